@@ -1,0 +1,61 @@
+// The block layer's contract with the object layer. Objects hand it a byte stream and get back a
+// BlockRef to record in metadata; everything about shards, codecs, drives and placement stays below.
+import type { Readable } from 'node:stream';
+
+export type Redundancy =
+  | { kind: 'replicate'; copies: number } // n full copies; copies=1 is a single drive, no redundancy
+  | { kind: 'rs'; data: number; parity: number }; // Reed-Solomon k+m
+
+/**
+ * What the metadata records about one immutable block (an object version's data, or one multipart part).
+ * It holds everything needed to read, verify, heal and delete the data, so objects written under
+ * different codecs or layouts coexist.
+ */
+export interface BlockRef {
+  /** Fresh random id (hex); shard file names derive from it, never from a key. */
+  id: string;
+  /** Codec id and version, e.g. "rs-v1" or "rep-v1": a codec change never strands data. */
+  codec: string;
+  redundancy: Redundancy;
+  /** Logical (object) bytes stored. */
+  size: number;
+  /** Logical bytes per stripe. */
+  stripeBytes: number;
+  /** Target (drive) id holding shard i, fixed at write time; length k+m (or copies). */
+  targets: string[];
+  /** Layout epoch the targets were chosen under. */
+  epoch: number;
+}
+
+export interface BlockWriteOptions {
+  id: string;
+  /** Undefined: the store's default for the bucket/cluster. */
+  redundancy?: Redundancy;
+  signal?: AbortSignal;
+}
+
+export interface BlockReadOptions {
+  /** First logical byte, inclusive. */
+  start: number;
+  /** Last logical byte, exclusive. */
+  end: number;
+  signal?: AbortSignal;
+}
+
+export interface BlockStore {
+  /** A fresh random block id. */
+  newId(): string;
+  /**
+   * Streams `source` into shards. Resolves only once every shard the write quorum needs is durable
+   * (fsynced); rejects with StoreError ERR_QUORUM_UNREACHABLE below quorum. On rejection, whatever was
+   * written is left for GC (or removed best-effort).
+   */
+  write(source: Readable | AsyncIterable<Buffer>, options: BlockWriteOptions): Promise<BlockRef>;
+  /** Streams logical bytes [start, end) of the block, verifying every shard block's checksum. */
+  read(ref: BlockRef, options: BlockReadOptions): Readable;
+  /** Deletes every shard of the block (idempotent; missing shards are fine). */
+  delete(ref: BlockRef): Promise<void>;
+  /** Redundancy used when a write names none. */
+  defaultRedundancy(): Redundancy;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+// Every limit of the system, named with its unit. Code reads limits from here, never from literals.
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+// S3 API limits (AWS documented values).
+export const objectKeyBytesMax = 1024;
+export const objectSizeBytesMax = 5 * 1024 * GiB; // 5 TiB, a single object
+export const putObjectBytesMax = 5 * GiB; // a single PUT or UploadPart
+export const partSizeBytesMin = 5 * MiB; // every part but the last
+export const partNumberMax = 10_000;
+export const deleteObjectsKeysMax = 1000;
+export const listKeysMax = 1000;
+export const userMetadataBytesMax = 2 * KiB;
+export const presignExpiresSecondsMax = 7 * 24 * 3600;
+export const clockSkewMsMax = 15 * 60 * 1000;
+
+// HTTP limits of our own.
+export const requestHeaderBytesMax = 16 * KiB; // Node's default, and the 8 KiB AWS header limit fits inside
+export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fits
+export const requestTimeoutMs = 10 * 60 * 1000;
+export const headersTimeoutMs = 60 * 1000;
+
+// Storage.
+export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size live in the metadata row
+export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
+export const metaRetriesMax = 8; // optimistic transaction retries before giving up
+export const metaCommitBatchMax = 512; // transactions grouped into one fsync

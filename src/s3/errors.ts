@@ -1,0 +1,98 @@
+// The S3 error catalog: every S3 error code we send, with its HTTP status and AWS's message.
+// S3 errors are built only here and in src/s3; toS3Error() maps the lower layers' errors onto them.
+import { AssertionError } from '../util/assert.js';
+import { StoreError } from '../util/errors.js';
+
+export const errorCatalog = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter'],
+  BadDigest: [400, 'The Content-MD5 or checksum value that you specified did not match what the server received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
+  ConditionalRequestConflict: [409, 'A conflicting operation occurred. If using PutObject you can retry the request.'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed size'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  IllegalLocationConstraintException: [400, 'The specified location-constraint is not valid'],
+  IllegalVersioningConfigurationException: [400, 'The versioning configuration specified in the request is invalid.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidChunkSizeError: [403, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
+  InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
+  InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
+  InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
+  KeyTooLongError: [400, 'Your key is too long'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
+  MaxMessageLengthExceeded: [400, 'Your request was too big.'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingRequestBodyError: [400, 'Request Body is empty'],
+  MissingSecurityHeader: [400, 'Your request was missing a required header'],
+  NoSuchBucket: [404, 'The specified bucket does not exist'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
+  NotImplemented: [501, 'A header you provided implies functionality that is not implemented'],
+  NotModified: [304, 'Not Modified'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
+  RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
+  RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],
+  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
+  ServiceUnavailable: [503, 'Please reduce your request rate.'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  SlowDown: [503, 'Please reduce your request rate.'],
+  XAmzContentSHA256Mismatch: [400, 'The provided \'x-amz-content-sha256\' header does not match what was computed.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof errorCatalog;
+
+export class S3Error extends Error {
+  override name = 'S3Error';
+  readonly code: S3ErrorCode;
+  readonly httpStatus: number;
+  /** Extra elements for the XML body, in order (AWS adds e.g. <Key>, <BucketName>, <ArgumentName>). */
+  readonly extra: Record<string, string>;
+  /** Response headers to send with the error (e.g. x-amz-delete-marker). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: S3ErrorCode, message?: string, options: { extra?: Record<string, string>; headers?: Record<string, string>; cause?: unknown } = {}) {
+    const [status, defaultMessage] = errorCatalog[code];
+    super(message ?? defaultMessage, { cause: options.cause });
+    this.code = code;
+    this.httpStatus = status;
+    this.extra = options.extra ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Maps any error thrown below src/s3 to the S3 error a client gets. Unknown errors and bugs become InternalError. */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  if (err instanceof StoreError) {
+    switch (err.code) {
+      case 'ERR_QUORUM_UNREACHABLE':
+      case 'ERR_SHARD_MISSING':
+      case 'ERR_SHARD_CORRUPT':
+        return new S3Error('ServiceUnavailable', 'Too few healthy drives to serve the request', { cause: err });
+      case 'ERR_META_CONFLICT':
+        return new S3Error('ConditionalRequestConflict', undefined, { cause: err });
+      case 'ERR_ABORTED':
+        return new S3Error('RequestTimeout', undefined, { cause: err });
+      case 'ERR_CLOSED':
+        return new S3Error('ServiceUnavailable', 'The server is shutting down', { cause: err });
+    }
+  }
+  if (err instanceof AssertionError) return new S3Error('InternalError', undefined, { cause: err });
+  return new S3Error('InternalError', undefined, { cause: err });
+}
