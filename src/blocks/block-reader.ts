@@ -1,0 +1,154 @@
+// The read path of one block: for each stripe in the range, read only the data-chunk pieces needed;
+// when a shard is missing or corrupt, read k healthy chunks of just that stripe and decode.
+import { assert } from '../util/assert.js';
+import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
+import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
+import type { LocalDrive } from './drive.js';
+import { readAheadStripes } from './limits.js';
+import type { ShardReader } from './shard-file.js';
+import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
+import { raceAbort } from './streams.js';
+
+export interface ShardSource {
+  target: string;
+  drive: LocalDrive | undefined;
+}
+
+export interface BlockReadPlan {
+  blockId: string;
+  codec: Codec;
+  layout: StripeLayout;
+  sources: ShardSource[];
+  signal?: AbortSignal;
+  /** Called once per shard found missing or corrupt during this read. */
+  onDamage: (shardIndex: number, error: StoreError) => void;
+}
+
+/** Yields logical bytes [start, end) in order, reading ahead a bounded number of stripes. */
+export async function* readBlock(plan: BlockReadPlan, start: number, end: number): AsyncGenerator<Buffer> {
+  const { layout, signal } = plan;
+  assert(start >= 0 && start <= end && end <= layout.size, 'Read range out of bounds');
+  if (start === end) return;
+  const reader = new StripeReader(plan);
+  const lastStripe = Math.floor((end - 1) / layout.stripeBytes);
+  let nextStripe = Math.floor(start / layout.stripeBytes);
+  const queue: Promise<Buffer[]>[] = [];
+  try {
+    while (nextStripe <= lastStripe || queue.length > 0) {
+      while (queue.length <= readAheadStripes && nextStripe <= lastStripe) {
+        const pending = reader.readStripe(nextStripe++, start, end);
+        pending.catch(() => undefined); // observed when its turn comes
+        queue.push(pending);
+      }
+      const pieces = await raceAbort(queue.shift() as Promise<Buffer[]>, signal);
+      for (const piece of pieces) yield piece;
+    }
+  } finally {
+    await Promise.allSettled(queue);
+    await reader.close();
+  }
+}
+
+/** Reads stripes of one block, remembering which shards went bad so later stripes skip them. */
+export class StripeReader {
+  private readonly readers = new Map<number, Promise<ShardReader>>();
+  private readonly errors = new Map<number, StoreError>();
+  private readonly shardBytes: number;
+
+  constructor(private readonly plan: BlockReadPlan) {
+    this.shardBytes = shardBytesOf(plan.layout);
+  }
+
+  /** The pieces of stripe `stripe` inside logical [start, end). */
+  async readStripe(stripe: number, start: number, end: number): Promise<Buffer[]> {
+    const pieces = piecesOf(this.plan.layout, stripe, start, end);
+    if (pieces.every((p) => !this.errors.has(p.shardIndex))) {
+      const offset = stripe * this.plan.layout.chunkBytes;
+      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, offset + p.chunkStart, offset + p.chunkEnd)));
+      if (direct.every((r) => r.status === 'fulfilled')) return direct.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+    }
+    const decoded = await this.decodeStripe(stripe, this.plan.codec.dataShards);
+    return pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd));
+  }
+
+  /**
+   * Reads whole chunks of `stripe` from healthy shards, data shards first, until k are present, then
+   * rebuilds the chunks of shards [0, want) that are absent. Returns the stripe with those filled in.
+   */
+  async decodeStripe(stripe: number, want: number): Promise<StripeBuffers> {
+    const { codec } = this.plan;
+    const chunkBytes = chunkBytesOf(this.plan.layout, stripe);
+    const buffers = allocStripe(codec, chunkBytes);
+    const offset = stripe * this.plan.layout.chunkBytes;
+    const present: number[] = [];
+    const candidates = this.plan.sources.map((_, i) => i).filter((i) => !this.errors.has(i));
+    while (present.length < codec.dataShards) {
+      const batch = candidates.splice(0, codec.dataShards - present.length);
+      if (batch.length === 0) throw this.unrecoverable(present.length);
+      const results = await Promise.allSettled(
+        batch.map(async (i) => {
+          const bytes = await this.readShard(i, offset, offset + chunkBytes);
+          bytes.copy(chunkOf(buffers, codec.dataShards, i));
+          return i;
+        }),
+      );
+      for (const r of results) if (r.status === 'fulfilled') present.push(r.value);
+    }
+    const missing = Array.from({ length: want }, (_, i) => i).filter((i) => !present.includes(i));
+    await codec.reconstruct(buffers, present, missing);
+    return buffers;
+  }
+
+  /** Shards known bad so far, with why. */
+  get damaged(): ReadonlyMap<number, StoreError> {
+    return this.errors;
+  }
+
+  async close(): Promise<void> {
+    const readers = await Promise.allSettled(this.readers.values());
+    await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
+
+  private async readShard(shardIndex: number, from: number, to: number): Promise<Buffer> {
+    try {
+      const reader = await this.openShard(shardIndex);
+      return await reader.read(from, to);
+    } catch (err) {
+      if (!isStoreError(err)) throw err; // a bug, not damage
+      if (!this.errors.has(shardIndex)) {
+        this.errors.set(shardIndex, err);
+        this.plan.onDamage(shardIndex, err);
+      }
+      throw err;
+    }
+  }
+
+  private openShard(shardIndex: number): Promise<ShardReader> {
+    let reader = this.readers.get(shardIndex);
+    if (!reader) {
+      const source = this.plan.sources[shardIndex];
+      assert(source !== undefined, `No source for shard ${shardIndex}`);
+      const drive = source.drive;
+      reader = drive
+        ? drive.openShardReader(this.plan.blockId, shardIndex, this.shardBytes)
+        : Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      reader.catch(() => undefined);
+      this.readers.set(shardIndex, reader);
+    }
+    return reader;
+  }
+
+  /**
+   * Too few shards. A single-shard block reports its shard's own error (ERR_SHARD_CORRUPT or
+   * ERR_SHARD_MISSING); any other block has lost read quorum.
+   */
+  private unrecoverable(present: number): StoreError {
+    const first = [...this.errors.values()][0];
+    const single = this.plan.sources.length === 1 && first !== undefined;
+    const code: StoreErrorCode = single ? first.code : 'ERR_QUORUM_UNREACHABLE';
+    const needed = this.plan.codec.dataShards;
+    return new StoreError(code, `Cannot read block "${this.plan.blockId}": ${present} of ${needed} needed shards readable`, {
+      cause: first,
+    });
+  }
+}

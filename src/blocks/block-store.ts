@@ -1,0 +1,221 @@
+// LocalBlockStore: the BlockStore over local drives. It picks redundancy, placement and quorum, and
+// hands the byte work to block-writer.ts / block-reader.ts; drive identity lives in drive-set.ts.
+import { Readable } from 'node:stream';
+import { StoreError } from '../util/errors.js';
+import { codecById, codecFor, type Codec } from './codec/index.js';
+import { readBlock, type ShardSource } from './block-reader.js';
+import { writeBlock, type ShardFailure } from './block-writer.js';
+import type { LocalDrive } from './drive.js';
+import { checkBlockId, newBlockId } from './ids.js';
+import { stripeTargetBytes } from './limits.js';
+import { placeShards, type PlacementLayout } from './placement.js';
+import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
+import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
+import { abortError } from './streams.js';
+import type { BlockReadOptions, BlockRef, BlockStore, BlockWriteOptions, Redundancy } from './types.js';
+
+/** One configured drive position; `drive` is undefined while the drive cannot be opened. */
+export interface DriveSlot {
+  id: string;
+  path: string;
+  drive: LocalDrive | undefined;
+}
+
+/** A shard found missing or corrupt by a read, or left unwritten by a degraded write: heal it. */
+export interface ShardDamage {
+  ref: BlockRef;
+  shardIndex: number;
+  target: string;
+  reason: 'missing' | 'corrupt' | 'write-failed';
+  error: unknown;
+}
+
+export type DamageListener = (damage: ShardDamage) => void;
+
+export interface LocalBlockStoreOptions {
+  slots: DriveSlot[];
+  epoch: number;
+  redundancy?: Redundancy;
+  onDamage?: DamageListener;
+}
+
+/** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
+const driveCheckIntervalMs = 2000;
+
+export class LocalBlockStore implements BlockStore {
+  protected readonly slots: DriveSlot[];
+  protected readonly layout: PlacementLayout;
+  private readonly redundancy: Redundancy;
+  private readonly listeners = new Set<DamageListener>();
+  private readonly healthy = new Map<string, boolean>();
+  protected readonly corruptFound = new Map<string, number>();
+  private checkedAtMs = 0;
+  private closed = false;
+
+  constructor(options: LocalBlockStoreOptions) {
+    if (options.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
+    this.slots = options.slots;
+    this.layout = {
+      epoch: options.epoch,
+      // One node for now: each drive is its own failure domain. Cluster layouts will fill zone/node.
+      targets: options.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: 'local' })),
+    };
+    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(options.slots.length), options.slots.length);
+    for (const slot of options.slots) this.healthy.set(slot.id, slot.drive !== undefined);
+    if (options.onDamage) this.listeners.add(options.onDamage);
+  }
+
+  newId(): string {
+    return newBlockId();
+  }
+
+  defaultRedundancy(): Redundancy {
+    return this.redundancy;
+  }
+
+  /** Subscribes to shard damage (reads, degraded writes); returns the unsubscribe function. */
+  onDamage(listener: DamageListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async write(source: Readable | AsyncIterable<Buffer>, options: BlockWriteOptions): Promise<BlockRef> {
+    this.checkOpen();
+    const id = checkBlockId(options.id);
+    const redundancy = checkRedundancy(options.redundancy ?? this.redundancy, this.slots.length);
+    if (options.signal?.aborted) throw abortError(options.signal, `Cannot write block "${id}"`);
+    await this.refreshHealth();
+    const codec = codecFor(redundancy);
+    const targets = placeShards({
+      blockId: id,
+      layout: this.layout,
+      count: shardCountOf(redundancy),
+      isUsable: (target) => this.healthy.get(target) === true,
+    });
+    const stripeBytes = codec.dataShards * fullChunkBytes(stripeTargetBytes, codec.dataShards, codec.chunkAlignBytes);
+    const { size, failed } = await writeBlock(
+      {
+        blockId: id,
+        codec,
+        stripeBytes,
+        targets: targets.map((target) => ({ target, drive: this.usableDrive(target) })),
+        quorum: writeQuorumOf(redundancy),
+        signal: options.signal,
+      },
+      source,
+    ).catch((err: unknown) => {
+      this.checkedAtMs = 0; // a failed write may mean a drive went away: look again next time
+      throw err;
+    });
+    const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, targets, epoch: this.layout.epoch };
+    this.reportWriteFailures(ref, failed);
+    return ref;
+  }
+
+  read(ref: BlockRef, options: BlockReadOptions): Readable {
+    this.checkOpen();
+    const { codec, layout } = this.openRef(ref);
+    const { start, end, signal } = options;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
+      throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
+    }
+    const plan = {
+      blockId: ref.id,
+      codec,
+      layout,
+      sources: this.sourcesOf(ref),
+      signal,
+      onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, shardIndex, error),
+    };
+    const stream = Readable.from(readBlock(plan, start, end), { objectMode: false });
+    if (signal) {
+      // The generator only notices an abort while it runs; a paused consumer must be cancelled too.
+      const onAbort = () => stream.destroy(abortError(signal, `Cannot read block "${ref.id}"`));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  }
+
+  async delete(ref: BlockRef): Promise<void> {
+    this.checkOpen();
+    const id = checkBlockId(ref.id);
+    await Promise.all(
+      ref.targets.map(async (target, shardIndex) => {
+        const drive = this.slotOf(target)?.drive;
+        // A missing drive holds nothing we can reach; GC of that drive's orphans catches it later.
+        await drive?.deleteShard(id, shardIndex).catch(() => undefined);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+  }
+
+  /** The codec and geometry of a recorded block, checked so a bad ref fails loudly, not with wrong bytes. */
+  protected openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout } {
+    checkBlockId(ref.id);
+    const codec = codecById(ref.codec, ref.redundancy);
+    if (ref.targets.length !== codec.dataShards + codec.parityShards) {
+      throw new RangeError(`Block "${ref.id}" lists ${ref.targets.length} targets for ${codec.dataShards + codec.parityShards} shards`);
+    }
+    const layout = stripeLayout({ size: ref.size, dataShards: codec.dataShards, stripeBytes: ref.stripeBytes, alignBytes: codec.chunkAlignBytes });
+    return { codec, layout };
+  }
+
+  protected sourcesOf(ref: BlockRef): ShardSource[] {
+    return ref.targets.map((target) => ({ target, drive: this.slotOf(target)?.drive }));
+  }
+
+  protected slotOf(target: string): DriveSlot | undefined {
+    return this.slots.find((s) => s.id === target);
+  }
+
+  protected emitDamage(damage: ShardDamage): void {
+    if (damage.reason === 'corrupt') this.corruptFound.set(damage.target, (this.corruptFound.get(damage.target) ?? 0) + 1);
+    for (const listener of this.listeners) {
+      try {
+        listener(damage);
+      } catch {
+        // A listener's bug must not fail the read or write that found the damage.
+      }
+    }
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new StoreError('ERR_CLOSED', 'Cannot use a closed block store');
+  }
+
+  /** Re-reads each drive's identity when the last look is stale, so writes avoid drives that vanished. */
+  protected async refreshHealth(force = false): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.checkedAtMs < driveCheckIntervalMs) return;
+    this.checkedAtMs = now;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        this.healthy.set(slot.id, slot.drive !== undefined && (await slot.drive.state()) === 'ok');
+      }),
+    );
+  }
+
+  protected isHealthy(target: string): boolean {
+    return this.healthy.get(target) === true;
+  }
+
+  private usableDrive(target: string): LocalDrive | undefined {
+    return this.isHealthy(target) ? this.slotOf(target)?.drive : undefined;
+  }
+
+  private reportWriteFailures(ref: BlockRef, failed: ShardFailure[]): void {
+    for (const f of failed) this.emitDamage({ ref, shardIndex: f.shardIndex, target: f.target, reason: 'write-failed', error: f.error });
+  }
+
+  private reportReadDamage(ref: BlockRef, shardIndex: number, error: StoreError): void {
+    const target = ref.targets[shardIndex] ?? '?';
+    const reason = error.code === 'ERR_SHARD_CORRUPT' ? 'corrupt' : 'missing';
+    this.emitDamage({ ref, shardIndex, target, reason, error });
+  }
+}

@@ -1,0 +1,113 @@
+// The set of drives a store was given: which drive id sits in which slot, across restarts, wipes and
+// swaps. Membership is written into every drive's drive.json (like MinIO's format.json), so no
+// separate file can disagree with the drives themselves.
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { DriveSlot } from './block-store.js';
+import { LocalDrive, readDriveIdentity, type DriveIdentity } from './drive.js';
+import { newDriveId } from './ids.js';
+
+export interface DriveSet {
+  setId: string;
+  epoch: number;
+  slots: DriveSlot[];
+  /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
+  notes: string[];
+}
+
+type Probe = { path: string; identity?: DriveIdentity; unreadable?: unknown };
+
+/**
+ * Opens every path. Drives with an identity take their slot. A readable path without one (a new or
+ * wiped drive) takes a free slot of the set and gets that slot's id back, so heal can refill it; paths
+ * beyond the set's size join as new drives under a new epoch. Unreadable paths leave their slot missing.
+ */
+export async function openDriveSet(paths: string[]): Promise<DriveSet> {
+  const resolved = paths.map((p) => resolve(p));
+  if (new Set(resolved).size !== resolved.length) throw new RangeError(`Cannot open drives "${paths.join(',')}": a path repeats`);
+  const probes: Probe[] = await Promise.all(
+    resolved.map(async (path) => {
+      try {
+        return { path, identity: await readDriveIdentity(path) };
+      } catch (unreadable) {
+        return { path, unreadable };
+      }
+    }),
+  );
+  const reference = newestSet(probes);
+  const setId = reference?.setId ?? randomBytes(8).toString('hex');
+  const slotIds = reference ? [...reference.drives] : [];
+  for (const probe of probes) {
+    const id = probe.identity?.driveId;
+    if (id !== undefined && !slotIds.includes(id)) {
+      if (probe.identity?.set && probe.identity.set.setId !== setId) {
+        throw new RangeError(`Cannot use drive "${probe.path}": it belongs to drive set "${probe.identity.set.setId}", not "${setId}"`);
+      }
+      slotIds.push(id); // a drive formatted before sets existed, or by a single-drive server
+    }
+  }
+  const notes: string[] = [];
+  const assigned = assignPaths(probes, slotIds, notes);
+  const epoch = (reference?.epoch ?? 0) + (slotIds.length !== reference?.drives.length ? 1 : 0);
+  const slots = await Promise.all(slotIds.map((id) => openSlot(id, assigned.get(id), notes)));
+  const set = { setId, epoch, drives: slotIds };
+  await Promise.all(slots.map((slot) => recordSet(slot, set)));
+  return { setId, epoch, slots, notes };
+}
+
+function newestSet(probes: Probe[]): DriveIdentity['set'] | undefined {
+  let newest: DriveIdentity['set'] | undefined;
+  for (const probe of probes) {
+    const set = probe.identity?.set;
+    if (set && (!newest || set.epoch > newest.epoch)) newest = set;
+  }
+  return newest;
+}
+
+/** Maps slot id → probe. Free slots go to identity-less paths, position-first; extra paths become new slots. */
+function assignPaths(probes: Probe[], slotIds: string[], notes: string[]): Map<string, Probe> {
+  const assigned = new Map<string, Probe>();
+  for (const probe of probes) if (probe.identity) assigned.set(probe.identity.driveId, probe);
+  const blank = probes.filter((p) => !p.identity);
+  for (const probe of blank) {
+    const position = probes.indexOf(probe);
+    const preferred = slotIds[position];
+    const free = preferred !== undefined && !assigned.has(preferred) ? preferred : slotIds.find((id) => !assigned.has(id));
+    if (free !== undefined) {
+      assigned.set(free, probe);
+    } else if (!probe.unreadable) {
+      const id = newDriveId();
+      slotIds.push(id);
+      assigned.set(id, probe);
+      notes.push(`Drive "${probe.path}" joins as new drive "${id}"`);
+    }
+  }
+  return assigned;
+}
+
+async function openSlot(id: string, probe: Probe | undefined, notes: string[]): Promise<DriveSlot> {
+  if (!probe) {
+    notes.push(`Drive "${id}" is missing: no path given for it`);
+    return { id, path: '', drive: undefined };
+  }
+  if (probe.unreadable) {
+    notes.push(`Drive "${id}" at "${probe.path}" is missing: ${String(probe.unreadable)}`);
+    return { id, path: probe.path, drive: undefined };
+  }
+  try {
+    const drive = await LocalDrive.open(probe.path, { create: true, driveId: id });
+    if (!probe.identity) notes.push(`Drive "${id}" at "${probe.path}" had no identity: formatted, heal will refill it`);
+    return { id, path: probe.path, drive };
+  } catch (err) {
+    notes.push(`Drive "${id}" at "${probe.path}" is missing: ${String(err)}`);
+    return { id, path: probe.path, drive: undefined };
+  }
+}
+
+async function recordSet(slot: DriveSlot, set: NonNullable<DriveIdentity['set']>): Promise<void> {
+  const drive = slot.drive;
+  if (!drive) return;
+  const current = drive.identity.set;
+  if (current && current.setId === set.setId && current.epoch === set.epoch && current.drives.join() === set.drives.join()) return;
+  await drive.updateIdentity({ ...drive.identity, set });
+}

@@ -1,0 +1,209 @@
+// One local drive (a target): its identity file and the shard files under <root>/shards, named only
+// from block ids. Placement, codecs and quorums are not its business; all I/O is async (threadpool).
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { assert } from '../util/assert.js';
+import { StoreError } from '../util/errors.js';
+import { isBlockId, isDriveId, isShardIndex, newDriveId } from './ids.js';
+import { fsyncDir, ShardReader, ShardWriter } from './shard-file.js';
+
+export const driveIdentityFile = 'drive.json';
+const driveFormat = 'tessera-drive-v1';
+const readStreamChunkBytes = 1024 * 1024;
+
+/** Contents of drive.json; it lets the store notice a drive that was wiped or swapped. */
+export interface DriveIdentity {
+  format: typeof driveFormat;
+  driveId: string;
+  created: string;
+  /** The drive set this drive belongs to, written by the block store (see drive-set.ts). */
+  set?: { setId: string; epoch: number; drives: string[] };
+}
+
+/** One shard file found by walk(). Temporary files of unfinished writes are listed too, for GC. */
+export interface ShardFileInfo {
+  blockId: string;
+  shardIndex: number;
+  path: string;
+  bytes: number;
+  mtimeMs: number;
+  tmp: boolean;
+}
+
+export type DriveState = 'ok' | 'missing';
+
+export class LocalDrive {
+  private constructor(
+    readonly root: string,
+    readonly id: string,
+    private identityValue: DriveIdentity,
+  ) {}
+
+  get identity(): DriveIdentity {
+    return this.identityValue;
+  }
+
+  /** Opens a drive by its identity file, creating the drive (dir and identity) when `create` is set and none exists. */
+  static async open(root: string, options: { create: boolean; driveId?: string }): Promise<LocalDrive> {
+    const existing = await readDriveIdentity(root);
+    if (existing) return new LocalDrive(root, existing.driveId, existing);
+    if (!options.create) throw new StoreError('ERR_SHARD_MISSING', `Cannot open drive "${root}": no ${driveIdentityFile}`);
+    const identity: DriveIdentity = {
+      format: driveFormat,
+      driveId: options.driveId ?? newDriveId(),
+      created: new Date().toISOString(),
+    };
+    await mkdir(join(root, 'shards'), { recursive: true });
+    await writeIdentity(root, identity);
+    return new LocalDrive(root, identity.driveId, identity);
+  }
+
+  /** Rewrites drive.json (e.g. to record set membership); the drive id never changes. */
+  async updateIdentity(identity: DriveIdentity): Promise<void> {
+    assert(identity.driveId === this.id, 'A drive cannot change its id');
+    await writeIdentity(this.root, identity);
+    this.identityValue = identity;
+  }
+
+  /** 'missing' when the directory is gone or unreadable or drive.json is absent or names another drive. */
+  async state(): Promise<DriveState> {
+    const identity = await readDriveIdentity(this.root).catch(() => undefined);
+    return identity?.driveId === this.id ? 'ok' : 'missing';
+  }
+
+  shardPath(blockId: string, shardIndex: number): string {
+    assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
+    assert(isShardIndex(shardIndex), `Invalid shard index "${shardIndex}"`);
+    return join(this.root, 'shards', blockId.slice(0, 2), blockId.slice(2, 4), `${blockId}.${shardIndex}`);
+  }
+
+  async createShardWriter(blockId: string, shardIndex: number, blockBytes: number): Promise<ShardWriter> {
+    const finalPath = this.shardPath(blockId, shardIndex);
+    await this.ensureShardDir(blockId);
+    const tmpPath = `${finalPath}.tmp.${randomBytes(6).toString('hex')}`;
+    return ShardWriter.create({ tmpPath, finalPath, blockId, shardIndex, blockBytes });
+  }
+
+  openShardReader(blockId: string, shardIndex: number, shardBytes: number): Promise<ShardReader> {
+    return ShardReader.open(this.shardPath(blockId, shardIndex), { blockId, shardIndex, shardBytes });
+  }
+
+  /** Streams verified shard bytes [start, end); the shard must hold exactly `shardBytes`. */
+  readShard(options: { blockId: string; shardIndex: number; shardBytes: number; start: number; end: number; signal?: AbortSignal }): Readable {
+    const { blockId, shardIndex, shardBytes, start, end, signal } = options;
+    const openReader = () => this.openShardReader(blockId, shardIndex, shardBytes);
+    return Readable.from(readChunks(openReader, start, end, signal), { objectMode: false, signal });
+  }
+
+  /** Removes one shard file; an absent file is fine (deletes are idempotent). */
+  async deleteShard(blockId: string, shardIndex: number): Promise<void> {
+    await unlink(this.shardPath(blockId, shardIndex)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  /** Every shard file on the drive (and leftover tmp files), for GC and scrub. Order is unspecified. */
+  async *walk(): AsyncGenerator<ShardFileInfo> {
+    const shards = join(this.root, 'shards');
+    for (const first of await listDir(shards)) {
+      for (const second of await listDir(join(shards, first))) {
+        const dir = join(shards, first, second);
+        for (const name of await listDir(dir)) {
+          const info = await describeShardFile(dir, name);
+          if (info) yield info;
+        }
+      }
+    }
+  }
+
+  private async ensureShardDir(blockId: string): Promise<void> {
+    const shards = join(this.root, 'shards');
+    const dir = join(shards, blockId.slice(0, 2), blockId.slice(2, 4));
+    const created = await mkdir(dir, { recursive: true });
+    if (created === undefined) return;
+    // New directories are durable only once their parents' entries are: fsync each parent.
+    await fsyncDir(join(shards, blockId.slice(0, 2)));
+    await fsyncDir(shards);
+  }
+}
+
+async function* readChunks(
+  openReader: () => Promise<ShardReader>,
+  start: number,
+  end: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  const reader = await openReader();
+  try {
+    for (let at = start; at < end; at += readStreamChunkBytes) {
+      signal?.throwIfAborted();
+      yield await reader.read(at, Math.min(end, at + readStreamChunkBytes));
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+const shardNamePattern = /^([0-9a-f]{32})\.(\d{1,2})(\.tmp\.[0-9a-f]+)?$/;
+
+async function describeShardFile(dir: string, name: string): Promise<ShardFileInfo | undefined> {
+  const match = shardNamePattern.exec(name);
+  if (!match) return undefined;
+  const path = join(dir, name);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return undefined; // deleted while walking
+  return {
+    blockId: match[1] as string,
+    shardIndex: Number(match[2]),
+    path,
+    bytes: info.size,
+    mtimeMs: info.mtimeMs,
+    tmp: match[3] !== undefined,
+  };
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The identity of the drive at `root`; undefined when it has none (new or wiped). Throws when unreadable. */
+export async function readDriveIdentity(root: string): Promise<DriveIdentity | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(root, driveIdentityFile), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StoreError('ERR_SHARD_MISSING', `Cannot read "${join(root, driveIdentityFile)}"`, { cause: err });
+  }
+  let parsed: Partial<DriveIdentity> | undefined;
+  try {
+    parsed = JSON.parse(text) as Partial<DriveIdentity>;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || parsed.format !== driveFormat || !isDriveId(parsed.driveId)) {
+    throw new StoreError('ERR_SHARD_CORRUPT', `Cannot use "${join(root, driveIdentityFile)}": not a Tessera drive identity`);
+  }
+  return parsed as DriveIdentity;
+}
+
+async function writeIdentity(root: string, identity: DriveIdentity): Promise<void> {
+  const path = join(root, driveIdentityFile);
+  const tmp = `${path}.tmp.${randomBytes(6).toString('hex')}`;
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(root);
+}

@@ -1,0 +1,22 @@
+// The block layer's entry point: open a store over drive directories. Everything else here is internal.
+import { LocalBlockStore, type DamageListener } from './block-store.js';
+import { openDriveSet } from './drive-set.js';
+import type { Redundancy } from './types.js';
+
+export { LocalBlockStore, type DamageListener, type ShardDamage, type DriveSlot } from './block-store.js';
+export { defaultRedundancyFor, writeQuorumOf } from './redundancy.js';
+export type { BlockRef, BlockStore, BlockReadOptions, BlockWriteOptions, Redundancy } from './types.js';
+
+/**
+ * Opens (creating when new) the drives at `drives` and a block store over them. With one drive and no
+ * redundancy given, blocks are stored as one copy, codec "rep-v1".
+ */
+export async function openBlockStore(options: {
+  drives: string[];
+  redundancy?: Redundancy;
+  onDamage?: DamageListener;
+}): Promise<LocalBlockStore> {
+  if (options.drives.length === 0) throw new RangeError('Cannot open a block store without drives');
+  const set = await openDriveSet(options.drives);
+  return new LocalBlockStore({ slots: set.slots, epoch: set.epoch, redundancy: options.redundancy, onDamage: options.onDamage });
+}

@@ -1,0 +1,220 @@
+// Reading and writing one shard file in the checksummed format of shard-format.ts. The writer makes a
+// file durable (tmp → fsync → rename → fsync dir); the reader verifies every block it returns.
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { assert } from '../util/assert.js';
+import { StoreError } from '../util/errors.js';
+import {
+  blockChecksumBytes,
+  blockFileOffset,
+  decodeShardHeader,
+  encodeShardHeader,
+  shardFileBytes,
+  shardHeaderBytes,
+} from './shard-format.js';
+
+/** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
+export class ShardWriter {
+  private position = shardHeaderBytes; // the header is written last, once the length is known
+  private shardBytes = 0;
+  private readonly pending: Buffer; // an incomplete checksum block carried between appends
+  private pendingBytes = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly tmpPath: string,
+    private readonly finalPath: string,
+    private readonly header: { blockId: string; shardIndex: number; blockBytes: number },
+  ) {
+    this.pending = Buffer.allocUnsafe(header.blockBytes);
+  }
+
+  static async create(options: {
+    tmpPath: string;
+    finalPath: string;
+    blockId: string;
+    shardIndex: number;
+    blockBytes: number;
+  }): Promise<ShardWriter> {
+    // 'wx': a tmp name collision is a bug (random suffix), never a silent overwrite.
+    const handle = await open(options.tmpPath, 'wx');
+    return new ShardWriter(handle, options.tmpPath, options.finalPath, options);
+  }
+
+  /** Appends shard bytes. The caller must not change `data` until the promise settles. */
+  async append(data: Buffer): Promise<void> {
+    assert(!this.closed, 'Shard writer used after close');
+    const blockBytes = this.header.blockBytes;
+    const pieces: Buffer[] = [];
+    let offset = 0;
+    if (this.pendingBytes > 0) {
+      const taken = Math.min(blockBytes - this.pendingBytes, data.length);
+      data.copy(this.pending, this.pendingBytes, 0, taken);
+      this.pendingBytes += taken;
+      offset = taken;
+      if (this.pendingBytes === blockBytes) {
+        pieces.push(Buffer.from(this.pending), checksumOf(this.pending));
+        this.pendingBytes = 0;
+      }
+    }
+    while (data.length - offset >= blockBytes) {
+      const block = data.subarray(offset, offset + blockBytes);
+      pieces.push(block, checksumOf(block));
+      offset += blockBytes;
+    }
+    if (offset < data.length) {
+      data.copy(this.pending, 0, offset);
+      this.pendingBytes = data.length - offset;
+    }
+    this.shardBytes += data.length;
+    await this.writeAll(pieces);
+  }
+
+  /** Flushes, fsyncs, renames into place and fsyncs the directory, in Garage's order. */
+  async commit(): Promise<void> {
+    assert(!this.closed, 'Shard writer committed twice');
+    if (this.pendingBytes > 0) {
+      const tail = this.pending.subarray(0, this.pendingBytes);
+      await this.writeAll([tail, checksumOf(tail)]);
+      this.pendingBytes = 0;
+    }
+    assert(this.position === shardFileBytes(this.shardBytes, this.header.blockBytes), 'Shard file length drifted');
+    const header = encodeShardHeader({ ...this.header, shardBytes: this.shardBytes });
+    await this.handle.write(header, 0, header.length, 0);
+    await this.handle.sync();
+    this.closed = true;
+    await this.handle.close();
+    await rename(this.tmpPath, this.finalPath);
+    await fsyncDir(dirname(this.finalPath));
+  }
+
+  /** Drops the temporary file; safe to call after any failure, and more than once. */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await unlink(this.tmpPath).catch(() => undefined);
+  }
+
+  private async writeAll(pieces: Buffer[]): Promise<void> {
+    let rest = pieces;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest, this.position);
+      this.position += bytesWritten;
+      rest = dropBytes(rest, bytesWritten); // regular files rarely write short, but POSIX allows it
+    }
+  }
+}
+
+/** Positional, verifying reads of one shard file; the reader checks the header against what the caller expects. */
+export class ShardReader {
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+    readonly header: { blockBytes: number; shardBytes: number },
+  ) {}
+
+  static async open(path: string, expect: { blockId: string; shardIndex: number; shardBytes: number }): Promise<ShardReader> {
+    const handle = await open(path, 'r').catch((err: unknown) => {
+      throw ioError(err, `Cannot open shard "${path}"`);
+    });
+    try {
+      const head = Buffer.alloc(shardHeaderBytes);
+      await handle.read(head, 0, shardHeaderBytes, 0);
+      const header = decodeShardHeader(head, path);
+      const corrupt = (why: string) => new StoreError('ERR_SHARD_CORRUPT', `Cannot trust shard "${path}": ${why}`);
+      if (header.blockId !== expect.blockId) throw corrupt(`it belongs to block "${header.blockId}"`);
+      if (header.shardIndex !== expect.shardIndex) throw corrupt(`it holds shard "${header.shardIndex}"`);
+      if (header.shardBytes !== expect.shardBytes) throw corrupt(`it holds ${header.shardBytes} bytes, not ${expect.shardBytes}`);
+      const { size } = await handle.stat();
+      if (size !== shardFileBytes(header.shardBytes, header.blockBytes)) throw corrupt(`file length ${size} is wrong`);
+      return new ShardReader(handle, path, header);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err instanceof StoreError ? err : ioError(err, `Cannot read shard "${path}"`);
+    }
+  }
+
+  /** Reads shard bytes [start, end), verifying every checksum block touched. */
+  async read(start: number, end: number): Promise<Buffer> {
+    const { blockBytes, shardBytes } = this.header;
+    assert(start >= 0 && start <= end && end <= shardBytes, 'Shard read out of range');
+    if (start === end) return Buffer.alloc(0);
+    const firstBlock = Math.floor(start / blockBytes);
+    const lastBlock = Math.floor((end - 1) / blockBytes);
+    const fileStart = blockFileOffset(firstBlock, blockBytes);
+    const fileEnd = Math.min(blockFileOffset(lastBlock + 1, blockBytes), shardFileBytes(shardBytes, blockBytes));
+    const raw = Buffer.allocUnsafe(fileEnd - fileStart);
+    const { bytesRead } = await this.handle.read(raw, 0, raw.length, fileStart).catch((err: unknown) => {
+      throw ioError(err, `Cannot read shard "${this.path}"`);
+    });
+    if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
+    return this.verifyAndStrip(raw, firstBlock, start, end);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+
+  private verifyAndStrip(raw: Buffer, firstBlock: number, start: number, end: number): Buffer {
+    const { blockBytes, shardBytes } = this.header;
+    const out = Buffer.allocUnsafe(end - start);
+    let written = 0;
+    let rawOffset = 0;
+    for (let block = firstBlock; rawOffset < raw.length; block++) {
+      const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
+      const data = raw.subarray(rawOffset, rawOffset + dataBytes);
+      const stored = raw.readUInt32LE(rawOffset + dataBytes);
+      if (crc32(data) !== stored) {
+        throw new StoreError('ERR_SHARD_CORRUPT', `Checksum mismatch in block ${block} of shard "${this.path}"`);
+      }
+      const from = Math.max(start - block * blockBytes, 0);
+      const to = Math.min(end - block * blockBytes, dataBytes);
+      written += data.copy(out, written, from, to);
+      rawOffset += dataBytes + blockChecksumBytes;
+    }
+    assert(written === out.length, 'Shard read returned the wrong length');
+    return out;
+  }
+}
+
+function checksumOf(block: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(blockChecksumBytes);
+  out.writeUInt32LE(crc32(block), 0);
+  return out;
+}
+
+function dropBytes(pieces: Buffer[], count: number): Buffer[] {
+  let left = count;
+  const rest: Buffer[] = [];
+  for (const piece of pieces) {
+    if (left >= piece.length) left -= piece.length;
+    else {
+      rest.push(piece.subarray(left));
+      left = 0;
+    }
+  }
+  return rest;
+}
+
+/** fsync of a directory makes a rename or a new entry in it durable. */
+export async function fsyncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Maps an fs error to the store's vocabulary. Absent (ENOENT) and unreadable (EIO, EACCES) shards are
+ * alike to a reader: both count as missing and are rebuilt from the others.
+ */
+export function ioError(err: unknown, message: string): StoreError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new StoreError('ERR_SHARD_MISSING', `${message}: ${code ?? String(err)}`, { cause: err });
+}
