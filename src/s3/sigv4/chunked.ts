@@ -1,0 +1,168 @@
+// Turns a request body into verified payload bytes: x-amz-content-sha256, aws-chunked framing and
+// signatures, and S3 flexible checksums. Every check fails by erroring the stream before it ends,
+// so a consumer that commits only on a clean end never commits a bad body.
+import type { IncomingHttpHeaders } from 'node:http';
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { putObjectBytesMax } from '../../constants.js';
+import { checksumHeaderName, createChecksum, type ChecksumAlgorithm, type Checksum } from '../../util/checksum.js';
+import { S3Error } from '../errors.js';
+import { parsePayloadMode, type AuthContext, type PayloadMode } from './authenticate.js';
+import { credentialScope } from './canonical.js';
+import { ChunkedDecoder, type ChunkSigning } from './chunked-decoder.js';
+import { decodeChecksumValue, planChecksum, type ChecksumPlan } from './checksum-headers.js';
+
+export interface PayloadChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** The checksum of the payload, base64; undefined until the stream has ended cleanly. */
+  valueBase64(): string | undefined;
+}
+
+export type PayloadStream = Readable & { checksum?: PayloadChecksum };
+
+function isStreaming(mode: PayloadMode): boolean {
+  return mode.kind.startsWith('streaming-');
+}
+
+function hasTrailer(mode: PayloadMode): boolean {
+  return mode.kind === 'streaming-signed-trailer' || mode.kind === 'streaming-unsigned-trailer';
+}
+
+/**
+ * For aws-chunked bodies, returns x-amz-decoded-content-length (required: AWS answers 411
+ * MissingContentLength without it); undefined for other payload modes.
+ */
+export function verifyChunkedHeaders(headers: IncomingHttpHeaders, payload: PayloadMode): number | undefined {
+  if (!isStreaming(payload)) return undefined;
+  const text = headers['x-amz-decoded-content-length'];
+  if (text === undefined) throw new S3Error('MissingContentLength');
+  if (typeof text !== 'string' || !/^\d{1,16}$/.test(text)) {
+    throw new S3Error('InvalidArgument', 'Invalid x-amz-decoded-content-length', { extra: { ArgumentName: 'x-amz-decoded-content-length' } });
+  }
+  const length = Number(text);
+  if (length > putObjectBytesMax) throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: text, MaxSizeAllowed: String(putObjectBytesMax) } });
+  return length;
+}
+
+/** Payload mode of an anonymous request: what its x-amz-content-sha256 claims, if anything. */
+function anonymousPayloadMode(headers: IncomingHttpHeaders): PayloadMode {
+  const value = headers['x-amz-content-sha256'];
+  const mode = typeof value === 'string' ? parsePayloadMode(value) : { kind: 'unsigned' as const };
+  if (mode.kind === 'streaming-signed' || mode.kind === 'streaming-signed-trailer') {
+    throw new S3Error('InvalidRequest', 'A signed streaming payload requires a signed request');
+  }
+  return mode;
+}
+
+/**
+ * Returns the payload of `body` as a byte stream. Header problems throw S3Error at once; body
+ * problems error the returned stream before its end. Read `.checksum` after a clean end.
+ * The caller owns `body`: it is never destroyed here, so an error response can still be sent.
+ */
+export function decodePayload(body: Readable, auth: AuthContext | null, headers: IncomingHttpHeaders): PayloadStream {
+  const mode = auth ? auth.payload : anonymousPayloadMode(headers);
+  const decodedLength = verifyChunkedHeaders(headers, mode);
+  const plan = planChecksum(headers, hasTrailer(mode));
+  const verifier = new PayloadVerifier(mode, plan, expectedLength(headers, mode, decodedLength));
+  const source = isStreaming(mode) ? decodeChunked(body, chunkedDecoder(mode, auth), verifier) : passThrough(body, verifier);
+  const stream: PayloadStream = Readable.from(source, { objectMode: false });
+  if (plan) stream.checksum = { algorithm: plan.algorithm, valueBase64: () => verifier.checksumBase64 };
+  return stream;
+}
+
+function expectedLength(headers: IncomingHttpHeaders, mode: PayloadMode, decodedLength: number | undefined): number | undefined {
+  if (isStreaming(mode)) return decodedLength;
+  // Node's HTTP parser enforces Content-Length on sockets; this also covers bodies from elsewhere.
+  const text = headers['content-length'];
+  return typeof text === 'string' && /^\d{1,16}$/.test(text) && headers['transfer-encoding'] === undefined ? Number(text) : undefined;
+}
+
+function chunkedDecoder(mode: PayloadMode, auth: AuthContext | null): ChunkedDecoder {
+  const signed = mode.kind === 'streaming-signed' || mode.kind === 'streaming-signed-trailer';
+  let signing: ChunkSigning | undefined;
+  if (signed && auth) {
+    signing = { signingKey: auth.signingKey, amzDate: auth.amzDate, scope: credentialScope(auth.scopeDate, auth.region), seedSignature: auth.seedSignature };
+  }
+  return new ChunkedDecoder({ signing, trailers: hasTrailer(mode) });
+}
+
+/**
+ * Reads the body without destroying it when decoding stops early: destroying an IncomingMessage
+ * destroys its socket, and the HTTP layer must still send the S3 error response.
+ */
+function pieces(body: Readable): AsyncIterable<unknown> {
+  return { [Symbol.asyncIterator]: () => body.iterator({ destroyOnReturn: false }) };
+}
+
+async function* passThrough(body: Readable, verifier: PayloadVerifier): AsyncGenerator<Buffer> {
+  for await (const piece of pieces(body)) {
+    const buf = toBuffer(piece);
+    verifier.update(buf);
+    yield buf;
+  }
+  verifier.finish(undefined);
+}
+
+async function* decodeChunked(body: Readable, decoder: ChunkedDecoder, verifier: PayloadVerifier): AsyncGenerator<Buffer> {
+  for await (const piece of pieces(body)) {
+    for (const data of decoder.push(toBuffer(piece))) {
+      verifier.update(data);
+      yield data;
+    }
+  }
+  decoder.end();
+  verifier.finish(decoder.trailers);
+}
+
+function toBuffer(piece: unknown): Buffer {
+  if (Buffer.isBuffer(piece)) return piece;
+  if (typeof piece === 'string') return Buffer.from(piece, 'utf8');
+  throw new TypeError('Request body yielded a value that is neither a Buffer nor a string');
+}
+
+/** Counts, hashes and checksums the decoded payload; its finish() throws on any mismatch. */
+class PayloadVerifier {
+  checksumBase64: string | undefined;
+  private bytes = 0;
+  private readonly sha256: Hash | undefined;
+  private readonly checksum: Checksum | undefined;
+
+  constructor(private readonly mode: PayloadMode, private readonly plan: ChecksumPlan | undefined, private readonly lengthExpected: number | undefined) {
+    this.sha256 = mode.kind === 'signed' ? createHash('sha256') : undefined;
+    this.checksum = plan ? createChecksum(plan.algorithm) : undefined;
+  }
+
+  update(data: Buffer): void {
+    this.bytes += data.length;
+    if (this.lengthExpected !== undefined && this.bytes > this.lengthExpected) {
+      throw new S3Error('IncompleteBody', `The body is longer than the declared ${this.lengthExpected} bytes`);
+    }
+    this.sha256?.update(data);
+    this.checksum?.update(data);
+  }
+
+  finish(trailers: ReadonlyMap<string, string> | undefined): void {
+    if (this.lengthExpected !== undefined && this.bytes !== this.lengthExpected) throw new S3Error('IncompleteBody');
+    if (this.mode.kind === 'signed') {
+      const computed = this.sha256!.digest('hex');
+      if (computed !== this.mode.sha256Hex) {
+        throw new S3Error('XAmzContentSHA256Mismatch', undefined, { extra: { ClientComputedContentSHA256: this.mode.sha256Hex, S3ComputedContentSHA256: computed } });
+      }
+    }
+    if (this.plan && this.checksum) this.finishChecksum(this.plan, this.checksum.digest(), trailers);
+  }
+
+  private finishChecksum(plan: ChecksumPlan, digest: Buffer, trailers: ReadonlyMap<string, string> | undefined): void {
+    let expected = plan.expected;
+    if (plan.fromTrailer) {
+      const name = checksumHeaderName(plan.algorithm);
+      const text = trailers?.get(name);
+      if (text === undefined) throw new S3Error('InvalidRequest', `The body has no ${name} trailer, which x-amz-trailer declares`);
+      expected = decodeChecksumValue(plan.algorithm, text, 'trailing header');
+    }
+    if (expected && !expected.equals(digest)) {
+      throw new S3Error('BadDigest', `The ${plan.algorithm} you specified did not match the calculated checksum.`);
+    }
+    this.checksumBase64 = digest.toString('base64');
+  }
+}
