@@ -25,5 +25,5 @@ export const headersTimeoutMs = 60 * 1000;
 // Storage.
 export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size live in the metadata row
 export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
-export const metaRetriesMax = 8; // optimistic transaction retries before giving up
+export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync

@@ -2,6 +2,7 @@
 // S3 errors are built only here and in src/s3; toS3Error() maps the lower layers' errors onto them.
 import { AssertionError } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
+import { ObjectError, type ObjectErrorCode } from '../objects/errors.js';
 
 export const errorCatalog = {
   AccessDenied: [403, 'Access Denied'],
@@ -28,8 +29,10 @@ export const errorCatalog = {
   InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
   InvalidPart: [400, 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.'],
   InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
+  InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid'],
   KeyTooLongError: [400, 'Your key is too long'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
@@ -79,6 +82,11 @@ export class S3Error extends Error {
 /** Maps any error thrown below src/s3 to the S3 error a client gets. Unknown errors and bugs become InternalError. */
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
+  if (err instanceof ObjectError) {
+    // Messages of the object layer are for logs; the client gets AWS's wording unless the layer gave one.
+    const message = err.message === err.code ? undefined : err.message;
+    return new S3Error(err.code, message, { extra: err.extra, headers: err.headers, cause: err });
+  }
   if (err instanceof StoreError) {
     switch (err.code) {
       case 'ERR_QUORUM_UNREACHABLE':
@@ -96,3 +104,7 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof AssertionError) return new S3Error('InternalError', undefined, { cause: err });
   return new S3Error('InternalError', undefined, { cause: err });
 }
+
+// Every object-layer error code must name an S3 error.
+const objectCodesAreS3Codes: ObjectErrorCode extends S3ErrorCode ? true : never = true;
+void objectCodesAreS3Codes;

@@ -1,0 +1,47 @@
+// The `tessera` command: argv and environment → configuration → calls into main.ts. No logic of its own.
+import { Command, Option } from 'commander';
+import { startServer } from '../main.js';
+
+function serverCommand(): Command {
+  return new Command('server')
+    .description('Run everything in one process: the S3 endpoint, SQLite metadata and local drives')
+    .addOption(new Option('--address <host:port>', 'address to listen on').env('TESSERA_ADDRESS').default('127.0.0.1:9000'))
+    .addOption(new Option('--data <dir>', 'data directory: metadata, credentials, and the drive when --drives is not given').env('TESSERA_DATA').default('./data'))
+    .addOption(new Option('--drives <dirs>', 'comma-separated shard directories, one per drive').env('TESSERA_DRIVES').default(''))
+    .addOption(new Option('--region <name>', 'the S3 region this endpoint serves').env('TESSERA_REGION').default('us-east-1'))
+    .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
+    .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
+    .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
+    .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string }) => {
+      const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      const running = await startServer({
+        address: opts.address,
+        dataDir: opts.data,
+        drives: list(opts.drives),
+        region: opts.region,
+        domains: list(opts.domain),
+        gcDelayMs: Number(opts.gcDelay) * 1000,
+        gcIntervalMs: Math.max(100, Number(opts.gcInterval) * 1000),
+        ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
+        ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
+      });
+      const secret = running.credentials.generated || !process.env.TESSERA_ROOT_SECRET_KEY ? running.credentials.secretAccessKey : '(from TESSERA_ROOT_SECRET_KEY)';
+      process.stdout.write(
+        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n`,
+      );
+      const stop = () => {
+        running.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('tessera')
+    .description('Tessera: an S3-compatible object store')
+    .showHelpAfterError()
+    .addCommand(serverCommand());
+  await program.parseAsync(argv, { from: 'user' });
+}

@@ -1,0 +1,142 @@
+// The composition root: configuration → concrete stores → servers and background workers. The only
+// place that knows which MetaStore and BlockStore implementations run.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { SqliteMetaStore } from './meta/sqlite/sqlite-store.js';
+import { openBlockStore } from './blocks/index.js';
+import type { ObjectContext } from './objects/context.js';
+import { gcStep } from './objects/gc.js';
+import { createS3Server } from './s3/server.js';
+import { createLogger, type Logger } from './util/log.js';
+import { inlineObjectBytesMax } from './constants.js';
+
+export interface ServerConfig {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  dataDir: string;
+  /** Shard directories; empty: one drive inside the data directory. */
+  drives: string[];
+  region: string;
+  /** Base domains for virtual-hosted-style requests (bucket.domain). */
+  domains: string[];
+  rootAccessKey?: string;
+  rootSecretKey?: string;
+  gcDelayMs: number;
+  gcIntervalMs: number;
+  inlineBytesMax?: number;
+  log?: Logger;
+}
+
+export interface RootCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  generated: boolean;
+}
+
+/** Root credentials from the configuration, else from the data directory, else freshly generated and kept. */
+export async function rootCredentials(config: ServerConfig): Promise<RootCredentials> {
+  if (config.rootAccessKey && config.rootSecretKey) return { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey, generated: false };
+  const path = join(config.dataDir, 'root-credentials.json');
+  try {
+    const stored = JSON.parse(await readFile(path, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+    return { ...stored, generated: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const created = {
+    accessKeyId: `TS${randomBytes(9).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64').replace(/[+/=]/g, '').slice(0, 40),
+  };
+  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
+  return { ...created, generated: true };
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(address);
+  if (!m) throw new RangeError(`Cannot parse address "${address}": expected HOST:PORT`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new RangeError(`Cannot listen on port ${port}: out of range`);
+  return { host: (m[1] || '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+export interface RunningServer {
+  url: string;
+  region: string;
+  credentials: RootCredentials;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const log = config.log ?? createLogger();
+  await mkdir(config.dataDir, { recursive: true });
+  const credentials = await rootCredentials(config);
+  const meta = await SqliteMetaStore.open(join(config.dataDir, 'meta', 'tessera.db'));
+  const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
+  const blocks = await openBlockStore({ drives });
+  const objects: ObjectContext = {
+    meta,
+    blocks,
+    nowMs: () => Date.now(),
+    gcDelayMs: config.gcDelayMs,
+    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
+    region: config.region,
+  };
+  const server = createS3Server({
+    objects,
+    log,
+    config: {
+      region: config.region,
+      baseDomains: config.domains,
+      secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+      nowMs: () => Date.now(),
+    },
+  });
+  const { host, port } = parseAddress(config.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  const gc = startGcLoop(objects, config.gcIntervalMs, log);
+  const hostText = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    url: `http://${hostText}:${bound.port}`,
+    region: config.region,
+    credentials,
+    async close() {
+      gc.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await gc.idle();
+      await blocks.close();
+      await meta.close();
+    },
+  };
+}
+
+/** Runs GC steps on a timer, one at a time, draining the due queue each round. */
+function startGcLoop(objects: ObjectContext, intervalMs: number, log: Logger): { stop(): void; idle(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const round = async (): Promise<void> => {
+    for (let i = 0; i < 1000 && !stopped; i++) {
+      const step = await gcStep(objects);
+      if (step.idle) break;
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(round).catch((err) => log.error('GC round failed', { err }));
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+    idle: () => running,
+  };
+}

@@ -1,0 +1,69 @@
+// The SQLite writer thread. Every transaction that arrived while the previous batch was committing is
+// applied in one SQLite transaction and made durable with one fsync: group commit.
+import { parentPort, workerData } from 'node:worker_threads';
+import { openSqliteDatabase } from './sqlite-store.js';
+import { metaCommitBatchMax } from '../../constants.js';
+
+export interface CommitRequest {
+  id: number;
+  checks: { key: Uint8Array; value: Uint8Array | null }[];
+  writes: { key: Uint8Array; value: Uint8Array | null }[];
+}
+
+export interface CommitReply {
+  id: number;
+  ok: boolean;
+  error?: string;
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
+  const db = openSqliteDatabase(path, false);
+  const get = db.prepare<[Buffer], { v: Buffer }>('SELECT v FROM kv WHERE k = ?');
+  const put = db.prepare<[Buffer, Buffer]>('INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
+  const del = db.prepare<[Buffer]>('DELETE FROM kv WHERE k = ?');
+
+  const applyOne = (req: CommitRequest): boolean => {
+    for (const check of req.checks) {
+      const current = get.get(toBuffer(check.key))?.v ?? null;
+      const expected = check.value === null ? null : toBuffer(check.value);
+      if (current === null || expected === null ? current !== expected : !current.equals(expected)) return false;
+    }
+    for (const write of req.writes) {
+      if (write.value === null) del.run(toBuffer(write.key));
+      else put.run(toBuffer(write.key), toBuffer(write.value));
+    }
+    return true;
+  };
+  const applyBatch = db.transaction((batch: CommitRequest[]) => batch.map((req) => ({ id: req.id, ok: applyOne(req) })));
+
+  let queue: CommitRequest[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, metaCommitBatchMax);
+      queue = queue.slice(batch.length);
+      let replies: CommitReply[];
+      try {
+        replies = applyBatch(batch);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        replies = batch.map((req) => ({ id: req.id, ok: false, error: message }));
+      }
+      port.postMessage(replies);
+    }
+  };
+  port.on('message', (req: CommitRequest) => {
+    queue.push(req);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush); // lets every message already queued arrive before the batch commits
+    }
+  });
+}
+
+if (parentPort) runWorker(parentPort, (workerData as { path: string }).path);

@@ -1,0 +1,110 @@
+// MetaStore on embedded SQLite (one machine). Reads run on the caller's thread against a WAL snapshot;
+// commits run on a worker thread that groups every transaction waiting into one fsync (group commit),
+// so neither the fsync nor a slow commit ever blocks the event loop.
+import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../../util/errors.js';
+import { assert } from '../../util/assert.js';
+import type { KvPair, MetaStore, ScanRange, Txn } from '../types.js';
+import type { CommitReply, CommitRequest } from './commit-worker.js';
+
+interface Pending {
+  resolve: (ok: boolean) => void;
+  reject: (err: Error) => void;
+}
+
+export function openSqliteDatabase(path: string, readonly: boolean): Database.Database {
+  const db = new Database(path, { readonly, fileMustExist: readonly });
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID');
+  }
+  // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+export class SqliteMetaStore implements MetaStore {
+  readonly #reader: Database.Database;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #get: Database.Statement<[Buffer], { v: Buffer }>;
+  readonly #scan: Database.Statement<[Buffer, Buffer, number], { k: Buffer; v: Buffer }>;
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(reader: Database.Database, worker: Worker) {
+    this.#reader = reader;
+    this.#worker = worker;
+    this.#get = reader.prepare('SELECT v FROM kv WHERE k = ?');
+    this.#scan = reader.prepare('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?');
+    worker.on('message', (replies: CommitReply[]) => this.#onReplies(replies));
+    worker.on('error', (err) => this.#failAll(err));
+    worker.on('exit', () => this.#failAll(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
+  }
+
+  static async open(path: string): Promise<SqliteMetaStore> {
+    mkdirSync(dirname(path), { recursive: true });
+    openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    const worker = new Worker(new URL(`./commit-worker${ext}`, import.meta.url), { workerData: { path } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('online', resolve);
+      worker.once('error', reject);
+    });
+    return new SqliteMetaStore(openSqliteDatabase(path, true), worker);
+  }
+
+  async get(key: Buffer): Promise<Buffer | null> {
+    this.#assertOpen();
+    return this.#get.get(key)?.v ?? null;
+  }
+
+  async scan(range: ScanRange): Promise<KvPair[]> {
+    this.#assertOpen();
+    assert(range.limit > 0, 'Scan limit must be positive');
+    if (Buffer.compare(range.start, range.end) >= 0) return [];
+    return this.#scan.all(range.start, range.end, range.limit).map((r) => ({ key: r.k, value: r.v }));
+  }
+
+  commit(txn: Txn): Promise<boolean> {
+    this.#assertOpen();
+    const id = this.#nextId++;
+    const request: CommitRequest = { id, checks: txn.checks, writes: txn.writes };
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Let commits in flight finish before the worker goes.
+    while (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.#worker.terminate();
+    this.#reader.close();
+  }
+
+  #onReplies(replies: CommitReply[]): void {
+    for (const reply of replies) {
+      const pending = this.#pending.get(reply.id);
+      assert(pending, `Commit reply for unknown id ${reply.id}`);
+      this.#pending.delete(reply.id);
+      if (reply.error) pending.reject(new StoreError('ERR_CLOSED', `Metadata commit failed: ${reply.error}`));
+      else pending.resolve(reply.ok);
+    }
+  }
+
+  #failAll(err: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(err);
+    this.#pending.clear();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreError('ERR_CLOSED', 'Metadata store is closed');
+  }
+}

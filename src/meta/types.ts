@@ -1,0 +1,44 @@
+// The MetaStore contract (design.md §1): a small ordered, transactional key-value store. Keys and values
+// are bytes, ordered by unsigned byte comparison. Every S3 semantic lives above this, once, in src/objects.
+
+export interface KvPair {
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface ScanRange {
+  /** First key, inclusive. */
+  start: Buffer;
+  /** Last key, exclusive. */
+  end: Buffer;
+  limit: number;
+}
+
+/** A check that must hold at commit time: the key's value equals `value` byte for byte (null: absent). */
+export interface Check {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/** A write applied at commit time: a put, or a delete when value is null. */
+export interface Write {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+export interface Txn {
+  checks: Check[];
+  writes: Write[];
+}
+
+export interface MetaStore {
+  get(key: Buffer): Promise<Buffer | null>;
+  /** Keys in [start, end) in ascending order, at most `limit`. */
+  scan(range: ScanRange): Promise<KvPair[]>;
+  /**
+   * Applies every write atomically and durably if every check holds. Resolves true once durable,
+   * false when a check failed (nothing written). Concurrent commits may be grouped into one fsync.
+   */
+  commit(txn: Txn): Promise<boolean>;
+  close(): Promise<void>;
+}

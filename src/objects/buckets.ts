@@ -1,0 +1,69 @@
+// Bucket operations: create, delete, list, versioning state. Bucket names are validated in src/s3.
+import type { ObjectContext } from './context.js';
+import { ObjectError } from './errors.js';
+import { keys } from './keys.js';
+import { decodeRecord, encodeRecord, type BucketRecord, type VersioningState } from './records.js';
+import { readBucket } from './key-state.js';
+import { StoreError } from '../util/errors.js';
+
+export async function createBucket(ctx: ObjectContext, name: string, owner: string): Promise<BucketRecord> {
+  const existing = await ctx.meta.get(keys.bucket(name));
+  if (existing) {
+    const record = decodeRecord<BucketRecord>(existing);
+    if (record.owner === owner && !record.deleting) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
+    throw new ObjectError('BucketAlreadyExists', undefined, { extra: { BucketName: name } });
+  }
+  const record: BucketRecord = { name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Unversioned' };
+  const ok = await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: null }], writes: [{ key: keys.bucket(name), value: encodeRecord(record) }] });
+  if (!ok) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
+  return record;
+}
+
+export async function getBucket(ctx: ObjectContext, name: string): Promise<BucketRecord> {
+  return (await readBucket(ctx, name)).record;
+}
+
+export async function listBuckets(ctx: ObjectContext, owner: string): Promise<BucketRecord[]> {
+  const out: BucketRecord[] = [];
+  let { start } = keys.bucketRange();
+  const { end } = keys.bucketRange();
+  for (;;) {
+    const page = await ctx.meta.scan({ start, end, limit: 1000 });
+    for (const kv of page) {
+      const record = decodeRecord<BucketRecord>(kv.value);
+      if (record.owner === owner && !record.deleting) out.push(record);
+    }
+    if (page.length < 1000) return out;
+    start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+  }
+}
+
+async function updateBucket(ctx: ObjectContext, name: string, change: (r: BucketRecord) => BucketRecord): Promise<BucketRecord> {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const { record, buf } = await readBucket(ctx, name);
+    const next = change(record);
+    if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) return next;
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot update bucket "${name}": too many concurrent changes`);
+}
+
+export async function setBucketVersioning(ctx: ObjectContext, name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {
+  await updateBucket(ctx, name, (r) => ({ ...r, versioning: state }));
+}
+
+/**
+ * Deletes an empty bucket. It first marks the bucket as deleting, so a PUT racing the emptiness check
+ * fails its commit check instead of landing in a bucket about to vanish.
+ */
+export async function deleteBucket(ctx: ObjectContext, name: string): Promise<void> {
+  const marked = await updateBucket(ctx, name, (r) => ({ ...r, deleting: true }));
+  const markedBuf = encodeRecord(marked);
+  const versions = await ctx.meta.scan({ ...keys.versionRange(name, ''), limit: 1 });
+  const uploads = await ctx.meta.scan({ ...keys.uploadRange(name, ''), limit: 1 });
+  if (versions.length > 0 || uploads.length > 0) {
+    const { deleting: _, ...restored } = marked;
+    await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: markedBuf }], writes: [{ key: keys.bucket(name), value: encodeRecord(restored) }] });
+    throw new ObjectError('BucketNotEmpty', undefined, { extra: { BucketName: name } });
+  }
+  await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: markedBuf }], writes: [{ key: keys.bucket(name), value: null }] });
+}

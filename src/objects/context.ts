@@ -1,0 +1,16 @@
+// What every object operation is given: the stores and the clock. Built once by the composition root.
+import type { BlockStore, Redundancy } from '../blocks/types.js';
+import type { MetaStore } from '../meta/types.js';
+
+export interface ObjectContext {
+  meta: MetaStore;
+  blocks: BlockStore;
+  nowMs(): number;
+  /** Delay before replaced data is deleted, so reads already streaming it can finish. */
+  gcDelayMs: number;
+  /** Objects at or below this many bytes are kept inline in the metadata. */
+  inlineBytesMax: number;
+  region: string;
+  /** Redundancy for a storage class, when the bucket sets none; undefined: the block store's default. */
+  redundancyFor?(storageClass: string): Redundancy | undefined;
+}

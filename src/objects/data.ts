@@ -1,0 +1,96 @@
+// Moving object bytes in and out: small bodies go inline into the metadata, larger ones stream into the
+// block store; reads stream a byte range back across inline data or a list of blocks.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { BlockRef, Redundancy } from '../blocks/types.js';
+import type { ObjectContext } from './context.js';
+import { ObjectError } from './errors.js';
+import type { ObjectData } from './records.js';
+
+export interface StoredData {
+  inline?: Buffer;
+  block?: BlockRef;
+  size: number;
+  md5: Buffer;
+}
+
+export interface IngestOptions {
+  /** Declared length of the body (Content-Length, or x-amz-decoded-content-length). */
+  size: number;
+  /** Store in the block store even when small (multipart parts, whose blocks become the object's). */
+  forceBlock?: boolean;
+  redundancy?: Redundancy;
+  signal?: AbortSignal;
+}
+
+async function* counted(source: AsyncIterable<Buffer>, md5: ReturnType<typeof createHash>, state: { size: number }, declared: number): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    state.size += chunk.length;
+    if (state.size > declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
+    md5.update(chunk);
+    yield chunk;
+  }
+  if (state.size !== declared) throw new ObjectError('IncompleteBody');
+}
+
+/** Stores a body; resolves once it is durable. Nothing is committed to metadata here. */
+export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, options: IngestOptions): Promise<StoredData> {
+  const md5 = createHash('md5');
+  const state = { size: 0 };
+  const source = counted(body, md5, state, options.size);
+  if (options.size <= ctx.inlineBytesMax && !options.forceBlock) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) chunks.push(chunk);
+    return { inline: Buffer.concat(chunks), size: state.size, md5: md5.digest() };
+  }
+  const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
+    id: ctx.blocks.newId(),
+    ...(options.redundancy ? { redundancy: options.redundancy } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { block, size: state.size, md5: md5.digest() };
+}
+
+/** Frees a stored body that will not be committed (a failed precondition, a bad digest). */
+export async function discard(ctx: ObjectContext, stored: StoredData): Promise<void> {
+  if (stored.block) await ctx.blocks.delete(stored.block).catch(() => undefined); // the orphan sweep retries
+}
+
+export function objectDataOf(stored: StoredData): ObjectData {
+  return stored.block ? { blocks: [stored.block] } : { inline: (stored.inline ?? Buffer.alloc(0)).toString('base64') };
+}
+
+interface Piece {
+  length: number;
+  read(start: number, end: number, signal?: AbortSignal): Iterable<Buffer> | AsyncIterable<Buffer>;
+}
+
+/** The pieces an object's bytes are split into: the inline buffer, or one entry per block. */
+function piecesOf(ctx: ObjectContext, data: ObjectData): Piece[] {
+  if (data.inline !== undefined) {
+    const buf = Buffer.from(data.inline, 'base64');
+    return [{ length: buf.length, read: (s, e) => [buf.subarray(s, e)] }];
+  }
+  return (data.blocks ?? []).map((ref) => ({
+    length: ref.size,
+    read: (s, e, signal) => ctx.blocks.read(ref, { start: s, end: e, ...(signal ? { signal } : {}) }),
+  }));
+}
+
+/** Streams bytes [start, end) of an object. */
+export function readData(ctx: ObjectContext, data: ObjectData, start: number, end: number, signal?: AbortSignal): Readable {
+  const pieces = piecesOf(ctx, data);
+  async function* generate(): AsyncGenerator<Buffer> {
+    let offset = 0;
+    for (const piece of pieces) {
+      const pieceStart = Math.max(start, offset);
+      const pieceEnd = Math.min(end, offset + piece.length);
+      if (pieceStart < pieceEnd) {
+        for await (const chunk of piece.read(pieceStart - offset, pieceEnd - offset, signal)) yield chunk;
+      }
+      offset += piece.length;
+      if (offset >= end) break;
+    }
+  }
+  return Readable.from(generate(), { objectMode: false });
+}

@@ -1,0 +1,34 @@
+// The GC worker: deletes the blocks that metadata commits handed to the GC queue once they are due.
+// Each step does a bounded amount of work and can be interrupted anywhere: a block is deleted before
+// its queue entry, so a crash between the two only repeats an idempotent delete.
+import type { ObjectContext } from './context.js';
+import { keys } from './keys.js';
+import { decodeRecord } from './records.js';
+import type { BlockRef } from '../blocks/types.js';
+
+export interface GcStepResult {
+  deletedBlocks: number;
+  /** True when the due queue was drained by this step. */
+  idle: boolean;
+}
+
+export async function gcStep(ctx: ObjectContext, limit = 64): Promise<GcStepResult> {
+  const due = await ctx.meta.scan({ ...keys.gcDueRange(ctx.nowMs()), limit });
+  for (const kv of due) {
+    await ctx.blocks.delete(decodeRecord<BlockRef>(kv.value));
+  }
+  if (due.length > 0) {
+    await ctx.meta.commit({ checks: [], writes: due.map((kv) => ({ key: kv.key, value: null })) });
+  }
+  return { deletedBlocks: due.length, idle: due.length < limit };
+}
+
+/** Runs GC steps until the due queue is empty. */
+export async function gcDrain(ctx: ObjectContext): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const step = await gcStep(ctx);
+    total += step.deletedBlocks;
+    if (step.idle) return total;
+  }
+}

@@ -1,0 +1,54 @@
+// Finding the version a read addresses: the current one, the null one, or one by id, with the 404s and
+// 405s AWS gives for missing keys, missing versions and delete markers.
+import type { ObjectContext } from './context.js';
+import { ObjectError } from './errors.js';
+import { keys } from './keys.js';
+import { readBucket, readHead, readVersion } from './key-state.js';
+import { decodeRecord, parseVersionId, versionIdOf, type CurrentEntry, type VersionRecord } from './records.js';
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+/** The version key a client-given version id names, or undefined when the key has no such version. */
+export async function versionKeyOf(ctx: ObjectContext, bucket: string, key: string, versionId: string): Promise<string | undefined> {
+  if (versionId === 'null') return (await readHead(ctx, bucket, key)).head?.nullVersionKey;
+  const parsed = parseVersionId(versionId);
+  if (!parsed) throw new ObjectError('InvalidArgument', 'Invalid version id specified', { extra: { ArgumentName: 'versionId', ArgumentValue: versionId } });
+  return parsed.toString('hex');
+}
+
+async function currentVersion(ctx: ObjectContext, bucket: string, key: string): Promise<VersionRecord> {
+  // The current entry and the version it names are read apart; a commit between the two reads can
+  // replace both, so read again rather than report a key that exists as missing.
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const entryBuf = await ctx.meta.get(keys.current(bucket, key));
+    if (!entryBuf) break;
+    const record = await readVersion(ctx, bucket, key, decodeRecord<CurrentEntry>(entryBuf).versionKey);
+    if (record) return record;
+  }
+  const { head } = await readHead(ctx, bucket, key);
+  if (head?.latestIsDeleteMarker) {
+    const marker = await readVersion(ctx, bucket, key, head.latest);
+    const versionId = marker ? versionIdOf(marker) : head.latest;
+    throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key }, headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': versionId } });
+  }
+  throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key } });
+}
+
+/** Resolves the version a GET, HEAD or copy source addresses. */
+export async function resolveVersion(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<VersionRecord> {
+  await readBucket(ctx, bucket);
+  if (versionId === undefined) return currentVersion(ctx, bucket, key);
+  const versionKey = await versionKeyOf(ctx, bucket, key, versionId);
+  const record = versionKey ? await readVersion(ctx, bucket, key, versionKey) : null;
+  if (!record) throw new ObjectError('NoSuchVersion', undefined, { extra: { Key: key, VersionId: versionId } });
+  if (record.deleteMarker) {
+    // AWS answers a read of a delete marker by id with 405 and these headers.
+    throw new ObjectError('MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+      headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': versionIdOf(record), 'last-modified': httpDate(record.lastModifiedMs), allow: 'DELETE' },
+      extra: { Method: 'GET', ResourceType: 'DeleteMarker' },
+    });
+  }
+  return record;
+}

@@ -1,0 +1,149 @@
+// Every change to a key's versions goes through here: installing a version (object or delete marker) and
+// removing one. Each is one conditional metadata transaction on the key's head, retried on conflict, so
+// concurrent writers never lose a version and replaced data always reaches the GC queue.
+import { StoreError } from '../util/errors.js';
+import { metaRetriesMax } from '../constants.js';
+import type { Check, Txn, Write } from '../meta/types.js';
+import type { BlockRef } from '../blocks/types.js';
+import type { ObjectContext } from './context.js';
+import { keys } from './keys.js';
+import {
+  decodeRecord, encodeRecord, newVersionKey,
+  type BucketRecord, type CurrentEntry, type KeyHead, type VersionRecord,
+} from './records.js';
+import { ObjectError } from './errors.js';
+
+export interface KeySnapshot {
+  headBuf: Buffer | null;
+  head: KeyHead | null;
+}
+
+export async function readHead(ctx: ObjectContext, bucket: string, key: string): Promise<KeySnapshot> {
+  const headBuf = await ctx.meta.get(keys.head(bucket, key));
+  return { headBuf, head: headBuf ? decodeRecord<KeyHead>(headBuf) : null };
+}
+
+export async function readVersion(ctx: ObjectContext, bucket: string, key: string, versionKey: string): Promise<VersionRecord | null> {
+  const buf = await ctx.meta.get(keys.version(bucket, key, Buffer.from(versionKey, 'hex')));
+  return buf ? decodeRecord<VersionRecord>(buf) : null;
+}
+
+export function currentEntryOf(record: VersionRecord): CurrentEntry {
+  return {
+    versionKey: record.versionKey,
+    size: record.size,
+    etag: record.etag,
+    lastModifiedMs: record.lastModifiedMs,
+    storageClass: record.storageClass,
+    owner: record.owner,
+  };
+}
+
+export function blocksOf(record: { data: { blocks?: BlockRef[] } }): BlockRef[] {
+  return record.data.blocks ?? [];
+}
+
+/** Writes that hand blocks no longer referenced to the GC queue. */
+export function releaseBlocks(ctx: ObjectContext, blocks: BlockRef[]): Write[] {
+  const due = ctx.nowMs() + ctx.gcDelayMs;
+  return blocks.flatMap((ref) => [
+    { key: keys.blockOwner(ref.id), value: null },
+    { key: keys.gc(due, ref.id), value: encodeRecord(ref) },
+  ]);
+}
+
+export function claimBlocks(blocks: BlockRef[]): Write[] {
+  return blocks.map((ref) => ({ key: keys.blockOwner(ref.id), value: Buffer.alloc(0) }));
+}
+
+export async function readBucket(ctx: ObjectContext, bucket: string): Promise<{ record: BucketRecord; buf: Buffer }> {
+  const buf = await ctx.meta.get(keys.bucket(bucket));
+  if (!buf) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
+  const record = decodeRecord<BucketRecord>(buf);
+  if (record.deleting) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
+  return { record, buf };
+}
+
+export interface InstallOptions {
+  /** Throws (an S3Error) when the write must not happen given the current (non-delete-marker) version. */
+  precondition?: (current: VersionRecord | null) => void;
+  /** Extra checks and writes committed in the same transaction (e.g. removing a finished upload). */
+  extra?: () => Promise<Txn>;
+}
+
+/**
+ * Makes `build(...)` the key's latest version. In a bucket that is not versioning-enabled the new version
+ * is the null version and replaces the old null version, whose data is released.
+ */
+export async function installVersion(
+  ctx: ObjectContext,
+  bucketName: string,
+  key: string,
+  build: (versionKey: string, isNull: boolean, bucket: BucketRecord) => VersionRecord,
+  options: InstallOptions = {},
+): Promise<VersionRecord> {
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const bucket = await readBucket(ctx, bucketName);
+    const snap = await readHead(ctx, bucketName, key);
+    const latest = snap.head && !snap.head.latestIsDeleteMarker ? await readVersion(ctx, bucketName, key, snap.head.latest) : null;
+    options.precondition?.(latest);
+    const isNull = bucket.record.versioning !== 'Enabled';
+    const versionKey = newVersionKey(ctx.nowMs(), snap.head ? Buffer.from(snap.head.latest, 'hex') : undefined);
+    const record = build(versionKey.toString('hex'), isNull, bucket.record);
+    const checks: Check[] = [
+      { key: keys.bucket(bucketName), value: bucket.buf },
+      { key: keys.head(bucketName, key), value: snap.headBuf },
+    ];
+    const writes: Write[] = [
+      { key: keys.version(bucketName, key, versionKey), value: encodeRecord(record) },
+      { key: keys.current(bucketName, key), value: record.deleteMarker ? null : encodeRecord(currentEntryOf(record)) },
+      ...claimBlocks(blocksOf(record)),
+    ];
+    const oldNullKey = snap.head?.nullVersionKey;
+    if (isNull && oldNullKey) {
+      const old = await readVersion(ctx, bucketName, key, oldNullKey);
+      writes.push({ key: keys.version(bucketName, key, Buffer.from(oldNullKey, 'hex')), value: null });
+      if (old) writes.push(...releaseBlocks(ctx, blocksOf(old)));
+    }
+    const head: KeyHead = {
+      latest: record.versionKey,
+      latestIsDeleteMarker: record.deleteMarker,
+      ...(isNull ? { nullVersionKey: record.versionKey } : oldNullKey ? { nullVersionKey: oldNullKey } : {}),
+    };
+    writes.push({ key: keys.head(bucketName, key), value: encodeRecord(head) });
+    const extra = options.extra ? await options.extra() : { checks: [], writes: [] };
+    if (await ctx.meta.commit({ checks: [...checks, ...extra.checks], writes: [...writes, ...extra.writes] })) return record;
+    if (options.precondition) break; // a conditional write that lost a race answers 409, as AWS does
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot commit a new version of key "${key}": too many concurrent writers`);
+}
+
+/** Permanently removes one version; the key's latest and current entries move to the next version. */
+export async function removeVersion(ctx: ObjectContext, bucketName: string, key: string, versionKey: string): Promise<VersionRecord | null> {
+  const vkey = keys.version(bucketName, key, Buffer.from(versionKey, 'hex'));
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const snap = await readHead(ctx, bucketName, key);
+    const recordBuf = await ctx.meta.get(vkey);
+    if (!snap.head || !recordBuf) return null;
+    const record = decodeRecord<VersionRecord>(recordBuf);
+    const checks: Check[] = [{ key: keys.head(bucketName, key), value: snap.headBuf }, { key: vkey, value: recordBuf }];
+    const writes: Write[] = [{ key: vkey, value: null }, ...releaseBlocks(ctx, blocksOf(record))];
+    let head: KeyHead | null = { ...snap.head };
+    if (head.nullVersionKey === versionKey) delete head.nullVersionKey;
+    if (snap.head.latest === versionKey) {
+      const range = keys.versionsOfKey(bucketName, key);
+      const next = (await ctx.meta.scan({ ...range, limit: 2 })).find((kv) => !kv.key.equals(vkey));
+      if (next) {
+        const nextRecord = decodeRecord<VersionRecord>(next.value);
+        head = { ...head, latest: nextRecord.versionKey, latestIsDeleteMarker: nextRecord.deleteMarker };
+        writes.push({ key: keys.current(bucketName, key), value: nextRecord.deleteMarker ? null : encodeRecord(currentEntryOf(nextRecord)) });
+      } else {
+        head = null;
+        writes.push({ key: keys.current(bucketName, key), value: null });
+      }
+    }
+    writes.push({ key: keys.head(bucketName, key), value: head ? encodeRecord(head) : null });
+    if (await ctx.meta.commit({ checks, writes })) return record;
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot remove version "${versionKey}" of key "${key}": too many concurrent writers`);
+}

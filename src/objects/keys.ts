@@ -1,0 +1,132 @@
+// The metadata key layout: how buckets, versions, uploads, parts and the GC queue map onto the ordered
+// key-value MetaStore. Strings are escaped (0x00 → 0x00 0xFF) and 0x00-terminated, so tuple order is
+// UTF-8 binary order of the parts, and a key prefix maps to one contiguous key range.
+import { assert } from '../util/assert.js';
+
+const enum Space {
+  Bucket = 0x62, // 'b' bucket → BucketRecord
+  Current = 0x63, // 'c' bucket,key → CurrentEntry: the latest version unless it is a delete marker
+  Version = 0x76, // 'v' bucket,key,versionKey → VersionRecord, newest first within a key
+  Head = 0x68, // 'h' bucket,key → KeyHead: the latest version (delete markers too) and the null version
+  Upload = 0x75, // 'u' bucket,key,uploadId → UploadRecord
+  Part = 0x70, // 'p' uploadId,partNumber → PartRecord
+  Gc = 0x67, // 'g' dueMs,blockId → BlockRef to delete once due
+  BlockOwner = 0x72, // 'r' blockId → empty; present while live metadata references the block
+  Setting = 0x73, // 's' name → JSON (credentials, cluster settings)
+}
+
+export const versionKeyBytes = 12;
+
+function escapeString(s: string): Buffer {
+  const raw = Buffer.from(s, 'utf8');
+  let zeros = 0;
+  for (const b of raw) if (b === 0) zeros++;
+  if (zeros === 0) return raw;
+  const out = Buffer.alloc(raw.length + zeros);
+  let j = 0;
+  for (const b of raw) {
+    out[j++] = b;
+    if (b === 0) out[j++] = 0xff;
+  }
+  return out;
+}
+
+const terminator = Buffer.from([0]);
+const rangeEnd = Buffer.from([0xff]); // UTF-8 never contains 0xff, and an escaped 0x00 is 0x00 0xff
+
+function tuple(space: Space, ...parts: (string | Buffer)[]): Buffer {
+  const chunks: Buffer[] = [Buffer.from([space])];
+  for (const part of parts) {
+    if (typeof part === 'string') chunks.push(escapeString(part), terminator);
+    else chunks.push(part);
+  }
+  return Buffer.concat(chunks);
+}
+
+function unescapeString(buf: Buffer, start: number): { value: string; next: number } {
+  const bytes: number[] = [];
+  let i = start;
+  for (;;) {
+    assert(i < buf.length, 'Unterminated string in metadata key');
+    const b = buf[i]!;
+    if (b === 0) {
+      if (buf[i + 1] === 0xff) {
+        bytes.push(0);
+        i += 2;
+        continue;
+      }
+      return { value: Buffer.from(bytes).toString('utf8'), next: i + 1 };
+    }
+    bytes.push(b);
+    i++;
+  }
+}
+
+/** Range of every key in `space` under the given leading tuple parts, whose next string starts with `prefix`. */
+function prefixRange(space: Space, lead: string[], prefix: string): { start: Buffer; end: Buffer } {
+  const start = Buffer.concat([tuple(space, ...lead), escapeString(prefix)]);
+  return { start, end: Buffer.concat([start, rangeEnd]) };
+}
+
+export const keys = {
+  bucket: (bucket: string) => tuple(Space.Bucket, bucket),
+  bucketRange: () => ({ start: Buffer.from([Space.Bucket]), end: Buffer.from([Space.Bucket + 1]) }),
+  bucketFromKey: (key: Buffer) => unescapeString(key, 1).value,
+
+  current: (bucket: string, key: string) => tuple(Space.Current, bucket, key),
+  currentRange: (bucket: string, prefix: string) => prefixRange(Space.Current, [bucket], prefix),
+  /** First key strictly after every object key that starts with `prefix` (to skip a common prefix). */
+  currentAfterPrefix: (bucket: string, prefix: string) => prefixRange(Space.Current, [bucket], prefix).end,
+  /** First key strictly after object `key`. */
+  currentAfter: (bucket: string, key: string) => Buffer.concat([tuple(Space.Current, bucket, key), terminator]),
+  objectKeyFromCurrent: (key: Buffer, bucket: string) => unescapeString(key, tuple(Space.Current, bucket).length).value,
+
+  version: (bucket: string, key: string, versionKey: Buffer) => tuple(Space.Version, bucket, key, versionKey),
+  versionsOfKey: (bucket: string, key: string) => {
+    const start = tuple(Space.Version, bucket, key);
+    return { start, end: Buffer.concat([start, rangeEnd]) };
+  },
+  versionRange: (bucket: string, prefix: string) => prefixRange(Space.Version, [bucket], prefix),
+  versionAfterPrefix: (bucket: string, prefix: string) => prefixRange(Space.Version, [bucket], prefix).end,
+  /** First version key of any object key after `key`. */
+  versionAfterKey: (bucket: string, key: string) => Buffer.concat([tuple(Space.Version, bucket, key), rangeEnd]),
+  parseVersion: (key: Buffer, bucket: string): { objectKey: string; versionKey: Buffer } => {
+    const { value, next } = unescapeString(key, tuple(Space.Version, bucket).length);
+    return { objectKey: value, versionKey: key.subarray(next) };
+  },
+
+  head: (bucket: string, key: string) => tuple(Space.Head, bucket, key),
+
+  upload: (bucket: string, key: string, uploadId: string) => tuple(Space.Upload, bucket, key, uploadId),
+  uploadRange: (bucket: string, prefix: string) => prefixRange(Space.Upload, [bucket], prefix),
+  uploadAfterKey: (bucket: string, key: string) => Buffer.concat([tuple(Space.Upload, bucket, key), rangeEnd]),
+  uploadAfterPrefix: (bucket: string, prefix: string) => prefixRange(Space.Upload, [bucket], prefix).end,
+
+  part: (uploadId: string, partNumber: number) => {
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(partNumber);
+    return tuple(Space.Part, uploadId, n);
+  },
+  partRange: (uploadId: string, afterPartNumber: number) => {
+    const start = Buffer.alloc(4);
+    start.writeUInt32BE(afterPartNumber + 1);
+    const lead = tuple(Space.Part, uploadId);
+    return { start: Buffer.concat([lead, start]), end: Buffer.concat([lead, rangeEnd]) };
+  },
+
+  gc: (dueMs: number, blockId: string) => {
+    const due = Buffer.alloc(8);
+    due.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(dueMs))));
+    return Buffer.concat([Buffer.from([Space.Gc]), due, Buffer.from(blockId, 'utf8')]);
+  },
+  gcDueRange: (nowMs: number) => {
+    const end = Buffer.alloc(9);
+    end[0] = Space.Gc;
+    end.writeBigUInt64BE(BigInt(Math.floor(nowMs)) + 1n, 1);
+    return { start: Buffer.from([Space.Gc]), end };
+  },
+
+  blockOwner: (blockId: string) => tuple(Space.BlockOwner, blockId),
+
+  setting: (name: string) => tuple(Space.Setting, name),
+};

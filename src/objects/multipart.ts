@@ -1,0 +1,238 @@
+// Multipart uploads: create, upload a part, complete, abort, list. Parts are immutable blocks; completing
+// turns the listed parts' blocks into the object's data in one transaction, and releases the rest.
+import { createHash, randomBytes } from 'node:crypto';
+import type { ObjectContext } from './context.js';
+import { ObjectError } from './errors.js';
+import { keys } from './keys.js';
+import { claimBlocks, installVersion, readBucket, releaseBlocks } from './key-state.js';
+import { decodeRecord, encodeRecord, type PartRecord, type StoredChecksum, type UploadRecord, type VersionRecord } from './records.js';
+import { discard, ingest } from './data.js';
+import { newObjectRecord, redundancyOf, writePrecondition, checkWriteConditions, type WriteConditions } from './put-object.js';
+import { walk, type ListResult } from './list.js';
+import { partNumberMax, partSizeBytesMin, metaRetriesMax } from '../constants.js';
+import { combineCrc, compositeChecksum, type ChecksumAlgorithm } from '../util/checksum.js';
+import { StoreError } from '../util/errors.js';
+import type { Check, Write } from '../meta/types.js';
+
+export function newUploadId(nowMs: number): string {
+  // Time first, so a key's uploads list in the order they were initiated, as AWS lists them.
+  return Math.floor(nowMs).toString(16).padStart(12, '0') + randomBytes(12).toString('hex');
+}
+
+export async function readUpload(ctx: ObjectContext, bucket: string, key: string, uploadId: string): Promise<{ record: UploadRecord; buf: Buffer }> {
+  const buf = /^[0-9a-f]{36}$/.test(uploadId) ? await ctx.meta.get(keys.upload(bucket, key, uploadId)) : null;
+  if (!buf) throw new ObjectError('NoSuchUpload', undefined, { extra: { UploadId: uploadId } });
+  return { record: decodeRecord<UploadRecord>(buf), buf };
+}
+
+export async function createUpload(
+  ctx: ObjectContext,
+  params: { bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE' },
+): Promise<UploadRecord> {
+  const bucket = await readBucket(ctx, params.bucket);
+  const record: UploadRecord = {
+    uploadId: newUploadId(ctx.nowMs()),
+    key: params.key,
+    initiatedMs: ctx.nowMs(),
+    owner: params.owner,
+    storageClass: params.storageClass,
+    headers: params.headers,
+    ...(params.checksumAlgorithm ? { checksumAlgorithm: params.checksumAlgorithm, checksumType: params.checksumType ?? defaultChecksumType(params.checksumAlgorithm) } : {}),
+  };
+  const ok = await ctx.meta.commit({
+    checks: [{ key: keys.bucket(params.bucket), value: bucket.buf }],
+    writes: [{ key: keys.upload(params.bucket, params.key, record.uploadId), value: encodeRecord(record) }],
+  });
+  if (!ok) throw new StoreError('ERR_META_CONFLICT', `Cannot create an upload in bucket "${params.bucket}": it changed meanwhile`);
+  return record;
+}
+
+/** CRC64NVME has only a full-object form; the other algorithms default to composite, as in AWS. */
+function defaultChecksumType(algorithm: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' {
+  return algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE';
+}
+
+export interface PartParams {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  body: AsyncIterable<Buffer>;
+  size: number;
+  contentMd5?: Buffer;
+  checksum?: () => { algorithm: ChecksumAlgorithm; value: string } | undefined;
+  signal?: AbortSignal;
+}
+
+export async function uploadPart(ctx: ObjectContext, params: PartParams): Promise<PartRecord> {
+  const bucket = await readBucket(ctx, params.bucket);
+  const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+  const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
+  const stored = await ingest(ctx, params.body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
+  try {
+    if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
+    const checksum = params.checksum?.();
+    const record: PartRecord = {
+      partNumber: params.partNumber,
+      size: stored.size,
+      etag: `"${stored.md5.toString('hex')}"`,
+      lastModifiedMs: ctx.nowMs(),
+      ...(stored.block ? { block: stored.block } : {}),
+      checksums: checksum ? { [checksum.algorithm]: checksum.value } : {},
+    };
+    await commitPart(ctx, params, upload.buf, record);
+    return record;
+  } catch (err) {
+    await discard(ctx, stored);
+    throw err;
+  }
+}
+
+async function commitPart(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string; partNumber: number }, uploadBuf: Buffer, record: PartRecord): Promise<void> {
+  const partKey = keys.part(params.uploadId, params.partNumber);
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const oldBuf = await ctx.meta.get(partKey);
+    const old = oldBuf ? decodeRecord<PartRecord>(oldBuf) : null;
+    const ok = await ctx.meta.commit({
+      checks: [{ key: keys.upload(params.bucket, params.key, params.uploadId), value: uploadBuf }, { key: partKey, value: oldBuf }],
+      writes: [{ key: partKey, value: encodeRecord(record) }, ...claimBlocks(record.block ? [record.block] : []), ...releaseBlocks(ctx, old?.block ? [old.block] : [])],
+    });
+    if (ok) return;
+    if (!(await ctx.meta.get(keys.upload(params.bucket, params.key, params.uploadId)))) throw new ObjectError('NoSuchUpload', undefined, { extra: { UploadId: params.uploadId } });
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot commit part ${params.partNumber}: too many concurrent writers`);
+}
+
+export async function readParts(ctx: ObjectContext, uploadId: string, afterPartNumber: number, limit: number): Promise<{ records: PartRecord[]; bufs: Buffer[] }> {
+  const page = await ctx.meta.scan({ ...keys.partRange(uploadId, afterPartNumber), limit });
+  return { records: page.map((kv) => decodeRecord<PartRecord>(kv.value)), bufs: page.map((kv) => kv.value) };
+}
+
+export interface CompletePart {
+  partNumber: number;
+  etag: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+function unquote(etag: string): string {
+  return etag.trim().replace(/^"(.*)"$/, '$1');
+}
+
+/** The parts a completion names, validated as AWS does: ascending order, present, matching ETags, sizes. */
+function selectParts(upload: UploadRecord, requested: CompletePart[], stored: Map<number, PartRecord>): PartRecord[] {
+  const chosen: PartRecord[] = [];
+  let previous = 0;
+  for (const part of requested) {
+    if (part.partNumber <= previous) throw new ObjectError('InvalidPartOrder');
+    previous = part.partNumber;
+    const record = stored.get(part.partNumber);
+    if (!record || unquote(record.etag) !== unquote(part.etag)) throw new ObjectError('InvalidPart', undefined, { extra: { UploadId: upload.uploadId, PartNumber: String(part.partNumber), ETag: part.etag } });
+    const algorithm = upload.checksumAlgorithm;
+    const expected = algorithm ? part.checksums[algorithm] : undefined;
+    if (algorithm && expected !== undefined && record.checksums[algorithm] !== undefined && expected !== record.checksums[algorithm]) {
+      throw new ObjectError('InvalidPart', `The ${algorithm} checksum of part ${part.partNumber} does not match`);
+    }
+    chosen.push(record);
+  }
+  chosen.forEach((record, i) => {
+    if (i < chosen.length - 1 && record.size < partSizeBytesMin) {
+      throw new ObjectError('EntityTooSmall', undefined, { extra: { ProposedSize: String(record.size), MinSizeAllowed: String(partSizeBytesMin), PartNumber: String(record.partNumber), ETag: record.etag } });
+    }
+  });
+  return chosen;
+}
+
+function multipartChecksum(upload: UploadRecord, parts: PartRecord[]): StoredChecksum | undefined {
+  const algorithm = upload.checksumAlgorithm;
+  if (!algorithm || parts.some((p) => p.checksums[algorithm] === undefined)) return undefined;
+  const digests = parts.map((p) => Buffer.from(p.checksums[algorithm]!, 'base64'));
+  if (upload.checksumType === 'FULL_OBJECT' && algorithm !== 'SHA1' && algorithm !== 'SHA256') {
+    let crc: Buffer = digests[0]!;
+    for (let i = 1; i < parts.length; i++) crc = combineCrc(algorithm, crc, digests[i]!, parts[i]!.size);
+    return { algorithm, value: crc.toString('base64'), type: 'FULL_OBJECT' };
+  }
+  return { algorithm, value: compositeChecksum(algorithm, digests), type: 'COMPOSITE' };
+}
+
+export async function completeUpload(
+  ctx: ObjectContext,
+  params: { bucket: string; key: string; uploadId: string; parts: CompletePart[]; conditions: WriteConditions },
+): Promise<VersionRecord> {
+  const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+  await checkWriteConditions(ctx, params.bucket, params.key, params.conditions);
+  const all = (await readParts(ctx, params.uploadId, 0, partNumberMax)).records;
+  const stored = new Map(all.map((p) => [p.partNumber, p]));
+  const parts = selectParts(upload.record, params.parts, stored);
+  const md5 = createHash('md5');
+  for (const part of parts) md5.update(Buffer.from(unquote(part.etag), 'hex'));
+  const etag = `"${md5.digest('hex')}-${parts.length}"`;
+  const size = parts.reduce((sum, p) => sum + p.size, 0);
+  const checksum = multipartChecksum(upload.record, parts);
+  const used = new Set(parts.map((p) => p.partNumber));
+  const precondition = writePrecondition(params.conditions);
+  return installVersion(
+    ctx,
+    params.bucket,
+    params.key,
+    (versionKey, isNull) => newObjectRecord(upload.record, {
+      versionKey, isNull, nowMs: ctx.nowMs(), size, etag, checksum,
+      data: { blocks: parts.flatMap((p) => (p.block ? [p.block] : [])), parts: parts.map((p) => ({ size: p.size, etag: p.etag })) },
+    }),
+    {
+      ...(precondition ? { precondition } : {}),
+      extra: async () => uploadRemoval(ctx, params, upload.buf, all.filter((p) => !used.has(p.partNumber))),
+    },
+  );
+}
+
+function uploadRemoval(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string }, uploadBuf: Buffer, released: PartRecord[]): { checks: Check[]; writes: Write[] } {
+  return {
+    checks: [{ key: keys.upload(params.bucket, params.key, params.uploadId), value: uploadBuf }],
+    writes: [
+      { key: keys.upload(params.bucket, params.key, params.uploadId), value: null },
+      ...released.flatMap((p) => releaseBlocks(ctx, p.block ? [p.block] : [])),
+    ],
+  };
+}
+
+async function partKeysOf(ctx: ObjectContext, uploadId: string): Promise<Write[]> {
+  const page = await ctx.meta.scan({ ...keys.partRange(uploadId, 0), limit: partNumberMax });
+  return page.map((kv) => ({ key: kv.key, value: null }));
+}
+
+export async function abortUpload(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string }): Promise<void> {
+  await readBucket(ctx, params.bucket);
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+    const parts = (await readParts(ctx, params.uploadId, 0, partNumberMax)).records;
+    const removal = uploadRemoval(ctx, params, upload.buf, parts);
+    const ok = await ctx.meta.commit({ checks: removal.checks, writes: [...removal.writes, ...(await partKeysOf(ctx, params.uploadId))] });
+    if (ok) return;
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot abort upload "${params.uploadId}": too many concurrent writers`);
+}
+
+export async function listUploads(
+  ctx: ObjectContext,
+  bucket: string,
+  params: { prefix: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
+): Promise<ListResult<UploadRecord>> {
+  await readBucket(ctx, bucket);
+  const range = keys.uploadRange(bucket, params.prefix);
+  let start = range.start;
+  if (params.keyMarker !== undefined && params.keyMarker !== '') {
+    start = params.uploadIdMarker
+      ? Buffer.concat([keys.upload(bucket, params.keyMarker, params.uploadIdMarker), Buffer.from([0])])
+      : keys.uploadAfterKey(bucket, params.keyMarker);
+    if (Buffer.compare(start, range.start) < 0) start = range.start;
+  }
+  return walk(
+    ctx,
+    { prefix: params.prefix, maxKeys: params.maxUploads, start, end: range.end, ...(params.delimiter ? { delimiter: params.delimiter } : {}), ...(params.keyMarker ? { after: params.keyMarker } : {}) },
+    (kv) => {
+      const record = decodeRecord<UploadRecord>(kv.value);
+      return { name: record.key, item: record };
+    },
+    (p) => keys.uploadAfterPrefix(bucket, p),
+  );
+}

@@ -1,0 +1,108 @@
+// PutObject semantics: store the body, then commit the new version under the write conditions
+// (If-Match / If-None-Match) in one metadata transaction, the order design.md §3 sets.
+import type { ObjectContext } from './context.js';
+import { ObjectError } from './errors.js';
+import { discard, ingest, objectDataOf, type StoredData } from './data.js';
+import { installVersion, readBucket, readHead, readVersion } from './key-state.js';
+import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
+import type { Redundancy } from '../blocks/types.js';
+
+export interface WriteConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+export interface PutParams extends WriteConditions {
+  bucket: string;
+  key: string;
+  owner: string;
+  body: AsyncIterable<Buffer>;
+  size: number;
+  /** Content-Type and the other stored system headers, and x-amz-meta-*; lowercase names. */
+  headers: Record<string, string>;
+  storageClass: string;
+  contentMd5?: Buffer;
+  /** Read once the body has ended, because a trailer checksum arrives after the data. */
+  checksum?: () => StoredChecksum | undefined;
+  signal?: AbortSignal;
+}
+
+function unquote(etag: string): string {
+  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+export function etagMatches(condition: string, etag: string): boolean {
+  return condition.split(',').some((c) => c.trim() === '*' || unquote(c) === unquote(etag));
+}
+
+/** The check AWS makes for conditional writes, against the key's current version. */
+export function writePrecondition(conditions: WriteConditions): ((current: VersionRecord | null) => void) | undefined {
+  const { ifMatch, ifNoneMatch } = conditions;
+  if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
+  return (current) => {
+    if (ifNoneMatch !== undefined && current) throw new ObjectError('PreconditionFailed', undefined, { extra: { Condition: 'If-None-Match' } });
+    if (ifMatch !== undefined) {
+      if (!current) throw new ObjectError('NoSuchKey');
+      if (!etagMatches(ifMatch, current.etag)) throw new ObjectError('PreconditionFailed', undefined, { extra: { Condition: 'If-Match' } });
+    }
+  };
+}
+
+/** Fails fast, before any data moves, when a write condition already does not hold. */
+export async function checkWriteConditions(ctx: ObjectContext, bucket: string, key: string, conditions: WriteConditions): Promise<void> {
+  const check = writePrecondition(conditions);
+  if (!check) return;
+  const { head } = await readHead(ctx, bucket, key);
+  const current = head && !head.latestIsDeleteMarker ? await readVersion(ctx, bucket, key, head.latest) : null;
+  check(current);
+}
+
+export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageClass: string): Redundancy | undefined {
+  return bucket.redundancy ?? ctx.redundancyFor?.(storageClass);
+}
+
+export function newObjectRecord(
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string },
+  fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
+): VersionRecord {
+  return {
+    key: params.key,
+    versionKey: fields.versionKey,
+    isNull: fields.isNull,
+    deleteMarker: false,
+    lastModifiedMs: fields.nowMs,
+    owner: params.owner,
+    size: fields.size,
+    etag: fields.etag,
+    headers: params.headers,
+    storageClass: params.storageClass,
+    ...(fields.checksum ? { checksum: fields.checksum } : {}),
+    data: fields.data,
+  };
+}
+
+export async function putObject(ctx: ObjectContext, params: PutParams): Promise<VersionRecord> {
+  const bucket = await readBucket(ctx, params.bucket);
+  await checkWriteConditions(ctx, params.bucket, params.key, params);
+  const stored: StoredData = await ingest(ctx, params.body, {
+    size: params.size,
+    ...(params.signal ? { signal: params.signal } : {}),
+    ...(redundancyOf(ctx, bucket.record, params.storageClass) ? { redundancy: redundancyOf(ctx, bucket.record, params.storageClass)! } : {}),
+  });
+  try {
+    if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
+    const checksum = params.checksum?.();
+    const etag = `"${stored.md5.toString('hex')}"`;
+    const precondition = writePrecondition(params);
+    return await installVersion(
+      ctx,
+      params.bucket,
+      params.key,
+      (versionKey, isNull) => newObjectRecord(params, { versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag, data: objectDataOf(stored), checksum }),
+      precondition ? { precondition } : {},
+    );
+  } catch (err) {
+    await discard(ctx, stored);
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+// The JSON records stored under the metadata keys of keys.ts, and version ids. A version id is the hex
+// of its 12-byte version key: 8 bytes of inverted time (newest sorts first) and 4 random bytes.
+import { randomBytes } from 'node:crypto';
+import type { BlockRef, Redundancy } from '../blocks/types.js';
+import type { ChecksumAlgorithm } from '../util/checksum.js';
+import { versionKeyBytes } from './keys.js';
+
+export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
+
+export interface BucketRecord {
+  name: string;
+  createdMs: number;
+  owner: string;
+  region: string;
+  versioning: VersioningState;
+  redundancy?: Redundancy;
+  /** Set while DeleteBucket runs, so writes racing it fail instead of landing in a deleted bucket. */
+  deleting?: boolean;
+}
+
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** Base64 digest; for COMPOSITE, AWS's "digest-N" form. */
+  value: string;
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+/** One multipart part as recorded in the completed object, for GET ?partNumber= and checksums. */
+export interface ObjectPart {
+  size: number;
+  etag: string;
+  checksum?: string;
+}
+
+export interface ObjectData {
+  /** Base64 of the whole object when it is small enough to live in the metadata. */
+  inline?: string;
+  /** The blocks holding the object, in order: one for a PUT, one per part for multipart. */
+  blocks?: BlockRef[];
+  parts?: ObjectPart[];
+}
+
+export interface VersionRecord {
+  key: string;
+  /** Hex of the version key; the S3 version id, or "null" is shown when isNull. */
+  versionKey: string;
+  isNull: boolean;
+  deleteMarker: boolean;
+  lastModifiedMs: number;
+  owner: string;
+  size: number;
+  /** Quoted ETag as S3 returns it. */
+  etag: string;
+  /** Content-Type, Content-Encoding, Cache-Control ... and x-amz-meta-*, lowercase names. */
+  headers: Record<string, string>;
+  storageClass: string;
+  checksum?: StoredChecksum;
+  data: ObjectData;
+}
+
+/**
+ * Per-key head: the latest version (which may be a delete marker) and the null version, if any. Every
+ * change to a key's versions checks and rewrites it, which serialises writers to one key.
+ */
+export interface KeyHead {
+  latest: string;
+  latestIsDeleteMarker: boolean;
+  nullVersionKey?: string;
+}
+
+/** What ListObjects needs, kept beside the current version's pointer so a listing reads one row per key. */
+export interface CurrentEntry {
+  versionKey: string;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  storageClass: string;
+  owner: string;
+}
+
+export interface UploadRecord {
+  uploadId: string;
+  key: string;
+  initiatedMs: number;
+  owner: string;
+  storageClass: string;
+  headers: Record<string, string>;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+export interface PartRecord {
+  partNumber: number;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  block?: BlockRef;
+  inline?: string;
+  /** Checksums of the part keyed by algorithm, base64. */
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export function encodeRecord(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+export function decodeRecord<T>(buf: Buffer): T {
+  return JSON.parse(buf.toString('utf8')) as T;
+}
+
+let lastTick = 0n;
+
+/**
+ * A fresh version key, newer than `after` (the current latest version's key, if any), so the newest
+ * commit always sorts first even when clocks disagree.
+ */
+export function newVersionKey(nowMs: number, after?: Buffer): Buffer {
+  let tick = BigInt(Math.floor(nowMs)) * 4096n;
+  if (tick <= lastTick) tick = lastTick + 1n;
+  if (after) {
+    const afterTick = 0xffff_ffff_ffff_ffffn - after.readBigUInt64BE(0);
+    if (tick <= afterTick) tick = afterTick + 1n;
+  }
+  lastTick = tick;
+  const buf = Buffer.alloc(versionKeyBytes);
+  buf.writeBigUInt64BE(0xffff_ffff_ffff_ffffn - tick, 0);
+  randomBytes(versionKeyBytes - 8).copy(buf, 8);
+  return buf;
+}
+
+/** Parses a client-given version id; undefined when it cannot be one of ours. */
+export function parseVersionId(versionId: string): Buffer | undefined {
+  if (!/^[0-9a-f]{24}$/.test(versionId)) return undefined;
+  return Buffer.from(versionId, 'hex');
+}
+
+export function versionIdOf(record: { isNull: boolean; versionKey: string }): string {
+  return record.isNull ? 'null' : record.versionKey;
+}

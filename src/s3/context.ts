@@ -1,0 +1,77 @@
+// The per-request context handlers receive, and the helpers they answer with.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ObjectContext } from '../objects/context.js';
+import type { AuthContext } from './sigv4/authenticate.js';
+import { S3Error } from './errors.js';
+import { xmlDocument, type XmlNode } from './xml.js';
+import { xmlBodyBytesMax } from '../constants.js';
+import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
+
+export interface S3Config {
+  region: string;
+  /** Host names under which bucket.host virtual-hosted-style requests are served. */
+  baseDomains: string[];
+  secretFor(accessKeyId: string): string | undefined;
+  nowMs(): number;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  objects: ObjectContext;
+  config: S3Config;
+  bucket?: string;
+  key?: string;
+  query: URLSearchParams;
+  auth: AuthContext;
+  /** Aborted when the client goes away; runs down to the shard I/O. */
+  signal: AbortSignal;
+  /** The resource named in error bodies: "/bucket/key". */
+  resource: string;
+}
+
+export function header(c: RequestContext, name: string): string | undefined {
+  const value = c.req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+export function requireBucket(c: RequestContext): string {
+  if (c.bucket === undefined) throw new S3Error('InvalidRequest', 'A bucket is required');
+  return c.bucket;
+}
+
+export function requireKey(c: RequestContext): string {
+  if (c.key === undefined) throw new S3Error('InvalidRequest', 'A key is required');
+  return c.key;
+}
+
+/** The request body as decoded payload bytes (aws-chunked framing, signatures and checksums verified). */
+export function payload(c: RequestContext): PayloadStream {
+  return decodePayload(c.req, c.auth, c.req.headers);
+}
+
+/** Reads a small request body (an XML document) whole, refusing more than the cap. */
+export async function readSmallBody(c: RequestContext, maxBytes = xmlBodyBytesMax): Promise<Buffer> {
+  const length = Number(header(c, 'content-length') ?? '0');
+  if (length > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of payload(c)) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function sendXml(c: RequestContext, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
+  const body = Buffer.from(xmlDocument(root, children), 'utf8');
+  c.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) });
+  c.res.end(body);
+}
+
+export function sendEmpty(c: RequestContext, status: number, headers: Record<string, string> = {}): void {
+  c.res.writeHead(status, { ...headers, 'content-length': '0' });
+  c.res.end();
+}

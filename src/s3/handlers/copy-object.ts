@@ -1,0 +1,39 @@
+// CopyObject: COPY or REPLACE metadata, copy-source conditions, and the rule that an object may be copied
+// onto itself only when something about it changes.
+import { copyObject } from '../../objects/copy-object.js';
+import { header, requireBucket, requireKey, sendXml, type RequestContext } from '../context.js';
+import { S3Error } from '../errors.js';
+import { resolveCopySource } from '../copy-source.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { el, isoDate } from '../xml.js';
+
+export async function handleCopyObject(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const key = requireKey(c);
+  const directive = header(c, 'x-amz-metadata-directive') ?? 'COPY';
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { extra: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });
+  }
+  const { source, record } = await resolveCopySource(c);
+  const storageClass = header(c, 'x-amz-storage-class') !== undefined ? storageClassFrom(c.req.headers) : record.storageClass;
+  const sameObject = source.bucket === bucket && source.key === key && source.versionId === undefined;
+  if (sameObject && directive === 'COPY' && storageClass === record.storageClass && header(c, 'x-amz-website-redirect-location') === undefined) {
+    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
+  }
+  const copied = await copyObject(c.objects, {
+    source: record,
+    bucket,
+    key,
+    owner: c.auth.accessKeyId,
+    headers: directive === 'REPLACE' ? storedHeadersFrom(c.req.headers) : record.headers,
+    storageClass,
+    ...writeConditionsOf(c),
+    signal: c.signal,
+  });
+  const { etag: _, ...headers } = writeResponseHeaders(copied);
+  sendXml(c, 'CopyObjectResult', [el('LastModified', isoDate(copied.lastModifiedMs)), el('ETag', copied.etag)], {
+    ...headers,
+    ...(record.isNull ? {} : { 'x-amz-copy-source-version-id': record.versionKey }),
+  });
+}

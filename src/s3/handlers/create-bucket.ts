@@ -1,0 +1,24 @@
+// CreateBucket: AWS naming rules, LocationConstraint checked against our region.
+import { createBucket } from '../../objects/buckets.js';
+import { readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
+import { S3Error } from '../errors.js';
+import { validateBucketName } from '../names.js';
+import { parseXml, xmlText } from '../xml.js';
+
+export async function handleCreateBucket(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  validateBucketName(bucket);
+  const body = await readSmallBody(c);
+  if (body.length > 0) {
+    const config = parseXml(body, 'CreateBucketConfiguration');
+    const location = xmlText(config, 'LocationConstraint');
+    // us-east-1 is the one region whose constraint is given by leaving it out.
+    const expected = c.config.region === 'us-east-1' ? '' : c.config.region;
+    if (location !== undefined && location !== expected && !(location === 'us-east-1' && expected === '')) {
+      if (location === '' || location === 'us-east-1') throw new S3Error('IllegalLocationConstraintException', `The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.`);
+      throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+    }
+  }
+  await createBucket(c.objects, bucket, c.auth.accessKeyId);
+  sendEmpty(c, 200, { location: `/${bucket}` });
+}

@@ -1,0 +1,73 @@
+// GetObject and HeadObject: version resolution, preconditions, ranges and part numbers, response-*
+// overrides, and the body streamed with backpressure (an error after the headers cuts the connection).
+import { pipeline } from 'node:stream/promises';
+import { resolveVersion } from '../../objects/get-object.js';
+import { getBucket } from '../../objects/buckets.js';
+import { readData } from '../../objects/data.js';
+import type { VersionRecord } from '../../objects/records.js';
+import { header, requireBucket, requireKey, type RequestContext } from '../context.js';
+import { S3Error } from '../errors.js';
+import { enforceReadConditions, parseRange, type ByteRange } from '../conditions.js';
+import { objectResponseHeaders } from '../object-headers.js';
+import { partNumberMax } from '../../constants.js';
+
+function versionIdParam(c: RequestContext): string | undefined {
+  const versionId = c.query.get('versionId');
+  if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { extra: { ArgumentName: 'versionId', ArgumentValue: '' } });
+  return versionId ?? undefined;
+}
+
+function partRange(c: RequestContext, record: VersionRecord): { range: ByteRange; count: number } | undefined {
+  const raw = c.query.get('partNumber');
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > partNumberMax) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { extra: { ArgumentName: 'partNumber', ArgumentValue: raw } });
+  const parts = record.data.parts ?? [{ size: record.size, etag: record.etag }];
+  if (n > parts.length) throw new S3Error('InvalidPartNumber', undefined, { headers: { 'content-range': `bytes */${record.size}` } });
+  let start = 0;
+  for (let i = 0; i < n - 1; i++) start += parts[i]!.size;
+  return { range: { start, end: start + parts[n - 1]!.size }, count: parts.length };
+}
+
+async function serve(c: RequestContext, withBody: boolean): Promise<void> {
+  const bucket = requireBucket(c);
+  const key = requireKey(c);
+  const record = await resolveVersion(c.objects, bucket, key, versionIdParam(c));
+  const bucketRecord = await getBucket(c.objects, bucket);
+  enforceReadConditions(record, {
+    ...optional('ifMatch', header(c, 'if-match')),
+    ...optional('ifNoneMatch', header(c, 'if-none-match')),
+    ...optional('ifModifiedSince', header(c, 'if-modified-since')),
+    ...optional('ifUnmodifiedSince', header(c, 'if-unmodified-since')),
+  });
+  const part = partRange(c, record);
+  const range = part?.range ?? parseRange(header(c, 'range'), record.size);
+  const headers = objectResponseHeaders(record, {
+    query: c.query,
+    versioned: bucketRecord.versioning !== 'Unversioned',
+    checksumMode: header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && range === undefined,
+  });
+  if (part) headers['x-amz-mp-parts-count'] = String(part.count);
+  const start = range?.start ?? 0;
+  const end = range?.end ?? record.size;
+  headers['content-length'] = String(end - start);
+  if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${record.size}`;
+  c.res.writeHead(range ? 206 : 200, headers);
+  if (!withBody || end === start) {
+    c.res.end();
+    return;
+  }
+  await pipeline(readData(c.objects, record.data, start, end, c.signal), c.res);
+}
+
+function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: string };
+}
+
+export async function handleGetObject(c: RequestContext): Promise<void> {
+  await serve(c, true);
+}
+
+export async function handleHeadObject(c: RequestContext): Promise<void> {
+  await serve(c, false);
+}

@@ -1,0 +1,47 @@
+// ListObjectVersions: every version and delete marker, key ascending and newest first within a key.
+import { listVersions, lastVersionId } from '../../objects/list.js';
+import { getBucket } from '../../objects/buckets.js';
+import { versionIdOf } from '../../objects/records.js';
+import { requireBucket, sendXml, type RequestContext } from '../context.js';
+import { el, isoDate } from '../xml.js';
+import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
+import { S3Error } from '../errors.js';
+
+export async function handleListObjectVersions(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const enc = encoderFor(c.query);
+  const { prefix, delimiter } = prefixAndDelimiter(c.query);
+  const maxKeys = parseMaxKeys(c.query, 'max-keys');
+  const keyMarker = c.query.get('key-marker') ?? '';
+  const versionIdMarker = c.query.get('version-id-marker') ?? '';
+  if (versionIdMarker !== '' && keyMarker === '') {
+    throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { extra: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
+  }
+  await getBucket(c.objects, bucket);
+  const result = await listVersions(c.objects, bucket, {
+    prefix, maxKeys,
+    ...(delimiter ? { delimiter } : {}),
+    ...(keyMarker !== '' ? { after: keyMarker } : {}),
+    ...(versionIdMarker !== '' ? { versionIdMarker } : {}),
+  });
+  const nextVersionId = result.isTruncated ? lastVersionId(result) : undefined;
+  sendXml(c, 'ListVersionsResult', [
+    el('Name', bucket),
+    el('Prefix', enc.encode(prefix)),
+    el('KeyMarker', enc.encode(keyMarker)),
+    el('VersionIdMarker', versionIdMarker),
+    el('MaxKeys', maxKeys),
+    delimiter ? el('Delimiter', enc.encode(delimiter)) : undefined,
+    enc.type ? el('EncodingType', enc.type) : undefined,
+    el('IsTruncated', result.isTruncated),
+    result.isTruncated && result.last !== undefined ? el('NextKeyMarker', enc.encode(result.last)) : undefined,
+    nextVersionId !== undefined ? el('NextVersionIdMarker', nextVersionId) : undefined,
+    result.entries.map(({ record, isLatest }) => {
+      const common = [el('Key', enc.encode(record.key)), el('VersionId', versionIdOf(record)), el('IsLatest', isLatest), el('LastModified', isoDate(record.lastModifiedMs))];
+      const owner = el('Owner', [el('ID', record.owner), el('DisplayName', record.owner)]);
+      if (record.deleteMarker) return el('DeleteMarker', [...common, owner]);
+      return el('Version', [...common, el('ETag', record.etag), el('Size', record.size), el('StorageClass', record.storageClass), owner]);
+    }),
+    result.commonPrefixes.map((p) => el('CommonPrefixes', el('Prefix', enc.encode(p)))),
+  ]);
+}

@@ -1,0 +1,193 @@
+// Multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy,
+// CompleteMultipartUpload, AbortMultipartUpload, ListParts and ListMultipartUploads.
+import {
+  abortUpload, completeUpload, createUpload, listUploads, readParts, readUpload, uploadPart, type CompletePart,
+} from '../../objects/multipart.js';
+import { uploadPartCopy } from '../../objects/copy-object.js';
+import { getBucket } from '../../objects/buckets.js';
+import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { S3Error } from '../errors.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { requestBody } from '../request-body.js';
+import { resolveCopySource } from '../copy-source.js';
+import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
+import { writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../util/checksum.js';
+import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
+import { partNumberMax } from '../../constants.js';
+
+function uploadIdOf(c: RequestContext): string {
+  return c.query.get('uploadId') ?? '';
+}
+
+function partNumberOf(c: RequestContext): number {
+  const raw = c.query.get('partNumber') ?? '';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > partNumberMax) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { extra: { ArgumentName: 'partNumber', ArgumentValue: raw } });
+  }
+  return n;
+}
+
+function checksumElementName(algorithm: ChecksumAlgorithm): string {
+  return `Checksum${algorithm}`;
+}
+
+export async function handleCreateMultipartUpload(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const key = requireKey(c);
+  const algorithmHeader = header(c, 'x-amz-checksum-algorithm');
+  const algorithm = algorithmHeader !== undefined ? parseChecksumAlgorithm(algorithmHeader) : undefined;
+  if (algorithmHeader !== undefined && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
+  const typeHeader = header(c, 'x-amz-checksum-type')?.toUpperCase();
+  if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  if (typeHeader === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
+  if (typeHeader === 'COMPOSITE' && algorithm === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+  const upload = await createUpload(c.objects, {
+    bucket, key, owner: c.auth.accessKeyId,
+    headers: storedHeadersFrom(c.req.headers),
+    storageClass: storageClassFrom(c.req.headers),
+    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+    ...(typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE' ? { checksumType: typeHeader } : {}),
+  });
+  sendXml(c, 'InitiateMultipartUploadResult', [el('Bucket', bucket), el('Key', key), el('UploadId', upload.uploadId)], {
+    ...(upload.checksumAlgorithm ? { 'x-amz-checksum-algorithm': upload.checksumAlgorithm, 'x-amz-checksum-type': upload.checksumType ?? 'COMPOSITE' } : {}),
+  });
+}
+
+export async function handleUploadPart(c: RequestContext): Promise<void> {
+  const partNumber = partNumberOf(c);
+  const body = requestBody(c);
+  const part = await uploadPart(c.objects, {
+    bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber,
+    body: body.body, size: body.size, ...(body.contentMd5 ? { contentMd5: body.contentMd5 } : {}),
+    checksum: () => {
+      const value = body.checksum();
+      return value ? { algorithm: value.algorithm, value: value.value } : undefined;
+    },
+    signal: c.signal,
+  });
+  const checksums = Object.entries(part.checksums).map(([alg, value]) => [checksumHeaderName(alg as ChecksumAlgorithm), value]);
+  sendEmpty(c, 200, { etag: part.etag, ...Object.fromEntries(checksums) });
+}
+
+function copyRange(value: string | undefined, size: number): { start: number; end: number } {
+  if (value === undefined) return { start: 0, end: size };
+  const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size) {
+    throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, { extra: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value } });
+  }
+  return { start: Number(m[1]), end: Number(m[2]) + 1 };
+}
+
+export async function handleUploadPartCopy(c: RequestContext): Promise<void> {
+  const partNumber = partNumberOf(c);
+  const { record } = await resolveCopySource(c);
+  const range = copyRange(header(c, 'x-amz-copy-source-range'), record.size);
+  const part = await uploadPartCopy(c.objects, {
+    bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber, source: record, ...range, signal: c.signal,
+  });
+  sendXml(c, 'CopyPartResult', [el('LastModified', isoDate(part.lastModifiedMs)), el('ETag', part.etag)], {
+    ...(record.isNull ? {} : { 'x-amz-copy-source-version-id': record.versionKey }),
+  });
+}
+
+function completeParts(doc: Record<string, unknown>): CompletePart[] {
+  const parts = xmlList(doc, 'Part');
+  if (parts.length === 0) throw new S3Error('MalformedXML');
+  return parts.map((p) => {
+    const number = xmlText(p, 'PartNumber');
+    const etag = xmlText(p, 'ETag');
+    if (number === undefined || etag === undefined || !/^\d+$/.test(number.trim())) throw new S3Error('MalformedXML');
+    const checksums: CompletePart['checksums'] = {};
+    for (const alg of checksumAlgorithms) {
+      const value = xmlText(p, checksumElementName(alg));
+      if (value !== undefined) checksums[alg] = value;
+    }
+    return { partNumber: Number(number.trim()), etag, checksums };
+  });
+}
+
+export async function handleCompleteMultipartUpload(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const key = requireKey(c);
+  const conditions = writeConditionsOf(c);
+  const parts = completeParts(parseXml(await readSmallBody(c), 'CompleteMultipartUpload'));
+  const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions });
+  const { etag: _, ...headers } = writeResponseHeaders(record);
+  sendXml(c, 'CompleteMultipartUploadResult', [
+    el('Location', `/${bucket}/${key}`),
+    el('Bucket', bucket),
+    el('Key', key),
+    el('ETag', record.etag),
+    record.checksum ? el(checksumElementName(record.checksum.algorithm), record.checksum.value) : undefined,
+    record.checksum ? el('ChecksumType', record.checksum.type) : undefined,
+  ], headers);
+}
+
+export async function handleAbortMultipartUpload(c: RequestContext): Promise<void> {
+  await abortUpload(c.objects, { bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c) });
+  sendEmpty(c, 204);
+}
+
+export async function handleListParts(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const key = requireKey(c);
+  await getBucket(c.objects, bucket);
+  const { record: upload } = await readUpload(c.objects, bucket, key, uploadIdOf(c));
+  const maxParts = parseMaxKeys(c.query, 'max-parts');
+  const markerRaw = c.query.get('part-number-marker') ?? '0';
+  if (!/^\d*$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer', { extra: { ArgumentName: 'part-number-marker', ArgumentValue: markerRaw } });
+  const marker = Number(markerRaw || '0');
+  const { records } = await readParts(c.objects, upload.uploadId, marker, maxParts + 1);
+  const page = records.slice(0, maxParts);
+  const truncated = records.length > maxParts;
+  const owner = [el('ID', upload.owner), el('DisplayName', upload.owner)];
+  sendXml(c, 'ListPartsResult', [
+    el('Bucket', bucket), el('Key', key), el('UploadId', upload.uploadId),
+    el('Initiator', owner), el('Owner', owner), el('StorageClass', upload.storageClass),
+    el('PartNumberMarker', marker),
+    page.length > 0 ? el('NextPartNumberMarker', page[page.length - 1]!.partNumber) : undefined,
+    el('MaxParts', maxParts), el('IsTruncated', truncated),
+    upload.checksumAlgorithm ? el('ChecksumAlgorithm', upload.checksumAlgorithm) : undefined,
+    upload.checksumType ? el('ChecksumType', upload.checksumType) : undefined,
+    page.map((p) => el('Part', [
+      el('PartNumber', p.partNumber), el('LastModified', isoDate(p.lastModifiedMs)), el('ETag', p.etag), el('Size', p.size),
+      Object.entries(p.checksums).map(([alg, v]) => el(checksumElementName(alg as ChecksumAlgorithm), v)),
+    ])),
+  ]);
+}
+
+export async function handleListMultipartUploads(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
+  const enc = encoderFor(c.query);
+  const { prefix, delimiter } = prefixAndDelimiter(c.query);
+  const maxUploads = parseMaxKeys(c.query, 'max-uploads');
+  const keyMarker = c.query.get('key-marker') ?? '';
+  const uploadIdMarker = c.query.get('upload-id-marker') ?? '';
+  const result = await listUploads(c.objects, bucket, {
+    prefix, maxUploads, ...(delimiter ? { delimiter } : {}),
+    ...(keyMarker ? { keyMarker } : {}), ...(keyMarker && uploadIdMarker ? { uploadIdMarker } : {}),
+  });
+  const last = result.entries[result.entries.length - 1];
+  sendXml(c, 'ListMultipartUploadsResult', [
+    el('Bucket', bucket),
+    el('KeyMarker', enc.encode(keyMarker)),
+    el('UploadIdMarker', uploadIdMarker),
+    result.isTruncated && result.last !== undefined ? el('NextKeyMarker', enc.encode(result.last)) : undefined,
+    result.isTruncated && last && result.last === last.key ? el('NextUploadIdMarker', last.uploadId) : undefined,
+    el('Prefix', enc.encode(prefix)),
+    delimiter ? el('Delimiter', enc.encode(delimiter)) : undefined,
+    el('MaxUploads', maxUploads),
+    enc.type ? el('EncodingType', enc.type) : undefined,
+    el('IsTruncated', result.isTruncated),
+    result.entries.map((u) => el('Upload', [
+      el('Key', enc.encode(u.key)), el('UploadId', u.uploadId),
+      el('Initiator', [el('ID', u.owner), el('DisplayName', u.owner)]),
+      el('Owner', [el('ID', u.owner), el('DisplayName', u.owner)]),
+      el('StorageClass', u.storageClass), el('Initiated', isoDate(u.initiatedMs)),
+      u.checksumAlgorithm ? el('ChecksumAlgorithm', u.checksumAlgorithm) : undefined,
+    ])),
+    result.commonPrefixes.map((p) => el('CommonPrefixes', el('Prefix', enc.encode(p)))),
+  ]);
+}

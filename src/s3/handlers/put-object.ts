@@ -1,0 +1,38 @@
+// PutObject, with conditional writes (If-None-Match: *, If-Match) and flexible checksums.
+import { putObject, type WriteConditions } from '../../objects/put-object.js';
+import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
+import { S3Error } from '../errors.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { requestBody } from '../request-body.js';
+import { checksumHeaderName } from '../../util/checksum.js';
+import type { VersionRecord } from '../../objects/records.js';
+
+export function writeConditionsOf(c: RequestContext): WriteConditions {
+  const ifMatch = header(c, 'if-match');
+  const ifNoneMatch = header(c, 'if-none-match');
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
+  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+}
+
+export function writeResponseHeaders(record: VersionRecord): Record<string, string> {
+  return {
+    etag: record.etag,
+    ...(record.isNull ? {} : { 'x-amz-version-id': record.versionKey }),
+    ...(record.checksum ? { [checksumHeaderName(record.checksum.algorithm)]: record.checksum.value, 'x-amz-checksum-type': record.checksum.type } : {}),
+  };
+}
+
+export async function handlePutObject(c: RequestContext): Promise<void> {
+  const params = {
+    bucket: requireBucket(c),
+    key: requireKey(c),
+    owner: c.auth.accessKeyId,
+    headers: storedHeadersFrom(c.req.headers),
+    storageClass: storageClassFrom(c.req.headers),
+    ...writeConditionsOf(c),
+    signal: c.signal,
+  };
+  const body = requestBody(c);
+  const record = await putObject(c.objects, { ...params, ...body });
+  sendEmpty(c, 200, writeResponseHeaders(record));
+}

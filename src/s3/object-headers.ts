@@ -1,0 +1,82 @@
+// The headers an object keeps (system metadata and x-amz-meta-*), and the headers a GET or HEAD answers
+// with, including AWS's response-* query overrides and checksums on request.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { VersionRecord } from '../objects/records.js';
+import { httpDate } from '../objects/get-object.js';
+import { S3Error } from './errors.js';
+import { userMetadataBytesMax } from '../constants.js';
+import { checksumHeaderName } from '../util/checksum.js';
+
+const storedSystemHeaders = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
+const storageClasses = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE']);
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** The headers stored with a new object, from the request. */
+export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of storedSystemHeaders) {
+    const value = single(headers[name]);
+    if (value !== undefined) out[name] = value;
+  }
+  // aws-chunked is the transfer framing, not a property of the object: S3 strips it.
+  if (out['content-encoding'] !== undefined) {
+    const rest = out['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'aws-chunked');
+    if (rest.length === 0) delete out['content-encoding'];
+    else out['content-encoding'] = rest.join(',');
+  }
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-meta-')) continue;
+    const text = single(value) ?? '';
+    metaBytes += Buffer.byteLength(name.slice('x-amz-meta-'.length)) + Buffer.byteLength(text);
+    out[name] = text;
+  }
+  if (metaBytes > userMetadataBytesMax) throw new S3Error('MetadataTooLarge', undefined, { extra: { Size: String(metaBytes), MaxSizeAllowed: String(userMetadataBytesMax) } });
+  return out;
+}
+
+export function storageClassFrom(headers: IncomingHttpHeaders): string {
+  const value = single(headers['x-amz-storage-class']) ?? 'STANDARD';
+  if (!storageClasses.has(value)) throw new S3Error('InvalidStorageClass', undefined, { extra: { StorageClassRequested: value } });
+  return value;
+}
+
+const overrides: [query: string, header: string][] = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+export interface ResponseHeaderOptions {
+  query: URLSearchParams;
+  versioned: boolean;
+  checksumMode: boolean;
+}
+
+/** Headers of a GET or HEAD answer, except Content-Length and Content-Range. */
+export function objectResponseHeaders(record: VersionRecord, options: ResponseHeaderOptions): Record<string, string> {
+  const out: Record<string, string> = {
+    etag: record.etag,
+    'last-modified': httpDate(record.lastModifiedMs),
+    'accept-ranges': 'bytes',
+    'content-type': 'binary/octet-stream',
+  };
+  for (const [name, value] of Object.entries(record.headers)) out[name] = value;
+  for (const [query, name] of overrides) {
+    const value = options.query.get(query);
+    if (value !== null) out[name] = value;
+  }
+  if (options.versioned || !record.isNull) out['x-amz-version-id'] = record.isNull ? 'null' : record.versionKey;
+  if (record.storageClass !== 'STANDARD') out['x-amz-storage-class'] = record.storageClass;
+  if (options.checksumMode && record.checksum) {
+    out[checksumHeaderName(record.checksum.algorithm)] = record.checksum.value;
+    out['x-amz-checksum-type'] = record.checksum.type;
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+// What a data-carrying request declares about its body: its length, Content-MD5 and the flexible checksum
+// the payload decoder verified, in the forms the object layer takes.
+import { S3Error } from './errors.js';
+import { header, payload, type RequestContext } from './context.js';
+import { putObjectBytesMax } from '../constants.js';
+import type { StoredChecksum } from '../objects/records.js';
+import type { PayloadStream } from './sigv4/chunked.js';
+
+export interface RequestBody {
+  body: PayloadStream;
+  size: number;
+  contentMd5?: Buffer;
+  checksum: () => StoredChecksum | undefined;
+}
+
+export function declaredSize(c: RequestContext): number {
+  const decoded = header(c, 'x-amz-decoded-content-length');
+  const length = header(c, 'content-length');
+  const raw = decoded ?? length;
+  if (raw === undefined) throw new S3Error('MissingContentLength');
+  if (!/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer', { extra: { ArgumentName: 'Content-Length', ArgumentValue: raw } });
+  const size = Number(raw);
+  if (size > putObjectBytesMax) throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: raw, MaxSizeAllowed: String(putObjectBytesMax) } });
+  return size;
+}
+
+export function contentMd5Of(c: RequestContext): Buffer | undefined {
+  const value = header(c, 'content-md5');
+  if (value === undefined) return undefined;
+  const digest = Buffer.from(value, 'base64');
+  if (digest.length !== 16 || digest.toString('base64') !== value.trim()) throw new S3Error('InvalidDigest');
+  return digest;
+}
+
+export function requestBody(c: RequestContext): RequestBody {
+  const size = declaredSize(c);
+  const contentMd5 = contentMd5Of(c);
+  const body = payload(c);
+  return {
+    body,
+    size,
+    ...(contentMd5 ? { contentMd5 } : {}),
+    checksum: () => {
+      const value = body.checksum?.valueBase64();
+      return body.checksum && value !== undefined ? { algorithm: body.checksum.algorithm, value, type: 'FULL_OBJECT' } : undefined;
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// The S3 HTTP endpoint: request ids, addressing (path- and virtual-hosted-style), authentication, routing
+// to one handler per operation, and the S3 error response. Nothing here knows how objects are stored.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { ObjectContext } from '../objects/context.js';
+import { S3Error, toS3Error } from './errors.js';
+import { authenticate } from './sigv4/authenticate.js';
+import { route } from './router.js';
+import type { RequestContext, S3Config } from './context.js';
+import { validateKey } from './names.js';
+import { escapeXml } from './xml.js';
+import { headersTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
+import type { Logger } from '../util/log.js';
+
+export interface S3ServerOptions {
+  objects: ObjectContext;
+  config: S3Config;
+  log: Logger;
+}
+
+function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+function decodePathPart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new S3Error('InvalidURI');
+  }
+}
+
+/** Splits the request target into bucket and key, from the Host header or the first path segment. */
+export function addressOf(rawPath: string, host: string | undefined, baseDomains: string[]): { bucket?: string; key?: string } {
+  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
+  const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
+  for (const domain of baseDomains) {
+    if (hostname.endsWith(`.${domain}`)) {
+      const bucket = hostname.slice(0, -domain.length - 1);
+      return path === '' ? { bucket } : { bucket, key: decodePathPart(path) };
+    }
+  }
+  if (path === '') return {};
+  const slash = path.indexOf('/');
+  if (slash < 0) return { bucket: decodePathPart(path) };
+  const bucket = decodePathPart(path.slice(0, slash));
+  const key = path.slice(slash + 1);
+  return key === '' ? { bucket } : { bucket, key: decodePathPart(key) };
+}
+
+function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string }, err: S3Error): void {
+  const { res } = c;
+  if (res.headersSent) {
+    // The status line is gone; cutting the connection is the only way to tell the client the body is incomplete.
+    res.destroy();
+    return;
+  }
+  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('');
+  const body = err.httpStatus === 304 || c.req.method === 'HEAD'
+    ? Buffer.alloc(0)
+    : Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${escapeXml(err.message)}</Message>${extra}<Resource>${escapeXml(c.resource)}</Resource><RequestId>${c.requestId}</RequestId><HostId>${c.requestId}</HostId></Error>`);
+  res.writeHead(err.httpStatus, {
+    ...err.headers,
+    ...(body.length > 0 ? { 'content-type': 'application/xml' } : {}),
+    'content-length': String(body.length),
+  });
+  res.end(c.req.method === 'HEAD' ? undefined : body);
+}
+
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  const c: Partial<RequestContext> & { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string } = { req, res, requestId, resource: rawPath };
+  const controller = new AbortController();
+  // The response closing unfinished means the client went away. (The request's own 'close' also fires
+  // when its body has merely been read, so it cannot tell.)
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  try {
+    const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
+    c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
+    if (address.key !== undefined) validateKey(address.key);
+    const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, {
+      region: options.config.region,
+      secretFor: options.config.secretFor,
+      nowMs: options.config.nowMs,
+    });
+    if (!auth) throw new S3Error('AccessDenied');
+    const context: RequestContext = {
+      ...c,
+      objects: options.objects,
+      config: options.config,
+      ...address,
+      query: new URLSearchParams(rawQuery),
+      auth,
+      signal: controller.signal,
+    };
+    await route(context)(context);
+  } catch (err) {
+    const s3err = toS3Error(err);
+    if (s3err.httpStatus >= 500) options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
+    sendError(c, s3err);
+  }
+  // Whatever part of the body a handler did not read (an early error) is drained, so the connection
+  // stays usable and the client sees the answer instead of a reset.
+  if (!req.complete && !req.destroyed) req.resume();
+}
+
+export function createS3Server(options: S3ServerOptions): Server {
+  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: 5000 }, (req, res) => {
+    const requestId = newRequestId();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('server', 'Tessera');
+    handle(options, req, res, requestId).catch((err) => {
+      options.log.error('Unhandled request failure', { requestId, err });
+      res.destroy();
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Node rejects oversize headers and garbled requests before any handler runs; answer them in S3's form.
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+    const message = tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The request could not be parsed.';
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}
