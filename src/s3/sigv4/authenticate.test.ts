@@ -59,6 +59,12 @@ test('authenticate - path characters left unescaped by the client still verify',
   assert.ok(authenticate({ ...req, rawPath: '/bucket/a!b(c)' }, authConfig()));
 });
 
+test('authenticate - an escaped slash in the path stays escaped', async () => {
+  const req = await signRequest({ path: '/bucket/a%2Fb', headers: unsigned });
+  assert.ok(authenticate(req, authConfig()));
+  assertS3Error(() => authenticate({ ...req, rawPath: '/bucket/a/b' }, authConfig()), 'SignatureDoesNotMatch');
+});
+
 test('authenticate - PUT with a signed payload hash yields the signed payload mode', async () => {
   const hash = sha256Hex('hello world');
   const req = await signRequest({ method: 'PUT', path: '/bucket/key', headers: { 'x-amz-content-sha256': hash, 'content-length': '11', 'content-type': 'text/plain' } });
@@ -216,4 +222,11 @@ test('authenticate - presigned URL for another region fails with AuthorizationQu
   const req = await presignRequest({ path: '/b/k' }, 3600);
   const err = assertS3Error(() => authenticate(req, { ...authConfig(), region: 'eu-west-1' }), 'AuthorizationQueryParametersError');
   assert.equal(err.extra.Region, 'eu-west-1');
+});
+
+test('authenticate - presigned URL with an added unsigned x-amz-* header fails with AccessDenied', async () => {
+  const req = await presignRequest({ method: 'PUT', path: '/b/k' }, 3600);
+  const err = assertS3Error(() => authenticate({ ...req, headers: { ...req.headers, 'x-amz-copy-source': '/b/secret' } }, authConfig()), 'AccessDenied');
+  assert.equal(err.extra.HeadersNotSigned, 'x-amz-copy-source');
+  assert.ok(authenticate({ ...req, headers: { ...req.headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }, authConfig()));
 });

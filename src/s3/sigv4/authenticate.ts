@@ -121,9 +121,12 @@ function checkSkew(amzDate: string, nowMs: number): void {
   });
 }
 
-/** Every x-amz-* header must be signed, else a proxy could add one (say x-amz-copy-source). */
-function requireSigned(headers: IncomingHttpHeaders, signedHeaders: readonly string[]): void {
-  const unsigned = Object.keys(headers).filter((name) => name.startsWith('x-amz-') && !signedHeaders.includes(name));
+/**
+ * Host and every x-amz-* header must be signed, else whoever relays the request could add one
+ * (say x-amz-copy-source, turning a presigned PUT into a copy). `exempt` names harmless ones.
+ */
+function requireSigned(headers: IncomingHttpHeaders, signedHeaders: readonly string[], exempt: readonly string[] = []): void {
+  const unsigned = Object.keys(headers).filter((name) => name.startsWith('x-amz-') && !signedHeaders.includes(name) && !exempt.includes(name));
   if (!signedHeaders.includes('host')) unsigned.unshift('host');
   if (unsigned.length === 0) return;
   throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { extra: { HeadersNotSigned: unsigned.join(', ') } });
@@ -150,9 +153,8 @@ function authenticatePresigned(req: SignedRequest, query: QueryPair[], config: A
   const secret = lookupSecret(config, credential.accessKeyId);
   checkPresignWindow(requestMs, expiresSeconds, config.nowMs());
   const signedHeaders = parseSignedHeaders('query', signedHeadersText);
-  if (!signedHeaders.includes('host')) {
-    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { extra: { HeadersNotSigned: 'host' } });
-  }
+  // An unsigned x-amz-content-sha256 only tells us how to check the caller's own body.
+  requireSigned(req.headers, signedHeaders, ['x-amz-content-sha256']);
   // The SDK presigners sign UNSIGNED-PAYLOAD unless the client pinned a hash in the query or a header.
   const payloadHash = param('X-Amz-Content-Sha256') ?? singleHeader(req.headers, 'x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD';
   const payload = parsePayloadMode(payloadHash);

@@ -55,13 +55,14 @@ export function percentDecode(s: string, plusIsSpace: boolean): Buffer {
 }
 
 /**
- * S3 canonical URI: the path decoded once and re-encoded once, slashes kept. S3 does not
- * double-encode (other services do) and does not normalise "." or ".." segments. Decoding first
- * makes clients that leave e.g. "!" or "(" unescaped on the wire still match.
+ * S3 canonical URI: each path segment decoded once and re-encoded once. S3 does not double-encode
+ * (other services do) and does not normalise "." or ".." segments. Decoding first makes clients
+ * that leave e.g. "!" or "(" unescaped on the wire still match; working per segment keeps an
+ * escaped slash (%2F) escaped, as the client signed it.
  */
 export function canonicalUri(rawPath: string): string {
   if (rawPath === '') return '/';
-  return uriEncodeBytes(percentDecode(rawPath, false), true);
+  return rawPath.split('/').map((segment) => uriEncodeBytes(percentDecode(segment, false), false)).join('/');
 }
 
 export type QueryPair = readonly [name: string, value: string];
