@@ -49,8 +49,12 @@ export class SqliteMetaStore implements MetaStore {
   static async open(path: string): Promise<SqliteMetaStore> {
     mkdirSync(dirname(path), { recursive: true });
     openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const worker = new Worker(new URL(`./commit-worker${ext}`, import.meta.url), { workerData: { path } });
+    // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const workerUrl = new URL(`./commit-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+    const worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData: { path } })
+      : new Worker(workerUrl, { workerData: { path } });
     await new Promise<void>((resolve, reject) => {
       worker.once('online', resolve);
       worker.once('error', reject);
