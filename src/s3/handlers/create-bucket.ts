@@ -9,15 +9,14 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   validateBucketName(bucket);
   const body = await readSmallBody(c);
-  if (body.length > 0) {
-    const config = parseXml(body, 'CreateBucketConfiguration');
-    const location = xmlText(config, 'LocationConstraint');
-    // us-east-1 is the one region whose constraint is given by leaving it out.
-    const expected = c.config.region === 'us-east-1' ? '' : c.config.region;
-    if (location !== undefined && location !== expected && !(location === 'us-east-1' && expected === '')) {
-      if (location === '' || location === 'us-east-1') throw new S3Error('IllegalLocationConstraintException', `The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.`);
-      throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
-    }
+  // No body, or no LocationConstraint in it, means us-east-1: any other region refuses it, as AWS does.
+  const location = body.length > 0 ? (xmlText(parseXml(body, 'CreateBucketConfiguration'), 'LocationConstraint') ?? '') : '';
+  // us-east-1 is the one region whose constraint is given by leaving it out. AWS refuses an explicit
+  // "us-east-1" there (InvalidLocationConstraint); we accept it, as MinIO does, since clients send it.
+  const expected = c.config.region === 'us-east-1' ? '' : c.config.region;
+  if (location !== expected && !(location === 'us-east-1' && expected === '')) {
+    if (location === '' || location === 'us-east-1') throw new S3Error('IllegalLocationConstraintException', `The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.`);
+    throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
   }
   await createBucket(c.objects, bucket, c.auth.accessKeyId);
   sendEmpty(c, 200, { location: `/${bucket}` });
