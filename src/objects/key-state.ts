@@ -52,8 +52,9 @@ export function releaseBlocks(ctx: ObjectContext, blocks: BlockRef[]): Write[] {
   ]);
 }
 
+/** Marks blocks as referenced; the entry holds the BlockRef so heal and scrub can walk every live block. */
 export function claimBlocks(blocks: BlockRef[]): Write[] {
-  return blocks.map((ref) => ({ key: keys.blockOwner(ref.id), value: Buffer.alloc(0) }));
+  return blocks.map((ref) => ({ key: keys.blockOwner(ref.id), value: encodeRecord(ref) }));
 }
 
 export async function readBucket(ctx: ObjectContext, bucket: string): Promise<{ record: BucketRecord; buf: Buffer }> {

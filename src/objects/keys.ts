@@ -11,7 +11,7 @@ const enum Space {
   Upload = 0x75, // 'u' bucket,key,uploadId → UploadRecord
   Part = 0x70, // 'p' uploadId,partNumber → PartRecord
   Gc = 0x67, // 'g' dueMs,blockId → BlockRef to delete once due
-  BlockOwner = 0x72, // 'r' blockId → empty; present while live metadata references the block
+  BlockOwner = 0x72, // 'r' blockId → BlockRef; present while live metadata references the block
   Setting = 0x73, // 's' name → JSON (credentials, cluster settings)
 }
 
@@ -127,6 +127,7 @@ export const keys = {
   },
 
   blockOwner: (blockId: string) => tuple(Space.BlockOwner, blockId),
+  blockOwnerRange: () => ({ start: Buffer.from([Space.BlockOwner]), end: Buffer.from([Space.BlockOwner + 1]) }),
 
   setting: (name: string) => tuple(Space.Setting, name),
 };
