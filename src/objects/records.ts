@@ -1,9 +1,13 @@
 // The JSON records stored under the metadata keys of keys.ts, and version ids. A version id is the hex
 // of its 12-byte version key: 8 bytes of inverted time (newest sorts first) and 4 random bytes.
+// The inverted time keeps its top bit clear, so a version key never starts with 0xff: keys.ts ends a key's
+// range with 0xff and escapes a NUL in a string as 0x00 0xff, and a version key starting with 0xff would
+// fall outside its key's range (and read as an escaped NUL).
 import { randomBytes } from 'node:crypto';
 import type { BlockRef, Redundancy } from '../blocks/types.js';
 import type { ChecksumAlgorithm } from '../util/checksum.js';
 import { versionKeyBytes } from './keys.js';
+import { assert } from '../util/assert.js';
 
 export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
 
@@ -109,6 +113,7 @@ export function decodeRecord<T>(buf: Buffer): T {
 }
 
 let lastTick = 0n;
+const tickMax = 0x7fff_ffff_ffff_ffffn;
 
 /**
  * A fresh version key, newer than `after` (the current latest version's key, if any), so the newest
@@ -118,19 +123,20 @@ export function newVersionKey(nowMs: number, after?: Buffer): Buffer {
   let tick = BigInt(Math.floor(nowMs)) * 4096n;
   if (tick <= lastTick) tick = lastTick + 1n;
   if (after) {
-    const afterTick = 0xffff_ffff_ffff_ffffn - after.readBigUInt64BE(0);
+    const afterTick = tickMax - after.readBigUInt64BE(0);
     if (tick <= afterTick) tick = afterTick + 1n;
   }
+  assert(tick <= tickMax, 'Version clock overflow');
   lastTick = tick;
   const buf = Buffer.alloc(versionKeyBytes);
-  buf.writeBigUInt64BE(0xffff_ffff_ffff_ffffn - tick, 0);
+  buf.writeBigUInt64BE(tickMax - tick, 0);
   randomBytes(versionKeyBytes - 8).copy(buf, 8);
   return buf;
 }
 
 /** Parses a client-given version id; undefined when it cannot be one of ours. */
 export function parseVersionId(versionId: string): Buffer | undefined {
-  if (!/^[0-9a-f]{24}$/.test(versionId)) return undefined;
+  if (!/^[0-7][0-9a-f]{23}$/.test(versionId)) return undefined;
   return Buffer.from(versionId, 'hex');
 }
 
