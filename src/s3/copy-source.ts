@@ -4,6 +4,7 @@ import type { RequestContext } from './context.js';
 import { header } from './context.js';
 import { S3Error } from './errors.js';
 import { resolveVersion } from '../objects/get-object.js';
+import { ObjectError } from '../objects/errors.js';
 import type { VersionRecord } from '../objects/records.js';
 import { evaluateConditions } from './conditions.js';
 import { validateKey } from './names.js';
@@ -42,7 +43,15 @@ export function parseCopySource(value: string): CopySource {
 /** Resolves the copy source and enforces its conditions (failures are 412, never 304). */
 export async function resolveCopySource(c: RequestContext): Promise<{ source: CopySource; record: VersionRecord }> {
   const source = parseCopySource(header(c, 'x-amz-copy-source') ?? '');
-  const record = await resolveVersion(c.objects, source.bucket, source.key, source.versionId);
+  const record = await resolveVersion(c.objects, source.bucket, source.key, source.versionId).catch((err: unknown) => {
+    // A delete marker named by version id answers a GET with 405, but a copy with 400 (CopyObject docs).
+    if (err instanceof ObjectError && err.code === 'MethodNotAllowed') {
+      throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+    }
+    // The source's x-amz-version-id and x-amz-delete-marker would read as facts about the destination.
+    if (err instanceof ObjectError && err.code === 'NoSuchKey') throw new S3Error('NoSuchKey', undefined, { extra: err.extra });
+    throw err;
+  });
   const conditions = {
     ...opt('ifMatch', header(c, 'x-amz-copy-source-if-match')),
     ...opt('ifNoneMatch', header(c, 'x-amz-copy-source-if-none-match')),
