@@ -87,6 +87,27 @@ export async function raw(server: TesseraProcess, req: RawRequest): Promise<RawR
   return send(server, { method: req.method ?? 'GET', path: qs ? `${req.path}?${qs}` : req.path, headers, ...(body ? { body } : {}) });
 }
 
+/** The path of an object, each key segment RFC 3986-encoded as the SDKs send it. */
+export function objectPath(bucket: string, key: string): string {
+  return `/${bucket}/${key.split('/').map(rfc3986).join('/')}`;
+}
+
+/**
+ * Creates many small objects quickly (raw signed PUTs, `concurrency` at a time; the SDK's per-request
+ * overhead makes it several times slower for bulk seeding). Each body is the key itself.
+ */
+export async function seedObjects(server: TesseraProcess, bucket: string, keys: readonly string[], concurrency = 64): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      const res = await raw(server, { method: 'PUT', path: objectPath(bucket, key), body: key });
+      assert.equal(res.status, 200, `seeding "${key}": ${res.text}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+}
+
 /** Sends a request exactly as given (no signing, no encoding). */
 export function send(server: TesseraProcess, req: { method: string; path: string; headers: Record<string, string>; body?: Buffer }): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
