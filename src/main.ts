@@ -8,7 +8,9 @@ import { SqliteMetaStore } from './meta/sqlite/sqlite-store.js';
 import { openBlockStore } from './blocks/index.js';
 import type { ObjectContext } from './objects/context.js';
 import { gcStep } from './objects/gc.js';
-import { createS3Server } from './s3/server.js';
+import { createS3Server, newRequestCounters } from './s3/server.js';
+import { Maintenance } from './objects/maintenance.js';
+import type { Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
 import { inlineObjectBytesMax } from './constants.js';
 
@@ -26,7 +28,26 @@ export interface ServerConfig {
   gcDelayMs: number;
   gcIntervalMs: number;
   inlineBytesMax?: number;
+  /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
+  storageClasses?: Record<string, Redundancy>;
+  /** Blocks per second a heal pass may check (throttle). */
+  healRateBlocksPerSec?: number;
+  /** Blocks per second the scrubber verifies; 0 turns scheduled scrubbing off. */
+  scrubRateBlocksPerSec?: number;
+  /** Start a scrub pass this often; 0: only when asked through the admin API. */
+  scrubIntervalMs?: number;
   log?: Logger;
+}
+
+/** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
+export function parseStorageClasses(text: string): Record<string, Redundancy> {
+  const out: Record<string, Redundancy> = {};
+  for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([A-Z_]+)=(?:rep:(\d+)|rs:(\d+)\+(\d+))$/.exec(pair);
+    if (!m) throw new RangeError(`Cannot parse storage class mapping "${pair}": expected CLASS=rep:N or CLASS=rs:K+M`);
+    out[m[1]!] = m[2] !== undefined ? { kind: 'replicate', copies: Number(m[2]) } : { kind: 'rs', data: Number(m[3]), parity: Number(m[4]) };
+  }
+  return out;
 }
 
 export interface RootCredentials {
@@ -75,6 +96,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const meta = await SqliteMetaStore.open(join(config.dataDir, 'meta', 'tessera.db'));
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const blocks = await openBlockStore({ drives });
+  const storageClasses = config.storageClasses ?? {};
   const objects: ObjectContext = {
     meta,
     blocks,
@@ -82,10 +104,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     gcDelayMs: config.gcDelayMs,
     inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
     region: config.region,
+    redundancyFor: (storageClass) => storageClasses[storageClass],
   };
+  const maintenance = new Maintenance(objects, blocks);
+  await maintenance.load();
+  const counters = newRequestCounters();
   const server = createS3Server({
     objects,
     log,
+    admin: { maintenance, blocks, counters: () => ({ ...counters }) },
+    rootAccessKeyId: credentials.accessKeyId,
+    counters,
     config: {
       region: config.region,
       baseDomains: config.domains,
@@ -100,6 +129,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const bound = server.address() as AddressInfo;
   const gc = startGcLoop(objects, config.gcIntervalMs, log);
+  const upkeep = startMaintenanceLoop(maintenance, config, log);
   const hostText = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     url: `http://${hostText}:${bound.port}`,
@@ -107,6 +137,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     credentials,
     async close() {
       gc.stop();
+      await upkeep.stop();
+      maintenance.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -138,5 +170,42 @@ function startGcLoop(objects: ObjectContext, intervalMs: number, log: Logger): {
       clearInterval(timer);
     },
     idle: () => running,
+  };
+}
+
+/**
+ * Runs heal and scrub steps one at a time, pausing between steps so a pass checks at most the configured
+ * blocks per second, and starts a scrub pass on schedule.
+ */
+function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, log: Logger): { stop(): Promise<void> } {
+  const controller = new AbortController();
+  const healRate = config.healRateBlocksPerSec ?? 200;
+  const scrubRate = config.scrubRateBlocksPerSec ?? 20;
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+  let lastScrubMs = Date.now();
+  const run = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      try {
+        if (config.scrubIntervalMs && scrubRate > 0 && Date.now() - lastScrubMs >= config.scrubIntervalMs) {
+          lastScrubMs = Date.now();
+          await maintenance.startScrub();
+        }
+        const healing = maintenance.stats().heal.running || maintenance.stats().queuedDamage > 0;
+        const state = await maintenance.step(controller.signal);
+        if (state === 'idle') await sleep(500);
+        else await sleep((16 / (healing ? healRate : Math.max(scrubRate, 0.1))) * 1000);
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        log.error('Maintenance step failed', { err });
+        await sleep(1000);
+      }
+    }
+  };
+  const done = run();
+  return {
+    stop: async () => {
+      controller.abort();
+      await done;
+    },
   };
 }

@@ -1,6 +1,7 @@
 // The `tessera` command: argv and environment → configuration → calls into main.ts. No logic of its own.
 import { Command, Option } from 'commander';
-import { startServer } from '../main.js';
+import { parseStorageClasses, startServer } from '../main.js';
+import { adminCommand } from './admin.js';
 
 function serverCommand(): Command {
   return new Command('server')
@@ -12,8 +13,12 @@ function serverCommand(): Command {
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
+    .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
+    .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
+    .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
+    .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string }) => {
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
@@ -23,6 +28,10 @@ function serverCommand(): Command {
         domains: list(opts.domain),
         gcDelayMs: Number(opts.gcDelay) * 1000,
         gcIntervalMs: Math.max(100, Number(opts.gcInterval) * 1000),
+        storageClasses: parseStorageClasses(opts.storageClasses),
+        healRateBlocksPerSec: Number(opts.healRate),
+        scrubRateBlocksPerSec: Number(opts.scrubRate),
+        scrubIntervalMs: Number(opts.scrubInterval) * 3600 * 1000,
         ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
         ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
       });
@@ -42,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('tessera')
     .description('Tessera: an S3-compatible object store')
     .showHelpAfterError()
-    .addCommand(serverCommand());
+    .addCommand(serverCommand())
+    .addCommand(adminCommand());
   await program.parseAsync(argv, { from: 'user' });
 }

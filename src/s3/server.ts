@@ -11,11 +11,27 @@ import { validateKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
+import { adminPathPrefix, handleAdmin, handleMetrics, metricsPath, type AdminDeps } from '../admin/admin-api.js';
 
 export interface S3ServerOptions {
   objects: ObjectContext;
   config: S3Config;
   log: Logger;
+  /** Serves /_tessera/admin/ (root only) and /_tessera/metrics when given. */
+  admin?: AdminDeps;
+  /** Access key allowed on the admin API. */
+  rootAccessKeyId?: string;
+  counters?: RequestCounters;
+}
+
+export interface RequestCounters {
+  requests_total: number;
+  responses_4xx_total: number;
+  responses_5xx_total: number;
+}
+
+export function newRequestCounters(): RequestCounters {
+  return { requests_total: 0, responses_4xx_total: 0, responses_5xx_total: 0 };
 }
 
 function newRequestId(): string {
@@ -80,6 +96,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (!res.writableFinished) controller.abort();
   });
   try {
+    if (options.admin && rawPath === metricsPath && req.method === 'GET') return await handleMetrics(options.admin, res);
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
@@ -89,6 +106,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       nowMs: options.config.nowMs,
     });
     if (!auth) throw new S3Error('AccessDenied');
+    if (options.admin && rawPath.startsWith(adminPathPrefix)) {
+      if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
+      return await handleAdmin(options.admin, req, res, rawPath);
+    }
     const context: RequestContext = {
       ...c,
       objects: options.objects,
@@ -112,6 +133,14 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
 export function createS3Server(options: S3ServerOptions): Server {
   const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: 5000 }, (req, res) => {
     const requestId = newRequestId();
+    const counters = options.counters;
+    if (counters) {
+      counters.requests_total++;
+      res.once('finish', () => {
+        if (res.statusCode >= 500) counters.responses_5xx_total++;
+        else if (res.statusCode >= 400) counters.responses_4xx_total++;
+      });
+    }
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('server', 'Tessera');

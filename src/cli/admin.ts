@@ -1,0 +1,99 @@
+// `tessera admin ...`: calls to the admin API of a running server, signed with the root credentials.
+// Heal draws a progress bar on a terminal and prints plain progress lines otherwise.
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { signRequest } from '../s3/sigv4/sign.js';
+import type { PassProgress } from '../objects/maintenance.js';
+import type { DriveStatus } from '../blocks/types.js';
+
+interface AdminOptions {
+  endpoint: string;
+  data: string;
+  region: string;
+}
+
+async function credentialsOf(opts: AdminOptions): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const accessKeyId = process.env.TESSERA_ROOT_ACCESS_KEY;
+  const secretAccessKey = process.env.TESSERA_ROOT_SECRET_KEY;
+  if (accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey };
+  try {
+    return JSON.parse(await readFile(join(opts.data, 'root-credentials.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+  } catch {
+    throw new Error(`Cannot find root credentials: set TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY, or point --data at the server's data directory`);
+  }
+}
+
+async function call<T>(opts: AdminOptions, method: 'GET' | 'POST', path: string): Promise<T> {
+  const url = new URL(`/_tessera/admin/${path}`, opts.endpoint);
+  const headers = signRequest({ method, url, region: opts.region, ...(await credentialsOf(opts)) });
+  const res = await fetch(url, { method, headers });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`Admin call "${method} ${path}" failed with HTTP ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const fraction = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%`;
+}
+
+function progressLine(p: PassProgress): string {
+  return `${bar(p.blocksChecked, p.blocksTotal)} ${p.blocksChecked}/${p.blocksTotal} blocks, ${p.shardsRebuilt} shards rebuilt, ${p.damagedFound} damaged blocks`;
+}
+
+async function heal(opts: AdminOptions & { wait: boolean }): Promise<void> {
+  let progress = await call<PassProgress>(opts, 'POST', 'heal');
+  const tty = process.stdout.isTTY === true;
+  let lastPrintMs = 0;
+  while (opts.wait && progress.running) {
+    if (tty) process.stdout.write(`\r${progressLine(progress)}`);
+    else if (Date.now() - lastPrintMs > 2000) {
+      process.stdout.write(`${progressLine(progress)}\n`);
+      lastPrintMs = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    progress = await call<PassProgress>(opts, 'GET', 'heal');
+  }
+  process.stdout.write(`${tty ? '\r' : ''}${progressLine(progress)}\n`);
+  if (!progress.running) process.stdout.write(`Heal ${progress.shardsSkipped > 0 ? `finished with ${progress.shardsSkipped} shards not rebuilt (their drives are missing or too few shards are left)` : 'finished: full redundancy restored'}\n`);
+}
+
+async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
+  const s = await call<{ drives: DriveStatus[]; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    return;
+  }
+  const rows = s.drives.map((d) => [d.id, d.state === 'ok' && d.corruptFound > 0 ? 'corrupt' : d.state, String(d.shardFiles), String(d.bytes), String(d.corruptFound), d.path]);
+  const head = ['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [head, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+  const counts = { ok: 0, missing: 0, corrupt: 0 };
+  for (const r of rows) counts[r[1] as keyof typeof counts]++;
+  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
+  for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
+    process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
+  }
+}
+
+export function adminCommand(): Command {
+  const common = (cmd: Command) =>
+    cmd
+      .addOption(new Option('--endpoint <url>', 'the server to manage').env('TESSERA_ENDPOINT').default('http://127.0.0.1:9000'))
+      .addOption(new Option('--data <dir>', 'the server\'s data directory, to read root credentials from when the environment has none').env('TESSERA_DATA').default('./data'))
+      .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'));
+  const admin = new Command('admin').description('Manage a running server through its admin API (root credentials)');
+  admin.addCommand(common(new Command('status').description('Show each drive\'s state (ok, missing, corrupt) with shard counts, and heal/scrub progress'))
+    .option('--json', 'print the raw JSON', false)
+    .action((opts: AdminOptions & { json: boolean }) => status(opts)));
+  admin.addCommand(common(new Command('heal').description('Restore full redundancy of every block; shows progress until done'))
+    .option('--no-wait', 'start the heal pass and return at once')
+    .action((opts: AdminOptions & { wait: boolean }) => heal(opts)));
+  admin.addCommand(common(new Command('scrub').description('Start a scrub pass: verify every shard checksum now and queue damage for repair'))
+    .action(async (opts: AdminOptions) => {
+      process.stdout.write(`${progressLine(await call<PassProgress>(opts, 'POST', 'scrub'))}\n`);
+    }));
+  return admin;
+}
