@@ -1,0 +1,211 @@
+// ListObjectsV2 and ListObjects (v1): prefix, delimiter and CommonPrefixes, max-keys, pagination by
+// continuation token, start-after and marker, encoding-type=url, fetch-owner, and UTF-8 binary order.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
+import { startTessera } from '../helpers/tessera.js';
+import { assertS3Error, raw, seedObjects } from './raw-http.js';
+
+const server = await startTessera();
+const s3 = server.client();
+const Bucket = 'listing';
+const pageKeys = Array.from({ length: 2500 }, (_, i) => `page/${String(i).padStart(5, '0')}`);
+const treeKeys = ['tree/a/1', 'tree/a/2', 'tree/b/1', 'tree/c', 'tree/d/x/y', 'tree/e', 'tree/e/', 'tree/f/g'];
+// Sorted as UTF-8 bytes: 'B' (42) < 'a' (61) < 'a-b' < 'a/b' (2D < 2F) < 'é' (C3 A9) < '中' (E4) < 'ﬀ' (EF) < '😀' (F0).
+// UTF-16 order (JavaScript's sort) would put '😀' (D83D) before 'ﬀ' (FB00).
+const orderKeys = ['B', 'a', 'a-b', 'a/b', '\u00e9', '\u4e2d', '\ufb00', '\u{1F600}'].map((k) => `order/${k}`);
+const oddKeys = ['odd/a b', 'odd/a+b', 'odd/100%', 'odd/%41', 'odd/\u00fcber \u4e2d', 'odd/ctl\u0001char', 'odd/amp&lt<>"\'', 'odd/tab\tkey'];
+
+before(async () => {
+  await s3.send(new CreateBucketCommand({ Bucket }));
+  await seedObjects(server, Bucket, [...pageKeys, ...treeKeys, ...orderKeys, ...oddKeys], 96);
+});
+after(async () => {
+  s3.destroy();
+  await server.cleanup();
+});
+
+/** All pages of a V2 listing: keys and common prefixes in the order returned. */
+async function listAllV2(input: Omit<ListObjectsV2CommandInput, 'Bucket'>): Promise<{ keys: string[]; prefixes: string[]; pages: number }> {
+  const keys: string[] = [];
+  const prefixes: string[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket, ...input, ...(token ? { ContinuationToken: token } : {}) }));
+    pages++;
+    assert.equal(out.KeyCount, (out.Contents?.length ?? 0) + (out.CommonPrefixes?.length ?? 0));
+    assert.equal(out.IsTruncated, out.NextContinuationToken !== undefined);
+    if (input.MaxKeys !== undefined) assert.ok((out.KeyCount ?? 0) <= input.MaxKeys);
+    keys.push(...(out.Contents ?? []).map((c) => c.Key!));
+    prefixes.push(...(out.CommonPrefixes ?? []).map((p) => p.Prefix!));
+    token = out.NextContinuationToken;
+    assert.ok(pages < 1000, 'pagination does not end');
+  } while (token);
+  return { keys, prefixes, pages };
+}
+
+function utf8Sorted(keys: string[]): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+test('ListObjectsV2 - continuation tokens page through 2,500 keys without duplicates or gaps', async () => {
+  const all = await listAllV2({ Prefix: 'page/' });
+  assert.equal(all.pages, 3);
+  assert.deepEqual(all.keys, pageKeys);
+  const small = await listAllV2({ Prefix: 'page/', MaxKeys: 333 });
+  assert.equal(small.pages, Math.ceil(2500 / 333));
+  assert.deepEqual(small.keys, pageKeys);
+  assert.equal(new Set(small.keys).size, 2500);
+});
+
+test('ListObjectsV2 - the first page holds max-keys entries in order, with sizes and ETags', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 5 }));
+  assert.deepEqual(out.Contents?.map((c) => c.Key), pageKeys.slice(0, 5));
+  assert.equal(out.MaxKeys, 5);
+  assert.equal(out.IsTruncated, true);
+  for (const c of out.Contents ?? []) {
+    assert.equal(c.Size, Buffer.byteLength(c.Key!));
+    assert.match(c.ETag!, /^"[0-9a-f]{32}"$/);
+    assert.equal(c.StorageClass, 'STANDARD');
+    assert.ok(c.LastModified instanceof Date);
+    assert.equal(c.Owner, undefined);
+  }
+});
+
+test('ListObjectsV2 - max-keys above 1,000 is capped at 1,000', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 5000 }));
+  assert.equal(out.KeyCount, 1000);
+  assert.equal(out.IsTruncated, true);
+});
+
+test('ListObjectsV2 - a delimiter rolls keys up into CommonPrefixes', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', Delimiter: '/' }));
+  assert.deepEqual(out.Contents?.map((c) => c.Key), ['tree/c', 'tree/e']);
+  assert.deepEqual(out.CommonPrefixes?.map((p) => p.Prefix), ['tree/a/', 'tree/b/', 'tree/d/', 'tree/e/', 'tree/f/']);
+  assert.equal(out.Delimiter, '/');
+  assert.equal(out.KeyCount, 7);
+  const top = await s3.send(new ListObjectsV2Command({ Bucket, Delimiter: '/' }));
+  assert.deepEqual(top.CommonPrefixes?.map((p) => p.Prefix), ['odd/', 'order/', 'page/', 'tree/']);
+  assert.equal(top.Contents, undefined);
+});
+
+test('ListObjectsV2 - pages of one entry step through keys and common prefixes, each once', async () => {
+  const all = await listAllV2({ Prefix: 'tree/', Delimiter: '/', MaxKeys: 1 });
+  assert.equal(all.pages, 7);
+  assert.deepEqual(all.keys, ['tree/c', 'tree/e']);
+  assert.deepEqual(all.prefixes, ['tree/a/', 'tree/b/', 'tree/d/', 'tree/e/', 'tree/f/']);
+  const pages = await listAllV2({ Delimiter: '/', MaxKeys: 2 });
+  assert.deepEqual(pages.prefixes, ['odd/', 'order/', 'page/', 'tree/']);
+});
+
+test('ListObjectsV2 - a prefix that does not end at the delimiter and a multi-character delimiter', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/d', Delimiter: '/' }));
+  assert.deepEqual(out.CommonPrefixes?.map((p) => p.Prefix), ['tree/d/']);
+  const multi = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', Delimiter: '/1' }));
+  assert.deepEqual(multi.CommonPrefixes?.map((p) => p.Prefix), ['tree/a/1', 'tree/b/1']);
+  assert.deepEqual(multi.Contents?.map((c) => c.Key), ['tree/a/2', 'tree/c', 'tree/d/x/y', 'tree/e', 'tree/e/', 'tree/f/g']);
+});
+
+test('ListObjectsV2 - start-after skips keys up to and including it, and is echoed', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', StartAfter: 'page/02495' }));
+  assert.deepEqual(out.Contents?.map((c) => c.Key), pageKeys.slice(2496));
+  assert.equal(out.StartAfter, 'page/02495');
+  const between = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', StartAfter: 'tree/b', Delimiter: '/' }));
+  assert.deepEqual(between.CommonPrefixes?.map((p) => p.Prefix), ['tree/b/', 'tree/d/', 'tree/e/', 'tree/f/']);
+  const before = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', StartAfter: 'a', MaxKeys: 1 }));
+  assert.deepEqual(before.Contents?.map((c) => c.Key), ['tree/a/1']);
+  const past = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', StartAfter: 'zzz' }));
+  assert.equal(past.KeyCount, 0);
+  assert.equal(past.IsTruncated, false);
+});
+
+test('ListObjectsV2 - keys come in UTF-8 binary order', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'order/' }));
+  const got = out.Contents?.map((c) => c.Key!) ?? [];
+  assert.deepEqual(got, utf8Sorted(orderKeys));
+  assert.deepEqual(got.map((k) => k.slice('order/'.length)), ['B', 'a', 'a-b', 'a/b', '\u00e9', '\u4e2d', '\ufb00', '\u{1F600}']);
+  const paged = await listAllV2({ Prefix: 'order/', MaxKeys: 3 });
+  assert.deepEqual(paged.keys, got);
+});
+
+test('ListObjectsV2 - encoding-type=url encodes keys, prefixes and the delimiter; they decode to the originals', async () => {
+  const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'odd/', EncodingType: 'url' }));
+  assert.equal(out.EncodingType, 'url');
+  const keys = out.Contents?.map((c) => c.Key!) ?? [];
+  assert.deepEqual(keys.map(decode), utf8Sorted(oddKeys));
+  for (const k of keys) assert.doesNotMatch(k, /[ \u0001\t&<>\u00fc]/, `"${k}" is not URL-encoded`);
+  const res = await raw(server, { path: `/${Bucket}`, query: { 'list-type': '2', prefix: 'odd/a ', 'encoding-type': 'url' } });
+  assert.equal(res.status, 200);
+  assert.match(res.text, /<Prefix>odd\/a\+<\/Prefix>/);
+  assert.match(res.text, /<Key>odd\/a\+b<\/Key>/); // "odd/a b"
+  const delimited = await raw(server, { path: `/${Bucket}`, query: { 'list-type': '2', prefix: 'odd/a', delimiter: '+', 'encoding-type': 'url' } });
+  assert.match(delimited.text, /<Delimiter>%2B<\/Delimiter>/);
+  assert.match(delimited.text, /<CommonPrefixes><Prefix>odd\/a%2B<\/Prefix><\/CommonPrefixes>/); // "odd/a+"
+  assert.match(delimited.text, /<Key>odd\/a\+b<\/Key>/);
+});
+
+test('ListObjectsV2 - without encoding-type, keys with spaces, plus, percent and unicode come back as stored', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'odd/' }));
+  const keys = (out.Contents ?? []).map((c) => c.Key!);
+  for (const k of oddKeys.filter((k) => !k.includes('\u0001'))) assert.ok(keys.includes(k), `missing ${JSON.stringify(k)}`);
+  const prefixed = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'odd/a+' }));
+  assert.deepEqual(prefixed.Contents?.map((c) => c.Key), ['odd/a+b']);
+  const percent = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'odd/%' }));
+  assert.deepEqual(percent.Contents?.map((c) => c.Key), ['odd/%41']);
+});
+
+test('ListObjectsV2 - fetch-owner adds the Owner of each key', async () => {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/', FetchOwner: true, MaxKeys: 2 }));
+  for (const c of out.Contents ?? []) assert.ok(c.Owner?.ID, 'Owner.ID missing');
+});
+
+test('ListObjectsV2 - a bad contination token, max-keys or encoding-type gets InvalidArgument', async () => {
+  for (const query of [{ 'continuation-token': 'bm90LWEtdG9rZW4' }, { 'max-keys': 'ten' }, { 'max-keys': '-1' }, { 'encoding-type': 'base64' }]) {
+    const res = await raw(server, { path: `/${Bucket}`, query: { 'list-type': '2', ...query } });
+    assertS3Error(res, 400, 'InvalidArgument');
+  }
+});
+
+test('ListObjects v1 - marker pages without a delimiter continue from the last key; NextMarker only with a delimiter', async () => {
+  const keys: string[] = [];
+  let marker: string | undefined;
+  for (let pages = 0; ; pages++) {
+    assert.ok(pages < 10);
+    const out = await s3.send(new ListObjectsCommand({ Bucket, Prefix: 'page/', MaxKeys: 1000, ...(marker ? { Marker: marker } : {}) }));
+    assert.equal(out.NextMarker, undefined);
+    for (const c of out.Contents ?? []) assert.ok(c.Owner?.ID, 'v1 lists owners');
+    keys.push(...(out.Contents ?? []).map((c) => c.Key!));
+    if (!out.IsTruncated) break;
+    marker = keys[keys.length - 1];
+  }
+  assert.deepEqual(keys, pageKeys);
+});
+
+test('ListObjects v1 - with a delimiter NextMarker continues across common prefixes', async () => {
+  const seen: string[] = [];
+  let marker: string | undefined;
+  for (let pages = 0; ; pages++) {
+    assert.ok(pages < 20);
+    const out = await s3.send(new ListObjectsCommand({ Bucket, Prefix: 'tree/', Delimiter: '/', MaxKeys: 2, ...(marker ? { Marker: marker } : {}) }));
+    if (marker) assert.equal(out.Marker, marker);
+    seen.push(...(out.Contents ?? []).map((c) => c.Key!), ...(out.CommonPrefixes ?? []).map((p) => p.Prefix!));
+    if (!out.IsTruncated) {
+      assert.equal(out.NextMarker, undefined);
+      break;
+    }
+    assert.ok(out.NextMarker, 'a truncated listing with a delimiter has a NextMarker');
+    marker = out.NextMarker;
+  }
+  assert.deepEqual(utf8Sorted(seen), ['tree/a/', 'tree/b/', 'tree/c', 'tree/d/', 'tree/e', 'tree/e/', 'tree/f/']);
+  assert.equal(new Set(seen).size, seen.length);
+});
+
+test('ListObjects v1 - encoding-type=url applies to keys and the marker', async () => {
+  const res = await raw(server, { path: `/${Bucket}`, query: { prefix: 'odd/', marker: 'odd/a b', 'encoding-type': 'url' } });
+  assert.equal(res.status, 200);
+  assert.match(res.text, /<Marker>odd(%2F|\/)a\+b<\/Marker>/);
+  assert.match(res.text, /<Key>odd(%2F|\/)a%2Bb<\/Key>/);
+  assert.doesNotMatch(res.text, /<Key>odd\/a b<\/Key>/);
+});
