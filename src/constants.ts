@@ -21,6 +21,8 @@ export const requestHeaderBytesMax = 16 * KiB; // Node's default, and the 8 KiB 
 export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fits
 export const requestTimeoutMs = 10 * 60 * 1000;
 export const headersTimeoutMs = 60 * 1000;
+// Longer than clients' idle timeouts (SDKs, CLIs), so a client never reuses a connection the server is closing.
+export const keepAliveTimeoutMs = 65 * 1000;
 
 // Storage.
 export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size live in the metadata row

@@ -9,7 +9,7 @@ import { route } from './router.js';
 import type { RequestContext, S3Config } from './context.js';
 import { validateKey } from './names.js';
 import { escapeXml } from './xml.js';
-import { headersTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
+import { headersTimeoutMs, keepAliveTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
 import { adminPathPrefix, handleAdmin, handleMetrics, metricsPath, type AdminDeps } from '../admin/admin-api.js';
 
@@ -131,7 +131,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
 }
 
 export function createS3Server(options: S3ServerOptions): Server {
-  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: 5000 }, (req, res) => {
+  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) {

@@ -1,0 +1,86 @@
+// Helpers for the erasure-coding integration tests: a server over six temporary drives, the admin CLI,
+// and ways to damage drives the way disks fail.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readdir, rm, stat, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTessera, repoRoot, type TesseraProcess } from '../helpers/tessera.js';
+
+const exec = promisify(execFile);
+
+export interface EcServer {
+  server: TesseraProcess;
+  drives: string[];
+  root: string;
+  admin(...args: string[]): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export async function startEcServer(driveCount = 6, extraArgs: string[] = []): Promise<EcServer> {
+  const root = await mkdtemp(join(tmpdir(), 'tessera-ec-'));
+  const drives = Array.from({ length: driveCount }, (_, i) => join(root, `drive${i + 1}`));
+  const server = await startTessera({ dataDir: join(root, 'data'), args: ['--drives', drives.join(','), '--gc-delay', '0', '--gc-interval', '0.2', ...extraArgs] });
+  return {
+    server,
+    drives,
+    root,
+    admin: async (...args: string[]) => {
+      const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
+        env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
+        timeout: 120_000,
+      });
+      return stdout;
+    },
+    cleanup: async () => {
+      await server.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every shard file under a drive (not the identity file, not temporaries). */
+export async function shardFiles(drive: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      if ((await stat(path)).isDirectory()) await walk(path);
+      else if (!name.endsWith('.json') && !name.includes('.tmp')) out.push(path);
+    }
+  };
+  await walk(drive);
+  return out;
+}
+
+export async function driveBytes(drive: string): Promise<number> {
+  let total = 0;
+  for (const file of await shardFiles(drive)) total += (await stat(file)).size;
+  return total;
+}
+
+/** Flips bytes in the middle of every shard file of a drive: bitrot. */
+export async function rotDrive(drive: string): Promise<number> {
+  const files = await shardFiles(drive);
+  for (const file of files) {
+    const handle = await open(file, 'r+');
+    try {
+      const { size } = await handle.stat();
+      for (const at of [Math.floor(size / 2), size - 1]) {
+        const buf = Buffer.alloc(1);
+        await handle.read(buf, 0, 1, at);
+        buf[0] = buf[0]! ^ 0xff;
+        await handle.write(buf, 0, 1, at);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  return files.length;
+}
