@@ -51,7 +51,10 @@ export async function walk<T>(
   let cursor = params.start;
   let count = 0;
   for (;;) {
-    const page = await ctx.meta.scan({ start: cursor, end: params.end, limit: scanPageMax });
+    // One row past maxKeys is enough to know whether the listing is truncated; reading a whole page
+    // more would double the rows a full page costs.
+    const limit = Math.min(scanPageMax, params.maxKeys - count + 1);
+    const page = await ctx.meta.scan({ start: cursor, end: params.end, limit });
     let reseek: Buffer | undefined;
     for (const kv of page) {
       const { name, item } = parse(kv);
@@ -76,7 +79,7 @@ export async function walk<T>(
       cursor = Buffer.concat([kv.key, Buffer.from([0])]);
     }
     if (reseek) cursor = reseek;
-    else if (page.length < scanPageMax) return result;
+    else if (page.length < limit) return result;
   }
 }
 
