@@ -55,8 +55,10 @@ export class StripeReader {
   private readonly errors = new Map<number, StoreError>();
   private readonly shardBytes: number;
 
-  constructor(private readonly plan: BlockReadPlan) {
+  /** `knownBad`: shards not to read at all (heal passes the ones it is rebuilding). */
+  constructor(private readonly plan: BlockReadPlan, knownBad: ReadonlyMap<number, StoreError> = new Map()) {
     this.shardBytes = shardBytesOf(plan.layout);
+    for (const [index, error] of knownBad) this.errors.set(index, error);
   }
 
   /** The pieces of stripe `stripe` inside logical [start, end). */
@@ -67,15 +69,15 @@ export class StripeReader {
       const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, offset + p.chunkStart, offset + p.chunkEnd)));
       if (direct.every((r) => r.status === 'fulfilled')) return direct.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
     }
-    const decoded = await this.decodeStripe(stripe, this.plan.codec.dataShards);
+    const decoded = await this.decodeStripe(stripe, pieces.map((p) => p.shardIndex));
     return pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd));
   }
 
   /**
    * Reads whole chunks of `stripe` from healthy shards, data shards first, until k are present, then
-   * rebuilds the chunks of shards [0, want) that are absent. Returns the stripe with those filled in.
+   * rebuilds the `wanted` chunks that are absent. Returns the stripe with those filled in.
    */
-  async decodeStripe(stripe: number, want: number): Promise<StripeBuffers> {
+  async decodeStripe(stripe: number, wanted: readonly number[]): Promise<StripeBuffers> {
     const { codec } = this.plan;
     const chunkBytes = chunkBytesOf(this.plan.layout, stripe);
     const buffers = allocStripe(codec, chunkBytes);
@@ -94,7 +96,7 @@ export class StripeReader {
       );
       for (const r of results) if (r.status === 'fulfilled') present.push(r.value);
     }
-    const missing = Array.from({ length: want }, (_, i) => i).filter((i) => !present.includes(i));
+    const missing = wanted.filter((i) => !present.includes(i));
     await codec.reconstruct(buffers, present, missing);
     return buffers;
   }

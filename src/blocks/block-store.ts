@@ -3,31 +3,36 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, type ShardSource } from './block-reader.js';
+import { readBlock, type BlockReadPlan, type ShardSource } from './block-reader.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
-import type { LocalDrive } from './drive.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { stripeTargetBytes } from './limits.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
-import type { BlockReadOptions, BlockRef, BlockStore, BlockWriteOptions, Redundancy } from './types.js';
+import { healBlock, scrubBlock } from './block-healer.js';
+import { LocalDrive as Drive, readDriveIdentity } from './drive.js';
+import type {
+  BlockMaintenance,
+  BlockReadOptions,
+  BlockRef,
+  BlockStore,
+  BlockWriteOptions,
+  DriveStatus,
+  HealResult,
+  Redundancy,
+  ShardCheck,
+  ShardDamage,
+} from './types.js';
+
+export type { ShardDamage };
 
 /** One configured drive position; `drive` is undefined while the drive cannot be opened. */
 export interface DriveSlot {
   id: string;
   path: string;
-  drive: LocalDrive | undefined;
-}
-
-/** A shard found missing or corrupt by a read, or left unwritten by a degraded write: heal it. */
-export interface ShardDamage {
-  ref: BlockRef;
-  shardIndex: number;
-  target: string;
-  reason: 'missing' | 'corrupt' | 'write-failed';
-  error: unknown;
+  drive: Drive | undefined;
 }
 
 export type DamageListener = (damage: ShardDamage) => void;
@@ -42,7 +47,7 @@ export interface LocalBlockStoreOptions {
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
 const driveCheckIntervalMs = 2000;
 
-export class LocalBlockStore implements BlockStore {
+export class LocalBlockStore implements BlockStore, BlockMaintenance {
   protected readonly slots: DriveSlot[];
   protected readonly layout: PlacementLayout;
   private readonly redundancy: Redundancy;
@@ -119,14 +124,8 @@ export class LocalBlockStore implements BlockStore {
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
-    const plan = {
-      blockId: ref.id,
-      codec,
-      layout,
-      sources: this.sourcesOf(ref),
-      signal,
-      onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, shardIndex, error),
-    };
+    void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
+    const plan = this.readPlan(ref, codec, layout, signal);
     const stream = Readable.from(readBlock(plan, start, end), { objectMode: false });
     if (signal) {
       // The generator only notices an abort while it runs; a paused consumer must be cancelled too.
@@ -150,6 +149,80 @@ export class LocalBlockStore implements BlockStore {
     );
   }
 
+  async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {
+    this.checkOpen();
+    const { codec, layout } = this.openRef(ref);
+    return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, options.signal)), ref, options.signal);
+  }
+
+  async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
+    this.checkOpen();
+    const { codec, layout } = this.openRef(ref);
+    await this.refreshHealth(true);
+    // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
+    // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
+    const plan = { ...this.readPlan(ref, codec, layout, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(ref, i, e) };
+    const work = async () => healBlock(plan, await scrubBlock(plan));
+    return this.cancellable(work(), ref, options.signal);
+  }
+
+  async driveStatus(): Promise<DriveStatus[]> {
+    this.checkOpen();
+    await this.refreshHealth(true);
+    return Promise.all(
+      this.slots.map(async (slot) => {
+        const state = this.isHealthy(slot.id) ? 'ok' : 'missing';
+        let shardFiles = 0;
+        let bytes = 0;
+        if (state === 'ok' && slot.drive) {
+          for await (const file of slot.drive.walk()) {
+            if (file.tmp) continue;
+            shardFiles++;
+            bytes += file.bytes;
+          }
+        }
+        return { id: slot.id, path: slot.path, state, shardFiles, bytes, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
+      }),
+    );
+  }
+
+  /** Re-reads every drive's state now, instead of within the next couple of seconds. */
+  async refreshDrives(): Promise<void> {
+    await this.refreshHealth(true);
+  }
+
+  /** The directory of a target (drive id), or '' when unknown. */
+  slotPath(target: string): string {
+    return this.slotOf(target)?.path ?? '';
+  }
+
+  /** The position of a target in the configured drive list. */
+  slotIndex(target: string): number {
+    return this.slots.findIndex((s) => s.id === target);
+  }
+
+  /**
+   * Gives slots whose drive came back empty (directory recreated, no drive.json) their identity again,
+   * so heal can refill them. Explicit rather than automatic: an empty directory may also be an
+   * unmounted mount point, and only an operator's heal should start filling it.
+   */
+  async reviveDrives(): Promise<string[]> {
+    this.checkOpen();
+    const revived: string[] = [];
+    for (const slot of this.slots) {
+      if (!slot.path || (slot.drive && (await slot.drive.state()) === 'ok')) continue;
+      const identity = await readIdentityQuietly(slot.path);
+      if (identity !== undefined) continue; // unreadable, or a drive with an identity: leave it alone
+      const drive = await Drive.open(slot.path, { create: true, driveId: slot.id });
+      const set = this.slots.find((s) => s.drive?.identity.set)?.drive?.identity.set;
+      if (set) await drive.updateIdentity({ ...drive.identity, set });
+      slot.drive = drive;
+      revived.push(slot.id);
+    }
+    await this.refreshHealth(true);
+    return revived;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
@@ -166,12 +239,39 @@ export class LocalBlockStore implements BlockStore {
     return { codec, layout };
   }
 
+  protected readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, signal: AbortSignal | undefined): BlockReadPlan {
+    return {
+      blockId: ref.id,
+      codec,
+      layout,
+      sources: this.sourcesOf(ref),
+      signal,
+      onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, shardIndex, error),
+    };
+  }
+
+  /** Maps an abort during `work` to ERR_ABORTED, the one cancellation error of the store. */
+  private async cancellable<T>(work: Promise<T>, ref: BlockRef, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal, `Cannot finish work on block "${ref.id}"`);
+      throw err;
+    }
+  }
+
   protected sourcesOf(ref: BlockRef): ShardSource[] {
-    return ref.targets.map((target) => ({ target, drive: this.slotOf(target)?.drive }));
+    // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
+    return ref.targets.map((target) => ({ target, drive: this.usableDrive(target) }));
   }
 
   protected slotOf(target: string): DriveSlot | undefined {
     return this.slots.find((s) => s.id === target);
+  }
+
+  private countCorrupt(ref: BlockRef, shardIndex: number, error: StoreError): void {
+    const target = ref.targets[shardIndex];
+    if (error.code === 'ERR_SHARD_CORRUPT' && target) this.corruptFound.set(target, (this.corruptFound.get(target) ?? 0) + 1);
   }
 
   protected emitDamage(damage: ShardDamage): void {
@@ -205,7 +305,7 @@ export class LocalBlockStore implements BlockStore {
     return this.healthy.get(target) === true;
   }
 
-  private usableDrive(target: string): LocalDrive | undefined {
+  private usableDrive(target: string): Drive | undefined {
     return this.isHealthy(target) ? this.slotOf(target)?.drive : undefined;
   }
 
@@ -217,5 +317,14 @@ export class LocalBlockStore implements BlockStore {
     const target = ref.targets[shardIndex] ?? '?';
     const reason = error.code === 'ERR_SHARD_CORRUPT' ? 'corrupt' : 'missing';
     this.emitDamage({ ref, shardIndex, target, reason, error });
+  }
+}
+
+/** undefined: the directory is readable and has no identity (empty); null: it has one, or cannot be read. */
+async function readIdentityQuietly(path: string): Promise<undefined | null> {
+  try {
+    return (await readDriveIdentity(path)) === undefined ? undefined : null;
+  } catch {
+    return null;
   }
 }

@@ -38,9 +38,9 @@ export async function writeBlock(
 ): Promise<{ size: number; failed: ShardFailure[] }> {
   assert(plan.targets.length === plan.codec.dataShards + plan.codec.parityShards, 'One target per shard is required');
   const shards = new ShardSet(plan);
-  await shards.open();
   let inflight: Promise<void> | undefined;
   try {
+    await shards.open();
     const size = await fillStripes(plan, source, async (stripe) => {
       await inflight;
       inflight = shards.writeStripe(stripe);

@@ -118,14 +118,29 @@ export class LocalDrive {
     }
   }
 
+  /**
+   * Creates shards/ab/cd, but never the drive root or shards/ themselves: writing into a drive whose
+   * directory vanished must fail (ENOENT → missing), not quietly rebuild an empty drive in its place.
+   */
   private async ensureShardDir(blockId: string): Promise<void> {
     const shards = join(this.root, 'shards');
-    const dir = join(shards, blockId.slice(0, 2), blockId.slice(2, 4));
-    const created = await mkdir(dir, { recursive: true });
-    if (created === undefined) return;
-    // New directories are durable only once their parents' entries are: fsync each parent.
-    await fsyncDir(join(shards, blockId.slice(0, 2)));
-    await fsyncDir(shards);
+    const first = join(shards, blockId.slice(0, 2));
+    const second = join(first, blockId.slice(2, 4));
+    const createdFirst = await mkdirOnce(first);
+    const createdSecond = await mkdirOnce(second);
+    // A new directory is durable only once its parent's entry is: fsync the parents that changed.
+    if (createdSecond) await fsyncDir(first);
+    if (createdFirst) await fsyncDir(shards);
+  }
+}
+
+async function mkdirOnce(path: string): Promise<boolean> {
+  try {
+    await mkdir(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new StoreError('ERR_SHARD_MISSING', `Cannot create shard directory "${path}"`, { cause: err });
   }
 }
 

@@ -1,5 +1,5 @@
-// Placement: which targets hold the shards of a block. Weighted rendezvous hashing (HRW) per shard slot
-// over targets with failure domains; a pure function of (block id, layout), so any node computes the same.
+// Placement: which targets hold the shards of a block. Weighted rendezvous hashing (HRW) over targets
+// with failure domains; a pure function of (block id, layout), so every node computes the same answer.
 import { createHash } from 'node:crypto';
 import { assert } from '../util/assert.js';
 
@@ -18,10 +18,14 @@ export interface PlacementLayout {
 }
 
 /**
- * The targets for shards 0..count-1 of `blockId`, distinct. Each slot takes the target with the best
- * HRW score among those not yet taken, preferring (in order) a usable target, an unused zone, then an
- * unused node. Adding one target to N therefore changes about count/(N+1) slots, never a reshuffle:
- * a slot changes only where the new target outscores the old winner.
+ * The `count` distinct targets for a block, best first. Each target has one HRW score per block;
+ * targets are taken in score order, except that a target in a less used failure domain (usable
+ * first, then an unused zone, then an unused node) goes before one in a more used domain.
+ *
+ * Movement is counted by set, not by slot: BlockRef records each shard's target, so a rebalance keeps
+ * every shard whose target is still in the new set and moves only the others (see `rebalanceTargets`).
+ * Adding one target to N changes the set of about count/(N+1) blocks, each by one member: 1/(N+1)
+ * of the shards, the minimum.
  */
 export function placeShards(options: {
   blockId: string;
@@ -33,20 +37,31 @@ export function placeShards(options: {
   if (count > layout.targets.length) {
     throw new RangeError(`Cannot place ${count} shards on ${layout.targets.length} targets`);
   }
+  const scored = layout.targets
+    .map((target) => ({ target, score: hrwScore(blockId, target), usable: isUsable(target.id) }))
+    .sort((a, b) => b.score - a.score);
   const chosen: PlacementTarget[] = [];
-  for (let slot = 0; slot < count; slot++) {
-    let best: { target: PlacementTarget; rank: number; score: number } | undefined;
-    for (const target of layout.targets) {
+  while (chosen.length < count) {
+    let best: { target: PlacementTarget; rank: number } | undefined;
+    for (const { target, usable } of scored) {
       if (chosen.includes(target)) continue;
-      const rank = domainRank(target, chosen) + (isUsable(target.id) ? 0 : 10);
-      if (best && rank > best.rank) continue;
-      const score = hrwScore(blockId, slot, target);
-      if (!best || rank < best.rank || score > best.score) best = { target, rank, score };
+      const rank = domainRank(target, chosen) + (usable ? 0 : 10);
+      if (!best || rank < best.rank) best = { target, rank }; // scores descend, so the first of a rank wins
     }
     assert(best !== undefined, 'Placement found no target');
     chosen.push(best.target);
   }
   return chosen.map((t) => t.id);
+}
+
+/**
+ * The shard → target list a rebalance should move a block toward: shards whose target is still in
+ * `placed` stay put (same index, same target); only the others move, onto the new members.
+ */
+export function rebalanceTargets(current: readonly string[], placed: readonly string[]): string[] {
+  assert(current.length === placed.length, 'A rebalance keeps the shard count');
+  const incoming = placed.filter((t) => !current.includes(t));
+  return current.map((target) => (placed.includes(target) ? target : (incoming.shift() as string)));
 }
 
 /** 0: opens a new zone; 1: same zone, new node; 2: a node already used (another drive of it). */
@@ -58,11 +73,11 @@ function domainRank(target: PlacementTarget, chosen: readonly PlacementTarget[])
 
 /**
  * Weighted HRW (the logarithmic method): score = weight / −ln(u), u uniform in (0,1) from a hash of
- * (block, slot, target). The top score is then target t with probability weight_t / Σ weights.
+ * (block, target). The top score is then target t with probability weight_t / Σ weights.
  */
-export function hrwScore(blockId: string, slot: number, target: PlacementTarget): number {
+export function hrwScore(blockId: string, target: PlacementTarget): number {
   assert(target.weight > 0, `Target "${target.id}" has no weight`);
-  const digest = createHash('sha256').update(`${blockId}/${slot}/${target.id}`).digest();
+  const digest = createHash('sha256').update(`${blockId}/${target.id}`).digest();
   const bits53 = digest.readUIntBE(0, 6) * 32 + (digest.readUInt8(6) >>> 3);
   const u = (bits53 + 0.5) / 2 ** 53;
   return target.weight / -Math.log(u);

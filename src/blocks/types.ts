@@ -59,3 +59,53 @@ export interface BlockStore {
   defaultRedundancy(): Redundancy;
   close(): Promise<void>;
 }
+
+// Additions for healing and status (block layer, issue #3). Only additive: BlockStore is unchanged.
+
+/** A shard found missing or corrupt by a read or scrub, or left unwritten by a degraded write: heal it. */
+export interface ShardDamage {
+  ref: BlockRef;
+  shardIndex: number;
+  target: string;
+  reason: 'missing' | 'corrupt' | 'write-failed';
+  error: unknown;
+}
+
+/** What scrub found for one shard of a block. */
+export interface ShardCheck {
+  shardIndex: number;
+  target: string;
+  state: 'ok' | 'missing' | 'corrupt';
+  error?: unknown;
+}
+
+export interface HealResult {
+  id: string;
+  /** Shards rewritten from the others. Empty when the block was already whole. */
+  rebuilt: { shardIndex: number; target: string }[];
+  /** Bad shards that could not be rewritten (their drive is missing), with why. */
+  skipped: { shardIndex: number; target: string; reason: string }[];
+}
+
+export interface DriveStatus {
+  id: string;
+  path: string;
+  state: 'ok' | 'missing';
+  shardFiles: number;
+  bytes: number;
+  /** Corrupt shard blocks this process has met on the drive (reads and scrubs). */
+  corruptFound: number;
+}
+
+/** What the healer, scrubber and admin status need from a block store besides reads and writes. */
+export interface BlockMaintenance {
+  /** Verifies every checksum of every shard of the block. Reports damage like a read does. */
+  scrub(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<ShardCheck[]>;
+  /** Rebuilds missing or corrupt shards onto their recorded targets; a second call finds nothing to do. */
+  heal(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<HealResult>;
+  driveStatus(): Promise<DriveStatus[]>;
+  /** Subscribes to shard damage; returns the unsubscribe function. */
+  onDamage(listener: (damage: ShardDamage) => void): () => void;
+  /** Re-formats drives that came back empty (wiped or replaced) under their old id; returns their ids. */
+  reviveDrives(): Promise<string[]>;
+}
