@@ -154,9 +154,35 @@ function multipartChecksum(upload: UploadRecord, parts: PartRecord[]): StoredChe
   return { algorithm, value: compositeChecksum(algorithm, digests), type: 'COMPOSITE' };
 }
 
+/** What a completion claims about the object's checksum: its algorithm and value, its type, or both. */
+export interface ExpectedChecksum {
+  algorithm?: ChecksumAlgorithm;
+  value?: string;
+  type?: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+/**
+ * Checks the claim of a completion against the checksum the parts make up. Composite values compare
+ * without their "-N" suffix. An upload created without a checksum has nothing to compare with, and a
+ * claim about it cannot be verified, so it is refused rather than ignored.
+ */
+function verifyExpectedChecksum(upload: UploadRecord, actual: StoredChecksum | undefined, expected: ExpectedChecksum): void {
+  if (expected.type !== undefined && upload.checksumAlgorithm !== undefined && expected.type !== upload.checksumType) {
+    throw new ObjectError('InvalidRequest', `The upload was created using the ${upload.checksumType} checksum mode. The complete request must use the same checksum mode.`);
+  }
+  if (expected.algorithm === undefined || expected.value === undefined) return;
+  if (expected.algorithm !== upload.checksumAlgorithm) {
+    throw new ObjectError('InvalidRequest', `The upload was created using the ${upload.checksumAlgorithm?.toLowerCase() ?? 'null'} checksum algorithm. The complete request must use the same checksum algorithm.`);
+  }
+  const bare = (value: string) => value.replace(/-\d+$/, '');
+  if (!actual || bare(actual.value) !== bare(expected.value)) {
+    throw new ObjectError('BadDigest', `The ${expected.algorithm} you specified did not match the calculated checksum.`);
+  }
+}
+
 export async function completeUpload(
   ctx: ObjectContext,
-  params: { bucket: string; key: string; uploadId: string; parts: CompletePart[]; conditions: WriteConditions },
+  params: { bucket: string; key: string; uploadId: string; parts: CompletePart[]; conditions: WriteConditions; expectedChecksum?: ExpectedChecksum },
 ): Promise<VersionRecord> {
   const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
   await checkWriteConditions(ctx, params.bucket, params.key, params.conditions);
@@ -168,6 +194,7 @@ export async function completeUpload(
   const etag = `"${md5.digest('hex')}-${parts.length}"`;
   const size = parts.reduce((sum, p) => sum + p.size, 0);
   const checksum = multipartChecksum(upload.record, parts);
+  if (params.expectedChecksum) verifyExpectedChecksum(upload.record, checksum, params.expectedChecksum);
   const used = new Set(parts.map((p) => p.partNumber));
   const precondition = writePrecondition(params.conditions);
   return installVersion(

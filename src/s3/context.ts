@@ -1,5 +1,5 @@
 // The per-request context handlers receive, and the helpers they answer with.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectContext } from '../objects/context.js';
 import type { AuthContext } from './sigv4/authenticate.js';
 import { S3Error } from './errors.js';
@@ -46,18 +46,21 @@ export function requireKey(c: RequestContext): string {
   return c.key;
 }
 
-/** The request body as decoded payload bytes (aws-chunked framing, signatures and checksums verified). */
-export function payload(c: RequestContext): PayloadStream {
-  return decodePayload(c.req, c.auth, c.req.headers);
+/**
+ * The request body as decoded payload bytes (aws-chunked framing, signatures and checksums verified).
+ * `headers` replaces the request's headers where a header means something else for this operation.
+ */
+export function payload(c: RequestContext, headers: IncomingHttpHeaders = c.req.headers): PayloadStream {
+  return decodePayload(c.req, c.auth, headers);
 }
 
 /** Reads a small request body (an XML document) whole, refusing more than the cap. */
-export async function readSmallBody(c: RequestContext, maxBytes = xmlBodyBytesMax): Promise<Buffer> {
+export async function readSmallBody(c: RequestContext, maxBytes = xmlBodyBytesMax, headers: IncomingHttpHeaders = c.req.headers): Promise<Buffer> {
   const length = Number(header(c, 'content-length') ?? '0');
   if (length > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of payload(c)) {
+  for await (const chunk of payload(c, headers)) {
     total += (chunk as Buffer).length;
     if (total > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
     chunks.push(chunk as Buffer);

@@ -1,7 +1,8 @@
 // Multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy,
 // CompleteMultipartUpload, AbortMultipartUpload, ListParts and ListMultipartUploads.
+import type { IncomingHttpHeaders } from 'node:http';
 import {
-  abortUpload, completeUpload, createUpload, listUploads, readParts, readUpload, uploadPart, type CompletePart,
+  abortUpload, completeUpload, createUpload, listUploads, readParts, readUpload, uploadPart, type CompletePart, type ExpectedChecksum,
 } from '../../objects/multipart.js';
 import { uploadPartCopy } from '../../objects/copy-object.js';
 import { getBucket } from '../../objects/buckets.js';
@@ -108,12 +109,30 @@ function completeParts(doc: Record<string, unknown>): CompletePart[] {
   });
 }
 
+/**
+ * On CompleteMultipartUpload an x-amz-checksum-<alg> header is the checksum of the whole object, to be
+ * checked against the one the parts make up, not a checksum of the XML body; x-amz-checksum-type names
+ * its type. Returns it, and the headers to read the body with (those without it).
+ */
+function objectChecksumOf(c: RequestContext): { expected?: ExpectedChecksum; bodyHeaders: IncomingHttpHeaders } {
+  const named = checksumAlgorithms.filter((alg) => c.req.headers[checksumHeaderName(alg)] !== undefined);
+  if (named.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const typeHeader = header(c, 'x-amz-checksum-type')?.toUpperCase();
+  if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  const type = typeHeader as 'FULL_OBJECT' | 'COMPOSITE' | undefined;
+  const algorithm = named[0];
+  if (!algorithm) return { ...(type ? { expected: { type } } : {}), bodyHeaders: c.req.headers };
+  const { [checksumHeaderName(algorithm)]: value, ...bodyHeaders } = c.req.headers;
+  return { expected: { algorithm, value: String(value).trim(), ...(type ? { type } : {}) }, bodyHeaders };
+}
+
 export async function handleCompleteMultipartUpload(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
   const conditions = writeConditionsOf(c);
-  const parts = completeParts(parseXml(await readSmallBody(c), 'CompleteMultipartUpload'));
-  const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions });
+  const { expected, bodyHeaders } = objectChecksumOf(c);
+  const parts = completeParts(parseXml(await readSmallBody(c, undefined, bodyHeaders), 'CompleteMultipartUpload'));
+  const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions, ...(expected ? { expectedChecksum: expected } : {}) });
   const { etag: _, ...headers } = writeResponseHeaders(record);
   sendXml(c, 'CompleteMultipartUploadResult', [
     el('Location', `/${bucket}/${key}`),
