@@ -98,7 +98,8 @@ test('GetObject conditions - If-Match and If-Unmodified-Since that fail get 412'
 
 test('GetObject conditions - If-None-Match and If-Modified-Since that fail get 304 with the ETag and no body', async () => {
   const later = new Date(lastModified.getTime() + 3600_000);
-  for (const headers of [{ 'if-none-match': etag }, { 'if-none-match': '*' }, { 'if-modified-since': later.toUTCString() }, { 'if-modified-since': lastModified.toUTCString() }]) {
+  const cases: Record<string, string>[] = [{ 'if-none-match': etag }, { 'if-none-match': '*' }, { 'if-modified-since': later.toUTCString() }, { 'if-modified-since': lastModified.toUTCString() }];
+  for (const headers of cases) {
     for (const method of ['GET', 'HEAD']) {
       const res = await raw(server, { method, path: `/${Bucket}/text`, headers });
       assert.equal(res.status, 304, `${method} ${JSON.stringify(headers)}`);
