@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command,
+  DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTessera } from '../helpers/tessera.js';
@@ -163,4 +163,15 @@ test('delete markers - DeleteObjects in an unversioned bucket reports no markers
   const res = await s3.send(new DeleteObjectsCommand({ Bucket: 'dm-multi-plain', Delete: { Objects: [{ Key: 'a' }, { Key: 'b' }] } }));
   assert.deepEqual(res.Deleted?.map((d) => [d.Key, d.DeleteMarker, d.DeleteMarkerVersionId]), [['a', undefined, undefined], ['b', undefined, undefined]]);
   assert.deepEqual((await listVersionsPage(server, 'dm-multi-plain')).entries, []);
+});
+
+test('delete markers - a bucket holding only delete markers and old versions is not empty', async () => {
+  await createBucket(s3, 'dm-bucket', 'Enabled');
+  const v1 = await put('dm-bucket', 'k', 'v1');
+  const marker = (await s3.send(new DeleteObjectCommand({ Bucket: 'dm-bucket', Key: 'k' }))).VersionId!;
+  assert.equal((await failure(s3.send(new DeleteBucketCommand({ Bucket: 'dm-bucket' })))).name, 'BucketNotEmpty');
+  await s3.send(new DeleteObjectCommand({ Bucket: 'dm-bucket', Key: 'k', VersionId: v1 }));
+  assert.equal((await failure(s3.send(new DeleteBucketCommand({ Bucket: 'dm-bucket' })))).name, 'BucketNotEmpty', 'a lone delete marker still counts');
+  await s3.send(new DeleteObjectCommand({ Bucket: 'dm-bucket', Key: 'k', VersionId: marker }));
+  await s3.send(new DeleteBucketCommand({ Bucket: 'dm-bucket' }));
 });
