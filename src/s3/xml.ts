@@ -63,7 +63,9 @@ const parser = new XMLParser({
 /** Parses a request document and returns its root element's content, or throws MalformedXML. */
 export function parseXml(body: Buffer, root: string): Record<string, unknown> {
   const text = body.toString('utf8');
-  if (text.trim() === '' || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+  // No S3 request document has a DTD; refusing any keeps entity tricks (billion laughs, external
+  // entities) away from the parser, which would otherwise read "&name;" literally.
+  if (text.trim() === '' || /<!DOCTYPE/i.test(text) || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(text) as Record<string, unknown>;
