@@ -1,6 +1,6 @@
 // The S3 HTTP endpoint: request ids, addressing (path- and virtual-hosted-style), authentication, routing
 // to one handler per operation, and the S3 error response. Nothing here knows how objects are stored.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
@@ -64,6 +64,29 @@ export function addressOf(rawPath: string, host: string | undefined, baseDomains
   return key === '' ? { bucket } : { bucket, key: decodePathPart(key) };
 }
 
+/** The XML body of an S3 error answer. */
+function errorDocument(err: S3Error, resource: string, requestId: string): Buffer {
+  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('');
+  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${escapeXml(err.message)}</Message>${extra}<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`);
+}
+
+/** The path of the request line in what the parser received, if it got that far; for error bodies. */
+function requestTargetOf(rawPacket: unknown): string {
+  if (!Buffer.isBuffer(rawPacket)) return '';
+  const line = rawPacket.subarray(0, 4096).toString('latin1').split('\r\n', 1)[0] ?? '';
+  const target = /^[A-Z]+ (\/\S*) HTTP\/1\.[01]$/.exec(line)?.[1] ?? '';
+  return target.split('?', 1)[0]!;
+}
+
+/** The S3 error for a request Node's parser refused before any handler ran. */
+function clientErrorOf(err: NodeJS.ErrnoException): S3Error {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': return new S3Error('RequestHeaderSectionTooLarge');
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return new S3Error('RequestTimeout');
+    default: return new S3Error('InvalidRequest', 'The request could not be parsed.');
+  }
+}
+
 function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string }, err: S3Error): void {
   const { res } = c;
   if (res.headersSent) {
@@ -71,10 +94,7 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
     res.destroy();
     return;
   }
-  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('');
-  const body = err.httpStatus === 304 || c.req.method === 'HEAD'
-    ? Buffer.alloc(0)
-    : Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${escapeXml(err.message)}</Message>${extra}<Resource>${escapeXml(c.resource)}</Resource><RequestId>${c.requestId}</RequestId><HostId>${c.requestId}</HostId></Error>`);
+  const body = err.httpStatus === 304 || c.req.method === 'HEAD' ? Buffer.alloc(0) : errorDocument(err, c.resource, c.requestId);
   res.writeHead(err.httpStatus, {
     ...err.headers,
     ...(body.length > 0 ? { 'content-type': 'application/xml' } : {}),
@@ -149,14 +169,19 @@ export function createS3Server(options: S3ServerOptions): Server {
       res.destroy();
     });
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Node rejects oversize headers and garbled requests before any handler runs; answer them in S3's form.
-    if (!socket.writable) return socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
-    const message = tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The request could not be parsed.';
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket) => {
+    // Node rejects oversize headers and garbled requests before any handler runs; answer them in S3's
+    // form, request id included, unless the peer is gone or an answer on this socket has begun.
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) return socket.destroy();
+    const requestId = newRequestId();
+    const s3err = clientErrorOf(err);
+    const body = errorDocument(s3err, requestTargetOf(err.rawPacket), requestId);
+    socket.end(Buffer.concat([
+      Buffer.from(`HTTP/1.1 ${s3err.httpStatus} ${STATUS_CODES[s3err.httpStatus]}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n`
+        + `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: Tessera\r\nConnection: close\r\n\r\n`),
+      body,
+    ]));
   });
   return server;
 }
