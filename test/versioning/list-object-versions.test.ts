@@ -141,9 +141,11 @@ test('list object versions - encoding-type=url encodes keys, prefixes and marker
   assert.equal(bad.status, 400);
 });
 
-test('list object versions - max-keys is capped at 1000 and must be a number', async () => {
+test('list object versions - max-keys is capped at 1000, must be a number, and 0 lists nothing', async () => {
   const page = await listVersionsPage(server, bucket, { 'max-keys': '5000' });
   assert.match(page.raw, /<MaxKeys>1000<\/MaxKeys>/);
+  const none = await listVersionsPage(server, bucket, { 'max-keys': '0' });
+  assert.deepEqual([none.entries, none.isTruncated], [[], false], 'max-keys=0 is an empty, untruncated page');
   const bad = await rawRequest(server, { path: `/${bucket}`, query: { versions: '', 'max-keys': 'ten' } });
   assert.equal(bad.status, 400);
 });
