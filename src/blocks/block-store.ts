@@ -12,8 +12,10 @@ import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } fr
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
 import { healBlock, scrubBlock } from './block-healer.js';
+import { listStoredBlocks } from './inventory.js';
 import { LocalDrive as Drive, readDriveIdentity } from './drive.js';
 import type {
+  BlockInventory,
   BlockMaintenance,
   BlockReadOptions,
   BlockRef,
@@ -24,6 +26,7 @@ import type {
   Redundancy,
   ShardCheck,
   ShardDamage,
+  StoredBlock,
 } from './types.js';
 
 export type { ShardDamage };
@@ -47,7 +50,7 @@ export interface LocalBlockStoreOptions {
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
 const driveCheckIntervalMs = 2000;
 
-export class LocalBlockStore implements BlockStore, BlockMaintenance {
+export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
   protected readonly slots: DriveSlot[];
   protected readonly layout: PlacementLayout;
   private readonly redundancy: Redundancy;
@@ -221,6 +224,22 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance {
     }
     await this.refreshHealth(true);
     return revived;
+  }
+
+  storedBlocks(options: { signal?: AbortSignal } = {}): AsyncIterable<StoredBlock> {
+    this.checkOpen();
+    return listStoredBlocks(this.reachableDrives(), options.signal);
+  }
+
+  async deleteStored(id: string): Promise<number> {
+    this.checkOpen();
+    checkBlockId(id);
+    const counts = await Promise.all(this.reachableDrives().map((drive) => drive.deleteBlockFiles(id).catch(() => 0)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private reachableDrives(): Drive[] {
+    return this.slots.flatMap((slot) => (slot.drive && this.isHealthy(slot.id) ? [slot.drive] : []));
   }
 
   async close(): Promise<void> {

@@ -104,18 +104,44 @@ export class LocalDrive {
     });
   }
 
-  /** Every shard file on the drive (and leftover tmp files), for GC and scrub. Order is unspecified. */
+  /** Every shard file on the drive (and leftover tmp files), for GC and scrub, in path order. */
   async *walk(): AsyncGenerator<ShardFileInfo> {
-    const shards = join(this.root, 'shards');
-    for (const first of await listDir(shards)) {
-      for (const second of await listDir(join(shards, first))) {
-        const dir = join(shards, first, second);
-        for (const name of await listDir(dir)) {
-          const info = await describeShardFile(dir, name);
-          if (info) yield info;
-        }
-      }
+    for (const first of await this.listPrefixes()) {
+      for (const second of await this.listPrefixes(first)) yield* await this.listShardFiles(first, second);
     }
+  }
+
+  /** Names of shards/ (no argument) or shards/<first>/ fan-out directories, sorted; [] when absent. */
+  async listPrefixes(first?: string): Promise<string[]> {
+    const dir = first === undefined ? join(this.root, 'shards') : join(this.root, 'shards', first);
+    return (await listDir(dir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
+  }
+
+  /** The shard and tmp files in shards/<first>/<second>, sorted by name. */
+  async listShardFiles(first: string, second: string): Promise<ShardFileInfo[]> {
+    assert(/^[0-9a-f]{2}$/.test(first) && /^[0-9a-f]{2}$/.test(second), 'Invalid shard fan-out directory');
+    const dir = join(this.root, 'shards', first, second);
+    const found: ShardFileInfo[] = [];
+    for (const name of await listDir(dir)) {
+      const info = await describeShardFile(dir, name);
+      if (info) found.push(info);
+    }
+    return found;
+  }
+
+  /** Removes every shard and tmp file of `blockId`, whatever its index: for orphans, whose ref is lost. */
+  async deleteBlockFiles(blockId: string): Promise<number> {
+    assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
+    const files = await this.listShardFiles(blockId.slice(0, 2), blockId.slice(2, 4));
+    let deleted = 0;
+    for (const file of files) {
+      if (file.blockId !== blockId) continue;
+      await unlink(file.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      deleted++;
+    }
+    return deleted;
   }
 
   /**

@@ -109,3 +109,21 @@ export interface BlockMaintenance {
   /** Re-formats drives that came back empty (wiped or replaced) under their old id; returns their ids. */
   reviveDrives(): Promise<string[]>;
 }
+
+/** The shard files of one block id found on the drives, for the orphan sweep. */
+export interface StoredBlock {
+  id: string;
+  /** Shard files and unfinished (tmp) files together, across drives. */
+  files: number;
+  bytes: number;
+  /** mtime of the newest file: a block younger than the grace period may still be being written. */
+  newestMtimeMs: number;
+}
+
+/** Listing what the drives hold, so GC can find blocks no metadata references (crash orphans). */
+export interface BlockInventory {
+  /** Every block id with files on a reachable drive, in id order; memory stays bounded by one fan-out dir. */
+  storedBlocks(options?: { signal?: AbortSignal }): AsyncIterable<StoredBlock>;
+  /** Deletes every shard and tmp file of `id` on every reachable drive; returns how many files went. */
+  deleteStored(id: string): Promise<number>;
+}
