@@ -55,10 +55,11 @@ export async function copyObject(ctx: ObjectContext, params: CopyParams): Promis
 /** UploadPartCopy: bytes [start, end) of the source become a part. */
 export async function uploadPartCopy(
   ctx: ObjectContext,
-  params: Omit<PartParams, 'body' | 'size' | 'contentMd5' | 'checksum'> & { source: VersionRecord; start: number; end: number },
+  params: Omit<PartParams, 'body' | 'size' | 'contentMd5' | 'checksum' | 'checksumAlgorithm' | 'computeChecksum'> & { source: VersionRecord; start: number; end: number },
 ): Promise<PartRecord> {
   return uploadPart(ctx, {
     ...params,
+    computeChecksum: true,
     body: readData(ctx, params.source.data, params.start, params.end, params.signal),
     size: params.end - params.start,
   });

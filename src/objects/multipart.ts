@@ -10,7 +10,7 @@ import { discard, ingest } from './data.js';
 import { newObjectRecord, redundancyOf, writePrecondition, checkWriteConditions, type WriteConditions } from './put-object.js';
 import { walk, type ListResult } from './list.js';
 import { partNumberMax, partSizeBytesMin, metaRetriesMax } from '../constants.js';
-import { combineCrc, compositeChecksum, type ChecksumAlgorithm } from '../util/checksum.js';
+import { combineCrc, compositeChecksum, createChecksum, type Checksum, type ChecksumAlgorithm } from '../util/checksum.js';
 import { StoreError } from '../util/errors.js';
 import type { Check, Write } from '../meta/types.js';
 
@@ -61,17 +61,35 @@ export interface PartParams {
   size: number;
   contentMd5?: Buffer;
   checksum?: () => { algorithm: ChecksumAlgorithm; value: string } | undefined;
+  /** The checksum algorithm the request declares, known before its body; must be the upload's. */
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** Compute the upload's checksum over the body here: UploadPartCopy, where no client sends one. */
+  computeChecksum?: boolean;
   signal?: AbortSignal;
+}
+
+async function* checksummed(body: AsyncIterable<Buffer>, checksum: Checksum): AsyncGenerator<Buffer> {
+  for await (const chunk of body) {
+    checksum.update(chunk);
+    yield chunk;
+  }
 }
 
 export async function uploadPart(ctx: ObjectContext, params: PartParams): Promise<PartRecord> {
   const bucket = await readBucket(ctx, params.bucket);
   const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+  const algorithm = upload.record.checksumAlgorithm;
+  // Parts of an upload with a checksum algorithm carry that one, else the object checksum cannot be built.
+  if (algorithm && params.checksumAlgorithm && params.checksumAlgorithm !== algorithm) {
+    throw new ObjectError('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm.toLowerCase()}, actual checksum Type: ${params.checksumAlgorithm.toLowerCase()}`);
+  }
+  const computed = params.computeChecksum && algorithm ? createChecksum(algorithm) : undefined;
+  const body = computed ? checksummed(params.body, computed) : params.body;
   const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
-  const stored = await ingest(ctx, params.body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
+  const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
   try {
     if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
-    const checksum = params.checksum?.();
+    const checksum = computed && algorithm ? { algorithm, value: computed.digest().toString('base64') } : params.checksum?.();
     const record: PartRecord = {
       partNumber: params.partNumber,
       size: stored.size,

@@ -9,7 +9,7 @@ import { AwsCrc32c } from '@aws-crypto/crc32c';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand,
-  UploadPartCommand, type ChecksumAlgorithm, type CompletedPart,
+  UploadPartCommand, UploadPartCopyCommand, type ChecksumAlgorithm, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { startTessera } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
@@ -222,4 +222,35 @@ test('Multipart checksums - a wrong full-object checksum on CompleteMultipartUpl
     Bucket, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: parts }, ChecksumType: 'FULL_OBJECT', ChecksumCRC64NVME: right,
   }));
   assert.equal(done.ChecksumCRC64NVME, right);
+});
+
+test('Multipart checksums - UploadPartCopy parts get the upload checksum, so the object has one', async () => {
+  const source = Buffer.concat([partA, partB]);
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'mp/copy-source', Body: source }));
+  const key = 'mp/copied';
+  const created = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ChecksumAlgorithm: 'CRC32' }));
+  const ranges: [number, number][] = [[0, partA.length - 1], [partA.length, source.length - 1]];
+  const parts: CompletedPart[] = [];
+  for (const [i, [start, end]] of ranges.entries()) {
+    const out = await s3.send(new UploadPartCopyCommand({
+      Bucket, Key: key, UploadId: created.UploadId, PartNumber: i + 1, CopySource: `${Bucket}/mp/copy-source`, CopySourceRange: `bytes=${start}-${end}`,
+    }));
+    assert.equal(out.CopyPartResult?.ChecksumCRC32, (await digest('CRC32', source.subarray(start, end + 1))).toString('base64'));
+    parts.push({ PartNumber: i + 1, ETag: out.CopyPartResult!.ETag!, ChecksumCRC32: out.CopyPartResult!.ChecksumCRC32! });
+  }
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: parts } }));
+  const partDigests = Buffer.concat([await digest('CRC32', partA), await digest('CRC32', partB)]);
+  const head = await s3.send(new HeadObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
+  assert.equal(head.ChecksumCRC32, `${(await digest('CRC32', partDigests)).toString('base64')}-2`);
+});
+
+test('Multipart checksums - a part sent with another algorithm than the upload\'s gets InvalidRequest', async () => {
+  const key = 'mp/algorithm-mismatch';
+  const created = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ChecksumAlgorithm: 'CRC32C' }));
+  await assert.rejects(
+    s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId: created.UploadId, PartNumber: 1, Body: 'x', ChecksumAlgorithm: 'SHA1' })),
+    sdkError('InvalidRequest', 400),
+  );
+  const ok = await s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId: created.UploadId, PartNumber: 1, Body: 'x', ChecksumAlgorithm: 'CRC32C' }));
+  assert.equal(ok.ChecksumCRC32C, (await digest('CRC32C', Buffer.from('x'))).toString('base64'));
 });

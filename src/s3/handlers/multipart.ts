@@ -62,6 +62,7 @@ export async function handleUploadPart(c: RequestContext): Promise<void> {
   const part = await uploadPart(c.objects, {
     bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber,
     body: body.body, size: body.size, ...(body.contentMd5 ? { contentMd5: body.contentMd5 } : {}),
+    ...(body.body.checksum ? { checksumAlgorithm: body.body.checksum.algorithm } : {}),
     checksum: () => {
       const value = body.checksum();
       return value ? { algorithm: value.algorithm, value: value.value } : undefined;
@@ -88,7 +89,8 @@ export async function handleUploadPartCopy(c: RequestContext): Promise<void> {
   const part = await uploadPartCopy(c.objects, {
     bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber, source: record, ...range, signal: c.signal,
   });
-  sendXml(c, 'CopyPartResult', [el('LastModified', isoDate(part.lastModifiedMs)), el('ETag', part.etag)], {
+  const checksums = Object.entries(part.checksums).map(([alg, value]) => el(checksumElementName(alg as ChecksumAlgorithm), value));
+  sendXml(c, 'CopyPartResult', [el('LastModified', isoDate(part.lastModifiedMs)), el('ETag', part.etag), checksums], {
     ...(record.isNull ? {} : { 'x-amz-copy-source-version-id': record.versionKey }),
   });
 }
