@@ -50,15 +50,16 @@ export async function healBlock(plan: BlockReadPlan, checks: ShardCheck[]): Prom
     throw new StoreError('ERR_QUORUM_UNREACHABLE', `Cannot heal block "${plan.blockId}": ${good} of ${plan.codec.dataShards} needed shards are good`);
   }
   const writers = new Map<number, ShardWriter>();
-  for (const check of bad) {
-    const drive = plan.sources[check.shardIndex]?.drive;
-    if (!drive) {
-      result.skipped.push({ shardIndex: check.shardIndex, target: check.target, reason: 'drive is missing' });
-      continue;
-    }
-    writers.set(check.shardIndex, await drive.createShardWriter(plan.blockId, check.shardIndex, shardBlockBytes));
-  }
   try {
+    for (const check of bad) {
+      const drive = plan.sources[check.shardIndex]?.drive;
+      if (!drive) {
+        result.skipped.push({ shardIndex: check.shardIndex, target: check.target, reason: 'drive is missing' });
+        continue;
+      }
+      writers.set(check.shardIndex, await drive.createShardWriter(plan.blockId, check.shardIndex, shardBlockBytes));
+    }
+    if (writers.size === 0) return result;
     await rebuildInto(plan, checks, writers);
     for (const [shardIndex, writer] of writers) {
       await writer.commit();
