@@ -53,6 +53,19 @@ const overrides: [query: string, header: string][] = [
   ['response-content-encoding', 'content-encoding'],
 ];
 
+/**
+ * A response-* query value as a header value. Control characters cannot be sent in a header at all
+ * (and CR/LF would split the answer), so they are refused; characters beyond Latin-1 (a UTF-8 file
+ * name in response-content-disposition) go out as their UTF-8 bytes, since Node writes header
+ * strings as Latin-1.
+ */
+function headerValueOf(query: string, value: string): string {
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    throw new S3Error('InvalidArgument', `The ${query} parameter contains a character not allowed in a header`, { extra: { ArgumentName: query } });
+  }
+  return /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
+
 export interface ResponseHeaderOptions {
   query: URLSearchParams;
   versioned: boolean;
@@ -70,7 +83,7 @@ export function objectResponseHeaders(record: VersionRecord, options: ResponseHe
   for (const [name, value] of Object.entries(record.headers)) out[name] = value;
   for (const [query, name] of overrides) {
     const value = options.query.get(query);
-    if (value !== null) out[name] = value;
+    if (value !== null) out[name] = headerValueOf(query, value);
   }
   if (options.versioned || !record.isNull) out['x-amz-version-id'] = record.isNull ? 'null' : record.versionKey;
   if (record.storageClass !== 'STANDARD') out['x-amz-storage-class'] = record.storageClass;

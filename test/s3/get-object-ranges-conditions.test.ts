@@ -170,6 +170,20 @@ test('GetObject response-* overrides - set the answer headers of GET and HEAD', 
   assert.equal(plain.ContentLanguage, undefined);
 });
 
+test('GetObject response-* overrides - control characters get InvalidArgument, text beyond Latin-1 goes out as UTF-8', async () => {
+  for (const value of ['a\r\nx-injected: yes', 'nul\u0000', 'bell\u0007']) {
+    const res = await raw(server, { path: `/${Bucket}/text`, query: { 'response-content-disposition': value } });
+    const body = assertS3Error(res, 400, 'InvalidArgument');
+    assert.equal(body.ArgumentName, 'response-content-disposition');
+    assert.equal(res.headers['x-injected'], undefined);
+  }
+  const name = 'attachment; filename="\u4e2d\u6587 \u00fc.txt"';
+  const res = await raw(server, { path: `/${Bucket}/text`, query: { 'response-content-disposition': name } });
+  assert.equal(res.status, 200);
+  assert.equal(Buffer.from(res.headers['content-disposition']!, 'latin1').toString('utf8'), name);
+  assert.equal(res.text, text);
+});
+
 test('GetObject - a zero-byte object answers 200 with an empty body', async () => {
   const out = await s3.send(new GetObjectCommand({ Bucket, Key: 'empty' }));
   assert.equal(out.ContentLength, 0);
