@@ -45,20 +45,24 @@ export interface LocalBlockStoreOptions {
   epoch: number;
   redundancy?: Redundancy;
   onDamage?: DamageListener;
+  /** What opening the drives changed or found (see drive-set.ts), for the operator's log. */
+  notes?: string[];
 }
 
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
 const driveCheckIntervalMs = 2000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
-  protected readonly slots: DriveSlot[];
-  protected readonly layout: PlacementLayout;
+  private readonly slots: DriveSlot[];
+  private readonly layout: PlacementLayout;
   private readonly redundancy: Redundancy;
   private readonly listeners = new Set<DamageListener>();
   private readonly healthy = new Map<string, boolean>();
-  protected readonly corruptFound = new Map<string, number>();
+  private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   private closed = false;
+  /** What opening the drives changed or found: formatted, re-formatted (wiped) and missing drives. */
+  readonly openNotes: readonly string[];
 
   constructor(options: LocalBlockStoreOptions) {
     if (options.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
@@ -71,6 +75,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(options.slots.length), options.slots.length);
     for (const slot of options.slots) this.healthy.set(slot.id, slot.drive !== undefined);
     if (options.onDamage) this.listeners.add(options.onDamage);
+    this.openNotes = options.notes ?? [];
   }
 
   newId(): string {
@@ -248,7 +253,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   }
 
   /** The codec and geometry of a recorded block, checked so a bad ref fails loudly, not with wrong bytes. */
-  protected openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout } {
+  private openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout } {
     checkBlockId(ref.id);
     const codec = codecById(ref.codec, ref.redundancy);
     if (ref.targets.length !== codec.dataShards + codec.parityShards) {
@@ -258,7 +263,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return { codec, layout };
   }
 
-  protected readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, signal: AbortSignal | undefined): BlockReadPlan {
+  private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, signal: AbortSignal | undefined): BlockReadPlan {
     return {
       blockId: ref.id,
       codec,
@@ -279,12 +284,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     }
   }
 
-  protected sourcesOf(ref: BlockRef): ShardSource[] {
+  private sourcesOf(ref: BlockRef): ShardSource[] {
     // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
     return ref.targets.map((target) => ({ target, drive: this.usableDrive(target) }));
   }
 
-  protected slotOf(target: string): DriveSlot | undefined {
+  private slotOf(target: string): DriveSlot | undefined {
     return this.slots.find((s) => s.id === target);
   }
 
@@ -293,7 +298,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     if (error.code === 'ERR_SHARD_CORRUPT' && target) this.corruptFound.set(target, (this.corruptFound.get(target) ?? 0) + 1);
   }
 
-  protected emitDamage(damage: ShardDamage): void {
+  private emitDamage(damage: ShardDamage): void {
     if (damage.reason === 'corrupt') this.corruptFound.set(damage.target, (this.corruptFound.get(damage.target) ?? 0) + 1);
     for (const listener of this.listeners) {
       try {
@@ -304,12 +309,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     }
   }
 
-  protected checkOpen(): void {
+  private checkOpen(): void {
     if (this.closed) throw new StoreError('ERR_CLOSED', 'Cannot use a closed block store');
   }
 
   /** Re-reads each drive's identity when the last look is stale, so writes avoid drives that vanished. */
-  protected async refreshHealth(force = false): Promise<void> {
+  private async refreshHealth(force = false): Promise<void> {
     const now = Date.now();
     if (!force && now - this.checkedAtMs < driveCheckIntervalMs) return;
     this.checkedAtMs = now;
@@ -320,7 +325,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     );
   }
 
-  protected isHealthy(target: string): boolean {
+  private isHealthy(target: string): boolean {
     return this.healthy.get(target) === true;
   }
 

@@ -5,7 +5,8 @@ import type { Redundancy } from './types.js';
 
 export { LocalBlockStore, type DamageListener, type ShardDamage, type DriveSlot } from './block-store.js';
 export { defaultRedundancyFor, writeQuorumOf } from './redundancy.js';
-export type { BlockRef, BlockStore, BlockReadOptions, BlockWriteOptions, Redundancy } from './types.js';
+export { placeShards, rebalanceTargets, type PlacementLayout, type PlacementTarget } from './placement.js';
+export type * from './types.js';
 
 /**
  * Opens (creating when new) the drives at `drives` and a block store over them. With one drive and no
@@ -18,5 +19,11 @@ export async function openBlockStore(options: {
 }): Promise<LocalBlockStore> {
   if (options.drives.length === 0) throw new RangeError('Cannot open a block store without drives');
   const set = await openDriveSet(options.drives);
-  return new LocalBlockStore({ slots: set.slots, epoch: set.epoch, redundancy: options.redundancy, onDamage: options.onDamage });
+  return new LocalBlockStore({
+    slots: set.slots,
+    epoch: set.epoch,
+    redundancy: options.redundancy,
+    onDamage: options.onDamage,
+    notes: set.notes,
+  });
 }
