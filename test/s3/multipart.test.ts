@@ -267,6 +267,13 @@ test('ListParts - pages through parts with max-parts and part-number-marker', as
     assert.equal(marker, String(seen[seen.length - 1]));
   }
   assert.deepEqual(seen, [3, 6, 9, 12, 15, 18, 21]);
+  for (const marker of ['21', '10000', '99999999999']) {
+    const out = await s3.send(new ListPartsCommand({ Bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+    assert.equal(out.Parts, undefined, `marker ${marker}`);
+    assert.equal(out.IsTruncated, false);
+  }
+  const bad = await raw(server, { path: objectPath(Bucket, key), query: { uploadId, 'part-number-marker': 'x1' } });
+  assertS3Error(bad, 400, 'InvalidArgument');
 });
 
 test('ListMultipartUploads - pages with key and upload-id markers, several uploads of one key included', async () => {

@@ -159,7 +159,8 @@ export async function handleListParts(c: RequestContext): Promise<void> {
   const maxParts = parseMaxKeys(c.query, 'max-parts');
   const markerRaw = c.query.get('part-number-marker') ?? '0';
   if (!/^\d*$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer', { extra: { ArgumentName: 'part-number-marker', ArgumentValue: markerRaw } });
-  const marker = Number(markerRaw || '0');
+  // Past the last possible part number nothing follows; clamping also keeps the key encoding in range.
+  const marker = Math.min(Number(markerRaw || '0'), partNumberMax);
   const { records } = await readParts(c.objects, upload.uploadId, marker, maxParts + 1);
   const page = records.slice(0, maxParts);
   const truncated = records.length > maxParts;
