@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { SqliteMetaStore } from './meta/sqlite/sqlite-store.js';
 import { openBlockStore } from './blocks/index.js';
 import type { ObjectContext } from './objects/context.js';
-import { gcStep } from './objects/gc.js';
+import { gcStep, sweepOrphans } from './objects/gc.js';
 import { createS3Server, newRequestCounters } from './s3/server.js';
 import { Maintenance } from './objects/maintenance.js';
-import type { Redundancy } from './blocks/types.js';
+import type { BlockInventory, Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
-import { inlineObjectBytesMax } from './constants.js';
+import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
 
 export interface ServerConfig {
   /** host:port to listen on; port 0 picks a free one. */
@@ -27,6 +27,10 @@ export interface ServerConfig {
   rootSecretKey?: string;
   gcDelayMs: number;
   gcIntervalMs: number;
+  /** Unreferenced shards older than this are crash orphans and get deleted. */
+  orphanGraceMs?: number;
+  /** How often the drives are swept for orphans (also once at start). */
+  orphanSweepIntervalMs?: number;
   inlineBytesMax?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
@@ -129,6 +133,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const bound = server.address() as AddressInfo;
   const gc = startGcLoop(objects, config.gcIntervalMs, log);
+  const sweeper = startOrphanSweeper(objects, blocks, config, log);
   const upkeep = startMaintenanceLoop(maintenance, config, log);
   const hostText = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
@@ -137,6 +142,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     credentials,
     async close() {
       gc.stop();
+      await sweeper.stop();
       await upkeep.stop();
       maintenance.close();
       await new Promise<void>((resolve) => {
@@ -199,6 +205,37 @@ function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, lo
         log.error('Maintenance step failed', { err });
         await sleep(1000);
       }
+    }
+  };
+  const done = run();
+  return {
+    stop: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+/** Sweeps the drives for crash orphans once at start and then every interval. */
+function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): { stop(): Promise<void> } {
+  const controller = new AbortController();
+  const graceMs = config.orphanGraceMs ?? orphanGraceMs;
+  const intervalMs = config.orphanSweepIntervalMs ?? orphanGraceMs;
+  const run = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      try {
+        const result = await sweepOrphans(objects, inventory, graceMs, controller.signal);
+        if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
+      } catch (err) {
+        if (!controller.signal.aborted) log.error('Orphan sweep failed', { err });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        controller.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
     }
   };
   const done = run();

@@ -13,12 +13,14 @@ function serverCommand(): Command {
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
+    .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards older than this are leftovers of crashed writes and get deleted').env('TESSERA_ORPHAN_GRACE').default('3600'))
+    .addOption(new Option('--orphan-sweep-interval <seconds>', 'how often the drives are swept for such orphans').env('TESSERA_ORPHAN_SWEEP_INTERVAL').default('3600'))
     .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
     .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
     .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string }) => {
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
@@ -28,6 +30,8 @@ function serverCommand(): Command {
         domains: list(opts.domain),
         gcDelayMs: Number(opts.gcDelay) * 1000,
         gcIntervalMs: Math.max(100, Number(opts.gcInterval) * 1000),
+        orphanGraceMs: Number(opts.orphanGrace) * 1000,
+        orphanSweepIntervalMs: Math.max(1000, Number(opts.orphanSweepInterval) * 1000),
         storageClasses: parseStorageClasses(opts.storageClasses),
         healRateBlocksPerSec: Number(opts.healRate),
         scrubRateBlocksPerSec: Number(opts.scrubRate),

@@ -4,7 +4,7 @@
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
 import { decodeRecord } from './records.js';
-import type { BlockRef } from '../blocks/types.js';
+import type { BlockInventory, BlockRef } from '../blocks/types.js';
 
 export interface GcStepResult {
   deletedBlocks: number;
@@ -31,4 +31,27 @@ export async function gcDrain(ctx: ObjectContext): Promise<number> {
     total += step.deletedBlocks;
     if (step.idle) return total;
   }
+}
+
+export interface OrphanSweepResult {
+  blocksSeen: number;
+  orphansDeleted: number;
+}
+
+/**
+ * Deletes blocks that the drives hold but no metadata references: shards of writes that crashed before
+ * their metadata commit. A block younger than the grace period may still be on its way to a commit,
+ * so it is left alone.
+ */
+export async function sweepOrphans(ctx: ObjectContext, inventory: BlockInventory, graceMs: number, signal?: AbortSignal): Promise<OrphanSweepResult> {
+  const result: OrphanSweepResult = { blocksSeen: 0, orphansDeleted: 0 };
+  for await (const block of inventory.storedBlocks(signal ? { signal } : {})) {
+    result.blocksSeen++;
+    if (ctx.nowMs() - block.newestMtimeMs < graceMs) continue;
+    if (await ctx.meta.get(keys.blockOwner(block.id))) continue;
+    // Released blocks wait in the GC queue without an owner; the queue deletes those itself.
+    await inventory.deleteStored(block.id);
+    result.orphansDeleted++;
+  }
+  return result;
 }

@@ -20,7 +20,7 @@ export interface EcServer {
 export async function startEcServer(driveCount = 6, extraArgs: string[] = []): Promise<EcServer> {
   const root = await mkdtemp(join(tmpdir(), 'tessera-ec-'));
   const drives = Array.from({ length: driveCount }, (_, i) => join(root, `drive${i + 1}`));
-  const server = await startTessera({ dataDir: join(root, 'data'), args: ['--drives', drives.join(','), '--gc-delay', '0', '--gc-interval', '0.2', ...extraArgs] });
+  const server = await startEcProcess(root, drives, extraArgs);
   return {
     server,
     drives,
@@ -39,8 +39,13 @@ export async function startEcServer(driveCount = 6, extraArgs: string[] = []): P
   };
 }
 
-/** Every shard file under a drive (not the identity file, not temporaries). */
-export async function shardFiles(drive: string): Promise<string[]> {
+/** Starts (or restarts, after a crash) a server over the given drives with fast GC. */
+export function startEcProcess(root: string, drives: string[], extraArgs: string[] = []): Promise<TesseraProcess> {
+  return startTessera({ dataDir: join(root, 'data'), args: ['--drives', drives.join(','), '--gc-delay', '0', '--gc-interval', '0.2', ...extraArgs] });
+}
+
+/** Every shard file under a drive (not the identity file; temporaries only when asked). */
+export async function shardFiles(drive: string, options: { withTemporaries?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     let names: string[];
@@ -52,7 +57,7 @@ export async function shardFiles(drive: string): Promise<string[]> {
     for (const name of names) {
       const path = join(dir, name);
       if ((await stat(path)).isDirectory()) await walk(path);
-      else if (!name.endsWith('.json') && !name.includes('.tmp')) out.push(path);
+      else if (!name.endsWith('.json') && (options.withTemporaries || !name.includes('.tmp'))) out.push(path);
     }
   };
   await walk(drive);
