@@ -68,6 +68,7 @@ export class StripeReader {
       const offset = stripe * this.plan.layout.chunkBytes;
       const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, offset + p.chunkStart, offset + p.chunkEnd)));
       if (direct.every((r) => r.status === 'fulfilled')) return direct.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+      for (const r of direct) if (r.status === 'rejected' && !isStoreError(r.reason)) throw r.reason; // a bug, not damage
     }
     const decoded = await this.decodeStripe(stripe, pieces.map((p) => p.shardIndex));
     return pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd));
@@ -94,7 +95,10 @@ export class StripeReader {
           return i;
         }),
       );
-      for (const r of results) if (r.status === 'fulfilled') present.push(r.value);
+      for (const r of results) {
+        if (r.status === 'fulfilled') present.push(r.value);
+        else if (!isStoreError(r.reason)) throw r.reason;
+      }
     }
     const missing = wanted.filter((i) => !present.includes(i));
     await codec.reconstruct(buffers, present, missing);
