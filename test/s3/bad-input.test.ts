@@ -157,6 +157,18 @@ test('Garbled requests - a request that is not HTTP gets a 400 S3 error', async 
   assert.match(badLength, /^HTTP\/1\.1 400 /);
 });
 
+test('Oversize bodies - a PUT declaring more than 5 GiB gets EntityTooLarge before any body is sent', async () => {
+  const path = objectPath(Bucket, 'too-large');
+  const headers = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
+  const head = `PUT ${path} HTTP/1.1\r\n${Object.entries({ ...headers, 'content-length': String(5 * 1024 ** 3 + 1) }).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  const answer = await socketExchange(server, head, { idleMs: 2000 });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  const body = parseErrorBody(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.Code, 'EntityTooLarge');
+  assert.equal(body.Resource, `/${Bucket}/too-large`);
+  await assertAbsent('too-large');
+});
+
 test('Truncated bodies - a PUT whose client closes before Content-Length bytes leaves no object', async () => {
   for (const [key, declared, sent] of [['trunc-small', 1000, 10], ['trunc-large', 4 * 1024 * 1024, 300_000]] as const) {
     const headers = await signedHeaders(server, { method: 'PUT', path: objectPath(Bucket, key), payloadHash: 'UNSIGNED-PAYLOAD' });
