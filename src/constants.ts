@@ -11,6 +11,7 @@ export const putObjectBytesMax = 5 * GiB; // a single PUT or UploadPart
 export const partSizeBytesMin = 5 * MiB; // every part but the last
 export const partNumberMax = 10_000;
 export const deleteObjectsKeysMax = 1000;
+export const deleteObjectsInFlightMax = 16; // keys of one DeleteObjects deleted concurrently
 export const listKeysMax = 1000;
 export const userMetadataBytesMax = 2 * KiB;
 export const presignExpiresSecondsMax = 7 * 24 * 3600;

@@ -39,6 +39,23 @@ test('DeleteObjects - deletes 1,000 keys in one request and reports each as Dele
   assert.equal(await countUnder('thousand'), 0);
 });
 
+test('DeleteObjects - answers in the order of the request, a repeated key included', async () => {
+  const keys = await putMany('ordered', 40);
+  const requested = [...keys].reverse();
+  requested.splice(10, 0, keys[5]!);
+  const out = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: requested.map((Key) => ({ Key })) } }));
+  assert.deepEqual(out.Deleted?.map((d) => d.Key), requested);
+  assert.equal(await countUnder('ordered'), 0);
+});
+
+test('DeleteObjects - an entry without a key anywhere in the list gets MalformedXML and deletes nothing', async () => {
+  await putMany('partial', 2);
+  const body = '<Delete><Object><Key>partial/0000</Key></Object><Object><VersionId>null</VersionId></Object><Object><Key>partial/0001</Key></Object></Delete>';
+  const res = await raw(server, { method: 'POST', path: `/${Bucket}`, query: { delete: null }, body, headers: { 'content-md5': md5Base64(body) } });
+  assertS3Error(res, 400, 'MalformedXML');
+  assert.equal(await countUnder('partial'), 2);
+});
+
 test('DeleteObjects - quiet mode answers without Deleted entries', async () => {
   const keys = await putMany('quiet', 20);
   const out = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Quiet: true, Objects: [...keys, 'quiet/never-existed'].map((Key) => ({ Key })) } }));
