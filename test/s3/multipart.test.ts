@@ -112,6 +112,7 @@ test('Multipart - GET ?partNumber and ranges across part boundaries', async () =
   const end = part1.length + part2.length + 10;
   assert.ok((await bytesOf(key, { Range: `bytes=${start}-${end}` })).equals(whole.subarray(start, end + 1)));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: key, PartNumber: 4 })), sdkError('InvalidPartNumber', 416));
+  await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: key, PartNumber: 1, Range: 'bytes=0-1' })), sdkError('InvalidRequest', 400));
 });
 
 test('Multipart - a wrong ETag or a part never uploaded gets InvalidPart', async () => {

@@ -20,6 +20,7 @@ function versionIdParam(c: RequestContext): string | undefined {
 function partRange(c: RequestContext, record: VersionRecord): { range: ByteRange; count: number } | undefined {
   const raw = c.query.get('partNumber');
   if (raw === null) return undefined;
+  if (header(c, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > partNumberMax) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { extra: { ArgumentName: 'partNumber', ArgumentValue: raw } });
   const parts = record.data.parts ?? [{ size: record.size, etag: record.etag }];
