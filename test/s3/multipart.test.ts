@@ -219,6 +219,19 @@ test('Multipart - abort frees the parts, and the upload is NoSuchUpload afterwar
   assert.equal(uploads.Uploads, undefined);
 });
 
+test('Multipart - a part whose Content-MD5 or checksum does not match gets BadDigest and is not kept', async () => {
+  const key = 'bad-part';
+  const uploadId = await create(key);
+  await assert.rejects(
+    s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: 'part body', ContentMD5: md5(Buffer.from('other')).toString('base64') })),
+    sdkError('BadDigest', 400),
+  );
+  const res = await raw(server, { method: 'PUT', path: objectPath(Bucket, key), query: { partNumber: '2', uploadId }, body: 'part body', headers: { 'x-amz-checksum-crc32': 'AAAAAA==' } });
+  assertS3Error(res, 400, 'BadDigest');
+  const parts = await s3.send(new ListPartsCommand({ Bucket, Key: key, UploadId: uploadId }));
+  assert.equal(parts.Parts, undefined);
+});
+
 test('Multipart - unknown upload ids and out-of-range part numbers are refused', async () => {
   await assert.rejects(upload('k', 'not-an-upload-id', 1, 'x'), sdkError('NoSuchUpload', 404));
   const uploadId = await create('part-numbers');
