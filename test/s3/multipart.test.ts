@@ -10,6 +10,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { startTessera } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
 
@@ -98,6 +99,14 @@ test('Multipart - a three-part upload completes with the md5-of-md5s-N ETag and 
   assert.ok((await bytesOf(key)).equals(Buffer.concat([part1, part2, part3])));
   // The upload is gone once completed.
   await assert.rejects(s3.send(new ListPartsCommand({ Bucket, Key: key, UploadId: uploadId })), sdkError('NoSuchUpload', 404));
+});
+
+test('Multipart - @aws-sdk/lib-storage Upload at its defaults round trips an 11 MiB body', async () => {
+  const body = Buffer.concat([part1, part2, part3, part3]);
+  const upload = new Upload({ client: s3, params: { Bucket, Key: 'lib-storage', Body: body } });
+  const out = await upload.done();
+  assert.equal(out.ETag, multipartEtag([body.subarray(0, 5 * MiB), body.subarray(5 * MiB, 10 * MiB), body.subarray(10 * MiB)]));
+  assert.ok((await bytesOf('lib-storage')).equals(body));
 });
 
 test('Multipart - GET ?partNumber and ranges across part boundaries', async () => {
