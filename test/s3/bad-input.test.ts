@@ -237,8 +237,8 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'GET', path: `/${Bucket}`, query: { acl: null } },
     { method: 'PUT', path: `/${Bucket}`, query: { acl: null }, body: '<AccessControlPolicy/>' },
     { method: 'GET', path: objectPath(Bucket, 'canary'), query: { acl: null } },
-    { method: 'GET', path: objectPath(Bucket, 'canary'), query: { tagging: null } },
-    { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { tagging: null }, body: '<Tagging><TagSet/></Tagging>' },
+    { method: 'GET', path: `/${Bucket}`, query: { tagging: null } }, // bucket tagging; object tagging is implemented
+    { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { retention: null }, body: '<Retention/>' },
     { method: 'GET', path: `/${Bucket}`, query: { policy: null } },
     { method: 'GET', path: `/${Bucket}`, query: { lifecycle: null } },
     { method: 'GET', path: `/${Bucket}`, query: { cors: null } },
@@ -250,7 +250,7 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     const res = await raw(server, c);
     assertS3Error(res, 501, 'NotImplemented');
   }
-  // The tagging PUT changed nothing.
+  // The retention PUT changed nothing.
   const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'canary' }));
   assert.equal(head.ContentLength, 10);
 });
