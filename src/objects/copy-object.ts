@@ -17,6 +17,7 @@ export interface CopyParams extends WriteConditions {
   /** The destination's stored headers: the source's (COPY) or the request's (REPLACE). */
   headers: Record<string, string>;
   storageClass: string;
+  tags?: Record<string, string>;
   signal?: AbortSignal;
 }
 

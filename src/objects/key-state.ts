@@ -148,3 +148,21 @@ export async function removeVersion(ctx: ObjectContext, bucketName: string, key:
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot remove version "${versionKey}" of key "${key}": too many concurrent writers`);
 }
+
+/** Rewrites one version's record in place (tags), leaving its data and its place in history alone. */
+export async function updateVersion(
+  ctx: ObjectContext,
+  bucketName: string,
+  key: string,
+  versionKey: string,
+  change: (record: VersionRecord) => VersionRecord,
+): Promise<VersionRecord | null> {
+  const vkey = keys.version(bucketName, key, Buffer.from(versionKey, 'hex'));
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const buf = await ctx.meta.get(vkey);
+    if (!buf) return null;
+    const next = change(decodeRecord<VersionRecord>(buf));
+    if (await ctx.meta.commit({ checks: [{ key: vkey, value: buf }], writes: [{ key: vkey, value: encodeRecord(next) }] })) return next;
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot update version "${versionKey}" of key "${key}": too many concurrent writers`);
+}

@@ -27,7 +27,7 @@ export async function readUpload(ctx: ObjectContext, bucket: string, key: string
 
 export async function createUpload(
   ctx: ObjectContext,
-  params: { bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE' },
+  params: { bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE' },
 ): Promise<UploadRecord> {
   const bucket = await readBucket(ctx, params.bucket);
   const record: UploadRecord = {
@@ -37,6 +37,7 @@ export async function createUpload(
     owner: params.owner,
     storageClass: params.storageClass,
     headers: params.headers,
+    ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     ...(params.checksumAlgorithm ? { checksumAlgorithm: params.checksumAlgorithm, checksumType: params.checksumType ?? defaultChecksumType(params.checksumAlgorithm) } : {}),
   };
   const ok = await ctx.meta.commit({

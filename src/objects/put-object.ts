@@ -21,6 +21,7 @@ export interface PutParams extends WriteConditions {
   /** Content-Type and the other stored system headers, and x-amz-meta-*; lowercase names. */
   headers: Record<string, string>;
   storageClass: string;
+  tags?: Record<string, string>;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -62,7 +63,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 }
 
 export function newObjectRecord(
-  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string },
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined },
   fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
 ): VersionRecord {
   return {
@@ -77,6 +78,7 @@ export function newObjectRecord(
     headers: params.headers,
     storageClass: params.storageClass,
     ...(fields.checksum ? { checksum: fields.checksum } : {}),
+    ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     data: fields.data,
   };
 }

@@ -59,6 +59,8 @@ export interface VersionRecord {
   headers: Record<string, string>;
   storageClass: string;
   checksum?: StoredChecksum;
+  /** Object tags (PutObjectTagging, x-amz-tagging). */
+  tags?: Record<string, string>;
   data: ObjectData;
 }
 
@@ -91,6 +93,7 @@ export interface UploadRecord {
   headers: Record<string, string>;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  tags?: Record<string, string>;
 }
 
 export interface PartRecord {

@@ -33,6 +33,7 @@ export const errorCatalog = {
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
+  InvalidTag: [400, 'The TagValue you have provided is invalid'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid'],
   KeyTooLongError: [400, 'Your key is too long'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],

@@ -87,6 +87,7 @@ export function objectResponseHeaders(record: VersionRecord, options: ResponseHe
   }
   if (options.versioned || !record.isNull) out['x-amz-version-id'] = record.isNull ? 'null' : record.versionKey;
   if (record.storageClass !== 'STANDARD') out['x-amz-storage-class'] = record.storageClass;
+  if (record.tags && Object.keys(record.tags).length > 0) out['x-amz-tagging-count'] = String(Object.keys(record.tags).length);
   if (options.checksumMode && record.checksum) {
     out[checksumHeaderName(record.checksum.algorithm)] = record.checksum.value;
     out['x-amz-checksum-type'] = record.checksum.type;

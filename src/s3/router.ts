@@ -17,6 +17,7 @@ import {
   handleAbortMultipartUpload, handleCompleteMultipartUpload, handleCreateMultipartUpload, handleListMultipartUploads,
   handleListParts, handleUploadPart, handleUploadPartCopy,
 } from './handlers/multipart.js';
+import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -24,7 +25,7 @@ export type Handler = (c: RequestContext) => Promise<void>;
 const unsupportedSubresources = [
   'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
   'lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy',
-  'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging',
+  'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
   'torrent', 'website', 'session', 'renameObject',
 ];
 
@@ -62,6 +63,12 @@ function bucketRoute(c: RequestContext): Handler | undefined {
 function objectRoute(c: RequestContext): Handler | undefined {
   const q = c.query;
   const copy = c.req.headers['x-amz-copy-source'] !== undefined;
+  if (q.has('tagging')) {
+    if (c.req.method === 'GET') return handleGetObjectTagging;
+    if (c.req.method === 'PUT') return handlePutObjectTagging;
+    if (c.req.method === 'DELETE') return handleDeleteObjectTagging;
+    return undefined;
+  }
   switch (c.req.method) {
     case 'GET':
       return q.has('uploadId') ? handleListParts : handleGetObject;
@@ -90,6 +97,7 @@ export function route(c: RequestContext): Handler {
       throw new S3Error('MethodNotAllowed');
     };
   }
+  if (c.key === undefined && c.query.has('tagging')) return notImplemented('Bucket tagging');
   const handler = c.key === undefined ? bucketRoute(c) : objectRoute(c);
   if (!handler) return notImplemented(`${c.req.method} on this resource`);
   return handler;

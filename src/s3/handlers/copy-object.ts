@@ -5,7 +5,8 @@ import { header, requireBucket, requireKey, sendXml, type RequestContext } from 
 import { S3Error } from '../errors.js';
 import { resolveCopySource } from '../copy-source.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
-import { writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { parseTaggingHeader } from '../tags.js';
 import { el, isoDate } from '../xml.js';
 
 export async function handleCopyObject(c: RequestContext): Promise<void> {
@@ -21,6 +22,11 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   if (sameObject && directive === 'COPY' && storageClass === record.storageClass && header(c, 'x-amz-website-redirect-location') === undefined) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
+  const tagging = header(c, 'x-amz-tagging-directive') ?? 'COPY';
+  if (tagging !== 'COPY' && tagging !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { extra: { ArgumentName: 'x-amz-tagging-directive', ArgumentValue: tagging } });
+  }
+  const tags = tagging === 'REPLACE' ? parseTaggingHeader(header(c, 'x-amz-tagging')) : record.tags;
   const copied = await copyObject(c.objects, {
     source: record,
     bucket,
@@ -28,6 +34,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
     owner: c.auth.accessKeyId,
     headers: directive === 'REPLACE' ? storedHeadersFrom(c.req.headers) : record.headers,
     storageClass,
+    ...optionalTags(tags),
     ...writeConditionsOf(c),
     signal: c.signal,
   });

@@ -12,7 +12,8 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
 import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
-import { writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { parseTaggingHeader } from '../tags.js';
 import { checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../util/checksum.js';
 import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
 import { partNumberMax } from '../../constants.js';
@@ -48,6 +49,7 @@ export async function handleCreateMultipartUpload(c: RequestContext): Promise<vo
     bucket, key, owner: c.auth.accessKeyId,
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
+    ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
     ...(typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE' ? { checksumType: typeHeader } : {}),
   });

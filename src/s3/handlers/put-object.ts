@@ -6,6 +6,11 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
 import type { VersionRecord } from '../../objects/records.js';
+import { parseTaggingHeader } from '../tags.js';
+
+export function optionalTags(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
+  return tags ? { tags } : {};
+}
 
 export function writeConditionsOf(c: RequestContext): WriteConditions {
   const ifMatch = header(c, 'if-match');
@@ -29,6 +34,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
     owner: c.auth.accessKeyId,
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
+    ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
     ...writeConditionsOf(c),
     signal: c.signal,
   };
