@@ -56,7 +56,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  // Numeric character references (&#34;) must decode: Go clients (rclone) escape the quotes of ETags so.
+  htmlEntities: true,
   isArray: (name) => ['Object', 'Part'].includes(name),
 });
 
