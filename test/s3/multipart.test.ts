@@ -228,6 +228,17 @@ test('Multipart - abort frees the parts, and the upload is NoSuchUpload afterwar
   assert.equal(uploads.Uploads, undefined);
 });
 
+test('Multipart - ETags escaped as numeric character references (as Go\'s encoding/xml writes them) complete', async () => {
+  const key = 'go-escaped';
+  const uploadId = await create(key);
+  const p1 = await upload(key, uploadId, 1, 'escaped etag');
+  const etag = p1.ETag!.replace(/"/g, '&#34;');
+  const body = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`;
+  const res = await raw(server, { method: 'POST', path: objectPath(Bucket, key), query: { uploadId }, body });
+  assert.equal(res.status, 200, res.text);
+  assert.equal((await bytesOf(key)).toString(), 'escaped etag');
+});
+
 test('Multipart - a part whose Content-MD5 or checksum does not match gets BadDigest and is not kept', async () => {
   const key = 'bad-part';
   const uploadId = await create(key);
