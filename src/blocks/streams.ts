@@ -30,7 +30,12 @@ function toBuffer(value: unknown): Buffer {
 
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal, 'Operation cancelled'));
+  if (signal.aborted) {
+    // Nobody else holds `promise`: when it rejects later (a request body erroring after the client went
+    // away), an unobserved rejection would take the whole process down.
+    promise.catch(() => undefined);
+    return Promise.reject(abortError(signal, 'Operation cancelled'));
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(signal, 'Operation cancelled'));
     signal.addEventListener('abort', onAbort, { once: true });

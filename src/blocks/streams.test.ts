@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isStoreError } from '../util/errors.js';
+import { chunksOf, raceAbort } from './streams.js';
+
+/** Runs `work` and returns the unhandled rejections it left behind, once they have had time to surface. */
+async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown) => seen.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await work();
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return seen;
+}
+
+test('raceAbort - leaves no unhandled rejection when the signal was already aborted (issue 2: a client gone mid-PUT crashed the server)', async () => {
+  const controller = new AbortController();
+  controller.abort();
+  let fail!: (err: Error) => void;
+  const pending = new Promise<never>((_, reject) => (fail = reject));
+  const unhandled = await unhandledDuring(async () => {
+    await assert.rejects(raceAbort(pending, controller.signal), (err) => isStoreError(err) && err.code === 'ERR_ABORTED');
+    fail(new Error('aborted')); // what an IncomingMessage does once its socket closes
+  });
+  assert.deepEqual(unhandled, []);
+});
+
+test('chunksOf - leaves no unhandled rejection when the source errors after an abort (issue 2)', async () => {
+  const controller = new AbortController();
+  let fail!: (err: Error) => void;
+  const source: AsyncIterable<Buffer> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => new Promise<IteratorResult<Buffer>>((_, reject) => (fail = reject)),
+      return: async () => ({ done: true, value: undefined }),
+    }),
+  };
+  controller.abort();
+  const unhandled = await unhandledDuring(async () => {
+    await assert.rejects(chunksOf(source, controller.signal).next(), (err) => isStoreError(err) && err.code === 'ERR_ABORTED');
+    fail(new Error('aborted'));
+  });
+  assert.deepEqual(unhandled, []);
+});
