@@ -173,12 +173,10 @@ describe('aws CLI', { concurrency: 2 }, () => {
     assert.equal(await sdkBucketExists(bucket), false);
   });
 
-  // SERVER BUG (open, reported): for an object at or over its 8 MiB multipart threshold, `aws s3
-  // cp s3://… s3://…` (and sync and mv between buckets) does a multipart copy, and with the
-  // default --copy-props it first calls GetObjectTagging to carry the tags over. Tessera answers
-  // GET ?tagging with 501 NotImplemented (src/s3/router.ts lists "tagging" among the unsupported
-  // sub-resources), so the copy fails; AWS answers 200 with an empty <TagSet/>. This test fails
-  // until GetObjectTagging exists (an empty TagSet is enough for this client).
+  // For an object at or over its 8 MiB multipart threshold, `aws s3 cp s3://… s3://…` (and sync
+  // and mv between buckets) does a multipart copy, and with the default --copy-props it first
+  // calls GetObjectTagging to carry the tags over. Regression: that call used to get 501
+  // NotImplemented, which failed the whole copy (fixed in 2cff88c).
   test('aws s3 - cp from S3 to S3 of a 20 MiB object (multipart copy) with default settings', { skip, timeout: testTimeoutMs }, async () => {
     const bucket = 'cli-s3-copy';
     await withSdk((s3) => s3.send(new CreateBucketCommand({ Bucket: bucket })));

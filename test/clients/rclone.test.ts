@@ -116,12 +116,10 @@ describe('rclone', { concurrency: 2 }, () => {
     await assert.rejects(withSdk((s3) => s3.send(new HeadBucketCommand({ Bucket: 'rc-default' }))), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 404);
   });
 
-  // SERVER BUG (open, reported): rclone is a Go program, and Go's encoding/xml escapes the
-  // quotes of each ETag in CompleteMultipartUpload as &#34;. Tessera's XML parser
-  // (src/s3/xml.ts, htmlEntities: false) leaves numeric character references undecoded, so
-  // the ETags do not match and Complete fails with InvalidPart, after uploads and after
-  // server-side part copies alike. AWS decodes them as any XML parser must. This test fails
-  // until the parser decodes &#NN; and &#xNN;.
+  // rclone is a Go program, and Go's encoding/xml escapes the quotes of each ETag in
+  // CompleteMultipartUpload as &#34;. Regression: the request XML parser used to leave numeric
+  // character references undecoded, so Complete failed with InvalidPart after uploads and
+  // server-side part copies alike (fixed in 9013a37).
   test('rclone - multipart sync (--s3-upload-cutoff 5M --s3-chunk-size 5M) completes and checks', { skip, timeout: testTimeoutMs }, async () => {
     const source = join(work, 'multipart-src');
     await writeNamesTree(source);
