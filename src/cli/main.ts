@@ -3,6 +3,13 @@ import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
 import { adminCommand } from './admin.js';
 
+/** A flag's value as a number, or a clear error naming the flag. */
+function nonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`Cannot use ${flag} "${value}": expected a non-negative number`);
+  return n;
+}
+
 function serverCommand(): Command {
   return new Command('server')
     .description('Run everything in one process: the S3 endpoint, SQLite metadata and local drives')
@@ -28,14 +35,14 @@ function serverCommand(): Command {
         drives: list(opts.drives),
         region: opts.region,
         domains: list(opts.domain),
-        gcDelayMs: Number(opts.gcDelay) * 1000,
-        gcIntervalMs: Math.max(100, Number(opts.gcInterval) * 1000),
-        orphanGraceMs: Number(opts.orphanGrace) * 1000,
-        orphanSweepIntervalMs: Math.max(1000, Number(opts.orphanSweepInterval) * 1000),
+        gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
+        gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
+        orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,
+        orphanSweepIntervalMs: Math.max(1000, nonNegative('--orphan-sweep-interval', opts.orphanSweepInterval) * 1000),
         storageClasses: parseStorageClasses(opts.storageClasses),
-        healRateBlocksPerSec: Number(opts.healRate),
-        scrubRateBlocksPerSec: Number(opts.scrubRate),
-        scrubIntervalMs: Number(opts.scrubInterval) * 3600 * 1000,
+        healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
+        scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
+        scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
         ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
         ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
       });
