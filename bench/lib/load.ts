@@ -1,0 +1,161 @@
+// Closed-loop HTTP load: `concurrency` workers, each with its own keep-alive connection, send requests
+// back to back for a fixed time. Two drivers with one result shape: wrk (C, little client CPU, so more
+// of the 2 cores is left to the server) and a Node driver (node:http) used when wrk is absent.
+import { Agent, request } from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+export interface LoadOptions {
+  method: 'GET' | 'PUT';
+  /** Requests go to these URLs in turn (same origin); spreading keys avoids write conflicts on one key. */
+  urls: string[];
+  /** PUT body, sent as is with Content-Length. */
+  body?: Buffer;
+  /** File with the same bytes as `body`, for wrk. */
+  bodyFile?: string;
+  concurrency: number;
+  durationMs: number;
+  /** GET: the response length every request must have. */
+  expectBytes?: number;
+}
+
+export interface LoadResult {
+  ops: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  firstError?: string;
+  driver: 'wrk' | 'node';
+}
+
+export type Driver = 'wrk' | 'node';
+
+let wrkPresent: boolean | undefined;
+
+export function wrkAvailable(): boolean {
+  wrkPresent ??= spawnSync('wrk', ['--version']).error === undefined;
+  return wrkPresent;
+}
+
+export function runLoad(driver: Driver, options: LoadOptions): Promise<LoadResult> {
+  return driver === 'wrk' ? runWrk(options) : runNode(options);
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+// ---- Node driver ------------------------------------------------------------------------------------
+
+/** One request; resolves with the status and the response's byte count (the body is discarded). */
+export function send(agent: Agent, method: string, url: string, body?: Buffer | Readable, size?: number): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const length = Buffer.isBuffer(body) ? body.length : size;
+    const req = request(url, { method, agent, headers: length !== undefined ? { 'content-length': String(length) } : {} }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+    else body.pipe(req); // only the RSS bench streams; an error there fails the request anyway
+  });
+}
+
+async function runNode(options: LoadOptions): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const startMs = performance.now();
+  const deadlineMs = startMs + options.durationMs;
+  const worker = async () => {
+    while (performance.now() < deadlineMs) {
+      const url = options.urls[next++ % options.urls.length]!;
+      const t0 = performance.now();
+      try {
+        const { status, bytes } = await send(agent, options.method, url, options.body);
+        const ok = status === 200 && (options.expectBytes === undefined || bytes === options.expectBytes);
+        if (!ok) throw new Error(`${options.method} answered ${status} with ${bytes} bytes`);
+        latencies.push(performance.now() - t0);
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const seconds = (performance.now() - startMs) / 1000;
+  agent.destroy();
+  const sorted = Float64Array.from(latencies).sort();
+  return { ops: latencies.length, seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), errors, ...(firstError ? { firstError } : {}), driver: 'node' };
+}
+
+// ---- wrk driver -------------------------------------------------------------------------------------
+
+function luaString(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function wrkScript(options: LoadOptions, origin: string): string {
+  const paths = options.urls.map((u) => luaString(u.slice(origin.length)));
+  return `
+local paths = { ${paths.join(',\n')} }
+local n = #paths
+local i = 0
+local body = nil
+${options.bodyFile ? `do local f = assert(io.open(${luaString(options.bodyFile)}, "rb")); body = f:read("*a"); f:close() end` : ''}
+request = function()
+  i = i + 1
+  return wrk.format(${luaString(options.method)}, paths[(i % n) + 1], nil, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+`;
+}
+
+async function runWrk(options: LoadOptions): Promise<LoadResult> {
+  if (options.method === 'PUT' && !options.bodyFile) throw new RangeError('A wrk PUT needs bodyFile');
+  const origin = new URL(options.urls[0]!).origin;
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-wrk-'));
+  try {
+    const script = join(dir, 'load.lua');
+    await writeFile(script, wrkScript(options, origin));
+    // One wrk thread: it keeps up with nginx on this machine and leaves the other core to the server.
+    const seconds = Math.max(1, Math.round(options.durationMs / 1000));
+    const args = ['-t1', `-c${options.concurrency}`, `-d${seconds}s`, '--timeout', '60s', '-s', script, `${origin}/`];
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}: ${text}`))));
+    });
+    const m = /WRK_RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
+    if (!m) throw new Error(`Cannot parse wrk output: ${out}`);
+    const [requests, durationUs, p50Us, p99Us, statusErrors, ioErrors] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+    const errors = statusErrors + ioErrors;
+    return {
+      ops: requests - statusErrors,
+      seconds: durationUs / 1e6,
+      p50Ms: p50Us / 1000,
+      p99Ms: p99Us / 1000,
+      errors,
+      ...(errors > 0 ? { firstError: `wrk: ${statusErrors} non-2xx answers, ${ioErrors} socket errors` } : {}),
+      driver: 'wrk',
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

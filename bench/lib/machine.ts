@@ -1,0 +1,75 @@
+// What the numbers were measured on: cores, CPU model, memory, disk under the data directory, load.
+// The machine is shared, so the load average before and after a run is part of every report.
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface MachineInfo {
+  cores: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  disk: string;
+  dataDir: string;
+}
+
+/** The block device and filesystem holding `dir`, e.g. "/dev/vda ext4 (rotational=1 per the kernel)". */
+function diskOf(dir: string): string {
+  const df = spawnSync('df', ['-h', '--output=source,fstype,size', dir], { encoding: 'utf8' });
+  const line = df.stdout?.trim().split('\n')[1]?.trim().split(/\s+/);
+  if (!line) return 'unknown';
+  const [source = '?', fstype = '?', size = '?'] = line;
+  const name = source.replace('/dev/', '');
+  let rotational = '?';
+  try {
+    rotational = readFileSync(`/sys/block/${name}/queue/rotational`, 'utf8').trim();
+  } catch {
+    // a partition or a virtual filesystem: no queue entry to read
+  }
+  return `${source} ${fstype} ${size} (rotational=${rotational} per the kernel; a virtual disk may say so regardless)`;
+}
+
+export function machineInfo(dataDir = tmpdir()): MachineInfo {
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    disk: diskOf(dataDir),
+    dataDir,
+  };
+}
+
+export function loadText(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+export function describeMachine(info: MachineInfo): string {
+  return [
+    `date:    ${new Date().toISOString()}`,
+    `machine: ${info.cores} cores, ${info.cpuModel}, ${info.memoryGiB} GiB RAM (${Math.round(freemem() / 2 ** 30)} GiB free), node ${info.node}`,
+    `disk:    ${info.disk} under ${info.dataDir}`,
+    `load:    ${loadText()} (1/5/15 min) at start`,
+  ].join('\n');
+}
+
+export function median(values: number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return NaN;
+  const mid = finite.length >> 1;
+  return finite.length % 2 === 1 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
+}
+
+/** A markdown table; numbers are formatted by the caller. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** Three significant digits, thousands separated: 62,600 / 834 / 4.27 / 0.0312. */
+export function num(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return value.toPrecision(3);
+}

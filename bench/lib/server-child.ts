@@ -1,0 +1,120 @@
+// The server process of a benchmark: tessera's own startServer() (from dist/ or, with fromSource, from
+// src/), plus what no client can see from outside: event-loop delay and the process's CPU time per
+// phase, reported to the parent over IPC. It adds no work to the request path.
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { ServerConfig, RunningServer } from '../../src/main.js';
+import type { ChildConfig, ChildReply, ChildRequest } from './server.js';
+
+// Group commit, seen from outside: the SQLite commit worker answers each batch (one SQLite transaction,
+// one WAL fsync under synchronous=FULL) with one message holding an array of per-commit replies. Counting
+// those messages gives commits per fsync without touching src/. Only arrays of {id, ok} are counted.
+const commits = { batches: 0, commits: 0 };
+const emit = Worker.prototype.emit;
+Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]): boolean {
+  const payload = args[0];
+  if (event === 'message' && Array.isArray(payload) && payload.length > 0 && typeof (payload[0] as { ok?: unknown }).ok === 'boolean') {
+    commits.batches++;
+    commits.commits += payload.length;
+  }
+  return emit.call(this, event, ...args);
+};
+
+// Debugging aid: with TESSERA_BENCH_TRACE_PROMISES=1, an unhandled rejection also prints where the
+// rejected promise was created (v8 promise hooks; slow, never on in a measurement).
+if (process.env.TESSERA_BENCH_TRACE_PROMISES === '1') {
+  const { promiseHooks } = await import('node:v8');
+  const origins = new WeakMap<Promise<unknown>, string>();
+  Error.stackTraceLimit = 30;
+  promiseHooks.onInit((promise) => origins.set(promise, new Error('promise created').stack ?? ''));
+  process.on('unhandledRejection', (reason, promise) => {
+    process.stderr.write(`UNHANDLED REJECTION: ${String(reason)}\ncreated at: ${origins.get(promise)}\n`);
+    process.exit(1);
+  });
+}
+
+const config = JSON.parse(process.env.TESSERA_BENCH_CONFIG ?? '{}') as ChildConfig;
+const mainPath = config.fromSource ? '../../src/main.ts' : '../../dist/main.js';
+const { startServer } = (await import(mainPath)) as { startServer(c: ServerConfig): Promise<RunningServer> };
+
+const send = (reply: ChildReply) => process.send?.(reply);
+
+// 1 ms sampling: a delay shows up at about its true size; the timer itself costs ~1,000 wakeups/s.
+const eldResolutionMs = 1;
+const eld = monitorEventLoopDelay({ resolution: eldResolutionMs });
+eld.enable();
+let markCpu = process.cpuUsage();
+let markNs = process.hrtime.bigint();
+
+const running = await startServer({
+  address: '127.0.0.1:0',
+  dataDir: config.dataDir,
+  drives: config.drives,
+  region: 'us-east-1',
+  domains: ['localhost'],
+  rootAccessKey: config.accessKeyId,
+  rootSecretKey: config.secretAccessKey,
+  gcDelayMs: config.gcDelayMs,
+  gcIntervalMs: config.gcIntervalMs,
+  ...(config.inlineBytesMax !== undefined ? { inlineBytesMax: config.inlineBytesMax } : {}),
+});
+
+// With profileDir, each phase (mark → read) is CPU-profiled on the main thread and written as
+// <label>.cpuprofile, for Chrome DevTools or bench/profile.ts.
+const profiler = config.profileDir ? new Session() : undefined;
+let profileLabel: string | undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+}
+
+async function startProfile(label: string | undefined): Promise<void> {
+  if (!profiler || !label) return;
+  if (profileLabel) await profiler.post('Profiler.stop');
+  profileLabel = label;
+  await profiler.post('Profiler.start');
+}
+
+async function stopProfile(): Promise<void> {
+  if (!profiler || !profileLabel || !config.profileDir) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  await writeFile(join(config.profileDir, `${profileLabel}.cpuprofile`), JSON.stringify(profile));
+  profileLabel = undefined;
+}
+
+process.on('message', async (message: ChildRequest) => {
+  if (message.type === 'mark') {
+    await startProfile(message.label);
+    eld.reset();
+    commits.batches = 0;
+    commits.commits = 0;
+    markCpu = process.cpuUsage();
+    markNs = process.hrtime.bigint();
+    send({ type: 'marked', id: message.id });
+  } else if (message.type === 'read') {
+    await stopProfile();
+    const cpu = process.cpuUsage(markCpu);
+    const wallUs = Number(process.hrtime.bigint() - markNs) / 1000;
+    // The histogram holds whole intervals between timer wakeups; the delay is what exceeds the interval.
+    const delayMs = (ns: number) => Math.max(0, ns / 1e6 - eldResolutionMs);
+    send({
+      type: 'stats',
+      id: message.id,
+      eld: { p50Ms: delayMs(eld.percentile(50)), p99Ms: delayMs(eld.percentile(99)), maxMs: delayMs(eld.max), meanMs: delayMs(eld.mean) },
+      cpuCores: (cpu.user + cpu.system) / wallUs,
+      metaCommits: commits.commits,
+      metaBatches: commits.batches,
+    });
+  } else if (message.type === 'stop') {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', url: running.url });

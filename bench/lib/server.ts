@@ -1,0 +1,232 @@
+// Starting Tessera for a benchmark, in its own process and its own temporary data directory:
+// - startBenchServer(): server-child.ts, which runs startServer() and reports event-loop delay and CPU;
+// - startTesseraBinary(): `node bin/tessera.js server`, exactly what users run (for RSS).
+// Both need `npm run build` unless fromSource is set (then src/ runs through tsx).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Credentials } from './presign.js';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+export interface ChildConfig {
+  dataDir: string;
+  drives: string[];
+  accessKeyId: string;
+  secretAccessKey: string;
+  gcDelayMs: number;
+  gcIntervalMs: number;
+  inlineBytesMax?: number;
+  fromSource: boolean;
+  profileDir?: string;
+}
+
+export type ChildRequest = { type: 'mark'; id: number; label?: string } | { type: 'read'; id: number } | { type: 'stop' };
+
+export interface LoopStats {
+  eld: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  /** CPU time of the server process per wall second since the last mark (1.0 = one core busy). */
+  cpuCores: number;
+  /** Metadata commits and the batches (one fsync each) they were grouped into. */
+  metaCommits: number;
+  metaBatches: number;
+}
+
+export type ChildReply =
+  | { type: 'ready'; url: string }
+  | { type: 'marked'; id: number }
+  | ({ type: 'stats'; id: number } & LoopStats);
+
+export interface BenchServerOptions {
+  /** Number of drive directories to create under the data dir; 0: no --drives (one drive inside it). */
+  drives?: number;
+  inlineBytesMax?: number;
+  fromSource?: boolean;
+  /** Parent directory of the temporary data dir (default: os.tmpdir()). */
+  under?: string;
+  /** Extra node flags for the server process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeArgs?: string[];
+  /** Write a CPU profile of the server's main thread for each labelled phase into this directory. */
+  profileDir?: string;
+  /** Another checkout to run the server from (A/B experiments); default: this repository. */
+  root?: string;
+}
+
+export interface BenchServer {
+  url: string;
+  pid: number;
+  dataDir: string;
+  credentials: Credentials;
+  /** Starts a measurement phase: resets the event-loop histogram and the CPU counter (and profiles it, with profileDir). */
+  mark(label?: string): Promise<void>;
+  /** Event-loop delay and CPU since the last mark. */
+  read(): Promise<LoopStats>;
+  stderr(): string;
+  /** Stops the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+export const benchCredentials: Credentials = {
+  accessKeyId: 'BENCHACCESSKEY000001',
+  secretAccessKey: 'bench/secret/key/00000000000000000000001',
+  region: 'us-east-1',
+};
+
+function tail(text: string, bytes: number): string {
+  return text.length > bytes ? text.slice(-bytes) : text;
+}
+
+/** Checks dist/ exists and is not older than src/main.ts, so a stale build is not measured by mistake. */
+export async function checkBuild(): Promise<void> {
+  const built = await stat(join(repoRoot, 'dist', 'main.js')).catch(() => undefined);
+  if (!built) throw new Error('dist/main.js is missing: run `npm run build` first (or pass --src)');
+  const source = await stat(join(repoRoot, 'src', 'main.ts'));
+  if (source.mtimeMs > built.mtimeMs) process.stderr.write('warning: src/main.ts is newer than dist/main.js; run `npm run build` (or pass --src)\n');
+}
+
+async function makeDataDir(options: BenchServerOptions): Promise<{ dataDir: string; drives: string[] }> {
+  const dataDir = await mkdtemp(join(options.under ?? tmpdir(), 'tessera-bench-'));
+  const drives: string[] = [];
+  for (let i = 0; i < (options.drives ?? 0); i++) {
+    const drive = join(dataDir, `drive${i}`);
+    await mkdir(drive);
+    drives.push(drive);
+  }
+  return { dataDir, drives };
+}
+
+export async function startBenchServer(options: BenchServerOptions = {}): Promise<BenchServer> {
+  const fromSource = options.fromSource ?? false;
+  if (!fromSource) await checkBuild();
+  const { dataDir, drives } = await makeDataDir(options);
+  const config: ChildConfig = {
+    dataDir,
+    drives,
+    accessKeyId: benchCredentials.accessKeyId,
+    secretAccessKey: benchCredentials.secretAccessKey,
+    gcDelayMs: 2000,
+    gcIntervalMs: 1000,
+    fromSource,
+    ...(options.inlineBytesMax !== undefined ? { inlineBytesMax: options.inlineBytesMax } : {}),
+    ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+  };
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
+    env: { ...process.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
+  const waiters = new Map<number, (reply: ChildReply) => void>();
+  let nextId = 1;
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Tessera did not start within 30 s: ${stderr}`)), 30_000);
+    child.on('message', (reply: ChildReply) => {
+      if (reply.type === 'ready') {
+        clearTimeout(timer);
+        resolvePromise(reply.url);
+      } else {
+        waiters.get(reply.id)?.(reply);
+        waiters.delete(reply.id);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Tessera exited with ${code} before starting: ${stderr}`));
+    });
+  });
+  let exitText: string | undefined;
+  child.once('exit', (code, signal) => {
+    exitText = `Tessera (pid ${child.pid}, ${drives.length} drives, inline ≤ ${options.inlineBytesMax ?? "default"} bytes) exited with ${signal ?? code}: ${tail(stderr, 4000)}`;
+    for (const fail of failers.values()) fail(new Error(exitText));
+  });
+  const failers = new Map<number, (err: Error) => void>();
+  const ask = (type: 'mark' | 'read', label?: string) =>
+    new Promise<ChildReply>((resolvePromise, reject) => {
+      if (exitText) return reject(new Error(exitText));
+      const id = nextId++;
+      waiters.set(id, (reply) => {
+        failers.delete(id);
+        resolvePromise(reply);
+      });
+      failers.set(id, reject);
+      child.send({ type, id, ...(label ? { label } : {}) } satisfies ChildRequest);
+    });
+  return {
+    url,
+    pid: child.pid!,
+    dataDir,
+    credentials: benchCredentials,
+    mark: async (label?: string) => {
+      await ask('mark', label);
+    },
+    read: async () => {
+      const reply = await ask('read');
+      if (reply.type !== 'stats') throw new Error(`Unexpected reply "${reply.type}"`);
+      return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches };
+    },
+    stderr: () => stderr,
+    stop: async () => {
+      await stopChild(child, () => child.send({ type: 'stop' } satisfies ChildRequest));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface BinaryServer {
+  url: string;
+  pid: number;
+  dataDir: string;
+  credentials: Credentials;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs `node bin/tessera.js server` (the built CLI), as a user would; fromSource does not apply. */
+export async function startTesseraBinary(options: BenchServerOptions = {}): Promise<BinaryServer> {
+  await checkBuild();
+  const { dataDir, drives } = await makeDataDir(options);
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', dataDir, '--gc-delay', '2', '--gc-interval', '1', ...(drives.length > 0 ? ['--drives', drives.join(',')] : [])], {
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Tessera did not start within 30 s: ${stderr}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /endpoint:\s+(\S+)/.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Tessera exited with ${code} before starting: ${stderr}`));
+    });
+  });
+  child.stdout!.resume();
+  return {
+    url,
+    pid: child.pid!,
+    dataDir,
+    credentials: benchCredentials,
+    stderr: () => stderr,
+    stop: async () => {
+      await stopChild(child, () => child.kill('SIGTERM'));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  ask();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
