@@ -77,6 +77,11 @@ function piecesOf(ctx: ObjectContext, data: ObjectData): Piece[] {
   }));
 }
 
+/** Bytes [start, end) of an object kept inline in its metadata; undefined when it lives in blocks. */
+export function inlineRange(data: ObjectData, start: number, end: number): Buffer | undefined {
+  return data.inline === undefined ? undefined : Buffer.from(data.inline, 'base64').subarray(start, end);
+}
+
 /** Streams bytes [start, end) of an object. */
 export function readData(ctx: ObjectContext, data: ObjectData, start: number, end: number, signal?: AbortSignal): Readable {
   const pieces = piecesOf(ctx, data);

@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import { resolveVersion } from '../../objects/get-object.js';
 import { getBucket } from '../../objects/buckets.js';
-import { readData } from '../../objects/data.js';
+import { inlineRange, readData } from '../../objects/data.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
@@ -56,6 +56,13 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   c.res.writeHead(range ? 206 : 200, headers);
   if (!withBody || end === start) {
     c.res.end();
+    return;
+  }
+  // An inline body is already in memory: one write carries it with the headers. A stream pipeline costs
+  // more CPU than all the rest of a small GET (bench/http.ts: 4 KiB GETs went 2.1× faster without it).
+  const inline = inlineRange(record.data, start, end);
+  if (inline) {
+    c.res.end(inline);
     return;
   }
   await pipeline(readData(c.objects, record.data, start, end, c.signal), c.res);
