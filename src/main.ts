@@ -9,7 +9,8 @@ import { openBlockStore } from './blocks/index.js';
 import type { ObjectContext } from './objects/context.js';
 import { gcStep, sweepOrphans } from './objects/gc.js';
 import { createS3Server, newRequestCounters } from './s3/server.js';
-import { Maintenance } from './objects/maintenance.js';
+import { Maintenance, maintenanceStepBlocks } from './objects/maintenance.js';
+import { startLoop, type BackgroundLoop } from './util/loop.js';
 import type { BlockInventory, Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
 import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
@@ -141,108 +142,49 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     region: config.region,
     credentials,
     async close() {
-      gc.stop();
-      await sweeper.stop();
-      await upkeep.stop();
+      await Promise.all([gc.stop(), sweeper.stop(), upkeep.stop()]);
       maintenance.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await gc.idle();
       await blocks.close();
       await meta.close();
     },
   };
 }
 
-/** Runs GC steps on a timer, one at a time, draining the due queue each round. */
-function startGcLoop(objects: ObjectContext, intervalMs: number, log: Logger): { stop(): void; idle(): Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const round = async (): Promise<void> => {
-    for (let i = 0; i < 1000 && !stopped; i++) {
-      const step = await gcStep(objects);
-      if (step.idle) break;
-    }
-  };
-  const timer = setInterval(() => {
-    running = running.then(round).catch((err) => log.error('GC round failed', { err }));
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: () => {
-      stopped = true;
-      clearInterval(timer);
-    },
-    idle: () => running,
-  };
+/** GC: drain due queue entries, a step at a time; wait an interval once the queue is empty. */
+function startGcLoop(objects: ObjectContext, intervalMs: number, log: Logger): BackgroundLoop {
+  return startLoop('GC', log, async () => ((await gcStep(objects)).idle ? intervalMs : 0));
 }
 
 /**
- * Runs heal and scrub steps one at a time, pausing between steps so a pass checks at most the configured
- * blocks per second, and starts a scrub pass on schedule.
+ * Heal and scrub: one step at a time, pausing between steps so a pass checks at most the configured
+ * blocks per second, and a scrub pass started on schedule.
  */
-function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, log: Logger): { stop(): Promise<void> } {
-  const controller = new AbortController();
+function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, log: Logger): BackgroundLoop {
   const healRate = config.healRateBlocksPerSec ?? 200;
   const scrubRate = config.scrubRateBlocksPerSec ?? 20;
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
   let lastScrubMs = Date.now();
-  const run = async (): Promise<void> => {
-    while (!controller.signal.aborted) {
-      try {
-        if (config.scrubIntervalMs && scrubRate > 0 && Date.now() - lastScrubMs >= config.scrubIntervalMs) {
-          lastScrubMs = Date.now();
-          await maintenance.startScrub();
-        }
-        const healing = maintenance.stats().heal.running || maintenance.stats().queuedDamage > 0;
-        const state = await maintenance.step(controller.signal);
-        if (state === 'idle') await sleep(500);
-        else await sleep((16 / (healing ? healRate : Math.max(scrubRate, 0.1))) * 1000);
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        log.error('Maintenance step failed', { err });
-        await sleep(1000);
-      }
+  return startLoop('Maintenance', log, async (signal) => {
+    if (config.scrubIntervalMs && scrubRate > 0 && Date.now() - lastScrubMs >= config.scrubIntervalMs) {
+      lastScrubMs = Date.now();
+      await maintenance.startScrub();
     }
-  };
-  const done = run();
-  return {
-    stop: async () => {
-      controller.abort();
-      await done;
-    },
-  };
+    const stats = maintenance.stats();
+    const healing = stats.heal.running || stats.queuedDamage > 0;
+    if ((await maintenance.step(signal)) === 'idle') return 500;
+    return (maintenanceStepBlocks / (healing ? healRate : Math.max(scrubRate, 0.1))) * 1000;
+  });
 }
 
 /** Sweeps the drives for crash orphans once at start and then every interval. */
-function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): { stop(): Promise<void> } {
-  const controller = new AbortController();
+function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): BackgroundLoop {
   const graceMs = config.orphanGraceMs ?? orphanGraceMs;
-  const intervalMs = config.orphanSweepIntervalMs ?? orphanGraceMs;
-  const run = async (): Promise<void> => {
-    while (!controller.signal.aborted) {
-      try {
-        const result = await sweepOrphans(objects, inventory, graceMs, controller.signal);
-        if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
-      } catch (err) {
-        if (!controller.signal.aborted) log.error('Orphan sweep failed', { err });
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
-        controller.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
-    }
-  };
-  const done = run();
-  return {
-    stop: async () => {
-      controller.abort();
-      await done;
-    },
-  };
+  return startLoop('Orphan sweep', log, async (signal) => {
+    const result = await sweepOrphans(objects, inventory, graceMs, signal);
+    if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
+    return config.orphanSweepIntervalMs ?? orphanGraceMs;
+  });
 }

@@ -8,7 +8,8 @@ import { keys } from './keys.js';
 import { decodeRecord, encodeRecord } from './records.js';
 
 const damageQueueMax = 10_000;
-const passStepBlocks = 16;
+/** Blocks one maintenance step heals or scrubs at most. */
+export const maintenanceStepBlocks = 16;
 
 export interface PassProgress {
   kind: 'heal' | 'scrub';
@@ -85,7 +86,7 @@ export class Maintenance {
   /** One bounded unit of work: queued damage first, then the heal pass, then the scrub pass. */
   async step(signal?: AbortSignal): Promise<'busy' | 'idle'> {
     if (this.#queue.size > 0) {
-      const batch = [...this.#queue.values()].slice(0, passStepBlocks);
+      const batch = [...this.#queue.values()].slice(0, maintenanceStepBlocks);
       for (const ref of batch) {
         this.#queue.delete(ref.id);
         // A block deleted meanwhile needs no healing.
@@ -131,7 +132,7 @@ export class Maintenance {
     const pass = kind === 'heal' ? this.#heal : this.#scrub;
     const range = keys.blockOwnerRange();
     const start = pass.cursor ? Buffer.concat([Buffer.from(pass.cursor, 'hex'), Buffer.from([0])]) : range.start;
-    const page = await this.#ctx.meta.scan({ start, end: range.end, limit: passStepBlocks });
+    const page = await this.#ctx.meta.scan({ start, end: range.end, limit: maintenanceStepBlocks });
     for (const kv of page) {
       const ref = decodeRecord<BlockRef>(kv.value);
       if (kind === 'heal') {
@@ -153,7 +154,7 @@ export class Maintenance {
       pass.progress.blocksChecked++;
       pass.cursor = kv.key.toString('hex');
     }
-    if (page.length < passStepBlocks) {
+    if (page.length < maintenanceStepBlocks) {
       pass.progress.running = false;
       pass.progress.finishedMs = this.#ctx.nowMs();
     }
