@@ -2,7 +2,7 @@
 // The machine is shared, so the load average before and after a run is part of every report.
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface MachineInfo {
   cores: number;
@@ -72,4 +72,23 @@ export function num(value: number): string {
   if (!Number.isFinite(value)) return '–';
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   return value.toPrecision(3);
+}
+
+/** CPU seconds (user + system) used so far by process `pid` and its direct children (nginx's workers). */
+export function processTreeCpuSeconds(pid: number): number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const parent = Number(fields[1]);
+    if (Number(entry) === pid || parent === pid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / ticksPerSecond;
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 export interface Nginx {
   url: string;
+  /** The master's pid; its workers are its children. */
+  pid: number;
   /** Files under here are served at the same path. */
   root: string;
   version: string;
@@ -84,6 +86,7 @@ http {
   }
   return {
     url,
+    pid: child.pid!,
     root,
     version,
     stop: async () => {
@@ -100,6 +103,7 @@ http {
 
 export interface Baseline {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -121,6 +125,7 @@ export async function startNodeBaseline(root: string): Promise<Baseline> {
   });
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

@@ -5,23 +5,12 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { commitBatches, countCommitBatches } from './commit-batches.js';
 import type { ServerConfig, RunningServer } from '../../src/main.js';
 import type { ChildConfig, ChildReply, ChildRequest } from './server.js';
 
-// Group commit, seen from outside: the SQLite commit worker answers each batch (one SQLite transaction,
-// one WAL fsync under synchronous=FULL) with one message holding an array of per-commit replies. Counting
-// those messages gives commits per fsync without touching src/. Only arrays of {id, ok} are counted.
-const commits = { batches: 0, commits: 0 };
-const emit = Worker.prototype.emit;
-Worker.prototype.emit = function (this: Worker, event: string | symbol, ...args: unknown[]): boolean {
-  const payload = args[0];
-  if (event === 'message' && Array.isArray(payload) && payload.length > 0 && typeof (payload[0] as { ok?: unknown }).ok === 'boolean') {
-    commits.batches++;
-    commits.commits += payload.length;
-  }
-  return emit.call(this, event, ...args);
-};
+countCommitBatches();
+const commits = commitBatches;
 
 // Debugging aid: with TESSERA_BENCH_TRACE_PROMISES=1, an unhandled rejection also prints where the
 // rejected promise was created (v8 promise hooks; slow, never on in a measurement).

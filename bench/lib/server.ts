@@ -63,6 +63,8 @@ export interface BenchServer {
   /** Event-loop delay and CPU since the last mark. */
   read(): Promise<LoopStats>;
   stderr(): string;
+  /** The last MiB of the server's stdout (diagnostic flags such as --trace-gc print there). */
+  stdout(): string;
   /** Stops the server and removes its data. */
   stop(): Promise<void>;
 }
@@ -113,10 +115,12 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
     env: { ...process.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
+  let stdout = ''; // only diagnostics (e.g. --trace-gc) print here
+  child.stdout!.on('data', (d: Buffer) => (stdout = tail(stdout + d.toString(), 1024 * 1024)));
   const waiters = new Map<number, (reply: ChildReply) => void>();
   let nextId = 1;
   const url = await new Promise<string>((resolvePromise, reject) => {
@@ -166,6 +170,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
       return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches };
     },
     stderr: () => stderr,
+    stdout: () => stdout,
     stop: async () => {
       await stopChild(child, () => child.send({ type: 'stop' } satisfies ChildRequest));
       await rm(dataDir, { recursive: true, force: true });
