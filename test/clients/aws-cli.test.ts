@@ -5,9 +5,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { startTessera, withClient, type TesseraProcess } from '../helpers/tessera.js';
 import {
   MiB, clients, clientEnv, describeRun, makeTempDir, md5File, md5Hex, multipartETag, removeDir, run,
   sha256, sha256File, skipUnlessInstalled, treeObject, writeNamesTree, writeRandomFile, type RunResult,
@@ -74,37 +74,28 @@ function parseS3Ls(stdout: string): Record<string, number> {
   return out;
 }
 
-// Independent checks go through the SDK (faster than another CLI start, and a second opinion).
-async function withSdk<T>(fn: (s3: S3Client) => Promise<T>): Promise<T> {
-  const s3 = server.client();
-  try {
-    return await fn(s3);
-  } finally {
-    s3.destroy();
-  }
-}
 
 function sdkHead(bucket: string, key: string) {
-  return withSdk((s3) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  return withClient(server, (s3) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
 }
 
 function sdkPut(bucket: string, key: string, body: Buffer) {
-  return withSdk((s3) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+  return withClient(server, (s3) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
 }
 
 async function sdkGet(bucket: string, key: string) {
-  return withSdk(async (s3) => {
+  return withClient(server, async (s3) => {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return { body: Buffer.from(await got.Body!.transformToByteArray()), metadata: got.Metadata, contentType: got.ContentType };
   });
 }
 
 async function sdkKeys(bucket: string): Promise<string[]> {
-  return withSdk(async (s3) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!));
+  return withClient(server, async (s3) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!));
 }
 
 async function sdkBucketExists(bucket: string): Promise<boolean> {
-  return withSdk(async (s3) => {
+  return withClient(server, async (s3) => {
     try {
       await s3.send(new HeadBucketCommand({ Bucket: bucket }));
       return true;
@@ -179,7 +170,7 @@ describe('aws CLI', { concurrency: 2 }, () => {
   // NotImplemented, which failed the whole copy (fixed in 2cff88c).
   test('aws s3 - cp from S3 to S3 of a 20 MiB object (multipart copy) with default settings', { skip, timeout: testTimeoutMs }, async () => {
     const bucket = 'cli-s3-copy';
-    await withSdk((s3) => s3.send(new CreateBucketCommand({ Bucket: bucket })));
+    await withClient(server, (s3) => s3.send(new CreateBucketCommand({ Bucket: bucket })));
     const bytes = randomBytes(20 * MiB);
     await sdkPut(bucket, 'source/big.bin', bytes);
     const cp = await aws(['s3', 'cp', '--no-progress', `s3://${bucket}/source/big.bin`, `s3://${bucket}/copy/big ü.bin`]);

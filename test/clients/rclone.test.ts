@@ -4,8 +4,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { startTessera, withClient, type TesseraProcess } from '../helpers/tessera.js';
 import {
   MiB, clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, treeObject, writeNamesTree,
   writeRandomFile, type RunResult,
@@ -55,14 +55,6 @@ async function rcloneOk(args: string[]): Promise<RunResult> {
   return r;
 }
 
-async function withSdk<T>(fn: (s3: S3Client) => Promise<T>): Promise<T> {
-  const s3 = server.client();
-  try {
-    return await fn(s3);
-  } finally {
-    s3.destroy();
-  }
-}
 
 /** `rclone lsf -R --files-only` of a local tree should list exactly its files. */
 async function lsfFiles(remote: string): Promise<string[]> {
@@ -81,7 +73,7 @@ describe('rclone', { concurrency: 2 }, () => {
     await writeRandomFile(join(source, 'big/mid.bin'), midSizeBytes);
     const remote = 'T:rc-default/tree';
     await rcloneOk(['mkdir', 'T:rc-default']);
-    assert.equal(await withSdk((s3) => s3.send(new HeadBucketCommand({ Bucket: 'rc-default' })).then(() => true)), true);
+    assert.equal(await withClient(server, (s3) => s3.send(new HeadBucketCommand({ Bucket: 'rc-default' })).then(() => true)), true);
 
     await rcloneOk(['sync', source, remote]);
     // check compares sizes and MD5s (the ETag of a single PUT); --download compares the bytes.
@@ -113,7 +105,7 @@ describe('rclone', { concurrency: 2 }, () => {
     await rcloneOk(['purge', 'T:rc-default']);
     const buckets = await rcloneOk(['lsf', 'T:']);
     assert.ok(!buckets.stdout.split('\n').includes('rc-default/'), describeRun('the purged bucket is gone', buckets));
-    await assert.rejects(withSdk((s3) => s3.send(new HeadBucketCommand({ Bucket: 'rc-default' }))), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 404);
+    await assert.rejects(withClient(server, (s3) => s3.send(new HeadBucketCommand({ Bucket: 'rc-default' }))), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 404);
   });
 
   // rclone is a Go program, and Go's encoding/xml escapes the quotes of each ETag in
@@ -128,7 +120,7 @@ describe('rclone', { concurrency: 2 }, () => {
     const multipart = ['--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M'];
     await rcloneOk(['mkdir', 'T:rc-multipart']);
     await rcloneOk(['sync', ...multipart, source, remote]);
-    const head = await withSdk((s3) => s3.send(new HeadObjectCommand({ Bucket: 'rc-multipart', Key: 'tree/big/mid.bin' })));
+    const head = await withClient(server, (s3) => s3.send(new HeadObjectCommand({ Bucket: 'rc-multipart', Key: 'tree/big/mid.bin' })));
     assert.equal(head.ContentLength, midSizeBytes);
     assert.match(head.ETag ?? '', /^"[0-9a-f]{32}-3"$/, 'mid.bin should be a 3-part multipart object');
     // rclone keeps the whole-file MD5 in metadata for multipart objects, so check still compares hashes.

@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startTessera, withClient, type TesseraProcess } from '../helpers/tessera.js';
 import {
   clients, clientEnv, describeRun, makeTempDir, md5Hex, removeDir, run, sha256File, skipUnlessInstalled,
   writeRandomFile, type RunResult,
@@ -59,14 +59,6 @@ async function s3cmdOk(args: string[]): Promise<RunResult> {
   return r;
 }
 
-async function withSdk<T>(fn: (s3: S3Client) => Promise<T>): Promise<T> {
-  const s3 = server.client();
-  try {
-    return await fn(s3);
-  } finally {
-    s3.destroy();
-  }
-}
 
 test('s3cmd - mb, put (single and multipart), get, ls, la, del and rb', { skip, timeout: testTimeoutMs }, async () => {
   const bucket = 's3cmd-bucket';
@@ -83,7 +75,7 @@ test('s3cmd - mb, put (single and multipart), get, ls, la, del and rb', { skip, 
   await s3cmdOk(['put', big, `s3://${bucket}/${bigKey}`]);
 
   // What the server stored: a plain MD5 ETag, and a two-part multipart ETag.
-  const [smallHead, bigHead] = await withSdk((s3) => Promise.all([
+  const [smallHead, bigHead] = await withClient(server, (s3) => Promise.all([
     s3.send(new HeadObjectCommand({ Bucket: bucket, Key: smallKey })),
     s3.send(new HeadObjectCommand({ Bucket: bucket, Key: bigKey })),
   ]));
@@ -125,10 +117,10 @@ test('s3cmd - mb, put (single and multipart), get, ls, la, del and rb', { skip, 
   assert.match(notEmpty.stderr, /BucketNotEmpty/, describeRun('s3cmd rb of a non-empty bucket', notEmpty));
   await s3cmdOk(['del', `s3://${bucket}/${smallKey}`]);
   await s3cmdOk(['del', `s3://${bucket}/${bigKey}`]);
-  const left = await withSdk((s3) => s3.send(new ListObjectsV2Command({ Bucket: bucket })));
+  const left = await withClient(server, (s3) => s3.send(new ListObjectsV2Command({ Bucket: bucket })));
   assert.equal(left.KeyCount, 0);
   await s3cmdOk(['rb', `s3://${bucket}`]);
-  await assert.rejects(withSdk((s3) => s3.send(new HeadBucketCommand({ Bucket: bucket }))), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 404);
+  await assert.rejects(withClient(server, (s3) => s3.send(new HeadBucketCommand({ Bucket: bucket }))), (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 404);
   const afterRb = await s3cmdOk(['ls']);
   assert.doesNotMatch(afterRb.stdout, new RegExp(`s3://${bucket}$`, 'm'));
 });

@@ -83,3 +83,13 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     },
   };
 }
+
+/** Runs `fn` with a fresh SDK client of `server` and destroys the client afterwards. */
+export async function withClient<T>(server: TesseraProcess, fn: (s3: S3Client) => Promise<T>): Promise<T> {
+  const s3 = server.client();
+  try {
+    return await fn(s3);
+  } finally {
+    s3.destroy();
+  }
+}
