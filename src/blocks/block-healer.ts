@@ -22,7 +22,7 @@ export async function scrubBlock(plan: BlockReadPlan): Promise<ShardCheck[]> {
         try {
           for (let at = 0; at < shardBytes; at += scrubReadBytes) {
             plan.signal?.throwIfAborted();
-            await reader.read(at, Math.min(shardBytes, at + scrubReadBytes));
+            await reader.readPieces(at, Math.min(shardBytes, at + scrubReadBytes)); // verifies; the bytes are not needed
           }
         } finally {
           await reader.close();

@@ -66,8 +66,8 @@ export class StripeReader {
     const pieces = piecesOf(this.plan.layout, stripe, start, end);
     if (pieces.every((p) => !this.errors.has(p.shardIndex))) {
       const offset = stripe * this.plan.layout.chunkBytes;
-      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, offset + p.chunkStart, offset + p.chunkEnd)));
-      if (direct.every((r) => r.status === 'fulfilled')) return direct.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => r.readPieces(offset + p.chunkStart, offset + p.chunkEnd))));
+      if (direct.every((r) => r.status === 'fulfilled')) return direct.flatMap((r) => (r as PromiseFulfilledResult<Buffer[]>).value);
       for (const r of direct) if (r.status === 'rejected' && !isStoreError(r.reason)) throw r.reason; // a bug, not damage
     }
     const decoded = await this.decodeStripe(stripe, pieces.map((p) => p.shardIndex));
@@ -90,8 +90,10 @@ export class StripeReader {
       if (batch.length === 0) throw this.unrecoverable(present.length);
       const results = await Promise.allSettled(
         batch.map(async (i) => {
-          const bytes = await this.readShard(i, offset, offset + chunkBytes);
-          bytes.copy(chunkOf(buffers, codec.dataShards, i));
+          const pieces = await this.readShard(i, (r) => r.readPieces(offset, offset + chunkBytes));
+          const chunk = chunkOf(buffers, codec.dataShards, i);
+          let at = 0;
+          for (const piece of pieces) at += piece.copy(chunk, at);
           return i;
         }),
       );
@@ -115,10 +117,9 @@ export class StripeReader {
     await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
   }
 
-  private async readShard(shardIndex: number, from: number, to: number): Promise<Buffer> {
+  private async readShard<T>(shardIndex: number, read: (reader: ShardReader) => Promise<T>): Promise<T> {
     try {
-      const reader = await this.openShard(shardIndex);
-      return await reader.read(from, to);
+      return await read(await this.openShard(shardIndex));
     } catch (err) {
       if (!isStoreError(err)) throw err; // a bug, not damage
       if (!this.errors.has(shardIndex)) {
