@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, readdir, rm, stat, open } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTessera, repoRoot, type TesseraProcess } from '../helpers/tessera.js';
@@ -47,17 +48,18 @@ export function startEcProcess(root: string, drives: string[], extraArgs: string
 /** Every shard file under a drive (not the identity file; temporaries only when asked). */
 export async function shardFiles(drive: string, options: { withTemporaries?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
+  // The server deletes files while this walks (GC, heal), so entries may vanish between listing and use.
   const walk = async (dir: string): Promise<void> => {
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(dir);
+      entries = await readdir(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const name of names) {
-      const path = join(dir, name);
-      if ((await stat(path)).isDirectory()) await walk(path);
-      else if (!name.endsWith('.json') && (options.withTemporaries || !name.includes('.tmp'))) out.push(path);
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (!entry.name.endsWith('.json') && (options.withTemporaries || !entry.name.includes('.tmp'))) out.push(path);
     }
   };
   await walk(drive);
@@ -66,7 +68,7 @@ export async function shardFiles(drive: string, options: { withTemporaries?: boo
 
 export async function driveBytes(drive: string): Promise<number> {
   let total = 0;
-  for (const file of await shardFiles(drive)) total += (await stat(file)).size;
+  for (const file of await shardFiles(drive)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
   return total;
 }
 
