@@ -14,8 +14,9 @@ import { repoRoot, type TesseraProcess } from '../helpers/tessera.js';
 
 const exec = promisify(execFile);
 const blocks = 40;
-// 8 blocks/s with 16 blocks per step: a step, then a 2 s pause, so the kill lands between steps.
-const slowHeal = ['--heal-rate', '8'];
+// 4 blocks/s with 16 blocks per step: a step, then a 4 s pause, so the kill almost always lands between
+// steps. (Landing inside a step only means a few blocks are healed twice; the assertions allow it.)
+const slowHeal = ['--heal-rate', '4'];
 
 interface HealProgress {
   running: boolean;
@@ -65,9 +66,8 @@ test('heal - a pass killed part-way resumes from its cursor after a restart', as
       progress = await healProgress(server);
     }
     assert.equal(progress.running, false);
-    assert.equal(progress.blocksChecked, blocks, 'every block checked exactly once across the restart');
-    assert.equal(progress.shardsRebuilt, blocks, 'every block got its lost shard back');
-    assert.equal((await shardFiles(drives[3]!)).length, blocks);
+    assert.equal(progress.blocksChecked, blocks, 'the pass went on from its cursor, not from the start');
+    assert.equal((await shardFiles(drives[3]!)).length, blocks, 'every block got its lost shard back');
   } finally {
     await server.stop();
     await rm(root, { recursive: true, force: true });
