@@ -7,6 +7,7 @@ import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Credentials } from './presign.js';
+import { waitForEndpoint } from '../../test/helpers/tessera.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -195,24 +196,9 @@ export async function startTesseraBinary(options: BenchServerOptions = {}): Prom
     env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Tessera did not start within 30 s: ${stderr}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const m = /endpoint:\s+(\S+)/.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Tessera exited with ${code} before starting: ${stderr}`));
-    });
-  });
+  const url = await waitForEndpoint(child, 30_000, () => stderr);
   child.stdout!.resume();
   return {
     url,

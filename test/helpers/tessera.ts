@@ -28,6 +28,29 @@ export interface TesseraProcess {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Resolves with the endpoint a starting `tessera server` prints on stdout; rejects if the process exits
+ * first or does not print it within `timeoutMs`. `stderr` gives what it logged, for the error message.
+ */
+export function waitForEndpoint(child: ChildProcess, timeoutMs: number, stderr: () => string): Promise<string> {
+  let stdout = '';
+  return new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Tessera did not start within ${timeoutMs / 1000} s: ${stderr()}`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /endpoint:\s+(\S+)/.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Tessera exited with ${code} before starting: ${stderr()}`));
+    });
+  });
+}
+
 export interface StartOptions {
   dataDir?: string;
   args?: string[];
@@ -42,24 +65,9 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Tessera did not start within 20 s: ${stderr}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const m = /endpoint:\s+(\S+)/.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Tessera exited with ${code} before starting: ${stderr}`));
-    });
-  });
+  const url = await waitForEndpoint(child, 20_000, () => stderr);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
