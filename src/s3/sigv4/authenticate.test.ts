@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { S3Error, type S3ErrorCode } from '../errors.js';
-import { authenticate, type SignedRequest } from './authenticate.js';
+import { authenticate, formatAmzDate, parseAmzDate, type SignedRequest } from './authenticate.js';
 import { hmac } from './signing-key.js';
 import { canonicalRequest, credentialScope, sha256Hex, stringToSign } from './canonical.js';
 import { accessKeyId, authConfig, presignRequest, region, secretAccessKey, signingDate, signRequest } from './test-signer.js';
@@ -229,4 +229,21 @@ test('authenticate - presigned URL with an added unsigned x-amz-* header fails w
   const err = assertS3Error(() => authenticate({ ...req, headers: { ...req.headers, 'x-amz-copy-source': '/b/secret' } }, authConfig()), 'AccessDenied');
   assert.equal(err.extra.HeadersNotSigned, 'x-amz-copy-source');
   assert.ok(authenticate({ ...req, headers: { ...req.headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }, authConfig()));
+});
+
+test('parseAmzDate - takes real calendar times only, as a format-and-compare round trip does', () => {
+  const roundTrip = (text: string): number | undefined => {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+    if (!m) return undefined;
+    const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+    return formatAmzDate(ms) === text ? ms : undefined;
+  };
+  const cases = [
+    '20130524T000000Z', '20240229T235959Z', '20230229T120000Z', '20240230T000000Z', '20241301T000000Z', '20240001T000000Z',
+    '20240100T000000Z', '20240101T240000Z', '20240101T236000Z', '20240101T235960Z', '00990101T000000Z', '01000101T000000Z',
+    '99991231T235959Z', '20240101t000000Z', '20240101T000000z', '2024010T1000000Z', '20240101T0000000Z', '2024-101T000000Z',
+    '20240101T00000 Z', '２0240101T000000Z', '', '20240101T000000', '+2024010T00000Z',
+  ];
+  for (const text of cases) assert.equal(parseAmzDate(text), roundTrip(text), text);
+  assert.equal(parseAmzDate('20130524T000000Z'), Date.UTC(2013, 4, 24));
 });

@@ -256,10 +256,32 @@ export function parsePayloadMode(value: string): PayloadMode {
 
 /** Parses YYYYMMDDTHHMMSSZ to epoch ms; undefined unless it is a real calendar time. */
 export function parseAmzDate(text: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!m) return undefined;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  return formatAmzDate(ms) === text ? ms : undefined;
+  if (text.length !== 16 || text[8] !== 'T' || text[15] !== 'Z') return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 4, 2);
+  const day = digitsAt(text, 6, 2);
+  const hour = digitsAt(text, 9, 2);
+  const minute = digitsAt(text, 11, 2);
+  const second = digitsAt(text, 13, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls over out-of-range fields (and reads years 0-99 as 1900-1999); reading the fields back
+  // refuses both, as a format-and-compare would, without building strings.
+  const date = new Date(ms);
+  const exact = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+    && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  return exact ? ms : undefined;
+}
+
+/** The number in text[start, start + length) when every character there is an ASCII digit, else -1. */
+function digitsAt(text: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 export function formatAmzDate(ms: number): string {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { authenticate } from './authenticate.js';
-import { canonicalHeaderValue, canonicalQuery, canonicalUri, parseQuery, percentDecode, uriEncodeBytes } from './canonical.js';
+import {
+  canonicalHeaderValue, canonicalQuery, canonicalQueryComponent, canonicalUri, decodeQueryComponent, parseQuery, percentDecode, uriEncodeBytes,
+} from './canonical.js';
 import { accessKeyId, authConfig } from './test-signer.js';
 
 test('uriEncodeBytes - keeps unreserved characters and encodes the rest in uppercase hex', () => {
@@ -61,4 +63,51 @@ test('authenticate - AWS published presigned URL example verifies', () => {
   const rawQuery = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${accessKeyId}%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404`;
   const auth = authenticate({ method: 'GET', rawPath: '/test.txt', rawQuery, headers: { host: 'examplebucket.s3.amazonaws.com' } }, authConfig(exampleNowMs));
   assert.equal(auth?.presigned, true);
+});
+
+// The string fast paths must give the bytes the decode-then-encode byte path gives, for every input.
+const slowQueryComponent = (s: string) => uriEncodeBytes(percentDecode(s, true), false);
+const slowUri = (s: string) => (s === '' ? '/' : s.split('/').map((seg) => uriEncodeBytes(percentDecode(seg, false), false)).join('/'));
+
+test('canonicalQueryComponent - matches decode-then-encode on awkward components', () => {
+  const cases = [
+    '', 'plain', 'a~b_c.d-e', '%2B', '%2b', '+', 'a+b', 'a%20b', 'a b', '%7E', '%7e', '%41%62', '%2F%2f', '/', 'x=y', '%',
+    '%%', '%4', '%4g', 'ab%', 'ab%2', '%zz', 'ü', 'a%C3%BCb', 'ключ', '✓%E2%9C%93', '\u{1F600}', '\ud800', "!'()*", '%00', '%FF',
+    'AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request',
+  ];
+  for (const s of cases) assert.equal(canonicalQueryComponent(s), slowQueryComponent(s), JSON.stringify(s));
+});
+
+test('decodeQueryComponent - matches percent-decoding to UTF-8 on awkward components', () => {
+  for (const s of ['', 'plain', 'a+b', '%2B', 'a%20b', '%zz', 'ü', '%C3%BC', '%C3', '\ud800', '~']) {
+    assert.equal(decodeQueryComponent(s), percentDecode(s, true).toString('utf8'), JSON.stringify(s));
+  }
+});
+
+test('canonicalQuery and canonicalUri - fast paths match the byte path on random input', () => {
+  // A fixed-seed generator: failures reproduce. The alphabet favours the characters with special meaning.
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x1_0000_0000;
+  };
+  const alphabet = ['%', '%', '+', '/', '=', '&', '~', ' ', 'a', 'Z', '0', '2', 'F', 'f', 'B', 'g', '-', '.', '_', '!', '*', 'ü', '✓', '\u{1F600}', '\u0000', '\u007f'];
+  for (let i = 0; i < 5000; i++) {
+    let s = '';
+    const length = Math.floor(next() * 12);
+    for (let j = 0; j < length; j++) s += alphabet[Math.floor(next() * alphabet.length)];
+    assert.equal(canonicalQueryComponent(s), slowQueryComponent(s), JSON.stringify(s));
+    assert.equal(decodeQueryComponent(s), percentDecode(s, true).toString('utf8'), JSON.stringify(s));
+    assert.equal(canonicalUri(`/${s}`), slowUri(`/${s}`), JSON.stringify(s));
+    assert.equal(canonicalUri(s), slowUri(s), JSON.stringify(s));
+  }
+});
+
+test('canonicalQuery - repeated names, empty values and encoded names sort as the spec says', () => {
+  assert.equal(canonicalQuery('a=&a&a=%7E&a=~'), 'a=&a=&a=~&a=~');
+  assert.equal(canonicalQuery('k%2Bplus=1&k+plus=2&k plus=3'), 'k%20plus=2&k%20plus=3&k%2Bplus=1');
+  assert.equal(canonicalQuery(''), '');
+  assert.equal(canonicalQuery('&&'), '');
 });

@@ -1,7 +1,7 @@
 // SigV4 signing keys and HMAC helpers, with a small bounded cache of derived keys.
 // The cache is keyed by a hash of the secret, never the secret itself, so a heap dump of the map
 // holds derived day-scoped keys only.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 const signingKeysCachedMax = 256;
 const signingKeys = new Map<string, Buffer>();
@@ -12,7 +12,7 @@ export function hmac(key: Buffer | string, data: string): Buffer {
 
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), "s3"), "aws4_request"). */
 export function signingKey(secret: string, scopeDate: string, region: string): Buffer {
-  const cacheKey = `${createHash('sha256').update(secret).digest('base64')}/${scopeDate}/${region}`;
+  const cacheKey = `${hash('sha256', secret, 'base64')}/${scopeDate}/${region}`;
   const cached = signingKeys.get(cacheKey);
   if (cached) {
     // Re-insert so the Map's insertion order approximates least-recently-used.
