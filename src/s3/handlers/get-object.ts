@@ -33,12 +33,19 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
   const { record, bucket: bucketRecord } = await resolveVersionAndBucket(c.objects, bucket, key, versionIdParam(c));
-  enforceReadConditions(record, {
-    ...optional('ifMatch', header(c, 'if-match')),
-    ...optional('ifNoneMatch', header(c, 'if-none-match')),
-    ...optional('ifModifiedSince', header(c, 'if-modified-since')),
-    ...optional('ifUnmodifiedSince', header(c, 'if-unmodified-since')),
-  });
+  const ifMatch = header(c, 'if-match');
+  const ifNoneMatch = header(c, 'if-none-match');
+  const ifModifiedSince = header(c, 'if-modified-since');
+  const ifUnmodifiedSince = header(c, 'if-unmodified-since');
+  // Most reads carry no precondition; skip building the conditions object for them.
+  if (ifMatch !== undefined || ifNoneMatch !== undefined || ifModifiedSince !== undefined || ifUnmodifiedSince !== undefined) {
+    enforceReadConditions(record, {
+      ...optional('ifMatch', ifMatch),
+      ...optional('ifNoneMatch', ifNoneMatch),
+      ...optional('ifModifiedSince', ifModifiedSince),
+      ...optional('ifUnmodifiedSince', ifUnmodifiedSince),
+    });
+  }
   const part = partRange(c, record);
   const range = part?.range ?? parseRange(header(c, 'range'), record.size);
   const headers = objectResponseHeaders(record, {
