@@ -1,0 +1,45 @@
+// A/B of 4 KiB GET (and optionally PUT) between checkouts in one run: each server is started from its own
+// root's dist/, gets the same objects and the same wrk loads, run after one another within each repeat so
+// background load hits all alike; prints the median ops/s and server CPU ms/op per checkout.
+// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--repeats 5] [--seconds 3] ROOT...
+// ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
+// root twice is an A/A run, which shows how far apart two identical servers read on this machine.
+import { compare, prepare, type Contender } from './lib/compare.js';
+import { loadText } from './lib/machine.js';
+import { startBenchServer, type BenchServer } from './lib/server.js';
+
+function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; roots: string[] } {
+  const roots: string[] = [];
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i]!.startsWith('--')) options.set(argv[i]!, argv[++i] ?? '');
+    else roots.push(argv[i]!);
+  }
+  if (roots.length < 2) throw new RangeError('Cannot compare fewer than two checkouts: name at least two roots (or "this")');
+  const ops = (options.get('--ops') ?? 'GET').split(',').map((op) => {
+    if (op !== 'GET' && op !== 'PUT') throw new RangeError(`Unknown op "${op}": expected GET or PUT`);
+    return op;
+  });
+  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const servers: BenchServer[] = [];
+try {
+  const contenders: Contender[] = [];
+  for (const [i, root] of args.roots.entries()) {
+    const server = await startBenchServer(root === 'this' ? {} : { root });
+    servers.push(server);
+    contenders.push({ name: `${i}: ${root}`, server });
+  }
+  const sizes = [{ label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 }];
+  await prepare(contenders, sizes);
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver: 'wrk' });
+  for (const c of cells) {
+    process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op\n`);
+  }
+  process.stdout.write(`load ${loadText()} at end\n`);
+} finally {
+  for (const server of servers) await server.stop();
+}
