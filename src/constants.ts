@@ -30,3 +30,10 @@ export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size l
 export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
+
+// Large GETs (src/blocks): per-process reuse of read buffers.
+// Idle read buffers kept for reuse: 32 MiB holds the stripes of 16 parallel 1 MiB GETs twice over; reads
+// beyond it still allocate, so memory stays bounded by the reads in flight, not by this pool.
+export const readPoolIdleBytesMax = 32 * MiB;
+// Pooled read buffers hold at most this many 64 KiB checksum blocks: a full 1 MiB chunk, the most a stripe reads per shard.
+export const readPoolBlocksMax = 16;

@@ -5,9 +5,11 @@ import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js
 import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
 import type { LocalDrive } from './drive.js';
 import { readAheadStripes } from './limits.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ShardReader } from './shard-file.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
 import { raceAbort } from './streams.js';
+import type { LeasedBytes } from './types.js';
 
 export interface ShardSource {
   target: string;
@@ -20,19 +22,30 @@ export interface BlockReadPlan {
   layout: StripeLayout;
   sources: ShardSource[];
   signal?: AbortSignal;
+  /** Where direct stripe reads take their buffers; without one they allocate. */
+  pool?: BufferPool;
   /** Called once per shard found missing or corrupt during this read. */
   onDamage: (shardIndex: number, error: StoreError) => void;
 }
 
 /** Yields logical bytes [start, end) in order, reading ahead a bounded number of stripes. */
 export async function* readBlock(plan: BlockReadPlan, start: number, end: number): AsyncGenerator<Buffer> {
+  // The consumer cannot say when it is done with a buffer, so these are never released: the GC takes them.
+  for await (const lease of readBlockLeased(plan, start, end)) yield* lease.pieces;
+}
+
+/**
+ * Yields logical bytes [start, end) in order, one lease per stripe, reading ahead a bounded number of
+ * stripes. The consumer releases each lease once nothing references its pieces any more (or never).
+ */
+export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: number): AsyncGenerator<LeasedBytes> {
   const { layout, signal } = plan;
   assert(start >= 0 && start <= end && end <= layout.size, 'Read range out of bounds');
   if (start === end) return;
   const reader = new StripeReader(plan);
   const lastStripe = Math.floor((end - 1) / layout.stripeBytes);
   let nextStripe = Math.floor(start / layout.stripeBytes);
-  const queue: Promise<Buffer[]>[] = [];
+  const queue: Promise<LeasedBytes>[] = [];
   try {
     while (nextStripe <= lastStripe || queue.length > 0) {
       while (queue.length <= readAheadStripes && nextStripe <= lastStripe) {
@@ -40,11 +53,11 @@ export async function* readBlock(plan: BlockReadPlan, start: number, end: number
         pending.catch(() => undefined); // observed when its turn comes
         queue.push(pending);
       }
-      const pieces = await raceAbort(queue.shift() as Promise<Buffer[]>, signal);
-      for (const piece of pieces) yield piece;
+      yield await raceAbort(queue.shift() as Promise<LeasedBytes>, signal);
     }
   } finally {
-    await Promise.allSettled(queue);
+    // Stripes read ahead but never handed out: once settled, nothing else holds their buffers.
+    for (const r of await Promise.allSettled(queue)) if (r.status === 'fulfilled') r.value.release();
     await reader.close();
   }
 }
@@ -61,17 +74,26 @@ export class StripeReader {
     for (const [index, error] of knownBad) this.errors.set(index, error);
   }
 
-  /** The pieces of stripe `stripe` inside logical [start, end). */
-  async readStripe(stripe: number, start: number, end: number): Promise<Buffer[]> {
+  /** The pieces of stripe `stripe` inside logical [start, end), lent from the plan's pool when it has one. */
+  async readStripe(stripe: number, start: number, end: number): Promise<LeasedBytes> {
     const pieces = piecesOf(this.plan.layout, stripe, start, end);
     if (pieces.every((p) => !this.errors.has(p.shardIndex))) {
       const offset = stripe * this.plan.layout.chunkBytes;
-      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => r.readPieces(offset + p.chunkStart, offset + p.chunkEnd))));
-      if (direct.every((r) => r.status === 'fulfilled')) return direct.flatMap((r) => (r as PromiseFulfilledResult<Buffer[]>).value);
+      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => this.readRange(r, offset + p.chunkStart, offset + p.chunkEnd))));
+      const buffers = direct.flatMap((r) => (r.status === 'fulfilled' && r.value.buffer ? [r.value.buffer] : []));
+      if (direct.every((r) => r.status === 'fulfilled')) {
+        return leaseOf(direct.flatMap((r) => (r as PromiseFulfilledResult<{ pieces: Buffer[] }>).value.pieces), buffers, this.plan.pool);
+      }
+      leaseOf([], buffers, this.plan.pool).release(); // settled reads whose pieces are dropped here
       for (const r of direct) if (r.status === 'rejected' && !isStoreError(r.reason)) throw r.reason; // a bug, not damage
     }
     const decoded = await this.decodeStripe(stripe, pieces.map((p) => p.shardIndex));
-    return pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd));
+    return leaseOf(pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd)), [], undefined);
+  }
+
+  private readRange(reader: ShardReader, start: number, end: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
+    const pool = this.plan.pool;
+    return pool ? reader.readPooled(start, end, pool) : reader.readPieces(start, end).then((pieces) => ({ pieces }));
   }
 
   /**
@@ -158,4 +180,17 @@ export class StripeReader {
       cause: first,
     });
   }
+}
+
+/** A lease over `pieces`, which are views into `buffers`; release() gives the buffers back to `pool` once. */
+function leaseOf(pieces: Buffer[], buffers: Buffer[], pool: BufferPool | undefined): LeasedBytes {
+  let released = false;
+  return {
+    pieces,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (pool) for (const buffer of buffers) pool.give(buffer);
+    },
+  };
 }

@@ -3,10 +3,13 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
-import { stripeTargetBytes } from './limits.js';
+import { blockChecksumBytes } from './shard-format.js';
+import { BufferPool } from './buffer-pool.js';
+import { shardBlockBytes, stripeTargetBytes } from './limits.js';
+import { readPoolBlocksMax, readPoolIdleBytesMax } from '../constants.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
@@ -23,6 +26,7 @@ import type {
   BlockWriteOptions,
   DriveStatus,
   HealResult,
+  LeasedBytes,
   Redundancy,
   ShardCheck,
   ShardDamage,
@@ -61,6 +65,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   private closed = false;
+  /** Read buffers of GETs, shared by every read of this store (one per process). */
+  private readonly readPool = new BufferPool({
+    classBytes: shardBlockBytes + blockChecksumBytes,
+    classesMax: readPoolBlocksMax,
+    idleBytesMax: readPoolIdleBytesMax,
+  });
   /** What opening the drives changed or found: formatted, re-formatted (wiped) and missing drives. */
   readonly openNotes: readonly string[];
 
@@ -126,15 +136,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   }
 
   read(ref: BlockRef, options: BlockReadOptions): Readable {
-    this.checkOpen();
-    const { codec, layout } = this.openRef(ref);
-    const { start, end, signal } = options;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
-      throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
-    }
-    void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    const plan = this.readPlan(ref, codec, layout, signal);
-    const stream = Readable.from(readBlock(plan, start, end), { objectMode: false });
+    const { signal } = options;
+    // Not pooled: a Readable's consumer cannot say when it is done with a buffer.
+    const stream = Readable.from(readBlock(this.getPlan(ref, options, undefined), options.start, options.end), { objectMode: false });
     if (signal) {
       // The generator only notices an abort while it runs; a paused consumer must be cancelled too.
       const onAbort = () => stream.destroy(abortError(signal, `Cannot read block "${ref.id}"`));
@@ -143,6 +147,23 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     return stream;
+  }
+
+  readLeased(ref: BlockRef, options: BlockReadOptions): AsyncIterable<LeasedBytes> {
+    // Aborts reach the generator through raceAbort at each stripe; the consumer stops iterating on its own.
+    return readBlockLeased(this.getPlan(ref, options, this.readPool), options.start, options.end);
+  }
+
+  /** The read plan of a GET of bytes [start, end), after checking the range. */
+  private getPlan(ref: BlockRef, options: BlockReadOptions, pool: BufferPool | undefined): BlockReadPlan {
+    this.checkOpen();
+    const { codec, layout } = this.openRef(ref);
+    const { start, end, signal } = options;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
+      throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
+    }
+    void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
+    return { ...this.readPlan(ref, codec, layout, signal), ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
