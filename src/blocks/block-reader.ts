@@ -7,6 +7,7 @@ import type { LocalDrive } from './drive.js';
 import { readAheadStripes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ShardReader } from './shard-file.js';
+import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
 import { raceAbort } from './streams.js';
 import type { LeasedBytes } from './types.js';
@@ -24,6 +25,8 @@ export interface BlockReadPlan {
   signal?: AbortSignal;
   /** Where direct stripe reads take their buffers; without one they allocate. */
   pool?: BufferPool;
+  /** Open shard readers shared between reads; without it each read opens its own. */
+  readerCache?: ShardReaderCache;
   /** Called once per shard found missing or corrupt during this read. */
   onDamage: (shardIndex: number, error: StoreError) => void;
 }
@@ -64,7 +67,9 @@ export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: 
 
 /** Reads stripes of one block, remembering which shards went bad so later stripes skip them. */
 export class StripeReader {
-  private readonly readers = new Map<number, Promise<ShardReader>>();
+  private readonly readers = new Map<number, Promise<CachedShardReader>>();
+  /** Cached readers a read failed through, replaced by fresh ones; let go at close(). */
+  private readonly retired: CachedShardReader[] = [];
   private readonly errors = new Map<number, StoreError>();
   private readonly shardBytes: number;
 
@@ -136,12 +141,33 @@ export class StripeReader {
 
   async close(): Promise<void> {
     const readers = await Promise.allSettled(this.readers.values());
-    await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.done() : undefined)));
+    await Promise.all(this.retired.map((r) => r.done()));
   }
 
   private async readShard<T>(shardIndex: number, read: (reader: ShardReader) => Promise<T>): Promise<T> {
     try {
-      return await read(await this.openShard(shardIndex));
+      const opening = this.openShard(shardIndex);
+      const open = await opening;
+      try {
+        return await read(open.reader);
+      } catch (err) {
+        if (!open.cached || !isStoreError(err)) throw err;
+        // The cached handle may be stale (a corrupt file heal has since replaced): stop sharing it and
+        // try once more on a fresh open, so a cached handle never fails a read a fresh open would serve.
+        open.drop();
+        if (this.readers.get(shardIndex) === opening) {
+          this.readers.delete(shardIndex);
+          this.retired.push(open);
+        }
+        const again = await this.openShard(shardIndex);
+        try {
+          return await read(again.reader);
+        } catch (retryErr) {
+          again.drop(); // really damaged: no later read should start from this handle either
+          throw retryErr;
+        }
+      }
     } catch (err) {
       if (!isStoreError(err)) throw err; // a bug, not damage
       if (!this.errors.has(shardIndex)) {
@@ -152,15 +178,17 @@ export class StripeReader {
     }
   }
 
-  private openShard(shardIndex: number): Promise<ShardReader> {
+  private openShard(shardIndex: number): Promise<CachedShardReader> {
     let reader = this.readers.get(shardIndex);
     if (!reader) {
       const source = this.plan.sources[shardIndex];
       assert(source !== undefined, `No source for shard ${shardIndex}`);
-      const drive = source.drive;
-      reader = drive
-        ? drive.openShardReader(this.plan.blockId, shardIndex, this.shardBytes)
-        : Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      const { drive } = source;
+      const { blockId, readerCache } = this.plan;
+      const open = () => drive!.openShardReader(blockId, shardIndex, this.shardBytes);
+      if (!drive) reader = Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      else if (readerCache) reader = readerCache.acquire(`${drive.shardPath(blockId, shardIndex)}:${this.shardBytes}`, blockId, open);
+      else reader = open().then(uncached);
       reader.catch(() => undefined);
       this.readers.set(shardIndex, reader);
     }

@@ -8,8 +8,9 @@ import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { blockChecksumBytes } from './shard-format.js';
 import { BufferPool } from './buffer-pool.js';
+import { ShardReaderCache } from './shard-reader-cache.js';
 import { shardBlockBytes, stripeTargetBytes } from './limits.js';
-import { readPoolBlocksMax, readPoolIdleBytesMax } from '../constants.js';
+import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax } from '../constants.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
@@ -65,6 +66,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   private closed = false;
+  /** Open shard readers of object reads (never scrub or heal, which must see the file on the drive now). */
+  private readonly readerCache = new ShardReaderCache({ entriesMax: shardReadersCachedMax, idleMsMax: shardReaderIdleMsMax });
   /** Read buffers of GETs, shared by every read of this store (one per process). */
   private readonly readPool = new BufferPool({
     classBytes: shardBlockBytes + blockChecksumBytes,
@@ -163,7 +166,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
     void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    return { ...this.readPlan(ref, codec, layout, signal), ...(pool ? { pool } : {}) };
+    return { ...this.readPlan(ref, codec, layout, signal), readerCache: this.readerCache, ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
@@ -176,6 +179,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         await drive?.deleteShard(id, shardIndex).catch(() => undefined);
       }),
     );
+    // After the unlinks, so no read can cache the old files again: their space is freed now, not when
+    // the entries age out. (A read still holding one finishes with the right bytes.)
+    this.readerCache.invalidate(id);
   }
 
   async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {
@@ -191,7 +197,14 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
     const plan = { ...this.readPlan(ref, codec, layout, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(ref, i, e) };
-    const work = async () => healBlock(plan, await scrubBlock(plan));
+    const work = async () => {
+      try {
+        return await healBlock(plan, await scrubBlock(plan));
+      } finally {
+        // Rewritten shards are new files: later reads must open them rather than a cached old one.
+        this.readerCache.invalidate(ref.id);
+      }
+    };
     return this.cancellable(work(), ref, options.signal);
   }
 
@@ -261,6 +274,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkOpen();
     checkBlockId(id);
     const counts = await Promise.all(this.reachableDrives().map((drive) => drive.deleteBlockFiles(id).catch(() => 0)));
+    this.readerCache.invalidate(id);
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -271,6 +285,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.readerCache.close();
   }
 
   /** The codec and geometry of a recorded block, checked so a bad ref fails loudly, not with wrong bytes. */
