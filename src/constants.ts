@@ -42,3 +42,6 @@ export const shardReadersCachedMax = 64;
 // An unused open shard file is closed after this, so a shard GC deleted (here or in another process)
 // gives its space back soon.
 export const shardReaderIdleMsMax = 5000;
+// Stripe reads of GETs in flight per process, over all requests (each request still reads ahead up to
+// readAheadStripes): bounds how much read completion work can land in one event-loop turn.
+export const stripeReadsInFlightMax = 8;

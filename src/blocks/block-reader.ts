@@ -1,6 +1,7 @@
 // The read path of one block: for each stripe in the range, read only the data-chunk pieces needed;
 // when a shard is missing or corrupt, read k healthy chunks of just that stripe and decode.
 import { assert } from '../util/assert.js';
+import type { Semaphore } from '../util/semaphore.js';
 import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
 import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
 import type { LocalDrive } from './drive.js';
@@ -9,7 +10,7 @@ import type { BufferPool } from './buffer-pool.js';
 import type { ShardReader } from './shard-file.js';
 import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
-import { raceAbort } from './streams.js';
+import { abortError, raceAbort } from './streams.js';
 import type { LeasedBytes } from './types.js';
 
 export interface ShardSource {
@@ -27,6 +28,8 @@ export interface BlockReadPlan {
   pool?: BufferPool;
   /** Open shard readers shared between reads; without it each read opens its own. */
   readerCache?: ShardReaderCache;
+  /** Stripe reads in flight in the whole process, so many parallel GETs cannot pile up completions. */
+  readBudget?: Semaphore;
   /** Called once per shard found missing or corrupt during this read. */
   onDamage: (shardIndex: number, error: StoreError) => void;
 }
@@ -52,7 +55,8 @@ export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: 
   try {
     while (nextStripe <= lastStripe || queue.length > 0) {
       while (queue.length <= readAheadStripes && nextStripe <= lastStripe) {
-        const pending = reader.readStripe(nextStripe++, start, end);
+        const stripe = nextStripe++;
+        const pending = readWithin(plan.readBudget, signal, () => reader.readStripe(stripe, start, end));
         pending.catch(() => undefined); // observed when its turn comes
         queue.push(pending);
       }
@@ -62,6 +66,19 @@ export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: 
     // Stripes read ahead but never handed out: once settled, nothing else holds their buffers.
     for (const r of await Promise.allSettled(queue)) if (r.status === 'fulfilled') r.value.release();
     await reader.close();
+  }
+}
+
+/** Runs `read` holding a permit of `budget`, when there is one; the permit is held for the I/O and CRC only, never while a consumer is slow. */
+async function readWithin<T>(budget: Semaphore | undefined, signal: AbortSignal | undefined, read: () => Promise<T>): Promise<T> {
+  if (!budget) return read();
+  await budget.acquire(signal).catch(() => {
+    throw abortError(signal!, 'Cannot wait for a stripe read'); // the one cancellation error of the store
+  });
+  try {
+    return await read();
+  } finally {
+    budget.release();
   }
 }
 

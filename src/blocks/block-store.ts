@@ -10,7 +10,8 @@ import { blockChecksumBytes } from './shard-format.js';
 import { BufferPool } from './buffer-pool.js';
 import { ShardReaderCache } from './shard-reader-cache.js';
 import { shardBlockBytes, stripeTargetBytes } from './limits.js';
-import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax } from '../constants.js';
+import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax } from '../constants.js';
+import { Semaphore } from '../util/semaphore.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
@@ -68,6 +69,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private closed = false;
   /** Open shard readers of object reads (never scrub or heal, which must see the file on the drive now). */
   private readonly readerCache = new ShardReaderCache({ entriesMax: shardReadersCachedMax, idleMsMax: shardReaderIdleMsMax });
+  /** Stripe reads of object reads in flight at once, over every request (one per process). */
+  private readonly readBudget = new Semaphore(stripeReadsInFlightMax);
   /** Read buffers of GETs, shared by every read of this store (one per process). */
   private readonly readPool = new BufferPool({
     classBytes: shardBlockBytes + blockChecksumBytes,
@@ -166,7 +169,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
     void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    return { ...this.readPlan(ref, codec, layout, signal), readerCache: this.readerCache, ...(pool ? { pool } : {}) };
+    return { ...this.readPlan(ref, codec, layout, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
