@@ -45,3 +45,8 @@ export const shardReaderIdleMsMax = 5000;
 // Stripe reads of GETs in flight per process, over all requests (each request still reads ahead up to
 // readAheadStripes): bounds how much read completion work can land in one event-loop turn.
 export const stripeReadsInFlightMax = 8;
+// Idle stripe buffers of block writes kept per process for reuse (two per PUT in flight at most); beyond
+// this they are left to the GC, so memory stays bounded by the writes in flight.
+export const writePoolIdleBytesMax = 16 * MiB;
+// Pooled write stripe buffers hold at most this many 64 KiB blocks: a 1 MiB stripe's data, or its parity at k = 1 / m = 2.
+export const writePoolBlocksMax = 32;

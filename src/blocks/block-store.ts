@@ -10,7 +10,7 @@ import { blockChecksumBytes } from './shard-format.js';
 import { BufferPool } from './buffer-pool.js';
 import { ShardReaderCache } from './shard-reader-cache.js';
 import { shardBlockBytes, stripeTargetBytes } from './limits.js';
-import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax } from '../constants.js';
+import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax, writePoolBlocksMax, writePoolIdleBytesMax } from '../constants.js';
 import { Semaphore } from '../util/semaphore.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
@@ -71,6 +71,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly readerCache = new ShardReaderCache({ entriesMax: shardReadersCachedMax, idleMsMax: shardReaderIdleMsMax });
   /** Stripe reads of object reads in flight at once, over every request (one per process). */
   private readonly readBudget = new Semaphore(stripeReadsInFlightMax);
+  /** Stripe buffers of block writes (PUT, UploadPart), shared by every write of this store. */
+  private readonly writePool = new BufferPool({ classBytes: shardBlockBytes, classesMax: writePoolBlocksMax, idleBytesMax: writePoolIdleBytesMax });
   /** Read buffers of GETs, shared by every read of this store (one per process). */
   private readonly readPool = new BufferPool({
     classBytes: shardBlockBytes + blockChecksumBytes,
@@ -130,6 +132,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         targets: targets.map((target) => ({ target, drive: this.usableDrive(target) })),
         quorum: writeQuorumOf(redundancy),
         signal: options.signal,
+        pool: this.writePool,
       },
       source,
     ).catch((err: unknown) => {
