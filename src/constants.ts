@@ -30,3 +30,23 @@ export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size l
 export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
+
+// Large GETs (src/blocks): per-process reuse of read buffers and open shard files.
+// Idle read buffers kept for reuse: 32 MiB holds the stripes of 16 parallel 1 MiB GETs twice over; reads
+// beyond it still allocate, so memory stays bounded by the reads in flight, not by this pool.
+export const readPoolIdleBytesMax = 32 * MiB;
+// Pooled read buffers hold at most this many 64 KiB checksum blocks: a full 1 MiB chunk, the most a stripe reads per shard.
+export const readPoolBlocksMax = 16;
+// Open shard files kept per process; each holds one file descriptor.
+export const shardReadersCachedMax = 64;
+// An unused open shard file is closed after this, so a shard GC deleted (here or in another process)
+// gives its space back soon.
+export const shardReaderIdleMsMax = 5000;
+// Stripe reads of GETs in flight per process, over all requests (each request still reads ahead up to
+// readAheadStripes): bounds how much read completion work can land in one event-loop turn.
+export const stripeReadsInFlightMax = 8;
+// Idle stripe buffers of block writes kept per process for reuse (two per PUT in flight at most); beyond
+// this they are left to the GC, so memory stays bounded by the writes in flight.
+export const writePoolIdleBytesMax = 16 * MiB;
+// Pooled write stripe buffers hold at most this many 64 KiB blocks: a 1 MiB stripe's data, or its parity at k = 1 / m = 2.
+export const writePoolBlocksMax = 32;

@@ -1,13 +1,17 @@
 // The read path of one block: for each stripe in the range, read only the data-chunk pieces needed;
 // when a shard is missing or corrupt, read k healthy chunks of just that stripe and decode.
 import { assert } from '../util/assert.js';
+import type { Semaphore } from '../util/semaphore.js';
 import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
 import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
 import type { LocalDrive } from './drive.js';
 import { readAheadStripes } from './limits.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ShardReader } from './shard-file.js';
+import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
-import { raceAbort } from './streams.js';
+import { abortError, raceAbort } from './streams.js';
+import type { LeasedBytes } from './types.js';
 
 export interface ShardSource {
   target: string;
@@ -20,38 +24,69 @@ export interface BlockReadPlan {
   layout: StripeLayout;
   sources: ShardSource[];
   signal?: AbortSignal;
+  /** Where direct stripe reads take their buffers; without one they allocate. */
+  pool?: BufferPool;
+  /** Open shard readers shared between reads; without it each read opens its own. */
+  readerCache?: ShardReaderCache;
+  /** Stripe reads in flight in the whole process, so many parallel GETs cannot pile up completions. */
+  readBudget?: Semaphore;
   /** Called once per shard found missing or corrupt during this read. */
   onDamage: (shardIndex: number, error: StoreError) => void;
 }
 
 /** Yields logical bytes [start, end) in order, reading ahead a bounded number of stripes. */
 export async function* readBlock(plan: BlockReadPlan, start: number, end: number): AsyncGenerator<Buffer> {
+  // The consumer cannot say when it is done with a buffer, so these are never released: the GC takes them.
+  for await (const lease of readBlockLeased(plan, start, end)) yield* lease.pieces;
+}
+
+/**
+ * Yields logical bytes [start, end) in order, one lease per stripe, reading ahead a bounded number of
+ * stripes. The consumer releases each lease once nothing references its pieces any more (or never).
+ */
+export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: number): AsyncGenerator<LeasedBytes> {
   const { layout, signal } = plan;
   assert(start >= 0 && start <= end && end <= layout.size, 'Read range out of bounds');
   if (start === end) return;
   const reader = new StripeReader(plan);
   const lastStripe = Math.floor((end - 1) / layout.stripeBytes);
   let nextStripe = Math.floor(start / layout.stripeBytes);
-  const queue: Promise<Buffer[]>[] = [];
+  const queue: Promise<LeasedBytes>[] = [];
   try {
     while (nextStripe <= lastStripe || queue.length > 0) {
       while (queue.length <= readAheadStripes && nextStripe <= lastStripe) {
-        const pending = reader.readStripe(nextStripe++, start, end);
+        const stripe = nextStripe++;
+        const pending = readWithin(plan.readBudget, signal, () => reader.readStripe(stripe, start, end));
         pending.catch(() => undefined); // observed when its turn comes
         queue.push(pending);
       }
-      const pieces = await raceAbort(queue.shift() as Promise<Buffer[]>, signal);
-      for (const piece of pieces) yield piece;
+      yield await raceAbort(queue.shift() as Promise<LeasedBytes>, signal);
     }
   } finally {
-    await Promise.allSettled(queue);
+    // Stripes read ahead but never handed out: once settled, nothing else holds their buffers.
+    for (const r of await Promise.allSettled(queue)) if (r.status === 'fulfilled') r.value.release();
     await reader.close();
+  }
+}
+
+/** Runs `read` holding a permit of `budget`, when there is one; the permit is held for the I/O and CRC only, never while a consumer is slow. */
+async function readWithin<T>(budget: Semaphore | undefined, signal: AbortSignal | undefined, read: () => Promise<T>): Promise<T> {
+  if (!budget) return read();
+  await budget.acquire(signal).catch(() => {
+    throw abortError(signal!, 'Cannot wait for a stripe read'); // the one cancellation error of the store
+  });
+  try {
+    return await read();
+  } finally {
+    budget.release();
   }
 }
 
 /** Reads stripes of one block, remembering which shards went bad so later stripes skip them. */
 export class StripeReader {
-  private readonly readers = new Map<number, Promise<ShardReader>>();
+  private readonly readers = new Map<number, Promise<CachedShardReader>>();
+  /** Cached readers a read failed through, replaced by fresh ones; let go at close(). */
+  private readonly retired: CachedShardReader[] = [];
   private readonly errors = new Map<number, StoreError>();
   private readonly shardBytes: number;
 
@@ -61,17 +96,26 @@ export class StripeReader {
     for (const [index, error] of knownBad) this.errors.set(index, error);
   }
 
-  /** The pieces of stripe `stripe` inside logical [start, end). */
-  async readStripe(stripe: number, start: number, end: number): Promise<Buffer[]> {
+  /** The pieces of stripe `stripe` inside logical [start, end), lent from the plan's pool when it has one. */
+  async readStripe(stripe: number, start: number, end: number): Promise<LeasedBytes> {
     const pieces = piecesOf(this.plan.layout, stripe, start, end);
     if (pieces.every((p) => !this.errors.has(p.shardIndex))) {
       const offset = stripe * this.plan.layout.chunkBytes;
-      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => r.readPieces(offset + p.chunkStart, offset + p.chunkEnd))));
-      if (direct.every((r) => r.status === 'fulfilled')) return direct.flatMap((r) => (r as PromiseFulfilledResult<Buffer[]>).value);
+      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => this.readRange(r, offset + p.chunkStart, offset + p.chunkEnd))));
+      const buffers = direct.flatMap((r) => (r.status === 'fulfilled' && r.value.buffer ? [r.value.buffer] : []));
+      if (direct.every((r) => r.status === 'fulfilled')) {
+        return leaseOf(direct.flatMap((r) => (r as PromiseFulfilledResult<{ pieces: Buffer[] }>).value.pieces), buffers, this.plan.pool);
+      }
+      leaseOf([], buffers, this.plan.pool).release(); // settled reads whose pieces are dropped here
       for (const r of direct) if (r.status === 'rejected' && !isStoreError(r.reason)) throw r.reason; // a bug, not damage
     }
     const decoded = await this.decodeStripe(stripe, pieces.map((p) => p.shardIndex));
-    return pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd));
+    return leaseOf(pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd)), [], undefined);
+  }
+
+  private readRange(reader: ShardReader, start: number, end: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
+    const pool = this.plan.pool;
+    return pool ? reader.readPooled(start, end, pool) : reader.readPieces(start, end).then((pieces) => ({ pieces }));
   }
 
   /**
@@ -114,12 +158,33 @@ export class StripeReader {
 
   async close(): Promise<void> {
     const readers = await Promise.allSettled(this.readers.values());
-    await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.done() : undefined)));
+    await Promise.all(this.retired.map((r) => r.done()));
   }
 
   private async readShard<T>(shardIndex: number, read: (reader: ShardReader) => Promise<T>): Promise<T> {
     try {
-      return await read(await this.openShard(shardIndex));
+      const opening = this.openShard(shardIndex);
+      const open = await opening;
+      try {
+        return await read(open.reader);
+      } catch (err) {
+        if (!open.cached || !isStoreError(err)) throw err;
+        // The cached handle may be stale (a corrupt file heal has since replaced): stop sharing it and
+        // try once more on a fresh open, so a cached handle never fails a read a fresh open would serve.
+        open.drop();
+        if (this.readers.get(shardIndex) === opening) {
+          this.readers.delete(shardIndex);
+          this.retired.push(open);
+        }
+        const again = await this.openShard(shardIndex);
+        try {
+          return await read(again.reader);
+        } catch (retryErr) {
+          again.drop(); // really damaged: no later read should start from this handle either
+          throw retryErr;
+        }
+      }
     } catch (err) {
       if (!isStoreError(err)) throw err; // a bug, not damage
       if (!this.errors.has(shardIndex)) {
@@ -130,15 +195,17 @@ export class StripeReader {
     }
   }
 
-  private openShard(shardIndex: number): Promise<ShardReader> {
+  private openShard(shardIndex: number): Promise<CachedShardReader> {
     let reader = this.readers.get(shardIndex);
     if (!reader) {
       const source = this.plan.sources[shardIndex];
       assert(source !== undefined, `No source for shard ${shardIndex}`);
-      const drive = source.drive;
-      reader = drive
-        ? drive.openShardReader(this.plan.blockId, shardIndex, this.shardBytes)
-        : Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      const { drive } = source;
+      const { blockId, readerCache } = this.plan;
+      const open = () => drive!.openShardReader(blockId, shardIndex, this.shardBytes);
+      if (!drive) reader = Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      else if (readerCache) reader = readerCache.acquire(`${drive.shardPath(blockId, shardIndex)}:${this.shardBytes}`, blockId, open);
+      else reader = open().then(uncached);
       reader.catch(() => undefined);
       this.readers.set(shardIndex, reader);
     }
@@ -158,4 +225,17 @@ export class StripeReader {
       cause: first,
     });
   }
+}
+
+/** A lease over `pieces`, which are views into `buffers`; release() gives the buffers back to `pool` once. */
+function leaseOf(pieces: Buffer[], buffers: Buffer[], pool: BufferPool | undefined): LeasedBytes {
+  let released = false;
+  return {
+    pieces,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (pool) for (const buffer of buffers) pool.give(buffer);
+    },
+  };
 }

@@ -3,10 +3,15 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
-import { stripeTargetBytes } from './limits.js';
+import { blockChecksumBytes } from './shard-format.js';
+import { BufferPool } from './buffer-pool.js';
+import { ShardReaderCache } from './shard-reader-cache.js';
+import { shardBlockBytes, stripeTargetBytes } from './limits.js';
+import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax, writePoolBlocksMax, writePoolIdleBytesMax } from '../constants.js';
+import { Semaphore } from '../util/semaphore.js';
 import { placeShards, type PlacementLayout } from './placement.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
@@ -23,6 +28,7 @@ import type {
   BlockWriteOptions,
   DriveStatus,
   HealResult,
+  LeasedBytes,
   Redundancy,
   ShardCheck,
   ShardDamage,
@@ -61,6 +67,18 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   private closed = false;
+  /** Open shard readers of object reads (never scrub or heal, which must see the file on the drive now). */
+  private readonly readerCache = new ShardReaderCache({ entriesMax: shardReadersCachedMax, idleMsMax: shardReaderIdleMsMax });
+  /** Stripe reads of object reads in flight at once, over every request (one per process). */
+  private readonly readBudget = new Semaphore(stripeReadsInFlightMax);
+  /** Stripe buffers of block writes (PUT, UploadPart), shared by every write of this store. */
+  private readonly writePool = new BufferPool({ classBytes: shardBlockBytes, classesMax: writePoolBlocksMax, idleBytesMax: writePoolIdleBytesMax });
+  /** Read buffers of GETs, shared by every read of this store (one per process). */
+  private readonly readPool = new BufferPool({
+    classBytes: shardBlockBytes + blockChecksumBytes,
+    classesMax: readPoolBlocksMax,
+    idleBytesMax: readPoolIdleBytesMax,
+  });
   /** What opening the drives changed or found: formatted, re-formatted (wiped) and missing drives. */
   readonly openNotes: readonly string[];
 
@@ -114,6 +132,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         targets: targets.map((target) => ({ target, drive: this.usableDrive(target) })),
         quorum: writeQuorumOf(redundancy),
         signal: options.signal,
+        pool: this.writePool,
       },
       source,
     ).catch((err: unknown) => {
@@ -126,15 +145,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   }
 
   read(ref: BlockRef, options: BlockReadOptions): Readable {
-    this.checkOpen();
-    const { codec, layout } = this.openRef(ref);
-    const { start, end, signal } = options;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
-      throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
-    }
-    void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    const plan = this.readPlan(ref, codec, layout, signal);
-    const stream = Readable.from(readBlock(plan, start, end), { objectMode: false });
+    const { signal } = options;
+    // Not pooled: a Readable's consumer cannot say when it is done with a buffer.
+    const stream = Readable.from(readBlock(this.getPlan(ref, options, undefined), options.start, options.end), { objectMode: false });
     if (signal) {
       // The generator only notices an abort while it runs; a paused consumer must be cancelled too.
       const onAbort = () => stream.destroy(abortError(signal, `Cannot read block "${ref.id}"`));
@@ -143,6 +156,23 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     return stream;
+  }
+
+  readLeased(ref: BlockRef, options: BlockReadOptions): AsyncIterable<LeasedBytes> {
+    // Aborts reach the generator through raceAbort at each stripe; the consumer stops iterating on its own.
+    return readBlockLeased(this.getPlan(ref, options, this.readPool), options.start, options.end);
+  }
+
+  /** The read plan of a GET of bytes [start, end), after checking the range. */
+  private getPlan(ref: BlockRef, options: BlockReadOptions, pool: BufferPool | undefined): BlockReadPlan {
+    this.checkOpen();
+    const { codec, layout } = this.openRef(ref);
+    const { start, end, signal } = options;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
+      throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
+    }
+    void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
+    return { ...this.readPlan(ref, codec, layout, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
@@ -155,6 +185,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         await drive?.deleteShard(id, shardIndex).catch(() => undefined);
       }),
     );
+    // After the unlinks, so no read can cache the old files again: their space is freed now, not when
+    // the entries age out. (A read still holding one finishes with the right bytes.)
+    this.readerCache.invalidate(id);
   }
 
   async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {
@@ -170,7 +203,14 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
     const plan = { ...this.readPlan(ref, codec, layout, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(ref, i, e) };
-    const work = async () => healBlock(plan, await scrubBlock(plan));
+    const work = async () => {
+      try {
+        return await healBlock(plan, await scrubBlock(plan));
+      } finally {
+        // Rewritten shards are new files: later reads must open them rather than a cached old one.
+        this.readerCache.invalidate(ref.id);
+      }
+    };
     return this.cancellable(work(), ref, options.signal);
   }
 
@@ -240,6 +280,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkOpen();
     checkBlockId(id);
     const counts = await Promise.all(this.reachableDrives().map((drive) => drive.deleteBlockFiles(id).catch(() => 0)));
+    this.readerCache.invalidate(id);
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -250,6 +291,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.readerCache.close();
   }
 
   /** The codec and geometry of a recorded block, checked so a bad ref fails loudly, not with wrong bytes. */

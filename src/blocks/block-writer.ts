@@ -5,6 +5,7 @@ import { StoreError } from '../util/errors.js';
 import { allocStripe, chunkOf, resizeStripe, type Codec, type StripeBuffers } from './codec/index.js';
 import type { LocalDrive } from './drive.js';
 import { shardBlockBytes } from './limits.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ShardWriter } from './shard-file.js';
 import { alignUp } from './stripe-layout.js';
 import { abortError, chunksOf } from './streams.js';
@@ -29,6 +30,8 @@ export interface BlockWritePlan {
   /** Shards that must be durable for the write to count. */
   quorum: number;
   signal?: AbortSignal;
+  /** Where stripe buffers come from and go back to once the block is written; without one they allocate. */
+  pool?: BufferPool;
 }
 
 /** Writes the block; resolves with its size and the shards that could not be written (healable). */
@@ -38,10 +41,11 @@ export async function writeBlock(
 ): Promise<{ size: number; failed: ShardFailure[] }> {
   assert(plan.targets.length === plan.codec.dataShards + plan.codec.parityShards, 'One target per shard is required');
   const shards = new ShardSet(plan);
+  const buffers = new StripeBufferSet(plan);
   let inflight: Promise<void> | undefined;
   try {
     await shards.open();
-    const size = await fillStripes(plan, source, async (stripe) => {
+    const size = await fillStripes(plan, buffers, source, async (stripe) => {
       await inflight;
       inflight = shards.writeStripe(stripe);
       inflight.catch(() => undefined); // rejection is observed by the next await; avoid an unhandled one meanwhile
@@ -54,6 +58,47 @@ export async function writeBlock(
     await inflight?.catch(() => undefined);
     await shards.abort();
     throw plan.signal?.aborted ? abortError(plan.signal, `Cannot write block "${plan.blockId}"`) : err;
+  } finally {
+    // Every encode and append has settled by now (awaited above), so nothing references the stripes.
+    buffers.release();
+  }
+}
+
+/**
+ * The two stripe buffers of one block write, taken from the plan's pool on first use: a block of one
+ * stripe (a 1 MiB PUT) needs only one. release() gives them back once no I/O can touch them.
+ */
+class StripeBufferSet {
+  private readonly stripes: (StripeBuffers | undefined)[] = [undefined, undefined];
+  private readonly taken: Buffer[] = [];
+  private readonly chunkBytes: number;
+
+  constructor(private readonly plan: BlockWritePlan) {
+    this.chunkBytes = plan.stripeBytes / plan.codec.dataShards;
+  }
+
+  get(turn: number): StripeBuffers {
+    const slot = turn % 2;
+    let stripe = this.stripes[slot];
+    if (!stripe) {
+      const { codec, pool } = this.plan;
+      if (!pool) stripe = allocStripe(codec, this.chunkBytes);
+      else {
+        const take = (bytes: number) => {
+          if (bytes === 0) return Buffer.alloc(0); // no parity (one copy)
+          const buffer = pool.take(bytes);
+          this.taken.push(buffer);
+          return buffer.subarray(0, bytes);
+        };
+        stripe = { data: take(codec.dataShards * this.chunkBytes), parity: take(codec.parityShards * this.chunkBytes), chunkBytes: this.chunkBytes };
+      }
+      this.stripes[slot] = stripe;
+    }
+    return stripe;
+  }
+
+  release(): void {
+    for (const buffer of this.taken.splice(0)) this.plan.pool?.give(buffer);
   }
 }
 
@@ -67,18 +112,17 @@ interface FilledStripe extends StripeBuffers {
  */
 async function fillStripes(
   plan: BlockWritePlan,
+  buffers: StripeBufferSet,
   source: AsyncIterable<unknown>,
   onStripe: (stripe: FilledStripe) => Promise<void>,
 ): Promise<number> {
   const { codec, stripeBytes } = plan;
-  const chunkBytes = stripeBytes / codec.dataShards;
-  const buffers = [allocStripe(codec, chunkBytes), allocStripe(codec, chunkBytes)];
   let turn = 0;
   let fill = 0;
   let size = 0;
   for await (const chunk of chunksOf(source, plan.signal)) {
     for (let offset = 0; offset < chunk.length; ) {
-      const stripe = buffers[turn % 2] as StripeBuffers;
+      const stripe = buffers.get(turn);
       const taken = chunk.copy(stripe.data, fill, offset, offset + Math.min(chunk.length - offset, stripeBytes - fill));
       fill += taken;
       offset += taken;
@@ -91,7 +135,7 @@ async function fillStripes(
     }
   }
   if (fill > 0) {
-    const stripe = buffers[turn % 2] as StripeBuffers;
+    const stripe = buffers.get(turn);
     const lastChunkBytes = alignUp(Math.ceil(fill / codec.dataShards), codec.chunkAlignBytes);
     const last = resizeStripe(codec, stripe, lastChunkBytes);
     last.data.fill(0, fill); // the pad is part of the parity, so it must be deterministic

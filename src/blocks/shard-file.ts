@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
+import type { BufferPool } from './buffer-pool.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -150,19 +151,39 @@ export class ShardReader {
    * buffer: no copy to strip the checksums, which halved the full GCs of large GETs (bench/http.ts).
    */
   async readPieces(start: number, end: number): Promise<Buffer[]> {
+    return (await this.readInto(start, end, (bytes) => Buffer.allocUnsafe(bytes))).pieces;
+  }
+
+  /**
+   * readPieces() into a buffer from `pool`. The caller owns the returned `buffer` and gives it back to
+   * the pool only once nothing references `pieces` any more; on failure it has already gone back.
+   */
+  async readPooled(start: number, end: number, pool: BufferPool): Promise<{ pieces: Buffer[]; buffer: Buffer }> {
+    let taken: Buffer | undefined;
+    try {
+      return await this.readInto(start, end, (bytes) => (taken = pool.take(bytes)));
+    } catch (err) {
+      // The read has settled, so neither the threadpool nor any piece holds the buffer any more.
+      if (taken) pool.give(taken);
+      throw err;
+    }
+  }
+
+  private async readInto(start: number, end: number, alloc: (bytes: number) => Buffer): Promise<{ pieces: Buffer[]; buffer: Buffer }> {
     const { blockBytes, shardBytes } = this.header;
     assert(start >= 0 && start <= end && end <= shardBytes, 'Shard read out of range');
-    if (start === end) return [];
+    if (start === end) return { pieces: [], buffer: Buffer.alloc(0) };
     const firstBlock = Math.floor(start / blockBytes);
     const lastBlock = Math.floor((end - 1) / blockBytes);
     const fileStart = blockFileOffset(firstBlock, blockBytes);
     const fileEnd = Math.min(blockFileOffset(lastBlock + 1, blockBytes), shardFileBytes(shardBytes, blockBytes));
-    const raw = Buffer.allocUnsafe(fileEnd - fileStart);
+    const buffer = alloc(fileEnd - fileStart);
+    const raw = buffer.length === fileEnd - fileStart ? buffer : buffer.subarray(0, fileEnd - fileStart);
     const { bytesRead } = await this.handle.read(raw, 0, raw.length, fileStart).catch((err: unknown) => {
       throw ioError(err, `Cannot read shard "${this.path}"`);
     });
     if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
-    return this.verifyAndSlice(raw, firstBlock, start, end);
+    return { pieces: this.verifyAndSlice(raw, firstBlock, start, end), buffer };
   }
 
   async close(): Promise<void> {

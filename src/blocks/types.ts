@@ -42,6 +42,16 @@ export interface BlockReadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Bytes lent by the store. `release()` hands their memory back for reuse by other reads, so call it
+ * only once nothing references `pieces` any more (for a socket: after the write's callback reported
+ * success). Never calling it is always safe; calling it early lets another read overwrite the bytes.
+ */
+export interface LeasedBytes {
+  readonly pieces: readonly Buffer[];
+  release(): void;
+}
+
 export interface BlockStore {
   /** A fresh random block id. */
   newId(): string;
@@ -53,6 +63,8 @@ export interface BlockStore {
   write(source: Readable | AsyncIterable<Buffer>, options: BlockWriteOptions): Promise<BlockRef>;
   /** Streams logical bytes [start, end) of the block, verifying every shard block's checksum. */
   read(ref: BlockRef, options: BlockReadOptions): Readable;
+  /** read() as leases, one per stripe, whose memory the consumer returns: what GET uses to avoid GC. */
+  readLeased(ref: BlockRef, options: BlockReadOptions): AsyncIterable<LeasedBytes>;
   /** Deletes every shard of the block (idempotent; missing shards are fine). */
   delete(ref: BlockRef): Promise<void>;
   /** Redundancy used when a write names none. */

@@ -2,7 +2,7 @@
 // block store; reads stream a byte range back across inline data or a list of blocks.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BlockRef, Redundancy } from '../blocks/types.js';
+import type { BlockRef, LeasedBytes, Redundancy } from '../blocks/types.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import type { ObjectData } from './records.js';
@@ -98,4 +98,19 @@ export function readData(ctx: ObjectContext, data: ObjectData, start: number, en
     }
   }
   return Readable.from(generate(), { objectMode: false });
+}
+
+/**
+ * Bytes [start, end) of an object kept in blocks, as leases the caller releases once it no longer
+ * references their pieces (see LeasedBytes): GET's way to reuse read buffers instead of allocating.
+ */
+export async function* readDataLeased(ctx: ObjectContext, data: ObjectData, start: number, end: number, signal?: AbortSignal): AsyncGenerator<LeasedBytes> {
+  let offset = 0;
+  for (const ref of data.blocks ?? []) {
+    const pieceStart = Math.max(start, offset);
+    const pieceEnd = Math.min(end, offset + ref.size);
+    if (pieceStart < pieceEnd) yield* ctx.blocks.readLeased(ref, { start: pieceStart - offset, end: pieceEnd - offset, ...(signal ? { signal } : {}) });
+    offset += ref.size;
+    if (offset >= end) break;
+  }
 }

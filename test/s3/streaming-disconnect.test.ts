@@ -79,3 +79,49 @@ test('Streaming - a client that disconnects mid-PUT of a large object leaves no 
   assert.equal(await sha256Of('after'), createHash('sha256').update(large.subarray(0, 5 * MiB)).digest('hex'));
   assert.doesNotMatch(server.logs(), /InternalError|Unhandled request failure/);
 });
+
+/** A raw GET of `key` (optionally a Range) read slowly, so the server's socket backs up; the sha256 of the body. */
+async function slowSha256Of(key: string, range?: string): Promise<string> {
+  const path = objectPath(Bucket, key);
+  const headers = await signedHeaders(server, { path, ...(range ? { headers: { range } } : {}) });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, headers, agent: false }, (res) => {
+      const hash = createHash('sha256');
+      res.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        if (Math.random() < 0.03) {
+          res.pause();
+          setTimeout(() => res.resume(), 3);
+        }
+      });
+      res.on('end', () => resolve(hash.digest('hex')));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('Streaming - GETs of different objects sharing pooled read buffers get exact bytes while others hang up', async () => {
+  // Read buffers return to a per-process pool once the socket has sent them; a buffer reused too early
+  // would hand one client another object's bytes. Distinct objects make any such mix-up visible.
+  const bodies = await Promise.all(
+    [3 * MiB + 17, 2 * MiB, 5 * MiB - 3, MiB + 65536].map(async (size, i) => {
+      const body = randomBytes(size);
+      await s3.send(new PutObjectCommand({ Bucket, Key: `pooled-${i}`, Body: body }));
+      return body;
+    }),
+  );
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  for (let round = 0; round < 2; round++) {
+    const reads = bodies.flatMap((body, i) => [
+      slowSha256Of(`pooled-${i}`).then((got) => assert.equal(got, sha(body), `object ${i}`)),
+      slowSha256Of(`pooled-${i}`, 'bytes=70000-1500000').then((got) => assert.equal(got, sha(body.subarray(70000, 1500001)), `range of object ${i}`)),
+      slowSha256Of(`pooled-${i}`).then((got) => assert.equal(got, sha(body), `object ${i} again`)),
+    ]);
+    const hangUps = bodies.map((body, i) => getAndHangUp(`pooled-${i}`, Math.floor((body.length * (i + 1)) / 6)));
+    await Promise.all([...reads, ...hangUps]);
+  }
+  assert.equal(server.process.exitCode, null);
+  assert.doesNotMatch(server.logs(), /InternalError|Unhandled request failure/);
+});

@@ -1,13 +1,13 @@
 // GetObject and HeadObject: version resolution, preconditions, ranges and part numbers, response-*
 // overrides, and the body streamed with backpressure (an error after the headers cuts the connection).
-import { pipeline } from 'node:stream/promises';
 import { resolveVersionAndBucket } from '../../objects/get-object.js';
-import { inlineRange, readData } from '../../objects/data.js';
+import { inlineRange, readDataLeased } from '../../objects/data.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { enforceReadConditions, parseRange, type ByteRange } from '../conditions.js';
 import { objectResponseHeaders } from '../object-headers.js';
+import { sendLeased } from '../send-leased.js';
 import { partNumberMax } from '../../constants.js';
 
 function versionIdParam(c: RequestContext): string | undefined {
@@ -70,7 +70,8 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
     c.res.end(inline);
     return;
   }
-  await pipeline(readData(c.objects, record.data, start, end, c.signal), c.res);
+  // Block data goes out as leases, so each read buffer returns to the pool once the socket has sent it.
+  await sendLeased(c.res, readDataLeased(c.objects, record.data, start, end, c.signal), c.signal);
 }
 
 function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
