@@ -1,11 +1,11 @@
 // Moving object bytes in and out: small bodies go inline into the metadata, larger ones stream into the
 // block store; reads stream a byte range back across inline data or a list of blocks.
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BlockRef, LeasedBytes, Redundancy } from '../blocks/types.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import type { ObjectData } from './records.js';
+import { streamingHash, type StreamingHash } from '../util/hash-thread.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -23,11 +23,12 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
-async function* counted(source: AsyncIterable<Buffer>, md5: ReturnType<typeof createHash>, state: { size: number }, declared: number): AsyncGenerator<Buffer> {
+async function* counted(source: AsyncIterable<Buffer>, md5: StreamingHash, state: { size: number }, declared: number): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     state.size += chunk.length;
     if (state.size > declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
     md5.update(chunk);
+    if (md5.backlogged) await md5.drained();
     yield chunk;
   }
   if (state.size !== declared) throw new ObjectError('IncompleteBody');
@@ -35,20 +36,30 @@ async function* counted(source: AsyncIterable<Buffer>, md5: ReturnType<typeof cr
 
 /** Stores a body; resolves once it is durable. Nothing is committed to metadata here. */
 export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, options: IngestOptions): Promise<StoredData> {
-  const md5 = createHash('md5');
-  const state = { size: 0 };
-  const source = counted(body, md5, state, options.size);
-  if (options.size <= ctx.inlineBytesMax && !options.forceBlock) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source) chunks.push(chunk);
-    return { inline: Buffer.concat(chunks), size: state.size, md5: md5.digest() };
+  // A large body's MD5 (the ETag) is hashed on a worker thread, beside the block writes, instead of on
+  // the event loop's thread.
+  const md5 = streamingHash('md5', options.size);
+  try {
+    const state = { size: 0 };
+    const source = counted(body, md5, state, options.size);
+    if (options.size <= ctx.inlineBytesMax && !options.forceBlock) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of source) chunks.push(chunk);
+      return { inline: Buffer.concat(chunks), size: state.size, md5: await md5.digest() };
+    }
+    const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
+      id: ctx.blocks.newId(),
+      ...(options.redundancy ? { redundancy: options.redundancy } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const digest = await md5.digest().catch(async (err: unknown) => {
+      await ctx.blocks.delete(block).catch(() => undefined); // the orphan sweep retries
+      throw err;
+    });
+    return { block, size: state.size, md5: digest };
+  } finally {
+    md5.dispose();
   }
-  const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
-    id: ctx.blocks.newId(),
-    ...(options.redundancy ? { redundancy: options.redundancy } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  return { block, size: state.size, md5: md5.digest() };
 }
 
 /** Frees a stored body that will not be committed (a failed precondition, a bad digest). */
