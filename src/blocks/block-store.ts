@@ -362,7 +362,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkedAtMs = now;
     await Promise.all(
       this.slots.map(async (slot) => {
-        this.healthy.set(slot.id, slot.drive !== undefined && (await slot.drive.state()) === 'ok');
+        const healthy = slot.drive !== undefined && (await slot.drive.state()) === 'ok';
+        this.healthy.set(slot.id, healthy);
+        // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
+        // the directory), hiding its loss from damage reports and holding its files open.
+        if (slot.drive && (!healthy || force)) this.readerCache.invalidateUnder(slot.drive.root);
       }),
     );
   }

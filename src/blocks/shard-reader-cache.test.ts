@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, rename, unlink } from 'node:fs/promises';
+import { copyFile, readdir, readlink, rename, unlink } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
 import type { LeasedBytes } from './types.js';
@@ -75,6 +75,49 @@ describe('ShardReaderCache in LocalBlockStore with one drive', () => {
     assert.deepEqual(await readAll(ref), data);
     await unlink(shardFile(drives.paths[0]!, ref.id, 0));
     assert.deepEqual(await readAll(ref), data);
+  });
+
+  test('refreshDrives - later reads open the files afresh, so a drive removed after it is reported, not read through old handles', async () => {
+    const data = randomBytes(200_000);
+    const ref = await store.write(piecesOf(data), { id: store.newId() });
+    assert.deepEqual(await readAll(ref), data); // its shard reader is cached now
+    await store.refreshDrives();
+    const drive = drives.paths[0]!;
+    await rename(drive, `${drive}.away`);
+    try {
+      damage.length = 0;
+      await assert.rejects(readAll(ref), (err) => isStoreError(err));
+      assert.ok(damage.some((d) => d.reason === 'missing' && d.ref.id === ref.id), 'the removed drive is reported');
+    } finally {
+      await rename(`${drive}.away`, drive);
+      await store.refreshDrives();
+    }
+    assert.deepEqual(await readAll(ref), data);
+  });
+
+  test('refreshDrives - a drive found missing keeps none of its files open', async () => {
+    const data = randomBytes(200_000);
+    const ref = await store.write(piecesOf(data), { id: store.newId() });
+    assert.deepEqual(await readAll(ref), data);
+    const drive = drives.paths[0]!;
+    const openUnder = async (dir: string) => {
+      let count = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(`${dir}/`)) count++;
+      }
+      return count;
+    };
+    await rename(drive, `${drive}.away`);
+    try {
+      assert.ok((await openUnder(`${drive}.away`)) > 0, 'the cached reader holds the moved file');
+      await store.refreshDrives();
+      await new Promise((r) => setTimeout(r, 50)); // closing is asynchronous
+      assert.equal(await openUnder(`${drive}.away`), 0);
+    } finally {
+      await rename(`${drive}.away`, drive);
+      await store.refreshDrives();
+    }
   });
 });
 

@@ -10,6 +10,8 @@
 //   never makes a read fail that a fresh open would have served.
 // - Deletes and heals in this process drop the block's entries at once; idle entries are closed after
 //   a few seconds, so deleted files' space is not held long by any process.
+// - A drive the store finds missing, and every drive when it is asked to look at them now (admin status,
+//   heal), loses its entries, so reads see the drives as they are and a dead disk's files are let go.
 // Scrub and heal never use it: they must look at the file that is on the drive now.
 import { assert } from '../util/assert.js';
 import type { ShardReader } from './shard-file.js';
@@ -92,6 +94,12 @@ export class ShardReaderCache {
   /** Drops every entry of `blockId`: its shards were deleted or rewritten by this process. */
   invalidate(blockId: string): void {
     for (const entry of [...this.entries.values()]) if (entry.blockId === blockId) this.drop(entry.key, entry);
+  }
+
+  /** Drops every entry whose key (a shard path) lies under `root`: that drive changed or went away. */
+  invalidateUnder(root: string): void {
+    const prefix = root.endsWith('/') ? root : `${root}/`;
+    for (const entry of [...this.entries.values()]) if (entry.key.startsWith(prefix)) this.drop(entry.key, entry);
   }
 
   /** Open entries, for tests. */
