@@ -10,6 +10,9 @@ import { assert } from '../../util/assert.js';
 import type { KvPair, MetaStore, ScanRange, Txn } from '../types.js';
 import type { CommitReply, CommitRequest } from './commit-worker.js';
 
+/** Bytes of the database file the reader maps; pages past it are read with pread(). */
+const readerMmapBytes = 256 * 1024 * 1024;
+
 interface Pending {
   resolve: (ok: boolean) => void;
   reject: (err: Error) => void;
@@ -59,7 +62,14 @@ export class SqliteMetaStore implements MetaStore {
       worker.once('online', resolve);
       worker.once('error', reject);
     });
-    return new SqliteMetaStore(openSqliteDatabase(path, true), worker);
+    const reader = openSqliteDatabase(path, true);
+    // Reads map the database file instead of pread()ing each page: a small GET made 22 pread64 calls
+    // before (strace; the reader's page cache kept none of them), none after, at 0.82-1.03x the CPU per
+    // GET in four bench/ab.ts runs. An I/O error on a mapped
+    // page kills the process with SIGBUS rather than failing one read; the metadata drive is gone then
+    // anyway. Pages still in the WAL are read as before.
+    reader.pragma(`mmap_size = ${readerMmapBytes}`);
+    return new SqliteMetaStore(reader, worker);
   }
 
   async get(key: Buffer): Promise<Buffer | null> {
