@@ -65,9 +65,9 @@ export class SqliteMetaStore implements MetaStore {
     const reader = openSqliteDatabase(path, true);
     // Reads map the database file instead of pread()ing each page: a small GET made 22 pread64 calls
     // before (strace; the reader's page cache kept none of them), none after, at 0.82-1.03x the CPU per
-    // GET in four bench/ab.ts runs. An I/O error on a mapped
-    // page kills the process with SIGBUS rather than failing one read; the metadata drive is gone then
-    // anyway. Pages still in the WAL are read as before.
+    // GET in four bench/ab.ts runs. An I/O error on a mapped page kills the process with SIGBUS rather
+    // than failing one read; the metadata drive is gone then anyway. Pages still in the WAL are read as
+    // before.
     reader.pragma(`mmap_size = ${readerMmapBytes}`);
     return new SqliteMetaStore(reader, worker);
   }
