@@ -130,6 +130,18 @@ function objectChecksumOf(c: RequestContext): { expected?: ExpectedChecksum; bod
   return { expected: { algorithm, value: String(value).trim(), ...(type ? { type } : {}) }, bodyHeaders };
 }
 
+/**
+ * The object's URL as AWS gives it in CompleteMultipartUpload: the address the request used (path- or
+ * virtual-hosted-style, the key still URI-encoded as the client sent it) on the request's host.
+ */
+function locationOf(c: RequestContext): string {
+  const url = c.req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const host = header(c, 'host');
+  return host ? `http://${host}${path}` : path;
+}
+
 export async function handleCompleteMultipartUpload(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
@@ -139,7 +151,7 @@ export async function handleCompleteMultipartUpload(c: RequestContext): Promise<
   const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions, ...(expected ? { expectedChecksum: expected } : {}) });
   const { etag: _, ...headers } = writeResponseHeaders(record);
   sendXml(c, 'CompleteMultipartUploadResult', [
-    el('Location', `/${bucket}/${key}`),
+    el('Location', locationOf(c)),
     el('Bucket', bucket),
     el('Key', key),
     el('ETag', record.etag),
