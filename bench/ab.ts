@@ -1,14 +1,21 @@
-// A/B of 4 KiB GET (and optionally PUT) between checkouts in one run: each server is started from its own
-// root's dist/, gets the same objects and the same wrk loads, run after one another within each repeat so
-// background load hits all alike; prints the median ops/s and server CPU ms/op per checkout.
-// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--repeats 5] [--seconds 3] ROOT...
+// A/B of GET (and optionally PUT) of 4 KiB (or 1 MiB) between checkouts or node flags in one run: each
+// server is started from its own root's dist/, gets the same objects and the same wrk loads, run after one
+// another within each repeat so background load hits all alike; prints the median ops/s and server CPU
+// ms/op per checkout.
+// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--sizes 4k,1m] [--repeats 5] [--seconds 3] ROOT...
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
 // root twice is an A/A run, which shows how far apart two identical servers read on this machine.
+// ROOT+--flag[+--flag] runs that checkout with extra node flags.
 import { compare, prepare, type Contender } from './lib/compare.js';
 import { loadText } from './lib/machine.js';
 import { startBenchServer, type BenchServer } from './lib/server.js';
 
-function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; roots: string[] } {
+const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: number; putKeys: number }> = {
+  '4k': { label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 },
+  '1m': { label: '1 MiB', bytes: 1024 * 1024, getObjects: 32, putKeys: 256 },
+};
+
+function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; roots: string[]; sizes: (typeof sizeSpecs)[string][] } {
   const roots: string[] = [];
   const options = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -20,7 +27,12 @@ function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; s
     if (op !== 'GET' && op !== 'PUT') throw new RangeError(`Unknown op "${op}": expected GET or PUT`);
     return op;
   });
-  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots };
+  const sizes = (options.get('--sizes') ?? '4k').split(',').map((name) => {
+    const spec = sizeSpecs[name];
+    if (!spec) throw new RangeError(`Unknown size "${name}": expected 4k or 1m`);
+    return spec;
+  });
+  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots, sizes };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -28,11 +40,12 @@ const servers: BenchServer[] = [];
 try {
   const contenders: Contender[] = [];
   for (const [i, root] of args.roots.entries()) {
-    const server = await startBenchServer(root === 'this' ? {} : { root });
+    const [dir, ...nodeArgs] = root.split('+');
+    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}) });
     servers.push(server);
     contenders.push({ name: `${i}: ${root}`, server });
   }
-  const sizes = [{ label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 }];
+  const sizes = args.sizes;
   await prepare(contenders, sizes);
   process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
   const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver: 'wrk' });
