@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
 import { openBlockStore, type BlockRef, type LocalBlockStore, type ShardDamage } from './index.js';
-import { collect, flipByte, piecesOf, shardFile, tempDrives } from './test-helpers.js';
+import { collect, flipByte, piecesOf, shardFile, tempDrives, suiteStore, type TempStore } from './test-helpers.js';
 
 const MiB = 1024 * 1024;
 
 describe('LocalBlockStore with six drives (RS 4+2)', () => {
-  let drives: Awaited<ReturnType<typeof tempDrives>>;
+  let drives: TempStore['drives'];
   let store: LocalBlockStore;
-  const damage: ShardDamage[] = [];
+  let damage: ShardDamage[];
+  suiteStore(6, (fixture) => ({ drives, store, damage } = fixture));
   const pathOf = (ref: BlockRef, shardIndex: number) => {
     const slot = store.slotPath(ref.targets[shardIndex] as string);
     return shardFile(slot, ref.id, shardIndex);
@@ -32,16 +33,8 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
     return { data, ref };
   };
 
-  before(async () => {
-    drives = await tempDrives(6);
-    store = await openBlockStore({ drives: drives.paths, onDamage: (d) => damage.push(d) });
-  });
   beforeEach(() => {
     damage.length = 0;
-  });
-  after(async () => {
-    await store.close();
-    await drives.cleanup();
   });
 
   test('defaultRedundancy - RS 4+2 from six drives', () => {

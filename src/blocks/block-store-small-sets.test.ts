@@ -3,19 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
-import { openBlockStore, type ShardDamage } from './index.js';
-import { collect, piecesOf, tempDrives } from './test-helpers.js';
+import type { LocalBlockStore, ShardDamage } from './index.js';
+import { collect, piecesOf, tempStore } from './test-helpers.js';
 
 /** Opens a store over `count` fresh drives, runs `work`, cleans up. */
-async function withStore(count: number, work: (ctx: { paths: string[]; store: Awaited<ReturnType<typeof openBlockStore>>; damage: ShardDamage[] }) => Promise<void>) {
-  const drives = await tempDrives(count);
-  const damage: ShardDamage[] = [];
-  const store = await openBlockStore({ drives: drives.paths, onDamage: (d) => damage.push(d) });
+async function withStore(count: number, work: (ctx: { paths: string[]; store: LocalBlockStore; damage: ShardDamage[] }) => Promise<void>) {
+  const { drives, store, damage, close } = await tempStore(count);
   try {
     await work({ paths: drives.paths, store, damage });
   } finally {
-    await store.close();
-    await drives.cleanup();
+    await close();
   }
 }
 

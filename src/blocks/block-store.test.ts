@@ -3,25 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
-import { openBlockStore, type LocalBlockStore, type ShardDamage } from './index.js';
+import type { LocalBlockStore, ShardDamage } from './index.js';
 import { shardBlockBytes } from './limits.js';
-import { collect, flipByte, piecesOf, shardFile, tempDrives } from './test-helpers.js';
+import { collect, flipByte, piecesOf, shardFile, suiteStore, type TempStore } from './test-helpers.js';
 
 describe('LocalBlockStore with one drive', () => {
-  let drives: Awaited<ReturnType<typeof tempDrives>>;
+  let drives: TempStore['drives'];
   let store: LocalBlockStore;
-  const damage: ShardDamage[] = [];
+  let damage: ShardDamage[];
 
-  before(async () => {
-    drives = await tempDrives(1);
-    store = await openBlockStore({ drives: drives.paths, onDamage: (d) => damage.push(d) });
-  });
-  after(async () => {
-    await store.close();
-    await drives.cleanup();
-  });
+  suiteStore(1, (fixture) => ({ drives, store, damage } = fixture));
 
   test('defaultRedundancy - one copy when there is one drive', () => {
     assert.deepEqual(store.defaultRedundancy(), { kind: 'replicate', copies: 1 });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFile, readdir, readlink, rename, unlink } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
 import type { LeasedBytes } from './types.js';
-import { openBlockStore, type LocalBlockStore, type ShardDamage } from './index.js';
+import type { LocalBlockStore, ShardDamage } from './index.js';
 import type { ShardReader } from './shard-file.js';
 import { ShardReaderCache } from './shard-reader-cache.js';
-import { flipByte, piecesOf, shardFile, tempDrives } from './test-helpers.js';
+import { flipByte, piecesOf, shardFile, suiteStore, type TempStore } from './test-helpers.js';
 
 async function leasedBytes(leases: AsyncIterable<LeasedBytes>): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -19,18 +19,11 @@ async function leasedBytes(leases: AsyncIterable<LeasedBytes>): Promise<Buffer> 
 }
 
 describe('ShardReaderCache in LocalBlockStore with one drive', () => {
-  let drives: Awaited<ReturnType<typeof tempDrives>>;
+  let drives: TempStore['drives'];
   let store: LocalBlockStore;
-  const damage: ShardDamage[] = [];
+  let damage: ShardDamage[];
 
-  before(async () => {
-    drives = await tempDrives(1);
-    store = await openBlockStore({ drives: drives.paths, onDamage: (d) => damage.push(d) });
-  });
-  after(async () => {
-    await store.close();
-    await drives.cleanup();
-  });
+  suiteStore(1, (fixture) => ({ drives, store, damage } = fixture));
 
   const readAll = (ref: { size: number } & Parameters<LocalBlockStore['readLeased']>[0]) => leasedBytes(store.readLeased(ref, { start: 0, end: ref.size }));
 

@@ -1,14 +1,51 @@
-// Helpers shared by the block layer's tests: temporary drive directories and stream collection.
+// Helpers shared by the block layer's tests: temporary drive directories and stores, stream collection.
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { after, before } from 'node:test';
+import { openBlockStore, type LocalBlockStore, type ShardDamage } from './index.js';
 
 /** Makes `count` empty drive directories under one temp root; `cleanup` removes them all. */
 export async function tempDrives(count: number): Promise<{ root: string; paths: string[]; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'tessera-blocks-'));
   const paths = Array.from({ length: count }, (_, i) => join(root, `d${i}`));
   return { root, paths, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export interface TempStore {
+  drives: Awaited<ReturnType<typeof tempDrives>>;
+  store: LocalBlockStore;
+  /** Every damage report the store made, in order. */
+  damage: ShardDamage[];
+  /** Closes the store and removes its drives. */
+  close(): Promise<void>;
+}
+
+/** A store over `count` fresh drives that records the damage it reports. */
+export async function tempStore(count: number): Promise<TempStore> {
+  const drives = await tempDrives(count);
+  const damage: ShardDamage[] = [];
+  const store = await openBlockStore({ drives: drives.paths, onDamage: (d) => damage.push(d) });
+  return {
+    drives,
+    store,
+    damage,
+    close: async () => {
+      await store.close();
+      await drives.cleanup();
+    },
+  };
+}
+
+/** One tempStore for the enclosing suite: opened before its first test (handed to `opened`), closed after its last. */
+export function suiteStore(count: number, opened: (fixture: TempStore) => void): void {
+  let fixture: TempStore | undefined;
+  before(async () => {
+    fixture = await tempStore(count);
+    opened(fixture);
+  });
+  after(() => fixture?.close());
 }
 
 export async function collect(stream: Readable): Promise<Buffer> {
