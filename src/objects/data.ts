@@ -93,19 +93,28 @@ export function inlineRange(data: ObjectData, start: number, end: number): Buffe
   return data.inline === undefined ? undefined : Buffer.from(data.inline, 'base64').subarray(start, end);
 }
 
+/**
+ * Where logical bytes [start, end) fall in consecutive pieces of the given lengths: each piece they
+ * touch, with the part of it (relative to the piece) they cover, in order.
+ */
+function* slicesOf<T>(pieces: readonly T[], lengthOf: (piece: T) => number, start: number, end: number): Generator<{ piece: T; start: number; end: number }> {
+  let offset = 0;
+  for (const piece of pieces) {
+    const length = lengthOf(piece);
+    const pieceStart = Math.max(start, offset);
+    const pieceEnd = Math.min(end, offset + length);
+    if (pieceStart < pieceEnd) yield { piece, start: pieceStart - offset, end: pieceEnd - offset };
+    offset += length;
+    if (offset >= end) break;
+  }
+}
+
 /** Streams bytes [start, end) of an object. */
 export function readData(ctx: ObjectContext, data: ObjectData, start: number, end: number, signal?: AbortSignal): Readable {
   const pieces = piecesOf(ctx, data);
   async function* generate(): AsyncGenerator<Buffer> {
-    let offset = 0;
-    for (const piece of pieces) {
-      const pieceStart = Math.max(start, offset);
-      const pieceEnd = Math.min(end, offset + piece.length);
-      if (pieceStart < pieceEnd) {
-        for await (const chunk of piece.read(pieceStart - offset, pieceEnd - offset, signal)) yield chunk;
-      }
-      offset += piece.length;
-      if (offset >= end) break;
+    for (const slice of slicesOf(pieces, (p) => p.length, start, end)) {
+      for await (const chunk of slice.piece.read(slice.start, slice.end, signal)) yield chunk;
     }
   }
   return Readable.from(generate(), { objectMode: false });
@@ -116,12 +125,7 @@ export function readData(ctx: ObjectContext, data: ObjectData, start: number, en
  * references their pieces (see LeasedBytes): GET's way to reuse read buffers instead of allocating.
  */
 export async function* readDataLeased(ctx: ObjectContext, data: ObjectData, start: number, end: number, signal?: AbortSignal): AsyncGenerator<LeasedBytes> {
-  let offset = 0;
-  for (const ref of data.blocks ?? []) {
-    const pieceStart = Math.max(start, offset);
-    const pieceEnd = Math.min(end, offset + ref.size);
-    if (pieceStart < pieceEnd) yield* ctx.blocks.readLeased(ref, { start: pieceStart - offset, end: pieceEnd - offset, ...(signal ? { signal } : {}) });
-    offset += ref.size;
-    if (offset >= end) break;
+  for (const slice of slicesOf(data.blocks ?? [], (ref) => ref.size, start, end)) {
+    yield* ctx.blocks.readLeased(slice.piece, { start: slice.start, end: slice.end, ...(signal ? { signal } : {}) });
   }
 }
