@@ -101,7 +101,7 @@ export class SqliteMetaStore implements MetaStore {
     return value;
   }
 
-  /** The read cache's entries and bytes (tests, metrics). */
+  /** The read cache's entries and bytes, for tests. */
   get cacheStats(): { entries: number; bytes: number } {
     return { entries: this.#cache.size, bytes: this.#cache.bytes };
   }
