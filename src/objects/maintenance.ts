@@ -32,6 +32,7 @@ interface StoredPass {
 export interface MaintenanceStats {
   heal: PassProgress;
   scrub: PassProgress;
+  /** Damaged blocks not repaired yet: waiting in the queue or being healed now. */
   queuedDamage: number;
   healedFromQueue: number;
 }
@@ -47,6 +48,8 @@ export class Maintenance {
   #heal: StoredPass = { cursor: '', progress: emptyProgress('heal') };
   #scrub: StoredPass = { cursor: '', progress: emptyProgress('scrub') };
   #healedFromQueue = 0;
+  /** Blocks taken off the queue whose heal has not settled; still counted as queued damage. */
+  #healingFromQueue = 0;
   readonly #unsubscribe: () => void;
 
   constructor(ctx: ObjectContext, blocks: BlockMaintenance) {
@@ -66,7 +69,7 @@ export class Maintenance {
   }
 
   stats(): MaintenanceStats {
-    return { heal: { ...this.#heal.progress }, scrub: { ...this.#scrub.progress }, queuedDamage: this.#queue.size, healedFromQueue: this.#healedFromQueue };
+    return { heal: { ...this.#heal.progress }, scrub: { ...this.#scrub.progress }, queuedDamage: this.#queue.size + this.#healingFromQueue, healedFromQueue: this.#healedFromQueue };
   }
 
   /** Starts a full heal pass (reviving wiped drives first), unless one is running. */
@@ -89,13 +92,18 @@ export class Maintenance {
       const batch = [...this.#queue.values()].slice(0, maintenanceStepBlocks);
       for (const ref of batch) {
         this.#queue.delete(ref.id);
-        // A block deleted meanwhile needs no healing.
-        if (!(await this.#ctx.meta.get(keys.blockOwner(ref.id)))) continue;
+        // Until its heal settles, the block still counts as queued: status must not read "nothing queued,
+        // nothing healed" while a repair is under way (the scrub test saw exactly that).
+        this.#healingFromQueue++;
         try {
+          // A block deleted meanwhile needs no healing.
+          if (!(await this.#ctx.meta.get(keys.blockOwner(ref.id)))) continue;
           await this.#blocks.heal(ref, signal ? { signal } : {});
           this.#healedFromQueue++;
         } catch (err) {
           if (!isStoreError(err) || err.code === 'ERR_ABORTED') throw err; // the next heal pass retries it
+        } finally {
+          this.#healingFromQueue--;
         }
       }
       return 'busy';
