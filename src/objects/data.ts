@@ -79,7 +79,7 @@ interface Piece {
 /** The pieces an object's bytes are split into: the inline buffer, or one entry per block. */
 function piecesOf(ctx: ObjectContext, data: ObjectData): Piece[] {
   if (data.inline !== undefined) {
-    const buf = Buffer.from(data.inline, 'base64');
+    const buf = inlineBytesOf(data, data.inline);
     return [{ length: buf.length, read: (s, e) => [buf.subarray(s, e)] }];
   }
   return (data.blocks ?? []).map((ref) => ({
@@ -90,7 +90,20 @@ function piecesOf(ctx: ObjectContext, data: ObjectData): Piece[] {
 
 /** Bytes [start, end) of an object kept inline in its metadata; undefined when it lives in blocks. */
 export function inlineRange(data: ObjectData, start: number, end: number): Buffer | undefined {
-  return data.inline === undefined ? undefined : Buffer.from(data.inline, 'base64').subarray(start, end);
+  return data.inline === undefined ? undefined : inlineBytesOf(data, data.inline).subarray(start, end);
+}
+
+// An inline body decoded once per record: records read through decodeSharedRecord are shared by every
+// GET of the object, so its bytes can be too (they are only ever written to sockets).
+const inlineBytes = new WeakMap<ObjectData, Buffer>();
+
+function inlineBytesOf(data: ObjectData, inline: string): Buffer {
+  let bytes = inlineBytes.get(data);
+  if (bytes === undefined) {
+    bytes = Buffer.from(inline, 'base64');
+    inlineBytes.set(data, bytes);
+  }
+  return bytes;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { readBucket, readHead, readVersion } from './key-state.js';
-import { decodeRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
+import { decodeSharedRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
 
 export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
@@ -24,7 +24,7 @@ async function currentVersion(ctx: ObjectContext, bucket: string, key: string): 
   for (let attempt = 0; attempt < 4; attempt++) {
     const entryBuf = await ctx.meta.get(keys.current(bucket, key));
     if (!entryBuf) break;
-    const record = await readVersion(ctx, bucket, key, decodeRecord<CurrentEntry>(entryBuf).versionKey);
+    const record = await readVersion(ctx, bucket, key, decodeSharedRecord<CurrentEntry>(entryBuf).versionKey);
     if (record) return record;
   }
   const { head } = await readHead(ctx, bucket, key);

@@ -8,7 +8,7 @@ import type { BlockRef } from '../blocks/types.js';
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
 import {
-  decodeRecord, encodeRecord, newVersionKey,
+  decodeRecord, decodeSharedRecord, encodeRecord, newVersionKey,
   type BucketRecord, type CurrentEntry, type KeyHead, type VersionRecord,
 } from './records.js';
 import { ObjectError } from './errors.js';
@@ -20,12 +20,12 @@ export interface KeySnapshot {
 
 export async function readHead(ctx: ObjectContext, bucket: string, key: string): Promise<KeySnapshot> {
   const headBuf = await ctx.meta.get(keys.head(bucket, key));
-  return { headBuf, head: headBuf ? decodeRecord<KeyHead>(headBuf) : null };
+  return { headBuf, head: headBuf ? decodeSharedRecord<KeyHead>(headBuf) : null };
 }
 
 export async function readVersion(ctx: ObjectContext, bucket: string, key: string, versionKey: string): Promise<VersionRecord | null> {
   const buf = await ctx.meta.get(keys.version(bucket, key, Buffer.from(versionKey, 'hex')));
-  return buf ? decodeRecord<VersionRecord>(buf) : null;
+  return buf ? decodeSharedRecord<VersionRecord>(buf) : null;
 }
 
 export function currentEntryOf(record: VersionRecord): CurrentEntry {
@@ -60,7 +60,7 @@ export function claimBlocks(blocks: BlockRef[]): Write[] {
 export async function readBucket(ctx: ObjectContext, bucket: string): Promise<{ record: BucketRecord; buf: Buffer }> {
   const buf = await ctx.meta.get(keys.bucket(bucket));
   if (!buf) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
-  const record = decodeRecord<BucketRecord>(buf);
+  const record = decodeSharedRecord<BucketRecord>(buf);
   if (record.deleting) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
   return { record, buf };
 }

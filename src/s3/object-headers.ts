@@ -66,6 +66,33 @@ function headerValueOf(query: string, value: string): string {
   return /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
+// The headers that depend on the record alone, built once per record: records read for GET and HEAD are
+// shared and frozen (objects/records.ts decodeSharedRecord), so one object's GETs share these too.
+const storedResponseHeaders = new WeakMap<VersionRecord, Readonly<Record<string, string>>>();
+
+function storedResponseHeadersOf(record: VersionRecord): Readonly<Record<string, string>> {
+  let out = storedResponseHeaders.get(record);
+  if (out !== undefined) return out;
+  const built: Record<string, string> = {
+    etag: record.etag,
+    'last-modified': httpDate(record.lastModifiedMs),
+    'accept-ranges': 'bytes',
+    'content-type': 'binary/octet-stream',
+  };
+  for (const [name, value] of Object.entries(record.headers)) built[name] = value;
+  if (record.storageClass !== 'STANDARD') built['x-amz-storage-class'] = record.storageClass;
+  if (record.tags && Object.keys(record.tags).length > 0) built['x-amz-tagging-count'] = String(Object.keys(record.tags).length);
+  out = Object.freeze(built);
+  storedResponseHeaders.set(record, out);
+  return out;
+}
+
+/** Whether the query may hold a response-* override; most GETs have none, and six get()s cost more. */
+function hasOverrides(query: URLSearchParams): boolean {
+  for (const name of query.keys()) if (name.startsWith('response-')) return true;
+  return false;
+}
+
 export interface ResponseHeaderOptions {
   query: URLSearchParams;
   versioned: boolean;
@@ -74,20 +101,14 @@ export interface ResponseHeaderOptions {
 
 /** Headers of a GET or HEAD answer, except Content-Length and Content-Range. */
 export function objectResponseHeaders(record: VersionRecord, options: ResponseHeaderOptions): Record<string, string> {
-  const out: Record<string, string> = {
-    etag: record.etag,
-    'last-modified': httpDate(record.lastModifiedMs),
-    'accept-ranges': 'bytes',
-    'content-type': 'binary/octet-stream',
-  };
-  for (const [name, value] of Object.entries(record.headers)) out[name] = value;
-  for (const [query, name] of overrides) {
-    const value = options.query.get(query);
-    if (value !== null) out[name] = headerValueOf(query, value);
+  const out: Record<string, string> = { ...storedResponseHeadersOf(record) };
+  if (hasOverrides(options.query)) {
+    for (const [query, name] of overrides) {
+      const value = options.query.get(query);
+      if (value !== null) out[name] = headerValueOf(query, value);
+    }
   }
   if (options.versioned || !record.isNull) out['x-amz-version-id'] = record.isNull ? 'null' : record.versionKey;
-  if (record.storageClass !== 'STANDARD') out['x-amz-storage-class'] = record.storageClass;
-  if (record.tags && Object.keys(record.tags).length > 0) out['x-amz-tagging-count'] = String(Object.keys(record.tags).length);
   if (options.checksumMode && record.checksum) {
     out[checksumHeaderName(record.checksum.algorithm)] = record.checksum.value;
     out['x-amz-checksum-type'] = record.checksum.type;
