@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { ObjectContext } from '../objects/context.js';
 import type { AuthContext } from './sigv4/authenticate.js';
 import { S3Error } from './errors.js';
+import type { Query } from './query.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
@@ -23,7 +24,7 @@ export interface RequestContext {
   config: S3Config;
   bucket?: string;
   key?: string;
-  query: URLSearchParams;
+  query: Query;
   auth: AuthContext;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { VersionRecord } from '../objects/records.js';
 import { httpDate } from '../objects/get-object.js';
 import { S3Error } from './errors.js';
+import type { Query } from './query.js';
 import { userMetadataBytesMax } from '../constants.js';
 import { checksumHeaderName } from '../util/checksum.js';
 
@@ -88,13 +89,13 @@ function storedResponseHeadersOf(record: VersionRecord): Readonly<Record<string,
 }
 
 /** Whether the query may hold a response-* override; most GETs have none, and six get()s cost more. */
-function hasOverrides(query: URLSearchParams): boolean {
+function hasOverrides(query: Query): boolean {
   for (const name of query.keys()) if (name.startsWith('response-')) return true;
   return false;
 }
 
 export interface ResponseHeaderOptions {
-  query: URLSearchParams;
+  query: Query;
   versioned: boolean;
   checksumMode: boolean;
 }

@@ -6,6 +6,7 @@ import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticate } from './sigv4/authenticate.js';
 import { route } from './router.js';
+import { Query } from './query.js';
 import type { RequestContext, S3Config } from './context.js';
 import { validateKey } from './names.js';
 import { escapeXml } from './xml.js';
@@ -137,7 +138,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
-    const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, {
+    const query = Query.parse(rawQuery);
+    const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers }, {
       region: options.config.region,
       secretFor: options.config.secretFor,
       nowMs: options.config.nowMs,
@@ -157,7 +159,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       config: options.config,
       bucket: address.bucket,
       key: address.key,
-      query: new URLSearchParams(rawQuery),
+      query,
       auth,
       get signal() {
         signal ??= abortSignalOf(res);

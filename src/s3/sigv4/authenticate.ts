@@ -5,12 +5,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { clockSkewMsMax, presignExpiresSecondsMax } from '../../constants.js';
 import { S3Error } from '../errors.js';
 import { canonicalRequest, credentialScope, parseQuery, sigv4Algorithm, stringToSign, type QueryPair } from './canonical.js';
-import { hmac, signaturesEqual, signingKey } from './signing-key.js';
+import { hmac, signatureMatches, signingKey } from './signing-key.js';
 
 export interface SignedRequest {
   method: string;
   rawPath: string; // path exactly as sent, percent-encoded, no query
   rawQuery: string; // after '?', as sent, '' if none
+  /** rawQuery already decoded by parseQuery, when the caller has it. */
+  query?: readonly QueryPair[];
   headers: IncomingHttpHeaders;
 }
 
@@ -45,7 +47,7 @@ const unsupportedMechanism = 'The authorization mechanism you have provided is n
 /** Returns null for an anonymous request; throws S3Error for any signed request that fails. */
 export function authenticate(req: SignedRequest, config: AuthConfig): AuthContext | null {
   const authorization = singleHeader(req.headers, 'authorization');
-  const query = parseQuery(req.rawQuery);
+  const query = req.query ?? parseQuery(req.rawQuery);
   const queryAuth = query.some(([name]) => name === 'X-Amz-Signature' || name === 'X-Amz-Algorithm' || name === 'X-Amz-Credential');
   if (authorization !== undefined && queryAuth) {
     throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified', { extra: { ArgumentName: 'Authorization' } });
@@ -136,7 +138,7 @@ function requireSigned(headers: IncomingHttpHeaders, signedHeaders: readonly str
 
 const presignParams = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'] as const;
 
-function authenticatePresigned(req: SignedRequest, query: QueryPair[], config: AuthConfig): AuthContext {
+function authenticatePresigned(req: SignedRequest, query: readonly QueryPair[], config: AuthConfig): AuthContext {
   const param = (name: string): string | undefined => query.find(([n]) => n === name)?.[1];
   const [algorithm, credentialText, signature, amzDate, signedHeadersText, expiresText] = presignParams.map(param);
   if (!algorithm || !credentialText || !signature || !amzDate || !signedHeadersText || expiresText === undefined) {
@@ -232,8 +234,7 @@ function verifySignature(req: SignedRequest, check: SignatureCheck): void {
     signedHeaders: check.signedHeaders, payloadHash: check.payloadHash, omitQueryName: check.omitQueryName,
   });
   const toSign = stringToSign(check.amzDate, credentialScope(check.credential.scopeDate, check.region), canonical);
-  const expected = hmac(check.key, toSign).toString('hex');
-  if (signaturesEqual(expected, check.provided)) return;
+  if (signatureMatches(hmac(check.key, toSign), check.provided)) return;
   // AWS returns the canonical request and string to sign so clients can debug; neither holds a secret.
   throw new S3Error('SignatureDoesNotMatch', undefined, {
     extra: { AWSAccessKeyId: check.credential.accessKeyId, StringToSign: toSign, SignatureProvided: check.provided, CanonicalRequest: canonical },
