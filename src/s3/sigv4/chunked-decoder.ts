@@ -5,7 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { KiB, MiB } from '../../constants.js';
 import { S3Error } from '../errors.js';
 import { emptySha256Hex, sha256Hex } from './canonical.js';
-import { hmac, signaturesEqual } from './signing-key.js';
+import { hmac, signatureMatches } from './signing-key.js';
 
 const chunkLineBytesMax = 4 * KiB;
 const chunkBytesMax = 16 * MiB;
@@ -177,8 +177,7 @@ export class ChunkedDecoder {
   }
 
   private checkSignature(signing: ChunkSigning, toSign: string, provided: string): void {
-    const expected = hmac(signing.signingKey, toSign).toString('hex');
-    if (!signaturesEqual(expected, provided)) {
+    if (!signatureMatches(hmac(signing.signingKey, toSign), provided)) {
       throw new S3Error('SignatureDoesNotMatch', undefined, { extra: { StringToSign: toSign, SignatureProvided: provided } });
     }
     this.previousSignature = provided;

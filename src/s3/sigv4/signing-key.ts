@@ -31,9 +31,14 @@ export function signingKey(secret: string, scopeDate: string, region: string): B
   return key;
 }
 
-/** Constant-time comparison of two lowercase hex signatures; a length difference is a mismatch. */
-export function signaturesEqual(expected: string, provided: string): boolean {
-  const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(provided, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Constant-time comparison of an HMAC-SHA256 digest with the lowercase hex signature a client sent. The
+ * digest stays bytes: hex-encoding it and copying both strings into Buffers cost more than the compare.
+ */
+export function signatureMatches(expected: Buffer, provided: string): boolean {
+  // Buffer.from(hex) would also take uppercase digits and stop at the first bad one, so check the form first.
+  if (provided.length !== expected.length * 2 || !lowercaseHex.test(provided)) return false;
+  return timingSafeEqual(expected, Buffer.from(provided, 'hex'));
 }
+
+const lowercaseHex = /^[0-9a-f]*$/;
