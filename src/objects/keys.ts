@@ -35,6 +35,23 @@ const terminator = Buffer.from([0]);
 const rangeEnd = Buffer.from([0xff]); // UTF-8 never contains 0xff, and an escaped 0x00 is 0x00 0xff
 
 function tuple(space: Space, ...parts: (string | Buffer)[]): Buffer {
+  // Most keys are strings with no NUL and at most a trailing binary part (a version key): encode them from
+  // one string, with one UTF-8 conversion instead of a Buffer per part and a concat (3% of a small GET).
+  let text = String.fromCharCode(space);
+  let last = parts.length;
+  const tail = parts[last - 1];
+  if (tail !== undefined && typeof tail !== 'string') last--;
+  for (let i = 0; i < last; i++) {
+    const part = parts[i]!;
+    if (typeof part !== 'string' || part.includes('\0')) return tupleByParts(space, parts);
+    text += `${part}\0`;
+  }
+  if (last === parts.length) return Buffer.from(text, 'utf8');
+  const head = Buffer.from(text, 'utf8');
+  return Buffer.concat([head, tail as Buffer], head.length + (tail as Buffer).length);
+}
+
+function tupleByParts(space: Space, parts: (string | Buffer)[]): Buffer {
   const chunks: Buffer[] = [Buffer.from([space])];
   for (const part of parts) {
     if (typeof part === 'string') chunks.push(escapeString(part), terminator);
