@@ -69,13 +69,25 @@ export async function readSmallBody(c: RequestContext, maxBytes = xmlBodyBytesMa
   return Buffer.concat(chunks);
 }
 
+/**
+ * Adds the headers every S3 answer carries to `headers` (a fresh object the caller owns) and returns it.
+ * Passing them with the rest to writeHead(), rather than setHeader() ahead of it, keeps Node on its
+ * fast path, where the headers are checked and serialised once.
+ */
+export function withRequestId(requestId: string, headers: Record<string, string>): Record<string, string> {
+  headers['x-amz-request-id'] = requestId;
+  headers['x-amz-id-2'] = requestId;
+  headers.server = 'Tessera';
+  return headers;
+}
+
 export function sendXml(c: RequestContext, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
   const body = Buffer.from(xmlDocument(root, children), 'utf8');
-  c.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) });
+  c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) }));
   c.res.end(body);
 }
 
 export function sendEmpty(c: RequestContext, status: number, headers: Record<string, string> = {}): void {
-  c.res.writeHead(status, { ...headers, 'content-length': '0' });
+  c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-length': '0' }));
   c.res.end();
 }

@@ -7,7 +7,7 @@ import { S3Error, toS3Error } from './errors.js';
 import { authenticate } from './sigv4/authenticate.js';
 import { route } from './router.js';
 import { Query } from './query.js';
-import type { RequestContext, S3Config } from './context.js';
+import { withRequestId, type RequestContext, type S3Config } from './context.js';
 import { validateKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
@@ -71,6 +71,11 @@ export function addressOf(rawPath: string, host: string | undefined, baseDomains
   return key === '' ? { bucket } : { bucket, key: decodePathPart(key) };
 }
 
+/** For the admin API, which writes its own answers: the same identity headers through setHeader. */
+function setRequestId(res: ServerResponse, requestId: string): void {
+  for (const [name, value] of Object.entries(withRequestId(requestId, {}))) res.setHeader(name, value);
+}
+
 /** The XML body of an S3 error answer. */
 function errorDocument(err: S3Error, resource: string, requestId: string): Buffer {
   const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('');
@@ -102,11 +107,11 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
     return;
   }
   const body = err.httpStatus === 304 || c.req.method === 'HEAD' ? Buffer.alloc(0) : errorDocument(err, c.resource, c.requestId);
-  res.writeHead(err.httpStatus, {
+  res.writeHead(err.httpStatus, withRequestId(c.requestId, {
     ...err.headers,
     ...(body.length > 0 ? { 'content-type': 'application/xml' } : {}),
     'content-length': String(body.length),
-  });
+  }));
   res.end(c.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -134,7 +139,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   const c: Partial<RequestContext> & { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string } = { req, res, requestId, resource: rawPath };
   try {
-    if (options.admin && rawPath === metricsPath && req.method === 'GET') return await handleMetrics(options.admin, res);
+    if (options.admin && rawPath === metricsPath && req.method === 'GET') {
+      setRequestId(res, requestId);
+      return await handleMetrics(options.admin, res);
+    }
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
@@ -147,6 +155,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (!auth) throw new S3Error('AccessDenied');
     if (options.admin && rawPath.startsWith(adminPathPrefix)) {
       if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
+      setRequestId(res, requestId);
       return await handleAdmin(options.admin, req, res, rawPath);
     }
     let signal: AbortSignal | undefined;
@@ -181,17 +190,14 @@ export function createS3Server(options: S3ServerOptions): Server {
   const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
     const requestId = newRequestId();
     const counters = options.counters;
-    if (counters) {
-      counters.requests_total++;
-      res.once('finish', () => {
-        if (res.statusCode >= 500) counters.responses_5xx_total++;
-        else if (res.statusCode >= 400) counters.responses_4xx_total++;
-      });
-    }
-    res.setHeader('x-amz-request-id', requestId);
-    res.setHeader('x-amz-id-2', requestId);
-    res.setHeader('server', 'Tessera');
-    handle(options, req, res, requestId).catch((err) => {
+    if (counters) counters.requests_total++;
+    // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
+    // client went away mid-body counts by the status it began with.
+    handle(options, req, res, requestId).then(() => {
+      if (!counters || !res.headersSent) return;
+      if (res.statusCode >= 500) counters.responses_5xx_total++;
+      else if (res.statusCode >= 400) counters.responses_4xx_total++;
+    }, (err: unknown) => {
       options.log.error('Unhandled request failure', { requestId, err });
       res.destroy();
     });

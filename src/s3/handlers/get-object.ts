@@ -3,7 +3,7 @@
 import { resolveVersionAndBucket } from '../../objects/get-object.js';
 import { inlineRange, readDataLeased } from '../../objects/data.js';
 import type { VersionRecord } from '../../objects/records.js';
-import { header, requireBucket, requireKey, type RequestContext } from '../context.js';
+import { header, requireBucket, requireKey, withRequestId, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { enforceReadConditions, parseRange, type ByteRange } from '../conditions.js';
 import { objectResponseHeaders } from '../object-headers.js';
@@ -58,7 +58,7 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   const end = range?.end ?? record.size;
   headers['content-length'] = String(end - start);
   if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${record.size}`;
-  c.res.writeHead(range ? 206 : 200, headers);
+  c.res.writeHead(range ? 206 : 200, withRequestId(c.requestId, headers));
   if (!withBody || end === start) {
     c.res.end();
     return;
