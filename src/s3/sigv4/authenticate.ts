@@ -128,9 +128,12 @@ function checkSkew(amzDate: string, nowMs: number): void {
  * (say x-amz-copy-source, turning a presigned PUT into a copy). `exempt` names harmless ones.
  */
 function requireSigned(headers: IncomingHttpHeaders, signedHeaders: readonly string[], exempt: readonly string[] = []): void {
-  const unsigned = Object.keys(headers).filter((name) => name.startsWith('x-amz-') && !signedHeaders.includes(name) && !exempt.includes(name));
-  if (!signedHeaders.includes('host')) unsigned.unshift('host');
-  if (unsigned.length === 0) return;
+  let unsigned: string[] | undefined;
+  for (const name in headers) {
+    if (name.startsWith('x-amz-') && !signedHeaders.includes(name) && !exempt.includes(name)) (unsigned ??= []).push(name);
+  }
+  if (!signedHeaders.includes('host')) (unsigned ??= []).unshift('host');
+  if (unsigned === undefined) return;
   throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { extra: { HeadersNotSigned: unsigned.join(', ') } });
 }
 
