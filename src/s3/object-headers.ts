@@ -90,7 +90,7 @@ function storedResponseHeadersOf(record: VersionRecord): Readonly<Record<string,
 
 /** Whether the query may hold a response-* override; most GETs have none, and six get()s cost more. */
 function hasOverrides(query: Query): boolean {
-  for (const name of query.keys()) if (name.startsWith('response-')) return true;
+  for (const [name] of query.pairs) if (name.startsWith('response-')) return true;
   return false;
 }
 

@@ -25,8 +25,4 @@ export class Query {
     for (const [n] of this.pairs) if (n === name) return true;
     return false;
   }
-
-  *keys(): IterableIterator<string> {
-    for (const [n] of this.pairs) yield n;
-  }
 }

@@ -95,7 +95,7 @@ const unsupportedSubresourceNames = new Set(unsupportedSubresources);
 function unsupportedSubresourceOf(query: Query): string | undefined {
   // One pass over the query's few names instead of a has() per sub-resource: 0.2 µs instead of 1 µs per request.
   let any = false;
-  for (const name of query.keys()) any ||= unsupportedSubresourceNames.has(name);
+  for (const [name] of query.pairs) any ||= unsupportedSubresourceNames.has(name);
   return any ? unsupportedSubresources.find((name) => query.has(name)) : undefined;
 }
 
