@@ -3,7 +3,7 @@
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
-import { readBucket, readHead, readVersion } from './key-state.js';
+import { bucketRecordOf, readHead, readVersion } from './key-state.js';
 import { decodeSharedRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
 
 export function httpDate(ms: number): string {
@@ -20,12 +20,14 @@ export async function versionKeyOf(ctx: ObjectContext, bucket: string, key: stri
 
 async function currentVersion(ctx: ObjectContext, bucket: string, key: string): Promise<VersionRecord> {
   // The current entry and the version it names are read apart; a commit between the two reads can
-  // replace both, so read again rather than report a key that exists as missing.
+  // replace both, so read again rather than report a key that exists as missing. The reads are awaited
+  // here rather than through readVersion(): each async layer costs a small GET a promise and a tick.
   for (let attempt = 0; attempt < 4; attempt++) {
     const entryBuf = await ctx.meta.get(keys.current(bucket, key));
     if (!entryBuf) break;
-    const record = await readVersion(ctx, bucket, key, decodeSharedRecord<CurrentEntry>(entryBuf).versionKey);
-    if (record) return record;
+    const versionKey = Buffer.from(decodeSharedRecord<CurrentEntry>(entryBuf).versionKey, 'hex');
+    const recordBuf = await ctx.meta.get(keys.version(bucket, key, versionKey));
+    if (recordBuf) return decodeSharedRecord<VersionRecord>(recordBuf);
   }
   const { head } = await readHead(ctx, bucket, key);
   if (head?.latestIsDeleteMarker) {
@@ -43,12 +45,12 @@ export async function resolveVersion(ctx: ObjectContext, bucket: string, key: st
 
 /** resolveVersion, also handing back the bucket record it read on the way (GET needs its versioning state). */
 export async function resolveVersionAndBucket(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<{ record: VersionRecord; bucket: BucketRecord }> {
-  const bucketRecord = (await readBucket(ctx, bucket)).record;
-  return { record: await findVersion(ctx, bucket, key, versionId), bucket: bucketRecord };
+  const bucketRecord = bucketRecordOf(bucket, await ctx.meta.get(keys.bucket(bucket)));
+  const record = versionId === undefined ? await currentVersion(ctx, bucket, key) : await versionById(ctx, bucket, key, versionId);
+  return { record, bucket: bucketRecord };
 }
 
-async function findVersion(ctx: ObjectContext, bucket: string, key: string, versionId: string | undefined): Promise<VersionRecord> {
-  if (versionId === undefined) return currentVersion(ctx, bucket, key);
+async function versionById(ctx: ObjectContext, bucket: string, key: string, versionId: string): Promise<VersionRecord> {
   const versionKey = await versionKeyOf(ctx, bucket, key, versionId);
   const record = versionKey ? await readVersion(ctx, bucket, key, versionKey) : null;
   if (!record) throw new ObjectError('NoSuchVersion', undefined, { extra: { Key: key, VersionId: versionId } });

@@ -59,10 +59,14 @@ export function claimBlocks(blocks: BlockRef[]): Write[] {
 
 export async function readBucket(ctx: ObjectContext, bucket: string): Promise<{ record: BucketRecord; buf: Buffer }> {
   const buf = await ctx.meta.get(keys.bucket(bucket));
-  if (!buf) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
-  const record = decodeSharedRecord<BucketRecord>(buf);
-  if (record.deleting) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
-  return { record, buf };
+  return { record: bucketRecordOf(bucket, buf), buf: buf! };
+}
+
+/** The record of a bucket that exists and is not being deleted, from its metadata value. */
+export function bucketRecordOf(bucket: string, buf: Buffer | null): BucketRecord {
+  const record = buf ? decodeSharedRecord<BucketRecord>(buf) : undefined;
+  if (!record || record.deleting) throw new ObjectError('NoSuchBucket', undefined, { extra: { BucketName: bucket } });
+  return record;
 }
 
 export interface InstallOptions {

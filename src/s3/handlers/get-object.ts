@@ -78,10 +78,10 @@ function optional<K extends string>(name: K, value: string | undefined): { [P in
   return (value === undefined ? {} : { [name]: value }) as { [P in K]?: string };
 }
 
-export async function handleGetObject(c: RequestContext): Promise<void> {
-  await serve(c, true);
+export function handleGetObject(c: RequestContext): Promise<void> {
+  return serve(c, true);
 }
 
-export async function handleHeadObject(c: RequestContext): Promise<void> {
-  await serve(c, false);
+export function handleHeadObject(c: RequestContext): Promise<void> {
+  return serve(c, false);
 }
