@@ -73,11 +73,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly readBudget = new Semaphore(stripeReadsInFlightMax);
   /** Stripe buffers of block writes (PUT, UploadPart), shared by every write of this store. */
   private readonly writePool = new BufferPool({ classBytes: shardBlockBytes, classesMax: writePoolBlocksMax, idleBytesMax: writePoolIdleBytesMax });
-  /** Read buffers of GETs, shared by every read of this store (one per process). */
+  /** Read buffers of GETs, shared by every read of this store (one per process), in shared memory for the checksum thread. */
   private readonly readPool = new BufferPool({
     classBytes: shardBlockBytes + blockChecksumBytes,
     classesMax: readPoolBlocksMax,
     idleBytesMax: readPoolIdleBytesMax,
+    shared: true,
   });
   /** What opening the drives changed or found: formatted, re-formatted (wiped) and missing drives. */
   readonly openNotes: readonly string[];

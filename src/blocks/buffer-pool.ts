@@ -10,6 +10,11 @@ export interface BufferPoolOptions {
   classesMax: number;
   /** Idle bytes kept for reuse; a buffer given back beyond this is left to the GC. */
   idleBytesMax: number;
+  /**
+   * Pooled buffers live in a SharedArrayBuffer, so a worker thread can read them in place (the checksum
+   * thread of large reads). Those above classesMax do not.
+   */
+  shared?: boolean;
 }
 
 export class BufferPool {
@@ -40,7 +45,8 @@ export class BufferPool {
       this.reused++;
       return reused;
     }
-    const fresh = Buffer.allocUnsafeSlow(classes * this.options.classBytes);
+    const bytesPooled = classes * this.options.classBytes;
+    const fresh = this.options.shared ? Buffer.from(new SharedArrayBuffer(bytesPooled)) : Buffer.allocUnsafeSlow(bytesPooled);
     this.owned.add(fresh);
     this.allocated++;
     return fresh;

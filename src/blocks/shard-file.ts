@@ -7,6 +7,7 @@ import { crc32 } from '@node-rs/crc32';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import type { BufferPool } from './buffer-pool.js';
+import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -183,14 +184,41 @@ export class ShardReader {
       throw ioError(err, `Cannot read shard "${this.path}"`);
     });
     if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
-    return { pieces: this.verifyAndSlice(raw, firstBlock, start, end), buffer };
+    if (raw.buffer instanceof SharedArrayBuffer && raw.length >= verifyThreadBytesMin) await this.verifyOffThread(raw, firstBlock, lastBlock);
+    else this.verify(raw, firstBlock);
+    return { pieces: this.slice(raw, firstBlock, start, end), buffer };
+  }
+
+  /** verify() on the checksum thread; in place if that thread fails. */
+  private async verifyOffThread(raw: Buffer, firstBlock: number, lastBlock: number): Promise<void> {
+    const { blockBytes, shardBytes } = this.header;
+    const lastBlockBytes = Math.min(blockBytes, shardBytes - lastBlock * blockBytes);
+    const bad = await verifyOffThread({ bytes: raw, count: lastBlock - firstBlock + 1, blockBytes, lastBlockBytes }).catch(() => undefined);
+    if (bad === undefined) this.verify(raw, firstBlock);
+    else if (bad >= 0) throw this.mismatch(firstBlock + bad);
   }
 
   async close(): Promise<void> {
     await this.handle.close().catch(() => undefined);
   }
 
-  private verifyAndSlice(raw: Buffer, firstBlock: number, start: number, end: number): Buffer[] {
+  /** Checks the CRC32 of every checksum block in `raw`, which starts at block `firstBlock`. */
+  private verify(raw: Buffer, firstBlock: number): void {
+    const { blockBytes, shardBytes } = this.header;
+    let rawOffset = 0;
+    for (let block = firstBlock; rawOffset < raw.length; block++) {
+      const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
+      if (crc32(raw.subarray(rawOffset, rawOffset + dataBytes)) !== raw.readUInt32LE(rawOffset + dataBytes)) throw this.mismatch(block);
+      rawOffset += dataBytes + blockChecksumBytes;
+    }
+  }
+
+  private mismatch(block: number): StoreError {
+    return new StoreError('ERR_SHARD_CORRUPT', `Checksum mismatch in block ${block} of shard "${this.path}"`);
+  }
+
+  /** The data of verified `raw` (from block `firstBlock`) within shard bytes [start, end), as views. */
+  private slice(raw: Buffer, firstBlock: number, start: number, end: number): Buffer[] {
     const { blockBytes, shardBytes } = this.header;
     const out: Buffer[] = [];
     let written = 0;
@@ -198,10 +226,6 @@ export class ShardReader {
     for (let block = firstBlock; rawOffset < raw.length; block++) {
       const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
       const data = raw.subarray(rawOffset, rawOffset + dataBytes);
-      const stored = raw.readUInt32LE(rawOffset + dataBytes);
-      if (crc32(data) !== stored) {
-        throw new StoreError('ERR_SHARD_CORRUPT', `Checksum mismatch in block ${block} of shard "${this.path}"`);
-      }
       const from = Math.max(start - block * blockBytes, 0);
       const to = Math.min(end - block * blockBytes, dataBytes);
       out.push(data.subarray(from, to));
