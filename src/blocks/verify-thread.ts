@@ -51,6 +51,9 @@ interface Pending {
 let thread: Worker | undefined;
 const pending = new Map<number, Pending>();
 let nextId = 1;
+/** After the thread fails, reads verify in place until then, rather than start a thread per read. */
+let retryAfterMs = 0;
+const retryDelayMs = 10_000;
 
 function start(): Worker {
   const crcModule = createRequire(import.meta.url).resolve('@node-rs/crc32');
@@ -62,7 +65,10 @@ function start(): Worker {
     waiter?.resolve(m.bad);
   });
   const fail = (err: Error) => {
-    if (thread === started) thread = undefined; // the next read starts a new thread
+    if (thread === started) {
+      thread = undefined; // a read after the retry delay starts a new one
+      retryAfterMs = Date.now() + retryDelayMs;
+    }
     for (const waiter of pending.values()) waiter.reject(err);
     pending.clear();
   };
@@ -88,6 +94,7 @@ export function verifyOffThread(blocks: ChecksumBlocks): Promise<number> {
   if (bytes.length !== (count - 1) * blockBytes + lastBlockBytes + count * blockChecksumBytes) {
     throw new RangeError(`Cannot verify ${count} checksum blocks in ${bytes.length} bytes`);
   }
+  if (!thread && Date.now() < retryAfterMs) return Promise.reject(new Error('The checksum thread failed recently'));
   thread ??= start();
   const id = nextId++;
   const verified = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));
