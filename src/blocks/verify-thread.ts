@@ -4,7 +4,7 @@
 // the bytes where they are: only a small message crosses, never the data.
 // It must not hold a buffer after answering: the caller lends it to the socket next.
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { OnDemandThread } from '../util/on-demand-thread.js';
 import { blockChecksumBytes } from './shard-format.js';
 
 /** Reads shorter than this are verified in place: the trip to the thread costs more than their CRC. */
@@ -48,41 +48,39 @@ interface Pending {
   reject(err: Error): void;
 }
 
-let thread: Worker | undefined;
 const pending = new Map<number, Pending>();
 let nextId = 1;
 /** After the thread fails, reads verify in place until then, rather than start a thread per read. */
 let retryAfterMs = 0;
 const retryDelayMs = 10_000;
 
-function start(): Worker {
-  const crcModule = createRequire(import.meta.url).resolve('@node-rs/crc32');
-  const started = new Worker(threadSource, { eval: true, workerData: { crcModule } });
-  started.on('message', (m: { id: number; bad: number }) => {
-    const waiter = pending.get(m.id);
-    pending.delete(m.id);
-    refresh();
-    waiter?.resolve(m.bad);
-  });
-  const fail = (err: Error) => {
-    if (thread === started) {
-      thread = undefined; // a read after the retry delay starts a new one
-      retryAfterMs = Date.now() + retryDelayMs;
-    }
-    for (const waiter of pending.values()) waiter.reject(err);
-    pending.clear();
-  };
-  started.on('error', fail);
-  started.on('exit', (code) => fail(new Error(`The checksum thread exited with code ${code}`)));
-  return started;
+interface Request {
+  id: number;
+  buffer: SharedArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+  count: number;
+  blockBytes: number;
+  lastBlockBytes: number;
 }
 
-/** Keeps the process alive while a verification is out, and lets it exit when none is. */
-function refresh(): void {
-  if (!thread) return;
-  if (pending.size > 0) thread.ref();
-  else thread.unref();
-}
+const thread = new OnDemandThread<Request, { id: number; bad: number }>({
+  name: 'checksum',
+  source: threadSource,
+  workerData: { crcModule: createRequire(import.meta.url).resolve('@node-rs/crc32') },
+  busy: () => pending.size > 0,
+  onReply: (m) => {
+    const waiter = pending.get(m.id);
+    pending.delete(m.id);
+    thread.refresh();
+    waiter?.resolve(m.bad);
+  },
+  onFail: (err) => {
+    retryAfterMs = Date.now() + retryDelayMs;
+    for (const waiter of pending.values()) waiter.reject(err);
+    pending.clear();
+  },
+});
 
 /**
  * Checks every block's CRC32 on the thread. Resolves with the index of the first block whose checksum
@@ -94,13 +92,9 @@ export function verifyOffThread(blocks: ChecksumBlocks): Promise<number> {
   if (bytes.length !== (count - 1) * blockBytes + lastBlockBytes + count * blockChecksumBytes) {
     throw new RangeError(`Cannot verify ${count} checksum blocks in ${bytes.length} bytes`);
   }
-  if (!thread && Date.now() < retryAfterMs) return Promise.reject(new Error('The checksum thread failed recently'));
-  thread ??= start();
+  if (!thread.running && Date.now() < retryAfterMs) return Promise.reject(new Error('The checksum thread failed recently'));
   const id = nextId++;
   const verified = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));
-  refresh();
-  thread.postMessage({
-    id, buffer: bytes.buffer, byteOffset: bytes.byteOffset, byteLength: bytes.byteLength, count, blockBytes, lastBlockBytes,
-  });
+  thread.post({ id, buffer: bytes.buffer, byteOffset: bytes.byteOffset, byteLength: bytes.byteLength, count, blockBytes, lastBlockBytes });
   return verified;
 }

@@ -6,8 +6,8 @@
 // copies and thread wake-ups cost a 1 MiB PUT more than the copy into the batch does.
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { assert } from './assert.js';
+import { OnDemandThread } from './on-demand-thread.js';
 
 export type HashAlgorithm = 'md5' | 'sha1' | 'sha256';
 
@@ -59,39 +59,26 @@ interface Listener {
   onError(err: Error): void;
 }
 
-let thread: Worker | undefined;
 const listeners = new Map<number, Listener>();
 let nextId = 1;
 
-function send(message: ToThread, transfer: ArrayBuffer[] = []): void {
-  if (!thread) {
-    const started = new Worker(threadSource, { eval: true });
-    started.on('message', (m: FromThread) => {
-      if ('hashed' in m) giveBackBatch(m.batch);
-      const listener = listeners.get(m.id);
-      if (!listener) return;
-      if ('hashed' in m) listener.onHashed(m.hashed);
-      else listener.onDigest(Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength));
-    });
-    const fail = (err: Error) => {
-      if (thread === started) thread = undefined; // the next digest starts a new thread
-      for (const listener of listeners.values()) listener.onError(err);
-      listeners.clear();
-    };
-    started.on('error', fail);
-    started.on('exit', (code) => fail(new Error(`The hashing thread exited with code ${code}`)));
-    thread = started;
-    refresh(); // only digests in progress keep the process alive
-  }
-  thread.postMessage(message, transfer);
-}
-
-/** Keeps the process alive while any digest is in progress, and lets it exit when none is. */
-function refresh(): void {
-  if (!thread) return;
-  if (listeners.size > 0) thread.ref();
-  else thread.unref();
-}
+// Only digests in progress keep the process alive; after a failure the next digest starts a new thread.
+const thread = new OnDemandThread<ToThread, FromThread>({
+  name: 'hashing',
+  source: threadSource,
+  busy: () => listeners.size > 0,
+  onReply: (m) => {
+    if ('hashed' in m) giveBackBatch(m.batch);
+    const listener = listeners.get(m.id);
+    if (!listener) return;
+    if ('hashed' in m) listener.onHashed(m.hashed);
+    else listener.onDigest(Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength));
+  },
+  onFail: (err) => {
+    for (const listener of listeners.values()) listener.onError(err);
+    listeners.clear();
+  },
+});
 
 /** A streaming digest whose hashing happens off the event loop's thread. */
 export class ThreadHash {
@@ -116,7 +103,7 @@ export class ThreadHash {
       },
       onDigest: (digest) => {
         listeners.delete(this.#id);
-        refresh();
+        thread.refresh();
         this.#resolveDigest?.(digest);
       },
       onError: (err) => {
@@ -125,7 +112,7 @@ export class ThreadHash {
         this.#rejectDigest?.(err);
       },
     });
-    refresh();
+    thread.refresh();
   }
 
   /** Adds bytes; the caller may reuse `bytes` at once (they are copied). */
@@ -150,7 +137,7 @@ export class ThreadHash {
     this.#batch = undefined;
     this.#batched = 0;
     this.#inFlightBytes += bytes.length;
-    send({ op: 'update', id: this.#id, algorithm: this.#algorithm, bytes }, [bytes.buffer as ArrayBuffer]);
+    thread.post({ op: 'update', id: this.#id, algorithm: this.#algorithm, bytes }, [bytes.buffer as ArrayBuffer]);
   }
 
   /** Whether the caller should wait for drained() before the next update. */
@@ -172,7 +159,7 @@ export class ThreadHash {
       this.#resolveDigest = resolve;
       this.#rejectDigest = reject;
       this.#flush();
-      send({ op: 'digest', id: this.#id, algorithm: this.#algorithm });
+      thread.post({ op: 'digest', id: this.#id, algorithm: this.#algorithm });
     });
     return this.#digest;
   }
@@ -183,8 +170,8 @@ export class ThreadHash {
     this.#batch = undefined;
     this.#batched = 0;
     if (!listeners.delete(this.#id)) return;
-    if (thread) thread.postMessage({ op: 'drop', id: this.#id } satisfies ToThread);
-    refresh();
+    if (thread.running) thread.post({ op: 'drop', id: this.#id });
+    thread.refresh();
     this.#wakeDrainWaiters();
   }
 
