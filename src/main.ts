@@ -14,6 +14,7 @@ import { startLoop, type BackgroundLoop } from './util/loop.js';
 import type { BlockInventory, Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
 import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
+import { isStoreError } from './util/errors.js';
 
 export interface ServerConfig {
   /** host:port to listen on; port 0 picks a free one. */
@@ -98,7 +99,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const log = config.log ?? createLogger();
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
-  const meta = await SqliteMetaStore.open(join(config.dataDir, 'meta', 'tessera.db'));
+  const meta = await SqliteMetaStore.open(join(config.dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
+    if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
+    throw new Error(`Cannot start on data directory "${config.dataDir}": another Tessera server is using it`, { cause: err });
+  });
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const blocks = await openBlockStore({ drives });
   const storageClasses = config.storageClasses ?? {};

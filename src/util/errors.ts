@@ -7,6 +7,7 @@ export type StoreErrorCode =
   | 'ERR_SHARD_MISSING'
   | 'ERR_META_CONFLICT' // a conditional transaction lost a race
   | 'ERR_ABORTED' // the request was cancelled (client went away)
+  | 'ERR_META_LOCKED' // another process has the metadata store open for writing
   | 'ERR_CLOSED';
 
 export class StoreError extends Error {

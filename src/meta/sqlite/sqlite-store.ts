@@ -43,7 +43,28 @@ export function openSqliteDatabase(path: string, readonly: boolean): Database.Da
   return db;
 }
 
+/**
+ * Takes the one-writer lock of the database at `path`: an exclusive SQLite lock on a file beside it, held
+ * for as long as the returned connection is open. The kernel drops it when the process dies, kill -9
+ * included, so a crash never leaves a stale lock. A second server on the same data directory would
+ * otherwise run beside this one, each serving from its read cache what the other has since overwritten.
+ */
+function takeWriterLock(path: string): Database.Database {
+  const lockPath = `${path}.lock`;
+  const lock = new Database(lockPath, { timeout: 0 });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE');
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+    throw new StoreError('ERR_META_LOCKED', `Cannot open the metadata at "${path}": another process has it open`, { cause: err });
+  }
+}
+
 export class SqliteMetaStore implements MetaStore {
+  readonly #lock: Database.Database;
   readonly #reader: Database.Database;
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
@@ -53,7 +74,8 @@ export class SqliteMetaStore implements MetaStore {
   #nextId = 1;
   #closed = false;
 
-  private constructor(reader: Database.Database, worker: Worker, cacheBytes: number) {
+  private constructor(lock: Database.Database, reader: Database.Database, worker: Worker, cacheBytes: number) {
+    this.#lock = lock;
     this.#reader = reader;
     this.#cache = new ReadCache(cacheBytes);
     this.#worker = worker;
@@ -65,11 +87,22 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   /**
-   * Opens (creating) the database at `path`. This process must be its only writer: the read cache
-   * (`cacheBytes`, 0 to turn it off) relies on seeing every commit.
+   * Opens (creating) the database at `path`, as its one writer: the read cache (`cacheBytes`, 0 to turn it
+   * off) relies on seeing every commit, so while this store is open no other one (in any process) can
+   * open the same path; it fails with ERR_META_LOCKED.
    */
   static async open(path: string, options: { cacheBytes?: number } = {}): Promise<SqliteMetaStore> {
     mkdirSync(dirname(path), { recursive: true });
+    const lock = takeWriterLock(path);
+    try {
+      return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes);
+    } catch (err) {
+      lock.close();
+      throw err;
+    }
+  }
+
+  static async #openLocked(path: string, lock: Database.Database, cacheBytes: number): Promise<SqliteMetaStore> {
     openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
     // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
     const fromSource = import.meta.url.endsWith('.ts');
@@ -88,7 +121,7 @@ export class SqliteMetaStore implements MetaStore {
     // than failing one read; the metadata drive is gone then anyway. Pages still in the WAL are read as
     // before.
     reader.pragma(`mmap_size = ${readerMmapBytes}`);
-    return new SqliteMetaStore(reader, worker, options.cacheBytes ?? metaReadCacheBytes);
+    return new SqliteMetaStore(lock, reader, worker, cacheBytes);
   }
 
   async get(key: Buffer): Promise<Buffer | null> {
@@ -132,6 +165,7 @@ export class SqliteMetaStore implements MetaStore {
     while (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 5));
     await this.#worker.terminate();
     this.#reader.close();
+    this.#lock.close();
   }
 
   #onReplies(replies: CommitReply[]): void {
