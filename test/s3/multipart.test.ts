@@ -80,6 +80,20 @@ async function waitUntilDeleted(files: string[], what: string): Promise<void> {
   assert.deepEqual(left, [], `${what}: ${left.length} of ${files.length} files remain`);
 }
 
+test('Multipart - Location is an https URL behind a TLS proxy that sends X-Forwarded-Proto', async () => {
+  const key = 'behind proxy';
+  const uploadId = await create(key);
+  const parts = [await upload(key, uploadId, 1, part3)];
+  const proxied = server.client();
+  proxied.middlewareStack.add((next) => (args) => {
+    (args.request as { headers: Record<string, string> }).headers['x-forwarded-proto'] = 'https';
+    return next(args);
+  }, { step: 'build' });
+  const out = await proxied.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+  proxied.destroy();
+  assert.equal(out.Location, `${server.url.replace(/^http:/, 'https:')}/${Bucket}/behind%20proxy`);
+});
+
 test('Multipart - a three-part upload completes with the md5-of-md5s-N ETag and its metadata', async () => {
   const key = 'three parts';
   const uploadId = await create(key, { ContentType: 'video/mp4', Metadata: { origin: 'multipart' } });

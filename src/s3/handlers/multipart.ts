@@ -132,14 +132,16 @@ function objectChecksumOf(c: RequestContext): { expected?: ExpectedChecksum; bod
 
 /**
  * The object's URL as AWS gives it in CompleteMultipartUpload: the address the request used (path- or
- * virtual-hosted-style, the key still URI-encoded as the client sent it) on the request's host.
+ * virtual-hosted-style, the key still URI-encoded as the client sent it) on the request's host. Tessera
+ * speaks plain HTTP itself; behind a TLS proxy that says so in X-Forwarded-Proto the URL is https.
  */
 function locationOf(c: RequestContext): string {
   const url = c.req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const host = header(c, 'host');
-  return host ? `http://${host}${path}` : path;
+  const scheme = header(c, 'x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() === 'https' ? 'https' : 'http';
+  return host ? `${scheme}://${host}${path}` : path;
 }
 
 export async function handleCompleteMultipartUpload(c: RequestContext): Promise<void> {
