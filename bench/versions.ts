@@ -25,7 +25,7 @@ import type { SourceData } from '@smithy/types';
 import { SqliteMetaStore } from '../src/meta/sqlite/sqlite-store.js';
 import { openBlockStore } from '../src/blocks/index.js';
 import type { ObjectContext } from '../src/objects/context.js';
-import type { MetaStore } from '../src/meta/types.js';
+import type { GetOptions, MetaStore } from '../src/meta/types.js';
 import { createHash } from 'node:crypto';
 import { createBucket, setBucketVersioning } from '../src/objects/buckets.js';
 import { newObjectRecord, putObject } from '../src/objects/put-object.js';
@@ -88,7 +88,7 @@ async function forEachKey(count: number, work: (i: number) => Promise<void>, lab
 function countingMeta(inner: MetaStore): MetaStore & { rows: number } {
   const counting = {
     rows: 0,
-    get: (key: Buffer) => inner.get(key),
+    get: (key: Buffer, options?: GetOptions) => inner.get(key, options),
     scan: async (range: Parameters<MetaStore['scan']>[0]) => {
       const page = await inner.scan(range);
       counting.rows += page.length;

@@ -31,8 +31,16 @@ export interface Txn {
   writes: Write[];
 }
 
+export interface GetOptions {
+  /**
+   * Whether a cache inside the store may keep the value for later reads; default true. Sweeps that read
+   * each key once (the orphan sweep, heal) pass false, so they do not push hot values out.
+   */
+  fill?: boolean;
+}
+
 export interface MetaStore {
-  get(key: Buffer): Promise<Buffer | null>;
+  get(key: Buffer, options?: GetOptions): Promise<Buffer | null>;
   /** Keys in [start, end) in ascending order, at most `limit`. */
   scan(range: ScanRange): Promise<KvPair[]>;
   /**

@@ -48,7 +48,7 @@ export async function sweepOrphans(ctx: ObjectContext, inventory: BlockInventory
   for await (const block of inventory.storedBlocks(signal ? { signal } : {})) {
     result.blocksSeen++;
     if (ctx.nowMs() - block.newestMtimeMs < graceMs) continue;
-    if (await ctx.meta.get(keys.blockOwner(block.id))) continue;
+    if (await ctx.meta.get(keys.blockOwner(block.id), { fill: false })) continue; // one read per block: keep it out of the cache
     // Released blocks wait in the GC queue without an owner; the queue deletes those itself.
     await inventory.deleteStored(block.id);
     result.orphansDeleted++;

@@ -97,7 +97,7 @@ export class Maintenance {
         this.#healingFromQueue++;
         try {
           // A block deleted meanwhile needs no healing.
-          if (!(await this.#ctx.meta.get(keys.blockOwner(ref.id)))) continue;
+          if (!(await this.#ctx.meta.get(keys.blockOwner(ref.id), { fill: false }))) continue;
           await this.#blocks.heal(ref, signal ? { signal } : {});
           this.#healedFromQueue++;
         } catch (err) {

@@ -22,6 +22,9 @@ export function runMetaStoreContract(name: string, open: () => Promise<{ store: 
     assert.equal(await store.get(b('k')), null);
     assert.equal(await store.commit({ checks: [], writes: [{ key: b('k'), value: b('v') }] }), true);
     assert.deepEqual(await store.get(b('k')), b('v'));
+    // fill: false only tells a cache not to keep the value; the answer is the same.
+    assert.deepEqual(await store.get(b('k'), { fill: false }), b('v'));
+    assert.equal(await store.get(b('absent'), { fill: false }), null);
   });
 
   withStore('scan returns keys in unsigned byte order within [start, end) up to limit', async (store) => {

@@ -94,3 +94,14 @@ test('SqliteMetaStore - cacheBytes 0 reads every value from the database', async
     assert.deepEqual(store.cacheStats, { entries: 0, bytes: 0 });
   }, 0);
 });
+
+test('SqliteMetaStore - a read with fill: false is served from the cache but never added to it', async () => {
+  await withStore(async (store) => {
+    await store.commit({ checks: [], writes: [{ key: b('hot'), value: b('h') }, { key: b('once'), value: b('o') }] });
+    assert.deepEqual(await store.get(b('once'), { fill: false }), b('o'));
+    assert.equal(store.cacheStats.entries, 0, 'a sweep read left nothing behind');
+    assert.deepEqual(await store.get(b('hot')), b('h'));
+    assert.deepEqual(await store.get(b('hot'), { fill: false }), b('h'));
+    assert.equal(store.cacheStats.entries, 1, 'the hot value stays cached');
+  });
+});

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import type { KvPair, MetaStore, ScanRange, Txn } from '../types.js';
+import type { GetOptions, KvPair, MetaStore, ScanRange, Txn } from '../types.js';
 import type { CommitReply, CommitRequest } from './commit-worker.js';
 import { ReadCache } from './read-cache.js';
 
@@ -124,13 +124,13 @@ export class SqliteMetaStore implements MetaStore {
     return new SqliteMetaStore(lock, reader, worker, cacheBytes);
   }
 
-  async get(key: Buffer): Promise<Buffer | null> {
+  async get(key: Buffer, options?: GetOptions): Promise<Buffer | null> {
     this.#assertOpen();
     const name = cacheKeyOf(key);
     const cached = this.#cache.get(name);
     if (cached) return cached;
     const value = this.#get.get(key)?.v ?? null;
-    if (value) this.#cache.offer(name, value);
+    if (value && options?.fill !== false) this.#cache.offer(name, value);
     return value;
   }
 
