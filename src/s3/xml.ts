@@ -5,8 +5,12 @@ import { S3Error } from './errors.js';
 
 export const s3Namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
+const needsEscape = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 /** Escapes text for XML 1.0; characters XML cannot carry raw (control characters) become references. */
 export function escapeXml(text: string): string {
+  // Most listing text (keys, dates, ETags' quotes aside) needs nothing; testing first skips the replace.
+  if (!needsEscape.test(text)) return text;
   return text.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, (c) => {
     switch (c) {
       case '&': return '&amp;';
@@ -29,25 +33,22 @@ export function el(tag: string, children: XmlNode): XmlElement {
   return { tag, children };
 }
 
-function render(node: XmlNode, out: string[]): void {
-  if (node === undefined || node === null) return;
+// Rendered by string concatenation: V8 joins the pieces lazily, which for a 1,000-key listing costs less
+// than pushing some 12,000 strings to an array and joining it.
+function render(node: XmlNode): string {
+  if (node === undefined || node === null) return '';
   if (Array.isArray(node)) {
-    for (const child of node) render(child, out);
-  } else if (typeof node === 'object') {
-    out.push(`<${node.tag}>`);
-    render(node.children, out);
-    out.push(`</${node.tag}>`);
-  } else {
-    out.push(escapeXml(String(node)));
+    let out = '';
+    for (const child of node) out += render(child);
+    return out;
   }
+  if (typeof node === 'object') return `<${node.tag}>${render(node.children)}</${node.tag}>`;
+  return escapeXml(String(node));
 }
 
 /** A whole XML document with the S3 namespace on its root element. */
 export function xmlDocument(root: string, children: XmlNode, namespace = true): string {
-  const out = [`<?xml version="1.0" encoding="UTF-8"?>\n<${root}${namespace ? ` xmlns="${s3Namespace}"` : ''}>`];
-  render(children, out);
-  out.push(`</${root}>`);
-  return out.join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${namespace ? ` xmlns="${s3Namespace}"` : ''}>${render(children)}</${root}>`;
 }
 
 const parser = new XMLParser({
