@@ -1,6 +1,7 @@
 // Starts a real `tessera server` process on a free port with a temporary data directory, for
 // integration tests. Needs a build (npm test builds first). Stop every server you start.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -90,6 +91,17 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A server and an SDK client for the tests of one file; both are let go after them (node:test's after()). */
+export async function startTesseraForFile(options: StartOptions = {}): Promise<{ server: TesseraProcess; s3: S3Client }> {
+  const server = await startTessera(options);
+  const s3 = server.client();
+  after(async () => {
+    s3.destroy();
+    await server.cleanup();
+  });
+  return { server, s3 };
 }
 
 /** Runs `fn` with a fresh SDK client of `server` and destroys the client afterwards. */

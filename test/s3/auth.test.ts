@@ -1,23 +1,18 @@
 // Authentication: presigned URLs (and their expiry limits), wrong secrets and unknown keys, clock skew,
 // anonymous requests, every x-amz-content-sha256 payload mode including signed aws-chunked bodies, and
 // virtual-hosted-style addressing.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError, send, sha256Hex, streamingSignedPut } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'auth';
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'secret.txt', Body: 'classified' }));
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 function clientWith(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {

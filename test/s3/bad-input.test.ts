@@ -1,18 +1,17 @@
 // Bad and hostile input: malformed and oversize XML, long keys, oversize headers, truncated bodies, bad
 // aws-chunked framing, unknown operations. Each gets AWS's error with a full XML body and a request id,
 // never a 500, a hang or a crash, and the server keeps serving afterwards.
-import { test, after, before, afterEach } from 'node:test';
+import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import {
   assertS3Error, md5Base64, objectPath, parseErrorBody, raw, sdkError, send, signedHeaders, socketExchange, streamingSignedPut,
 } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'hostile';
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
@@ -24,10 +23,6 @@ afterEach(async () => {
   const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'canary' }));
   assert.equal(await got.Body!.transformToString(), 'still here');
   assert.doesNotMatch(server.logs(), /InternalError|Unhandled request failure/);
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 async function assertAbsent(key: string): Promise<void> {

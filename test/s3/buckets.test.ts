@@ -1,20 +1,15 @@
 // Bucket operations through the SDK and raw HTTP: ListBuckets, CreateBucket (naming rules, location
 // constraint, re-creation), HeadBucket, DeleteBucket (BucketNotEmpty) and GetBucketLocation.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   S3Client, CreateBucketCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
   GetBucketLocationCommand, HeadBucketCommand, ListBucketsCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTessera, startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 test('ListBuckets - lists created buckets by name with creation dates', async () => {
   for (const name of ['list-c', 'list-a', 'list-b']) await s3.send(new CreateBucketCommand({ Bucket: name }));

@@ -1,7 +1,7 @@
 // Flexible checksums: every algorithm on a single PUT (headers and SDK trailers), returned on GET and HEAD
 // with x-amz-checksum-mode: ENABLED, and multipart composite and full-object checksums. Expected values
 // are computed here with other implementations (zlib, @aws-crypto/crc32c, @aws-sdk/crc64-nvme, crypto).
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -11,18 +11,13 @@ import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand,
   UploadPartCommand, UploadPartCopyCommand, type ChecksumAlgorithm, type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'checksums';
 const MiB = 1024 * 1024;
 before(() => s3.send(new CreateBucketCommand({ Bucket })));
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 async function digest(algorithm: ChecksumAlgorithm, data: Buffer): Promise<Buffer> {
   switch (algorithm) {

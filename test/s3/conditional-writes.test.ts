@@ -1,21 +1,16 @@
 // Conditional writes: If-None-Match: * and If-Match on PutObject and CompleteMultipartUpload (412 when the
 // condition fails), and races between conditional writers to one new key (one wins, the rest 412 or 409).
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'conditional';
 before(() => s3.send(new CreateBucketCommand({ Bucket })));
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 async function body(key: string): Promise<string> {
   return (await s3.send(new GetObjectCommand({ Bucket, Key: key }))).Body!.transformToString();

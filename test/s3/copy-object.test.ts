@@ -1,25 +1,20 @@
 // CopyObject: the COPY and REPLACE metadata directives, x-amz-copy-source-if-* conditions and their
 // precedence, copying an object onto itself, and copy sources with encoded keys.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   CopyObjectCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'copies';
 const Other = 'copies-target';
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
   await s3.send(new CreateBucketCommand({ Bucket: Other }));
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 async function source(key: string, body: Buffer | string = 'source body'): Promise<string> {

@@ -1,18 +1,13 @@
 // DeleteObjects: up to 1,000 keys per request, quiet mode, missing keys, and the limits of the request.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, md5Base64, raw, sdkError, seedObjects } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'multi-delete';
 before(() => s3.send(new CreateBucketCommand({ Bucket })));
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 async function putMany(prefix: string, count: number): Promise<string[]> {
   const keys = Array.from({ length: count }, (_, i) => `${prefix}/${String(i).padStart(4, '0')}`);

@@ -1,14 +1,13 @@
 // GetObject and HeadObject answers shaped by the request: byte ranges (206, 416), the four conditional
 // headers with AWS's precedence (304, 412), and response-* header overrides.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'reads';
 const text = 'abcdefghijklmnopqrstuvwxyz0123456789'; // 36 bytes, inline in the metadata
 const large = randomBytes(3 * 1024 * 1024 + 333); // in the block store
@@ -20,10 +19,6 @@ before(async () => {
   await s3.send(new PutObjectCommand({ Bucket, Key: 'large', Body: large }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'empty', Body: '' }));
   lastModified = (await s3.send(new HeadObjectCommand({ Bucket, Key: 'text' }))).LastModified!;
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 async function rangeOf(key: string, range: string): Promise<{ status: number; body: Buffer; contentRange?: string; length?: number }> {

@@ -1,13 +1,12 @@
 // ListObjectsV2 and ListObjects (v1): prefix, delimiter and CommonPrefixes, max-keys, pagination by
 // continuation token, start-after and marker, encoding-type=url, fetch-owner, and UTF-8 binary order.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, seedObjects } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'listing';
 const pageKeys = Array.from({ length: 2500 }, (_, i) => `page/${String(i).padStart(5, '0')}`);
 const treeKeys = ['tree/a/1', 'tree/a/2', 'tree/b/1', 'tree/c', 'tree/d/x/y', 'tree/e', 'tree/e/', 'tree/f/g'];
@@ -19,10 +18,6 @@ const oddKeys = ['odd/a b', 'odd/a+b', 'odd/100%', 'odd/%41', 'odd/\u00fcber \u4
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
   await seedObjects(server, Bucket, [...pageKeys, ...treeKeys, ...orderKeys, ...oddKeys], 96);
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 /** All pages of a V2 listing: keys and common prefixes in the order returned. */

@@ -1,7 +1,7 @@
 // Multipart uploads: create, upload, complete (md5-of-md5s-N ETag), the InvalidPart, InvalidPartOrder and
 // EntityTooSmall refusals, part replacement, UploadPartCopy with ranges, abort (storage freed, then
 // NoSuchUpload), and ListParts / ListMultipartUploads pagination.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
@@ -11,22 +11,17 @@ import {
   HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
 
 // GC runs at once, so a test can see aborted and replaced parts leave the drive.
-const server = await startTessera({ args: ['--gc-delay', '0', '--gc-interval', '1'] });
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile({ args: ['--gc-delay', '0', '--gc-interval', '1'] });
 const Bucket = 'multipart';
 const MiB = 1024 * 1024;
 const part1 = randomBytes(5 * MiB);
 const part2 = randomBytes(5 * MiB + 3);
 const part3 = randomBytes(1000);
 before(() => s3.send(new CreateBucketCommand({ Bucket })));
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 function md5(data: Buffer): Buffer {
   return createHash('md5').update(data).digest();

@@ -1,22 +1,17 @@
 // PutObject, GetObject, HeadObject and DeleteObject: bodies of every size class, system and user metadata
 // round trips, the MD5 ETag, and Content-MD5 verification.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, md5Base64, raw, sdkError } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'objects';
 before(() => s3.send(new CreateBucketCommand({ Bucket })));
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 function md5Hex(data: Buffer | string): string {
   return createHash('md5').update(data).digest('hex');

@@ -1,25 +1,20 @@
 // Streaming under client failure: clients that go away in the middle of a large GET or PUT must not break
 // the server, leak a partial object, or stop it serving others.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { objectPath, sdkError, signedHeaders } from './raw-http.js';
 
-const server = await startTessera();
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile();
 const Bucket = 'streaming';
 const MiB = 1024 * 1024;
 const large = randomBytes(24 * MiB);
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'large', Body: large }));
-});
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
 });
 
 /** Starts a GET of `key`, reads at least `bytes` of the body, then drops the connection. */

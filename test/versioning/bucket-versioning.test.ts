@@ -1,17 +1,12 @@
 // PutBucketVersioning and GetBucketVersioning (issue 4): unversioned → Enabled ⇄ Suspended, never back to
 // unversioned, and MFA delete refused with a clear error.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetBucketVersioningCommand, PutBucketVersioningCommand, type BucketVersioningStatus } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, failure, rawRequest, setVersioning } from './helpers.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 async function status(bucket: string): Promise<string | undefined> {
   return (await s3.send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status;

@@ -1,17 +1,12 @@
 // Concurrent writers under versioning (issue 4): concurrent PUTs to one key never lose a version, and
 // every acknowledged PUT's version id stays readable with its own bytes; conditional creates race safely.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, failure, listAllVersionPages } from './helpers.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 /** A body unique to writer i; odd writers send enough bytes to go to the block store, even ones stay inline. */
 function bodyOf(i: number): Buffer {

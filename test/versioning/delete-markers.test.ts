@@ -1,21 +1,16 @@
 // Delete markers and permanent version deletes (issue 4): DeleteObject without an id puts a marker, a
 // marker as latest hides the key (404 with x-amz-delete-marker), a marker read by id is 405, deleting a
 // marker restores the version below it, and DeleteObjects reports DeleteMarker and DeleteMarkerVersionId.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, failure, listVersionsPage, rawRequest, readText } from './helpers.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 async function put(bucket: string, key: string, body: string): Promise<string> {
   return (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).VersionId!;

@@ -1,20 +1,15 @@
 // Data of removed versions is freed (issue 4): deleting a version by id, or overwriting the null version
 // in a Suspended bucket, hands its blocks to GC, and the drive's used bytes go down once GC has run. A
 // delete marker frees nothing. The server runs GC with no delay, every 0.2 s.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, eventually, readText, setVersioning, usedBytes } from './helpers.js';
 
-const server = await startTessera({ args: ['--gc-delay', '0', '--gc-interval', '0.2'] });
-const s3 = server.client();
+const { server, s3 } = await startTesseraForFile({ args: ['--gc-delay', '0', '--gc-interval', '0.2'] });
 const drive = join(server.dataDir, 'drive');
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
 
 const objectBytes = 256 * 1024; // well above the inline threshold, so each version owns a block
 

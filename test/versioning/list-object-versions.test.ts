@@ -2,18 +2,13 @@
 // binary order, newest first within a key) with IsLatest; prefix, delimiter, key-marker,
 // version-id-marker, max-keys and encoding-type; pages that join without gaps or duplicates. And
 // ListObjects v1/v2, which show only current versions that are not delete markers.
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteObjectCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, listAllVersionPages, listVersionsPage, rawRequest, setVersioning, type ListedVersion } from './helpers.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 const bucket = 'lov-main';
 /** What the bucket holds, newest first per key, as written. */

@@ -1,21 +1,16 @@
 // Version ids (issue 4): every PUT, COPY and CompleteMultipartUpload in an Enabled bucket makes a new
 // version whose id comes back in x-amz-version-id; GET, HEAD and copy sources address any version by id,
 // "null" included; conditional writes and multipart behave on versioned buckets.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
   HeadObjectCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { startTessera } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
 import { createBucket, failure, listVersionsPage, readText, setVersioning } from './helpers.js';
 
-const server = await startTessera();
-const s3 = server.client();
-after(async () => {
-  s3.destroy();
-  await server.cleanup();
-});
+const { server, s3 } = await startTesseraForFile();
 
 async function put(client: S3Client, bucket: string, key: string, body: string | Buffer, extra: { IfMatch?: string; IfNoneMatch?: string } = {}) {
   return client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...extra }));
