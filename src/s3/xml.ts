@@ -5,13 +5,15 @@ import { S3Error } from './errors.js';
 
 export const s3Namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-const needsEscape = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/** What escapeXml() replaces; `needsEscape` is the same class without the global flag, for test(). */
+const escapedChars = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+const needsEscape = new RegExp(escapedChars.source);
 
 /** Escapes text for XML 1.0; characters XML cannot carry raw (control characters) become references. */
 export function escapeXml(text: string): string {
   // Most listing text (keys, dates, ETags' quotes aside) needs nothing; testing first skips the replace.
   if (!needsEscape.test(text)) return text;
-  return text.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, (c) => {
+  return text.replace(escapedChars, (c) => {
     switch (c) {
       case '&': return '&amp;';
       case '<': return '&lt;';
