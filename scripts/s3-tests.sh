@@ -102,7 +102,7 @@ bucket prefix = tessera-{random}-
 display_name = root
 user_id = root
 email = root@example.com
-api_name = us-east-1
+api_name =
 access_key = $access_key
 secret_key = $secret_key
 
