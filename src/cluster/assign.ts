@@ -42,7 +42,16 @@ export function assignPartitions(options: {
   const zoneCumulative = newCumulative(topology.zoneCount);
   const targetCumulative = newCumulative(topology.assignable.length);
   for (let i = 0; i < width; i++) {
-    settle(work, i, quotasAt(work, i, zoneCumulative, targetCumulative));
+    const remaining = quotasAt(work, i, zoneCumulative, targetCumulative);
+    settle(work, i, remaining);
+    // Where a fallback left a target off its quota, the running totals take what was placed, so the
+    // next positions make up for it and a recomputation finds every count inside its window again.
+    topology.zoneTargets.forEach((items, z) => {
+      for (const t of items) {
+        targetCumulative.quota[t] = (targetCumulative.quota[t] as number) - (remaining[t] as number);
+        zoneCumulative.quota[z] = (zoneCumulative.quota[z] as number) - (remaining[t] as number);
+      }
+    });
   }
   const out = new Uint32Array(work.slots.length);
   work.slots.forEach((t, k) => {

@@ -31,11 +31,30 @@ export function computeLayout(previous: Layout, changes: readonly LayoutChange[]
   previous.assignment.forEach((t, k) => {
     prior[k] = mapped[t] ?? -1;
   });
-  const assignment =
-    topology.width === 0
-      ? new Uint32Array(0)
-      : assignPartitions({ topology, partitionCount: previous.partitionCount, previous: prior, previousWidth: previous.width });
+  let assignment: Uint32Array;
+  if (topology.width === 0) {
+    assignment = new Uint32Array(0);
+  } else if (sameShape(previous, { nodes, targets }, replaced) && previous.width === topology.width) {
+    // The targets that take shards are the same (a drive replaced, a drained node removed, no change):
+    // the previous assignment is still the answer, so none of the rounding slack is re-settled.
+    assignment = Uint32Array.from(prior);
+  } else {
+    assignment = assignPartitions({ topology, partitionCount: previous.partitionCount, previous: prior, previousWidth: previous.width });
+  }
   return { epoch: previous.epoch + 1, partitionCount: previous.partitionCount, width: topology.width, nodes, targets, assignment };
+}
+
+/** Whether both memberships give shards to the same targets (after replacements), nodes, zones and capacities. */
+function sameShape(previous: Pick<Layout, 'nodes' | 'targets'>, next: Pick<Layout, 'nodes' | 'targets'>, replaced: ReadonlyMap<string, string>): boolean {
+  const shape = (layout: Pick<Layout, 'nodes' | 'targets'>, rename: (id: string) => string) => {
+    const nodes = new Map(layout.nodes.map((n) => [n.id, n]));
+    return layout.targets
+      .filter((t) => t.state === 'active' && t.capacity > 0 && nodes.get(t.nodeId)?.state === 'active')
+      .map((t) => `${rename(t.id)}\u0000${t.nodeId}\u0000${nodes.get(t.nodeId)?.zone}\u0000${t.capacity}`)
+      .sort()
+      .join('\n');
+  };
+  return shape(previous, (id) => replaced.get(id) ?? id) === shape(next, (id) => id);
 }
 
 /** The partition a block id falls in: the top bits of a stable hash of the id. */
