@@ -120,6 +120,24 @@ describe('cluster layout', () => {
     assert.ok(moved <= 1.15 * share.feasible, `moved ${moved}, ideal ${share.feasible}`);
   });
 
+  test('computeLayout - adding one node moves at most 1.15 × its share when drives hold few slots per position', () => {
+    // About 5 slots per drive and position: a small change of shares must not make drives trade slots.
+    const before = computeLayout(emptyLayout({ partitionCount: 512 }), clusterChanges({ count: 90, zones: 3, drives: 3, capacityOf: (n) => 1 + (n % 3) }));
+    const after = computeLayout(before, [addNodeChange({ index: 90, zone: 'z1', capacities: [2, 2, 2] })]);
+    const moved = diffLayouts(before, after).movedFraction;
+    const share = sharesOfNode(after, 'n0090');
+    assert.ok(moved <= 1.15 * share.feasible, `moved ${moved}, ideal ${share.feasible}`);
+  });
+
+  test('computeLayout - a zone growing from 3 to 4 nodes (of 4 positions each) moves at most 1.15 × the new node’s share', () => {
+    // Every list held one node of that zone twice; the new node replaces one of the two, not a third slot.
+    const before = build(10, 3, 2);
+    const after = computeLayout(before, [addNodeChange({ index: 10, zone: 'z1', capacities: [1, 1] })]);
+    const moved = diffLayouts(before, after).movedFraction;
+    const share = sharesOfNode(after, 'n0010');
+    assert.ok(moved <= 1.15 * share.feasible, `moved ${moved}, ideal ${share.feasible}`);
+  });
+
   test('computeLayout - removing or draining one node of 30 moves at most 1.15 × its own share', () => {
     const before = build(30, 3, 4, (n) => 1 + (n % 3));
     const own = sharesOfNode(before, 'n0007').actual;
@@ -166,6 +184,18 @@ describe('cluster layout', () => {
     for (let p = 0; p < 64; p++) assert.equal(new Set(partitionTargets(one, p)).size, 4);
     const grown = computeLayout(one, [addNodeChange({ index: 1, zone: 'a', capacities: new Array(10).fill(1) })]);
     assert.equal(grown.width, 12);
+  });
+
+  test('computeLayout - a zone with too few drives for its rounds still gets distinct targets, and draining all leaves no width', () => {
+    const lopsided = computeLayout(emptyLayout({ partitionCount: 256 }), [
+      addNodeChange({ index: 0, zone: 'a', capacities: new Array<number>(10).fill(1) }),
+      addNodeChange({ index: 1, zone: 'b', capacities: [1] }),
+    ]);
+    assert.equal(lopsided.width, 11);
+    for (let p = 0; p < 256; p++) assert.equal(new Set(partitionTargets(lopsided, p)).size, 11);
+    const drained = computeLayout(lopsided, [{ kind: 'drainNode', nodeId: 'n0000' }, { kind: 'drainNode', nodeId: 'n0001' }]);
+    assert.equal(drained.width, 0);
+    assert.throws(() => targetsFor(drained, 'f00dfeedf00dfeedf00dfeedf00dfeed', 1), RangeError);
   });
 
   test('computeLayout - RangeError for a change that names an unknown node, a taken id or a bad capacity', () => {
