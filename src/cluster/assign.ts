@@ -169,13 +169,14 @@ function settle(work: Work, i: number, remaining: Int32Array): void {
   const order = (k: number, salt: number) => ((Math.imul(k, 0x9e3779b1) + hashInts(i, salt)) & mask) >>> 0;
   if (remaining.some((r) => r < 0)) {
     // First where the holder's node waits to return to a later slot it was dropped from (the node was
-    // repeated there, e.g. once its zone gained a node): one move then settles both. Then anywhere.
-    for (const returnsOnly of [true, false]) {
+    // repeated there, e.g. once its zone gained a node), then where its zone does (the zone rounds grew
+    // with a new zone): one move then settles both. Then anywhere.
+    for (const sweep of ['node', 'zone', 'any'] as const) {
       for (let k = 0; k < partitionCount; k++) {
         const p = order(k, 0x5e);
         const t = slots[p * width + i] as number;
         if (t < 0 || (remaining[t] as number) >= 0) continue;
-        if (returnsOnly && !waitsToReturn(work, p, i, t)) continue;
+        if (sweep !== 'any' && !waitsToReturn(work, p, i, t, sweep)) continue;
         const chosen = pickToken(work, queues, p, i, remaining);
         if (chosen < 0) continue;
         remaining[t]++;
@@ -205,14 +206,19 @@ function settle(work: Work, i: number, remaining: Int32Array): void {
   }
 }
 
-/** Whether a later slot of partition `p` is a hole that a drive of `t`'s node held in the previous epoch. */
-function waitsToReturn(work: Work, p: number, i: number, t: number): boolean {
+/**
+ * Whether a later slot of partition `p` is a hole whose previous target could come back if `t` moved
+ * away: one on `t`'s node (level "node"), or, in the same zone round, one in `t`'s zone (level "zone").
+ */
+function waitsToReturn(work: Work, p: number, i: number, t: number, level: 'node' | 'zone'): boolean {
   const { slots, previous, previousWidth, topology } = work;
-  const node = topology.nodeOf[t] as number;
+  const { nodeOf, zoneOf, zoneCount } = topology;
   const end = Math.min(topology.width, previousWidth);
+  const round = Math.floor(i / zoneCount);
   for (let j = i + 1; j < end; j++) {
     const before = previous[p * previousWidth + j] as number;
-    if (before >= 0 && (slots[p * topology.width + j] as number) < 0 && topology.nodeOf[before] === node) return true;
+    if (before < 0 || (slots[p * topology.width + j] as number) >= 0) continue;
+    if (level === 'node' ? nodeOf[before] === nodeOf[t] : zoneOf[before] === zoneOf[t] && Math.floor(j / zoneCount) === round) return true;
   }
   return false;
 }
