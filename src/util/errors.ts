@@ -8,6 +8,7 @@ export type StoreErrorCode =
   | 'ERR_META_CONFLICT' // a conditional transaction lost a race
   | 'ERR_ABORTED' // the request was cancelled (client went away)
   | 'ERR_META_LOCKED' // another process has the metadata store open for writing
+  | 'ERR_LAYOUT_CORRUPT' // a stored cluster layout failed its checksum or checks
   | 'ERR_CLOSED';
 
 export class StoreError extends Error {
