@@ -4,9 +4,14 @@
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
-import { objectPath, parseErrorBody, sdkError, send, signedHeaders, socketExchange } from './raw-http.js';
+import { assertS3Error, objectPath, parseErrorBody, sdkError, send, signedHeaders, socketExchange, streamingSignedPut } from './raw-http.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'protocol';
@@ -215,4 +220,28 @@ test('Client aborts - a client that drops a small PUT mid-body is counted as abo
   assert.equal(await metric('requests_aborted_total'), aborted + 1);
   assert.equal(await metric('responses_5xx_total'), errors);
   await assert.rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'dropped' })), sdkError('NotFound', 404));
+});
+
+// ---- aws-chunked chunk sizes -----------------------------------------------------------------------------
+
+test('aws-chunked - a chunk under 8 KiB before the last gets 403 InvalidChunkSizeError and stores nothing', async () => {
+  const path = objectPath(Bucket, 'small-chunks');
+  const { headers, body } = await streamingSignedPut(server, path, [Buffer.alloc(1000, 'a'), Buffer.alloc(9000, 'b')]);
+  const res = await send(server, { method: 'PUT', path, headers, body });
+  const error = assertS3Error(res, 403, 'InvalidChunkSizeError');
+  assert.equal(error.BadChunkSize, '1000');
+  await assert.rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'small-chunks' })), sdkError('NotFound', 404));
+});
+
+test('aws-chunked - the SDK streaming a file (aws-chunked, unsigned payload with a trailer) is accepted', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-protocol-'));
+  try {
+    const data = randomBytes(300_000);
+    await writeFile(join(dir, 'file'), data);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'sdk-stream', Body: createReadStream(join(dir, 'file')), ContentLength: data.length }));
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'sdk-stream' }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
