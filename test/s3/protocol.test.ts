@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, parseErrorBody, sdkError, send, signedHeaders, socketExchange, streamingSignedPut } from './raw-http.js';
 
@@ -244,4 +244,31 @@ test('aws-chunked - the SDK streaming a file (aws-chunked, unsigned payload with
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+// ---- Chunked transfer encoding without a length -------------------------------------------------------------
+
+test('Transfer-Encoding chunked - PutObject and UploadPart without a Content-Length store the streamed body', async () => {
+  const put = async (path: string, body: Buffer, query = '') => {
+    const headers = await signedHeaders(server, {
+      method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD', ...(query ? { query: Object.fromEntries(new URLSearchParams(query)) } : {}),
+    });
+    return send(server, { method: 'PUT', path: query ? `${path}?${query}` : path, headers: { ...headers, 'transfer-encoding': 'chunked' }, body });
+  };
+  for (const [key, size] of [['chunked-small', 10], ['chunked-large', 300_000]] as const) {
+    const data = randomBytes(size);
+    const res = await put(objectPath(Bucket, key), data);
+    assert.equal(res.status, 200, res.text);
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: key }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data), key);
+  }
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'chunked-part' }));
+  const part = randomBytes(100_000);
+  const res = await put(objectPath(Bucket, 'chunked-part'), part, `partNumber=1&uploadId=${encodeURIComponent(UploadId!)}`);
+  assert.equal(res.status, 200, res.text);
+  await s3.send(new CompleteMultipartUploadCommand({
+    Bucket, Key: 'chunked-part', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: String(res.headers.etag) }] },
+  }));
+  const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'chunked-part' }));
+  assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(part));
 });
