@@ -113,8 +113,7 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
   if (cutsOffBody(c.req)) {
     // Node then sends "Connection: close" and calls destroySoon() once the answer is flushed.
     res.shouldKeepAlive = false;
-    const socket = c.req.socket as Socket & { destroySoon?: () => void };
-    socket.destroySoon = () => closeLingering(socket, c.req);
+    lingerOnClose(c.req);
   }
   res.writeHead(err.httpStatus, withRequestId(c.requestId, {
     ...err.headers,
@@ -177,7 +176,13 @@ function cutsOffBody(req: IncomingMessage): boolean {
 /** After the handler: the body nobody read is drained, so the connection stays usable, or the connection is closed. */
 function settleBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || req.destroyed) return;
-  if (res.shouldKeepAlive && !cutsOffBody(req)) {
+  if (!res.shouldKeepAlive) {
+    // Node closes the socket once the answer is flushed (an error answer that cut the body off, or a
+    // client that asked for Connection: close); it lingers first unless that has already happened.
+    if (!res.writableFinished) lingerOnClose(req);
+    return;
+  }
+  if (!cutsOffBody(req)) {
     req.resume();
     return;
   }
@@ -186,6 +191,12 @@ function settleBody(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket;
   if (res.writableFinished) closeLingering(socket, req);
   else res.once('finish', () => closeLingering(socket, req));
+}
+
+/** Makes the close Node does after a Connection: close answer (its destroySoon()) a lingering one. */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket as Socket & { destroySoon?: () => void };
+  socket.destroySoon = () => closeLingering(socket, req);
 }
 
 /**
@@ -198,7 +209,7 @@ function closeLingering(socket: Socket, req: IncomingMessage): void {
   if (socket.destroyed) return;
   socket.end();
   let bytes = 0;
-  const timer = setTimeout(() => socket.destroy(), refusedBodyLingerMs);
+  const timer = setTimeout(() => socket.destroy(), refusedBodyLingerMs).unref();
   socket.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     if (bytes > refusedBodyLingerBytesMax) socket.destroy();
