@@ -286,10 +286,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
 }
 
 /** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */
-function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: unknown }): Buffer {
+function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: unknown }, resource: string): Buffer {
   const requestId = newRequestId();
   const s3err = clientErrorOf(err);
-  const body = errorDocument(s3err, requestTargetOf(err.rawPacket), requestId);
+  const body = errorDocument(s3err, resource, requestId);
   return Buffer.concat([
     Buffer.from(`HTTP/1.1 ${s3err.httpStatus} ${STATUS_CODES[s3err.httpStatus]}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n`
       + `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: Tessera\r\nConnection: close\r\n\r\n`),
@@ -313,7 +313,9 @@ function onClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, soc
     socket.destroy();
     return;
   }
-  const answer = clientErrorAnswer(err);
+  // The packet starts with the failed request unless earlier ones came in it too; then its target is unknown.
+  const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  const answer = clientErrorAnswer(err, pending?.req.complete ? '' : requestTargetOf(err.rawPacket));
   const answerWhenIdle = (): void => {
     const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!inFlight) {
