@@ -22,6 +22,12 @@ export const requestHeaderBytesMax = 16 * KiB; // Node's default, and the 8 KiB 
 export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fits
 export const requestTimeoutMs = 10 * 60 * 1000;
 export const headersTimeoutMs = 60 * 1000;
+// Unread body an early answer (an error before the handler read the body) still reads and discards to keep
+// the connection; a longer or unknown rest is cut off by closing the connection after the answer.
+export const refusedBodyDrainBytesMax = 1 * MiB;
+// What a connection closed that way still reads and drops, so the client is not reset before it reads the answer.
+export const refusedBodyLingerBytesMax = 4 * MiB;
+export const refusedBodyLingerMs = 1000;
 // Longer than clients' idle timeouts (SDKs, CLIs), so a client never reuses a connection the server is closing.
 export const keepAliveTimeoutMs = 65 * 1000;
 

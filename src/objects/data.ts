@@ -5,7 +5,7 @@ import type { BlockRef, LeasedBytes, Redundancy } from '../blocks/types.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import type { ObjectData } from './records.js';
-import { streamingHash, type StreamingHash } from '../util/hash-thread.js';
+import { streamingHash, threadHashBytesMin, type StreamingHash } from '../util/hash-thread.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -15,34 +15,61 @@ export interface StoredData {
 }
 
 export interface IngestOptions {
-  /** Declared length of the body (Content-Length, or x-amz-decoded-content-length). */
-  size: number;
+  /** Declared length of the body (Content-Length, or x-amz-decoded-content-length); undefined when the
+   * client streamed it with chunked transfer encoding and no length. */
+  size: number | undefined;
   /** Store in the block store even when small (multipart parts, whose blocks become the object's). */
   forceBlock?: boolean;
   redundancy?: Redundancy;
   signal?: AbortSignal;
 }
 
-async function* counted(source: AsyncIterable<Buffer>, md5: StreamingHash, state: { size: number }, declared: number): AsyncGenerator<Buffer> {
+async function* counted(source: AsyncIterable<Buffer>, md5: StreamingHash, state: { size: number }, declared: number | undefined): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     state.size += chunk.length;
-    if (state.size > declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
+    if (declared !== undefined && state.size > declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
     md5.update(chunk);
     if (md5.backlogged) await md5.drained();
     yield chunk;
   }
-  if (state.size !== declared) throw new ObjectError('IncompleteBody');
+  if (declared !== undefined && state.size !== declared) throw new ObjectError('IncompleteBody');
+}
+
+/**
+ * For a body of unknown length: reads it until it proves longer than `inlineBytesMax`. Returns the whole
+ * body when it is not, else a stream of the same bytes, those read first included.
+ */
+async function inlineOrStream(source: AsyncIterable<Buffer>, inlineBytesMax: number): Promise<{ inline: Buffer } | { stream: AsyncIterable<Buffer> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  while (headBytes <= inlineBytesMax) {
+    const next = await iterator.next();
+    if (next.done) return { inline: Buffer.concat(head, headBytes) };
+    head.push(next.value);
+    headBytes += next.value.length;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield* head;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  return { stream: rest() };
 }
 
 /** Stores a body; resolves once it is durable. Nothing is committed to metadata here. */
 export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, options: IngestOptions): Promise<StoredData> {
   // A large body's MD5 (the ETag) is hashed on a worker thread, beside the block writes, instead of on
   // the event loop's thread.
-  const md5 = streamingHash('md5', options.size);
+  const md5 = streamingHash('md5', options.size ?? threadHashBytesMin);
   try {
     const state = { size: 0 };
-    const source = counted(body, md5, state, options.size);
-    if (options.size <= ctx.inlineBytesMax && !options.forceBlock) {
+    let source: AsyncIterable<Buffer> = counted(body, md5, state, options.size);
+    if (options.size === undefined && !options.forceBlock) {
+      const head = await inlineOrStream(source, ctx.inlineBytesMax);
+      if ('inline' in head) return { inline: head.inline, size: state.size, md5: await md5.digest() };
+      source = head.stream;
+    }
+    if (options.size !== undefined && options.size <= ctx.inlineBytesMax && !options.forceBlock) {
       const chunks: Buffer[] = [];
       for await (const chunk of source) chunks.push(chunk);
       return { inline: Buffer.concat(chunks), size: state.size, md5: await md5.digest() };

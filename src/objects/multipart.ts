@@ -59,7 +59,8 @@ export interface PartParams {
   uploadId: string;
   partNumber: number;
   body: AsyncIterable<Buffer>;
-  size: number;
+  /** Undefined for a body streamed without a declared length. */
+  size: number | undefined;
   contentMd5?: Buffer;
   checksum?: () => { algorithm: ChecksumAlgorithm; value: string } | undefined;
   /** The checksum algorithm the request declares, known before its body; must be the upload's. */

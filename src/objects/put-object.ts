@@ -17,7 +17,8 @@ export interface PutParams extends WriteConditions {
   key: string;
   owner: string;
   body: AsyncIterable<Buffer>;
-  size: number;
+  /** Undefined for a body streamed without a declared length. */
+  size: number | undefined;
   /** Content-Type and the other stored system headers, and x-amz-meta-*; lowercase names. */
   headers: Record<string, string>;
   storageClass: string;

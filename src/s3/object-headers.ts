@@ -15,6 +15,27 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
+/**
+ * A user metadata value as text. Node reads header bytes as latin1; botocore sends non-ASCII text as
+ * UTF-8 bytes, which are decoded here so the stored text is what the client set. Bytes that are not
+ * UTF-8 (the JS SDK sends latin1) stay as read.
+ */
+function metadataText(raw: string): string {
+  if (!/[^\x00-\x7f]/.test(raw)) return raw;
+  const bytes = Buffer.from(raw, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.byteLength(text) === bytes.length && !text.includes('\ufffd') ? text : raw;
+}
+
+/**
+ * A stored value as a header value: text beyond latin1 cannot be sent as it is, so it goes out as one
+ * RFC 2047 encoded-word over its UTF-8, the form AWS answers non-ASCII metadata in. Latin1 text goes out
+ * as its latin1 bytes, which botocore and the JS SDK both read back as the same text.
+ */
+function headerValueText(value: string): string {
+  return /[^\x00-\xff]/.test(value) ? `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=` : value;
+}
+
 /** The headers stored with a new object, from the request. */
 export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -31,7 +52,7 @@ export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, 
   let metaBytes = 0;
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('x-amz-meta-')) continue;
-    const text = single(value) ?? '';
+    const text = metadataText(single(value) ?? '');
     metaBytes += Buffer.byteLength(name.slice('x-amz-meta-'.length)) + Buffer.byteLength(text);
     out[name] = text;
   }
@@ -80,7 +101,7 @@ function storedResponseHeadersOf(record: VersionRecord): Readonly<Record<string,
     'accept-ranges': 'bytes',
     'content-type': 'binary/octet-stream',
   };
-  for (const [name, value] of Object.entries(record.headers)) built[name] = value;
+  for (const [name, value] of Object.entries(record.headers)) built[name] = headerValueText(value);
   if (record.storageClass !== 'STANDARD') built['x-amz-storage-class'] = record.storageClass;
   if (record.tags && Object.keys(record.tags).length > 0) built['x-amz-tagging-count'] = String(Object.keys(record.tags).length);
   out = Object.freeze(built);

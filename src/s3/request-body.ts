@@ -8,16 +8,25 @@ import type { PayloadStream } from './sigv4/chunked.js';
 
 export interface RequestBody {
   body: PayloadStream;
-  size: number;
+  /** Undefined for a body streamed with chunked transfer encoding and no length. */
+  size: number | undefined;
   contentMd5?: Buffer;
   checksum: () => StoredChecksum | undefined;
 }
 
-export function declaredSize(c: RequestContext): number {
+/**
+ * The body length the request declares. A body sent with chunked transfer encoding and no length is
+ * taken as it streams, as Ceph RGW and MinIO take it (the decoder caps it at the PUT limit); without
+ * either, AWS requires a length.
+ */
+export function declaredSize(c: RequestContext): number | undefined {
   const decoded = header(c, 'x-amz-decoded-content-length');
   const length = header(c, 'content-length');
   const raw = decoded ?? length;
-  if (raw === undefined) throw new S3Error('MissingContentLength');
+  if (raw === undefined) {
+    if (/\bchunked\b/i.test(header(c, 'transfer-encoding') ?? '')) return undefined;
+    throw new S3Error('MissingContentLength');
+  }
   if (!/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer', { extra: { ArgumentName: 'Content-Length', ArgumentValue: raw } });
   const size = Number(raw);
   if (size > putObjectBytesMax) throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: raw, MaxSizeAllowed: String(putObjectBytesMax) } });

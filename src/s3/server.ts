@@ -1,6 +1,7 @@
 // The S3 HTTP endpoint: request ids, addressing (path- and virtual-hosted-style), authentication, routing
 // to one handler per operation, and the S3 error response. Nothing here knows how objects are stored.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
@@ -10,7 +11,7 @@ import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
 import { validateKey } from './names.js';
 import { escapeXml } from './xml.js';
-import { headersTimeoutMs, keepAliveTimeoutMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
+import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
 import { adminPathPrefix, handleAdmin, handleMetrics, metricsPath, type AdminDeps } from '../admin/admin-api.js';
 
@@ -29,10 +30,12 @@ export interface RequestCounters {
   requests_total: number;
   responses_4xx_total: number;
   responses_5xx_total: number;
+  /** Requests whose client went away before the answer was complete: not a server fault, so not a 5xx. */
+  requests_aborted_total: number;
 }
 
 export function newRequestCounters(): RequestCounters {
-  return { requests_total: 0, responses_4xx_total: 0, responses_5xx_total: 0 };
+  return { requests_total: 0, responses_4xx_total: 0, responses_5xx_total: 0, requests_aborted_total: 0 };
 }
 
 // A random per-process prefix and a counter: unique without a randomBytes call per request, which cost
@@ -107,6 +110,11 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
     return;
   }
   const body = err.httpStatus === 304 || c.req.method === 'HEAD' ? Buffer.alloc(0) : errorDocument(err, c.resource, c.requestId);
+  if (cutsOffBody(c.req)) {
+    // Node then sends "Connection: close" and calls destroySoon() once the answer is flushed.
+    res.shouldKeepAlive = false;
+    lingerOnClose(c.req);
+  }
   res.writeHead(err.httpStatus, withRequestId(c.requestId, {
     ...err.headers,
     ...(body.length > 0 ? { 'content-type': 'application/xml' } : {}),
@@ -132,7 +140,91 @@ function abortSignalOf(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+/** Requests with `Expect: 100-continue` whose body no handler has asked for yet: the client is waiting to send it. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/**
+ * Sends 100 Continue when the body is first read, not on arrival: by then the request has passed
+ * authentication and the handler's checks of its headers (bucket, size, conditions), so a refused request
+ * is answered before the client sends a byte of its body. The hook sits on _read, which every way of
+ * reading a Readable goes through.
+ */
+function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+  awaitingContinue.add(req);
+  const read = req._read;
+  req._read = function readAfterContinue(this: IncomingMessage, size: number): void {
+    req._read = read;
+    awaitingContinue.delete(req);
+    if (!res.headersSent) res.writeContinue();
+    read.call(this, size);
+  };
+}
+
+/**
+ * Whether the unread rest of the body is cut off (the connection closed after the answer) rather than read
+ * and discarded: when its length is unknown (chunked), beyond what draining is worth, or not yet sent by a
+ * client waiting for 100 Continue, which will not send it now and would leave the next request parsed as body.
+ */
+function cutsOffBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length'] ?? '0'); // Node's parser refused a malformed one
+  if (length === 0) return false;
+  return awaitingContinue.has(req) || length > refusedBodyDrainBytesMax;
+}
+
+/** After the handler: the body nobody read is drained, so the connection stays usable, or the connection is closed. */
+function settleBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.destroyed) return;
+  if (!res.shouldKeepAlive) {
+    // Node closes the socket once the answer is flushed (an error answer that cut the body off, or a
+    // client that asked for Connection: close); it lingers first unless that has already happened.
+    if (!res.writableFinished) lingerOnClose(req);
+    return;
+  }
+  if (!cutsOffBody(req)) {
+    req.resume();
+    return;
+  }
+  // An answer that went out as keep-alive (a handler that ignored a large body) cannot say Connection:
+  // close any more; the socket is closed once it is flushed.
+  const socket = req.socket;
+  if (res.writableFinished) closeLingering(socket, req);
+  else res.once('finish', () => closeLingering(socket, req));
+}
+
+/** Makes the close Node does after a Connection: close answer (its destroySoon()) a lingering one. */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket as Socket & { destroySoon?: () => void };
+  socket.destroySoon = () => closeLingering(socket, req);
+}
+
+/**
+ * Closes a connection whose request body is still arriving without losing the answer already sent. Closed
+ * at once, the socket would reset the client's writes, and a client failing a write may drop the answer
+ * unread (RFC 9112 §9.6). So the write side is shut and what still arrives is read and dropped, for a
+ * bounded time and amount, then the socket is destroyed.
+ */
+function closeLingering(socket: Socket, req: IncomingMessage): void {
+  if (socket.destroyed) return;
+  socket.end();
+  let bytes = 0;
+  const timer = setTimeout(() => socket.destroy(), refusedBodyLingerMs).unref();
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > refusedBodyLingerBytesMax) socket.destroy();
+  });
+  socket.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+/** True once the client has gone away before the answer was complete (its socket closed under us). */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed && !res.writableFinished;
+}
+
+/** Answers one request; resolves with false when the client went away before the answer was complete. */
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -141,7 +233,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   try {
     if (options.admin && rawPath === metricsPath && req.method === 'GET') {
       setRequestId(res, requestId);
-      return await handleMetrics(options.admin, res);
+      await handleMetrics(options.admin, res);
+      return true;
     }
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
@@ -156,7 +249,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (options.admin && rawPath.startsWith(adminPathPrefix)) {
       if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
-      return await handleAdmin(options.admin, req, res, rawPath);
+      await handleAdmin(options.admin, req, res, rawPath);
+      return true;
     }
     let signal: AbortSignal | undefined;
     const context: RequestContext = {
@@ -177,44 +271,104 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     };
     await route(context)(context);
   } catch (err) {
+    // A client that hung up mid-body or mid-answer surfaces here as whatever its stream threw; it is not
+    // a server fault, so it is neither logged as one nor answered.
+    if (clientGone(res)) {
+      options.log.debug('Client went away', { requestId, method: req.method, path: rawPath, err: String(err) });
+      return false;
+    }
     const s3err = toS3Error(err);
     if (s3err.httpStatus >= 500) options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
     sendError(c, s3err);
   }
-  // Whatever part of the body a handler did not read (an early error) is drained, so the connection
-  // stays usable and the client sees the answer instead of a reset.
-  if (!req.complete && !req.destroyed) req.resume();
+  settleBody(req, res);
+  return !clientGone(res);
+}
+
+/** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */
+function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: unknown }, resource: string): Buffer {
+  const requestId = newRequestId();
+  const s3err = clientErrorOf(err);
+  const body = errorDocument(s3err, resource, requestId);
+  return Buffer.concat([
+    Buffer.from(`HTTP/1.1 ${s3err.httpStatus} ${STATUS_CODES[s3err.httpStatus]}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n`
+      + `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: Tessera\r\nConnection: close\r\n\r\n`),
+    body,
+  ]);
+}
+
+/** Sockets whose parser failed; Node may report the same failure again as more bytes arrive. */
+const parserFailed = new WeakSet<Socket>();
+
+/**
+ * Node rejects oversize headers and garbled requests before any handler runs; they are answered in S3's
+ * form, request id included, then the connection is closed. Requests parsed before the bad bytes on the
+ * same connection (pipelined, or a body longer than its Content-Length) are carried out and answered
+ * first, in order: the parse error is the answer to what followed them, not to them.
+ */
+function onClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
+  if (parserFailed.has(socket)) return;
+  parserFailed.add(socket);
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // The packet starts with the failed request unless earlier ones came in it too; then its target is unknown.
+  const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  const answer = clientErrorAnswer(err, pending?.req.complete ? '' : requestTargetOf(err.rawPacket));
+  const answerWhenIdle = (): void => {
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!inFlight) {
+      if (socket.writable) socket.end(answer);
+      else socket.destroy();
+      return;
+    }
+    // A timeout or a bad body belongs to the request in flight itself (its body is still being parsed):
+    // it is answered now unless its answer has begun, which only a cut connection can end.
+    if (!inFlight.req.complete) {
+      if (inFlight.headersSent) socket.destroy();
+      else socket.end(answer);
+      return;
+    }
+    // Node's own 'finish' listener runs first and hands the socket to the next queued answer, if any.
+    const next = (): void => {
+      inFlight.off('finish', next);
+      inFlight.off('close', next);
+      if (inFlight.writableFinished) answerWhenIdle();
+      else socket.destroy();
+    };
+    inFlight.on('finish', next);
+    inFlight.on('close', next);
+  };
+  answerWhenIdle();
 }
 
 export function createS3Server(options: S3ServerOptions): Server {
-  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) counters.requests_total++;
     // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
-    // client went away mid-body counts by the status it began with.
-    handle(options, req, res, requestId).then(() => {
-      if (!counters || !res.headersSent) return;
-      if (res.statusCode >= 500) counters.responses_5xx_total++;
+    // client went away mid-body counts as aborted whatever status it began with.
+    handle(options, req, res, requestId).then((answered) => {
+      if (!counters) return;
+      if (!answered) counters.requests_aborted_total++;
+      else if (!res.headersSent) return;
+      else if (res.statusCode >= 500) counters.responses_5xx_total++;
       else if (res.statusCode >= 400) counters.responses_4xx_total++;
     }, (err: unknown) => {
       options.log.error('Unhandled request failure', { requestId, err });
       res.destroy();
     });
+  };
+  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
+  // With a listener here Node sends no 100 Continue of its own; the body's first read does (see above).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    continueOnFirstRead(req, res);
+    onRequest(req, res);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket) => {
-    // Node rejects oversize headers and garbled requests before any handler runs; answer them in S3's
-    // form, request id included, unless the peer is gone or an answer on this socket has begun.
-    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) return socket.destroy();
-    const requestId = newRequestId();
-    const s3err = clientErrorOf(err);
-    const body = errorDocument(s3err, requestTargetOf(err.rawPacket), requestId);
-    socket.end(Buffer.concat([
-      Buffer.from(`HTTP/1.1 ${s3err.httpStatus} ${STATUS_CODES[s3err.httpStatus]}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n`
-        + `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: Tessera\r\nConnection: close\r\n\r\n`),
-      body,
-    ]));
-  });
+  // AWS ignores Expect values other than 100-continue; Node would answer them 417 without this listener.
+  server.on('checkExpectation', onRequest);
+  server.on('clientError', onClientError);
   return server;
 }

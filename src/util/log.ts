@@ -2,6 +2,8 @@
 // in a log call never reaches the output.
 
 export interface Logger {
+  /** Dropped unless debug logging is on (TESSERA_LOG_LEVEL=debug): expected events worth seeing only when tracing. */
+  debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
@@ -19,12 +21,15 @@ function serialise(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function createLogger(options: { quiet?: boolean } = {}): Logger {
+export function createLogger(options: { quiet?: boolean; debug?: boolean } = {}): Logger {
+  const debug = options.debug ?? process.env.TESSERA_LOG_LEVEL === 'debug';
   const write = (level: string, message: string, fields: Record<string, unknown> = {}): void => {
     if (options.quiet && level === 'info') return;
+    if (!debug && level === 'debug') return;
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...serialise(fields) })}\n`);
   };
   return {
+    debug: (m, f) => write('debug', m, f),
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),

@@ -247,3 +247,18 @@ test('parseAmzDate - takes real calendar times only, as a format-and-compare rou
   for (const text of cases) assert.equal(parseAmzDate(text), roundTrip(text), text);
   assert.equal(parseAmzDate('20130524T000000Z'), Date.UTC(2013, 4, 24));
 });
+
+test('authenticate - non-ASCII header values verify whether sent as UTF-8 bytes (botocore) or latin1 bytes (JS SDK)', async () => {
+  const text = 'Hello World\u00e9 \u65e5\u672c';
+  const req = await signRequest({ path: '/b/k', headers: { ...unsigned, 'x-amz-meta-meta1': text } });
+  // Node hands header bytes over as latin1: botocore's UTF-8 bytes arrive one character per byte.
+  const utf8Wire = { ...req, headers: { ...req.headers, 'x-amz-meta-meta1': Buffer.from(text, 'utf8').toString('latin1') } };
+  assert.ok(authenticate(utf8Wire, authConfig()));
+  // The JS SDK sends latin1 text as its latin1 bytes, which arrive as the same characters, and signs their UTF-8.
+  const latin = 'caf\u00e9';
+  const jsReq = await signRequest({ path: '/b/k', headers: { ...unsigned, 'x-amz-meta-meta1': latin } });
+  assert.ok(authenticate(jsReq, authConfig()));
+  // A changed value still fails under either reading.
+  const changed = { ...req, headers: { ...req.headers, 'x-amz-meta-meta1': Buffer.from('Hello World\u00e8 \u65e5\u672c', 'utf8').toString('latin1') } };
+  assert.throws(() => authenticate(changed, authConfig()), (err: unknown) => (err as { code?: string }).code === 'SignatureDoesNotMatch');
+});

@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { clockSkewMsMax, presignExpiresSecondsMax } from '../../constants.js';
 import { S3Error } from '../errors.js';
-import { canonicalRequest, credentialScope, parseQuery, sigv4Algorithm, stringToSign, type QueryPair } from './canonical.js';
+import { canonicalRequest, credentialScope, parseQuery, sigv4Algorithm, stringToSign, utf8HeaderValues, type QueryPair } from './canonical.js';
 import { hmac, signatureMatches, signingKey } from './signing-key.js';
 
 export interface SignedRequest {
@@ -232,12 +232,23 @@ interface SignatureCheck {
 }
 
 function verifySignature(req: SignedRequest, check: SignatureCheck): void {
-  const canonical = canonicalRequest({
-    method: req.method, rawPath: req.rawPath, rawQuery: req.rawQuery, headers: req.headers,
+  const scope = credentialScope(check.credential.scopeDate, check.region);
+  const canonicalOf = (headers: IncomingHttpHeaders): string => canonicalRequest({
+    method: req.method, rawPath: req.rawPath, rawQuery: req.rawQuery, headers,
     signedHeaders: check.signedHeaders, payloadHash: check.payloadHash, omitQueryName: check.omitQueryName,
   });
-  const toSign = stringToSign(check.amzDate, credentialScope(check.credential.scopeDate, check.region), canonical);
+  let canonical = canonicalOf(req.headers);
+  let toSign = stringToSign(check.amzDate, scope, canonical);
   if (signatureMatches(hmac(check.key, toSign), check.provided)) return;
+  // Non-ASCII header values are signed two ways. The JS SDK sends each character as one latin1 byte and
+  // signs the text's UTF-8, which the reading above matches; botocore sends UTF-8 bytes and signs their
+  // text, as AWS signs the bytes, which this reading matches.
+  const utf8Headers = utf8HeaderValues(req.headers, check.signedHeaders);
+  if (utf8Headers) {
+    canonical = canonicalOf(utf8Headers);
+    toSign = stringToSign(check.amzDate, scope, canonical);
+    if (signatureMatches(hmac(check.key, toSign), check.provided)) return;
+  }
   // AWS returns the canonical request and string to sign so clients can debug; neither holds a secret.
   throw new S3Error('SignatureDoesNotMatch', undefined, {
     extra: { AWSAccessKeyId: check.credential.accessKeyId, StringToSign: toSign, SignatureProvided: check.provided, CanonicalRequest: canonical },

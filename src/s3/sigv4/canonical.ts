@@ -180,6 +180,25 @@ export function canonicalHeaderValue(value: string | string[] | undefined): stri
   return values.map((v) => v.trim().replace(/\s+/g, ' ')).join(',');
 }
 
+/**
+ * The signed headers with non-ASCII values re-read as UTF-8, or undefined when all are ASCII. Node hands
+ * header values over as latin1, one character per wire byte; a client that sent its text as UTF-8 bytes
+ * (botocore, and the raw bytes AWS signs) signed the decoded text, not one character per byte.
+ */
+export function utf8HeaderValues(headers: IncomingHttpHeaders, signedHeaders: readonly string[]): IncomingHttpHeaders | undefined {
+  let out: IncomingHttpHeaders | undefined;
+  for (const name of signedHeaders) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    if (!values.some((v) => /[^\x00-\x7f]/.test(v))) continue;
+    out ??= { ...headers };
+    const decoded = values.map((v) => Buffer.from(v, 'latin1').toString('utf8'));
+    out[name] = Array.isArray(value) ? decoded : decoded[0];
+  }
+  return out;
+}
+
 export interface CanonicalRequestInput {
   method: string;
   rawPath: string;

@@ -8,6 +8,8 @@ import { emptySha256Hex, sha256Hex } from './canonical.js';
 import { hmac, signatureMatches } from './signing-key.js';
 
 const chunkLineBytesMax = 4 * KiB;
+// AWS refuses a chunk under 8 KiB unless it is the last data chunk (or the final empty one), signed or not.
+const chunkBytesMin = 8 * KiB;
 const chunkBytesMax = 16 * MiB;
 const trailerBytesMax = 16 * KiB;
 const trailerLinesMax = 16;
@@ -38,6 +40,8 @@ export class ChunkedDecoder {
   private lineBytes = 0;
   private trailerBytes = 0;
   private remaining = 0; // data bytes left in the current chunk
+  private chunks = 0; // chunks begun, the final empty one included
+  private previousSize = -1; // size of the chunk before the current one; -1 before the first
   private chunkHash: Hash | undefined;
   private chunkSignature = '';
   private previousSignature: string;
@@ -123,6 +127,12 @@ export class ChunkedDecoder {
     if (!/^[0-9a-fA-F]{1,16}$/.test(sizeText)) throw malformed(`Chunk size "${sizeText.slice(0, 32)}" is not hexadecimal`);
     const size = parseInt(sizeText, 16);
     if (size > chunkBytesMax) throw malformed(`Chunk size ${size} exceeds the limit of ${chunkBytesMax} bytes`);
+    this.chunks++;
+    // Known only now that another data chunk follows: the one before it was not the last.
+    if (size > 0 && this.previousSize >= 0 && this.previousSize < chunkBytesMin) {
+      throw new S3Error('InvalidChunkSizeError', undefined, { extra: { Chunk: String(this.chunks), BadChunkSize: String(this.previousSize) } });
+    }
+    this.previousSize = size;
     if (this.options.signing) {
       const m = /^chunk-signature=([0-9a-f]{64})$/.exec(semicolon < 0 ? '' : line.slice(semicolon + 1));
       if (!m) throw malformed('A chunk has no valid chunk-signature');

@@ -225,7 +225,7 @@ const helloCrc32 = checksumOf('CRC32', hello).toString('base64');
 
 test('decodePayload - unsigned trailer with a valid x-amz-checksum-crc32 decodes and exposes it', async () => {
   const headers = { ...unsignedTrailerHeaders, 'x-amz-trailer': 'x-amz-checksum-crc32' };
-  const body = unsignedChunkedBody([hello.subarray(0, 5), hello.subarray(5)], { 'x-amz-checksum-crc32': helloCrc32 });
+  const body = unsignedChunkedBody([hello], { 'x-amz-checksum-crc32': helloCrc32 });
   for (const pieceBytes of [1, 3, body.length]) {
     const stream: PayloadStream = decodePayload(source(body, pieceBytes), null, headers);
     assert.equal(stream.checksum?.algorithm, 'CRC32');
@@ -264,7 +264,7 @@ test('decodePayload - signed trailer verifies chunk and trailer signatures', asy
   const auth = authenticate(req, authConfig());
   assert.ok(auth);
   const crc32c = checksumOf('CRC32C', hello).toString('base64');
-  const body = signedChunkedBody(signingOf(auth), [hello.subarray(0, 6), hello.subarray(6)], { 'x-amz-checksum-crc32c': crc32c });
+  const body = signedChunkedBody(signingOf(auth), [hello], { 'x-amz-checksum-crc32c': crc32c });
   const stream = decodePayload(source(body, 5), auth, req.headers);
   assert.deepEqual(await collect(stream), hello);
   assert.equal(stream.checksum?.valueBase64(), crc32c);
@@ -285,6 +285,25 @@ test('decodePayload - signed streaming without trailer from the test signer deco
   const chunks = [payload.subarray(0, 65536), payload.subarray(65536, 131072), payload.subarray(131072)];
   const out = await collect(decodePayload(source(signedChunkedBody(signingOf(auth), chunks), 1500), auth, req.headers));
   assert.deepEqual(out, payload);
+});
+
+test('decodePayload - a chunk under 8 KiB that is not the last fails with InvalidChunkSizeError, signed or not', async () => {
+  const big = Buffer.alloc(8192, 'b');
+  const req = await signRequest({ method: 'PUT', path: '/b/k', headers: {
+    'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(big.length + 5),
+  } });
+  const auth = authenticate(req, authConfig());
+  assert.ok(auth);
+  const small = [hello.subarray(0, 3), hello.subarray(3, 5)];
+  await rejectsWith(decodePayload(source(signedChunkedBody(signingOf(auth), [...small, big])), auth, req.headers), 'InvalidChunkSizeError');
+  // The last data chunk may be small, and so may a single one.
+  assert.deepEqual(await collect(decodePayload(source(signedChunkedBody(signingOf(auth), [big, hello.subarray(0, 5)])), auth, req.headers)), Buffer.concat([big, hello.subarray(0, 5)]));
+  const unsigned = { ...unsignedTrailerHeaders, 'x-amz-decoded-content-length': '2000' };
+  const thousand = Buffer.alloc(1000, 'a');
+  const err = await collect(decodePayload(source(unsignedChunkedBody([thousand, thousand])), null, unsigned)).catch((e: unknown) => e);
+  assert.ok(err instanceof S3Error && err.code === 'InvalidChunkSizeError', String(err));
+  assert.deepEqual(err.extra, { Chunk: '2', BadChunkSize: '1000' });
+  assert.equal(err.httpStatus, 403);
 });
 
 // ---- non-chunked payloads -----------------------------------------------------------------------------

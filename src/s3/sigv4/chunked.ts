@@ -158,6 +158,10 @@ class PayloadVerifier {
     if (this.lengthExpected !== undefined && this.bytes > this.lengthExpected) {
       throw new S3Error('IncompleteBody', `The body is longer than the declared ${this.lengthExpected} bytes`);
     }
+    // A body without a declared length (chunked transfer encoding) is held to the limit as it arrives.
+    if (this.bytes > putObjectBytesMax) {
+      throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: String(this.bytes), MaxSizeAllowed: String(putObjectBytesMax) } });
+    }
     this.sha256?.update(data);
     this.checksum?.update(data);
   }
