@@ -101,6 +101,16 @@ test('Error bodies and DeleteObjects results - a key with a C0 control still giv
   assert.doesNotMatch(left.text, /<Key>/, 'the key named with a raw control character is deleted');
 });
 
+test('CreateMultipartUpload and ListParts - a key with a C0 control gives well-formed XML (issue 10)', async () => {
+  const created = await raw(server, { method: 'POST', path: objectPath(Bucket, 'mpu/a\u0005b'), query: { uploads: null } });
+  assert.equal(created.status, 200, created.text);
+  assertXml10(created.text);
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1]!;
+  const parts = await raw(server, { path: objectPath(Bucket, 'mpu/a\u0005b'), query: { uploadId } });
+  assert.equal(parts.status, 200, parts.text);
+  assertXml10(parts.text);
+});
+
 test('PutObjectTagging and DeleteObjects - an undefined entity gets MalformedXML (issue 10)', async () => {
   assert.equal((await put('tagged')).status, 200);
   const tagging = '<Tagging><TagSet><Tag><Key>k</Key><Value>&xxe;</Value></Tag></TagSet></Tagging>';
