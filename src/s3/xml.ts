@@ -12,14 +12,20 @@ export const s3Namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
  */
 const xmlForbiddenChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** A plain class that matches whatever xmlForbiddenChars does (and paired surrogates): a fast first test. */
+const maybeForbidden = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
+
 /** Whether `text` can be written into an XML 1.0 document without loss. */
 export function xmlCanCarry(text: string): boolean {
-  return !xmlForbiddenChars.test(text);
+  return !maybeForbidden.test(text) || !xmlForbiddenChars.test(text);
 }
 
-/** What escapeXml() replaces; `needsEscape` is the same class without the global flag, for test(). */
+/**
+ * What escapeXml() replaces. `needsEscape`, one character class, is tested first: a class is about
+ * twice as fast as the alternation with lookarounds, and most listing text needs nothing.
+ */
 const escapedChars = new RegExp(`[&<>"'\r\u007f]|${xmlForbiddenChars.source}`, 'g');
-const needsEscape = new RegExp(escapedChars.source);
+const needsEscape = /[&<>"'\r\u007f\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
 
 /**
  * Escapes text for XML 1.0. CR becomes a reference, since a parser turns a raw CR into LF. Characters
