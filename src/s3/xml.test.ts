@@ -36,6 +36,14 @@ test('parseXml - DOCTYPE and entity declarations get MalformedXML', () => {
   assert.throws(() => parseXml(Buffer.from(xxe), 'Tagging'), malformed);
 });
 
+test('parseXml - a 2 MiB body of unclosed CDATA sections, comments or references gets MalformedXML', () => {
+  // Checking references before validating made this quadratic: each unclosed opener scanned to the end.
+  for (const piece of ['<![CDATA[', '<!--', '<?x ', '&']) {
+    const body = Buffer.from(`<Tagging>${piece.repeat(Math.floor(2 * 1024 * 1024 / piece.length))}`);
+    assert.throws(() => parseXml(body, 'Tagging'), malformed, piece);
+  }
+});
+
 test('parseXml - predefined entities, numeric references and CDATA decode', () => {
   const doc = parseXml(Buffer.from('<D><K>a&amp;b&lt;&#13;&#x1F600;</K><C><![CDATA[x & y]]></C><!-- & --></D>'), 'D');
   assert.deepEqual(doc, { K: 'a&b<\r\u{1F600}', C: 'x & y' });
