@@ -13,6 +13,7 @@ export const partNumberMax = 10_000;
 export const deleteObjectsKeysMax = 1000;
 export const deleteObjectsInFlightMax = 16; // keys of one DeleteObjects deleted concurrently
 export const listKeysMax = 1000;
+export const listBucketsMax = 10_000; // ListBuckets' max-buckets ceiling and default page, as AWS documents
 export const userMetadataBytesMax = 2 * KiB;
 export const presignExpiresSecondsMax = 7 * 24 * 3600;
 export const clockSkewMsMax = 15 * 60 * 1000;

@@ -1,4 +1,4 @@
-// Bucket operations: create, delete, list, versioning state. Bucket names are validated in src/s3.
+// Bucket operations: create, delete, list, versioning state and tags. Bucket names are validated in src/s3.
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
@@ -23,17 +23,41 @@ export async function getBucket(ctx: ObjectContext, name: string): Promise<Bucke
   return (await readBucket(ctx, name)).record;
 }
 
-export async function listBuckets(ctx: ObjectContext, owner: string): Promise<BucketRecord[]> {
-  const out: BucketRecord[] = [];
-  let { start } = keys.bucketRange();
-  const { end } = keys.bucketRange();
+export interface BucketListParams {
+  /** Only names starting with this. */
+  prefix?: string;
+  /** Only names after this one (a continuation). */
+  after?: string;
+  /** Only buckets of this region. */
+  region?: string;
+  max: number;
+}
+
+const bucketScanPageMax = 1000;
+
+/** The owner's buckets in name order, one page of at most `max`. */
+export async function listBuckets(ctx: ObjectContext, owner: string, params: BucketListParams): Promise<{ buckets: BucketRecord[]; isTruncated: boolean }> {
+  const range = keys.bucketRange();
+  const prefix = params.prefix ?? '';
+  // Bucket names are lowercase ASCII, so a name's key is its bytes after the space byte, 0x00-terminated.
+  let start = Buffer.concat([range.start, Buffer.from(prefix, 'utf8')]);
+  if (params.after !== undefined) {
+    const afterStart = Buffer.concat([keys.bucket(params.after), Buffer.from([0])]);
+    if (Buffer.compare(afterStart, start) > 0) start = afterStart;
+  }
+  const buckets: BucketRecord[] = [];
   for (;;) {
-    const page = await ctx.meta.scan({ start, end, limit: 1000 });
+    const page = await ctx.meta.scan({ start, end: range.end, limit: bucketScanPageMax });
     for (const kv of page) {
       const record = decodeRecord<BucketRecord>(kv.value);
-      if (record.owner === owner && !record.deleting) out.push(record);
+      // Names sharing the prefix sort together: the first one without it ends the listing.
+      if (!record.name.startsWith(prefix)) return { buckets, isTruncated: false };
+      if (record.owner !== owner || record.deleting) continue;
+      if (params.region !== undefined && record.region !== params.region) continue;
+      if (buckets.length === params.max) return { buckets, isTruncated: true };
+      buckets.push(record);
     }
-    if (page.length < 1000) return out;
+    if (page.length < bucketScanPageMax) return { buckets, isTruncated: false };
     start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
   }
 }
@@ -45,6 +69,14 @@ async function updateBucket(ctx: ObjectContext, name: string, change: (r: Bucket
     if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) return next;
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot update bucket "${name}": too many concurrent changes`);
+}
+
+/** Replaces the bucket's tag set; an empty one removes it (GetBucketTagging then answers NoSuchTagSet). */
+export async function setBucketTags(ctx: ObjectContext, name: string, tags: Record<string, string>): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    const { tags: _, ...rest } = r;
+    return Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
+  });
 }
 
 export async function setBucketVersioning(ctx: ObjectContext, name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {

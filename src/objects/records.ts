@@ -18,6 +18,8 @@ export interface BucketRecord {
   region: string;
   versioning: VersioningState;
   redundancy?: Redundancy;
+  /** Bucket tags (PutBucketTagging); absent when the bucket has none. */
+  tags?: Record<string, string>;
   /** Set while DeleteBucket runs, so writes racing it fail instead of landing in a deleted bucket. */
   deleting?: boolean;
 }

@@ -19,6 +19,7 @@ import {
   handleListParts, handleUploadPart, handleUploadPartCopy,
 } from './handlers/multipart.js';
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
+import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -89,6 +90,13 @@ function objectRoute(c: RequestContext): Handler | undefined {
   }
 }
 
+function bucketTaggingRoute(method: string | undefined): Handler {
+  if (method === 'GET') return handleGetBucketTagging;
+  if (method === 'PUT') return handlePutBucketTagging;
+  if (method === 'DELETE') return handleDeleteBucketTagging;
+  return notImplemented(`${method} on this resource`);
+}
+
 const unsupportedSubresourceNames = new Set(unsupportedSubresources);
 
 /** The first unsupported sub-resource (in list order, which names it in the error) the query holds. */
@@ -108,7 +116,7 @@ export function route(c: RequestContext): Handler {
       throw new S3Error('MethodNotAllowed');
     };
   }
-  if (c.key === undefined && c.query.has('tagging')) return notImplemented('Bucket tagging');
+  if (c.key === undefined && c.query.has('tagging')) return bucketTaggingRoute(c.req.method);
   const handler = c.key === undefined ? bucketRoute(c) : objectRoute(c);
   if (!handler) return notImplemented(`${c.req.method} on this resource`);
   return handler;

@@ -9,7 +9,7 @@ import { authenticate } from './sigv4/authenticate.js';
 import { route } from './router.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
-import { validateKey } from './names.js';
+import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
@@ -240,6 +240,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
     const query = Query.parse(rawQuery);
+    if (address.key !== undefined && createsKey(req.method, query)) validateNewKey(address.key);
     const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers }, {
       region: options.config.region,
       secretFor: options.config.secretFor,

@@ -5,11 +5,33 @@ import { S3Error } from './errors.js';
 
 export const s3Namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-/** What escapeXml() replaces; `needsEscape` is the same class without the global flag, for test(). */
-const escapedChars = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
-const needsEscape = new RegExp(escapedChars.source);
+/**
+ * Characters XML 1.0 cannot carry at all, not even as a character reference: C0 controls other than tab,
+ * LF and CR, U+FFFE, U+FFFF and unpaired surrogates. lxml, expat, Go and Java refuse a document holding
+ * one (AWS sends them as "&#x1;" and breaks those clients); fast-xml-parser silently drops them.
+ */
+const xmlForbiddenChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** Escapes text for XML 1.0; characters XML cannot carry raw (control characters) become references. */
+/** A plain class that matches whatever xmlForbiddenChars does (and paired surrogates): a fast first test. */
+const maybeForbidden = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
+
+/** Whether `text` can be written into an XML 1.0 document without loss. */
+export function xmlCanCarry(text: string): boolean {
+  return !maybeForbidden.test(text) || !xmlForbiddenChars.test(text);
+}
+
+/**
+ * What escapeXml() replaces. `needsEscape`, one character class, is tested first: a class is about
+ * twice as fast as the alternation with lookarounds, and most listing text needs nothing.
+ */
+const escapedChars = new RegExp(`[&<>"'\r\u007f]|${xmlForbiddenChars.source}`, 'g');
+const needsEscape = /[&<>"'\r\u007f\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
+
+/**
+ * Escapes text for XML 1.0. CR becomes a reference, since a parser turns a raw CR into LF. Characters
+ * XML 1.0 cannot carry become U+FFFD: a last resort that keeps the document well-formed; listings never
+ * get here, they switch to encoding-type=url instead (list-params.ts).
+ */
 export function escapeXml(text: string): string {
   // Most listing text (keys, dates, ETags' quotes aside) needs nothing; testing first skips the replace.
   if (!needsEscape.test(text)) return text;
@@ -20,7 +42,9 @@ export function escapeXml(text: string): string {
       case '>': return '&gt;';
       case '"': return '&quot;';
       case "'": return '&apos;';
-      default: return `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`;
+      case '\r': return '&#xD;';
+      case '\u007f': return '&#x7F;';
+      default: return '\ufffd';
     }
   });
 }
@@ -64,12 +88,40 @@ const parser = new XMLParser({
   isArray: (name) => ['Object', 'Part'].includes(name),
 });
 
+/** Whether a numeric character reference names a character XML 1.0 allows (its Char production). */
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+/**
+ * Whether every reference in the document is one XML defines without a DTD: the five predefined entities
+ * and numeric references to allowed characters. fast-xml-parser would keep "&xxe;" as literal text, take
+ * HTML's "&nbsp;" and silently drop "&#0;"; AWS answers MalformedXML to all three.
+ */
+function referencesAreDefined(text: string): boolean {
+  // CDATA sections, comments and processing instructions may hold a bare "&".
+  const markupFree = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g, '');
+  for (const m of markupFree.matchAll(/&([^;&<]*)(;?)/g)) {
+    const [, name, semicolon] = m;
+    if (semicolon !== ';') return false;
+    if (name === 'amp' || name === 'lt' || name === 'gt' || name === 'quot' || name === 'apos') continue;
+    const numeric = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name!);
+    if (!numeric) return false;
+    if (!isXmlChar(numeric[1] !== undefined ? parseInt(numeric[1], 16) : Number(numeric[2]))) return false;
+  }
+  return true;
+}
+
 /** Parses a request document and returns its root element's content, or throws MalformedXML. */
 export function parseXml(body: Buffer, root: string): Record<string, unknown> {
   const text = body.toString('utf8');
   // No S3 request document has a DTD; refusing any keeps entity tricks (billion laughs, external
-  // entities) away from the parser, which would otherwise read "&name;" literally.
-  if (text.trim() === '' || /<!DOCTYPE/i.test(text) || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+  // entities) away from the parser. A raw NUL is no XML at all. Other raw C0 controls are tolerated:
+  // clients write keys holding them so (botocore does), and S3 stores such keys.
+  if (text.trim() === '' || /<!DOCTYPE|<!ENTITY/i.test(text) || text.includes('\u0000')) throw new S3Error('MalformedXML');
+  // Validation first: in a well-formed document every CDATA section, comment and processing instruction
+  // is closed, which keeps referencesAreDefined()'s lazy scans linear (unclosed ones made them quadratic).
+  if (XMLValidator.validate(text) !== true || !referencesAreDefined(text)) throw new S3Error('MalformedXML');
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(text) as Record<string, unknown>;

@@ -114,15 +114,16 @@ test('URIs - invalid percent-encoding gets InvalidURI', async () => {
   }
 });
 
-test('Keys - a key with a NUL byte and other control characters round trips', async () => {
-  for (const key of ['nul\u0000inside', 'bell\u0007', 'del\u007f']) {
+test('Keys - a key with control characters other than NUL round trips; NUL is refused (issue 10)', async () => {
+  for (const key of ['bell\u0007', 'del\u007f']) {
     const put = await raw(server, { method: 'PUT', path: objectPath(Bucket, key), body: 'ctl' });
     assert.equal(put.status, 200, put.text);
     const got = await raw(server, { path: objectPath(Bucket, key) });
     assert.equal(got.text, 'ctl');
   }
-  const list = await raw(server, { path: `/${Bucket}`, query: { 'list-type': '2', prefix: 'nul', 'encoding-type': 'url' } });
-  assert.match(list.text, /<Key>nul%00inside<\/Key>/);
+  const list = await raw(server, { path: `/${Bucket}`, query: { 'list-type': '2', prefix: 'bell', 'encoding-type': 'url' } });
+  assert.match(list.text, /<Key>bell%07<\/Key>/);
+  assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, 'nul\u0000inside'), body: 'ctl' }), 400, 'InvalidArgument');
 });
 
 // ---- Oversize headers, truncated and malformed bodies --------------------------------------------
@@ -233,7 +234,7 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'GET', path: `/${Bucket}`, query: { acl: null } },
     { method: 'PUT', path: `/${Bucket}`, query: { acl: null }, body: '<AccessControlPolicy/>' },
     { method: 'GET', path: objectPath(Bucket, 'canary'), query: { acl: null } },
-    { method: 'GET', path: `/${Bucket}`, query: { tagging: null } }, // bucket tagging; object tagging is implemented
+    { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
     { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { retention: null }, body: '<Retention/>' },
     { method: 'GET', path: `/${Bucket}`, query: { policy: null } },
     { method: 'GET', path: `/${Bucket}`, query: { lifecycle: null } },

@@ -1,10 +1,12 @@
 // Bucket operations through the SDK and raw HTTP: ListBuckets, CreateBucket (naming rules, location
-// constraint, re-creation), HeadBucket, DeleteBucket (BucketNotEmpty) and GetBucketLocation.
+// constraint, re-creation), ListBuckets pagination, HeadBucket, DeleteBucket (BucketNotEmpty) and
+// GetBucketLocation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   S3Client, CreateBucketCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
-  GetBucketLocationCommand, HeadBucketCommand, ListBucketsCommand, PutObjectCommand,
+  GetBucketLocationCommand, GetBucketTaggingCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, ListBucketsCommand,
+  PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTessera, startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError } from './raw-http.js';
@@ -95,9 +97,31 @@ test('CreateBucket - malformed CreateBucketConfiguration gets MalformedXML', asy
   assertS3Error(res, 400, 'MalformedXML');
 });
 
-test('CreateBucket - creating a bucket you own again gets BucketAlreadyOwnedByYou', async () => {
+test('CreateBucket - re-creating a bucket you own in us-east-1 answers 200 and keeps its objects, versioning and tags (issue 10)', async () => {
+  // S3's legacy us-east-1 behaviour; an earlier issue asked for 409 here, which AWS sends only in other regions.
   await s3.send(new CreateBucketCommand({ Bucket: 'owned-twice' }));
-  await assert.rejects(s3.send(new CreateBucketCommand({ Bucket: 'owned-twice' })), sdkError('BucketAlreadyOwnedByYou', 409));
+  await s3.send(new PutObjectCommand({ Bucket: 'owned-twice', Key: 'kept', Body: 'x' }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: 'owned-twice', VersioningConfiguration: { Status: 'Enabled' } }));
+  await s3.send(new PutBucketTaggingCommand({ Bucket: 'owned-twice', Tagging: { TagSet: [{ Key: 'team', Value: 'a' }] } }));
+  const again = await s3.send(new CreateBucketCommand({ Bucket: 'owned-twice' }));
+  assert.equal(again.$metadata.httpStatusCode, 200);
+  assert.equal(again.Location, '/owned-twice');
+  assert.equal((await s3.send(new GetObjectCommand({ Bucket: 'owned-twice', Key: 'kept' }))).$metadata.httpStatusCode, 200);
+  assert.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: 'owned-twice' }))).Status, 'Enabled');
+  assert.deepEqual((await s3.send(new GetBucketTaggingCommand({ Bucket: 'owned-twice' }))).TagSet, [{ Key: 'team', Value: 'a' }]);
+});
+
+test('CreateBucket - re-creating a bucket you own outside us-east-1 gets 409 BucketAlreadyOwnedByYou (issue 10)', async () => {
+  const regional = await startTessera({ args: ['--region', 'eu-west-1'] });
+  const client = new S3Client({ endpoint: regional.url, region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: regional.accessKeyId, secretAccessKey: regional.secretAccessKey } });
+  try {
+    const input = { Bucket: 'owned-regional', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' as const } };
+    await client.send(new CreateBucketCommand(input));
+    await assert.rejects(client.send(new CreateBucketCommand(input)), sdkError('BucketAlreadyOwnedByYou', 409));
+  } finally {
+    client.destroy();
+    await regional.cleanup();
+  }
 });
 
 test('HeadBucket - answers 200 with the region for a bucket and 404 for a missing one', async () => {
@@ -146,4 +170,37 @@ test('Bucket operations - a missing bucket gets NoSuchBucket with the bucket in 
   assert.equal(body.BucketName, 'absent-bucket');
   assert.equal(body.Resource, '/absent-bucket');
   await assert.rejects(s3.send(new PutObjectCommand({ Bucket: 'absent-bucket', Key: 'k', Body: 'x' })), sdkError('NoSuchBucket', 404));
+});
+
+test('ListBuckets - max-buckets and continuation-token page through the buckets, prefix filters and is echoed (issue 10)', async () => {
+  for (const name of ['lbp-c', 'lbp-a', 'lbp-b', 'lbpx']) await s3.send(new CreateBucketCommand({ Bucket: name }));
+  const first = await s3.send(new ListBucketsCommand({ Prefix: 'lbp-', MaxBuckets: 2 }));
+  assert.deepEqual(first.Buckets?.map((b) => b.Name), ['lbp-a', 'lbp-b']);
+  assert.equal(first.Prefix, 'lbp-');
+  assert.ok(first.ContinuationToken, 'a truncated page carries a ContinuationToken');
+  const second = await s3.send(new ListBucketsCommand({ Prefix: 'lbp-', MaxBuckets: 2, ContinuationToken: first.ContinuationToken }));
+  assert.deepEqual(second.Buckets?.map((b) => b.Name), ['lbp-c']);
+  assert.equal(second.ContinuationToken, undefined);
+  // ceph s3-tests test_list_buckets_paginated: a page that holds the last bucket has no token.
+  const exact = await s3.send(new ListBucketsCommand({ Prefix: 'lbpx', MaxBuckets: 1 }));
+  assert.deepEqual(exact.Buckets?.map((b) => b.Name), ['lbpx']);
+  assert.equal(exact.ContinuationToken, undefined);
+  const all = await s3.send(new ListBucketsCommand({}));
+  assert.equal(all.ContinuationToken, undefined);
+  assert.equal(all.Prefix, undefined);
+});
+
+test('ListBuckets - bucket-region keeps the buckets of that region only (issue 10)', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'lbr-one' }));
+  const here = await s3.send(new ListBucketsCommand({ Prefix: 'lbr-', BucketRegion: 'us-east-1' }));
+  assert.deepEqual(here.Buckets?.map((b) => [b.Name, b.BucketRegion]), [['lbr-one', 'us-east-1']]);
+  const elsewhere = await s3.send(new ListBucketsCommand({ Prefix: 'lbr-', BucketRegion: 'eu-west-1' }));
+  assert.deepEqual(elsewhere.Buckets ?? [], []);
+});
+
+test('ListBuckets - max-buckets outside 1..10000 and a forged continuation-token get InvalidArgument (issue 10)', async () => {
+  const queries: Record<string, string>[] = [{ 'max-buckets': '0' }, { 'max-buckets': '10001' }, { 'max-buckets': 'ten' }, { 'continuation-token': 'bm90LWEtdG9rZW4' }];
+  for (const query of queries) {
+    assertS3Error(await raw(server, { path: '/', query }), 400, 'InvalidArgument');
+  }
 });

@@ -4,12 +4,12 @@ import { getBucket } from '../../objects/buckets.js';
 import { versionIdOf } from '../../objects/records.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
 import { el, isoDate } from '../xml.js';
-import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
+import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
 import { S3Error } from '../errors.js';
 
 export async function handleListObjectVersions(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  const enc = encoderFor(c.query);
+  const requested = encoderFor(c.query);
   const { prefix, delimiter } = prefixAndDelimiter(c.query);
   const maxKeys = parseMaxKeys(c.query, 'max-keys');
   const keyMarker = c.query.get('key-marker') ?? '';
@@ -25,6 +25,7 @@ export async function handleListObjectVersions(c: RequestContext): Promise<void>
     ...(versionIdMarker !== '' ? { versionIdMarker } : {}),
   });
   const nextVersionId = result.isTruncated ? lastVersionId(result) : undefined;
+  const enc = pageEncoder(requested, [prefix, delimiter, keyMarker, ...result.entries.map((e) => e.record.key), ...result.commonPrefixes]);
   sendXml(c, 'ListVersionsResult', [
     el('Name', bucket),
     el('Prefix', enc.encode(prefix)),

@@ -1,10 +1,10 @@
 // ListObjectsV2 and ListObjects (v1): current objects only, in UTF-8 binary order.
-import { listObjects, type ObjectEntry } from '../../objects/list.js';
+import { listObjects, type ListResult, type ObjectEntry } from '../../objects/list.js';
 import { getBucket } from '../../objects/buckets.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate, type XmlNode } from '../xml.js';
-import { encoderFor, parseMaxKeys, prefixAndDelimiter, type Encoder } from '../list-params.js';
+import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter, type Encoder } from '../list-params.js';
 
 function contents(entries: ObjectEntry[], enc: Encoder, withOwner: boolean): XmlNode {
   return entries.map(({ key, entry }) =>
@@ -19,6 +19,13 @@ function contents(entries: ObjectEntry[], enc: Encoder, withOwner: boolean): Xml
   );
 }
 
+/** Every name a page returns, for pageEncoder(). */
+function* namesOf(result: ListResult<ObjectEntry>, ...params: (string | undefined)[]): Iterable<string | undefined> {
+  yield* params;
+  for (const { key } of result.entries) yield key;
+  yield* result.commonPrefixes;
+}
+
 function decodeToken(token: string): string {
   const text = Buffer.from(token, 'base64url').toString('utf8');
   if (!text.startsWith('k:')) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { extra: { ArgumentName: 'continuation-token' } });
@@ -31,14 +38,17 @@ function encodeToken(last: string): string {
 
 export async function handleListObjectsV2(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  const enc = encoderFor(c.query);
+  const requested = encoderFor(c.query);
   const { prefix, delimiter } = prefixAndDelimiter(c.query);
   const maxKeys = parseMaxKeys(c.query, 'max-keys');
   const token = c.query.get('continuation-token');
   const startAfter = c.query.get('start-after') ?? undefined;
-  const after = token !== null ? decodeToken(token) : startAfter;
+  // An empty token is no token: AWS lists from the start and echoes it (ceph s3-tests
+  // test_bucket_listv2_continuationtoken_empty).
+  const after = token ? decodeToken(token) : startAfter;
   await getBucket(c.objects, bucket);
   const result = await listObjects(c.objects, bucket, { prefix, maxKeys, ...(delimiter ? { delimiter } : {}), ...(after !== undefined ? { after } : {}) });
+  const enc = pageEncoder(requested, namesOf(result, prefix, delimiter, startAfter));
   sendXml(c, 'ListBucketResult', [
     el('Name', bucket),
     el('Prefix', enc.encode(prefix)),
@@ -57,12 +67,13 @@ export async function handleListObjectsV2(c: RequestContext): Promise<void> {
 
 export async function handleListObjects(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  const enc = encoderFor(c.query);
+  const requested = encoderFor(c.query);
   const { prefix, delimiter } = prefixAndDelimiter(c.query);
   const maxKeys = parseMaxKeys(c.query, 'max-keys');
   const marker = c.query.get('marker') ?? '';
   await getBucket(c.objects, bucket);
   const result = await listObjects(c.objects, bucket, { prefix, maxKeys, ...(delimiter ? { delimiter } : {}), ...(marker !== '' ? { after: marker } : {}) });
+  const enc = pageEncoder(requested, namesOf(result, prefix, delimiter, marker));
   sendXml(c, 'ListBucketResult', [
     el('Name', bucket),
     el('Prefix', enc.encode(prefix)),

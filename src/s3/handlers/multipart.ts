@@ -15,7 +15,7 @@ import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../util/checksum.js';
-import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
+import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
 import { partNumberMax } from '../../constants.js';
 
 function uploadIdOf(c: RequestContext): string {
@@ -198,7 +198,7 @@ export async function handleListParts(c: RequestContext): Promise<void> {
 
 export async function handleListMultipartUploads(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  const enc = encoderFor(c.query);
+  const requested = encoderFor(c.query);
   const { prefix, delimiter } = prefixAndDelimiter(c.query);
   const maxUploads = parseMaxKeys(c.query, 'max-uploads');
   const keyMarker = c.query.get('key-marker') ?? '';
@@ -208,6 +208,7 @@ export async function handleListMultipartUploads(c: RequestContext): Promise<voi
     ...(keyMarker ? { keyMarker } : {}), ...(keyMarker && uploadIdMarker ? { uploadIdMarker } : {}),
   });
   const last = result.entries[result.entries.length - 1];
+  const enc = pageEncoder(requested, [prefix, delimiter, keyMarker, ...result.entries.map((u) => u.key), ...result.commonPrefixes]);
   sendXml(c, 'ListMultipartUploadsResult', [
     el('Bucket', bucket),
     el('KeyMarker', enc.encode(keyMarker)),
