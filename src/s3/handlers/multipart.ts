@@ -75,12 +75,19 @@ export async function handleUploadPart(c: RequestContext): Promise<void> {
   sendEmpty(c, 200, { etag: part.etag, ...Object.fromEntries(checksums) });
 }
 
+/**
+ * The x-amz-copy-source-range of UploadPartCopy. AWS answers 400 InvalidArgument both for a malformed
+ * value and for one past the source's end (the messages below are its own); ceph s3-tests
+ * (test_multipart_copy_invalid_range) expect InvalidRange for the latter, which AWS does not send.
+ */
 function copyRange(value: string | undefined, size: number): { start: number; end: number } {
   if (value === undefined) return { start: 0, end: size };
+  const invalid = (message: string) => new S3Error('InvalidArgument', message, { extra: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value } });
   const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
-  if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size) {
-    throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${size}`, { extra: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value } });
+  if (!m || Number(m[2]) < Number(m[1])) {
+    throw invalid('The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy');
   }
+  if (Number(m[2]) >= size) throw invalid(`Range specified is not valid for source object of size: ${size}`);
   return { start: Number(m[1]), end: Number(m[2]) + 1 };
 }
 
