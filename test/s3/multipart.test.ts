@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
+  HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startTesseraForFile } from '../helpers/tessera.js';
@@ -132,6 +132,20 @@ test('Multipart - GET ?partNumber and ranges across part boundaries', async () =
   assert.ok((await bytesOf(key, { Range: `bytes=${start}-${end}` })).equals(whole.subarray(start, end + 1)));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: key, PartNumber: 4 })), sdkError('InvalidPartNumber', 416));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: key, PartNumber: 1, Range: 'bytes=0-1' })), sdkError('InvalidRequest', 400));
+  const head = await s3.send(new HeadObjectCommand({ Bucket, Key: key, PartNumber: 3 }));
+  assert.deepEqual([head.$metadata.httpStatusCode, head.ContentLength, head.PartsCount], [206, part3.length, 3]);
+});
+
+test('Multipart - ?partNumber=1 of an object not uploaded in parts is the whole object, without a parts count', async () => {
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'single', Body: 'body' }));
+  const one = await s3.send(new GetObjectCommand({ Bucket, Key: 'single', PartNumber: 1 }));
+  assert.deepEqual([one.$metadata.httpStatusCode, one.ContentRange, one.PartsCount], [206, 'bytes 0-3/4', undefined]);
+  assert.equal(await one.Body!.transformToString(), 'body');
+  await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'single', PartNumber: 2 })), sdkError('InvalidPartNumber', 416));
+  // An empty object has no byte range to name: the whole (empty) object, 200.
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'empty', Body: '' }));
+  const empty = await s3.send(new GetObjectCommand({ Bucket, Key: 'empty', PartNumber: 1 }));
+  assert.deepEqual([empty.$metadata.httpStatusCode, empty.ContentRange, empty.ContentLength], [200, undefined, 0]);
 });
 
 test('Multipart - a wrong ETag or a part never uploaded gets InvalidPart', async () => {
