@@ -12,7 +12,7 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
 import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
-import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
+import { optionalTags, writeConditionsOf } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../util/checksum.js';
 import { encoderFor, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
@@ -158,7 +158,10 @@ export async function handleCompleteMultipartUpload(c: RequestContext): Promise<
   const { expected, bodyHeaders } = objectChecksumOf(c);
   const parts = completeParts(parseXml(await readSmallBody(c, undefined, bodyHeaders), 'CompleteMultipartUpload'));
   const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions, ...(expected ? { expectedChecksum: expected } : {}) });
-  const { etag: _, ...headers } = writeResponseHeaders(record);
+  const headers = {
+    ...(record.isNull ? {} : { 'x-amz-version-id': record.versionKey }),
+    ...(record.checksum ? { [checksumHeaderName(record.checksum.algorithm)]: record.checksum.value, 'x-amz-checksum-type': record.checksum.type } : {}),
+  };
   sendXml(c, 'CompleteMultipartUploadResult', [
     el('Location', locationOf(c)),
     el('Bucket', bucket),
