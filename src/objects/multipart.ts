@@ -86,7 +86,9 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
   if (algorithm && params.checksumAlgorithm && params.checksumAlgorithm !== algorithm) {
     throw new ObjectError('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm.toLowerCase()}, actual checksum Type: ${params.checksumAlgorithm.toLowerCase()}`);
   }
-  const computed = params.computeChecksum && algorithm ? createChecksum(algorithm) : undefined;
+  // A part that brings no checksum of the upload's algorithm gets one computed here, so the object's
+  // checksum and GetObjectAttributes' per-part checksums exist for every part.
+  const computed = algorithm && (params.computeChecksum || !params.checksumAlgorithm) ? createChecksum(algorithm) : undefined;
   const body = computed ? checksummed(params.body, computed) : params.body;
   const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
   const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
