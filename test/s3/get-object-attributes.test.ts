@@ -56,6 +56,9 @@ test('GetObjectAttributes - a multipart object with checksums lists its parts, p
   );
   const rest = await s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'mp-checksummed', ObjectAttributes: ['ObjectParts'], MaxParts: 10, PartNumberMarker: '3' }));
   assert.deepEqual([rest.ObjectParts?.IsTruncated, rest.ObjectParts?.Parts?.map((p) => p.PartNumber)], [false, [4]]);
+  const none = await raw(server, { path: objectPath(Bucket, 'mp-checksummed'), query: { attributes: null }, headers: { 'x-amz-object-attributes': 'ObjectParts', 'x-amz-max-parts': '0' } });
+  assert.equal(none.status, 200, none.text);
+  assert.match(none.text, /<MaxParts>0<\/MaxParts><IsTruncated>true<\/IsTruncated><PartsCount>4<\/PartsCount><\/ObjectParts>/);
 });
 
 test('GetObjectAttributes - parts sent without a checksum to an upload with one get it computed at UploadPart', async () => {

@@ -52,7 +52,7 @@ function objectParts(c: RequestContext, record: VersionRecord): XmlNode {
   const truncated = after.length > page.length;
   return el('ObjectParts', [
     el('PartNumberMarker', marker),
-    truncated ? el('NextPartNumberMarker', page[page.length - 1]!.number) : undefined,
+    truncated && page.length > 0 ? el('NextPartNumberMarker', page[page.length - 1]!.number) : undefined,
     el('MaxParts', maxParts),
     el('IsTruncated', truncated),
     el('PartsCount', parts.length),
