@@ -232,8 +232,9 @@ export async function completeUpload(
     upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
   } catch (err) {
     const done = err instanceof ObjectError && err.code === 'NoSuchUpload' ? await readCompletion(ctx, params) : undefined;
-    if (done?.partsDigest === partsDigest) return done;
-    throw err;
+    if (done?.partsDigest !== partsDigest) throw err;
+    await readBucket(ctx, params.bucket); // a bucket deleted since is NoSuchBucket, not a replayed success
+    return done;
   }
   await checkWriteConditions(ctx, params.bucket, params.key, params.conditions);
   const all = (await readParts(ctx, params.uploadId, 0, partNumberMax)).records;

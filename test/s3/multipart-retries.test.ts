@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListPartsCommand,
   PutBucketVersioningCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
@@ -67,6 +67,18 @@ test('CompleteMultipartUpload - a retry with another part list or on another key
   await complete(key, uploadId, [{ PartNumber: 1, ETag: p1.ETag! }, { PartNumber: 2, ETag: p2.ETag! }]);
   await assert.rejects(complete(key, uploadId, [{ PartNumber: 1, ETag: p1.ETag! }]), sdkError('NoSuchUpload', 404));
   await assert.rejects(complete('another key', uploadId, [{ PartNumber: 1, ETag: p1.ETag! }, { PartNumber: 2, ETag: p2.ETag! }]), sdkError('NoSuchUpload', 404));
+});
+
+test('CompleteMultipartUpload - a retry after the bucket was deleted is NoSuchBucket, not a replayed success', async () => {
+  const bucket = 'multipart-retries-gone';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'data' }));
+  const completion = () => s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] } }));
+  await completion();
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  await assert.rejects(completion(), sdkError('NoSuchBucket', 404));
 });
 
 test('UploadPart - two uploads of one part racing: the last to commit wins, the other is freed (ceph test_multipart_resend_first_finishes_last)', async () => {
