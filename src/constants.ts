@@ -37,6 +37,9 @@ export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size l
 export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
+// A completed multipart upload is remembered this long, so a client that lost the response and retries
+// CompleteMultipartUpload gets the same answer (AWS keeps them "for a while", undocumented).
+export const completedUploadRetentionMs = 60 * 60 * 1000;
 
 // Large GETs (src/blocks): per-process reuse of read buffers and open shard files.
 // Idle read buffers kept for reuse: 32 MiB holds the stripes of 16 parallel 1 MiB GETs twice over; reads

@@ -5,6 +5,7 @@ import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
 import { decodeRecord } from './records.js';
 import type { BlockInventory, BlockRef } from '../blocks/types.js';
+import { expireCompletions } from './completed-uploads.js';
 
 export interface GcStepResult {
   deletedBlocks: number;
@@ -20,7 +21,9 @@ export async function gcStep(ctx: ObjectContext, limit = 64): Promise<GcStepResu
   if (due.length > 0) {
     await ctx.meta.commit({ checks: [], writes: due.map((kv) => ({ key: kv.key, value: null })) });
   }
-  return { deletedBlocks: due.length, idle: due.length < limit };
+  // Expired records of completed uploads ride along: metadata only, as bounded as the blocks above.
+  const expired = await expireCompletions(ctx, limit);
+  return { deletedBlocks: due.length, idle: due.length < limit && expired < limit };
 }
 
 /** Runs GC steps until the due queue is empty. */

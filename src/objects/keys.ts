@@ -13,6 +13,8 @@ const enum Space {
   Gc = 0x67, // 'g' dueMs,blockId → BlockRef to delete once due
   BlockOwner = 0x72, // 'r' blockId → BlockRef; present while live metadata references the block
   Setting = 0x73, // 's' name → JSON (credentials, cluster settings)
+  Completed = 0x6b, // 'k' uploadId → CompletedUploadRecord, kept a while so a retried completion replays
+  CompletedDue = 0x65, // 'e' dueMs,uploadId → empty: when the 'k' record of that upload expires
 }
 
 export const versionKeyBytes = 12;
@@ -147,4 +149,18 @@ export const keys = {
   blockOwnerRange: () => ({ start: Buffer.from([Space.BlockOwner]), end: Buffer.from([Space.BlockOwner + 1]) }),
 
   setting: (name: string) => tuple(Space.Setting, name),
+
+  completed: (uploadId: string) => tuple(Space.Completed, uploadId),
+  completedDue: (dueMs: number, uploadId: string) => {
+    const due = Buffer.alloc(8);
+    due.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(dueMs))));
+    return Buffer.concat([Buffer.from([Space.CompletedDue]), due, Buffer.from(uploadId, 'utf8')]);
+  },
+  completedDueRange: (nowMs: number) => {
+    const end = Buffer.alloc(9);
+    end[0] = Space.CompletedDue;
+    end.writeBigUInt64BE(BigInt(Math.floor(nowMs)) + 1n, 1);
+    return { start: Buffer.from([Space.CompletedDue]), end };
+  },
+  uploadIdFromCompletedDue: (key: Buffer) => key.subarray(9).toString('utf8'),
 };

@@ -5,13 +5,15 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { claimBlocks, installVersion, readBucket, releaseBlocks } from './key-state.js';
-import { decodeRecord, encodeRecord, type PartRecord, type StoredChecksum, type UploadRecord, type VersionRecord } from './records.js';
+import { decodeRecord, encodeRecord, type ObjectPart, type PartRecord, type StoredChecksum, type UploadRecord, type VersionRecord } from './records.js';
 import { discard, ingest } from './data.js';
 import { newObjectRecord, redundancyOf, writePrecondition, checkWriteConditions, type WriteConditions } from './put-object.js';
 import { walk, type ListResult } from './list.js';
 import { partNumberMax, partSizeBytesMin, metaRetriesMax } from '../constants.js';
 import { combineCrc, compositeChecksum, createChecksum, type Checksum, type ChecksumAlgorithm } from '../util/checksum.js';
 import { StoreError } from '../util/errors.js';
+import { assert } from '../util/assert.js';
+import { completionWrites, partsDigestOf, readCompletion, type CompletedUploadRecord, type CompletionResult } from './completed-uploads.js';
 import type { Check, Write } from '../meta/types.js';
 
 export function newUploadId(nowMs: number): string {
@@ -85,7 +87,9 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
   if (algorithm && params.checksumAlgorithm && params.checksumAlgorithm !== algorithm) {
     throw new ObjectError('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm.toLowerCase()}, actual checksum Type: ${params.checksumAlgorithm.toLowerCase()}`);
   }
-  const computed = params.computeChecksum && algorithm ? createChecksum(algorithm) : undefined;
+  // A part that brings no checksum of the upload's algorithm gets one computed here, so the object's
+  // checksum and GetObjectAttributes' per-part checksums exist for every part.
+  const computed = algorithm && (params.computeChecksum || !params.checksumAlgorithm) ? createChecksum(algorithm) : undefined;
   const body = computed ? checksummed(params.body, computed) : params.body;
   const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
   const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
@@ -138,13 +142,26 @@ function unquote(etag: string): string {
   return etag.trim().replace(/^"(.*)"$/, '$1');
 }
 
+/**
+ * The part list of a completion with repeats folded: numbers must not decrease (InvalidPartOrder), and
+ * consecutive entries with one number name the same part, the last of them counting. A client whose two
+ * uploads of one part raced lists both ETags (ceph s3-tests test_multipart_resend_first_finishes_last).
+ */
+function foldRepeats(requested: CompletePart[]): CompletePart[] {
+  const folded: CompletePart[] = [];
+  for (const part of requested) {
+    const previous = folded[folded.length - 1];
+    if (previous && part.partNumber < previous.partNumber) throw new ObjectError('InvalidPartOrder');
+    if (previous?.partNumber === part.partNumber) folded[folded.length - 1] = part;
+    else folded.push(part);
+  }
+  return folded;
+}
+
 /** The parts a completion names, validated as AWS does: ascending order, present, matching ETags, sizes. */
 function selectParts(upload: UploadRecord, requested: CompletePart[], stored: Map<number, PartRecord>): PartRecord[] {
   const chosen: PartRecord[] = [];
-  let previous = 0;
   for (const part of requested) {
-    if (part.partNumber <= previous) throw new ObjectError('InvalidPartOrder');
-    previous = part.partNumber;
     const record = stored.get(part.partNumber);
     if (!record || unquote(record.etag) !== unquote(part.etag)) throw new ObjectError('InvalidPart', undefined, { extra: { UploadId: upload.uploadId, PartNumber: String(part.partNumber), ETag: part.etag } });
     const algorithm = upload.checksumAlgorithm;
@@ -200,15 +217,30 @@ function verifyExpectedChecksum(upload: UploadRecord, actual: StoredChecksum | u
   }
 }
 
+/**
+ * Completes an upload. A retry of a completion that succeeded (same bucket, key, upload id and part list,
+ * within completedUploadRetentionMs) gets the first answer again, as AWS gives it; a retry with another
+ * part list finds no upload to complete (NoSuchUpload).
+ */
 export async function completeUpload(
   ctx: ObjectContext,
   params: { bucket: string; key: string; uploadId: string; parts: CompletePart[]; conditions: WriteConditions; expectedChecksum?: ExpectedChecksum },
-): Promise<VersionRecord> {
-  const upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+): Promise<CompletionResult> {
+  const requested = foldRepeats(params.parts);
+  const partsDigest = partsDigestOf(requested);
+  let upload: { record: UploadRecord; buf: Buffer };
+  try {
+    upload = await readUpload(ctx, params.bucket, params.key, params.uploadId);
+  } catch (err) {
+    const done = err instanceof ObjectError && err.code === 'NoSuchUpload' ? await readCompletion(ctx, params) : undefined;
+    if (done?.partsDigest !== partsDigest) throw err;
+    await readBucket(ctx, params.bucket); // a bucket deleted since is NoSuchBucket, not a replayed success
+    return done;
+  }
   await checkWriteConditions(ctx, params.bucket, params.key, params.conditions);
   const all = (await readParts(ctx, params.uploadId, 0, partNumberMax)).records;
   const stored = new Map(all.map((p) => [p.partNumber, p]));
-  const parts = selectParts(upload.record, params.parts, stored);
+  const parts = selectParts(upload.record, requested, stored);
   const md5 = createHash('md5');
   for (const part of parts) md5.update(Buffer.from(unquote(part.etag), 'hex'));
   const etag = `"${md5.digest('hex')}-${parts.length}"`;
@@ -217,19 +249,33 @@ export async function completeUpload(
   if (params.expectedChecksum) verifyExpectedChecksum(upload.record, checksum, params.expectedChecksum);
   const used = new Set(parts.map((p) => p.partNumber));
   const precondition = writePrecondition(params.conditions);
+  let built: VersionRecord | undefined;
   return installVersion(
     ctx,
     params.bucket,
     params.key,
-    (versionKey, isNull) => newObjectRecord(upload.record, {
+    (versionKey, isNull) => (built = newObjectRecord(upload.record, {
       versionKey, isNull, nowMs: ctx.nowMs(), size, etag, checksum,
-      data: { blocks: parts.flatMap((p) => (p.block ? [p.block] : [])), parts: parts.map((p) => ({ size: p.size, etag: p.etag })) },
-    }),
+      data: { blocks: parts.flatMap((p) => (p.block ? [p.block] : [])), parts: parts.map((p) => objectPartOf(p, upload.record.checksumAlgorithm)) },
+    })),
     {
       ...(precondition ? { precondition } : {}),
-      extra: async () => uploadRemoval(ctx, params, upload.buf, all.filter((p) => !used.has(p.partNumber))),
+      extra: async () => {
+        assert(built !== undefined, 'A completion records its version before committing it');
+        const removal = uploadRemoval(ctx, params, upload.buf, all.filter((p) => !used.has(p.partNumber)));
+        const completion: CompletedUploadRecord = {
+          bucket: params.bucket, key: params.key, uploadId: params.uploadId, completedMs: ctx.nowMs(),
+          etag, versionKey: built.versionKey, isNull: built.isNull, ...(checksum ? { checksum } : {}), partsDigest,
+        };
+        return { checks: removal.checks, writes: [...removal.writes, ...completionWrites(completion)] };
+      },
     },
   );
+}
+
+function objectPartOf(part: PartRecord, algorithm: ChecksumAlgorithm | undefined): ObjectPart {
+  const checksum = algorithm ? part.checksums[algorithm] : undefined;
+  return { size: part.size, etag: part.etag, partNumber: part.partNumber, ...(checksum !== undefined ? { checksum } : {}) };
 }
 
 function uploadRemoval(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string }, uploadBuf: Buffer, released: PartRecord[]): { checks: Check[]; writes: Write[] } {

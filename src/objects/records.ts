@@ -35,6 +35,9 @@ export interface StoredChecksum {
 export interface ObjectPart {
   size: number;
   etag: string;
+  /** The number the part was uploaded as (absent in records from before it was kept: then its position). */
+  partNumber?: number;
+  /** The part's checksum (base64) in the object's checksum algorithm, for GetObjectAttributes ObjectParts. */
   checksum?: string;
 }
 

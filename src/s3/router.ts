@@ -12,6 +12,7 @@ import { handleListObjects, handleListObjectsV2 } from './handlers/list-objects.
 import { handleListObjectVersions } from './handlers/list-object-versions.js';
 import { handlePutObject } from './handlers/put-object.js';
 import { handleGetObject, handleHeadObject } from './handlers/get-object.js';
+import { handleGetObjectAttributes } from './handlers/get-object-attributes.js';
 import { handleDeleteObject, handleDeleteObjects } from './handlers/delete-object.js';
 import { handleCopyObject } from './handlers/copy-object.js';
 import {
@@ -25,7 +26,7 @@ export type Handler = (c: RequestContext) => Promise<void>;
 
 /** Sub-resources of the S3 API that select operations we do not implement. */
 const unsupportedSubresources = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
+  'accelerate', 'acl', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
   'lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy',
   'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
   'torrent', 'website', 'session', 'renameObject',
@@ -73,6 +74,7 @@ function objectRoute(c: RequestContext): Handler | undefined {
   }
   switch (c.req.method) {
     case 'GET':
+      if (q.has('attributes')) return handleGetObjectAttributes;
       return q.has('uploadId') ? handleListParts : handleGetObject;
     case 'HEAD':
       return handleHeadObject;

@@ -16,17 +16,25 @@ function versionIdParam(c: RequestContext): string | undefined {
   return versionId ?? undefined;
 }
 
-function partRange(c: RequestContext, record: VersionRecord): { range: ByteRange; count: number } | undefined {
+/**
+ * The bytes of ?partNumber=N: part N of a multipart object (206, with x-amz-mp-parts-count), or, of any
+ * other object, the whole of it as part 1 (206 without a parts count, which AWS only sends for multipart
+ * objects; an empty object has no byte range to name, so it is a plain 200). A part the object does not
+ * have is 416 InvalidPartNumber, as the AWS error catalog gives it.
+ */
+function partRange(c: RequestContext, record: VersionRecord): { range?: ByteRange; count?: number } | undefined {
   const raw = c.query.get('partNumber');
   if (raw === null) return undefined;
   if (header(c, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > partNumberMax) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { extra: { ArgumentName: 'partNumber', ArgumentValue: raw } });
-  const parts = record.data.parts ?? [{ size: record.size, etag: record.etag }];
-  if (n > parts.length) throw new S3Error('InvalidPartNumber', undefined, { headers: { 'content-range': `bytes */${record.size}` } });
+  const parts = record.data.parts;
+  const count = parts?.length ?? 1;
+  if (n > count) throw new S3Error('InvalidPartNumber', undefined, { headers: { 'content-range': `bytes */${record.size}` } });
+  if (!parts) return record.size === 0 ? {} : { range: { start: 0, end: record.size } };
   let start = 0;
   for (let i = 0; i < n - 1; i++) start += parts[i]!.size;
-  return { range: { start, end: start + parts[n - 1]!.size }, count: parts.length };
+  return { range: { start, end: start + parts[n - 1]!.size }, count };
 }
 
 async function serve(c: RequestContext, withBody: boolean): Promise<void> {
@@ -47,17 +55,17 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
     });
   }
   const part = partRange(c, record);
-  const range = part?.range ?? parseRange(header(c, 'range'), record.size);
+  const range = part ? part.range : parseRange(header(c, 'range'), record.size);
   const headers = objectResponseHeaders(record, {
     query: c.query,
     versioned: bucketRecord.versioning !== 'Unversioned',
     checksumMode: header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && range === undefined,
   });
-  if (part) headers['x-amz-mp-parts-count'] = String(part.count);
+  if (part?.count !== undefined) headers['x-amz-mp-parts-count'] = String(part.count);
   const start = range?.start ?? 0;
   const end = range?.end ?? record.size;
   headers['content-length'] = String(end - start);
-  if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${record.size}`;
+  if (range && end > start) headers['content-range'] = `bytes ${start}-${end - 1}/${record.size}`; // an empty part has no byte range
   c.res.writeHead(range ? 206 : 200, withRequestId(c.requestId, headers));
   if (!withBody || end === start) {
     c.res.end();
