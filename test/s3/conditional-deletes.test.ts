@@ -90,7 +90,8 @@ test('DeleteObject x-amz-if-match-size and -last-modified-time - a mismatch gets
 
 test('DeleteObject conditions - a malformed size or time gets 400 InvalidArgument and deletes nothing', async () => {
   await s3.send(new PutObjectCommand({ Bucket, Key: 'malformed', Body: 'x' }));
-  for (const headers of [{ 'x-amz-if-match-size': 'one' }, { 'x-amz-if-match-size': '-1' }, { 'x-amz-if-match-last-modified-time': 'yesterday' }]) {
+  const malformed: Record<string, string>[] = [{ 'x-amz-if-match-size': 'one' }, { 'x-amz-if-match-size': '-1' }, { 'x-amz-if-match-last-modified-time': 'yesterday' }];
+  for (const headers of malformed) {
     assertS3Error(await raw(server, { method: 'DELETE', path: objectPath(Bucket, 'malformed'), headers }), 400, 'InvalidArgument');
   }
   assert.ok(await exists(Bucket, 'malformed'));
