@@ -1,26 +1,82 @@
 // DeleteObject semantics for every versioning state: remove the null version (unversioned), add a
-// delete marker (enabled, suspended), or remove one version for good (a version id is given).
+// delete marker (enabled, suspended), or remove one version for good (a version id is given), each under
+// the delete's conditions (If-Match, last-modified time, size) checked in the metadata commit itself.
 import type { ObjectContext } from './context.js';
-import { installVersion, readBucket, readHead, removeVersion } from './key-state.js';
+import { installVersion, readBucket, removeVersion } from './key-state.js';
 import { versionKeyOf } from './get-object.js';
-import { versionIdOf } from './records.js';
+import { versionIdOf, type KeyHead, type VersionRecord } from './records.js';
+import { ObjectError } from './errors.js';
+import { etagMatches } from './put-object.js';
 
 export interface DeleteResult {
   versionId?: string;
   deleteMarker: boolean;
 }
 
-export async function deleteObject(ctx: ObjectContext, params: { bucket: string; key: string; owner: string; versionId?: string }): Promise<DeleteResult> {
+export interface DeleteConditions {
+  /** An ETag list or "*", as in the If-Match header. */
+  ifMatch?: string;
+  /** x-amz-if-match-last-modified-time; compared in whole seconds, the precision of the HTTP date it came in. */
+  ifMatchLastModifiedMs?: number;
+  ifMatchSize?: number;
+}
+
+export interface DeleteParams extends DeleteConditions {
+  bucket: string;
+  key: string;
+  owner: string;
+  versionId?: string;
+}
+
+function hasConditions(c: DeleteConditions): boolean {
+  return c.ifMatch !== undefined || c.ifMatchLastModifiedMs !== undefined || c.ifMatchSize !== undefined;
+}
+
+function failed(condition: string): ObjectError {
+  return new ObjectError('PreconditionFailed', undefined, { extra: { Condition: condition } });
+}
+
+/**
+ * The check of a conditional delete against the version it targets: the current one, or the one a version
+ * id names. AWS's conditional-deletes guide: If-Match (an ETag or "*") needs an object, so a key with none
+ * (absent, or a delete marker as its current version) answers 404. The size and time conditions are
+ * documented for directory buckets only, where a missing object passes them (204); so they do here.
+ * A delete marker named by version id exists but has no ETag, so If-Match fails on it with 412.
+ */
+export function deletePrecondition(conditions: DeleteConditions, missing: 'NoSuchKey' | 'NoSuchVersion'): ((record: VersionRecord | null) => void) | undefined {
+  if (!hasConditions(conditions)) return undefined;
+  const { ifMatch, ifMatchLastModifiedMs, ifMatchSize } = conditions;
+  return (record) => {
+    if (!record || (record.deleteMarker && missing === 'NoSuchKey')) {
+      if (ifMatch !== undefined) throw new ObjectError(missing);
+      return;
+    }
+    if (ifMatch !== undefined && (record.deleteMarker || !etagMatches(ifMatch, record.etag))) throw failed('If-Match');
+    if (ifMatchLastModifiedMs !== undefined && Math.floor(record.lastModifiedMs / 1000) !== Math.floor(ifMatchLastModifiedMs / 1000)) {
+      throw failed('x-amz-if-match-last-modified-time');
+    }
+    if (ifMatchSize !== undefined && record.size !== ifMatchSize) throw failed('x-amz-if-match-size');
+  };
+}
+
+export async function deleteObject(ctx: ObjectContext, params: DeleteParams): Promise<DeleteResult> {
   const { bucket, key, versionId } = params;
   const { record: bucketRecord } = await readBucket(ctx, bucket);
   if (versionId !== undefined) {
-    const versionKey = await versionKeyOf(ctx, bucket, key, versionId);
-    const removed = versionKey ? await removeVersion(ctx, bucket, key, versionKey) : null;
+    const precondition = deletePrecondition(params, 'NoSuchVersion');
+    // "null" is resolved on each attempt, since a write to a non-versioned key replaces its null version.
+    const target = versionId === 'null' ? (head: KeyHead) => head.nullVersionKey : await versionKeyOf(ctx, bucket, key, versionId);
+    if (target === undefined) {
+      precondition?.(null);
+      return { versionId, deleteMarker: false };
+    }
+    const removed = await removeVersion(ctx, bucket, key, target, precondition ? { precondition } : {});
     return { versionId, deleteMarker: removed?.deleteMarker ?? false };
   }
+  const precondition = deletePrecondition(params, 'NoSuchKey');
   if (bucketRecord.versioning === 'Unversioned') {
-    const { head } = await readHead(ctx, bucket, key);
-    if (head?.nullVersionKey) await removeVersion(ctx, bucket, key, head.nullVersionKey);
+    // In a bucket never versioned the null version is the only one, so it is the current one.
+    await removeVersion(ctx, bucket, key, (head) => head.nullVersionKey, precondition ? { precondition } : {});
     return { deleteMarker: false };
   }
   const marker = await installVersion(ctx, bucket, key, (versionKey, isNull) => ({
@@ -35,6 +91,6 @@ export async function deleteObject(ctx: ObjectContext, params: { bucket: string;
     headers: {},
     storageClass: 'STANDARD',
     data: {},
-  }));
+  }), precondition ? { precondition } : {});
   return { versionId: versionIdOf(marker), deleteMarker: true };
 }

@@ -123,14 +123,34 @@ export async function installVersion(
   throw new StoreError('ERR_META_CONFLICT', `Cannot commit a new version of key "${key}": too many concurrent writers`);
 }
 
-/** Permanently removes one version; the key's latest and current entries move to the next version. */
-export async function removeVersion(ctx: ObjectContext, bucketName: string, key: string, versionKey: string): Promise<VersionRecord | null> {
-  const vkey = keys.version(bucketName, key, Buffer.from(versionKey, 'hex'));
+export interface RemoveOptions {
+  /**
+   * Throws (an ObjectError) when the removal must not happen given the version it would remove (null if
+   * there is none); it runs on the snapshot the commit checks, so no writer can slip in between.
+   */
+  precondition?: (record: VersionRecord | null) => void;
+}
+
+/**
+ * Permanently removes one version; the key's latest and current entries move to the next version.
+ * `target` names the version, or picks it from the key's head on each attempt (the null version, which a
+ * concurrent write may replace). Answers the removed record, or null when there was none.
+ */
+export async function removeVersion(
+  ctx: ObjectContext,
+  bucketName: string,
+  key: string,
+  target: string | ((head: KeyHead) => string | undefined),
+  options: RemoveOptions = {},
+): Promise<VersionRecord | null> {
   for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
     const snap = await readHead(ctx, bucketName, key);
-    const recordBuf = await ctx.meta.get(vkey);
-    if (!snap.head || !recordBuf) return null;
-    const record = decodeRecord<VersionRecord>(recordBuf);
+    const versionKey = snap.head ? (typeof target === 'string' ? target : target(snap.head)) : undefined;
+    const vkey = versionKey !== undefined ? keys.version(bucketName, key, Buffer.from(versionKey, 'hex')) : undefined;
+    const recordBuf = vkey ? await ctx.meta.get(vkey) : null;
+    const record = recordBuf ? decodeRecord<VersionRecord>(recordBuf) : null;
+    options.precondition?.(record);
+    if (!snap.head || !vkey || !recordBuf || !record) return null;
     const checks: Check[] = [{ key: keys.head(bucketName, key), value: snap.headBuf }, { key: vkey, value: recordBuf }];
     const writes: Write[] = [{ key: vkey, value: null }, ...releaseBlocks(ctx, blocksOf(record))];
     let head: KeyHead | null = { ...snap.head };
@@ -149,8 +169,9 @@ export async function removeVersion(ctx: ObjectContext, bucketName: string, key:
     }
     writes.push({ key: keys.head(bucketName, key), value: head ? encodeRecord(head) : null });
     if (await ctx.meta.commit({ checks, writes })) return record;
+    if (options.precondition) break; // as installVersion: a conditional change that lost a race answers 409
   }
-  throw new StoreError('ERR_META_CONFLICT', `Cannot remove version "${versionKey}" of key "${key}": too many concurrent writers`);
+  throw new StoreError('ERR_META_CONFLICT', `Cannot remove a version of key "${key}": too many concurrent writers`);
 }
 
 /** Rewrites one version's record in place (tags), leaving its data and its place in history alone. */

@@ -37,12 +37,17 @@ export function etagMatches(condition: string, etag: string): boolean {
   return condition.split(',').some((c) => c.trim() === '*' || unquote(c) === unquote(etag));
 }
 
-/** The check AWS makes for conditional writes, against the key's current version. */
+/**
+ * The check AWS makes for conditional writes, against the key's current version (a delete marker counts
+ * as no object). "*" in If-None-Match matches any object, an ETag list only an object it names.
+ */
 export function writePrecondition(conditions: WriteConditions): ((current: VersionRecord | null) => void) | undefined {
   const { ifMatch, ifNoneMatch } = conditions;
   if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
   return (current) => {
-    if (ifNoneMatch !== undefined && current) throw new ObjectError('PreconditionFailed', undefined, { extra: { Condition: 'If-None-Match' } });
+    if (ifNoneMatch !== undefined && current && etagMatches(ifNoneMatch, current.etag)) {
+      throw new ObjectError('PreconditionFailed', undefined, { extra: { Condition: 'If-None-Match' } });
+    }
     if (ifMatch !== undefined) {
       if (!current) throw new ObjectError('NoSuchKey');
       if (!etagMatches(ifMatch, current.etag)) throw new ObjectError('PreconditionFailed', undefined, { extra: { Condition: 'If-Match' } });

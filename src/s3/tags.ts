@@ -17,22 +17,29 @@ export interface TagRules {
 export const objectTagRules: TagRules = { tagsMax: 10, tooMany: 'Object tags cannot be greater than 10' };
 export const bucketTagRules: TagRules = { tagsMax: 50, tooMany: 'Bucket tag count cannot be greater than 50', reservedPrefix: 'aws:' };
 
+/**
+ * Validates a tag set and returns it as a record. The record is built with Object.fromEntries, which
+ * defines own properties, so a key such as "__proto__" is kept as a tag rather than setting a prototype.
+ */
 function checkTags(pairs: [string, string][], rules: TagRules): Record<string, string> {
   if (pairs.length > rules.tagsMax) throw new S3Error('InvalidTag', rules.tooMany);
-  const tags: Record<string, string> = {};
+  const seen = new Set<string>();
   for (const [key, value] of pairs) {
     if (key.length === 0 || [...key].length > tagKeyCharsMax) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
     if ([...value].length > tagValueCharsMax) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
     if (rules.reservedPrefix !== undefined && key.toLowerCase().startsWith(rules.reservedPrefix)) {
       throw new S3Error('InvalidTag', `Your TagKey cannot be prefixed with ${rules.reservedPrefix}`);
     }
-    if (Object.hasOwn(tags, key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
-    tags[key] = value;
+    if (seen.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    seen.add(key);
   }
-  return tags;
+  return Object.fromEntries(pairs);
 }
 
-/** The x-amz-tagging header: "k1=v1&k2=v2", URL-encoded. */
+/**
+ * The x-amz-tagging header: "k1=v1&k2=v2" in URL query form, so "+" is a space, a bare "k" or "k=" is an
+ * empty value, and empty "&&" pieces are skipped (URLSearchParams does all of that).
+ */
 export function parseTaggingHeader(value: string | undefined): Record<string, string> | undefined {
   if (value === undefined) return undefined;
   return checkTags([...new URLSearchParams(value).entries()], objectTagRules);
@@ -51,6 +58,11 @@ export function parseTaggingXml(body: Buffer, rules: TagRules = objectTagRules):
   }), rules);
 }
 
+/**
+ * A TagSet is a set to AWS, with no documented order; it is answered sorted by key so the answer is
+ * stable (a JS record would put integer-like keys first) and matches what ceph/s3-tests compares.
+ */
 export function tagSetXml(tags: Record<string, string> | undefined): XmlNode {
-  return el('TagSet', Object.entries(tags ?? {}).map(([k, v]) => el('Tag', [el('Key', k), el('Value', v)])));
+  const sorted = Object.entries(tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return el('TagSet', sorted.map(([k, v]) => el('Tag', [el('Key', k), el('Value', v)])));
 }

@@ -1,9 +1,10 @@
-// Conditional writes: If-None-Match: * and If-Match on PutObject and CompleteMultipartUpload (412 when the
+// Conditional writes: If-None-Match (* or ETags) and If-Match on PutObject and CompleteMultipartUpload (412 when the
 // condition fails), and races between conditional writers to one new key (one wins, the rest 412 or 409).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
@@ -52,9 +53,27 @@ test('PutObject If-Match - a key that does not exist gets 404 NoSuchKey', async 
   await assert.rejects(s3.send(new PutObjectCommand({ Bucket, Key: 'im-missing', Body: 'x', IfMatch: '"abc"' })), sdkError('NoSuchKey', 404));
 });
 
-test('PutObject If-None-Match - a value other than * gets 501 NotImplemented', async () => {
-  const res = await raw(server, { method: 'PUT', path: objectPath(Bucket, 'inm-etag'), body: 'x', headers: { 'if-none-match': '"abc"' } });
-  assertS3Error(res, 501, 'NotImplemented');
+test('PutObject If-None-Match - an ETag list refuses the write with 412 only when it names the current ETag', async () => {
+  const first = await s3.send(new PutObjectCommand({ Bucket, Key: 'inm-etag', Body: 'v1', IfNoneMatch: '"0123456789abcdef0123456789abcdef"' }));
+  await assert.rejects(s3.send(new PutObjectCommand({ Bucket, Key: 'inm-etag', Body: 'v2', IfNoneMatch: first.ETag })), sdkError('PreconditionFailed', 412));
+  const unquoted = first.ETag!.replaceAll('"', '');
+  const res = await raw(server, { method: 'PUT', path: objectPath(Bucket, 'inm-etag'), body: 'v2', headers: { 'if-none-match': `"other", ${unquoted}` } });
+  assertS3Error(res, 412, 'PreconditionFailed');
+  assert.equal(await body('inm-etag'), 'v1');
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'inm-etag', Body: 'v2', IfNoneMatch: '"badetag"' }));
+  assert.equal(await body('inm-etag'), 'v2');
+});
+
+test('PutObject If-None-Match - an ETag list is checked against the current version only, a delete marker being none', async () => {
+  const versioned = 'conditional-versioned';
+  await s3.send(new CreateBucketCommand({ Bucket: versioned }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: versioned, VersioningConfiguration: { Status: 'Enabled' } }));
+  const v1 = await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'k', Body: 'v1' }));
+  const v2 = await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'k', Body: 'v2' }));
+  await assert.rejects(s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'k', Body: 'x', IfNoneMatch: v2.ETag })), sdkError('PreconditionFailed', 412));
+  await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'k', Body: 'v3', IfNoneMatch: v1.ETag }));
+  await s3.send(new DeleteObjectCommand({ Bucket: versioned, Key: 'k' }));
+  await s3.send(new PutObjectCommand({ Bucket: versioned, Key: 'k', Body: 'v3', IfNoneMatch: '*' }));
 });
 
 test('PutObject If-None-Match: * - of many concurrent writers to one new key exactly one wins', async () => {
@@ -84,6 +103,15 @@ test('CompleteMultipartUpload If-None-Match: * - completes onto a new key and ge
   const second = await onePartUpload('mp-inm', 'multipart two');
   await assert.rejects(complete('mp-inm', second, { IfNoneMatch: '*' }), sdkError('PreconditionFailed', 412));
   assert.equal(await body('mp-inm'), 'multipart one');
+});
+
+test('CompleteMultipartUpload If-None-Match - an ETag list gets 412 when it names the current ETag and completes otherwise', async () => {
+  const { ETag } = await s3.send(new PutObjectCommand({ Bucket, Key: 'mp-inm-etag', Body: 'old' }));
+  const upload = await onePartUpload('mp-inm-etag', 'new');
+  await assert.rejects(complete('mp-inm-etag', upload, { IfNoneMatch: ETag }), sdkError('PreconditionFailed', 412));
+  assert.equal(await body('mp-inm-etag'), 'old');
+  await complete('mp-inm-etag', upload, { IfNoneMatch: '"badetag"' });
+  assert.equal(await body('mp-inm-etag'), 'new');
 });
 
 test('CompleteMultipartUpload If-Match - completes when the ETag matches and gets 412 when it does not', async () => {

@@ -1,7 +1,8 @@
-// DeleteObject and DeleteObjects (up to 1,000 keys, quiet mode, version ids).
-import { deleteObject } from '../../objects/delete-object.js';
+// DeleteObject and DeleteObjects (up to 1,000 keys, quiet mode, version ids), with conditional deletes:
+// If-Match, x-amz-if-match-last-modified-time and x-amz-if-match-size, or their per-key XML elements.
+import { deleteObject, type DeleteConditions } from '../../objects/delete-object.js';
 import { getBucket } from '../../objects/buckets.js';
-import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { S3Error, toS3Error } from '../errors.js';
 import { el, parseXml, xmlList, xmlText, type XmlNode } from '../xml.js';
 import { deleteObjectsInFlightMax, deleteObjectsKeysMax } from '../../constants.js';
@@ -9,9 +10,41 @@ import { validateKey } from '../names.js';
 import { contentMd5Of } from '../request-body.js';
 import { createHash } from 'node:crypto';
 
+function invalidCondition(name: string, value: string): S3Error {
+  return new S3Error('InvalidArgument', `Invalid ${name} "${value.slice(0, 64)}"`, { extra: { ArgumentName: name, ArgumentValue: value.slice(0, 256) } });
+}
+
+/**
+ * Parses a delete's conditions; `names` are where each came from, for the error. A malformed condition is
+ * refused rather than ignored, since ignoring it would turn a guarded delete into an unconditional one.
+ */
+function deleteConditionsOf(
+  values: { ifMatch: string | undefined; lastModified: string | undefined; size: string | undefined },
+  names: { lastModified: string; size: string },
+): DeleteConditions {
+  const out: DeleteConditions = {};
+  if (values.ifMatch !== undefined) out.ifMatch = values.ifMatch;
+  if (values.lastModified !== undefined) {
+    const ms = Date.parse(values.lastModified);
+    if (Number.isNaN(ms)) throw invalidCondition(names.lastModified, values.lastModified);
+    out.ifMatchLastModifiedMs = ms;
+  }
+  if (values.size !== undefined) {
+    if (!/^\d{1,16}$/.test(values.size.trim())) throw invalidCondition(names.size, values.size);
+    out.ifMatchSize = Number(values.size.trim());
+  }
+  return out;
+}
+
 export async function handleDeleteObject(c: RequestContext): Promise<void> {
   const versionId = c.query.get('versionId') ?? undefined;
-  const result = await deleteObject(c.objects, { bucket: requireBucket(c), key: requireKey(c), owner: c.auth.accessKeyId, ...(versionId !== undefined ? { versionId } : {}) });
+  const conditions = deleteConditionsOf(
+    { ifMatch: header(c, 'if-match'), lastModified: header(c, 'x-amz-if-match-last-modified-time'), size: header(c, 'x-amz-if-match-size') },
+    { lastModified: 'x-amz-if-match-last-modified-time', size: 'x-amz-if-match-size' },
+  );
+  const result = await deleteObject(c.objects, {
+    bucket: requireBucket(c), key: requireKey(c), owner: c.auth.accessKeyId, ...conditions, ...(versionId !== undefined ? { versionId } : {}),
+  });
   sendEmpty(c, 204, {
     ...(result.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
@@ -21,6 +54,7 @@ export async function handleDeleteObject(c: RequestContext): Promise<void> {
 interface DeleteItem {
   key: string;
   versionId?: string;
+  conditions: DeleteConditions;
 }
 
 /** The keys a DeleteObjects body names, all validated before any is deleted. */
@@ -31,7 +65,17 @@ function deleteItemsOf(doc: Record<string, unknown>): DeleteItem[] {
     const key = xmlText(item, 'Key');
     if (key === undefined) throw new S3Error('MalformedXML');
     const versionId = xmlText(item, 'VersionId');
-    return { key, ...(versionId !== undefined ? { versionId } : {}) };
+    // A LastModifiedTime or Size that is not one breaks the schema: MalformedXML, as for any such element.
+    let conditions: DeleteConditions;
+    try {
+      conditions = deleteConditionsOf(
+        { ifMatch: xmlText(item, 'ETag'), lastModified: xmlText(item, 'LastModifiedTime'), size: xmlText(item, 'Size') },
+        { lastModified: 'LastModifiedTime', size: 'Size' },
+      );
+    } catch (err) {
+      throw new S3Error('MalformedXML', undefined, { cause: err });
+    }
+    return { key, conditions, ...(versionId !== undefined ? { versionId } : {}) };
   });
 }
 
@@ -40,7 +84,7 @@ async function deleteItem(c: RequestContext, bucket: string, item: DeleteItem, q
   const { key, versionId } = item;
   try {
     validateKey(key);
-    const r = await deleteObject(c.objects, { bucket, key, owner: c.auth.accessKeyId, ...(versionId !== undefined ? { versionId } : {}) });
+    const r = await deleteObject(c.objects, { bucket, key, owner: c.auth.accessKeyId, ...item.conditions, ...(versionId !== undefined ? { versionId } : {}) });
     if (quiet) return undefined;
     return el('Deleted', [
       el('Key', key),

@@ -1,7 +1,6 @@
-// PutObject, with conditional writes (If-None-Match: *, If-Match) and flexible checksums.
+// PutObject, with conditional writes (If-None-Match, If-Match) and flexible checksums.
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
-import { S3Error } from '../errors.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
@@ -12,10 +11,13 @@ export function optionalTags(tags: Record<string, string> | undefined): { tags?:
   return tags ? { tags } : {};
 }
 
+/**
+ * If-Match and If-None-Match of a write. AWS documents only "*" for If-None-Match; an ETag list is taken with
+ * RFC 9110's meaning (refuse if the current object's ETag is listed), as MinIO and Ceph RGW do.
+ */
 export function writeConditionsOf(c: RequestContext): WriteConditions {
   const ifMatch = header(c, 'if-match');
   const ifNoneMatch = header(c, 'if-none-match');
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
   return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
 }
 
