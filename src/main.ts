@@ -13,6 +13,9 @@ import { Maintenance, maintenanceStepBlocks } from './objects/maintenance.js';
 import { startLoop, type BackgroundLoop } from './util/loop.js';
 import type { BlockInventory, Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
+import { createMetricsServer, DriveSnapshot } from './admin/metrics.js';
+import type { AdminDeps } from './admin/admin-api.js';
+import type { Server } from 'node:http';
 import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
 import { isStoreError } from './util/errors.js';
 
@@ -42,6 +45,8 @@ export interface ServerConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+  /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
+  metricsAddress?: string;
   log?: Logger;
 }
 
@@ -90,6 +95,8 @@ export function parseAddress(address: string): { host: string; port: number } {
 
 export interface RunningServer {
   url: string;
+  /** Where the separate metrics listener serves, when one was asked for. */
+  metricsUrl?: string;
   region: string;
   credentials: RootCredentials;
   close(): Promise<void>;
@@ -118,10 +125,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const maintenance = new Maintenance(objects, blocks);
   await maintenance.load();
   const counters = newRequestCounters();
+  const admin: AdminDeps = { maintenance, blocks, counters: () => ({ ...counters }), driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }) };
   const server = createS3Server({
     objects,
     log,
-    admin: { maintenance, blocks, counters: () => ({ ...counters }) },
+    admin,
     rootAccessKeyId: credentials.accessKeyId,
     counters,
     config: {
@@ -131,31 +139,48 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       nowMs: () => Date.now(),
     },
   });
-  const { host, port } = parseAddress(config.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
+  const bound = await listen(server, config.address);
+  const metricsServer = config.metricsAddress ? createMetricsServer(admin, log) : undefined;
+  const metricsBound = metricsServer ? await listen(metricsServer, config.metricsAddress!).catch(async (err: unknown) => {
+    await closeServer(server);
+    throw err;
+  }) : undefined;
   const gc = startGcLoop(objects, config.gcIntervalMs, log);
   const sweeper = startOrphanSweeper(objects, blocks, config, log);
   const upkeep = startMaintenanceLoop(maintenance, config, log);
-  const hostText = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
-    url: `http://${hostText}:${bound.port}`,
+    url: urlOf(bound),
+    ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound)}/metrics` } : {}),
     region: config.region,
     credentials,
     async close() {
       await Promise.all([gc.stop(), sweeper.stop(), upkeep.stop()]);
       maintenance.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       await blocks.close();
       await meta.close();
     },
   };
+}
+
+async function listen(server: Server, address: string): Promise<AddressInfo> {
+  const { host, port } = parseAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server.address() as AddressInfo;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function urlOf(bound: AddressInfo): string {
+  return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** GC: drain due queue entries, a step at a time; wait an interval once the queue is empty. */
