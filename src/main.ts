@@ -16,7 +16,7 @@ import { createLogger, type Logger } from './util/log.js';
 import { createMetricsServer, DriveSnapshot } from './admin/metrics.js';
 import type { AdminDeps } from './admin/admin-api.js';
 import type { Server } from 'node:http';
-import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
+import { inlineObjectBytesMax, orphanGraceMs, orphanSweepIntervalMs } from './constants.js';
 import { isStoreError } from './util/errors.js';
 
 export interface ServerConfig {
@@ -121,6 +121,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
     region: config.region,
     redundancyFor: (storageClass) => storageClasses[storageClass],
+    blocksInFlight: new Set(),
   };
   const maintenance = new Maintenance(objects, blocks);
   await maintenance.load();
@@ -208,12 +209,18 @@ function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, lo
   });
 }
 
-/** Sweeps the drives for crash orphans once at start and then every interval. */
+/**
+ * Sweeps the drives for crash orphans at start, again once the grace has passed (a crash's last writes
+ * were too young for the first sweep: everything written before the start is due by then), and then
+ * every interval. A crash therefore costs its leftovers' space for at most the grace after the restart.
+ */
 function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): BackgroundLoop {
   const graceMs = config.orphanGraceMs ?? orphanGraceMs;
+  const intervalMs = config.orphanSweepIntervalMs ?? orphanSweepIntervalMs;
+  let sweeps = 0;
   return startLoop('Orphan sweep', log, async (signal) => {
     const result = await sweepOrphans(objects, inventory, graceMs, signal);
     if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
-    return config.orphanSweepIntervalMs ?? orphanGraceMs;
+    return ++sweeps === 1 ? Math.min(graceMs + 1000, intervalMs) : intervalMs;
   });
 }
