@@ -97,6 +97,9 @@ export interface RunningServer {
   url: string;
   /** Where the separate metrics listener serves, when one was asked for. */
   metricsUrl?: string;
+  driveCount: number;
+  /** What a block gets by default over these drives. */
+  defaultRedundancy: Redundancy;
   region: string;
   credentials: RootCredentials;
   close(): Promise<void>;
@@ -126,7 +129,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const maintenance = new Maintenance(objects, blocks);
   await maintenance.load();
   const counters = newRequestCounters();
-  const admin: AdminDeps = { maintenance, blocks, counters: () => ({ ...counters }), driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }) };
+  const admin: AdminDeps = { maintenance, blocks, defaultRedundancy: blocks.defaultRedundancy(), counters: () => ({ ...counters }), driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }) };
   const server = createS3Server({
     objects,
     log,
@@ -154,6 +157,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound)}/metrics` } : {}),
     region: config.region,
     credentials,
+    driveCount: drives.length,
+    defaultRedundancy: admin.defaultRedundancy,
     async close() {
       await Promise.all([gc.stop(), sweeper.stop(), upkeep.stop()]);
       maintenance.close();

@@ -3,7 +3,7 @@
 // these paths never shadow a bucket.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
-import type { BlockMaintenance } from '../blocks/types.js';
+import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
 import { metricsContentType, metricsText, type DriveSnapshot } from './metrics.js';
 
 export { metricsPath } from './metrics.js';
@@ -14,6 +14,8 @@ export interface AdminDeps {
   maintenance: Maintenance;
   blocks: BlockMaintenance;
   counters(): Record<string, number>;
+  /** What a block gets when neither its bucket nor its storage class says otherwise. */
+  defaultRedundancy: Redundancy;
   /** Drive figures for metrics, refreshed in the background (admin status reads the drives now). */
   driveSnapshot: DriveSnapshot;
 }
@@ -29,7 +31,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   switch (route) {
     case 'GET status':
-      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), maintenance: deps.maintenance.stats(), counters: deps.counters() });
+      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: deps.maintenance.stats(), counters: deps.counters() });
     case 'GET heal':
       return sendJson(res, 200, deps.maintenance.stats().heal);
     case 'POST heal':

@@ -1,7 +1,7 @@
 // The `tessera` command: argv and environment → configuration → calls into main.ts. No logic of its own.
 import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
-import { adminCommand } from './admin.js';
+import { adminCommand, describeRedundancy } from './admin.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 function nonNegative(flag: string, value: string): number {
@@ -50,7 +50,7 @@ function serverCommand(): Command {
       });
       const secret = running.credentials.generated || !process.env.TESSERA_ROOT_SECRET_KEY ? running.credentials.secretAccessKey : '(from TESSERA_ROOT_SECRET_KEY)';
       process.stdout.write(
-        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
+        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));

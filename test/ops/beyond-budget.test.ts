@@ -1,6 +1,7 @@
 // Reads beyond the redundancy budget (issue #10): with three of six drives gone at RS 4+2, a GET, a ranged
 // GET, a CopyObject and an UploadPartCopy of a block object get a 503 ServiceUnavailable S3 error before
-// any byte of a body, never a closed connection; HEAD still answers from metadata.
+// any byte of a body, never a closed connection; HEAD still answers from metadata. Admin status, on the same
+// server, names the default redundancy.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -48,4 +49,8 @@ test('beyond budget - UploadPartCopy from an unreadable source gets 503 ServiceU
     headers: { 'x-amz-copy-source': '/budget/big', 'x-amz-copy-source-range': 'bytes=0-99999' },
   });
   assertS3Error(res, 503, 'ServiceUnavailable');
+});
+
+test('admin status - names the default redundancy and how many drives may fail', async () => {
+  assert.match(await ec.admin('status'), /^redundancy: Reed-Solomon 4\+2: any 2 drives may fail$/m);
 });
