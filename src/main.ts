@@ -145,6 +145,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const bound = await listen(server, config.address);
   const metricsServer = config.metricsAddress ? createMetricsServer(admin, log) : undefined;
+  if (config.metricsAddress && !isLoopback(parseAddress(config.metricsAddress).host)) {
+    log.warn('The metrics listener is not on loopback: anyone who reaches it reads drive ids and request counts', { address: config.metricsAddress });
+  }
   const metricsBound = metricsServer ? await listen(metricsServer, config.metricsAddress!).catch(async (err: unknown) => {
     await closeServer(server);
     throw err;
@@ -183,6 +186,10 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function urlOf(bound: AddressInfo): string {
