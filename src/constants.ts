@@ -34,7 +34,12 @@ export const keepAliveTimeoutMs = 65 * 1000;
 
 // Storage.
 export const inlineObjectBytesMax = 32 * KiB; // objects at or below this size live in the metadata row
-export const orphanGraceMs = 60 * 60 * 1000; // shards unreferenced this long are garbage
+// Unreferenced shards untouched this long are crash leftovers: longer than requestTimeoutMs, so no live
+// request's write can look this old (and this process's writes are tracked besides; objects/gc.ts).
+export const orphanGraceMs = 15 * 60 * 1000;
+// Crash leftovers go in the sweeps at start and at start + grace; the periodic one only finds rare
+// leftovers (deletes of aborted writes that failed), so it runs seldom: each walks every shard file.
+export const orphanSweepIntervalMs = 6 * 60 * 60 * 1000;
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
 // A completed multipart upload is remembered this long, so a client that lost the response and retries

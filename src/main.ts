@@ -13,7 +13,10 @@ import { Maintenance, maintenanceStepBlocks } from './objects/maintenance.js';
 import { startLoop, type BackgroundLoop } from './util/loop.js';
 import type { BlockInventory, Redundancy } from './blocks/types.js';
 import { createLogger, type Logger } from './util/log.js';
-import { inlineObjectBytesMax, orphanGraceMs } from './constants.js';
+import { createMetricsServer, DriveSnapshot } from './admin/metrics.js';
+import type { AdminDeps } from './admin/admin-api.js';
+import type { Server } from 'node:http';
+import { inlineObjectBytesMax, orphanGraceMs, orphanSweepIntervalMs } from './constants.js';
 import { isStoreError } from './util/errors.js';
 
 export interface ServerConfig {
@@ -42,6 +45,8 @@ export interface ServerConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+  /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
+  metricsAddress?: string;
   log?: Logger;
 }
 
@@ -90,6 +95,11 @@ export function parseAddress(address: string): { host: string; port: number } {
 
 export interface RunningServer {
   url: string;
+  /** Where the separate metrics listener serves, when one was asked for. */
+  metricsUrl?: string;
+  driveCount: number;
+  /** What a block gets by default over these drives. */
+  defaultRedundancy: Redundancy;
   region: string;
   credentials: RootCredentials;
   close(): Promise<void>;
@@ -114,14 +124,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
     region: config.region,
     redundancyFor: (storageClass) => storageClasses[storageClass],
+    blocksInFlight: new Set(),
   };
   const maintenance = new Maintenance(objects, blocks);
   await maintenance.load();
   const counters = newRequestCounters();
+  const admin: AdminDeps = { maintenance, blocks, defaultRedundancy: blocks.defaultRedundancy(), counters: () => ({ ...counters }), driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }) };
   const server = createS3Server({
     objects,
     log,
-    admin: { maintenance, blocks, counters: () => ({ ...counters }) },
+    admin,
     rootAccessKeyId: credentials.accessKeyId,
     counters,
     config: {
@@ -131,31 +143,57 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       nowMs: () => Date.now(),
     },
   });
-  const { host, port } = parseAddress(config.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
+  const bound = await listen(server, config.address);
+  const metricsServer = config.metricsAddress ? createMetricsServer(admin, log) : undefined;
+  if (config.metricsAddress && !isLoopback(parseAddress(config.metricsAddress).host)) {
+    log.warn('The metrics listener is not on loopback: anyone who reaches it reads drive ids and request counts', { address: config.metricsAddress });
+  }
+  const metricsBound = metricsServer ? await listen(metricsServer, config.metricsAddress!).catch(async (err: unknown) => {
+    await closeServer(server);
+    throw err;
+  }) : undefined;
   const gc = startGcLoop(objects, config.gcIntervalMs, log);
   const sweeper = startOrphanSweeper(objects, blocks, config, log);
   const upkeep = startMaintenanceLoop(maintenance, config, log);
-  const hostText = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
-    url: `http://${hostText}:${bound.port}`,
+    url: urlOf(bound),
+    ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound)}/metrics` } : {}),
     region: config.region,
     credentials,
+    driveCount: drives.length,
+    defaultRedundancy: admin.defaultRedundancy,
     async close() {
       await Promise.all([gc.stop(), sweeper.stop(), upkeep.stop()]);
       maintenance.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       await blocks.close();
       await meta.close();
     },
   };
+}
+
+async function listen(server: Server, address: string): Promise<AddressInfo> {
+  const { host, port } = parseAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server.address() as AddressInfo;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function urlOf(bound: AddressInfo): string {
+  return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** GC: drain due queue entries, a step at a time; wait an interval once the queue is empty. */
@@ -183,12 +221,18 @@ function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, lo
   });
 }
 
-/** Sweeps the drives for crash orphans once at start and then every interval. */
+/**
+ * Sweeps the drives for crash orphans at start, again once the grace has passed (a crash's last writes
+ * were too young for the first sweep: everything written before the start is due by then), and then
+ * every interval. A crash therefore costs its leftovers' space for at most the grace after the restart.
+ */
 function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): BackgroundLoop {
   const graceMs = config.orphanGraceMs ?? orphanGraceMs;
+  const intervalMs = config.orphanSweepIntervalMs ?? orphanSweepIntervalMs;
+  let sweeps = 0;
   return startLoop('Orphan sweep', log, async (signal) => {
     const result = await sweepOrphans(objects, inventory, graceMs, signal);
     if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
-    return config.orphanSweepIntervalMs ?? orphanGraceMs;
+    return ++sweeps === 1 ? Math.min(graceMs + 1000, intervalMs) : intervalMs;
   });
 }

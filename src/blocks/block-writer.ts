@@ -1,7 +1,8 @@
 // The write path of one block: cut the source into stripes, encode each, append its chunks to one
 // shard writer per target, then commit every shard. Memory stays at two stripes whatever the size.
 import { assert } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { DrivesFullError, isNoSpace, StoreError, type FullDrive } from '../util/errors.js';
+import { statfsSync } from 'node:fs';
 import { allocStripe, chunkOf, resizeStripe, type Codec, type StripeBuffers } from './codec/index.js';
 import type { LocalDrive } from './drive.js';
 import { shardBlockBytes } from './limits.js';
@@ -221,10 +222,26 @@ class ShardSet {
     const alive = this.writers.filter((w) => w !== undefined).length;
     if (alive >= this.plan.quorum) return;
     const first = this.failures[0];
-    throw new StoreError(
-      'ERR_QUORUM_UNREACHABLE',
-      `Cannot write block "${this.plan.blockId}": ${alive} of ${this.writers.length} shards writable, ${this.plan.quorum} needed`,
-      { cause: first?.error },
-    );
+    const counts = `${alive} of ${this.writers.length} shards writable, ${this.plan.quorum} needed`;
+    // A full drive fails its shard like any other; when that cost the quorum, say so rather than blame
+    // drive health (issue #10).
+    const full = this.failures.filter((f) => isNoSpace(f.error));
+    if (full.length > 0) {
+      const drives = full.map((f) => fullDrive(f.target, this.plan.targets[f.shardIndex]?.drive));
+      const names = drives.map((d) => `"${d.id}" (${d.path}${d.usedPercent === undefined ? '' : `, ${d.usedPercent}% used`})`).join(', ');
+      throw new DrivesFullError(drives, `Cannot write block "${this.plan.blockId}": drives ${names} are full; ${counts}`, { cause: full[0]!.error });
+    }
+    throw new StoreError('ERR_QUORUM_UNREACHABLE', `Cannot write block "${this.plan.blockId}": ${counts}`, { cause: first?.error });
+  }
+}
+
+/** How full a drive is, read only on the failure path (one statfs). */
+function fullDrive(id: string, drive: LocalDrive | undefined): FullDrive {
+  const path = drive?.root ?? '?';
+  try {
+    const fs = statfsSync(path);
+    return { id, path, usedPercent: Math.round((1 - fs.bavail / fs.blocks) * 100) };
+  } catch {
+    return { id, path };
   }
 }

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signRequest } from '../s3/sigv4/sign.js';
 import type { PassProgress } from '../objects/maintenance.js';
-import type { DriveStatus } from '../blocks/types.js';
+import type { DriveStatus, Redundancy } from '../blocks/types.js';
 
 interface AdminOptions {
   endpoint: string;
@@ -60,8 +60,15 @@ async function heal(opts: AdminOptions & { wait: boolean }): Promise<void> {
   if (!progress.running) process.stdout.write(`Heal ${progress.shardsSkipped > 0 ? `finished with ${progress.shardsSkipped} shards not rebuilt (their drives are missing or too few shards are left)` : 'finished: full redundancy restored'}\n`);
 }
 
+/** "Reed-Solomon 4+2: any 2 drives may fail": what a new user needs to know about their drives. */
+export function describeRedundancy(r: Redundancy): string {
+  const tolerated = r.kind === 'rs' ? r.parity : r.copies - 1;
+  const scheme = r.kind === 'rs' ? `Reed-Solomon ${r.data}+${r.parity}` : `${r.copies} ${r.copies === 1 ? 'copy' : 'copies'}`;
+  return `${scheme}: ${tolerated === 0 ? 'no drive may fail' : `any ${tolerated} ${tolerated === 1 ? 'drive' : 'drives'} may fail`}`;
+}
+
 async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
-  const s = await call<{ drives: DriveStatus[]; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
+  const s = await call<{ drives: DriveStatus[]; defaultRedundancy: Redundancy; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     return;
@@ -73,6 +80,7 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   const counts = { ok: 0, missing: 0, corrupt: 0 };
   for (const r of rows) counts[r[1] as keyof typeof counts]++;
   process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
+  process.stdout.write(`redundancy: ${describeRedundancy(s.defaultRedundancy)}\n`);
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
   }

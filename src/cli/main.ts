@@ -1,7 +1,7 @@
 // The `tessera` command: argv and environment → configuration → calls into main.ts. No logic of its own.
 import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
-import { adminCommand } from './admin.js';
+import { adminCommand, describeRedundancy } from './admin.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 function nonNegative(flag: string, value: string): number {
@@ -20,14 +20,15 @@ function serverCommand(): Command {
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
-    .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards older than this are leftovers of crashed writes and get deleted').env('TESSERA_ORPHAN_GRACE').default('3600'))
-    .addOption(new Option('--orphan-sweep-interval <seconds>', 'how often the drives are swept for such orphans').env('TESSERA_ORPHAN_SWEEP_INTERVAL').default('3600'))
+    .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
+    .addOption(new Option('--orphan-sweep-interval <seconds>', 'how often the drives are swept for such leftovers, besides at start and once the grace has passed after start').env('TESSERA_ORPHAN_SWEEP_INTERVAL').default('21600'))
     .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
     .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
     .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
+    .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string }) => {
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string; metricsAddress: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
@@ -43,12 +44,13 @@ function serverCommand(): Command {
         healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
         scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
         scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
+        ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
         ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
         ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
       });
       const secret = running.credentials.generated || !process.env.TESSERA_ROOT_SECRET_KEY ? running.credentials.secretAccessKey : '(from TESSERA_ROOT_SECRET_KEY)';
       process.stdout.write(
-        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n`,
+        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));

@@ -13,4 +13,9 @@ export interface ObjectContext {
   region: string;
   /** Redundancy for a storage class, when the bucket sets none; undefined: the block store's default. */
   redundancyFor?(storageClass: string): Redundancy | undefined;
+  /**
+   * Ids of blocks this process is writing now (added before the first shard, removed once the write
+   * settles), so the orphan sweep never takes a live write's files however long its client stalls.
+   */
+  blocksInFlight?: Set<string>;
 }

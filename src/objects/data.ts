@@ -74,11 +74,13 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
       for await (const chunk of source) chunks.push(chunk);
       return { inline: Buffer.concat(chunks), size: state.size, md5: await md5.digest() };
     }
+    const id = ctx.blocks.newId();
+    ctx.blocksInFlight?.add(id);
     const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
-      id: ctx.blocks.newId(),
+      id,
       ...(options.redundancy ? { redundancy: options.redundancy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }).finally(() => ctx.blocksInFlight?.delete(id));
     const digest = await md5.digest().catch(async (err: unknown) => {
       await ctx.blocks.delete(block).catch(() => undefined); // the orphan sweep retries
       throw err;

@@ -43,14 +43,14 @@ export interface OrphanSweepResult {
 
 /**
  * Deletes blocks that the drives hold but no metadata references: shards of writes that crashed before
- * their metadata commit. A block younger than the grace period may still be on its way to a commit,
- * so it is left alone.
+ * their metadata commit. A block this process is writing is left alone, and so is one whose files changed
+ * within the grace period: it may have just finished and be on its way to its commit.
  */
 export async function sweepOrphans(ctx: ObjectContext, inventory: BlockInventory, graceMs: number, signal?: AbortSignal): Promise<OrphanSweepResult> {
   const result: OrphanSweepResult = { blocksSeen: 0, orphansDeleted: 0 };
   for await (const block of inventory.storedBlocks(signal ? { signal } : {})) {
     result.blocksSeen++;
-    if (ctx.nowMs() - block.newestMtimeMs < graceMs) continue;
+    if (ctx.nowMs() - block.newestMtimeMs < graceMs || ctx.blocksInFlight?.has(block.id)) continue;
     if (await ctx.meta.get(keys.blockOwner(block.id), { fill: false })) continue; // one read per block: keep it out of the cache
     // Released blocks wait in the GC queue without an owner; the queue deletes those itself.
     await inventory.deleteStored(block.id);

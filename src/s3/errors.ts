@@ -1,7 +1,7 @@
 // The S3 error catalog: every S3 error code we send, with its HTTP status and AWS's message.
 // S3 errors are built only here and in src/s3; toS3Error() maps the lower layers' errors onto them.
 import { AssertionError } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { DrivesFullError, StoreError } from '../util/errors.js';
 import { ObjectError, type ObjectErrorCode } from '../objects/errors.js';
 
 export const errorCatalog = {
@@ -101,10 +101,23 @@ export function toS3Error(err: unknown): S3Error {
         return new S3Error('RequestTimeout', undefined, { cause: err });
       case 'ERR_CLOSED':
         return new S3Error('ServiceUnavailable', 'The server is shutting down', { cause: err });
+      case 'ERR_DRIVES_FULL':
+        return new S3Error('ServiceUnavailable', drivesFullMessage(err), { cause: err });
+      case 'ERR_META_FULL':
+        return new S3Error('ServiceUnavailable', 'Cannot write: the metadata disk is full', { cause: err });
+      case 'ERR_META_IO':
+        return new S3Error('ServiceUnavailable', 'Cannot write: the metadata store failed to commit', { cause: err });
     }
   }
   if (err instanceof AssertionError) return new S3Error('InternalError', undefined, { cause: err });
   return new S3Error('InternalError', undefined, { cause: err });
+}
+
+/** `Cannot write: drives "a" (99% used), "b" (100% used) are full`: ids, never paths, go to clients. */
+function drivesFullMessage(err: StoreError): string {
+  if (!(err instanceof DrivesFullError) || err.drives.length === 0) return 'Cannot write: drives are full';
+  const names = err.drives.map((d) => `"${d.id}"${d.usedPercent === undefined ? '' : ` (${d.usedPercent}% used)`}`);
+  return `Cannot write: ${names.length === 1 ? `drive ${names[0]} is` : `drives ${names.join(', ')} are`} full`;
 }
 
 // Every object-layer error code must name an S3 error.

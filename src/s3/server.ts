@@ -19,7 +19,7 @@ export interface S3ServerOptions {
   objects: ObjectContext;
   config: S3Config;
   log: Logger;
-  /** Serves /_tessera/admin/ (root only) and /_tessera/metrics when given. */
+  /** Serves /_tessera/admin/ and /_tessera/metrics (root only) when given. */
   admin?: AdminDeps;
   /** Access key allowed on the admin API. */
   rootAccessKeyId?: string;
@@ -231,11 +231,6 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   const c: Partial<RequestContext> & { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string } = { req, res, requestId, resource: rawPath };
   try {
-    if (options.admin && rawPath === metricsPath && req.method === 'GET') {
-      setRequestId(res, requestId);
-      await handleMetrics(options.admin, res);
-      return true;
-    }
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
@@ -247,6 +242,13 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       nowMs: options.config.nowMs,
     });
     if (!auth) throw new S3Error('AccessDenied');
+    // Metrics name drives and count requests: root only here; an unauthenticated scraper gets its own
+    // listener (--metrics-address).
+    if (options.admin && rawPath === metricsPath && req.method === 'GET') {
+      if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
+      setRequestId(res, requestId);
+      return await handleMetrics(options.admin, res);
+    }
     if (options.admin && rawPath.startsWith(adminPathPrefix)) {
       if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);

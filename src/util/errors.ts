@@ -9,6 +9,9 @@ export type StoreErrorCode =
   | 'ERR_ABORTED' // the request was cancelled (client went away)
   | 'ERR_META_LOCKED' // another process has the metadata store open for writing
   | 'ERR_LAYOUT_CORRUPT' // a stored cluster layout failed its checksum or checks
+  | 'ERR_META_FULL' // the metadata's disk is out of space (SQLITE_FULL)
+  | 'ERR_META_IO' // a metadata commit failed for another reason (I/O error, corruption)
+  | 'ERR_DRIVES_FULL' // a write lost its quorum because drives are out of space
   | 'ERR_CLOSED';
 
 export class StoreError extends Error {
@@ -22,4 +25,31 @@ export class StoreError extends Error {
 
 export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
   return err instanceof StoreError && (code === undefined || err.code === code);
+}
+
+/** A full drive, as the write that met it saw it: for the log (path) and the client (id, how full). */
+export interface FullDrive {
+  id: string;
+  path: string;
+  /** Percent of the file system in use, when it could be read. */
+  usedPercent?: number;
+}
+
+/** ERR_DRIVES_FULL with the drives that were out of space. */
+export class DrivesFullError extends StoreError {
+  override name = 'DrivesFullError';
+  readonly drives: readonly FullDrive[];
+  constructor(drives: readonly FullDrive[], message: string, options?: { cause?: unknown }) {
+    super('ERR_DRIVES_FULL', message, options);
+    this.drives = drives;
+  }
+}
+
+/** Whether an error, or one in its cause chain, is the file system's "no space left" (ENOSPC, EDQUOT). */
+export function isNoSpace(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
 }

@@ -15,11 +15,25 @@ function serialise(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
     if (secretField.test(name)) out[name] = '[redacted]';
-    else if (value instanceof Error) out[name] = { name: value.name, message: value.message, code: (value as { code?: unknown }).code, stack: value.stack };
+    else if (value instanceof Error) out[name] = serialiseError(value, 0);
     else out[name] = value;
   }
   return out;
 }
+
+/**
+ * An error with its cause chain: the operating error says what failed ("Cannot write block ..."), its
+ * cause says why (ENOSPC and the file's path), and a log without the latter points the wrong way.
+ */
+function serialiseError(err: Error, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: err.name, message: err.message, code: (err as { code?: unknown }).code };
+  if (depth === 0) out.stack = err.stack;
+  if (err.cause instanceof Error && depth < causeDepthMax) out.cause = serialiseError(err.cause, depth + 1);
+  else if (err.cause !== undefined && !(err.cause instanceof Error)) out.cause = String(err.cause);
+  return out;
+}
+
+const causeDepthMax = 4;
 
 export function createLogger(options: { quiet?: boolean; debug?: boolean } = {}): Logger {
   const debug = options.debug ?? process.env.TESSERA_LOG_LEVEL === 'debug';

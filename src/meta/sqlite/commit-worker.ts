@@ -14,6 +14,8 @@ export interface CommitReply {
   id: number;
   ok: boolean;
   error?: string;
+  /** SQLite's result code name for a failed batch, e.g. SQLITE_FULL. */
+  errorCode?: string;
 }
 
 function toBuffer(u: Uint8Array): Buffer {
@@ -52,7 +54,8 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
         replies = applyBatch(batch);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        replies = batch.map((req) => ({ id: req.id, ok: false, error: message }));
+        const code = (err as { code?: unknown }).code;
+        replies = batch.map((req) => ({ id: req.id, ok: false, error: message, ...(typeof code === 'string' ? { errorCode: code } : {}) }));
       }
       port.postMessage(replies);
     }

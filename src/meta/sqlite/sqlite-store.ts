@@ -3,7 +3,7 @@
 // so neither the fsync nor a slow commit ever blocks the event loop.
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
@@ -71,10 +71,12 @@ export class SqliteMetaStore implements MetaStore {
   readonly #cache: ReadCache;
   readonly #get: Database.Statement<[Buffer], { v: Buffer }>;
   readonly #scan: Database.Statement<[Buffer, Buffer, number], { k: Buffer; v: Buffer }>;
+  readonly #path: string;
   #nextId = 1;
   #closed = false;
 
-  private constructor(lock: Database.Database, reader: Database.Database, worker: Worker, cacheBytes: number) {
+  private constructor(path: string, lock: Database.Database, reader: Database.Database, worker: Worker, cacheBytes: number) {
+    this.#path = path;
     this.#lock = lock;
     this.#reader = reader;
     this.#cache = new ReadCache(cacheBytes);
@@ -121,7 +123,7 @@ export class SqliteMetaStore implements MetaStore {
     // than failing one read; the metadata drive is gone then anyway. Pages still in the WAL are read as
     // before.
     reader.pragma(`mmap_size = ${readerMmapBytes}`);
-    return new SqliteMetaStore(lock, reader, worker, cacheBytes);
+    return new SqliteMetaStore(path, lock, reader, worker, cacheBytes);
   }
 
   async get(key: Buffer, options?: GetOptions): Promise<Buffer | null> {
@@ -174,9 +176,24 @@ export class SqliteMetaStore implements MetaStore {
       assert(pending, `Commit reply for unknown id ${reply.id}`);
       this.#pending.delete(reply.id);
       this.#cache.endWrite(pending.written);
-      if (reply.error) pending.reject(new StoreError('ERR_CLOSED', `Metadata commit failed: ${reply.error}`));
+      if (reply.error) pending.reject(this.#commitError(reply));
       else pending.resolve(reply.ok);
     }
+  }
+
+  /** A failed batch, named for what went wrong: a full disk is not a shutdown (issue #10). */
+  #commitError(reply: CommitReply): StoreError {
+    if (reply.errorCode === 'SQLITE_FULL') {
+      let used = '';
+      try {
+        const fs = statfsSync(dirname(this.#path));
+        used = ` (${Math.round((1 - fs.bavail / fs.blocks) * 100)}% used)`;
+      } catch {
+        // how full stays unsaid; the failure itself is what matters
+      }
+      return new StoreError('ERR_META_FULL', `Cannot commit metadata to "${this.#path}": the disk is full${used}: ${reply.error}`);
+    }
+    return new StoreError('ERR_META_IO', `Cannot commit metadata to "${this.#path}": ${reply.error}${reply.errorCode ? ` (${reply.errorCode})` : ''}`);
   }
 
   #failAll(err: Error): void {

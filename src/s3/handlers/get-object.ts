@@ -9,6 +9,7 @@ import { enforceReadConditions, parseRange, type ByteRange } from '../conditions
 import { objectResponseHeaders } from '../object-headers.js';
 import { sendLeased } from '../send-leased.js';
 import { partNumberMax } from '../../constants.js';
+import type { LeasedBytes } from '../../blocks/types.js';
 
 function versionIdParam(c: RequestContext): string | undefined {
   const versionId = c.query.get('versionId');
@@ -66,8 +67,9 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   const end = range?.end ?? record.size;
   headers['content-length'] = String(end - start);
   if (range && end > start) headers['content-range'] = `bytes ${start}-${end - 1}/${record.size}`; // an empty part has no byte range
-  c.res.writeHead(range ? 206 : 200, withRequestId(c.requestId, headers));
+  const status = range ? 206 : 200;
   if (!withBody || end === start) {
+    c.res.writeHead(status, withRequestId(c.requestId, headers));
     c.res.end();
     return;
   }
@@ -75,11 +77,28 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   // more CPU than all the rest of a small GET (bench/http.ts: 4 KiB GETs went 2.1× faster without it).
   const inline = inlineRange(record.data, start, end);
   if (inline) {
+    c.res.writeHead(status, withRequestId(c.requestId, headers));
     c.res.end(inline);
     return;
   }
   // Block data goes out as leases, so each read buffer returns to the pool once the socket has sent it.
-  await sendLeased(c.res, readDataLeased(c.objects, record.data, start, end, c.signal), c.signal);
+  // The first stripe is read before the status line: a read beyond the redundancy budget then fails while
+  // it can still be a 503 with an S3 error body, not a connection cut after a 200 (issue #10).
+  const leases = readDataLeased(c.objects, record.data, start, end, c.signal);
+  const first = await leases.next();
+  c.res.writeHead(status, withRequestId(c.requestId, headers));
+  await sendLeased(c.res, startingWith(first, leases), c.signal);
+}
+
+/** The leases of `rest`, after the one already taken from it; closes `rest` when the consumer stops early. */
+async function* startingWith(first: IteratorResult<LeasedBytes>, rest: AsyncGenerator<LeasedBytes>): AsyncGenerator<LeasedBytes> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    yield* rest;
+  } finally {
+    await rest.return(undefined);
+  }
 }
 
 function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
