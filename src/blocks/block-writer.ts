@@ -3,17 +3,16 @@
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import { allocStripe, chunkOf, resizeStripe, type Codec, type StripeBuffers } from './codec/index.js';
-import type { LocalDrive } from './drive.js';
 import { shardBlockBytes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
-import type { ShardWriter } from './shard-file.js';
+import type { ShardStore, ShardWriteStream } from './shard-store.js';
 import { alignUp } from './stripe-layout.js';
 import { abortError, chunksOf } from './streams.js';
 
-/** Where shard i goes; `drive` is undefined when the target is known to be down. */
+/** Where shard i goes; `store` is undefined when the target is known to be down. */
 export interface ShardTarget {
   target: string;
-  drive: LocalDrive | undefined;
+  store: ShardStore | undefined;
 }
 
 export interface ShardFailure {
@@ -146,7 +145,7 @@ async function fillStripes(
 
 /** The k+m shard writers of one block and the quorum bookkeeping over them. */
 class ShardSet {
-  private readonly writers: (ShardWriter | undefined)[];
+  private readonly writers: (ShardWriteStream | undefined)[];
   readonly failures: ShardFailure[] = [];
 
   constructor(private readonly plan: BlockWritePlan) {
@@ -154,12 +153,12 @@ class ShardSet {
   }
 
   async open(): Promise<void> {
-    const { blockId, targets } = this.plan;
+    const { blockId, targets, signal } = this.plan;
     await Promise.all(
-      targets.map(async ({ target, drive }, shardIndex) => {
+      targets.map(async ({ target, store }, shardIndex) => {
         try {
-          if (!drive) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
-          this.writers[shardIndex] = await drive.createShardWriter(blockId, shardIndex, shardBlockBytes);
+          if (!store) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
+          this.writers[shardIndex] = await store.createShard({ blockId, shardIndex }, { blockBytes: shardBlockBytes, signal });
         } catch (error) {
           this.fail(shardIndex, error);
         }
@@ -176,7 +175,7 @@ class ShardSet {
       this.writers.map(async (writer, shardIndex) => {
         if (!writer) return;
         try {
-          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex));
+          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex), this.plan);
         } catch (error) {
           this.fail(shardIndex, error);
         }
@@ -192,7 +191,7 @@ class ShardSet {
       this.writers.map(async (writer, shardIndex) => {
         if (!writer) return;
         try {
-          await writer.commit();
+          await writer.commit(this.plan);
           committed.push(shardIndex);
         } catch (error) {
           this.fail(shardIndex, error);
@@ -201,7 +200,8 @@ class ShardSet {
     );
     if (committed.length >= this.plan.quorum) return;
     // Below quorum nothing may look written: remove the shards that did land (GC would catch any we miss).
-    await Promise.all(committed.map((i) => this.plan.targets[i]?.drive?.deleteShard(this.plan.blockId, i).catch(() => undefined)));
+    const { blockId, targets } = this.plan;
+    await Promise.all(committed.map((shardIndex) => targets[shardIndex]?.store?.deleteShard({ blockId, shardIndex }).catch(() => undefined)));
     this.checkQuorum();
   }
 

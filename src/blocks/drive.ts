@@ -1,17 +1,20 @@
-// One local drive (a target): its identity file and the shard files under <root>/shards, named only
-// from block ids. Placement, codecs and quorums are not its business; all I/O is async (threadpool).
+// One local drive (a target), the first ShardStore: its identity file and the shard files under
+// <root>/shards, named only from block ids. Placement, codecs and quorums are not its business; all I/O
+// is async (threadpool).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import { isBlockId, isDriveId, isShardIndex, newDriveId } from './ids.js';
 import { fsyncDir, ShardReader, ShardWriter } from './shard-file.js';
+import type { ShardCallOptions, ShardName, ShardStore, StoredShard, TargetHealth, TargetName } from './shard-store.js';
+import { abortError } from './streams.js';
 
 export const driveIdentityFile = 'drive.json';
 const driveFormat = 'tessera-drive-v1';
-const readStreamChunkBytes = 1024 * 1024;
+/** The node name of drives reached in process. */
+export const localNode = 'local';
 
 /** Contents of drive.json; it lets the store notice a drive that was wiped or swapped. */
 export interface DriveIdentity {
@@ -22,24 +25,25 @@ export interface DriveIdentity {
   set?: { setId: string; epoch: number; drives: string[] };
 }
 
-/** One shard file found by walk(). Temporary files of unfinished writes are listed too, for GC. */
-export interface ShardFileInfo {
-  blockId: string;
-  shardIndex: number;
+/** One shard file on the drive. Temporary files of unfinished writes are listed too, for GC. */
+export interface ShardFileInfo extends StoredShard {
   path: string;
-  bytes: number;
-  mtimeMs: number;
-  tmp: boolean;
 }
 
 export type DriveState = 'ok' | 'missing';
 
-export class LocalDrive {
+export class LocalDrive implements ShardStore {
+  readonly target: TargetName;
+  readonly key: string;
+
   private constructor(
     readonly root: string,
     readonly id: string,
     private identityValue: DriveIdentity,
-  ) {}
+  ) {
+    this.target = { node: localNode, drive: id };
+    this.key = `${localNode}/${id}`;
+  }
 
   get identity(): DriveIdentity {
     return this.identityValue;
@@ -73,53 +77,72 @@ export class LocalDrive {
     return identity?.driveId === this.id ? 'ok' : 'missing';
   }
 
+  async probe(options?: ShardCallOptions): Promise<TargetHealth> {
+    checkSignal(options, `Cannot probe drive "${this.id}"`);
+    const state = await this.state();
+    if (state !== 'ok') return { state };
+    const fs = await statfs(this.root).catch(() => undefined);
+    return fs ? { state, totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize } : { state };
+  }
+
   shardPath(blockId: string, shardIndex: number): string {
     assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
     assert(isShardIndex(shardIndex), `Invalid shard index "${shardIndex}"`);
     return join(this.root, 'shards', blockId.slice(0, 2), blockId.slice(2, 4), `${blockId}.${shardIndex}`);
   }
 
-  async createShardWriter(blockId: string, shardIndex: number, blockBytes: number): Promise<ShardWriter> {
+  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriter> {
+    const { blockId, shardIndex } = shard;
+    checkSignal(options, `Cannot write shard "${shardIndex}" of block "${blockId}"`);
     const finalPath = this.shardPath(blockId, shardIndex);
     await this.ensureShardDir(blockId);
     const tmpPath = `${finalPath}.tmp.${randomBytes(6).toString('hex')}`;
-    return ShardWriter.create({ tmpPath, finalPath, blockId, shardIndex, blockBytes });
+    return ShardWriter.create({ tmpPath, finalPath, blockId, shardIndex, blockBytes: options.blockBytes });
   }
 
-  openShardReader(blockId: string, shardIndex: number, shardBytes: number): Promise<ShardReader> {
-    return ShardReader.open(this.shardPath(blockId, shardIndex), { blockId, shardIndex, shardBytes });
+  openShard(shard: ShardName, options: ShardCallOptions & { shardBytes: number }): Promise<ShardReader> {
+    const { blockId, shardIndex } = shard;
+    checkSignal(options, `Cannot read shard "${shardIndex}" of block "${blockId}"`);
+    return ShardReader.open(this.shardPath(blockId, shardIndex), { blockId, shardIndex, shardBytes: options.shardBytes });
   }
 
-  /** Streams verified shard bytes [start, end); the shard must hold exactly `shardBytes`. */
-  readShard(options: { blockId: string; shardIndex: number; shardBytes: number; start: number; end: number; signal?: AbortSignal }): Readable {
-    const { blockId, shardIndex, shardBytes, start, end, signal } = options;
-    const openReader = () => this.openShardReader(blockId, shardIndex, shardBytes);
-    return Readable.from(readChunks(openReader, start, end, signal), { objectMode: false, signal });
+  async statShard(shard: ShardName, options?: ShardCallOptions): Promise<StoredShard | undefined> {
+    checkSignal(options, `Cannot look up shard "${shard.shardIndex}" of block "${shard.blockId}"`);
+    const path = this.shardPath(shard.blockId, shard.shardIndex);
+    const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot look up shard "${path}": ${err.code ?? String(err)}`, { cause: err });
+    });
+    if (!info?.isFile()) return undefined;
+    return { ...shard, bytes: info.size, mtimeMs: info.mtimeMs, tmp: false };
   }
 
   /** Removes one shard file; an absent file is fine (deletes are idempotent). */
-  async deleteShard(blockId: string, shardIndex: number): Promise<void> {
-    await unlink(this.shardPath(blockId, shardIndex)).catch((err: NodeJS.ErrnoException) => {
+  async deleteShard(shard: ShardName, options?: ShardCallOptions): Promise<void> {
+    checkSignal(options, `Cannot delete shard "${shard.shardIndex}" of block "${shard.blockId}"`);
+    await unlink(this.shardPath(shard.blockId, shard.shardIndex)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
   }
 
-  /** Every shard file on the drive (and leftover tmp files), for GC and scrub, in path order. */
-  async *walk(): AsyncGenerator<ShardFileInfo> {
-    for (const first of await this.listPrefixes()) {
-      for (const second of await this.listPrefixes(first)) yield* await this.listShardFiles(first, second);
+  /** Every shard file on the drive (and leftover tmp files), in path order. */
+  async *walk(options?: ShardCallOptions): AsyncGenerator<ShardFileInfo> {
+    for (const first of await this.listPrefixes(undefined, options)) {
+      for (const second of await this.listPrefixes(first, options)) yield* await this.listShards(first, second, options);
     }
   }
 
-  /** Names of shards/ (no argument) or shards/<first>/ fan-out directories, sorted; [] when absent. */
-  async listPrefixes(first?: string): Promise<string[]> {
+  /** Names of shards/ (no `first`) or shards/<first>/ fan-out directories, sorted; [] when absent. */
+  async listPrefixes(first: string | undefined, options?: ShardCallOptions): Promise<string[]> {
+    checkSignal(options, `Cannot list drive "${this.id}"`);
     const dir = first === undefined ? join(this.root, 'shards') : join(this.root, 'shards', first);
     return (await listDir(dir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
   }
 
   /** The shard and tmp files in shards/<first>/<second>, sorted by name. */
-  async listShardFiles(first: string, second: string): Promise<ShardFileInfo[]> {
+  async listShards(first: string, second: string, options?: ShardCallOptions): Promise<ShardFileInfo[]> {
     assert(/^[0-9a-f]{2}$/.test(first) && /^[0-9a-f]{2}$/.test(second), 'Invalid shard fan-out directory');
+    checkSignal(options, `Cannot list drive "${this.id}"`);
     const dir = join(this.root, 'shards', first, second);
     const found: ShardFileInfo[] = [];
     for (const name of await listDir(dir)) {
@@ -130,9 +153,9 @@ export class LocalDrive {
   }
 
   /** Removes every shard and tmp file of `blockId`, whatever its index: for orphans, whose ref is lost. */
-  async deleteBlockFiles(blockId: string): Promise<number> {
+  async deleteBlock(blockId: string, options?: ShardCallOptions): Promise<number> {
     assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
-    const files = await this.listShardFiles(blockId.slice(0, 2), blockId.slice(2, 4));
+    const files = await this.listShards(blockId.slice(0, 2), blockId.slice(2, 4), options);
     let deleted = 0;
     for (const file of files) {
       if (file.blockId !== blockId) continue;
@@ -170,21 +193,8 @@ async function mkdirOnce(path: string): Promise<boolean> {
   }
 }
 
-async function* readChunks(
-  openReader: () => Promise<ShardReader>,
-  start: number,
-  end: number,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Buffer> {
-  const reader = await openReader();
-  try {
-    for (let at = start; at < end; at += readStreamChunkBytes) {
-      signal?.throwIfAborted();
-      yield await reader.read(at, Math.min(end, at + readStreamChunkBytes));
-    }
-  } finally {
-    await reader.close();
-  }
+function checkSignal(options: ShardCallOptions | undefined, action: string): void {
+  if (options?.signal?.aborted) throw abortError(options.signal, action);
 }
 
 const shardNamePattern = /^([0-9a-f]{32})\.(\d{1,2})(\.tmp\.[0-9a-f]+)?$/;

@@ -3,7 +3,8 @@ import { LocalBlockStore, type DamageListener } from './block-store.js';
 import { openDriveSet } from './drive-set.js';
 import type { Redundancy } from './types.js';
 
-export { LocalBlockStore, type DamageListener, type ShardDamage, type DriveSlot } from './block-store.js';
+export { LocalBlockStore, type DamageListener, type ShardDamage } from './block-store.js';
+export type { ShardStore, ShardTargets, TargetName } from './shard-store.js';
 export { defaultRedundancyFor, writeQuorumOf } from './redundancy.js';
 export { placeShards, rebalanceTargets, type PlacementLayout, type PlacementTarget } from './placement.js';
 export type * from './types.js';
@@ -20,8 +21,7 @@ export async function openBlockStore(options: {
   if (options.drives.length === 0) throw new RangeError('Cannot open a block store without drives');
   const set = await openDriveSet(options.drives);
   return new LocalBlockStore({
-    slots: set.slots,
-    epoch: set.epoch,
+    targets: set,
     redundancy: options.redundancy,
     onDamage: options.onDamage,
     notes: set.notes,

@@ -7,6 +7,7 @@ import { crc32 } from '@node-rs/crc32';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import type { BufferPool } from './buffer-pool.js';
+import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import {
   blockChecksumBytes,
@@ -18,7 +19,7 @@ import {
 } from './shard-format.js';
 
 /** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
-export class ShardWriter {
+export class ShardWriter implements ShardWriteStream {
   private position = shardHeaderBytes; // the header is written last, once the length is known
   private shardBytes = 0;
   private readonly pending: Buffer; // an incomplete checksum block carried between appends
@@ -113,7 +114,7 @@ export class ShardWriter {
 }
 
 /** Positional, verifying reads of one shard file; the reader checks the header against what the caller expects. */
-export class ShardReader {
+export class ShardReader implements ShardReadHandle {
   private constructor(
     private readonly handle: FileHandle,
     private readonly path: string,
