@@ -213,11 +213,13 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkOpen();
     await this.refreshHealth(true);
     return Promise.all(
-      this.slots.map(async (slot) => {
-        const state = this.isHealthy(slot.id) ? 'ok' : 'missing';
+      this.slots.map(async (slot): Promise<DriveStatus> => {
         const store = this.targets.storeOf(slot.id);
-        const { shardFiles, bytes } = state === 'ok' && store ? await countShards(store) : { shardFiles: 0, bytes: 0 };
-        return { id: slot.id, path: slot.where, state, shardFiles, bytes, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
+        const stateOf = (): DriveStatus['state'] => (store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing');
+        const counted = { shardFiles: 0, bytes: 0 };
+        // Every call is bounded, so a drive that stops answering mid-count makes it suspect, not the status hang.
+        if (stateOf() === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));
+        return { id: slot.id, path: slot.where, state: stateOf(), ...counted, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
       }),
     );
   }
@@ -343,7 +345,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     await Promise.all(
       this.slots.map(async (slot) => {
         const store = this.targets.storeOf(slot.id);
-        const healthy = store !== undefined && (await store.probe()).state === 'ok';
+        // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
+        const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
         this.healthy.set(slot.id, healthy);
         // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
         // the directory), hiding its loss from damage reports and holding its files open.
@@ -352,8 +355,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     );
   }
 
+  /** Known present at the last look and not suspect since: a timed-out drive is skipped at once, not at the next look. */
   private isHealthy(target: string): boolean {
-    return this.healthy.get(target) === true;
+    return this.healthy.get(target) === true && this.targets.storeOf(target)?.suspect !== true;
   }
 
   private usableStore(target: string): ShardStore | undefined {

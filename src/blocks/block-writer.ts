@@ -1,7 +1,7 @@
 // The write path of one block: cut the source into stripes, encode each, append its chunks to one
 // shard writer per target, then commit every shard. Memory stays at two stripes whatever the size.
 import { assert } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { isStoreError, StoreError } from '../util/errors.js';
 import { allocStripe, chunkOf, resizeStripe, type Codec, type StripeBuffers } from './codec/index.js';
 import { shardBlockBytes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
@@ -58,8 +58,9 @@ export async function writeBlock(
     await shards.abort();
     throw plan.signal?.aborted ? abortError(plan.signal, `Cannot write block "${plan.blockId}"`) : err;
   } finally {
-    // Every encode and append has settled by now (awaited above), so nothing references the stripes.
-    buffers.release();
+    // Every encode and append has settled by now (awaited above), so nothing references the stripes, unless
+    // an append timed out: its write may still be reading a stripe, so those go to the GC, not the pool.
+    buffers.release({ reuse: !shards.timedOut });
   }
 }
 
@@ -96,8 +97,9 @@ class StripeBufferSet {
     return stripe;
   }
 
-  release(): void {
-    for (const buffer of this.taken.splice(0)) this.plan.pool?.give(buffer);
+  release(options: { reuse: boolean }): void {
+    const taken = this.taken.splice(0);
+    if (options.reuse) for (const buffer of taken) this.plan.pool?.give(buffer);
   }
 }
 
@@ -147,6 +149,8 @@ async function fillStripes(
 class ShardSet {
   private readonly writers: (ShardWriteStream | undefined)[];
   readonly failures: ShardFailure[] = [];
+  /** A call timed out: its I/O may still be running against the stripe buffers. */
+  timedOut = false;
 
   constructor(private readonly plan: BlockWritePlan) {
     this.writers = plan.targets.map(() => undefined);
@@ -210,6 +214,7 @@ class ShardSet {
   }
 
   private fail(shardIndex: number, error: unknown): void {
+    if (isStoreError(error, 'ERR_TARGET_TIMEOUT')) this.timedOut = true;
     const writer = this.writers[shardIndex];
     this.writers[shardIndex] = undefined;
     void writer?.abort();

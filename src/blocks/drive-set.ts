@@ -3,6 +3,7 @@
 // separate file can disagree with the drives themselves.
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import type { DriveIoOptions } from './drive-io.js';
 import { LocalDrive, localNode, readDriveIdentity, type DriveIdentity } from './drive.js';
 import { newDriveId } from './ids.js';
 import type { ShardStore, ShardTargets, TargetSlot } from './shard-store.js';
@@ -24,6 +25,7 @@ export class LocalDriveSet implements ShardTargets {
     private readonly drives: DriveSlot[],
     /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
     readonly notes: string[],
+    private readonly io?: DriveIoOptions,
   ) {
     this.slots = drives.map((d) => ({ id: d.id, name: { node: localNode, drive: d.id }, where: d.path }));
   }
@@ -43,7 +45,7 @@ export class LocalDriveSet implements ShardTargets {
       if (!slot.path || (slot.drive && (await slot.drive.state()) === 'ok')) continue;
       const identity = await readIdentityQuietly(slot.path);
       if (identity !== undefined) continue; // unreadable, or a drive with an identity: leave it alone
-      const drive = await LocalDrive.open(slot.path, { create: true, driveId: slot.id });
+      const drive = await LocalDrive.open(slot.path, { create: true, driveId: slot.id, ...(this.io ? { io: this.io } : {}) });
       const set = this.drives.find((s) => s.drive?.identity.set)?.drive?.identity.set;
       if (set) await drive.updateIdentity({ ...drive.identity, set });
       slot.drive = drive;
@@ -60,7 +62,7 @@ type Probe = { path: string; identity?: DriveIdentity; unreadable?: unknown };
  * wiped drive) takes a free slot of the set and gets that slot's id back, so heal can refill it; paths
  * beyond the set's size join as new drives under a new epoch. Unreadable paths leave their slot missing.
  */
-export async function openDriveSet(paths: string[]): Promise<LocalDriveSet> {
+export async function openDriveSet(paths: string[], io?: DriveIoOptions): Promise<LocalDriveSet> {
   const resolved = paths.map((p) => resolve(p));
   if (new Set(resolved).size !== resolved.length) throw new RangeError(`Cannot open drives "${paths.join(',')}": a path repeats`);
   const probes: Probe[] = await Promise.all(
@@ -87,10 +89,10 @@ export async function openDriveSet(paths: string[]): Promise<LocalDriveSet> {
   const notes: string[] = [];
   const assigned = assignPaths(probes, slotIds, notes);
   const epoch = (reference?.epoch ?? 0) + (slotIds.length !== reference?.drives.length ? 1 : 0);
-  const slots = await Promise.all(slotIds.map((id) => openSlot(id, assigned.get(id), notes)));
+  const slots = await Promise.all(slotIds.map((id) => openSlot(id, assigned.get(id), notes, io)));
   const set = { setId, epoch, drives: slotIds };
   await Promise.all(slots.map((slot) => recordSet(slot, set)));
-  return new LocalDriveSet(setId, epoch, slots, notes);
+  return new LocalDriveSet(setId, epoch, slots, notes, io);
 }
 
 function newestSet(probes: Probe[]): DriveIdentity['set'] | undefined {
@@ -123,7 +125,7 @@ function assignPaths(probes: Probe[], slotIds: string[], notes: string[]): Map<s
   return assigned;
 }
 
-async function openSlot(id: string, probe: Probe | undefined, notes: string[]): Promise<DriveSlot> {
+async function openSlot(id: string, probe: Probe | undefined, notes: string[], io: DriveIoOptions | undefined): Promise<DriveSlot> {
   if (!probe) {
     notes.push(`Drive "${id}" is missing: no path given for it`);
     return { id, path: '', drive: undefined };
@@ -133,7 +135,7 @@ async function openSlot(id: string, probe: Probe | undefined, notes: string[]): 
     return { id, path: probe.path, drive: undefined };
   }
   try {
-    const drive = await LocalDrive.open(probe.path, { create: true, driveId: id });
+    const drive = await LocalDrive.open(probe.path, { create: true, driveId: id, ...(io ? { io } : {}) });
     if (!probe.identity) notes.push(`Drive "${id}" at "${probe.path}" had no identity: formatted, heal will refill it`);
     return { id, path: probe.path, drive };
   } catch (err) {

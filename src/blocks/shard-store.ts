@@ -63,13 +63,19 @@ export interface TargetHealth {
 }
 
 /**
- * Shard I/O on one target. Errors are StoreErrors: ERR_SHARD_MISSING (absent or unreadable),
- * ERR_SHARD_CORRUPT (a checksum or header did not match), ERR_ABORTED (the caller's signal).
+ * Shard I/O on one target. Errors are StoreErrors: ERR_SHARD_MISSING (absent, unreadable, or the target
+ * is suspect), ERR_SHARD_CORRUPT (a checksum or header did not match), ERR_TARGET_TIMEOUT (no answer
+ * within the target's timeout: every call is bounded), ERR_ABORTED (the caller's signal).
  */
 export interface ShardStore {
   readonly target: TargetName;
   /** Names the target uniquely within this process, for caches keyed by shard. */
   readonly key: string;
+  /**
+   * True after a call timed out, until a probe answers in time. Callers skip a suspect target as missing
+   * rather than wait on it; its calls (but probe) fail at once with ERR_SHARD_MISSING.
+   */
+  readonly suspect: boolean;
   /** Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. */
   createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream>;
   /** Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails ERR_SHARD_CORRUPT. */

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
 import { adminCommand } from './admin.js';
+import { driveOpTimeoutMs } from '../constants.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 function nonNegative(flag: string, value: string): number {
@@ -26,8 +27,9 @@ function serverCommand(): Command {
     .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
     .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
+    .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string }) => {
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string; driveTimeout: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
@@ -43,6 +45,7 @@ function serverCommand(): Command {
         healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
         scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
         scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
+        driveTimeoutMs: Math.max(1, Math.round(nonNegative('--drive-timeout', opts.driveTimeout))),
         ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
         ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
       });
