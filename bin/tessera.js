@@ -4,10 +4,11 @@
 // module already uses it, so only a CommonJS entry can still raise UV_THREADPOOL_SIZE.
 'use strict';
 
-// 32 threads rather than libuv's 4: a drive that hangs (a dead disk, a stuck FUSE mount) holds the
+// 16 threads rather than libuv's 4: a drive that hangs (a dead disk, a stuck FUSE mount) holds the
 // threads of its calls in flight, at most driveOpsInFlightMax (4) plus a probe per drive (src/constants.ts),
-// and the other drives and the Reed-Solomon encoder must keep threads of their own. An operator's value wins.
-if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '32';
+// and the other drives and the Reed-Solomon encoder must keep threads of their own: two hung drives still
+// leave 6. No more: 32 showed no gain on 1 MiB GETs and PUTs (docs/architecture.md). An operator's value wins.
+if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '16';
 
 import('../dist/cli/main.js')
   .then(({ main }) => main(process.argv.slice(2)))

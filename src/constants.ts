@@ -57,5 +57,5 @@ export const writePoolBlocksMax = 32;
 // average of 16 on 2 cores with 24 writers; 5 s is 25 times that and still far below a client's patience.
 export const driveOpTimeoutMs = 5000;
 // fs calls in flight per drive; more wait in a queue. A hung drive thus holds at most this many libuv
-// threads (plus one probe), while bin/tessera.js gives the process 32.
+// threads (plus one probe), while bin/tessera.js gives the process 16.
 export const driveOpsInFlightMax = 4;
