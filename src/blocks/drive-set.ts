@@ -42,7 +42,9 @@ export class LocalDriveSet implements ShardTargets {
   async revive(): Promise<string[]> {
     const revived: string[] = [];
     for (const slot of this.drives) {
-      if (!slot.path || (slot.drive && (await slot.drive.state()) === 'ok')) continue;
+      if (!slot.path) continue;
+      // A suspect drive hangs rather than came back empty; the probe is bounded, as every drive call is.
+      if (slot.drive && (slot.drive.suspect || (await slot.drive.probe().catch(() => undefined))?.state !== 'missing')) continue;
       const identity = await readIdentityQuietly(slot.path);
       if (identity !== undefined) continue; // unreadable, or a drive with an identity: leave it alone
       const drive = await LocalDrive.open(slot.path, { create: true, driveId: slot.id, ...(this.io ? { io: this.io } : {}) });

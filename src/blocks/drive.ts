@@ -82,7 +82,10 @@ export class LocalDrive implements ShardStore {
     this.identityValue = identity;
   }
 
-  /** 'missing' when the directory is gone or unreadable or drive.json is absent or names another drive. */
+  /**
+   * 'missing' when the directory is gone or unreadable or drive.json is absent or names another drive.
+   * Not bounded by the drive's timeout: callers other than probe() and drive tests use probe().
+   */
   async state(): Promise<DriveState> {
     const identity = await readDriveIdentity(this.root).catch(() => undefined);
     return identity?.driveId === this.id ? 'ok' : 'missing';

@@ -51,12 +51,16 @@ async function getExact(key: string): Promise<void> {
   assert.ok(got.equals(bodies.get(key)!), `"${key}" reads back exactly`);
 }
 
-async function driveStates(): Promise<string[]> {
-  const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', 'status', '--json', '--endpoint', server.url], {
+async function admin(...args: string[]): Promise<string> {
+  const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
     env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
     timeout: requestDeadlineMs,
   });
-  const status = JSON.parse(stdout) as { drives: DriveStatus[] };
+  return stdout;
+}
+
+async function driveStates(): Promise<string[]> {
+  const status = JSON.parse(await admin('status', '--json')) as { drives: DriveStatus[] };
   return status.drives.map((d) => (d.path === hungDrive ? `hung:${d.state}` : d.state));
 }
 
@@ -78,6 +82,8 @@ test('hung drive - PUT and GET of 3 MiB objects and admin status answer while on
   const states = await driveStates();
   assert.ok(states.includes('hung:suspect'), `the hung drive shows as suspect: ${states.join(', ')}`);
   assert.equal(states.filter((s) => s === 'ok').length, 5, `the other drives are ok: ${states.join(', ')}`);
+  // Heal first revives drives that came back empty: a hung one must be left alone, not waited on.
+  assert.match(await admin('heal'), /Heal finished/);
 });
 
 test('hung drive - a drive that answers again is ok at the next probe, and serves reads', async () => {
