@@ -84,7 +84,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.layout = {
       epoch: options.targets.epoch,
       // One node for now: each drive is its own failure domain. Cluster layouts will fill zone/node.
-      targets: this.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: 'local' })),
+      targets: this.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: s.name.node })),
     };
     this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(this.slots.length), this.slots.length);
     for (const slot of this.slots) this.healthy.set(slot.id, this.targets.storeOf(slot.id) !== undefined);
