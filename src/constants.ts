@@ -65,3 +65,12 @@ export const stripeReadsInFlightMax = 8;
 export const writePoolIdleBytesMax = 16 * MiB;
 // Pooled write stripe buffers hold at most this many 64 KiB blocks: a 1 MiB stripe's data, or its parity at k = 1 / m = 2.
 export const writePoolBlocksMax = 32;
+
+// Drive I/O (src/blocks/drive-io.ts). A drive call (open, read, append, fsync, rename, list, probe) that
+// has not answered after this long fails, and the drive is skipped as missing until a probe answers in
+// time. Measured (bench/shard-ops.ts, docs/architecture.md): the slowest call seen was 208 ms, under a load
+// average of 16 on 2 cores with 24 writers; 5 s is 25 times that and still far below a client's patience.
+export const driveOpTimeoutMs = 5000;
+// fs calls in flight per drive; more wait in a queue. A hung drive thus holds at most this many libuv
+// threads (plus one probe), while bin/tessera.js gives the process 16.
+export const driveOpsInFlightMax = 4;

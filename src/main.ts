@@ -37,6 +37,8 @@ export interface ServerConfig {
   /** How often the drives are swept for orphans (also once at start). */
   orphanSweepIntervalMs?: number;
   inlineBytesMax?: number;
+  /** A drive call slower than this fails and the drive is skipped until it answers again. */
+  driveTimeoutMs?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
   /** Blocks per second a heal pass may check (throttle). */
@@ -114,7 +116,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw new Error(`Cannot start on data directory "${config.dataDir}": another Tessera server is using it`, { cause: err });
   });
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
-  const blocks = await openBlockStore({ drives });
+  const blocks = await openBlockStore({ drives, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) });
   const storageClasses = config.storageClasses ?? {};
   const objects: ObjectContext = {
     meta,

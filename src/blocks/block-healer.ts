@@ -4,7 +4,7 @@ import { isStoreError, StoreError } from '../util/errors.js';
 import { chunkOf } from './codec/index.js';
 import { StripeReader, type BlockReadPlan } from './block-reader.js';
 import { shardBlockBytes } from './limits.js';
-import type { ShardWriter } from './shard-file.js';
+import type { ShardWriteStream } from './shard-store.js';
 import { shardBytesOf } from './stripe-layout.js';
 import type { HealResult, ShardCheck } from './types.js';
 
@@ -15,10 +15,10 @@ const scrubReadBytes = 1024 * 1024;
 export async function scrubBlock(plan: BlockReadPlan): Promise<ShardCheck[]> {
   const shardBytes = shardBytesOf(plan.layout);
   return Promise.all(
-    plan.sources.map(async ({ target, drive }, shardIndex): Promise<ShardCheck> => {
+    plan.sources.map(async ({ target, store }, shardIndex): Promise<ShardCheck> => {
       try {
-        if (!drive) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
-        const reader = await drive.openShardReader(plan.blockId, shardIndex, shardBytes);
+        if (!store) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
+        const reader = await store.openShard({ blockId: plan.blockId, shardIndex }, { shardBytes });
         try {
           for (let at = 0; at < shardBytes; at += scrubReadBytes) {
             plan.signal?.throwIfAborted();
@@ -49,15 +49,16 @@ export async function healBlock(plan: BlockReadPlan, checks: ShardCheck[]): Prom
   if (good < plan.codec.dataShards) {
     throw new StoreError('ERR_QUORUM_UNREACHABLE', `Cannot heal block "${plan.blockId}": ${good} of ${plan.codec.dataShards} needed shards are good`);
   }
-  const writers = new Map<number, ShardWriter>();
+  const writers = new Map<number, ShardWriteStream>();
   try {
     for (const check of bad) {
-      const drive = plan.sources[check.shardIndex]?.drive;
-      if (!drive) {
+      const store = plan.sources[check.shardIndex]?.store;
+      if (!store) {
         result.skipped.push({ shardIndex: check.shardIndex, target: check.target, reason: 'drive is missing' });
         continue;
       }
-      writers.set(check.shardIndex, await drive.createShardWriter(plan.blockId, check.shardIndex, shardBlockBytes));
+      const shard = { blockId: plan.blockId, shardIndex: check.shardIndex };
+      writers.set(check.shardIndex, await store.createShard(shard, { blockBytes: shardBlockBytes }));
     }
     if (writers.size === 0) return result;
     await rebuildInto(plan, checks, writers);
@@ -72,7 +73,7 @@ export async function healBlock(plan: BlockReadPlan, checks: ShardCheck[]): Prom
   }
 }
 
-async function rebuildInto(plan: BlockReadPlan, checks: ShardCheck[], writers: Map<number, ShardWriter>): Promise<void> {
+async function rebuildInto(plan: BlockReadPlan, checks: ShardCheck[], writers: Map<number, ShardWriteStream>): Promise<void> {
   const knownBad = new Map<number, StoreError>();
   for (const c of checks) {
     if (c.state !== 'ok') knownBad.set(c.shardIndex, isStoreError(c.error) ? c.error : new StoreError('ERR_SHARD_MISSING', 'Shard is bad'));

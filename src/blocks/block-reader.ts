@@ -4,18 +4,18 @@ import { assert } from '../util/assert.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
 import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
-import type { LocalDrive } from './drive.js';
 import { readAheadStripes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
-import type { ShardReader } from './shard-file.js';
+import type { ShardReadHandle, ShardStore } from './shard-store.js';
 import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
 import { abortError, raceAbort } from './streams.js';
 import type { LeasedBytes } from './types.js';
 
+/** Where shard i is read from; `store` is undefined when the target is known to be down. */
 export interface ShardSource {
   target: string;
-  drive: LocalDrive | undefined;
+  store: ShardStore | undefined;
 }
 
 export interface BlockReadPlan {
@@ -113,7 +113,7 @@ export class StripeReader {
     return leaseOf(pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd)), [], undefined);
   }
 
-  private readRange(reader: ShardReader, start: number, end: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
+  private readRange(reader: ShardReadHandle, start: number, end: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
     const pool = this.plan.pool;
     return pool ? reader.readPooled(start, end, pool) : reader.readPieces(start, end).then((pieces) => ({ pieces }));
   }
@@ -162,7 +162,7 @@ export class StripeReader {
     await Promise.all(this.retired.map((r) => r.done()));
   }
 
-  private async readShard<T>(shardIndex: number, read: (reader: ShardReader) => Promise<T>): Promise<T> {
+  private async readShard<T>(shardIndex: number, read: (reader: ShardReadHandle) => Promise<T>): Promise<T> {
     try {
       const opening = this.openShard(shardIndex);
       const open = await opening;
@@ -200,11 +200,13 @@ export class StripeReader {
     if (!reader) {
       const source = this.plan.sources[shardIndex];
       assert(source !== undefined, `No source for shard ${shardIndex}`);
-      const { drive } = source;
+      const { store } = source;
       const { blockId, readerCache } = this.plan;
-      const open = () => drive!.openShardReader(blockId, shardIndex, this.shardBytes);
-      if (!drive) reader = Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
-      else if (readerCache) reader = readerCache.acquire(`${drive.shardPath(blockId, shardIndex)}:${this.shardBytes}`, blockId, open);
+      const shardBytes = this.shardBytes;
+      // No signal: a cached open is shared with other requests, so one client leaving must not fail it.
+      const open = () => store!.openShard({ blockId, shardIndex }, { shardBytes });
+      if (!store) reader = Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
+      else if (readerCache) reader = readerCache.acquire(shardCacheKey(store, blockId, shardIndex, shardBytes), blockId, open);
       else reader = open().then(uncached);
       reader.catch(() => undefined);
       this.readers.set(shardIndex, reader);
@@ -225,6 +227,11 @@ export class StripeReader {
       cause: first,
     });
   }
+}
+
+/** The reader cache's key of a shard: its target's key, then names derived only from the block id. */
+export function shardCacheKey(store: ShardStore, blockId: string, shardIndex: number, shardBytes: number): string {
+  return `${store.key}/${blockId}.${shardIndex}:${shardBytes}`;
 }
 
 /** A lease over `pieces`, which are views into `buffers`; release() gives the buffers back to `pool` once. */

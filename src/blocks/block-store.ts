@@ -1,5 +1,6 @@
-// LocalBlockStore: the BlockStore over local drives. It picks redundancy, placement and quorum, and
-// hands the byte work to block-writer.ts / block-reader.ts; drive identity lives in drive-set.ts.
+// LocalBlockStore: the BlockStore over a set of shard targets (today the local drives). It picks
+// redundancy, placement and quorum, and hands the byte work to block-writer.ts / block-reader.ts; it
+// reaches shards only through the ShardStore seam (shard-store.ts), never a concrete drive.
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
@@ -17,8 +18,8 @@ import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } fr
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
 import { healBlock, scrubBlock } from './block-healer.js';
-import { listStoredBlocks } from './inventory.js';
-import { LocalDrive as Drive, readDriveIdentity } from './drive.js';
+import { countShards, listStoredBlocks } from './inventory.js';
+import type { ShardStore, ShardTargets, TargetSlot } from './shard-store.js';
 import type {
   BlockInventory,
   BlockMaintenance,
@@ -37,18 +38,10 @@ import type {
 
 export type { ShardDamage };
 
-/** One configured drive position; `drive` is undefined while the drive cannot be opened. */
-export interface DriveSlot {
-  id: string;
-  path: string;
-  drive: Drive | undefined;
-}
-
 export type DamageListener = (damage: ShardDamage) => void;
 
 export interface LocalBlockStoreOptions {
-  slots: DriveSlot[];
-  epoch: number;
+  targets: ShardTargets;
   redundancy?: Redundancy;
   onDamage?: DamageListener;
   /** What opening the drives changed or found (see drive-set.ts), for the operator's log. */
@@ -59,7 +52,8 @@ export interface LocalBlockStoreOptions {
 const driveCheckIntervalMs = 2000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
-  private readonly slots: DriveSlot[];
+  private readonly targets: ShardTargets;
+  private readonly slots: readonly TargetSlot[];
   private readonly layout: PlacementLayout;
   private readonly redundancy: Redundancy;
   private readonly listeners = new Set<DamageListener>();
@@ -84,15 +78,16 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   readonly openNotes: readonly string[];
 
   constructor(options: LocalBlockStoreOptions) {
-    if (options.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
-    this.slots = options.slots;
+    this.targets = options.targets;
+    this.slots = options.targets.slots;
+    if (this.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
     this.layout = {
-      epoch: options.epoch,
+      epoch: options.targets.epoch,
       // One node for now: each drive is its own failure domain. Cluster layouts will fill zone/node.
-      targets: options.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: 'local' })),
+      targets: this.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: s.name.node })),
     };
-    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(options.slots.length), options.slots.length);
-    for (const slot of options.slots) this.healthy.set(slot.id, slot.drive !== undefined);
+    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(this.slots.length), this.slots.length);
+    for (const slot of this.slots) this.healthy.set(slot.id, this.targets.storeOf(slot.id) !== undefined);
     if (options.onDamage) this.listeners.add(options.onDamage);
     this.openNotes = options.notes ?? [];
   }
@@ -130,7 +125,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         blockId: id,
         codec,
         stripeBytes,
-        targets: targets.map((target) => ({ target, drive: this.usableDrive(target) })),
+        targets: targets.map((target) => ({ target, store: this.usableStore(target) })),
         quorum: writeQuorumOf(redundancy),
         signal: options.signal,
         pool: this.writePool,
@@ -181,9 +176,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     const id = checkBlockId(ref.id);
     await Promise.all(
       ref.targets.map(async (target, shardIndex) => {
-        const drive = this.slotOf(target)?.drive;
         // A missing drive holds nothing we can reach; GC of that drive's orphans catches it later.
-        await drive?.deleteShard(id, shardIndex).catch(() => undefined);
+        await this.targets.storeOf(target)?.deleteShard({ blockId: id, shardIndex }).catch(() => undefined);
       }),
     );
     // After the unlinks, so no read can cache the old files again: their space is freed now, not when
@@ -219,18 +213,13 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkOpen();
     await this.refreshHealth(true);
     return Promise.all(
-      this.slots.map(async (slot) => {
-        const state = this.isHealthy(slot.id) ? 'ok' : 'missing';
-        let shardFiles = 0;
-        let bytes = 0;
-        if (state === 'ok' && slot.drive) {
-          for await (const file of slot.drive.walk()) {
-            if (file.tmp) continue;
-            shardFiles++;
-            bytes += file.bytes;
-          }
-        }
-        return { id: slot.id, path: slot.path, state, shardFiles, bytes, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
+      this.slots.map(async (slot): Promise<DriveStatus> => {
+        const store = this.targets.storeOf(slot.id);
+        const stateOf = (): DriveStatus['state'] => (store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing');
+        const counted = { shardFiles: 0, bytes: 0 };
+        // Every call is bounded, so a drive that stops answering mid-count makes it suspect, not the status hang.
+        if (stateOf() === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));
+        return { id: slot.id, path: slot.where, state: stateOf(), ...counted, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
       }),
     );
   }
@@ -242,7 +231,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   /** The directory of a target (drive id), or '' when unknown. */
   slotPath(target: string): string {
-    return this.slotOf(target)?.path ?? '';
+    return this.slotOf(target)?.where ?? '';
   }
 
   /** The position of a target in the configured drive list. */
@@ -252,41 +241,33 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   /**
    * Gives slots whose drive came back empty (directory recreated, no drive.json) their identity again,
-   * so heal can refill them. Explicit rather than automatic: an empty directory may also be an
-   * unmounted mount point, and only an operator's heal should start filling it.
+   * so heal can refill them (see ShardTargets.revive).
    */
   async reviveDrives(): Promise<string[]> {
     this.checkOpen();
-    const revived: string[] = [];
-    for (const slot of this.slots) {
-      if (!slot.path || (slot.drive && (await slot.drive.state()) === 'ok')) continue;
-      const identity = await readIdentityQuietly(slot.path);
-      if (identity !== undefined) continue; // unreadable, or a drive with an identity: leave it alone
-      const drive = await Drive.open(slot.path, { create: true, driveId: slot.id });
-      const set = this.slots.find((s) => s.drive?.identity.set)?.drive?.identity.set;
-      if (set) await drive.updateIdentity({ ...drive.identity, set });
-      slot.drive = drive;
-      revived.push(slot.id);
-    }
+    const revived = await this.targets.revive();
     await this.refreshHealth(true);
     return revived;
   }
 
   storedBlocks(options: { signal?: AbortSignal } = {}): AsyncIterable<StoredBlock> {
     this.checkOpen();
-    return listStoredBlocks(this.reachableDrives(), options.signal);
+    return listStoredBlocks(this.reachableStores(), options.signal);
   }
 
   async deleteStored(id: string): Promise<number> {
     this.checkOpen();
     checkBlockId(id);
-    const counts = await Promise.all(this.reachableDrives().map((drive) => drive.deleteBlockFiles(id).catch(() => 0)));
+    const counts = await Promise.all(this.reachableStores().map((store) => store.deleteBlock(id).catch(() => 0)));
     this.readerCache.invalidate(id);
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  private reachableDrives(): Drive[] {
-    return this.slots.flatMap((slot) => (slot.drive && this.isHealthy(slot.id) ? [slot.drive] : []));
+  private reachableStores(): ShardStore[] {
+    return this.slots.flatMap((slot) => {
+      const store = this.targets.storeOf(slot.id);
+      return store && this.isHealthy(slot.id) ? [store] : [];
+    });
   }
 
   async close(): Promise<void> {
@@ -329,10 +310,10 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   private sourcesOf(ref: BlockRef): ShardSource[] {
     // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
-    return ref.targets.map((target) => ({ target, drive: this.usableDrive(target) }));
+    return ref.targets.map((target) => ({ target, store: this.usableStore(target) }));
   }
 
-  private slotOf(target: string): DriveSlot | undefined {
+  private slotOf(target: string): TargetSlot | undefined {
     return this.slots.find((s) => s.id === target);
   }
 
@@ -363,21 +344,24 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkedAtMs = now;
     await Promise.all(
       this.slots.map(async (slot) => {
-        const healthy = slot.drive !== undefined && (await slot.drive.state()) === 'ok';
+        const store = this.targets.storeOf(slot.id);
+        // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
+        const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
         this.healthy.set(slot.id, healthy);
         // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
         // the directory), hiding its loss from damage reports and holding its files open.
-        if (slot.drive && (!healthy || force)) this.readerCache.invalidateUnder(slot.drive.root);
+        if (store && (!healthy || force)) this.readerCache.invalidateUnder(store.key);
       }),
     );
   }
 
+  /** Known present at the last look and not suspect since: a timed-out drive is skipped at once, not at the next look. */
   private isHealthy(target: string): boolean {
-    return this.healthy.get(target) === true;
+    return this.healthy.get(target) === true && this.targets.storeOf(target)?.suspect !== true;
   }
 
-  private usableDrive(target: string): Drive | undefined {
-    return this.isHealthy(target) ? this.slotOf(target)?.drive : undefined;
+  private usableStore(target: string): ShardStore | undefined {
+    return this.isHealthy(target) ? this.targets.storeOf(target) : undefined;
   }
 
   private reportWriteFailures(ref: BlockRef, failed: ShardFailure[]): void {
@@ -388,14 +372,5 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     const target = ref.targets[shardIndex] ?? '?';
     const reason = error.code === 'ERR_SHARD_CORRUPT' ? 'corrupt' : 'missing';
     this.emitDamage({ ref, shardIndex, target, reason, error });
-  }
-}
-
-/** undefined: the directory is readable and has no identity (empty); null: it has one, or cannot be read. */
-async function readIdentityQuietly(path: string): Promise<undefined | null> {
-  try {
-    return (await readDriveIdentity(path)) === undefined ? undefined : null;
-  } catch {
-    return null;
   }
 }

@@ -1,20 +1,18 @@
 // The write path of one block: cut the source into stripes, encode each, append its chunks to one
 // shard writer per target, then commit every shard. Memory stays at two stripes whatever the size.
 import { assert } from '../util/assert.js';
-import { DrivesFullError, isNoSpace, StoreError, type FullDrive } from '../util/errors.js';
-import { statfsSync } from 'node:fs';
+import { DrivesFullError, isNoSpace, isStoreError, StoreError, type FullDrive } from '../util/errors.js';
 import { allocStripe, chunkOf, resizeStripe, type Codec, type StripeBuffers } from './codec/index.js';
-import type { LocalDrive } from './drive.js';
 import { shardBlockBytes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
-import type { ShardWriter } from './shard-file.js';
+import type { ShardStore, ShardWriteStream } from './shard-store.js';
 import { alignUp } from './stripe-layout.js';
 import { abortError, chunksOf } from './streams.js';
 
-/** Where shard i goes; `drive` is undefined when the target is known to be down. */
+/** Where shard i goes; `store` is undefined when the target is known to be down. */
 export interface ShardTarget {
   target: string;
-  drive: LocalDrive | undefined;
+  store: ShardStore | undefined;
 }
 
 export interface ShardFailure {
@@ -60,8 +58,9 @@ export async function writeBlock(
     await shards.abort();
     throw plan.signal?.aborted ? abortError(plan.signal, `Cannot write block "${plan.blockId}"`) : err;
   } finally {
-    // Every encode and append has settled by now (awaited above), so nothing references the stripes.
-    buffers.release();
+    // Every encode and append has settled by now (awaited above), so nothing references the stripes, unless
+    // an append timed out: its write may still be reading a stripe, so those go to the GC, not the pool.
+    buffers.release({ reuse: !shards.timedOut });
   }
 }
 
@@ -98,8 +97,9 @@ class StripeBufferSet {
     return stripe;
   }
 
-  release(): void {
-    for (const buffer of this.taken.splice(0)) this.plan.pool?.give(buffer);
+  release(options: { reuse: boolean }): void {
+    const taken = this.taken.splice(0);
+    if (options.reuse) for (const buffer of taken) this.plan.pool?.give(buffer);
   }
 }
 
@@ -147,26 +147,28 @@ async function fillStripes(
 
 /** The k+m shard writers of one block and the quorum bookkeeping over them. */
 class ShardSet {
-  private readonly writers: (ShardWriter | undefined)[];
+  private readonly writers: (ShardWriteStream | undefined)[];
   readonly failures: ShardFailure[] = [];
+  /** A call timed out: its I/O may still be running against the stripe buffers. */
+  timedOut = false;
 
   constructor(private readonly plan: BlockWritePlan) {
     this.writers = plan.targets.map(() => undefined);
   }
 
   async open(): Promise<void> {
-    const { blockId, targets } = this.plan;
+    const { blockId, targets, signal } = this.plan;
     await Promise.all(
-      targets.map(async ({ target, drive }, shardIndex) => {
+      targets.map(async ({ target, store }, shardIndex) => {
         try {
-          if (!drive) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
-          this.writers[shardIndex] = await drive.createShardWriter(blockId, shardIndex, shardBlockBytes);
+          if (!store) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
+          this.writers[shardIndex] = await store.createShard({ blockId, shardIndex }, { blockBytes: shardBlockBytes, signal });
         } catch (error) {
           this.fail(shardIndex, error);
         }
       }),
     );
-    this.checkQuorum();
+    await this.checkQuorum();
   }
 
   async writeStripe(stripe: StripeBuffers): Promise<void> {
@@ -177,13 +179,13 @@ class ShardSet {
       this.writers.map(async (writer, shardIndex) => {
         if (!writer) return;
         try {
-          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex));
+          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex), this.plan);
         } catch (error) {
           this.fail(shardIndex, error);
         }
       }),
     );
-    this.checkQuorum();
+    await this.checkQuorum();
   }
 
   async commit(): Promise<void> {
@@ -193,7 +195,7 @@ class ShardSet {
       this.writers.map(async (writer, shardIndex) => {
         if (!writer) return;
         try {
-          await writer.commit();
+          await writer.commit(this.plan);
           committed.push(shardIndex);
         } catch (error) {
           this.fail(shardIndex, error);
@@ -202,8 +204,9 @@ class ShardSet {
     );
     if (committed.length >= this.plan.quorum) return;
     // Below quorum nothing may look written: remove the shards that did land (GC would catch any we miss).
-    await Promise.all(committed.map((i) => this.plan.targets[i]?.drive?.deleteShard(this.plan.blockId, i).catch(() => undefined)));
-    this.checkQuorum();
+    const { blockId, targets } = this.plan;
+    await Promise.all(committed.map((shardIndex) => targets[shardIndex]?.store?.deleteShard({ blockId, shardIndex }).catch(() => undefined)));
+    await this.checkQuorum();
   }
 
   async abort(): Promise<void> {
@@ -211,6 +214,7 @@ class ShardSet {
   }
 
   private fail(shardIndex: number, error: unknown): void {
+    if (isStoreError(error, 'ERR_TARGET_TIMEOUT')) this.timedOut = true;
     const writer = this.writers[shardIndex];
     this.writers[shardIndex] = undefined;
     void writer?.abort();
@@ -218,7 +222,7 @@ class ShardSet {
     this.failures.push({ shardIndex, target, error });
   }
 
-  private checkQuorum(): void {
+  private async checkQuorum(): Promise<void> {
     const alive = this.writers.filter((w) => w !== undefined).length;
     if (alive >= this.plan.quorum) return;
     const first = this.failures[0];
@@ -227,21 +231,21 @@ class ShardSet {
     // drive health (issue #10).
     const full = this.failures.filter((f) => isNoSpace(f.error));
     if (full.length > 0) {
-      const drives = full.map((f) => fullDrive(f.target, this.plan.targets[f.shardIndex]?.drive));
-      const names = drives.map((d) => `"${d.id}" (${d.path}${d.usedPercent === undefined ? '' : `, ${d.usedPercent}% used`})`).join(', ');
+      const drives = await Promise.all(full.map((f) => fullDrive(f.target, this.plan.targets[f.shardIndex]?.store)));
+      const names = drives.map((d) => `"${d.id}"${d.usedPercent === undefined ? '' : ` (${d.usedPercent}% used)`}`).join(', ');
       throw new DrivesFullError(drives, `Cannot write block "${this.plan.blockId}": drives ${names} are full; ${counts}`, { cause: full[0]!.error });
     }
     throw new StoreError('ERR_QUORUM_UNREACHABLE', `Cannot write block "${this.plan.blockId}": ${counts}`, { cause: first?.error });
   }
 }
 
-/** How full a drive is, read only on the failure path (one statfs). */
-function fullDrive(id: string, drive: LocalDrive | undefined): FullDrive {
-  const path = drive?.root ?? '?';
-  try {
-    const fs = statfsSync(path);
-    return { id, path, usedPercent: Math.round((1 - fs.bavail / fs.blocks) * 100) };
-  } catch {
-    return { id, path };
-  }
+/**
+ * How full a drive is, asked only on the failure path through the store's own bounded probe (never a
+ * synchronous statfs: the drive may be the one that hangs).
+ */
+async function fullDrive(id: string, store: ShardStore | undefined): Promise<FullDrive> {
+  const where = store ? `${store.target.node}/${store.target.drive}` : id;
+  const health = await store?.probe().catch(() => undefined);
+  if (health?.totalBytes === undefined || health.freeBytes === undefined || health.totalBytes === 0) return { id, path: where };
+  return { id, path: where, usedPercent: Math.round((1 - health.freeBytes / health.totalBytes) * 100) };
 }

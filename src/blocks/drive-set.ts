@@ -3,16 +3,58 @@
 // separate file can disagree with the drives themselves.
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { DriveSlot } from './block-store.js';
-import { LocalDrive, readDriveIdentity, type DriveIdentity } from './drive.js';
+import type { DriveIoOptions } from './drive-io.js';
+import { LocalDrive, localNode, readDriveIdentity, type DriveIdentity } from './drive.js';
 import { newDriveId } from './ids.js';
+import type { ShardStore, ShardTargets, TargetSlot } from './shard-store.js';
 
-export interface DriveSet {
-  setId: string;
-  epoch: number;
-  slots: DriveSlot[];
-  /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
-  notes: string[];
+/** One configured drive position; `drive` is undefined while the drive cannot be opened. */
+export interface DriveSlot {
+  id: string;
+  path: string;
+  drive: LocalDrive | undefined;
+}
+
+/** The local drives as the block store's targets: the first ShardTargets. */
+export class LocalDriveSet implements ShardTargets {
+  readonly slots: readonly TargetSlot[];
+
+  constructor(
+    readonly setId: string,
+    readonly epoch: number,
+    private readonly drives: DriveSlot[],
+    /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
+    readonly notes: string[],
+    private readonly io?: DriveIoOptions,
+  ) {
+    this.slots = drives.map((d) => ({ id: d.id, name: { node: localNode, drive: d.id }, where: d.path }));
+  }
+
+  storeOf(id: string): ShardStore | undefined {
+    return this.drives.find((d) => d.id === id)?.drive;
+  }
+
+  /**
+   * Gives slots whose drive came back empty (directory recreated, no drive.json) their identity again.
+   * Explicit rather than automatic: an empty directory may also be an unmounted mount point, and only an
+   * operator's heal should start filling it.
+   */
+  async revive(): Promise<string[]> {
+    const revived: string[] = [];
+    for (const slot of this.drives) {
+      if (!slot.path) continue;
+      // A suspect drive hangs rather than came back empty; the probe is bounded, as every drive call is.
+      if (slot.drive && (slot.drive.suspect || (await slot.drive.probe().catch(() => undefined))?.state !== 'missing')) continue;
+      const identity = await readIdentityQuietly(slot.path);
+      if (identity !== undefined) continue; // unreadable, or a drive with an identity: leave it alone
+      const drive = await LocalDrive.open(slot.path, { create: true, driveId: slot.id, ...(this.io ? { io: this.io } : {}) });
+      const set = this.drives.find((s) => s.drive?.identity.set)?.drive?.identity.set;
+      if (set) await drive.updateIdentity({ ...drive.identity, set });
+      slot.drive = drive;
+      revived.push(slot.id);
+    }
+    return revived;
+  }
 }
 
 type Probe = { path: string; identity?: DriveIdentity; unreadable?: unknown };
@@ -22,7 +64,7 @@ type Probe = { path: string; identity?: DriveIdentity; unreadable?: unknown };
  * wiped drive) takes a free slot of the set and gets that slot's id back, so heal can refill it; paths
  * beyond the set's size join as new drives under a new epoch. Unreadable paths leave their slot missing.
  */
-export async function openDriveSet(paths: string[]): Promise<DriveSet> {
+export async function openDriveSet(paths: string[], io?: DriveIoOptions): Promise<LocalDriveSet> {
   const resolved = paths.map((p) => resolve(p));
   if (new Set(resolved).size !== resolved.length) throw new RangeError(`Cannot open drives "${paths.join(',')}": a path repeats`);
   const probes: Probe[] = await Promise.all(
@@ -49,10 +91,10 @@ export async function openDriveSet(paths: string[]): Promise<DriveSet> {
   const notes: string[] = [];
   const assigned = assignPaths(probes, slotIds, notes);
   const epoch = (reference?.epoch ?? 0) + (slotIds.length !== reference?.drives.length ? 1 : 0);
-  const slots = await Promise.all(slotIds.map((id) => openSlot(id, assigned.get(id), notes)));
+  const slots = await Promise.all(slotIds.map((id) => openSlot(id, assigned.get(id), notes, io)));
   const set = { setId, epoch, drives: slotIds };
   await Promise.all(slots.map((slot) => recordSet(slot, set)));
-  return { setId, epoch, slots, notes };
+  return new LocalDriveSet(setId, epoch, slots, notes, io);
 }
 
 function newestSet(probes: Probe[]): DriveIdentity['set'] | undefined {
@@ -85,7 +127,7 @@ function assignPaths(probes: Probe[], slotIds: string[], notes: string[]): Map<s
   return assigned;
 }
 
-async function openSlot(id: string, probe: Probe | undefined, notes: string[]): Promise<DriveSlot> {
+async function openSlot(id: string, probe: Probe | undefined, notes: string[], io: DriveIoOptions | undefined): Promise<DriveSlot> {
   if (!probe) {
     notes.push(`Drive "${id}" is missing: no path given for it`);
     return { id, path: '', drive: undefined };
@@ -95,7 +137,7 @@ async function openSlot(id: string, probe: Probe | undefined, notes: string[]): 
     return { id, path: probe.path, drive: undefined };
   }
   try {
-    const drive = await LocalDrive.open(probe.path, { create: true, driveId: id });
+    const drive = await LocalDrive.open(probe.path, { create: true, driveId: id, ...(io ? { io } : {}) });
     if (!probe.identity) notes.push(`Drive "${id}" at "${probe.path}" had no identity: formatted, heal will refill it`);
     return { id, path: probe.path, drive };
   } catch (err) {
@@ -110,4 +152,13 @@ async function recordSet(slot: DriveSlot, set: NonNullable<DriveIdentity['set']>
   const current = drive.identity.set;
   if (current && current.setId === set.setId && current.epoch === set.epoch && current.drives.join() === set.drives.join()) return;
   await drive.updateIdentity({ ...drive.identity, set });
+}
+
+/** undefined: the directory is readable and has no identity (empty); null: it has one, or cannot be read. */
+async function readIdentityQuietly(path: string): Promise<undefined | null> {
+  try {
+    return (await readDriveIdentity(path)) === undefined ? undefined : null;
+  } catch {
+    return null;
+  }
 }

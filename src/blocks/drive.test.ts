@@ -9,7 +9,7 @@ import { LocalDrive } from './drive.js';
 import { newBlockId } from './ids.js';
 import { shardBlockBytes } from './limits.js';
 import { shardFileBytes } from './shard-format.js';
-import { collect, flipByte, tempDrives } from './test-helpers.js';
+import { flipByte, tempDrives } from './test-helpers.js';
 
 describe('LocalDrive', () => {
   let dirs: Awaited<ReturnType<typeof tempDrives>>;
@@ -22,10 +22,21 @@ describe('LocalDrive', () => {
   after(() => dirs.cleanup());
 
   async function writeShard(id: string, index: number, data: Buffer): Promise<void> {
-    const writer = await drive.createShardWriter(id, index, shardBlockBytes);
+    const writer = await drive.createShard({ blockId: id, shardIndex: index }, { blockBytes: shardBlockBytes });
     await writer.append(data.subarray(0, 1000));
     await writer.append(data.subarray(1000));
     await writer.commit();
+  }
+
+  /** Verified shard bytes [start, end) through the ShardStore calls the block reader uses. */
+  async function readRange(options: { blockId: string; shardIndex: number; shardBytes: number; start: number; end: number }): Promise<Buffer> {
+    const { blockId, shardIndex, shardBytes, start, end } = options;
+    const reader = await drive.openShard({ blockId, shardIndex }, { shardBytes });
+    try {
+      return Buffer.concat(await reader.readPieces(start, end));
+    } finally {
+      await reader.close();
+    }
   }
 
   test('open - writes drive.json and reopens with the same id', async () => {
@@ -45,32 +56,32 @@ describe('LocalDrive', () => {
     assert.equal(drive.shardPath(id, 2), join(drive.root, 'shards', id.slice(0, 2), id.slice(2, 4), `${id}.2`));
   });
 
-  test('readShard - streams any verified range', async () => {
+  test('openShard - reads any verified range', async () => {
     const id = newBlockId();
     const data = randomBytes(2 * shardBlockBytes + 77);
     await writeShard(id, 0, data);
     for (const [start, end] of [[0, data.length], [shardBlockBytes - 3, shardBlockBytes + 3], [data.length - 1, data.length], [5, 5]] as const) {
-      const got = await collect(drive.readShard({ blockId: id, shardIndex: 0, shardBytes: data.length, start, end }));
+      const got = await readRange({ blockId: id, shardIndex: 0, shardBytes: data.length, start, end });
       assert.deepEqual(got, data.subarray(start, end));
     }
   });
 
-  test('readShard - ERR_SHARD_CORRUPT when a data byte or the header is flipped', async () => {
+  test('openShard - ERR_SHARD_CORRUPT when a data byte or the header is flipped', async () => {
     const id = newBlockId();
     const data = randomBytes(1000);
     await writeShard(id, 1, data);
     await flipByte(drive.shardPath(id, 1), 60);
-    const read = () => collect(drive.readShard({ blockId: id, shardIndex: 1, shardBytes: 1000, start: 0, end: 1000 }));
+    const read = () => readRange({ blockId: id, shardIndex: 1, shardBytes: 1000, start: 0, end: 1000 });
     await assert.rejects(read(), (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
     await flipByte(drive.shardPath(id, 1), 60);
     await flipByte(drive.shardPath(id, 1), 9);
     await assert.rejects(read(), (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
   });
 
-  test('readShard - ERR_SHARD_CORRUPT when the shard has a different length than expected', async () => {
+  test('openShard - ERR_SHARD_CORRUPT when the shard has a different length than expected', async () => {
     const id = newBlockId();
     await writeShard(id, 0, randomBytes(2000));
-    const read = collect(drive.readShard({ blockId: id, shardIndex: 0, shardBytes: 1999, start: 0, end: 10 }));
+    const read = readRange({ blockId: id, shardIndex: 0, shardBytes: 1999, start: 0, end: 10 });
     await assert.rejects(read, (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
   });
 
@@ -83,7 +94,7 @@ describe('LocalDrive', () => {
   test('walk - lists committed shards and leftover tmp files', async () => {
     const id = newBlockId();
     await writeShard(id, 3, randomBytes(10));
-    const unfinished = await drive.createShardWriter(id, 4, shardBlockBytes);
+    const unfinished = await drive.createShard({ blockId: id, shardIndex: 4 }, { blockBytes: shardBlockBytes });
     const found = [];
     for await (const file of drive.walk()) if (file.blockId === id) found.push(file);
     assert.deepEqual(found.map((f) => [f.shardIndex, f.tmp]).sort(), [[3, false], [4, true]]);

@@ -1,17 +1,22 @@
-// One local drive (a target): its identity file and the shard files under <root>/shards, named only
-// from block ids. Placement, codecs and quorums are not its business; all I/O is async (threadpool).
+// One local drive (a target), the first ShardStore: its identity file and the shard files under
+// <root>/shards, named only from block ids. Placement, codecs and quorums are not its business; all I/O
+// is async (threadpool).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { assert } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { isStoreError, StoreError } from '../util/errors.js';
+import { driveOpsInFlightMax, driveOpTimeoutMs } from '../constants.js';
+import { DriveIo, type DriveIoOptions } from './drive-io.js';
 import { isBlockId, isDriveId, isShardIndex, newDriveId } from './ids.js';
 import { fsyncDir, ShardReader, ShardWriter } from './shard-file.js';
+import type { ShardCallOptions, ShardName, ShardStore, StoredShard, TargetHealth, TargetName } from './shard-store.js';
+import { abortError } from './streams.js';
 
 export const driveIdentityFile = 'drive.json';
 const driveFormat = 'tessera-drive-v1';
-const readStreamChunkBytes = 1024 * 1024;
+/** The node name of drives reached in process. */
+export const localNode = 'local';
 
 /** Contents of drive.json; it lets the store notice a drive that was wiped or swapped. */
 export interface DriveIdentity {
@@ -22,33 +27,43 @@ export interface DriveIdentity {
   set?: { setId: string; epoch: number; drives: string[] };
 }
 
-/** One shard file found by walk(). Temporary files of unfinished writes are listed too, for GC. */
-export interface ShardFileInfo {
-  blockId: string;
-  shardIndex: number;
+/** One shard file on the drive. Temporary files of unfinished writes are listed too, for GC. */
+export interface ShardFileInfo extends StoredShard {
   path: string;
-  bytes: number;
-  mtimeMs: number;
-  tmp: boolean;
 }
 
 export type DriveState = 'ok' | 'missing';
 
-export class LocalDrive {
+export class LocalDrive implements ShardStore {
+  readonly target: TargetName;
+  readonly key: string;
+  /** Every shard call's fs I/O runs through it: bounded, capped, and refused while the drive is suspect. */
+  private readonly io: DriveIo;
+
   private constructor(
     readonly root: string,
     readonly id: string,
     private identityValue: DriveIdentity,
-  ) {}
+    ioOptions: DriveIoOptions,
+  ) {
+    this.target = { node: localNode, drive: id };
+    this.key = `${localNode}/${id}`;
+    this.io = new DriveIo(root, ioOptions);
+  }
+
+  get suspect(): boolean {
+    return this.io.suspect;
+  }
 
   get identity(): DriveIdentity {
     return this.identityValue;
   }
 
   /** Opens a drive by its identity file, creating the drive (dir and identity) when `create` is set and none exists. */
-  static async open(root: string, options: { create: boolean; driveId?: string }): Promise<LocalDrive> {
+  static async open(root: string, options: { create: boolean; driveId?: string; io?: DriveIoOptions }): Promise<LocalDrive> {
+    const io = options.io ?? defaultDriveIo;
     const existing = await readDriveIdentity(root);
-    if (existing) return new LocalDrive(root, existing.driveId, existing);
+    if (existing) return new LocalDrive(root, existing.driveId, existing, io);
     if (!options.create) throw new StoreError('ERR_SHARD_MISSING', `Cannot open drive "${root}": no ${driveIdentityFile}`);
     const identity: DriveIdentity = {
       format: driveFormat,
@@ -57,7 +72,7 @@ export class LocalDrive {
     };
     await mkdir(join(root, 'shards'), { recursive: true });
     await writeIdentity(root, identity);
-    return new LocalDrive(root, identity.driveId, identity);
+    return new LocalDrive(root, identity.driveId, identity, io);
   }
 
   /** Rewrites drive.json (e.g. to record set membership); the drive id never changes. */
@@ -67,10 +82,24 @@ export class LocalDrive {
     this.identityValue = identity;
   }
 
-  /** 'missing' when the directory is gone or unreadable or drive.json is absent or names another drive. */
+  /**
+   * 'missing' when the directory is gone or unreadable or drive.json is absent or names another drive.
+   * Not bounded by the drive's timeout: callers other than probe() and drive tests use probe().
+   */
   async state(): Promise<DriveState> {
     const identity = await readDriveIdentity(this.root).catch(() => undefined);
     return identity?.driveId === this.id ? 'ok' : 'missing';
+  }
+
+  /** Bounded like every call; it is also what clears a suspect drive, when it answers in time. */
+  async probe(options?: ShardCallOptions): Promise<TargetHealth> {
+    checkSignal(options, `Cannot probe drive "${this.id}"`);
+    return this.io.probe(async () => {
+      const state = await this.state();
+      if (state !== 'ok') return { state };
+      const fs = await statfs(this.root).catch(() => undefined);
+      return fs ? { state, totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize } : { state };
+    });
   }
 
   shardPath(blockId: string, shardIndex: number): string {
@@ -79,64 +108,77 @@ export class LocalDrive {
     return join(this.root, 'shards', blockId.slice(0, 2), blockId.slice(2, 4), `${blockId}.${shardIndex}`);
   }
 
-  async createShardWriter(blockId: string, shardIndex: number, blockBytes: number): Promise<ShardWriter> {
+  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriter> {
+    const { blockId, shardIndex } = shard;
+    checkSignal(options, `Cannot write shard "${shardIndex}" of block "${blockId}"`);
     const finalPath = this.shardPath(blockId, shardIndex);
     await this.ensureShardDir(blockId);
     const tmpPath = `${finalPath}.tmp.${randomBytes(6).toString('hex')}`;
-    return ShardWriter.create({ tmpPath, finalPath, blockId, shardIndex, blockBytes });
+    return ShardWriter.create(this.io, { tmpPath, finalPath, blockId, shardIndex, blockBytes: options.blockBytes });
   }
 
-  openShardReader(blockId: string, shardIndex: number, shardBytes: number): Promise<ShardReader> {
-    return ShardReader.open(this.shardPath(blockId, shardIndex), { blockId, shardIndex, shardBytes });
+  openShard(shard: ShardName, options: ShardCallOptions & { shardBytes: number }): Promise<ShardReader> {
+    const { blockId, shardIndex } = shard;
+    checkSignal(options, `Cannot read shard "${shardIndex}" of block "${blockId}"`);
+    return ShardReader.open(this.io, this.shardPath(blockId, shardIndex), { blockId, shardIndex, shardBytes: options.shardBytes });
   }
 
-  /** Streams verified shard bytes [start, end); the shard must hold exactly `shardBytes`. */
-  readShard(options: { blockId: string; shardIndex: number; shardBytes: number; start: number; end: number; signal?: AbortSignal }): Readable {
-    const { blockId, shardIndex, shardBytes, start, end, signal } = options;
-    const openReader = () => this.openShardReader(blockId, shardIndex, shardBytes);
-    return Readable.from(readChunks(openReader, start, end, signal), { objectMode: false, signal });
+  async statShard(shard: ShardName, options?: ShardCallOptions): Promise<StoredShard | undefined> {
+    checkSignal(options, `Cannot look up shard "${shard.shardIndex}" of block "${shard.blockId}"`);
+    const path = this.shardPath(shard.blockId, shard.shardIndex);
+    const info = await this.io.run(() => stat(path)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      if (isStoreError(err)) throw err;
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot look up shard "${path}": ${err.code ?? String(err)}`, { cause: err });
+    });
+    if (!info?.isFile()) return undefined;
+    return { ...shard, bytes: info.size, mtimeMs: info.mtimeMs, tmp: false };
   }
 
   /** Removes one shard file; an absent file is fine (deletes are idempotent). */
-  async deleteShard(blockId: string, shardIndex: number): Promise<void> {
-    await unlink(this.shardPath(blockId, shardIndex)).catch((err: NodeJS.ErrnoException) => {
+  async deleteShard(shard: ShardName, options?: ShardCallOptions): Promise<void> {
+    checkSignal(options, `Cannot delete shard "${shard.shardIndex}" of block "${shard.blockId}"`);
+    const path = this.shardPath(shard.blockId, shard.shardIndex);
+    await this.io.run(() => unlink(path)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
   }
 
-  /** Every shard file on the drive (and leftover tmp files), for GC and scrub, in path order. */
-  async *walk(): AsyncGenerator<ShardFileInfo> {
-    for (const first of await this.listPrefixes()) {
-      for (const second of await this.listPrefixes(first)) yield* await this.listShardFiles(first, second);
+  /** Every shard file on the drive (and leftover tmp files), in path order. */
+  async *walk(options?: ShardCallOptions): AsyncGenerator<ShardFileInfo> {
+    for (const first of await this.listPrefixes(undefined, options)) {
+      for (const second of await this.listPrefixes(first, options)) yield* await this.listShards(first, second, options);
     }
   }
 
-  /** Names of shards/ (no argument) or shards/<first>/ fan-out directories, sorted; [] when absent. */
-  async listPrefixes(first?: string): Promise<string[]> {
+  /** Names of shards/ (no `first`) or shards/<first>/ fan-out directories, sorted; [] when absent. */
+  async listPrefixes(first: string | undefined, options?: ShardCallOptions): Promise<string[]> {
+    checkSignal(options, `Cannot list drive "${this.id}"`);
     const dir = first === undefined ? join(this.root, 'shards') : join(this.root, 'shards', first);
-    return (await listDir(dir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
+    return (await this.listDir(dir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
   }
 
   /** The shard and tmp files in shards/<first>/<second>, sorted by name. */
-  async listShardFiles(first: string, second: string): Promise<ShardFileInfo[]> {
+  async listShards(first: string, second: string, options?: ShardCallOptions): Promise<ShardFileInfo[]> {
     assert(/^[0-9a-f]{2}$/.test(first) && /^[0-9a-f]{2}$/.test(second), 'Invalid shard fan-out directory');
+    checkSignal(options, `Cannot list drive "${this.id}"`);
     const dir = join(this.root, 'shards', first, second);
     const found: ShardFileInfo[] = [];
-    for (const name of await listDir(dir)) {
-      const info = await describeShardFile(dir, name);
+    for (const name of await this.listDir(dir)) {
+      const info = await this.describeShardFile(dir, name);
       if (info) found.push(info);
     }
     return found;
   }
 
   /** Removes every shard and tmp file of `blockId`, whatever its index: for orphans, whose ref is lost. */
-  async deleteBlockFiles(blockId: string): Promise<number> {
+  async deleteBlock(blockId: string, options?: ShardCallOptions): Promise<number> {
     assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
-    const files = await this.listShardFiles(blockId.slice(0, 2), blockId.slice(2, 4));
+    const files = await this.listShards(blockId.slice(0, 2), blockId.slice(2, 4), options);
     let deleted = 0;
     for (const file of files) {
       if (file.blockId !== blockId) continue;
-      await unlink(file.path).catch((err: NodeJS.ErrnoException) => {
+      await this.io.run(() => unlink(file.path)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
       });
       deleted++;
@@ -152,67 +194,61 @@ export class LocalDrive {
     const shards = join(this.root, 'shards');
     const first = join(shards, blockId.slice(0, 2));
     const second = join(first, blockId.slice(2, 4));
-    const createdFirst = await mkdirOnce(first);
-    const createdSecond = await mkdirOnce(second);
+    const createdFirst = await this.mkdirOnce(first);
+    const createdSecond = await this.mkdirOnce(second);
     // A new directory is durable only once its parent's entry is: fsync the parents that changed.
-    if (createdSecond) await fsyncDir(first);
-    if (createdFirst) await fsyncDir(shards);
+    if (createdSecond) await fsyncDir(first, this.io);
+    if (createdFirst) await fsyncDir(shards, this.io);
   }
-}
 
-async function mkdirOnce(path: string): Promise<boolean> {
-  try {
-    await mkdir(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new StoreError('ERR_SHARD_MISSING', `Cannot create shard directory "${path}"`, { cause: err });
-  }
-}
-
-async function* readChunks(
-  openReader: () => Promise<ShardReader>,
-  start: number,
-  end: number,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Buffer> {
-  const reader = await openReader();
-  try {
-    for (let at = start; at < end; at += readStreamChunkBytes) {
-      signal?.throwIfAborted();
-      yield await reader.read(at, Math.min(end, at + readStreamChunkBytes));
+  private async mkdirOnce(path: string): Promise<boolean> {
+    try {
+      await this.io.run(() => mkdir(path));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (isStoreError(err)) throw err;
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot create shard directory "${path}"`, { cause: err });
     }
-  } finally {
-    await reader.close();
   }
+
+  private async describeShardFile(dir: string, name: string): Promise<ShardFileInfo | undefined> {
+    const match = shardNamePattern.exec(name);
+    if (!match) return undefined;
+    const path = join(dir, name);
+    const info = await this.io.run(() => stat(path)).catch((err: unknown) => {
+      if (isStoreError(err)) throw err; // a hung drive, not a file deleted while walking
+      return undefined;
+    });
+    if (!info?.isFile()) return undefined; // deleted while walking
+    return {
+      blockId: match[1] as string,
+      shardIndex: Number(match[2]),
+      path,
+      bytes: info.size,
+      mtimeMs: info.mtimeMs,
+      tmp: match[3] !== undefined,
+    };
+  }
+
+  private async listDir(path: string): Promise<string[]> {
+    try {
+      return (await this.io.run(() => readdir(path))).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+/** Bounds of a drive's calls when the opener names none (tests, tools). */
+const defaultDriveIo: DriveIoOptions = { timeoutMs: driveOpTimeoutMs, inFlightMax: driveOpsInFlightMax };
+
+function checkSignal(options: ShardCallOptions | undefined, action: string): void {
+  if (options?.signal?.aborted) throw abortError(options.signal, action);
 }
 
 const shardNamePattern = /^([0-9a-f]{32})\.(\d{1,2})(\.tmp\.[0-9a-f]+)?$/;
-
-async function describeShardFile(dir: string, name: string): Promise<ShardFileInfo | undefined> {
-  const match = shardNamePattern.exec(name);
-  if (!match) return undefined;
-  const path = join(dir, name);
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) return undefined; // deleted while walking
-  return {
-    blockId: match[1] as string,
-    shardIndex: Number(match[2]),
-    path,
-    bytes: info.size,
-    mtimeMs: info.mtimeMs,
-    tmp: match[3] !== undefined,
-  };
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
 
 /** The identity of the drive at `root`; undefined when it has none (new or wiped). Throws when unreadable. */
 export async function readDriveIdentity(root: string): Promise<DriveIdentity | undefined> {

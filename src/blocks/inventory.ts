@@ -1,16 +1,32 @@
-// The inventory of block ids on a set of drives, merged in id order one fan-out directory at a time,
-// so listing a drive of millions of shards never holds more than one directory's names.
-import type { LocalDrive, ShardFileInfo } from './drive.js';
+// The inventory of block ids on a set of targets, merged in id order one fan-out directory at a time,
+// so listing a target of millions of shards never holds more than one directory's names.
+import type { ShardCallOptions, ShardStore, StoredShard } from './shard-store.js';
 import type { StoredBlock } from './types.js';
 
-export async function* listStoredBlocks(drives: LocalDrive[], signal: AbortSignal | undefined): AsyncGenerator<StoredBlock> {
-  for (const first of await unionOf(drives.map((d) => d.listPrefixes()))) {
-    for (const second of await unionOf(drives.map((d) => d.listPrefixes(first)))) {
+export async function* listStoredBlocks(stores: ShardStore[], signal: AbortSignal | undefined): AsyncGenerator<StoredBlock> {
+  for (const first of await unionOf(stores.map((s) => s.listPrefixes(undefined)))) {
+    for (const second of await unionOf(stores.map((s) => s.listPrefixes(first)))) {
       signal?.throwIfAborted();
-      const files = (await Promise.all(drives.map((d) => d.listShardFiles(first, second).catch(() => [])))).flat();
+      const files = (await Promise.all(stores.map((s) => s.listShards(first, second).catch(() => [])))).flat();
       yield* groupById(files);
     }
   }
+}
+
+/** Committed shard files and their bytes on one target (tmp files of unfinished writes left out). */
+export async function countShards(store: ShardStore, options?: ShardCallOptions): Promise<{ shardFiles: number; bytes: number }> {
+  let shardFiles = 0;
+  let bytes = 0;
+  for (const first of await store.listPrefixes(undefined, options)) {
+    for (const second of await store.listPrefixes(first, options)) {
+      for (const file of await store.listShards(first, second, options)) {
+        if (file.tmp) continue;
+        shardFiles++;
+        bytes += file.bytes;
+      }
+    }
+  }
+  return { shardFiles, bytes };
 }
 
 async function unionOf(lists: Promise<string[]>[]): Promise<string[]> {
@@ -20,7 +36,7 @@ async function unionOf(lists: Promise<string[]>[]): Promise<string[]> {
   return [...names].sort();
 }
 
-function groupById(files: ShardFileInfo[]): StoredBlock[] {
+function groupById(files: StoredShard[]): StoredBlock[] {
   const byId = new Map<string, StoredBlock>();
   for (const file of files) {
     const block = byId.get(file.blockId) ?? { id: file.blockId, files: 0, bytes: 0, newestMtimeMs: 0 };

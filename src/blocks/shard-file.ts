@@ -5,8 +5,10 @@ import { dirname } from 'node:path';
 // The same CRC-32 (IEEE) as zlib's, about 8x faster: the per-block check is most of a GET's CPU otherwise.
 import { crc32 } from '@node-rs/crc32';
 import { assert } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { isStoreError, StoreError } from '../util/errors.js';
+import type { DriveIo } from './drive-io.js';
 import type { BufferPool } from './buffer-pool.js';
+import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import {
   blockChecksumBytes,
@@ -18,7 +20,7 @@ import {
 } from './shard-format.js';
 
 /** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
-export class ShardWriter {
+export class ShardWriter implements ShardWriteStream {
   private position = shardHeaderBytes; // the header is written last, once the length is known
   private shardBytes = 0;
   private readonly pending: Buffer; // an incomplete checksum block carried between appends
@@ -26,6 +28,7 @@ export class ShardWriter {
   private closed = false;
 
   private constructor(
+    private readonly io: DriveIo,
     private readonly handle: FileHandle,
     private readonly tmpPath: string,
     private readonly finalPath: string,
@@ -34,16 +37,19 @@ export class ShardWriter {
     this.pending = Buffer.allocUnsafe(header.blockBytes);
   }
 
-  static async create(options: {
-    tmpPath: string;
-    finalPath: string;
-    blockId: string;
-    shardIndex: number;
-    blockBytes: number;
-  }): Promise<ShardWriter> {
+  static async create(
+    io: DriveIo,
+    options: { tmpPath: string; finalPath: string; blockId: string; shardIndex: number; blockBytes: number },
+  ): Promise<ShardWriter> {
+    const { tmpPath } = options;
     // 'wx': a tmp name collision is a bug (random suffix), never a silent overwrite.
-    const handle = await open(options.tmpPath, 'wx');
-    return new ShardWriter(handle, options.tmpPath, options.finalPath, options);
+    const handle = await io.run(
+      () => open(tmpPath, 'wx'),
+      (lateHandle) => {
+        void io.cleanup(() => lateHandle.close()).then(() => io.cleanup(() => unlink(tmpPath)));
+      },
+    );
+    return new ShardWriter(io, handle, tmpPath, options.finalPath, options);
   }
 
   /** Appends shard bytes. The caller must not change `data` until the promise settles. */
@@ -85,27 +91,30 @@ export class ShardWriter {
     }
     assert(this.position === shardFileBytes(this.shardBytes, this.header.blockBytes), 'Shard file length drifted');
     const header = encodeShardHeader({ ...this.header, shardBytes: this.shardBytes });
-    await this.handle.write(header, 0, header.length, 0);
-    await this.handle.sync();
+    const { io, handle } = this;
+    await io.run(() => handle.write(header, 0, header.length, 0));
+    await io.run(() => handle.sync());
     this.closed = true;
-    await this.handle.close();
-    await rename(this.tmpPath, this.finalPath);
-    await fsyncDir(dirname(this.finalPath));
+    await io.run(() => handle.close());
+    await io.run(() => rename(this.tmpPath, this.finalPath));
+    await fsyncDir(dirname(this.finalPath), io);
   }
 
   /** Drops the temporary file; safe to call after any failure, and more than once. */
   async abort(): Promise<void> {
+    const { io, handle, tmpPath } = this;
     if (!this.closed) {
       this.closed = true;
-      await this.handle.close().catch(() => undefined);
+      await io.cleanup(() => handle.close());
     }
-    await unlink(this.tmpPath).catch(() => undefined);
+    await io.cleanup(() => unlink(tmpPath));
   }
 
   private async writeAll(pieces: Buffer[]): Promise<void> {
     let rest = pieces;
     while (rest.length > 0) {
-      const { bytesWritten } = await this.handle.writev(rest, this.position);
+      const pieces = rest;
+      const { bytesWritten } = await this.io.run(() => this.handle.writev(pieces, this.position));
       this.position += bytesWritten;
       rest = dropBytes(rest, bytesWritten); // regular files rarely write short, but POSIX allows it
     }
@@ -113,30 +122,36 @@ export class ShardWriter {
 }
 
 /** Positional, verifying reads of one shard file; the reader checks the header against what the caller expects. */
-export class ShardReader {
+export class ShardReader implements ShardReadHandle {
   private constructor(
+    private readonly io: DriveIo,
     private readonly handle: FileHandle,
     private readonly path: string,
     readonly header: { blockBytes: number; shardBytes: number },
   ) {}
 
-  static async open(path: string, expect: { blockId: string; shardIndex: number; shardBytes: number }): Promise<ShardReader> {
-    const handle = await open(path, 'r').catch((err: unknown) => {
-      throw ioError(err, `Cannot open shard "${path}"`);
-    });
+  static async open(io: DriveIo, path: string, expect: { blockId: string; shardIndex: number; shardBytes: number }): Promise<ShardReader> {
+    const handle = await io
+      .run(
+        () => open(path, 'r'),
+        (lateHandle) => void io.cleanup(() => lateHandle.close()),
+      )
+      .catch((err: unknown) => {
+        throw ioError(err, `Cannot open shard "${path}"`);
+      });
     try {
       const head = Buffer.alloc(shardHeaderBytes);
-      await handle.read(head, 0, shardHeaderBytes, 0);
+      await io.run(() => handle.read(head, 0, shardHeaderBytes, 0));
       const header = decodeShardHeader(head, path);
       const corrupt = (why: string) => new StoreError('ERR_SHARD_CORRUPT', `Cannot trust shard "${path}": ${why}`);
       if (header.blockId !== expect.blockId) throw corrupt(`it belongs to block "${header.blockId}"`);
       if (header.shardIndex !== expect.shardIndex) throw corrupt(`it holds shard "${header.shardIndex}"`);
       if (header.shardBytes !== expect.shardBytes) throw corrupt(`it holds ${header.shardBytes} bytes, not ${expect.shardBytes}`);
-      const { size } = await handle.stat();
+      const { size } = await io.run(() => handle.stat());
       if (size !== shardFileBytes(header.shardBytes, header.blockBytes)) throw corrupt(`file length ${size} is wrong`);
-      return new ShardReader(handle, path, header);
+      return new ShardReader(io, handle, path, header);
     } catch (err) {
-      await handle.close().catch(() => undefined);
+      await io.cleanup(() => handle.close());
       throw err instanceof StoreError ? err : ioError(err, `Cannot read shard "${path}"`);
     }
   }
@@ -164,8 +179,9 @@ export class ShardReader {
     try {
       return await this.readInto(start, end, (bytes) => (taken = pool.take(bytes)));
     } catch (err) {
-      // The read has settled, so neither the threadpool nor any piece holds the buffer any more.
-      if (taken) pool.give(taken);
+      // A settled read leaves no reference to the buffer. A timed-out one has not settled: the threadpool
+      // may still write into it, so it is left to the GC rather than lent to another read.
+      if (taken && !isStoreError(err, 'ERR_TARGET_TIMEOUT')) pool.give(taken);
       throw err;
     }
   }
@@ -180,7 +196,7 @@ export class ShardReader {
     const fileEnd = Math.min(blockFileOffset(lastBlock + 1, blockBytes), shardFileBytes(shardBytes, blockBytes));
     const buffer = alloc(fileEnd - fileStart);
     const raw = buffer.length === fileEnd - fileStart ? buffer : buffer.subarray(0, fileEnd - fileStart);
-    const { bytesRead } = await this.handle.read(raw, 0, raw.length, fileStart).catch((err: unknown) => {
+    const { bytesRead } = await this.io.run(() => this.handle.read(raw, 0, raw.length, fileStart)).catch((err: unknown) => {
       throw ioError(err, `Cannot read shard "${this.path}"`);
     });
     if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
@@ -199,7 +215,8 @@ export class ShardReader {
   }
 
   async close(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
+    const { handle } = this;
+    await this.io.cleanup(() => handle.close());
   }
 
   /** Checks the CRC32 of every checksum block in `raw`, which starts at block `firstBlock`. */
@@ -256,13 +273,14 @@ function dropBytes(pieces: Buffer[], count: number): Buffer[] {
   return rest;
 }
 
-/** fsync of a directory makes a rename or a new entry in it durable. */
-export async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
+/** fsync of a directory makes a rename or a new entry in it durable. Without `io`, unbounded (drive identity, at open). */
+export async function fsyncDir(path: string, io?: DriveIo): Promise<void> {
+  const run = <T>(call: () => Promise<T>) => (io ? io.run(call) : call());
+  const handle = await run(() => open(path, 'r'));
   try {
-    await handle.sync();
+    await run(() => handle.sync());
   } finally {
-    await handle.close();
+    await (io ? io.cleanup(() => handle.close()) : handle.close());
   }
 }
 
@@ -271,6 +289,7 @@ export async function fsyncDir(path: string): Promise<void> {
  * alike to a reader: both count as missing and are rebuilt from the others.
  */
 export function ioError(err: unknown, message: string): StoreError {
+  if (isStoreError(err)) return err; // a timeout or a suspect drive says so already
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return new StoreError('ERR_SHARD_MISSING', `${message}: ${code ?? String(err)}`, { cause: err });
 }

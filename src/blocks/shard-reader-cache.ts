@@ -14,7 +14,7 @@
 //   heal), loses its entries, so reads see the drives as they are and a dead disk's files are let go.
 // Scrub and heal never use it: they must look at the file that is on the drive now.
 import { assert } from '../util/assert.js';
-import type { ShardReader } from './shard-file.js';
+import type { ShardReadHandle as ShardReader } from './shard-store.js';
 
 interface Entry {
   key: string;
@@ -56,7 +56,7 @@ export class ShardReaderCache {
     this.sweeper.unref(); // never what keeps a process alive
   }
 
-  /** The cached reader of `key` (a shard path and its expected length), opening it with `open` when absent. */
+  /** The cached reader of `key` (a target's key, the shard's name and its expected length), opening it with `open` when absent. */
   async acquire(key: string, blockId: string, open: () => Promise<ShardReader>): Promise<CachedShardReader> {
     if (this.closed) return uncached(await open());
     let entry = this.entries.get(key);
@@ -96,9 +96,9 @@ export class ShardReaderCache {
     for (const entry of [...this.entries.values()]) if (entry.blockId === blockId) this.drop(entry.key, entry);
   }
 
-  /** Drops every entry whose key (a shard path) lies under `root`: that drive changed or went away. */
-  invalidateUnder(root: string): void {
-    const prefix = root.endsWith('/') ? root : `${root}/`;
+  /** Drops every entry whose key starts with `targetKey` and a slash: that target changed or went away. */
+  invalidateUnder(targetKey: string): void {
+    const prefix = `${targetKey}/`;
     for (const entry of [...this.entries.values()]) if (entry.key.startsWith(prefix)) this.drop(entry.key, entry);
   }
 

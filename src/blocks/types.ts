@@ -102,7 +102,8 @@ export interface HealResult {
 export interface DriveStatus {
   id: string;
   path: string;
-  state: 'ok' | 'missing';
+  /** 'suspect': a call to the drive timed out and no probe has answered in time since. */
+  state: 'ok' | 'missing' | 'suspect';
   shardFiles: number;
   bytes: number;
   /** Corrupt shard blocks this process has met on the drive (reads and scrubs). */

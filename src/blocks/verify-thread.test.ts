@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from '@node-rs/crc32';
 import { BufferPool } from './buffer-pool.js';
+import { DriveIo } from './drive-io.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
 import { blockChecksumBytes, blockFileOffset, shardHeaderBytes } from './shard-format.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
@@ -48,11 +49,12 @@ test('ShardReader - a pooled read in shared memory is verified on the thread: ri
   try {
     const path = join(dir, 'shard');
     const data = randomBytes(20 * blockBytes + 123);
-    const writer = await ShardWriter.create({ tmpPath: `${path}.tmp`, finalPath: path, blockId: testBlockId, shardIndex: 0, blockBytes });
+    const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+    const writer = await ShardWriter.create(io, { tmpPath: `${path}.tmp`, finalPath: path, blockId: testBlockId, shardIndex: 0, blockBytes });
     await writer.append(data);
     await writer.commit();
     const pool = new BufferPool({ classBytes: blockBytes + blockChecksumBytes, classesMax: 32, idleBytesMax: 0, shared: true });
-    const reader = await ShardReader.open(path, { blockId: testBlockId, shardIndex: 0, shardBytes: data.length });
+    const reader = await ShardReader.open(io, path, { blockId: testBlockId, shardIndex: 0, shardBytes: data.length });
     const start = 3 * blockBytes + 5;
     const { pieces, buffer } = await reader.readPooled(start, data.length, pool);
     assert.ok(buffer.buffer instanceof SharedArrayBuffer && buffer.length >= verifyThreadBytesMin, 'the read took the thread path');
@@ -64,7 +66,7 @@ test('ShardReader - a pooled read in shared memory is verified on the thread: ri
     await file.write(Buffer.from([data[7 * blockBytes + 9]! ^ 0xff]), 0, 1, blockFileOffset(7, blockBytes) + 9);
     await file.close();
     assert.ok(blockFileOffset(7, blockBytes) >= shardHeaderBytes);
-    const again = await ShardReader.open(path, { blockId: testBlockId, shardIndex: 0, shardBytes: data.length });
+    const again = await ShardReader.open(io, path, { blockId: testBlockId, shardIndex: 0, shardBytes: data.length });
     await assert.rejects(again.readPooled(0, data.length, pool), (err: Error & { code?: string }) => err.code === 'ERR_SHARD_CORRUPT' && /block 7/.test(err.message));
     const before = await again.readPooled(0, 7 * blockBytes, pool);
     assert.deepEqual(Buffer.concat(before.pieces), data.subarray(0, 7 * blockBytes));

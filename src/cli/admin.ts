@@ -77,9 +77,9 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   const head = ['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [head, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
-  const counts = { ok: 0, missing: 0, corrupt: 0 };
+  const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0 };
   for (const r of rows) counts[r[1] as keyof typeof counts]++;
-  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
+  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
   process.stdout.write(`redundancy: ${describeRedundancy(s.defaultRedundancy)}\n`);
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);

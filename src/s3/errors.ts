@@ -94,6 +94,7 @@ export function toS3Error(err: unknown): S3Error {
       case 'ERR_QUORUM_UNREACHABLE':
       case 'ERR_SHARD_MISSING':
       case 'ERR_SHARD_CORRUPT':
+      case 'ERR_TARGET_TIMEOUT':
         return new S3Error('ServiceUnavailable', 'Too few healthy drives to serve the request', { cause: err });
       case 'ERR_META_CONFLICT':
         return new S3Error('ConditionalRequestConflict', undefined, { cause: err });

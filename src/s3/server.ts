@@ -247,7 +247,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (options.admin && rawPath === metricsPath && req.method === 'GET') {
       if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
-      return await handleMetrics(options.admin, res);
+      await handleMetrics(options.admin, res);
+      return true;
     }
     if (options.admin && rawPath.startsWith(adminPathPrefix)) {
       if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');

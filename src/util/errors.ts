@@ -5,6 +5,7 @@ export type StoreErrorCode =
   | 'ERR_QUORUM_UNREACHABLE' // too few healthy targets to write or read
   | 'ERR_SHARD_CORRUPT' // a shard block failed its checksum
   | 'ERR_SHARD_MISSING'
+  | 'ERR_TARGET_TIMEOUT' // a drive (or node) did not answer within its timeout
   | 'ERR_META_CONFLICT' // a conditional transaction lost a race
   | 'ERR_ABORTED' // the request was cancelled (client went away)
   | 'ERR_META_LOCKED' // another process has the metadata store open for writing
