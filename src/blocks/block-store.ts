@@ -125,7 +125,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         blockId: id,
         codec,
         stripeBytes,
-        targets: targets.map((target) => ({ target, store: this.usableStore(target) })),
+        targets: targets.map((target) => ({ target, store: this.usableStore(target), where: this.whereOf(target) })),
         quorum: writeQuorumOf(redundancy),
         signal: options.signal,
         pool: this.writePool,
@@ -362,6 +362,10 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   private usableStore(target: string): ShardStore | undefined {
     return this.isHealthy(target) ? this.targets.storeOf(target) : undefined;
+  }
+
+  private whereOf(target: string): string {
+    return this.slots.find((s) => s.id === target)?.where ?? '';
   }
 
   private reportWriteFailures(ref: BlockRef, failed: ShardFailure[]): void {

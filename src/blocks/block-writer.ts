@@ -13,6 +13,8 @@ import { abortError, chunksOf } from './streams.js';
 export interface ShardTarget {
   target: string;
   store: ShardStore | undefined;
+  /** Where the target lives (TargetSlot.where), for the operator's log when it fails. */
+  where?: string;
 }
 
 export interface ShardFailure {
@@ -231,8 +233,8 @@ class ShardSet {
     // drive health (issue #10).
     const full = this.failures.filter((f) => isNoSpace(f.error));
     if (full.length > 0) {
-      const drives = await Promise.all(full.map((f) => fullDrive(f.target, this.plan.targets[f.shardIndex]?.store)));
-      const names = drives.map((d) => `"${d.id}"${d.usedPercent === undefined ? '' : ` (${d.usedPercent}% used)`}`).join(', ');
+      const drives = await Promise.all(full.map((f) => fullDrive(f.target, this.plan.targets[f.shardIndex])));
+      const names = drives.map((d) => `"${d.id}" (${d.path}${d.usedPercent === undefined ? '' : `, ${d.usedPercent}% used`})`).join(', ');
       throw new DrivesFullError(drives, `Cannot write block "${this.plan.blockId}": drives ${names} are full; ${counts}`, { cause: full[0]!.error });
     }
     throw new StoreError('ERR_QUORUM_UNREACHABLE', `Cannot write block "${this.plan.blockId}": ${counts}`, { cause: first?.error });
@@ -243,9 +245,9 @@ class ShardSet {
  * How full a drive is, asked only on the failure path through the store's own bounded probe (never a
  * synchronous statfs: the drive may be the one that hangs).
  */
-async function fullDrive(id: string, store: ShardStore | undefined): Promise<FullDrive> {
-  const where = store ? `${store.target.node}/${store.target.drive}` : id;
-  const health = await store?.probe().catch(() => undefined);
+async function fullDrive(id: string, target: ShardTarget | undefined): Promise<FullDrive> {
+  const where = target?.where || id;
+  const health = await target?.store?.probe().catch(() => undefined);
   if (health?.totalBytes === undefined || health.freeBytes === undefined || health.totalBytes === 0) return { id, path: where };
   return { id, path: where, usedPercent: Math.round((1 - health.freeBytes / health.totalBytes) * 100) };
 }
