@@ -112,3 +112,13 @@ export function handleGetObject(c: RequestContext): Promise<void> {
 export function handleHeadObject(c: RequestContext): Promise<void> {
   return serve(c, false);
 }
+
+/**
+ * GetObjectTorrent: a key that does not exist is 404 NoSuchKey as AWS answers; for one that does, we
+ * serve no torrent (there is no tracker or seeder behind it), so the answer is 501 NotImplemented
+ * rather than a 404 that would claim the object missing.
+ */
+export async function handleGetObjectTorrent(c: RequestContext): Promise<void> {
+  await resolveVersionAndBucket(c.objects, requireBucket(c), requireKey(c));
+  throw new S3Error('NotImplemented', 'GetObjectTorrent is not implemented');
+}
