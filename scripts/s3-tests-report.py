@@ -4,6 +4,9 @@
 # clients and calls a test uses (read from the suite's source with ast; nothing is imported).
 #
 # Usage: scripts/s3-tests-report.py S3_TESTS_DIR JUNIT_XML [--per-test FILE]
+#        scripts/s3-tests-report.py S3_TESTS_DIR --select [GROUP...]
+#   --select prints the pytest node ids of the tests in GROUPs (default: the foundation groups), to run
+#   only those: S3_TESTS_FILES="$(scripts/s3-tests-report.py DIR --select)" scripts/s3-tests.sh DIR
 import ast
 import re
 import sys
@@ -110,8 +113,17 @@ def results(junit):
         yield case.get('name'), outcome, message
 
 
+def select(suite_dir, groups):
+    tests = load_tests(suite_dir)
+    for name, (marks, body, rel) in sorted(tests.items(), key=lambda t: (t[1][2], t[0])):
+        if classify(name, tests) in groups:
+            print(f'{rel}::{name}')
+
+
 def main():
     suite_dir, junit = sys.argv[1], sys.argv[2]
+    if junit == '--select':
+        return select(suite_dir, set(sys.argv[3:]) or set(FOUNDATION))
     per_test = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == '--per-test' else None
     tests = load_tests(suite_dir)
     by_group = defaultdict(Counter)

@@ -5,6 +5,8 @@ import { keys } from './keys.js';
 import { decodeRecord, encodeRecord, type BucketRecord, type VersioningState } from './records.js';
 import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
+import { bucketUploadsRemoval } from './multipart.js';
+import { metaRetriesMax } from '../constants.js';
 
 export async function createBucket(ctx: ObjectContext, name: string, owner: string): Promise<BucketRecord> {
   const existing = await ctx.meta.get(keys.bucket(name));
@@ -84,18 +86,28 @@ export async function setBucketVersioning(ctx: ObjectContext, name: string, stat
 }
 
 /**
- * Deletes an empty bucket. It first marks the bucket as deleting, so a PUT racing the emptiness check
- * fails its commit check instead of landing in a bucket about to vanish.
+ * Deletes a bucket without versions or delete markers; uploads in progress do not count, as in AWS for
+ * general purpose buckets: they are aborted in the transaction that removes the bucket. It first marks the
+ * bucket as deleting, so a PUT, a new upload or a part racing the emptiness check fails its commit check
+ * instead of landing in a bucket about to vanish.
  */
 export async function deleteBucket(ctx: ObjectContext, name: string): Promise<void> {
   const marked = await updateBucket(ctx, name, (r) => ({ ...r, deleting: true }));
   const markedBuf = encodeRecord(marked);
   const versions = await ctx.meta.scan({ ...keys.versionRange(name, ''), limit: 1 });
-  const uploads = await ctx.meta.scan({ ...keys.uploadRange(name, ''), limit: 1 });
-  if (versions.length > 0 || uploads.length > 0) {
+  if (versions.length > 0) {
     const { deleting: _, ...restored } = marked;
     await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: markedBuf }], writes: [{ key: keys.bucket(name), value: encodeRecord(restored) }] });
     throw new ObjectError('BucketNotEmpty', undefined, { extra: { BucketName: name } });
   }
-  await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: markedBuf }], writes: [{ key: keys.bucket(name), value: null }] });
+  // An abort or completion finishing meanwhile changes an upload we read: read them again.
+  for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    const uploads = await bucketUploadsRemoval(ctx, name);
+    const ok = await ctx.meta.commit({
+      checks: [{ key: keys.bucket(name), value: markedBuf }, ...uploads.checks],
+      writes: [{ key: keys.bucket(name), value: null }, ...uploads.writes],
+    });
+    if (ok) return;
+  }
+  throw new StoreError('ERR_META_CONFLICT', `Cannot delete bucket "${name}": its uploads kept changing`);
 }

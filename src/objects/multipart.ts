@@ -104,7 +104,7 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
       ...(stored.block ? { block: stored.block } : {}),
       checksums: checksum ? { [checksum.algorithm]: checksum.value } : {},
     };
-    await commitPart(ctx, params, upload.buf, record);
+    await commitPart(ctx, params, bucket.buf, upload.buf, record);
     return record;
   } catch (err) {
     await discard(ctx, stored);
@@ -112,13 +112,22 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
   }
 }
 
-async function commitPart(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string; partNumber: number }, uploadBuf: Buffer, record: PartRecord): Promise<void> {
+/**
+ * Commits a part, checking the bucket unchanged too: DeleteBucket marks the bucket before it aborts the
+ * uploads in progress, so a part landing after its scan fails here instead of leaking its block.
+ */
+async function commitPart(ctx: ObjectContext, params: { bucket: string; key: string; uploadId: string; partNumber: number }, bucketBuf: Buffer, uploadBuf: Buffer, record: PartRecord): Promise<void> {
   const partKey = keys.part(params.uploadId, params.partNumber);
   for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
+    if (attempt > 0) bucketBuf = (await readBucket(ctx, params.bucket)).buf; // NoSuchBucket once it is being deleted
     const oldBuf = await ctx.meta.get(partKey);
     const old = oldBuf ? decodeRecord<PartRecord>(oldBuf) : null;
     const ok = await ctx.meta.commit({
-      checks: [{ key: keys.upload(params.bucket, params.key, params.uploadId), value: uploadBuf }, { key: partKey, value: oldBuf }],
+      checks: [
+        { key: keys.bucket(params.bucket), value: bucketBuf },
+        { key: keys.upload(params.bucket, params.key, params.uploadId), value: uploadBuf },
+        { key: partKey, value: oldBuf },
+      ],
       writes: [{ key: partKey, value: encodeRecord(record) }, ...claimBlocks(record.block ? [record.block] : []), ...releaseBlocks(ctx, old?.block ? [old.block] : [])],
     });
     if (ok) return;
@@ -303,6 +312,31 @@ export async function abortUpload(ctx: ObjectContext, params: { bucket: string; 
     if (ok) return;
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot abort upload "${params.uploadId}": too many concurrent writers`);
+}
+
+const uploadScanPageMax = 1000;
+
+/**
+ * The checks and writes that abort every upload in progress in a bucket (DeleteBucket commits them with the
+ * bucket's removal). Each upload is checked unchanged; its parts' blocks go to GC.
+ */
+export async function bucketUploadsRemoval(ctx: ObjectContext, bucket: string): Promise<{ checks: Check[]; writes: Write[] }> {
+  const checks: Check[] = [];
+  const writes: Write[] = [];
+  const range = keys.uploadRange(bucket, '');
+  let start = range.start;
+  for (;;) {
+    const page = await ctx.meta.scan({ start, end: range.end, limit: uploadScanPageMax });
+    for (const kv of page) {
+      const upload = decodeRecord<UploadRecord>(kv.value);
+      const parts = (await readParts(ctx, upload.uploadId, 0, partNumberMax)).records;
+      const removal = uploadRemoval(ctx, { bucket, key: upload.key, uploadId: upload.uploadId }, kv.value, parts);
+      checks.push(...removal.checks);
+      writes.push(...removal.writes, ...(await partKeysOf(ctx, upload.uploadId)));
+    }
+    if (page.length < uploadScanPageMax) return { checks, writes };
+    start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+  }
 }
 
 export async function listUploads(

@@ -43,11 +43,16 @@ export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, 
     const value = single(headers[name]);
     if (value !== undefined) out[name] = value;
   }
-  // aws-chunked is the transfer framing, not a property of the object: S3 strips it.
-  if (out['content-encoding'] !== undefined) {
-    const rest = out['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'aws-chunked');
-    if (rest.length === 0) delete out['content-encoding'];
-    else out['content-encoding'] = rest.join(',');
+  // aws-chunked is the transfer framing, not a property of the object: S3 strips it and keeps the rest
+  // as sent (a value without it is stored byte for byte).
+  const encoding = out['content-encoding'];
+  if (encoding !== undefined && encoding.includes('aws-chunked')) {
+    const codings = encoding.split(',').map((s) => s.trim());
+    if (codings.includes('aws-chunked')) {
+      const rest = codings.filter((s) => s !== '' && s !== 'aws-chunked');
+      if (rest.length === 0) delete out['content-encoding'];
+      else out['content-encoding'] = rest.join(', ');
+    }
   }
   let metaBytes = 0;
   for (const [name, value] of Object.entries(headers)) {

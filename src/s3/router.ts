@@ -1,5 +1,6 @@
 // Maps a request (method, bucket, key, sub-resource query parameters, copy-source header) to the
-// handler of one S3 operation. Operations we do not implement answer NotImplemented.
+// handler of one S3 operation, from an allow-list: a request matches an operation we implement or gets
+// NotImplemented, so a sub-resource we do not know can never run another operation.
 import type { RequestContext } from './context.js';
 import { S3Error } from './errors.js';
 import type { Query } from './query.js';
@@ -11,7 +12,7 @@ import { handleGetBucketVersioning, handlePutBucketVersioning } from './handlers
 import { handleListObjects, handleListObjectsV2 } from './handlers/list-objects.js';
 import { handleListObjectVersions } from './handlers/list-object-versions.js';
 import { handlePutObject } from './handlers/put-object.js';
-import { handleGetObject, handleHeadObject } from './handlers/get-object.js';
+import { handleGetObject, handleGetObjectTorrent, handleHeadObject } from './handlers/get-object.js';
 import { handleGetObjectAttributes } from './handlers/get-object-attributes.js';
 import { handleDeleteObject, handleDeleteObjects } from './handlers/delete-object.js';
 import { handleCopyObject } from './handlers/copy-object.js';
@@ -24,13 +25,75 @@ import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTaggi
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
-/** Sub-resources of the S3 API that select operations we do not implement. */
-const unsupportedSubresources = [
-  'accelerate', 'acl', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
-  'lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy',
-  'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
-  'torrent', 'website', 'session', 'renameObject',
-];
+/**
+ * Every sub-resource of the S3 API: the bare query names in the request URIs of the AWS SDK's S3 model
+ * (botocore 1.43, 2026). A request naming one is served only by the operation the table below gives for
+ * it, and by nothing else.
+ */
+const subresources = new Set([
+  'abac', 'accelerate', 'acl', 'analytics', 'annotation', 'attributes', 'cors', 'delete', 'encryption',
+  'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metadataAnnotationTable',
+  'metadataConfiguration', 'metadataInventoryTable', 'metadataJournalTable', 'metadataTable', 'metrics',
+  'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus', 'publicAccessBlock', 'renameObject',
+  'replication', 'requestPayment', 'restore', 'retention', 'select', 'session', 'tagging', 'torrent', 'uploads',
+  'versioning', 'versions', 'website',
+]);
+
+/**
+ * The other query parameters of the S3 model (options of its operations), and x-id, which the JS SDK adds
+ * to name the operation. Parameters starting with x-amz- (presigned fields, hoisted headers) are options too.
+ */
+const options = new Set([
+  'annotation-prefix', 'annotationName', 'bucket-region', 'continuation-token', 'delimiter', 'encoding-type',
+  'fetch-owner', 'id', 'key-marker', 'list-type', 'marker', 'max-annotation-results', 'max-buckets',
+  'max-directory-buckets', 'max-keys', 'max-parts', 'max-uploads', 'part-number-marker', 'partNumber', 'prefix',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires', 'select-type', 'start-after', 'upload-id-marker', 'uploadId',
+  'version-id-marker', 'versionId', 'x-id',
+]);
+
+interface Route {
+  /** The operation's handler, picked by the request where one route serves several operations. */
+  pick: (c: RequestContext) => Handler;
+  /** Query options a write accepts; a write with any other is refused (reads ignore options). */
+  writeOptions?: readonly string[];
+}
+
+const copying = (c: RequestContext): boolean => c.req.headers['x-amz-copy-source'] !== undefined;
+
+/** "level METHOD sub-resource" to the operation: the allow-list of everything we serve. */
+const routes = new Map<string, Route>([
+  ['bucket GET ', { pick: (c) => (c.query.get('list-type') === '2' ? handleListObjectsV2 : handleListObjects) }],
+  ['bucket GET location', { pick: () => handleGetBucketLocation }],
+  ['bucket GET versioning', { pick: () => handleGetBucketVersioning }],
+  ['bucket GET versions', { pick: () => handleListObjectVersions }],
+  ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
+  ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
+  ['bucket HEAD ', { pick: () => handleHeadBucket }],
+  ['bucket PUT ', { pick: () => handleCreateBucket }],
+  ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
+  ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
+  ['bucket DELETE ', { pick: () => handleDeleteBucket }],
+  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket POST delete', { pick: () => handleDeleteObjects }],
+  ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
+  ['object GET attributes', { pick: () => handleGetObjectAttributes }],
+  ['object GET tagging', { pick: () => handleGetObjectTagging }],
+  ['object GET torrent', { pick: () => handleGetObjectTorrent }],
+  ['object HEAD ', { pick: () => handleHeadObject }],
+  ['object PUT ', {
+    pick: (c) => {
+      if (c.query.has('partNumber') || c.query.has('uploadId')) return copying(c) ? handleUploadPartCopy : handleUploadPart;
+      return copying(c) ? handleCopyObject : handlePutObject;
+    },
+    writeOptions: ['partNumber', 'uploadId'],
+  }],
+  ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
+  ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
+  ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
+  ['object POST uploads', { pick: () => handleCreateMultipartUpload }],
+  ['object POST ', { pick: (c) => (c.query.has('uploadId') ? handleCompleteMultipartUpload : notImplemented('POST on an object without uploadId')), writeOptions: ['uploadId'] }],
+]);
 
 function notImplemented(what: string): Handler {
   return async () => {
@@ -38,88 +101,47 @@ function notImplemented(what: string): Handler {
   };
 }
 
-function bucketRoute(c: RequestContext): Handler | undefined {
-  const q = c.query;
-  switch (c.req.method) {
-    case 'GET':
-      if (q.has('location')) return handleGetBucketLocation;
-      if (q.has('versioning')) return handleGetBucketVersioning;
-      if (q.has('versions')) return handleListObjectVersions;
-      if (q.has('uploads')) return handleListMultipartUploads;
-      if (q.get('list-type') === '2') return handleListObjectsV2;
-      return handleListObjects;
-    case 'PUT':
-      if (q.has('versioning')) return handlePutBucketVersioning;
-      return handleCreateBucket;
-    case 'HEAD':
-      return handleHeadBucket;
-    case 'DELETE':
-      return handleDeleteBucket;
-    case 'POST':
-      if (q.has('delete')) return handleDeleteObjects;
-      return undefined;
-    default:
-      return undefined;
+const isOption = (name: string): boolean => options.has(name) || name.toLowerCase().startsWith('x-amz-');
+
+/**
+ * The request's sub-resource ('' for none), or the reason it is refused: two sub-resources, or a query name
+ * that is neither a sub-resource nor an option and comes bare (it may be a sub-resource newer than this list)
+ * or on a write (where AWS would run some operation we cannot tell).
+ */
+function subresourceOf(c: RequestContext, write: boolean): { sub: string } | { refused: string } {
+  let sub = '';
+  for (const [name, value] of c.query.pairs) {
+    if (subresources.has(name)) {
+      if (sub !== '' && sub !== name) return { refused: `The combination of sub-resources "${sub}" and "${name}"` };
+      sub = name;
+    } else if (!isOption(name) && (write || value === '')) {
+      return { refused: `The query parameter "${name}"` };
+    }
   }
-}
-
-function objectRoute(c: RequestContext): Handler | undefined {
-  const q = c.query;
-  const copy = c.req.headers['x-amz-copy-source'] !== undefined;
-  if (q.has('tagging')) {
-    if (c.req.method === 'GET') return handleGetObjectTagging;
-    if (c.req.method === 'PUT') return handlePutObjectTagging;
-    if (c.req.method === 'DELETE') return handleDeleteObjectTagging;
-    return undefined;
-  }
-  switch (c.req.method) {
-    case 'GET':
-      if (q.has('attributes')) return handleGetObjectAttributes;
-      return q.has('uploadId') ? handleListParts : handleGetObject;
-    case 'HEAD':
-      return handleHeadObject;
-    case 'PUT':
-      if (q.has('partNumber') || q.has('uploadId')) return copy ? handleUploadPartCopy : handleUploadPart;
-      return copy ? handleCopyObject : handlePutObject;
-    case 'DELETE':
-      return q.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject;
-    case 'POST':
-      if (q.has('uploads')) return handleCreateMultipartUpload;
-      if (q.has('uploadId')) return handleCompleteMultipartUpload;
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
-function bucketTaggingRoute(method: string | undefined): Handler {
-  if (method === 'GET') return handleGetBucketTagging;
-  if (method === 'PUT') return handlePutBucketTagging;
-  if (method === 'DELETE') return handleDeleteBucketTagging;
-  return notImplemented(`${method} on this resource`);
-}
-
-const unsupportedSubresourceNames = new Set(unsupportedSubresources);
-
-/** The first unsupported sub-resource (in list order, which names it in the error) the query holds. */
-function unsupportedSubresourceOf(query: Query): string | undefined {
-  // One pass over the query's few names instead of a has() per sub-resource: 0.2 µs instead of 1 µs per request.
-  let any = false;
-  for (const [name] of query.pairs) any ||= unsupportedSubresourceNames.has(name);
-  return any ? unsupportedSubresources.find((name) => query.has(name)) : undefined;
+  return { sub };
 }
 
 export function route(c: RequestContext): Handler {
-  const unsupported = unsupportedSubresourceOf(c.query);
-  if (unsupported) return notImplemented(`The "${unsupported}" sub-resource`);
+  const method = c.req.method ?? '';
+  const write = method !== 'GET' && method !== 'HEAD';
+  const found = subresourceOf(c, write);
+  if ('refused' in found) return notImplemented(found.refused);
+  const { sub } = found;
   if (c.bucket === undefined) {
-    if (c.req.method === 'GET') return handleListBuckets;
+    if (sub !== '') return notImplemented(`The "${sub}" sub-resource`);
+    if (method === 'GET') return handleListBuckets;
     return async () => {
       throw new S3Error('MethodNotAllowed');
     };
   }
-  if (c.key === undefined && c.query.has('tagging')) return bucketTaggingRoute(c.req.method);
-  const handler = c.key === undefined ? bucketRoute(c) : objectRoute(c);
-  if (!handler) return notImplemented(`${c.req.method} on this resource`);
-  return handler;
+  const r = routes.get(`${c.key === undefined ? 'bucket' : 'object'} ${method} ${sub}`);
+  if (!r) return notImplemented(sub === '' ? `${method} on this resource` : `The "${sub}" sub-resource`);
+  if (write) {
+    for (const [name] of c.query.pairs) {
+      if (name !== sub && !name.toLowerCase().startsWith('x-amz-') && name !== 'x-id' && !r.writeOptions?.includes(name)) {
+        return notImplemented(`The query parameter "${name}" on this operation`);
+      }
+    }
+  }
+  return r.pick(c);
 }

@@ -107,7 +107,8 @@ test('Long keys - keys over 1,024 bytes get KeyTooLongError on every operation',
 });
 
 test('URIs - invalid percent-encoding gets InvalidURI', async () => {
-  for (const path of [`/${Bucket}/bad%ZZ`, `/${Bucket}/half%E2%82`, `/${Bucket}/%FF%FE`]) {
+  // %AE%8A- is the key of ceph test_object_read_unreadable as its boto2 form sent it: bytes, not UTF-8.
+  for (const path of [`/${Bucket}/bad%ZZ`, `/${Bucket}/half%E2%82`, `/${Bucket}/%FF%FE`, `/${Bucket}/%AE%8A-`]) {
     const headers = await signedHeaders(server, { path: `/${Bucket}/x` }); // any signature: the URI is refused first
     const res = await send(server, { method: 'GET', path, headers });
     assertS3Error(res, 400, 'InvalidURI');

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  S3Client, CreateBucketCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
+  S3Client, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand,
   GetBucketLocationCommand, GetBucketTaggingCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, ListBucketsCommand,
   PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -145,14 +145,11 @@ test('GetBucketLocation - us-east-1 answers an empty LocationConstraint', async 
   await assert.rejects(s3.send(new GetBucketLocationCommand({ Bucket: 'nowhere-bucket' })), sdkError('NoSuchBucket', 404));
 });
 
-test('DeleteBucket - refuses a bucket with an object or an upload, then deletes it once empty', async () => {
+test('DeleteBucket - refuses a bucket with an object, then deletes it once empty (uploads in progress do not count)', async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'full-bucket' }));
   await s3.send(new PutObjectCommand({ Bucket: 'full-bucket', Key: 'k', Body: 'x' }));
   await assert.rejects(s3.send(new DeleteBucketCommand({ Bucket: 'full-bucket' })), sdkError('BucketNotEmpty', 409));
   await s3.send(new DeleteObjectCommand({ Bucket: 'full-bucket', Key: 'k' }));
-  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'full-bucket', Key: 'mp' }));
-  await assert.rejects(s3.send(new DeleteBucketCommand({ Bucket: 'full-bucket' })), sdkError('BucketNotEmpty', 409));
-  await s3.send(new AbortMultipartUploadCommand({ Bucket: 'full-bucket', Key: 'mp', UploadId: upload.UploadId }));
   // The bucket still works after a refused delete.
   await s3.send(new PutObjectCommand({ Bucket: 'full-bucket', Key: 'again', Body: 'y' }));
   await s3.send(new DeleteObjectCommand({ Bucket: 'full-bucket', Key: 'again' }));

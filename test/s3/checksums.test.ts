@@ -187,6 +187,24 @@ test('Multipart checksums - CRC64NVME defaults to a full-object checksum', async
   assert.equal(head.ChecksumType, 'FULL_OBJECT');
 });
 
+test('Multipart checksums - GET and HEAD ?partNumber with checksum mode answer the part\'s own checksum and the object\'s type (issue 10)', async () => {
+  for (const [algorithm, type] of [['SHA256', 'COMPOSITE'], ['CRC32', 'FULL_OBJECT']] as [ChecksumAlgorithm, 'COMPOSITE' | 'FULL_OBJECT'][]) {
+    const key = `mp/parts/${algorithm}`;
+    await multipart(key, algorithm, type, [partA, partB]);
+    for (const [i, body] of [partA, partB].entries()) {
+      const expected = (await digest(algorithm, body)).toString('base64');
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key: key, PartNumber: i + 1, ChecksumMode: 'ENABLED' }));
+      assert.equal(got[field(algorithm)], expected, `${algorithm} part ${i + 1}`);
+      assert.equal(got.ChecksumType, type);
+      assert.equal(Buffer.from(await got.Body!.transformToByteArray()).equals(body), true);
+      const head = await s3.send(new HeadObjectCommand({ Bucket, Key: key, PartNumber: i + 1, ChecksumMode: 'ENABLED' }));
+      assert.equal(head[field(algorithm)], expected);
+    }
+    const plain = await s3.send(new HeadObjectCommand({ Bucket, Key: key, PartNumber: 1 }));
+    assert.equal(plain[field(algorithm)], undefined, 'no checksum without checksum mode');
+  }
+});
+
 test('Multipart checksums - a part checksum in the completion that differs from the uploaded part is refused', async () => {
   const key = 'mp/wrong-part-checksum';
   const created = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ChecksumAlgorithm: 'CRC32' }));

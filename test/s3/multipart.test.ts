@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startTesseraForFile } from '../helpers/tessera.js';
@@ -370,4 +370,35 @@ test('ListMultipartUploads - pages with key and upload-id markers, several uploa
     const [key, id] = entry.split(' ');
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: id }));
   }
+});
+
+test('DeleteBucket - a bucket with only uploads in progress is deleted, its uploads aborted and their parts freed (issue 10)', async () => {
+  const bucket = 'multipart-doomed';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const first = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'a' }))).UploadId!;
+  const second = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'b/c' }))).UploadId!;
+  const partFiles = await filesAddedBy(async () => {
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'a', UploadId: first, PartNumber: 1, Body: part1 }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'a', UploadId: first, PartNumber: 2, Body: part2 }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'b/c', UploadId: second, PartNumber: 1, Body: part1 }));
+  });
+  const out = await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  assert.equal(out.$metadata.httpStatusCode, 204);
+  await assert.rejects(s3.send(new HeadBucketCommand({ Bucket: bucket })), sdkError('NotFound', 404));
+  await waitUntilDeleted(partFiles, 'the parts of the deleted bucket\'s uploads were not freed');
+  // A bucket of the same name starts with no uploads.
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads, undefined);
+  await assert.rejects(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'a', UploadId: first, PartNumber: 3, Body: 'late' })), sdkError('NoSuchUpload', 404));
+});
+
+test('DeleteBucket - a bucket with an object and an upload in progress is refused and keeps the upload (issue 10)', async () => {
+  const bucket = 'multipart-kept';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'object', Body: 'x' }));
+  const uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'a' }))).UploadId!;
+  await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'a', UploadId: uploadId, PartNumber: 1, Body: 'part' }));
+  await assert.rejects(s3.send(new DeleteBucketCommand({ Bucket: bucket })), sdkError('BucketNotEmpty', 409));
+  const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'a', UploadId: uploadId }));
+  assert.equal(parts.Parts?.length, 1);
 });

@@ -65,6 +65,18 @@ test('Object metadata - system headers and x-amz-meta-* round trip on GET and HE
   }
 });
 
+test('Object metadata - Content-Encoding is kept as sent, only aws-chunked is removed (issue 10)', async () => {
+  const cases: [string, string | undefined][] = [
+    ['gzip', 'gzip'], ['deflate, gzip', 'deflate, gzip'], ['deflate,gzip', 'deflate,gzip'],
+    ['gzip, aws-chunked', 'gzip'], ['aws-chunked, gzip', 'gzip'], ['aws-chunked', undefined], ['aws-chunked, aws-chunked', undefined],
+  ];
+  for (const [sent, stored] of cases) {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'encoded', Body: 'x', ContentEncoding: sent }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'encoded' }));
+    assert.equal(head.ContentEncoding, stored, `sent ${JSON.stringify(sent)}`);
+  }
+});
+
 test('Object metadata - the default Content-Type is binary/octet-stream when none is given', async () => {
   const res = await raw(server, { method: 'PUT', path: `/${Bucket}/no-type`, body: 'abc' });
   assert.equal(res.status, 200);

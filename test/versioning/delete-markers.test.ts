@@ -160,6 +160,15 @@ test('delete markers - DeleteObjects in an unversioned bucket reports no markers
   assert.deepEqual((await listVersionsPage(server, 'dm-multi-plain')).entries, []);
 });
 
+test('delete markers - HEAD of a key deleted in an unversioned bucket is a 404 without x-amz-delete-marker, as the AWS docs say', async () => {
+  await createBucket(s3, 'dm-plain-head');
+  await s3.send(new PutObjectCommand({ Bucket: 'dm-plain-head', Key: 'k', Body: 'k' }));
+  await s3.send(new DeleteObjectCommand({ Bucket: 'dm-plain-head', Key: 'k' }));
+  const head = await failure(s3.send(new HeadObjectCommand({ Bucket: 'dm-plain-head', Key: 'k' })));
+  assert.equal(head.status, 404);
+  assert.equal(head.headers['x-amz-delete-marker'], undefined);
+});
+
 test('delete markers - a bucket holding only delete markers and old versions is not empty', async () => {
   await createBucket(s3, 'dm-bucket', 'Enabled');
   const v1 = await put('dm-bucket', 'k', 'v1');

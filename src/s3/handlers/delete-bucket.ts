@@ -1,4 +1,4 @@
-// DeleteBucket: only an empty bucket (no versions, no delete markers, no uploads in progress).
+// DeleteBucket: only a bucket without versions or delete markers; uploads in progress are aborted with it.
 import { deleteBucket } from '../../objects/buckets.js';
 import { requireBucket, sendEmpty, type RequestContext } from '../context.js';
 

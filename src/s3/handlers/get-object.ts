@@ -9,6 +9,7 @@ import { enforceReadConditions, parseRange, type ByteRange } from '../conditions
 import { objectResponseHeaders } from '../object-headers.js';
 import { sendLeased } from '../send-leased.js';
 import { partNumberMax } from '../../constants.js';
+import { checksumHeaderName } from '../../util/checksum.js';
 import type { LeasedBytes } from '../../blocks/types.js';
 
 function versionIdParam(c: RequestContext): string | undefined {
@@ -23,7 +24,7 @@ function versionIdParam(c: RequestContext): string | undefined {
  * objects; an empty object has no byte range to name, so it is a plain 200). A part the object does not
  * have is 416 InvalidPartNumber, as the AWS error catalog gives it.
  */
-function partRange(c: RequestContext, record: VersionRecord): { range?: ByteRange; count?: number } | undefined {
+function partRange(c: RequestContext, record: VersionRecord): { range?: ByteRange; count?: number; checksum?: string } | undefined {
   const raw = c.query.get('partNumber');
   if (raw === null) return undefined;
   if (header(c, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
@@ -32,10 +33,12 @@ function partRange(c: RequestContext, record: VersionRecord): { range?: ByteRang
   const parts = record.data.parts;
   const count = parts?.length ?? 1;
   if (n > count) throw new S3Error('InvalidPartNumber', undefined, { headers: { 'content-range': `bytes */${record.size}` } });
-  if (!parts) return record.size === 0 ? {} : { range: { start: 0, end: record.size } };
+  const whole = record.checksum?.value;
+  if (!parts) return record.size === 0 ? { ...(whole ? { checksum: whole } : {}) } : { range: { start: 0, end: record.size }, ...(whole ? { checksum: whole } : {}) };
   let start = 0;
   for (let i = 0; i < n - 1; i++) start += parts[i]!.size;
-  return { range: { start, end: start + parts[n - 1]!.size }, count };
+  const checksum = parts[n - 1]!.checksum;
+  return { range: { start, end: start + parts[n - 1]!.size }, count, ...(checksum !== undefined ? { checksum } : {}) };
 }
 
 async function serve(c: RequestContext, withBody: boolean): Promise<void> {
@@ -57,11 +60,17 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   }
   const part = partRange(c, record);
   const range = part ? part.range : parseRange(header(c, 'range'), record.size);
+  const checksumMode = header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
   const headers = objectResponseHeaders(record, {
     query: c.query,
     versioned: bucketRecord.versioning !== 'Unversioned',
-    checksumMode: header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && range === undefined,
+    checksumMode: checksumMode && range === undefined,
   });
+  // A part is answered with its own checksum (what a client can verify its bytes against) and the object's type.
+  if (checksumMode && part?.checksum !== undefined && record.checksum) {
+    headers[checksumHeaderName(record.checksum.algorithm)] = part.checksum;
+    headers['x-amz-checksum-type'] = record.checksum.type;
+  }
   if (part?.count !== undefined) headers['x-amz-mp-parts-count'] = String(part.count);
   const start = range?.start ?? 0;
   const end = range?.end ?? record.size;
@@ -111,4 +120,14 @@ export function handleGetObject(c: RequestContext): Promise<void> {
 
 export function handleHeadObject(c: RequestContext): Promise<void> {
   return serve(c, false);
+}
+
+/**
+ * GetObjectTorrent: a key that does not exist is 404 NoSuchKey as AWS answers; for one that does, we
+ * serve no torrent (there is no tracker or seeder behind it), so the answer is 501 NotImplemented
+ * rather than a 404 that would claim the object missing.
+ */
+export async function handleGetObjectTorrent(c: RequestContext): Promise<void> {
+  await resolveVersionAndBucket(c.objects, requireBucket(c), requireKey(c));
+  throw new S3Error('NotImplemented', 'GetObjectTorrent is not implemented');
 }

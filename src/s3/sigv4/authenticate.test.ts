@@ -210,6 +210,7 @@ test('authenticate - presigned X-Amz-Expires beyond a week fails with Authorizat
   const rawQuery = req.rawQuery.replace('X-Amz-Expires=3600', 'X-Amz-Expires=604801');
   assertS3Error(() => authenticate({ ...req, rawQuery }, authConfig()), 'AuthorizationQueryParametersError', /maximum expires is 604800/);
   assertS3Error(() => authenticate({ ...req, rawQuery: req.rawQuery.replace('X-Amz-Expires=3600', 'X-Amz-Expires=soon') }, authConfig()), 'AuthorizationQueryParametersError');
+  assertS3Error(() => authenticate({ ...req, rawQuery: req.rawQuery.replace('X-Amz-Expires=3600', 'X-Amz-Expires=-1000') }, authConfig()), 'AuthorizationQueryParametersError', /must be non-negative/);
 });
 
 test('authenticate - presigned URL missing a parameter fails with AuthorizationQueryParametersError', async () => {

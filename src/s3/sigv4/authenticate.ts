@@ -172,6 +172,7 @@ function authenticatePresigned(req: SignedRequest, query: readonly QueryPair[], 
 }
 
 function parseExpires(text: string): number {
+  if (/^-\d+$/.test(text)) throw queryError('X-Amz-Expires must be non-negative');
   if (!/^\d{1,10}$/.test(text)) throw queryError('X-Amz-Expires should be a number');
   const seconds = Number(text);
   if (seconds > presignExpiresSecondsMax) {
