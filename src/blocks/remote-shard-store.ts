@@ -88,15 +88,18 @@ class RemoteShardWriter implements ShardWriteStream {
   private crc = 0;
   private bytes = 0;
   private ended = false;
-  private readonly response: Promise<IncomingMessage>;
+  /** The node's answer, read once: an early one (an error mid-body) is seen by whichever step is running. */
+  private readonly answer: Promise<{ status: number; body: Buffer }>;
 
   private constructor(
     private readonly req: ClientRequest,
     private readonly guard: CallGuard,
     private readonly action: string,
   ) {
-    this.response = guard.wait(new Promise<IncomingMessage>((resolve) => req.once('response', resolve)));
-    this.response.catch(() => undefined);
+    this.answer = guard.wait(
+      new Promise<IncomingMessage>((resolve) => req.once('response', resolve)).then(async (res) => ({ status: res.statusCode ?? 0, body: await readBody(res, 64 * 1024) })),
+    );
+    this.answer.catch(() => undefined);
   }
 
   static async start(node: RemoteNode, path: string, action: string, signal: AbortSignal | undefined): Promise<RemoteShardWriter> {
@@ -109,8 +112,8 @@ class RemoteShardWriter implements ShardWriteStream {
     req.flushHeaders();
     const proceed = new Promise<void>((resolve) => req.once('continue', resolve));
     // A node that answers before 100-continue refused the write (a missing drive, a bad signature).
-    const refused = writer.response.then(async (res) => {
-      throw errorOfResponse(await readBody(res, 64 * 1024), action);
+    const refused = writer.answer.then(({ body }) => {
+      throw errorOfResponse(body, action);
     });
     try {
       await guard.wait(Promise.race([proceed, refused]));
@@ -150,9 +153,8 @@ class RemoteShardWriter implements ShardWriteStream {
       this.req.addTrailers({ [rpcHeaders.shardCrc32]: this.crc.toString(16).padStart(8, '0'), [rpcHeaders.shardBytes]: String(this.bytes) });
       this.req.end();
       this.guard.arm();
-      const res = await this.response;
-      const body = await this.guard.wait(readBody(res, 64 * 1024));
-      if (res.statusCode !== 200) throw errorOfResponse(body, this.action);
+      const { status, body } = await this.answer;
+      if (status !== 200) throw errorOfResponse(body, this.action);
     } finally {
       options?.signal?.removeEventListener('abort', onAbort);
       this.guard.done();
@@ -167,8 +169,7 @@ class RemoteShardWriter implements ShardWriteStream {
       this.req.addTrailers({ [rpcHeaders.shardAbort]: '1' });
       this.req.end();
       this.guard.arm();
-      const res = await this.response;
-      await this.guard.wait(readBody(res, 64 * 1024));
+      await this.answer;
     } catch {
       // The connection is gone or the node is slow: it drops the tmp file when it sees the cut body.
       this.req.destroy();
@@ -187,8 +188,7 @@ class RemoteShardWriter implements ShardWriteStream {
 
   /** The node answering in the middle of the body is an error it met (a full drive): it becomes the append's. */
   private async earlyAnswer(): Promise<never> {
-    const res = await this.response;
-    throw errorOfResponse(await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0)), this.action);
+    throw errorOfResponse((await this.answer).body, this.action);
   }
 }
 

@@ -82,7 +82,7 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
     let received = 0;
     let batch: Buffer[] = [];
     let batchBytes = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of cutOffAsAborted(req, call.drive.id)) {
       crc = crc32(chunk, crc);
       received += chunk.length;
       batch.push(chunk);
@@ -113,6 +113,15 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
     throw err;
   } finally {
     req.socket?.setTimeout(rpcIdleTimeoutMs);
+  }
+}
+
+/** The request body; a connection lost mid-body is the client going away (ERR_ABORTED), not a node error to log. */
+async function* cutOffAsAborted(req: IncomingMessage, drive: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) yield chunk;
+  } catch (err) {
+    throw new StoreError('ERR_ABORTED', `Shard write to "${drive}" was cut off: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 }
 
