@@ -199,6 +199,12 @@ export class CallGuard {
 
 /** The whole body of a response, refused beyond `bytesMax`. */
 export async function readBody(res: IncomingMessage, bytesMax: number): Promise<Buffer> {
+  const chunks = await readChunks(res, bytesMax);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** The body of a response as the chunks that arrived (no copy), refused beyond `bytesMax`. */
+export async function readChunks(res: IncomingMessage, bytesMax: number): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
@@ -215,7 +221,7 @@ export async function readBody(res: IncomingMessage, bytesMax: number): Promise<
     throw new StoreError('ERR_SHARD_MISSING', `Node answer was cut off: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   if (!res.complete) throw new StoreError('ERR_SHARD_MISSING', 'Node answer was cut off');
-  return Buffer.concat(chunks, bytes);
+  return chunks;
 }
 
 /** The StoreError of a non-200 answer; an unreadable body still names the status. */

@@ -5,7 +5,8 @@ import { crc32 } from '@node-rs/crc32';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { StoreError } from '../util/errors.js';
 import type { BufferPool } from './buffer-pool.js';
-import { CallGuard, errorOfResponse, readBody, type RemoteNode } from './remote-node.js';
+import { abortError } from './streams.js';
+import { CallGuard, errorOfResponse, readBody, readChunks, type RemoteNode } from './remote-node.js';
 import { rpcHeaders, rpcPathPrefix, shardPath } from './rpc-protocol.js';
 import type { ShardCallOptions, ShardName, ShardReadHandle, ShardStore, ShardWriteStream, StoredShard, TargetHealth, TargetName } from './shard-store.js';
 
@@ -67,7 +68,7 @@ export class RemoteShardStore implements ShardStore {
   /** Runs even while the node is suspect; an answer in time clears the suspicion. */
   async probe(options?: ShardCallOptions): Promise<TargetHealth> {
     const action = `Cannot probe ${this.key}`;
-    if (options?.signal?.aborted) this.node.checkUsable(action, options.signal);
+    if (options?.signal?.aborted) throw abortError(options.signal, action);
     const health = await this.node.json<TargetHealth>('GET', `${rpcPathPrefix}/${this.drive}/probe`, { action, signal: options?.signal });
     this.node.clearSuspect();
     return health;
@@ -226,14 +227,20 @@ class RemoteShardReader implements ShardReadHandle {
     const { res, guard } = await node.send('GET', path, { action, signal });
     try {
       if (res.statusCode !== 200) throw errorOfResponse(await guard.wait(readBody(res, 64 * 1024)), action);
-      const body = await guard.wait(readBody(res, end - start));
+      const body = await guard.wait(readChunks(res, end - start));
       const failed = res.trailers[rpcHeaders.rangeError];
       if (failed !== undefined) throw new StoreError(failed === 'ERR_SHARD_CORRUPT' ? 'ERR_SHARD_CORRUPT' : 'ERR_SHARD_MISSING', `${action}: the node met ${failed} mid-read`);
       const sentCrc = res.trailers[rpcHeaders.rangeCrc32];
-      if (body.length !== end - start || sentCrc !== crc32(body).toString(16).padStart(8, '0')) {
-        throw new StoreError('ERR_SHARD_CORRUPT', `${action}: the bytes were damaged in transit (${body.length} bytes, CRC trailer "${sentCrc ?? ''}")`);
+      let crc = 0;
+      let bytes = 0;
+      for (const chunk of body) {
+        crc = crc32(chunk, crc);
+        bytes += chunk.length;
       }
-      return body.length === 0 ? [] : [body];
+      if (bytes !== end - start || sentCrc !== crc.toString(16).padStart(8, '0')) {
+        throw new StoreError('ERR_SHARD_CORRUPT', `${action}: the bytes were damaged in transit (${bytes} bytes, CRC trailer "${sentCrc ?? ''}")`);
+      }
+      return body;
     } finally {
       guard.done();
     }
