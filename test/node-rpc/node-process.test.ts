@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newBlockId } from '../../src/blocks/ids.js';
@@ -63,6 +63,34 @@ test('tessera node - refuses to start with a cluster secret shorter than 16 byte
     assert.equal(await proc.exited, 1);
     assert.match(proc.stderr(), /at least 16 are needed/);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('tessera node - a node killed in the middle of a shard write leaves only a tmp file, never a committed shard', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-node-'));
+  const secret = randomBytes(32);
+  await writeFile(join(dir, 'secret'), secret);
+  const proc = startNodeProcess(['--address', '127.0.0.1:0', '--drives', join(dir, 'd0'), '--cluster-secret-file', join(dir, 'secret'), '--node-id', 'node-b']);
+  let remote: RemoteNode | undefined;
+  try {
+    const url = await waitForEndpoint(proc.child, 20_000, proc.stderr);
+    remote = new RemoteNode({ url, nodeId: 'node-b', secret });
+    const [drive] = await remote.drives();
+    const store = new RemoteShardStore(remote, drive!);
+    const shard = { blockId: newBlockId(), shardIndex: 0 };
+    const writer = await store.createShard(shard, { blockBytes: 64 * 1024 });
+    await writer.append(randomBytes(512 * 1024));
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    await assert.rejects(writer.commit(), (err) => isStoreError(err, 'ERR_SHARD_MISSING'));
+    const files = await readdir(join(dir, 'd0', 'shards', shard.blockId.slice(0, 2), shard.blockId.slice(2, 4)));
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, new RegExp(`^${shard.blockId}\\.0\\.tmp\\.`));
+  } finally {
+    remote?.close();
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
     await rm(dir, { recursive: true, force: true });
   }
 });
