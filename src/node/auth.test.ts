@@ -23,3 +23,11 @@ test('NonceCache - when full of live nonces it refuses new requests (503) rather
   assert.equal(cache.admit('a', nowMs, nowMs), false, 'a seen nonce is still refused');
   assert.equal(cache.admit('c', nowMs, nowMs + rpcClockSkewMaxMs + 1), true, 'room again once old nonces expire');
 });
+
+test('NonceCache - expired nonces are dropped as new ones arrive, without waiting for the cache to fill', () => {
+  const cache = new NonceCache(1000);
+  const nowMs = 1_000_000;
+  for (let i = 0; i < 10; i++) cache.admit(`old${i}`, nowMs, nowMs);
+  cache.admit('new', nowMs + rpcClockSkewMaxMs + 1, nowMs + rpcClockSkewMaxMs + 1);
+  assert.equal(cache.size, 1);
+});

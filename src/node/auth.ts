@@ -32,13 +32,26 @@ export class NonceCache {
   /** Records `nonce` (signed at `dateMs`); false when it was seen already. */
   admit(nonce: string, dateMs: number, nowMs: number): boolean {
     if (this.seen.has(nonce)) return false;
+    this.pruneOldest(nowMs);
     if (this.seen.size >= this.entriesMax) this.sweep(nowMs);
     if (this.seen.size >= this.entriesMax) throw new RpcRefusal(503, 'ERR_RPC_BUSY', 'Too many requests within the replay window');
     this.seen.set(nonce, dateMs + rpcClockSkewMaxMs);
     return true;
   }
 
-  /** Drops nonces whose requests have left the window; Map order is insertion order, close to time order. */
+  /**
+   * Drops expired nonces from the oldest end, stopping at the first live one: amortised O(1) per request,
+   * so the cache holds about the window's requests rather than growing to its bound. Arrival order is
+   * only close to date order (clocks differ within the window), so sweep() catches the stragglers.
+   */
+  private pruneOldest(nowMs: number): void {
+    for (const [nonce, expiresMs] of this.seen) {
+      if (expiresMs >= nowMs) return;
+      this.seen.delete(nonce);
+    }
+  }
+
+  /** Drops every nonce whose request has left the window. */
   sweep(nowMs: number): void {
     for (const [nonce, expiresMs] of this.seen) {
       if (expiresMs < nowMs) this.seen.delete(nonce);

@@ -8,6 +8,7 @@ import type { DriveIoOptions } from '../blocks/drive-io.js';
 import { isBlockId, isShardIndex } from '../blocks/ids.js';
 import { bodyOfError, clusterSecretBytesMin, rpcHeaderBytesMax, rpcIdleTimeoutMs, rpcPathPrefix, statusOfCode, streamingBody } from '../blocks/rpc-protocol.js';
 import { driveOpsInFlightMax, driveOpTimeoutMs } from '../constants.js';
+import { assert } from '../util/assert.js';
 import { isStoreError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { authenticate, NonceCache, RpcRefusal } from './auth.js';
@@ -99,24 +100,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
 
   server.on('request', (req, res) => serve(req, res, false));
   server.on('checkContinue', (req, res) => serve(req, res, true));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // Malformed HTTP or oversize headers: answer if the socket still can, never crash.
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    if (socket.writable) socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    else socket.destroy();
-  });
+  server.on('clientError', answerClientError);
   // A connection idle in the middle of a request (a stalled body or reader) is dropped; shard writes raise it.
   server.timeout = rpcIdleTimeoutMs;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const url = typeof bound === 'object' && bound ? `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}` : '';
+  const url = await listen(server, host, port);
   log.info('Node RPC listening', { url, nodeId: options.nodeId, drives: options.drives.length });
   return {
     url,
@@ -189,6 +176,26 @@ function sendError(res: ServerResponse, err: unknown, closeConnection: boolean):
   // An unread shard body must not be parsed as the next request, nor drained for gigabytes: close.
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(closeConnection ? { connection: 'close' } : {}) });
   res.end(text);
+}
+
+/** Malformed HTTP or oversize headers: answer if the socket still can, never crash. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  else socket.destroy();
+}
+
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  assert(typeof bound === 'object' && bound !== null, 'A listening server has an address');
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
 }
 
 function splitAddress(address: string): { host: string; port: number } {
