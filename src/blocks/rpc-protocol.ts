@@ -1,6 +1,7 @@
 // The node RPC wire protocol, shared by the client (remote-shard-store.ts) and the server (src/node/):
 // paths, headers, limits, the HMAC request signature and the error body. No I/O happens here.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { putObjectBytesMax } from '../constants.js';
 import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
 
 /** Every path starts with this; a new incompatible protocol gets a new prefix. */
@@ -34,6 +35,8 @@ export const emptyBodySha256 = createHash('sha256').update('').digest('hex');
 export const rpcClockSkewMaxMs = 5 * 60 * 1000;
 /** A cluster secret shorter than this is refused: HMAC is only as strong as its key. */
 export const clusterSecretBytesMin = 16;
+/** A shard write carrying more is refused as it arrives: no block is larger than one PUT or part (a replica holds it all). */
+export const rpcShardBytesMax = putObjectBytesMax;
 /** Bytes of a request's header block the node accepts. */
 export const rpcHeaderBytesMax = 16 * 1024;
 /** Shard data per read segment on the node: bounds its memory per read; the first is read before the status is sent. */

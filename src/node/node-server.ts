@@ -88,7 +88,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     const bodyHash = authenticate({ method, url, headers: req.headers }, { ...context, nowMs: context.nowMs() });
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (method !== 'PUT' && hasBody) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', `A ${method} request carries no body`);
-    if (method === 'PUT' && bodyHash !== streamingBody) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must declare a streaming body');
+    if (method === 'PUT' && (bodyHash !== streamingBody || req.headers['transfer-encoding'] !== 'chunked')) {
+      throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must be a chunked, streaming body (its CRC comes in a trailer)');
+    }
     const parsed = new URL(url, 'http://node');
     const call = route(method, parsed, drives, options.nodeId);
     const controller = new AbortController();

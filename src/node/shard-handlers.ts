@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from '@node-rs/crc32';
 import type { LocalDrive } from '../blocks/drive.js';
-import { rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
+import { rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
 import type { ShardName } from '../blocks/shard-store.js';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcRefusal } from './auth.js';
@@ -85,6 +85,7 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
     for await (const chunk of cutOffAsAborted(req, call.drive.id)) {
       crc = crc32(chunk, crc);
       received += chunk.length;
+      if (received > rpcShardBytesMax) throw new RpcRefusal(413, 'ERR_RPC_BAD_REQUEST', `Shard write exceeds ${rpcShardBytesMax} bytes`);
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= writeBatchBytes) {

@@ -109,6 +109,32 @@ test('node RPC - a shard body that ends without its CRC trailers is refused and 
   }
 });
 
+test('node RPC - a shard write with a content-length body instead of a chunked one is refused before any file exists', async () => {
+  const t = await startTestNode();
+  try {
+    const { remote } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 2 };
+    const req = remote.open('PUT', `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`, true);
+    const body = randomBytes(5000);
+    req.setHeader('content-length', body.length);
+    const answer = new Promise<{ status: number; text: string }>((resolve) =>
+      req.once('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      }),
+    );
+    req.on('error', () => undefined); // the node may close before the body is sent
+    req.end(body);
+    const { status, text } = await answer;
+    assert.equal(status, 400);
+    assert.match(text, /chunked/);
+    assert.deepEqual(await filesOf(t.drive.shardPath(shard.blockId, 2)), []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
 test('RemoteShardStore - a byte flipped on the wire fails the read ERR_SHARD_CORRUPT and the write uncommitted', async () => {
   const t = await startTestNode();
   const proxy = await startProxy(t.node.url);
