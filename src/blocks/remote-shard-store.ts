@@ -3,7 +3,7 @@
 // wire fails ERR_SHARD_CORRUPT rather than reaching a client.
 import { crc32 } from '@node-rs/crc32';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { StoreError } from '../util/errors.js';
+import { isStoreError, StoreError } from '../util/errors.js';
 import type { BufferPool } from './buffer-pool.js';
 import { abortError } from './streams.js';
 import { CallGuard, errorOfResponse, readBody, readChunks, type RemoteNode } from './remote-node.js';
@@ -23,15 +23,34 @@ export class RemoteShardStore implements ShardStore {
     this.key = `${node.nodeId}/${drive}`;
   }
 
+  /** The node's drive timed out (the node said ERR_TARGET_TIMEOUT): skipped like a suspect local drive until a probe answers. */
+  private driveSuspect = false;
+
   get suspect(): boolean {
-    return this.node.suspect;
+    return this.node.suspect || this.driveSuspect;
+  }
+
+  /** Fails at once while the node or its drive is suspect, as DriveIo does for a local drive. */
+  checkUsable(action: string, signal: AbortSignal | undefined): void {
+    this.node.checkUsable(action, signal);
+    if (this.driveSuspect) throw new StoreError('ERR_SHARD_MISSING', `${action}: drive ${this.key} is suspect: a call timed out on its node`);
+  }
+
+  /** Notes a timeout of the drive on its node, then passes the error on. */
+  async watch<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      if (isStoreError(err, 'ERR_TARGET_TIMEOUT')) this.driveSuspect = true;
+      throw err;
+    }
   }
 
   async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream> {
     const action = `Cannot write shard "${shard.shardIndex}" of block "${shard.blockId}" to ${this.key}`;
-    this.node.checkUsable(action, options.signal);
+    this.checkUsable(action, options.signal);
     const path = `${shardPath(this.drive, shard.blockId, shard.shardIndex)}?block-bytes=${options.blockBytes}`;
-    return RemoteShardWriter.start(this.node, path, action, options.signal);
+    return this.watch(RemoteShardWriter.start({ node: this.node, path, action, signal: options.signal, watch: (p) => this.watch(p) }));
   }
 
   async openShard(shard: ShardName, options: ShardCallOptions & { shardBytes: number }): Promise<ShardReadHandle> {
@@ -71,12 +90,13 @@ export class RemoteShardStore implements ShardStore {
     if (options?.signal?.aborted) throw abortError(options.signal, action);
     const health = await this.node.json<TargetHealth>('GET', `${rpcPathPrefix}/${this.drive}/probe`, { action, signal: options?.signal });
     this.node.clearSuspect();
+    if (health.state === 'ok') this.driveSuspect = false;
     return health;
   }
 
   private call<T>(method: string, path: string, action: string, options: ShardCallOptions | undefined): Promise<T> {
-    this.node.checkUsable(action, options?.signal);
-    return this.node.json<T>(method, path, { action: `${action} on ${this.key}`, signal: options?.signal });
+    this.checkUsable(action, options?.signal);
+    return this.watch(this.node.json<T>(method, path, { action: `${action} on ${this.key}`, signal: options?.signal }));
   }
 }
 
@@ -96,6 +116,7 @@ class RemoteShardWriter implements ShardWriteStream {
     private readonly req: ClientRequest,
     private readonly guard: CallGuard,
     private readonly action: string,
+    private readonly watch: <T>(pending: Promise<T>) => Promise<T>,
   ) {
     this.answer = guard.wait(
       new Promise<IncomingMessage>((resolve) => req.once('response', resolve)).then(async (res) => ({ status: res.statusCode ?? 0, body: await readBody(res, 64 * 1024) })),
@@ -103,13 +124,14 @@ class RemoteShardWriter implements ShardWriteStream {
     this.answer.catch(() => undefined);
   }
 
-  static async start(node: RemoteNode, path: string, action: string, signal: AbortSignal | undefined): Promise<RemoteShardWriter> {
+  static async start(options: { node: RemoteNode; path: string; action: string; signal: AbortSignal | undefined; watch: <T>(pending: Promise<T>) => Promise<T> }): Promise<RemoteShardWriter> {
+    const { node, path, action, signal } = options;
     const req = node.open('PUT', path, true);
     req.setHeader('expect', '100-continue');
     req.setHeader('transfer-encoding', 'chunked');
     req.setHeader('trailer', `${rpcHeaders.shardCrc32}, ${rpcHeaders.shardBytes}, ${rpcHeaders.shardAbort}`);
     const guard = new CallGuard(node, req, { action, signal });
-    const writer = new RemoteShardWriter(req, guard, action);
+    const writer = new RemoteShardWriter(req, guard, action, options.watch);
     req.flushHeaders();
     const proceed = new Promise<void>((resolve) => req.once('continue', resolve));
     // A node that answers before 100-continue refused the write (a missing drive, a bad signature).
@@ -137,7 +159,7 @@ class RemoteShardWriter implements ShardWriteStream {
       // The callback runs once the bytes are handed to the kernel: only then may the caller reuse `data`.
       const written = new Promise<void>((resolve, reject) => this.req.write(data, (err) => (err ? reject(err) : resolve())));
       this.guard.arm();
-      await this.guard.wait(Promise.race([written, this.earlyAnswer()]));
+      await this.watch(this.guard.wait(Promise.race([written, this.earlyAnswer()])));
       this.guard.disarm();
     } finally {
       options?.signal?.removeEventListener('abort', onAbort);
@@ -154,8 +176,8 @@ class RemoteShardWriter implements ShardWriteStream {
       this.req.addTrailers({ [rpcHeaders.shardCrc32]: this.crc.toString(16).padStart(8, '0'), [rpcHeaders.shardBytes]: String(this.bytes) });
       this.req.end();
       this.guard.arm();
-      const { status, body } = await this.answer;
-      if (status !== 200) throw errorOfResponse(body, this.action);
+      const { status, body } = await this.watch(this.answer);
+      if (status !== 200) await this.watch(Promise.reject(errorOfResponse(body, this.action)));
     } finally {
       options?.signal?.removeEventListener('abort', onAbort);
       this.guard.done();
@@ -215,14 +237,18 @@ class RemoteShardReader implements ShardReadHandle {
 
   async close(): Promise<void> {}
 
-  async readRange(start: number, end: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
+  readRange(start: number, end: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
+    return this.store.watch(this.fetchRange(start, end, signal));
+  }
+
+  private async fetchRange(start: number, end: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
     if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= this.shardBytes)) {
       throw new RangeError(`Cannot read shard bytes [${start}, ${end}) of ${this.shardBytes}`);
     }
     const { blockId, shardIndex } = this.shard;
     const action = `Cannot read shard "${shardIndex}" of block "${blockId}" from ${this.store.key}`;
     const node = this.store.node;
-    node.checkUsable(action, signal);
+    this.store.checkUsable(action, signal);
     const path = `${shardPath(this.store.drive, blockId, shardIndex)}?shard-bytes=${this.shardBytes}&start=${start}&end=${end}`;
     const { res, guard } = await node.send('GET', path, { action, signal });
     try {

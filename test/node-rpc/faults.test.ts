@@ -3,7 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdtemp, open, readdir, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -179,5 +184,33 @@ test('RemoteShardStore - a node that stops answering times out, is suspect, and 
   } finally {
     await proxy.close();
     await t.cleanup();
+  }
+});
+
+test('RemoteShardStore - a drive that times out on its node makes the remote target suspect until a probe answers', async () => {
+  const fifoDir = await mkdtemp(join(tmpdir(), 'tessera-fifo-'));
+  const fifo = join(fifoDir, 'hang.fifo');
+  const t = await startTestNode({ hangFifo: fifo });
+  try {
+    const { store } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 0 };
+    await promisify(execFile)('mkfifo', [fifo]); // from now on every call on the drive blocks
+    await assert.rejects(store.statShard(shard), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    assert.equal(store.suspect, true);
+    assert.equal(t.client().remote.suspect, false, 'the node itself answered');
+    await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /suspect/.test(err.message));
+    // Let the blocked threadpool call go (open the FIFO for writing while it waits to read), then remove it.
+    const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+    await unlink(fifo);
+    await writer?.close();
+    for (let i = 0; i < 50 && store.suspect; i++) {
+      await store.probe().catch(() => undefined);
+      if (store.suspect) await sleep(50);
+    }
+    assert.equal(store.suspect, false);
+    assert.equal(await store.statShard(shard), undefined);
+  } finally {
+    await t.cleanup();
+    await rm(fifoDir, { recursive: true, force: true });
   }
 });

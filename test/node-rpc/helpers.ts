@@ -16,11 +16,15 @@ export interface TestNode {
   cleanup(): Promise<void>;
 }
 
-export async function startTestNode(options: { nowMs?: () => number } = {}): Promise<TestNode> {
+/** `hangFifo`: the drive hangs (drive-io.ts fault injection) while that FIFO exists, and times out after 200 ms. */
+export async function startTestNode(options: { hangFifo?: string } = {}): Promise<TestNode> {
   const dirs = await tempDrives(1);
-  const drive = await LocalDrive.open(dirs.paths[0]!, { create: true });
+  const path = dirs.paths[0]!;
+  if (options.hangFifo) process.env.TESSERA_TEST_FAULTS = JSON.stringify({ hang: [{ drive: path, fifo: options.hangFifo }] });
+  const drive = await LocalDrive.open(path, { create: true, ...(options.hangFifo ? { io: { timeoutMs: 200, inFlightMax: 4 } } : {}) });
+  delete process.env.TESSERA_TEST_FAULTS; // read once, when the drive is opened
   const secret = randomBytes(32);
-  const node = await startNodeServer({ address: '127.0.0.1:0', nodeId: 'n1', secret, drives: [drive], log: createLogger({ quiet: true }), ...options });
+  const node = await startNodeServer({ address: '127.0.0.1:0', nodeId: 'n1', secret, drives: [drive], log: createLogger({ quiet: true }) });
   const remotes: RemoteNode[] = [];
   return {
     node,
