@@ -111,6 +111,8 @@ class RemoteShardWriter implements ShardWriteStream {
   private ended = false;
   /** The node's answer, read once: an early one (an error mid-body) is seen by whichever step is running. */
   private readonly answer: Promise<{ status: number; body: Buffer }>;
+  /** The answer arriving in the middle of the body is an error the node met (a full drive): it fails the running append. */
+  private readonly early: Promise<never>;
 
   private constructor(
     private readonly req: ClientRequest,
@@ -122,6 +124,10 @@ class RemoteShardWriter implements ShardWriteStream {
       new Promise<IncomingMessage>((resolve) => req.once('response', resolve)).then(async (res) => ({ status: res.statusCode ?? 0, body: await readBody(res, 64 * 1024) })),
     );
     this.answer.catch(() => undefined);
+    this.early = this.answer.then(({ body }) => {
+      throw errorOfResponse(body, action);
+    });
+    this.early.catch(() => undefined);
   }
 
   static async start(options: { node: RemoteNode; path: string; action: string; signal: AbortSignal | undefined; watch: <T>(pending: Promise<T>) => Promise<T> }): Promise<RemoteShardWriter> {
@@ -134,12 +140,9 @@ class RemoteShardWriter implements ShardWriteStream {
     const writer = new RemoteShardWriter(req, guard, action, options.watch);
     req.flushHeaders();
     const proceed = new Promise<void>((resolve) => req.once('continue', resolve));
-    // A node that answers before 100-continue refused the write (a missing drive, a bad signature).
-    const refused = writer.answer.then(({ body }) => {
-      throw errorOfResponse(body, action);
-    });
     try {
-      await guard.wait(Promise.race([proceed, refused]));
+      // A node that answers before 100-continue refused the write (a missing drive, a bad signature).
+      await guard.wait(Promise.race([proceed, writer.early]));
       guard.disarm();
       return writer;
     } catch (err) {
@@ -159,7 +162,7 @@ class RemoteShardWriter implements ShardWriteStream {
       // The callback runs once the bytes are handed to the kernel: only then may the caller reuse `data`.
       const written = new Promise<void>((resolve, reject) => this.req.write(data, (err) => (err ? reject(err) : resolve())));
       this.guard.arm();
-      await this.watch(this.guard.wait(Promise.race([written, this.earlyAnswer()])));
+      await this.watch(this.guard.wait(Promise.race([written, this.early])));
       this.guard.disarm();
     } finally {
       options?.signal?.removeEventListener('abort', onAbort);
@@ -188,6 +191,7 @@ class RemoteShardWriter implements ShardWriteStream {
   async abort(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    if (this.req.destroyed) return; // cut already: the node drops the tmp file when it sees the cut body
     try {
       this.req.addTrailers({ [rpcHeaders.shardAbort]: '1' });
       this.req.end();
@@ -209,10 +213,6 @@ class RemoteShardWriter implements ShardWriteStream {
     return Promise.reject(err);
   }
 
-  /** The node answering in the middle of the body is an error it met (a full drive): it becomes the append's. */
-  private async earlyAnswer(): Promise<never> {
-    throw errorOfResponse((await this.answer).body, this.action);
-  }
 }
 
 /** Range reads of one remote shard; each read is one GET whose CRC trailer is checked. */
