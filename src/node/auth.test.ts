@@ -1,3 +1,4 @@
+// NonceCache: the replay guard of node RPC authentication, bounded in memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rpcClockSkewMaxMs } from '../blocks/rpc-protocol.js';
