@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
 import { adminCommand, describeRedundancy } from './admin.js';
 import { driveOpTimeoutMs } from '../constants.js';
+import { nodeCommand } from './node.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 function nonNegative(flag: string, value: string): number {
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Tessera: an S3-compatible object store')
     .showHelpAfterError()
     .addCommand(serverCommand())
+    .addCommand(nodeCommand())
     .addCommand(adminCommand());
   await program.parseAsync(argv, { from: 'user' });
 }

@@ -1,0 +1,141 @@
+// The node RPC wire protocol, shared by the client (remote-shard-store.ts) and the server (src/node/):
+// paths, headers, limits, the HMAC request signature and the error body. No I/O happens here.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { putObjectBytesMax } from '../constants.js';
+import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js';
+
+/** Every path starts with this; a new incompatible protocol gets a new prefix. */
+export const rpcPathPrefix = '/rpc/v1';
+
+export const rpcHeaders = {
+  /** The node id the client means to reach: a request signed for one node is refused by every other. */
+  node: 'x-tessera-node',
+  /** Unix time in ms when the request was signed. */
+  date: 'x-tessera-date',
+  /** 16 random bytes (hex), unique per request: the server refuses one it has seen within the window. */
+  nonce: 'x-tessera-nonce',
+  /** SHA-256 (hex) of the request body, or `streamingBody` for a shard write (checked by its CRC trailer). */
+  bodySha256: 'x-tessera-content-sha256',
+  /** `TESSERA-HMAC-SHA256 <hex>`. */
+  authorization: 'authorization',
+  /** Trailers of a shard write: the CRC-32 (hex) and length of the shard bytes sent, or `abort`. */
+  shardCrc32: 'x-tessera-shard-crc32',
+  shardBytes: 'x-tessera-shard-bytes',
+  shardAbort: 'x-tessera-shard-abort',
+  /** Trailers of a shard read: the CRC-32 (hex) of the bytes sent, or the code of an error met mid-stream. */
+  rangeCrc32: 'x-tessera-range-crc32',
+  rangeError: 'x-tessera-range-error',
+} as const;
+
+export const authScheme = 'TESSERA-HMAC-SHA256';
+export const streamingBody = 'STREAMING-SHARD';
+export const emptyBodySha256 = createHash('sha256').update('').digest('hex');
+
+/** A request signed longer ago (or further ahead) than this is refused: it bounds how long nonces are kept. */
+export const rpcClockSkewMaxMs = 5 * 60 * 1000;
+/** A cluster secret shorter than this is refused: HMAC is only as strong as its key. */
+export const clusterSecretBytesMin = 16;
+/** A shard write carrying more is refused as it arrives: no block is larger than one PUT or part (a replica holds it all). */
+export const rpcShardBytesMax = putObjectBytesMax;
+/** Bytes of a request's header block the node accepts. */
+export const rpcHeaderBytesMax = 16 * 1024;
+/** Shard data per read segment on the node: bounds its memory per read; the first is read before the status is sent. */
+export const rpcReadSegmentBytes = 1024 * 1024;
+/** A client call (but the body of a shard write) that has no answer after this fails ERR_TARGET_TIMEOUT. */
+export const rpcCallTimeoutMs = 30_000;
+/** The node drops a connection idle this long in the middle of a request (a stalled read or body). */
+export const rpcIdleTimeoutMs = 60_000;
+/**
+ * A shard write may idle this long between appends: a slow S3 client feeds the block writer slowly, and
+ * the node must not mistake that for a dead gateway. Past it the node drops the tmp file.
+ */
+export const rpcWriteIdleTimeoutMs = 120_000;
+
+/** What the signature covers, one field per line. The url is signed as sent (path and query), so nothing is canonicalised. */
+export interface SignedRequest {
+  method: string;
+  url: string;
+  node: string;
+  dateMs: string;
+  nonce: string;
+  bodySha256: string;
+}
+
+export function stringToSign(r: SignedRequest): string {
+  return ['TESSERA-RPC-V1', r.method, r.url, r.node, r.dateMs, r.nonce, r.bodySha256].join('\n');
+}
+
+export function signRequest(secret: Buffer, r: SignedRequest): string {
+  return `${authScheme} ${createHmac('sha256', secret).update(stringToSign(r)).digest('hex')}`;
+}
+
+/** Constant-time comparison of an authorization header with the one `secret` gives; false for any malformed value. */
+export function signatureMatches(secret: Buffer, r: SignedRequest, authorization: string): boolean {
+  const expected = Buffer.from(signRequest(secret, r));
+  const given = Buffer.from(authorization);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Path of one shard of a drive: /rpc/v1/<drive>/shards/<blockId>/<shardIndex>. */
+export function shardPath(drive: string, blockId: string, shardIndex: number): string {
+  return `${rpcPathPrefix}/${drive}/shards/${blockId}/${shardIndex}`;
+}
+
+/** The error body a node sends: the StoreError code, its message, and the errno behind it (ENOSPC matters upstream). */
+export interface RpcErrorBody {
+  code: string;
+  message: string;
+  errno?: string;
+}
+
+/** HTTP status of a StoreError code on the wire; clients read the code from the body, the status is for humans and proxies. */
+export function statusOfCode(code: string): number {
+  switch (code) {
+    case 'ERR_SHARD_MISSING':
+      return 404;
+    case 'ERR_SHARD_CORRUPT':
+      return 422;
+    case 'ERR_TARGET_TIMEOUT':
+      return 504;
+    case 'ERR_DRIVES_FULL':
+      return 507;
+    case 'ERR_ABORTED':
+      return 499;
+    case 'ERR_RPC_AUTH':
+      return 403;
+    case 'ERR_RPC_BUSY':
+      return 503;
+    default:
+      return 400;
+  }
+}
+
+/** The errno in an error's cause chain, if any. */
+export function errnoOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+const passedCodes: ReadonlySet<string> = new Set<StoreErrorCode>(['ERR_SHARD_MISSING', 'ERR_SHARD_CORRUPT', 'ERR_TARGET_TIMEOUT', 'ERR_ABORTED']);
+
+/**
+ * The StoreError a client raises for a node's error body. The shard codes pass through; anything else
+ * (a refused signature, a bad request, a busy node) means this target cannot serve the call: missing.
+ * An errno rides along as the cause, so the writer still sees ENOSPC as a full drive.
+ */
+export function errorFromBody(body: RpcErrorBody, action: string): StoreError {
+  const code = passedCodes.has(body.code) ? (body.code as StoreErrorCode) : 'ERR_SHARD_MISSING';
+  const cause = body.errno ? Object.assign(new Error(body.message), { code: body.errno }) : undefined;
+  return new StoreError(code, `${action}: ${body.message}`, cause ? { cause } : undefined);
+}
+
+/** The body a node sends for `err`. */
+export function bodyOfError(err: unknown): RpcErrorBody {
+  const errno = errnoOf(err);
+  const code = isStoreError(err) ? err.code : 'ERR_SHARD_MISSING';
+  const message = err instanceof Error ? err.message : String(err);
+  return errno ? { code, message, errno } : { code, message };
+}

@@ -1,0 +1,216 @@
+// Node RPC under faults: a write cut off mid-way leaves no committed shard, bytes damaged on the wire
+// are detected in both directions, and a node that stops answering is timed out and marked suspect.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdtemp, open, readdir, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newBlockId } from '../../src/blocks/ids.js';
+import { shardPath } from '../../src/blocks/rpc-protocol.js';
+import { isStoreError } from '../../src/util/errors.js';
+import { startTestNode } from './helpers.js';
+
+const blockBytes = 64 * 1024;
+
+/** A TCP proxy in front of the node that can flip one byte of the next request or response body, or stall. */
+interface Proxy {
+  url: string;
+  /** Flip the byte 1000 bytes after the end of the next header block going this way. */
+  flip(direction: 'toNode' | 'toClient'): void;
+  stall(on: boolean): void;
+  close(): Promise<void>;
+}
+
+async function startProxy(target: string): Promise<Proxy> {
+  const { hostname, port } = new URL(target);
+  const armed = { toNode: false, toClient: false };
+  let stalled = false;
+  const sockets = new Set<Socket>();
+  const pump = (from: Socket, to: Socket, direction: 'toNode' | 'toClient') => {
+    let flipAt = -1;
+    from.on('data', (chunk: Buffer) => {
+      if (stalled) return; // dropped: the other side sees silence
+      if (armed[direction] && flipAt < 0) {
+        const end = chunk.indexOf('\r\n\r\n');
+        if (end >= 0) flipAt = end + 4 + 1000;
+      }
+      if (flipAt >= 0 && flipAt < chunk.length) {
+        chunk = Buffer.from(chunk);
+        chunk[flipAt] = chunk[flipAt]! ^ 0x01;
+        armed[direction] = false;
+        flipAt = -1;
+      } else if (flipAt >= 0) flipAt -= chunk.length;
+      to.write(chunk);
+    });
+    from.on('close', () => to.destroy());
+    from.on('error', () => to.destroy());
+  };
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    for (const s of [client, upstream]) sockets.add(s);
+    pump(client, upstream, 'toNode');
+    pump(upstream, client, 'toClient');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    flip: (direction) => (armed[direction] = true),
+    stall: (on) => (stalled = on),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function filesOf(path: string): Promise<string[]> {
+  return readdir(dirname(path)).catch(() => []);
+}
+
+test('RemoteShardStore - a write cut off by the caller signal leaves no committed shard and no tmp file', async () => {
+  const t = await startTestNode();
+  try {
+    const { store } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 0 };
+    const controller = new AbortController();
+    const writer = await store.createShard(shard, { blockBytes });
+    await writer.append(randomBytes(300 * 1024));
+    const path = t.drive.shardPath(shard.blockId, shard.shardIndex);
+    assert.equal((await filesOf(path)).length, 1, 'the tmp file exists while the write runs');
+    controller.abort();
+    await assert.rejects(writer.append(randomBytes(1000), { signal: controller.signal }), (err) => isStoreError(err, 'ERR_ABORTED'));
+    await assert.rejects(writer.commit(), (err) => isStoreError(err));
+    await writer.abort();
+    for (let i = 0; i < 100 && (await filesOf(path)).length > 0; i++) await sleep(20);
+    assert.deepEqual(await filesOf(path), []);
+    assert.equal(await t.drive.statShard(shard), undefined);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('node RPC - a shard body that ends without its CRC trailers is refused and not committed', async () => {
+  const t = await startTestNode();
+  try {
+    const { remote } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 1 };
+    const req = remote.open('PUT', `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`, true);
+    req.setHeader('transfer-encoding', 'chunked');
+    const status = new Promise<number>((resolve) => req.once('response', (res) => (res.resume(), resolve(res.statusCode ?? 0))));
+    req.end(randomBytes(5000));
+    assert.equal(await status, 400);
+    assert.equal(await t.drive.statShard(shard), undefined);
+    assert.deepEqual(await filesOf(t.drive.shardPath(shard.blockId, 1)), []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('node RPC - a shard write with a content-length body instead of a chunked one is refused before any file exists', async () => {
+  const t = await startTestNode();
+  try {
+    const { remote } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 2 };
+    const req = remote.open('PUT', `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`, true);
+    const body = randomBytes(5000);
+    req.setHeader('content-length', body.length);
+    const answer = new Promise<{ status: number; text: string }>((resolve) =>
+      req.once('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      }),
+    );
+    req.on('error', () => undefined); // the node may close before the body is sent
+    req.end(body);
+    const { status, text } = await answer;
+    assert.equal(status, 400);
+    assert.match(text, /chunked/);
+    assert.deepEqual(await filesOf(t.drive.shardPath(shard.blockId, 2)), []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('RemoteShardStore - a byte flipped on the wire fails the read ERR_SHARD_CORRUPT and the write uncommitted', async () => {
+  const t = await startTestNode();
+  const proxy = await startProxy(t.node.url);
+  try {
+    const { store } = t.client({ url: proxy.url });
+    const data = randomBytes(3 * blockBytes);
+    const shard = { blockId: newBlockId(), shardIndex: 0 };
+    const writer = await store.createShard(shard, { blockBytes });
+    await writer.append(data);
+    await writer.commit();
+    const reader = await store.openShard(shard, { shardBytes: data.length });
+    proxy.flip('toClient');
+    await assert.rejects(reader.readPieces(0, data.length), (err) => isStoreError(err, 'ERR_SHARD_CORRUPT') && /in transit/.test(err.message));
+    assert.deepEqual(Buffer.concat(await reader.readPieces(0, data.length)), data, 'the shard itself is fine');
+
+    const damaged = { blockId: newBlockId(), shardIndex: 0 };
+    proxy.flip('toNode'); // lands in the body: 1000 bytes past the PUT's header block
+    const second = await store.createShard(damaged, { blockBytes });
+    await second.append(data);
+    await assert.rejects(second.commit(), (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
+    assert.equal(await t.drive.statShard(damaged), undefined);
+  } finally {
+    await proxy.close();
+    await t.cleanup();
+  }
+});
+
+test('RemoteShardStore - a node that stops answering times out, is suspect, and a probe in time clears it', async () => {
+  const t = await startTestNode();
+  const proxy = await startProxy(t.node.url);
+  try {
+    const { store } = t.client({ url: proxy.url, callTimeoutMs: 300 });
+    proxy.stall(true);
+    await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    assert.equal(store.suspect, true);
+    await assert.rejects(store.statShard({ blockId: newBlockId(), shardIndex: 0 }), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /suspect/.test(err.message));
+    await assert.rejects(store.probe(), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    proxy.stall(false);
+    assert.equal((await store.probe()).state, 'ok');
+    assert.equal(store.suspect, false);
+    assert.deepEqual(await store.listPrefixes(undefined), []);
+  } finally {
+    await proxy.close();
+    await t.cleanup();
+  }
+});
+
+test('RemoteShardStore - a drive that times out on its node makes the remote target suspect until a probe answers', async () => {
+  const fifoDir = await mkdtemp(join(tmpdir(), 'tessera-fifo-'));
+  const fifo = join(fifoDir, 'hang.fifo');
+  const t = await startTestNode({ hangFifo: fifo });
+  try {
+    const { store } = t.client();
+    const shard = { blockId: newBlockId(), shardIndex: 0 };
+    await promisify(execFile)('mkfifo', [fifo]); // from now on every call on the drive blocks
+    await assert.rejects(store.statShard(shard), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    assert.equal(store.suspect, true);
+    assert.equal(t.client().remote.suspect, false, 'the node itself answered');
+    await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /suspect/.test(err.message));
+    // Let the blocked threadpool call go (open the FIFO for writing while it waits to read), then remove it.
+    const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+    await unlink(fifo);
+    await writer?.close();
+    for (let i = 0; i < 50 && store.suspect; i++) {
+      await store.probe().catch(() => undefined);
+      if (store.suspect) await sleep(50);
+    }
+    assert.equal(store.suspect, false);
+    assert.equal(await store.statShard(shard), undefined);
+  } finally {
+    await t.cleanup();
+    await rm(fifoDir, { recursive: true, force: true });
+  }
+});
