@@ -1,12 +1,12 @@
-// The admin HTTP API (JSON), served by the S3 endpoint under /_tessera/admin/, and Prometheus metrics
-// under /_tessera/metrics, both to root-authenticated callers only. Bucket names cannot start with "_", so
-// these paths never shadow a bucket.
+// The admin HTTP API (JSON) under /_tessera/admin/ and Prometheus metrics under /_tessera/metrics, mounted
+// beside the S3 endpoint on its port; the composition root lets only root-authenticated requests reach
+// them. Bucket names cannot start with "_", so these paths never shadow a bucket.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
-import { metricsContentType, metricsText, type DriveSnapshot } from './metrics.js';
+import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 
-export { metricsPath } from './metrics.js';
+export { metricsPath };
 
 export const adminPathPrefix = '/_tessera/admin/';
 
@@ -24,6 +24,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = Buffer.from(JSON.stringify(body, null, 2));
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(text.length) });
   res.end(text);
+}
+
+/**
+ * Whether a request belongs to the admin module rather than to S3: cheap, for every request. Only a GET
+ * of metrics is taken; other methods on that path stay S3's to answer, as before the split.
+ */
+export function isAdminRequest(method: string | undefined, url: string): boolean {
+  if (url.charCodeAt(1) !== 0x5f || !url.startsWith('/_tessera/')) return false; // "_": no bucket starts so
+  if (url.startsWith(adminPathPrefix)) return true;
+  return method === 'GET' && (url === metricsPath || url.startsWith(`${metricsPath}?`));
+}
+
+/** Answers a root-authenticated request that isAdminRequest() claimed. */
+export function serveAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+  return rawPath === metricsPath ? handleMetrics(deps, res) : handleAdmin(deps, req, res, rawPath);
 }
 
 /** Answers an authenticated request under /_tessera/admin/. */
