@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
+import type { WorkerStatus } from '../workers/runner.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 
 export { metricsPath };
@@ -18,6 +19,8 @@ export interface AdminDeps {
   defaultRedundancy: Redundancy;
   /** Drive figures for metrics, refreshed in the background (admin status reads the drives now). */
   driveSnapshot: DriveSnapshot;
+  /** This process's background workers: which leases it holds, what their last steps said. */
+  workers?: () => WorkerStatus[];
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -46,9 +49,9 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   switch (route) {
     case 'GET status':
-      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: deps.maintenance.stats(), counters: deps.counters() });
+      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: await deps.maintenance.stats(), counters: deps.counters(), workers: deps.workers?.() ?? [] });
     case 'GET heal':
-      return sendJson(res, 200, deps.maintenance.stats().heal);
+      return sendJson(res, 200, (await deps.maintenance.stats()).heal);
     case 'POST heal':
       return sendJson(res, 202, await deps.maintenance.startHeal());
     case 'POST scrub':

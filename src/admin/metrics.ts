@@ -58,7 +58,7 @@ export class DriveSnapshot {
 
 /** Prometheus text exposition of drives, maintenance and request counters. */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
-  const stats = deps.maintenance.stats();
+  const stats = await deps.maintenance.stats();
   const lines: string[] = [];
   const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);

@@ -2,15 +2,18 @@
 // the endpoint (S3 with the admin API beside it) and the background loops. The gateway role will be the
 // same without local stores: openStores over PostgreSQL and remote nodes, the endpoint, the workers. The
 // node role (src/node/) is a shard RPC server over local drives only, with no MetaStore or endpoint.
-import { Maintenance, maintenanceStepBlocks } from '../objects/maintenance.js';
-import { gcStep, sweepOrphans } from '../objects/gc.js';
-import type { ObjectContext } from '../objects/context.js';
-import type { BlockInventory, Redundancy } from '../blocks/types.js';
+import { Maintenance } from '../objects/maintenance.js';
+import type { Redundancy } from '../blocks/types.js';
 import { DriveSnapshot } from '../admin/metrics.js';
-import { startLoop, type BackgroundLoop } from '../util/loop.js';
+import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
+import { orphanSweepWorker } from '../workers/orphan-sweep.js';
+import { maintenanceWorker } from '../workers/maintenance.js';
+import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
+import { startWorker, type RunningWorker } from '../workers/runner.js';
+import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
-import { openLocalStores, type RootCredentials, type StoreConfig } from './stores.js';
+import { openLocalStores, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 
 /** The server role's configuration: its stores', its endpoint's and its background work's. */
@@ -63,9 +66,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const stores = await openLocalStores(config);
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
+  let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
-    await maintenance.load();
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -74,16 +77,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       credentials,
       objects,
       log,
-      admin: (counters) => ({ maintenance, blocks, defaultRedundancy: blocks.defaultRedundancy(), counters, driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }) }),
+      admin: (counters) => ({
+        maintenance,
+        blocks,
+        defaultRedundancy: blocks.defaultRedundancy(),
+        counters,
+        driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
+        workers: () => workers.map((w) => w.status()),
+      }),
     });
   } catch (err) {
-    maintenance.close();
+    await maintenance.close();
     await stores.close();
     throw err;
   }
-  const gc = startGcLoop(objects, config.gcIntervalMs, log);
-  const sweeper = startOrphanSweeper(objects, blocks, config, log);
-  const upkeep = startMaintenanceLoop(maintenance, config, log);
+  const holder = processHolderId();
+  // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
+  await releaseDeadLeases(stores.meta);
+  workers = backgroundWorkers(config, stores, maintenance, log).map((worker) => startWorker(worker, { meta: stores.meta, holder, log }));
   const running = endpoint;
   return {
     url: running.url,
@@ -93,51 +104,29 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     driveCount: stores.driveCount,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
-      await Promise.all([gc.stop(), sweeper.stop(), upkeep.stop()]);
-      maintenance.close();
+      await Promise.all(workers.map((w) => w.stop()));
+      await maintenance.close();
       await running.close();
       await stores.close();
     },
   };
 }
 
-/** GC: drain due queue entries, a step at a time; wait an interval once the queue is empty. */
-function startGcLoop(objects: ObjectContext, intervalMs: number, log: Logger): BackgroundLoop {
-  return startLoop('GC', log, async () => ((await gcStep(objects)).idle ? intervalMs : 0));
-}
-
-/**
- * Heal and scrub: one step at a time, pausing between steps so a pass checks at most the configured
- * blocks per second, and a scrub pass started on schedule.
- */
-function startMaintenanceLoop(maintenance: Maintenance, config: ServerConfig, log: Logger): BackgroundLoop {
-  const healRate = config.healRateBlocksPerSec ?? 200;
-  const scrubRate = config.scrubRateBlocksPerSec ?? 20;
-  let lastScrubMs = Date.now();
-  return startLoop('Maintenance', log, async (signal) => {
-    if (config.scrubIntervalMs && scrubRate > 0 && Date.now() - lastScrubMs >= config.scrubIntervalMs) {
-      lastScrubMs = Date.now();
-      await maintenance.startScrub();
-    }
-    const stats = maintenance.stats();
-    const healing = stats.heal.running || stats.queuedDamage > 0;
-    if ((await maintenance.step(signal)) === 'idle') return 500;
-    return (maintenanceStepBlocks / (healing ? healRate : Math.max(scrubRate, 0.1))) * 1000;
-  });
-}
-
-/**
- * Sweeps the drives for crash orphans at start, again once the grace has passed (a crash's last writes
- * were too young for the first sweep: everything written before the start is due by then), and then
- * every interval. A crash therefore costs its leftovers' space for at most the grace after the restart.
- */
-function startOrphanSweeper(objects: ObjectContext, inventory: BlockInventory, config: ServerConfig, log: Logger): BackgroundLoop {
-  const graceMs = config.orphanGraceMs ?? orphanGraceMs;
-  const intervalMs = config.orphanSweepIntervalMs ?? orphanSweepIntervalMs;
-  let sweeps = 0;
-  return startLoop('Orphan sweep', log, async (signal) => {
-    const result = await sweepOrphans(objects, inventory, graceMs, signal);
-    if (result.orphansDeleted > 0) log.info('Deleted orphaned blocks', { ...result });
-    return ++sweeps === 1 ? Math.min(graceMs + 1000, intervalMs) : intervalMs;
-  });
+/** The server role's background work; each runs under its lease, so in a cluster one process runs it. */
+function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
+  const { objects, blocks } = stores;
+  return [
+    gcWorker(objects, config.gcIntervalMs),
+    completionExpiryWorker(objects, config.gcIntervalMs),
+    orphanSweepWorker(objects, blocks, {
+      graceMs: config.orphanGraceMs ?? orphanGraceMs,
+      intervalMs: config.orphanSweepIntervalMs ?? orphanSweepIntervalMs,
+      log,
+    }),
+    maintenanceWorker(maintenance, {
+      healRateBlocksPerSec: config.healRateBlocksPerSec ?? 200,
+      scrubRateBlocksPerSec: config.scrubRateBlocksPerSec ?? 20,
+      scrubIntervalMs: config.scrubIntervalMs ?? 0,
+    }),
+  ];
 }
