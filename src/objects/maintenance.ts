@@ -58,6 +58,8 @@ export class Maintenance {
   readonly #pending = new Map<string, BlockRef>();
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  /** Reports in a commit not yet answered: still counted as queued, so status never reads zero meanwhile. */
+  #unflushed = 0;
   #healedFromQueue = 0;
   readonly #unsubscribe: () => void;
 
@@ -74,7 +76,7 @@ export class Maintenance {
 
   async stats(): Promise<MaintenanceStats> {
     const [heal, scrub, queued] = await Promise.all([this.#readPass('heal'), this.#readPass('scrub'), this.#countDamage()]);
-    return { heal: heal.pass.progress, scrub: scrub.pass.progress, queuedDamage: queued + this.#pending.size, healedFromQueue: this.#healedFromQueue };
+    return { heal: heal.pass.progress, scrub: scrub.pass.progress, queuedDamage: queued + this.#pending.size + this.#unflushed, healedFromQueue: this.#healedFromQueue };
   }
 
   /** Starts a full heal pass (reviving wiped drives first), unless one is running. */
@@ -118,8 +120,11 @@ export class Maintenance {
     if (this.#pending.size === 0) return;
     const writes = [...this.#pending.values()].map((ref) => ({ key: keys.damage(ref.id), value: encodeRecord(ref) }));
     this.#pending.clear();
+    this.#unflushed += writes.length;
     // A failed write loses only the report: the damage stays on the drives, where heal and scrub passes find it.
-    this.#flushing = this.#flushing.then(() => this.#ctx.meta.commit({ checks: [], writes })).then(() => undefined, () => undefined);
+    this.#flushing = this.#flushing.then(() => this.#ctx.meta.commit({ checks: [], writes })).then(() => undefined, () => undefined).finally(() => {
+      this.#unflushed -= writes.length;
+    });
   }
 
   /** Heals up to a step's worth of queued blocks; false when the queue was empty. */

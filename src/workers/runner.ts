@@ -64,15 +64,22 @@ export function startWorker(worker: Worker, options: RunnerOptions): RunningWork
     tenure = undefined;
     status.leaseHeld = false;
   };
+  let renewing = false;
   const renew = (): void => {
+    // One renewal at a time: two would conflict with each other and the loser would read as a lost lease.
+    if (renewing) return;
+    renewing = true;
+    const renewed = tenure; // a renewal that answers after the lease was lost and taken again speaks for the old tenure
     lease.acquire().then((ok) => {
-      if (!ok && tenure) {
+      if (!ok && tenure === renewed && renewed) {
         options.log.warn('Lost a worker lease: another process runs the worker now', { worker: worker.name });
         lose();
       }
     }, (err: unknown) => {
       options.log.warn('Cannot renew a worker lease', { worker: worker.name, err });
-      if (!lease.held()) lose();
+      if (tenure === renewed && !lease.held()) lose();
+    }).finally(() => {
+      renewing = false;
     });
   };
   const take = async (): Promise<boolean> => {
