@@ -1,5 +1,5 @@
 // The server role: everything in one process (what `npm start` runs). Local stores (SQLite, local drives),
-// the endpoint (S3 with the admin API beside it) and the background loops. The gateway role will be the
+// the endpoint (S3 with the admin API beside it) and the background workers. The gateway role will be the
 // same without local stores: openStores over PostgreSQL and remote nodes, the endpoint, the workers. The
 // node role (src/node/) is a shard RPC server over local drives only, with no MetaStore or endpoint.
 import { Maintenance } from '../objects/maintenance.js';
@@ -69,6 +69,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
+    // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
+    await releaseDeadLeases(stores.meta);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -92,8 +94,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw err;
   }
   const holder = processHolderId();
-  // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
-  await releaseDeadLeases(stores.meta);
   workers = backgroundWorkers(config, stores, maintenance, log).map((worker) => startWorker(worker, { meta: stores.meta, holder, log }));
   const running = endpoint;
   return {

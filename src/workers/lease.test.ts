@@ -105,3 +105,32 @@ test('releaseDeadLeases - a restarted sole process takes its dead predecessor\'s
   assert.ok((await releaseDeadLeases(meta)) >= 1);
   assert.equal(await next.acquire(), true);
 });
+
+test('startWorker - a step in progress is aborted when its process loses the lease', async () => {
+  const log = createLogger({ quiet: true });
+  let nowB = Date.now();
+  let aborted = false;
+  let started = false;
+  const long: Worker = {
+    name: 'five',
+    step: (signal) => new Promise<WorkerState>((resolve) => {
+      started = true;
+      signal.addEventListener('abort', () => {
+        aborted = true;
+        resolve('idle');
+      }, { once: true });
+    }),
+    delayMs: () => 5,
+  };
+  const ra = startWorker(long, { meta, holder: 'a', log, leaseTtlMs: 300 });
+  await waitFor(() => started);
+  const wb = countingWorker('five');
+  const rb = startWorker(wb, { meta, holder: 'b', log, leaseTtlMs: 300, nowMs: () => nowB });
+  try {
+    nowB += 10_000; // a's lease looks expired to b
+    await waitFor(() => wb.steps > 0);
+    await waitFor(() => aborted);
+  } finally {
+    await Promise.all([ra.stop(), rb.stop()]);
+  }
+});

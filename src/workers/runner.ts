@@ -67,7 +67,10 @@ export function startWorker(worker: Worker, options: RunnerOptions): RunningWork
   let renewing = false;
   const renew = (): void => {
     // One renewal at a time: two would conflict with each other and the loser would read as a lost lease.
-    if (renewing) return;
+    if (renewing) {
+      if (tenure && !lease.held()) lose(); // a renewal that hangs past the lease's end ends the tenure too
+      return;
+    }
     renewing = true;
     const renewed = tenure; // a renewal that answers after the lease was lost and taken again speaks for the old tenure
     lease.acquire().then((ok) => {
@@ -94,6 +97,7 @@ export function startWorker(worker: Worker, options: RunnerOptions): RunningWork
   const run = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
       let waitMs: number;
+      let current: AbortController | undefined;
       try {
         // Held by the clock too: a renewal that has not answered does not stretch the lease.
         if (!tenure || !lease.held()) {
@@ -103,14 +107,16 @@ export function startWorker(worker: Worker, options: RunnerOptions): RunningWork
             continue;
           }
         }
-        const state = await worker.step(tenure!.signal);
+        current = tenure!;
+        const state = await worker.step(current.signal);
         status.steps++;
         status.lastState = state;
         if (state === 'done') return;
         waitMs = worker.delayMs(state);
       } catch (err) {
         if (stopping.signal.aborted) return;
-        if (tenure && !tenure.signal.aborted) options.log.error(`Worker "${worker.name}" step failed`, { err });
+        // A step aborted because the lease was lost is no failure; a lease that could not be read is one.
+        if (!current?.signal.aborted) options.log.error(`Worker "${worker.name}" step failed`, { err });
         waitMs = failurePauseMs;
       }
       await sleep(waitMs, stopping.signal);
