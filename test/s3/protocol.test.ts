@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
-import { assertS3Error, objectPath, parseErrorBody, sdkError, send, signedHeaders, socketExchange, streamingSignedPut } from './raw-http.js';
+import { assertS3Error, objectPath, parseErrorBody, raw, sdkError, send, signedHeaders, socketExchange, streamingSignedPut } from './raw-http.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'protocol';
@@ -42,7 +42,8 @@ function statuses(answer: string): string[] {
 }
 
 async function metric(name: string): Promise<number> {
-  const res = await send(server, { method: 'GET', path: '/_tessera/metrics', headers: { host: '127.0.0.1' } });
+  // Metrics are root-only on the S3 endpoint: the request is signed with the server's (root) key.
+  const res = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
   const m = new RegExp(`^tessera_${name} (\\d+)$`, 'm').exec(res.text);
   assert.ok(m, `metric ${name} missing: ${res.text}`);
   return Number(m[1]);
