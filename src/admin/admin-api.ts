@@ -1,12 +1,13 @@
-// The admin HTTP API (JSON), served by the S3 endpoint under /_tessera/admin/, and Prometheus metrics
-// under /_tessera/metrics, both to root-authenticated callers only. Bucket names cannot start with "_", so
-// these paths never shadow a bucket.
+// The admin HTTP API (JSON) under /_tessera/admin/ and Prometheus metrics under /_tessera/metrics, mounted
+// beside the S3 endpoint on its port; the composition root lets only root-authenticated requests reach
+// them. Bucket names cannot start with "_", so these paths never shadow a bucket.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
-import { metricsContentType, metricsText, type DriveSnapshot } from './metrics.js';
+import type { WorkerStatus } from '../workers/runner.js';
+import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 
-export { metricsPath } from './metrics.js';
+export { metricsPath };
 
 export const adminPathPrefix = '/_tessera/admin/';
 
@@ -18,6 +19,8 @@ export interface AdminDeps {
   defaultRedundancy: Redundancy;
   /** Drive figures for metrics, refreshed in the background (admin status reads the drives now). */
   driveSnapshot: DriveSnapshot;
+  /** This process's background workers: which leases it holds, what their last steps said. */
+  workers?: () => WorkerStatus[];
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -26,14 +29,29 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * Whether a request belongs to the admin module rather than to S3: cheap, for every request. Only a GET
+ * of metrics is taken; other methods on that path stay S3's to answer, as before the split.
+ */
+export function isAdminRequest(method: string | undefined, url: string): boolean {
+  if (url.charCodeAt(1) !== 0x5f || !url.startsWith('/_tessera/')) return false; // "_": no bucket starts so
+  if (url.startsWith(adminPathPrefix)) return true;
+  return method === 'GET' && (url === metricsPath || url.startsWith(`${metricsPath}?`));
+}
+
+/** Answers a root-authenticated request that isAdminRequest() claimed. */
+export function serveAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+  return rawPath === metricsPath ? handleMetrics(deps, res) : handleAdmin(deps, req, res, rawPath);
+}
+
 /** Answers an authenticated request under /_tessera/admin/. */
 export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   switch (route) {
     case 'GET status':
-      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: deps.maintenance.stats(), counters: deps.counters() });
+      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: await deps.maintenance.stats(), counters: deps.counters(), workers: deps.workers?.() ?? [] });
     case 'GET heal':
-      return sendJson(res, 200, deps.maintenance.stats().heal);
+      return sendJson(res, 200, (await deps.maintenance.stats()).heal);
     case 'POST heal':
       return sendJson(res, 202, await deps.maintenance.startHeal());
     case 'POST scrub':

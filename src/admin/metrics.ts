@@ -1,6 +1,6 @@
 // Prometheus metrics: the text exposition, a drive-status snapshot refreshed at most once per interval in
 // the background (a scrape never walks the drives), and the optional unauthenticated listener for scrapers.
-// Who may read them is decided by the caller: the S3 endpoint asks for the root key (server.ts).
+// Who may read them is decided by the caller: the endpoint lets only the root key through (roles/endpoint.ts).
 import { createServer, type Server } from 'node:http';
 import type { DriveStatus } from '../blocks/types.js';
 import type { AdminDeps } from './admin-api.js';
@@ -58,7 +58,7 @@ export class DriveSnapshot {
 
 /** Prometheus text exposition of drives, maintenance and request counters. */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
-  const stats = deps.maintenance.stats();
+  const stats = await deps.maintenance.stats();
   const lines: string[] = [];
   const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);

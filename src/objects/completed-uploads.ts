@@ -1,6 +1,6 @@
 // What a completed multipart upload leaves behind for a while: its answer, so a retried
 // CompleteMultipartUpload (the client lost the first response) replays it instead of NoSuchUpload.
-// The records expire after completedUploadRetentionMs; the GC loop deletes expired ones in bounded steps.
+// The records expire after completedUploadRetentionMs; the completion-expiry worker (workers/gc.ts) deletes expired ones in bounded steps.
 import { createHash } from 'node:crypto';
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';

@@ -4,7 +4,7 @@
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
 import { decodeRecord } from './records.js';
-import type { BlockInventory, BlockRef } from '../blocks/types.js';
+import type { BlockInventory, BlockRef, StoredBlock } from '../blocks/types.js';
 import { expireCompletions } from './completed-uploads.js';
 
 export interface GcStepResult {
@@ -13,7 +13,8 @@ export interface GcStepResult {
   idle: boolean;
 }
 
-export async function gcStep(ctx: ObjectContext, limit = 64): Promise<GcStepResult> {
+/** Deletes up to `limit` due blocks of the GC queue; returns how many. */
+export async function gcBlocksStep(ctx: ObjectContext, limit = 64): Promise<number> {
   const due = await ctx.meta.scan({ ...keys.gcDueRange(ctx.nowMs()), limit });
   for (const kv of due) {
     await ctx.blocks.delete(decodeRecord<BlockRef>(kv.value));
@@ -21,9 +22,14 @@ export async function gcStep(ctx: ObjectContext, limit = 64): Promise<GcStepResu
   if (due.length > 0) {
     await ctx.meta.commit({ checks: [], writes: due.map((kv) => ({ key: kv.key, value: null })) });
   }
-  // Expired records of completed uploads ride along: metadata only, as bounded as the blocks above.
+  return due.length;
+}
+
+/** Due blocks and expired completion records, `limit` of each at most (the workers run them apart). */
+export async function gcStep(ctx: ObjectContext, limit = 64): Promise<GcStepResult> {
+  const deleted = await gcBlocksStep(ctx, limit);
   const expired = await expireCompletions(ctx, limit);
-  return { deletedBlocks: due.length, idle: due.length < limit && expired < limit };
+  return { deletedBlocks: deleted, idle: deleted < limit && expired < limit };
 }
 
 /** Runs GC steps until the due queue is empty. */
@@ -50,11 +56,16 @@ export async function sweepOrphans(ctx: ObjectContext, inventory: BlockInventory
   const result: OrphanSweepResult = { blocksSeen: 0, orphansDeleted: 0 };
   for await (const block of inventory.storedBlocks(signal ? { signal } : {})) {
     result.blocksSeen++;
-    if (ctx.nowMs() - block.newestMtimeMs < graceMs || ctx.blocksInFlight?.has(block.id)) continue;
-    if (await ctx.meta.get(keys.blockOwner(block.id), { fill: false })) continue; // one read per block: keep it out of the cache
-    // Released blocks wait in the GC queue without an owner; the queue deletes those itself.
-    await inventory.deleteStored(block.id);
-    result.orphansDeleted++;
+    if (await sweepBlock(ctx, inventory, block, graceMs)) result.orphansDeleted++;
   }
   return result;
+}
+
+/** Deletes one stored block if it is an orphan past the grace (see sweepOrphans); true when it did. */
+export async function sweepBlock(ctx: ObjectContext, inventory: BlockInventory, block: StoredBlock, graceMs: number): Promise<boolean> {
+  if (ctx.nowMs() - block.newestMtimeMs < graceMs || ctx.blocksInFlight?.has(block.id)) return false;
+  if (await ctx.meta.get(keys.blockOwner(block.id), { fill: false })) return false; // one read per block: keep it out of the cache
+  // Released blocks wait in the GC queue without an owner; the queue deletes those itself.
+  await inventory.deleteStored(block.id);
+  return true;
 }

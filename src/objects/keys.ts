@@ -15,6 +15,8 @@ const enum Space {
   Setting = 0x73, // 's' name → JSON (credentials, cluster settings)
   Completed = 0x6b, // 'k' uploadId → CompletedUploadRecord, kept a while so a retried completion replays
   CompletedDue = 0x65, // 'e' dueMs,uploadId → empty: when the 'k' record of that upload expires
+  Damage = 0x64, // 'd' blockId → BlockRef reported damaged (missing or corrupt shard), waiting for heal
+  Lease = 0x6c, // 'l' name → LeaseRecord: which process runs that background worker, until when
 }
 
 export const versionKeyBytes = 12;
@@ -149,6 +151,12 @@ export const keys = {
   blockOwnerRange: () => ({ start: Buffer.from([Space.BlockOwner]), end: Buffer.from([Space.BlockOwner + 1]) }),
 
   setting: (name: string) => tuple(Space.Setting, name),
+
+  damage: (blockId: string) => tuple(Space.Damage, blockId),
+  damageRange: () => ({ start: Buffer.from([Space.Damage]), end: Buffer.from([Space.Damage + 1]) }),
+
+  lease: (name: string) => tuple(Space.Lease, name),
+  leaseRange: () => ({ start: Buffer.from([Space.Lease]), end: Buffer.from([Space.Lease + 1]) }),
 
   completed: (uploadId: string) => tuple(Space.Completed, uploadId),
   completedDue: (dueMs: number, uploadId: string) => {

@@ -1,5 +1,6 @@
 // The S3 HTTP endpoint: request ids, addressing (path- and virtual-hosted-style), authentication, routing
-// to one handler per operation, and the S3 error response. Nothing here knows how objects are stored.
+// to one handler per operation, and the S3 error response. Nothing here knows how objects are stored, nor
+// what else the composition root mounts beside it (the admin API goes through rootOnlyListener()).
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -13,18 +14,20 @@ import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
-import { adminPathPrefix, handleAdmin, handleMetrics, metricsPath, type AdminDeps } from '../admin/admin-api.js';
 
 export interface S3ServerOptions {
   objects: ObjectContext;
   config: S3Config;
   log: Logger;
-  /** Serves /_tessera/admin/ and /_tessera/metrics (root only) when given. */
-  admin?: AdminDeps;
-  /** Access key allowed on the admin API. */
+  /** The access key rootOnlyListener() lets through. */
   rootAccessKeyId?: string;
   counters?: RequestCounters;
 }
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A route served beside S3 once SigV4 proved the root key signed the request (the admin API). */
+export type RootRoute = (req: IncomingMessage, res: ServerResponse, rawPath: string) => Promise<void>;
 
 export interface RequestCounters {
   requests_total: number;
@@ -74,7 +77,7 @@ export function addressOf(rawPath: string, host: string | undefined, baseDomains
   return key === '' ? { bucket } : { bucket, key: decodePathPart(key) };
 }
 
-/** For the admin API, which writes its own answers: the same identity headers through setHeader. */
+/** For a root route, which writes its own answers: the same identity headers through setHeader. */
 function setRequestId(res: ServerResponse, requestId: string): void {
   for (const [name, value] of Object.entries(withRequestId(requestId, {}))) res.setHeader(name, value);
 }
@@ -223,8 +226,11 @@ function clientGone(res: ServerResponse): boolean {
   return res.destroyed && !res.writableFinished;
 }
 
-/** Answers one request; resolves with false when the client went away before the answer was complete. */
-async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> {
+/**
+ * Answers one request, or hands it to `root` once authenticated as the root key; resolves with false when
+ * the client went away before the answer was complete.
+ */
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined): Promise<boolean> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -242,18 +248,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       nowMs: options.config.nowMs,
     });
     if (!auth) throw new S3Error('AccessDenied');
-    // Metrics name drives and count requests: root only here; an unauthenticated scraper gets its own
-    // listener (--metrics-address).
-    if (options.admin && rawPath === metricsPath && req.method === 'GET') {
-      if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
+    if (root) {
+      if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
-      await handleMetrics(options.admin, res);
-      return true;
-    }
-    if (options.admin && rawPath.startsWith(adminPathPrefix)) {
-      if (auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
-      setRequestId(res, requestId);
-      await handleAdmin(options.admin, req, res, rawPath);
+      await root(req, res, rawPath);
       return true;
     }
     let signal: AbortSignal | undefined;
@@ -347,14 +345,27 @@ function onClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, soc
   answerWhenIdle();
 }
 
-export function createS3Server(options: S3ServerOptions): Server {
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+/** The listener that answers S3 requests. */
+export function s3Listener(options: S3ServerOptions): RequestListener {
+  return listenerOf(options, undefined);
+}
+
+/**
+ * A listener for a route mounted beside S3 (the admin API): the same request ids, counters, SigV4 and S3
+ * error answers, and only the root key gets through to `route`; anyone else gets AccessDenied.
+ */
+export function rootOnlyListener(options: S3ServerOptions, route: RootRoute): RequestListener {
+  return listenerOf(options, route);
+}
+
+function listenerOf(options: S3ServerOptions, root: RootRoute | undefined): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) counters.requests_total++;
     // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
     // client went away mid-body counts as aborted whatever status it began with.
-    handle(options, req, res, requestId).then((answered) => {
+    handle(options, req, res, requestId, root).then((answered) => {
       if (!counters) return;
       if (!answered) counters.requests_aborted_total++;
       else if (!res.headersSent) return;
@@ -365,6 +376,13 @@ export function createS3Server(options: S3ServerOptions): Server {
       res.destroy();
     });
   };
+}
+
+/**
+ * The HTTP server of the S3 endpoint: its limits and timeouts, 100 Continue on the body's first read, and
+ * parser errors answered in S3's form. `onRequest` decides who answers each request.
+ */
+export function createS3HttpServer(onRequest: RequestListener): Server {
   const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
   // With a listener here Node sends no 100 Continue of its own; the body's first read does (see above).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

@@ -1,0 +1,56 @@
+// The damage queue lives in the MetaStore (issue 11): damage one process's reads report is healed by
+// whichever process runs the maintenance worker, here a second Maintenance over the same stores.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { flipByte, piecesOf, shardFile, tempStore } from '../blocks/test-helpers.js';
+import { Maintenance } from './maintenance.js';
+import { keys } from './keys.js';
+import { encodeRecord } from './records.js';
+import type { ObjectContext } from './context.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-maintenance-'));
+const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+const blocks = await tempStore(6);
+const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 0, region: 'us-east-1' };
+after(async () => {
+  await meta.close();
+  await blocks.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('Maintenance - damage reported in one process is queued in the MetaStore and healed by another', async () => {
+  const ref = await blocks.store.write(piecesOf(randomBytes(300_000)), { id: blocks.store.newId(), redundancy: { kind: 'rs', data: 4, parity: 2 } });
+  await meta.commit({ checks: [], writes: [{ key: keys.blockOwner(ref.id), value: encodeRecord(ref) }] });
+  let corrupted = 0;
+  for (const drive of blocks.drives.paths) {
+    const path = shardFile(drive, ref.id, 5);
+    if (await stat(path).then(() => true, () => false)) {
+      await flipByte(path, 100);
+      corrupted++;
+    }
+  }
+  assert.equal(corrupted, 1);
+
+  const reporter = new Maintenance(ctx, blocks.store);
+  assert.equal((await blocks.store.scrub(ref)).filter((c) => c.state === 'corrupt').length, 1);
+  await reporter.close(); // writes the pending batch
+  assert.ok(await meta.get(keys.damage(ref.id)), 'the damage is in the MetaStore');
+
+  const healer = new Maintenance(ctx, blocks.store);
+  try {
+    assert.equal((await healer.stats()).queuedDamage, 1);
+    assert.equal(await healer.step(), 'heal');
+    const stats = await healer.stats();
+    assert.equal(stats.queuedDamage, 0);
+    assert.equal(stats.healedFromQueue, 1);
+    assert.ok((await blocks.store.scrub(ref)).every((c) => c.state === 'ok'));
+    assert.equal(await healer.step(), 'idle');
+  } finally {
+    await healer.close();
+  }
+});

@@ -1,0 +1,132 @@
+// The server role: everything in one process (what `npm start` runs). Local stores (SQLite, local drives),
+// the endpoint (S3 with the admin API beside it) and the background workers. The gateway role will be the
+// same without local stores: openStores over PostgreSQL and remote nodes, the endpoint, the workers. The
+// node role (src/node/) is a shard RPC server over local drives only, with no MetaStore or endpoint.
+import { Maintenance } from '../objects/maintenance.js';
+import type { Redundancy } from '../blocks/types.js';
+import { DriveSnapshot } from '../admin/metrics.js';
+import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
+import { orphanSweepWorker } from '../workers/orphan-sweep.js';
+import { maintenanceWorker } from '../workers/maintenance.js';
+import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
+import { startWorker, type RunningWorker } from '../workers/runner.js';
+import type { Worker } from '../workers/worker.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
+import { openLocalStores, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
+import { startEndpoint } from './endpoint.js';
+
+/** The server role's configuration: its stores', its endpoint's and its background work's. */
+export interface ServerConfig extends StoreConfig {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  /** Base domains for virtual-hosted-style requests (bucket.domain). */
+  domains: string[];
+  gcIntervalMs: number;
+  /** Unreferenced shards older than this are crash orphans and get deleted. */
+  orphanGraceMs?: number;
+  /** How often the drives are swept for orphans (also once at start). */
+  orphanSweepIntervalMs?: number;
+  /** Blocks per second a heal pass may check (throttle). */
+  healRateBlocksPerSec?: number;
+  /** Blocks per second the scrubber verifies; 0 turns scheduled scrubbing off. */
+  scrubRateBlocksPerSec?: number;
+  /** Start a scrub pass this often; 0: only when asked through the admin API. */
+  scrubIntervalMs?: number;
+  /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
+  metricsAddress?: string;
+  log?: Logger;
+}
+
+/** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
+export function parseStorageClasses(text: string): Record<string, Redundancy> {
+  const out: Record<string, Redundancy> = {};
+  for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([A-Z_]+)=(?:rep:(\d+)|rs:(\d+)\+(\d+))$/.exec(pair);
+    if (!m) throw new RangeError(`Cannot parse storage class mapping "${pair}": expected CLASS=rep:N or CLASS=rs:K+M`);
+    out[m[1]!] = m[2] !== undefined ? { kind: 'replicate', copies: Number(m[2]) } : { kind: 'rs', data: Number(m[3]), parity: Number(m[4]) };
+  }
+  return out;
+}
+
+export interface RunningServer {
+  url: string;
+  /** Where the separate metrics listener serves, when one was asked for. */
+  metricsUrl?: string;
+  driveCount: number;
+  /** What a block gets by default over these drives. */
+  defaultRedundancy: Redundancy;
+  region: string;
+  credentials: RootCredentials;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const log = config.log ?? createLogger();
+  const stores = await openLocalStores(config);
+  const { objects, blocks, credentials } = stores;
+  const maintenance = new Maintenance(objects, blocks);
+  let workers: RunningWorker[] = [];
+  let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
+  try {
+    // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
+    await releaseDeadLeases(stores.meta);
+    endpoint = await startEndpoint({
+      address: config.address,
+      ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
+      region: config.region,
+      domains: config.domains,
+      credentials,
+      objects,
+      log,
+      admin: (counters) => ({
+        maintenance,
+        blocks,
+        defaultRedundancy: blocks.defaultRedundancy(),
+        counters,
+        driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
+        workers: () => workers.map((w) => w.status()),
+      }),
+    });
+  } catch (err) {
+    await maintenance.close();
+    await stores.close();
+    throw err;
+  }
+  const holder = processHolderId();
+  workers = backgroundWorkers(config, stores, maintenance, log).map((worker) => startWorker(worker, { meta: stores.meta, holder, log }));
+  const running = endpoint;
+  return {
+    url: running.url,
+    ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
+    region: config.region,
+    credentials,
+    driveCount: stores.driveCount,
+    defaultRedundancy: running.admin.defaultRedundancy,
+    async close() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await maintenance.close();
+      await running.close();
+      await stores.close();
+    },
+  };
+}
+
+/** The server role's background work; each runs under its lease, so in a cluster one process runs it. */
+function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
+  const { objects, blocks } = stores;
+  return [
+    gcWorker(objects, config.gcIntervalMs),
+    completionExpiryWorker(objects, config.gcIntervalMs),
+    orphanSweepWorker(objects, blocks, {
+      graceMs: config.orphanGraceMs ?? orphanGraceMs,
+      intervalMs: config.orphanSweepIntervalMs ?? orphanSweepIntervalMs,
+      log,
+    }),
+    maintenanceWorker(maintenance, {
+      healRateBlocksPerSec: config.healRateBlocksPerSec ?? 200,
+      scrubRateBlocksPerSec: config.scrubRateBlocksPerSec ?? 20,
+      scrubIntervalMs: config.scrubIntervalMs ?? 0,
+    }),
+  ];
+}

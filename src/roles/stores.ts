@@ -1,0 +1,105 @@
+// The stores every role builds from its configuration: root credentials, the MetaStore, the block store
+// over its shard targets, and the ObjectContext over both. The seams for the other roles are here: a
+// gateway opens a shared MetaStore (PostgreSQL) and a block store over remote nodes' ShardStores instead.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { openBlockStore, type LocalBlockStore } from '../blocks/index.js';
+import type { Redundancy } from '../blocks/types.js';
+import type { MetaStore } from '../meta/types.js';
+import type { ObjectContext } from '../objects/context.js';
+import { inlineObjectBytesMax } from '../constants.js';
+import { isStoreError } from '../util/errors.js';
+
+/** What the stores need from the configuration (the server role's flags). */
+export interface StoreConfig {
+  dataDir: string;
+  /** Shard directories; empty: one drive inside the data directory. */
+  drives: string[];
+  region: string;
+  rootAccessKey?: string;
+  rootSecretKey?: string;
+  gcDelayMs: number;
+  inlineBytesMax?: number;
+  /** A drive call slower than this fails and the drive is skipped until it answers again. */
+  driveTimeoutMs?: number;
+  /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
+  storageClasses?: Record<string, Redundancy>;
+}
+
+export interface RootCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  generated: boolean;
+}
+
+/** Root credentials from the configuration, else from the data directory, else freshly generated and kept. */
+export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'rootAccessKey' | 'rootSecretKey'>): Promise<RootCredentials> {
+  if (config.rootAccessKey && config.rootSecretKey) return { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey, generated: false };
+  const path = join(config.dataDir, 'root-credentials.json');
+  try {
+    const stored = JSON.parse(await readFile(path, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+    return { ...stored, generated: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const created = {
+    accessKeyId: `TS${randomBytes(9).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64').replace(/[+/=]/g, '').slice(0, 40),
+  };
+  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
+  return { ...created, generated: true };
+}
+
+export interface Stores {
+  credentials: RootCredentials;
+  meta: MetaStore;
+  blocks: LocalBlockStore;
+  objects: ObjectContext;
+  driveCount: number;
+  /** Closes the block store, then the MetaStore. */
+  close(): Promise<void>;
+}
+
+/** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
+async function openLocalMeta(dataDir: string): Promise<MetaStore> {
+  return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
+    if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
+    throw new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
+  });
+}
+
+/** The server role's stores: SQLite in the data directory and local drives, reached in process. */
+export async function openLocalStores(config: StoreConfig): Promise<Stores> {
+  await mkdir(config.dataDir, { recursive: true });
+  const credentials = await rootCredentials(config);
+  const meta = await openLocalMeta(config.dataDir);
+  const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
+  const blocks = await openBlockStore({ drives, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) }).catch(async (err: unknown) => {
+    await meta.close();
+    throw err;
+  });
+  const storageClasses = config.storageClasses ?? {};
+  const objects: ObjectContext = {
+    meta,
+    blocks,
+    nowMs: () => Date.now(),
+    gcDelayMs: config.gcDelayMs,
+    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
+    region: config.region,
+    redundancyFor: (storageClass) => storageClasses[storageClass],
+    blocksInFlight: new Set(),
+  };
+  return {
+    credentials,
+    meta,
+    blocks,
+    objects,
+    driveCount: drives.length,
+    async close() {
+      await blocks.close();
+      await meta.close();
+    },
+  };
+}
