@@ -8,6 +8,7 @@ import { SqliteMetaStore } from './meta/sqlite/sqlite-store.js';
 import { openBlockStore } from './blocks/index.js';
 import type { ObjectContext } from './objects/context.js';
 import { gcStep, sweepOrphans } from './objects/gc.js';
+import { metaLayoutSource } from './objects/layouts.js';
 import { createS3Server, newRequestCounters } from './s3/server.js';
 import { Maintenance, maintenanceStepBlocks } from './objects/maintenance.js';
 import { startLoop, type BackgroundLoop } from './util/loop.js';
@@ -116,7 +117,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw new Error(`Cannot start on data directory "${config.dataDir}": another Tessera server is using it`, { cause: err });
   });
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
-  const blocks = await openBlockStore({ drives, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) });
+  const layouts = await metaLayoutSource(meta);
+  const blocks = await openBlockStore({ drives, layouts, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) });
   const storageClasses = config.storageClasses ?? {};
   const objects: ObjectContext = {
     meta,

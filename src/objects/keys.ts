@@ -15,6 +15,7 @@ const enum Space {
   Setting = 0x73, // 's' name → JSON (credentials, cluster settings)
   Completed = 0x6b, // 'k' uploadId → CompletedUploadRecord, kept a while so a retried completion replays
   CompletedDue = 0x65, // 'e' dueMs,uploadId → empty: when the 'k' record of that upload expires
+  Layout = 0x6c, // 'l' epoch (u32 BE) → the cluster layout of that epoch (cluster/encodeLayout), oldest first
 }
 
 export const versionKeyBytes = 12;
@@ -149,6 +150,14 @@ export const keys = {
   blockOwnerRange: () => ({ start: Buffer.from([Space.BlockOwner]), end: Buffer.from([Space.BlockOwner + 1]) }),
 
   setting: (name: string) => tuple(Space.Setting, name),
+
+  layout: (epoch: number) => {
+    const key = Buffer.alloc(5);
+    key[0] = Space.Layout;
+    key.writeUInt32BE(epoch, 1);
+    return key;
+  },
+  layoutRange: () => ({ start: Buffer.from([Space.Layout]), end: Buffer.from([Space.Layout + 1]) }),
 
   completed: (uploadId: string) => tuple(Space.Completed, uploadId),
   completedDue: (dueMs: number, uploadId: string) => {
