@@ -21,6 +21,7 @@ export class LocalDriveSet implements ShardTargets {
 
   constructor(
     readonly setId: string,
+    /** Generation of the membership record in drive.json; placement uses the stored layout's epochs instead. */
     readonly epoch: number,
     private readonly drives: DriveSlot[],
     /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
