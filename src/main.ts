@@ -117,7 +117,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw new Error(`Cannot start on data directory "${config.dataDir}": another Tessera server is using it`, { cause: err });
   });
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
-  const layouts = await metaLayoutSource(meta);
+  const layouts = await metaLayoutSource(meta, (layout) => {
+    log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
+  });
   const blocks = await openBlockStore({ drives, layouts, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) });
   const storageClasses = config.storageClasses ?? {};
   const objects: ObjectContext = {

@@ -29,7 +29,7 @@ export async function loadLayouts(meta: MetaStore): Promise<Layout[]> {
  * drives found; drives that join later get a new epoch. Each store is one conditional commit, so a crash
  * leaves either the old history or the new one, and the next start finishes the work.
  */
-export async function metaLayoutSource(meta: MetaStore): Promise<LayoutSource> {
+export async function metaLayoutSource(meta: MetaStore, onStored?: (layout: Layout) => void): Promise<LayoutSource> {
   const history = await loadLayouts(meta);
   const newest = history[history.length - 1];
   return {
@@ -40,6 +40,7 @@ export async function metaLayoutSource(meta: MetaStore): Promise<LayoutSource> {
       const stored = await meta.commit({ checks: [{ key: keys.layout(next.epoch), value: null }], writes: [{ key: keys.layout(next.epoch), value: encodeLayout(next) }] });
       // The data-directory lock keeps a second server out, so a lost check means the history changed under us.
       if (!stored) throw new StoreError('ERR_META_CONFLICT', `Cannot store layout epoch ${next.epoch}: another writer stored it first`);
+      onStored?.(next);
       return [...history, next];
     },
   };
