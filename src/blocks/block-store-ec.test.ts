@@ -14,7 +14,7 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
   let damage: ShardDamage[];
   suiteStore(6, (fixture) => ({ drives, store, damage } = fixture));
   const pathOf = (ref: BlockRef, shardIndex: number) => {
-    const slot = store.slotPath(ref.targets[shardIndex] as string);
+    const slot = store.slotPath(store.targetsOf(ref)[shardIndex] as string);
     return shardFile(slot, ref.id, shardIndex);
   };
   /** Takes drives away (renames their directories) for the duration of `work`. */
@@ -46,7 +46,8 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
       const { data, ref } = await writeRandom(size);
       assert.equal(ref.codec, 'rs-ronomon-v1');
       assert.equal(ref.stripeBytes, MiB);
-      assert.equal(new Set(ref.targets).size, 6);
+      assert.equal(ref.targets, undefined, 'targets are computed, not recorded');
+      assert.equal(new Set(store.targetsOf(ref)).size, 6);
       assert.deepEqual(await collect(store.read(ref, { start: 0, end: size })), data);
     });
   }
@@ -132,8 +133,8 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
     for (const redundancy of [{ kind: 'replicate', copies: 3 }, { kind: 'rs', data: 2, parity: 1 }] as const) {
       const { data, ref } = await writeRandom(MiB * 2 + 5, redundancy);
       assert.deepEqual(ref.redundancy, redundancy);
-      assert.equal(new Set(ref.targets).size, redundancy.kind === 'rs' ? 3 : 3);
-      await withoutDrives([store.slotIndex(ref.targets[0] as string)], async () => {
+      assert.equal(new Set(store.targetsOf(ref)).size, 3);
+      await withoutDrives([store.slotIndex(store.targetsOf(ref)[0] as string)], async () => {
         assert.deepEqual(await collect(store.read(ref, { start: 0, end: data.length })), data);
       });
     }
@@ -174,7 +175,7 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
 
   test('heal - skips a shard whose drive is missing and reports why', async () => {
     const { ref } = await writeRandom(1000);
-    await withoutDrives([store.slotIndex(ref.targets[2] as string)], async () => {
+    await withoutDrives([store.slotIndex(store.targetsOf(ref)[2] as string)], async () => {
       await store.refreshDrives();
       const result = await store.heal(ref);
       assert.deepEqual(result.rebuilt, []);

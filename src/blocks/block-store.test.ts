@@ -32,7 +32,7 @@ describe('LocalBlockStore with one drive', () => {
       const ref = await store.write(piecesOf(data), { id: store.newId() });
       assert.equal(ref.size, size);
       assert.equal(ref.codec, 'rep-v1');
-      assert.equal(ref.targets.length, 1);
+      assert.equal(store.targetsOf(ref).length, 1);
       assert.deepEqual(await collect(store.read(ref, { start: 0, end: size })), data);
     });
   }

@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { readBlock, readBlockLeased, type BlockReadPlan } from './block-reader.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { blockChecksumBytes } from './shard-format.js';
@@ -13,7 +13,7 @@ import { ShardReaderCache } from './shard-reader-cache.js';
 import { shardBlockBytes, stripeTargetBytes } from './limits.js';
 import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax, writePoolBlocksMax, writePoolIdleBytesMax } from '../constants.js';
 import { Semaphore } from '../util/semaphore.js';
-import { placeShards, type PlacementLayout } from './placement.js';
+import { targetsFor, type Layout } from '../cluster/index.js';
 import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
@@ -42,6 +42,11 @@ export type DamageListener = (damage: ShardDamage) => void;
 
 export interface LocalBlockStoreOptions {
   targets: ShardTargets;
+  /**
+   * The layout history, oldest first: writes place by the newest epoch, reads of a block by the epoch it
+   * was written under. Every epoch an existing block may name must be present.
+   */
+  layouts: readonly Layout[];
   redundancy?: Redundancy;
   onDamage?: DamageListener;
   /** What opening the drives changed or found (see drive-set.ts), for the operator's log. */
@@ -54,7 +59,9 @@ const driveCheckIntervalMs = 2000;
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
   private readonly targets: ShardTargets;
   private readonly slots: readonly TargetSlot[];
-  private readonly layout: PlacementLayout;
+  /** The newest epoch: where new blocks go. */
+  private readonly layout: Layout;
+  private readonly layouts = new Map<number, Layout>();
   private readonly redundancy: Redundancy;
   private readonly listeners = new Set<DamageListener>();
   private readonly healthy = new Map<string, boolean>();
@@ -81,12 +88,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.targets = options.targets;
     this.slots = options.targets.slots;
     if (this.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
-    this.layout = {
-      epoch: options.targets.epoch,
-      // One node for now: each drive is its own failure domain. Cluster layouts will fill zone/node.
-      targets: this.slots.map((s) => ({ id: s.id, weight: 1, zone: 'local', node: s.name.node })),
-    };
-    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(this.slots.length), this.slots.length);
+    for (const layout of options.layouts) this.layouts.set(layout.epoch, layout);
+    const newest = options.layouts[options.layouts.length - 1];
+    if (!newest || newest.width === 0) throw new RangeError('Cannot open a block store without a layout that places shards');
+    this.layout = newest;
+    // The widest block the newest epoch places: every drive up to the layout's width (12).
+    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(this.layout.width), this.layout.width);
     for (const slot of this.slots) this.healthy.set(slot.id, this.targets.storeOf(slot.id) !== undefined);
     if (options.onDamage) this.listeners.add(options.onDamage);
     this.openNotes = options.notes ?? [];
@@ -109,16 +116,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async write(source: Readable | AsyncIterable<Buffer>, options: BlockWriteOptions): Promise<BlockRef> {
     this.checkOpen();
     const id = checkBlockId(options.id);
-    const redundancy = checkRedundancy(options.redundancy ?? this.redundancy, this.slots.length);
+    const redundancy = checkRedundancy(options.redundancy ?? this.redundancy, this.layout.width);
     if (options.signal?.aborted) throw abortError(options.signal, `Cannot write block "${id}"`);
     await this.refreshHealth();
     const codec = codecFor(redundancy);
-    const targets = placeShards({
-      blockId: id,
-      layout: this.layout,
-      count: shardCountOf(redundancy),
-      isUsable: (target) => this.healthy.get(target) === true,
-    });
+    // Computed, not chosen: a drive that is down keeps its shard slot, and the write is degraded (then healed).
+    const targets = targetsFor(this.layout, id, shardCountOf(redundancy)).map((t) => t.id);
     const stripeBytes = codec.dataShards * fullChunkBytes(stripeTargetBytes, codec.dataShards, codec.chunkAlignBytes);
     const { size, failed } = await writeBlock(
       {
@@ -135,8 +138,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       this.checkedAtMs = 0; // a failed write may mean a drive went away: look again next time
       throw err;
     });
-    const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, targets, epoch: this.layout.epoch };
-    this.reportWriteFailures(ref, failed);
+    // No targets recorded: readers compute them from the id and the epoch (shared/design.md §5).
+    const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, epoch: this.layout.epoch };
+    this.reportWriteFailures(ref, targets, failed);
     return ref;
   }
 
@@ -162,20 +166,20 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   /** The read plan of a GET of bytes [start, end), after checking the range. */
   private getPlan(ref: BlockRef, options: BlockReadOptions, pool: BufferPool | undefined): BlockReadPlan {
     this.checkOpen();
-    const { codec, layout } = this.openRef(ref);
+    const { codec, layout, targets } = this.openRef(ref);
     const { start, end, signal } = options;
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
     void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    return { ...this.readPlan(ref, codec, layout, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
+    return { ...this.readPlan(ref, codec, layout, targets, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
     this.checkOpen();
     const id = checkBlockId(ref.id);
     await Promise.all(
-      ref.targets.map(async (target, shardIndex) => {
+      this.openRef(ref).targets.map(async (target, shardIndex) => {
         // A missing drive holds nothing we can reach; GC of that drive's orphans catches it later.
         await this.targets.storeOf(target)?.deleteShard({ blockId: id, shardIndex }).catch(() => undefined);
       }),
@@ -187,17 +191,17 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {
     this.checkOpen();
-    const { codec, layout } = this.openRef(ref);
-    return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, options.signal)), ref, options.signal);
+    const { codec, layout, targets } = this.openRef(ref);
+    return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, targets, options.signal)), ref, options.signal);
   }
 
   async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
     this.checkOpen();
-    const { codec, layout } = this.openRef(ref);
+    const { codec, layout, targets } = this.openRef(ref);
     await this.refreshHealth(true);
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
-    const plan = { ...this.readPlan(ref, codec, layout, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(ref, i, e) };
+    const plan = { ...this.readPlan(ref, codec, layout, targets, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(targets, i, e) };
     const work = async () => {
       try {
         return await healBlock(plan, await scrubBlock(plan));
@@ -276,25 +280,44 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.readerCache.close();
   }
 
-  /** The codec and geometry of a recorded block, checked so a bad ref fails loudly, not with wrong bytes. */
-  private openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout } {
+  /**
+   * The codec, geometry and shard targets of a recorded block, checked so a bad ref fails loudly, not
+   * with wrong bytes. Targets come from the ref when it lists them (blocks written before layouts were
+   * stored), else from the layout of the epoch the block was written under.
+   */
+  private openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout; targets: readonly string[] } {
     checkBlockId(ref.id);
     const codec = codecById(ref.codec, ref.redundancy);
-    if (ref.targets.length !== codec.dataShards + codec.parityShards) {
-      throw new RangeError(`Block "${ref.id}" lists ${ref.targets.length} targets for ${codec.dataShards + codec.parityShards} shards`);
+    const shards = codec.dataShards + codec.parityShards;
+    const targets = ref.targets ?? this.computedTargets(ref, shards);
+    if (targets.length !== shards) {
+      throw new RangeError(`Block "${ref.id}" lists ${targets.length} targets for ${shards} shards`);
     }
     const layout = stripeLayout({ size: ref.size, dataShards: codec.dataShards, stripeBytes: ref.stripeBytes, alignBytes: codec.chunkAlignBytes });
-    return { codec, layout };
+    return { codec, layout, targets };
   }
 
-  private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, signal: AbortSignal | undefined): BlockReadPlan {
+  /** The drive ids of a block's shards, as reads, scrub, heal and delete find them. */
+  targetsOf(ref: BlockRef): readonly string[] {
+    return this.openRef(ref).targets;
+  }
+
+  private computedTargets(ref: BlockRef, shards: number): string[] {
+    const layout = this.layouts.get(ref.epoch);
+    // A layout epoch is kept while any block may name it; its absence means the metadata is damaged.
+    if (!layout) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot find layout epoch ${ref.epoch} of block "${ref.id}"`);
+    return targetsFor(layout, ref.id, shards).map((t) => t.id);
+  }
+
+  private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, targets: readonly string[], signal: AbortSignal | undefined): BlockReadPlan {
     return {
       blockId: ref.id,
       codec,
       layout,
-      sources: this.sourcesOf(ref),
+      // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
+      sources: targets.map((target) => ({ target, store: this.usableStore(target) })),
       signal,
-      onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, shardIndex, error),
+      onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, targets, shardIndex, error),
     };
   }
 
@@ -308,17 +331,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     }
   }
 
-  private sourcesOf(ref: BlockRef): ShardSource[] {
-    // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
-    return ref.targets.map((target) => ({ target, store: this.usableStore(target) }));
-  }
-
   private slotOf(target: string): TargetSlot | undefined {
     return this.slots.find((s) => s.id === target);
   }
 
-  private countCorrupt(ref: BlockRef, shardIndex: number, error: StoreError): void {
-    const target = ref.targets[shardIndex];
+  private countCorrupt(targets: readonly string[], shardIndex: number, error: StoreError): void {
+    const target = targets[shardIndex];
     if (error.code === 'ERR_SHARD_CORRUPT' && target) this.corruptFound.set(target, (this.corruptFound.get(target) ?? 0) + 1);
   }
 
@@ -368,12 +386,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return this.slots.find((s) => s.id === target)?.where ?? '';
   }
 
-  private reportWriteFailures(ref: BlockRef, failed: ShardFailure[]): void {
-    for (const f of failed) this.emitDamage({ ref, shardIndex: f.shardIndex, target: f.target, reason: 'write-failed', error: f.error });
+  private reportWriteFailures(ref: BlockRef, targets: readonly string[], failed: ShardFailure[]): void {
+    for (const f of failed) this.emitDamage({ ref, shardIndex: f.shardIndex, target: targets[f.shardIndex] ?? f.target, reason: 'write-failed', error: f.error });
   }
 
-  private reportReadDamage(ref: BlockRef, shardIndex: number, error: StoreError): void {
-    const target = ref.targets[shardIndex] ?? '?';
+  private reportReadDamage(ref: BlockRef, targets: readonly string[], shardIndex: number, error: StoreError): void {
+    const target = targets[shardIndex] ?? '?';
     const reason = error.code === 'ERR_SHARD_CORRUPT' ? 'corrupt' : 'missing';
     this.emitDamage({ ref, shardIndex, target, reason, error });
   }

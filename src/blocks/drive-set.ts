@@ -21,6 +21,7 @@ export class LocalDriveSet implements ShardTargets {
 
   constructor(
     readonly setId: string,
+    /** Generation of the membership record in drive.json; placement uses the stored layout's epochs instead. */
     readonly epoch: number,
     private readonly drives: DriveSlot[],
     /** What opening changed, for the log: new, re-formatted (wiped) or unreadable drives. */
@@ -60,11 +61,13 @@ export class LocalDriveSet implements ShardTargets {
 type Probe = { path: string; identity?: DriveIdentity; unreadable?: unknown };
 
 /**
- * Opens every path. Drives with an identity take their slot. A readable path without one (a new or
- * wiped drive) takes a free slot of the set and gets that slot's id back, so heal can refill it; paths
- * beyond the set's size join as new drives under a new epoch. Unreadable paths leave their slot missing.
+ * Opens every path. The slots are `knownDrives` (the drives the stored layout gives this node), or
+ * without it the membership recorded in the drives' drive.json (by older releases too). Drives with an
+ * identity take their slot. A readable path without one (a new or wiped drive) takes a free slot and gets
+ * that slot's id back, so heal can refill it; paths beyond the slots join as new drives (the caller lays
+ * them out in a new layout epoch). Unreadable paths leave their slot missing.
  */
-export async function openDriveSet(paths: string[], io?: DriveIoOptions): Promise<LocalDriveSet> {
+export async function openDriveSet(paths: string[], io?: DriveIoOptions, knownDrives?: readonly string[]): Promise<LocalDriveSet> {
   const resolved = paths.map((p) => resolve(p));
   if (new Set(resolved).size !== resolved.length) throw new RangeError(`Cannot open drives "${paths.join(',')}": a path repeats`);
   const probes: Probe[] = await Promise.all(
@@ -78,7 +81,8 @@ export async function openDriveSet(paths: string[], io?: DriveIoOptions): Promis
   );
   const reference = newestSet(probes);
   const setId = reference?.setId ?? randomBytes(8).toString('hex');
-  const slotIds = reference ? [...reference.drives] : [];
+  // The stored layout names this node's drives; drive.json's membership is only read before there is one.
+  const slotIds = knownDrives ? [...knownDrives] : reference ? [...reference.drives] : [];
   for (const probe of probes) {
     const id = probe.identity?.driveId;
     if (id !== undefined && !slotIds.includes(id)) {

@@ -107,12 +107,11 @@ export interface TargetSlot {
 }
 
 /**
- * The targets a block store places shards on, and how to reach each. The first implementation is the
- * local drive set (drive-set.ts); a cluster's layout with node clients will be the second.
+ * The targets a block store can reach, and how to reach each; which of them hold a block's shards is the
+ * layout's business (cluster/targetsFor), not theirs. The first implementation is the local drive set
+ * (drive-set.ts); node clients will be the second.
  */
 export interface ShardTargets {
-  /** Layout epoch the slots belong to. */
-  readonly epoch: number;
   /** Every target of the layout, in a stable order. */
   readonly slots: readonly TargetSlot[];
   /** The store of target `id`; undefined while it cannot be reached at all (never opened, unknown). */

@@ -21,9 +21,13 @@ export interface BlockRef {
   size: number;
   /** Logical bytes per stripe. */
   stripeBytes: number;
-  /** Target (drive) id holding shard i, fixed at write time; length k+m (or copies). */
-  targets: string[];
-  /** Layout epoch the targets were chosen under. */
+  /**
+   * Target (drive) id holding shard i: recorded only by releases before the layout was stored in the
+   * metadata. Blocks written since record none; shard i lives on the i-th target of the block's
+   * partition in layout epoch `epoch` (cluster/targetsFor).
+   */
+  targets?: string[];
+  /** Layout epoch the block was written under: its shards' targets are computed from it. */
   epoch: number;
 }
 
@@ -114,7 +118,7 @@ export interface DriveStatus {
 export interface BlockMaintenance {
   /** Verifies every checksum of every shard of the block. Reports damage like a read does. */
   scrub(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<ShardCheck[]>;
-  /** Rebuilds missing or corrupt shards onto their recorded targets; a second call finds nothing to do. */
+  /** Rebuilds missing or corrupt shards onto their targets; a second call finds nothing to do. */
   heal(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<HealResult>;
   driveStatus(): Promise<DriveStatus[]>;
   /** Subscribes to shard damage; returns the unsubscribe function. */

@@ -17,6 +17,7 @@ const enum Space {
   CompletedDue = 0x65, // 'e' dueMs,uploadId → empty: when the 'k' record of that upload expires
   Damage = 0x64, // 'd' blockId → BlockRef reported damaged (missing or corrupt shard), waiting for heal
   Lease = 0x6c, // 'l' name → LeaseRecord: which process runs that background worker, until when
+  Layout = 0x79, // 'y' epoch (u32 BE) → the cluster layout of that epoch (cluster/encodeLayout), oldest first
 }
 
 export const versionKeyBytes = 12;
@@ -157,6 +158,13 @@ export const keys = {
 
   lease: (name: string) => tuple(Space.Lease, name),
   leaseRange: () => ({ start: Buffer.from([Space.Lease]), end: Buffer.from([Space.Lease + 1]) }),
+  layout: (epoch: number) => {
+    const key = Buffer.alloc(5);
+    key[0] = Space.Layout;
+    key.writeUInt32BE(epoch, 1);
+    return key;
+  },
+  layoutRange: () => ({ start: Buffer.from([Space.Layout]), end: Buffer.from([Space.Layout + 1]) }),
 
   completed: (uploadId: string) => tuple(Space.Completed, uploadId),
   completedDue: (dueMs: number, uploadId: string) => {

@@ -63,7 +63,9 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? createLogger();
-  const stores = await openLocalStores(config);
+  const stores = await openLocalStores(config, (layout) => {
+    log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
+  });
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];

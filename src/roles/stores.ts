@@ -11,6 +11,8 @@ import type { MetaStore } from '../meta/types.js';
 import type { ObjectContext } from '../objects/context.js';
 import { inlineObjectBytesMax } from '../constants.js';
 import { isStoreError } from '../util/errors.js';
+import { metaLayoutSource } from '../objects/layouts.js';
+import type { Layout } from '../cluster/index.js';
 
 /** What the stores need from the configuration (the server role's flags). */
 export interface StoreConfig {
@@ -71,12 +73,16 @@ async function openLocalMeta(dataDir: string): Promise<MetaStore> {
 }
 
 /** The server role's stores: SQLite in the data directory and local drives, reached in process. */
-export async function openLocalStores(config: StoreConfig): Promise<Stores> {
+export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const meta = await openLocalMeta(config.dataDir);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
-  const blocks = await openBlockStore({ drives, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) }).catch(async (err: unknown) => {
+  const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
+    await meta.close();
+    throw err;
+  });
+  const blocks = await openBlockStore({ drives, layouts, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) }).catch(async (err: unknown) => {
     await meta.close();
     throw err;
   });
