@@ -1,11 +1,12 @@
 // Starts a real `tessera server` process on a free port with a temporary data directory, for
 // integration tests. Needs a build (npm test builds first). Stop every server you start.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { after } from 'node:test';
+import { after, afterEach, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -112,4 +113,23 @@ export async function withClient<T>(server: TesseraProcess, fn: (s3: S3Client) =
   } finally {
     s3.destroy();
   }
+}
+
+/**
+ * For files that throw hostile or broken requests at one server: creates `bucket` with a canary object
+ * before the tests, and after every test checks that the server is alive, still serves the canary, and
+ * has logged nothing matching `forbiddenLog`.
+ */
+export function guardWithCanary(options: { server: TesseraProcess; s3: S3Client; bucket: string; forbiddenLog: RegExp }): void {
+  const { server, s3, bucket: Bucket, forbiddenLog } = options;
+  before(async () => {
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'canary', Body: 'still here' }));
+  });
+  afterEach(async () => {
+    assert.equal(server.process.exitCode, null, 'the server exited');
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'canary' }));
+    assert.equal(await got.Body!.transformToString(), 'still here');
+    assert.doesNotMatch(server.logs(), forbiddenLog);
+  });
 }

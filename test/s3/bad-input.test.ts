@@ -1,29 +1,20 @@
 // Bad and hostile input: malformed and oversize XML, long keys, oversize headers, truncated bodies, bad
 // aws-chunked framing, unknown operations. Each gets AWS's error with a full XML body and a request id,
 // never a 500, a hang or a crash, and the server keeps serving afterwards.
-import { test, before, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { startTesseraForFile } from '../helpers/tessera.js';
+import { guardWithCanary, startTesseraForFile } from '../helpers/tessera.js';
 import {
   assertS3Error, md5Base64, objectPath, parseErrorBody, raw, sdkError, send, signedHeaders, socketExchange, streamingSignedPut,
 } from './raw-http.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'hostile';
-before(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket }));
-  await s3.send(new PutObjectCommand({ Bucket, Key: 'canary', Body: 'still here' }));
-});
 // After every test the server is alive and serving, and has logged no internal error.
-afterEach(async () => {
-  assert.equal(server.process.exitCode, null, 'the server exited');
-  const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'canary' }));
-  assert.equal(await got.Body!.transformToString(), 'still here');
-  assert.doesNotMatch(server.logs(), /InternalError|Unhandled request failure/);
-});
+guardWithCanary({ server, s3, bucket: Bucket, forbiddenLog: /InternalError|Unhandled request failure/ });
 
 async function assertAbsent(key: string): Promise<void> {
   await assert.rejects(s3.send(new HeadObjectCommand({ Bucket, Key: key })), sdkError('NotFound', 404));

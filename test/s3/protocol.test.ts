@@ -1,7 +1,7 @@
 // HTTP protocol and connection handling: pipelined garbage after a request, Expect: 100-continue, bodies
 // refused before they are read, and clients that hang up mid-body. Raw sockets, since the SDK cannot send
 // these requests or show what happens on the connection.
-import { test, before, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { createReadStream } from 'node:fs';
@@ -9,23 +9,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { guardWithCanary, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, parseErrorBody, raw, sdkError, send, signedHeaders, socketExchange, streamingSignedPut } from './raw-http.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'protocol';
 const MiB = 1024 * 1024;
-before(async () => {
-  await s3.send(new CreateBucketCommand({ Bucket }));
-  await s3.send(new PutObjectCommand({ Bucket, Key: 'canary', Body: 'still here' }));
-});
-afterEach(async () => {
-  assert.equal(server.process.exitCode, null, 'the server exited');
-  const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'canary' }));
-  assert.equal(await got.Body!.transformToString(), 'still here');
-  assert.doesNotMatch(server.logs(), /"level":"error"/);
-});
+guardWithCanary({ server, s3, bucket: Bucket, forbiddenLog: /"level":"error"/ });
 
 /** The request line and headers of a request signed for `server`, as raw bytes. */
 async function head(req: { method: string; path: string; body?: string; payloadHash?: string; headers?: Record<string, string> }): Promise<string> {
