@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -17,6 +18,8 @@ import { openGatewayStores, type GatewayConfig } from '../../src/roles/gateway.j
 import { storeInitialLayout } from '../../src/roles/initial-layout.js';
 import { serveStores } from '../../src/roles/server.js';
 import { createLogger } from '../../src/util/log.js';
+import { isStoreError } from '../../src/util/errors.js';
+import { repoRoot, waitForEndpoint } from '../helpers/tessera.js';
 import { shardFilesUnder } from './helpers.js';
 
 const Bucket = 'layouts';
@@ -101,3 +104,51 @@ async function waitFor(attempt: () => Promise<boolean>): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+test('tessera gateway - a process with no layout starts, says so, and answers a data PUT 503 ServiceUnavailable', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-gateway-'));
+  await writeFile(join(dir, 'secret'), randomBytes(32).toString('hex'));
+  const accessKeyId = 'GATEWAYTESTKEY000001';
+  const secretAccessKey = 'gateway/test/secret/0000000000000000000001';
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'gateway', '--address', '127.0.0.1:0', '--data-dir', join(dir, 'gw'), '--cluster-secret-file', join(dir, 'secret')], {
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let s3: S3Client | undefined;
+  try {
+    const url = await waitForEndpoint(child, 20_000, () => stderr);
+    assert.match(stdout, /layout:\s+none yet/);
+    s3 = new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    assert.deepEqual((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name), [Bucket]);
+    await assert.rejects(s3.send(new PutObjectCommand({ Bucket, Key: 'data', Body: randomBytes(100_000) })), (err: unknown) => err instanceof S3ServiceException && err.name === 'ServiceUnavailable' && /no layout/.test(err.message));
+  } finally {
+    s3?.destroy();
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('storeInitialLayout - refuses a node that answers under another id, and stores nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-gateway-'));
+  const secret = randomBytes(32);
+  const log = createLogger({ quiet: true });
+  const drive = await LocalDrive.open(join(dir, 'd'), { create: true });
+  const node = await startNodeServer({ address: '127.0.0.1:0', nodeId: 'real-id', secret, drives: [drive], log });
+  const config: GatewayConfig = { address: '127.0.0.1:0', domains: [], dataDir: join(dir, 'gateway'), region: 'us-east-1', gcDelayMs: 60_000, gcIntervalMs: 5000, clusterSecret: secret, log };
+  const stores = await openGatewayStores(config, log);
+  try {
+    await assert.rejects(storeInitialLayout(stores.meta, [{ id: 'other-id', address: new URL(node.url).host, zone: 'z' }], { secret, timeoutMs: 300 }), (err) => isStoreError(err));
+    assert.deepEqual(await loadLayouts(stores.meta), []);
+  } finally {
+    await stores.close();
+    await node.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
