@@ -1,9 +1,11 @@
 // The cluster part of admin status and metrics: node and drive states over the newest layout, partition
-// health for the default redundancy, and rebalance progress with its rate and ETA. Pure: the caller reads
-// the layout, the block store's drive status and the stored progress.
+// health for the default redundancy, and rebalance progress with its rate and ETA. Pure but for the one
+// reader at the end, which loads the layout, staged changes and progress from the MetaStore.
 import type { Layout } from '../cluster/index.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
-import type { RebalanceProgress } from '../objects/rebalance.js';
+import type { MetaStore } from '../meta/types.js';
+import { currentLayout, readStaged } from '../objects/layout-admin.js';
+import { readRebalanceProgress, type RebalanceProgress } from '../objects/rebalance.js';
 
 export type NodeState = 'up' | 'down' | 'draining';
 export type DriveState = DriveStatus['state'];
@@ -104,4 +106,10 @@ export function clusterStatus(input: { layout: Layout; drives: readonly DriveSta
     stagedChanges: input.stagedChanges,
     rebalance: input.rebalance ? rebalanceStatus(input.rebalance) : null,
   };
+}
+
+/** The cluster's nodes, partitions and rebalance progress, given the block store's drive states. */
+export async function readClusterStatus(deps: { meta: MetaStore; defaultRedundancy: Redundancy }, drives: readonly DriveStatus[]): Promise<ClusterStatus> {
+  const [layout, { staged }, rebalance] = await Promise.all([currentLayout(deps.meta), readStaged(deps.meta), readRebalanceProgress(deps.meta)]);
+  return clusterStatus({ layout, drives, redundancy: deps.defaultRedundancy, stagedChanges: staged?.changes.length ?? 0, rebalance });
 }

@@ -81,7 +81,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       credentials,
       objects,
       log,
+      // No cluster secret: a single node's drives join by themselves, so the admin API refuses assign.
       admin: (counters) => ({
+        meta: stores.meta,
         maintenance,
         blocks,
         defaultRedundancy: blocks.defaultRedundancy(),
