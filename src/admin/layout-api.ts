@@ -78,7 +78,7 @@ function refusalOf(err: unknown): AdminRefusal | undefined {
   return undefined;
 }
 
-async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<unknown> {
+async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<ApplyView> {
   const text = query.get('epoch');
   if (text === null || !/^\d{1,9}$/.test(text)) throw new AdminRefusal(400, `Cannot apply without the epoch to create: pass epoch=N, the current epoch + 1 (got "${text ?? ''}")`);
   const { layout, diff } = await applyStaged(deps.meta, Number(text));
@@ -192,7 +192,44 @@ async function askNode(secret: Buffer, nodeId: string, address: string): Promise
 
 // ---- views ---------------------------------------------------------------------------------------
 
-function layoutMembers(layout: Layout): unknown[] {
+export interface NodeView {
+  id: string;
+  zone: string;
+  address: string;
+  state: string;
+  /** slotShare: the drive's fraction of all slots of the epoch. */
+  drives: { id: string; capacity: number; state: string; slotShare: number }[];
+}
+
+export interface DiffView {
+  fromEpoch: number;
+  toEpoch: number;
+  slotsCompared: number;
+  slotsMoved: number;
+  /** The share of the data that moves: slots moved / slots compared. */
+  movedFraction: number;
+  partitionsMoved: number;
+  /** Only the drives that gain or lose slots. */
+  targets: { targetId: string; slotsBefore: number; slotsAfter: number; slotsIn: number; slotsOut: number }[];
+}
+
+export interface LayoutView {
+  epoch: number;
+  partitionCount: number;
+  width: number;
+  nodes: NodeView[];
+  staged: { baseEpoch: number; changes: LayoutChange[] } | null;
+  preview: { epoch: number; width: number; nodes: NodeView[]; moved: DiffView; warnings: string[] } | null;
+  previewError?: string;
+}
+
+export interface ApplyView {
+  epoch: number;
+  moved: DiffView;
+  warning?: string;
+}
+
+function layoutMembers(layout: Layout): NodeView[] {
   const shares = layout.width > 0 ? targetShares(layout) : new Map<string, { actual: number }>();
   return layout.nodes.map((n) => ({
     id: n.id,
@@ -203,7 +240,7 @@ function layoutMembers(layout: Layout): unknown[] {
   }));
 }
 
-function diffView(diff: LayoutDiff): unknown {
+function diffView(diff: LayoutDiff): DiffView {
   return {
     fromEpoch: diff.fromEpoch,
     toEpoch: diff.toEpoch,
@@ -215,12 +252,12 @@ function diffView(diff: LayoutDiff): unknown {
   };
 }
 
-function previewView(preview: LayoutPreview): unknown {
+function previewView(preview: LayoutPreview): NonNullable<LayoutView['preview']> {
   return { epoch: preview.next.epoch, width: preview.next.width, nodes: layoutMembers(preview.next), moved: diffView(preview.diff), warnings: preview.warnings };
 }
 
 /** GET layout's answer: the current epoch, the staged changes and what applying them would move. */
-export function layoutView(state: LayoutState): unknown {
+export function layoutView(state: LayoutState): LayoutView {
   const { current } = state;
   return {
     epoch: current.epoch,
