@@ -90,7 +90,8 @@ export async function readLayoutState(meta: MetaStore): Promise<LayoutState> {
  */
 export async function stageChange(meta: MetaStore, change: LayoutChange): Promise<LayoutState> {
   for (let attempt = 0; attempt < commitAttemptsMax; attempt++) {
-    const [current, { staged, stored }] = await Promise.all([currentLayout(meta), readStaged(meta)]);
+    const { staged, stored } = await readStaged(meta);
+    const current = await currentLayout(meta);
     const changes = [...(staged?.changes ?? []), change];
     if (changes.length > stagedChangesMax) throw new RangeError(`Cannot stage more than ${stagedChangesMax} layout changes: apply or revert them first`);
     const preview = previewChanges(current, changes);
@@ -124,7 +125,10 @@ export async function revertStaged(meta: MetaStore): Promise<number> {
  */
 export async function applyStaged(meta: MetaStore, epoch: number): Promise<{ layout: Layout; diff: LayoutDiff }> {
   if (!Number.isSafeInteger(epoch) || epoch < 1) throw new RangeError(`Cannot apply the staged changes as epoch "${epoch}": expected a positive integer`);
-  const [current, { staged, stored }] = await Promise.all([currentLayout(meta), readStaged(meta)]);
+  // Staged first, then the epoch: an apply landing between the two reads then shows as a newer epoch (409),
+  // never as "nothing staged" read against the old one.
+  const { staged, stored } = await readStaged(meta);
+  const current = await currentLayout(meta);
   if (epoch !== current.epoch + 1) {
     throw new StoreError('ERR_META_CONFLICT', `Cannot apply the staged changes as epoch ${epoch}: the current epoch is ${current.epoch}, so the next is ${current.epoch + 1}`);
   }
