@@ -82,7 +82,8 @@ async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<App
   const text = query.get('epoch');
   if (text === null || !/^\d{1,9}$/.test(text)) throw new AdminRefusal(400, `Cannot apply without the epoch to create: pass epoch=N, the current epoch + 1 (got "${text ?? ''}")`);
   const { layout, diff } = await applyStaged(deps.meta, Number(text));
-  let followed: string | undefined;
+  // A single-node server has no hook: its block store loads the history once, at start.
+  let followed = deps.layoutApplied ? undefined : `Epoch ${layout.epoch} is stored; this server places new blocks by it after a restart`;
   try {
     await deps.layoutApplied?.();
   } catch (err) {
