@@ -175,7 +175,12 @@ function sizeGiB(nodeId: string, drive: { id: string; totalBytes?: number }): nu
 
 /** The drives of the node at `address`, which must be `nodeId` (a request signed for another id is refused by it). */
 async function askNode(secret: Buffer, nodeId: string, address: string): Promise<{ id: string; totalBytes?: number }[]> {
-  const remote = new RemoteNode({ url: `http://${address}`, nodeId, secret, callTimeoutMs: nodeCallTimeoutMs });
+  let remote: RemoteNode;
+  try {
+    remote = new RemoteNode({ url: `http://${address}`, nodeId, secret, callTimeoutMs: nodeCallTimeoutMs });
+  } catch (err) {
+    throw new RangeError(`Cannot reach node "${nodeId}" at "${address}": ${(err as Error).message}`);
+  }
   try {
     const answer = await remote.json<{ nodeId: string; drives: string[] }>('GET', `${rpcPathPrefix}/node`, { action: `Cannot ask node "${nodeId}" at ${address} for its drives` });
     if (answer.nodeId !== nodeId) throw new RangeError(`Cannot assign node "${nodeId}": the node at ${address} is "${answer.nodeId}"`);
