@@ -1,10 +1,16 @@
 // Cluster status from a layout, the block store's drive states and stored rebalance progress.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeLayout, emptyLayout } from '../cluster/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { computeLayout, emptyLayout, encodeLayout } from '../cluster/index.js';
+import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { keys } from '../objects/keys.js';
+import { stageChange } from '../objects/layout-admin.js';
 import { clusterChanges } from '../cluster/test-helpers.js';
 import type { DriveStatus } from '../blocks/types.js';
-import { clusterStatus, rebalanceStatus } from './cluster-status.js';
+import { clusterStatus, readClusterStatus, rebalanceStatus } from './cluster-status.js';
 import type { RebalanceProgress } from '../objects/rebalance.js';
 
 // Six nodes in three zones, one drive each: a 4+2 block puts one shard on every node.
@@ -52,4 +58,23 @@ test('rebalanceStatus - rate over the pass so far and the ETA of what remains', 
   assert.equal(s.etaSeconds, 30);
   assert.equal(rebalanceStatus({ ...progress, updatedAtMs: progress.startedAtMs }).etaSeconds, null, 'no rate yet');
   assert.equal(rebalanceStatus({ ...progress, state: 'idle', blocksChecked: 400, finishedAtMs: 1_020_000 }).etaSeconds, 0);
+});
+
+test('readClusterStatus - reads the newest epoch, the staged changes and the stored rebalance progress', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-cluster-status-'));
+  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  try {
+    const progress: RebalanceProgress = { settledEpoch: 0, toEpoch: 1, state: 'running', blocksChecked: 5, blocksTotal: 10, blocksMoved: 5, shardsMoved: 30, bytesMoved: 1000, shardsFailed: 1, startedAtMs: 0, updatedAtMs: 5000 };
+    assert.ok(await meta.commit({ checks: [], writes: [{ key: keys.layout(1), value: encodeLayout(layout) }, { key: keys.setting('rebalance'), value: Buffer.from(JSON.stringify(progress)) }] }));
+    await stageChange(meta, { kind: 'drainNode', nodeId: 'n0001' });
+    const s = await readClusterStatus({ meta, defaultRedundancy: rs42 }, drives({ n0002: 'missing' }));
+    assert.equal(s.epoch, 1);
+    assert.equal(s.stagedChanges, 1);
+    assert.equal(s.nodes.find((n) => n.id === 'n0002')?.state, 'down');
+    assert.deepEqual([s.partitions.healthy, s.partitions.degraded], [0, 64]);
+    assert.deepEqual([s.rebalance?.blocksRemaining, s.rebalance?.bytesPerSec, s.rebalance?.etaSeconds], [5, 200, 5]);
+  } finally {
+    await meta.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
