@@ -84,7 +84,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const log = config.log ?? createLogger();
   const stores = await openGatewayStores(config, log);
   // No releaseDeadLeases: another gateway on the same MetaStore may hold them; a dead holder's lapse in 30 s.
-  const running = await serveStores(stores, config, log, { releaseDeadLeases: false });
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: false, clusterSecret: config.clusterSecret });
   stores.follower.start(config.layoutPollMs ?? layoutPollIntervalMs);
   return {
     ...running,

@@ -83,7 +83,7 @@ export async function serveStores(
   stores: Stores,
   config: CommonStoreConfig & WorkerConfig & EndpointConfig,
   log: Logger,
-  options: { releaseDeadLeases: boolean },
+  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer },
 ): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
@@ -99,7 +99,14 @@ export async function serveStores(
       credentials,
       objects,
       log,
+      // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
+        meta: stores.meta,
+        ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
+        // A layout applied here is followed at once, not at the next poll.
+        layoutApplied: async () => {
+          await stores.refreshLayouts();
+        },
         maintenance,
         blocks,
         // Read when asked: a gateway's default follows the layout.
