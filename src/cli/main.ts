@@ -1,6 +1,6 @@
 // The `tessera` command: argv and environment → configuration → calls into main.ts. No logic of its own.
 import { Command, Option } from 'commander';
-import { parseStorageClasses, startServer } from '../main.js';
+import { parseMetaUrl, parseStorageClasses, startServer } from '../main.js';
 import { adminCommand, describeRedundancy } from './admin.js';
 import { driveOpTimeoutMs } from '../constants.js';
 import { nodeCommand } from './node.js';
@@ -14,9 +14,10 @@ function nonNegative(flag: string, value: string): number {
 
 function serverCommand(): Command {
   return new Command('server')
-    .description('Run everything in one process: the S3 endpoint, SQLite metadata and local drives')
+    .description('Run everything in one process: the S3 endpoint, metadata (SQLite, or PostgreSQL with --meta) and local drives')
     .addOption(new Option('--address <host:port>', 'address to listen on').env('TESSERA_ADDRESS').default('127.0.0.1:9000'))
     .addOption(new Option('--data <dir>', 'data directory: metadata, credentials, and the drive when --drives is not given').env('TESSERA_DATA').default('./data'))
+    .addOption(new Option('--meta <url>', 'keep the metadata in PostgreSQL at postgres://USER@HOST:PORT/DB (schema created or migrated on start) instead of SQLite in the data directory').env('TESSERA_META').default(''))
     .addOption(new Option('--drives <dirs>', 'comma-separated shard directories, one per drive').env('TESSERA_DRIVES').default(''))
     .addOption(new Option('--region <name>', 'the S3 region this endpoint serves').env('TESSERA_REGION').default('us-east-1'))
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
@@ -31,11 +32,12 @@ function serverCommand(): Command {
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''))
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string; driveTimeout: string; metricsAddress: string }) => {
+    .action(async (opts: { address: string; data: string; meta: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string; driveTimeout: string; metricsAddress: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
         dataDir: opts.data,
+        ...(parseMetaUrl(opts.meta) ? { metaUrl: opts.meta } : {}),
         drives: list(opts.drives),
         region: opts.region,
         domains: list(opts.domain),
@@ -54,7 +56,7 @@ function serverCommand(): Command {
       });
       const secret = running.credentials.generated || !process.env.TESSERA_ROOT_SECRET_KEY ? running.credentials.secretAccessKey : '(from TESSERA_ROOT_SECRET_KEY)';
       process.stdout.write(
-        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
+        `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  metadata:   ${running.meta}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));

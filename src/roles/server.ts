@@ -54,6 +54,8 @@ export interface RunningServer {
   /** Where the separate metrics listener serves, when one was asked for. */
   metricsUrl?: string;
   driveCount: number;
+  /** Where the metadata lives (no password). */
+  meta: string;
   /** What a block gets by default over these drives. */
   defaultRedundancy: Redundancy;
   region: string;
@@ -71,8 +73,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
-    // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
-    await releaseDeadLeases(stores.meta);
+    // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
+    // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
+    if (!stores.metaShared) await releaseDeadLeases(stores.meta);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -104,6 +107,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     region: config.region,
     credentials,
     driveCount: stores.driveCount,
+    meta: stores.metaDescription,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
 import { openBlockStore, type LocalBlockStore } from '../blocks/index.js';
 import type { Redundancy } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
@@ -17,6 +18,8 @@ import type { Layout } from '../cluster/index.js';
 /** What the stores need from the configuration (the server role's flags). */
 export interface StoreConfig {
   dataDir: string;
+  /** postgres://USER@HOST:PORT/DB: the metadata in that PostgreSQL; unset: SQLite in the data directory. */
+  metaUrl?: string;
   /** Shard directories; empty: one drive inside the data directory. */
   drives: string[];
   region: string;
@@ -57,6 +60,13 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
 export interface Stores {
   credentials: RootCredentials;
   meta: MetaStore;
+  /**
+   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
+   * dead process's, e.g. leases, which expire on their own instead.
+   */
+  metaShared: boolean;
+  /** Where the metadata lives, for the startup banner (no password). */
+  metaDescription: string;
   blocks: LocalBlockStore;
   objects: ObjectContext;
   driveCount: number;
@@ -72,11 +82,22 @@ async function openLocalMeta(dataDir: string): Promise<MetaStore> {
   });
 }
 
-/** The server role's stores: SQLite in the data directory and local drives, reached in process. */
+/** Checks a --meta value: a PostgreSQL URL, or empty for SQLite in the data directory. */
+export function parseMetaUrl(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  if (!/^postgres(ql)?:\/\/[^/]+\/[^/?#]+/.test(text)) throw new RangeError(`Cannot use metadata URL ${describePostgresUrl(text)}: expected postgres://USER@HOST:PORT/DB`);
+  return text;
+}
+
+/**
+ * The server role's stores: local drives, reached in process, and the metadata in SQLite in the data
+ * directory, or in PostgreSQL when `config.metaUrl` is set.
+ */
 export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
-  const meta = await openLocalMeta(config.dataDir);
+  const metaUrl = config.metaUrl;
+  const meta = metaUrl ? await PostgresMetaStore.open({ url: metaUrl }) : await openLocalMeta(config.dataDir);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();
@@ -100,6 +121,8 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   return {
     credentials,
     meta,
+    metaShared: metaUrl !== undefined,
+    metaDescription: metaUrl ? `PostgreSQL ${describePostgresUrl(metaUrl)}` : `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
     blocks,
     objects,
     driveCount: drives.length,
