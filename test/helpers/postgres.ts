@@ -45,6 +45,7 @@ export interface PostgresServer {
 }
 
 const superuser = 'tessera';
+const setpriv = '/usr/bin/setpriv';
 
 function systemUser(name: string): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
@@ -90,8 +91,19 @@ export async function startPostgres(): Promise<PostgresServer> {
   const start = async (): Promise<void> => {
     // fsync off: these tests never cut power, and a cluster starts and commits much faster without it.
     const args = ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=100'];
-    const proc = spawn(join(bin, 'postgres'), args, { ...asOwner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    // A test process that ends without its teardown (killed by the runner's timeout, an uncaught error)
+    // must not leave the server running: setpriv asks the kernel to send the postmaster SIGQUIT (immediate
+    // shutdown) when its parent dies, and execs it, so the pid stays the postmaster's.
+    const proc = existsSync(setpriv)
+      ? spawn(setpriv, [...(owner ? [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups'] : []), '--pdeathsig=QUIT', '--', join(bin, 'postgres'), ...args], {
+          cwd: dir,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(join(bin, 'postgres'), args, { ...asOwner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    const onExit = () => proc.kill('SIGQUIT');
+    process.once('exit', onExit);
+    proc.once('exit', () => process.removeListener('exit', onExit));
     const logFrom = log.length; // an earlier start's lines do not count
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within 30 s: ${log}`)), 30_000);
