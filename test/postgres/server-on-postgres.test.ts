@@ -8,9 +8,11 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  NoSuchKey,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
@@ -56,12 +58,15 @@ async function read(Bucket: string, Key: string): Promise<Buffer> {
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
-test('server on PostgreSQL - PUT, GET, LIST, versioning and multipart work', { skip }, async () => {
+test('server on PostgreSQL - PUT, GET, DELETE, LIST, versioning and multipart work', { skip }, async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'pgs' }));
   await put(s3, 'pgs', 'small', Buffer.from('hello'));
   await put(s3, 'pgs', 'dir/large', randomBytes(300 * 1024)); // past the inline limit: a block on the drive
   assert.equal((await read('pgs', 'small')).toString(), 'hello');
   assert.deepEqual(await read('pgs', 'dir/large'), acknowledged.get('pgs/dir/large'));
+  await s3.send(new PutObjectCommand({ Bucket: 'pgs', Key: 'gone', Body: 'soon' }));
+  await s3.send(new DeleteObjectCommand({ Bucket: 'pgs', Key: 'gone' }));
+  await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'pgs', Key: 'gone' })), (err: unknown) => err instanceof NoSuchKey);
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'pgs', Delimiter: '/' }));
   assert.deepEqual(listed.Contents?.map((o) => o.Key), ['small']);
   assert.deepEqual(listed.CommonPrefixes?.map((p) => p.Prefix), ['dir/']);
