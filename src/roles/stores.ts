@@ -4,7 +4,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { SqliteMetaStore, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
 import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
 import { openBlockStore, type LocalBlockStore } from '../blocks/index.js';
 import type { Redundancy } from '../blocks/types.js';
@@ -74,12 +74,45 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+function dataDirInUse(dataDir: string, err: unknown): Error {
+  return new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
+}
+
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
 async function openLocalMeta(dataDir: string): Promise<MetaStore> {
   return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
-    throw new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
+    throw dataDirInUse(dataDir, err);
   });
+}
+
+/**
+ * The PostgreSQL MetaStore, with the data directory's one-server lock taken as SQLite takes it: the drive
+ * in it is still this process's alone (its orphan sweep would delete another server's shards).
+ */
+async function openSharedMeta(dataDir: string, url: string): Promise<MetaStore> {
+  const path = join(dataDir, 'meta', 'tessera.db');
+  await mkdir(join(dataDir, 'meta'), { recursive: true });
+  let lock: ReturnType<typeof takeWriterLock>;
+  try {
+    lock = takeWriterLock(path);
+  } catch (err) {
+    if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
+    throw dataDirInUse(dataDir, err);
+  }
+  const meta = await PostgresMetaStore.open({ url }).catch((err: unknown) => {
+    lock.close();
+    throw err;
+  });
+  return {
+    get: (key, options) => meta.get(key, options),
+    scan: (range) => meta.scan(range),
+    commit: (txn) => meta.commit(txn),
+    async close() {
+      await meta.close();
+      lock.close();
+    },
+  };
 }
 
 /** Checks a --meta value: a PostgreSQL URL, or empty for SQLite in the data directory. */
@@ -97,7 +130,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
-  const meta = metaUrl ? await PostgresMetaStore.open({ url: metaUrl }) : await openLocalMeta(config.dataDir);
+  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl) : await openLocalMeta(config.dataDir);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();

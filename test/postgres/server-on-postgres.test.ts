@@ -19,7 +19,9 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot, startTessera, type TesseraProcess } from '../helpers/tessera.js';
 import { skipWithoutPostgres, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 const skip = skipWithoutPostgres();
@@ -144,4 +146,19 @@ test('server on PostgreSQL - answers 503 while PostgreSQL is stopped, recovers w
   }
   assert.doesNotMatch(server.logs(), /InternalError|Unhandled request failure/);
   assert.equal(server.process.exitCode, null, 'the server exited');
+});
+
+test('server on PostgreSQL - a second server on the same data directory exits with a clear error', { skip }, async () => {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', server.dataDir, '--meta', postgres.url()], {
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000); // a second server that started would never exit
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /Cannot start on data directory ".*": another Tessera server is using it/);
+  assert.equal((await read('pgs', 'small')).toString(), 'hello');
 });
