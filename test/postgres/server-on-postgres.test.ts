@@ -129,6 +129,8 @@ test('server on PostgreSQL - answers 503 while PostgreSQL is stopped, recovers w
       });
     }
     assert.equal(server.process.exitCode, null, 'the server exited');
+    // The writers meet the outage too before PostgreSQL comes back.
+    for (let i = 0; i < 300 && statuses.filter((s) => s === 503).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
 
     await postgres.start();
     // No restart of the server: its pool opens new connections on the next call.
