@@ -61,6 +61,8 @@ export interface RunningServer {
   /** Where the separate metrics listener serves, when one was asked for. */
   metricsUrl?: string;
   driveCount: number;
+  /** Where the metadata lives (no password). */
+  meta: string;
   /** What a block gets by default over these drives. */
   defaultRedundancy: Redundancy;
   region: string;
@@ -73,8 +75,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const stores = await openLocalStores(config, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
-  // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
-  const running = await serveStores(stores, config, log, { releaseDeadLeases: true });
+  // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
+  // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared });
   return { ...running, driveCount: stores.driveCount };
 }
 
@@ -131,6 +134,7 @@ export async function serveStores(
     ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
     region: config.region,
     credentials,
+    meta: stores.metaDescription,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

@@ -4,7 +4,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { SqliteMetaStore, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
+import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
 import { openBlockStore, type LocalBlockStore } from '../blocks/index.js';
 import type { Redundancy } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
@@ -18,6 +19,8 @@ import type { Layout } from '../cluster/index.js';
 /** What every role's stores need from the configuration. */
 export interface CommonStoreConfig {
   dataDir: string;
+  /** postgres://USER@HOST:PORT/DB: the metadata in that PostgreSQL; unset: SQLite in the data directory. */
+  metaUrl?: string;
   region: string;
   rootAccessKey?: string;
   rootSecretKey?: string;
@@ -77,6 +80,13 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
 export interface Stores {
   credentials: RootCredentials;
   meta: MetaStore;
+  /**
+   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
+   * dead process's, e.g. leases, which expire on their own instead.
+   */
+  metaShared: boolean;
+  /** Where the metadata lives, for the startup banner (no password). */
+  metaDescription: string;
   blocks: LocalBlockStore;
   objects: ObjectContext;
   driveCount: number;
@@ -90,19 +100,63 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+function dataDirInUse(dataDir: string, err: unknown): Error {
+  return new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
+}
+
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
 export async function openLocalMeta(dataDir: string): Promise<MetaStore> {
   return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
-    throw new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
+    throw dataDirInUse(dataDir, err);
   });
 }
 
-/** The server role's stores: SQLite in the data directory and local drives, reached in process. */
+/**
+ * The PostgreSQL MetaStore, with the data directory's one-server lock taken as SQLite takes it: the drive
+ * in it is still this process's alone (its orphan sweep would delete another server's shards).
+ */
+async function openSharedMeta(dataDir: string, url: string): Promise<MetaStore> {
+  const path = join(dataDir, 'meta', 'tessera.db');
+  await mkdir(join(dataDir, 'meta'), { recursive: true });
+  let lock: ReturnType<typeof takeWriterLock>;
+  try {
+    lock = takeWriterLock(path);
+  } catch (err) {
+    if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
+    throw dataDirInUse(dataDir, err);
+  }
+  const meta = await PostgresMetaStore.open({ url }).catch((err: unknown) => {
+    lock.close();
+    throw err;
+  });
+  return {
+    get: (key, options) => meta.get(key, options),
+    scan: (range) => meta.scan(range),
+    commit: (txn) => meta.commit(txn),
+    async close() {
+      await meta.close();
+      lock.close();
+    },
+  };
+}
+
+/** Checks a --meta value: a PostgreSQL URL, or empty for SQLite in the data directory. */
+export function parseMetaUrl(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  if (!/^postgres(ql)?:\/\/[^/]+\/[^/?#]+/.test(text)) throw new RangeError(`Cannot use metadata URL ${describePostgresUrl(text)}: expected postgres://USER@HOST:PORT/DB`);
+  return text;
+}
+
+/**
+ * The server role's stores: local drives, reached in process, and the metadata in SQLite in the data
+ * directory, or in PostgreSQL when `config.metaUrl` is set.
+ */
 export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
-  const meta = await openLocalMeta(config.dataDir);
+  const metaUrl = config.metaUrl;
+  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl) : await openLocalMeta(config.dataDir);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();
@@ -116,6 +170,8 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   return {
     credentials,
     meta,
+    metaShared: metaUrl !== undefined,
+    metaDescription: metaUrl ? `PostgreSQL ${describePostgresUrl(metaUrl)}` : `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
     blocks,
     objects: objectContext(config, meta, blocks),
     driveCount: drives.length,

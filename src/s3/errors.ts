@@ -110,6 +110,8 @@ export function toS3Error(err: unknown): S3Error {
         return new S3Error('ServiceUnavailable', 'Cannot write: the metadata disk is full', { cause: err });
       case 'ERR_META_IO':
         return new S3Error('ServiceUnavailable', 'Cannot write: the metadata store failed to commit', { cause: err });
+      case 'ERR_META_UNAVAILABLE':
+        return new S3Error('ServiceUnavailable', 'The metadata store is unavailable', { cause: err });
     }
   }
   if (err instanceof AssertionError) return new S3Error('InternalError', undefined, { cause: err });

@@ -12,6 +12,8 @@ export type StoreErrorCode =
   | 'ERR_LAYOUT_CORRUPT' // a stored cluster layout failed its checksum or checks
   | 'ERR_META_FULL' // the metadata's disk is out of space (SQLITE_FULL)
   | 'ERR_META_IO' // a metadata commit failed for another reason (I/O error, corruption)
+  | 'ERR_META_UNAVAILABLE' // the metadata database cannot be reached or did not answer in time
+  | 'ERR_META_SCHEMA' // the metadata database's schema is newer than this program (or unusable)
   | 'ERR_DRIVES_FULL' // a write lost its quorum because drives are out of space
   | 'ERR_NO_LAYOUT' // a cluster gateway has no layout epoch yet: no node to write to
   | 'ERR_CLOSED';

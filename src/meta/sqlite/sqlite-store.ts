@@ -49,7 +49,7 @@ export function openSqliteDatabase(path: string, readonly: boolean): Database.Da
  * included, so a crash never leaves a stale lock. A second server on the same data directory would
  * otherwise run beside this one, each serving from its read cache what the other has since overwritten.
  */
-function takeWriterLock(path: string): Database.Database {
+export function takeWriterLock(path: string): Database.Database {
   const lockPath = `${path}.lock`;
   const lock = new Database(lockPath, { timeout: 0 });
   try {
