@@ -6,12 +6,14 @@ import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
 import type { WorkerStatus } from '../workers/runner.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
+import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
+import { readClusterStatus } from './cluster-status.js';
 
 export { metricsPath };
 
 export const adminPathPrefix = '/_tessera/admin/';
 
-export interface AdminDeps {
+export interface AdminDeps extends LayoutAdminDeps {
   maintenance: Maintenance;
   blocks: BlockMaintenance;
   counters(): Record<string, number>;
@@ -21,12 +23,6 @@ export interface AdminDeps {
   driveSnapshot: DriveSnapshot;
   /** This process's background workers: which leases it holds, what their last steps said. */
   workers?: () => WorkerStatus[];
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = Buffer.from(JSON.stringify(body, null, 2));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(text.length) });
-  res.end(text);
 }
 
 /**
@@ -47,9 +43,13 @@ export function serveAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerRes
 /** Answers an authenticated request under /_tessera/admin/. */
 export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
+  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+  if (await handleLayoutRoute(deps, req, res, route, query)) return;
   switch (route) {
-    case 'GET status':
-      return sendJson(res, 200, { drives: await deps.blocks.driveStatus(), defaultRedundancy: deps.defaultRedundancy, maintenance: await deps.maintenance.stats(), counters: deps.counters(), workers: deps.workers?.() ?? [] });
+    case 'GET status': {
+      const drives = await deps.blocks.driveStatus();
+      return sendJson(res, 200, { drives, defaultRedundancy: deps.defaultRedundancy, cluster: await readClusterStatus(deps, drives), maintenance: await deps.maintenance.stats(), counters: deps.counters(), workers: deps.workers?.() ?? [] });
+    }
     case 'GET heal':
       return sendJson(res, 200, (await deps.maintenance.stats()).heal);
     case 'POST heal':

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { DriveStatus } from '../blocks/types.js';
 import type { AdminDeps } from './admin-api.js';
+import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import type { Logger } from '../util/log.js';
 
 export const metricsPath = '/_tessera/metrics';
@@ -56,7 +57,7 @@ export class DriveSnapshot {
   }
 }
 
-/** Prometheus text exposition of drives, maintenance and request counters. */
+/** Prometheus text exposition of drives, maintenance, the cluster (layout, nodes, partitions, rebalance) and request counters. */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   const stats = await deps.maintenance.stats();
   const lines: string[] = [];
@@ -79,8 +80,30 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_heal_shards_rebuilt', 'Shards rebuilt by the current or last heal pass.', 'gauge', [['', stats.heal.shardsRebuilt]]);
   metric('tessera_heal_queue_blocks', 'Damaged blocks waiting for repair.', 'gauge', [['', stats.queuedDamage]]);
   metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', [['', stats.healedFromQueue]]);
+  clusterMetrics(metric, await readClusterStatus(deps, drives));
   for (const [name, value] of Object.entries(deps.counters())) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', [['', value]]);
   return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+type MetricWriter = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => void;
+
+/** The cluster's figures, from the same drive snapshot: a scrape never probes the nodes itself. */
+function clusterMetrics(metric: MetricWriter, cluster: ClusterStatus): void {
+  const count = <T extends string>(states: readonly T[], of: readonly { state: T }[]): [string, number][] => states.map((s) => [`{state="${s}"}`, of.filter((x) => x.state === s).length]);
+  metric('tessera_layout_epoch', 'The newest cluster layout epoch.', 'gauge', [['', cluster.epoch]]);
+  metric('tessera_layout_staged_changes', 'Layout changes staged and not applied yet.', 'gauge', [['', cluster.stagedChanges]]);
+  metric('tessera_cluster_nodes', 'Nodes of the layout by state: up, down (no drive answers), draining.', 'gauge', count(['up', 'down', 'draining'] as const, cluster.nodes));
+  metric('tessera_cluster_drives', 'Drives of the layout by state as the block store sees them.', 'gauge', count(['ok', 'missing', 'suspect'] as const, cluster.nodes.flatMap((n) => n.drives)));
+  const p = cluster.partitions;
+  metric('tessera_cluster_partitions', 'Partitions by how many of their targets for the default redundancy are up: all, at least a read quorum, fewer.', 'gauge', [['{health="healthy"}', p.healthy], ['{health="degraded"}', p.degraded], ['{health="unreadable"}', p.unreadable]]);
+  const r = cluster.rebalance;
+  metric('tessera_rebalance_running', 'Whether a rebalance pass is running.', 'gauge', [['', r?.state === 'running' ? 1 : 0]]);
+  metric('tessera_rebalance_settled_epoch', 'The newest epoch every block has been moved to.', 'gauge', [['', r?.settledEpoch ?? cluster.epoch]]);
+  metric('tessera_rebalance_bytes_moved_total', 'Bytes of shards moved by the current or last rebalance pass.', 'counter', [['', r?.bytesMoved ?? 0]]);
+  metric('tessera_rebalance_blocks_moved_total', 'Blocks moved by the current or last rebalance pass.', 'counter', [['', r?.blocksMoved ?? 0]]);
+  metric('tessera_rebalance_shards_failed_total', 'Shards the current or last rebalance pass could not move.', 'counter', [['', r?.shardsFailed ?? 0]]);
+  metric('tessera_rebalance_blocks_remaining', 'Blocks the current rebalance pass has yet to check.', 'gauge', [['', r?.state === 'running' ? r.blocksRemaining : 0]]);
+  metric('tessera_rebalance_bytes_per_second', 'Bytes moved per second over the current or last rebalance pass.', 'gauge', [['', Math.round(r?.bytesPerSec ?? 0)]]);
 }
 
 export const metricsContentType = 'text/plain; version=0.0.4';

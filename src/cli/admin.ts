@@ -1,37 +1,10 @@
 // `tessera admin ...`: calls to the admin API of a running server, signed with the root credentials.
 // Heal draws a progress bar on a terminal and prints plain progress lines otherwise.
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { signRequest } from '../s3/sigv4/sign.js';
+import { call, table, type AdminOptions } from './admin-client.js';
+import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
-
-interface AdminOptions {
-  endpoint: string;
-  data: string;
-  region: string;
-}
-
-async function credentialsOf(opts: AdminOptions): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const accessKeyId = process.env.TESSERA_ROOT_ACCESS_KEY;
-  const secretAccessKey = process.env.TESSERA_ROOT_SECRET_KEY;
-  if (accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey };
-  try {
-    return JSON.parse(await readFile(join(opts.data, 'root-credentials.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
-  } catch {
-    throw new Error(`Cannot find root credentials: set TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY, or point --data at the server's data directory`);
-  }
-}
-
-async function call<T>(opts: AdminOptions, method: 'GET' | 'POST', path: string): Promise<T> {
-  const url = new URL(`/_tessera/admin/${path}`, opts.endpoint);
-  const headers = signRequest({ method, url, region: opts.region, ...(await credentialsOf(opts)) });
-  const res = await fetch(url, { method, headers });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`Admin call "${method} ${path}" failed with HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
 
 function bar(done: number, total: number, width = 30): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
@@ -68,15 +41,13 @@ export function describeRedundancy(r: Redundancy): string {
 }
 
 async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
-  const s = await call<{ drives: DriveStatus[]; defaultRedundancy: Redundancy; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
+  const s = await call<{ drives: DriveStatus[]; defaultRedundancy: Redundancy; cluster?: ClusterStatusView; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     return;
   }
   const rows = s.drives.map((d) => [d.id, d.state === 'ok' && d.corruptFound > 0 ? 'corrupt' : d.state, String(d.shardFiles), String(d.bytes), String(d.corruptFound), d.path]);
-  const head = ['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [head, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+  process.stdout.write(table(['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'], rows));
   const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0 };
   for (const r of rows) counts[r[1] as keyof typeof counts]++;
   process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
@@ -84,6 +55,7 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
   }
+  if (s.cluster) process.stdout.write(clusterStatusText(s.cluster));
 }
 
 export function adminCommand(): Command {
@@ -93,7 +65,7 @@ export function adminCommand(): Command {
       .addOption(new Option('--data <dir>', 'the server\'s data directory, to read root credentials from when the environment has none').env('TESSERA_DATA').default('./data'))
       .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'));
   const admin = new Command('admin').description('Manage a running server through its admin API (root credentials)');
-  admin.addCommand(common(new Command('status').description('Show each drive\'s state (ok, missing, corrupt) with shard counts, and heal/scrub progress'))
+  admin.addCommand(common(new Command('status').description('Show each drive\'s state (ok, missing, corrupt) with shard counts, heal/scrub progress, the cluster\'s nodes (up, down, draining), partition health and rebalance progress'))
     .option('--json', 'print the raw JSON', false)
     .action((opts: AdminOptions & { json: boolean }) => status(opts)));
   admin.addCommand(common(new Command('heal').description('Restore full redundancy of every block; shows progress until done'))
@@ -103,5 +75,6 @@ export function adminCommand(): Command {
     .action(async (opts: AdminOptions) => {
       process.stdout.write(`${progressLine(await call<PassProgress>(opts, 'POST', 'scrub'))}\n`);
     }));
+  admin.addCommand(layoutCommand(common));
   return admin;
 }

@@ -1,7 +1,7 @@
 // The server role: everything in one process (what `npm start` runs). Local stores (SQLite, local drives),
-// the endpoint (S3 with the admin API beside it) and the background workers. The gateway role will be the
-// same without local stores: openStores over PostgreSQL and remote nodes, the endpoint, the workers. The
-// node role (src/node/) is a shard RPC server over local drives only, with no MetaStore or endpoint.
+// the endpoint (S3 with the admin API beside it) and the background workers, served by serveStores(),
+// which the gateway role (gateway.ts) shares over remote nodes. The node role (src/node/) is a shard RPC
+// server over local drives only, with no MetaStore or endpoint.
 import { Maintenance } from '../objects/maintenance.js';
 import type { Redundancy } from '../blocks/types.js';
 import { DriveSnapshot } from '../admin/metrics.js';
@@ -13,15 +13,11 @@ import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
-import { openLocalStores, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
+import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 
-/** The server role's configuration: its stores', its endpoint's and its background work's. */
-export interface ServerConfig extends StoreConfig {
-  /** host:port to listen on; port 0 picks a free one. */
-  address: string;
-  /** Base domains for virtual-hosted-style requests (bucket.domain). */
-  domains: string[];
+/** The background work's settings, shared by the roles that run it (server, gateway). */
+export interface WorkerConfig {
   gcIntervalMs: number;
   /** Unreferenced shards older than this are crash orphans and get deleted. */
   orphanGraceMs?: number;
@@ -33,10 +29,21 @@ export interface ServerConfig extends StoreConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+}
+
+/** The endpoint's settings, shared by the roles that serve S3 (server, gateway). */
+export interface EndpointConfig {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  /** Base domains for virtual-hosted-style requests (bucket.domain). */
+  domains: string[];
   /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
   metricsAddress?: string;
   log?: Logger;
 }
+
+/** The server role's configuration: its stores', its endpoint's and its background work's. */
+export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {}
 
 /** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
 export function parseStorageClasses(text: string): Record<string, Redundancy> {
@@ -54,8 +61,8 @@ export interface RunningServer {
   /** Where the separate metrics listener serves, when one was asked for. */
   metricsUrl?: string;
   driveCount: number;
-  /** Where the metadata lives (no password). */
-  meta: string;
+  /** Where the metadata lives (no password), when the role says. */
+  meta?: string;
   /** What a block gets by default over these drives. */
   defaultRedundancy: Redundancy;
   region: string;
@@ -68,14 +75,25 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const stores = await openLocalStores(config, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
+  // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
+  // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared });
+  return { ...running, driveCount: stores.driveCount, meta: stores.metaDescription };
+}
+
+/** A role's stores served: the endpoint (S3 and the admin API) and the background workers under their leases. */
+export async function serveStores(
+  stores: Stores,
+  config: CommonStoreConfig & WorkerConfig & EndpointConfig,
+  log: Logger,
+  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer },
+): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
-    // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
-    // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
-    if (!stores.metaShared) await releaseDeadLeases(stores.meta);
+    if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -84,10 +102,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       credentials,
       objects,
       log,
+      // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
+        meta: stores.meta,
+        ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
+        // A layout applied here is followed at once, not at the next poll.
+        layoutApplied: async () => {
+          await stores.refreshLayouts();
+        },
         maintenance,
         blocks,
-        defaultRedundancy: blocks.defaultRedundancy(),
+        // Read when asked: a gateway's default follows the layout.
+        get defaultRedundancy() {
+          return blocks.defaultRedundancy();
+        },
         counters,
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
         workers: () => workers.map((w) => w.status()),
@@ -106,8 +134,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
     region: config.region,
     credentials,
-    driveCount: stores.driveCount,
-    meta: stores.metaDescription,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
@@ -118,8 +144,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
 }
 
-/** The server role's background work; each runs under its lease, so in a cluster one process runs it. */
-function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
+/** A role's background work; each runs under its lease, so in a cluster one process runs it. */
+function backgroundWorkers(config: WorkerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
   const { objects, blocks } = stores;
   return [
     gcWorker(objects, config.gcIntervalMs),

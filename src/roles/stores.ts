@@ -12,25 +12,45 @@ import type { MetaStore } from '../meta/types.js';
 import type { ObjectContext } from '../objects/context.js';
 import { inlineObjectBytesMax } from '../constants.js';
 import { isStoreError } from '../util/errors.js';
-import { metaLayoutSource } from '../objects/layouts.js';
+import { loadLayouts, metaLayoutSource } from '../objects/layouts.js';
+import { LayoutFollower } from './layout-follower.js';
 import type { Layout } from '../cluster/index.js';
 
-/** What the stores need from the configuration (the server role's flags). */
-export interface StoreConfig {
+/** What every role's stores need from the configuration. */
+export interface CommonStoreConfig {
   dataDir: string;
   /** postgres://USER@HOST:PORT/DB: the metadata in that PostgreSQL; unset: SQLite in the data directory. */
   metaUrl?: string;
-  /** Shard directories; empty: one drive inside the data directory. */
-  drives: string[];
   region: string;
   rootAccessKey?: string;
   rootSecretKey?: string;
   gcDelayMs: number;
   inlineBytesMax?: number;
-  /** A drive call slower than this fails and the drive is skipped until it answers again. */
-  driveTimeoutMs?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
+}
+
+/** What the server role's stores need: the common settings and its local drives. */
+export interface StoreConfig extends CommonStoreConfig {
+  /** Shard directories; empty: one drive inside the data directory. */
+  drives: string[];
+  /** A drive call slower than this fails and the drive is skipped until it answers again. */
+  driveTimeoutMs?: number;
+}
+
+/** The ObjectContext over a role's MetaStore and block store. */
+export function objectContext(config: CommonStoreConfig, meta: MetaStore, blocks: LocalBlockStore): ObjectContext {
+  const storageClasses = config.storageClasses ?? {};
+  return {
+    meta,
+    blocks,
+    nowMs: () => Date.now(),
+    gcDelayMs: config.gcDelayMs,
+    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
+    region: config.region,
+    redundancyFor: (storageClass) => storageClasses[storageClass],
+    blocksInFlight: new Set(),
+  };
 }
 
 export interface RootCredentials {
@@ -60,6 +80,21 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
 export interface Stores {
   credentials: RootCredentials;
   meta: MetaStore;
+  blocks: LocalBlockStore;
+  objects: ObjectContext;
+  driveCount: number;
+  /**
+   * Loads layout epochs stored since the last look and hands the history to the block store (and the
+   * gateway's remote targets); resolves with the newest epoch. The process that applied a layout change
+   * calls it at once; a gateway also polls.
+   */
+  refreshLayouts(): Promise<number>;
+  /** Closes the block store, then the MetaStore. */
+  close(): Promise<void>;
+}
+
+/** The server role's stores, and what it needs to know about its MetaStore. */
+export interface LocalStores extends Stores {
   /**
    * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
    * dead process's, e.g. leases, which expire on their own instead.
@@ -67,11 +102,6 @@ export interface Stores {
   metaShared: boolean;
   /** Where the metadata lives, for the startup banner (no password). */
   metaDescription: string;
-  blocks: LocalBlockStore;
-  objects: ObjectContext;
-  driveCount: number;
-  /** Closes the block store, then the MetaStore. */
-  close(): Promise<void>;
 }
 
 function dataDirInUse(dataDir: string, err: unknown): Error {
@@ -79,7 +109,7 @@ function dataDirInUse(dataDir: string, err: unknown): Error {
 }
 
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
-async function openLocalMeta(dataDir: string): Promise<MetaStore> {
+export async function openLocalMeta(dataDir: string): Promise<MetaStore> {
   return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw dataDirInUse(dataDir, err);
@@ -126,7 +156,7 @@ export function parseMetaUrl(text: string): string | undefined {
  * The server role's stores: local drives, reached in process, and the metadata in SQLite in the data
  * directory, or in PostgreSQL when `config.metaUrl` is set.
  */
-export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
+export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<LocalStores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
@@ -140,25 +170,16 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
     await meta.close();
     throw err;
   });
-  const storageClasses = config.storageClasses ?? {};
-  const objects: ObjectContext = {
-    meta,
-    blocks,
-    nowMs: () => Date.now(),
-    gcDelayMs: config.gcDelayMs,
-    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
-    region: config.region,
-    redundancyFor: (storageClass) => storageClasses[storageClass],
-    blocksInFlight: new Set(),
-  };
+  const follower = new LayoutFollower({ meta, blocks, history: await loadLayouts(meta) });
   return {
     credentials,
     meta,
     metaShared: metaUrl !== undefined,
     metaDescription: metaUrl ? `PostgreSQL ${describePostgresUrl(metaUrl)}` : `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
     blocks,
-    objects,
+    objects: objectContext(config, meta, blocks),
     driveCount: drives.length,
+    refreshLayouts: () => follower.refresh(),
     async close() {
       await blocks.close();
       await meta.close();
