@@ -2,7 +2,6 @@
 // (SQLite in its data directory until PostgreSQL lands), shards on the storage nodes the layout names,
 // reached over the node RPC. It follows the layout from the MetaStore, and runs the background workers
 // under their leases like the server, but never breaks another process's lease: gateways may share a MetaStore.
-import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { LocalBlockStore } from '../blocks/index.js';
 import { RemoteShardTargets } from '../blocks/remote-targets.js';
@@ -64,8 +63,6 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
   return {
     credentials,
     meta,
-    metaShared: false,
-    metaDescription: `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
     blocks,
     targets,
     follower,

@@ -61,8 +61,8 @@ export interface RunningServer {
   /** Where the separate metrics listener serves, when one was asked for. */
   metricsUrl?: string;
   driveCount: number;
-  /** Where the metadata lives (no password). */
-  meta: string;
+  /** Where the metadata lives (no password), when the role says. */
+  meta?: string;
   /** What a block gets by default over these drives. */
   defaultRedundancy: Redundancy;
   region: string;
@@ -78,7 +78,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
   // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
   const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared });
-  return { ...running, driveCount: stores.driveCount };
+  return { ...running, driveCount: stores.driveCount, meta: stores.metaDescription };
 }
 
 /** A role's stores served: the endpoint (S3 and the admin API) and the background workers under their leases. */
@@ -134,7 +134,6 @@ export async function serveStores(
     ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
     region: config.region,
     credentials,
-    meta: stores.metaDescription,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

@@ -80,13 +80,6 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
 export interface Stores {
   credentials: RootCredentials;
   meta: MetaStore;
-  /**
-   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
-   * dead process's, e.g. leases, which expire on their own instead.
-   */
-  metaShared: boolean;
-  /** Where the metadata lives, for the startup banner (no password). */
-  metaDescription: string;
   blocks: LocalBlockStore;
   objects: ObjectContext;
   driveCount: number;
@@ -98,6 +91,17 @@ export interface Stores {
   refreshLayouts(): Promise<number>;
   /** Closes the block store, then the MetaStore. */
   close(): Promise<void>;
+}
+
+/** The server role's stores, and what it needs to know about its MetaStore. */
+export interface LocalStores extends Stores {
+  /**
+   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
+   * dead process's, e.g. leases, which expire on their own instead.
+   */
+  metaShared: boolean;
+  /** Where the metadata lives, for the startup banner (no password). */
+  metaDescription: string;
 }
 
 function dataDirInUse(dataDir: string, err: unknown): Error {
@@ -152,7 +156,7 @@ export function parseMetaUrl(text: string): string | undefined {
  * The server role's stores: local drives, reached in process, and the metadata in SQLite in the data
  * directory, or in PostgreSQL when `config.metaUrl` is set.
  */
-export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
+export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<LocalStores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
