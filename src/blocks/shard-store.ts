@@ -78,7 +78,11 @@ export interface ShardStore {
   readonly suspect: boolean;
   /** Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. */
   createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream>;
-  /** Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails ERR_SHARD_CORRUPT. */
+  /**
+   * Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails
+   * ERR_SHARD_CORRUPT (ERR_SHARD_MISSING when absent). A remote store defers that check to the first read
+   * to save a round trip: callers treat a failure of the open and of its first read alike.
+   */
   openShard(shard: ShardName, options: ShardCallOptions & { shardBytes: number }): Promise<ShardReadHandle>;
   /** The committed shard's file, or undefined when there is none. */
   statShard(shard: ShardName, options?: ShardCallOptions): Promise<StoredShard | undefined>;
