@@ -8,7 +8,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { abortError } from './streams.js';
 import { bodyOf, errorBytesMax, errorOfResponse, type RemoteNode } from './remote-node.js';
 import type { Answer, RpcExchange } from './rpc-exchange.js';
-import { abortFrame, dataFrame, endFrame, rpcHeaders, rpcPathPrefix, shardPath } from './rpc-protocol.js';
+import { abortFrame, dataFrame, dataFrameHeader, endFrame, rpcHeaders, rpcPathPrefix, shardPath } from './rpc-protocol.js';
 import type { ShardCallOptions, ShardName, ShardReadHandle, ShardStore, ShardWriteStream, StoredShard, TargetHealth, TargetName } from './shard-store.js';
 
 export class RemoteShardStore implements ShardStore {
@@ -37,12 +37,16 @@ export class RemoteShardStore implements ShardStore {
     if (this.driveSuspect) throw new StoreError('ERR_SHARD_MISSING', `${action}: drive ${this.key} is suspect: a call timed out on its node`);
   }
 
-  /** Notes a timeout of the drive on its node, then passes the error on. */
+  /**
+   * Notes a timeout of the drive on its node, then passes the error on. A timeout of the client's own
+   * bound has made the whole node suspect already (before the call failed), and the node's background
+   * probe clears that; only a timeout the node reported is the drive's.
+   */
   async watch<T>(pending: Promise<T>): Promise<T> {
     try {
       return await pending;
     } catch (err) {
-      if (isStoreError(err, 'ERR_TARGET_TIMEOUT')) this.driveSuspect = true;
+      if (isStoreError(err, 'ERR_TARGET_TIMEOUT') && !this.node.suspect) this.driveSuspect = true;
       throw err;
     }
   }
@@ -106,24 +110,49 @@ export class RemoteShardStore implements ShardStore {
 }
 
 /**
- * The body of a shard write as undici pulls it: frames handed over one at a time. At most one frame
- * waits beyond the one undici is writing, so a write holds two frames of memory and a node that stops
- * reading stalls the writer (whose step then times out) rather than growing a queue.
+ * Appends at least this large go to the socket without a copy. undici waits for 'drain' after a write
+ * that fills the socket's buffer (its high-water mark is 16 KiB), so once it asks for the next frame such
+ * a chunk has been handed to the kernel and the caller may reuse it. Smaller ones are copied (cheap), which
+ * frees the caller at once. Copying large ones is not cheap: a fresh 1 MiB buffer per append halved the
+ * write throughput under load (GC of external memory).
+ */
+const borrowBytesMin = 64 * 1024;
+
+interface Queued {
+  frame: Buffer;
+  /** A borrowed frame: settles once undici has written it (asked for the next one), or the body stopped. */
+  written?: { resolve: () => void; reject: (err: Error) => void };
+}
+
+/**
+ * The body of a shard write as undici pulls it: frames handed over one at a time. At most one copied
+ * frame waits beyond the one undici is writing, and a borrowed frame holds its append until written, so
+ * a node that stops reading stalls the writer (whose step then times out) rather than growing a queue.
  */
 class FrameFeed implements AsyncIterableIterator<Buffer> {
-  private readonly queued: Buffer[] = [];
+  private readonly queued: Queued[] = [];
   private ended = false;
   private error: Error | undefined;
   private taker: { resolve: (r: IteratorResult<Buffer>) => void; reject: (err: Error) => void } | undefined;
+  private handed: Queued | undefined;
   private readonly roomWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  /** Queues `frame`; resolves once at most one frame waits for undici, rejects once the body is stopped. */
-  push(frame: Buffer): Promise<void> {
+  /**
+   * Queues `frame`. An owned frame resolves once at most one frame waits for undici; a borrowed one once
+   * undici has written it. Rejects once the body is stopped.
+   */
+  push(frame: Buffer, borrowed = false): Promise<void> {
     if (this.error) return Promise.reject(this.error);
     assert(!this.ended, 'A frame pushed after the closing frame');
-    this.queued.push(frame);
+    const item: Queued = { frame };
+    const done = borrowed
+      ? new Promise<void>((resolve, reject) => (item.written = { resolve, reject }))
+      : this.queued.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
+    this.queued.push(item);
     this.hand();
-    return this.queued.length <= 1 ? Promise.resolve() : new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
+    return done;
   }
 
   /** Queues the closing frame; the body ends after it. */
@@ -133,11 +162,12 @@ class FrameFeed implements AsyncIterableIterator<Buffer> {
     this.hand();
   }
 
-  /** Stops the body: undici's pending pull fails, so it stops writing. */
+  /** Stops the body: undici's pending pull fails, so it stops writing, and waiting appends fail. */
   close(err: Error): void {
     if (this.error) return;
     this.error = err;
-    this.queued.length = 0;
+    for (const item of [this.handed, ...this.queued.splice(0)]) item?.written?.reject(err);
+    this.handed = undefined;
     for (const waiter of this.roomWaiters.splice(0)) waiter.reject(err);
     this.taker?.reject(err);
     this.taker = undefined;
@@ -145,6 +175,9 @@ class FrameFeed implements AsyncIterableIterator<Buffer> {
 
   next(): Promise<IteratorResult<Buffer>> {
     if (this.error) return Promise.reject(this.error);
+    // undici asks for the next frame only once the last one is written (or in the kernel's hands).
+    this.handed?.written?.resolve();
+    this.handed = undefined;
     return new Promise((resolve, reject) => {
       this.taker = { resolve, reject };
       this.hand();
@@ -162,12 +195,13 @@ class FrameFeed implements AsyncIterableIterator<Buffer> {
 
   private hand(): void {
     if (!this.taker) return;
-    const frame = this.queued.shift();
-    if (frame === undefined && !this.ended) return;
+    const item = this.queued.shift();
+    if (item === undefined && !this.ended) return;
     const taker = this.taker;
     this.taker = undefined;
-    if (frame === undefined) taker.resolve({ done: true, value: undefined });
-    else taker.resolve({ done: false, value: frame });
+    this.handed = item;
+    if (item === undefined) taker.resolve({ done: true, value: undefined });
+    else taker.resolve({ done: false, value: item.frame });
     if (this.queued.length <= 1) for (const waiter of this.roomWaiters.splice(0)) waiter.resolve();
   }
 }
@@ -175,9 +209,10 @@ class FrameFeed implements AsyncIterableIterator<Buffer> {
 /**
  * One shard write as one PUT whose body is frames (rpc-protocol.ts). The request goes out with the first
  * frame, so creating the shard costs no round trip: a missing drive or a refused signature comes back as
- * the node's early answer, which fails the running append or the commit. Each append copies its bytes
- * into a frame (the caller may reuse its buffer at once) and waits only while two frames are queued; commit
- * sends the end frame (CRC and length) and waits for the node's fsync and rename.
+ * the node's early answer, which fails the running append or the commit. An append of 64 KiB or more is
+ * sent from the caller's buffer and resolves once undici has written it; a smaller one is copied into a
+ * frame and resolves at once unless two frames wait. Commit sends the end frame (CRC and length) and
+ * waits for the node's fsync and rename.
  */
 class RemoteShardWriter implements ShardWriteStream {
   private crc = 0;
@@ -215,7 +250,7 @@ class RemoteShardWriter implements ShardWriteStream {
       this.bytes += data.length;
       this.exchange.arm(this.node.idleTimeoutMs, 'did not take more shard bytes');
       // The body stops only when the exchange settles, whose error (the node's answer, a timeout) is the one to report.
-      const pushed = this.feed.push(dataFrame(data)).catch(async (err: unknown) => {
+      const pushed = this.pushData(data).catch(async (err: unknown) => {
         throw isStoreError(err) ? err : await this.early.catch((settled: unknown) => settled);
       });
       await this.watch(Promise.race([this.early, pushed]));
@@ -254,6 +289,12 @@ class RemoteShardWriter implements ShardWriteStream {
     } catch {
       // The connection is gone or the node is slow: it drops the tmp file when it sees the cut body.
     }
+  }
+
+  private pushData(data: Buffer): Promise<void> {
+    if (data.length < borrowBytesMin) return this.feed.push(dataFrame(data));
+    this.feed.push(dataFrameHeader(data.length)).catch(() => undefined); // its fate is the data's
+    return this.feed.push(data, true);
   }
 
   /** The caller's signal: cut the body, which the node takes as an abort. */

@@ -77,6 +77,14 @@ export function dataFrame(data: Buffer): Buffer {
   return frame;
 }
 
+/** The header of a data frame of `bytes`, for a payload sent as its own buffer (no copy). */
+export function dataFrameHeader(bytes: number): Buffer {
+  const header = Buffer.allocUnsafe(frameHeaderBytes);
+  header[0] = frameTypes.data;
+  header.writeUInt32BE(bytes, 1);
+  return header;
+}
+
 export function endFrame(crc: number, bytes: number): Buffer {
   const frame = Buffer.allocUnsafe(frameHeaderBytes + endFramePayloadBytes);
   frame[0] = frameTypes.end;
