@@ -26,6 +26,12 @@ export interface StoreConfig {
   inlineBytesMax?: number;
   /** A drive call slower than this fails and the drive is skipped until it answers again. */
   driveTimeoutMs?: number;
+  /**
+   * Roles that reach remote nodes (the gateway's `--node-timeout`): a node RPC call with no response
+   * headers after this, or a gap this long within a streamed answer, fails ERR_TARGET_TIMEOUT and the node
+   * is skipped until a background probe answers (RemoteNodeOptions.callTimeoutMs; default rpcCallTimeoutMs).
+   */
+  nodeTimeoutMs?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
 }
