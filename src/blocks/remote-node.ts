@@ -70,7 +70,7 @@ export class RemoteNode {
   private readonly nowMs: () => number;
   private suspectSinceMs = 0;
   private prober: NodeJS.Timeout | undefined;
-  private probing = false;
+  private probesInFlight = 0;
   private closed = false;
 
   constructor(options: RemoteNodeOptions) {
@@ -122,6 +122,27 @@ export class RemoteNode {
   checkUsable(action: string, signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw abortError(signal, action);
     if (this.suspect) throw new StoreError('ERR_SHARD_MISSING', `${action}: node "${this.nodeId}" is suspect: a call did not answer in time`);
+  }
+
+  /**
+   * A probe call (`GET path`): runs even while the node is suspect, and an answer in time clears it.
+   * While the node is suspect and another probe of it still waits, fails at once instead, as DriveIo
+   * does for a drive: health checks (the block store looks at every target every few seconds, inside
+   * writes) must not each wait out a call bound on a hung node.
+   */
+  async probe<T>(path: string, bounds: CallBounds): Promise<T> {
+    if (bounds.signal?.aborted) throw abortError(bounds.signal, bounds.action);
+    if (this.suspect && this.probesInFlight > 0) {
+      throw new StoreError('ERR_SHARD_MISSING', `${bounds.action}: node "${this.nodeId}" is suspect and an earlier probe of it is still waiting`);
+    }
+    this.probesInFlight++;
+    try {
+      const answer = await this.json<T>('GET', path, bounds);
+      this.clearSuspect();
+      return answer;
+    } finally {
+      this.probesInFlight--;
+    }
   }
 
   /** The drive ids the node serves. */
@@ -196,18 +217,10 @@ export class RemoteNode {
     void this.pool.destroy().catch(() => undefined);
   }
 
-  /** One probe at a time: an answer in time clears the suspicion (and stops the probing). */
+  /** Probes unless a probe is already waiting: an answer in time clears the suspicion (and stops the probing). */
   private async probeInBackground(): Promise<void> {
-    if (this.probing || !this.suspect) return;
-    this.probing = true;
-    try {
-      await this.json('GET', `${rpcPathPrefix}/node`, { action: `Cannot probe node "${this.nodeId}"` });
-      this.clearSuspect();
-    } catch {
-      // Still down or hung: the next tick tries again.
-    } finally {
-      this.probing = false;
-    }
+    if (this.probesInFlight > 0 || !this.suspect) return;
+    await this.probe(`${rpcPathPrefix}/node`, { action: `Cannot probe node "${this.nodeId}"` }).catch(() => undefined); // still down or hung: the next tick tries again
   }
 }
 

@@ -93,12 +93,9 @@ export class RemoteShardStore implements ShardStore {
     return (await this.call<{ shards: StoredShard[] }>('GET', path, `Cannot list drive "${this.key}"`, options)).shards;
   }
 
-  /** Runs even while the node is suspect; an answer in time clears the suspicion. */
+  /** Runs even while the node is suspect (but not beside another probe of it then); an answer in time clears the suspicion. */
   async probe(options?: ShardCallOptions): Promise<TargetHealth> {
-    const action = `Cannot probe ${this.key}`;
-    if (options?.signal?.aborted) throw abortError(options.signal, action);
-    const health = await this.node.json<TargetHealth>('GET', `${rpcPathPrefix}/${this.drive}/probe`, { action, signal: options?.signal });
-    this.node.clearSuspect();
+    const health = await this.node.probe<TargetHealth>(`${rpcPathPrefix}/${this.drive}/probe`, { action: `Cannot probe ${this.key}`, signal: options?.signal });
     if (health.state === 'ok') this.driveSuspect = false;
     return health;
   }

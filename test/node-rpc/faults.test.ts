@@ -198,6 +198,29 @@ test('RemoteShardStore - a node that stops answering times out, is suspect, and 
   }
 });
 
+test('RemoteShardStore - while a suspect node has a probe waiting, other probes fail at once instead of queueing', async () => {
+  const t = await startTestNode();
+  const proxy = await startProxy(t.node.url);
+  try {
+    const { store } = t.client({ url: proxy.url, callTimeoutMs: 1000, probeIntervalMs: 60_000 });
+    proxy.stall(true);
+    await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    const waiting = store.probe();
+    waiting.catch(() => undefined);
+    const startMs = performance.now();
+    await assert.rejects(store.probe(), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /still waiting/.test(err.message));
+    assert.ok(performance.now() - startMs < 500, 'the second probe did not wait for the first');
+    await assert.rejects(waiting, (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    proxy.stall(false);
+    assert.equal((await store.probe()).state, 'ok');
+    assert.equal(store.suspect, false);
+    assert.deepEqual(await store.listPrefixes(undefined), []);
+  } finally {
+    await proxy.close();
+    await t.cleanup();
+  }
+});
+
 test('RemoteShardStore - a drive that times out on its node makes the remote target suspect until a probe answers', async () => {
   const fifoDir = await mkdtemp(join(tmpdir(), 'tessera-fifo-'));
   const fifo = join(fifoDir, 'hang.fifo');
