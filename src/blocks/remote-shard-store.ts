@@ -309,6 +309,8 @@ function errorOf(answer: Answer, action: string, unexpected: string): StoreError
   return errorOfResponse(bodyOf(answer), action);
 }
 
+const notPooled = Buffer.alloc(0);
+
 /** Range reads of one remote shard; each read is one GET whose CRC trailer is checked. */
 class RemoteShardReader implements ShardReadHandle {
   constructor(
@@ -321,12 +323,12 @@ class RemoteShardReader implements ShardReadHandle {
     return this.readRange(start, end, options?.signal);
   }
 
-  async readPooled(start: number, end: number, pool: BufferPool, options?: ShardCallOptions): Promise<{ pieces: Buffer[]; buffer: Buffer }> {
-    const pieces = await this.readRange(start, end, options?.signal);
-    const buffer = pool.take(end - start);
-    let offset = 0;
-    for (const piece of pieces) offset += piece.copy(buffer, offset);
-    return { pieces: [buffer.subarray(0, offset)], buffer };
+  /**
+   * The received chunks as they are: they are buffers of their own already, so copying them into one of
+   * the pool's would only add a copy per byte. The `buffer` returned is not the pool's (give() ignores it).
+   */
+  async readPooled(start: number, end: number, _pool: BufferPool, options?: ShardCallOptions): Promise<{ pieces: Buffer[]; buffer: Buffer }> {
+    return { pieces: await this.readRange(start, end, options?.signal), buffer: notPooled };
   }
 
   async close(): Promise<void> {}

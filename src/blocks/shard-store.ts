@@ -37,7 +37,8 @@ export interface ShardReadHandle {
   /**
    * readPieces() into a buffer taken from `pool`. The caller owns `buffer` and gives it back only once
    * nothing references `pieces`; on failure the store has given it back, or dropped it if it may still be
-   * written to (a timed-out read).
+   * written to (a timed-out read). A store whose bytes arrive in buffers of their own (the node RPC
+   * client) returns those, with a `buffer` that is not the pool's: give() ignores it.
    */
   readPooled(start: number, end: number, pool: BufferPool, options?: ShardCallOptions): Promise<{ pieces: Buffer[]; buffer: Buffer }>;
   /** Lets the shard go; never rejects. */
