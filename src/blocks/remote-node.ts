@@ -1,24 +1,51 @@
-// One storage node as a client sees it: its address, the keep-alive connections to it, request signing,
-// and whether it is suspect. Every call is bounded by a timeout and cancelled by the caller's signal; the
-// shard operations over it are in remote-shard-store.ts.
+// One storage node as a client sees it: its address, the undici pool of keep-alive connections to it,
+// request signing, and whether it is suspect (then probed in the background until it answers). Every
+// call is bounded (rpc-exchange.ts) and cancelled by the caller's signal; the shard operations over it
+// are in remote-shard-store.ts.
 import { randomBytes } from 'node:crypto';
-import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { StoreError } from '../util/errors.js';
-import { clusterSecretBytesMin, emptyBodySha256, errorFromBody, rpcCallTimeoutMs, rpcHeaders, rpcPathPrefix, signRequest, streamingBody, type RpcErrorBody } from './rpc-protocol.js';
+import { Pool, type Dispatcher } from 'undici';
+import { isStoreError, StoreError } from '../util/errors.js';
+import { RpcExchange, type Answer, type ExchangeBounds } from './rpc-exchange.js';
+import {
+  clusterSecretBytesMin,
+  emptyBodySha256,
+  errorFromBody,
+  rpcCallTimeoutMs,
+  rpcConnectTimeoutMs,
+  rpcHeaders,
+  rpcPathPrefix,
+  rpcProbeIntervalMs,
+  signRequest,
+  streamingBody,
+  type RpcErrorBody,
+} from './rpc-protocol.js';
 import { abortError } from './streams.js';
 
 /** Bytes of a JSON answer the client reads; a listing of one fan-out directory stays far below. */
 const jsonBytesMax = 64 * 1024 * 1024;
-/** Sockets kept open to one node; requests beyond wait in the agent's queue. */
-const socketsPerNodeMax = 64;
+/** Bytes of an error answer read; they are small JSON bodies. */
+export const errorBytesMax = 64 * 1024;
+/** Connections kept open to one node; requests beyond wait in the pool's queue (inside their call bound). */
+const connectionsPerNodeMax = 64;
+/** Socket failures before any answer that mean a keep-alive connection the node had just closed. */
+const staleSocketCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 export interface RemoteNodeOptions {
   /** http://host:port of the node. */
   url: string;
   nodeId: string;
   secret: Buffer;
-  /** A call with no answer after this fails ERR_TARGET_TIMEOUT and makes the node suspect. */
+  /**
+   * A call with no response headers this long after it was sent (waiting for a connection included)
+   * fails ERR_TARGET_TIMEOUT and makes the node suspect (default rpcCallTimeoutMs; `--node-timeout`).
+   */
   callTimeoutMs?: number;
+  /** The longest gap within a streamed answer, or for a shard write to take its next bytes (default: callTimeoutMs). */
+  idleTimeoutMs?: number;
+  /** A TCP connect slower than this fails ERR_TARGET_TIMEOUT (default: the lesser of rpcConnectTimeoutMs and callTimeoutMs). */
+  connectTimeoutMs?: number;
+  /** How often a suspect node is probed in the background (default rpcProbeIntervalMs). */
+  probeIntervalMs?: number;
   /** Test hook: the client's clock. */
   nowMs?: () => number;
 }
@@ -27,6 +54,7 @@ export interface RemoteNodeOptions {
 export interface CallBounds {
   action: string;
   signal?: AbortSignal | undefined;
+  /** Replaces callTimeoutMs for this call. */
   timeoutMs?: number;
 }
 
@@ -34,19 +62,41 @@ export class RemoteNode {
   readonly url: URL;
   readonly nodeId: string;
   readonly callTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly probeIntervalMs: number;
   private readonly secret: Buffer;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: socketsPerNodeMax, maxFreeSockets: socketsPerNodeMax });
+  private readonly pool: Pool;
   private readonly nowMs: () => number;
   private suspectSinceMs = 0;
+  private prober: NodeJS.Timeout | undefined;
+  private probesInFlight = 0;
+  private closed = false;
 
   constructor(options: RemoteNodeOptions) {
     if (options.secret.length < clusterSecretBytesMin) throw new RangeError(`Cannot use a cluster secret of ${options.secret.length} bytes: at least ${clusterSecretBytesMin} are needed`);
     this.url = new URL(options.url);
     if (this.url.protocol !== 'http:') throw new RangeError(`Cannot reach node at "${options.url}": expected an http:// URL`);
+    const positive = (name: string, value: number | undefined, fallback: number) => {
+      if (value === undefined) return fallback;
+      if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`Cannot use ${name} "${value}" ms: expected a positive integer`);
+      return value;
+    };
     this.nodeId = options.nodeId;
     this.secret = options.secret;
-    this.callTimeoutMs = options.callTimeoutMs ?? rpcCallTimeoutMs;
+    this.callTimeoutMs = positive('call timeout', options.callTimeoutMs, rpcCallTimeoutMs);
+    this.idleTimeoutMs = positive('idle timeout', options.idleTimeoutMs, this.callTimeoutMs);
+    this.connectTimeoutMs = positive('connect timeout', options.connectTimeoutMs, Math.min(rpcConnectTimeoutMs, this.callTimeoutMs));
+    this.probeIntervalMs = positive('probe interval', options.probeIntervalMs, rpcProbeIntervalMs);
     this.nowMs = options.nowMs ?? Date.now;
+    // undici's own header and body timers are off: RpcExchange bounds each call and names the node.
+    this.pool = new Pool(this.url.origin, {
+      connections: connectionsPerNodeMax,
+      pipelining: 1,
+      connect: { timeout: this.connectTimeoutMs },
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
   }
 
   /** True after a call timed out, until a probe answers in time. */
@@ -54,18 +104,45 @@ export class RemoteNode {
     return this.suspectSinceMs > 0;
   }
 
+  /** Skips the node in later calls and probes it in the background until it answers in time. */
   markSuspect(): void {
     if (this.suspectSinceMs === 0) this.suspectSinceMs = Date.now();
+    if (this.prober || this.closed) return;
+    this.prober = setInterval(() => void this.probeInBackground(), this.probeIntervalMs);
+    this.prober.unref(); // never what keeps a process alive
   }
 
   clearSuspect(): void {
     this.suspectSinceMs = 0;
+    clearInterval(this.prober);
+    this.prober = undefined;
   }
 
   /** Fails at once while the node is suspect (probes excepted), as a suspect drive does. */
   checkUsable(action: string, signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw abortError(signal, action);
-    if (this.suspect) throw new StoreError('ERR_SHARD_MISSING', `${action}: node "${this.nodeId}" is suspect: a call did not answer within ${this.callTimeoutMs} ms`);
+    if (this.suspect) throw new StoreError('ERR_SHARD_MISSING', `${action}: node "${this.nodeId}" is suspect: a call did not answer in time`);
+  }
+
+  /**
+   * A probe call (`GET path`): runs even while the node is suspect, and an answer in time clears it.
+   * While the node is suspect and another probe of it still waits, fails at once instead, as DriveIo
+   * does for a drive: health checks (the block store looks at every target every few seconds, inside
+   * writes) must not each wait out a call bound on a hung node.
+   */
+  async probe<T>(path: string, bounds: CallBounds): Promise<T> {
+    if (bounds.signal?.aborted) throw abortError(bounds.signal, bounds.action);
+    if (this.suspect && this.probesInFlight > 0) {
+      throw new StoreError('ERR_SHARD_MISSING', `${bounds.action}: node "${this.nodeId}" is suspect and an earlier probe of it is still waiting`);
+    }
+    this.probesInFlight++;
+    try {
+      const answer = await this.json<T>('GET', path, bounds);
+      this.clearSuspect();
+      return answer;
+    } finally {
+      this.probesInFlight--;
+    }
   }
 
   /** The drive ids the node serves. */
@@ -74,8 +151,8 @@ export class RemoteNode {
     return answer.drives;
   }
 
-  /** A signed request, not yet sent (streaming: a shard write whose body follows). */
-  open(method: string, path: string, streaming: boolean): ClientRequest {
+  /** The signed headers of a request (streaming: a shard write, whose framed body carries its own CRC). */
+  signedHeaders(method: string, path: string, streaming: boolean): Record<string, string> {
     const headers: Record<string, string> = {
       [rpcHeaders.node]: this.nodeId,
       [rpcHeaders.date]: String(this.nowMs()),
@@ -90,138 +167,66 @@ export class RemoteNode {
       nonce: headers[rpcHeaders.nonce]!,
       bodySha256: headers[rpcHeaders.bodySha256]!,
     });
-    return request({ host: this.url.hostname, port: this.url.port, method, path, headers, agent: this.agent });
+    return headers;
   }
 
   /**
-   * Sends a bodiless request and resolves with its response, bounded by the call's timeout and signal.
-   * A request on a reused keep-alive socket that the node had just closed is retried once: that race is
-   * not a node failure, and these calls are all idempotent.
+   * Sends a signed request and returns its exchange, not yet bounded (the caller arms it). `body` is the
+   * framed shard stream of a write; undici sends it chunked as the writer feeds it.
    */
-  async send(method: string, path: string, bounds: CallBounds): Promise<{ res: IncomingMessage; guard: CallGuard }> {
+  exchange(method: 'GET' | 'PUT' | 'DELETE', path: string, bounds: Omit<ExchangeBounds, 'idleTimeoutMs'>, body?: AsyncIterable<Buffer>): RpcExchange {
+    const exchange = new RpcExchange(this, { ...bounds, idleTimeoutMs: this.idleTimeoutMs });
+    if (exchange.failed) return exchange; // the signal had aborted already
+    const options: Dispatcher.DispatchOptions = { method, path, headers: this.signedHeaders(method, path, body !== undefined) };
+    // undici sends any async iterable as a chunked body; its types list only streams.
+    if (body) options.body = body as unknown as Dispatcher.DispatchOptions['body'];
+    this.pool.dispatch(options, exchange);
+    return exchange;
+  }
+
+  /**
+   * A bodiless call, bounded by the call timeout to its response headers and the idle bound within its
+   * body. One that failed on a keep-alive socket the node had just closed, before any answer, is sent
+   * once more: that race is not a node failure, and these calls are all idempotent.
+   */
+  async call(method: 'GET' | 'DELETE', path: string, bounds: CallBounds & { bytesMax: number }): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
-      const req = this.open(method, path, false);
-      const guard = new CallGuard(this, req, bounds);
-      req.end();
+      const exchange = this.exchange(method, path, bounds);
+      exchange.arm(bounds.timeoutMs ?? this.callTimeoutMs, 'did not answer');
       try {
-        const res = await guard.wait(new Promise<IncomingMessage>((resolve) => req.once('response', resolve)));
-        return { res, guard };
+        return await exchange.answer;
       } catch (err) {
-        guard.done();
-        const reset = (err as StoreError).cause && ['ECONNRESET', 'EPIPE'].includes(((err as StoreError).cause as NodeJS.ErrnoException).code ?? '');
-        if (attempt === 0 && reset && req.reusedSocket) continue;
+        const cause = isStoreError(err, 'ERR_SHARD_MISSING') ? (err.cause as { code?: string } | undefined) : undefined;
+        if (attempt === 0 && !exchange.responded && staleSocketCodes.has(cause?.code ?? '')) continue;
         throw err;
       }
     }
   }
 
   /** A JSON call: 200 gives the parsed body, anything else the StoreError the node named. */
-  async json<T>(method: string, path: string, bounds: CallBounds): Promise<T> {
-    const { res, guard } = await this.send(method, path, bounds);
-    try {
-      const body = await guard.wait(readBody(res, jsonBytesMax));
-      if (res.statusCode !== 200) throw errorOfResponse(body, bounds.action);
-      return JSON.parse(body.toString('utf8')) as T;
-    } finally {
-      guard.done();
-    }
+  async json<T>(method: 'GET' | 'DELETE', path: string, bounds: CallBounds): Promise<T> {
+    const answer = await this.call(method, path, { ...bounds, bytesMax: jsonBytesMax });
+    const body = bodyOf(answer);
+    if (answer.status !== 200) throw errorOfResponse(body, bounds.action);
+    return JSON.parse(body.toString('utf8')) as T;
   }
 
   close(): void {
-    this.agent.destroy();
+    this.closed = true;
+    this.clearSuspect();
+    void this.pool.destroy().catch(() => undefined);
+  }
+
+  /** Probes unless a probe is already waiting: an answer in time clears the suspicion (and stops the probing). */
+  private async probeInBackground(): Promise<void> {
+    if (this.probesInFlight > 0 || !this.suspect) return;
+    await this.probe(`${rpcPathPrefix}/node`, { action: `Cannot probe node "${this.nodeId}"` }).catch(() => undefined); // still down or hung: the next tick tries again
   }
 }
 
-/**
- * Bounds one request: rejects what it waits on when the timeout passes (and marks the node suspect),
- * when the caller's signal aborts, or when the connection fails; each destroys the request.
- */
-export class CallGuard {
-  private readonly failed: Promise<never>;
-  private fail!: (err: StoreError) => void;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly timeoutMs: number;
-  private finished = false;
-
-  constructor(
-    private readonly node: RemoteNode,
-    readonly req: ClientRequest,
-    private readonly bounds: CallBounds,
-  ) {
-    this.failed = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failed.catch(() => undefined);
-    this.timeoutMs = bounds.timeoutMs ?? node.callTimeoutMs;
-    this.arm();
-    bounds.signal?.addEventListener('abort', this.onAbort, { once: true });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      this.abort(new StoreError('ERR_SHARD_MISSING', `${bounds.action}: node "${node.nodeId}" at ${node.url.host} failed: ${err.code ?? err.message}`, { cause: err }));
-    });
-  }
-
-  private readonly onAbort = () => this.abort(abortError(this.bounds.signal!, this.bounds.action));
-
-  /** Fails the call with `err` (the first failure wins) and cuts the request. */
-  abort(err: StoreError): void {
-    this.fail(err);
-    this.req.destroy();
-    this.done();
-  }
-
-  /** Races `promise` against the call's failure. */
-  wait<T>(promise: Promise<T>): Promise<T> {
-    return Promise.race([promise, this.failed]);
-  }
-
-  /** (Re)starts the timeout: a long call (a shard write) is bounded per step, not as a whole. */
-  arm(): void {
-    if (this.finished) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.node.markSuspect();
-      this.abort(new StoreError('ERR_TARGET_TIMEOUT', `${this.bounds.action}: node "${this.node.nodeId}" did not answer within ${this.timeoutMs} ms`));
-    }, this.timeoutMs);
-  }
-
-  /** Stops the timeout between steps: a shard write idles while its caller gathers the next stripe. */
-  disarm(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  /** Stops bounding: the call is over. */
-  done(): void {
-    if (this.finished) return;
-    this.finished = true;
-    clearTimeout(this.timer);
-    this.bounds.signal?.removeEventListener('abort', this.onAbort);
-  }
-}
-
-/** The whole body of a response, refused beyond `bytesMax`. */
-export async function readBody(res: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  const chunks = await readChunks(res, bytesMax);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
-/** The body of a response as the chunks that arrived (no copy), refused beyond `bytesMax`. */
-export async function readChunks(res: IncomingMessage, bytesMax: number): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > bytesMax) {
-        res.destroy();
-        throw new StoreError('ERR_SHARD_MISSING', `Node answer exceeds ${bytesMax} bytes`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof StoreError) throw err;
-    throw new StoreError('ERR_SHARD_MISSING', `Node answer was cut off: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-  if (!res.complete) throw new StoreError('ERR_SHARD_MISSING', 'Node answer was cut off');
-  return chunks;
+/** The body of an answer as one buffer. */
+export function bodyOf(answer: Answer): Buffer {
+  return answer.chunks.length === 1 ? answer.chunks[0]! : Buffer.concat(answer.chunks, answer.bytes);
 }
 
 /** The StoreError of a non-200 answer; an unreadable body still names the status. */

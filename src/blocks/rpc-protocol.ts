@@ -14,14 +14,10 @@ export const rpcHeaders = {
   date: 'x-tessera-date',
   /** 16 random bytes (hex), unique per request: the server refuses one it has seen within the window. */
   nonce: 'x-tessera-nonce',
-  /** SHA-256 (hex) of the request body, or `streamingBody` for a shard write (checked by its CRC trailer). */
+  /** SHA-256 (hex) of the request body, or `streamingBody` for a shard write (checked by its end frame's CRC). */
   bodySha256: 'x-tessera-content-sha256',
   /** `TESSERA-HMAC-SHA256 <hex>`. */
   authorization: 'authorization',
-  /** Trailers of a shard write: the CRC-32 (hex) and length of the shard bytes sent, or `abort`. */
-  shardCrc32: 'x-tessera-shard-crc32',
-  shardBytes: 'x-tessera-shard-bytes',
-  shardAbort: 'x-tessera-shard-abort',
   /** Trailers of a shard read: the CRC-32 (hex) of the bytes sent, or the code of an error met mid-stream. */
   rangeCrc32: 'x-tessera-range-crc32',
   rangeError: 'x-tessera-range-error',
@@ -41,8 +37,18 @@ export const rpcShardBytesMax = putObjectBytesMax;
 export const rpcHeaderBytesMax = 16 * 1024;
 /** Shard data per read segment on the node: bounds its memory per read; the first is read before the status is sent. */
 export const rpcReadSegmentBytes = 1024 * 1024;
-/** A client call (but the body of a shard write) that has no answer after this fails ERR_TARGET_TIMEOUT. */
-export const rpcCallTimeoutMs = 30_000;
+/**
+ * Client bounds of a call to a node (RemoteNode's defaults; `--node-timeout` on the roles that reach
+ * nodes sets the call bound). A loopback or LAN node answers in milliseconds, so these are short: a hung
+ * node must cost a GET one bound, not half a minute. The call bound sits above the node's own drive
+ * bound (driveOpTimeoutMs, 5 s), so a hung drive is reported by its node as that drive's timeout rather
+ * than mistaken for a hung node.
+ */
+export const rpcConnectTimeoutMs = 2000;
+/** From sending a call (queueing for a connection included) to its response headers; also the longest gap within a streamed body. */
+export const rpcCallTimeoutMs = 6000;
+/** A suspect node is probed this often in the background until it answers in time. */
+export const rpcProbeIntervalMs = 1000;
 /** The node drops a connection idle this long in the middle of a request (a stalled read or body). */
 export const rpcIdleTimeoutMs = 60_000;
 /**
@@ -50,6 +56,49 @@ export const rpcIdleTimeoutMs = 60_000;
  * the node must not mistake that for a dead gateway. Past it the node drops the tmp file.
  */
 export const rpcWriteIdleTimeoutMs = 120_000;
+
+/**
+ * A shard write's body is a sequence of frames, each a type byte and a u32 (big-endian) payload length:
+ * data frames carry shard bytes, and the body closes with one end frame (CRC-32 and length of the shard
+ * bytes sent) or one abort frame. Frames rather than HTTP trailers because undici cannot send request
+ * trailers; a body that stops without its closing frame is never committed.
+ */
+export const frameTypes = { data: 0x44, end: 0x45, abort: 0x41 } as const;
+export const frameHeaderBytes = 5;
+/** End frame payload: CRC-32 (u32) and the shard's length (u48). */
+export const endFramePayloadBytes = 10;
+
+/** A data frame holding a copy of `data`: one buffer, one socket write, and the caller may reuse `data` at once. */
+export function dataFrame(data: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + data.length);
+  frame[0] = frameTypes.data;
+  frame.writeUInt32BE(data.length, 1);
+  data.copy(frame, frameHeaderBytes);
+  return frame;
+}
+
+/** The header of a data frame of `bytes`, for a payload sent as its own buffer (no copy). */
+export function dataFrameHeader(bytes: number): Buffer {
+  const header = Buffer.allocUnsafe(frameHeaderBytes);
+  header[0] = frameTypes.data;
+  header.writeUInt32BE(bytes, 1);
+  return header;
+}
+
+export function endFrame(crc: number, bytes: number): Buffer {
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + endFramePayloadBytes);
+  frame[0] = frameTypes.end;
+  frame.writeUInt32BE(endFramePayloadBytes, 1);
+  frame.writeUInt32BE(crc >>> 0, 5);
+  frame.writeUIntBE(bytes, 9, 6);
+  return frame;
+}
+
+export function abortFrame(): Buffer {
+  const frame = Buffer.alloc(frameHeaderBytes);
+  frame[0] = frameTypes.abort;
+  return frame;
+}
 
 /** What the signature covers, one field per line. The url is signed as sent (path and query), so nothing is canonicalised. */
 export interface SignedRequest {

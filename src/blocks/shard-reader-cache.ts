@@ -16,10 +16,10 @@
 import { assert } from '../util/assert.js';
 import type { ShardReadHandle as ShardReader } from './shard-store.js';
 
-interface Entry {
+interface Entry<R extends ShardReader> {
   key: string;
   blockId: string;
-  reader: Promise<ShardReader>;
+  reader: Promise<R>;
   users: number;
   lastUsedMs: number;
   /** Out of the map: closed once its last user lets go. */
@@ -28,8 +28,8 @@ interface Entry {
 }
 
 /** One use of a reader, cached or not. */
-export interface CachedShardReader {
-  reader: ShardReader;
+export interface CachedShardReader<R extends ShardReader = ShardReader> {
+  reader: R;
   cached: boolean;
   /** Stops lending the reader to later users: a read through it failed. */
   drop(): void;
@@ -43,8 +43,8 @@ export interface ShardReaderCacheOptions {
   nowMs?: () => number;
 }
 
-export class ShardReaderCache {
-  private readonly entries = new Map<string, Entry>(); // in use order, least recent first
+export class ShardReaderCache<R extends ShardReader = ShardReader> {
+  private readonly entries = new Map<string, Entry<R>>(); // in use order, least recent first
   private readonly sweeper: NodeJS.Timeout;
   private readonly nowMs: () => number;
   private closed = false;
@@ -57,12 +57,12 @@ export class ShardReaderCache {
   }
 
   /** The cached reader of `key` (a target's key, the shard's name and its expected length), opening it with `open` when absent. */
-  async acquire(key: string, blockId: string, open: () => Promise<ShardReader>): Promise<CachedShardReader> {
+  async acquire(key: string, blockId: string, open: () => Promise<R>): Promise<CachedShardReader<R>> {
     if (this.closed) return uncached(await open());
     let entry = this.entries.get(key);
     if (entry) this.entries.delete(key); // re-inserted below as the most recent
     else {
-      const fresh: Entry = { key, blockId, reader: open(), users: 0, lastUsedMs: 0, dropped: false, closing: false };
+      const fresh: Entry<R> = { key, blockId, reader: open(), users: 0, lastUsedMs: 0, dropped: false, closing: false };
       fresh.reader.catch(() => this.drop(key, fresh)); // a failed open is not remembered
       entry = fresh;
     }
@@ -71,7 +71,7 @@ export class ShardReaderCache {
     entry.lastUsedMs = this.nowMs();
     this.evictOverflow();
     const used = entry;
-    let reader: ShardReader;
+    let reader: R;
     try {
       reader = await used.reader;
     } catch (err) {
@@ -113,14 +113,14 @@ export class ShardReaderCache {
     for (const entry of [...this.entries.values()]) this.drop(entry.key, entry);
   }
 
-  private release(entry: Entry): void {
+  private release(entry: Entry<R>): void {
     entry.users--;
     assert(entry.users >= 0, 'Shard reader cache use count went negative');
     entry.lastUsedMs = this.nowMs();
     if (entry.dropped) closeWhenIdle(entry);
   }
 
-  private drop(key: string, entry: Entry): void {
+  private drop(key: string, entry: Entry<R>): void {
     if (this.entries.get(key) === entry) this.entries.delete(key);
     entry.dropped = true;
     closeWhenIdle(entry);
@@ -141,13 +141,13 @@ export class ShardReaderCache {
   }
 }
 
-function closeWhenIdle(entry: Entry): void {
+function closeWhenIdle<R extends ShardReader>(entry: Entry<R>): void {
   if (entry.users > 0 || entry.closing) return;
   entry.closing = true;
   entry.reader.then((r) => r.close(), () => undefined);
 }
 
 /** A reader used once and closed by done(): what reads get without a cache. */
-export function uncached(reader: ShardReader): CachedShardReader {
+export function uncached<R extends ShardReader>(reader: R): CachedShardReader<R> {
   return { reader, cached: false, drop: () => undefined, done: () => reader.close() };
 }

@@ -37,7 +37,8 @@ export interface ShardReadHandle {
   /**
    * readPieces() into a buffer taken from `pool`. The caller owns `buffer` and gives it back only once
    * nothing references `pieces`; on failure the store has given it back, or dropped it if it may still be
-   * written to (a timed-out read).
+   * written to (a timed-out read). A store whose bytes arrive in buffers of their own (the node RPC
+   * client) returns those, with a `buffer` that is not the pool's: give() ignores it.
    */
   readPooled(start: number, end: number, pool: BufferPool, options?: ShardCallOptions): Promise<{ pieces: Buffer[]; buffer: Buffer }>;
   /** Lets the shard go; never rejects. */
@@ -78,7 +79,11 @@ export interface ShardStore {
   readonly suspect: boolean;
   /** Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. */
   createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream>;
-  /** Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails ERR_SHARD_CORRUPT. */
+  /**
+   * Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails
+   * ERR_SHARD_CORRUPT (ERR_SHARD_MISSING when absent). A remote store defers that check to the first read
+   * to save a round trip: callers treat a failure of the open and of its first read alike.
+   */
   openShard(shard: ShardName, options: ShardCallOptions & { shardBytes: number }): Promise<ShardReadHandle>;
   /** The committed shard's file, or undefined when there is none. */
   statShard(shard: ShardName, options?: ShardCallOptions): Promise<StoredShard | undefined>;

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { readInitialLayout, startGateway } from '../main.js';
 import { describeRedundancy } from './admin.js';
-import { addSharedOptions, readSecret, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
+import { rpcCallTimeoutMs } from '../blocks/rpc-protocol.js';
+import { addSharedOptions, nonNegative, readSecret, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
 
 export function gatewayCommand(): Command {
   const cmd = new Command('gateway').description('Run an S3 gateway: metadata in its data directory, data on the storage nodes of the cluster layout');
@@ -10,14 +11,16 @@ export function gatewayCommand(): Command {
     c
       .addOption(new Option('--data-dir <dir>', 'data directory: the metadata (SQLite) and root credentials').env('TESSERA_DATA').default('./gateway-data'))
       .addOption(new Option('--cluster-secret-file <file>', 'file holding the secret shared by every node and gateway (at least 16 bytes)').env('TESSERA_CLUSTER_SECRET_FILE').makeOptionMandatory())
+      .addOption(new Option('--node-timeout <ms>', 'a node RPC call with no answer after this fails, and the node is skipped until a probe answers').env('TESSERA_NODE_TIMEOUT').default(String(rpcCallTimeoutMs)))
       .addOption(new Option('--initial-layout <file>', 'JSON {"nodes": [{"id", "address", "zone"}]}: when no layout is stored yet, ask these nodes for their drives and store it as epoch 1 (ignored once one exists)').env('TESSERA_INITIAL_LAYOUT')),
   )
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA-DIR/root-credentials.json and printed.')
-    .action(async (opts: SharedFlags & { dataDir: string; clusterSecretFile: string; initialLayout?: string }) => {
+    .action(async (opts: SharedFlags & { dataDir: string; clusterSecretFile: string; initialLayout?: string; nodeTimeout: string }) => {
       const running = await startGateway({
         ...sharedConfig(opts),
         dataDir: opts.dataDir,
         clusterSecret: await readSecret(opts.clusterSecretFile),
+        nodeTimeoutMs: Math.max(1, Math.round(nonNegative('--node-timeout', opts.nodeTimeout))),
         ...(opts.initialLayout ? { initialLayout: await readInitialLayout(opts.initialLayout) } : {}),
       });
       const secret = running.credentials.generated || !process.env.TESSERA_ROOT_SECRET_KEY ? running.credentials.secretAccessKey : '(from TESSERA_ROOT_SECRET_KEY)';

@@ -12,6 +12,7 @@ import { assert } from '../util/assert.js';
 import { isStoreError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { authenticate, NonceCache, RpcRefusal } from './auth.js';
+import { NodeReaders } from './node-readers.js';
 import { handleShardCall, type ShardCall } from './shard-handlers.js';
 
 /** Requests one connection may have in flight: HTTP/1.1 pipelining must not queue unbounded work. */
@@ -60,6 +61,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   const drives = new Map(options.drives.map((d) => [d.id, d]));
   const context = { secret: options.secret, nodeId: options.nodeId, nonces: new NonceCache(nodeNoncesMax), nowMs: options.nowMs ?? Date.now };
   const perSocket = new WeakMap<Socket, number>();
+  const readers = new NodeReaders();
   let inFlight = 0;
 
   const server = createServer({ maxHeaderSize: rpcHeaderBytesMax, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs });
@@ -88,8 +90,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     const bodyHash = authenticate({ method, url, headers: req.headers }, { ...context, nowMs: context.nowMs() });
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (method !== 'PUT' && hasBody) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', `A ${method} request carries no body`);
-    if (method === 'PUT' && (bodyHash !== streamingBody || req.headers['transfer-encoding'] !== 'chunked')) {
-      throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must be a chunked, streaming body (its CRC comes in a trailer)');
+    if (method === 'PUT' && bodyHash !== streamingBody) {
+      throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must declare a streaming body (its CRC comes in its end frame)');
     }
     const parsed = new URL(url, 'http://node');
     const call = route(method, parsed, drives, options.nodeId);
@@ -97,7 +99,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(new Error('The client went away'));
     });
-    await handleShardCall(call, { req, res, expectsContinue, signal: controller.signal, nodeId: options.nodeId, driveIds: [...drives.keys()] });
+    await handleShardCall(call, { req, res, expectsContinue, signal: controller.signal, nodeId: options.nodeId, driveIds: [...drives.keys()], readers });
   };
 
   server.on('request', (req, res) => serve(req, res, false));
@@ -111,7 +113,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     url,
     nodeId: options.nodeId,
     drives: options.drives.map((d) => ({ id: d.id, path: d.root })),
-    close: () => closeServer(server),
+    close: async () => {
+      await closeServer(server);
+      readers.close();
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 // The ShardStore operations a node serves, one function per kind of call, over an authenticated and
-// routed request (node-server.ts). A shard write commits only a complete body whose CRC trailer matches.
+// routed request (node-server.ts). A shard write commits only a complete body whose end frame matches;
+// reads go through a cache of open shard files (node-readers.ts).
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from '@node-rs/crc32';
@@ -8,6 +9,8 @@ import { rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rp
 import type { ShardName } from '../blocks/shard-store.js';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcRefusal } from './auth.js';
+import type { NodeReaders } from './node-readers.js';
+import { shardFrames } from './shard-frames.js';
 
 export type ShardCall =
   | { op: 'node' }
@@ -27,6 +30,7 @@ export interface CallContext {
   signal: AbortSignal;
   nodeId: string;
   driveIds: string[];
+  readers: NodeReaders;
 }
 
 /** Bytes gathered from the socket before one append: fewer, larger writev calls on the drive. */
@@ -37,8 +41,11 @@ export async function handleShardCall(call: ShardCall, ctx: CallContext): Promis
   switch (call.op) {
     case 'node':
       return sendJson(ctx.res, { nodeId: ctx.nodeId, drives: ctx.driveIds });
-    case 'probe':
-      return sendJson(ctx.res, await call.drive.probe(opts));
+    case 'probe': {
+      const health = await call.drive.probe(opts);
+      if (health.state !== 'ok') ctx.readers.invalidateDrive(call.drive.id); // a swapped or lost drive's files are let go
+      return sendJson(ctx.res, health);
+    }
     case 'listPrefixes':
       return sendJson(ctx.res, { prefixes: await call.drive.listPrefixes(call.first, opts) });
     case 'listShards': {
@@ -47,10 +54,12 @@ export async function handleShardCall(call: ShardCall, ctx: CallContext): Promis
       return sendJson(ctx.res, { shards });
     }
     case 'deleteBlock':
+      ctx.readers.invalidate(call.blockId);
       return sendJson(ctx.res, { deleted: await call.drive.deleteBlock(call.blockId, opts) });
     case 'stat':
       return sendJson(ctx.res, { shard: (await call.drive.statShard(call.shard, opts)) ?? null });
     case 'deleteShard':
+      ctx.readers.invalidate(call.shard.blockId);
       await call.drive.deleteShard(call.shard, opts);
       return sendJson(ctx.res, {});
     case 'write':
@@ -67,10 +76,10 @@ function sendJson(res: ServerResponse, value: unknown): void {
 }
 
 /**
- * One shard write is one request: the tmp file is created before 100-continue (so the client learns of a
- * missing drive at once), the body streams into it, and the trailers decide. Only a body that ended
- * properly, with a CRC and length that match what arrived, is committed; an abort trailer, a cut
- * connection, an idle timeout or any error drops the tmp file. A crash leaves only the tmp file.
+ * One shard write is one request: the tmp file is created once the headers are in, the framed body
+ * streams into it, and its closing frame decides. Only a body that closes with an end frame whose CRC
+ * and length match what arrived is committed; an abort frame, a body that stops without a closing frame,
+ * a cut connection, an idle timeout or any error drops the tmp file. A crash leaves only the tmp file.
  */
 async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallContext): Promise<void> {
   const { req, res, signal } = ctx;
@@ -82,12 +91,17 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
     let received = 0;
     let batch: Buffer[] = [];
     let batchBytes = 0;
-    for await (const chunk of cutOffAsAborted(req, call.drive.id)) {
-      crc = crc32(chunk, crc);
-      received += chunk.length;
+    let closing: { crc: number; bytes: number } | 'abort' | undefined;
+    for await (const frame of shardFrames(cutOffAsAborted(req, call.drive.id), rpcShardBytesMax)) {
+      if (frame.kind !== 'data') {
+        closing = frame.kind === 'abort' ? 'abort' : frame;
+        continue; // the parser refuses any byte after it
+      }
+      crc = crc32(frame.data, crc);
+      received += frame.data.length;
       if (received > rpcShardBytesMax) throw new RpcRefusal(413, 'ERR_RPC_BAD_REQUEST', `Shard write exceeds ${rpcShardBytesMax} bytes`);
-      batch.push(chunk);
-      batchBytes += chunk.length;
+      batch.push(frame.data);
+      batchBytes += frame.data.length;
       if (batchBytes >= writeBatchBytes) {
         await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
         batch = [];
@@ -95,19 +109,18 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
       }
     }
     if (!req.complete) throw new StoreError('ERR_ABORTED', `Shard write to "${call.drive.id}" was cut off`);
-    if (batchBytes > 0) await writer.append(Buffer.concat(batch, batchBytes));
-    const trailers = req.trailers;
-    if (trailers[rpcHeaders.shardAbort] !== undefined) {
+    if (closing === 'abort') {
       await writer.abort();
       return sendJson(res, { aborted: true });
     }
-    const sentCrc = trailers[rpcHeaders.shardCrc32];
-    const sentBytes = trailers[rpcHeaders.shardBytes];
-    if (sentCrc === undefined || sentBytes === undefined) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must end with its CRC and length trailers');
-    if (Number(sentBytes) !== received || sentCrc !== crc.toString(16).padStart(8, '0')) {
-      throw new StoreError('ERR_SHARD_CORRUPT', `Shard write to "${call.drive.id}" was damaged in transit: ${received} bytes with CRC ${crc.toString(16)}, sent ${sentBytes} with ${sentCrc}`);
+    if (closing === undefined) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must close with its end frame (CRC and length)');
+    if (batchBytes > 0) await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
+    if (closing.bytes !== received || closing.crc !== crc) {
+      throw new StoreError('ERR_SHARD_CORRUPT', `Shard write to "${call.drive.id}" was damaged in transit: ${received} bytes with CRC ${hex(crc)}, sent ${closing.bytes} with ${hex(closing.crc)}`);
     }
     await writer.commit();
+    // A shard rewritten in place (heal) must not be read through a descriptor of the file it replaced.
+    ctx.readers.invalidate(call.shard.blockId);
     sendJson(res, { bytes: received });
   } catch (err) {
     await writer.abort(); // after a failed commit too: it only ever removes the tmp name
@@ -116,6 +129,8 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
     req.socket?.setTimeout(rpcIdleTimeoutMs);
   }
 }
+
+const hex = (crc: number) => crc.toString(16).padStart(8, '0');
 
 /** The request body; a connection lost mid-body is the client going away (ERR_ABORTED), not a node error to log. */
 async function* cutOffAsAborted(req: IncomingMessage, drive: string): AsyncGenerator<Buffer> {
@@ -130,16 +145,30 @@ async function* cutOffAsAborted(req: IncomingMessage, drive: string): AsyncGener
  * Streams shard bytes [start, end), verified by the drive, in segments aligned to the shard's checksum
  * blocks. The first segment is read before the status goes out, so a missing or corrupt shard gets a
  * clean error; a failure later is named in a trailer. The CRC trailer protects the bytes on the wire.
+ * The shard file comes from the node's cache of open readers; a first read that fails through a cached
+ * reader is tried once more on a fresh open, so a stale descriptor never fails a read.
  */
 async function readShard(call: Extract<ShardCall, { op: 'read' }>, ctx: CallContext): Promise<void> {
   const { res, signal } = ctx;
-  const reader = await call.drive.openShard(call.shard, { shardBytes: call.shardBytes, signal });
+  let use = await ctx.readers.acquire(call.drive, call.shard, call.shardBytes);
   try {
-    const blockBytes = reader.header.blockBytes;
-    const segmentBytes = Math.max(blockBytes, Math.floor(rpcReadSegmentBytes / blockBytes) * blockBytes);
-    const segmentEnd = (from: number) => Math.min(call.end, (Math.floor(from / segmentBytes) + 1) * segmentBytes);
+    const segmentEnd = (from: number) => {
+      const blockBytes = use.reader.header.blockBytes;
+      const segmentBytes = Math.max(blockBytes, Math.floor(rpcReadSegmentBytes / blockBytes) * blockBytes);
+      return Math.min(call.end, (Math.floor(from / segmentBytes) + 1) * segmentBytes);
+    };
     let position = call.start;
-    let pieces = await reader.readPieces(position, segmentEnd(position));
+    let pieces: Buffer[];
+    try {
+      pieces = await use.reader.readPieces(position, segmentEnd(position));
+    } catch (err) {
+      if (!use.cached || !isStoreError(err)) throw err;
+      const stale = use;
+      stale.drop();
+      use = ctx.readers.fresh(await call.drive.openShard(call.shard, { shardBytes: call.shardBytes, signal }));
+      await stale.done();
+      pieces = await use.reader.readPieces(position, segmentEnd(position));
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: `${rpcHeaders.rangeCrc32}, ${rpcHeaders.rangeError}` });
     let crc = 0;
     for (;;) {
@@ -155,16 +184,20 @@ async function readShard(call: Extract<ShardCall, { op: 'read' }>, ctx: CallCont
       if (full) await once(res, 'drain', { signal });
       if (position >= call.end) break;
       try {
-        pieces = await reader.readPieces(position, segmentEnd(position));
+        pieces = await use.reader.readPieces(position, segmentEnd(position));
       } catch (err) {
+        use.drop();
         res.addTrailers({ [rpcHeaders.rangeError]: isStoreError(err) ? err.code : 'ERR_SHARD_MISSING' });
         res.end();
         return;
       }
     }
-    res.addTrailers({ [rpcHeaders.rangeCrc32]: crc.toString(16).padStart(8, '0') });
+    res.addTrailers({ [rpcHeaders.rangeCrc32]: hex(crc) });
     res.end();
+  } catch (err) {
+    if (isStoreError(err) && err.code !== 'ERR_ABORTED') use.drop();
+    throw err;
   } finally {
-    await reader.close();
+    await use.done();
   }
 }

@@ -18,8 +18,6 @@ export interface GatewayConfig extends CommonStoreConfig, WorkerConfig, Endpoint
   clusterSecret: Buffer;
   /** Nodes of a first layout, stored as epoch 1 when the MetaStore holds none (dev-cluster); ignored otherwise. */
   initialLayout?: InitialNode[];
-  /** A node RPC call with no answer after this fails and makes the node suspect (default rpcCallTimeoutMs). */
-  rpcCallTimeoutMs?: number;
   /** How often to look for a new layout epoch. */
   layoutPollMs?: number;
 }
@@ -55,7 +53,7 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
   const targets = new RemoteShardTargets({
     secret: config.clusterSecret,
     layouts: history,
-    ...(config.rpcCallTimeoutMs ? { callTimeoutMs: config.rpcCallTimeoutMs } : {}),
+    ...(config.nodeTimeoutMs ? { callTimeoutMs: config.nodeTimeoutMs } : {}),
     onProblem: (message) => log.warn(message),
   });
   const blocks = new LocalBlockStore({ targets, layouts: history });

@@ -26,6 +26,12 @@ export interface CommonStoreConfig {
   rootSecretKey?: string;
   gcDelayMs: number;
   inlineBytesMax?: number;
+  /**
+   * Roles that reach remote nodes (the gateway's `--node-timeout`): a node RPC call with no response
+   * headers after this, or a gap this long within a streamed answer, fails ERR_TARGET_TIMEOUT and the node
+   * is skipped until a background probe answers (RemoteNodeOptions.callTimeoutMs; default rpcCallTimeoutMs).
+   */
+  nodeTimeoutMs?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
 }

@@ -9,13 +9,16 @@ import { mkdtemp, open, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { request } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { crc32 } from '@node-rs/crc32';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newBlockId } from '../../src/blocks/ids.js';
-import { shardPath } from '../../src/blocks/rpc-protocol.js';
+import { dataFrame, endFrame, shardPath } from '../../src/blocks/rpc-protocol.js';
+import type { ShardName } from '../../src/blocks/shard-store.js';
 import { isStoreError } from '../../src/util/errors.js';
-import { startTestNode } from './helpers.js';
+import { startTestNode, type TestNode } from './helpers.js';
 
 const blockBytes = 64 * 1024;
 
@@ -84,6 +87,8 @@ test('RemoteShardStore - a write cut off by the caller signal leaves no committe
     const writer = await store.createShard(shard, { blockBytes });
     await writer.append(randomBytes(300 * 1024));
     const path = t.drive.shardPath(shard.blockId, shard.shardIndex);
+    // The request goes out with the first frame, and the node creates the tmp file as it arrives.
+    for (let i = 0; i < 100 && (await filesOf(path)).length === 0; i++) await sleep(20);
     assert.equal((await filesOf(path)).length, 1, 'the tmp file exists while the write runs');
     controller.abort();
     await assert.rejects(writer.append(randomBytes(1000), { signal: controller.signal }), (err) => isStoreError(err, 'ERR_ABORTED'));
@@ -97,16 +102,29 @@ test('RemoteShardStore - a write cut off by the caller signal leaves no committe
   }
 });
 
-test('node RPC - a shard body that ends without its CRC trailers is refused and not committed', async () => {
+/** A shard write PUT sent by hand with the client's signed headers; resolves with the node's answer. */
+function rawShardPut(t: TestNode, shard: ShardName, body: Buffer, framing: 'chunked' | 'content-length'): Promise<{ status: number; text: string }> {
+  const path = `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`;
+  const headers: Record<string, string | number> = t.client().remote.signedHeaders('PUT', path, true);
+  if (framing === 'content-length') headers['content-length'] = body.length;
+  return new Promise((resolve, reject) => {
+    const req = request(`${t.node.url}${path}`, { method: 'PUT', headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('node RPC - a shard body that ends without its end frame is refused and not committed', async () => {
   const t = await startTestNode();
   try {
-    const { remote } = t.client();
     const shard = { blockId: newBlockId(), shardIndex: 1 };
-    const req = remote.open('PUT', `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`, true);
-    req.setHeader('transfer-encoding', 'chunked');
-    const status = new Promise<number>((resolve) => req.once('response', (res) => (res.resume(), resolve(res.statusCode ?? 0))));
-    req.end(randomBytes(5000));
-    assert.equal(await status, 400);
+    const { status, text } = await rawShardPut(t, shard, dataFrame(randomBytes(5000)), 'chunked');
+    assert.equal(status, 400);
+    assert.match(text, /end frame/);
     assert.equal(await t.drive.statShard(shard), undefined);
     assert.deepEqual(await filesOf(t.drive.shardPath(shard.blockId, 1)), []);
   } finally {
@@ -114,27 +132,20 @@ test('node RPC - a shard body that ends without its CRC trailers is refused and 
   }
 });
 
-test('node RPC - a shard write with a content-length body instead of a chunked one is refused before any file exists', async () => {
+test('node RPC - a shard body that is not frames, or has bytes after its end frame, is refused and leaves no file', async () => {
   const t = await startTestNode();
   try {
-    const { remote } = t.client();
+    const data = randomBytes(5000);
     const shard = { blockId: newBlockId(), shardIndex: 2 };
-    const req = remote.open('PUT', `${shardPath(t.drive.id, shard.blockId, shard.shardIndex)}?block-bytes=${blockBytes}`, true);
-    const body = randomBytes(5000);
-    req.setHeader('content-length', body.length);
-    const answer = new Promise<{ status: number; text: string }>((resolve) =>
-      req.once('response', (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      }),
-    );
-    req.on('error', () => undefined); // the node may close before the body is sent
-    req.end(body);
-    const { status, text } = await answer;
-    assert.equal(status, 400);
-    assert.match(text, /chunked/);
+    const garbage = await rawShardPut(t, shard, Buffer.from('PUT this in the shard please'), 'content-length');
+    assert.equal(garbage.status, 400);
+    assert.match(garbage.text, /unknown frame type/);
+    const trailing = await rawShardPut(t, shard, Buffer.concat([dataFrame(data), endFrame(crc32(data), data.length), Buffer.from('x')]), 'chunked');
+    assert.equal(trailing.status, 400);
+    assert.match(trailing.text, /follow the closing frame/);
     assert.deepEqual(await filesOf(t.drive.shardPath(shard.blockId, 2)), []);
+    const framed = await rawShardPut(t, shard, Buffer.concat([dataFrame(data), endFrame(crc32(data), data.length)]), 'content-length');
+    assert.equal(framed.status, 200, 'the framing, not the transfer encoding, delimits the shard');
   } finally {
     await t.cleanup();
   }
@@ -177,6 +188,29 @@ test('RemoteShardStore - a node that stops answering times out, is suspect, and 
     assert.equal(store.suspect, true);
     await assert.rejects(store.statShard({ blockId: newBlockId(), shardIndex: 0 }), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /suspect/.test(err.message));
     await assert.rejects(store.probe(), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    proxy.stall(false);
+    assert.equal((await store.probe()).state, 'ok');
+    assert.equal(store.suspect, false);
+    assert.deepEqual(await store.listPrefixes(undefined), []);
+  } finally {
+    await proxy.close();
+    await t.cleanup();
+  }
+});
+
+test('RemoteShardStore - while a suspect node has a probe waiting, other probes fail at once instead of queueing', async () => {
+  const t = await startTestNode();
+  const proxy = await startProxy(t.node.url);
+  try {
+    const { store } = t.client({ url: proxy.url, callTimeoutMs: 1000, probeIntervalMs: 60_000 });
+    proxy.stall(true);
+    await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    const waiting = store.probe();
+    waiting.catch(() => undefined);
+    const startMs = performance.now();
+    await assert.rejects(store.probe(), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /still waiting/.test(err.message));
+    assert.ok(performance.now() - startMs < 500, 'the second probe did not wait for the first');
+    await assert.rejects(waiting, (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
     proxy.stall(false);
     assert.equal((await store.probe()).state, 'ok');
     assert.equal(store.suspect, false);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { newBlockId } from '../../src/blocks/ids.js';
 import { RemoteNode } from '../../src/blocks/remote-node.js';
 import { RemoteShardStore } from '../../src/blocks/remote-shard-store.js';
@@ -81,10 +82,13 @@ test('tessera node - a node killed in the middle of a shard write leaves only a 
     const shard = { blockId: newBlockId(), shardIndex: 0 };
     const writer = await store.createShard(shard, { blockBytes: 64 * 1024 });
     await writer.append(randomBytes(512 * 1024));
+    // The request goes out with the first frame: kill the node once it has the tmp file open.
+    const shardDir = join(dir, 'd0', 'shards', shard.blockId.slice(0, 2), shard.blockId.slice(2, 4));
+    for (let i = 0; i < 200 && (await readdir(shardDir).catch(() => [])).length === 0; i++) await sleep(10);
     proc.child.kill('SIGKILL');
     await proc.exited;
     await assert.rejects(writer.commit(), (err) => isStoreError(err, 'ERR_SHARD_MISSING'));
-    const files = await readdir(join(dir, 'd0', 'shards', shard.blockId.slice(0, 2), shard.blockId.slice(2, 4)));
+    const files = await readdir(shardDir);
     assert.equal(files.length, 1);
     assert.match(files[0]!, new RegExp(`^${shard.blockId}\\.0\\.tmp\\.`));
   } finally {
