@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { placesOf as placesOfSource, readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { moveBlockShards } from './block-mover.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { blockChecksumBytes } from './shard-format.js';
@@ -24,12 +25,14 @@ import type {
   BlockInventory,
   BlockMaintenance,
   BlockReadOptions,
+  BlockRebalancing,
   BlockRef,
   BlockStore,
   BlockWriteOptions,
   DriveStatus,
   HealResult,
   LeasedBytes,
+  MoveResult,
   Redundancy,
   ShardCheck,
   ShardDamage,
@@ -56,7 +59,7 @@ export interface LocalBlockStoreOptions {
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
 const driveCheckIntervalMs = 2000;
 
-export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
+export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
   private readonly slots: readonly TargetSlot[];
   /** The newest epoch: where new blocks go. */
@@ -216,6 +219,23 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         return await healBlock(plan, await scrubBlock(plan));
       } finally {
         // Rewritten shards are new files: later reads must open them rather than a cached old one.
+        this.readerCache.invalidate(ref.id);
+      }
+    };
+    return this.cancellable(work(), ref, options.signal);
+  }
+
+  async moveBlock(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<MoveResult> {
+    this.checkOpen();
+    const { codec, layout, places } = this.openRef(ref);
+    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+    await this.refreshHealth();
+    const plan = this.readPlan(ref, codec, layout, places, options.signal);
+    const work = async () => {
+      try {
+        return await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) });
+      } finally {
+        // Moved shards are at new places and the old files are gone: reads must open them afresh.
         this.readerCache.invalidate(ref.id);
       }
     };
