@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { parseStorageClasses, startServer } from '../main.js';
 import { adminCommand, describeRedundancy } from './admin.js';
-import { driveOpTimeoutMs } from '../constants.js';
+import { driveOpTimeoutMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
 import { nodeCommand } from './node.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
@@ -27,11 +27,13 @@ function serverCommand(): Command {
     .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
     .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
     .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
+    .addOption(new Option('--rebalance-rate <blocks/s>', 'how many blocks per second a rebalance (after drives join) may look at; 0 pauses it').env('TESSERA_REBALANCE_RATE').default(String(rebalanceRateBlocksPerSecDefault)))
+    .addOption(new Option('--rebalance-bandwidth <MiB/s>', 'how many MiB of shards per second a rebalance may copy or rebuild; 0: no limit').env('TESSERA_REBALANCE_BANDWIDTH').default(String(rebalanceRateBytesPerSecDefault / 1024 / 1024)))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''))
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
-    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; scrubInterval: string; driveTimeout: string; metricsAddress: string }) => {
+    .action(async (opts: { address: string; data: string; drives: string; region: string; domain: string; gcDelay: string; gcInterval: string; orphanGrace: string; orphanSweepInterval: string; storageClasses: string; healRate: string; scrubRate: string; rebalanceRate: string; rebalanceBandwidth: string; scrubInterval: string; driveTimeout: string; metricsAddress: string }) => {
       const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       const running = await startServer({
         address: opts.address,
@@ -46,6 +48,8 @@ function serverCommand(): Command {
         storageClasses: parseStorageClasses(opts.storageClasses),
         healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
         scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
+        rebalanceRateBlocksPerSec: nonNegative('--rebalance-rate', opts.rebalanceRate),
+        rebalanceRateBytesPerSec: Math.round(nonNegative('--rebalance-bandwidth', opts.rebalanceBandwidth) * 1024 * 1024),
         scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
         ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
         driveTimeoutMs: Math.max(1, Math.round(nonNegative('--drive-timeout', opts.driveTimeout))),

@@ -8,11 +8,13 @@ import { DriveSnapshot } from '../admin/metrics.js';
 import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
 import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
+import { rebalanceWorker } from '../workers/rebalance.js';
+import { Rebalance, readRebalanceProgress } from '../objects/rebalance.js';
 import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
+import { orphanGraceMs, orphanSweepIntervalMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
 import { openLocalStores, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 
@@ -33,6 +35,10 @@ export interface ServerConfig extends StoreConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+  /** Blocks per second a rebalance may look at (throttle); 0 pauses it. */
+  rebalanceRateBlocksPerSec?: number;
+  /** Shard bytes per second a rebalance may copy or rebuild; 0: no byte limit. */
+  rebalanceRateBytesPerSec?: number;
   /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
   metricsAddress?: string;
   log?: Logger;
@@ -73,6 +79,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
     await releaseDeadLeases(stores.meta);
+    // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
+    const rebalanced = await readRebalanceProgress(stores.meta);
+    if (rebalanced) blocks.setSettledEpoch(rebalanced.settledEpoch);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -129,6 +138,12 @@ function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Ma
       healRateBlocksPerSec: config.healRateBlocksPerSec ?? 200,
       scrubRateBlocksPerSec: config.scrubRateBlocksPerSec ?? 20,
       scrubIntervalMs: config.scrubIntervalMs ?? 0,
+    }),
+    // No write grace: this process applied the newest epoch before it served a write, and it is the only
+    // process on its data directory, so no write placed by an older epoch can still be on its way.
+    rebalanceWorker(new Rebalance({ meta: stores.meta, blocks, writeGraceMs: 0 }), {
+      rateBlocksPerSec: config.rebalanceRateBlocksPerSec ?? rebalanceRateBlocksPerSecDefault,
+      rateBytesPerSec: config.rebalanceRateBytesPerSec ?? rebalanceRateBytesPerSecDefault,
     }),
   ];
 }
