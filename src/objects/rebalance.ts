@@ -62,6 +62,8 @@ export interface RebalanceOptions {
   writeGraceMs?: number;
   /** How long a walk that left shards unmoved waits before the next one. */
   retryDelayMs?: number;
+  /** The GC delay (ObjectContext.gcDelayMs): a block released while it moved is queued again with it. */
+  gcDelayMs?: number;
 }
 
 export interface RebalanceStepResult {
@@ -78,6 +80,7 @@ export class Rebalance {
   readonly #nowMs: () => number;
   readonly #writeGraceMs: number;
   readonly #retryDelayMs: number;
+  readonly #gcDelayMs: number;
 
   constructor(options: RebalanceOptions) {
     this.#meta = options.meta;
@@ -85,6 +88,7 @@ export class Rebalance {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#writeGraceMs = options.writeGraceMs ?? 0;
     this.#retryDelayMs = options.retryDelayMs ?? 60_000;
+    this.#gcDelayMs = options.gcDelayMs ?? 0;
   }
 
   /** The stored progress, or an idle one settled on the oldest epoch when none is stored. */
@@ -135,7 +139,10 @@ export class Rebalance {
       const ref = decodeRecord<BlockRef>(kv.value);
       try {
         const moved = await this.#blocks.moveBlock(ref, limits.signal ? { signal: limits.signal } : {});
-        if (moved.shardsMoved > 0) record.blocksMoved++;
+        if (moved.shardsMoved > 0) {
+          record.blocksMoved++;
+          await this.#requeueIfReleased(ref);
+        }
         record.shardsMoved += moved.shardsMoved;
         record.bytesMoved += moved.bytesMoved;
         record.shardsFailed += moved.shardsFailed;
@@ -166,6 +173,16 @@ export class Rebalance {
     if (record.shardsFailed > 0) record.retryAtMs = nowMs + this.#retryDelayMs;
     else if (nowMs - record.epochSinceMs < this.#writeGraceMs) record.retryAtMs = record.epochSinceMs + this.#writeGraceMs;
     else record.settledEpoch = record.toEpoch;
+  }
+
+  /**
+   * A block released (its object overwritten or deleted) while its shards moved may have been deleted by
+   * GC before a copy landed, which would bring that copy back as an unreferenced file until an orphan
+   * sweep (hours). Queued for GC again instead: its delete covers every place, and is idempotent.
+   */
+  async #requeueIfReleased(ref: BlockRef): Promise<void> {
+    if (await this.#meta.get(keys.blockOwner(ref.id), { fill: false })) return; // a later release queues a delete that covers the new places
+    await this.#meta.commit({ checks: [], writes: [{ key: keys.gc(this.#nowMs() + this.#gcDelayMs, ref.id), value: encodeRecord(ref) }] });
   }
 
   async #read(): Promise<{ record: StoredRebalance; stored: Buffer | null }> {

@@ -141,7 +141,7 @@ function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Ma
     }),
     // No write grace: this process applied the newest epoch before it served a write, and it is the only
     // process on its data directory, so no write placed by an older epoch can still be on its way.
-    rebalanceWorker(new Rebalance({ meta: stores.meta, blocks, writeGraceMs: 0 }), {
+    rebalanceWorker(new Rebalance({ meta: stores.meta, blocks, writeGraceMs: 0, gcDelayMs: config.gcDelayMs }), {
       rateBlocksPerSec: config.rebalanceRateBlocksPerSec ?? rebalanceRateBlocksPerSecDefault,
       rateBytesPerSec: config.rebalanceRateBytesPerSec ?? rebalanceRateBytesPerSecDefault,
     }),

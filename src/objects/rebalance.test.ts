@@ -1,0 +1,162 @@
+// The rebalance's walk over the MetaStore (issue 11): cursor, settling, restarts towards a newer epoch,
+// retries after failures, resuming in another process, and GC of blocks released while they moved. The
+// block store is a fake here: moving shards for real is tested in blocks/ and test/rebalance/.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import type { BlockRebalancing, BlockRef, MoveResult } from '../blocks/types.js';
+import { keys } from './keys.js';
+import { decodeRecord, encodeRecord } from './records.js';
+import { Rebalance, readRebalanceProgress } from './rebalance.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-rebalance-'));
+after(() => rm(dir, { recursive: true, force: true }));
+let dbs = 0;
+
+class FakeBlocks implements BlockRebalancing {
+  epochs = [1];
+  settled = 0;
+  moved: string[] = [];
+  failing = new Set<string>();
+  onMove: (ref: BlockRef) => Promise<void> = async () => undefined;
+  layoutEpochs(): number[] {
+    return this.epochs;
+  }
+  setSettledEpoch(epoch: number): void {
+    this.settled = epoch;
+  }
+  async moveBlock(ref: BlockRef): Promise<MoveResult> {
+    this.moved.push(ref.id);
+    await this.onMove(ref);
+    const failed = this.failing.has(ref.id) ? 1 : 0;
+    return { shardsMoved: 1 - failed, shardsCopied: 1 - failed, shardsRebuilt: 0, bytesMoved: (1 - failed) * 100, shardsFailed: failed };
+  }
+}
+
+async function setup(blockCount: number) {
+  const meta = await SqliteMetaStore.open(join(dir, `meta-${++dbs}.db`));
+  after(() => meta.close());
+  const ids = Array.from({ length: blockCount }, (_, i) => i.toString(16).padStart(32, '0'));
+  const writes = ids.map((id) => ({ key: keys.blockOwner(id), value: encodeRecord({ id, codec: 'rs-ronomon-v1', redundancy: { kind: 'rs', data: 2, parity: 2 }, size: 10, stripeBytes: 10, epoch: 1 } satisfies BlockRef) }));
+  await meta.commit({ checks: [], writes });
+  const blocks = new FakeBlocks();
+  let nowMs = 1_000_000;
+  const clock = { now: () => nowMs, advance: (ms: number) => (nowMs += ms) };
+  const rebalance = (options: { writeGraceMs?: number } = {}) => new Rebalance({ meta, blocks, nowMs: clock.now, retryDelayMs: 60_000, gcDelayMs: 5_000, ...options });
+  return { meta, ids, blocks, clock, rebalance };
+}
+
+/** Steps until the walk reports idle; returns how many steps it took. */
+async function walk(rebalance: Rebalance, blocksMax = 4): Promise<number> {
+  for (let steps = 1; steps < 1000; steps++) {
+    if ((await rebalance.step({ blocksMax, bytesMax: Number.POSITIVE_INFINITY })).state === 'idle') return steps;
+  }
+  throw new Error('The walk never ended');
+}
+
+test('Rebalance - idle and settled on the oldest epoch when no layout change happened', async () => {
+  const { meta, blocks, rebalance } = await setup(3);
+  const result = await rebalance().step({ blocksMax: 4, bytesMax: 1e9 });
+  assert.equal(result.state, 'idle');
+  assert.equal(result.progress.settledEpoch, 1);
+  assert.deepEqual(blocks.moved, []);
+  assert.equal(await readRebalanceProgress(meta), undefined, 'nothing stored while nothing happens');
+});
+
+test('Rebalance - walks every block in id order, then settles the newest epoch and tells the block store', async () => {
+  const { meta, ids, blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  await walk(rebalance());
+  assert.deepEqual(blocks.moved, ids);
+  const progress = await readRebalanceProgress(meta);
+  assert.deepEqual(
+    { settled: progress?.settledEpoch, to: progress?.toEpoch, state: progress?.state, checked: progress?.blocksChecked, total: progress?.blocksTotal, moved: progress?.blocksMoved, bytes: progress?.bytesMoved },
+    { settled: 2, to: 2, state: 'idle', checked: 10, total: 10, moved: 10, bytes: 1000 },
+  );
+  assert.equal(blocks.settled, 2);
+  assert.equal(Object.hasOwn(progress!, 'cursor'), false, 'readRebalanceProgress gives the progress only');
+});
+
+test('Rebalance - a walk cut short resumes from its cursor in another process', async () => {
+  const { ids, blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  const first = rebalance();
+  await first.step({ blocksMax: 4, bytesMax: 1e9 }); // starts the walk
+  await first.step({ blocksMax: 4, bytesMax: 1e9 });
+  assert.deepEqual(blocks.moved, ids.slice(0, 4));
+  await walk(rebalance()); // a new process, the same MetaStore
+  assert.deepEqual(blocks.moved, ids, 'no block moved twice, none skipped');
+  assert.equal(blocks.settled, 2);
+});
+
+test('Rebalance - a step stops early once it moved its bytes', async () => {
+  const { blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  const r = rebalance();
+  await r.step({ blocksMax: 8, bytesMax: 250 });
+  const result = await r.step({ blocksMax: 8, bytesMax: 250 });
+  assert.equal(result.blocks, 3);
+  assert.equal(result.bytes, 300);
+});
+
+test('Rebalance - a newer epoch applied mid-walk restarts the walk towards it, and settled stays', async () => {
+  const { meta, ids, blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  const r = rebalance();
+  await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  blocks.epochs = [1, 2, 3];
+  const restarted = await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  assert.deepEqual({ to: restarted.progress.toEpoch, settled: restarted.progress.settledEpoch, checked: restarted.progress.blocksChecked }, { to: 3, settled: 1, checked: 0 });
+  blocks.moved = [];
+  await walk(r);
+  assert.deepEqual(blocks.moved, ids, 'the whole walk again, from the start');
+  assert.equal((await readRebalanceProgress(meta))?.settledEpoch, 3);
+});
+
+test('Rebalance - a walk with failed shards keeps the epoch unsettled and walks again after the retry delay', async () => {
+  const { meta, ids, blocks, clock, rebalance } = await setup(5);
+  blocks.epochs = [1, 2];
+  blocks.failing.add(ids[2]!);
+  const r = rebalance();
+  await walk(r);
+  let progress = await readRebalanceProgress(meta);
+  assert.deepEqual({ settled: progress?.settledEpoch, state: progress?.state, failed: progress?.shardsFailed }, { settled: 1, state: 'idle', failed: 1 });
+  blocks.moved = [];
+  assert.equal((await r.step({ blocksMax: 4, bytesMax: 1e9 })).state, 'idle');
+  assert.deepEqual(blocks.moved, [], 'no walk before the retry delay');
+  blocks.failing.clear();
+  clock.advance(60_001);
+  await walk(r);
+  assert.deepEqual(blocks.moved, ids);
+  progress = await readRebalanceProgress(meta);
+  assert.deepEqual({ settled: progress?.settledEpoch, failed: progress?.shardsFailed }, { settled: 2, failed: 0 });
+});
+
+test('Rebalance - a walk that ends within the write grace walks again before it settles', async () => {
+  const { meta, blocks, clock, rebalance } = await setup(3);
+  blocks.epochs = [1, 2];
+  const r = rebalance({ writeGraceMs: 30_000 });
+  await walk(r);
+  assert.equal((await readRebalanceProgress(meta))?.settledEpoch, 1, 'a write placed by epoch 1 may still be on its way');
+  clock.advance(30_000);
+  blocks.moved = [];
+  await walk(r);
+  assert.equal(blocks.moved.length, 3, 'walked again');
+  assert.equal((await readRebalanceProgress(meta))?.settledEpoch, 2);
+});
+
+test('Rebalance - a block released while its shards moved is queued for GC again, so no copy outlives it', async () => {
+  const { meta, ids, blocks, rebalance } = await setup(3);
+  blocks.epochs = [1, 2];
+  const released = ids[1]!;
+  blocks.onMove = async (ref) => {
+    if (ref.id === released) await meta.commit({ checks: [], writes: [{ key: keys.blockOwner(ref.id), value: null }] });
+  };
+  await walk(rebalance());
+  const queued = await meta.scan({ ...keys.gcDueRange(Number.MAX_SAFE_INTEGER / 2), limit: 10 });
+  assert.deepEqual(queued.map((kv) => decodeRecord<BlockRef>(kv.value).id), [released]);
+});
