@@ -44,6 +44,16 @@ export async function readRebalanceProgress(meta: MetaStore): Promise<RebalanceP
   return stored ? publicOf(decodeRecord<StoredRebalance>(stored)) : undefined;
 }
 
+/**
+ * Tells `blocks` the stored settled epoch (at start, before serving, and whenever a process that does not
+ * run the worker follows the MetaStore). A stale value is safe: reads then only look at more places.
+ */
+export async function loadSettledEpoch(meta: MetaStore, blocks: Pick<BlockRebalancing, 'setSettledEpoch'>): Promise<number | undefined> {
+  const progress = await readRebalanceProgress(meta);
+  if (progress) blocks.setSettledEpoch(progress.settledEpoch);
+  return progress?.settledEpoch;
+}
+
 function publicOf(stored: StoredRebalance): RebalanceProgress {
   const { cursor: _cursor, epochSinceMs: _since, retryAtMs: _retry, ...progress } = stored;
   return progress;

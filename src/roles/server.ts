@@ -9,7 +9,7 @@ import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
 import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
 import { rebalanceWorker } from '../workers/rebalance.js';
-import { Rebalance, readRebalanceProgress } from '../objects/rebalance.js';
+import { loadSettledEpoch, Rebalance } from '../objects/rebalance.js';
 import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
@@ -80,8 +80,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
     await releaseDeadLeases(stores.meta);
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
-    const rebalanced = await readRebalanceProgress(stores.meta);
-    if (rebalanced) blocks.setSettledEpoch(rebalanced.settledEpoch);
+    await loadSettledEpoch(stores.meta, blocks);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),

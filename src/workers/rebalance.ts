@@ -13,7 +13,7 @@ export interface RebalanceWorkerOptions {
   rateBytesPerSec: number;
 }
 
-export function rebalanceWorker(rebalance: Rebalance, options: RebalanceWorkerOptions): Worker & { progress(): RebalanceProgress | undefined } {
+export function rebalanceWorker(rebalance: Pick<Rebalance, 'step' | 'progress'>, options: RebalanceWorkerOptions): Worker & { progress(): RebalanceProgress | undefined } {
   const { rateBlocksPerSec, rateBytesPerSec } = options;
   if (!(rateBlocksPerSec >= 0) || !(rateBytesPerSec >= 0)) throw new RangeError(`Cannot rebalance at ${rateBlocksPerSec} blocks/s and ${rateBytesPerSec} B/s: expected non-negative rates`);
   const blocksMax = Math.max(1, Math.min(rebalanceStepBlocksMax, Math.floor(rateBlocksPerSec)));
