@@ -2,10 +2,10 @@
 // moved under epoch 2 of six, over real temp drives and layouts computed as the server computes them.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { access, copyFile, mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { Layout } from '../cluster/index.js';
+import { computeLayout, emptyLayout, type Layout } from '../cluster/index.js';
 import { LocalBlockStore } from './block-store.js';
 import { openDriveSet, type LocalDriveSet } from './drive-set.js';
 import { nextLocalLayout } from './local-layout.js';
@@ -149,3 +149,43 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     assert.ok(!(await exists(shardFile(pathOf(old[i]!), ref.id, i))));
   });
 });
+
+describe('LocalBlockStore - draining a node (3 nodes of 2 drives, then the third drained)', () => {
+  test('moveBlock - once every block moved and the epoch is settled, the drained node holds nothing and every block reads exactly', async () => {
+    const drives = await tempDrives(6);
+    const set = await openDriveSet(drives.paths);
+    try {
+      const ids = set.slots.map((s) => s.id);
+      const nodes = [0, 1, 2].map((n) => ({
+        kind: 'addNode' as const,
+        node: { id: `n${n + 1}`, address: '', zone: `z${n + 1}` },
+        drives: ids.slice(2 * n, 2 * n + 2).map((id) => ({ id, capacity: 1 })),
+      }));
+      const epoch1 = computeLayout(emptyLayout({ partitionCount: 256 }), nodes);
+      const epoch2 = computeLayout(epoch1, [{ kind: 'drainNode', nodeId: 'n3' }]);
+      const writer = new LocalBlockStore({ targets: set, layouts: [epoch1] });
+      const blocks: { ref: BlockRef; data: Buffer }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const data = randomBytes(100_000 + i);
+        blocks.push({ ref: await writer.write(piecesOf(data), { id: writer.newId(), redundancy: { kind: 'rs', data: 2, parity: 2 } }), data });
+      }
+      await writer.close();
+      const store = new LocalBlockStore({ targets: set, layouts: [epoch1, epoch2] });
+      const drained = drives.paths.slice(4);
+      assert.ok((await Promise.all(drained.map(countFiles))).some((n) => n > 0), 'the node held shards before');
+      for (const { ref } of blocks) assert.equal((await store.moveBlock(ref)).shardsFailed, 0);
+      store.setSettledEpoch(2);
+      assert.deepEqual(await Promise.all(drained.map(countFiles)), [0, 0], 'the drained node holds nothing');
+      for (const { ref, data } of blocks) assert.deepEqual(await collect(store.read(ref, { start: 0, end: data.length })), data);
+      await store.close();
+    } finally {
+      await drives.cleanup();
+    }
+  });
+});
+
+/** Shard files (not tmp) under a drive directory. */
+async function countFiles(drive: string): Promise<number> {
+  const entries = await readdir(join(drive, 'shards'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && !e.name.includes('.tmp')).length;
+}
