@@ -362,7 +362,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
    */
   private placesOf(ref: BlockRef, shards: number): string[][] {
     if (ref.targets) return ref.targets.map((t) => [t]);
-    const floor = Math.max(ref.epoch, this.settledEpoch);
+    // A settled epoch this process has not loaded yet (it follows the MetaStore late): its newest is the best it knows.
+    const floor = Math.max(ref.epoch, Math.min(this.settledEpoch, this.layout.epoch));
     // A layout epoch is kept while any block may name it; its absence means the metadata is damaged.
     if (!this.layouts.has(floor)) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot find layout epoch ${floor} of block "${ref.id}"`);
     if (floor >= this.layout.epoch) return targetsFor(this.layouts.get(floor)!, ref.id, shards).map((t) => [t.id]);

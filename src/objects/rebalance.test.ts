@@ -160,3 +160,16 @@ test('Rebalance - a block released while its shards moved is queued for GC again
   const queued = await meta.scan({ ...keys.gcDueRange(Number.MAX_SAFE_INTEGER / 2), limit: 10 });
   assert.deepEqual(queued.map((kv) => decodeRecord<BlockRef>(kv.value).id), [released]);
 });
+
+test('Rebalance - a process that has not loaded the newest epoch neither moves nor settles', async () => {
+  const { meta, blocks, rebalance } = await setup(4);
+  blocks.epochs = [1, 2, 3];
+  await rebalance().step({ blocksMax: 2, bytesMax: 1e9 }); // another process starts a walk towards 3
+  const lagging = new FakeBlocks();
+  lagging.epochs = [1, 2];
+  const behind = new Rebalance({ meta, blocks: lagging });
+  for (let i = 0; i < 5; i++) assert.equal((await behind.step({ blocksMax: 2, bytesMax: 1e9 })).state, 'idle');
+  assert.deepEqual(lagging.moved, []);
+  const progress = await readRebalanceProgress(meta);
+  assert.deepEqual({ to: progress?.toEpoch, settled: progress?.settledEpoch, state: progress?.state }, { to: 3, settled: 1, state: 'running' });
+});

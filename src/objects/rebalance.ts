@@ -114,10 +114,13 @@ export class Rebalance {
     const { record, stored } = await this.#read();
     const epochs = this.#blocks.layoutEpochs();
     const newest = epochs[epochs.length - 1] ?? 0;
+    const idle = { state: 'idle' as const, blocks: 0, bytes: 0 };
+    // A process that has not loaded the epoch another one stored must not move (it would move towards
+    // its older newest epoch) nor settle: it waits until it follows the layout.
+    if (record.toEpoch > newest || record.settledEpoch > newest) return { ...idle, progress: publicOf(record) };
     // Follow what any process settled: reads here then stop looking at the older epochs too.
     this.#blocks.setSettledEpoch(record.settledEpoch);
     const nowMs = this.#nowMs();
-    const idle = { state: 'idle' as const, blocks: 0, bytes: 0 };
     if (record.toEpoch < newest) {
       // A new epoch, maybe applied mid-pass: walk again from the start towards it; settled stays.
       return this.#startWalk(stored, { ...record, toEpoch: newest, epochSinceMs: nowMs, blocksMoved: 0, shardsMoved: 0, bytesMoved: 0 });
