@@ -6,6 +6,7 @@ import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
 import { placesOf as placesOfSource, readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
 import { moveBlockShards } from './block-mover.js';
+import { shardPlaces } from './places.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { blockChecksumBytes } from './shard-format.js';
@@ -355,29 +356,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return [...this.layouts.keys()].sort((a, b) => a - b);
   }
 
-  /**
-   * For shard i: the target of the newest epoch first, then each older epoch's target down to
-   * max(the block's epoch, the settled epoch), repeats skipped. A block listing its targets (written
-   * before layouts were stored) is only where it says: rebalance leaves such blocks alone.
-   */
   private placesOf(ref: BlockRef, shards: number): string[][] {
-    if (ref.targets) return ref.targets.map((t) => [t]);
-    // A settled epoch this process has not loaded yet (it follows the MetaStore late): its newest is the best it knows.
-    const floor = Math.max(ref.epoch, Math.min(this.settledEpoch, this.layout.epoch));
-    // A layout epoch is kept while any block may name it; its absence means the metadata is damaged.
-    if (!this.layouts.has(floor)) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot find layout epoch ${floor} of block "${ref.id}"`);
-    if (floor >= this.layout.epoch) return targetsFor(this.layouts.get(floor)!, ref.id, shards).map((t) => [t.id]);
-    const places: string[][] = Array.from({ length: shards }, () => []);
-    const epochs = [...this.layouts.keys()].filter((e) => e >= floor).sort((a, b) => b - a);
-    for (const epoch of epochs) {
-      const layout = this.layouts.get(epoch)!;
-      if (layout.width < shards) continue; // an epoch too narrow for the block never placed nor moved it there
-      targetsFor(layout, ref.id, shards).forEach((t, i) => {
-        if (!places[i]!.includes(t.id)) places[i]!.push(t.id);
-      });
-    }
-    if (places[0]!.length === 0) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot place the ${shards} shards of block "${ref.id}": no layout epoch from ${floor} on is that wide`);
-    return places;
+    return shardPlaces({ layouts: this.layouts, newest: this.layout, settledEpoch: this.settledEpoch }, ref, shards);
   }
 
   private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, places: readonly (readonly string[])[], signal: AbortSignal | undefined): BlockReadPlan {
