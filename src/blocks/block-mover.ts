@@ -97,7 +97,9 @@ async function copyShard(plan: MovePlan, shardIndex: number, target: ShardStore,
       if (!writer) return false; // the target refuses writes: a rebuild would fail the same way
       for (let at = 0; at < shardBytes; at += pieceBytes) {
         plan.signal?.throwIfAborted();
-        for (const piece of await reader.readPieces(at, Math.min(shardBytes, at + pieceBytes), options)) await writer.append(piece, options);
+        const pieces = await reader.readPieces(at, Math.min(shardBytes, at + pieceBytes), options);
+        // One append per piece read: over the node RPC each append is a call.
+        await writer.append(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), options);
       }
       await writer.commit(options);
       return true;
