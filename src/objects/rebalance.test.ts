@@ -52,7 +52,7 @@ async function setup(blockCount: number) {
 /** Steps until the walk reports idle; returns how many steps it took. */
 async function walk(rebalance: Rebalance, blocksMax = 4): Promise<number> {
   for (let steps = 1; steps < 1000; steps++) {
-    if ((await rebalance.step({ blocksMax, bytesMax: Number.POSITIVE_INFINITY })).state === 'idle') return steps;
+    if ((await rebalance.step({ blocksMax, bytesMax: Number.POSITIVE_INFINITY, lookMax: blocksMax })).state === 'idle') return steps;
   }
   throw new Error('The walk never ended');
 }
@@ -85,7 +85,7 @@ test('Rebalance - a walk cut short resumes from its cursor in another process', 
   blocks.epochs = [1, 2];
   const first = rebalance();
   await first.step({ blocksMax: 4, bytesMax: 1e9 }); // starts the walk
-  await first.step({ blocksMax: 4, bytesMax: 1e9 });
+  await first.step({ blocksMax: 4, bytesMax: 1e9, lookMax: 4 });
   assert.deepEqual(blocks.moved, ids.slice(0, 4));
   await walk(rebalance()); // a new process, the same MetaStore
   assert.deepEqual(blocks.moved, ids, 'no block moved twice, none skipped');
@@ -107,7 +107,7 @@ test('Rebalance - a newer epoch applied mid-walk restarts the walk towards it, a
   blocks.epochs = [1, 2];
   const r = rebalance();
   await r.step({ blocksMax: 4, bytesMax: 1e9 });
-  await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  await r.step({ blocksMax: 4, bytesMax: 1e9, lookMax: 4 });
   blocks.epochs = [1, 2, 3];
   const restarted = await r.step({ blocksMax: 4, bytesMax: 1e9 });
   assert.deepEqual({ to: restarted.progress.toEpoch, settled: restarted.progress.settledEpoch, checked: restarted.progress.blocksChecked }, { to: 3, settled: 1, checked: 0 });
@@ -172,4 +172,16 @@ test('Rebalance - a process that has not loaded the newest epoch neither moves n
   assert.deepEqual(lagging.moved, []);
   const progress = await readRebalanceProgress(meta);
   assert.deepEqual({ to: progress?.toEpoch, settled: progress?.settledEpoch, state: progress?.state }, { to: 3, settled: 1, state: 'running' });
+});
+
+test('Rebalance - a step looks past blocks with nothing to move, and stops at blocksMax blocks moved', async () => {
+  const { ids, blocks, rebalance } = await setup(30);
+  blocks.epochs = [1, 2];
+  const staying = new Set(ids.slice(0, 20));
+  const moveBlock = blocks.moveBlock.bind(blocks);
+  blocks.moveBlock = async (ref) => (staying.has(ref.id) ? { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 } : moveBlock(ref));
+  const r = rebalance();
+  await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  const result = await r.step({ blocksMax: 4, bytesMax: 1e9 });
+  assert.deepEqual({ blocks: result.blocks, checked: result.progress.blocksChecked }, { blocks: 4, checked: 24 });
 });

@@ -76,9 +76,22 @@ export interface RebalanceOptions {
   gcDelayMs?: number;
 }
 
+/** What one step may do: move `blocksMax` blocks and `bytesMax` bytes, and look at `lookMax` blocks. */
+export interface RebalanceStepLimits {
+  blocksMax: number;
+  bytesMax: number;
+  /** Blocks a step looks at, moved or not (default 256): those whose shards all stay cost one lookup. */
+  lookMax?: number;
+  signal?: AbortSignal;
+}
+
+/** Blocks one step looks at by default; a block with nothing to move costs no I/O, only its place lookups. */
+const rebalanceStepLookMax = 256;
+
 export interface RebalanceStepResult {
   /** 'busy': more to do now; 'idle': settled, waiting for a retry, or nothing to move. */
   state: 'busy' | 'idle';
+  /** Blocks this step moved shards of (what the block rate throttles). */
   blocks: number;
   bytes: number;
   progress: RebalanceProgress;
@@ -107,10 +120,11 @@ export class Rebalance {
   }
 
   /**
-   * One bounded unit: starts a walk when the newest epoch is not settled, else moves up to `blocksMax`
-   * blocks (fewer once `bytesMax` bytes moved) and saves the cursor, settling the epoch when the walk ends.
+   * One bounded unit: starts a walk when the newest epoch is not settled, else looks at up to `lookMax`
+   * blocks, stopping once it moved shards of `blocksMax` of them or `bytesMax` bytes, and saves the cursor,
+   * settling the epoch when the walk ends.
    */
-  async step(limits: { blocksMax: number; bytesMax: number; signal?: AbortSignal }): Promise<RebalanceStepResult> {
+  async step(limits: RebalanceStepLimits): Promise<RebalanceStepResult> {
     const { record, stored } = await this.#read();
     const epochs = this.#blocks.layoutEpochs();
     const newest = epochs[epochs.length - 1] ?? 0;
@@ -141,10 +155,12 @@ export class Rebalance {
     return { state: 'busy', blocks: 0, bytes: 0, progress: publicOf(record) };
   }
 
-  async #walkStep(record: StoredRebalance, stored: Buffer | null, limits: { blocksMax: number; bytesMax: number; signal?: AbortSignal }): Promise<RebalanceStepResult> {
+  async #walkStep(record: StoredRebalance, stored: Buffer | null, limits: RebalanceStepLimits): Promise<RebalanceStepResult> {
     const range = keys.blockOwnerRange();
     const start = record.cursor ? Buffer.concat([Buffer.from(record.cursor, 'hex'), Buffer.from([0])]) : range.start;
-    const page = await this.#meta.scan({ start, end: range.end, limit: limits.blocksMax });
+    const lookMax = Math.max(limits.blocksMax, limits.lookMax ?? rebalanceStepLookMax);
+    const page = await this.#meta.scan({ start, end: range.end, limit: lookMax });
+    let looked = 0;
     let blocks = 0;
     let bytes = 0;
     for (const kv of page) {
@@ -153,6 +169,7 @@ export class Rebalance {
       try {
         const moved = await this.#blocks.moveBlock(ref, limits.signal ? { signal: limits.signal } : {});
         if (moved.shardsMoved > 0) {
+          blocks++;
           record.blocksMoved++;
           await this.#requeueIfReleased(ref);
         }
@@ -166,14 +183,14 @@ export class Rebalance {
         if (limits.signal?.aborted || !(err instanceof RangeError || (isStoreError(err) && err.code !== 'ERR_ABORTED'))) throw err;
         record.shardsFailed++;
       }
-      blocks++;
+      looked++;
       record.blocksChecked++;
       record.cursor = kv.key.toString('hex');
-      if (bytes >= limits.bytesMax) break;
+      if (bytes >= limits.bytesMax || blocks >= limits.blocksMax) break;
     }
     const nowMs = this.#nowMs();
     record.updatedAtMs = nowMs;
-    const walked = blocks === page.length && page.length < limits.blocksMax;
+    const walked = looked === page.length && page.length < lookMax;
     if (walked) this.#endWalk(record, nowMs);
     if (await this.#save(record, stored)) this.#blocks.setSettledEpoch(record.settledEpoch);
     return { state: walked ? 'idle' : 'busy', blocks, bytes, progress: publicOf(record) };

@@ -35,7 +35,7 @@ export interface ServerConfig extends StoreConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
-  /** Blocks per second a rebalance may look at (throttle); 0 pauses it. */
+  /** Blocks per second a rebalance may move shards of (throttle); 0 pauses it. */
   rebalanceRateBlocksPerSec?: number;
   /** Shard bytes per second a rebalance may copy or rebuild; 0: no byte limit. */
   rebalanceRateBytesPerSec?: number;

@@ -3,11 +3,11 @@
 import type { Rebalance, RebalanceProgress } from '../objects/rebalance.js';
 import type { Worker } from './worker.js';
 
-/** Blocks one step moves at most (fewer at a low rate, so a step stays within about a second's budget). */
+/** Blocks one step moves shards of at most (fewer at a low rate, so a step stays within about a second's budget). */
 const rebalanceStepBlocksMax = 16;
 
 export interface RebalanceWorkerOptions {
-  /** Blocks per second the walk may look at; 0 pauses moving (reads still follow the settled epoch). */
+  /** Blocks per second the walk may move shards of; 0 pauses moving (reads still follow the settled epoch). */
   rateBlocksPerSec: number;
   /** Shard bytes per second it may copy or rebuild; 0: no byte limit. */
   rateBytesPerSec: number;
