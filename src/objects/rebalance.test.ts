@@ -1,16 +1,24 @@
 // The rebalance's walk over the MetaStore (issue 11): cursor, settling, restarts towards a newer epoch,
 // retries after failures, resuming in another process, and GC of blocks released while they moved. The
-// block store is a fake here: moving shards for real is tested in blocks/ and test/rebalance/.
+// walk's block store is a fake (moving shards for real is tested in blocks/ and test/rebalance/); the
+// orphan sweep's test runs over real drives.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import type { BlockRebalancing, BlockRef, MoveResult } from '../blocks/types.js';
 import { keys } from './keys.js';
 import { decodeRecord, encodeRecord } from './records.js';
 import { Rebalance, readRebalanceProgress } from './rebalance.js';
+import { sweepOrphans } from './gc.js';
+import type { ObjectContext } from './context.js';
+import { LocalBlockStore } from '../blocks/block-store.js';
+import { openDriveSet } from '../blocks/drive-set.js';
+import { nextLocalLayout } from '../blocks/local-layout.js';
+import { piecesOf, shardFile, tempDrives } from '../blocks/test-helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-rebalance-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -184,4 +192,36 @@ test('Rebalance - a step looks past blocks with nothing to move, and stops at bl
   await r.step({ blocksMax: 4, bytesMax: 1e9 });
   const result = await r.step({ blocksMax: 4, bytesMax: 1e9 });
   assert.deepEqual({ blocks: result.blocks, checked: result.progress.blocksChecked }, { blocks: 4, checked: 24 });
+});
+
+test('orphan sweep - a shard copy that lands after GC deleted its block is an orphan the sweep removes from every drive', async () => {
+  const meta = await SqliteMetaStore.open(join(dir, `meta-${++dbs}.db`));
+  after(() => meta.close());
+  const drives = await tempDrives(6);
+  after(() => drives.cleanup());
+  const set = await openDriveSet(drives.paths);
+  const ids = set.slots.map((s) => ({ id: s.id, capacity: 1 }));
+  const epoch1 = nextLocalLayout(undefined, ids.slice(0, 4), { partitionCount: 256 })!;
+  const epoch2 = nextLocalLayout(epoch1, ids)!;
+  const store = new LocalBlockStore({ targets: set, layouts: [epoch1, epoch2] });
+  after(() => store.close());
+  const writer = new LocalBlockStore({ targets: set, layouts: [epoch1] });
+  let ref: BlockRef;
+  let moving: number;
+  do {
+    ref = await writer.write(piecesOf(randomBytes(5000)), { id: writer.newId() });
+    moving = store.placesOfRef(ref).findIndex((p) => p.length > 1);
+  } while (moving < 0);
+  await writer.close();
+  const places = store.placesOfRef(ref)[moving]!;
+  const pathOf = (target: string) => shardFile(set.slots.find((s) => s.id === target)!.where, ref.id, moving);
+  const shard = await readFile(pathOf(places[1]!));
+  await store.delete(ref); // GC, the block's owner gone long before
+  // The rebalance's copy, begun before the delete, commits after it.
+  await mkdir(dirname(pathOf(places[0]!)), { recursive: true });
+  await writeFile(pathOf(places[0]!), shard);
+  const ctx: ObjectContext = { meta, blocks: store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 0, region: 'us-east-1' };
+  const swept = await sweepOrphans(ctx, store, 0);
+  assert.equal(swept.orphansDeleted, 1);
+  await assert.rejects(readFile(pathOf(places[0]!)), { code: 'ENOENT' });
 });
