@@ -40,6 +40,16 @@ export const orphanGraceMs = 15 * 60 * 1000;
 // Crash leftovers go in the sweeps at start and at start + grace; the periodic one only finds rare
 // leftovers (deletes of aborted writes that failed), so it runs seldom: each walks every shard file.
 export const orphanSweepIntervalMs = 6 * 60 * 60 * 1000;
+// The rebalance's default throttle (--rebalance-rate, --rebalance-bandwidth): a background share of a drive's
+// bandwidth, so client traffic keeps most of it while data moves after a layout change.
+/**
+ * A rebalance settles an epoch only after one full walk that began this long after it first saw the epoch.
+ * A block write notices a newer epoch at its end and moves itself (block-store.ts), so what this must
+ * cover is how late a process learns of an epoch: the layout follower's 1 s poll, with a wide margin.
+ */
+export const rebalanceWriteGraceMs = 15_000;
+export const rebalanceRateBlocksPerSecDefault = 100;
+export const rebalanceRateBytesPerSecDefault = 32 * MiB;
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
 // A completed multipart upload is remembered this long, so a client that lost the response and retries

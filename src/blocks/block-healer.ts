@@ -1,8 +1,8 @@
 // Scrub and heal of one block: verify every shard end to end, and rebuild the bad ones stripe by
-// stripe from k good ones onto their recorded targets. One block is one bounded unit of heal work.
+// stripe from k good ones onto their targets in the newest layout epoch. One block is one bounded unit of heal work.
 import { isStoreError, StoreError } from '../util/errors.js';
 import { chunkOf } from './codec/index.js';
-import { StripeReader, type BlockReadPlan } from './block-reader.js';
+import { openAt, openFirst, placesOf, StripeReader, type BlockReadPlan } from './block-reader.js';
 import { shardBlockBytes } from './limits.js';
 import type { ShardWriteStream } from './shard-store.js';
 import { shardBytesOf } from './stripe-layout.js';
@@ -15,10 +15,11 @@ const scrubReadBytes = 1024 * 1024;
 export async function scrubBlock(plan: BlockReadPlan): Promise<ShardCheck[]> {
   const shardBytes = shardBytesOf(plan.layout);
   return Promise.all(
-    plan.sources.map(async ({ target, store }, shardIndex): Promise<ShardCheck> => {
+    plan.sources.map(async (source, shardIndex): Promise<ShardCheck> => {
+      const { target } = source;
       try {
-        if (!store) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
-        const reader = await store.openShard({ blockId: plan.blockId, shardIndex }, { shardBytes });
+        // Wherever the shard is now: at an older epoch's place while a rebalance moves it, it is present.
+        const reader = await openFirst(placesOf(source), (place) => openAt(place, plan.blockId, shardIndex, { shardBytes }));
         try {
           for (let at = 0; at < shardBytes; at += scrubReadBytes) {
             plan.signal?.throwIfAborted();

@@ -16,6 +16,47 @@ import type { LeasedBytes } from './types.js';
 export interface ShardSource {
   target: string;
   store: ShardStore | undefined;
+  /**
+   * Older places that may still hold the shard while a rebalance moves it (older layout epochs), newest
+   * first: tried in order when `store` lacks it. A shard found at one of them is present, not damage.
+   */
+  fallbacks?: readonly ShardSource[];
+}
+
+/** The places of a shard in the order to try them: its target, then its fallbacks. */
+export function placesOf(source: ShardSource): readonly ShardSource[] {
+  return source.fallbacks && source.fallbacks.length > 0 ? [source, ...source.fallbacks] : [source];
+}
+
+/**
+ * Opens a shard at the first of `places` that holds it. Fails with the first place's error when none
+ * does, after asking the first place once more: a move may have finished between that first look and
+ * the look at the older place it deleted.
+ */
+export async function openFirst<T>(places: readonly ShardSource[], open: (place: ShardSource) => Promise<T>): Promise<T> {
+  let first: unknown;
+  for (const place of places) {
+    try {
+      return await open(place);
+    } catch (err) {
+      if (!isStoreError(err) || err.code === 'ERR_ABORTED') throw err;
+      first ??= err;
+    }
+  }
+  if (places.length > 1) {
+    try {
+      return await open(places[0]!);
+    } catch (err) {
+      if (!isStoreError(err) || err.code === 'ERR_ABORTED') throw err;
+    }
+  }
+  throw first;
+}
+
+/** Opens shard `shardIndex` of `blockId` at one place; a place known to be down fails ERR_SHARD_MISSING. */
+export function openAt(place: ShardSource, blockId: string, shardIndex: number, options: { shardBytes: number; signal?: AbortSignal }): Promise<ShardReadHandle> {
+  if (!place.store) return Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${place.target}" is missing`));
+  return place.store.openShard({ blockId, shardIndex }, options);
 }
 
 export interface BlockReadPlan {
@@ -200,18 +241,22 @@ export class StripeReader {
     if (!reader) {
       const source = this.plan.sources[shardIndex];
       assert(source !== undefined, `No source for shard ${shardIndex}`);
-      const { store } = source;
-      const { blockId, readerCache } = this.plan;
-      const shardBytes = this.shardBytes;
-      // No signal: a cached open is shared with other requests, so one client leaving must not fail it.
-      const open = () => store!.openShard({ blockId, shardIndex }, { shardBytes });
-      if (!store) reader = Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${source.target}" is missing`));
-      else if (readerCache) reader = readerCache.acquire(shardCacheKey(store, blockId, shardIndex, shardBytes), blockId, open);
-      else reader = open().then(uncached);
+      reader = source.fallbacks && source.fallbacks.length > 0 ? openFirst(placesOf(source), (place) => this.openOne(place, shardIndex)) : this.openOne(source, shardIndex);
       reader.catch(() => undefined);
       this.readers.set(shardIndex, reader);
     }
     return reader;
+  }
+
+  private openOne(place: ShardSource, shardIndex: number): Promise<CachedShardReader> {
+    const { store } = place;
+    const { blockId, readerCache } = this.plan;
+    const shardBytes = this.shardBytes;
+    // No signal: a cached open is shared with other requests, so one client leaving must not fail it.
+    const open = () => store!.openShard({ blockId, shardIndex }, { shardBytes });
+    if (!store) return Promise.reject(new StoreError('ERR_SHARD_MISSING', `Drive "${place.target}" is missing`));
+    if (readerCache) return readerCache.acquire(shardCacheKey(store, blockId, shardIndex, shardBytes), blockId, open);
+    return open().then(uncached);
   }
 
   /**

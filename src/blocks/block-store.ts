@@ -4,7 +4,9 @@
 import { Readable } from 'node:stream';
 import { StoreError } from '../util/errors.js';
 import { codecById, codecFor, type Codec } from './codec/index.js';
-import { readBlock, readBlockLeased, type BlockReadPlan } from './block-reader.js';
+import { placesOf as placesOfSource, readBlock, readBlockLeased, type BlockReadPlan, type ShardSource } from './block-reader.js';
+import { moveBlockShards } from './block-mover.js';
+import { shardPlaces } from './places.js';
 import { writeBlock, type ShardFailure } from './block-writer.js';
 import { checkBlockId, newBlockId } from './ids.js';
 import { blockChecksumBytes } from './shard-format.js';
@@ -25,12 +27,14 @@ import type {
   BlockInventory,
   BlockMaintenance,
   BlockReadOptions,
+  BlockRebalancing,
   BlockRef,
   BlockStore,
   BlockWriteOptions,
   DriveStatus,
   HealResult,
   LeasedBytes,
+  MoveResult,
   Redundancy,
   ShardCheck,
   ShardDamage,
@@ -61,7 +65,7 @@ const driveCheckIntervalMs = 2000;
 /** How long a write waits for that look; probes slower than this (a hung node) finish in the background. */
 const healthWaitMs = 1000;
 
-export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
+export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
   /** The newest epoch: where new blocks go; undefined while no layout places shards. */
   private layout: Layout | undefined;
@@ -71,6 +75,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   /** The redundancy the configuration asked for; undefined: the default for the newest epoch's domains. */
   private readonly configuredRedundancy: Redundancy | undefined;
   private redundancy: Redundancy = defaultRedundancyFor(0);
+  /**
+   * Every block is where this epoch (or a newer one it was written in) puts it: reads look no further
+   * back. 0 until told (setSettledEpoch): every epoch down to the block's own is a candidate.
+   */
+  private settledEpoch = 0;
   private readonly listeners = new Set<DamageListener>();
   private readonly healthy = new Map<string, boolean>();
   private readonly corruptFound = new Map<string, number>();
@@ -184,6 +193,15 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     // No targets recorded: readers compute them from the id and the epoch (shared/design.md §5).
     const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, epoch: layout.epoch };
     this.reportWriteFailures(ref, targets, failed);
+    // A newer epoch arrived while the shards streamed: the rebalance walk may already have passed this id,
+    // so the block moves itself before its metadata commit. Only the layout follower's lag stays uncovered,
+    // which the rebalance's write grace waits out (docs/architecture.md, "Rebalance").
+    if (this.layout !== undefined && this.layout.epoch !== layout.epoch) {
+      const moved = await this.moveBlock(ref, options.signal ? { signal: options.signal } : {});
+      if (moved.shardsFailed > 0) {
+        throw new StoreError('ERR_SHARD_MISSING', `Cannot write block "${id}": layout epoch ${this.layout.epoch} arrived during the write and ${moved.shardsFailed} of its shards could not move there`);
+      }
+    }
     return ref;
   }
 
@@ -209,23 +227,26 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   /** The read plan of a GET of bytes [start, end), after checking the range. */
   private getPlan(ref: BlockRef, options: BlockReadOptions, pool: BufferPool | undefined): BlockReadPlan {
     this.checkOpen();
-    const { codec, layout, targets } = this.openRef(ref);
+    const { codec, layout, places } = this.openRef(ref);
     const { start, end, signal } = options;
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > ref.size) {
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
     void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    return { ...this.readPlan(ref, codec, layout, targets, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
+    return { ...this.readPlan(ref, codec, layout, places, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
   }
 
   async delete(ref: BlockRef): Promise<void> {
     this.checkOpen();
     const id = checkBlockId(ref.id);
+    // Every place a shard may be: while a rebalance moves the block, an older epoch's target may hold it.
     await Promise.all(
-      this.openRef(ref).targets.map(async (target, shardIndex) => {
-        // A missing drive holds nothing we can reach; GC of that drive's orphans catches it later.
-        await this.targets.storeOf(target)?.deleteShard({ blockId: id, shardIndex }).catch(() => undefined);
-      }),
+      this.openRef(ref).places.flatMap((places, shardIndex) =>
+        places.map(async (target) => {
+          // A missing drive holds nothing we can reach; GC of that drive's orphans catches it later.
+          await this.targets.storeOf(target)?.deleteShard({ blockId: id, shardIndex }).catch(() => undefined);
+        }),
+      ),
     );
     // After the unlinks, so no read can cache the old files again: their space is freed now, not when
     // the entries age out. (A read still holding one finishes with the right bytes.)
@@ -234,22 +255,40 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {
     this.checkOpen();
-    const { codec, layout, targets } = this.openRef(ref);
-    return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, targets, options.signal)), ref, options.signal);
+    const { codec, layout, places } = this.openRef(ref);
+    return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, places, options.signal)), ref, options.signal);
   }
 
   async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
     this.checkOpen();
-    const { codec, layout, targets } = this.openRef(ref);
+    const { codec, layout, places, targets } = this.openRef(ref);
     await this.refreshHealth(true);
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
-    const plan = { ...this.readPlan(ref, codec, layout, targets, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(targets, i, e) };
+    // It rebuilds onto the newest epoch's targets (each source's first place).
+    const plan = { ...this.readPlan(ref, codec, layout, places, options.signal), onDamage: (i: number, e: StoreError) => this.countCorrupt(targets, i, e) };
     const work = async () => {
       try {
         return await healBlock(plan, await scrubBlock(plan));
       } finally {
         // Rewritten shards are new files: later reads must open them rather than a cached old one.
+        this.readerCache.invalidate(ref.id);
+      }
+    };
+    return this.cancellable(work(), ref, options.signal);
+  }
+
+  async moveBlock(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<MoveResult> {
+    this.checkOpen();
+    const { codec, layout, places } = this.openRef(ref);
+    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+    await this.refreshHealth();
+    const plan = this.readPlan(ref, codec, layout, places, options.signal);
+    const work = async () => {
+      try {
+        return await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) });
+      } finally {
+        // Moved shards are at new places and the old files are gone: reads must open them afresh.
         this.readerCache.invalidate(ref.id);
       }
     };
@@ -324,44 +363,75 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   }
 
   /**
-   * The codec, geometry and shard targets of a recorded block, checked so a bad ref fails loudly, not
-   * with wrong bytes. Targets come from the ref when it lists them (blocks written before layouts were
-   * stored), else from the layout of the epoch the block was written under.
+   * The codec, geometry and shard places of a recorded block, checked so a bad ref fails loudly, not
+   * with wrong bytes. `places[i]` lists where shard i may be, newest epoch first (see placesOf);
+   * `targets[i]` is the first of them, where writes and heal put shard i.
    */
-  private openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout; targets: readonly string[] } {
+  private openRef(ref: BlockRef): { codec: Codec; layout: StripeLayout; places: string[][]; targets: readonly string[] } {
     checkBlockId(ref.id);
     const codec = codecById(ref.codec, ref.redundancy);
     const shards = codec.dataShards + codec.parityShards;
-    const targets = ref.targets ?? this.computedTargets(ref, shards);
-    if (targets.length !== shards) {
-      throw new RangeError(`Block "${ref.id}" lists ${targets.length} targets for ${shards} shards`);
+    const places = this.placesOf(ref, shards);
+    if (places.length !== shards) {
+      throw new RangeError(`Block "${ref.id}" lists ${places.length} targets for ${shards} shards`);
     }
     const layout = stripeLayout({ size: ref.size, dataShards: codec.dataShards, stripeBytes: ref.stripeBytes, alignBytes: codec.chunkAlignBytes });
-    return { codec, layout, targets };
+    return { codec, layout, places, targets: places.map((p) => p[0]!) };
   }
 
-  /** The drive ids of a block's shards, as reads, scrub, heal and delete find them. */
+  /** The drive ids of a block's shards in the newest epoch, where reads look first and heal rebuilds. */
   targetsOf(ref: BlockRef): readonly string[] {
     return this.openRef(ref).targets;
   }
 
-  private computedTargets(ref: BlockRef, shards: number): string[] {
-    const layout = this.layouts.get(ref.epoch);
-    // A layout epoch is kept while any block may name it; its absence means the metadata is damaged.
-    if (!layout) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot find layout epoch ${ref.epoch} of block "${ref.id}"`);
-    return targetsFor(layout, ref.id, shards).map((t) => t.id);
+  /** Every target that may hold each shard of `ref`, newest epoch first (shared/design.md §5). */
+  placesOfRef(ref: BlockRef): readonly (readonly string[])[] {
+    return this.openRef(ref).places;
   }
 
-  private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, targets: readonly string[], signal: AbortSignal | undefined): BlockReadPlan {
+  /**
+   * Declares that every block is where epoch `epoch` puts it (a rebalance finished moving them): reads,
+   * heal and deletes stop looking at older epochs' targets. Lowering it is safe (reads look further).
+   */
+  setSettledEpoch(epoch: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`Cannot settle layout epoch "${epoch}": expected a non-negative integer`);
+    this.settledEpoch = epoch;
+  }
+
+  /** The epoch reads settle on (0: none yet, every block is looked for down to its own epoch). */
+  settled(): number {
+    return this.settledEpoch;
+  }
+
+  /** The stored layout epochs, oldest first; the last is where new blocks go. */
+  layoutEpochs(): number[] {
+    return [...this.layouts.keys()].sort((a, b) => a - b);
+  }
+
+  private placesOf(ref: BlockRef, shards: number): string[][] {
+    if (!this.layout) throw new StoreError('ERR_NO_LAYOUT', `Cannot find block "${ref.id}": the cluster has no layout`);
+    return shardPlaces({ layouts: this.layouts, newest: this.layout, settledEpoch: this.settledEpoch }, ref, shards);
+  }
+
+  private readPlan(ref: BlockRef, codec: Codec, layout: StripeLayout, places: readonly (readonly string[])[], signal: AbortSignal | undefined): BlockReadPlan {
+    const targets = places.map((p) => p[0]!);
     return {
       blockId: ref.id,
       codec,
       layout,
       // A drive known to be missing is not even tried: its directory may hang, and it holds nothing.
-      sources: targets.map((target) => ({ target, store: this.usableStore(target) })),
+      sources: places.map((p) => this.sourceOf(p)),
       signal,
       onDamage: (shardIndex: number, error: StoreError) => this.reportReadDamage(ref, targets, shardIndex, error),
     };
+  }
+
+  /** Shard i's source: its newest place, with the older ones as fallbacks when there are any. */
+  private sourceOf(places: readonly string[]): ShardSource {
+    const [target, ...older] = places as [string, ...string[]];
+    const source: ShardSource = { target, store: this.usableStore(target) };
+    if (older.length > 0) source.fallbacks = older.map((t) => ({ target: t, store: this.usableStore(t) }));
+    return source;
   }
 
   /** Maps an abort during `work` to ERR_ABORTED, the one cancellation error of the store. */

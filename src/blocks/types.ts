@@ -144,3 +144,24 @@ export interface BlockInventory {
   /** Deletes every shard and tmp file of `id` on every reachable drive; returns how many files went. */
   deleteStored(id: string): Promise<number>;
 }
+
+/** What moving one block to the newest epoch's targets did (rebalance). A shard counts once, copied or rebuilt. */
+export interface MoveResult {
+  /** Shards now at their newest target that were not before (copied or rebuilt). */
+  shardsMoved: number;
+  shardsCopied: number;
+  shardsRebuilt: number;
+  bytesMoved: number;
+  /** Shards left where they were: the new target is down, or neither the holder nor k others could be read. */
+  shardsFailed: number;
+}
+
+/** What the rebalance worker needs from a block store: the epochs, the settled one, and moving a block. */
+export interface BlockRebalancing {
+  /** The stored layout epochs, oldest first; the last is where new blocks go. */
+  layoutEpochs(): number[];
+  /** Every block is where this epoch puts it: reads stop looking at older epochs. */
+  setSettledEpoch(epoch: number): void;
+  /** Moves the block's misplaced shards to the newest epoch's targets (idempotent). */
+  moveBlock(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<MoveResult>;
+}

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
+import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 export function nonNegative(flag: string, value: string): number {
@@ -24,6 +25,8 @@ export interface SharedFlags {
   storageClasses: string;
   healRate: string;
   scrubRate: string;
+  rebalanceRate: string;
+  rebalanceBandwidth: string;
   scrubInterval: string;
   metricsAddress: string;
 }
@@ -42,6 +45,8 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
     .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
     .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
+    .addOption(new Option('--rebalance-rate <blocks/s>', 'how many blocks per second a rebalance (after a layout change) may move shards of; 0 pauses it').env('TESSERA_REBALANCE_RATE').default(String(rebalanceRateBlocksPerSecDefault)))
+    .addOption(new Option('--rebalance-bandwidth <MiB/s>', 'how many MiB of shards per second a rebalance may copy or rebuild; 0: no limit').env('TESSERA_REBALANCE_BANDWIDTH').default(String(rebalanceRateBytesPerSecDefault / 1024 / 1024)))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''));
 }
@@ -59,6 +64,8 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     storageClasses: parseStorageClasses(opts.storageClasses),
     healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
     scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
+    rebalanceRateBlocksPerSec: nonNegative('--rebalance-rate', opts.rebalanceRate),
+    rebalanceRateBytesPerSec: Math.round(nonNegative('--rebalance-bandwidth', opts.rebalanceBandwidth) * 1024 * 1024),
     scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
     ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),

@@ -9,7 +9,7 @@ import { keys } from './keys.js';
 
 /**
  * Every stored epoch, oldest first. Kept, not pruned: a block names the epoch it was written under, and
- * an epoch may be dropped only once a rebalance has moved every block off it (not built yet).
+ * an epoch older than the settled one (objects/rebalance.ts) is no longer read, but pruning it is not built yet.
  */
 export async function loadLayouts(meta: MetaStore): Promise<Layout[]> {
   const { start, end } = keys.layoutRange();

@@ -6,6 +6,7 @@ import type { LocalBlockStore } from '../blocks/index.js';
 import type { RemoteShardTargets } from '../blocks/remote-targets.js';
 import type { MetaStore } from '../meta/types.js';
 import { loadLayoutsAfter } from '../objects/layouts.js';
+import { loadSettledEpoch } from '../objects/rebalance.js';
 import type { Logger } from '../util/log.js';
 
 /** How often a gateway looks for a new epoch: one MetaStore get of the next epoch's key. */
@@ -77,6 +78,9 @@ export class LayoutFollower {
 
   private async load(): Promise<number> {
     const fresh = await loadLayoutsAfter(this.options.meta, this.epoch);
+    // While a rebalance is unsettled (here), follow its settled epoch too: the process running the worker
+    // settles its own block store, others learn it here and stop looking at older epochs' places.
+    if (this.options.blocks.settled() < this.epoch) await loadSettledEpoch(this.options.meta, this.options.blocks);
     if (fresh.length === 0) return this.epoch;
     // Targets first: the block store may place a write on a new node as soon as it has the epoch.
     for (const layout of fresh) this.options.targets?.update(layout);

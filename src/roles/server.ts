@@ -8,11 +8,13 @@ import { DriveSnapshot } from '../admin/metrics.js';
 import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
 import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
+import { rebalanceWorker } from '../workers/rebalance.js';
+import { loadSettledEpoch, Rebalance } from '../objects/rebalance.js';
 import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
+import { orphanGraceMs, orphanSweepIntervalMs, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 
@@ -29,6 +31,10 @@ export interface WorkerConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+  /** Blocks per second a rebalance may move shards of (throttle); 0 pauses it. */
+  rebalanceRateBlocksPerSec?: number;
+  /** Shard bytes per second a rebalance may copy or rebuild; 0: no byte limit. */
+  rebalanceRateBytesPerSec?: number;
 }
 
 /** The endpoint's settings, shared by the roles that serve S3 (server, gateway). */
@@ -94,6 +100,8 @@ export async function serveStores(
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
+    // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
+    await loadSettledEpoch(stores.meta, blocks);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -159,6 +167,12 @@ function backgroundWorkers(config: WorkerConfig, stores: Stores, maintenance: Ma
       healRateBlocksPerSec: config.healRateBlocksPerSec ?? 200,
       scrubRateBlocksPerSec: config.scrubRateBlocksPerSec ?? 20,
       scrubIntervalMs: config.scrubIntervalMs ?? 0,
+    }),
+    // The write grace covers a write placed by an older epoch in a process that learned of the new one late
+    // (another gateway, or this process when an admin apply lands mid-write): see rebalanceWriteGraceMs.
+    rebalanceWorker(new Rebalance({ meta: stores.meta, blocks, writeGraceMs: rebalanceWriteGraceMs, gcDelayMs: stores.objects.gcDelayMs }), {
+      rateBlocksPerSec: config.rebalanceRateBlocksPerSec ?? rebalanceRateBlocksPerSecDefault,
+      rateBytesPerSec: config.rebalanceRateBytesPerSec ?? rebalanceRateBytesPerSecDefault,
     }),
   ];
 }

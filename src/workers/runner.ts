@@ -18,6 +18,8 @@ export interface WorkerStatus {
   /** The last step's answer in this process, if it ran one. */
   lastState?: WorkerState;
   steps: number;
+  /** The worker's own account of its work (Worker.status), when it gives one. */
+  detail?: Record<string, unknown>;
 }
 
 export interface RunningWorker {
@@ -124,7 +126,10 @@ export function startWorker(worker: Worker, options: RunnerOptions): RunningWork
   };
   const done = run();
   return {
-    status: () => ({ ...status }),
+    status: () => {
+      const detail = worker.status?.();
+      return detail ? { ...status, detail } : { ...status };
+    },
     async stop() {
       stopping.abort();
       tenure?.abort();

@@ -13,4 +13,6 @@ export interface Worker {
   step(signal: AbortSignal): Promise<WorkerState>;
   /** How long to wait after a step that reported `state` (never asked after 'done'). */
   delayMs(state: WorkerState): number;
+  /** What the worker's last step found, for the admin API (e.g. the rebalance's progress). */
+  status?(): Record<string, unknown> | undefined;
 }
