@@ -143,7 +143,7 @@ test('fault proxy - reset destroys open connections and refuses new ones until p
 
 test('fault proxy - close ends blackholed connections too', async () => {
   const echo = await startEcho();
-  const proxy = await startFaultProxy(echo.address, 'blackhole');
+  const proxy = await startFaultProxy(echo.address, { mode: 'blackhole' });
   const c = await dial(proxy);
   await proxy.close();
   const deadline = Date.now() + 2000;

@@ -40,11 +40,17 @@ interface Pair {
   dead: boolean;
 }
 
-/** Starts a proxy on 127.0.0.1, a free port, in front of `target` (`host:port`). */
-export async function startFaultProxy(target: string, initialMode: FaultMode = 'pass'): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  mode?: FaultMode;
+  /** Listen on this port (e.g. the address a layout already names) instead of a free one. */
+  port?: number;
+}
+
+/** Starts a proxy on 127.0.0.1 in front of `target` (`host:port`). */
+export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const { hostname, port: targetPort } = new URL(`tcp://${target}`);
   if (!hostname || !targetPort) throw new TypeError(`Cannot proxy to "${target}": expected host:port`);
-  let mode: FaultMode = initialMode;
+  let mode: FaultMode = options.mode ?? 'pass';
   const pairs = new Set<Pair>();
   const counts = { accepted: 0, swallowedBytes: 0, resets: 0 };
 
@@ -99,7 +105,7 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
