@@ -52,6 +52,8 @@ export interface ClusterOptions {
 export interface Cluster {
   dir: string;
   endpoint: string;
+  /** The dev-cluster process (undefined for a proxied cluster, whose processes this harness started). */
+  supervisorPid: number | undefined;
   /** The newest cluster.json read, with the pids of processes this harness restarted. */
   info(): ClusterInfo;
   /** The node processes, in name order (node1, node2, ...). */
@@ -323,6 +325,7 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
   return {
     dir,
     endpoint: info.endpoint,
+    supervisorPid: dev?.child.pid,
     info: () => info,
     nodes: () => info.processes.filter((p) => p.role === 'node').sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })),
     process: find,
