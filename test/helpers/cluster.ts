@@ -3,14 +3,16 @@
 // kill -9 / SIGSTOP / SIGCONT / restart of single processes. Every process it learns of is stopped by pid
 // when the cluster stops, and killed when the test process exits, even after a failed test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { repoRoot } from './tessera.js';
+import { repoRoot, waitForEndpoint } from './tessera.js';
 
 /** One process in DIR/cluster.json (cluster-spec.md). */
 export interface ClusterProcessInfo {
@@ -18,7 +20,8 @@ export interface ClusterProcessInfo {
   name: string;
   zone?: string;
   address: string;
-  pid: number;
+  /** null while dev-cluster knows the process as exited. */
+  pid: number | null;
   /** Exactly what restarts the process: argv[0] is the node binary. */
   argv: string[];
   drives?: string[];
@@ -85,12 +88,8 @@ export interface Cluster {
 const livePids = new Set<number>();
 process.once('exit', () => {
   for (const pid of livePids) {
-    try {
-      process.kill(pid, 'SIGCONT');
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signal(pid, 'SIGCONT');
+    signal(pid, 'SIGKILL');
   }
 });
 
@@ -104,13 +103,13 @@ function alive(pid: number): boolean {
 }
 
 /** Also true for a zombie, which kill(0) still finds: /proc says whether it has exited. */
-async function exited(pid: number): Promise<boolean> {
-  if (!alive(pid)) return true;
+async function exited(pid: number | null): Promise<boolean> {
+  if (pid === null || !alive(pid)) return true;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'); // "pid (comm) STATE ..."
 }
 
-async function waitExited(pid: number, timeoutMs: number): Promise<boolean> {
+async function waitExited(pid: number | null, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await exited(pid)) return true;
@@ -119,7 +118,17 @@ async function waitExited(pid: number, timeoutMs: number): Promise<boolean> {
   return exited(pid);
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
+/** Guards against a recycled pid: only a process running bin/tessera.js is signalled. */
+function isTessera(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('tessera');
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number | null, sig: NodeJS.Signals): void {
+  if (pid === null || !isTessera(pid)) return;
   try {
     process.kill(pid, sig);
   } catch (err) {
@@ -225,7 +234,7 @@ async function launchDevCluster(dir: string, options: ClusterOptions): Promise<D
 }
 
 /** Stops dev-cluster (SIGTERM: it stops its children) and waits; SIGKILL for whatever is left after the grace. */
-async function stopDevCluster(dev: DevCluster, pids: number[], graceMs: number): Promise<void> {
+async function stopDevCluster(dev: DevCluster, pids: (number | null)[], graceMs: number): Promise<void> {
   for (const pid of pids) signal(pid, 'SIGCONT'); // a stopped child would never act on SIGTERM
   if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill('SIGTERM');
   const timer = setTimeout(() => dev.child.kill('SIGKILL'), graceMs);
@@ -248,40 +257,65 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw err;
   }
   const info = await readClusterInfo(dir);
-  for (const p of info.processes) livePids.add(p.pid);
+  for (const p of info.processes) if (p.pid !== null) livePids.add(p.pid);
   return makeCluster({ dir, info, dev, env: options.env });
 }
 
+export interface ProxiedClusterOptions {
+  nodes: number;
+  drivesPerNode?: number;
+  zones?: number;
+  /** Environment of every process. */
+  env?: Record<string, string>;
+  /** Extra `tessera gateway` flags (e.g. a node timeout). */
+  gatewayArgs?: string[];
+  under?: string;
+}
+
 /**
- * A cluster whose gateway reaches every node through a fault proxy. dev-cluster makes the cluster (epoch
- * 1 names each node's address) and is stopped; each node then starts again on a fresh port, with a proxy
- * listening on the address the layout names, and the gateway starts again from its recorded argv.
- * (This needs no way to store a first layout by hand; `tessera admin layout assign` could replace it.)
+ * A cluster built by hand whose gateway reaches every node through a fault proxy: N `tessera node`
+ * processes (ids node1…, zones as dev-cluster gives them), a proxy in front of each, and a gateway whose
+ * first layout (`--initial-layout`) names the proxies' addresses. Every process is this harness's child.
  */
-export async function startProxiedCluster(options: ClusterOptions): Promise<Cluster> {
+export async function startProxiedCluster(options: ProxiedClusterOptions): Promise<Cluster> {
   const dir = await mkdtemp(join(options.under ?? tmpdir(), 'tessera-cluster-'));
   const own = new Map<string, OwnChild>();
   const proxies = new Map<string, FaultProxy>();
+  const bin = join(repoRoot, 'bin', 'tessera.js');
   try {
-    const dev = await launchDevCluster(dir, options);
-    const info = await readClusterInfo(dir);
-    await stopDevCluster(dev, info.processes.map((p) => p.pid), 15_000);
-    const started: ClusterProcessInfo[] = [];
-    for (const p of info.processes.filter((x) => x.role === 'node')) {
-      const port = await freePort();
-      const argv = withAddress(p.argv, `127.0.0.1:${port}`);
+    const clusterSecretFile = join(dir, 'cluster-secret');
+    await writeFile(clusterSecretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const processes: ClusterProcessInfo[] = [];
+    const layoutNodes: { id: string; address: string; zone: string }[] = [];
+    for (let i = 1; i <= options.nodes; i++) {
+      const name = `node${i}`;
+      const zone = `zone-${((i - 1) % (options.zones ?? 3)) + 1}`;
+      const drives = Array.from({ length: options.drivesPerNode ?? 1 }, (_, j) => join(dir, name, `drive${j + 1}`));
+      for (const d of drives) await mkdir(d, { recursive: true });
+      const address = `127.0.0.1:${await freePort()}`;
+      const argv = [process.execPath, bin, 'node', '--address', address, '--drives', drives.join(','), '--cluster-secret-file', clusterSecretFile, '--node-id', name];
       const child = spawnOwn(argv, options.env);
-      own.set(p.name, child);
-      await waitListening(`127.0.0.1:${port}`, 20_000, () => exitText(child));
-      proxies.set(p.name, await startFaultProxy(`127.0.0.1:${port}`, { port: Number(p.address.split(':')[1]) }));
-      started.push({ ...p, pid: child.child.pid!, argv });
+      own.set(name, child);
+      await waitListening(address, 30_000, () => exitText(child));
+      const proxy = await startFaultProxy(address);
+      proxies.set(name, proxy);
+      layoutNodes.push({ id: name, address: proxy.address, zone });
+      processes.push({ role: 'node', name, zone, address: proxy.address, pid: child.child.pid!, argv, drives });
     }
-    const gateway = info.processes.find((x) => x.role === 'gateway')!;
-    const child = spawnOwn(gateway.argv, options.env);
-    own.set(gateway.name, child);
-    await waitListening(gateway.address, 30_000, () => exitText(child));
-    started.push({ ...gateway, pid: child.child.pid! });
-    return makeCluster({ dir, info: { ...info, processes: started }, own, proxies, env: options.env });
+    const initialLayout = join(dir, 'initial-layout.json');
+    await writeFile(initialLayout, JSON.stringify({ nodes: layoutNodes }, null, 2));
+    const credentials = { accessKeyId: 'TESTACCESSKEY0000001', secretAccessKey: 'test/secret/key/0000000000000000000000001' };
+    const env = { ...options.env, TESSERA_ROOT_ACCESS_KEY: credentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: credentials.secretAccessKey };
+    const address = `127.0.0.1:${await freePort()}`;
+    const dataDir = join(dir, 'gateway');
+    const argv = [process.execPath, bin, 'gateway', '--address', address, '--data-dir', dataDir, '--cluster-secret-file', clusterSecretFile, '--initial-layout', initialLayout, ...(options.gatewayArgs ?? [])];
+    const gateway = spawnOwn(argv, env);
+    own.set('gateway', gateway);
+    const url = await waitForEndpoint(gateway.child, 60_000, () => gateway.output);
+    processes.push({ role: 'gateway', name: 'gateway', address, pid: gateway.child.pid!, argv, dataDir });
+    const info: ClusterInfo = { endpoint: url, region: 'us-east-1', ...credentials, clusterSecretFile, processes };
+    await writeFile(join(dir, 'cluster.json'), `${JSON.stringify(info, null, 2)}\n`);
+    return makeCluster({ dir, info, own, proxies, env });
   } catch (err) {
     for (const p of proxies.values()) await p.close();
     for (const c of own.values()) c.child.kill('SIGKILL');
@@ -295,31 +329,26 @@ function exitText(own: OwnChild): string | undefined {
   return exitCode === null && signalCode === null ? undefined : `it exited with ${signalCode ?? exitCode}: ${own.output.slice(-4000)}`;
 }
 
-/** `argv` with its `--address` value replaced. */
-function withAddress(argv: string[], address: string): string[] {
-  const i = argv.indexOf('--address');
-  if (i >= 0) return [...argv.slice(0, i + 1), address, ...argv.slice(i + 2)];
-  const j = argv.findIndex((a) => a.startsWith('--address='));
-  if (j < 0) throw new Error(`Cannot move a process to ${address}: its argv has no --address: ${argv.join(' ')}`);
-  return [...argv.slice(0, j), `--address=${address}`, ...argv.slice(j + 1)];
-}
-
 function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; own?: Map<string, OwnChild>; proxies?: Map<string, FaultProxy>; env?: Record<string, string> }): Cluster {
   const { dir, dev } = init;
   let info = init.info;
   const own = init.own ?? new Map<string, OwnChild>();
   const proxies = init.proxies ?? new Map<string, FaultProxy>();
-  const paused = new Set<number>();
   /** Names whose pid this harness owns now; dev-cluster's later rewrites of cluster.json do not apply to them. */
   const find = (name: string) => {
     const p = info.processes.find((x) => x.name === name);
     if (!p) throw new RangeError(`Cannot find process "${name}" in the cluster: it has ${info.processes.map((x) => x.name).join(', ')}`);
     return p;
   };
-  const setPid = (name: string, pid: number) => {
+  const setPid = (name: string, pid: number | null) => {
     info = { ...info, processes: info.processes.map((p) => (p.name === name ? { ...p, pid } : p)) };
   };
-  const allPids = () => [...new Set([...info.processes.map((p) => p.pid), ...[...own.values()].map((c) => c.child.pid!)])];
+  const allPids = () => [...new Set([...info.processes.map((p) => p.pid), ...[...own.values()].map((c) => c.child.pid!)])].filter((pid): pid is number => pid !== null);
+  const running = (name: string) => {
+    const { pid } = find(name);
+    if (pid === null) throw new Error(`Process "${name}" is not running`);
+    return pid;
+  };
   let stopped = false;
 
   return {
@@ -338,19 +367,17 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
         ...config,
       }),
     async kill9(name) {
-      const { pid } = find(name);
+      const pid = running(name);
       signal(pid, 'SIGKILL');
-      paused.delete(pid);
       if (!(await waitExited(pid, 10_000))) throw new Error(`Process "${name}" (pid ${pid}) is still there 10 s after SIGKILL`);
+      setPid(name, null);
     },
     pause(name) {
-      const { pid } = find(name);
-      paused.add(pid);
+      const pid = running(name);
       signal(pid, 'SIGSTOP');
     },
     resume(name) {
-      const { pid } = find(name);
-      paused.delete(pid);
+      const pid = running(name);
       signal(pid, 'SIGCONT');
     },
     async restart(name, extraArgs = []) {
@@ -359,8 +386,7 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
       const child = spawnOwn([...p.argv, ...extraArgs], init.env);
       own.set(name, child);
       setPid(name, child.child.pid!);
-      const address = proxies.has(name) ? addressOf(p.argv) : p.address;
-      await waitListening(address, 30_000, () => exitText(child));
+      await waitListening(addressOf(p.argv), 30_000, () => exitText(child));
     },
     proxy(name) {
       const proxy = proxies.get(name);
