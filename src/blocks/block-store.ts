@@ -14,7 +14,8 @@ import { shardBlockBytes, stripeTargetBytes } from './limits.js';
 import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax, writePoolBlocksMax, writePoolIdleBytesMax } from '../constants.js';
 import { Semaphore } from '../util/semaphore.js';
 import { targetsFor, type Layout } from '../cluster/index.js';
-import { checkRedundancy, defaultRedundancyFor, shardCountOf, writeQuorumOf } from './redundancy.js';
+import { checkRedundancy, defaultRedundancyFor, readQuorumOf, shardCountOf, writeQuorumOf } from './redundancy.js';
+import { domainLossesSurvived, failureDomainsOf, type FailureDomains } from './failure-domains.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
 import { healBlock, scrubBlock } from './block-healer.js';
@@ -41,10 +42,12 @@ export type { ShardDamage };
 export type DamageListener = (damage: ShardDamage) => void;
 
 export interface LocalBlockStoreOptions {
+  /** Read live: targets that follow the layout (remote nodes) may gain slots after construction. */
   targets: ShardTargets;
   /**
    * The layout history, oldest first: writes place by the newest epoch, reads of a block by the epoch it
-   * was written under. Every epoch an existing block may name must be present.
+   * was written under. Every epoch an existing block may name must be present. Empty (a gateway before
+   * any node is assigned): writes fail ERR_NO_LAYOUT until setLayouts() gives one.
    */
   layouts: readonly Layout[];
   redundancy?: Redundancy;
@@ -58,11 +61,14 @@ const driveCheckIntervalMs = 2000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
   private readonly targets: ShardTargets;
-  private readonly slots: readonly TargetSlot[];
-  /** The newest epoch: where new blocks go. */
-  private readonly layout: Layout;
-  private readonly layouts = new Map<number, Layout>();
-  private readonly redundancy: Redundancy;
+  /** The newest epoch: where new blocks go; undefined while no layout places shards. */
+  private layout: Layout | undefined;
+  private layouts = new Map<number, Layout>();
+  /** Failure domains of the newest epoch (its nodes, or the drives of a one-node cluster). */
+  private domains: FailureDomains = { count: 0, of: (id) => id };
+  /** The redundancy the configuration asked for; undefined: the default for the newest epoch's domains. */
+  private readonly configuredRedundancy: Redundancy | undefined;
+  private redundancy: Redundancy = defaultRedundancyFor(0);
   private readonly listeners = new Set<DamageListener>();
   private readonly healthy = new Map<string, boolean>();
   private readonly corruptFound = new Map<string, number>();
@@ -86,17 +92,44 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
 
   constructor(options: LocalBlockStoreOptions) {
     this.targets = options.targets;
-    this.slots = options.targets.slots;
-    if (this.slots.length === 0) throw new RangeError('Cannot open a block store without drives');
-    for (const layout of options.layouts) this.layouts.set(layout.epoch, layout);
-    const newest = options.layouts[options.layouts.length - 1];
-    if (!newest || newest.width === 0) throw new RangeError('Cannot open a block store without a layout that places shards');
-    this.layout = newest;
-    // The widest block the newest epoch places: every drive up to the layout's width (12).
-    this.redundancy = checkRedundancy(options.redundancy ?? defaultRedundancyFor(this.layout.width), this.layout.width);
-    for (const slot of this.slots) this.healthy.set(slot.id, this.targets.storeOf(slot.id) !== undefined);
+    this.configuredRedundancy = options.redundancy;
+    this.setLayouts(options.layouts);
     if (options.onDamage) this.listeners.add(options.onDamage);
     this.openNotes = options.notes ?? [];
+  }
+
+  /** Every target the store can reach, read live from the targets (they follow the layout). */
+  private get slots(): readonly TargetSlot[] {
+    return this.targets.slots;
+  }
+
+  /**
+   * Takes a new layout history (oldest first, as the constructor's): writes place by its newest epoch
+   * from now on, reads find blocks by theirs. The targets must already reach every node it names.
+   */
+  setLayouts(layouts: readonly Layout[]): void {
+    const newest = layouts[layouts.length - 1];
+    if (newest && newest.width > 0) {
+      // The default counts failure domains (nodes), not drives: 3 nodes of 2 drives get RS 2+1, one shard
+      // per node, rather than 4+2 with two shards on each, which one lost node would make unreadable.
+      const domains = failureDomainsOf(newest);
+      const redundancy = checkRedundancy(this.configuredRedundancy ?? defaultRedundancyFor(Math.min(domains.count, newest.width)), newest.width);
+      this.domains = domains;
+      this.redundancy = redundancy;
+      this.layout = newest;
+    } else {
+      this.layout = undefined;
+      this.domains = { count: 0, of: (id) => id };
+    }
+    this.layouts = new Map(layouts.map((layout) => [layout.epoch, layout]));
+    // New targets count as present until the next look (as at start), which the next write makes at once.
+    for (const slot of this.slots) if (!this.healthy.has(slot.id)) this.healthy.set(slot.id, this.targets.storeOf(slot.id) !== undefined);
+    this.checkedAtMs = 0;
+  }
+
+  /** The epoch new blocks are written under; 0 while there is none. */
+  currentEpoch(): number {
+    return this.layout?.epoch ?? 0;
   }
 
   newId(): string {
@@ -116,20 +149,26 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async write(source: Readable | AsyncIterable<Buffer>, options: BlockWriteOptions): Promise<BlockRef> {
     this.checkOpen();
     const id = checkBlockId(options.id);
-    const redundancy = checkRedundancy(options.redundancy ?? this.redundancy, this.layout.width);
+    const layout = this.layout;
+    if (!layout) throw new StoreError('ERR_NO_LAYOUT', `Cannot write block "${id}": the cluster has no layout yet (no node is assigned)`);
+    const redundancy = checkRedundancy(options.redundancy ?? this.redundancy, layout.width);
     if (options.signal?.aborted) throw abortError(options.signal, `Cannot write block "${id}"`);
     await this.refreshHealth();
     const codec = codecFor(redundancy);
     // Computed, not chosen: a drive that is down keeps its shard slot, and the write is degraded (then healed).
-    const targets = targetsFor(this.layout, id, shardCountOf(redundancy)).map((t) => t.id);
+    const targets = targetsFor(layout, id, shardCountOf(redundancy)).map((t) => t.id);
+    const domains = targets.map((t) => this.domains.of(t));
+    const spare = writeQuorumOf(redundancy) - readQuorumOf(redundancy);
     const stripeBytes = codec.dataShards * fullChunkBytes(stripeTargetBytes, codec.dataShards, codec.chunkAlignBytes);
     const { size, failed } = await writeBlock(
       {
         blockId: id,
         codec,
         stripeBytes,
-        targets: targets.map((target) => ({ target, store: this.usableStore(target), where: this.whereOf(target) })),
+        targets: targets.map((target, i) => ({ target, store: this.usableStore(target), where: this.whereOf(target), domain: domains[i]! })),
         quorum: writeQuorumOf(redundancy),
+        // The spare shard stands for one lost node, as far as the placement allows (docs/architecture.md).
+        domainLossesMin: Math.min(spare, domainLossesSurvived(domains, codec.dataShards)),
         signal: options.signal,
         pool: this.writePool,
       },
@@ -139,7 +178,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       throw err;
     });
     // No targets recorded: readers compute them from the id and the epoch (shared/design.md §5).
-    const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, epoch: this.layout.epoch };
+    const ref: BlockRef = { id, codec: codec.id, redundancy, size, stripeBytes, epoch: layout.epoch };
     this.reportWriteFailures(ref, targets, failed);
     return ref;
   }

@@ -8,6 +8,7 @@ import type { BufferPool } from './buffer-pool.js';
 import type { ShardStore, ShardWriteStream } from './shard-store.js';
 import { alignUp } from './stripe-layout.js';
 import { abortError, chunksOf } from './streams.js';
+import { domainLossesSurvived } from './failure-domains.js';
 
 /** Where shard i goes; `store` is undefined when the target is known to be down. */
 export interface ShardTarget {
@@ -15,6 +16,8 @@ export interface ShardTarget {
   store: ShardStore | undefined;
   /** Where the target lives (TargetSlot.where), for the operator's log when it fails. */
   where?: string;
+  /** Its failure domain (the node in a cluster); default: the target itself. */
+  domain?: string;
 }
 
 export interface ShardFailure {
@@ -30,6 +33,11 @@ export interface BlockWritePlan {
   targets: ShardTarget[];
   /** Shards that must be durable for the write to count. */
   quorum: number;
+  /**
+   * Whole failure domains (nodes) whose loss the durable shards must survive with `dataShards` left
+   * (default 0): with several shards on one node, `quorum` shards alone do not say that.
+   */
+  domainLossesMin?: number;
   signal?: AbortSignal;
   /** Where stripe buffers come from and go back to once the block is written; without one they allocate. */
   pool?: BufferPool;
@@ -204,11 +212,24 @@ class ShardSet {
         }
       }),
     );
-    if (committed.length >= this.plan.quorum) return;
+    if (this.meetsQuorum(committed)) return;
     // Below quorum nothing may look written: remove the shards that did land (GC would catch any we miss).
     const { blockId, targets } = this.plan;
     await Promise.all(committed.map((shardIndex) => targets[shardIndex]?.store?.deleteShard({ blockId, shardIndex }).catch(() => undefined)));
-    await this.checkQuorum();
+    await this.checkQuorum(committed);
+  }
+
+  /** Enough shards, and spread so that losing `domainLossesMin` whole nodes still leaves enough to read. */
+  private meetsQuorum(shards: readonly number[]): boolean {
+    if (shards.length < this.plan.quorum) return false;
+    const lossesMin = this.plan.domainLossesMin ?? 0;
+    if (lossesMin === 0) return true;
+    const domains = shards.map((i) => this.plan.targets[i]?.domain ?? this.plan.targets[i]?.target ?? String(i));
+    return domainLossesSurvived(domains, this.plan.codec.dataShards) >= lossesMin;
+  }
+
+  private aliveShards(): number[] {
+    return this.writers.flatMap((w, i) => (w === undefined ? [] : [i]));
   }
 
   async abort(): Promise<void> {
@@ -224,11 +245,13 @@ class ShardSet {
     this.failures.push({ shardIndex, target, error });
   }
 
-  private async checkQuorum(): Promise<void> {
-    const alive = this.writers.filter((w) => w !== undefined).length;
-    if (alive >= this.plan.quorum) return;
+  /** Throws unless `shards` (default: the writers still alive, a superset of what can commit) meet the quorum. */
+  private async checkQuorum(shards: readonly number[] = this.aliveShards()): Promise<void> {
+    if (this.meetsQuorum(shards)) return;
+    const alive = shards.length;
     const first = this.failures[0];
-    const counts = `${alive} of ${this.writers.length} shards writable, ${this.plan.quorum} needed`;
+    const spread = alive >= this.plan.quorum ? `, but not on enough distinct nodes to survive the loss of ${this.plan.domainLossesMin} (several shards share a node)` : '';
+    const counts = `${alive} of ${this.writers.length} shards writable, ${this.plan.quorum} needed${spread}`;
     // A full drive fails its shard like any other; when that cost the quorum, say so rather than blame
     // drive health (issue #10).
     const full = this.failures.filter((f) => isNoSpace(f.error));

@@ -1,19 +1,9 @@
 // The `tessera node` command: argv → the storage node role (src/node/). No logic of its own.
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { driveOpTimeoutMs } from '../constants.js';
 import { startNode } from '../node/node-server.js';
-
-/** The secret is the file's bytes without a trailing newline, so `echo` and editors make the same secret. */
-async function readSecret(path: string): Promise<Buffer> {
-  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`Cannot read cluster secret file "${path}": ${err.code ?? String(err)}`);
-  });
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
-  return bytes.subarray(0, end);
-}
+import { readSecret } from './options.js';
 
 export function nodeCommand(): Command {
   return new Command('node')

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { openBlockStore } from '../blocks/index.js';
 import { collect, piecesOf } from '../blocks/test-helpers.js';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
-import { loadLayouts, metaLayoutSource } from './layouts.js';
+import { loadLayouts, loadLayoutsAfter, metaLayoutSource, storeLayout } from './layouts.js';
+import { computeLayout, emptyLayout } from '../cluster/index.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-layouts-'));
@@ -65,6 +66,25 @@ test('metaLayoutSource - a start that stopped before storing the layout stores i
       const store = await openBlockStore({ drives, layouts: await metaLayoutSource(meta) });
       assert.deepEqual((await loadLayouts(meta)).map((l) => l.epoch), [1]);
       await store.close();
+    } finally {
+      await meta.close();
+    }
+  });
+});
+
+test('storeLayout - stores an epoch once, and loadLayoutsAfter finds the epochs after a given one', async () => {
+  await withDir(async (dir) => {
+    const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+    try {
+      assert.deepEqual(await loadLayoutsAfter(meta, 0), []);
+      const first = computeLayout(emptyLayout({ partitionCount: 16 }), [{ kind: 'addNode', node: { id: 'n1', address: '127.0.0.1:1', zone: 'z1' }, drives: [{ id: '00000000000000a1', capacity: 1 }] }]);
+      assert.equal(await storeLayout(meta, first), true);
+      assert.equal(await storeLayout(meta, first), false, 'the epoch is taken');
+      const second = computeLayout(first, [{ kind: 'addNode', node: { id: 'n2', address: '127.0.0.1:2', zone: 'z2' }, drives: [{ id: '00000000000000a2', capacity: 1 }] }]);
+      assert.equal(await storeLayout(meta, second), true);
+      assert.deepEqual((await loadLayoutsAfter(meta, 0)).map((l) => l.epoch), [1, 2]);
+      assert.deepEqual((await loadLayoutsAfter(meta, 1)).map((l) => l.epoch), [2]);
+      assert.deepEqual(await loadLayoutsAfter(meta, 2), []);
     } finally {
       await meta.close();
     }

@@ -45,3 +45,28 @@ export async function metaLayoutSource(meta: MetaStore, onStored?: (layout: Layo
     },
   };
 }
+
+/**
+ * Stores `layout` as its epoch with one conditional commit: true when stored, false when that epoch was
+ * there already (another process applied a change first). The caller builds it from the newest epoch.
+ */
+export async function storeLayout(meta: MetaStore, layout: Layout): Promise<boolean> {
+  if (!Number.isInteger(layout.epoch) || layout.epoch < 1) throw new RangeError(`Cannot store layout epoch ${layout.epoch}`);
+  const key = keys.layout(layout.epoch);
+  return meta.commit({ checks: [{ key, value: null }], writes: [{ key, value: encodeLayout(layout) }] });
+}
+
+/**
+ * The epochs stored after `epoch`, oldest first: one get when there is none, so a gateway can ask every
+ * second. Epochs are stored one after the other (each checks its number is free), so the first gap ends them.
+ */
+export async function loadLayoutsAfter(meta: MetaStore, epoch: number): Promise<Layout[]> {
+  const out: Layout[] = [];
+  for (let next = epoch + 1; ; next++) {
+    const value = await meta.get(keys.layout(next));
+    if (!value) return out;
+    const layout = decodeLayout(value);
+    if (layout.epoch !== next) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot load the layout stored as epoch ${next}: it holds epoch ${layout.epoch}`);
+    out.push(layout);
+  }
+}

@@ -1,7 +1,7 @@
 // The server role: everything in one process (what `npm start` runs). Local stores (SQLite, local drives),
-// the endpoint (S3 with the admin API beside it) and the background workers. The gateway role will be the
-// same without local stores: openStores over PostgreSQL and remote nodes, the endpoint, the workers. The
-// node role (src/node/) is a shard RPC server over local drives only, with no MetaStore or endpoint.
+// the endpoint (S3 with the admin API beside it) and the background workers, served by serveStores(),
+// which the gateway role (gateway.ts) shares over remote nodes. The node role (src/node/) is a shard RPC
+// server over local drives only, with no MetaStore or endpoint.
 import { Maintenance } from '../objects/maintenance.js';
 import type { Redundancy } from '../blocks/types.js';
 import { DriveSnapshot } from '../admin/metrics.js';
@@ -13,15 +13,11 @@ import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
-import { openLocalStores, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
+import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 
-/** The server role's configuration: its stores', its endpoint's and its background work's. */
-export interface ServerConfig extends StoreConfig {
-  /** host:port to listen on; port 0 picks a free one. */
-  address: string;
-  /** Base domains for virtual-hosted-style requests (bucket.domain). */
-  domains: string[];
+/** The background work's settings, shared by the roles that run it (server, gateway). */
+export interface WorkerConfig {
   gcIntervalMs: number;
   /** Unreferenced shards older than this are crash orphans and get deleted. */
   orphanGraceMs?: number;
@@ -33,10 +29,21 @@ export interface ServerConfig extends StoreConfig {
   scrubRateBlocksPerSec?: number;
   /** Start a scrub pass this often; 0: only when asked through the admin API. */
   scrubIntervalMs?: number;
+}
+
+/** The endpoint's settings, shared by the roles that serve S3 (server, gateway). */
+export interface EndpointConfig {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  /** Base domains for virtual-hosted-style requests (bucket.domain). */
+  domains: string[];
   /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
   metricsAddress?: string;
   log?: Logger;
 }
+
+/** The server role's configuration: its stores', its endpoint's and its background work's. */
+export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {}
 
 /** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
 export function parseStorageClasses(text: string): Record<string, Redundancy> {
@@ -66,13 +73,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const stores = await openLocalStores(config, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
+  // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: true });
+  return { ...running, driveCount: stores.driveCount };
+}
+
+/** A role's stores served: the endpoint (S3 and the admin API) and the background workers under their leases. */
+export async function serveStores(
+  stores: Stores,
+  config: CommonStoreConfig & WorkerConfig & EndpointConfig,
+  log: Logger,
+  options: { releaseDeadLeases: boolean },
+): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   try {
-    // The data directory's lock makes this the MetaStore's one process: leases left in it are a dead process's.
-    await releaseDeadLeases(stores.meta);
+    if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -84,7 +102,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       admin: (counters) => ({
         maintenance,
         blocks,
-        defaultRedundancy: blocks.defaultRedundancy(),
+        // Read when asked: a gateway's default follows the layout.
+        get defaultRedundancy() {
+          return blocks.defaultRedundancy();
+        },
         counters,
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
         workers: () => workers.map((w) => w.status()),
@@ -103,7 +124,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(running.metricsUrl ? { metricsUrl: running.metricsUrl } : {}),
     region: config.region,
     credentials,
-    driveCount: stores.driveCount,
     defaultRedundancy: running.admin.defaultRedundancy,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
@@ -114,8 +134,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
 }
 
-/** The server role's background work; each runs under its lease, so in a cluster one process runs it. */
-function backgroundWorkers(config: ServerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
+/** A role's background work; each runs under its lease, so in a cluster one process runs it. */
+function backgroundWorkers(config: WorkerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
   const { objects, blocks } = stores;
   return [
     gcWorker(objects, config.gcIntervalMs),

@@ -11,23 +11,43 @@ import type { MetaStore } from '../meta/types.js';
 import type { ObjectContext } from '../objects/context.js';
 import { inlineObjectBytesMax } from '../constants.js';
 import { isStoreError } from '../util/errors.js';
-import { metaLayoutSource } from '../objects/layouts.js';
+import { loadLayouts, metaLayoutSource } from '../objects/layouts.js';
+import { LayoutFollower } from './layout-follower.js';
 import type { Layout } from '../cluster/index.js';
 
-/** What the stores need from the configuration (the server role's flags). */
-export interface StoreConfig {
+/** What every role's stores need from the configuration. */
+export interface CommonStoreConfig {
   dataDir: string;
-  /** Shard directories; empty: one drive inside the data directory. */
-  drives: string[];
   region: string;
   rootAccessKey?: string;
   rootSecretKey?: string;
   gcDelayMs: number;
   inlineBytesMax?: number;
-  /** A drive call slower than this fails and the drive is skipped until it answers again. */
-  driveTimeoutMs?: number;
   /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
   storageClasses?: Record<string, Redundancy>;
+}
+
+/** What the server role's stores need: the common settings and its local drives. */
+export interface StoreConfig extends CommonStoreConfig {
+  /** Shard directories; empty: one drive inside the data directory. */
+  drives: string[];
+  /** A drive call slower than this fails and the drive is skipped until it answers again. */
+  driveTimeoutMs?: number;
+}
+
+/** The ObjectContext over a role's MetaStore and block store. */
+export function objectContext(config: CommonStoreConfig, meta: MetaStore, blocks: LocalBlockStore): ObjectContext {
+  const storageClasses = config.storageClasses ?? {};
+  return {
+    meta,
+    blocks,
+    nowMs: () => Date.now(),
+    gcDelayMs: config.gcDelayMs,
+    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
+    region: config.region,
+    redundancyFor: (storageClass) => storageClasses[storageClass],
+    blocksInFlight: new Set(),
+  };
 }
 
 export interface RootCredentials {
@@ -60,12 +80,18 @@ export interface Stores {
   blocks: LocalBlockStore;
   objects: ObjectContext;
   driveCount: number;
+  /**
+   * Loads layout epochs stored since the last look and hands the history to the block store (and the
+   * gateway's remote targets); resolves with the newest epoch. The process that applied a layout change
+   * calls it at once; a gateway also polls.
+   */
+  refreshLayouts(): Promise<number>;
   /** Closes the block store, then the MetaStore. */
   close(): Promise<void>;
 }
 
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
-async function openLocalMeta(dataDir: string): Promise<MetaStore> {
+export async function openLocalMeta(dataDir: string): Promise<MetaStore> {
   return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw new Error(`Cannot start on data directory "${dataDir}": another Tessera server is using it`, { cause: err });
@@ -86,23 +112,14 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
     await meta.close();
     throw err;
   });
-  const storageClasses = config.storageClasses ?? {};
-  const objects: ObjectContext = {
-    meta,
-    blocks,
-    nowMs: () => Date.now(),
-    gcDelayMs: config.gcDelayMs,
-    inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
-    region: config.region,
-    redundancyFor: (storageClass) => storageClasses[storageClass],
-    blocksInFlight: new Set(),
-  };
+  const follower = new LayoutFollower({ meta, blocks, history: await loadLayouts(meta) });
   return {
     credentials,
     meta,
     blocks,
-    objects,
+    objects: objectContext(config, meta, blocks),
     driveCount: drives.length,
+    refreshLayouts: () => follower.refresh(),
     async close() {
       await blocks.close();
       await meta.close();

@@ -104,6 +104,8 @@ export function toS3Error(err: unknown): S3Error {
         return new S3Error('ServiceUnavailable', 'The server is shutting down', { cause: err });
       case 'ERR_DRIVES_FULL':
         return new S3Error('ServiceUnavailable', drivesFullMessage(err), { cause: err });
+      case 'ERR_NO_LAYOUT':
+        return new S3Error('ServiceUnavailable', 'Cannot store data yet: the cluster has no layout (assign nodes with "tessera admin layout assign", then apply)', { cause: err });
       case 'ERR_META_FULL':
         return new S3Error('ServiceUnavailable', 'Cannot write: the metadata disk is full', { cause: err });
       case 'ERR_META_IO':

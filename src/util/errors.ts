@@ -13,6 +13,7 @@ export type StoreErrorCode =
   | 'ERR_META_FULL' // the metadata's disk is out of space (SQLITE_FULL)
   | 'ERR_META_IO' // a metadata commit failed for another reason (I/O error, corruption)
   | 'ERR_DRIVES_FULL' // a write lost its quorum because drives are out of space
+  | 'ERR_NO_LAYOUT' // a cluster gateway has no layout epoch yet: no node to write to
   | 'ERR_CLOSED';
 
 export class StoreError extends Error {

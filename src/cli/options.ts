@@ -1,0 +1,86 @@
+// Flags shared by the roles that serve S3 (server, gateway): the endpoint's and the background work's,
+// and their conversion to configuration. No logic of its own beyond checking the numbers.
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { parseStorageClasses, type ServerConfig } from '../main.js';
+
+/** A flag's value as a number, or a clear error naming the flag. */
+export function nonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`Cannot use ${flag} "${value}": expected a non-negative number`);
+  return n;
+}
+
+export const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+export interface SharedFlags {
+  address: string;
+  region: string;
+  domain: string;
+  gcDelay: string;
+  gcInterval: string;
+  orphanGrace: string;
+  orphanSweepInterval: string;
+  storageClasses: string;
+  healRate: string;
+  scrubRate: string;
+  scrubInterval: string;
+  metricsAddress: string;
+}
+
+/** Adds the endpoint and background-work flags, in the order `tessera server --help` has always shown them. */
+export function addSharedOptions(cmd: Command, between: (cmd: Command) => Command = (c) => c): Command {
+  cmd.addOption(new Option('--address <host:port>', 'address to listen on').env('TESSERA_ADDRESS').default('127.0.0.1:9000'));
+  between(cmd);
+  return cmd
+    .addOption(new Option('--region <name>', 'the S3 region this endpoint serves').env('TESSERA_REGION').default('us-east-1'))
+    .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
+    .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
+    .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
+    .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
+    .addOption(new Option('--orphan-sweep-interval <seconds>', 'how often the drives are swept for such leftovers, besides at start and once the grace has passed after start').env('TESSERA_ORPHAN_SWEEP_INTERVAL').default('21600'))
+    .addOption(new Option('--storage-classes <map>', 'redundancy per storage class, e.g. "STANDARD=rs:4+2,REDUCED_REDUNDANCY=rep:2"; unlisted classes get the default for the drive count').env('TESSERA_STORAGE_CLASSES').default(''))
+    .addOption(new Option('--heal-rate <blocks/s>', 'how many blocks per second a heal pass may check').env('TESSERA_HEAL_RATE').default('200'))
+    .addOption(new Option('--scrub-rate <blocks/s>', 'how many blocks per second the background scrubber verifies').env('TESSERA_SCRUB_RATE').default('20'))
+    .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
+    .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''));
+}
+
+/** The configuration the shared flags give (the role adds its stores' own). */
+export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 'drives'> {
+  return {
+    address: opts.address,
+    region: opts.region,
+    domains: list(opts.domain),
+    gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
+    gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
+    orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,
+    orphanSweepIntervalMs: Math.max(1000, nonNegative('--orphan-sweep-interval', opts.orphanSweepInterval) * 1000),
+    storageClasses: parseStorageClasses(opts.storageClasses),
+    healRateBlocksPerSec: nonNegative('--heal-rate', opts.healRate),
+    scrubRateBlocksPerSec: nonNegative('--scrub-rate', opts.scrubRate),
+    scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
+    ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
+    ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
+    ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
+  };
+}
+
+/** The secret is the file's bytes without a trailing newline, so `echo` and editors make the same secret. */
+export async function readSecret(path: string): Promise<Buffer> {
+  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`Cannot read cluster secret file "${path}": ${err.code ?? String(err)}`);
+  });
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  return bytes.subarray(0, end);
+}
+
+/** Stops `running` on SIGINT or SIGTERM, then exits. */
+export function stopOnSignals(running: { close(): Promise<void> }): void {
+  const stop = () => {
+    running.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
