@@ -26,8 +26,10 @@ test('kill -9 of nodes - no error with one of six down, exact reads with two, 50
     // One node killed in the middle of a PUT/GET loop.
     const loop = new ClientLoop(s3, bucket, 2);
     await loop.ackedMore(5, 90_000);
+    await loop.blockPutInFlight(30_000);
+    const inFlight = loop.blockPutsInFlight;
     await cluster.kill9(first);
-    t.diagnostic(`killed ${first} after ${loop.acked.size} objects`);
+    t.diagnostic(`killed ${first} after ${loop.acked.size} objects, with ${inFlight} block PUTs in flight`);
     await loop.ackedMore(6, 90_000);
     await loop.stop();
     assert.deepEqual(loop.errors, [], 'the application saw errors with one node of six down');

@@ -99,6 +99,8 @@ export class ClientLoop {
   readonly acked = new Map<string, Acked>();
   readonly errors: string[] = [];
   ops = 0;
+  /** PUTs of objects above the inline threshold now in flight: they stream shards to every node. */
+  blockPutsInFlight = 0;
   private stopping = false;
   private readonly running: Promise<void>[];
   private next = 0;
@@ -116,8 +118,10 @@ export class ClientLoop {
       const i = this.next++;
       const { bytes, multipart } = loadMix[i % loadMix.length]!;
       const key = `load/${worker}/${i}`;
+      const block = bytes > 32 * KiB;
       try {
-        const object = await putObject(this.s3, this.bucket, key, bytes, multipart);
+        if (block) this.blockPutsInFlight++;
+        const object = await putObject(this.s3, this.bucket, key, bytes, multipart).finally(() => block && this.blockPutsInFlight--);
         this.acked.set(key, object);
         const earlier = [...this.acked.values()];
         await assertReadsBack(this.s3, this.bucket, earlier[Math.floor(Math.random() * earlier.length)]!);
@@ -135,6 +139,15 @@ export class ClientLoop {
     while (this.acked.size < target) {
       if (Date.now() > deadline) throw new Error(`The client loop acknowledged ${this.acked.size} of ${target} objects in ${timeoutMs} ms; errors: ${this.errors.join('; ')}`);
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Resolves when a PUT of a block object is in flight, so a fault lands in the middle of one. */
+  async blockPutInFlight(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.blockPutsInFlight === 0) {
+      if (Date.now() > deadline) throw new Error(`No block PUT was in flight within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
