@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { readInitialLayout, startGateway } from '../main.js';
 import { describeRedundancy } from './admin.js';
-import { addSharedOptions, readSecret, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
+import { addSharedOptions, nonNegative, readSecret, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
 
 export function gatewayCommand(): Command {
   const cmd = new Command('gateway').description('Run an S3 gateway: metadata in its data directory, data on the storage nodes of the cluster layout');
@@ -10,12 +10,17 @@ export function gatewayCommand(): Command {
     c
       .addOption(new Option('--data-dir <dir>', 'data directory: the metadata (SQLite) and root credentials').env('TESSERA_DATA').default('./gateway-data'))
       .addOption(new Option('--cluster-secret-file <file>', 'file holding the secret shared by every node and gateway (at least 16 bytes)').env('TESSERA_CLUSTER_SECRET_FILE').makeOptionMandatory())
-      .addOption(new Option('--initial-layout <file>', 'JSON {"nodes": [{"id", "address", "zone"}]}: when no layout is stored yet, ask these nodes for their drives and store it as epoch 1 (ignored once one exists)').env('TESSERA_INITIAL_LAYOUT')),
+      .addOption(new Option('--initial-layout <file>', 'JSON {"nodes": [{"id", "address", "zone"}]}: when no layout is stored yet, ask these nodes for their drives and store it as epoch 1 (ignored once one exists)').env('TESSERA_INITIAL_LAYOUT'))
+      // Placeholder for branch rpcperf's flag of the same name (cluster-spec.md), so the fault tests can bound waits.
+      .addOption(new Option('--node-timeout <ms>', 'a node RPC call with no answer after this fails and makes the node suspect until it answers a probe').env('TESSERA_NODE_TIMEOUT')),
   )
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA-DIR/root-credentials.json and printed.')
-    .action(async (opts: SharedFlags & { dataDir: string; clusterSecretFile: string; initialLayout?: string }) => {
+    .action(async (opts: SharedFlags & { dataDir: string; clusterSecretFile: string; initialLayout?: string; nodeTimeout?: string }) => {
+      const nodeTimeoutMs = opts.nodeTimeout === undefined ? undefined : nonNegative('--node-timeout', opts.nodeTimeout);
+      if (nodeTimeoutMs === 0) throw new Error('Cannot use --node-timeout "0": expected a positive number of ms');
       const running = await startGateway({
         ...sharedConfig(opts),
+        ...(nodeTimeoutMs ? { rpcCallTimeoutMs: Math.round(nodeTimeoutMs) } : {}),
         dataDir: opts.dataDir,
         clusterSecret: await readSecret(opts.clusterSecretFile),
         ...(opts.initialLayout ? { initialLayout: await readInitialLayout(opts.initialLayout) } : {}),

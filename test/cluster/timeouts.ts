@@ -1,7 +1,5 @@
-// The node RPC timeout the cluster fault tests configure, and how they pass it to every process.
-// TODO(#11): set through the gateway's --node-timeout once branch rpcperf is merged; until then the
-// built-in call timeout applies and the bounds below follow it.
-import { rpcCallTimeoutMs } from '../../src/blocks/rpc-protocol.js';
-
-export const nodeTimeoutMs = rpcCallTimeoutMs;
-export const nodeTimeoutEnv: Record<string, string> = {};
+// The node RPC timeout the hung-node and partition tests give the gateway (`--node-timeout`, through its
+// environment variable, which dev-cluster passes on to its children). Short, so a test waits seconds
+// rather than the 30 s default; not so short that a slow answer on a loaded machine makes a node suspect.
+export const nodeTimeoutMs = 3000;
+export const nodeTimeoutEnv: Record<string, string> = { TESSERA_NODE_TIMEOUT: String(nodeTimeoutMs) };
