@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compare, prepare, type CompareCell, type CompareSize, type Contender } from './lib/compare.js';
 import { wrkAvailable, type Driver } from './lib/load.js';
-import { describeMachine, loadText, machineInfo, markdownTable, num, processTreeCpuSeconds } from './lib/machine.js';
+import { describeMachine, loadText, machineInfo, markdownTable, median, num, processTreeCpuSeconds } from './lib/machine.js';
 import { checkBuild, type BenchServer, type LoopStats } from './lib/server.js';
 import { startCluster, type Cluster } from '../test/helpers/cluster.js';
 import { startTessera, type TesseraProcess } from '../test/helpers/tessera.js';
@@ -73,9 +73,12 @@ async function startSingle(): Promise<{ bench: BenchServer; server: TesseraProce
   return { bench, server };
 }
 
+/** Per measured phase of the cluster, in compare()'s order: the share of the cluster's CPU its gateway used. */
+const gatewayShares: number[] = [];
+
 function clusterContender(cluster: Cluster): BenchServer {
   const info = cluster.info();
-  return contender({
+  const bench = contender({
     url: info.endpoint,
     pid: cluster.supervisorPid!,
     dataDir: cluster.dir,
@@ -83,9 +86,37 @@ function clusterContender(cluster: Cluster): BenchServer {
     stop: () => cluster.stop(),
     logs: () => cluster.logs(),
   });
+  // Where the cluster's CPU goes: the gateway (S3, metadata, coding, the RPC client) or the nodes.
+  const gatewayPid = info.processes.find((p) => p.role === 'gateway')!.pid!;
+  const cpu = () => ({ gateway: processTreeCpuSeconds(gatewayPid), all: processTreeCpuSeconds(cluster.supervisorPid!) });
+  let marked = cpu();
+  return {
+    ...bench,
+    mark: async () => {
+      marked = cpu();
+      await bench.mark();
+    },
+    read: async () => {
+      const stats = await bench.read();
+      const now = cpu();
+      gatewayShares.push((now.gateway - marked.gateway) / Math.max(1e-9, now.all - marked.all));
+      return stats;
+    },
+  };
 }
 
-function report(cells: CompareCell[]): string {
+/** The median gateway share of each cell, given compare()'s loop order (size, concurrency, op, round). */
+function gatewayShareOf(sizes: CompareSize[], concurrency: number[], repeats: number): Map<string, number> {
+  const shares = new Map<string, number>();
+  let i = 0;
+  for (const size of sizes)
+    for (const c of concurrency)
+      for (const op of ['PUT', 'GET'])
+        shares.set(`${op} ${size.bytes} ${c}`, median(gatewayShares.slice(i, (i += repeats))));
+  return shares;
+}
+
+function report(cells: CompareCell[], shares: Map<string, number>): string {
   const rows: string[][] = [];
   for (const single of cells.filter((c) => c.contender === 'single')) {
     const cl = cells.find((c) => c.contender === 'cluster' && c.op === single.op && c.bytes === single.bytes && c.concurrency === single.concurrency);
@@ -102,11 +133,12 @@ function report(cells: CompareCell[]): string {
       num(cl.mibPerSecond),
       num(cl.p50Ms),
       num(cl.serverCpuMsPerOp),
+      `${Math.round((shares.get(`${single.op} ${single.bytes} ${single.concurrency}`) ?? NaN) * 100)} %`,
       (cl.opsPerSecond / single.opsPerSecond).toFixed(2),
     ]);
   }
   return markdownTable(
-    ['op', 'size', 'c', 'single ops/s', 'single MiB/s', 'single p50 ms', 'single CPU ms/op', 'cluster ops/s', 'cluster MiB/s', 'cluster p50 ms', 'cluster CPU ms/op', 'cluster ÷ single'],
+    ['op', 'size', 'c', 'single ops/s', 'single MiB/s', 'single p50 ms', 'single CPU ms/op', 'cluster ops/s', 'cluster MiB/s', 'cluster p50 ms', 'cluster CPU ms/op', 'gateway share of cluster CPU', 'cluster ÷ single'],
     rows,
   );
 }
@@ -147,7 +179,7 @@ async function main(): Promise<void> {
       onProgress: (text) => process.stdout.write(`  done ${text} (${elapsed()}, load ${loadText()})\n`),
     });
     process.stdout.write(
-      `\n${report(cells)}\n\nload ${loadText()} at end; ${elapsed()} total. CPU ms/op counts every process of a side (the cluster:\n` +
+      `\n${report(cells, gatewayShareOf(sizes, concurrency, repeats))}\n\nload ${loadText()} at end; ${elapsed()} total. CPU ms/op counts every process of a side (the cluster:\n` +
         'gateway and 6 nodes). 4 KiB objects live inline in the metadata on both sides, so that row compares the\n' +
         'gateway with the server and never reaches a node.\n',
     );
