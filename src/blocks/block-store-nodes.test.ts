@@ -86,3 +86,24 @@ test('LocalBlockStore - without a layout, writes fail ERR_NO_LAYOUT until setLay
     await store.close();
   });
 });
+
+test('LocalBlockStore - a write does not wait out a probe that never answers (a hung node)', { timeout: 20_000 }, async () => {
+  await withNodes(3, 1, async ({ set, layout }) => {
+    const hungId = set.slots[1]!.id;
+    const real = set.storeOf(hungId)!;
+    // The drive still takes shards; only its probe hangs, as a probe of a stopped node waits out its RPC timeout.
+    const hung = new Proxy(real, {
+      get(target, key) {
+        if (key === 'probe') return () => new Promise(() => undefined);
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const targets = { get slots() { return set.slots; }, storeOf: (id: string) => (id === hungId ? hung : set.storeOf(id)), revive: () => set.revive() };
+    const store = new LocalBlockStore({ targets, layouts: [layout] });
+    const data = randomBytes(150_000);
+    const ref = await store.write(piecesOf(data), { id: store.newId() });
+    assert.deepEqual(await collect(store.read(ref, { start: 0, end: data.length })), data);
+    await store.close();
+  });
+});

@@ -58,6 +58,8 @@ export interface LocalBlockStoreOptions {
 
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
 const driveCheckIntervalMs = 2000;
+/** How long a write waits for that look; probes slower than this (a hung node) finish in the background. */
+const healthWaitMs = 1000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory {
   private readonly targets: ShardTargets;
@@ -75,6 +77,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly probing = new Set<string>();
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
+  /** The look at the targets the write path started, while it runs. */
+  private looking: Promise<void> | undefined;
   private closed = false;
   /** Open shard readers of object reads (never scrub or heal, which must see the file on the drive now). */
   private readonly readerCache = new ShardReaderCache({ entriesMax: shardReadersCachedMax, idleMsMax: shardReaderIdleMsMax });
@@ -401,6 +405,20 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     const now = Date.now();
     if (!force && now - this.checkedAtMs < driveCheckIntervalMs) return;
     this.checkedAtMs = now;
+    if (force) return this.lookAtTargets(force);
+    // A look still running (a probe of a hung node waits out its RPC timeout) is not started again, and a
+    // write waits for a new one only briefly: the probes that answer late still update the health map,
+    // while the write goes on with what is known (a target that hangs fails its shard by its own timeout).
+    if (this.looking) return;
+    const look = this.lookAtTargets(false).finally(() => (this.looking = undefined));
+    this.looking = look;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([look, new Promise<void>((resolve) => (timer = setTimeout(resolve, healthWaitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Probes every target and records what it found. */
+  private async lookAtTargets(force: boolean): Promise<void> {
     await Promise.all(
       this.slots.map(async (slot) => {
         const store = this.targets.storeOf(slot.id);

@@ -22,6 +22,8 @@ const replacedNodeCloseDelayMs = 60_000;
 export class RemoteShardTargets implements ShardTargets {
   private readonly nodes = new Map<string, { address: string; client: RemoteNode }>();
   private readonly stores = new Map<string, RemoteShardStore>();
+  /** In the order targets first appeared, so the list is stable across epochs. */
+  private readonly slotById = new Map<string, TargetSlot>();
   private slotList: TargetSlot[] = [];
   private readonly options: RemoteShardTargetsOptions;
   private closed = false;
@@ -84,8 +86,9 @@ export class RemoteShardTargets implements ShardTargets {
         continue;
       }
       const where = `${target.nodeId} (${addressOf.get(target.nodeId) ?? node.address})`;
-      this.slotList = [...this.slotList.filter((s) => s.id !== target.id), { id: target.id, name: { node: target.nodeId, drive: target.id }, where }];
+      this.slotById.set(target.id, { id: target.id, name: { node: target.nodeId, drive: target.id }, where });
     }
+    this.slotList = [...this.slotById.values()];
   }
 
   /** Closes every node's connections. */

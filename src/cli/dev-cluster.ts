@@ -1,6 +1,6 @@
 // `tessera dev-cluster`: a local cluster in one command, for trying Tessera and for tests. Starts N
 // `tessera node` processes and a `tessera gateway` as children on loopback, keeps what restarts each of
-// them in DIR/cluster.json (docs/architecture.md, "Dev cluster"), and stops them all on SIGINT/SIGTERM.
+// them in DIR/cluster.json (docs/architecture.md, "Gateway and dev cluster"), and stops them all on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';

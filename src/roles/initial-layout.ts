@@ -8,6 +8,7 @@ import { RemoteNode } from '../blocks/remote-node.js';
 import { rpcPathPrefix } from '../blocks/rpc-protocol.js';
 import type { MetaStore } from '../meta/types.js';
 import { loadLayoutsAfter, storeLayout } from '../objects/layouts.js';
+import { isStoreError } from '../util/errors.js';
 
 export interface InitialNode {
   id: string;
@@ -64,7 +65,8 @@ async function drivesOf(node: InitialNode, options: { secret: Buffer; timeoutMs:
         if (answer.drives.length === 0) throw new Error(`Cannot lay out node "${node.id}": it serves no drives`);
         return answer.drives;
       } catch (err) {
-        if (!(err instanceof Error) || err.name !== 'StoreError' || Date.now() >= deadlineMs) throw err;
+        // A node still starting refuses the connection; a wrong id or a bad answer is final.
+        if (!isStoreError(err) || Date.now() >= deadlineMs) throw err;
         client.clearSuspect();
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
