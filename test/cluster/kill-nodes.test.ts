@@ -34,6 +34,7 @@ test('kill -9 of nodes - no error with one of six down, exact reads with two, 50
     await loop.stop();
     assert.deepEqual(loop.errors, [], 'the application saw errors with one node of six down');
     const acked: Acked[] = [...loop.acked.values()];
+    assert.ok(acked.some((o) => o.multipart) && acked.some((o) => o.bytes === MiB), 'the loop wrote 1 MiB and multipart objects');
     for (const object of acked) await assertReadsBack(s3, bucket, object);
 
     // Two down: reads stay exact; writes of block objects are beyond the write quorum (5 of 6).
