@@ -4,7 +4,7 @@
 // when the cluster stops, and killed when the test process exits, even after a failed test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -394,7 +394,7 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
       return proxy;
     },
     admin: (args, timeoutMs = 60_000) => runAdmin(info, args, timeoutMs),
-    logs: () => [dev ? `--- dev-cluster\n${dev.output()}` : '', ...[...own].map(([name, c]) => `--- ${name} (pid ${c.child.pid})\n${c.output}`)].join('\n'),
+    logs: () => [dev ? `--- dev-cluster\n${dev.output()}` : '', ...childLogs(dir), ...[...own].map(([name, c]) => `--- ${name} (pid ${c.child.pid})\n${c.output}`)].join('\n'),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -409,6 +409,20 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
       if (!process.env.TESSERA_KEEP_CLUSTER) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The end of each log dev-cluster keeps for its children (DIR/logs/NAME.log). */
+function childLogs(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(dir, 'logs')).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => {
+    const text = readFileSync(join(dir, 'logs', name), 'utf8');
+    return `--- ${name}\n${text.slice(-4000)}`;
+  });
 }
 
 function addressOf(argv: string[]): string {
