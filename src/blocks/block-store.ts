@@ -82,6 +82,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private settledEpoch = 0;
   private readonly listeners = new Set<DamageListener>();
   private readonly healthy = new Map<string, boolean>();
+  /** Suspect targets whose probe runs in the background (refreshHealth). */
+  private readonly probing = new Set<string>();
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   /** The look at the targets the write path started, while it runs. */
@@ -490,14 +492,28 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     await Promise.all(
       this.slots.map(async (slot) => {
         const store = this.targets.storeOf(slot.id);
-        // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
-        const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
-        this.healthy.set(slot.id, healthy);
-        // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
-        // the directory), hiding its loss from damage reports and holding its files open.
-        if (store && (!healthy || force)) this.readerCache.invalidateUnder(store.key);
+        // A suspect target (a call to it timed out: a hung node or drive) is not waited for: its probe
+        // would cost every write the whole timeout again at each look. It is probed in the background,
+        // one probe at a time, and stays skipped until a probe answers.
+        if (store?.suspect) return this.probeInBackground(slot.id, store);
+        await this.look(slot.id, store, force);
       }),
     );
+  }
+
+  private async look(target: string, store: ShardStore | undefined, force: boolean): Promise<void> {
+    // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
+    const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
+    this.healthy.set(target, healthy);
+    // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
+    // the directory), hiding its loss from damage reports and holding its files open.
+    if (store && (!healthy || force)) this.readerCache.invalidateUnder(store.key);
+  }
+
+  private probeInBackground(target: string, store: ShardStore): void {
+    if (this.probing.has(target)) return;
+    this.probing.add(target);
+    void this.look(target, store, false).finally(() => this.probing.delete(target));
   }
 
   /** Known present at the last look and not suspect since: a timed-out drive is skipped at once, not at the next look. */
