@@ -14,7 +14,7 @@ test('LayoutFollower - a refresh asked for while one runs looks again, so it see
   const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
   try {
     const given: number[][] = [];
-    const blocks = { setLayouts: (layouts: readonly Layout[]) => given.push(layouts.map((l) => l.epoch)) } as unknown as LocalBlockStore;
+    const blocks = { setLayouts: (layouts: readonly Layout[]) => given.push(layouts.map((l) => l.epoch)), settled: () => 0, setSettledEpoch: () => undefined } as unknown as LocalBlockStore;
     const follower = new LayoutFollower({ meta, blocks, history: [] });
     assert.equal(await follower.refresh(), 0);
     const first = computeLayout(emptyLayout({ partitionCount: 16 }), [{ kind: 'addNode', node: { id: 'n1', address: '127.0.0.1:1', zone: 'z' }, drives: [{ id: '00000000000000a1', capacity: 1 }] }]);
