@@ -30,7 +30,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isAlive, type DevCluster } from '../cluster/helpers.js';
-import { clientFor, gatewaysOf, skipWithoutClusterTools, startMultiGateway, statusOf } from './helpers.js';
+import { clientFor, gatewaysOf, skipWithoutClusterTools, startMultiGateway, statusOf, waitFor } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const Bucket = 'multi';
@@ -187,6 +187,16 @@ test('multi-gateway - three gateways on one PostgreSQL behind HAProxy act as one
       }
       const listed = await viaProxy.send(new ListObjectsV2Command({ Bucket, Prefix: 'proxy-' }));
       assert.equal(listed.KeyCount, written.size);
+    });
+
+    await t.test('health - 503 with reason "storage" once too few nodes are up to write', async () => {
+      // 3 nodes: RS 2+1, a write needs 2 shards; with two nodes killed only one is left.
+      for (const node of file.processes.filter((p) => p.role === 'node').slice(0, 2)) process.kill(node.pid!, 'SIGKILL');
+      const report = await waitFor('a gateway to report itself unhealthy', 30_000, async () => {
+        const res = await fetch(`http://${gateways[0]!.address}/_tessera/health`);
+        return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+      });
+      assert.equal(report.reason, 'storage');
     });
   } finally {
     for (const s3 of clients) s3.destroy();
