@@ -198,6 +198,21 @@ test('multi-gateway - three gateways on one PostgreSQL behind HAProxy act as one
       });
       assert.equal(report.reason, 'storage');
     });
+
+    await t.test('stop and restart - SIGTERM ends every process (HAProxy and PostgreSQL too), a second run serves the same data', async () => {
+      for (const s3 of clients.splice(0)) s3.destroy();
+      const pids = (await cluster!.file()).processes.map((p) => p.pid!);
+      assert.equal(await cluster!.stop(), 0);
+      assert.deepEqual(pids.filter((pid) => isAlive(pid)), [], 'every child is gone');
+      cluster = await startMultiGateway(dir, 3);
+      const again = await cluster.file();
+      assert.equal(again.endpoint, file.endpoint, 'HAProxy keeps its address');
+      assert.deepEqual(gatewaysOf(again).map((g) => g.address), gateways.map((g) => g.address));
+      const s3 = clientFor(again, again.endpoint);
+      clients.push(s3);
+      assert.equal((await getBytes(s3, 'race-0')).length > 0, true);
+      assert.equal((await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'proxy-' }))).KeyCount, 30);
+    });
   } finally {
     for (const s3 of clients) s3.destroy();
     await cluster?.killAll();
