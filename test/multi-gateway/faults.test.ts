@@ -1,5 +1,6 @@
 // Faults of a two-gateway cluster on one PostgreSQL (dev-cluster --gateways 2 --postgres): a gateway killed
-// with kill -9 mid-PUT leaves nothing visible and none of its shard files stay; the background work's
+// with kill -9 mid-PUT leaves nothing visible and none of its shard files stay, and one killed between its
+// data and its commit leaves committed shards that the other gateway's orphan sweep deletes; the background work's
 // leases move to the surviving gateway when their holder dies; PostgreSQL stopped and started again under
 // load through HAProxy gives 503s while it is gone (no 500, no hang) and loses nothing acknowledged.
 import { test } from 'node:test';
@@ -12,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import type { ClusterFile, ClusterProcess } from '../../src/cli/dev-cluster.js';
+import { keys } from '../../src/objects/keys.js';
 import { isAlive, shardFilesUnder, type DevCluster } from '../cluster/helpers.js';
 import { clientFor, gatewaysOf, skipWithoutClusterTools, sleep, startMultiGateway, statusOf, waitFor, workersOf } from './helpers.js';
 
@@ -107,9 +110,49 @@ test('multi-gateway faults - kill -9 mid-PUT, lease takeover, PostgreSQL restart
       });
     });
 
-    await t.test('leases - kill -9 the gateway running the background work, the other takes it over', async () => {
-      restarted.push(restart(dir, other));
+    const restartOther = async () => {
+      const child = restart(dir, other);
+      restarted.push(child);
+      other.pid = child.pid!;
       await waitFor(`${other.name} to serve again`, 60_000, async () => ((await fetch(`http://${other.address}/_tessera/health`)).status === 200 ? true : undefined));
+    };
+
+    await t.test('kill -9 between the data and its commit - the object never appears and its committed shards are swept by the other gateway', async () => {
+      await restartOther();
+      const baseline = await shardsOf(file);
+      const metaUrl = other.argv[other.argv.indexOf('--meta') + 1]!;
+      const db = new pg.Client({ connectionString: metaUrl });
+      await db.connect();
+      try {
+        // The commit function takes an advisory lock per key it writes: holding the one of this key's head
+        // stops the PUT's commit after its shards are stored, while every other key goes on.
+        await db.query('BEGIN');
+        await db.query("SELECT pg_advisory_xact_lock(('x' || left(md5($1::bytea), 16))::bit(64)::bigint)", [keys.head(Bucket, 'between')]);
+        const put = client(other, 1).send(new PutObjectCommand({ Bucket, Key: 'between', Body: randomBytes(3 * MiB) })).then(
+          () => 'acknowledged',
+          (err: unknown) => `failed ${statusOf(err)}`,
+        );
+        await waitFor('the PUT to wait on its commit', 60_000, async () => {
+          const waiting = await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+          return waiting.rowCount! > 0 ? true : undefined;
+        });
+        assert.ok((await shardsOf(file)).committed > baseline.committed, 'the block is stored before the commit');
+        await killAndWait(other.pid!, 'SIGKILL');
+        // PostgreSQL would run the dead gateway's commit once the lock is free; end its session first, as if
+        // the commit had never reached the database.
+        await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+        await db.query('ROLLBACK');
+        assert.notEqual(await put, 'acknowledged');
+      } finally {
+        await db.end();
+      }
+      const survivor = client(holder);
+      assert.equal(await survivor.send(new HeadObjectCommand({ Bucket, Key: 'between' })).then(() => 200, statusOf), 404);
+      await waitFor('the orphan sweep to delete the uncommitted block', 90_000, async () => ((await shardsOf(file)).committed === baseline.committed ? true : undefined));
+    });
+
+    await t.test('leases - kill -9 the gateway running the background work, the other takes it over', async () => {
+      await restartOther();
       // The other leases may have been either gateway's from the start; the sweep's is the holder's, renewed while it lives.
       const before = await workersOf(file, other.address);
       assert.equal(before.find((w) => w.name === 'orphan-sweep')?.leaseHeld, false, `${other.name} does not sweep while ${holder.name} holds the lease`);
