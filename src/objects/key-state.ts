@@ -28,6 +28,24 @@ export async function readVersion(ctx: ObjectContext, bucket: string, key: strin
   return buf ? decodeSharedRecord<VersionRecord>(buf) : null;
 }
 
+/** Times a head that names a vanished version is read again before the version counts as missing. */
+const tornReadRetriesMax = 5;
+
+/**
+ * The key's head and its latest version (null: none, or a delete marker). The two are separate reads, so
+ * a commit (this process's or another gateway's) can land between them and delete the version the head
+ * named (an overwrite in an unversioned bucket): then both are read again, since the key still has a
+ * latest version, just a newer one. The head buffer returned is the one the version belongs to.
+ */
+export async function readLatest(ctx: ObjectContext, bucket: string, key: string): Promise<KeySnapshot & { latest: VersionRecord | null }> {
+  for (let attempt = 0; ; attempt++) {
+    const snap = await readHead(ctx, bucket, key);
+    if (!snap.head || snap.head.latestIsDeleteMarker) return { ...snap, latest: null };
+    const latest = await readVersion(ctx, bucket, key, snap.head.latest);
+    if (latest || attempt >= tornReadRetriesMax) return { ...snap, latest };
+  }
+}
+
 export function currentEntryOf(record: VersionRecord): CurrentEntry {
   return {
     versionKey: record.versionKey,
@@ -89,8 +107,7 @@ export async function installVersion(
 ): Promise<VersionRecord> {
   for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
     const bucket = await readBucket(ctx, bucketName);
-    const snap = await readHead(ctx, bucketName, key);
-    const latest = snap.head && !snap.head.latestIsDeleteMarker ? await readVersion(ctx, bucketName, key, snap.head.latest) : null;
+    const { latest, ...snap } = await readLatest(ctx, bucketName, key);
     options.precondition?.(latest);
     const isNull = bucket.record.versioning !== 'Enabled';
     const versionKey = newVersionKey(ctx.nowMs(), snap.head ? Buffer.from(snap.head.latest, 'hex') : undefined);

@@ -12,6 +12,7 @@ import type { MetaStore } from '../meta/types.js';
 import type { ObjectContext } from '../objects/context.js';
 import { inlineObjectBytesMax } from '../constants.js';
 import { isStoreError } from '../util/errors.js';
+import { keys } from '../objects/keys.js';
 import { loadLayouts, metaLayoutSource } from '../objects/layouts.js';
 import { LayoutFollower } from './layout-follower.js';
 import type { Layout } from '../cluster/index.js';
@@ -75,17 +76,48 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const created = {
+  const created = newRootCredentials();
+  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
+  return { ...created, generated: true };
+}
+
+/** The setting that holds a cluster's root credentials when its MetaStore is shared (several gateways). */
+export const rootCredentialsSetting = 'root-credentials';
+
+/**
+ * Root credentials for a process on a shared MetaStore: from the configuration, else the ones stored in the
+ * MetaStore, else freshly generated and stored there by one conditional commit (the first gateway of a
+ * cluster wins a race; the others read what it stored). So every gateway behind one load balancer accepts
+ * the same key, whatever its data directory holds.
+ */
+export async function sharedRootCredentials(config: Pick<CommonStoreConfig, 'rootAccessKey' | 'rootSecretKey'>, meta: MetaStore): Promise<RootCredentials> {
+  if (config.rootAccessKey && config.rootSecretKey) return { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey, generated: false };
+  const key = keys.setting(rootCredentialsSetting);
+  for (;;) {
+    const stored = await meta.get(key);
+    if (stored) return { ...(JSON.parse(stored.toString('utf8')) as { accessKeyId: string; secretAccessKey: string }), generated: false };
+    const created = newRootCredentials();
+    if (await meta.commit({ checks: [{ key, value: null }], writes: [{ key, value: Buffer.from(JSON.stringify(created)) }] })) return { ...created, generated: true };
+  }
+}
+
+function newRootCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return {
     accessKeyId: `TS${randomBytes(9).toString('hex').toUpperCase()}`,
     secretAccessKey: randomBytes(30).toString('base64').replace(/[+/=]/g, '').slice(0, 40),
   };
-  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
-  return { ...created, generated: true };
 }
 
 export interface Stores {
   credentials: RootCredentials;
   meta: MetaStore;
+  /**
+   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
+   * dead process's, e.g. leases, which expire on their own instead.
+   */
+  metaShared: boolean;
+  /** Where the metadata lives, for the startup banner (no password). */
+  metaDescription: string;
   blocks: LocalBlockStore;
   objects: ObjectContext;
   driveCount: number;
@@ -97,17 +129,6 @@ export interface Stores {
   refreshLayouts(): Promise<number>;
   /** Closes the block store, then the MetaStore. */
   close(): Promise<void>;
-}
-
-/** The server role's stores, and what it needs to know about its MetaStore. */
-export interface LocalStores extends Stores {
-  /**
-   * Whether other processes may use the same MetaStore (PostgreSQL): then nothing in it may be taken for a
-   * dead process's, e.g. leases, which expire on their own instead.
-   */
-  metaShared: boolean;
-  /** Where the metadata lives, for the startup banner (no password). */
-  metaDescription: string;
 }
 
 function dataDirInUse(dataDir: string, err: unknown): Error {
@@ -162,7 +183,7 @@ export function parseMetaUrl(text: string): string | undefined {
  * The server role's stores: local drives, reached in process, and the metadata in SQLite in the data
  * directory, or in PostgreSQL when `config.metaUrl` is set.
  */
-export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<LocalStores> {
+export async function openLocalStores(config: StoreConfig, onLayoutStored?: (layout: Layout) => void): Promise<Stores> {
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;

@@ -1,23 +1,15 @@
 // Starts a throwaway PostgreSQL (Debian's binaries under /usr/lib/postgresql/*/bin) in a temporary
 // directory on a free loopback port, for tests. As root (CI) the server runs as the `postgres` system user,
 // since initdb and postgres refuse root. Tests skip without the binaries, except under CI=true.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { initLocalPostgres, localPostgresArgv, localPostgresUrl, postgresBinDir, postgresReadyLine } from '../../src/cli/local-postgres.js';
 
-/** The bin directory of the newest installed PostgreSQL, or undefined. */
-export function postgresBinDir(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'postgres')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
-}
+export { postgresBinDir };
 
 /**
  * For `test(name, { skip: skipWithoutPostgres() }, ...)`: a reason to skip when PostgreSQL is not
@@ -44,16 +36,6 @@ export interface PostgresServer {
   cleanup(): Promise<void>;
 }
 
-const superuser = 'tessera';
-const setpriv = '/usr/bin/setpriv';
-
-function systemUser(name: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`Cannot run PostgreSQL as root: there is no "${name}" system user`);
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -65,24 +47,12 @@ async function freePort(): Promise<number> {
 let databaseCount = 0;
 
 export async function startPostgres(): Promise<PostgresServer> {
-  const bin = postgresBinDir();
-  if (bin === undefined) throw new Error('Cannot start PostgreSQL: no /usr/lib/postgresql/*/bin/initdb (install the postgresql package)');
   const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
-  const dataDir = join(dir, 'data');
-  const socketDir = join(dir, 'socket');
-  await mkdir(socketDir);
-  // initdb and postgres refuse to run as root; run them as the postgres system user, owning the directory.
-  const owner = process.getuid?.() === 0 ? systemUser('postgres') : undefined;
-  if (owner) for (const path of [dir, socketDir]) chownSync(path, owner.uid, owner.gid);
-  const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};
-  const init = spawnSync(join(bin, 'initdb'), ['-D', dataDir, '-U', superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
-    ...asOwner,
-    cwd: dir,
-    encoding: 'utf8',
-  });
-  if (init.status !== 0) {
+  try {
+    await initLocalPostgres(dir);
+  } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`Cannot initdb in "${dataDir}": ${init.stderr || init.error?.message}`);
+    throw err;
   }
   const port = await freePort();
   let log = '';
@@ -90,16 +60,10 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   const start = async (): Promise<void> => {
     // fsync off: these tests never cut power, and a cluster starts and commits much faster without it.
-    const args = ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=100'];
-    // A test process that ends without its teardown (killed by the runner's timeout, an uncaught error)
-    // must not leave the server running: setpriv asks the kernel to send the postmaster SIGQUIT (immediate
-    // shutdown) when its parent dies, and execs it, so the pid stays the postmaster's.
-    const proc = existsSync(setpriv)
-      ? spawn(setpriv, [...(owner ? [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups'] : []), '--pdeathsig=QUIT', '--', join(bin, 'postgres'), ...args], {
-          cwd: dir,
-          stdio: ['ignore', 'ignore', 'pipe'],
-        })
-      : spawn(join(bin, 'postgres'), args, { ...asOwner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    // The argv runs it through setpriv (as the postgres user when we are root) with a parent-death signal,
+    // so a test process that ends without its teardown leaves no server running.
+    const argv = localPostgresArgv(dir, port, ['fsync=off', 'full_page_writes=off', 'shared_buffers=32MB']);
+    const proc = spawn(argv[0]!, argv.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     const onExit = () => proc.kill('SIGQUIT');
     process.once('exit', onExit);
@@ -109,7 +73,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within 30 s: ${log}`)), 30_000);
       proc.stderr!.on('data', (d: Buffer) => {
         log += d.toString();
-        if (log.includes('database system is ready to accept connections', logFrom)) {
+        if (log.includes(postgresReadyLine, logFrom)) {
           clearTimeout(timer);
           resolve();
         }
@@ -132,7 +96,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     clearTimeout(timer);
   };
 
-  const url = (database = 'postgres') => `postgres://${superuser}@127.0.0.1:${port}/${database}`;
+  const url = (database = 'postgres') => localPostgresUrl(port, database);
   try {
     await start();
   } catch (err) {
