@@ -38,6 +38,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data. */
   start(): Promise<void>;
+  /** The postmaster's pid while it runs (its backends are its children), for CPU accounting. */
+  pid(): number | undefined;
   /** What the server logged, for failure messages. */
   logs(): string;
   /** Stops it and removes its directory. */
@@ -64,7 +66,15 @@ async function freePort(): Promise<number> {
 
 let databaseCount = 0;
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  /**
+   * fsync and full-page writes on, as in production (default off: tests never cut power). Benchmarks that
+   * measure commit rates need it.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('Cannot start PostgreSQL: no /usr/lib/postgresql/*/bin/initdb (install the postgresql package)');
   const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
@@ -90,7 +100,8 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   const start = async (): Promise<void> => {
     // fsync off: these tests never cut power, and a cluster starts and commits much faster without it.
-    const args = ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=100'];
+    const durability = options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
+    const args = ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', ...durability, '-c', 'shared_buffers=32MB', '-c', 'max_connections=100'];
     // A test process that ends without its teardown (killed by the runner's timeout, an uncaught error)
     // must not leave the server running: setpriv asks the kernel to send the postmaster SIGQUIT (immediate
     // shutdown) when its parent dies, and execs it, so the pid stays the postmaster's.
@@ -156,6 +167,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     stop,
     start,
+    pid: () => child?.pid,
     logs: () => log,
     async cleanup() {
       await stop();
