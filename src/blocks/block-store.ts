@@ -256,6 +256,19 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return this.cancellable(work(), ref, options.signal);
   }
 
+  /**
+   * For a health check: how many of the newest epoch's targets were up at the last look (looked at again
+   * when stale, waiting at most briefly) against how many a write at the default redundancy needs.
+   */
+  async writeReadiness(): Promise<{ epoch: number; up: number; needed: number }> {
+    this.checkOpen();
+    await this.refreshHealth();
+    const layout = this.layout;
+    if (!layout) return { epoch: 0, up: 0, needed: 1 };
+    const up = layout.targets.filter((t) => t.state !== 'removed' && this.isHealthy(t.id)).length;
+    return { epoch: layout.epoch, up, needed: writeQuorumOf(this.redundancy) };
+  }
+
   async driveStatus(): Promise<DriveStatus[]> {
     this.checkOpen();
     await this.refreshHealth(true);

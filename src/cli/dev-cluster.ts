@@ -1,17 +1,23 @@
 // `tessera dev-cluster`: a local cluster in one command, for trying Tessera and for tests. Starts N
-// `tessera node` processes and a `tessera gateway` as children on loopback, keeps what restarts each of
-// them in DIR/cluster.json (docs/architecture.md, "Gateway and dev cluster"), and stops them all on SIGINT/SIGTERM.
+// `tessera node` processes and one or more `tessera gateway`s as children on loopback (with --postgres its
+// own PostgreSQL, with two or more gateways HAProxy in front), keeps what restarts each of them in
+// DIR/cluster.json (docs/architecture.md, "Gateway and dev cluster"), and stops them all on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { signRequest } from '../s3/sigv4/sign.js';
+import { parseAddress } from '../roles/endpoint.js';
+import { parseMetaUrl } from '../roles/stores.js';
+import { ensureDatabase, initLocalPostgres, localPostgresArgv, localPostgresUrl, postgresReadyLine } from './local-postgres.js';
+import { haproxyArgv, haproxyConfig, waitForListener } from './local-haproxy.js';
 
 /** One child as cluster.json records it; `argv` is exactly what restarts it. */
 export interface ClusterProcess {
-  role: 'node' | 'gateway';
+  role: 'node' | 'gateway' | 'haproxy' | 'postgres';
   name: string;
   zone?: string;
   address: string;
@@ -40,12 +46,20 @@ interface DevClusterOptions {
   address: string;
   drivesPerNode: string;
   zones: string;
+  gateways: string;
+  meta: string;
+  postgres?: boolean;
 }
+
+/** The database dev-cluster's own PostgreSQL keeps the metadata in. */
+const localDatabase = 'tessera';
 
 /** How long a child may take to print its endpoint (the gateway's first start computes epoch 1). */
 const childStartTimeoutMs = 60_000;
 /** How long a stopping child may take before it is killed. */
 const childStopTimeoutMs = 15_000;
+
+const dirOf = (path: string) => resolve(path, '..');
 
 const binPath = resolve(import.meta.dirname, '..', '..', 'bin', 'tessera.js');
 
@@ -85,17 +99,19 @@ async function ensureSecret(path: string): Promise<void> {
   await chmod(path, 0o600);
 }
 
-/** A started child: its process, and the endpoint it printed. */
+/** A started child: its process, the endpoint it printed and what it printed up to then. */
 interface Started {
   child: ChildProcess;
   url: string;
+  stdout: string;
 }
 
 /**
  * Spawns `argv` with stdout read by us (for the endpoint line, then copied to the log) and stderr going
- * straight to DIR/logs/NAME.log; resolves once the child prints its endpoint.
+ * straight to DIR/logs/NAME.log; resolves once the child's stdout matches `ready` (its endpoint line by
+ * default; a gateway's whole banner, for the credentials it prints).
  */
-async function startChild(argv: string[], logPath: string, name: string): Promise<Started> {
+async function startChild(argv: string[], logPath: string, name: string, ready = /endpoint:\s+(\S+)/): Promise<Started> {
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
@@ -111,7 +127,7 @@ async function startChild(argv: string[], logPath: string, name: string): Promis
       writeSyncQuiet(logCopy, d);
       if (stdout.length < 64 * 1024) stdout += d.toString();
       const m = /endpoint:\s+(\S+)/.exec(stdout);
-      if (m) {
+      if (m && ready.test(stdout)) {
         clearTimeout(timer);
         resolvePromise(m[1]!);
       }
@@ -129,7 +145,55 @@ async function startChild(argv: string[], logPath: string, name: string): Promis
     throw err;
   });
   child.stdout!.once('close', () => closeSync(logCopy));
-  return { child, url };
+  return { child, url, stdout };
+}
+
+/**
+ * Spawns a program that logs to its stderr (PostgreSQL, HAProxy) with both outputs going to the log
+ * file, so it never writes into a pipe of ours; resolves once `isReady` resolves true, rejects if the
+ * child exits first or within childStartTimeoutMs.
+ */
+async function startLogged(argv: string[], logPath: string, name: string, isReady: (logFrom: number) => Promise<boolean>): Promise<ChildProcess> {
+  const logFrom = await stat(logPath).then((s) => s.size, () => 0);
+  const logFd = openSync(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] });
+  } finally {
+    closeSync(logFd);
+  }
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
+  child.once('error', (err) => (exited = err.message));
+  const deadlineMs = Date.now() + childStartTimeoutMs;
+  while (!(await isReady(logFrom).catch(() => false))) {
+    const failure = exited ? `it exited with ${exited}` : Date.now() > deadlineMs ? `not ready within ${childStartTimeoutMs / 1000} s` : undefined;
+    if (failure) {
+      child.kill('SIGKILL');
+      throw new Error(`Cannot start ${name}: ${failure} (see ${logPath})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+/** Whether the log at `path` says, past byte `from`, that PostgreSQL accepts connections. */
+async function postgresReady(path: string, from: number): Promise<boolean> {
+  return (await readFile(path)).subarray(from).toString('utf8').includes(postgresReadyLine);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** host:port with port 0 replaced by a free port: HAProxy and PostgreSQL take no port 0. */
+async function concreteAddress(address: string): Promise<string> {
+  const { host, port } = parseAddress(address);
+  return `${host}:${port === 0 ? await freePort() : port}`;
 }
 
 function writeSyncQuiet(fd: number, data: Buffer): void {
@@ -170,21 +234,45 @@ function plannedNodes(dir: string, secretPath: string, nodes: number, drivesPerN
   });
 }
 
-function plannedGateway(dir: string, secretPath: string, address: string): ClusterProcess {
-  const dataDir = join(dir, 'gateway');
+/** A gateway named `name` with its data directory DIR/NAME; `metaUrl`: the MetaStore every gateway shares. */
+function plannedGateway(dir: string, secretPath: string, address: string, name = 'gateway', metaUrl?: string): ClusterProcess {
+  const dataDir = join(dir, name);
   const argv = [process.execPath, binPath, 'gateway', '--address', address, '--data-dir', dataDir, '--cluster-secret-file', secretPath, '--initial-layout', join(dir, 'initial-layout.json')];
-  return { role: 'gateway', name: 'gateway', address, pid: null, argv, dataDir };
+  if (metaUrl) argv.push('--meta', metaUrl);
+  return { role: 'gateway', name, address, pid: null, argv, dataDir };
 }
 
-async function credentialsOf(dataDir: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+/** PostgreSQL in DIR/postgres (initdb'd when first started) on a loopback port of its own. */
+function plannedPostgres(dir: string, port: number): ClusterProcess {
+  const home = join(dir, 'postgres');
+  return { role: 'postgres', name: 'postgres', address: `127.0.0.1:${port}`, pid: null, argv: localPostgresArgv(home, port), dataDir: home };
+}
+
+function plannedHaproxy(dir: string, address: string): ClusterProcess {
+  return { role: 'haproxy', name: 'haproxy', address, pid: null, argv: haproxyArgv(join(dir, 'haproxy.cfg')) };
+}
+
+/** The root credentials a gateway on a shared MetaStore printed (they live in the database, not its data directory). */
+function printedCredentials(stdout: string): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const accessKeyId = /access key:\s+(\S+)/.exec(stdout)?.[1];
+  const secretAccessKey = /secret key:\s+(\S+)/.exec(stdout)?.[1];
+  if (!accessKeyId || !secretAccessKey || secretAccessKey.startsWith('(')) return undefined;
+  return { accessKeyId, secretAccessKey };
+}
+
+async function credentialsOf(dataDir: string, printed?: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   const { TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey } = process.env;
   if (accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey };
+  const fromBanner = printed === undefined ? undefined : printedCredentials(printed);
+  if (fromBanner) return fromBanner;
   return JSON.parse(await readFile(join(dataDir, 'root-credentials.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
 }
 
 /** The children and their bookkeeping; stop() ends them all. */
 class Cluster {
   readonly children = new Map<string, ChildProcess>();
+  /** What each gateway printed when it started (its banner names the root credentials). */
+  readonly banners = new Map<string, string>();
   stopping = false;
 
   constructor(
@@ -196,16 +284,38 @@ class Cluster {
     return this.file.processes.find((p) => p.name === name)!;
   }
 
-  /** Starts `entry`'s process; a port-0 address becomes the port it listens on, in argv too. */
+  /**
+   * Starts `entry`'s process; a node's or gateway's port-0 address becomes the port it listens on, in
+   * argv too. PostgreSQL is ready when it logs so, HAProxy when its port accepts connections.
+   */
   async start(entry: ClusterProcess, logDir: string): Promise<void> {
-    const { child, url } = await startChild(entry.argv, join(logDir, `${entry.name}.log`), entry.name);
+    const logPath = join(logDir, `${entry.name}.log`);
+    let child: ChildProcess;
+    if (entry.role === 'postgres') {
+      await initLocalPostgres(entry.dataDir!);
+      child = await startLogged(entry.argv, logPath, entry.name, (from) => postgresReady(logPath, from));
+      await ensureDatabase(parseAddress(entry.address).port, localDatabase);
+    } else if (entry.role === 'haproxy') {
+      const gateways = this.file.processes.filter((p) => p.role === 'gateway');
+      await writeFile(join(dirOf(this.path), 'haproxy.cfg'), haproxyConfig(entry.address, gateways));
+      const { host, port } = parseAddress(entry.address);
+      child = await startLogged(entry.argv, logPath, entry.name, async () => {
+        await waitForListener(host, port, 200);
+        return true;
+      });
+    } else {
+      const started = await startChild(entry.argv, logPath, entry.name, entry.role === 'gateway' ? /secret key:\s+\S+\n/ : undefined);
+      child = started.child;
+      this.banners.set(entry.name, started.stdout);
+      const address = new URL(started.url).host;
+      Object.assign(entry, { address, argv: withFlag(entry.argv, '--address', address) });
+    }
     if (this.stopping) {
       child.kill('SIGTERM'); // a signal arrived while it started
       return;
     }
     this.children.set(entry.name, child);
-    const address = new URL(url).host;
-    Object.assign(entry, { address, pid: child.pid ?? null, argv: withFlag(entry.argv, '--address', address), running: true });
+    Object.assign(entry, { pid: child.pid ?? null, running: true });
     delete entry.exit;
     child.once('exit', (code, signal) => {
       this.children.delete(entry.name);
@@ -223,20 +333,47 @@ class Cluster {
     });
   }
 
-  /** SIGTERM to every child, SIGKILL to those still there after childStopTimeoutMs; resolves when all are gone. */
+  /**
+   * SIGTERM to every child, SIGKILL to those still there after childStopTimeoutMs; resolves when all are
+   * gone. PostgreSQL goes last (the gateways close their sessions first), with SIGINT: a fast shutdown.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      [...this.children.values()].map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), childStopTimeoutMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    const end = async (child: ChildProcess, signal: NodeJS.Signals) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), childStopTimeoutMs);
+      await exited;
+      clearTimeout(timer);
+    };
+    const postgres = this.children.get('postgres');
+    await Promise.all([...this.children].filter(([name]) => name !== 'postgres').map(([, child]) => end(child, 'SIGTERM')));
+    if (postgres) await end(postgres, 'SIGINT');
   }
+}
+
+/**
+ * The first run's processes besides the nodes: PostgreSQL when asked for, the gateways (on the shared
+ * MetaStore when there is one), and HAProxy in front when there are two or more. Several gateways need a
+ * MetaStore they share, so they are refused without --meta or --postgres.
+ */
+async function plannedFrontTier(dir: string, secretPath: string, opts: DevClusterOptions): Promise<ClusterProcess[]> {
+  const gateways = count('--gateways', opts.gateways, 32);
+  const external = parseMetaUrl(opts.meta);
+  if (external && opts.postgres) throw new Error('Cannot use both --meta and --postgres: pick the PostgreSQL to keep the metadata in');
+  if (gateways > 1 && !external && !opts.postgres) throw new Error(`Cannot run ${gateways} gateways on SQLite: they need one MetaStore (give --meta postgres://... or --postgres)`);
+  const planned: ClusterProcess[] = [];
+  let metaUrl = external;
+  if (opts.postgres) {
+    const postgres = plannedPostgres(dir, await freePort());
+    planned.push(postgres);
+    metaUrl = localPostgresUrl(parseAddress(postgres.address).port, localDatabase);
+  }
+  if (gateways === 1) return [...planned, plannedGateway(dir, secretPath, opts.address, 'gateway', metaUrl)];
+  for (let i = 1; i <= gateways; i++) planned.push(plannedGateway(dir, secretPath, '127.0.0.1:0', `gateway${i}`, metaUrl));
+  planned.push(plannedHaproxy(dir, await concreteAddress(opts.address)));
+  return planned;
 }
 
 async function runDevCluster(opts: DevClusterOptions): Promise<void> {
@@ -250,10 +387,20 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   await ensureSecret(secretPath);
   const path = join(dir, 'cluster.json');
   const stored = await readClusterFile(path);
-  const file: ClusterFile = stored ?? { endpoint: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', clusterSecretFile: secretPath, processes: plannedNodes(dir, secretPath, nodes, drivesPerNode, zones) };
+  const file: ClusterFile = stored ?? {
+    endpoint: '',
+    region: 'us-east-1',
+    accessKeyId: '',
+    secretAccessKey: '',
+    clusterSecretFile: secretPath,
+    processes: [...plannedNodes(dir, secretPath, nodes, drivesPerNode, zones), ...(await plannedFrontTier(dir, secretPath, opts))],
+  };
   const storedNodes = file.processes.filter((p) => p.role === 'node');
-  if (stored && (storedNodes.length !== nodes || stored.processes.some((p) => p.role === 'gateway' && p.address !== opts.address && !opts.address.endsWith(':0')))) {
-    process.stderr.write(`dev-cluster: ${dir} holds a cluster of ${storedNodes.length} nodes; starting it as recorded in ${path}\n`);
+  const gateways = file.processes.filter((p) => p.role === 'gateway');
+  const haproxy = file.processes.find((p) => p.role === 'haproxy');
+  const postgres = file.processes.find((p) => p.role === 'postgres');
+  if (stored && (storedNodes.length !== nodes || gateways.length !== Number(opts.gateways) || (!haproxy && gateways.some((p) => p.address !== opts.address && !opts.address.endsWith(':0'))))) {
+    process.stderr.write(`dev-cluster: ${dir} holds a cluster of ${storedNodes.length} nodes and ${gateways.length} gateways; starting it as recorded in ${path}\n`);
   }
   const cluster = new Cluster(path, file);
   let failed: unknown;
@@ -263,20 +410,21 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await Promise.all(storedNodes.map((entry) => cluster.start(entry, logDir)));
+    await Promise.all([...storedNodes, ...(postgres ? [postgres] : [])].map((entry) => cluster.start(entry, logDir)));
     if (!stored) {
       const initial = { nodes: storedNodes.map((n) => ({ id: n.name, address: n.address, zone: n.zone })) };
       await writeFile(join(dir, 'initial-layout.json'), `${JSON.stringify(initial, null, 2)}\n`);
     }
-    // Recorded before the gateway starts, so a run that fails from here on still finds the nodes' ports.
+    // Recorded before the gateways start, so a run that fails from here on still finds the nodes' ports.
     await cluster.save();
-    let gateway = file.processes.find((p) => p.role === 'gateway');
-    if (!gateway) {
-      gateway = plannedGateway(dir, secretPath, opts.address);
-      file.processes.push(gateway);
-    }
-    await cluster.start(gateway, logDir);
-    Object.assign(file, { endpoint: `http://${gateway.address}`, ...(await credentialsOf(gateway.dataDir!)) });
+    // The first gateway stores the initial layout (and, on a shared MetaStore, the root credentials); the others find them.
+    const [first, ...others] = gateways;
+    if (!first) throw new Error(`Cannot start the cluster in ${dir}: ${path} names no gateway`);
+    await cluster.start(first, logDir);
+    await Promise.all(others.map((entry) => cluster.start(entry, logDir)));
+    if (haproxy) await cluster.start(haproxy, logDir);
+    const banner = postgres || first.argv.includes('--meta') ? cluster.banners.get(first.name) : undefined;
+    Object.assign(file, { endpoint: `http://${(haproxy ?? first).address}`, ...(await credentialsOf(first.dataDir!, banner)) });
     await cluster.save();
     await waitForS3(file, 30_000);
   } catch (err) {
@@ -286,19 +434,25 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     return;
   }
   const nodeList = storedNodes.map((n) => `${n.name} ${n.address} (${n.zone})`).join(', ');
+  const gatewayList = gateways.map((g) => `${g.name} ${g.address}`).join(', ');
+  const front = haproxy ? `${gateways.length} gateways behind HAProxy` : 'a gateway';
   process.stdout.write(
-    `Tessera dev cluster in ${dir}\n  endpoint:   ${file.endpoint}\n  region:     ${file.region}\n  access key: ${file.accessKeyId}\n  secret key: ${file.secretAccessKey}\n  nodes:      ${nodeList}\n  state:      ${path}\n  logs:       ${logDir}\n` +
-      `Cluster ready: ${storedNodes.length} nodes and a gateway; Ctrl-C stops them all\n`,
+    `Tessera dev cluster in ${dir}\n  endpoint:   ${file.endpoint}${haproxy ? ' (HAProxy)' : ''}\n  region:     ${file.region}\n  access key: ${file.accessKeyId}\n  secret key: ${file.secretAccessKey}\n  nodes:      ${nodeList}\n` +
+      `  gateways:   ${gatewayList}\n${postgres ? `  postgres:   ${postgres.address} (data in ${postgres.dataDir})\n` : ''}  state:      ${path}\n  logs:       ${logDir}\n` +
+      `Cluster ready: ${storedNodes.length} nodes and ${front}; Ctrl-C stops them all\n`,
   );
 }
 
 export function devClusterCommand(): Command {
   return new Command('dev-cluster')
-    .description('Run a local cluster for trying Tessera and for tests: N storage nodes and a gateway on loopback, state in DIR/cluster.json')
+    .description('Run a local cluster for trying Tessera and for tests: N storage nodes and one or more gateways on loopback, state in DIR/cluster.json')
     .addOption(new Option('--nodes <n>', 'storage nodes to start on the first run').default('6'))
-    .addOption(new Option('--dir <dir>', 'where the drives, the gateway\'s metadata, logs and cluster.json live; run again on it to restart the same cluster').makeOptionMandatory())
-    .addOption(new Option('--address <host:port>', 'the gateway\'s S3 address on the first run (port 0: any free port)').default('127.0.0.1:9000'))
+    .addOption(new Option('--dir <dir>', 'where the drives, the gateways\' data, PostgreSQL (--postgres), logs and cluster.json live; run again on it to restart the same cluster').makeOptionMandatory())
+    .addOption(new Option('--address <host:port>', 'the S3 address on the first run: the gateway\'s, or HAProxy\'s with two or more gateways (port 0: any free port)').default('127.0.0.1:9000'))
     .addOption(new Option('--drives-per-node <d>', 'drives of each node on the first run').default('1'))
     .addOption(new Option('--zones <z>', 'zones the nodes are spread over, round-robin, on the first run').default('3'))
+    .addOption(new Option('--gateways <n>', 'gateways on the first run; two or more need --meta or --postgres and get HAProxy in front').default('1'))
+    .addOption(new Option('--meta <url>', 'keep the metadata in the PostgreSQL at postgres://USER@HOST:PORT/DB (first run)').default(''))
+    .addOption(new Option('--postgres', 'start a PostgreSQL of its own in DIR/postgres (Debian\'s postgresql package) for the metadata (first run)'))
     .action((opts: DevClusterOptions) => runDevCluster(opts));
 }

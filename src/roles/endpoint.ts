@@ -9,6 +9,7 @@ import { createMetricsServer } from '../admin/metrics.js';
 import type { ObjectContext } from '../objects/context.js';
 import type { Logger } from '../util/log.js';
 import type { RootCredentials } from './stores.js';
+import { isHealthRequest, serveHealth, type HealthReport } from './health.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -22,6 +23,8 @@ export interface EndpointOptions {
   /** The admin module's dependencies, given the endpoint's request counters. */
   admin: (counters: () => Record<string, number>) => AdminDeps;
   log: Logger;
+  /** The unauthenticated health check (health.ts); unset: the path is S3's like any other. */
+  health?: () => Promise<HealthReport>;
 }
 
 export interface RunningEndpoint {
@@ -50,8 +53,10 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
   // The one extra cost per S3 request is a character compare (isAdminRequest's first check).
+  const health = options.health;
   const server = createS3HttpServer((req: IncomingMessage, res: ServerResponse) => {
-    if (isAdminRequest(req.method, req.url ?? '/')) adminListener(req, res);
+    if (health && isHealthRequest(req.method, req.url ?? '/')) void serveHealth(health, req, res);
+    else if (isAdminRequest(req.method, req.url ?? '/')) adminListener(req, res);
     else s3(req, res);
   });
   const bound = await listen(server, options.address);

@@ -1,6 +1,6 @@
 // The gateway role: an S3 endpoint (admin API beside it) that holds no data. Metadata in the MetaStore
-// (SQLite in its data directory until PostgreSQL lands), shards on the storage nodes the layout names,
-// reached over the node RPC. It follows the layout from the MetaStore, and runs the background workers
+// (PostgreSQL with --meta, shared by every gateway; else SQLite in its data directory), shards on the
+// storage nodes the layout names, reached over the node RPC. It follows the layout from the MetaStore, and runs the background workers
 // under their leases like the server, but never breaks another process's lease: gateways may share a MetaStore.
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -12,7 +12,9 @@ import { createLogger, type Logger } from '../util/log.js';
 import { storeInitialLayout, type InitialNode } from './initial-layout.js';
 import { LayoutFollower, layoutPollIntervalMs } from './layout-follower.js';
 import { serveStores, type EndpointConfig, type RunningServer, type WorkerConfig } from './server.js';
-import { objectContext, openLocalMeta, rootCredentials, type CommonStoreConfig, type Stores } from './stores.js';
+import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
+import type { MetaStore } from '../meta/types.js';
+import { objectContext, openLocalMeta, rootCredentials, sharedRootCredentials, type CommonStoreConfig, type RootCredentials, type Stores } from './stores.js';
 
 export interface GatewayConfig extends CommonStoreConfig, WorkerConfig, EndpointConfig {
   /** The secret every node and gateway of the cluster shares (node RPC HMAC). */
@@ -37,13 +39,20 @@ export interface GatewayStores extends Stores {
   follower: LayoutFollower;
 }
 
-/** The gateway's stores: the MetaStore in its data directory and a block store over the nodes of every epoch. */
+/**
+ * The gateway's stores: the MetaStore (PostgreSQL when `config.metaUrl` is set, else SQLite in its data
+ * directory) and a block store over the nodes of every epoch. On PostgreSQL no data directory lock is
+ * taken: a gateway has no drives, so several may run on one machine, and its root credentials come from
+ * the MetaStore (sharedRootCredentials), the same for every gateway of the cluster.
+ */
 export async function openGatewayStores(config: GatewayConfig, log: Logger): Promise<GatewayStores> {
   await mkdir(config.dataDir, { recursive: true });
-  const credentials = await rootCredentials(config);
-  const meta = await openLocalMeta(config.dataDir);
+  const metaUrl = config.metaUrl;
+  const meta: MetaStore = metaUrl ? await PostgresMetaStore.open({ url: metaUrl }) : await openLocalMeta(config.dataDir);
   let history: Layout[];
+  let credentials: RootCredentials;
   try {
+    credentials = metaUrl ? await sharedRootCredentials(config, meta) : await rootCredentials(config);
     if (config.initialLayout) {
       const stored = await storeInitialLayout(meta, config.initialLayout, { secret: config.clusterSecret, timeoutMs: 30_000 });
       if (stored) log.info('Stored the initial cluster layout', { epoch: stored.epoch, nodes: stored.nodes.map((n) => n.id), drives: stored.targets.length });
@@ -64,8 +73,8 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
   return {
     credentials,
     meta,
-    metaShared: false,
-    metaDescription: `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
+    metaShared: metaUrl !== undefined,
+    metaDescription: metaUrl ? `PostgreSQL ${describePostgresUrl(metaUrl)}` : `SQLite in ${JSON.stringify(join(config.dataDir, 'meta'))}`,
     blocks,
     targets,
     follower,

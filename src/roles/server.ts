@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { orphanGraceMs, orphanSweepIntervalMs } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
+import { healthCheck } from './health.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
 export interface WorkerConfig {
@@ -102,6 +103,7 @@ export async function serveStores(
       credentials,
       objects,
       log,
+      health: healthCheck(stores.meta, blocks),
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
         meta: stores.meta,

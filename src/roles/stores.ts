@@ -12,6 +12,7 @@ import type { MetaStore } from '../meta/types.js';
 import type { ObjectContext } from '../objects/context.js';
 import { inlineObjectBytesMax } from '../constants.js';
 import { isStoreError } from '../util/errors.js';
+import { keys } from '../objects/keys.js';
 import { loadLayouts, metaLayoutSource } from '../objects/layouts.js';
 import { LayoutFollower } from './layout-follower.js';
 import type { Layout } from '../cluster/index.js';
@@ -69,12 +70,36 @@ export async function rootCredentials(config: Pick<StoreConfig, 'dataDir' | 'roo
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const created = {
+  const created = newRootCredentials();
+  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
+  return { ...created, generated: true };
+}
+
+/** The setting that holds a cluster's root credentials when its MetaStore is shared (several gateways). */
+export const rootCredentialsSetting = 'root-credentials';
+
+/**
+ * Root credentials for a process on a shared MetaStore: from the configuration, else the ones stored in the
+ * MetaStore, else freshly generated and stored there by one conditional commit (the first gateway of a
+ * cluster wins a race; the others read what it stored). So every gateway behind one load balancer accepts
+ * the same key, whatever its data directory holds.
+ */
+export async function sharedRootCredentials(config: Pick<CommonStoreConfig, 'rootAccessKey' | 'rootSecretKey'>, meta: MetaStore): Promise<RootCredentials> {
+  if (config.rootAccessKey && config.rootSecretKey) return { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey, generated: false };
+  const key = keys.setting(rootCredentialsSetting);
+  for (;;) {
+    const stored = await meta.get(key);
+    if (stored) return { ...(JSON.parse(stored.toString('utf8')) as { accessKeyId: string; secretAccessKey: string }), generated: false };
+    const created = newRootCredentials();
+    if (await meta.commit({ checks: [{ key, value: null }], writes: [{ key, value: Buffer.from(JSON.stringify(created)) }] })) return { ...created, generated: true };
+  }
+}
+
+function newRootCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return {
     accessKeyId: `TS${randomBytes(9).toString('hex').toUpperCase()}`,
     secretAccessKey: randomBytes(30).toString('base64').replace(/[+/=]/g, '').slice(0, 40),
   };
-  await writeFile(path, JSON.stringify(created, null, 2), { mode: 0o600, flag: 'wx' });
-  return { ...created, generated: true };
 }
 
 export interface Stores {
