@@ -2,18 +2,22 @@
 // metadata round trips each S3 request costs, PUT/GET of 4 KiB and 1 MiB and ListObjectsV2 on
 // `tessera server --meta postgres://` next to the SQLite server, and one vs two servers behind HAProxy.
 // Run: npm run build && npx tsx bench/postgres.ts [--seconds 2] [--rounds 3] [--concurrency 8]
-//      [--parts pg,trips,single,scale] [--json FILE]
+//      [--parts pg,trips,single,cluster,scale] [--json FILE]
+// cluster: `tessera dev-cluster --postgres`, one vs two gateways behind HAProxy; scale (not by default): two
+// `tessera server --meta` on one PostgreSQL behind HAProxy, inline objects only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { send } from './lib/load.js';
+import { readFileSync } from 'node:fs';
 import { describeMachine, loadText, machineInfo, markdownTable, median, num, processTreeCpuSeconds } from './lib/machine.js';
-import { presignUrl } from './lib/presign.js';
+import { presignUrl, type Credentials } from './lib/presign.js';
+import { repoRoot } from './lib/server.js';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { startTessera, type TesseraProcess } from '../test/helpers/tessera.js';
 import { PostgresMetaStore } from '../src/meta/postgres/postgres-store.js';
@@ -31,7 +35,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seconds: 2, rounds: 3, concurrency: 8, parts: new Set(['pg', 'trips', 'single', 'scale']) };
+  const args: Args = { seconds: 2, rounds: 3, concurrency: 8, parts: new Set(['pg', 'trips', 'single', 'cluster']) };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     switch (argv[i]) {
@@ -44,6 +48,22 @@ function parseArgs(argv: string[]): Args {
     }
   }
   return args;
+}
+
+/**
+ * CPU seconds of `pid` and its children, counting children that have exited too (the root's cutime and
+ * cstime): PostgreSQL's backends end when a pool closes an idle connection, and their time must stay counted.
+ */
+function cpuSeconds(pid: number): number {
+  let exited = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    exited = (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    // gone: nothing more to count
+  }
+  return processTreeCpuSeconds(pid) + exited;
 }
 
 // ---- load ----------------------------------------------------------------------------------------------
@@ -59,7 +79,7 @@ interface Phase {
 
 /** `concurrency` workers calling `op` back to back for `seconds`; CPU of the `watch` pids is sampled around it. */
 async function closedLoop(concurrency: number, seconds: number, op: (i: number) => Promise<void>, watch: Record<string, number[]>): Promise<Phase> {
-  const cpuBefore = Object.fromEntries(Object.entries(watch).map(([name, pids]) => [name, pids.reduce((s, p) => s + processTreeCpuSeconds(p), 0)]));
+  const cpuBefore = Object.fromEntries(Object.entries(watch).map(([name, pids]) => [name, pids.reduce((s, p) => s + cpuSeconds(p), 0)]));
   const clientBefore = process.cpuUsage();
   const latencies: number[] = [];
   let next = 0;
@@ -83,7 +103,7 @@ async function closedLoop(concurrency: number, seconds: number, op: (i: number) 
   if (errors > 0) console.error(`  ${errors} errors, the first: ${firstError instanceof Error ? firstError.message : String(firstError)}`);
   const ops = latencies.length;
   const cpuMsPerOp: Record<string, number> = {};
-  for (const [name, pids] of Object.entries(watch)) cpuMsPerOp[name] = ((pids.reduce((s, p) => s + processTreeCpuSeconds(p), 0) - cpuBefore[name]!) * 1000) / Math.max(1, ops);
+  for (const [name, pids] of Object.entries(watch)) cpuMsPerOp[name] = ((pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore[name]!) * 1000) / Math.max(1, ops);
   const client = process.cpuUsage(clientBefore);
   cpuMsPerOp.client = (client.user + client.system) / 1000 / Math.max(1, ops);
   latencies.sort((a, b) => a - b);
@@ -95,14 +115,13 @@ interface Target {
   name: string;
   url: string;
   s3: S3Client;
-  server: TesseraProcess;
+  credentials: Credentials;
   /** Pids whose CPU is charged to this target's phases. */
   watch: Record<string, number[]>;
 }
 
 function objectUrl(target: Target, method: 'GET' | 'PUT' | 'HEAD' | 'DELETE', bucket: string, key: string): string {
-  const s = target.server;
-  return presignUrl({ endpoint: target.url, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, region: s.region }, method, bucket, key });
+  return presignUrl({ endpoint: target.url, credentials: target.credentials, method, bucket, key });
 }
 
 async function expectStatus(result: Promise<{ status: number; bytes: number }>, bytes?: number): Promise<void> {
@@ -262,8 +281,12 @@ async function startOnPostgres(databaseUrl: string, metricsPort?: number): Promi
 }
 
 function targetOf(name: string, server: TesseraProcess, watch: Record<string, number[]>, url = server.url): Target {
-  const s3 = new S3Client({ endpoint: url, region: server.region, forcePathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
-  return { name, url, s3, server, watch };
+  return targetAt(name, url, { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: server.region }, watch);
+}
+
+function targetAt(name: string, url: string, credentials: Credentials, watch: Record<string, number[]>): Target {
+  const s3 = new S3Client({ endpoint: url, region: credentials.region, forcePathStyle: true, credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } });
+  return { name, url, s3, credentials, watch };
 }
 
 // ---- parts ---------------------------------------------------------------------------------------------
@@ -393,6 +416,55 @@ async function partScale(pgServer: PostgresServer, args: Args): Promise<string> 
   }
 }
 
+interface ClusterFile {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  processes: { role: string; name: string; address: string; pid: number | null }[];
+}
+
+/**
+ * `tessera dev-cluster --postgres --gateways 2 --nodes 3`: HAProxy over both gateways, next to a second
+ * HAProxy over gateway1 alone, on the same nodes and PostgreSQL, so the two differ only in gateways.
+ */
+async function partCluster(args: Args): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-cluster-'));
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'dev-cluster', '--dir', dir, '--nodes', '3', '--zones', '3', '--gateways', '2', '--postgres', '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let one: Awaited<ReturnType<typeof startHaproxy>> | undefined;
+  const targets: Target[] = [];
+  try {
+    let file: ClusterFile | undefined;
+    for (let i = 0; file === undefined; i++) {
+      if (child.exitCode !== null) throw new Error(`dev-cluster exited: ${output}`);
+      if (i > 1200) throw new Error(`dev-cluster did not start within 120 s: ${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+      if (!/endpoint/.test(output)) continue;
+      file = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8').catch(() => 'null')) ?? undefined;
+    }
+    const pids = (role: string) => file!.processes.filter((p) => p.role === role && p.pid !== null).map((p) => p.pid!);
+    const gateway1 = file.processes.find((p) => p.role === 'gateway')!;
+    one = await startHaproxy([`http://${gateway1.address}`]);
+    const credentials = { accessKeyId: file.accessKeyId, secretAccessKey: file.secretAccessKey, region: file.region };
+    const common = { gateways: pids('gateway'), nodes: pids('node'), postgres: pids('postgres') };
+    targets.push(targetAt('1 gateway', one.url, credentials, { ...common, haproxy: [one.pid] }));
+    targets.push(targetAt('2 gateways', file.endpoint, credentials, { ...common, haproxy: pids('haproxy') }));
+    const w = workloads('cluster', [{ label: '4 KiB', bytes: 4 * KiB, objects: 200 }, { label: '1 MiB', bytes: MiB, objects: 16 }], false);
+    await w.prepare(targets[0]!);
+    return tableOf(await compare(targets, w.list, args), ['1 gateway', '2 gateways'], ['gateways', 'nodes', 'postgres', 'haproxy', 'client']);
+  } finally {
+    for (const t of targets) t.s3.destroy();
+    await one?.stop();
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const report: string[] = [describeMachine(machineInfo()), `seconds per phase: ${args.seconds}, rounds: ${args.rounds}, concurrency: ${args.concurrency}`];
@@ -402,6 +474,7 @@ async function main(): Promise<void> {
     if (args.parts.has('pg')) report.push('\n### PostgreSQL alone (fsync on)\n', await partPostgres(pgServer, args));
     if (args.parts.has('trips')) report.push('\n### Metadata round trips per S3 request\n', await partRoundTrips(pgServer));
     if (args.parts.has('single')) report.push('\n### One server: SQLite vs PostgreSQL metadata\n', await partSingle(pgServer, args));
+    if (args.parts.has('cluster')) report.push('\n### dev-cluster (3 nodes, PostgreSQL): one vs two gateways behind HAProxy\n', await partCluster(args));
     if (args.parts.has('scale')) report.push('\n### One vs two servers on one PostgreSQL behind HAProxy (inline 4 KiB objects)\n', await partScale(pgServer, args));
   } finally {
     await pgServer.cleanup();
