@@ -1,6 +1,7 @@
 // Tessera on PostgreSQL metadata, in one run: PostgreSQL's own read and commit rates on this machine, the
 // metadata round trips each S3 request costs, PUT/GET of 4 KiB and 1 MiB and ListObjectsV2 on
-// `tessera server --meta postgres://` next to the SQLite server, and one vs two servers behind HAProxy.
+// `tessera server --meta postgres://` next to the SQLite server, and one vs two gateways behind HAProxy
+// (docs/benchmarks.md, "PostgreSQL metadata").
 // Run: npm run build && npx tsx bench/postgres.ts [--seconds 2] [--rounds 3] [--concurrency 8]
 //      [--parts pg,trips,single,cluster,scale] [--json FILE]
 // cluster: `tessera dev-cluster --postgres`, one vs two gateways behind HAProxy; scale (not by default): two
