@@ -53,6 +53,12 @@ export interface ReadResult {
 }
 
 export interface MetaStore {
+  /**
+   * True when reads are answered in this process (SQLite, with its read cache): there is no round trip
+   * to save, and a few cached gets cost less than one readMany with a scan, so a caller may prefer them.
+   * Absent or false: every call is a round trip to a database.
+   */
+  readonly inProcess?: boolean;
   get(key: Buffer, options?: GetOptions): Promise<Buffer | null>;
   /** Keys in [start, end) in ascending order, at most `limit`. */
   scan(range: ScanRange): Promise<KvPair[]>;

@@ -4,7 +4,7 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { bucketRecordOf, readHead, readVersion } from './key-state.js';
-import { decodeSharedRecord, parseVersionId, versionIdOf, type BucketRecord, type VersionRecord } from './records.js';
+import { decodeSharedRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
 
 export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
@@ -18,6 +18,30 @@ export async function versionKeyOf(ctx: ObjectContext, bucket: string, key: stri
   return parsed.toString('hex');
 }
 
+/**
+ * The current version through the key's current entry, then the version it names: on an in-process
+ * store both are usually read-cache hits, cheaper than the scan readMany would run.
+ */
+async function currentVersionByEntry(ctx: ObjectContext, bucket: string, key: string): Promise<VersionRecord> {
+  // The current entry and the version it names are read apart; a commit between the two reads can
+  // replace both, so read again rather than report a key that exists as missing. The reads are awaited
+  // here rather than through readVersion(): each async layer costs a small GET a promise and a tick.
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const entryBuf = await ctx.meta.get(keys.current(bucket, key));
+    if (!entryBuf) break;
+    const versionKey = Buffer.from(decodeSharedRecord<CurrentEntry>(entryBuf).versionKey, 'hex');
+    const recordBuf = await ctx.meta.get(keys.version(bucket, key, versionKey));
+    if (recordBuf) return decodeSharedRecord<VersionRecord>(recordBuf);
+  }
+  const { head } = await readHead(ctx, bucket, key);
+  if (head?.latestIsDeleteMarker) {
+    const marker = await readVersion(ctx, bucket, key, head.latest);
+    const versionId = marker ? versionIdOf(marker) : head.latest;
+    throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key }, headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': versionId } });
+  }
+  throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key } });
+}
+
 /** Resolves the version a GET, HEAD or copy source addresses. */
 export async function resolveVersion(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<VersionRecord> {
   return (await resolveVersionAndBucket(ctx, bucket, key, versionId)).record;
@@ -28,6 +52,10 @@ export async function resolveVersionAndBucket(ctx: ObjectContext, bucket: string
   if (versionId !== undefined) {
     const bucketRecord = bucketRecordOf(bucket, await ctx.meta.get(keys.bucket(bucket)));
     return { record: await versionById(ctx, bucket, key, versionId), bucket: bucketRecord };
+  }
+  if (ctx.meta.inProcess) {
+    const bucketRecord = bucketRecordOf(bucket, await ctx.meta.get(keys.bucket(bucket)));
+    return { record: await currentVersionByEntry(ctx, bucket, key), bucket: bucketRecord };
   }
   // A key's newest version is the first of its version range: version keys sort newest first, and
   // installVersion always makes the new one newer than the head its commit checks. So one scan of one row

@@ -94,6 +94,21 @@ async function versionOf(ctx: ObjectContext, bucketName: string, key: string, ve
   return known?.versionKey === versionKey ? known : readVersion(ctx, bucketName, key, versionKey);
 }
 
+/**
+ * The key's latest version for a check made ahead of a write (null: no object, or a delete marker), from
+ * one readMany of its head and newest version. Undefined when the version the head names was replaced
+ * between reads (a store whose batch is not one snapshot): the check at commit time decides then.
+ */
+export async function readLatest(ctx: ObjectContext, bucketName: string, key: string): Promise<VersionRecord | null | undefined> {
+  const read = await ctx.meta.readMany({ gets: [keys.head(bucketName, key)], scans: [{ ...keys.versionsOfKey(bucketName, key), limit: 1 }] });
+  const headBuf = read.values[0] ?? null;
+  const head = headBuf ? decodeSharedRecord<KeyHead>(headBuf) : null;
+  if (!head || head.latestIsDeleteMarker) return null;
+  const first = read.scans[0]?.[0];
+  const newest = first ? decodeSharedRecord<VersionRecord>(first.value) : null;
+  return (await versionOf(ctx, bucketName, key, head.latest, newest)) ?? undefined;
+}
+
 export interface InstallOptions {
   /** Throws (an S3Error) when the write must not happen given the current (non-delete-marker) version. */
   precondition?: (current: VersionRecord | null) => void;

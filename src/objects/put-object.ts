@@ -3,7 +3,7 @@
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { discard, ingest, objectDataOf, type StoredData } from './data.js';
-import { installVersion, readBucket, readHead, readVersion } from './key-state.js';
+import { installVersion, readBucket, readLatest } from './key-state.js';
 import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
 import type { Redundancy } from '../blocks/types.js';
 
@@ -59,9 +59,10 @@ export function writePrecondition(conditions: WriteConditions): ((current: Versi
 export async function checkWriteConditions(ctx: ObjectContext, bucket: string, key: string, conditions: WriteConditions): Promise<void> {
   const check = writePrecondition(conditions);
   if (!check) return;
-  const { head } = await readHead(ctx, bucket, key);
-  const current = head && !head.latestIsDeleteMarker ? await readVersion(ctx, bucket, key, head.latest) : null;
-  check(current);
+  // Head and version in one read: read apart, a write between them that replaces the null version left
+  // the head naming a version already deleted, and an If-Match PUT racing it answered 404.
+  const current = await readLatest(ctx, bucket, key);
+  if (current !== undefined) check(current);
 }
 
 export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageClass: string): Redundancy | undefined {

@@ -64,6 +64,7 @@ export function takeWriterLock(path: string): Database.Database {
 }
 
 export class SqliteMetaStore implements MetaStore {
+  readonly inProcess = true;
   readonly #lock: Database.Database;
   readonly #reader: Database.Database;
   readonly #worker: Worker;
