@@ -94,6 +94,11 @@ function countingMeta(inner: MetaStore): MetaStore & { rows: number } {
       counting.rows += page.length;
       return page;
     },
+    readMany: async (batch: Parameters<MetaStore['readMany']>[0]) => {
+      const result = await inner.readMany(batch);
+      counting.rows += result.scans.reduce((n, page) => n + page.length, 0);
+      return result;
+    },
     commit: (txn: Parameters<MetaStore['commit']>[0]) => inner.commit(txn),
     close: () => inner.close(),
   };

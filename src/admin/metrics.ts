@@ -6,6 +6,7 @@ import type { DriveStatus } from '../blocks/types.js';
 import type { AdminDeps } from './admin-api.js';
 import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import type { Logger } from '../util/log.js';
+import { metaRoundTrips } from '../meta/round-trips.js';
 
 export const metricsPath = '/_tessera/metrics';
 
@@ -81,6 +82,8 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_heal_queue_blocks', 'Damaged blocks waiting for repair.', 'gauge', [['', stats.queuedDamage]]);
   metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', [['', stats.healedFromQueue]]);
   clusterMetrics(metric, await readClusterStatus(deps, drives));
+  // Zero on SQLite: only a backend that talks to a database over the network counts them.
+  metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', Object.entries(metaRoundTrips()).map(([kind, n]) => [`{kind="${kind}"}`, n]));
   for (const [name, value] of Object.entries(deps.counters())) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', [['', value]]);
   return Buffer.from(`${lines.join('\n')}\n`);
 }

@@ -39,10 +39,36 @@ export interface GetOptions {
   fill?: boolean;
 }
 
+/** Several reads sent together: `readMany` answers each get and each scan as the single calls would. */
+export interface ReadBatch {
+  gets: Buffer[];
+  scans: ScanRange[];
+}
+
+export interface ReadResult {
+  /** One per get, in order: the value, or null when the key is absent. */
+  values: (Buffer | null)[];
+  /** One per scan, in order. */
+  scans: KvPair[][];
+}
+
 export interface MetaStore {
+  /**
+   * True when reads are answered in this process (SQLite, with its read cache): there is no round trip
+   * to save, and a few cached gets cost less than one readMany with a scan, so a caller may prefer them.
+   * Absent or false: every call is a round trip to a database.
+   */
+  readonly inProcess?: boolean;
   get(key: Buffer, options?: GetOptions): Promise<Buffer | null>;
   /** Keys in [start, end) in ascending order, at most `limit`. */
   scan(range: ScanRange): Promise<KvPair[]>;
+  /**
+   * The gets and scans of `batch` in one call: one round trip on a backend behind a network (a small GET
+   * needs a bucket record and a key's newest version). Each read is consistent on its own, as the single
+   * calls are; a backend may answer them all from one snapshot (PostgreSQL does) but callers must not
+   * rely on it.
+   */
+  readMany(batch: ReadBatch): Promise<ReadResult>;
   /**
    * Applies every write atomically and durably if every check holds. Resolves true once durable,
    * false when a check failed (nothing written). Concurrent commits may be grouped into one fsync.

@@ -28,24 +28,6 @@ export async function readVersion(ctx: ObjectContext, bucket: string, key: strin
   return buf ? decodeSharedRecord<VersionRecord>(buf) : null;
 }
 
-/** Times a head that names a vanished version is read again before the version counts as missing. */
-const tornReadRetriesMax = 5;
-
-/**
- * The key's head and its latest version (null: none, or a delete marker). The two are separate reads, so
- * a commit (this process's or another gateway's) can land between them and delete the version the head
- * named (an overwrite in an unversioned bucket): then both are read again, since the key still has a
- * latest version, just a newer one. The head buffer returned is the one the version belongs to.
- */
-export async function readLatest(ctx: ObjectContext, bucket: string, key: string): Promise<KeySnapshot & { latest: VersionRecord | null }> {
-  for (let attempt = 0; ; attempt++) {
-    const snap = await readHead(ctx, bucket, key);
-    if (!snap.head || snap.head.latestIsDeleteMarker) return { ...snap, latest: null };
-    const latest = await readVersion(ctx, bucket, key, snap.head.latest);
-    if (latest || attempt >= tornReadRetriesMax) return { ...snap, latest };
-  }
-}
-
 export function currentEntryOf(record: VersionRecord): CurrentEntry {
   return {
     versionKey: record.versionKey,
@@ -87,6 +69,55 @@ export function bucketRecordOf(bucket: string, buf: Buffer | null): BucketRecord
   return record;
 }
 
+/**
+ * What installVersion reads before it commits, in one readMany (one round trip on PostgreSQL): the bucket,
+ * the key's head, and the key's newest version (the first of its range), which is usually the latest
+ * version the head names and the null version it replaces.
+ */
+async function readForInstall(ctx: ObjectContext, bucketName: string, key: string): Promise<{ bucket: { record: BucketRecord; buf: Buffer }; snap: KeySnapshot; newest: VersionRecord | null }> {
+  const read = await ctx.meta.readMany({ gets: [keys.bucket(bucketName), keys.head(bucketName, key)], scans: [{ ...keys.versionsOfKey(bucketName, key), limit: 1 }] });
+  const bucketBuf = read.values[0] ?? null;
+  const headBuf = read.values[1] ?? null;
+  const first = read.scans[0]?.[0];
+  return {
+    bucket: { record: bucketRecordOf(bucketName, bucketBuf), buf: bucketBuf! },
+    snap: { headBuf, head: headBuf ? decodeSharedRecord<KeyHead>(headBuf) : null },
+    newest: first ? decodeSharedRecord<VersionRecord>(first.value) : null,
+  };
+}
+
+/**
+ * Version `versionKey` of a key: `known` when it is that one, else read. (On a backend whose reads in one
+ * readMany do not share a snapshot, the newest version read may already differ from what the head names.)
+ */
+async function versionOf(ctx: ObjectContext, bucketName: string, key: string, versionKey: string, known: VersionRecord | null): Promise<VersionRecord | null> {
+  return known?.versionKey === versionKey ? known : readVersion(ctx, bucketName, key, versionKey);
+}
+
+/** Times a head that names a vanished version is read again before the version counts as missing. */
+const tornReadRetriesMax = 5;
+
+/**
+ * The key's latest version for a check made ahead of a write (null: no object, or a delete marker), from
+ * one readMany of its head and newest version. A commit (this process's or another gateway's) can land
+ * between the reads and delete the version the head named (an overwrite in an unversioned bucket): then
+ * both are read again, since the key still has a latest version, just a newer one. Undefined when that
+ * keeps happening: the check at commit time decides then.
+ */
+export async function readLatest(ctx: ObjectContext, bucketName: string, key: string): Promise<VersionRecord | null | undefined> {
+  for (let attempt = 0; attempt <= tornReadRetriesMax; attempt++) {
+    const read = await ctx.meta.readMany({ gets: [keys.head(bucketName, key)], scans: [{ ...keys.versionsOfKey(bucketName, key), limit: 1 }] });
+    const headBuf = read.values[0] ?? null;
+    const head = headBuf ? decodeSharedRecord<KeyHead>(headBuf) : null;
+    if (!head || head.latestIsDeleteMarker) return null;
+    const first = read.scans[0]?.[0];
+    const newest = first ? decodeSharedRecord<VersionRecord>(first.value) : null;
+    const latest = await versionOf(ctx, bucketName, key, head.latest, newest);
+    if (latest) return latest;
+  }
+  return undefined;
+}
+
 export interface InstallOptions {
   /** Throws (an S3Error) when the write must not happen given the current (non-delete-marker) version. */
   precondition?: (current: VersionRecord | null) => void;
@@ -106,8 +137,11 @@ export async function installVersion(
   options: InstallOptions = {},
 ): Promise<VersionRecord> {
   for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
-    const bucket = await readBucket(ctx, bucketName);
-    const { latest, ...snap } = await readLatest(ctx, bucketName, key);
+    const { bucket, snap, newest } = await readForInstall(ctx, bucketName, key);
+    const latest = snap.head && !snap.head.latestIsDeleteMarker ? await versionOf(ctx, bucketName, key, snap.head.latest, newest) : null;
+    // A head naming a version already deleted is a torn read (a commit landed between the reads): the
+    // key has a newer latest version, so read again rather than check the precondition against none.
+    if (snap.head && !snap.head.latestIsDeleteMarker && !latest) continue;
     options.precondition?.(latest);
     const isNull = bucket.record.versioning !== 'Enabled';
     const versionKey = newVersionKey(ctx.nowMs(), snap.head ? Buffer.from(snap.head.latest, 'hex') : undefined);
@@ -123,7 +157,7 @@ export async function installVersion(
     ];
     const oldNullKey = snap.head?.nullVersionKey;
     if (isNull && oldNullKey) {
-      const old = await readVersion(ctx, bucketName, key, oldNullKey);
+      const old = await versionOf(ctx, bucketName, key, oldNullKey, newest);
       writes.push({ key: keys.version(bucketName, key, Buffer.from(oldNullKey, 'hex')), value: null });
       if (old) writes.push(...releaseBlocks(ctx, blocksOf(old)));
     }
@@ -161,10 +195,16 @@ export async function removeVersion(
   options: RemoveOptions = {},
 ): Promise<VersionRecord | null> {
   for (let attempt = 0; attempt < metaRetriesMax; attempt++) {
-    const snap = await readHead(ctx, bucketName, key);
+    // The head and the key's two newest versions in one readMany (one round trip on PostgreSQL): a
+    // removal usually takes the newest, and the second is then the one that becomes latest.
+    const range = keys.versionsOfKey(bucketName, key);
+    const read = await ctx.meta.readMany({ gets: [keys.head(bucketName, key)], scans: [{ ...range, limit: 2 }] });
+    const headBuf = read.values[0] ?? null;
+    const snap: KeySnapshot = { headBuf, head: headBuf ? decodeSharedRecord<KeyHead>(headBuf) : null };
+    const newest = read.scans[0] ?? [];
     const versionKey = snap.head ? (typeof target === 'string' ? target : target(snap.head)) : undefined;
     const vkey = versionKey !== undefined ? keys.version(bucketName, key, Buffer.from(versionKey, 'hex')) : undefined;
-    const recordBuf = vkey ? await ctx.meta.get(vkey) : null;
+    const recordBuf = vkey ? (newest.find((kv) => kv.key.equals(vkey))?.value ?? (await ctx.meta.get(vkey))) : null;
     const record = recordBuf ? decodeRecord<VersionRecord>(recordBuf) : null;
     options.precondition?.(record);
     if (!snap.head || !vkey || !recordBuf || !record) return null;
@@ -173,8 +213,9 @@ export async function removeVersion(
     let head: KeyHead | null = { ...snap.head };
     if (head.nullVersionKey === versionKey) delete head.nullVersionKey;
     if (snap.head.latest === versionKey) {
-      const range = keys.versionsOfKey(bucketName, key);
-      const next = (await ctx.meta.scan({ ...range, limit: 2 })).find((kv) => !kv.key.equals(vkey));
+      // When the removed version is the first of the two read, the second (or none) is the next.
+      const after = newest[0]?.key.equals(vkey) ? newest : await ctx.meta.scan({ ...range, limit: 2 });
+      const next = after.find((kv) => !kv.key.equals(vkey));
       if (next) {
         const nextRecord = decodeRecord<VersionRecord>(next.value);
         head = { ...head, latest: nextRecord.versionKey, latestIsDeleteMarker: nextRecord.deleteMarker };

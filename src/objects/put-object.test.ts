@@ -31,18 +31,24 @@ async function* bodyOf(text: string): AsyncGenerator<Buffer> {
 const put = (c: ObjectContext, text: string, conditions: Partial<PutParams> = {}) =>
   putObject(c, { bucket: 'race', key: 'k', owner: 'owner', headers: {}, storageClass: 'STANDARD', body: bodyOf(text), size: text.length, ...conditions });
 
-/** A MetaStore that runs `between` once, right after the next read of the key's head has been answered. */
+/**
+ * A MetaStore whose readMany answers its gets, then (once, when they include the key's head) runs
+ * `between`, then answers its scans: a backend whose batch is not one snapshot, with another gateway's
+ * commit landing in the middle.
+ */
 function overwriteAfterHeadRead(between: () => Promise<unknown>): MetaStore {
   const head = keys.head('race', 'k');
   let armed = true;
   return {
-    async get(key, options) {
-      const value = await meta.get(key, options);
-      if (armed && key.equals(head)) {
+    get: (key, options) => meta.get(key, options),
+    async readMany(batch) {
+      const values = await Promise.all(batch.gets.map((key) => meta.get(key)));
+      if (armed && batch.gets.some((key) => key.equals(head))) {
         armed = false;
         await between();
       }
-      return value;
+      const scans = await Promise.all(batch.scans.map((range) => meta.scan(range)));
+      return { values, scans };
     },
     scan: (range) => meta.scan(range),
     commit: (txn) => meta.commit(txn),

@@ -59,7 +59,10 @@ export function writePrecondition(conditions: WriteConditions): ((current: Versi
 export async function checkWriteConditions(ctx: ObjectContext, bucket: string, key: string, conditions: WriteConditions): Promise<void> {
   const check = writePrecondition(conditions);
   if (!check) return;
-  check((await readLatest(ctx, bucket, key)).latest);
+  // Head and version in one read: read apart, a write between them that replaces the null version left
+  // the head naming a version already deleted, and an If-Match PUT racing it answered 404.
+  const current = await readLatest(ctx, bucket, key);
+  if (current !== undefined) check(current);
 }
 
 export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageClass: string): Redundancy | undefined {

@@ -4,7 +4,7 @@ import type { MetaStore } from '../meta/types.js';
 import { healthCheck, isHealthRequest } from './health.js';
 
 function metaAnswering(get: () => Promise<Buffer | null>): MetaStore {
-  return { get, scan: async () => [], commit: async () => true, close: async () => undefined };
+  return { get, scan: async () => [], readMany: async () => ({ values: [], scans: [] }), commit: async () => true, close: async () => undefined };
 }
 const ready = (up: number, needed: number, epoch = 1) => ({ writeReadiness: async () => ({ epoch, up, needed }) });
 

@@ -164,6 +164,7 @@ async function openSharedMeta(dataDir: string, url: string): Promise<MetaStore> 
   return {
     get: (key, options) => meta.get(key, options),
     scan: (range) => meta.scan(range),
+    readMany: (batch) => meta.readMany(batch),
     commit: (txn) => meta.commit(txn),
     async close() {
       await meta.close();

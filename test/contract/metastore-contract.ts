@@ -213,4 +213,32 @@ export function runMetaStoreContract(name: string, open: () => Promise<OpenedSto
     assert.equal(await store.commit({ checks: [], writes: [{ key: b('w'), value: null }, { key: b('w'), value: b('2') }, { key: b('w'), value: b('3') }] }), true);
     assert.deepEqual(await store.get(b('w')), b('3'));
   });
+  withStore('readMany answers each get and each scan as the single calls do, in the order asked', async (store) => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const names = [b('a'), b('a\u0000'), b('ab'), b('b'), Buffer.from([0x00]), Buffer.from([0xff]), every];
+    await store.commit({ checks: [], writes: names.map((key, i) => ({ key, value: i === 0 ? Buffer.alloc(0) : Buffer.concat([key, every]) })) });
+    const gets = [b('b'), b('absent'), b('a'), every, b('b'), Buffer.from([0xff])];
+    const scans = [
+      { start: b('a'), end: b('b'), limit: 2 },
+      { start: b('a'), end: b('c'), limit: 100 },
+      { start: b('x'), end: b('z'), limit: 5 },
+      { start: b('b'), end: b('a'), limit: 5 },
+      { start: Buffer.alloc(0), end: Buffer.from([0xff, 0xff]), limit: 1 },
+    ];
+    const result = await store.readMany({ gets, scans });
+    assert.deepEqual(result.values, await Promise.all(gets.map((key) => store.get(key))));
+    assert.deepEqual(result.values[0], Buffer.concat([b('b'), every]));
+    assert.deepEqual(result.values[2], Buffer.alloc(0)); // an empty value is not an absent key
+    assert.deepEqual(result.scans, await Promise.all(scans.map((range) => store.scan(range))));
+    assert.deepEqual(result.scans[0]!.map((kv) => kv.key), [b('a'), b('a\u0000')]);
+    assert.deepEqual(await store.readMany({ gets: [], scans: [] }), { values: [], scans: [] });
+    assert.deepEqual(await store.readMany({ gets: [b('absent')], scans: [] }), { values: [null], scans: [] });
+  });
+
+  withPair('readMany on a second instance sees a commit at once', async (one, two) => {
+    assert.equal(await one.commit({ checks: [], writes: [{ key: b('k'), value: b('1') }, { key: b('k2'), value: b('2') }] }), true);
+    const result = await two.readMany({ gets: [b('k')], scans: [{ start: b('k'), end: b('l'), limit: 10 }] });
+    assert.deepEqual(result.values, [b('1')]);
+    assert.deepEqual(result.scans[0]!.map((kv) => kv.value), [b('1'), b('2')]);
+  });
 }

@@ -30,6 +30,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data. */
   start(): Promise<void>;
+  /** The postmaster's pid while it runs (its backends are its children), for CPU accounting. */
+  pid(): number | undefined;
   /** What the server logged, for failure messages. */
   logs(): string;
   /** Stops it and removes its directory. */
@@ -46,7 +48,15 @@ async function freePort(): Promise<number> {
 
 let databaseCount = 0;
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  /**
+   * fsync and full-page writes on, as in production (default off: tests never cut power). Benchmarks that
+   * measure commit rates need it.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
   try {
     await initLocalPostgres(dir);
@@ -59,10 +69,11 @@ export async function startPostgres(): Promise<PostgresServer> {
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    // fsync off: these tests never cut power, and a cluster starts and commits much faster without it.
+    // fsync off unless durable: these tests never cut power, and a cluster starts and commits much faster without it.
     // The argv runs it through setpriv (as the postgres user when we are root) with a parent-death signal,
     // so a test process that ends without its teardown leaves no server running.
-    const argv = localPostgresArgv(dir, port, ['fsync=off', 'full_page_writes=off', 'shared_buffers=32MB']);
+    const durability = options.durable ? [] : ['fsync=off', 'full_page_writes=off'];
+    const argv = localPostgresArgv(dir, port, [...durability, 'shared_buffers=32MB']);
     const proc = spawn(argv[0]!, argv.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     const onExit = () => proc.kill('SIGQUIT');
@@ -120,6 +131,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     stop,
     start,
+    pid: () => child?.pid,
     logs: () => log,
     async cleanup() {
       await stop();

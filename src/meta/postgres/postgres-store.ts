@@ -3,9 +3,10 @@
 // here could not see their commits. Every call fails within a bounded time while the database is away.
 import pg from 'pg';
 import { StoreError } from '../../util/errors.js';
-import type { GetOptions, KvPair, MetaStore, ScanRange, Txn } from '../types.js';
+import type { GetOptions, KvPair, MetaStore, ReadBatch, ReadResult, ScanRange, Txn } from '../types.js';
 import { isRetryable, toStoreError } from './pg-errors.js';
 import { migrateSchema } from './schema.js';
+import { countRoundTrip } from '../round-trips.js';
 
 export interface PostgresStoreOptions {
   /** postgres://USER[:PASSWORD]@HOST:PORT/DB */
@@ -87,6 +88,7 @@ export class PostgresMetaStore implements MetaStore {
   /** `fill` is a hint for a read cache; this store has none, so it changes nothing. */
   async get(key: Buffer, _options?: GetOptions): Promise<Buffer | null> {
     this.#assertOpen();
+    countRoundTrip('get');
     try {
       const result = await this.#pool.query<{ v: Buffer }>({ name: 'tessera_get', text: 'SELECT v FROM tessera_kv WHERE k = $1', values: [key] });
       return result.rows[0]?.v ?? null;
@@ -99,6 +101,7 @@ export class PostgresMetaStore implements MetaStore {
     this.#assertOpen();
     if (!(Number.isInteger(range.limit) && range.limit > 0)) throw new RangeError(`Cannot scan with limit ${range.limit}: expected a positive integer`);
     if (Buffer.compare(range.start, range.end) >= 0) return [];
+    countRoundTrip('scan');
     try {
       // One statement, so one snapshot: a scan never sees half of a commit.
       const result = await this.#pool.query<{ k: Buffer; v: Buffer }>({
@@ -110,6 +113,40 @@ export class PostgresMetaStore implements MetaStore {
     } catch (err) {
       throw toStoreError(err, `Cannot scan metadata in ${this.#where}`);
     }
+  }
+
+  /**
+   * One statement, so one round trip and one snapshot: the gets as a join on the keys, each scan as a
+   * lateral subquery with its own order and limit; rows carry the index of the read they answer.
+   */
+  async readMany(batch: ReadBatch): Promise<ReadResult> {
+    this.#assertOpen();
+    for (const range of batch.scans) {
+      if (!(Number.isInteger(range.limit) && range.limit > 0)) throw new RangeError(`Cannot scan with limit ${range.limit}: expected a positive integer`);
+    }
+    const values: (Buffer | null)[] = batch.gets.map(() => null);
+    const scans: KvPair[][] = batch.scans.map(() => []);
+    if (batch.gets.length === 0 && batch.scans.length === 0) return { values, scans };
+    countRoundTrip('get_many');
+    try {
+      const result = await this.#pool.query<{ g: number | null; s: number | null; k: Buffer; v: Buffer }>({
+        name: 'tessera_read_many',
+        text: `SELECT g.i::int AS g, NULL::int AS s, kv.k, kv.v FROM unnest($1::bytea[]) WITH ORDINALITY AS g(k, i) JOIN tessera_kv kv ON kv.k = g.k
+          UNION ALL
+          SELECT NULL, r.i::int, x.k, x.v FROM unnest($2::bytea[], $3::bytea[], $4::int[]) WITH ORDINALITY AS r(lo, hi, n, i)
+          CROSS JOIN LATERAL (SELECT k, v FROM tessera_kv WHERE k >= r.lo AND k < r.hi ORDER BY k LIMIT r.n) x`,
+        values: [batch.gets, batch.scans.map((r) => r.start), batch.scans.map((r) => r.end), batch.scans.map((r) => r.limit)],
+      });
+      for (const row of result.rows) {
+        if (row.g !== null) values[row.g - 1] = row.v;
+        else scans[row.s! - 1]!.push({ key: row.k, value: row.v });
+      }
+    } catch (err) {
+      throw toStoreError(err, `Cannot read metadata from ${this.#where}`);
+    }
+    // UNION ALL keeps no order across its rows; each scan's rows are put back in key order here.
+    for (const rows of scans) rows.sort((a, b) => Buffer.compare(a.key, b.key));
+    return { values, scans };
   }
 
   /**
@@ -130,6 +167,7 @@ export class PostgresMetaStore implements MetaStore {
     const deletes = [...last.values()].filter((w) => w.value === null).map((w) => w.key);
     const values = [txn.checks.map((c) => c.key), txn.checks.map((c) => c.value), puts.map((w) => w.key), puts.map((w) => w.value), deletes];
     for (let attempt = 1; ; attempt++) {
+      countRoundTrip('commit');
       try {
         const result = await this.#pool.query<{ ok: boolean }>({
           name: 'tessera_commit',

@@ -7,7 +7,7 @@ import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import type { GetOptions, KvPair, MetaStore, ScanRange, Txn } from '../types.js';
+import type { GetOptions, KvPair, MetaStore, ReadBatch, ReadResult, ScanRange, Txn } from '../types.js';
 import type { CommitReply, CommitRequest } from './commit-worker.js';
 import { ReadCache } from './read-cache.js';
 
@@ -64,6 +64,7 @@ export function takeWriterLock(path: string): Database.Database {
 }
 
 export class SqliteMetaStore implements MetaStore {
+  readonly inProcess = true;
   readonly #lock: Database.Database;
   readonly #reader: Database.Database;
   readonly #worker: Worker;
@@ -142,10 +143,37 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async scan(range: ScanRange): Promise<KvPair[]> {
+    return this.#scanNow(range);
+  }
+
+  #scanNow(range: ScanRange): KvPair[] {
     this.#assertOpen();
     assert(range.limit > 0, 'Scan limit must be positive');
     if (Buffer.compare(range.start, range.end) >= 0) return [];
     return this.#scan.all(range.start, range.end, range.limit).map((r) => ({ key: r.k, value: r.v }));
+  }
+
+  /**
+   * In-process reads cost no round trip: the single calls, one after the other. A scanned row goes through
+   * the read cache like a get (the cached Buffer when there is one, else offered to it): GET finds a key's
+   * newest version with a one-row scan, and the same Buffer each time lets the object layer reuse its
+   * decoded record (decodeSharedRecord). Listings scan with scan(), so they never fill the cache.
+   */
+  async readMany(batch: ReadBatch): Promise<ReadResult> {
+    const values: (Buffer | null)[] = [];
+    for (const key of batch.gets) values.push(await this.get(key));
+    const scans: KvPair[][] = [];
+    for (const range of batch.scans) {
+      // Read and offered in one synchronous run: no commit can begin or end in between.
+      scans.push(this.#scanNow(range).map((kv) => {
+        const name = cacheKeyOf(kv.key);
+        const cached = this.#cache.get(name);
+        if (cached) return { key: kv.key, value: cached };
+        this.#cache.offer(name, kv.value);
+        return kv;
+      }));
+    }
+    return { values, scans };
   }
 
   commit(txn: Txn): Promise<boolean> {
