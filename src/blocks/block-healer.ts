@@ -19,15 +19,18 @@ export async function scrubBlock(plan: BlockReadPlan): Promise<ShardCheck[]> {
       const { target } = source;
       try {
         // Wherever the shard is now: at an older epoch's place while a rebalance moves it, it is present.
-        const reader = await openFirst(placesOf(source), (place) => openAt(place, plan.blockId, shardIndex, { shardBytes }));
-        try {
-          for (let at = 0; at < shardBytes; at += scrubReadBytes) {
-            plan.signal?.throwIfAborted();
-            await reader.readPieces(at, Math.min(shardBytes, at + scrubReadBytes)); // verifies; the bytes are not needed
+        // The reads are inside: a remote open is lazy, so a place without the shard fails only at its first read.
+        await openFirst(placesOf(source), async (place) => {
+          const reader = await openAt(place, plan.blockId, shardIndex, { shardBytes });
+          try {
+            for (let at = 0; at < shardBytes; at += scrubReadBytes) {
+              plan.signal?.throwIfAborted();
+              await reader.readPieces(at, Math.min(shardBytes, at + scrubReadBytes)); // verifies; the bytes are not needed
+            }
+          } finally {
+            await reader.close();
           }
-        } finally {
-          await reader.close();
-        }
+        });
         return { shardIndex, target, state: 'ok' };
       } catch (error) {
         if (!isStoreError(error)) throw error;

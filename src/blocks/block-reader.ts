@@ -29,9 +29,10 @@ export function placesOf(source: ShardSource): readonly ShardSource[] {
 }
 
 /**
- * Opens a shard at the first of `places` that holds it. Fails with the first place's error when none
+ * Runs `open` at the first of `places` that serves it. Fails with the first place's error when none
  * does, after asking the first place once more: a move may have finished between that first look and
- * the look at the older place it deleted.
+ * the look at the older place it deleted. A remote open is lazy (a missing shard shows at the first
+ * read), so `open` must include that read for a place without the shard to give way to the next.
  */
 export async function openFirst<T>(places: readonly ShardSource[], open: (place: ShardSource) => Promise<T>): Promise<T> {
   let first: unknown;
@@ -126,6 +127,10 @@ async function readWithin<T>(budget: Semaphore | undefined, signal: AbortSignal 
 /** Reads stripes of one block, remembering which shards went bad so later stripes skip them. */
 export class StripeReader {
   private readonly readers = new Map<number, Promise<CachedShardReader>>();
+  /** Per shard: which of its places (placesOf's order, then the newest once more) `readers` reads from. */
+  private readonly placeAt = new Map<number, number>();
+  /** Readers of places given up for an older one; let go at close(). */
+  private readonly leftPlaces: Promise<CachedShardReader>[] = [];
   /** Cached readers a read failed through, replaced by fresh ones; let go at close(). */
   private readonly retired: CachedShardReader[] = [];
   private readonly errors = new Map<number, StoreError>();
@@ -201,31 +206,13 @@ export class StripeReader {
     const readers = await Promise.allSettled(this.readers.values());
     await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.done() : undefined)));
     await Promise.all(this.retired.map((r) => r.done()));
+    const left = await Promise.allSettled(this.leftPlaces);
+    await Promise.all(left.map((r) => (r.status === 'fulfilled' ? r.value.done() : undefined)));
   }
 
   private async readShard<T>(shardIndex: number, read: (reader: ShardReadHandle) => Promise<T>): Promise<T> {
     try {
-      const opening = this.openShard(shardIndex);
-      const open = await opening;
-      try {
-        return await read(open.reader);
-      } catch (err) {
-        if (!open.cached || !isStoreError(err)) throw err;
-        // The cached handle may be stale (a corrupt file heal has since replaced): stop sharing it and
-        // try once more on a fresh open, so a cached handle never fails a read a fresh open would serve.
-        open.drop();
-        if (this.readers.get(shardIndex) === opening) {
-          this.readers.delete(shardIndex);
-          this.retired.push(open);
-        }
-        const again = await this.openShard(shardIndex);
-        try {
-          return await read(again.reader);
-        } catch (retryErr) {
-          again.drop(); // really damaged: no later read should start from this handle either
-          throw retryErr;
-        }
-      }
+      return await this.readAnyPlace(shardIndex, read);
     } catch (err) {
       if (!isStoreError(err)) throw err; // a bug, not damage
       if (!this.errors.has(shardIndex)) {
@@ -236,12 +223,69 @@ export class StripeReader {
     }
   }
 
+  /**
+   * Reads through the shard's current place. A remote open is lazy, so a place without the shard (its
+   * newest target, before the rebalance copied it there) fails only here: the next older place is tried,
+   * then the newest once more (the move may have finished meanwhile); the first place's error is thrown.
+   */
+  private async readAnyPlace<T>(shardIndex: number, read: (reader: ShardReadHandle) => Promise<T>): Promise<T> {
+    const places = this.placesOfShard(shardIndex);
+    const tries = places.length === 1 ? 1 : places.length + 1;
+    let first: StoreError | undefined;
+    for (;;) {
+      const at = this.placeAt.get(shardIndex) ?? 0;
+      try {
+        return await this.readAtPlace(shardIndex, read);
+      } catch (err) {
+        if (!isStoreError(err) || err.code === 'ERR_ABORTED') throw err;
+        first ??= err;
+        if (at + 1 >= tries) throw first;
+        // Stripes read in parallel: only the first to fail at this place moves the shard on.
+        if ((this.placeAt.get(shardIndex) ?? 0) === at) {
+          const current = this.readers.get(shardIndex);
+          if (current) this.leftPlaces.push(current);
+          this.readers.delete(shardIndex);
+          this.placeAt.set(shardIndex, at + 1);
+        }
+      }
+    }
+  }
+
+  private async readAtPlace<T>(shardIndex: number, read: (reader: ShardReadHandle) => Promise<T>): Promise<T> {
+    const opening = this.openShard(shardIndex);
+    const open = await opening;
+    try {
+      return await read(open.reader);
+    } catch (err) {
+      if (!open.cached || !isStoreError(err)) throw err;
+      // The cached handle may be stale (a corrupt file heal has since replaced): stop sharing it and
+      // try once more on a fresh open, so a cached handle never fails a read a fresh open would serve.
+      open.drop();
+      if (this.readers.get(shardIndex) === opening) {
+        this.readers.delete(shardIndex);
+        this.retired.push(open);
+      }
+      const again = await this.openShard(shardIndex);
+      try {
+        return await read(again.reader);
+      } catch (retryErr) {
+        again.drop(); // really damaged: no later read should start from this handle either
+        throw retryErr;
+      }
+    }
+  }
+
+  private placesOfShard(shardIndex: number): readonly ShardSource[] {
+    const source = this.plan.sources[shardIndex];
+    assert(source !== undefined, `No source for shard ${shardIndex}`);
+    return placesOf(source);
+  }
+
   private openShard(shardIndex: number): Promise<CachedShardReader> {
     let reader = this.readers.get(shardIndex);
     if (!reader) {
-      const source = this.plan.sources[shardIndex];
-      assert(source !== undefined, `No source for shard ${shardIndex}`);
-      reader = source.fallbacks && source.fallbacks.length > 0 ? openFirst(placesOf(source), (place) => this.openOne(place, shardIndex)) : this.openOne(source, shardIndex);
+      const places = this.placesOfShard(shardIndex);
+      reader = this.openOne(places[(this.placeAt.get(shardIndex) ?? 0) % places.length]!, shardIndex);
       reader.catch(() => undefined);
       this.readers.set(shardIndex, reader);
     }

@@ -37,3 +37,12 @@ test('shardPlaces - a ref listing its targets is only there; an epoch missing fr
   assert.deepEqual(shardPlaces({ layouts, newest: e3, settledEpoch: 0 }, { ...refOf(ids[0]!, 0), targets: ['a', 'b', 'c', 'd'] }, 4), [['a'], ['b'], ['c'], ['d']]);
   assert.throws(() => shardPlaces({ layouts: new Map([[3, e3]]), newest: e3, settledEpoch: 0 }, refOf(ids[0]!, 2), 4), (err) => isStoreError(err, 'ERR_LAYOUT_CORRUPT'));
 });
+
+test('shardPlaces - a settled epoch too narrow for the block (a drain left fewer nodes than its width) leaves it at its own epoch\'s places', () => {
+  const node = (i: number) => ({ kind: 'addNode' as const, node: { id: `n${i}`, address: '', zone: `z${i}` }, drives: [drive(i)] });
+  const wide = computeLayout(emptyLayout({ partitionCount: 64 }), [1, 2, 3, 4].map(node));
+  const narrow = computeLayout(wide, [{ kind: 'drainNode', nodeId: 'n4' }]);
+  assert.ok(narrow.width < 4, `the drained epoch is ${narrow.width} wide`);
+  const history = { layouts: new Map<number, Layout>([[1, wide], [2, narrow]]), newest: narrow, settledEpoch: 2 };
+  for (const id of ids) assert.deepEqual(shardPlaces(history, refOf(id, 1), 4), expected(id, [wide]));
+});

@@ -21,10 +21,14 @@ export interface LayoutHistory {
 export function shardPlaces(history: LayoutHistory, ref: BlockRef, shards: number): string[][] {
   if (ref.targets) return ref.targets.map((t) => [t]);
   // A settled epoch this process has not loaded yet (it follows the MetaStore late): its newest is the best it knows.
-  const floor = Math.max(ref.epoch, Math.min(history.settledEpoch, history.newest.epoch));
+  let floor = Math.max(ref.epoch, Math.min(history.settledEpoch, history.newest.epoch));
+  // An epoch too narrow for the block (a drain or removal left fewer targets than its width) never moved
+  // it, so settling it says nothing about this block: it is still where the newest wide enough epoch from
+  // its own on put it.
+  while (floor > ref.epoch && (history.layouts.get(floor)?.width ?? shards) < shards) floor--;
   // A layout epoch is kept while any block may name it; its absence means the metadata is damaged.
   if (!history.layouts.has(floor)) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot find layout epoch ${floor} of block "${ref.id}"`);
-  if (floor >= history.newest.epoch) return targetsFor(history.layouts.get(floor)!, ref.id, shards).map((t) => [t.id]);
+  if (floor >= history.newest.epoch || epochsWideEnough(history, floor, shards) === 1) return targetsFor(history.layouts.get(floor)!, ref.id, shards).map((t) => [t.id]);
   const places: string[][] = Array.from({ length: shards }, () => []);
   const epochs = [...history.layouts.keys()].filter((e) => e >= floor).sort((a, b) => b - a);
   for (const epoch of epochs) {
@@ -36,4 +40,9 @@ export function shardPlaces(history: LayoutHistory, ref: BlockRef, shards: numbe
   }
   if (places[0]!.length === 0) throw new StoreError('ERR_LAYOUT_CORRUPT', `Cannot place the ${shards} shards of block "${ref.id}": no layout epoch from ${floor} on is that wide`);
   return places;
+}
+
+/** How many epochs from `floor` on can place `shards` shards. */
+function epochsWideEnough(history: LayoutHistory, floor: number, shards: number): number {
+  return [...history.layouts].filter(([epoch, layout]) => epoch >= floor && layout.width >= shards).length;
 }

@@ -29,3 +29,12 @@ test('clusterStatusText - a running rebalance shows progress, rate and ETA', () 
   assert.match(text, /^partitions: 8 \(first 6 targets, 4 needed to read\): 2 healthy, 6 degraded, 0 unreadable$/m);
   assert.match(text, /^rebalance: epoch 2 → 3, 10\/40 blocks checked \(30 remaining\), 5 blocks, 6 shards, 2\.0 MiB moved, 204\.8 KiB\/s, ETA 30s$/m);
 });
+
+test('clusterStatusText - an idle rebalance that has not settled the newest epoch says it will walk again, not that blocks are placed', () => {
+  const base = { epoch: 2, stagedChanges: 0, nodes: [], partitions: { total: 8, healthy: 8, degraded: 0, unreadable: 0, width: 6, readQuorum: 4 } };
+  const progress = { toEpoch: 2, state: 'idle' as const, blocksChecked: 40, blocksTotal: 40, blocksMoved: 5, shardsMoved: 5, bytesMoved: 1024, shardsFailed: 0, startedAtMs: 0, updatedAtMs: 10_000, finishedAtMs: 10_000, blocksRemaining: 0, bytesPerSec: 0, blocksPerSec: 0, etaSeconds: 0 };
+  const waiting = clusterStatusText({ ...base, rebalance: { ...progress, settledEpoch: 1 } });
+  assert.match(waiting, /^rebalance: epoch 1 → 2, walked once, walks again before epoch 2 is settled; 5 blocks, 5 shards, 1\.0 KiB moved$/m);
+  const settled = clusterStatusText({ ...base, rebalance: { ...progress, settledEpoch: 2 } });
+  assert.match(settled, /^rebalance: idle, every block is placed by epoch 2; last pass 5 blocks, 5 shards, 1\.0 KiB moved$/m);
+});

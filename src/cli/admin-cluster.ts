@@ -148,6 +148,8 @@ export function clusterStatusText(c: ClusterStatusView): string {
   const r = c.rebalance;
   if (!r) return `${out}rebalance: never run\n`;
   const moved = `${r.blocksMoved} blocks, ${r.shardsMoved} shards, ${formatBytes(r.bytesMoved)} moved${r.shardsFailed > 0 ? `, ${r.shardsFailed} shards failed` : ''}`;
+  // Idle short of the epoch: a walk ended within the write grace or with failures, and another comes.
+  if (r.state === 'idle' && r.settledEpoch < r.toEpoch) return `${out}rebalance: epoch ${r.settledEpoch} → ${r.toEpoch}, walked once, walks again before epoch ${r.toEpoch} is settled; ${moved}\n`;
   if (r.state === 'idle') return `${out}rebalance: idle, every block is placed by epoch ${r.settledEpoch}; last pass ${moved}\n`;
   const eta = r.etaSeconds === null ? 'ETA unknown' : `ETA ${formatDuration(r.etaSeconds)}`;
   return `${out}rebalance: epoch ${r.settledEpoch} → ${r.toEpoch}, ${r.blocksChecked}/${r.blocksTotal} blocks checked (${r.blocksRemaining} remaining), ${moved}, ${formatBytes(r.bytesPerSec)}/s, ${eta}\n`;
