@@ -100,6 +100,20 @@ export function abortFrame(): Buffer {
   return frame;
 }
 
+/**
+ * A framed shard read (`&framed=1`) answers with read frames: a u32 (big-endian) payload length, the
+ * payload's CRC-32 (u32), then the payload, one frame per node read segment. The client checks each
+ * frame as it completes, so it can hand out verified bytes of a long range before the range ends.
+ */
+export const readFrameHeaderBytes = 8;
+
+export function readFrameHeader(bytes: number, crc: number): Buffer {
+  const header = Buffer.allocUnsafe(readFrameHeaderBytes);
+  header.writeUInt32BE(bytes, 0);
+  header.writeUInt32BE(crc >>> 0, 4);
+  return header;
+}
+
 /** What the signature covers, one field per line. The url is signed as sent (path and query), so nothing is canonicalised. */
 export interface SignedRequest {
   method: string;
