@@ -78,10 +78,17 @@ export class RangeStream implements Dispatcher.DispatchHandler {
     });
   }
 
-  /** Stops the request; waiting and later takes answer undefined. */
+  /**
+   * Stops the request; waiting and later takes answer undefined. An answer whose bytes were all taken is
+   * left to finish (only its trailers are left), so its keep-alive connection serves the next call.
+   */
   close(): void {
+    const delivered = !this.broken && this.position === this.end && this.waiters.length === 0;
     this.breakOff();
-    this.controller?.abort(new Error('The range stream was closed'));
+    if (this.ended) return;
+    if (!delivered) return void this.controller?.abort(new Error('The range stream was closed'));
+    this.timer = setTimeout(() => this.controller?.abort(new Error('The range stream did not end')), this.bounds.idleTimeoutMs);
+    this.timer.unref();
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
