@@ -10,8 +10,8 @@ import { readFrameHeaderBytes } from './rpc-protocol.js';
 
 /**
  * Verified bytes waiting beyond this pause the socket: a few stripes of one shard ahead of the consumer
- * (a 4+2 stripe holds 256 KiB of each shard). With the frame being received (at most one node read
- * segment, 1 MiB) and the sockets' buffers, this bounds what one streamed shard holds.
+ * (a 4+2 stripe holds 256 KiB of each shard). With the frame being received (at most one framed read
+ * segment, 256 KiB) and the sockets' buffers, this bounds what one streamed shard holds.
  */
 const queuedBytesHigh = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from '@node-rs/crc32';
 import type { LocalDrive } from '../blocks/drive.js';
-import { readFrameHeader, rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
+import { readFrameHeader, rpcFramedSegmentBytes, rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
 import type { ShardName } from '../blocks/shard-store.js';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcRefusal } from './auth.js';
@@ -156,7 +156,7 @@ async function readShard(call: Extract<ShardCall, { op: 'read' }>, ctx: CallCont
   try {
     const segmentEnd = (from: number) => {
       const blockBytes = use.reader.header.blockBytes;
-      const segmentBytes = Math.max(blockBytes, Math.floor(rpcReadSegmentBytes / blockBytes) * blockBytes);
+      const segmentBytes = Math.max(blockBytes, Math.floor((call.framed ? rpcFramedSegmentBytes : rpcReadSegmentBytes) / blockBytes) * blockBytes);
       return Math.min(call.end, (Math.floor(from / segmentBytes) + 1) * segmentBytes);
     };
     let position = call.start;
