@@ -6,7 +6,7 @@ import { isStoreError, StoreError, type StoreErrorCode } from '../util/errors.js
 import { allocStripe, chunkOf, type Codec, type StripeBuffers } from './codec/index.js';
 import { readAheadStripes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
-import type { ShardReadHandle, ShardStore } from './shard-store.js';
+import type { ShardRangeReader, ShardReadHandle, ShardStore } from './shard-store.js';
 import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
 import { abortError, raceAbort } from './streams.js';
@@ -135,6 +135,8 @@ export class StripeReader {
   private readonly retired: CachedShardReader[] = [];
   private readonly errors = new Map<number, StoreError>();
   private readonly shardBytes: number;
+  /** Per shard, the in-order reader of this read's range of it (stores that stream a range), with the handle it came from. */
+  private readonly inOrder = new Map<number, { handle: ShardReadHandle; reader: ShardRangeReader }>();
 
   /** `knownBad`: shards not to read at all (heal passes the ones it is rebuilding). */
   constructor(private readonly plan: BlockReadPlan, knownBad: ReadonlyMap<number, StoreError> = new Map()) {
@@ -147,7 +149,9 @@ export class StripeReader {
     const pieces = piecesOf(this.plan.layout, stripe, start, end);
     if (pieces.every((p) => !this.errors.has(p.shardIndex))) {
       const offset = stripe * this.plan.layout.chunkBytes;
-      const direct = await Promise.allSettled(pieces.map((p) => this.readShard(p.shardIndex, (r) => this.readRange(r, offset + p.chunkStart, offset + p.chunkEnd))));
+      const direct = await Promise.allSettled(
+        pieces.map((p) => this.readShard(p.shardIndex, (r) => this.readRange(r, p.shardIndex, offset + p.chunkStart, offset + p.chunkEnd, start, end))),
+      );
       const buffers = direct.flatMap((r) => (r.status === 'fulfilled' && r.value.buffer ? [r.value.buffer] : []));
       if (direct.every((r) => r.status === 'fulfilled')) {
         return leaseOf(direct.flatMap((r) => (r as PromiseFulfilledResult<{ pieces: Buffer[] }>).value.pieces), buffers, this.plan.pool);
@@ -159,7 +163,25 @@ export class StripeReader {
     return leaseOf(pieces.map((p) => chunkOf(decoded, this.plan.codec.dataShards, p.shardIndex).subarray(p.chunkStart, p.chunkEnd)), [], undefined);
   }
 
-  private readRange(reader: ShardReadHandle, start: number, end: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
+  /**
+   * Shard bytes [start, end) of a stripe within the logical read [from, to). A read spanning several
+   * stripes reads each shard's part of it in order through readInOrder() where the store has it (one
+   * streamed request per shard rather than one per stripe).
+   */
+  private readRange(reader: ShardReadHandle, shardIndex: number, start: number, end: number, from: number, to: number): Promise<{ pieces: Buffer[]; buffer?: Buffer }> {
+    const { layout } = this.plan;
+    const lastStripe = Math.floor((to - 1) / layout.stripeBytes);
+    if (reader.readInOrder && lastStripe > Math.floor(from / layout.stripeBytes)) {
+      let entry = this.inOrder.get(shardIndex);
+      if (entry?.handle !== reader) {
+        entry?.reader.close(); // a handle replaced after a failure: its stream goes with it
+        const inLast = piecesOf(layout, lastStripe, from, to).find((p) => p.shardIndex === shardIndex);
+        const rangeEnd = lastStripe * layout.chunkBytes + (inLast?.chunkEnd ?? 0);
+        entry = { handle: reader, reader: reader.readInOrder(start, Math.max(end, rangeEnd)) };
+        this.inOrder.set(shardIndex, entry);
+      }
+      return entry.reader.read(start, end).then((pieces) => ({ pieces }));
+    }
     const pool = this.plan.pool;
     return pool ? reader.readPooled(start, end, pool) : reader.readPieces(start, end).then((pieces) => ({ pieces }));
   }
@@ -203,6 +225,7 @@ export class StripeReader {
   }
 
   async close(): Promise<void> {
+    for (const { reader } of this.inOrder.values()) reader.close();
     const readers = await Promise.allSettled(this.readers.values());
     await Promise.all(readers.map((r) => (r.status === 'fulfilled' ? r.value.done() : undefined)));
     await Promise.all(this.retired.map((r) => r.done()));

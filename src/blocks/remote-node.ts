@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcExchange, type Answer, type ExchangeBounds } from './rpc-exchange.js';
+import { RangeStream } from './remote-range-stream.js';
 import {
   clusterSecretBytesMin,
   emptyBodySha256,
@@ -182,6 +183,13 @@ export class RemoteNode {
     if (body) options.body = body as unknown as Dispatcher.DispatchOptions['body'];
     this.pool.dispatch(options, exchange);
     return exchange;
+  }
+
+  /** Sends a signed framed read (`path` asks for shard bytes [start, end) with framed=1) and returns its stream. */
+  streamRange(path: string, start: number, end: number): RangeStream {
+    const stream = new RangeStream(this, start, end, { callTimeoutMs: this.callTimeoutMs, idleTimeoutMs: this.idleTimeoutMs });
+    this.pool.dispatch({ method: 'GET', path, headers: this.signedHeaders('GET', path, false) }, stream);
+    return stream;
   }
 
   /**

@@ -9,7 +9,8 @@ import { abortError } from './streams.js';
 import { bodyOf, errorBytesMax, errorOfResponse, type RemoteNode } from './remote-node.js';
 import type { Answer, RpcExchange } from './rpc-exchange.js';
 import { abortFrame, dataFrame, dataFrameHeader, endFrame, rpcHeaders, rpcPathPrefix, shardPath } from './rpc-protocol.js';
-import type { ShardCallOptions, ShardName, ShardReadHandle, ShardStore, ShardWriteStream, StoredShard, TargetHealth, TargetName } from './shard-store.js';
+import type { RangeStream } from './remote-range-stream.js';
+import type { ShardCallOptions, ShardName, ShardRangeReader, ShardReadHandle, ShardStore, ShardWriteStream, StoredShard, TargetHealth, TargetName } from './shard-store.js';
 
 export class RemoteShardStore implements ShardStore {
   readonly target: TargetName;
@@ -331,7 +332,36 @@ class RemoteShardReader implements ShardReadHandle {
     return { pieces: await this.readRange(start, end, options?.signal), buffer: notPooled };
   }
 
+  /**
+   * One framed GET for the whole range, opened at the first read and consumed piece by piece. A read the
+   * stream cannot serve (out of order, or the stream broke: an error answer, a cut body, a frame failing
+   * its CRC, a stall past the idle bound, which makes the node suspect) is a plain range read, which
+   * reports any error exactly as before.
+   */
+  readInOrder(start: number, end: number): ShardRangeReader {
+    let stream: RangeStream | undefined;
+    let closed = false;
+    return {
+      read: async (from, to, options) => {
+        if (!stream && !closed && from === start && to < end && !this.store.suspect && !options?.signal?.aborted) {
+          const path = `${this.pathOf()}?shard-bytes=${this.shardBytes}&start=${start}&end=${end}&framed=1`;
+          stream = this.store.node.streamRange(path, start, end);
+        }
+        const pieces = stream?.serves(from, to) ? await stream.take(from, to) : undefined;
+        return pieces ?? this.readRange(from, to, options?.signal);
+      },
+      close: () => {
+        closed = true;
+        stream?.close();
+      },
+    };
+  }
+
   async close(): Promise<void> {}
+
+  private pathOf(): string {
+    return shardPath(this.store.drive, this.shard.blockId, this.shard.shardIndex);
+  }
 
   readRange(start: number, end: number, signal: AbortSignal | undefined): Promise<Buffer[]> {
     return this.store.watch(this.fetchRange(start, end, signal));

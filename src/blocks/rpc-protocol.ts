@@ -38,6 +38,11 @@ export const rpcHeaderBytesMax = 16 * 1024;
 /** Shard data per read segment on the node: bounds its memory per read; the first is read before the status is sent. */
 export const rpcReadSegmentBytes = 1024 * 1024;
 /**
+ * The segment (and read frame) of a framed read: one stripe's chunk at 4+2, so the client can hand out
+ * the first stripe after 256 KiB per shard rather than after a whole 1 MiB frame.
+ */
+export const rpcFramedSegmentBytes = 256 * 1024;
+/**
  * Client bounds of a call to a node (RemoteNode's defaults; `--node-timeout` on the roles that reach
  * nodes sets the call bound). A loopback or LAN node answers in milliseconds, so these are short: a hung
  * node must cost a GET one bound, not half a minute. The call bound sits above the node's own drive
@@ -98,6 +103,20 @@ export function abortFrame(): Buffer {
   const frame = Buffer.alloc(frameHeaderBytes);
   frame[0] = frameTypes.abort;
   return frame;
+}
+
+/**
+ * A framed shard read (`&framed=1`) answers with read frames: a u32 (big-endian) payload length, the
+ * payload's CRC-32 (u32), then the payload, one frame per node read segment. The client checks each
+ * frame as it completes, so it can hand out verified bytes of a long range before the range ends.
+ */
+export const readFrameHeaderBytes = 8;
+
+export function readFrameHeader(bytes: number, crc: number): Buffer {
+  const header = Buffer.allocUnsafe(readFrameHeaderBytes);
+  header.writeUInt32BE(bytes, 0);
+  header.writeUInt32BE(crc >>> 0, 4);
+  return header;
 }
 
 /** What the signature covers, one field per line. The url is signed as sent (path and query), so nothing is canonicalised. */

@@ -41,8 +41,22 @@ export interface ShardReadHandle {
    * client) returns those, with a `buffer` that is not the pool's: give() ignores it.
    */
   readPooled(start: number, end: number, pool: BufferPool, options?: ShardCallOptions): Promise<{ pieces: Buffer[]; buffer: Buffer }>;
+  /**
+   * Optional: shard bytes [start, end) for a caller that will read them in order, in as many reads as it
+   * likes (a GET, stripe after stripe). The node RPC client streams the range in one request instead of
+   * one request per read; a store without it is read with readPieces().
+   */
+  readInOrder?(start: number, end: number): ShardRangeReader;
   /** Lets the shard go; never rejects. */
   close(): Promise<void>;
+}
+
+/** A shard range read in order (ShardReadHandle.readInOrder). */
+export interface ShardRangeReader {
+  /** Bytes [start, end), verified; any range may be asked, but only the next one in order is served from the stream. */
+  read(start: number, end: number, options?: ShardCallOptions): Promise<Buffer[]>;
+  /** Stops the stream; never throws. */
+  close(): void;
 }
 
 /** A shard file a target holds; unfinished writes (tmp) are listed too, for the orphan sweep. */

@@ -155,7 +155,7 @@ function route(method: string, url: URL, drives: Map<string, LocalDrive>, nodeId
       const shardBytes = intParam(url, 'shard-bytes', 0, Number.MAX_SAFE_INTEGER);
       const start = intParam(url, 'start', 0, shardBytes);
       const end = intParam(url, 'end', start, shardBytes);
-      return { op: 'read', drive, shard, shardBytes, start, end };
+      return { op: 'read', drive, shard, shardBytes, start, end, framed: url.searchParams.get('framed') === '1' };
     }
   }
   throw new RpcRefusal(405, 'ERR_RPC_BAD_REQUEST', `Cannot ${method} "${url.pathname}"`);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from '@node-rs/crc32';
 import type { LocalDrive } from '../blocks/drive.js';
-import { rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
+import { readFrameHeader, rpcFramedSegmentBytes, rpcHeaders, rpcIdleTimeoutMs, rpcReadSegmentBytes, rpcShardBytesMax, rpcWriteIdleTimeoutMs } from '../blocks/rpc-protocol.js';
 import type { ShardName } from '../blocks/shard-store.js';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcRefusal } from './auth.js';
@@ -21,7 +21,7 @@ export type ShardCall =
   | { op: 'stat'; drive: LocalDrive; shard: ShardName }
   | { op: 'deleteShard'; drive: LocalDrive; shard: ShardName }
   | { op: 'write'; drive: LocalDrive; shard: ShardName; blockBytes: number }
-  | { op: 'read'; drive: LocalDrive; shard: ShardName; shardBytes: number; start: number; end: number };
+  | { op: 'read'; drive: LocalDrive; shard: ShardName; shardBytes: number; start: number; end: number; framed: boolean };
 
 export interface CallContext {
   req: IncomingMessage;
@@ -144,7 +144,9 @@ async function* cutOffAsAborted(req: IncomingMessage, drive: string): AsyncGener
 /**
  * Streams shard bytes [start, end), verified by the drive, in segments aligned to the shard's checksum
  * blocks. The first segment is read before the status goes out, so a missing or corrupt shard gets a
- * clean error; a failure later is named in a trailer. The CRC trailer protects the bytes on the wire.
+ * clean error; a failure later is named in a trailer. The CRC trailer protects the bytes on the wire;
+ * a framed read (a whole shard range streamed to a client that consumes it stripe by stripe) sends each
+ * segment as a read frame with its own CRC instead, so the client can verify and use it before the end.
  * The shard file comes from the node's cache of open readers; a first read that fails through a cached
  * reader is tried once more on a fresh open, so a stale descriptor never fails a read.
  */
@@ -154,7 +156,7 @@ async function readShard(call: Extract<ShardCall, { op: 'read' }>, ctx: CallCont
   try {
     const segmentEnd = (from: number) => {
       const blockBytes = use.reader.header.blockBytes;
-      const segmentBytes = Math.max(blockBytes, Math.floor(rpcReadSegmentBytes / blockBytes) * blockBytes);
+      const segmentBytes = Math.max(blockBytes, Math.floor((call.framed ? rpcFramedSegmentBytes : rpcReadSegmentBytes) / blockBytes) * blockBytes);
       return Math.min(call.end, (Math.floor(from / segmentBytes) + 1) * segmentBytes);
     };
     let position = call.start;
@@ -175,8 +177,18 @@ async function readShard(call: Extract<ShardCall, { op: 'read' }>, ctx: CallCont
       // One chunk per segment, not one per 64 KiB piece: fewer chunk headers and socket writes.
       res.cork();
       let full = false;
+      if (call.framed) {
+        let frameCrc = 0;
+        let frameBytes = 0;
+        for (const piece of pieces) {
+          frameCrc = crc32(piece, frameCrc);
+          frameBytes += piece.length;
+        }
+        full = !res.write(readFrameHeader(frameBytes, frameCrc));
+        crc = frameCrc; // unused by a framed client; the trailer still closes the body
+      }
       for (const piece of pieces) {
-        crc = crc32(piece, crc);
+        if (!call.framed) crc = crc32(piece, crc);
         position += piece.length;
         full = !res.write(piece) || full;
       }
