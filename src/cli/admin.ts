@@ -65,6 +65,13 @@ export function adminCommand(): Command {
       .addOption(new Option('--data <dir>', 'the server\'s data directory, to read root credentials from when the environment has none').env('TESSERA_DATA').default('./data'))
       .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'));
   const admin = new Command('admin').description('Manage a running server through its admin API (root credentials)');
+  // `tessera admin status | head` closes our stdout early: that is the reader's choice, not an error.
+  admin.hook('preAction', () => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(0);
+    });
+  });
   admin.addCommand(common(new Command('status').description('Show each drive\'s state (ok, missing, corrupt) with shard counts, heal/scrub progress, the cluster\'s nodes (up, down, draining), partition health and rebalance progress'))
     .option('--json', 'print the raw JSON', false)
     .action((opts: AdminOptions & { json: boolean }) => status(opts)));
