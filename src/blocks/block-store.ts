@@ -313,10 +313,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async driveStatus(): Promise<DriveStatus[]> {
     this.checkOpen();
     await this.refreshHealth(true);
+    const removed = new Set(this.layout?.targets.filter((t) => t.state === 'removed').map((t) => t.id));
     return Promise.all(
       this.slots.map(async (slot): Promise<DriveStatus> => {
         const store = this.targets.storeOf(slot.id);
-        const stateOf = (): DriveStatus['state'] => (store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing');
+        const reachable = (): DriveStatus['state'] => (store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing');
+        const stateOf = (): DriveStatus['state'] => (removed.has(slot.id) && reachable() !== 'ok' ? 'removed' : reachable());
         const counted = { shardFiles: 0, bytes: 0 };
         // Every call is bounded, so a drive that stops answering mid-count makes it suspect, not the status hang.
         if (stateOf() === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));

@@ -106,8 +106,11 @@ export interface HealResult {
 export interface DriveStatus {
   id: string;
   path: string;
-  /** 'suspect': a call to the drive timed out and no probe has answered in time since. */
-  state: 'ok' | 'missing' | 'suspect';
+  /**
+   * 'suspect': a call to the drive timed out and no probe has answered in time since. 'removed': the
+   * newest layout epoch removed it (its node left the cluster); it is listed while older epochs name it.
+   */
+  state: 'ok' | 'missing' | 'suspect' | 'removed';
   shardFiles: number;
   bytes: number;
   /** Corrupt shard blocks this process has met on the drive (reads and scrubs). */

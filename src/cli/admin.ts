@@ -48,9 +48,10 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   }
   const rows = s.drives.map((d) => [d.id, d.state === 'ok' && d.corruptFound > 0 ? 'corrupt' : d.state, String(d.shardFiles), String(d.bytes), String(d.corruptFound), d.path]);
   process.stdout.write(table(['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'], rows));
-  const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0 };
+  const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0, removed: 0 };
   for (const r of rows) counts[r[1] as keyof typeof counts]++;
-  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
+  const removed = counts.removed > 0 ? `, ${counts.removed} removed from the layout` : '';
+  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt${removed}; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
   process.stdout.write(`redundancy: ${describeRedundancy(s.defaultRedundancy)}\n`);
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
