@@ -197,7 +197,9 @@ function dispositionParams(value: string): { type: string; values: Map<string, s
   paramPattern.lastIndex = semi < 0 ? value.length : semi;
   for (let m = paramPattern.exec(value); m; m = paramPattern.exec(value)) {
     const name = m[1]!.toLowerCase();
-    const text = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!.trim();
+    // Browsers send a backslash as itself (a Windows path from an old browser is full of them) and a
+    // quote as %22; curl escapes both. So only \" and \\ are read as escapes.
+    const text = m[2] !== undefined ? m[2].replace(/\\(["\\])/g, '$1') : m[3]!.trim();
     if (!values.has(name)) values.set(name, text);
   }
   return { type, values };
