@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
-import { assertS3Error, parseErrorBody } from './raw-http.js';
+import { assertS3Error, parseErrorBody, raw } from './raw-http.js';
 import { formBody, postForm, signedFields, type FormEntry } from './post-form.js';
 
 const { server, s3 } = await startTesseraForFile();
@@ -155,6 +155,8 @@ test('PostObject - a policy without expiration, signed, is 400 InvalidPolicyDocu
 test('PostObject - a body that is not multipart/form-data or not well formed is refused', async () => {
   const urlencoded = await postForm(server, Bucket, Buffer.from('key=a'), { 'content-type': 'application/x-www-form-urlencoded' });
   assert.equal(assertS3Error(urlencoded, 412, 'PreconditionFailed').Condition, 'Bucket POST must be of the enclosure-type multipart/form-data');
+  // Signed at the HTTP level too (the router's way in, rather than the unsigned one).
+  assertS3Error(await raw(server, { method: 'POST', path: `/${Bucket}`, body: 'form' }), 412, 'PreconditionFailed');
   const good = formBody([['key', 'trunc'], ...signedFields(server, [{ key: 'trunc' }]), file('some data')]);
   const truncated = await postForm(server, Bucket, good.subarray(0, good.length - 30));
   assertS3Error(truncated, 400, 'MalformedPOSTRequest');
