@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import type { TesseraProcess } from '../helpers/tessera.js';
 import { send, type RawResponse } from './raw-http.js';
 
-const boundary = '----TesseraFormBoundaryQ2xvdWQ';
+export const formBoundary = '----TesseraFormBoundaryQ2xvdWQ';
 
 export type FormEntry = [name: string, value: string | Buffer, filename?: string];
 
@@ -12,9 +12,9 @@ export function formBody(entries: readonly FormEntry[]): Buffer {
   const pieces: Buffer[] = [];
   for (const [name, value, filename] of entries) {
     const disposition = `form-data; name="${name}"${filename === undefined ? '' : `; filename="${filename}"`}`;
-    pieces.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n'));
+    pieces.push(Buffer.from(`--${formBoundary}\r\nContent-Disposition: ${disposition}\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n'));
   }
-  pieces.push(Buffer.from(`--${boundary}--\r\n`));
+  pieces.push(Buffer.from(`--${formBoundary}--\r\n`));
   return Buffer.concat(pieces);
 }
 
@@ -54,7 +54,7 @@ export function postForm(srv: TesseraProcess, bucket: string, body: Buffer, head
   return send(srv, {
     method: 'POST',
     path: `/${bucket}`,
-    headers: { host: `127.0.0.1:${srv.port}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length), ...headers },
+    headers: { host: `127.0.0.1:${srv.port}`, 'content-type': `multipart/form-data; boundary=${formBoundary}`, 'content-length': String(body.length), ...headers },
     body,
   });
 }
