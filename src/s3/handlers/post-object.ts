@@ -150,14 +150,10 @@ function objectUrl(c: FormPostContext, bucket: string, key: string): string {
 }
 
 /** A redirect target AWS would follow: an absolute http(s) URL; anything else is ignored, as AWS does. */
-function redirectOf(fields: FormFields): URL | undefined {
+function redirectOf(fields: FormFields): string | undefined {
   const value = fields.get('success_action_redirect')?.value ?? fields.get('redirect')?.value;
-  if (value === undefined || !/^https?:\/\//i.test(value)) return undefined;
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
+  if (value === undefined || !/^https?:\/\//i.test(value) || !URL.canParse(value)) return undefined;
+  return value.split('#', 1)[0]!;
 }
 
 /**
@@ -168,11 +164,9 @@ function answer(c: FormPostContext, fields: FormFields, done: { bucket: string; 
   const { bucket, key, record } = done;
   const headers = writeResponseHeaders(record);
   const redirect = redirectOf(fields);
-  if (redirect) {
-    const value = fields.get('success_action_redirect')?.value ?? fields.get('redirect')!.value;
+  if (redirect !== undefined) {
     const query = `bucket=${encodeURIComponent(bucket)}&key=${encodeURIComponent(key)}&etag=${encodeURIComponent(record.etag)}`;
-    const base = value.split('#', 1)[0]!;
-    sendEmpty(c, 303, { ...headers, location: `${base}${base.includes('?') ? '&' : '?'}${query}` });
+    sendEmpty(c, 303, { ...headers, location: `${redirect}${redirect.includes('?') ? '&' : '?'}${query}` });
     return;
   }
   const location = objectUrl(c, bucket, key);
