@@ -36,6 +36,13 @@ test('PostObject - a signed form is stored with its metadata and answered 204 wi
   assert.deepEqual(got.Metadata, { owner: 'alice' });
 });
 
+test('PostObject - an empty file is stored as an empty object', async () => {
+  const res = await postForm(server, Bucket, formBody([['key', 'empty'], ...signedFields(server, [{ key: 'empty' }, ['content-length-range', 0, 10]]), file('')]));
+  assert.equal(res.status, 204, res.text);
+  assert.equal(res.headers.etag, `"${createHash('md5').digest('hex')}"`);
+  assert.equal(await objectBody('empty'), '');
+});
+
 test('PostObject - success_action_status 201 answers a PostResponse, 200 an empty 200, anything else 204', async () => {
   for (const [status, expected] of [['201', 201], ['200', 200], ['404', 204]] as const) {
     const key = `status-${status}`;

@@ -77,6 +77,7 @@ function keyOf(fields: FormFields, filename: string): string {
  * The form's fields as the request headers a PutObject would carry them in. Values go in as their UTF-8
  * bytes read as latin1, which is how Node hands over a header botocore sent, so user metadata is taken
  * the same way. x-amz-checksum-algorithm names the checksum as x-amz-sdk-checksum-algorithm does on a PUT.
+ * Fields without a header meaning (key, policy, success_action_*) are there too and ignored by the readers.
  */
 function headersOf(fields: FormFields): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -84,6 +85,11 @@ function headersOf(fields: FormFields): Record<string, string> {
   delete headers['x-amz-sdk-checksum-algorithm'];
   const algorithm = fields.get('x-amz-checksum-algorithm');
   if (algorithm !== undefined) headers['x-amz-sdk-checksum-algorithm'] = algorithm.value;
+  // The acl field is a PUT's x-amz-acl header (x-amz-grant-* fields already carry their header names),
+  // so whatever PutObject does with canned ACLs applies here too; today both are accepted and ignored.
+  delete headers['x-amz-acl'];
+  const acl = fields.get('acl');
+  if (acl !== undefined) headers['x-amz-acl'] = acl.value;
   return headers;
 }
 
