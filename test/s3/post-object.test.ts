@@ -3,10 +3,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand, GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, parseErrorBody, raw } from './raw-http.js';
-import { formBody, postForm, signedFields, type FormEntry } from './post-form.js';
+import { formBody, formBoundary, postForm, signedFields, type FormEntry } from './post-form.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'post-uploads';
@@ -176,4 +178,46 @@ test('PostObject - a key with a character XML cannot carry is refused as on PutO
   const key = 'bad\u0000key';
   const res = await postForm(server, Bucket, formBody([['key', key], ...signedFields(server, [{ key }]), file('x')]));
   assert.equal(parseErrorBody(res.text).Code, 'InvalidArgument');
+});
+
+test('PostObject - cut and corrupted forms never get a 5xx and never store a partial file', async () => {
+  const content = randomBytes(40_000);
+  const good = formBody([['key', 'fuzz'], ['Content-Type', 'application/octet-stream'], ...signedFields(server, [{ key: 'fuzz' }, { 'Content-Type': 'application/octet-stream' }]), file(content)]);
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let i = 0; i < 60; i++) {
+    const body = Buffer.from(good);
+    if (i % 2 === 0) {
+      const cut = random(body.length);
+      const res = await postForm(server, Bucket, body.subarray(0, cut));
+      assert.ok(res.status >= 400 && res.status < 500, `cut at ${cut}: ${res.status} ${res.text}`);
+    } else {
+      for (let j = 0; j < 3; j++) body[random(body.length)] = random(256);
+      const res = await postForm(server, Bucket, body);
+      assert.ok(res.status < 500, `corrupted: ${res.status} ${res.text}`);
+    }
+  }
+  // Whatever got stored is the whole file or a whole corrupted copy of it, never a piece.
+  const stored = await s3.send(new GetObjectCommand({ Bucket, Key: 'fuzz' })).catch(() => undefined);
+  if (stored) assert.equal(stored.ContentLength, content.length);
+});
+
+test('PostObject - a client that goes away mid-file leaves no object and the server serving', async () => {
+  const body = formBody([['key', 'gone'], ...signedFields(server, [{ key: 'gone' }]), file(randomBytes(2 * 1024 * 1024))]);
+  await new Promise<void>((resolve) => {
+    const req = request({
+      host: '127.0.0.1', port: server.port, method: 'POST', path: `/${Bucket}`, agent: false,
+      headers: { 'content-type': `multipart/form-data; boundary=${formBoundary}`, 'content-length': String(body.length) },
+    });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.write(body.subarray(0, body.length / 2), () => setTimeout(() => req.destroy(), 100));
+  });
+  await sleep(200);
+  await assertMissing('gone');
+  const ok = await postForm(server, Bucket, formBody([['key', 'after-gone'], ...signedFields(server, [{ key: 'after-gone' }]), file('still here')]));
+  assert.equal(ok.status, 204, ok.text);
 });
