@@ -6,6 +6,7 @@ import { putObject } from '../../objects/put-object.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { checksumAlgorithms, checksumHeaderName } from '../../util/checksum.js';
 import { postFormBytesMax } from '../../constants.js';
+import { assert } from '../../util/assert.js';
 import { header, sendEmpty, withRequestId, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { FormDataReader, formBoundaryOf, type FormBudget } from '../form-data.js';
@@ -104,7 +105,7 @@ function checksumHeadersOf(headers: Record<string, string>): Record<string, stri
 
 export async function handlePostObject(c: FormPostContext): Promise<void> {
   const bucket = c.bucket;
-  if (bucket === undefined) throw new S3Error('MethodNotAllowed');
+  assert(bucket !== undefined, 'PostObject is routed for a bucket only');
   const boundary = formBoundaryOf(header(c, 'content-type'));
   if (boundary === undefined) {
     throw new S3Error('PreconditionFailed', undefined, { extra: { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' } });
@@ -115,7 +116,9 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const auth = authenticateForm(form.fields, c.config);
   // TODO(issue 13): an unsigned form is served where a bucket policy or ACL lets anyone write.
   if (!auth) throw new S3Error('AccessDenied');
-  const policy = parsePostPolicy(form.fields.get('policy')!.value);
+  const policyField = form.fields.get('policy');
+  assert(policyField, 'A signed form has a policy');
+  const policy = parsePostPolicy(policyField.value);
   if (!form.file) {
     throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { extra: { ArgumentName: 'file', ArgumentValue: '0' } });
   }
