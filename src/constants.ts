@@ -20,6 +20,7 @@ export const clockSkewMsMax = 15 * 60 * 1000;
 
 // HTTP limits of our own.
 export const requestHeaderBytesMax = 16 * KiB; // Node's default, and the 8 KiB AWS header limit fits inside
+export const postFormBytesMax = 20 * KiB; // a browser POST's fields and part headers, without the file (AWS's limit)
 export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fits
 export const requestTimeoutMs = 10 * 60 * 1000;
 export const headersTimeoutMs = 60 * 1000;

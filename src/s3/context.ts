@@ -32,7 +32,10 @@ export interface RequestContext {
   resource: string;
 }
 
-export function header(c: RequestContext, name: string): string | undefined {
+/** What a handler answers through. */
+export type Answering = Pick<RequestContext, 'res' | 'requestId'>;
+
+export function header(c: Pick<RequestContext, 'req'>, name: string): string | undefined {
   const value = c.req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
@@ -81,13 +84,13 @@ export function withRequestId(requestId: string, headers: Record<string, string>
   return headers;
 }
 
-export function sendXml(c: RequestContext, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
+export function sendXml(c: Answering, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
   const body = Buffer.from(xmlDocument(root, children), 'utf8');
   c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) }));
   c.res.end(body);
 }
 
-export function sendEmpty(c: RequestContext, status: number, headers: Record<string, string> = {}): void {
+export function sendEmpty(c: Answering, status: number, headers: Record<string, string> = {}): void {
   c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-length': '0' }));
   c.res.end();
 }

@@ -8,6 +8,8 @@ import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticate } from './sigv4/authenticate.js';
 import { route } from './router.js';
+import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
+import { assert } from '../util/assert.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
 import { createsKey, validateKey, validateNewKey } from './names.js';
@@ -247,15 +249,18 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       secretFor: options.config.secretFor,
       nowMs: options.config.nowMs,
     });
-    if (!auth) throw new S3Error('AccessDenied');
+    // A browser POST upload carries its signature in the form, so it comes unsigned at the HTTP level.
+    const formPost = !auth && !root && isFormPost(req.method, address, query);
+    if (!auth && !formPost) throw new S3Error('AccessDenied');
     if (root) {
+      assert(auth);
       if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
       await root(req, res, rawPath);
       return true;
     }
     let signal: AbortSignal | undefined;
-    const context: RequestContext = {
+    const context: FormPostContext = {
       req,
       res,
       requestId,
@@ -271,7 +276,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
         return signal;
       },
     };
-    await route(context)(context);
+    if (isSigned(context)) await route(context)(context);
+    else await handlePostObject(context);
   } catch (err) {
     // A client that hung up mid-body or mid-answer surfaces here as whatever its stream threw; it is not
     // a server fault, so it is neither logged as one nor answered.
@@ -285,6 +291,15 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   }
   settleBody(req, res);
   return !clientGone(res);
+}
+
+function isSigned(c: FormPostContext): c is RequestContext {
+  return c.auth !== null;
+}
+
+/** POST /bucket with no sub-resource: PostObject, the one operation whose request is signed in its body. */
+function isFormPost(method: string | undefined, address: { bucket?: string; key?: string }, query: Query): boolean {
+  return method === 'POST' && address.bucket !== undefined && address.key === undefined && query.pairs.length === 0;
 }
 
 /** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */
