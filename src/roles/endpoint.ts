@@ -9,7 +9,7 @@ import { createMetricsServer } from '../admin/metrics.js';
 import type { ObjectContext } from '../objects/context.js';
 import type { Logger } from '../util/log.js';
 import type { RootCredentials } from './stores.js';
-import { isHealthRequest, serveHealth, type HealthReport } from './health.js';
+import { healthRequestKind, liveReport, serveHealth, type HealthReport } from './health.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -23,7 +23,7 @@ export interface EndpointOptions {
   /** The admin module's dependencies, given the endpoint's request counters. */
   admin: (counters: () => Record<string, number>) => AdminDeps;
   log: Logger;
-  /** The unauthenticated health check (health.ts); unset: the path is S3's like any other. */
+  /** The unauthenticated ready check (health.ts); unset: the health paths are S3's like any other. */
   health?: () => Promise<HealthReport>;
 }
 
@@ -55,7 +55,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   // The one extra cost per S3 request is a character compare (isAdminRequest's first check).
   const health = options.health;
   const server = createS3HttpServer((req: IncomingMessage, res: ServerResponse) => {
-    if (health && isHealthRequest(req.method, req.url ?? '/')) void serveHealth(health, req, res);
+    const kind = health && healthRequestKind(req.method, req.url ?? '/');
+    if (kind) void serveHealth(kind === 'live' ? liveReport : health!, req, res);
     else if (isAdminRequest(req.method, req.url ?? '/')) adminListener(req, res);
     else s3(req, res);
   });

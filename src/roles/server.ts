@@ -111,7 +111,7 @@ export async function serveStores(
       credentials,
       objects,
       log,
-      health: healthCheck(stores.meta, blocks),
+      health: healthCheck(stores.meta, blocks, { log }),
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
         meta: stores.meta,
