@@ -32,6 +32,7 @@ import type {
   BlockStore,
   BlockWriteOptions,
   DriveStatus,
+  DriveSummary,
   HealResult,
   LeasedBytes,
   MoveResult,
@@ -321,6 +322,21 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
         // Every call is bounded, so a drive that stops answering mid-count makes it suspect, not the status hang.
         if (stateOf() === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));
         return { id: slot.id, path: slot.where, state: stateOf(), ...counted, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
+      }),
+    );
+  }
+
+  async driveSummaries(): Promise<DriveSummary[]> {
+    this.checkOpen();
+    await this.refreshHealth();
+    return Promise.all(
+      this.slots.map(async (slot): Promise<DriveSummary> => {
+        const store = this.targets.storeOf(slot.id);
+        const state: DriveSummary['state'] = store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing';
+        // A probe is bounded by the drive's timeout, like the block store's own looks at its drives.
+        const probed = state === 'ok' && store ? await store.probe().catch(() => undefined) : undefined;
+        const capacity = probed?.totalBytes === undefined ? {} : { totalBytes: probed.totalBytes, ...(probed.freeBytes === undefined ? {} : { freeBytes: probed.freeBytes }) };
+        return { id: slot.id, path: slot.where, state, corruptFound: this.corruptFound.get(slot.id) ?? 0, ...capacity };
       }),
     );
   }
