@@ -1,7 +1,6 @@
-// The HTTP endpoint a server or gateway role serves: one listener that sends the admin API and metrics
-// (/_tessera/...) to the admin module, health checks to health.ts and everything else to the S3 module,
-// SigV4 shared between them, plus the optional metrics-only listener; and its graceful stop (drain.ts).
-// Also the address helpers of every role.
+// The HTTP endpoint of a server or gateway: one listener sending health checks to health.ts, /_tessera/...
+// to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
+// graceful stop (drain.ts). Also the address helpers of every role.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';

@@ -1,7 +1,6 @@
-// The unauthenticated health checks load balancers and orchestrators poll: live (GET /_tessera/health/live,
-// 200 while the process serves) and ready (GET /_tessera/health/ready, and its older alias /_tessera/health):
-// 200 while the MetaStore answers a read within a short bound and enough storage targets are up to write at
-// the default redundancy, 503 otherwise. The body says the state and a one-word reason, nothing else.
+// The unauthenticated health checks load balancers and orchestrators poll: live (200 while the process
+// serves) and ready (200 while the MetaStore answers and enough targets are up to write at the default
+// redundancy, else 503). Answers say the state and a one-word reason, never counts, addresses or errors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MetaStore } from '../meta/types.js';
 import type { LocalBlockStore } from '../blocks/index.js';
