@@ -85,3 +85,7 @@ export const driveOpTimeoutMs = 5000;
 // fs calls in flight per drive; more wait in a queue. A hung drive thus holds at most this many libuv
 // threads (plus one probe), while bin/tessera.js gives the process 16.
 export const driveOpsInFlightMax = 4;
+// A stop (SIGTERM, SIGINT) lets requests in flight finish for this long before it cuts them: long enough for
+// a large PUT or GET on a busy server, short of the 30 s default grace an orchestrator gives before SIGKILL
+// plus the few seconds the stores take to close.
+export const shutdownTimeoutMsDefault = 30_000;

@@ -26,10 +26,17 @@ export interface S3ServerOptions {
   counters?: RequestCounters;
 }
 
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+/** Answers a request; the promise, when there is one, settles once the answer is complete or abandoned. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /** A route served beside S3 once SigV4 proved the root key signed the request (the admin API). */
 export type RootRoute = (req: IncomingMessage, res: ServerResponse, rawPath: string) => Promise<void>;
+
+/**
+ * A credential besides SigV4 that a root route accepts (the metrics bearer token): 'granted' serves the
+ * route unsigned, 'denied' answers AccessDenied, 'absent' leaves the request to SigV4.
+ */
+export type BearerCheck = (req: IncomingMessage) => 'granted' | 'denied' | 'absent';
 
 export interface RequestCounters {
   requests_total: number;
@@ -232,7 +239,7 @@ function clientGone(res: ServerResponse): boolean {
  * Answers one request, or hands it to `root` once authenticated as the root key; resolves with false when
  * the client went away before the answer was complete.
  */
-async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined): Promise<boolean> {
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined, bearer?: BearerCheck): Promise<boolean> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -244,6 +251,13 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (address.key !== undefined) validateKey(address.key);
     const query = Query.parse(rawQuery);
     if (address.key !== undefined && createsKey(req.method, query)) validateNewKey(address.key);
+    const bearerVerdict = root && bearer ? bearer(req) : 'absent';
+    if (bearerVerdict === 'denied') throw new S3Error('AccessDenied');
+    if (bearerVerdict === 'granted') {
+      setRequestId(res, requestId);
+      await root!(req, res, rawPath);
+      return true;
+    }
     const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers }, {
       region: options.config.region,
       secretFor: options.config.secretFor,
@@ -366,21 +380,22 @@ export function s3Listener(options: S3ServerOptions): RequestListener {
 }
 
 /**
- * A listener for a route mounted beside S3 (the admin API): the same request ids, counters, SigV4 and S3
- * error answers, and only the root key gets through to `route`; anyone else gets AccessDenied.
+ * A listener for a route mounted beside S3 (the admin API, metrics): the same request ids, counters, SigV4
+ * and S3 error answers, and only the root key (or, when `bearer` is given, the credential it grants) gets
+ * through to `route`; anyone else gets AccessDenied.
  */
-export function rootOnlyListener(options: S3ServerOptions, route: RootRoute): RequestListener {
-  return listenerOf(options, route);
+export function rootOnlyListener(options: S3ServerOptions, route: RootRoute, bearer?: BearerCheck): RequestListener {
+  return listenerOf(options, route, bearer);
 }
 
-function listenerOf(options: S3ServerOptions, root: RootRoute | undefined): RequestListener {
-  return (req: IncomingMessage, res: ServerResponse): void => {
+function listenerOf(options: S3ServerOptions, root: RootRoute | undefined, bearer?: BearerCheck): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) counters.requests_total++;
     // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
     // client went away mid-body counts as aborted whatever status it began with.
-    handle(options, req, res, requestId, root).then((answered) => {
+    return handle(options, req, res, requestId, root, bearer).then((answered) => {
       if (!counters) return;
       if (!answered) counters.requests_aborted_total++;
       else if (!res.headersSent) return;
