@@ -46,6 +46,8 @@ export interface EndpointConfig {
   domains: string[];
   /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
   metricsAddress?: string;
+  /** Whether SigV2 (header and presigned) is accepted; default true. */
+  sigv2?: boolean;
   log?: Logger;
 }
 
@@ -108,6 +110,7 @@ export async function serveStores(
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
       region: config.region,
       domains: config.domains,
+      ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
       credentials,
       objects,
       log,
