@@ -221,3 +221,31 @@ test('authenticateRequest - two mechanisms at once are InvalidArgument', () => {
   assertS3Error(() => authenticateRequest(authRequest({ path: '/b/k', query: `${presign}&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0` }), on), 'InvalidArgument', /Only one auth mechanism/);
   assert.equal(authenticateRequest(authRequest({ path: '/b/k', headers: { date } }), on), null);
 });
+
+test('authenticateHeaderV2 - a path-style bucket request verifies signed as "/bucket" and as "/bucket/" (botocore)', () => {
+  const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+  for (const resource of ['/b', '/b/']) {
+    const signature = sign(`PUT\n\n\n${date}\n${resource}`);
+    assert.ok(authenticateHeaderV2(request({ method: 'PUT', path: '/b', headers: { date } }), `AWS ${accessKeyId}:${signature}`, config(date)));
+  }
+  // Only a bucket alone: an object's path is signed as sent.
+  assertS3Error(() => authenticateHeaderV2(request({ path: '/b/k', headers: { date } }), `AWS ${accessKeyId}:${sign(`GET\n\n\n${date}\n/b/k/`)}`, config(date)), 'SignatureDoesNotMatch');
+});
+
+test('authenticateHeaderV2 - older botocore signing its URI template query twice verifies, path and virtual style', () => {
+  const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+  const cases: Array<{ spec: RequestSpec; resource: string }> = [
+    { spec: { method: 'POST', path: '/b/k', query: 'uploads' }, resource: '/b/k?uploads?uploads' },
+    { spec: { method: 'POST', path: '/k', query: 'uploads', virtualBucket: 'b' }, resource: '/b/k?uploads?uploads' },
+    { spec: { path: '/b', query: 'list-type=2&prefix=dir%2F' }, resource: '/b?list-type=2' },
+    { spec: { path: '/', query: 'list-type=2&prefix=dir%2F', virtualBucket: 'b' }, resource: '/b?list-type=2' },
+    { spec: { method: 'PUT', path: '/b/k', query: 'tagging&versionId=v1' }, resource: '/b/k?tagging?tagging&versionId=v1' },
+  ];
+  for (const { spec, resource } of cases) {
+    const signature = sign(`${spec.method ?? 'GET'}\n\n\n${date}\n${resource}`);
+    assert.ok(authenticateHeaderV2(request({ ...spec, headers: { date } }), `AWS ${accessKeyId}:${signature}`, config(date)), resource);
+  }
+  // The doubled reading is the request's own first query component, not any text.
+  const forged = sign(`GET\n\n\n${date}\n/b/k?uploads?uploads`);
+  assertS3Error(() => authenticateHeaderV2(request({ path: '/b/k', query: 'acl', headers: { date } }), `AWS ${accessKeyId}:${forged}`, config(date)), 'SignatureDoesNotMatch');
+});

@@ -59,13 +59,13 @@ export function authenticateHeaderV2(req: SigV2Request, authorization: string, c
     contentMd5: singleHeader(req.headers, 'content-md5') ?? '', contentType: singleHeader(req.headers, 'content-type') ?? '',
     date: amzDate === undefined ? dateText! : '', amzHeaders,
   };
-  const candidates = [input];
+  const candidates = readingsOf(input);
   if (amzDate !== undefined) {
     // AWS's own worked example (the Delete one) signs x-amz-date's value in the Date position and leaves it
     // out of the x-amz-* lines; its rule says an empty Date and the x-amz-date line. Both sign the same value.
     const others = new Map(amzHeaders);
     others.delete('x-amz-date');
-    candidates.push({ ...input, date: amzDate, amzHeaders: others });
+    candidates.push(...readingsOf({ ...input, date: amzDate, amzHeaders: others }));
   }
   verify(secret, accessKeyId, provided, candidates);
   return { signatureVersion: 2, accessKeyId, payload, presigned: false };
@@ -121,7 +121,7 @@ export function authenticatePresignedV2(req: SigV2Request, config: AuthConfig): 
     date: expires, amzHeaders,
   };
   // A '+' left unescaped in the URL decodes as a space; base64 has no spaces, so it was a '+'.
-  verify(secret, accessKeyId, signature.replaceAll(' ', '+'), [input]);
+  verify(secret, accessKeyId, signature.replaceAll(' ', '+'), readingsOf(input));
   return { signatureVersion: 2, accessKeyId, payload: payloadMode(req.headers), presigned: true };
 }
 
@@ -142,6 +142,28 @@ function payloadMode(headers: IncomingHttpHeaders): PayloadMode {
   return mode;
 }
 
+/**
+ * The readings of a request that real clients sign, AWS's first. A request to a bucket alone is read both
+ * as "/bucket" and "/bucket/": botocore signs the slash on a path-style one (as a virtual-hosted request has
+ * it; AWS accepts it), and older botocore leaves it off a virtual-hosted one with a query. Older botocore (Debian's 1.29, boto/botocore#2962) signs the query of
+ * its URI template again before the sub-resources ("/b/k?uploads?uploads", "/b?list-type=2"), which AWS
+ * refuses; it is accepted here, or that botocore could not upload in parts or list with SigV2. Every
+ * reading signs all of the request AWS's does, and more, so none lets a signature cover another request.
+ */
+function readingsOf(input: StringToSignInput): StringToSignInput[] {
+  const readings = [input];
+  if (input.virtualBucket === undefined && /^\/[^/]+$/.test(input.rawPath)) readings.push({ ...input, rawPath: `${input.rawPath}/` });
+  if (input.virtualBucket !== undefined && (input.rawPath === '/' || input.rawPath === '')) {
+    readings.push({ ...input, virtualBucket: undefined, rawPath: `/${input.virtualBucket}` });
+  }
+  if (input.rawQuery !== '') {
+    const amp = input.rawQuery.indexOf('&');
+    const templateQuery = amp < 0 ? input.rawQuery : input.rawQuery.slice(0, amp);
+    for (const reading of readings.slice()) readings.push({ ...reading, templateQuery });
+  }
+  return readings;
+}
+
 function signatureOf(secret: string, text: string): Buffer {
   return createHmac('sha1', secret).update(text, 'utf8').digest();
 }
@@ -156,11 +178,10 @@ export function signatureMatchesV2(expected: Buffer, provided: string): boolean 
 
 /** Passes when the signature matches one reading of the request; AWS's error names the first reading. */
 function verify(secret: string, accessKeyId: string, provided: string, candidates: readonly StringToSignInput[]): void {
-  const texts = candidates.map(stringToSign);
-  for (const text of texts) {
-    if (signatureMatchesV2(signatureOf(secret, text), provided)) return;
+  for (const candidate of candidates) {
+    if (signatureMatchesV2(signatureOf(secret, stringToSign(candidate)), provided)) return;
   }
-  const text = texts[0]!;
+  const text = stringToSign(candidates[0]!);
   // AWS returns the string to sign (and its bytes) so clients can debug; neither holds a secret.
   throw new S3Error('SignatureDoesNotMatch', undefined, {
     extra: {

@@ -33,12 +33,17 @@ export interface StringToSignInput {
   date: string;
   /** Every x-amz-* header, each name lowercase with all its values in order. */
   amzHeaders: ReadonlyMap<string, readonly string[]>;
+  /**
+   * For older botocore (Debian's 1.29) only: the query text its request URI template fixes ("uploads",
+   * "list-type=2"), which it signs between the path and the sub-resources ("/b/k?uploads?uploads").
+   */
+  templateQuery?: string;
 }
 
 export function stringToSign(input: StringToSignInput): string {
   return `${input.method}\n${input.contentMd5}\n${input.contentType}\n${input.date}\n`
     + canonicalAmzHeaders(input.amzHeaders)
-    + canonicalResource(input.rawPath, input.rawQuery, input.virtualBucket);
+    + canonicalResource(input.rawPath, input.rawQuery, input.virtualBucket, input.templateQuery);
 }
 
 /** Lowercase names sorted, each `name:v1,v2\n` with its values trimmed and joined without spaces. */
@@ -55,9 +60,10 @@ export function canonicalAmzHeaders(amzHeaders: ReadonlyMap<string, readonly str
  * "/bucket" when the Host header names it, then the undecoded path, then the signed query names sorted by
  * name, each with its decoded value when it has one ("?acl", "?partNumber=2&uploadId=x").
  */
-export function canonicalResource(rawPath: string, rawQuery: string, virtualBucket?: string): string {
+export function canonicalResource(rawPath: string, rawQuery: string, virtualBucket?: string, templateQuery?: string): string {
   const path = rawPath === '' ? '/' : rawPath;
   let resource = virtualBucket === undefined ? path : `/${virtualBucket}${path}`;
+  if (templateQuery !== undefined) resource += `?${templateQuery}`;
   const signed: Array<{ name: string; text: string }> = [];
   if (rawQuery !== '') {
     for (const part of rawQuery.split('&')) {
