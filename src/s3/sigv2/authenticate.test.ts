@@ -249,3 +249,13 @@ test('authenticateHeaderV2 - older botocore signing its URI template query twice
   const forged = sign(`GET\n\n\n${date}\n/b/k?uploads?uploads`);
   assertS3Error(() => authenticateHeaderV2(request({ path: '/b/k', query: 'acl', headers: { date } }), `AWS ${accessKeyId}:${forged}`, config(date)), 'SignatureDoesNotMatch');
 });
+
+test('authenticateHeaderV2 - a non-ASCII x-amz-meta value verifies sent as latin1 (botocore) or as UTF-8 bytes (s3cmd)', () => {
+  const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+  const signature = sign(`PUT\n\n\n${date}\nx-amz-meta-name:café ✓\n/b/k`);
+  // Node reads each header byte as one latin1 character: UTF-8 bytes arrive as "cafÃ© â\u009c\u0093".
+  const utf8OnTheWire = Buffer.from('café ✓', 'utf8').toString('latin1');
+  assert.ok(authenticateHeaderV2(request({ method: 'PUT', path: '/b/k', headers: { date, 'x-amz-meta-name': utf8OnTheWire } }), `AWS ${accessKeyId}:${signature}`, config(date)));
+  const latin1Signature = sign(`PUT\n\n\n${date}\nx-amz-meta-name:café\n/b/k`);
+  assert.ok(authenticateHeaderV2(request({ method: 'PUT', path: '/b/k', headers: { date, 'x-amz-meta-name': 'café' } }), `AWS ${accessKeyId}:${latin1Signature}`, config(date)));
+});

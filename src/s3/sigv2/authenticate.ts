@@ -147,8 +147,10 @@ function payloadMode(headers: IncomingHttpHeaders): PayloadMode {
  * as "/bucket" and "/bucket/": botocore signs the slash on a path-style one (as a virtual-hosted request has
  * it; AWS accepts it), and older botocore leaves it off a virtual-hosted one with a query. Older botocore (Debian's 1.29, boto/botocore#2962) signs the query of
  * its URI template again before the sub-resources ("/b/k?uploads?uploads", "/b?list-type=2"), which AWS
- * refuses; it is accepted here, or that botocore could not upload in parts or list with SigV2. Every
- * reading signs all of the request AWS's does, and more, so none lets a signature cover another request.
+ * refuses; it is accepted here, or that botocore could not upload in parts or list with SigV2. Non-ASCII
+ * x-amz-* values are also read as UTF-8: Node hands header bytes over as latin1, and s3cmd sends UTF-8
+ * bytes of the text it signs. Every reading signs all of the request AWS's does, so none lets a
+ * signature cover another request.
  */
 function readingsOf(input: StringToSignInput): StringToSignInput[] {
   const readings = [input];
@@ -156,12 +158,25 @@ function readingsOf(input: StringToSignInput): StringToSignInput[] {
   if (input.virtualBucket !== undefined && (input.rawPath === '/' || input.rawPath === '')) {
     readings.push({ ...input, virtualBucket: undefined, rawPath: `/${input.virtualBucket}` });
   }
+  const utf8 = utf8AmzHeaders(input.amzHeaders);
+  if (utf8) for (const reading of readings.slice()) readings.push({ ...reading, amzHeaders: utf8 });
   if (input.rawQuery !== '') {
     const amp = input.rawQuery.indexOf('&');
     const templateQuery = amp < 0 ? input.rawQuery : input.rawQuery.slice(0, amp);
     for (const reading of readings.slice()) readings.push({ ...reading, templateQuery });
   }
   return readings;
+}
+
+/** The x-amz-* values re-read as UTF-8 bytes, or undefined when all are ASCII. */
+function utf8AmzHeaders(amzHeaders: ReadonlyMap<string, readonly string[]>): Map<string, string[]> | undefined {
+  let out: Map<string, string[]> | undefined;
+  for (const [name, values] of amzHeaders) {
+    if (!values.some((v) => /[^\x00-\x7f]/.test(v))) continue;
+    out ??= new Map([...amzHeaders].map(([n, v]) => [n, [...v]]));
+    out.set(name, values.map((v) => Buffer.from(v, 'latin1').toString('utf8')));
+  }
+  return out;
 }
 
 function signatureOf(secret: string, text: string): Buffer {
