@@ -13,7 +13,7 @@ let refusing: TesseraProcess;
 const bucket = 'sigv2-raw';
 
 before(async () => {
-  [server, refusing] = await Promise.all([startTessera(), startTessera({ args: ['--sigv2', 'off'] })]);
+  [server, refusing] = await Promise.all([startTessera(), startTessera({ env: { TESSERA_SIGV2: 'off' } })]);
 });
 
 after(async () => {
@@ -99,7 +99,7 @@ test('SigV2 raw - presigned GET works until Expires, then 403 AccessDenied "Requ
   assert.equal(put.status, 200, put.text);
 });
 
-test('SigV2 raw - with --sigv2 off, header and presigned SigV2 are 400 InvalidRequest, SigV4 still works', async () => {
+test('SigV2 raw - with TESSERA_SIGV2=off (--sigv2 off), header and presigned SigV2 are 400 InvalidRequest, SigV4 still works', async () => {
   const header = await sendV2(refusing, { method: 'GET', path: '/' });
   const error = assertS3Error(header, 400, 'InvalidRequest');
   assert.match(error.Message!, /Please use AWS4-HMAC-SHA256/);
