@@ -13,6 +13,14 @@ export function nonNegative(flag: string, value: string): number {
   return n;
 }
 
+/** A flag's on/off value as a boolean, or a clear error naming the flag. */
+export function onOff(flag: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new Error(`Cannot use ${flag} "${value}": expected on or off`);
+}
+
 export const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export interface SharedFlags {
@@ -32,6 +40,7 @@ export interface SharedFlags {
   metricsAddress: string;
   metricsToken?: string;
   shutdownTimeout: string;
+  sigv2: string;
 }
 
 /** Adds the endpoint and background-work flags, in the order `tessera server --help` has always shown them. */
@@ -41,6 +50,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
   return cmd
     .addOption(new Option('--region <name>', 'the S3 region this endpoint serves').env('TESSERA_REGION').default('us-east-1'))
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
+    .addOption(new Option('--sigv2 <on|off>', 'accept AWS Signature Version 2 (Authorization: AWS ..., and presigned URLs with AWSAccessKeyId/Signature/Expires), which older tools still send; off answers it as AWS\'s SigV4-only regions do').env('TESSERA_SIGV2').default('on'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
     .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
@@ -62,6 +72,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     address: opts.address,
     region: opts.region,
     domains: list(opts.domain),
+    sigv2: onOff('--sigv2', opts.sigv2),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
     orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,

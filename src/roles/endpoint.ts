@@ -21,6 +21,8 @@ export interface EndpointOptions {
   metricsToken?: string;
   region: string;
   domains: string[];
+  /** Whether SigV2 (header and presigned) is accepted; default true, as AWS still does in most regions. */
+  sigv2?: boolean;
   credentials: RootCredentials;
   objects: ObjectContext;
   /** The admin module's dependencies, given the endpoint's request counters. */
@@ -60,6 +62,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       baseDomains: options.domains,
       secretFor: (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
       nowMs: () => Date.now(),
+      sigv2: options.sigv2 ?? true,
     },
   };
   const s3 = s3Listener(s3Options);

@@ -50,6 +50,8 @@ export interface EndpointConfig {
   metricsToken?: string;
   /** How long a stop lets the requests in flight finish before it cuts them. */
   shutdownTimeoutMs?: number;
+  /** Whether SigV2 (header and presigned) is accepted; default true. */
+  sigv2?: boolean;
   log?: Logger;
 }
 
@@ -113,6 +115,7 @@ export async function serveStores(
       ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
       region: config.region,
       domains: config.domains,
+      ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
       credentials,
       objects,
       log,

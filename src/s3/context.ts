@@ -1,7 +1,7 @@
 // The per-request context handlers receive, and the helpers they answer with.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectContext } from '../objects/context.js';
-import type { AuthContext } from './sigv4/authenticate.js';
+import type { RequestAuth } from './authenticate.js';
 import { S3Error } from './errors.js';
 import type { Query } from './query.js';
 import { xmlDocument, type XmlNode } from './xml.js';
@@ -14,6 +14,8 @@ export interface S3Config {
   baseDomains: string[];
   secretFor(accessKeyId: string): string | undefined;
   nowMs(): number;
+  /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
+  sigv2: boolean;
 }
 
 export interface RequestContext {
@@ -25,7 +27,7 @@ export interface RequestContext {
   bucket?: string;
   key?: string;
   query: Query;
-  auth: AuthContext;
+  auth: RequestAuth;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;
   /** The resource named in error bodies: "/bucket/key". */

@@ -53,6 +53,12 @@ const options = new Set([
   'version-id-marker', 'versionId', 'x-id',
 ]);
 
+/**
+ * The fields of a SigV2 presigned URL, and the headers botocore moves into the query of the URLs it
+ * presigns with SigV2 (x-amz-* ones are options anyway): accepted on every operation, writes too.
+ */
+const presignFields = new Set(['AWSAccessKeyId', 'Signature', 'Expires', 'content-type', 'content-md5']);
+
 interface Route {
   /** The operation's handler, picked by the request where one route serves several operations. */
   pick: (c: RequestContext) => Handler;
@@ -103,7 +109,7 @@ function notImplemented(what: string): Handler {
   };
 }
 
-const isOption = (name: string): boolean => options.has(name) || name.toLowerCase().startsWith('x-amz-');
+const isOption = (name: string): boolean => options.has(name) || presignFields.has(name) || name.toLowerCase().startsWith('x-amz-');
 
 /**
  * The request's sub-resource ('' for none), or the reason it is refused: two sub-resources, or a query name
@@ -140,7 +146,7 @@ export function route(c: RequestContext): Handler {
   if (!r) return notImplemented(sub === '' ? `${method} on this resource` : `The "${sub}" sub-resource`);
   if (write) {
     for (const [name] of c.query.pairs) {
-      if (name !== sub && !name.toLowerCase().startsWith('x-amz-') && name !== 'x-id' && !r.writeOptions?.includes(name)) {
+      if (name !== sub && !name.toLowerCase().startsWith('x-amz-') && name !== 'x-id' && !presignFields.has(name) && !r.writeOptions?.includes(name)) {
         return notImplemented(`The query parameter "${name}" on this operation`);
       }
     }

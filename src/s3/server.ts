@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
-import { authenticate } from './sigv4/authenticate.js';
+import { authenticateRequest } from './authenticate.js';
 import { route } from './router.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
 import { assert } from '../util/assert.js';
@@ -69,13 +69,13 @@ function decodePathPart(raw: string): string {
 }
 
 /** Splits the request target into bucket and key, from the Host header or the first path segment. */
-export function addressOf(rawPath: string, host: string | undefined, baseDomains: string[]): { bucket?: string; key?: string } {
+export function addressOf(rawPath: string, host: string | undefined, baseDomains: string[]): { bucket?: string; key?: string; virtualHosted?: true } {
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
   for (const domain of baseDomains) {
     if (hostname.endsWith(`.${domain}`)) {
       const bucket = hostname.slice(0, -domain.length - 1);
-      return path === '' ? { bucket } : { bucket, key: decodePathPart(path) };
+      return path === '' ? { bucket, virtualHosted: true } : { bucket, key: decodePathPart(path), virtualHosted: true };
     }
   }
   if (path === '') return {};
@@ -258,11 +258,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       await root!(req, res, rawPath);
       return true;
     }
-    const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers }, {
-      region: options.config.region,
-      secretFor: options.config.secretFor,
-      nowMs: options.config.nowMs,
-    });
+    const auth = authenticateRequest({
+      method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers,
+      headersDistinct: () => req.headersDistinct, virtualBucket: address.virtualHosted ? address.bucket : undefined,
+    }, options.config);
     // A browser POST upload carries its signature in the form, so it comes unsigned at the HTTP level.
     const formPost = !auth && !root && isFormPost(req.method, address, query);
     if (!auth && !formPost) throw new S3Error('AccessDenied');

@@ -14,14 +14,15 @@ import { validateKey, validateNewKey } from '../names.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
-import { decodePayload, type AuthContext } from '../sigv4/index.js';
+import { decodePayload } from '../sigv4/index.js';
+import type { RequestAuth } from '../authenticate.js';
 import { authenticateForm, missingField } from '../sigv4/post-form.js';
 import { parseTaggingXml } from '../tags.js';
 import { escapeXml } from '../xml.js';
 import { optionalTags, writeResponseHeaders } from './put-object.js';
 
 /** A POST upload may come unsigned at the HTTP level: the form carries its own signature. */
-export type FormPostContext = Omit<RequestContext, 'auth'> & { auth: AuthContext | null };
+export type FormPostContext = Omit<RequestContext, 'auth'> & { auth: RequestAuth | null };
 
 interface ReadForm {
   fields: Map<string, FormField>;

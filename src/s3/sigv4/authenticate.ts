@@ -24,6 +24,7 @@ export type PayloadMode =
   | { kind: 'streaming-unsigned-trailer' }; // STREAMING-UNSIGNED-PAYLOAD-TRAILER
 
 export interface AuthContext {
+  signatureVersion: 4;
   accessKeyId: string;
   region: string;
   scopeDate: string; // YYYYMMDD
@@ -97,7 +98,7 @@ function authenticateHeader(req: SignedRequest, authorization: string, config: A
   const key = signingKey(secret, credential.scopeDate, config.region);
   verifySignature(req, { signedHeaders, payloadHash, amzDate, credential, region: config.region, key, provided: fields.signature });
   return {
-    accessKeyId: credential.accessKeyId, region: config.region, scopeDate: credential.scopeDate, amzDate,
+    signatureVersion: 4, accessKeyId: credential.accessKeyId, region: config.region, scopeDate: credential.scopeDate, amzDate,
     signingKey: key, seedSignature: fields.signature, payload, presigned: false,
   };
 }
@@ -166,7 +167,7 @@ function authenticatePresigned(req: SignedRequest, query: readonly QueryPair[], 
   const key = signingKey(secret, credential.scopeDate, config.region);
   verifySignature(req, { signedHeaders, payloadHash, amzDate, credential, region: config.region, key, provided: signature, omitQueryName: 'X-Amz-Signature' });
   return {
-    accessKeyId: credential.accessKeyId, region: config.region, scopeDate: credential.scopeDate, amzDate,
+    signatureVersion: 4, accessKeyId: credential.accessKeyId, region: config.region, scopeDate: credential.scopeDate, amzDate,
     signingKey: key, seedSignature: signature, payload, presigned: true,
   };
 }
@@ -215,6 +216,7 @@ function parseSignedHeaders(form: AuthForm, text: string): string[] {
   return names;
 }
 
+/** The secret of a known access key; InvalidAccessKeyId otherwise. SigV2 resolves keys through it too. */
 export function lookupSecret(config: AuthConfig, accessKeyId: string): string {
   const secret = config.secretFor(accessKeyId);
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { extra: { AWSAccessKeyId: accessKeyId } });
@@ -304,7 +306,7 @@ export function formatAmzDate(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
-function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+export function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

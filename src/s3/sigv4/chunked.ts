@@ -20,6 +20,9 @@ export interface PayloadChecksum {
 
 export type PayloadStream = Readable & { checksum?: PayloadChecksum };
 
+/** Who signed the request: chunk signatures chain from a SigV4 seed; a SigV2 request names only its mode. */
+export type PayloadAuth = AuthContext | { signatureVersion: 2; payload: PayloadMode };
+
 function isStreaming(mode: PayloadMode): boolean {
   return mode.kind.startsWith('streaming-');
 }
@@ -59,7 +62,7 @@ function anonymousPayloadMode(headers: IncomingHttpHeaders): PayloadMode {
  * problems error the returned stream before its end. Read `.checksum` after a clean end.
  * The caller owns `body`: it is never destroyed here, so an error response can still be sent.
  */
-export function decodePayload(body: Readable, auth: AuthContext | null, headers: IncomingHttpHeaders): PayloadStream {
+export function decodePayload(body: Readable, auth: PayloadAuth | null, headers: IncomingHttpHeaders): PayloadStream {
   const mode = auth ? auth.payload : anonymousPayloadMode(headers);
   const decodedLength = verifyChunkedHeaders(headers, mode);
   const plan = planChecksum(headers, hasTrailer(mode));
@@ -77,10 +80,10 @@ function expectedLength(headers: IncomingHttpHeaders, mode: PayloadMode, decoded
   return typeof text === 'string' && /^\d{1,16}$/.test(text) && headers['transfer-encoding'] === undefined ? Number(text) : undefined;
 }
 
-function chunkedDecoder(mode: PayloadMode, auth: AuthContext | null): ChunkedDecoder {
+function chunkedDecoder(mode: PayloadMode, auth: PayloadAuth | null): ChunkedDecoder {
   const signed = mode.kind === 'streaming-signed' || mode.kind === 'streaming-signed-trailer';
   let signing: ChunkSigning | undefined;
-  if (signed && auth) {
+  if (signed && auth?.signatureVersion === 4) {
     signing = { signingKey: auth.signingKey, amzDate: auth.amzDate, scope: credentialScope(auth.scopeDate, auth.region), seedSignature: auth.seedSignature };
   }
   return new ChunkedDecoder({ signing, trailers: hasTrailer(mode) });

@@ -158,9 +158,9 @@ def main():
     summary['presignedSigV4'] = True
 
     # The default presigned URL, as a user who configures nothing gets it: botocore signs it with
-    # SigV2 query auth (AWSAccessKeyId, Signature, Expires). AWS refuses SigV2 on buckets created
-    # since June 2020 with 400 InvalidRequest; older buckets still take it. Recorded here, and the
-    # test file decides what is acceptable, so the rest of the scenario still runs.
+    # SigV2 query auth (AWSAccessKeyId, Signature, Expires), which Tessera accepts unless started
+    # with --sigv2 off. Recorded here, and the test file decides what is acceptable, so the rest of
+    # the scenario still runs.
     default_url = s3.generate_presigned_url('get_object', Params={'Bucket': bucket, 'Key': 'meta/x.txt'},
                                             ExpiresIn=PRESIGN_EXPIRES_S)
     status, body = http_get(default_url)
