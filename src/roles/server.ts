@@ -18,6 +18,8 @@ import { orphanGraceMs, orphanSweepIntervalMs, rebalanceWriteGraceMs, rebalanceR
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
+import { RateLimiter } from '../util/rate-limiter.js';
+import type { RateLimitConfig } from '../util/rate-limits.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
 export interface WorkerConfig {
@@ -46,6 +48,13 @@ export interface EndpointConfig {
   domains: string[];
   /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
   metricsAddress?: string;
+  /** Rate limits at start (`--rate-limits`); the admin API changes them at run time. */
+  rateLimits?: RateLimitConfig;
+  /**
+   * Access keys (id → secret) accepted beside the root key and with its rights, for tests that need a
+   * second key until IAM exists; set only from TESSERA_TEST_ACCESS_KEYS. Never for production.
+   */
+  testAccessKeys?: Record<string, string>;
   log?: Logger;
 }
 
@@ -99,6 +108,7 @@ export async function serveStores(
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
+  const limits = new RateLimiter(config.rateLimits ?? {});
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
@@ -112,6 +122,8 @@ export async function serveStores(
       objects,
       log,
       health: healthCheck(stores.meta, blocks),
+      limits,
+      ...(config.testAccessKeys ? { testAccessKeys: config.testAccessKeys } : {}),
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
         meta: stores.meta,
@@ -129,6 +141,7 @@ export async function serveStores(
         counters,
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
         workers: () => workers.map((w) => w.status()),
+        limits,
       }),
     });
   } catch (err) {

@@ -14,6 +14,7 @@ import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
+import { joinMeters, RateRefusal, type ByteMeter, type RateLimiter } from '../util/rate-limiter.js';
 
 export interface S3ServerOptions {
   objects: ObjectContext;
@@ -22,6 +23,8 @@ export interface S3ServerOptions {
   /** The access key rootOnlyListener() lets through. */
   rootAccessKeyId?: string;
   counters?: RequestCounters;
+  /** Rate limits per access key, bucket and client IP; the admin API (rootOnlyListener) is never limited. */
+  limits?: RateLimiter;
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -242,6 +245,9 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (address.key !== undefined) validateKey(address.key);
     const query = Query.parse(rawQuery);
     if (address.key !== undefined && createsKey(req.method, query)) validateNewKey(address.key);
+    // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
+    const limits = root ? undefined : options.limits;
+    let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
     const auth = authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers }, {
       region: options.config.region,
       secretFor: options.config.secretFor,
@@ -254,6 +260,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       await root(req, res, rawPath);
       return true;
     }
+    if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth.accessKeyId, bucket: address.bucket })));
+    if (meter) chargeResponse(req, res, meter);
     let signal: AbortSignal | undefined;
     const context: RequestContext = {
       req,
@@ -270,6 +278,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
         signal ??= abortSignalOf(res);
         return signal;
       },
+      meter,
     };
     await route(context)(context);
   } catch (err) {
@@ -285,6 +294,22 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   }
   settleBody(req, res);
   return !clientGone(res);
+}
+
+/**
+ * A request over a rate limit gets 503 SlowDown with Retry-After, before its body is read, as AWS answers:
+ * the SDKs take SlowDown as throttling and back off (docs/architecture.md "Rate limits").
+ */
+function admitted(admission: RateRefusal | ByteMeter | undefined): ByteMeter | undefined {
+  if (admission instanceof RateRefusal) throw new S3Error('SlowDown', undefined, { headers: { 'retry-after': String(admission.retryAfterSec) } });
+  return admission;
+}
+
+/** Charges what the answer sent to the byte limits once it is done; a download is not paced, its debt delays what follows. */
+function chargeResponse(req: IncomingMessage, res: ServerResponse, meter: ByteMeter): void {
+  const socket = req.socket;
+  const before = socket.bytesWritten;
+  res.once('close', () => meter.take(socket.bytesWritten - before));
 }
 
 /** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */
