@@ -289,7 +289,9 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       return false;
     }
     const s3err = toS3Error(err);
-    if (s3err.httpStatus >= 500) options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
+    // A rate limit's SlowDown is the server working as configured, not a fault: logging each one (with its
+    // stack) under a flood cost more than answering it (bench/rate-limits.ts).
+    if (s3err.httpStatus >= 500 && s3err.code !== 'SlowDown') options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
     sendError(c, s3err);
   }
   settleBody(req, res);
