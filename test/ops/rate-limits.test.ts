@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { repoRoot, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
-import { assertS3Error, raw, type RawRequest, type RawResponse } from '../s3/raw-http.js';
+import { assertS3Error, raw, signedHeaders, socketExchange, type RawRequest, type RawResponse } from '../s3/raw-http.js';
 
 const exec = promisify(execFile);
 const limitedKey = { accessKeyId: 'LIMITEDKEY0000000001', secretAccessKey: 'limited/secret/key/00000000000000000001' };
@@ -120,6 +120,36 @@ test('rate limits - tessera admin limits set, show and clear change a limit at r
   const bad = await admin('POST', 'limits/set', { kind: 'key', name: 'X', limit: { requestsPerSec: -1 } });
   assert.equal(bad.status, 400);
   assert.match((JSON.parse(bad.text) as { error: string }).error, /"requestsPerSec" must be a positive number, not -1/);
+});
+
+test('rate limits - a PUT over its limit sent with Expect: 100-continue gets SlowDown and never 100 Continue', async () => {
+  const rest = { requestsPerSec: 0.1, requestsBurst: 1 };
+  assert.equal((await admin('POST', 'limits/set', { kind: 'bucket', name: 'hot', limit: rest })).status, 200);
+  try {
+    await raw(server, { path: '/hot/k' }); // spends the burst
+    const headers = await signedHeaders(server, { method: 'PUT', path: '/hot/big', payloadHash: 'UNSIGNED-PAYLOAD', headers: { expect: '100-continue', 'content-length': String(64 * 1024 * 1024) } });
+    const request = `PUT /hot/big HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    // No body is sent: a server that said 100 Continue and then waited for 64 MiB would time out here.
+    const answer = await socketExchange(server, request, { idleMs: 3000 });
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.doesNotMatch(answer, /100 Continue/);
+    assert.match(answer, /\r\nretry-after: \d+\r\n/i);
+    assert.match(answer, /<Code>SlowDown<\/Code>/);
+  } finally {
+    await admin('POST', 'limits/clear', { kind: 'bucket', name: 'hot' });
+  }
+});
+
+test('rate limits - set --file replaces every limit and clear --all removes them, keeping trustedProxies', async () => {
+  const file = join(configDir, 'replace.json');
+  await writeFile(file, JSON.stringify({ bucket: { '*': { requestsPerSec: 100 } }, ip: { '192.0.2.5': { bytesPerSec: 1024 } }, trustedProxies: ['127.0.0.1'] }));
+  const shown = await cli('set', '--file', file);
+  assert.match(shown, /^bucket +\* +100 +100 +- +-$/m);
+  assert.match(shown, /^ip +192\.0\.2\.5 +- +- +1\.0 KiB\/s +1\.0 KiB$/m);
+  assert.match(shown, /^X-Forwarded-For believed from: 127\.0\.0\.1$/m);
+  const cleared = JSON.parse(await cli('clear', '--all', '--json')) as { limits: unknown };
+  assert.deepEqual(cleared.limits, { trustedProxies: ['127.0.0.1'] });
+  await assert.rejects(cli('set', 'user', 'x', '--requests-per-sec', '1'), /Cannot use limit kind "user"/);
 });
 
 test('rate limits - the SDK v3 with its default retry strategy completes every request under a limit', async () => {
