@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { repoRoot, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
+import { clientEnv, clients, run, skipUnlessPythonModule } from '../clients/lib.js';
 import { assertS3Error, raw, signedHeaders, socketExchange, type RawRequest, type RawResponse } from '../s3/raw-http.js';
 
 const exec = promisify(execFile);
@@ -168,6 +169,24 @@ test('rate limits - the SDK v3 with its default retry strategy completes every r
     assert.ok(await throttledCount('key', 'requests') > before);
   } finally {
     client.destroy();
+    await admin('POST', 'limits/clear', { kind: 'key', name: limitedKey.accessKeyId });
+  }
+});
+
+const skipBoto3 = skipUnlessPythonModule('boto3');
+
+test('rate limits - boto3 with its default configuration completes every request under a limit', { skip: skipBoto3 }, async () => {
+  assert.equal((await admin('POST', 'limits/set', { kind: 'key', name: limitedKey.accessKeyId, limit: { requestsPerSec: 2, requestsBurst: 1 } })).status, 200);
+  const home = await mkdtemp(join(tmpdir(), 'tessera-boto3-limits-'));
+  try {
+    const env = clientEnv(home, { AWS_ACCESS_KEY_ID: limitedKey.accessKeyId, AWS_SECRET_ACCESS_KEY: limitedKey.secretAccessKey, TESSERA_ENDPOINT: server.url });
+    const r = await run(clients.python3, [join(import.meta.dirname, '..', 'clients', 'scripts', 'boto3_rate_limited.py'), 'cold', '4'], { env, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; retries: number };
+    assert.ok(summary.ok);
+    assert.ok(summary.retries > 0, 'some requests were refused and retried');
+  } finally {
+    await rm(home, { recursive: true, force: true });
     await admin('POST', 'limits/clear', { kind: 'key', name: limitedKey.accessKeyId });
   }
 });
