@@ -277,8 +277,11 @@ async function startHaproxy(backends: string[]): Promise<{ url: string; pid: num
   };
 }
 
+/** The bearer token the bench's servers accept for metrics (their metrics listener needs one). */
+const metricsToken = 'bench-postgres-metrics-token';
+
 async function startOnPostgres(databaseUrl: string, metricsPort?: number): Promise<TesseraProcess> {
-  return startTessera({ args: ['--meta', databaseUrl, ...(metricsPort ? ['--metrics-address', `127.0.0.1:${metricsPort}`] : [])] });
+  return startTessera({ args: ['--meta', databaseUrl, ...(metricsPort ? ['--metrics-address', `127.0.0.1:${metricsPort}`] : [])], env: { TESSERA_METRICS_TOKEN: metricsToken } });
 }
 
 function targetOf(name: string, server: TesseraProcess, watch: Record<string, number[]>, url = server.url): Target {
@@ -313,7 +316,7 @@ async function partPostgres(pgServer: PostgresServer, args: Args): Promise<strin
 }
 
 async function readRoundTrips(metricsPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^tessera_meta_round_trips_total\{kind="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;

@@ -20,6 +20,7 @@ export const clockSkewMsMax = 15 * 60 * 1000;
 
 // HTTP limits of our own.
 export const requestHeaderBytesMax = 16 * KiB; // Node's default, and the 8 KiB AWS header limit fits inside
+export const postFormBytesMax = 20 * KiB; // a browser POST's fields and part headers, without the file (AWS's limit)
 export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fits
 export const requestTimeoutMs = 10 * 60 * 1000;
 export const headersTimeoutMs = 60 * 1000;
@@ -84,3 +85,7 @@ export const driveOpTimeoutMs = 5000;
 // fs calls in flight per drive; more wait in a queue. A hung drive thus holds at most this many libuv
 // threads (plus one probe), while bin/tessera.js gives the process 16.
 export const driveOpsInFlightMax = 4;
+// A stop (SIGTERM, SIGINT) lets requests in flight finish for this long before it cuts them: long enough for
+// a large PUT or GET on a busy server, short of the 30 s default grace an orchestrator gives before SIGKILL
+// plus the few seconds the stores take to close.
+export const shutdownTimeoutMsDefault = 30_000;

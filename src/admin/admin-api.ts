@@ -1,6 +1,6 @@
 // The admin HTTP API (JSON) under /_tessera/admin/ and Prometheus metrics under /_tessera/metrics, mounted
 // beside the S3 endpoint on its port; the composition root lets only root-authenticated requests reach
-// them. Bucket names cannot start with "_", so these paths never shadow a bucket.
+// them (and, for metrics, requests with the metrics token). Bucket names cannot start with "_", so these paths never shadow a bucket.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
@@ -39,9 +39,9 @@ export function isAdminRequest(method: string | undefined, url: string): boolean
   return method === 'GET' && (url === metricsPath || url.startsWith(`${metricsPath}?`));
 }
 
-/** Answers a root-authenticated request that isAdminRequest() claimed. */
+/** Answers a root-authenticated request that isAdminRequest() claimed, metrics aside (the endpoint routes them to handleMetrics). */
 export function serveAdmin(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
-  return rawPath === metricsPath ? handleMetrics(deps, res) : handleAdmin(deps, req, res, rawPath);
+  return handleAdmin(deps, req, res, rawPath);
 }
 
 /** Answers an authenticated request under /_tessera/admin/. */
@@ -66,7 +66,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   }
 }
 
-/** Prometheus metrics for a root-authenticated request to the S3 endpoint. */
+/** Prometheus metrics for a request with the root key's signature or the metrics token. */
 export async function handleMetrics(deps: AdminDeps, res: ServerResponse): Promise<void> {
   const text = await metricsText(deps);
   res.writeHead(200, { 'content-type': metricsContentType, 'content-length': String(text.length) });

@@ -2,13 +2,13 @@
 // health for the default redundancy, and rebalance progress with its rate and ETA. Pure but for the one
 // reader at the end, which loads the layout, staged changes and progress from the MetaStore.
 import type { Layout } from '../cluster/index.js';
-import type { DriveStatus, Redundancy } from '../blocks/types.js';
+import type { DriveSummary, Redundancy } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
 import { currentLayout, readStaged } from '../objects/layout-admin.js';
 import { readRebalanceProgress, type RebalanceProgress } from '../objects/rebalance.js';
 
 export type NodeState = 'up' | 'down' | 'draining';
-export type DriveState = DriveStatus['state'];
+export type DriveState = DriveSummary['state'];
 export type PartitionHealth = 'healthy' | 'degraded' | 'unreadable';
 
 export interface ClusterNodeStatus {
@@ -90,7 +90,7 @@ export function rebalanceStatus(progress: RebalanceProgress): RebalanceStatus {
  * Nodes and drives of the newest layout with the states the block store sees (a drive it does not know is
  * missing), partition health for `redundancy`, and rebalance progress.
  */
-export function clusterStatus(input: { layout: Layout; drives: readonly DriveStatus[]; redundancy: Redundancy; stagedChanges: number; rebalance: RebalanceProgress | undefined }): ClusterStatus {
+export function clusterStatus(input: { layout: Layout; drives: readonly DriveSummary[]; redundancy: Redundancy; stagedChanges: number; rebalance: RebalanceProgress | undefined }): ClusterStatus {
   const { layout } = input;
   const stateOf = new Map(input.drives.map((d) => [d.id, d.state]));
   const driveState = (id: string): DriveState => stateOf.get(id) ?? 'missing';
@@ -109,7 +109,7 @@ export function clusterStatus(input: { layout: Layout; drives: readonly DriveSta
 }
 
 /** The cluster's nodes, partitions and rebalance progress, given the block store's drive states. */
-export async function readClusterStatus(deps: { meta: MetaStore; defaultRedundancy: Redundancy }, drives: readonly DriveStatus[]): Promise<ClusterStatus> {
+export async function readClusterStatus(deps: { meta: MetaStore; defaultRedundancy: Redundancy }, drives: readonly DriveSummary[]): Promise<ClusterStatus> {
   const [layout, { staged }, rebalance] = await Promise.all([currentLayout(deps.meta), readStaged(deps.meta), readRebalanceProgress(deps.meta)]);
   return clusterStatus({ layout, drives, redundancy: deps.defaultRedundancy, stagedChanges: staged?.changes.length ?? 0, rebalance });
 }

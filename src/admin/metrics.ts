@@ -1,8 +1,10 @@
-// Prometheus metrics: the text exposition, a drive-status snapshot refreshed at most once per interval in
-// the background (a scrape never walks the drives), and the optional unauthenticated listener for scrapers.
-// Who may read them is decided by the caller: the endpoint lets only the root key through (roles/endpoint.ts).
-import { createServer, type Server } from 'node:http';
-import type { DriveStatus } from '../blocks/types.js';
+// Prometheus metrics: the text exposition, the bearer token a scraper may send instead of a signature, and
+// a drive-state snapshot refreshed at most once per interval in the background. Collecting them never walks
+// the drives (shard counts are for `tessera admin status`): a drive's figures come from its probe.
+// Who may read them is decided by the caller (roles/endpoint.ts): the root key, or the token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { DriveSummary } from '../blocks/types.js';
 import type { AdminDeps } from './admin-api.js';
 import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import type { Logger } from '../util/log.js';
@@ -10,22 +12,48 @@ import { metaRoundTrips } from '../meta/round-trips.js';
 
 export const metricsPath = '/_tessera/metrics';
 
-/** How often at most the drives are walked to count shard files and bytes for metrics. */
-export const driveSnapshotRefreshMs = 60_000;
+/** How often at most the drives are probed for metrics (a probe reads a drive's identity and capacity). */
+export const driveSnapshotRefreshMs = 15_000;
+
+/** The shortest metrics token accepted: a guessable token would open the metrics to anyone. */
+export const metricsTokenCharsMin = 16;
+
+/** Checks a configured metrics token: long enough, and only characters a header carries unchanged. */
+export function checkMetricsToken(token: string): string {
+  if (token.length < metricsTokenCharsMin) throw new RangeError(`Cannot use a metrics token of ${token.length} characters: at least ${metricsTokenCharsMin} are needed`);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new RangeError('Cannot use a metrics token with spaces or characters outside printable ASCII');
+  return token;
+}
 
 /**
- * The last drive status, refreshed in the background when a scrape finds it older than the interval.
- * Counting shard files walks every drive, so a scrape (or a flood of them) must not each start a walk.
+ * Whether a request carries the metrics token (`Authorization: Bearer TOKEN`, RFC 6750). The comparison is
+ * of SHA-256 digests in constant time, so neither the token's bytes nor its length leak through timing.
+ * Without a configured token a bearer credential is denied; a request without one is left to SigV4.
+ */
+export function metricsBearer(token: string | undefined): (req: IncomingMessage) => 'granted' | 'denied' | 'absent' {
+  const expected = token === undefined ? undefined : createHash('sha256').update(token).digest();
+  return (req) => {
+    const header = req.headers.authorization;
+    if (header === undefined || !/^bearer(?:\s|$)/i.test(header)) return 'absent';
+    if (!expected) return 'denied';
+    const given = createHash('sha256').update(header.slice(6).trim()).digest();
+    return timingSafeEqual(given, expected) ? 'granted' : 'denied';
+  };
+}
+
+/**
+ * The last drive states, refreshed in the background when a scrape finds them older than the interval:
+ * a probe of a remote node's drives is an RPC each, so a flood of scrapes must not each start one.
  */
 export class DriveSnapshot {
-  readonly #read: () => Promise<DriveStatus[]>;
+  readonly #read: () => Promise<DriveSummary[]>;
   readonly #refreshMs: number;
   readonly #nowMs: () => number;
   readonly #log: Logger | undefined;
-  #last: { drives: DriveStatus[]; takenMs: number } | undefined;
+  #last: { drives: DriveSummary[]; takenMs: number } | undefined;
   #refreshing: Promise<void> | undefined;
 
-  constructor(options: { read: () => Promise<DriveStatus[]>; refreshMs?: number; nowMs?: () => number; log?: Logger }) {
+  constructor(options: { read: () => Promise<DriveSummary[]>; refreshMs?: number; nowMs?: () => number; log?: Logger }) {
     this.#read = options.read;
     this.#refreshMs = options.refreshMs ?? driveSnapshotRefreshMs;
     this.#nowMs = options.nowMs ?? Date.now;
@@ -36,7 +64,7 @@ export class DriveSnapshot {
    * The latest snapshot; starts a refresh in the background when it is stale. Only the very first call,
    * before any snapshot exists, waits for one.
    */
-  async get(): Promise<{ drives: DriveStatus[]; ageMs: number }> {
+  async get(): Promise<{ drives: DriveSummary[]; ageMs: number }> {
     if (!this.#last || this.#nowMs() - this.#last.takenMs >= this.#refreshMs) this.#refresh();
     if (!this.#last) await this.#refreshing;
     const last = this.#last ?? { drives: [], takenMs: this.#nowMs() };
@@ -67,10 +95,10 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
   const { drives, ageMs } = await deps.driveSnapshot.get();
-  metric('tessera_drive_status_age_seconds', 'Age of the drive figures below: they are refreshed in the background at most once a minute.', 'gauge', [['', Math.round(ageMs / 1000)]]);
+  metric('tessera_drive_status_age_seconds', 'Age of the drive figures below: they are refreshed in the background at most every 15 seconds.', 'gauge', [['', Math.round(ageMs / 1000)]]);
   metric('tessera_drive_up', 'Whether a drive is readable and holds its identity.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.state === 'ok' ? 1 : 0]));
-  metric('tessera_drive_shard_files', 'Shard files on a drive.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.shardFiles]));
-  metric('tessera_drive_bytes', 'Bytes of shard files on a drive.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.bytes]));
+  metric('tessera_drive_capacity_bytes', 'Size of the file system a drive is on, as its last probe read it.', 'gauge', drives.flatMap((d) => (d.totalBytes === undefined ? [] : [[`{drive="${d.id}"}`, d.totalBytes]])));
+  metric('tessera_drive_free_bytes', 'Free bytes of the file system a drive is on, as its last probe read it.', 'gauge', drives.flatMap((d) => (d.freeBytes === undefined ? [] : [[`{drive="${d.id}"}`, d.freeBytes]])));
   metric('tessera_drive_corrupt_blocks_found', 'Corrupt shard blocks met on a drive since start.', 'counter', drives.map((d) => [`{drive="${d.id}"}`, d.corruptFound]));
   for (const pass of [stats.heal, stats.scrub]) {
     metric(`tessera_${pass.kind}_running`, `Whether a ${pass.kind} pass is running.`, 'gauge', [['', pass.running ? 1 : 0]]);
@@ -111,24 +139,3 @@ function clusterMetrics(metric: MetricWriter, cluster: ClusterStatus): void {
 }
 
 export const metricsContentType = 'text/plain; version=0.0.4';
-
-/**
- * The separate metrics listener (`--metrics-address`): GET /metrics (and /_tessera/metrics) without
- * authentication, for a Prometheus on the same host. Anything else is 404. It must listen only where
- * the scraper alone can reach it (loopback by default): it has no authentication of its own.
- */
-export function createMetricsServer(deps: AdminDeps, log: Logger): Server {
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (req.method !== 'GET' || (path !== '/metrics' && path !== metricsPath)) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at /metrics\n');
-      return;
-    }
-    metricsText(deps).then((text) => {
-      res.writeHead(200, { 'content-type': metricsContentType, 'content-length': String(text.length) }).end(text);
-    }, (err: unknown) => {
-      log.error('Cannot serve metrics', { err });
-      res.writeHead(500, { 'content-type': 'text/plain' }).end('Cannot collect metrics\n');
-    });
-  });
-}

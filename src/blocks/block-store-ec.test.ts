@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { beforeEach, describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
+import { LocalDrive } from './drive.js';
 import { openBlockStore, type BlockRef, type LocalBlockStore, type ShardDamage } from './index.js';
 import { collect, flipByte, piecesOf, shardFile, tempDrives, suiteStore, type TempStore } from './test-helpers.js';
 
@@ -189,6 +190,30 @@ describe('LocalBlockStore with six drives (RS 4+2)', () => {
     assert.ok(status.every((d) => d.state === 'ok' && d.shardFiles > 0 && d.bytes > 0));
     assert.ok(status.some((d) => d.corruptFound > 0));
     assert.deepEqual(status.map((d) => d.path), drives.paths);
+  });
+
+  test('driveSummaries - states, capacity and corrupt blocks met, without listing a drive', async () => {
+    const listings = { count: 0 };
+    const original = { prefixes: LocalDrive.prototype.listPrefixes, shards: LocalDrive.prototype.listShards };
+    LocalDrive.prototype.listPrefixes = function (...args) {
+      listings.count++;
+      return original.prefixes.apply(this, args);
+    };
+    LocalDrive.prototype.listShards = function (...args) {
+      listings.count++;
+      return original.shards.apply(this, args);
+    };
+    try {
+      const summaries = await store.driveSummaries();
+      assert.equal(listings.count, 0, 'metrics must never walk the drives');
+      assert.deepEqual(summaries.map((d) => d.path), drives.paths);
+      assert.ok(summaries.every((d) => d.state === 'ok' && (d.totalBytes ?? 0) > 0 && (d.freeBytes ?? -1) >= 0));
+      assert.ok(summaries.some((d) => d.corruptFound > 0));
+      await store.driveStatus();
+      assert.ok(listings.count > 0, 'admin status does count shards (the spy works)');
+    } finally {
+      Object.assign(LocalDrive.prototype, { listPrefixes: original.prefixes, listShards: original.shards });
+    }
   });
 });
 

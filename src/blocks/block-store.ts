@@ -32,6 +32,7 @@ import type {
   BlockStore,
   BlockWriteOptions,
   DriveStatus,
+  DriveSummary,
   HealResult,
   LeasedBytes,
   MoveResult,
@@ -313,16 +314,44 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async driveStatus(): Promise<DriveStatus[]> {
     this.checkOpen();
     await this.refreshHealth(true);
+    const stateOf = this.slotStates();
     return Promise.all(
       this.slots.map(async (slot): Promise<DriveStatus> => {
         const store = this.targets.storeOf(slot.id);
-        const stateOf = (): DriveStatus['state'] => (store?.suspect ? 'suspect' : this.isHealthy(slot.id) ? 'ok' : 'missing');
         const counted = { shardFiles: 0, bytes: 0 };
         // Every call is bounded, so a drive that stops answering mid-count makes it suspect, not the status hang.
-        if (stateOf() === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));
-        return { id: slot.id, path: slot.where, state: stateOf(), ...counted, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
+        if (stateOf(slot.id) === 'ok' && store) Object.assign(counted, await countShards(store).catch(() => counted));
+        return { id: slot.id, path: slot.where, state: stateOf(slot.id), ...counted, corruptFound: this.corruptFound.get(slot.id) ?? 0 };
       }),
     );
+  }
+
+  async driveSummaries(): Promise<DriveSummary[]> {
+    this.checkOpen();
+    await this.refreshHealth();
+    const stateOf = this.slotStates();
+    return Promise.all(
+      this.slots.map(async (slot): Promise<DriveSummary> => {
+        const store = this.targets.storeOf(slot.id);
+        const state = stateOf(slot.id);
+        // A probe is bounded by the drive's timeout, like the block store's own looks at its drives.
+        const probed = state === 'ok' && store ? await store.probe().catch(() => undefined) : undefined;
+        const capacity = probed?.totalBytes === undefined ? {} : { totalBytes: probed.totalBytes, ...(probed.freeBytes === undefined ? {} : { freeBytes: probed.freeBytes }) };
+        return { id: slot.id, path: slot.where, state, corruptFound: this.corruptFound.get(slot.id) ?? 0, ...capacity };
+      }),
+    );
+  }
+
+  /**
+   * A target's state as status and metrics show it: read each time it is asked (a count can make a drive
+   * suspect). A target the newest epoch removed and that does not answer is 'removed', not 'missing'.
+   */
+  private slotStates(): (target: string) => DriveSummary['state'] {
+    const removed = new Set(this.layout?.targets.filter((t) => t.state === 'removed').map((t) => t.id));
+    return (target) => {
+      const reachable = this.targets.storeOf(target)?.suspect ? 'suspect' : this.isHealthy(target) ? 'ok' : 'missing';
+      return removed.has(target) && reachable !== 'ok' ? 'removed' : reachable;
+    };
   }
 
   /** Re-reads every drive's state now, instead of within the next couple of seconds. */

@@ -103,15 +103,26 @@ export interface HealResult {
   skipped: { shardIndex: number; target: string; reason: string }[];
 }
 
-export interface DriveStatus {
+/** A drive as a probe sees it: cheap to read, nothing listed. */
+export interface DriveSummary {
   id: string;
   path: string;
-  /** 'suspect': a call to the drive timed out and no probe has answered in time since. */
-  state: 'ok' | 'missing' | 'suspect';
-  shardFiles: number;
-  bytes: number;
+  /**
+   * 'suspect': a call to the drive timed out and no probe has answered in time since. 'removed': the
+   * newest layout epoch removed it (its node left the cluster); it is listed while older epochs name it.
+   */
+  state: 'ok' | 'missing' | 'suspect' | 'removed';
   /** Corrupt shard blocks this process has met on the drive (reads and scrubs). */
   corruptFound: number;
+  /** The capacity of the drive's file system, when its probe could read it. */
+  totalBytes?: number;
+  freeBytes?: number;
+}
+
+/** A drive with its shard files counted: a walk of the whole drive, for admin status only. */
+export interface DriveStatus extends DriveSummary {
+  shardFiles: number;
+  bytes: number;
 }
 
 /** What the healer, scrubber and admin status need from a block store besides reads and writes. */
@@ -121,6 +132,8 @@ export interface BlockMaintenance {
   /** Rebuilds missing or corrupt shards onto their targets; a second call finds nothing to do. */
   heal(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<HealResult>;
   driveStatus(): Promise<DriveStatus[]>;
+  /** Each drive's state and capacity from a probe, without listing its shards (for metrics). */
+  driveSummaries(): Promise<DriveSummary[]>;
   /** Subscribes to shard damage; returns the unsubscribe function. */
   onDamage(listener: (damage: ShardDamage) => void): () => void;
   /** Re-formats drives that came back empty (wiped or replaced) under their old id; returns their ids. */

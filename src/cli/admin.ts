@@ -49,9 +49,10 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   }
   const rows = s.drives.map((d) => [d.id, d.state === 'ok' && d.corruptFound > 0 ? 'corrupt' : d.state, String(d.shardFiles), String(d.bytes), String(d.corruptFound), d.path]);
   process.stdout.write(table(['DRIVE', 'STATE', 'SHARDS', 'BYTES', 'CORRUPT', 'PATH'], rows));
-  const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0 };
+  const counts = { ok: 0, missing: 0, suspect: 0, corrupt: 0, removed: 0 };
   for (const r of rows) counts[r[1] as keyof typeof counts]++;
-  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
+  const removed = counts.removed > 0 ? `, ${counts.removed} removed from the layout` : '';
+  process.stdout.write(`\n${counts.ok} ok, ${counts.missing} missing, ${counts.suspect} suspect, ${counts.corrupt} corrupt${removed}; ${s.maintenance.queuedDamage} damaged blocks queued for repair\n`);
   process.stdout.write(`redundancy: ${describeRedundancy(s.defaultRedundancy)}\n`);
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
@@ -66,6 +67,13 @@ export function adminCommand(): Command {
       .addOption(new Option('--data <dir>', 'the server\'s data directory, to read root credentials from when the environment has none').env('TESSERA_DATA').default('./data'))
       .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'));
   const admin = new Command('admin').description('Manage a running server through its admin API (root credentials)');
+  // `tessera admin status | head` closes our stdout early: that is the reader's choice, not an error.
+  admin.hook('preAction', () => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(0);
+    });
+  });
   admin.addCommand(common(new Command('status').description('Show each drive\'s state (ok, missing, corrupt) with shard counts, heal/scrub progress, the cluster\'s nodes (up, down, draining), partition health and rebalance progress'))
     .option('--json', 'print the raw JSON', false)
     .action((opts: AdminOptions & { json: boolean }) => status(opts)));

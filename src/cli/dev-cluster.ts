@@ -37,6 +37,8 @@ export interface ClusterFile {
   accessKeyId: string;
   secretAccessKey: string;
   clusterSecretFile: string;
+  /** The bearer token every gateway takes for /_tessera/metrics (Authorization: Bearer TOKEN). */
+  metricsToken?: string;
   processes: ClusterProcess[];
 }
 
@@ -397,6 +399,10 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   };
   const storedNodes = file.processes.filter((p) => p.role === 'node');
   const gateways = file.processes.filter((p) => p.role === 'gateway');
+  // Made once and kept in cluster.json (a file only its owner reads, like the cluster secret); a cluster
+  // recorded before there were tokens gets one on its next start.
+  file.metricsToken ??= randomBytes(24).toString('base64url');
+  for (const gateway of gateways) gateway.argv = withFlag(gateway.argv, '--metrics-token', file.metricsToken);
   const haproxy = file.processes.find((p) => p.role === 'haproxy');
   const postgres = file.processes.find((p) => p.role === 'postgres');
   if (stored && (storedNodes.length !== nodes || gateways.length !== Number(opts.gateways) || (!haproxy && gateways.some((p) => p.address !== opts.address && !opts.address.endsWith(':0'))))) {
@@ -437,7 +443,7 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   const gatewayList = gateways.map((g) => `${g.name} ${g.address}`).join(', ');
   const front = haproxy ? `${gateways.length} gateways behind HAProxy` : 'a gateway';
   process.stdout.write(
-    `Tessera dev cluster in ${dir}\n  endpoint:   ${file.endpoint}${haproxy ? ' (HAProxy)' : ''}\n  region:     ${file.region}\n  access key: ${file.accessKeyId}\n  secret key: ${file.secretAccessKey}\n  nodes:      ${nodeList}\n` +
+    `Tessera dev cluster in ${dir}\n  endpoint:   ${file.endpoint}${haproxy ? ' (HAProxy)' : ''}\n  region:     ${file.region}\n  access key: ${file.accessKeyId}\n  secret key: ${file.secretAccessKey}\n  metrics:    ${file.endpoint}/_tessera/metrics with "Authorization: Bearer ${file.metricsToken}"\n  nodes:      ${nodeList}\n` +
       `  gateways:   ${gatewayList}\n${postgres ? `  postgres:   ${postgres.address} (data in ${postgres.dataDir})\n` : ''}  state:      ${path}\n  logs:       ${logDir}\n` +
       `Cluster ready: ${storedNodes.length} nodes and ${front}; Ctrl-C stops them all\n`,
   );

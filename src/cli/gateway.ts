@@ -17,8 +17,9 @@ export function gatewayCommand(): Command {
   )
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA-DIR/root-credentials.json (with --meta: in the database, so every\ngateway of the cluster accepts the same key) and printed.')
     .action(async (opts: SharedFlags & { dataDir: string; meta: string; clusterSecretFile: string; initialLayout?: string; nodeTimeout: string }) => {
+      const shared = sharedConfig(opts);
       const running = await startGateway({
-        ...sharedConfig(opts),
+        ...shared,
         dataDir: opts.dataDir,
         ...(parseMetaUrl(opts.meta) ? { metaUrl: opts.meta } : {}),
         clusterSecret: await readSecret(opts.clusterSecretFile),
@@ -31,6 +32,6 @@ export function gatewayCommand(): Command {
       process.stdout.write(
         `Tessera S3 gateway\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  metadata:   ${running.meta}\n  layout:     ${placed}\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
-      stopOnSignals(running);
+      stopOnSignals(running, shared.shutdownTimeoutMs);
     });
 }

@@ -2,7 +2,7 @@
 // generated configuration (round robin, the gateways' health check, loopback only).
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { healthPath } from '../roles/health.js';
+import { readyPath } from '../roles/health.js';
 
 export const haproxyPath = '/usr/sbin/haproxy';
 
@@ -40,7 +40,7 @@ frontend s3
 
 backend gateways
   balance roundrobin
-  option httpchk GET ${healthPath}
+  option httpchk GET ${readyPath}
   http-check expect status 200
   default-server inter 1s fall 2 rise 1
 ${servers}

@@ -19,8 +19,9 @@ function serverCommand(): Command {
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
     .action(async (opts: SharedFlags & { data: string; meta: string; drives: string; driveTimeout: string }) => {
+      const shared = sharedConfig(opts);
       const running = await startServer({
-        ...sharedConfig(opts),
+        ...shared,
         dataDir: opts.data,
         ...(parseMetaUrl(opts.meta) ? { metaUrl: opts.meta } : {}),
         drives: list(opts.drives),
@@ -30,7 +31,7 @@ function serverCommand(): Command {
       process.stdout.write(
         `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  metadata:   ${running.meta}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
-      stopOnSignals(running);
+      stopOnSignals(running, shared.shutdownTimeoutMs);
     });
 }
 

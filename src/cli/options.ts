@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
-import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
+import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
+import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
@@ -31,6 +32,8 @@ export interface SharedFlags {
   rebalanceBandwidth: string;
   scrubInterval: string;
   metricsAddress: string;
+  metricsToken?: string;
+  shutdownTimeout: string;
   rateLimits: string;
 }
 
@@ -52,7 +55,9 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--rebalance-bandwidth <MiB/s>', 'how many MiB of shards per second a rebalance may copy or rebuild; 0: no limit').env('TESSERA_REBALANCE_BANDWIDTH').default(String(rebalanceRateBytesPerSecDefault / 1024 / 1024)))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
     .addOption(new Option('--rate-limits <file>', 'JSON file of rate limits per access key, bucket and client IP (requests/s and bytes/s with bursts; see README "Rate limits"); enforced by each process on its own, changed at run time with "tessera admin limits"').env('TESSERA_RATE_LIMITS').default(''))
-    .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, without authentication (keep it on loopback); off when empty. The S3 endpoint serves /_tessera/metrics to the root key only').env('TESSERA_METRICS_ADDRESS').default(''));
+    .addOption(new Option('--metrics-token <token>', 'a bearer token (16 characters or more) that reads /_tessera/metrics without a signature (Authorization: Bearer TOKEN); without it only requests signed by the root key read them. Prefer the environment variable: argv is visible to other users').env('TESSERA_METRICS_TOKEN'))
+    .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, to the same token or signature (needs --metrics-token); off when empty').env('TESSERA_METRICS_ADDRESS').default(''))
+    .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM or SIGINT, how long requests in flight may take to finish before they are cut').env('TESSERA_SHUTDOWN_TIMEOUT').default(String(shutdownTimeoutMsDefault / 1000)));
 }
 
 /** The configuration the shared flags give (the role adds its stores' own). */
@@ -72,6 +77,8 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     rebalanceRateBytesPerSec: Math.round(nonNegative('--rebalance-bandwidth', opts.rebalanceBandwidth) * 1024 * 1024),
     scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
     ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
+    ...(opts.metricsToken ? { metricsToken: checkMetricsToken(opts.metricsToken) } : {}),
+    shutdownTimeoutMs: nonNegative('--shutdown-timeout', opts.shutdownTimeout) * 1000,
     ...(opts.rateLimits ? { rateLimits: readRateLimits(opts.rateLimits) } : {}),
     ...(process.env.TESSERA_TEST_ACCESS_KEYS ? { testAccessKeys: testAccessKeys(process.env.TESSERA_TEST_ACCESS_KEYS) } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
@@ -111,11 +118,30 @@ export async function readSecret(path: string): Promise<Buffer> {
   return bytes.subarray(0, end);
 }
 
-/** Stops `running` on SIGINT or SIGTERM, then exits. */
-export function stopOnSignals(running: { close(): Promise<void> }): void {
-  const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
+/** How long past the shutdown timeout a stop may take (workers ending their step, stores closing) before the process gives up on it. */
+const stopOverrunMs = 30_000;
+
+/**
+ * Stops `running` gracefully on SIGINT or SIGTERM and exits 0 (1 when closing failed). A second signal, or
+ * a stop that outlasts its bound, exits 1 at once: no acknowledged write depends on a clean close.
+ */
+export function stopOnSignals(running: { close(): Promise<void> }, shutdownTimeoutMs = shutdownTimeoutMsDefault): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`tessera: ${signal} again: stopping now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    setTimeout(() => {
+      process.stderr.write(`tessera: the stop did not finish within ${(shutdownTimeoutMs + stopOverrunMs) / 1000} s: stopping now\n`);
+      process.exit(1);
+    }, shutdownTimeoutMs + stopOverrunMs).unref();
+    running.close().then(() => process.exit(0), (err: unknown) => {
+      process.stderr.write(`tessera: cannot stop cleanly: ${String(err)}\n`);
+      process.exit(1);
+    });
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }

@@ -64,7 +64,7 @@ export function previewChanges(current: Layout, changes: readonly LayoutChange[]
   for (const change of changes) {
     if (change.kind !== 'removeNode') continue;
     const node = current.nodes.find((n) => n.id === change.nodeId);
-    if (node?.state === 'active') warnings.push(`Node "${change.nodeId}" is removed without being drained: its shards are rebuilt from the others by heal`);
+    if (node?.state === 'active') warnings.push(`Node "${change.nodeId}" is removed without being drained: its shards are rebuilt from the others by the rebalance, and until then each of its blocks has one shard less to spare`);
   }
   if (next.width < current.width) {
     warnings.push(`Partitions will list ${next.width} targets instead of ${current.width}: blocks wider than ${next.width} shards cannot be placed`);

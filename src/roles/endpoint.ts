@@ -1,22 +1,25 @@
-// The HTTP endpoint a server or gateway role serves: one listener that sends the admin API and metrics
-// (/_tessera/...) to the admin module and everything else to the S3 module, SigV4 shared between them,
-// plus the optional unauthenticated metrics listener. Also the address helpers of every role.
+// The HTTP endpoint of a server or gateway: one listener sending health checks to health.ts, /_tessera/...
+// to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
+// graceful stop (drain.ts). Also the address helpers of every role.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
-import { isAdminRequest, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
-import { createMetricsServer } from '../admin/metrics.js';
+import { handleMetrics, isAdminRequest, metricsPath, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
+import { checkMetricsToken, metricsBearer } from '../admin/metrics.js';
 import type { ObjectContext } from '../objects/context.js';
 import type { Logger } from '../util/log.js';
 import type { RootCredentials } from './stores.js';
-import { isHealthRequest, serveHealth, type HealthReport } from './health.js';
+import { healthRequestKind, liveReport, serveHealth, type HealthReport } from './health.js';
+import { drainerOf } from './drain.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
   address: string;
-  /** host:port of the separate, unauthenticated metrics listener; unset: none. */
+  /** host:port of the separate metrics-only listener; unset: none. */
   metricsAddress?: string;
+  /** The bearer token that reads metrics without a signature; unset: only the root key reads them. */
+  metricsToken?: string;
   region: string;
   domains: string[];
   credentials: RootCredentials;
@@ -24,7 +27,7 @@ export interface EndpointOptions {
   /** The admin module's dependencies, given the endpoint's request counters. */
   admin: (counters: () => Record<string, number>) => AdminDeps;
   log: Logger;
-  /** The unauthenticated health check (health.ts); unset: the path is S3's like any other. */
+  /** The unauthenticated ready check (health.ts); unset: the health paths are S3's like any other. */
   health?: () => Promise<HealthReport>;
   /** Rate limits of S3 requests (the admin API changes them through its own reference). */
   limits?: RateLimiter;
@@ -36,11 +39,20 @@ export interface RunningEndpoint {
   url: string;
   metricsUrl?: string;
   admin: AdminDeps;
+  /**
+   * Stops accepting, answers ready with 503, and lets the requests in flight finish within `graceMs`;
+   * then cuts the rest. Resolves once none is left.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startEndpoint(options: EndpointOptions): Promise<RunningEndpoint> {
   const { credentials, log } = options;
+  if (options.metricsToken !== undefined) checkMetricsToken(options.metricsToken);
+  if (options.metricsAddress && options.metricsToken === undefined) {
+    throw new RangeError(`Cannot serve metrics at "${options.metricsAddress}" without a metrics token: a scraper cannot sign requests (set --metrics-token)`);
+  }
   const counters: RequestCounters = newRequestCounters();
   const admin = options.admin(() => ({ ...counters }));
   const s3Options = {
@@ -58,18 +70,24 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   };
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
-  // The one extra cost per S3 request is a character compare (isAdminRequest's first check).
-  const health = options.health;
-  const server = createS3HttpServer((req: IncomingMessage, res: ServerResponse) => {
-    if (health && isHealthRequest(req.method, req.url ?? '/')) void serveHealth(health, req, res);
-    else if (isAdminRequest(req.method, req.url ?? '/')) adminListener(req, res);
-    else s3(req, res);
-  });
+  const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken));
+  let stopping = false;
+  const ready = options.health;
+  const readyOrStopping = ready && ((): Promise<HealthReport> => (stopping ? Promise.resolve({ status: 'unavailable', reason: 'stopping' }) : ready()));
+  // The one extra cost per S3 request is a character compare (isAdminRequest's and healthRequestKind's first checks).
+  const route = (req: IncomingMessage, res: ServerResponse): void | Promise<void> => {
+    const url = req.url ?? '/';
+    const kind = readyOrStopping && healthRequestKind(req.method, url);
+    if (kind) return serveHealth(kind === 'live' ? liveReport : readyOrStopping, req, res);
+    if (!isAdminRequest(req.method, url)) return s3(req, res);
+    return url.startsWith(metricsPath) ? metricsListener(req, res) : adminListener(req, res);
+  };
+  let tracked: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
+  const server = createS3HttpServer((req, res) => tracked(req, res));
+  const drainer = drainerOf(server);
+  tracked = drainer.wrap(route);
   const bound = await listen(server, options.address);
-  const metricsServer = options.metricsAddress ? createMetricsServer(admin, log) : undefined;
-  if (options.metricsAddress && !isLoopback(parseAddress(options.metricsAddress).host)) {
-    log.warn('The metrics listener is not on loopback: anyone who reaches it reads drive ids and request counts', { address: options.metricsAddress });
-  }
+  const metricsServer = options.metricsAddress ? metricsOnlyServer(metricsListener) : undefined;
   const metricsBound = metricsServer ? await listen(metricsServer, options.metricsAddress!).catch(async (err: unknown) => {
     await closeServer(server);
     throw err;
@@ -78,7 +96,13 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     url: urlOf(bound),
     ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound)}/metrics` } : {}),
     admin,
+    async drain(graceMs) {
+      stopping = true;
+      const { cut } = await drainer.drain(graceMs);
+      if (cut > 0) log.warn('Cut requests still in flight after the shutdown timeout', { cut, graceMs });
+    },
     async close() {
+      stopping = true;
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };
@@ -88,6 +112,21 @@ function secretsOf(credentials: RootCredentials, testKeys: Record<string, string
   if (!testKeys) return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
   const secrets = new Map(Object.entries(testKeys));
   return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : secrets.get(id));
+}
+
+/**
+ * The metrics-only listener (`--metrics-address`): GET /metrics (and /_tessera/metrics) with the bearer
+ * token or the root key's signature, as on the S3 endpoint; anything else is 404.
+ */
+function metricsOnlyServer(metricsListener: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method !== 'GET' || (path !== '/metrics' && path !== metricsPath)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at /metrics\n');
+      return;
+    }
+    void metricsListener(req, res);
+  });
 }
 
 export function parseAddress(address: string): { host: string; port: number } {
@@ -112,10 +151,6 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function urlOf(bound: AddressInfo): string {

@@ -14,7 +14,7 @@ import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { orphanGraceMs, orphanSweepIntervalMs, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
+import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
@@ -46,7 +46,7 @@ export interface EndpointConfig {
   address: string;
   /** Base domains for virtual-hosted-style requests (bucket.domain). */
   domains: string[];
-  /** host:port of a separate, unauthenticated metrics listener for Prometheus; unset: none. */
+  /** host:port of a separate metrics-only listener for Prometheus (it needs metricsToken); unset: none. */
   metricsAddress?: string;
   /** Rate limits at start (`--rate-limits`); the admin API changes them at run time. */
   rateLimits?: RateLimitConfig;
@@ -55,6 +55,10 @@ export interface EndpointConfig {
    * second key until IAM exists; set only from TESSERA_TEST_ACCESS_KEYS. Never for production.
    */
   testAccessKeys?: Record<string, string>;
+  /** The bearer token that reads metrics without a SigV4 signature; unset: only the root key reads them. */
+  metricsToken?: string;
+  /** How long a stop lets the requests in flight finish before it cuts them. */
+  shutdownTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -116,12 +120,13 @@ export async function serveStores(
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
+      ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
       region: config.region,
       domains: config.domains,
       credentials,
       objects,
       log,
-      health: healthCheck(stores.meta, blocks),
+      health: healthCheck(stores.meta, blocks, { log }),
       limits,
       ...(config.testAccessKeys ? { testAccessKeys: config.testAccessKeys } : {}),
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
@@ -139,7 +144,7 @@ export async function serveStores(
           return blocks.defaultRedundancy();
         },
         counters,
-        driveSnapshot: new DriveSnapshot({ read: () => blocks.driveStatus(), log }),
+        driveSnapshot: new DriveSnapshot({ read: () => blocks.driveSummaries(), log }),
         workers: () => workers.map((w) => w.status()),
         limits,
       }),
@@ -158,11 +163,16 @@ export async function serveStores(
     region: config.region,
     credentials,
     defaultRedundancy: running.admin.defaultRedundancy,
+    // A graceful stop: no new connections, the requests in flight finish (bounded), the workers end their
+    // step and give up their leases, and only then are the stores closed.
     async close() {
-      await Promise.all(workers.map((w) => w.stop()));
+      const graceMs = config.shutdownTimeoutMs ?? shutdownTimeoutMsDefault;
+      log.info('Stopping: no new connections; requests in flight may finish', { graceMs });
+      await Promise.all([running.drain(graceMs), ...workers.map((w) => w.stop())]);
       await maintenance.close();
       await running.close();
       await stores.close();
+      log.info('Stopped');
     },
   };
 }

@@ -36,7 +36,10 @@ export interface RequestContext {
   meter?: ByteMeter | undefined;
 }
 
-export function header(c: RequestContext, name: string): string | undefined {
+/** What a handler answers through. */
+export type Answering = Pick<RequestContext, 'res' | 'requestId'>;
+
+export function header(c: Pick<RequestContext, 'req'>, name: string): string | undefined {
   const value = c.req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
@@ -56,7 +59,11 @@ export function requireKey(c: RequestContext): string {
  * `headers` replaces the request's headers where a header means something else for this operation.
  */
 export function payload(c: RequestContext, headers: IncomingHttpHeaders = c.req.headers): PayloadStream {
-  const decoded = decodePayload(c.req, c.auth, headers);
+  return pacedPayload(c, decodePayload(c.req, c.auth, headers));
+}
+
+/** `decoded` read no faster than the byte rate limits the request was admitted under allow, if any. */
+export function pacedPayload(c: Pick<RequestContext, 'meter' | 'signal'>, decoded: PayloadStream): PayloadStream {
   if (!c.meter) return decoded;
   const meter = c.meter;
   const paced: PayloadStream = pacedStream(decoded, (bytes) => meter.take(bytes), c.signal);
@@ -90,13 +97,13 @@ export function withRequestId(requestId: string, headers: Record<string, string>
   return headers;
 }
 
-export function sendXml(c: RequestContext, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
+export function sendXml(c: Answering, root: string, children: XmlNode, headers: Record<string, string> = {}, status = 200): void {
   const body = Buffer.from(xmlDocument(root, children), 'utf8');
   c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) }));
   c.res.end(body);
 }
 
-export function sendEmpty(c: RequestContext, status: number, headers: Record<string, string> = {}): void {
+export function sendEmpty(c: Answering, status: number, headers: Record<string, string> = {}): void {
   c.res.writeHead(status, withRequestId(c.requestId, { ...headers, 'content-length': '0' }));
   c.res.end();
 }

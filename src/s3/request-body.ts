@@ -34,7 +34,11 @@ export function declaredSize(c: RequestContext): number | undefined {
 }
 
 export function contentMd5Of(c: RequestContext): Buffer | undefined {
-  const value = header(c, 'content-md5');
+  return parseContentMd5(header(c, 'content-md5'));
+}
+
+/** A Content-MD5 value (header or POST form field): base64 of exactly 16 bytes. */
+export function parseContentMd5(value: string | undefined): Buffer | undefined {
   if (value === undefined) return undefined;
   const digest = Buffer.from(value, 'base64');
   if (digest.length !== 16 || digest.toString('base64') !== value.trim()) throw new S3Error('InvalidDigest');

@@ -12,6 +12,7 @@ import { handleGetBucketVersioning, handlePutBucketVersioning } from './handlers
 import { handleListObjects, handleListObjectsV2 } from './handlers/list-objects.js';
 import { handleListObjectVersions } from './handlers/list-object-versions.js';
 import { handlePutObject } from './handlers/put-object.js';
+import { handlePostObject } from './handlers/post-object.js';
 import { handleGetObject, handleGetObjectTorrent, handleHeadObject } from './handlers/get-object.js';
 import { handleGetObjectAttributes } from './handlers/get-object-attributes.js';
 import { handleDeleteObject, handleDeleteObjects } from './handlers/delete-object.js';
@@ -75,6 +76,7 @@ const routes = new Map<string, Route>([
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
   ['object GET attributes', { pick: () => handleGetObjectAttributes }],

@@ -8,6 +8,8 @@ import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticate } from './sigv4/authenticate.js';
 import { route } from './router.js';
+import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
+import { assert } from '../util/assert.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
 import { createsKey, validateKey, validateNewKey } from './names.js';
@@ -27,10 +29,17 @@ export interface S3ServerOptions {
   limits?: RateLimiter;
 }
 
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+/** Answers a request; the promise, when there is one, settles once the answer is complete or abandoned. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /** A route served beside S3 once SigV4 proved the root key signed the request (the admin API). */
 export type RootRoute = (req: IncomingMessage, res: ServerResponse, rawPath: string) => Promise<void>;
+
+/**
+ * A credential besides SigV4 that a root route accepts (the metrics bearer token): 'granted' serves the
+ * route unsigned, 'denied' answers AccessDenied, 'absent' leaves the request to SigV4.
+ */
+export type BearerCheck = (req: IncomingMessage) => 'granted' | 'denied' | 'absent';
 
 export interface RequestCounters {
   requests_total: number;
@@ -233,7 +242,7 @@ function clientGone(res: ServerResponse): boolean {
  * Answers one request, or hands it to `root` once authenticated as the root key; resolves with false when
  * the client went away before the answer was complete.
  */
-async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined): Promise<boolean> {
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined, bearer?: BearerCheck): Promise<boolean> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -245,6 +254,13 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (address.key !== undefined) validateKey(address.key);
     const query = Query.parse(rawQuery);
     if (address.key !== undefined && createsKey(req.method, query)) validateNewKey(address.key);
+    const bearerVerdict = root && bearer ? bearer(req) : 'absent';
+    if (bearerVerdict === 'denied') throw new S3Error('AccessDenied');
+    if (bearerVerdict === 'granted') {
+      setRequestId(res, requestId);
+      await root!(req, res, rawPath);
+      return true;
+    }
     // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
     const limits = root ? undefined : options.limits;
     let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
@@ -253,17 +269,21 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       secretFor: options.config.secretFor,
       nowMs: options.config.nowMs,
     });
-    if (!auth) throw new S3Error('AccessDenied');
+    // A browser POST upload carries its signature in the form, so it comes unsigned at the HTTP level.
+    const formPost = !auth && !root && isFormPost(req.method, address, query);
+    if (!auth && !formPost) throw new S3Error('AccessDenied');
     if (root) {
+      assert(auth);
       if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
       await root(req, res, rawPath);
       return true;
     }
-    if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth.accessKeyId, bucket: address.bucket })));
+    // A form POST names its key inside the body: only its bucket's (and IP's) limits apply before it is read.
+    if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth?.accessKeyId, bucket: address.bucket })));
     if (meter) chargeResponse(req, res, meter);
     let signal: AbortSignal | undefined;
-    const context: RequestContext = {
+    const context: FormPostContext = {
       req,
       res,
       requestId,
@@ -280,7 +300,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       },
       meter,
     };
-    await route(context)(context);
+    if (isSigned(context)) await route(context)(context);
+    else await handlePostObject(context);
   } catch (err) {
     // A client that hung up mid-body or mid-answer surfaces here as whatever its stream threw; it is not
     // a server fault, so it is neither logged as one nor answered.
@@ -312,6 +333,15 @@ function chargeResponse(req: IncomingMessage, res: ServerResponse, meter: ByteMe
   const socket = req.socket;
   const before = socket.bytesWritten;
   res.once('close', () => meter.take(socket.bytesWritten - before));
+}
+
+function isSigned(c: FormPostContext): c is RequestContext {
+  return c.auth !== null;
+}
+
+/** POST /bucket with no sub-resource: PostObject, the one operation whose request is signed in its body. */
+function isFormPost(method: string | undefined, address: { bucket?: string; key?: string }, query: Query): boolean {
+  return method === 'POST' && address.bucket !== undefined && address.key === undefined && query.pairs.length === 0;
 }
 
 /** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */
@@ -378,21 +408,22 @@ export function s3Listener(options: S3ServerOptions): RequestListener {
 }
 
 /**
- * A listener for a route mounted beside S3 (the admin API): the same request ids, counters, SigV4 and S3
- * error answers, and only the root key gets through to `route`; anyone else gets AccessDenied.
+ * A listener for a route mounted beside S3 (the admin API, metrics): the same request ids, counters, SigV4
+ * and S3 error answers, and only the root key (or, when `bearer` is given, the credential it grants) gets
+ * through to `route`; anyone else gets AccessDenied.
  */
-export function rootOnlyListener(options: S3ServerOptions, route: RootRoute): RequestListener {
-  return listenerOf(options, route);
+export function rootOnlyListener(options: S3ServerOptions, route: RootRoute, bearer?: BearerCheck): RequestListener {
+  return listenerOf(options, route, bearer);
 }
 
-function listenerOf(options: S3ServerOptions, root: RootRoute | undefined): RequestListener {
-  return (req: IncomingMessage, res: ServerResponse): void => {
+function listenerOf(options: S3ServerOptions, root: RootRoute | undefined, bearer?: BearerCheck): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) counters.requests_total++;
     // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
     // client went away mid-body counts as aborted whatever status it began with.
-    handle(options, req, res, requestId, root).then((answered) => {
+    return handle(options, req, res, requestId, root, bearer).then((answered) => {
       if (!counters) return;
       if (!answered) counters.requests_aborted_total++;
       else if (!res.headersSent) return;

@@ -132,7 +132,7 @@ test('layout diff and apply - a second node moves data; only epoch current+1 is 
   assert.match(await cli('apply', '--epoch', '2'), /^Applied layout epoch 2\.$/m);
   assert.equal(applied, 2);
   assert.deepEqual((await show()).nodes.map((n) => n.id), ['node-a', 'node-b']);
-  assert.match(await cli('remove', 'node-b'), /^Warning: Node "node-b" is removed without being drained: its shards are rebuilt from the others by heal$/m);
+  assert.match(await cli('remove', 'node-b'), /^Warning: Node "node-b" is removed without being drained: its shards are rebuilt from the others by the rebalance, and until then each of its blocks has one shard less to spare$/m);
   await cli('revert');
 });
 

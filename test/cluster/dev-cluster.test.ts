@@ -50,6 +50,14 @@ test('tessera dev-cluster - 6 nodes spread the data, survive a node killed with 
     assert.deepEqual(nodes.map((n) => [n.name, n.zone]), [['node1', 'zone-1'], ['node2', 'zone-2'], ['node3', 'zone-3'], ['node4', 'zone-1'], ['node5', 'zone-2'], ['node6', 'zone-3']]);
     assert.equal(file.processes.filter((p) => p.role === 'gateway').length, 1);
     assert.ok(file.processes.every((p) => typeof p.pid === 'number' && isAlive(p.pid)));
+    // The gateways take the metrics token cluster.json records; an anonymous scrape is refused.
+    assert.match(file.metricsToken ?? '', /^[\w-]{16,}$/);
+    const scrape = await fetch(`${file.endpoint}/_tessera/metrics`, { headers: { authorization: `Bearer ${file.metricsToken}` } });
+    assert.equal(scrape.status, 200);
+    assert.match(await scrape.text(), /^tessera_cluster_nodes\{state="up"\} \d+$/m);
+    const anonymous = await fetch(`${file.endpoint}/_tessera/metrics`);
+    assert.equal(anonymous.status, 403);
+    await anonymous.text();
 
     s3 = await cluster.client();
     await s3.send(new CreateBucketCommand({ Bucket }));

@@ -93,6 +93,10 @@ test('lost node - removed, replaced by a new node, its shards rebuilt there: eve
     assert.equal(countByNode(after).node7, lost, 'node7 holds as many shards as node6 did');
     assert.equal(after.size, before.size, 'every shard exists once');
     assertEveryShardOnce(new Map([...before].filter(([, p]) => !p[0]!.startsWith('node6/'))), after);
+    // Its drive is listed as removed from the layout, not as a missing drive awaiting repair.
+    const status = await admin(cluster, ['status']);
+    assert.match(status, /^\S+\s+removed\s.*node6/m, status);
+    assert.match(status, /0 missing, .*1 removed from the layout/, status);
 
     await cluster.kill9('node1');
     await cluster.kill9('node2');

@@ -14,6 +14,7 @@ let postgres: PostgresServer;
 let server: TesseraProcess;
 let s3: S3Client;
 let metricsPort: number;
+const metricsToken = 'round-trips-metrics-token-01';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -24,7 +25,7 @@ async function freePort(): Promise<number> {
 }
 
 async function roundTrips(): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^tessera_meta_round_trips_total\{kind="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
@@ -42,7 +43,7 @@ if (!skip) {
   before(async () => {
     postgres = await startPostgres();
     metricsPort = await freePort();
-    server = await startTessera({ args: ['--meta', await postgres.createDatabase(), '--metrics-address', `127.0.0.1:${metricsPort}`] });
+    server = await startTessera({ args: ['--meta', await postgres.createDatabase(), '--metrics-address', `127.0.0.1:${metricsPort}`], env: { TESSERA_METRICS_TOKEN: metricsToken } });
     s3 = server.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'trips' }));
     await s3.send(new CreateBucketCommand({ Bucket: 'trips-versioned' }));

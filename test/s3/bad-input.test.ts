@@ -233,7 +233,6 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'GET', path: `/${Bucket}`, query: { cors: null } },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { select: null, 'select-type': '2' }, body: '<SelectObjectContentRequest/>' },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { restore: null }, body: '<RestoreRequest/>' },
-    { method: 'POST', path: `/${Bucket}`, query: {}, body: 'form' }, // browser POST upload
   ];
   for (const c of cases) {
     const res = await raw(server, c);

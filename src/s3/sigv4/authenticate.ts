@@ -40,9 +40,9 @@ export interface AuthConfig {
   nowMs(): number;
 }
 
-type AuthForm = 'header' | 'query';
+export type AuthForm = 'header' | 'query';
 
-const unsupportedMechanism = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
+export const unsupportedMechanism = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
 
 /** Returns null for an anonymous request; throws S3Error for any signed request that fails. */
 export function authenticate(req: SignedRequest, config: AuthConfig): AuthContext | null {
@@ -192,10 +192,10 @@ function checkPresignWindow(requestMs: number, expiresSeconds: number, nowMs: nu
 
 // ---- Shared ----------------------------------------------------------------------------------------
 
-interface Credential { accessKeyId: string; scopeDate: string }
+export interface Credential { accessKeyId: string; scopeDate: string }
 
 /** Credential = AKID/YYYYMMDD/region/s3/aws4_request, with AWS's wording for each wrong part. */
-function parseCredential(form: AuthForm, text: string, region: string): Credential {
+export function parseCredential(form: AuthForm, text: string, region: string): Credential {
   const parts = text.split('/');
   const [accessKeyId, scopeDate, scopeRegion, service, terminal] = parts;
   if (parts.length !== 5 || !accessKeyId || !scopeDate || !/^\d{8}$/.test(scopeDate) || !scopeRegion) {
@@ -215,7 +215,7 @@ function parseSignedHeaders(form: AuthForm, text: string): string[] {
   return names;
 }
 
-function lookupSecret(config: AuthConfig, accessKeyId: string): string {
+export function lookupSecret(config: AuthConfig, accessKeyId: string): string {
   const secret = config.secretFor(accessKeyId);
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { extra: { AWSAccessKeyId: accessKeyId } });
   return secret;
