@@ -49,6 +49,8 @@ const running = await startServer({
   gcDelayMs: config.gcDelayMs,
   gcIntervalMs: config.gcIntervalMs,
   ...(config.inlineBytesMax !== undefined ? { inlineBytesMax: config.inlineBytesMax } : {}),
+  ...(config.rateLimits ? { rateLimits: config.rateLimits } : {}),
+  ...(config.extraAccessKeys ? { testAccessKeys: config.extraAccessKeys } : {}),
 });
 
 // With profileDir, each phase (mark → read) is CPU-profiled on the main thread and written as

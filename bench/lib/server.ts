@@ -7,6 +7,7 @@ import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Credentials } from './presign.js';
+import type { RateLimitConfig } from '../../src/util/rate-limits.js';
 import { waitForEndpoint } from '../../test/helpers/tessera.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -21,6 +22,10 @@ export interface ChildConfig {
   inlineBytesMax?: number;
   fromSource: boolean;
   profileDir?: string;
+  /** Rate limits at start, as --rate-limits takes them. */
+  rateLimits?: RateLimitConfig;
+  /** Access keys besides the root key (id → secret), as TESSERA_TEST_ACCESS_KEYS gives them. */
+  extraAccessKeys?: Record<string, string>;
 }
 
 export type ChildRequest = { type: 'mark'; id: number; label?: string } | { type: 'read'; id: number } | { type: 'stop' };
@@ -52,6 +57,8 @@ export interface BenchServerOptions {
   profileDir?: string;
   /** Another checkout to run the server from (A/B experiments); default: this repository. */
   root?: string;
+  rateLimits?: RateLimitConfig;
+  extraAccessKeys?: Record<string, string>;
 }
 
 export interface BenchServer {
@@ -113,6 +120,8 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     fromSource,
     ...(options.inlineBytesMax !== undefined ? { inlineBytesMax: options.inlineBytesMax } : {}),
     ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.extraAccessKeys ? { extraAccessKeys: options.extraAccessKeys } : {}),
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
     env: { ...process.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },

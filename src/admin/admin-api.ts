@@ -8,6 +8,8 @@ import type { WorkerStatus } from '../workers/runner.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
+import { handleLimitsRoute } from './limits-api.js';
+import type { RateLimiter } from '../util/rate-limiter.js';
 
 export { metricsPath };
 
@@ -23,6 +25,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   driveSnapshot: DriveSnapshot;
   /** This process's background workers: which leases it holds, what their last steps said. */
   workers?: () => WorkerStatus[];
+  /** The endpoint's rate limits, changed at run time through `limits` routes. */
+  limits?: RateLimiter;
 }
 
 /**
@@ -45,6 +49,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
+  if (await handleLimitsRoute(deps.limits, req, res, route)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

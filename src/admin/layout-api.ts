@@ -71,7 +71,7 @@ export async function handleLayoutRoute(deps: LayoutAdminDeps, req: IncomingMess
   }
 }
 
-function refusalOf(err: unknown): AdminRefusal | undefined {
+export function refusalOf(err: unknown): AdminRefusal | undefined {
   if (err instanceof AdminRefusal) return err;
   if (err instanceof RangeError || err instanceof SyntaxError) return new AdminRefusal(400, err.message);
   if (isStoreError(err, 'ERR_META_CONFLICT')) return new AdminRefusal(409, err.message);
@@ -97,7 +97,7 @@ async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<App
  * The request body as JSON, at most adminBodyBytesMax bytes, and only if its SHA-256 is the one the
  * request's signature covers (x-amz-content-sha256): SigV4 signs that header, not the body itself.
  */
-async function readJsonBody(req: IncomingMessage, required = true): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, required = true): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > adminBodyBytesMax) throw new AdminRefusal(413, `Cannot accept an admin request body of ${declared} bytes: at most ${adminBodyBytesMax}`);
   const chunks: Buffer[] = [];

@@ -112,6 +112,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   clusterMetrics(metric, await readClusterStatus(deps, drives));
   // Zero on SQLite: only a backend that talks to a database over the network counts them.
   metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', Object.entries(metaRoundTrips()).map(([kind, n]) => [`{kind="${kind}"}`, n]));
+  if (deps.limits) metric('tessera_requests_throttled_total', 'Requests answered 503 SlowDown by a rate limit, by the kind of limit (key, bucket, ip) and what it limits (requests, bytes).', 'counter', deps.limits.throttled().map((t) => [`{kind="${t.kind}",measure="${t.measure}"}`, t.count]));
   for (const [name, value] of Object.entries(deps.counters())) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', [['', value]]);
   return Buffer.from(`${lines.join('\n')}\n`);
 }

@@ -22,7 +22,7 @@ async function credentialsOf(opts: AdminOptions): Promise<{ accessKeyId: string;
 }
 
 /** A signed admin call; a JSON `body` is signed with its SHA-256. A refusal throws its JSON error message. */
-export async function call<T>(opts: AdminOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function call<T>(opts: AdminOptions, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
   const url = new URL(`/_tessera/admin/${path}`, opts.endpoint);
   const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers = signRequest({ method, url, region: opts.region, ...(bytes ? { body: bytes } : {}), ...(await credentialsOf(opts)) });

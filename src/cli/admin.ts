@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { call, table, type AdminOptions } from './admin-client.js';
 import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
+import { limitsCommand } from './admin-limits.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
 
@@ -84,5 +85,6 @@ export function adminCommand(): Command {
       process.stdout.write(`${progressLine(await call<PassProgress>(opts, 'POST', 'scrub'))}\n`);
     }));
   admin.addCommand(layoutCommand(common));
+  admin.addCommand(limitsCommand(common));
   return admin;
 }

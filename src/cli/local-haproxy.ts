@@ -26,6 +26,8 @@ global
 
 defaults
   mode http
+  # The client's address for the gateways' per-IP rate limits (they believe it with "trustedProxies").
+  option forwardfor
   timeout connect 2s
   timeout client 120s
   timeout server 120s

@@ -1,10 +1,12 @@
 // Flags shared by the roles that serve S3 (server, gateway): the endpoint's and the background work's,
 // and their conversion to configuration. No logic of its own beyond checking the numbers.
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
 import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
+import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 export function nonNegative(flag: string, value: string): number {
@@ -41,6 +43,7 @@ export interface SharedFlags {
   metricsToken?: string;
   shutdownTimeout: string;
   sigv2: string;
+  rateLimits: string;
 }
 
 /** Adds the endpoint and background-work flags, in the order `tessera server --help` has always shown them. */
@@ -61,6 +64,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--rebalance-rate <blocks/s>', 'how many blocks per second a rebalance (after a layout change) may move shards of; 0 pauses it').env('TESSERA_REBALANCE_RATE').default(String(rebalanceRateBlocksPerSecDefault)))
     .addOption(new Option('--rebalance-bandwidth <MiB/s>', 'how many MiB of shards per second a rebalance may copy or rebuild; 0: no limit').env('TESSERA_REBALANCE_BANDWIDTH').default(String(rebalanceRateBytesPerSecDefault / 1024 / 1024)))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
+    .addOption(new Option('--rate-limits <file>', 'JSON file of rate limits per access key, bucket and client IP (requests/s and bytes/s with bursts; see README "Rate limits"); enforced by each process on its own, changed at run time with "tessera admin limits"').env('TESSERA_RATE_LIMITS').default(''))
     .addOption(new Option('--metrics-token <token>', 'a bearer token (16 characters or more) that reads /_tessera/metrics without a signature (Authorization: Bearer TOKEN); without it only requests signed by the root key read them. Prefer the environment variable: argv is visible to other users').env('TESSERA_METRICS_TOKEN'))
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, to the same token or signature (needs --metrics-token); off when empty').env('TESSERA_METRICS_ADDRESS').default(''))
     .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM or SIGINT, how long requests in flight may take to finish before they are cut').env('TESSERA_SHUTDOWN_TIMEOUT').default(String(shutdownTimeoutMsDefault / 1000)));
@@ -86,9 +90,33 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
     ...(opts.metricsToken ? { metricsToken: checkMetricsToken(opts.metricsToken) } : {}),
     shutdownTimeoutMs: nonNegative('--shutdown-timeout', opts.shutdownTimeout) * 1000,
+    ...(opts.rateLimits ? { rateLimits: readRateLimits(opts.rateLimits) } : {}),
+    ...(process.env.TESSERA_TEST_ACCESS_KEYS ? { testAccessKeys: testAccessKeys(process.env.TESSERA_TEST_ACCESS_KEYS) } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
     ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
   };
+}
+
+/** The rate limits file, checked: a start with limits it cannot read fails rather than run unlimited. */
+export function readRateLimits(path: string): RateLimitConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read rate limits file "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return parseRateLimitConfig(JSON.parse(text));
+  } catch (err) {
+    throw new Error(`Cannot use rate limits file "${path}": ${(err as Error).message}`);
+  }
+}
+
+/** TESSERA_TEST_ACCESS_KEYS: a JSON object of access key id → secret, for tests only (see EndpointConfig). */
+function testAccessKeys(text: string): Record<string, string> {
+  const keys = JSON.parse(text) as unknown;
+  if (typeof keys !== 'object' || keys === null || Object.values(keys).some((v) => typeof v !== 'string')) throw new Error('Cannot use TESSERA_TEST_ACCESS_KEYS: expected a JSON object of access key id to secret');
+  return keys as Record<string, string>;
 }
 
 /** The secret is the file's bytes without a trailing newline, so `echo` and editors make the same secret. */

@@ -11,6 +11,7 @@ import type { Logger } from '../util/log.js';
 import type { RootCredentials } from './stores.js';
 import { healthRequestKind, liveReport, serveHealth, type HealthReport } from './health.js';
 import { drainerOf } from './drain.js';
+import type { RateLimiter } from '../util/rate-limiter.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -30,6 +31,10 @@ export interface EndpointOptions {
   log: Logger;
   /** The unauthenticated ready check (health.ts); unset: the health paths are S3's like any other. */
   health?: () => Promise<HealthReport>;
+  /** Rate limits of S3 requests (the admin API changes them through its own reference). */
+  limits?: RateLimiter;
+  /** Test-only access keys (id → secret) accepted beside the root key, with its rights: see EndpointConfig. */
+  testAccessKeys?: Record<string, string>;
 }
 
 export interface RunningEndpoint {
@@ -57,10 +62,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     log,
     rootAccessKeyId: credentials.accessKeyId,
     counters,
+    ...(options.limits ? { limits: options.limits } : {}),
     config: {
       region: options.region,
       baseDomains: options.domains,
-      secretFor: (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+      secretFor: secretsOf(credentials, options.testAccessKeys),
       nowMs: () => Date.now(),
       sigv2: options.sigv2 ?? true,
     },
@@ -103,6 +109,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };
+}
+
+function secretsOf(credentials: RootCredentials, testKeys: Record<string, string> | undefined): (id: string) => string | undefined {
+  if (!testKeys) return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
+  const secrets = new Map(Object.entries(testKeys));
+  return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : secrets.get(id));
 }
 
 /**

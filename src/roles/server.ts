@@ -18,6 +18,8 @@ import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalan
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
+import { RateLimiter } from '../util/rate-limiter.js';
+import type { RateLimitConfig } from '../util/rate-limits.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
 export interface WorkerConfig {
@@ -46,6 +48,13 @@ export interface EndpointConfig {
   domains: string[];
   /** host:port of a separate metrics-only listener for Prometheus (it needs metricsToken); unset: none. */
   metricsAddress?: string;
+  /** Rate limits at start (`--rate-limits`); the admin API changes them at run time. */
+  rateLimits?: RateLimitConfig;
+  /**
+   * Access keys (id → secret) accepted beside the root key and with its rights, for tests that need a
+   * second key until IAM exists; set only from TESSERA_TEST_ACCESS_KEYS. Never for production.
+   */
+  testAccessKeys?: Record<string, string>;
   /** The bearer token that reads metrics without a SigV4 signature; unset: only the root key reads them. */
   metricsToken?: string;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -105,10 +114,13 @@ export async function serveStores(
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
+  const limits = new RateLimiter(config.rateLimits ?? {});
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
     await loadSettledEpoch(stores.meta, blocks);
+    // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.
+    if (config.testAccessKeys) log.warn('TESSERA_TEST_ACCESS_KEYS is set: these extra access keys have root rights (for tests only)', { accessKeys: Object.keys(config.testAccessKeys) });
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -120,6 +132,8 @@ export async function serveStores(
       objects,
       log,
       health: healthCheck(stores.meta, blocks, { log }),
+      limits,
+      ...(config.testAccessKeys ? { testAccessKeys: config.testAccessKeys } : {}),
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
         meta: stores.meta,
@@ -137,6 +151,7 @@ export async function serveStores(
         counters,
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveSummaries(), log }),
         workers: () => workers.map((w) => w.status()),
+        limits,
       }),
     });
   } catch (err) {

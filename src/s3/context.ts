@@ -7,6 +7,8 @@ import type { Query } from './query.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
+import type { ByteMeter } from '../util/rate-limiter.js';
+import { pacedStream } from '../util/paced-stream.js';
 
 export interface S3Config {
   region: string;
@@ -32,6 +34,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** The resource named in error bodies: "/bucket/key". */
   resource: string;
+  /** The byte rate limits the request was admitted under, if any: its body is read no faster than they allow. */
+  meter?: ByteMeter | undefined;
 }
 
 /** What a handler answers through. */
@@ -57,7 +61,16 @@ export function requireKey(c: RequestContext): string {
  * `headers` replaces the request's headers where a header means something else for this operation.
  */
 export function payload(c: RequestContext, headers: IncomingHttpHeaders = c.req.headers): PayloadStream {
-  return decodePayload(c.req, c.auth, headers);
+  return pacedPayload(c, decodePayload(c.req, c.auth, headers));
+}
+
+/** `decoded` read no faster than the byte rate limits the request was admitted under allow, if any. */
+export function pacedPayload(c: Pick<RequestContext, 'meter' | 'signal'>, decoded: PayloadStream): PayloadStream {
+  if (!c.meter) return decoded;
+  const meter = c.meter;
+  const paced: PayloadStream = pacedStream(decoded, (bytes) => meter.take(bytes), c.signal);
+  if (decoded.checksum) paced.checksum = decoded.checksum;
+  return paced;
 }
 
 /** Reads a small request body (an XML document) whole, refusing more than the cap. */

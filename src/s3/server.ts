@@ -16,6 +16,7 @@ import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
+import { joinMeters, RateRefusal, type ByteMeter, type RateLimiter } from '../util/rate-limiter.js';
 
 export interface S3ServerOptions {
   objects: ObjectContext;
@@ -24,6 +25,8 @@ export interface S3ServerOptions {
   /** The access key rootOnlyListener() lets through. */
   rootAccessKeyId?: string;
   counters?: RequestCounters;
+  /** Rate limits per access key, bucket and client IP; the admin API (rootOnlyListener) is never limited. */
+  limits?: RateLimiter;
 }
 
 /** Answers a request; the promise, when there is one, settles once the answer is complete or abandoned. */
@@ -258,6 +261,9 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       await root!(req, res, rawPath);
       return true;
     }
+    // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
+    const limits = root ? undefined : options.limits;
+    let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
     const auth = authenticateRequest({
       method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers,
       headersDistinct: () => req.headersDistinct, virtualBucket: address.virtualHosted ? address.bucket : undefined,
@@ -272,6 +278,9 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       await root(req, res, rawPath);
       return true;
     }
+    // A form POST names its key inside the body: only its bucket's (and IP's) limits apply before it is read.
+    if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth?.accessKeyId, bucket: address.bucket })));
+    if (meter) chargeResponse(req, res, meter);
     let signal: AbortSignal | undefined;
     const context: FormPostContext = {
       req,
@@ -288,6 +297,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
         signal ??= abortSignalOf(res);
         return signal;
       },
+      meter,
     };
     if (isSigned(context)) await route(context)(context);
     else await handlePostObject(context);
@@ -299,11 +309,29 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       return false;
     }
     const s3err = toS3Error(err);
-    if (s3err.httpStatus >= 500) options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
+    // A rate limit's SlowDown is the server working as configured, not a fault: logging each one (with its
+    // stack) under a flood cost more than answering it (bench/rate-limits.ts).
+    if (s3err.httpStatus >= 500 && s3err.code !== 'SlowDown') options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
     sendError(c, s3err);
   }
   settleBody(req, res);
   return !clientGone(res);
+}
+
+/**
+ * A request over a rate limit gets 503 SlowDown with Retry-After, before its body is read, as AWS answers:
+ * the SDKs take SlowDown as throttling and back off (docs/architecture.md "Rate limits").
+ */
+function admitted(admission: RateRefusal | ByteMeter | undefined): ByteMeter | undefined {
+  if (admission instanceof RateRefusal) throw new S3Error('SlowDown', undefined, { headers: { 'retry-after': String(admission.retryAfterSec) } });
+  return admission;
+}
+
+/** Charges what the answer sent to the byte limits once it is done; a download is not paced, its debt delays what follows. */
+function chargeResponse(req: IncomingMessage, res: ServerResponse, meter: ByteMeter): void {
+  const socket = req.socket;
+  const before = socket.bytesWritten;
+  res.once('close', () => meter.take(socket.bytesWritten - before));
 }
 
 function isSigned(c: FormPostContext): c is RequestContext {

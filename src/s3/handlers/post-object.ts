@@ -7,7 +7,7 @@ import type { VersionRecord } from '../../objects/records.js';
 import { checksumAlgorithms, checksumHeaderName } from '../../util/checksum.js';
 import { postFormBytesMax } from '../../constants.js';
 import { assert } from '../../util/assert.js';
-import { header, sendEmpty, withRequestId, type RequestContext } from '../context.js';
+import { header, pacedPayload, sendEmpty, withRequestId, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { FormDataReader, formBoundaryOf, type FormBudget } from '../form-data.js';
 import { validateKey, validateNewKey } from '../names.js';
@@ -129,7 +129,8 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const headers = headersOf(fields);
   const tagging = fields.get('tagging');
   const contentMd5 = parseContentMd5(fields.get('content-md5')?.value);
-  const body = decodePayload(Readable.from(fileContent(reader, ranges, budget), { objectMode: false }), null, checksumHeadersOf(headers));
+  // Paced by the IP's and bucket's byte limits; the key's, known only from the form, are not applied.
+  const body = pacedPayload(c, decodePayload(Readable.from(fileContent(reader, ranges, budget), { objectMode: false }), null, checksumHeadersOf(headers)));
   const record = await putObject(c.objects, {
     bucket,
     key,
