@@ -64,6 +64,11 @@ export interface LocalBlockStoreOptions {
 const driveCheckIntervalMs = 2000;
 /** How long a write waits for that look; probes slower than this (a hung node) finish in the background. */
 const healthWaitMs = 1000;
+/**
+ * A suspect target whose recheck (heal, rebalance) found it still down is not rechecked again for this
+ * long: a node that is really down then costs those walks one probe bound per interval, not one per block.
+ */
+const recheckRetryMs = 60_000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
@@ -84,6 +89,10 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly healthy = new Map<string, boolean>();
   /** Suspect targets whose probe runs in the background (refreshHealth). */
   private readonly probing = new Set<string>();
+  /** Rechecks of suspect targets in flight (recheckSuspect), shared by the blocks that wait for them. */
+  private readonly rechecks = new Map<string, Promise<void>>();
+  /** When a recheck last found a target still down. */
+  private readonly recheckFailedAtMs = new Map<string, number>();
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   /** The look at the targets the write path started, while it runs. */
@@ -264,6 +273,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
     this.checkOpen();
     const { codec, layout, places, targets } = this.openRef(ref);
+    // A node back from a network blip may still be suspect: probe it before giving its shards up.
+    await this.recheckSuspect(places.flat());
     await this.refreshHealth(true);
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
@@ -284,6 +295,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.checkOpen();
     const { codec, layout, places } = this.openRef(ref);
     if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+    await this.recheckSuspect(places.flat());
     await this.refreshHealth();
     const plan = this.readPlan(ref, codec, layout, places, options.signal);
     const work = async () => {
@@ -347,6 +359,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async reviveDrives(): Promise<string[]> {
     this.checkOpen();
     const revived = await this.targets.revive();
+    await this.recheckSuspect(this.slots.map((s) => s.id));
     await this.refreshHealth(true);
     return revived;
   }
@@ -514,13 +527,44 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     );
   }
 
-  private async look(target: string, store: ShardStore | undefined, force: boolean): Promise<void> {
-    // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
-    const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
+  private async look(target: string, store: ShardStore | undefined, force: boolean, recheck = false): Promise<void> {
+    // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck
+    // (unless it is a recheck of a remote node, which runs on a connection of its own).
+    const healthy = store !== undefined && (await store.probe(recheck ? { recheck } : {}).catch(() => undefined))?.state === 'ok';
     this.healthy.set(target, healthy);
     // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
     // the directory), hiding its loss from damage reports and holding its files open.
     if (store && (!healthy || force)) this.readerCache.invalidateUnder(store.key);
+  }
+
+  /**
+   * Gives each suspect target among `targets` one bounded probe of its own (beside any probe of it still
+   * waiting, which may be stuck on a connection a partition killed) and waits for it: heal and rebalance
+   * run right after a network blip must not count a node that answers again as lost. Concurrent callers
+   * share a recheck; one that found the target down is not repeated for recheckRetryMs.
+   */
+  private async recheckSuspect(targets: readonly string[]): Promise<void> {
+    const nowMs = Date.now();
+    const waits: Promise<void>[] = [];
+    for (const target of new Set(targets)) {
+      const store = this.targets.storeOf(target);
+      if (!store?.suspect) continue;
+      let recheck = this.rechecks.get(target);
+      if (!recheck) {
+        if (nowMs - (this.recheckFailedAtMs.get(target) ?? Number.NEGATIVE_INFINITY) < recheckRetryMs) continue;
+        recheck = this.look(target, store, false, true).then(() => {
+          if (this.isHealthy(target)) {
+            this.recheckFailedAtMs.delete(target);
+            this.checkedAtMs = 0; // the node's other drives were looked at while it was suspect: look again
+          } else {
+            this.recheckFailedAtMs.set(target, Date.now());
+          }
+        }).finally(() => this.rechecks.delete(target));
+        this.rechecks.set(target, recheck);
+      }
+      waits.push(recheck);
+    }
+    await Promise.all(waits);
   }
 
   private probeInBackground(target: string, store: ShardStore): void {
