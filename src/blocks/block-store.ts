@@ -93,6 +93,9 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly rechecks = new Map<string, Promise<void>>();
   /** When a recheck last found a target still down. */
   private readonly recheckFailedAtMs = new Map<string, number>();
+  /** Looks are numbered as they start; per target, the number of the look whose answer `healthy` holds. */
+  private lookCount = 0;
+  private readonly lookAnswered = new Map<string, number>();
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   /** The look at the targets the write path started, while it runs. */
@@ -530,7 +533,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private async look(target: string, store: ShardStore | undefined, force: boolean, recheck = false): Promise<void> {
     // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck
     // (unless it is a recheck of a remote node, which runs on a connection of its own).
+    const look = ++this.lookCount;
     const healthy = store !== undefined && (await store.probe(recheck ? { recheck } : {}).catch(() => undefined))?.state === 'ok';
+    // A look that started earlier and answered later (a probe sent during a partition, timing out after a
+    // recheck found the node back) is older news: it must not mark the target down again.
+    if ((this.lookAnswered.get(target) ?? 0) > look) return;
+    this.lookAnswered.set(target, look);
     this.healthy.set(target, healthy);
     // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
     // the directory), hiding its loss from damage reports and holding its files open.

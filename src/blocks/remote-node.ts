@@ -78,6 +78,7 @@ export class RemoteNode {
   private pool: Pool;
   private readonly nowMs: () => number;
   private suspectSinceMs = 0;
+  private clearCount = 0;
   private prober: NodeJS.Timeout | undefined;
   private probesInFlight = 0;
   private closed = false;
@@ -129,9 +130,19 @@ export class RemoteNode {
     return this.suspectSinceMs > 0;
   }
 
-  /** Skips the node in later calls and probes it in the background until it answers in time. */
-  markSuspect(): void {
-    if (this.closed) return;
+  /** How often a probe has cleared the node's suspicion. */
+  get clears(): number {
+    return this.clearCount;
+  }
+
+  /**
+   * Skips the node in later calls and probes it in the background until it answers in time. A timeout of
+   * a call sent before a probe last cleared the node (`clearsAtSend` below the count) changes nothing: it
+   * waited on a connection that died before the node answered again (a probe sent during a partition ends
+   * after the network healed), and must not make a node that answers suspect again.
+   */
+  markSuspect(clearsAtSend?: number): void {
+    if (this.closed || (clearsAtSend !== undefined && clearsAtSend < this.clearCount)) return;
     if (this.suspectSinceMs === 0) {
       this.suspectSinceMs = Date.now();
       this.retirePool();
@@ -142,6 +153,7 @@ export class RemoteNode {
   }
 
   clearSuspect(): void {
+    if (this.suspectSinceMs > 0) this.clearCount++;
     this.suspectSinceMs = 0;
     clearInterval(this.prober);
     this.prober = undefined;

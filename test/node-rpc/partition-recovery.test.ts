@@ -33,7 +33,7 @@ test('RemoteNode - after a partition heals, concurrent calls do not wait out the
   const t = await startTestNode();
   const proxy = await startFaultProxy(hostOf(t.node.url));
   try {
-    const { remote, store } = t.client({ url: `http://${proxy.address}`, callTimeoutMs: 800, probeIntervalMs: 100 });
+    const { remote, store } = t.client({ url: `http://${proxy.address}`, callTimeoutMs: 2000, probeIntervalMs: 100 });
     const calls = 6;
     // Six keep-alive connections, idle in the pool when the cut comes; the proxy keeps them dead after it.
     await Promise.all(Array.from({ length: calls }, () => store.listPrefixes(undefined)));
@@ -66,6 +66,27 @@ test('RemoteNode - a node whose network came back is cleared by the next backgro
     proxy.setMode('pass');
     const clearedMs = await until('the node stayed suspect while a probe sent before the network healed waited', () => !remote.suspect, callTimeoutMs / 2);
     t.diagnostic(`cleared ${Math.round(clearedMs)} ms after the network healed (call bound ${callTimeoutMs} ms)`);
+  } finally {
+    await proxy.close();
+    await node.cleanup();
+  }
+});
+
+test('RemoteNode - a call sent during the cut that times out after a probe cleared the node does not make it suspect again', async () => {
+  const node = await startTestNode();
+  const proxy = await startFaultProxy(hostOf(node.node.url));
+  try {
+    const { remote } = node.client({ url: `http://${proxy.address}`, callTimeoutMs: 6000, probeIntervalMs: 100 });
+    proxy.setMode('blackhole');
+    await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    // Sent while the node is cut off (as a probe or a call already under way would be); it ends after the cut heals.
+    const late = remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask late', timeoutMs: 2500 });
+    late.catch(() => undefined);
+    await sleep(200);
+    proxy.setMode('pass');
+    await until('the node was not cleared by a background probe', () => !remote.suspect, 2000);
+    await assert.rejects(late, (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    assert.equal(remote.suspect, false, 'a timeout older than the probe that cleared the node made it suspect again');
   } finally {
     await proxy.close();
     await node.cleanup();
