@@ -17,7 +17,7 @@ import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardRea
 import { Semaphore } from '../util/semaphore.js';
 import { targetsFor, type Layout } from '../cluster/index.js';
 import { checkRedundancy, defaultRedundancyFor, readQuorumOf, shardCountOf, writeQuorumOf } from './redundancy.js';
-import { domainLossesSurvived, failureDomainsOf, type FailureDomains } from './failure-domains.js';
+import { domainLossesSurvived, failureDomainsOf, takingTargets, type FailureDomains } from './failure-domains.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
 import { healBlock, scrubBlock } from './block-healer.js';
@@ -75,6 +75,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   /** The newest epoch: where new blocks go; undefined while no layout places shards. */
   private layout: Layout | undefined;
   private layouts = new Map<number, Layout>();
+  /** Drives the newest epoch gives shards to (active, with capacity, on an active node). */
+  private taking = new Set<string>();
   /** Failure domains of the newest epoch (its nodes, or the drives of a one-node cluster). */
   private domains: FailureDomains = { count: 0, of: (id) => id };
   /** The redundancy the configuration asked for; undefined: the default for the newest epoch's domains. */
@@ -144,9 +146,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       this.domains = domains;
       this.redundancy = redundancy;
       this.layout = newest;
+      this.taking = takingTargets(newest);
     } else {
       this.layout = undefined;
       this.domains = { count: 0, of: (id) => id };
+      this.taking = new Set();
     }
     this.layouts = new Map(layouts.map((layout) => [layout.epoch, layout]));
     // New targets count as present until the next look (as at start), which the next write makes at once.
@@ -297,13 +301,14 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async moveBlock(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<MoveResult> {
     this.checkOpen();
     const { codec, layout, places } = this.openRef(ref);
-    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+    const shardsBlocked = this.blockedShards(ref, places);
+    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked };
     await this.recheckSuspect(places.flat());
     await this.refreshHealth();
     const plan = this.readPlan(ref, codec, layout, places, options.signal);
     const work = async () => {
       try {
-        return await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) });
+        return { ...(await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) })), shardsBlocked };
       } finally {
         // Moved shards are at new places and the old files are gone: reads must open them afresh.
         this.readerCache.invalidate(ref.id);
@@ -427,6 +432,16 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   setSettledEpoch(epoch: number): void {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`Cannot settle layout epoch "${epoch}": expected a non-negative integer`);
     this.settledEpoch = epoch;
+  }
+
+  /**
+   * Shards of `ref` no move can place: the newest epoch is narrower than the block (it is left at the
+   * places of the newest epoch wide enough, see places.ts), and they sit on a drive that epoch gives no
+   * shards to, so a drain of that drive's node cannot finish.
+   */
+  private blockedShards(ref: BlockRef, places: readonly (readonly string[])[]): number {
+    if (!this.layout || ref.targets || places.length <= this.layout.width) return 0;
+    return places.filter((p) => !this.taking.has(p[0]!)).length;
   }
 
   /** The epoch reads settle on (0: none yet, every block is looked for down to its own epoch). */
