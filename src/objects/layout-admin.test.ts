@@ -11,6 +11,7 @@ import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import type { MetaStore } from '../meta/types.js';
 import { isStoreError } from '../util/errors.js';
 import { keys } from './keys.js';
+import { encodeRecord } from './records.js';
 import { applyStaged, currentLayout, parseLayoutChange, readLayoutState, readStaged, revertStaged, stageChange, stagedSettingName } from './layout-admin.js';
 
 /** A MetaStore holding epoch 1 over three nodes in three zones (256 partitions, to keep tests fast). */
@@ -185,6 +186,19 @@ test('applyStaged - a change that keeps the width and nodes (a drained node remo
     const { preview } = await stageChange(meta, { kind: 'removeNode', nodeId: 'n0005' });
     assert.deepEqual(preview?.problems, [], 'no worse than the epoch the operator forced');
     assert.equal((await applyStaged(meta, 3)).layout.epoch, 3);
+  }, { count: 6, zones: 3, drives: 1 });
+});
+
+test('applyStaged - refuses to remove a draining node while the rebalance reports shards it could not move off it', async () => {
+  await withCluster(async (meta) => {
+    await stageChange(meta, { kind: 'drainNode', nodeId: 'n0005' });
+    await applyStaged(meta, 2, { force: true });
+    // What the rebalance stores once its walk towards epoch 2 found the drained node's shards blocked.
+    const progress = { settledEpoch: 2, toEpoch: 2, state: 'idle', blocksChecked: 3, blocksTotal: 3, blocksMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 3, blocksBlocked: 3, startedAtMs: 0, updatedAtMs: 0, cursor: '', epochSinceMs: 0 };
+    assert.ok(await meta.commit({ checks: [], writes: [{ key: keys.setting('rebalance'), value: encodeRecord(progress) }] }));
+    const { preview } = await stageChange(meta, { kind: 'removeNode', nodeId: 'n0005' });
+    assert.match(preview?.problems[0] ?? '', /^Node "n0005" still holds shards the rebalance could not move \(3 blocked: epoch 2 is narrower than their blocks\); removing it gives those shards up/);
+    await assert.rejects(applyStaged(meta, 3), (err) => isStoreError(err, 'ERR_LAYOUT_UNSAFE'));
   }, { count: 6, zones: 3, drives: 1 });
 });
 

@@ -9,6 +9,7 @@ import type { MetaStore } from '../meta/types.js';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
 import { keys } from './keys.js';
+import { readRebalanceProgress } from './rebalance.js';
 
 export const stagedSettingName = 'layout-staged';
 /** Changes one staged set may hold: each is re-applied on every preview. */
@@ -39,6 +40,8 @@ export interface LayoutPreview {
 export interface LayoutCheckOptions {
   /** Redundancies written beside the layout's default (the storage classes'). */
   redundancies?: readonly Redundancy[];
+  /** Shards the last rebalance pass towards the current epoch found it cannot move off draining nodes (read from the MetaStore when not given). */
+  blockedShards?: number;
 }
 
 export interface LayoutState {
@@ -99,7 +102,20 @@ export function redundancyProblems(current: Layout, next: Layout, options: Layou
     const lost = needed - readQuorumOf(widest);
     return [`Epoch ${next.epoch} would have ${nextDomains} failure domains (nodes) for blocks of ${name}, which spread over ${needed}: a node would hold two shards of some blocks, so losing ${lost} ${lost === 1 ? 'node' : 'nodes'} could lose data ${name} should keep. ${what}`];
   }
+  // A forced narrow drain left shards on the draining nodes: removing one gives them up for good.
+  const blocked = options.blockedShards ?? 0;
+  const removed = current.nodes.filter((n) => n.state === 'draining' && next.nodes.find((m) => m.id === n.id)?.state === 'removed');
+  if (blocked > 0 && removed.length > 0) {
+    return [`Node${removed.length === 1 ? '' : 's'} ${removed.map((n) => `"${n.id}"`).join(', ')} still hold${removed.length === 1 ? 's' : ''} shards the rebalance could not move (${blocked} blocked: epoch ${current.epoch} is narrower than their blocks); removing ${removed.length === 1 ? 'it' : 'them'} gives those shards up. Assign a node and wait for the rebalance to settle first`];
+  }
   return [];
+}
+
+/** `options` with the blocked shards of the last rebalance pass towards `current`, unless given. */
+async function withBlocked(meta: MetaStore, current: Layout, options: LayoutCheckOptions): Promise<LayoutCheckOptions> {
+  if (options.blockedShards !== undefined) return options;
+  const progress = await readRebalanceProgress(meta);
+  return { ...options, blockedShards: progress && progress.toEpoch === current.epoch ? progress.shardsBlocked : 0 };
 }
 
 /** What `changes` applied to `current` would give; throws RangeError for a change that cannot apply. */
@@ -123,7 +139,7 @@ export async function readLayoutState(meta: MetaStore, options: LayoutCheckOptio
   const [current, { staged }] = await Promise.all([currentLayout(meta), readStaged(meta)]);
   if (!staged || staged.changes.length === 0) return { current, staged };
   try {
-    return { current, staged, preview: previewChanges(current, staged.changes, options) };
+    return { current, staged, preview: previewChanges(current, staged.changes, await withBlocked(meta, current, options)) };
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     return { current, staged, previewError: err.message };
@@ -141,7 +157,7 @@ export async function stageChange(meta: MetaStore, change: LayoutChange, options
     const changes = [...(staged?.changes ?? []), change];
     if (changes.length > stagedChangesMax) throw new RangeError(`Cannot stage more than ${stagedChangesMax} layout changes: apply or revert them first`);
     // Staged even when apply would refuse it: the preview shows the problem, and a later change may fix it.
-    const preview = previewChanges(current, changes, options);
+    const preview = previewChanges(current, changes, await withBlocked(meta, current, options));
     const value = Buffer.from(JSON.stringify({ baseEpoch: current.epoch, changes } satisfies StagedLayout));
     // The next epoch must still be unapplied: an apply in between would have validated other changes.
     const ok = await meta.commit({
@@ -181,7 +197,7 @@ export async function applyStaged(meta: MetaStore, epoch: number, options: Layou
     throw new StoreError('ERR_META_CONFLICT', `Cannot apply the staged changes as epoch ${epoch}: the current epoch is ${current.epoch}, so the next is ${current.epoch + 1}`);
   }
   if (!staged || staged.changes.length === 0) throw new RangeError('Cannot apply: no layout changes are staged');
-  const { next, diff, problems } = previewChanges(current, staged.changes, options);
+  const { next, diff, problems } = previewChanges(current, staged.changes, await withBlocked(meta, current, options));
   assert(next.epoch === epoch, 'The next layout is one epoch after the current one');
   if (problems.length > 0 && options.force !== true) {
     throw new StoreError('ERR_LAYOUT_UNSAFE', `Cannot apply epoch ${epoch}: ${problems.join(' ')} To apply it anyway, pass --force`);
