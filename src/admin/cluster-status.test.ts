@@ -50,7 +50,7 @@ test('clusterStatus - a draining node is draining while it answers and down when
 });
 
 test('rebalanceStatus - rate over the pass so far and the ETA of what remains', () => {
-  const progress: RebalanceProgress = { settledEpoch: 1, toEpoch: 2, state: 'running', blocksChecked: 100, blocksTotal: 400, blocksMoved: 20, shardsMoved: 30, bytesMoved: 50_000_000, shardsFailed: 0, startedAtMs: 1_000_000, updatedAtMs: 1_010_000 };
+  const progress: RebalanceProgress = { settledEpoch: 1, toEpoch: 2, state: 'running', blocksChecked: 100, blocksTotal: 400, blocksMoved: 20, shardsMoved: 30, bytesMoved: 50_000_000, shardsFailed: 0, shardsBlocked: 0, blocksBlocked: 0, startedAtMs: 1_000_000, updatedAtMs: 1_010_000 };
   const s = rebalanceStatus(progress);
   assert.equal(s.blocksRemaining, 300);
   assert.equal(s.blocksPerSec, 10);
@@ -64,7 +64,7 @@ test('readClusterStatus - reads the newest epoch, the staged changes and the sto
   const dir = await mkdtemp(join(tmpdir(), 'tessera-cluster-status-'));
   const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
   try {
-    const progress: RebalanceProgress = { settledEpoch: 0, toEpoch: 1, state: 'running', blocksChecked: 5, blocksTotal: 10, blocksMoved: 5, shardsMoved: 30, bytesMoved: 1000, shardsFailed: 1, startedAtMs: 0, updatedAtMs: 5000 };
+    const progress: RebalanceProgress = { settledEpoch: 0, toEpoch: 1, state: 'running', blocksChecked: 5, blocksTotal: 10, blocksMoved: 5, shardsMoved: 30, bytesMoved: 1000, shardsFailed: 1, shardsBlocked: 0, blocksBlocked: 0, startedAtMs: 0, updatedAtMs: 5000 };
     assert.ok(await meta.commit({ checks: [], writes: [{ key: keys.layout(1), value: encodeLayout(layout) }, { key: keys.setting('rebalance'), value: Buffer.from(JSON.stringify(progress)) }] }));
     await stageChange(meta, { kind: 'drainNode', nodeId: 'n0001' });
     const s = await readClusterStatus({ meta, defaultRedundancy: rs42 }, drives({ n0002: 'missing' }));

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { targetShares, type Layout, type LayoutChange, type LayoutDiff } from '../cluster/index.js';
+import type { Redundancy } from '../blocks/types.js';
 import { RemoteNode } from '../blocks/remote-node.js';
 import { RemoteShardStore } from '../blocks/remote-shard-store.js';
 import { rpcPathPrefix } from '../blocks/rpc-protocol.js';
@@ -24,6 +25,8 @@ export interface LayoutAdminDeps {
   clusterSecret?: Buffer;
   /** Called after an apply stored a new epoch, so this process follows it at once. */
   layoutApplied?: () => Promise<void>;
+  /** Redundancies this process writes beside the layout's default (its storage classes): a change must leave room for them. */
+  redundancies?: readonly Redundancy[];
 }
 
 /** An answer other than 200, with its status: the admin API's refusals. */
@@ -45,11 +48,11 @@ export async function handleLayoutRoute(deps: LayoutAdminDeps, req: IncomingMess
   try {
     switch (route) {
       case 'GET layout':
-        sendJson(res, 200, layoutView(await readLayoutState(deps.meta)));
+        sendJson(res, 200, layoutView(await readLayoutState(deps.meta, checksOf(deps))));
         return true;
       case 'POST layout/stage': {
         const change = await resolveChange(deps, await readJsonBody(req));
-        sendJson(res, 200, layoutView(await stageChange(deps.meta, change)));
+        sendJson(res, 200, layoutView(await stageChange(deps.meta, change, checksOf(deps))));
         return true;
       }
       case 'POST layout/revert':
@@ -71,17 +74,25 @@ export async function handleLayoutRoute(deps: LayoutAdminDeps, req: IncomingMess
   }
 }
 
+function checksOf(deps: LayoutAdminDeps): { redundancies: readonly Redundancy[] } {
+  return { redundancies: deps.redundancies ?? [] };
+}
+
 export function refusalOf(err: unknown): AdminRefusal | undefined {
   if (err instanceof AdminRefusal) return err;
   if (err instanceof RangeError || err instanceof SyntaxError) return new AdminRefusal(400, err.message);
-  if (isStoreError(err, 'ERR_META_CONFLICT')) return new AdminRefusal(409, err.message);
+  // A change the cluster's state makes unsafe (not a malformed request): 409, as for a wrong epoch.
+  if (isStoreError(err, 'ERR_META_CONFLICT') || isStoreError(err, 'ERR_LAYOUT_UNSAFE')) return new AdminRefusal(409, err.message);
   return undefined;
 }
 
 async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<ApplyView> {
   const text = query.get('epoch');
   if (text === null || !/^\d{1,9}$/.test(text)) throw new AdminRefusal(400, `Cannot apply without the epoch to create: pass epoch=N, the current epoch + 1 (got "${text ?? ''}")`);
-  const { layout, diff } = await applyStaged(deps.meta, Number(text));
+  const forceText = query.get('force');
+  if (forceText !== null && !['1', 'true', '0', 'false'].includes(forceText)) throw new AdminRefusal(400, `Cannot read force="${forceText}": expected 1 or true (or 0, false)`);
+  const force = forceText === '1' || forceText === 'true';
+  const { layout, diff, warnings } = await applyStaged(deps.meta, Number(text), { ...checksOf(deps), force });
   // A single-node server has no hook: its block store loads the history once, at start.
   let followed = deps.layoutApplied ? undefined : `Epoch ${layout.epoch} is stored; this server places new blocks by it after a restart`;
   try {
@@ -90,7 +101,7 @@ async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<App
     // The epoch is stored: every process follows it from the MetaStore; this one just did not load it now.
     followed = `Epoch ${layout.epoch} is stored, but this process could not load it at once: ${String(err)}`;
   }
-  return { epoch: layout.epoch, moved: diffView(diff), ...(followed ? { warning: followed } : {}) };
+  return { epoch: layout.epoch, moved: diffView(diff), warnings, ...(followed ? { warning: followed } : {}) };
 }
 
 /**
@@ -225,13 +236,17 @@ export interface LayoutView {
   width: number;
   nodes: NodeView[];
   staged: { baseEpoch: number; changes: LayoutChange[] } | null;
-  preview: { epoch: number; width: number; nodes: NodeView[]; moved: DiffView; warnings: string[] } | null;
+  /** problems: why apply refuses these changes unless forced (too narrow, or too few nodes, for the redundancy in use). */
+  preview: { epoch: number; width: number; nodes: NodeView[]; moved: DiffView; warnings: string[]; problems: string[] } | null;
   previewError?: string;
 }
 
 export interface ApplyView {
   epoch: number;
   moved: DiffView;
+  /** The redundancy problems an apply with force=1 accepted. */
+  warnings: string[];
+  /** This process could not follow the epoch at once (or is a single-node server, which loads it at restart). */
   warning?: string;
 }
 
@@ -259,7 +274,7 @@ function diffView(diff: LayoutDiff): DiffView {
 }
 
 function previewView(preview: LayoutPreview): NonNullable<LayoutView['preview']> {
-  return { epoch: preview.next.epoch, width: preview.next.width, nodes: layoutMembers(preview.next), moved: diffView(preview.diff), warnings: preview.warnings };
+  return { epoch: preview.next.epoch, width: preview.next.width, nodes: layoutMembers(preview.next), moved: diffView(preview.diff), warnings: preview.warnings, problems: preview.problems };
 }
 
 /** GET layout's answer: the current epoch, the staged changes and what applying them would move. */

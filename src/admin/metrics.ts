@@ -134,6 +134,7 @@ function clusterMetrics(metric: MetricWriter, cluster: ClusterStatus): void {
   metric('tessera_rebalance_bytes_moved_total', 'Bytes of shards moved by the current or last rebalance pass.', 'counter', [['', r?.bytesMoved ?? 0]]);
   metric('tessera_rebalance_blocks_moved_total', 'Blocks moved by the current or last rebalance pass.', 'counter', [['', r?.blocksMoved ?? 0]]);
   metric('tessera_rebalance_shards_failed_total', 'Shards the current or last rebalance pass could not move.', 'counter', [['', r?.shardsFailed ?? 0]]);
+  metric('tessera_rebalance_shards_blocked', 'Shards the last rebalance pass found on draining nodes that no target of the newest epoch can take (it is narrower than their blocks).', 'gauge', [['', r?.shardsBlocked ?? 0]]);
   metric('tessera_rebalance_blocks_remaining', 'Blocks the current rebalance pass has yet to check.', 'gauge', [['', r?.state === 'running' ? r.blocksRemaining : 0]]);
   metric('tessera_rebalance_bytes_per_second', 'Bytes moved per second over the current or last rebalance pass.', 'gauge', [['', Math.round(r?.bytesPerSec ?? 0)]]);
 }

@@ -26,7 +26,7 @@ export interface MovePlan {
  * its newest target (a crash came between a copy and the delete) only has its old copies deleted.
  */
 export async function moveBlockShards(plan: MovePlan): Promise<MoveResult> {
-  const result: MoveResult = { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+  const result: MoveResult = { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 0 };
   const shardBytes = shardBytesOf(plan.layout);
   const placed: number[] = []; // at the newest target now, durably: their old copies may go
   const rebuild: number[] = [];

@@ -184,6 +184,32 @@ describe('LocalBlockStore - draining a node (3 nodes of 2 drives, then the third
   });
 });
 
+describe('LocalBlockStore - draining one node of six at RS 4+2 (the next epoch lists 5 targets per partition)', () => {
+  test('moveBlock - reports the shards on the drained node as blocked, not moved or failed, and leaves them there', async () => {
+    const drives = await tempDrives(6);
+    const set = await openDriveSet(drives.paths);
+    try {
+      const ids = set.slots.map((s) => s.id);
+      const nodes = ids.map((id, n) => ({ kind: 'addNode' as const, node: { id: `n${n + 1}`, address: '', zone: `z${(n % 3) + 1}` }, drives: [{ id, capacity: 1 }] }));
+      const epoch1 = computeLayout(emptyLayout({ partitionCount: 256 }), nodes);
+      const epoch2 = computeLayout(epoch1, [{ kind: 'drainNode', nodeId: 'n6' }]);
+      assert.equal(epoch2.width, 5);
+      const writer = new LocalBlockStore({ targets: set, layouts: [epoch1] });
+      assert.deepEqual(writer.defaultRedundancy(), { kind: 'rs', data: 4, parity: 2 });
+      const ref = await writer.write(piecesOf(randomBytes(100_000)), { id: writer.newId() });
+      await writer.close();
+      const store = new LocalBlockStore({ targets: set, layouts: [epoch1, epoch2] });
+      const moved = await store.moveBlock(ref);
+      // Every 4+2 block has one shard on each of the six nodes, so one on the drained node.
+      assert.deepEqual({ ...moved }, { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 1 });
+      assert.equal(await countFiles(drives.paths[5]!), 1, 'the drained node keeps its shard');
+      await store.close();
+    } finally {
+      await drives.cleanup();
+    }
+  });
+});
+
 /** Shard files (not tmp) under a drive directory. */
 async function countFiles(drive: string): Promise<number> {
   const entries = await readdir(join(drive, 'shards'), { recursive: true, withFileTypes: true }).catch(() => []);

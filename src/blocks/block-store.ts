@@ -17,7 +17,7 @@ import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardRea
 import { Semaphore } from '../util/semaphore.js';
 import { targetsFor, type Layout } from '../cluster/index.js';
 import { checkRedundancy, defaultRedundancyFor, readQuorumOf, shardCountOf, writeQuorumOf } from './redundancy.js';
-import { domainLossesSurvived, failureDomainsOf, type FailureDomains } from './failure-domains.js';
+import { domainLossesSurvived, failureDomainsOf, takingTargets, type FailureDomains } from './failure-domains.js';
 import { fullChunkBytes, stripeLayout, type StripeLayout } from './stripe-layout.js';
 import { abortError } from './streams.js';
 import { healBlock, scrubBlock } from './block-healer.js';
@@ -65,12 +65,19 @@ export interface LocalBlockStoreOptions {
 const driveCheckIntervalMs = 2000;
 /** How long a write waits for that look; probes slower than this (a hung node) finish in the background. */
 const healthWaitMs = 1000;
+/**
+ * A suspect target whose recheck (heal, rebalance) found it still down is not rechecked again for this
+ * long: a node that is really down then costs those walks one probe bound per interval, not one per block.
+ */
+const recheckRetryMs = 60_000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
   /** The newest epoch: where new blocks go; undefined while no layout places shards. */
   private layout: Layout | undefined;
   private layouts = new Map<number, Layout>();
+  /** Drives the newest epoch gives shards to (active, with capacity, on an active node). */
+  private taking = new Set<string>();
   /** Failure domains of the newest epoch (its nodes, or the drives of a one-node cluster). */
   private domains: FailureDomains = { count: 0, of: (id) => id };
   /** The redundancy the configuration asked for; undefined: the default for the newest epoch's domains. */
@@ -85,6 +92,13 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly healthy = new Map<string, boolean>();
   /** Suspect targets whose probe runs in the background (refreshHealth). */
   private readonly probing = new Set<string>();
+  /** Rechecks of suspect targets in flight (recheckSuspect), shared by the blocks that wait for them. */
+  private readonly rechecks = new Map<string, Promise<void>>();
+  /** When a recheck last found a target still down. */
+  private readonly recheckFailedAtMs = new Map<string, number>();
+  /** Looks are numbered as they start; per target, the number of the look whose answer `healthy` holds. */
+  private lookCount = 0;
+  private readonly lookAnswered = new Map<string, number>();
   private readonly corruptFound = new Map<string, number>();
   private checkedAtMs = 0;
   /** The look at the targets the write path started, while it runs. */
@@ -133,9 +147,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       this.domains = domains;
       this.redundancy = redundancy;
       this.layout = newest;
+      this.taking = takingTargets(newest);
     } else {
       this.layout = undefined;
       this.domains = { count: 0, of: (id) => id };
+      this.taking = new Set();
     }
     this.layouts = new Map(layouts.map((layout) => [layout.epoch, layout]));
     // New targets count as present until the next look (as at start), which the next write makes at once.
@@ -265,6 +281,8 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
     this.checkOpen();
     const { codec, layout, places, targets } = this.openRef(ref);
+    // A node back from a network blip may still be suspect: probe it before giving its shards up.
+    await this.recheckSuspect(places.flat());
     await this.refreshHealth(true);
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
@@ -284,12 +302,14 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async moveBlock(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<MoveResult> {
     this.checkOpen();
     const { codec, layout, places } = this.openRef(ref);
-    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 };
+    const shardsBlocked = this.blockedShards(ref, places);
+    if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked };
+    await this.recheckSuspect(places.flat());
     await this.refreshHealth();
     const plan = this.readPlan(ref, codec, layout, places, options.signal);
     const work = async () => {
       try {
-        return await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) });
+        return { ...(await moveBlockShards({ ...plan, places: plan.sources.map(placesOfSource) })), shardsBlocked };
       } finally {
         // Moved shards are at new places and the old files are gone: reads must open them afresh.
         this.readerCache.invalidate(ref.id);
@@ -376,6 +396,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   async reviveDrives(): Promise<string[]> {
     this.checkOpen();
     const revived = await this.targets.revive();
+    await this.recheckSuspect(this.slots.map((s) => s.id));
     await this.refreshHealth(true);
     return revived;
   }
@@ -440,6 +461,16 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   setSettledEpoch(epoch: number): void {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`Cannot settle layout epoch "${epoch}": expected a non-negative integer`);
     this.settledEpoch = epoch;
+  }
+
+  /**
+   * Shards of `ref` no move can place: the newest epoch is narrower than the block (it is left at the
+   * places of the newest epoch wide enough, see places.ts), and they sit on a drive that epoch gives no
+   * shards to, so a drain of that drive's node cannot finish.
+   */
+  private blockedShards(ref: BlockRef, places: readonly (readonly string[])[]): number {
+    if (!this.layout || ref.targets || places.length <= this.layout.width) return 0;
+    return places.filter((p) => !this.taking.has(p[0]!)).length;
   }
 
   /** The epoch reads settle on (0: none yet, every block is looked for down to its own epoch). */
@@ -543,13 +574,49 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     );
   }
 
-  private async look(target: string, store: ShardStore | undefined, force: boolean): Promise<void> {
-    // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck.
-    const healthy = store !== undefined && (await store.probe().catch(() => undefined))?.state === 'ok';
+  private async look(target: string, store: ShardStore | undefined, force: boolean, recheck = false): Promise<void> {
+    // A probe is bounded by the drive's timeout, and fails at once while an earlier probe is still stuck
+    // (unless it is a recheck of a remote node, which runs on a connection of its own).
+    const look = ++this.lookCount;
+    const healthy = store !== undefined && (await store.probe(recheck ? { recheck } : {}).catch(() => undefined))?.state === 'ok';
+    // A look that started earlier and answered later (a probe sent during a partition, timing out after a
+    // recheck found the node back) is older news: it must not mark the target down again.
+    if ((this.lookAnswered.get(target) ?? 0) > look) return;
+    this.lookAnswered.set(target, look);
     this.healthy.set(target, healthy);
     // Cached readers would keep serving a drive that was removed or swapped (open descriptors outlive
     // the directory), hiding its loss from damage reports and holding its files open.
     if (store && (!healthy || force)) this.readerCache.invalidateUnder(store.key);
+  }
+
+  /**
+   * Gives each suspect target among `targets` one bounded probe of its own (beside any probe of it still
+   * waiting, which may be stuck on a connection a partition killed) and waits for it: heal and rebalance
+   * run right after a network blip must not count a node that answers again as lost. Concurrent callers
+   * share a recheck; one that found the target down is not repeated for recheckRetryMs.
+   */
+  private async recheckSuspect(targets: readonly string[]): Promise<void> {
+    const nowMs = Date.now();
+    const waits: Promise<void>[] = [];
+    for (const target of new Set(targets)) {
+      const store = this.targets.storeOf(target);
+      if (!store?.suspect) continue;
+      let recheck = this.rechecks.get(target);
+      if (!recheck) {
+        if (nowMs - (this.recheckFailedAtMs.get(target) ?? Number.NEGATIVE_INFINITY) < recheckRetryMs) continue;
+        recheck = this.look(target, store, false, true).then(() => {
+          if (this.isHealthy(target)) {
+            this.recheckFailedAtMs.delete(target);
+            this.checkedAtMs = 0; // the node's other drives were looked at while it was suspect: look again
+          } else {
+            this.recheckFailedAtMs.set(target, Date.now());
+          }
+        }).finally(() => this.rechecks.delete(target));
+        this.rechecks.set(target, recheck);
+      }
+      waits.push(recheck);
+    }
+    await Promise.all(waits);
   }
 
   private probeInBackground(target: string, store: ShardStore): void {

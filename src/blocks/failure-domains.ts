@@ -10,9 +10,15 @@ export interface FailureDomains {
   of(id: string): string;
 }
 
-export function failureDomainsOf(layout: Layout): FailureDomains {
+/** The drives `layout` gives shards to: active, with capacity, on an active (not draining) node. */
+export function takingTargets(layout: Layout): Set<string> {
   const active = new Set(layout.nodes.filter((n) => n.state === 'active').map((n) => n.id));
-  const taking = layout.targets.filter((t) => t.state === 'active' && t.capacity > 0 && active.has(t.nodeId));
+  return new Set(layout.targets.filter((t) => t.state === 'active' && t.capacity > 0 && active.has(t.nodeId)).map((t) => t.id));
+}
+
+export function failureDomainsOf(layout: Layout): FailureDomains {
+  const takingIds = takingTargets(layout);
+  const taking = layout.targets.filter((t) => takingIds.has(t.id));
   const nodes = new Set(taking.map((t) => t.nodeId));
   const nodeOf = new Map(layout.targets.map((t) => [t.id, t.nodeId]));
   if (nodes.size <= 1) return { count: taking.length, of: (id) => id };

@@ -28,6 +28,8 @@ const jsonBytesMax = 64 * 1024 * 1024;
 export const errorBytesMax = 64 * 1024;
 /** Connections kept open to one node; requests beyond wait in the pool's queue (inside their call bound). */
 const connectionsPerNodeMax = 64;
+/** Background probes of a suspect node waiting at once, at most (each holds one connection to it). */
+const backgroundProbesMax = 8;
 /** Socket failures before any answer that mean a keep-alive connection the node had just closed. */
 const staleSocketCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
@@ -59,6 +61,11 @@ export interface CallBounds {
   timeoutMs?: number;
 }
 
+/** A probe's bounds; `recheck`: run even beside another probe of the suspect node still waiting. */
+export interface ProbeBounds extends CallBounds {
+  recheck?: boolean;
+}
+
 export class RemoteNode {
   readonly url: URL;
   readonly nodeId: string;
@@ -67,9 +74,11 @@ export class RemoteNode {
   readonly connectTimeoutMs: number;
   readonly probeIntervalMs: number;
   private readonly secret: Buffer;
-  private readonly pool: Pool;
+  /** Replaced when the node turns suspect (retirePool): its idle connections may have died with the network. */
+  private pool: Pool;
   private readonly nowMs: () => number;
   private suspectSinceMs = 0;
+  private clearCount = 0;
   private prober: NodeJS.Timeout | undefined;
   private probesInFlight = 0;
   private closed = false;
@@ -90,8 +99,12 @@ export class RemoteNode {
     this.connectTimeoutMs = positive('connect timeout', options.connectTimeoutMs, Math.min(rpcConnectTimeoutMs, this.callTimeoutMs));
     this.probeIntervalMs = positive('probe interval', options.probeIntervalMs, rpcProbeIntervalMs);
     this.nowMs = options.nowMs ?? Date.now;
+    this.pool = this.newPool();
+  }
+
+  private newPool(): Pool {
     // undici's own header and body timers are off: RpcExchange bounds each call and names the node.
-    this.pool = new Pool(this.url.origin, {
+    return new Pool(this.url.origin, {
       connections: connectionsPerNodeMax,
       pipelining: 1,
       connect: { timeout: this.connectTimeoutMs },
@@ -100,20 +113,47 @@ export class RemoteNode {
     });
   }
 
+  /**
+   * A call timed out: the idle keep-alive connections to the node may be dead too (a partition drops
+   * them silently, and a connection once cut may stay dead after the network heals). Later calls and
+   * probes take a new pool, so none of them waits out a bound on a connection that died meanwhile;
+   * the old pool closes once its calls in flight end (each bounded by its own timers).
+   */
+  private retirePool(): void {
+    const old = this.pool;
+    this.pool = this.newPool();
+    void old.close().catch(() => undefined);
+  }
+
   /** True after a call timed out, until a probe answers in time. */
   get suspect(): boolean {
     return this.suspectSinceMs > 0;
   }
 
-  /** Skips the node in later calls and probes it in the background until it answers in time. */
-  markSuspect(): void {
-    if (this.suspectSinceMs === 0) this.suspectSinceMs = Date.now();
-    if (this.prober || this.closed) return;
+  /** How often a probe has cleared the node's suspicion. */
+  get clears(): number {
+    return this.clearCount;
+  }
+
+  /**
+   * Skips the node in later calls and probes it in the background until it answers in time. A timeout of
+   * a call sent before a probe last cleared the node (`clearsAtSend` below the count) changes nothing: it
+   * waited on a connection that died before the node answered again (a probe sent during a partition ends
+   * after the network healed), and must not make a node that answers suspect again.
+   */
+  markSuspect(clearsAtSend?: number): void {
+    if (this.closed || (clearsAtSend !== undefined && clearsAtSend < this.clearCount)) return;
+    if (this.suspectSinceMs === 0) {
+      this.suspectSinceMs = Date.now();
+      this.retirePool();
+    }
+    if (this.prober) return;
     this.prober = setInterval(() => void this.probeInBackground(), this.probeIntervalMs);
     this.prober.unref(); // never what keeps a process alive
   }
 
   clearSuspect(): void {
+    if (this.suspectSinceMs > 0) this.clearCount++;
     this.suspectSinceMs = 0;
     clearInterval(this.prober);
     this.prober = undefined;
@@ -129,16 +169,17 @@ export class RemoteNode {
    * A probe call (`GET path`): runs even while the node is suspect, and an answer in time clears it.
    * While the node is suspect and another probe of it still waits, fails at once instead, as DriveIo
    * does for a drive: health checks (the block store looks at every target every few seconds, inside
-   * writes) must not each wait out a call bound on a hung node.
+   * writes) must not each wait out a call bound on a hung node. A `recheck` runs anyway, on a connection
+   * of its own: the older probe may be stuck on a connection that died, while the node answers again.
    */
-  async probe<T>(path: string, bounds: CallBounds): Promise<T> {
+  async probe<T>(path: string, bounds: ProbeBounds): Promise<T> {
     if (bounds.signal?.aborted) throw abortError(bounds.signal, bounds.action);
-    if (this.suspect && this.probesInFlight > 0) {
+    if (this.suspect && this.probesInFlight > 0 && bounds.recheck !== true) {
       throw new StoreError('ERR_SHARD_MISSING', `${bounds.action}: node "${this.nodeId}" is suspect and an earlier probe of it is still waiting`);
     }
     this.probesInFlight++;
     try {
-      const answer = await this.json<T>('GET', path, bounds);
+      const answer = await this.json<T>('GET', path, { action: bounds.action, signal: bounds.signal, ...(bounds.timeoutMs ? { timeoutMs: bounds.timeoutMs } : {}) });
       this.clearSuspect();
       return answer;
     } finally {
@@ -225,10 +266,15 @@ export class RemoteNode {
     void this.pool.destroy().catch(() => undefined);
   }
 
-  /** Probes unless a probe is already waiting: an answer in time clears the suspicion (and stops the probing). */
+  /**
+   * Probes every interval, beside the probes still waiting (a few, each bounded): one sent before the
+   * network healed waits out its whole bound, and the node must not stay suspect that long after it
+   * answers again. An answer in time clears the suspicion (and stops the probing).
+   */
   private async probeInBackground(): Promise<void> {
-    if (this.probesInFlight > 0 || !this.suspect) return;
-    await this.probe(`${rpcPathPrefix}/node`, { action: `Cannot probe node "${this.nodeId}"` }).catch(() => undefined); // still down or hung: the next tick tries again
+    const waitingMax = Math.min(backgroundProbesMax, Math.ceil(this.callTimeoutMs / this.probeIntervalMs) + 1);
+    if (this.probesInFlight >= waitingMax || !this.suspect) return;
+    await this.probe(`${rpcPathPrefix}/node`, { action: `Cannot probe node "${this.nodeId}"`, recheck: true }).catch(() => undefined); // still down or hung: the next tick tries again
   }
 }
 

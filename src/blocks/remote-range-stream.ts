@@ -48,6 +48,7 @@ export class RangeStream implements Dispatcher.DispatchHandler {
   /** Takes waiting for their bytes, in order. */
   private readonly waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly clearsAtSend: number;
 
   constructor(
     private readonly peer: ExchangePeer,
@@ -55,6 +56,7 @@ export class RangeStream implements Dispatcher.DispatchHandler {
     private readonly end: number,
     private readonly bounds: { callTimeoutMs: number; idleTimeoutMs: number },
   ) {
+    this.clearsAtSend = peer.clears;
     this.position = start;
     this.timer = setTimeout(this.onTimeout, bounds.callTimeoutMs);
   }
@@ -193,7 +195,7 @@ export class RangeStream implements Dispatcher.DispatchHandler {
 
   private readonly onTimeout = () => {
     this.timer = undefined;
-    this.peer.markSuspect();
+    this.peer.markSuspect(this.clearsAtSend);
     this.close();
   };
 

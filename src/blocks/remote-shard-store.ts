@@ -94,9 +94,12 @@ export class RemoteShardStore implements ShardStore {
     return (await this.call<{ shards: StoredShard[] }>('GET', path, `Cannot list drive "${this.key}"`, options)).shards;
   }
 
-  /** Runs even while the node is suspect (but not beside another probe of it then); an answer in time clears the suspicion. */
-  async probe(options?: ShardCallOptions): Promise<TargetHealth> {
-    const health = await this.node.probe<TargetHealth>(`${rpcPathPrefix}/${this.drive}/probe`, { action: `Cannot probe ${this.key}`, signal: options?.signal });
+  /**
+   * Runs even while the node is suspect (but not beside another probe of it then, unless `recheck`); an
+   * answer in time clears the suspicion.
+   */
+  async probe(options?: ShardCallOptions & { recheck?: boolean }): Promise<TargetHealth> {
+    const health = await this.node.probe<TargetHealth>(`${rpcPathPrefix}/${this.drive}/probe`, { action: `Cannot probe ${this.key}`, signal: options?.signal, recheck: options?.recheck === true });
     if (health.state === 'ok') this.driveSuspect = false;
     return health;
   }

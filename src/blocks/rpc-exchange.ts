@@ -11,7 +11,10 @@ import { abortError } from './streams.js';
 export interface ExchangePeer {
   readonly nodeId: string;
   readonly url: URL;
-  markSuspect(): void;
+  /** How often a probe has cleared the node's suspicion: a call remembers it when sent. */
+  readonly clears: number;
+  /** `clearsAtSend`: the count when the timed-out call was sent (a call older than the last clear is stale evidence). */
+  markSuspect(clearsAtSend?: number): void;
 }
 
 export interface ExchangeBounds {
@@ -51,11 +54,13 @@ export class RpcExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private readonly chunks: Buffer[] = [];
   private bytes = 0;
+  private readonly clearsAtSend: number;
 
   constructor(
     private readonly peer: ExchangePeer,
     private readonly bounds: ExchangeBounds,
   ) {
+    this.clearsAtSend = peer.clears;
     this.answer = new Promise<Answer>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -134,7 +139,7 @@ export class RpcExchange implements Dispatcher.DispatchHandler {
     const { action } = this.bounds;
     const where = `node "${this.peer.nodeId}" at ${this.peer.url.host}`;
     if (timeoutCodes.has(code)) {
-      this.peer.markSuspect();
+      this.peer.markSuspect(this.clearsAtSend);
       this.fail(new StoreError('ERR_TARGET_TIMEOUT', `${action}: ${where} did not answer in time (${code})`, { cause: err }));
       return;
     }
@@ -143,7 +148,7 @@ export class RpcExchange implements Dispatcher.DispatchHandler {
   }
 
   private readonly onTimeout = () => {
-    this.peer.markSuspect();
+    this.peer.markSuspect(this.clearsAtSend);
     this.fail(new StoreError('ERR_TARGET_TIMEOUT', `${this.bounds.action}: node "${this.peer.nodeId}" ${this.stalled} within ${this.timerMs} ms`));
   };
 

@@ -112,8 +112,13 @@ export interface ShardStore {
   listPrefixes(first: string | undefined, options?: ShardCallOptions): Promise<string[]>;
   /** The shard and tmp files of prefix `first`/`second`, sorted by name. */
   listShards(first: string, second: string, options?: ShardCallOptions): Promise<StoredShard[]>;
-  /** Whether the target answers as the drive it should be, and its capacity. */
-  probe(options?: ShardCallOptions): Promise<TargetHealth>;
+  /**
+   * Whether the target answers as the drive it should be, and its capacity. `recheck`: the caller (heal,
+   * rebalance) would rather wait one bounded probe than give a suspect target up: a suspect remote node is
+   * then probed even beside an earlier probe still waiting (a local drive ignores it: a hung drive must
+   * not get more threadpool calls).
+   */
+  probe(options?: ShardCallOptions & { recheck?: boolean }): Promise<TargetHealth>;
 }
 
 /** One target of a block store's layout. */

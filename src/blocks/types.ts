@@ -167,6 +167,12 @@ export interface MoveResult {
   bytesMoved: number;
   /** Shards left where they were: the new target is down, or neither the holder nor k others could be read. */
   shardsFailed: number;
+  /**
+   * Shards that cannot move at all: the newest epoch lists fewer targets per partition than the block's
+   * width (a drain left fewer nodes than RS k+m needs), and they sit on a drive it gives no shards to (a
+   * draining or removed node's). They stay there until a wider epoch comes.
+   */
+  shardsBlocked: number;
 }
 
 /** What the rebalance worker needs from a block store: the epochs, the settled one, and moving a block. */

@@ -67,6 +67,10 @@ function stagedText(view: LayoutView): string {
   if (!view.preview) return out;
   out += diffText(view.preview.moved);
   for (const w of view.preview.warnings) out += `Warning: ${w}\n`;
+  if (view.preview.problems.length > 0) {
+    for (const p of view.preview.problems) out += `\nApply refuses these changes: ${p}\n`;
+    return `${out}\nTo apply them anyway: tessera admin layout apply --epoch ${view.preview.epoch} --force   (or drop them: tessera admin layout revert)\n`;
+  }
   return `${out}\nApply with: tessera admin layout apply --epoch ${view.preview.epoch}   (or drop them: tessera admin layout revert)\n`;
 }
 
@@ -128,8 +132,11 @@ export function layoutCommand(common: (cmd: Command) => Command): Command {
     }));
   layout.addCommand(sub('apply', 'Apply the staged changes as epoch N (the current epoch + 1); the rebalance then moves the data')
     .addOption(new Option('--epoch <n>', 'the epoch to create: the current one + 1, as "layout show" says').makeOptionMandatory())
-    .action(async (opts: Json & { epoch: string }) => {
-      const answer = await call<ApplyView>(opts, 'POST', `layout/apply?epoch=${encodeURIComponent(opts.epoch)}`);
+    .option('--force', 'apply even when the new epoch is too narrow, or has too few nodes, for the redundancy the cluster stores (data stays on drained nodes, or loses protection)', false)
+    .action(async (opts: Json & { epoch: string; force: boolean }) => {
+      const answer = await call<ApplyView>(opts, 'POST', `layout/apply?epoch=${encodeURIComponent(opts.epoch)}${opts.force ? '&force=1' : ''}`);
+      // Loud on purpose: the operator overrode a refusal that protects their data.
+      for (const w of answer.warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
       const warning = answer.warning ? `Warning: ${answer.warning}\n` : '';
       print(opts.json, answer, `Applied layout epoch ${answer.epoch}.\n${diffText(answer.moved)}${warning}The data moves in the background: watch it with "tessera admin status".\n`);
     }));
@@ -147,7 +154,12 @@ export function clusterStatusText(c: ClusterStatusView): string {
   out += `partitions: ${p.total} (first ${p.width} targets, ${p.readQuorum} needed to read): ${p.healthy} healthy, ${p.degraded} degraded, ${p.unreadable} unreadable\n`;
   const r = c.rebalance;
   if (!r) return `${out}rebalance: never run\n`;
-  const moved = `${r.blocksMoved} blocks, ${r.shardsMoved} shards, ${formatBytes(r.bytesMoved)} moved${r.shardsFailed > 0 ? `, ${r.shardsFailed} shards failed` : ''}`;
+  const moved = `${r.blocksMoved} blocks, ${r.shardsMoved} shards, ${formatBytes(r.bytesMoved)} moved${r.shardsFailed > 0 ? `, ${r.shardsFailed} shards failed` : ''}${r.shardsBlocked > 0 ? `, ${r.shardsBlocked} shards blocked` : ''}`;
+  // Shards no walk can move (the epoch is narrower than their blocks): the drain is not done, whatever else.
+  if (r.state === 'idle' && r.shardsBlocked > 0) {
+    const draining = c.nodes.filter((n) => n.state === 'draining').map((n) => n.id);
+    return `${out}rebalance: blocked: ${r.shardsBlocked} shards of ${r.blocksBlocked} blocks cannot leave ${draining.length > 0 ? `draining ${draining.length === 1 ? 'node' : 'nodes'} ${draining.join(', ')}` : 'the nodes leaving the layout'}: epoch ${r.toEpoch} lists fewer targets per partition than those blocks have shards. Assign a node (tessera admin layout assign) and apply, and they move; do not remove the node before. Last pass ${moved}\n`;
+  }
   // Idle short of the epoch: a walk ended within the write grace or with failures, and another comes.
   if (r.state === 'idle' && r.settledEpoch < r.toEpoch) return `${out}rebalance: epoch ${r.settledEpoch} → ${r.toEpoch}, walked once, walks again before epoch ${r.toEpoch} is settled; ${moved}\n`;
   if (r.state === 'idle') return `${out}rebalance: idle, every block is placed by epoch ${r.settledEpoch}; last pass ${moved}\n`;

@@ -11,14 +11,15 @@ import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import type { MetaStore } from '../meta/types.js';
 import { isStoreError } from '../util/errors.js';
 import { keys } from './keys.js';
+import { encodeRecord } from './records.js';
 import { applyStaged, currentLayout, parseLayoutChange, readLayoutState, readStaged, revertStaged, stageChange, stagedSettingName } from './layout-admin.js';
 
 /** A MetaStore holding epoch 1 over three nodes in three zones (256 partitions, to keep tests fast). */
-async function withCluster(fn: (meta: MetaStore, first: Layout) => Promise<void>): Promise<void> {
+async function withCluster(fn: (meta: MetaStore, first: Layout) => Promise<void>, shape = { count: 3, zones: 3, drives: 2 }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-layout-admin-'));
   const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
   try {
-    const first = computeLayout(emptyLayout({ partitionCount: 256 }), clusterChanges({ count: 3, zones: 3, drives: 2 }));
+    const first = computeLayout(emptyLayout({ partitionCount: 256 }), clusterChanges(shape));
     assert.ok(await meta.commit({ checks: [], writes: [{ key: keys.layout(1), value: encodeLayout(first) }] }));
     await fn(meta, first);
   } finally {
@@ -141,6 +142,64 @@ test('readLayoutState - warns when a node is removed without being drained', asy
     const state = await readLayoutState(meta);
     assert.match(state.preview?.warnings.join('\n') ?? '', /"n0001" is removed without being drained/);
   });
+});
+
+test('applyStaged - refuses a drain that leaves fewer nodes than RS 4+2 needs, saying why and what to do, and stores nothing', async () => {
+  await withCluster(async (meta) => {
+    const { preview } = await stageChange(meta, { kind: 'drainNode', nodeId: 'n0005' });
+    assert.equal(preview?.next.width, 5);
+    assert.equal(preview?.problems.length, 1, 'the preview (layout show, diff) reports it');
+    assert.match(preview!.problems[0]!, /Epoch 2 would list 5 targets per partition, but blocks of RS 4\+2 need 6: the rebalance could not move them off the nodes leaving the layout .* Add a node \(or drive\) first .* or lower the redundancy/);
+    await assert.rejects(applyStaged(meta, 2), (err) => isStoreError(err, 'ERR_LAYOUT_UNSAFE') && /^Cannot apply epoch 2: Epoch 2 would list 5 targets .* To apply it anyway, pass --force$/.test(err.message));
+    assert.equal((await currentLayout(meta)).epoch, 1);
+    assert.equal((await readStaged(meta)).staged?.changes.length, 1, 'the staged changes stay');
+    const forced = await applyStaged(meta, 2, { force: true });
+    assert.equal(forced.layout.epoch, 2);
+    assert.match(forced.warnings.join('\n'), /^Applied with --force although: Epoch 2 would list 5 targets/);
+  }, { count: 6, zones: 3, drives: 1 });
+});
+
+test('applyStaged - refuses a drain that leaves fewer failure domains than shards even when drives are enough', async () => {
+  await withCluster(async (meta) => {
+    const { preview } = await stageChange(meta, { kind: 'removeNode', nodeId: 'n0000' });
+    assert.equal(preview?.next.width, 10, 'five nodes of two drives still list ten targets');
+    assert.match(preview?.problems[0] ?? '', /Epoch 2 would have 5 failure domains \(nodes\) for blocks of RS 4\+2, which spread over 6: a node would hold two shards of some blocks, so losing 2 nodes could lose data/);
+    await assert.rejects(applyStaged(meta, 2), (err) => isStoreError(err, 'ERR_LAYOUT_UNSAFE'));
+  }, { count: 6, zones: 3, drives: 2 });
+});
+
+test('applyStaged - a drain that leaves as many nodes as the widest redundancy is applied without a problem', async () => {
+  await withCluster(async (meta) => {
+    // A storage class wider than the default counts too: RS 5+2 needs 7 nodes, and 6 would be left.
+    const { preview: wider } = await stageChange(meta, { kind: 'drainNode', nodeId: 'n0006' }, { redundancies: [{ kind: 'rs', data: 5, parity: 2 }] });
+    assert.match(wider?.problems[0] ?? '', /blocks of RS 5\+2 need 7: .* \(--storage-classes\)$/);
+    // With the default alone (RS 4+2), six nodes are enough.
+    assert.deepEqual((await readLayoutState(meta)).preview?.problems, []);
+    assert.deepEqual((await applyStaged(meta, 2)).warnings, []);
+  }, { count: 7, zones: 3, drives: 1 });
+});
+
+test('applyStaged - a change that keeps the width and nodes (a drained node removed) is applied without a problem', async () => {
+  await withCluster(async (meta) => {
+    await stageChange(meta, { kind: 'drainNode', nodeId: 'n0005' });
+    await applyStaged(meta, 2, { force: true });
+    const { preview } = await stageChange(meta, { kind: 'removeNode', nodeId: 'n0005' });
+    assert.deepEqual(preview?.problems, [], 'no worse than the epoch the operator forced');
+    assert.equal((await applyStaged(meta, 3)).layout.epoch, 3);
+  }, { count: 6, zones: 3, drives: 1 });
+});
+
+test('applyStaged - refuses to remove a draining node while the rebalance reports shards it could not move off it', async () => {
+  await withCluster(async (meta) => {
+    await stageChange(meta, { kind: 'drainNode', nodeId: 'n0005' });
+    await applyStaged(meta, 2, { force: true });
+    // What the rebalance stores once its walk towards epoch 2 found the drained node's shards blocked.
+    const progress = { settledEpoch: 2, toEpoch: 2, state: 'idle', blocksChecked: 3, blocksTotal: 3, blocksMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 3, blocksBlocked: 3, startedAtMs: 0, updatedAtMs: 0, cursor: '', epochSinceMs: 0 };
+    assert.ok(await meta.commit({ checks: [], writes: [{ key: keys.setting('rebalance'), value: encodeRecord(progress) }] }));
+    const { preview } = await stageChange(meta, { kind: 'removeNode', nodeId: 'n0005' });
+    assert.match(preview?.problems[0] ?? '', /^Node "n0005" still holds shards the rebalance could not move \(3 blocked: epoch 2 is narrower than their blocks\); removing it gives those shards up/);
+    await assert.rejects(applyStaged(meta, 3), (err) => isStoreError(err, 'ERR_LAYOUT_UNSAFE'));
+  }, { count: 6, zones: 3, drives: 1 });
 });
 
 test('parseLayoutChange - refuses malformed changes with RangeError naming the field', () => {

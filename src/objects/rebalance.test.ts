@@ -29,6 +29,8 @@ class FakeBlocks implements BlockRebalancing {
   settled = 0;
   moved: string[] = [];
   failing = new Set<string>();
+  /** Blocks the newest epoch is too narrow for: one shard each stays on a drained node. */
+  blocked = new Set<string>();
   onMove: (ref: BlockRef) => Promise<void> = async () => undefined;
   layoutEpochs(): number[] {
     return this.epochs;
@@ -39,8 +41,9 @@ class FakeBlocks implements BlockRebalancing {
   async moveBlock(ref: BlockRef): Promise<MoveResult> {
     this.moved.push(ref.id);
     await this.onMove(ref);
+    if (this.blocked.has(ref.id)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 1 };
     const failed = this.failing.has(ref.id) ? 1 : 0;
-    return { shardsMoved: 1 - failed, shardsCopied: 1 - failed, shardsRebuilt: 0, bytesMoved: (1 - failed) * 100, shardsFailed: failed };
+    return { shardsMoved: 1 - failed, shardsCopied: 1 - failed, shardsRebuilt: 0, bytesMoved: (1 - failed) * 100, shardsFailed: failed, shardsBlocked: 0 };
   }
 }
 
@@ -86,6 +89,23 @@ test('Rebalance - walks every block in id order, then settles the newest epoch a
   );
   assert.equal(blocks.settled, 2);
   assert.equal(Object.hasOwn(progress!, 'cursor'), false, 'readRebalanceProgress gives the progress only');
+});
+
+test('Rebalance - shards no epoch can move (a drain narrower than their blocks) are counted as blocked, and a new walk counts them afresh', async () => {
+  const { meta, ids, blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  for (const id of ids.slice(0, 3)) blocks.blocked.add(id);
+  await walk(rebalance());
+  const progress = await readRebalanceProgress(meta);
+  assert.deepEqual(
+    { settled: progress?.settledEpoch, state: progress?.state, moved: progress?.blocksMoved, failed: progress?.shardsFailed, blocked: progress?.shardsBlocked, blockedBlocks: progress?.blocksBlocked },
+    { settled: 2, state: 'idle', moved: 7, failed: 0, blocked: 3, blockedBlocks: 3 },
+    'settled (reads know where those blocks are), but not done: three shards stay blocked',
+  );
+  blocks.epochs = [1, 2, 3]; // a node assigned: the next walk can move them
+  blocks.blocked.clear();
+  await walk(rebalance());
+  assert.equal((await readRebalanceProgress(meta))?.shardsBlocked, 0);
 });
 
 test('Rebalance - a walk cut short resumes from its cursor in another process', async () => {
@@ -187,7 +207,7 @@ test('Rebalance - a step looks past blocks with nothing to move, and stops at bl
   blocks.epochs = [1, 2];
   const staying = new Set(ids.slice(0, 20));
   const moveBlock = blocks.moveBlock.bind(blocks);
-  blocks.moveBlock = async (ref) => (staying.has(ref.id) ? { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0 } : moveBlock(ref));
+  blocks.moveBlock = async (ref) => (staying.has(ref.id) ? { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 0 } : moveBlock(ref));
   const r = rebalance();
   await r.step({ blocksMax: 4, bytesMax: 1e9 });
   const result = await r.step({ blocksMax: 4, bytesMax: 1e9 });

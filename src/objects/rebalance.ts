@@ -21,6 +21,14 @@ export interface RebalanceProgress {
   shardsMoved: number;
   bytesMoved: number;
   shardsFailed: number;
+  /**
+   * Shards the walk found it cannot move: the newest epoch is narrower than their block (a drain left
+   * fewer nodes than its RS k+m), and they sit on a draining or removed node, which so still holds data.
+   * Counted anew by every walk; they move once a wide enough epoch is applied.
+   */
+  shardsBlocked: number;
+  /** Blocks with such shards. */
+  blocksBlocked: number;
   startedAtMs: number;
   updatedAtMs: number;
   finishedAtMs?: number;
@@ -56,7 +64,8 @@ export async function loadSettledEpoch(meta: MetaStore, blocks: Pick<BlockRebala
 
 function publicOf(stored: StoredRebalance): RebalanceProgress {
   const { cursor: _cursor, epochSinceMs: _since, retryAtMs: _retry, ...progress } = stored;
-  return progress;
+  // Records stored before blocked shards were counted lack the fields.
+  return { ...progress, shardsBlocked: progress.shardsBlocked ?? 0, blocksBlocked: progress.blocksBlocked ?? 0 };
 }
 
 export interface RebalanceOptions {
@@ -148,7 +157,7 @@ export class Rebalance {
 
   async #startWalk(stored: Buffer | null, from: StoredRebalance): Promise<RebalanceStepResult> {
     const nowMs = this.#nowMs();
-    const record: StoredRebalance = { ...from, state: 'running', cursor: '', blocksChecked: 0, shardsFailed: 0, blocksTotal: await this.#countBlocks(), startedAtMs: nowMs, updatedAtMs: nowMs };
+    const record: StoredRebalance = { ...from, state: 'running', cursor: '', blocksChecked: 0, shardsFailed: 0, shardsBlocked: 0, blocksBlocked: 0, blocksTotal: await this.#countBlocks(), startedAtMs: nowMs, updatedAtMs: nowMs };
     delete record.finishedAtMs;
     delete record.retryAtMs;
     await this.#save(record, stored);
@@ -176,6 +185,10 @@ export class Rebalance {
         record.shardsMoved += moved.shardsMoved;
         record.bytesMoved += moved.bytesMoved;
         record.shardsFailed += moved.shardsFailed;
+        // Not a failure: no retry can move them (the walk still settles, reads know where they are), but
+        // status must not call the drain done while the node holds them.
+        record.shardsBlocked = (record.shardsBlocked ?? 0) + moved.shardsBlocked;
+        if (moved.shardsBlocked > 0) record.blocksBlocked = (record.blocksBlocked ?? 0) + 1;
         bytes += moved.bytesMoved;
       } catch (err) {
         // A block that cannot even be planned (a damaged layout record, a ref that does not add up): keep
@@ -223,7 +236,7 @@ export class Rebalance {
     const nowMs = this.#nowMs();
     const record: StoredRebalance = {
       settledEpoch: oldest, toEpoch: oldest, state: 'idle', blocksChecked: 0, blocksTotal: 0, blocksMoved: 0, shardsMoved: 0, bytesMoved: 0,
-      shardsFailed: 0, startedAtMs: 0, updatedAtMs: nowMs, cursor: '', epochSinceMs: 0,
+      shardsFailed: 0, shardsBlocked: 0, blocksBlocked: 0, startedAtMs: 0, updatedAtMs: nowMs, cursor: '', epochSinceMs: 0,
     };
     return { record, stored: null };
   }

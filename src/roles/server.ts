@@ -138,6 +138,8 @@ export async function serveStores(
       admin: (counters) => ({
         meta: stores.meta,
         ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
+        // A layout change must leave room for every redundancy this process writes, not only the default.
+        redundancies: Object.values(config.storageClasses ?? {}),
         // A layout applied here is followed at once, not at the next poll.
         layoutApplied: async () => {
           await stores.refreshLayouts();

@@ -16,6 +16,7 @@ export type StoreErrorCode =
   | 'ERR_META_SCHEMA' // the metadata database's schema is newer than this program (or unusable)
   | 'ERR_DRIVES_FULL' // a write lost its quorum because drives are out of space
   | 'ERR_NO_LAYOUT' // a cluster gateway has no layout epoch yet: no node to write to
+  | 'ERR_LAYOUT_UNSAFE' // a layout change would leave too few targets or nodes for the redundancy in use
   | 'ERR_CLOSED';
 
 export class StoreError extends Error {

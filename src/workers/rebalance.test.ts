@@ -6,7 +6,7 @@ import { rebalanceWorker } from './rebalance.js';
 
 const progress: RebalanceProgress = {
   settledEpoch: 1, toEpoch: 2, state: 'running', blocksChecked: 0, blocksTotal: 0, blocksMoved: 0, shardsMoved: 0, bytesMoved: 0,
-  shardsFailed: 0, startedAtMs: 0, updatedAtMs: 0,
+  shardsFailed: 0, shardsBlocked: 0, blocksBlocked: 0, startedAtMs: 0, updatedAtMs: 0,
 };
 
 /** A rebalance whose steps answer `results` in turn, recording the limits each step was given. */

@@ -94,6 +94,7 @@ test('admin layout - apply needs the next epoch and staged changes', async () =>
   await refused(await raw(server, { method: 'POST', path: '/_tessera/admin/layout/apply', query: { epoch: 'two' } }), 400, /pass epoch=N/);
   await refused(await raw(server, { method: 'POST', path: '/_tessera/admin/layout/apply', query: { epoch: '2' } }), 400, /no layout changes are staged/);
   await refused(await raw(server, { method: 'POST', path: '/_tessera/admin/layout/apply', query: { epoch: '7' } }), 409, /the current epoch is 1, so the next is 2/);
+  await refused(await raw(server, { method: 'POST', path: '/_tessera/admin/layout/apply', query: { epoch: '2', force: 'maybe' } }), 400, /Cannot read force="maybe": expected 1 or true/);
   const res = await raw(server, { method: 'GET', path: '/_tessera/admin/layout/nothing' });
   await refused(res, 404, /No admin operation "GET layout\/nothing"/);
 });
