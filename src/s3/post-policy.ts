@@ -25,9 +25,13 @@ export interface LengthRange {
   max: number;
 }
 
-/** Form fields that need no condition (policy document page: "except x-amz-signature, file, policy, and x-ignore-*"). */
-function isExempt(lowerName: string): boolean {
-  return lowerName === 'x-amz-signature' || lowerName === 'file' || lowerName === 'policy' || lowerName.startsWith('x-ignore-');
+/**
+ * Form fields that need no condition: "x-amz-signature, file, policy, and x-ignore-*" for a SigV4 form,
+ * "AWSAccessKeyId, signature, file, policy, and x-ignore-*" for a SigV2 one (AWS's two form pages).
+ */
+function isExempt(lowerName: string, signatureVersion: 2 | 4): boolean {
+  const signatureFields = signatureVersion === 2 ? lowerName === 'awsaccesskeyid' || lowerName === 'signature' : lowerName === 'x-amz-signature';
+  return signatureFields || lowerName === 'file' || lowerName === 'policy' || lowerName.startsWith('x-ignore-');
 }
 
 function invalidPolicy(detail: string): S3Error {
@@ -123,6 +127,8 @@ export interface PolicyCheck {
   /** The bucket the request was sent to: what a "bucket" condition matches. */
   bucket: string;
   nowMs: number;
+  /** The version the form was signed with (default 4). */
+  signatureVersion?: 2 | 4;
 }
 
 /** How AWS names a condition in its error message: ["starts-with", "$key", "user/"]. */
@@ -159,7 +165,7 @@ export function checkPostPolicy(policy: PostPolicy, check: PolicyCheck): LengthR
     const actual = c.field === 'bucket' ? check.bucket : check.fields.get(c.field)?.value ?? '';
     if (!conditionHolds(c, actual)) throw deniedByPolicy(`Policy Condition failed: ${describe(c)}`);
   }
-  const extra = [...check.fields.entries()].filter(([lower]) => !isExempt(lower) && !named.has(lower)).map(([, f]) => f.name);
+  const extra = [...check.fields.entries()].filter(([lower]) => !isExempt(lower, check.signatureVersion ?? 4) && !named.has(lower)).map(([, f]) => f.name);
   if (extra.length > 0) throw deniedByPolicy(`Extra input fields: ${extra.join(', ')}`);
   return ranges;
 }

@@ -125,7 +125,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   }
   const key = keyOf(form.fields, form.file.filename);
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
-  const ranges = checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs() });
+  const ranges = checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion });
   const headers = headersOf(fields);
   const tagging = fields.get('tagging');
   const contentMd5 = parseContentMd5(fields.get('content-md5')?.value);

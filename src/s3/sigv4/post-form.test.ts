@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createHmac } from 'node:crypto';
 import { S3Error } from '../errors.js';
 import { checkPostPolicy, parsePostPolicy, type FormField } from '../post-policy.js';
 import { authenticateForm } from './post-form.js';
@@ -30,11 +31,11 @@ function fieldsOf(record: Record<string, string>): Map<string, FormField> {
   return new Map(Object.entries(record).map(([name, value]) => [name.toLowerCase(), { name, value }]));
 }
 
-const config = { region: 'us-east-1', secretFor: (id: string) => (id === accessKeyId ? secret : undefined), nowMs: () => Date.UTC(2015, 11, 29, 10) };
+const config = { region: 'us-east-1', secretFor: (id: string) => (id === accessKeyId ? secret : undefined), nowMs: () => Date.UTC(2015, 11, 29, 10), sigv2: true };
 const code = (expected: string) => (err: unknown) => err instanceof S3Error && err.code === expected;
 
 test('authenticateForm - the S3 API reference example form verifies, and its policy admits the form', () => {
-  assert.deepEqual(authenticateForm(fieldsOf(exampleForm), config), { accessKeyId });
+  assert.deepEqual(authenticateForm(fieldsOf(exampleForm), config), { accessKeyId, signatureVersion: 4 });
   const fields = fieldsOf({ ...exampleForm, key: 'user/user1/photo.jpg' });
   assert.deepEqual(checkPostPolicy(parsePostPolicy(policy), { fields, bucket: 'sigv4examplebucket', nowMs: config.nowMs() }), []);
   assert.throws(() => checkPostPolicy(parsePostPolicy(policy), { fields, bucket: 'sigv4examplebucket', nowMs: Date.UTC(2015, 11, 31) }), /Policy expired/);
@@ -50,13 +51,30 @@ test('authenticateForm - a changed policy, signature or credential is refused', 
   assert.throws(() => authenticateForm(fieldsOf({ ...exampleForm, 'X-Amz-Algorithm': 'AWS4-HMAC-SHA512' }), config), code('InvalidRequest'));
 });
 
-test('authenticateForm - a missing signing field is InvalidArgument naming it; SigV2 is refused; no signature is anonymous', () => {
+test('authenticateForm - a missing signing field is InvalidArgument naming it; SigV2 is refused when off; no signature is anonymous', () => {
   for (const name of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Signature', 'Policy']) {
     const form = { ...exampleForm };
     delete form[name];
     assert.throws(() => authenticateForm(fieldsOf(form), config), (err: unknown) => err instanceof S3Error && err.code === 'InvalidArgument' && err.extra.ArgumentName === name.toLowerCase(), name);
   }
-  assert.throws(() => authenticateForm(fieldsOf({ key: 'k', AWSAccessKeyId: accessKeyId, policy, signature: 'c2ln' }), config), code('InvalidRequest'));
+  assert.throws(() => authenticateForm(fieldsOf({ key: 'k', AWSAccessKeyId: accessKeyId, policy, signature: 'c2ln' }), { ...config, sigv2: false }), code('InvalidRequest'));
   assert.throws(() => authenticateForm(fieldsOf({ key: 'k', policy }), config), code('InvalidArgument'));
   assert.equal(authenticateForm(fieldsOf({ key: 'k', acl: 'public-read' }), config), null);
+});
+
+test('authenticateForm - a SigV2 form verifies by HMAC-SHA1 of its policy; a wrong one is SignatureDoesNotMatch', () => {
+  const v2 = { key: 'user/user1/photo.jpg', AWSAccessKeyId: accessKeyId, policy, signature: createHmac('sha1', secret).update(policy).digest('base64') };
+  assert.deepEqual(authenticateForm(fieldsOf(v2), config), { accessKeyId, signatureVersion: 2 });
+  assert.throws(() => authenticateForm(fieldsOf({ ...v2, signature: createHmac('sha1', 'other').update(policy).digest('base64') }), config), code('SignatureDoesNotMatch'));
+  assert.throws(() => authenticateForm(fieldsOf({ ...v2, signature: 'not base64' }), config), code('SignatureDoesNotMatch'));
+  const { signature: _dropped, ...unsigned } = v2;
+  assert.throws(() => authenticateForm(fieldsOf(unsigned), config), (err: unknown) => err instanceof S3Error && err.code === 'InvalidArgument' && err.extra.ArgumentName === 'signature');
+});
+
+test('checkPostPolicy - the signature fields of the form\'s own version need no condition, the other version\'s do', () => {
+  const simple = Buffer.from(JSON.stringify({ expiration: '2030-01-01T00:00:00.000Z', conditions: [{ bucket: 'b' }, ['starts-with', '$key', '']] })).toString('base64');
+  const check = (fields: Record<string, string>, signatureVersion: 2 | 4) => checkPostPolicy(parsePostPolicy(simple), { fields: fieldsOf(fields), bucket: 'b', nowMs: 0, signatureVersion });
+  assert.deepEqual(check({ key: 'k', AWSAccessKeyId: accessKeyId, signature: 'x', policy: simple }, 2), []);
+  assert.throws(() => check({ key: 'k', AWSAccessKeyId: accessKeyId, signature: 'x', policy: simple }, 4), /Extra input fields: AWSAccessKeyId, signature/);
+  assert.throws(() => check({ key: 'k', 'X-Amz-Signature': 'x', policy: simple }, 2), /Extra input fields: X-Amz-Signature/);
 });

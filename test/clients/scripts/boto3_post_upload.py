@@ -86,12 +86,16 @@ def main():
         check(s3.get_object(Bucket=bucket, Key='curl/curl-upload.bin')['Body'].read() == f.read(), 'curl upload differs')
     summary['curl'] = int(code)
 
-    # boto3's default signer makes a SigV2 form (AWSAccessKeyId, signature), which is refused as SigV2 is.
+    # boto3's default signer makes a SigV2 form (AWSAccessKeyId, signature: HMAC-SHA1 of the policy).
     default = boto3.client('s3', endpoint_url=endpoint, region_name=region)
-    post = default.generate_presigned_post(bucket, 'sigv2')
+    post = default.generate_presigned_post(bucket, 'sigv2/${filename}', Conditions=[['content-length-range', 1, 1024]])
     check('AWSAccessKeyId' in post['fields'], f'boto3 now makes a {sorted(post["fields"])} form by default')
-    r = requests.post(post['url'], data=post['fields'], files={'file': ('s.bin', b's')}, timeout=HTTP_TIMEOUT_S)
-    summary['sigv2'] = [r.status_code, error_code(r)]
+    r = requests.post(post['url'], data=post['fields'], files={'file': ('s.bin', b'sigv2 body')}, timeout=HTTP_TIMEOUT_S)
+    check(r.status_code == 204, f'SigV2 form: 204 expected, got {r.status_code} {r.text[:300]}')
+    check(s3.get_object(Bucket=bucket, Key='sigv2/s.bin')['Body'].read() == b'sigv2 body', 'SigV2 form upload differs')
+    forged = dict(post['fields'], signature=post['fields']['signature'][::-1])
+    r = requests.post(post['url'], data=forged, files={'file': ('t.bin', b'x')}, timeout=HTTP_TIMEOUT_S)
+    summary['sigv2'] = [204, r.status_code, error_code(r)]
 
     summary['ok'] = True
     print(json.dumps(summary))
