@@ -76,7 +76,9 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
     }
     const id = ctx.blocks.newId();
     ctx.blocksInFlight?.add(id);
-    const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
+    // The generator itself, not a Readable around it: the block writer iterates it anyway, and one more
+    // stream layer cost a buffered read-ahead and its promises per socket chunk.
+    const block = await ctx.blocks.write(source, {
       id,
       ...(options.redundancy ? { redundancy: options.redundancy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
