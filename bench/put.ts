@@ -172,6 +172,7 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
         ? spawn('strace', ['-c', '-f', '-p', String(server.pid), '-o', traceFile], { stdio: 'ignore' })
         : undefined;
   if (perf) await new Promise((r) => setTimeout(r, 300));
+  if (measured) await server.mark(`${mode}-${size}`);
   const stdoutBefore = server.stdout();
   const before = cpuOf(server.pid);
   const startMs = performance.now();
@@ -191,6 +192,7 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   const elapsedSeconds = (performance.now() - startMs) / 1000;
   const after = cpuOf(server.pid);
   agent.destroy();
+  if (measured) await server.read();
   if (perf) {
     const exited = new Promise((r) => perf.once('exit', r));
     perf.kill('SIGINT');
