@@ -1,13 +1,15 @@
 // CPU per MiB of large PUTs (issue 17): the server process's CPU time, every thread plus the kernel (utime +
 // stime of /proc/PID/stat), divided by the MiB it accepted, next to MiB/s. Bodies are sent the two ways an
 // SDK sends them: a header-signed payload (x-amz-content-sha256 = the body's SHA-256) and the SDK's default
-// for a streamed body, aws-chunked with an unsigned CRC32 trailer. Requests are signed before a phase
-// starts, so the client does little besides writing the bytes. Several checkouts (ROOT...) are measured
+// for a streamed body, aws-chunked with an unsigned CRC32 trailer. The bodies and their hashes are made
+// before a phase starts, so the client does little besides signing headers and writing the bytes. Several checkouts (ROOT...) are measured
 // in turn within each repeat (A/B on a noisy machine: compare medians and ratios, not single runs).
 // Run: npm run build && npx tsx bench/put.ts [--sizes 1m,64m] [--drives 1,6] [--modes signed,chunked]
 //        [--seconds 4] [--repeats 3] [--concurrency 16] [--threads] [--perf DIR] [--strace DIR] [--src] [ROOT...]
+// The drives get every shards/ab/cd directory first, as a drive in service has; --new-drives skips that.
 // --src runs each checkout's src/ through tsx instead of its dist/ (no build needed for a quick A/B).
-// ROOT: a built checkout, default "this"; ROOT+--flag[+--flag] adds node flags (e.g. this+--perf-basic-prof).
+// ROOT: a built checkout, default "this"; ROOT+--flag[+--flag] adds node flags (e.g. this+--perf-basic-prof),
+// ROOT+NAME=VALUE sets the server's environment (e.g. this+UV_THREADPOOL_SIZE=64).
 // --threads splits the CPU into the main thread and the others (hashing thread, libuv threadpool, V8's GC);
 // --strace DIR counts the server's system calls per PUT (strace -c -f; slows the phase, so its rates are off).
 // --perf DIR records `perf record -g` of the server per measured phase into DIR (root's only, with kernel stacks).
@@ -15,7 +17,8 @@
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { loadText, median } from './lib/machine.js';
 import { startBenchServer, type BenchServer } from './lib/server.js';
@@ -31,7 +34,7 @@ function parseArgs(argv: string[]) {
   const options = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--threads' || arg === '--src') options.set(arg, '1');
+    if (arg === '--threads' || arg === '--src' || arg === '--new-drives') options.set(arg, '1');
     else if (arg.startsWith('--')) options.set(arg, argv[++i] ?? '');
     else roots.push(arg);
   }
@@ -54,6 +57,7 @@ function parseArgs(argv: string[]) {
     concurrency: Number(options.get('--concurrency') ?? '16'),
     threads: options.has('--threads'),
     fromSource: options.has('--src'),
+    fanOut: !options.has('--new-drives'),
     perfDir: options.get('--perf'),
     straceDir: options.get('--strace'),
   };
@@ -159,9 +163,31 @@ interface Result {
   threads: Map<string, number>;
 }
 
+let phaseCount = 0;
+
+/**
+ * Creates every shards/ab/cd directory on the server's drives, as on a drive in service (a few hundred
+ * thousand objects use all 65,536): on a new drive nearly every PUT would also make two directories and
+ * fsync their parents, which is not what a PUT costs in steady state.
+ */
+function fillFanOut(dataDir: string): void {
+  const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+  const find = (dir: string, depth: number): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (!e.isDirectory() ? [] : e.name === 'shards' ? [join(dir, e.name)] : depth > 0 ? find(join(dir, e.name), depth - 1) : []));
+  const roots = find(dataDir, 2);
+  if (roots.length === 0) throw new Error(`No shards directory under "${dataDir}"`);
+  for (const shards of roots) {
+    for (const a of hex) {
+      mkdirSync(join(shards, a), { recursive: true });
+      for (const b of hex) mkdirSync(join(shards, a, b), { recursive: true });
+    }
+  }
+}
+
 async function phase(server: BenchServer, size: number, mode: Mode, body: Body, args: ReturnType<typeof parseArgs>, seconds = args.seconds): Promise<Result> {
-  const keys = Array.from({ length: args.concurrency * 2 }, (_, i) => `/${bucket}/put-${mode}-${size}-${i}`);
-  const prepared = keys.map((path) => ({ url: `${server.url}${path}`, headers: signedHeaders(server, path, body.headers) }));
+  // Every PUT writes a new key: overwrites would leave the old versions' blocks to the server's GC, whose
+  // deletes then land in whichever phase (of either checkout) runs a few seconds later.
+  const phaseId = `${process.pid}-${phaseCount++}`;
   const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency });
   const measured = seconds === args.seconds;
   const traceFile = `${args.straceDir}/${server.pid}-${mode}-${size}.txt`;
@@ -182,8 +208,8 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   let next = 0;
   const worker = async () => {
     while (performance.now() < deadlineMs) {
-      const p = prepared[next++ % prepared.length]!;
-      const status = await put(agent, p.url, p.headers, body.wire).catch(() => 0);
+      const path = `/${bucket}/put-${mode}-${size}-${phaseId}-${next++}`;
+      const status = await put(agent, `${server.url}${path}`, signedHeaders(server, path, body.headers), body.wire).catch(() => 0);
       if (status === 200) done++;
       else errors++;
     }
@@ -220,6 +246,9 @@ async function createBucket(server: BenchServer): Promise<void> {
   if (status !== 200) throw new Error(`CreateBucket answered ${status}`);
 }
 
+// The server children inherit this environment: give them the threadpool bin/tessera.js gives `tessera
+// server` (startServer() alone would run on libuv's default of 4 threads).
+process.env.UV_THREADPOOL_SIZE ??= '16';
 const args = parseArgs(process.argv.slice(2));
 process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s, medians\n`);
 const rows: string[] = [];
@@ -227,9 +256,16 @@ for (const drives of args.drives) {
   const servers: BenchServer[] = [];
   try {
     for (const root of args.roots) {
-      const [dir, ...nodeArgs] = root.split('+');
-      const server = await startBenchServer({ drives: drives === 1 ? 0 : drives, ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), fromSource: args.fromSource });
+      const [dir, ...extras] = root.split('+');
+      // NAME=VALUE extras set the server's environment (e.g. this+UV_THREADPOOL_SIZE=64), the rest are node flags.
+      const nodeArgs = extras.filter((e) => e.startsWith('--'));
+      const saved = { ...process.env };
+      for (const e of extras.filter((x) => !x.startsWith('--'))) process.env[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1);
+      const server = await startBenchServer({ drives: drives === 1 ? 0 : drives, ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), fromSource: args.fromSource }).finally(() => {
+        process.env = saved;
+      });
       servers.push(server);
+      if (args.fanOut) fillFanOut(server.dataDir);
       await createBucket(server);
     }
     for (const sizeName of args.sizes) {

@@ -39,11 +39,6 @@ export class LocalDrive implements ShardStore {
   readonly key: string;
   /** Every shard call's fs I/O runs through it: bounded, capped, and refused while the drive is suspect. */
   private readonly io: DriveIo;
-  /**
-   * Fan-out directories (shards/ab/cd, as "abcd") known to exist and be durable: a shard write checks
-   * its directory once, not with two mkdir calls per shard file (at most 65,536 entries).
-   */
-  private readonly shardDirs = new Set<string>();
 
   private constructor(
     readonly root: string,
@@ -119,18 +114,12 @@ export class LocalDrive implements ShardStore {
     const finalPath = this.shardPath(blockId, shardIndex);
     const tmpPath = `${finalPath}.tmp.${randomBytes(6).toString('hex')}`;
     const create = () => ShardWriter.create(this.io, { tmpPath, finalPath, blockId, shardIndex, blockBytes: options.blockBytes });
-    const fanOut = blockId.slice(0, 4);
-    if (!this.shardDirs.has(fanOut)) {
-      await this.ensureShardDir(blockId);
-      this.shardDirs.add(fanOut);
-      return create();
-    }
+    // The fan-out directory exists on a drive in service (a few hundred thousand objects use all 65,536), so
+    // the file is created first and the directory made only when that fails: two mkdir calls per shard
+    // file were two threadpool round trips of every PUT (issue 17).
     return create().catch(async (err: unknown) => {
-      // The directory went away behind our back (a wiped drive): look again, as a first write there would.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.shardDirs.delete(fanOut);
       await this.ensureShardDir(blockId);
-      this.shardDirs.add(fanOut);
       return create();
     });
   }
