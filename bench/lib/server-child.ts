@@ -63,7 +63,32 @@ if (profiler) {
   await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
 }
 
+// With TESSERA_BENCH_HEAP_PROFILE_DIR, each labelled phase also gets a sampling allocation profile that
+// keeps the objects GC already collected: where the garbage of a request comes from.
+const heapProfileDir = process.env.TESSERA_BENCH_HEAP_PROFILE_DIR;
+const heapProfiler = heapProfileDir ? new Session() : undefined;
+let heapProfileLabel: string | undefined;
+if (heapProfiler) {
+  heapProfiler.connect();
+  await heapProfiler.post('HeapProfiler.enable');
+}
+
+async function startHeapProfile(label: string | undefined): Promise<void> {
+  if (!heapProfiler || !label) return;
+  if (heapProfileLabel) await heapProfiler.post('HeapProfiler.stopSampling');
+  heapProfileLabel = label;
+  await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+}
+
+async function stopHeapProfile(): Promise<void> {
+  if (!heapProfiler || !heapProfileLabel || !heapProfileDir) return;
+  const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+  await writeFile(join(heapProfileDir, `${heapProfileLabel}.heapprofile`), JSON.stringify(profile));
+  heapProfileLabel = undefined;
+}
+
 async function startProfile(label: string | undefined): Promise<void> {
+  await startHeapProfile(label);
   if (!profiler || !label) return;
   if (profileLabel) await profiler.post('Profiler.stop');
   profileLabel = label;
@@ -71,6 +96,7 @@ async function startProfile(label: string | undefined): Promise<void> {
 }
 
 async function stopProfile(): Promise<void> {
+  await stopHeapProfile();
   if (!profiler || !profileLabel || !config.profileDir) return;
   const { profile } = await profiler.post('Profiler.stop');
   await writeFile(join(config.profileDir, `${profileLabel}.cpuprofile`), JSON.stringify(profile));

@@ -85,6 +85,16 @@ describe('LocalDrive', () => {
     await assert.rejects(read, (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
   });
 
+  test('createShard - writes again after a fan-out directory it already used was removed', async () => {
+    const first = newBlockId();
+    const second = `${first.slice(0, 4)}${newBlockId().slice(4)}`; // same shards/ab/cd directory
+    const data = randomBytes(5000);
+    await writeShard(first, 0, data);
+    await rm(join(drive.root, 'shards', first.slice(0, 2)), { recursive: true });
+    await writeShard(second, 0, data);
+    assert.deepEqual(await readRange({ blockId: second, shardIndex: 0, shardBytes: data.length, start: 0, end: data.length }), data);
+  });
+
   test('shardPath - asserts on ids that could escape the drive', () => {
     assert.throws(() => drive.shardPath('../x', 0), AssertionError);
     assert.throws(() => drive.shardPath(`${'a'.repeat(30)}/.`, 0), AssertionError);

@@ -23,7 +23,11 @@ import {
 export class ShardWriter implements ShardWriteStream {
   private position = shardHeaderBytes; // the header is written last, once the length is known
   private shardBytes = 0;
-  private readonly pending: Buffer; // an incomplete checksum block carried between appends
+  /**
+   * An incomplete checksum block carried between appends; allocated on first need, since whole stripes
+   * are whole checksum blocks and most writes never need it (each one was 64 KiB of garbage per shard).
+   */
+  private pendingBuffer: Buffer | undefined;
   private pendingBytes = 0;
   private closed = false;
 
@@ -33,8 +37,10 @@ export class ShardWriter implements ShardWriteStream {
     private readonly tmpPath: string,
     private readonly finalPath: string,
     private readonly header: { blockId: string; shardIndex: number; blockBytes: number },
-  ) {
-    this.pending = Buffer.allocUnsafe(header.blockBytes);
+  ) {}
+
+  private get pending(): Buffer {
+    return (this.pendingBuffer ??= Buffer.allocUnsafe(this.header.blockBytes));
   }
 
   static async create(

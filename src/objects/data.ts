@@ -6,6 +6,7 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import type { ObjectData } from './records.js';
 import { streamingHash, threadHashBytesMin, type StreamingHash } from '../util/hash-thread.js';
+import { assert } from '../util/assert.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -22,6 +23,21 @@ export interface IngestOptions {
   forceBlock?: boolean;
   redundancy?: Redundancy;
   signal?: AbortSignal;
+  /**
+   * The body's MD5 as the caller's decoder computed it, read once the body has ended: the body is then
+   * not hashed a second time here. Undefined from it after a clean end is a bug.
+   */
+  bodyMd5?: () => Buffer | undefined;
+}
+
+/** Stands in for the MD5 of a body whose decoder computes it (IngestOptions.bodyMd5). */
+function givenMd5(bodyMd5: () => Buffer | undefined): StreamingHash {
+  const digest = () => {
+    const md5 = bodyMd5();
+    assert(md5 !== undefined, 'The body ended without the MD5 its decoder promised');
+    return Promise.resolve(md5);
+  };
+  return { update: () => undefined, backlogged: false, drained: () => Promise.resolve(), digest, digests: async () => [await digest()], dispose: () => undefined };
 }
 
 async function* counted(source: AsyncIterable<Buffer>, md5: StreamingHash, state: { size: number }, declared: number | undefined): AsyncGenerator<Buffer> {
@@ -60,7 +76,7 @@ async function inlineOrStream(source: AsyncIterable<Buffer>, inlineBytesMax: num
 export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, options: IngestOptions): Promise<StoredData> {
   // A large body's MD5 (the ETag) is hashed on a worker thread, beside the block writes, instead of on
   // the event loop's thread.
-  const md5 = streamingHash('md5', options.size ?? threadHashBytesMin);
+  const md5 = options.bodyMd5 ? givenMd5(options.bodyMd5) : streamingHash('md5', options.size ?? threadHashBytesMin);
   try {
     const state = { size: 0 };
     let source: AsyncIterable<Buffer> = counted(body, md5, state, options.size);
@@ -76,7 +92,9 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
     }
     const id = ctx.blocks.newId();
     ctx.blocksInFlight?.add(id);
-    const block = await ctx.blocks.write(Readable.from(source, { objectMode: false }), {
+    // The generator itself, not a Readable around it: the block writer iterates it anyway, and one more
+    // stream layer cost a buffered read-ahead and its promises per socket chunk.
+    const block = await ctx.blocks.write(source, {
       id,
       ...(options.redundancy ? { redundancy: options.redundancy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -65,6 +65,8 @@ export interface PartParams {
   size: number | undefined;
   contentMd5?: Buffer;
   checksum?: () => { algorithm: ChecksumAlgorithm; value: string } | undefined;
+  /** The body's MD5 if whoever decoded it already computed it; read once the body has ended. */
+  bodyMd5?: () => Buffer | undefined;
   /** The checksum algorithm the request declares, known before its body; must be the upload's. */
   checksumAlgorithm?: ChecksumAlgorithm;
   /** Compute the upload's checksum over the body here: UploadPartCopy, where no client sends one. */
@@ -92,7 +94,7 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
   const computed = algorithm && (params.computeChecksum || !params.checksumAlgorithm) ? createChecksum(algorithm) : undefined;
   const body = computed ? checksummed(params.body, computed) : params.body;
   const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
-  const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
+  const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(params.bodyMd5 ? { bodyMd5: params.bodyMd5 } : {}), ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
   try {
     if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
     const checksum = computed && algorithm ? { algorithm, value: computed.digest().toString('base64') } : params.checksum?.();

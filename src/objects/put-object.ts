@@ -26,6 +26,8 @@ export interface PutParams extends WriteConditions {
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
+  /** The body's MD5 if whoever decoded it already computed it; read once the body has ended. */
+  bodyMd5?: () => Buffer | undefined;
   signal?: AbortSignal;
 }
 
@@ -95,6 +97,7 @@ export async function putObject(ctx: ObjectContext, params: PutParams): Promise<
   await checkWriteConditions(ctx, params.bucket, params.key, params);
   const stored: StoredData = await ingest(ctx, params.body, {
     size: params.size,
+    ...(params.bodyMd5 ? { bodyMd5: params.bodyMd5 } : {}),
     ...(params.signal ? { signal: params.signal } : {}),
     ...(redundancyOf(ctx, bucket.record, params.storageClass) ? { redundancy: redundancyOf(ctx, bucket.record, params.storageClass)! } : {}),
   });

@@ -12,6 +12,8 @@ export interface RequestBody {
   size: number | undefined;
   contentMd5?: Buffer;
   checksum: () => StoredChecksum | undefined;
+  /** The body's MD5 when the payload decoder computed it (signed payloads); read once the body has ended. */
+  bodyMd5?: () => Buffer | undefined;
 }
 
 /**
@@ -53,6 +55,7 @@ export function requestBody(c: RequestContext): RequestBody {
     body,
     size,
     ...(contentMd5 ? { contentMd5 } : {}),
+    ...(body.md5 ? { bodyMd5: body.md5 } : {}),
     checksum: () => {
       const value = body.checksum?.valueBase64();
       return body.checksum && value !== undefined ? { algorithm: body.checksum.algorithm, value, type: 'FULL_OBJECT' } : undefined;

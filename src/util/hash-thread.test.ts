@@ -53,6 +53,17 @@ test('ThreadHash - an empty stream and a disposed one', async () => {
   assert.equal((await after.digest()).toString('hex'), createHash('sha256').update('abc').digest('hex'));
 });
 
+test('streamingHash - several algorithms give each its digest of the same bytes, on and off the thread', async () => {
+  for (const size of [10, 3 * threadHashBytesMin + 5]) {
+    const body = randomBytes(size);
+    const hash = streamingHash(['sha256', 'md5'], size);
+    for (let o = 0; o < size; o += 70_000) hash.update(body.subarray(o, o + 70_000));
+    const expected = ['sha256', 'md5'].map((algorithm) => createHash(algorithm).update(body).digest());
+    assert.deepEqual(await hash.digests(), expected, `size ${size}`);
+    hash.dispose();
+  }
+});
+
 test('streamingHash - small bodies hash in place, large ones on the thread, same digests', async () => {
   for (const size of [0, 10, threadHashBytesMin - 1, threadHashBytesMin, 3 * threadHashBytesMin + 5]) {
     const body = randomBytes(size);

@@ -34,28 +34,32 @@ const threadSource = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const hashes = new Map();
+const start = (m) => m.algorithms.map((algorithm) => createHash(algorithm));
 parentPort.on('message', (m) => {
   if (m.op === 'update') {
-    let hash = hashes.get(m.id);
-    if (!hash) hashes.set(m.id, (hash = createHash(m.algorithm)));
-    hash.update(m.bytes);
+    let list = hashes.get(m.id);
+    if (!list) hashes.set(m.id, (list = start(m)));
+    for (const hash of list) hash.update(m.bytes);
     parentPort.postMessage({ id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer }, [m.bytes.buffer]);
   } else if (m.op === 'digest') {
-    const hash = hashes.get(m.id) ?? createHash(m.algorithm);
+    const list = hashes.get(m.id) ?? start(m);
     hashes.delete(m.id);
-    parentPort.postMessage({ id: m.id, digest: hash.digest() });
+    parentPort.postMessage({ id: m.id, digests: list.map((hash) => hash.digest()) });
   } else if (m.op === 'drop') {
     hashes.delete(m.id);
   }
 });
 `;
 
-type ToThread = { op: 'update'; id: number; algorithm: HashAlgorithm; bytes: Uint8Array } | { op: 'digest'; id: number; algorithm: HashAlgorithm } | { op: 'drop'; id: number };
-type FromThread = { id: number; hashed: number; batch: ArrayBuffer } | { id: number; digest: Uint8Array };
+type ToThread =
+  | { op: 'update'; id: number; algorithms: readonly HashAlgorithm[]; bytes: Uint8Array }
+  | { op: 'digest'; id: number; algorithms: readonly HashAlgorithm[] }
+  | { op: 'drop'; id: number };
+type FromThread = { id: number; hashed: number; batch: ArrayBuffer } | { id: number; digests: Uint8Array[] };
 
 interface Listener {
   onHashed(bytes: number): void;
-  onDigest(digest: Buffer): void;
+  onDigest(digests: Buffer[]): void;
   onError(err: Error): void;
 }
 
@@ -72,7 +76,7 @@ const thread = new OnDemandThread<ToThread, FromThread>({
     const listener = listeners.get(m.id);
     if (!listener) return;
     if ('hashed' in m) listener.onHashed(m.hashed);
-    else listener.onDigest(Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength));
+    else listener.onDigest(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
   },
   onFail: (err) => {
     for (const listener of listeners.values()) listener.onError(err);
@@ -80,31 +84,36 @@ const thread = new OnDemandThread<ToThread, FromThread>({
   },
 });
 
-/** A streaming digest whose hashing happens off the event loop's thread. */
+/**
+ * A streaming digest whose hashing happens off the event loop's thread. Given several algorithms, every
+ * byte is copied and sent once and hashed by each: a signed PUT's SHA-256 and its ETag's MD5 share one
+ * stream of batches instead of two (issue 17).
+ */
 export class ThreadHash {
   readonly #id = nextId++;
-  readonly #algorithm: HashAlgorithm;
+  readonly #algorithms: readonly HashAlgorithm[];
   /** Bytes not yet sent: batch[0, batched). */
   #batch: Uint8Array | undefined;
   #batched = 0;
   #inFlightBytes = 0;
   #drainWaiters: (() => void)[] = [];
-  #digest: Promise<Buffer> | undefined;
-  #resolveDigest: ((digest: Buffer) => void) | undefined;
+  #digest: Promise<Buffer[]> | undefined;
+  #resolveDigest: ((digests: Buffer[]) => void) | undefined;
   #rejectDigest: ((err: Error) => void) | undefined;
   #error: Error | undefined;
 
-  constructor(algorithm: HashAlgorithm) {
-    this.#algorithm = algorithm;
+  constructor(algorithms: HashAlgorithm | readonly HashAlgorithm[]) {
+    this.#algorithms = typeof algorithms === 'string' ? [algorithms] : algorithms;
+    assert(this.#algorithms.length > 0, 'A digest needs at least one algorithm');
     listeners.set(this.#id, {
       onHashed: (bytes) => {
         this.#inFlightBytes -= bytes;
         if (this.#inFlightBytes <= hashBytesInFlightMax) this.#wakeDrainWaiters();
       },
-      onDigest: (digest) => {
+      onDigest: (digests) => {
         listeners.delete(this.#id);
         thread.refresh();
-        this.#resolveDigest?.(digest);
+        this.#resolveDigest?.(digests);
       },
       onError: (err) => {
         this.#error = err;
@@ -137,7 +146,7 @@ export class ThreadHash {
     this.#batch = undefined;
     this.#batched = 0;
     this.#inFlightBytes += bytes.length;
-    thread.post({ op: 'update', id: this.#id, algorithm: this.#algorithm, bytes }, [bytes.buffer as ArrayBuffer]);
+    thread.post({ op: 'update', id: this.#id, algorithms: this.#algorithms, bytes }, [bytes.buffer as ArrayBuffer]);
   }
 
   /** Whether the caller should wait for drained() before the next update. */
@@ -151,15 +160,20 @@ export class ThreadHash {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  /** The digest of every byte given; the hash cannot be used after this. */
-  digest(): Promise<Buffer> {
+  /** The digest of every byte given (the first algorithm's); the hash cannot be used after this. */
+  async digest(): Promise<Buffer> {
+    return (await this.digests())[0]!;
+  }
+
+  /** One digest per algorithm, in the order given. */
+  digests(): Promise<Buffer[]> {
     if (this.#digest) return this.#digest;
-    this.#digest = new Promise<Buffer>((resolve, reject) => {
+    this.#digest = new Promise<Buffer[]>((resolve, reject) => {
       if (this.#error) return reject(this.#error);
       this.#resolveDigest = resolve;
       this.#rejectDigest = reject;
       this.#flush();
-      thread.post({ op: 'digest', id: this.#id, algorithm: this.#algorithm });
+      thread.post({ op: 'digest', id: this.#id, algorithms: this.#algorithms });
     });
     return this.#digest;
   }
@@ -186,17 +200,22 @@ export class ThreadHash {
 export const threadHashBytesMin = 256 * 1024;
 
 /** What ThreadHash offers, for callers that pick between it and a digest on this thread. */
-export type StreamingHash = Pick<ThreadHash, 'update' | 'backlogged' | 'drained' | 'digest' | 'dispose'>;
+export type StreamingHash = Pick<ThreadHash, 'update' | 'backlogged' | 'drained' | 'digest' | 'digests' | 'dispose'>;
 
-/** A digest of `expectedBytes` bytes: on the hashing thread when that many are worth the trip. */
-export function streamingHash(algorithm: HashAlgorithm, expectedBytes: number): StreamingHash {
-  if (expectedBytes >= threadHashBytesMin) return new ThreadHash(algorithm);
-  const hash = createHash(algorithm);
+/** A digest of `expectedBytes` bytes (one per algorithm): on the hashing thread when that many are worth the trip. */
+export function streamingHash(algorithms: HashAlgorithm | readonly HashAlgorithm[], expectedBytes: number): StreamingHash {
+  if (expectedBytes >= threadHashBytesMin) return new ThreadHash(algorithms);
+  const hashes = (typeof algorithms === 'string' ? [algorithms] : algorithms).map((algorithm) => createHash(algorithm));
+  let done: Buffer[] | undefined;
+  const digests = () => (done ??= hashes.map((hash) => hash.digest()));
   return {
-    update: (bytes) => void hash.update(bytes),
+    update: (bytes) => {
+      for (const hash of hashes) hash.update(bytes);
+    },
     backlogged: false,
     drained: () => Promise.resolve(),
-    digest: () => Promise.resolve(hash.digest()),
+    digest: () => Promise.resolve(digests()[0]!),
+    digests: () => Promise.resolve(digests()),
     dispose: () => undefined,
   };
 }

@@ -64,6 +64,7 @@ export async function handleUploadPart(c: RequestContext): Promise<void> {
   const part = await uploadPart(c.objects, {
     bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber,
     body: body.body, size: body.size, ...(body.contentMd5 ? { contentMd5: body.contentMd5 } : {}),
+    ...(body.bodyMd5 ? { bodyMd5: body.bodyMd5 } : {}),
     ...(body.body.checksum ? { checksumAlgorithm: body.body.checksum.algorithm } : {}),
     checksum: () => {
       const value = body.checksum();

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
@@ -312,6 +313,17 @@ test('decodePayload - signed payload hash mismatch fails with XAmzContentSHA256M
   const auth = { ...awsAuth(), payload: { kind: 'signed' as const, sha256Hex: sha256Hex('hello world') } };
   assert.deepEqual(await collect(decodePayload(source(hello), auth, {})), hello);
   await rejectsWith(decodePayload(source(Buffer.from('hello there')), auth, {}), 'XAmzContentSHA256Mismatch');
+});
+
+test('decodePayload - a signed payload also yields its MD5 once it has ended, on and off the hashing thread', async () => {
+  for (const body of [hello, randomBytes(600 * 1024)]) {
+    const auth = { ...awsAuth(), payload: { kind: 'signed' as const, sha256Hex: sha256Hex(body) } };
+    const stream = decodePayload(source(body, 64 * 1024), auth, { 'content-length': String(body.length) });
+    assert.equal(stream.md5?.(), undefined);
+    assert.deepEqual(await collect(stream), body);
+    assert.deepEqual(stream.md5?.(), createHash('md5').update(body).digest());
+  }
+  assert.equal(decodePayload(source(hello), null, {}).md5, undefined, 'only the signed mode hashes the payload here');
 });
 
 test('decodePayload - x-amz-checksum header is verified for an unsigned payload', async () => {

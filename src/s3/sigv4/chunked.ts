@@ -18,7 +18,14 @@ export interface PayloadChecksum {
   valueBase64(): string | undefined;
 }
 
-export type PayloadStream = Readable & { checksum?: PayloadChecksum };
+export type PayloadStream = Readable & {
+  checksum?: PayloadChecksum;
+  /**
+   * The payload's MD5 when the decoder computed it beside the signed payload's SHA-256 (one pass over the
+   * bytes on the hashing thread for both); undefined until the stream has ended cleanly, and for other modes.
+   */
+  md5?: () => Buffer | undefined;
+};
 
 /** Who signed the request: chunk signatures chain from a SigV4 seed; a SigV2 request names only its mode. */
 export type PayloadAuth = AuthContext | { signatureVersion: 2; payload: PayloadMode };
@@ -70,6 +77,7 @@ export function decodePayload(body: Readable, auth: PayloadAuth | null, headers:
   const source = isStreaming(mode) ? decodeChunked(body, chunkedDecoder(mode, auth), verifier) : passThrough(body, verifier);
   const stream: PayloadStream = Readable.from(source, { objectMode: false });
   if (plan) stream.checksum = { algorithm: plan.algorithm, valueBase64: () => verifier.checksumBase64 };
+  if (mode.kind === 'signed') stream.md5 = () => verifier.md5;
   return stream;
 }
 
@@ -135,14 +143,17 @@ function toBuffer(piece: unknown): Buffer {
 /** Counts, hashes and checksums the decoded payload; its finish() throws on any mismatch. */
 class PayloadVerifier {
   checksumBase64: string | undefined;
+  /** The payload's MD5, once finish() has verified a signed payload. */
+  md5: Buffer | undefined;
   private bytes = 0;
   private readonly sha256: StreamingHash | undefined;
   private readonly checksum: Checksum | undefined;
 
   constructor(private readonly mode: PayloadMode, private readonly plan: ChecksumPlan | undefined, private readonly lengthExpected: number | undefined) {
     // The SDKs sign the payload's SHA-256 over plain HTTP: a large body's is hashed on the hashing thread,
-    // as its MD5 is, since on the event loop's thread it was 14% of an SDK's 1 MiB PUT.
-    this.sha256 = mode.kind === 'signed' ? streamingHash('sha256', lengthExpected ?? 0) : undefined;
+    // as its MD5 is, since on the event loop's thread it was 14% of an SDK's 1 MiB PUT. The MD5 (the ETag)
+    // rides along, so the bytes are copied to the thread once for both.
+    this.sha256 = mode.kind === 'signed' ? streamingHash(['sha256', 'md5'], lengthExpected ?? 0) : undefined;
     this.checksum = plan ? createChecksum(plan.algorithm) : undefined;
   }
 
@@ -172,10 +183,12 @@ class PayloadVerifier {
   async finish(trailers: ReadonlyMap<string, string> | undefined): Promise<void> {
     if (this.lengthExpected !== undefined && this.bytes !== this.lengthExpected) throw new S3Error('IncompleteBody');
     if (this.mode.kind === 'signed') {
-      const computed = (await this.sha256!.digest()).toString('hex');
+      const [sha256, md5] = await this.sha256!.digests();
+      const computed = sha256!.toString('hex');
       if (computed !== this.mode.sha256Hex) {
         throw new S3Error('XAmzContentSHA256Mismatch', undefined, { extra: { ClientComputedContentSHA256: this.mode.sha256Hex, S3ComputedContentSHA256: computed } });
       }
+      this.md5 = md5;
     }
     if (this.plan && this.checksum) this.finishChecksum(this.plan, this.checksum.digest(), trailers);
   }
