@@ -140,8 +140,9 @@ export async function installVersion(
     const { bucket, snap, newest } = await readForInstall(ctx, bucketName, key);
     const latest = snap.head && !snap.head.latestIsDeleteMarker ? await versionOf(ctx, bucketName, key, snap.head.latest, newest) : null;
     // A head naming a version already deleted is a torn read (a commit landed between the reads): the
-    // key has a newer latest version, so read again rather than check the precondition against none.
-    if (snap.head && !snap.head.latestIsDeleteMarker && !latest) continue;
+    // key has a newer latest version, so read again rather than check the precondition against none. On
+    // the last attempt go on: a head that keeps naming a lost version must not make the key unwritable.
+    if (snap.head && !snap.head.latestIsDeleteMarker && !latest && attempt < metaRetriesMax - 1) continue;
     options.precondition?.(latest);
     const isNull = bucket.record.versioning !== 'Enabled';
     const versionKey = newVersionKey(ctx.nowMs(), snap.head ? Buffer.from(snap.head.latest, 'hex') : undefined);
