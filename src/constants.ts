@@ -51,6 +51,12 @@ export const orphanSweepIntervalMs = 6 * 60 * 60 * 1000;
 export const rebalanceWriteGraceMs = 15_000;
 export const rebalanceRateBlocksPerSecDefault = 100;
 export const rebalanceRateBytesPerSecDefault = 32 * MiB;
+/**
+ * Blocks a rebalance step moves at once. One move is a few node calls per shard in a row (stat, read, write,
+ * commit, delete), so moving one block at a time left drives and network idle between round trips (0.9 MB/s
+ * on a loaded loopback cluster); the throttle above still bounds the average.
+ */
+export const rebalanceMovesInFlight = 4;
 export const metaRetriesMax = 64; // optimistic transaction retries: each round at least one writer of a key wins
 export const metaCommitBatchMax = 512; // transactions grouped into one fsync
 // A completed multipart upload is remembered this long, so a client that lost the response and retries

@@ -18,6 +18,7 @@ import type { ObjectContext } from './context.js';
 import { LocalBlockStore } from '../blocks/block-store.js';
 import { openDriveSet } from '../blocks/drive-set.js';
 import { nextLocalLayout } from '../blocks/local-layout.js';
+import { rebalanceMovesInFlight } from '../constants.js';
 import { piecesOf, shardFile, tempDrives } from '../blocks/test-helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-rebalance-'));
@@ -120,14 +121,36 @@ test('Rebalance - a walk cut short resumes from its cursor in another process', 
   assert.equal(blocks.settled, 2);
 });
 
-test('Rebalance - a step stops early once it moved its bytes', async () => {
+test('Rebalance - a step stops early once it moved its bytes, after the window of moves that passed them', async () => {
   const { blocks, rebalance } = await setup(10);
   blocks.epochs = [1, 2];
   const r = rebalance();
   await r.step({ blocksMax: 8, bytesMax: 250 });
   const result = await r.step({ blocksMax: 8, bytesMax: 250 });
-  assert.equal(result.blocks, 3);
-  assert.equal(result.bytes, 300);
+  assert.equal(result.blocks, rebalanceMovesInFlight);
+  assert.equal(result.bytes, rebalanceMovesInFlight * 100);
+  assert.equal(result.progress.blocksChecked, rebalanceMovesInFlight);
+});
+
+test('Rebalance - a step moves several blocks at once, and its cursor passes only blocks whose moves ended', async () => {
+  const { ids, blocks, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  let inFlight = 0;
+  let most = 0;
+  blocks.onMove = async (ref) => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((resolve) => setTimeout(resolve, ref.id === ids[1] ? 30 : 5));
+    inFlight--;
+  };
+  const r = rebalance();
+  await r.step({ blocksMax: 8, bytesMax: 1e9 });
+  const result = await r.step({ blocksMax: 8, bytesMax: 1e9 });
+  assert.equal(most, rebalanceMovesInFlight);
+  assert.equal(result.blocks, 8);
+  assert.equal(result.progress.blocksChecked, 8);
+  // The next step takes up from the ninth block: nothing skipped, nothing moved twice.
+  await r.step({ blocksMax: 8, bytesMax: 1e9 });
+  assert.deepEqual([...blocks.moved].sort(), [...ids].sort());
 });
 
 test('Rebalance - a newer epoch applied mid-walk restarts the walk towards it, and settled stays', async () => {

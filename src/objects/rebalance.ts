@@ -6,6 +6,7 @@
 import type { BlockRebalancing, BlockRef } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
 import { isStoreError } from '../util/errors.js';
+import { rebalanceMovesInFlight } from '../constants.js';
 import { keys } from './keys.js';
 import { decodeRecord, encodeRecord } from './records.js';
 
@@ -172,33 +173,39 @@ export class Rebalance {
     let looked = 0;
     let blocks = 0;
     let bytes = 0;
-    for (const kv of page) {
+    // Moves run a window at a time; the cursor passes a window only once every move in it has ended.
+    while (looked < page.length) {
       limits.signal?.throwIfAborted();
-      const ref = decodeRecord<BlockRef>(kv.value);
-      try {
-        const moved = await this.#blocks.moveBlock(ref, limits.signal ? { signal: limits.signal } : {});
-        if (moved.shardsMoved > 0) {
-          blocks++;
-          record.blocksMoved++;
-          await this.#requeueIfReleased(ref);
+      const window = page.slice(looked, looked + Math.max(1, Math.min(rebalanceMovesInFlight, limits.blocksMax - blocks)));
+      const refs = window.map((kv) => decodeRecord<BlockRef>(kv.value));
+      const results = await Promise.allSettled(refs.map((ref) => this.#blocks.moveBlock(ref, limits.signal ? { signal: limits.signal } : {})));
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'fulfilled') {
+          const moved = result.value;
+          if (moved.shardsMoved > 0) {
+            blocks++;
+            record.blocksMoved++;
+            await this.#requeueIfReleased(refs[i]!);
+          }
+          record.shardsMoved += moved.shardsMoved;
+          record.bytesMoved += moved.bytesMoved;
+          record.shardsFailed += moved.shardsFailed;
+          // Not a failure: no retry can move them (the walk still settles, reads know where they are), but
+          // status must not call the drain done while the node holds them.
+          record.shardsBlocked = (record.shardsBlocked ?? 0) + moved.shardsBlocked;
+          if (moved.shardsBlocked > 0) record.blocksBlocked = (record.blocksBlocked ?? 0) + 1;
+          bytes += moved.bytesMoved;
+        } else {
+          // A block that cannot even be planned (a damaged layout record, a ref that does not add up): keep
+          // the epoch unsettled and go on with the others rather than stall every later block behind it.
+          const err: unknown = result.reason;
+          if (limits.signal?.aborted || !(err instanceof RangeError || (isStoreError(err) && err.code !== 'ERR_ABORTED'))) throw err;
+          record.shardsFailed++;
         }
-        record.shardsMoved += moved.shardsMoved;
-        record.bytesMoved += moved.bytesMoved;
-        record.shardsFailed += moved.shardsFailed;
-        // Not a failure: no retry can move them (the walk still settles, reads know where they are), but
-        // status must not call the drain done while the node holds them.
-        record.shardsBlocked = (record.shardsBlocked ?? 0) + moved.shardsBlocked;
-        if (moved.shardsBlocked > 0) record.blocksBlocked = (record.blocksBlocked ?? 0) + 1;
-        bytes += moved.bytesMoved;
-      } catch (err) {
-        // A block that cannot even be planned (a damaged layout record, a ref that does not add up): keep
-        // the epoch unsettled and go on with the others rather than stall every later block behind it.
-        if (limits.signal?.aborted || !(err instanceof RangeError || (isStoreError(err) && err.code !== 'ERR_ABORTED'))) throw err;
-        record.shardsFailed++;
+        looked++;
+        record.blocksChecked++;
+        record.cursor = window[i]!.key.toString('hex');
       }
-      looked++;
-      record.blocksChecked++;
-      record.cursor = kv.key.toString('hex');
       if (bytes >= limits.bytesMax || blocks >= limits.blocksMax) break;
     }
     const nowMs = this.#nowMs();
