@@ -26,6 +26,8 @@ export interface ChildConfig {
   rateLimits?: RateLimitConfig;
   /** Access keys besides the root key (id → secret), as TESSERA_TEST_ACCESS_KEYS gives them. */
   extraAccessKeys?: Record<string, string>;
+  /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
+  env?: Record<string, string>;
 }
 
 export type ChildRequest = { type: 'mark'; id: number; label?: string } | { type: 'read'; id: number } | { type: 'stop' };
@@ -124,7 +126,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     ...(options.extraAccessKeys ? { extraAccessKeys: options.extraAccessKeys } : {}),
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
-    env: { ...process.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
+    env: { ...process.env, ...options.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let stderr = '';

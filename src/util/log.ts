@@ -35,10 +35,24 @@ export function defaultLogFormat(): LogFormat {
 
 const secretField = /secret|password|authorization|signature|credential|token/i;
 
+// Field names are few and fixed in the code, so each is tested once: an access line has fourteen.
+const secretNames = new Map<string, boolean>();
+
+function isSecretName(name: string): boolean {
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = secretField.test(name);
+    if (secretNames.size < secretNamesMax) secretNames.set(name, secret);
+  }
+  return secret;
+}
+
+const secretNamesMax = 1000;
+
 function serialise(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
-    if (secretField.test(name)) out[name] = '[redacted]';
+    if (isSecretName(name)) out[name] = '[redacted]';
     else if (value instanceof Error) out[name] = serialiseError(value, 0);
     else out[name] = value;
   }
@@ -87,6 +101,42 @@ export function prettyLine(entry: { time: string; level: string; message: string
   return `${line}\n`;
 }
 
+/**
+ * Debug and info lines wait for the end of the event-loop turn and go out in one write: under load that
+ * is one write(2) for many access lines instead of one each (stderr is a blocking pipe or file on Linux).
+ * Warnings and errors, rare and the lines that matter after a crash, go out at once, after what waits.
+ */
+let pending = '';
+let flushScheduled = false;
+let flushOnExit = false;
+const pendingBytesMax = 64 * 1024;
+
+function flushPending(): void {
+  flushScheduled = false;
+  if (pending === '') return;
+  const text = pending;
+  pending = '';
+  process.stderr.write(text);
+}
+
+function writeLater(line: string): void {
+  pending += line;
+  if (pending.length >= pendingBytesMax) return flushPending();
+  if (!flushOnExit) {
+    flushOnExit = true;
+    process.on('exit', flushPending);
+  }
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushPending);
+  }
+}
+
+function writeNow(line: string): void {
+  if (pending !== '') flushPending();
+  process.stderr.write(line);
+}
+
 export interface LoggerOptions {
   /** Drops info entries (tests that want only warnings and errors). */
   quiet?: boolean;
@@ -105,12 +155,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const envFormat = process.env.TESSERA_LOG_FORMAT;
   const format = options.format ?? (envFormat ? parseLogFormat('TESSERA_LOG_FORMAT', envFormat) : defaultLogFormat());
   const least = levelRank[level];
-  // One process.stderr.write per entry, nothing more: the access log adds a line per request, not a flush.
   const write = (entryLevel: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
     if (levelRank[entryLevel] < least) return;
     const time = new Date().toISOString();
-    if (format === 'pretty') process.stderr.write(prettyLine({ time, level: entryLevel, message, fields: serialise(fields) }));
-    else process.stderr.write(`${JSON.stringify({ time, level: entryLevel, message, ...serialise(fields) })}\n`);
+    const line = format === 'pretty'
+      ? prettyLine({ time, level: entryLevel, message, fields: serialise(fields) })
+      : `${JSON.stringify({ time, level: entryLevel, message, ...serialise(fields) })}\n`;
+    if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
+    else writeNow(line);
   };
   return {
     debug: (m, f) => write('debug', m, f),
