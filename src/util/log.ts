@@ -49,6 +49,14 @@ function isSecretName(name: string): boolean {
 
 const secretNamesMax = 1000;
 
+/** The fields as they are when none needs redacting or expanding (an access line's), else serialise()'s copy. */
+function plain(fields: Record<string, unknown>): Record<string, unknown> {
+  for (const name in fields) {
+    if (isSecretName(name) || fields[name] instanceof Error) return serialise(fields);
+  }
+  return fields;
+}
+
 function serialise(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
@@ -137,6 +145,13 @@ function writeNow(line: string): void {
   process.stderr.write(line);
 }
 
+/** time, level and message first, then the fields, without copying them into a new object. */
+function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
+  const head = `{"time":"${time}","level":"${level}","message":${JSON.stringify(message)}`;
+  const rest = JSON.stringify(fields);
+  return rest === '{}' ? `${head}}\n` : `${head},${rest.slice(1)}\n`;
+}
+
 export interface LoggerOptions {
   /** Drops info entries (tests that want only warnings and errors). */
   quiet?: boolean;
@@ -158,9 +173,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = (entryLevel: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
     if (levelRank[entryLevel] < least) return;
     const time = new Date().toISOString();
-    const line = format === 'pretty'
-      ? prettyLine({ time, level: entryLevel, message, fields: serialise(fields) })
-      : `${JSON.stringify({ time, level: entryLevel, message, ...serialise(fields) })}\n`;
+    const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: plain(fields) }) : jsonLine(time, entryLevel, message, plain(fields));
     if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
     else writeNow(line);
   };
