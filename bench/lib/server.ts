@@ -26,8 +26,6 @@ export interface ChildConfig {
   rateLimits?: RateLimitConfig;
   /** Access keys besides the root key (id → secret), as TESSERA_TEST_ACCESS_KEYS gives them. */
   extraAccessKeys?: Record<string, string>;
-  /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
-  env?: Record<string, string>;
 }
 
 export type ChildRequest = { type: 'mark'; id: number; label?: string } | { type: 'read'; id: number } | { type: 'stop' };
@@ -61,6 +59,8 @@ export interface BenchServerOptions {
   root?: string;
   rateLimits?: RateLimitConfig;
   extraAccessKeys?: Record<string, string>;
+  /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
+  env?: Record<string, string>;
 }
 
 export interface BenchServer {
