@@ -5,10 +5,12 @@
 // Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--sizes 4k,1m] [--repeats 5] [--seconds 3] ROOT...
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
 // root twice is an A/A run, which shows how far apart two identical servers read on this machine.
-// ROOT+--flag[+--flag] runs that checkout with extra node flags.
+// ROOT+--flag[+--flag] runs that checkout with extra node flags; ROOT+NAME=value sets an environment
+// variable of its server (this+TESSERA_LOG_LEVEL=warn: without the access log).
 import { compare, prepare, type Contender } from './lib/compare.js';
 import { loadText } from './lib/machine.js';
 import { startBenchServer, type BenchServer } from './lib/server.js';
+import { wrkAvailable } from './lib/load.js';
 
 const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: number; putKeys: number }> = {
   '4k': { label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 },
@@ -40,15 +42,19 @@ const servers: BenchServer[] = [];
 try {
   const contenders: Contender[] = [];
   for (const [i, root] of args.roots.entries()) {
-    const [dir, ...nodeArgs] = root.split('+');
-    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}) });
+    const [dir, ...extras] = root.split('+');
+    const nodeArgs = extras.filter((x) => !/^[A-Z][A-Z0-9_]*=/.test(x));
+    const env = Object.fromEntries(extras.filter((x) => /^[A-Z][A-Z0-9_]*=/.test(x)).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), env });
     servers.push(server);
     contenders.push({ name: `${i}: ${root}`, server });
   }
   const sizes = args.sizes;
   await prepare(contenders, sizes);
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
-  const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver: 'wrk' });
+  // Without wrk installed the Node driver loads the servers from this process: slower, but alike for all.
+  const driver = wrkAvailable() ? 'wrk' : 'node';
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver });
   for (const c of cells) {
     process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op\n`);
   }

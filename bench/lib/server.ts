@@ -59,6 +59,8 @@ export interface BenchServerOptions {
   root?: string;
   rateLimits?: RateLimitConfig;
   extraAccessKeys?: Record<string, string>;
+  /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
+  env?: Record<string, string>;
 }
 
 export interface BenchServer {
@@ -124,7 +126,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     ...(options.extraAccessKeys ? { extraAccessKeys: options.extraAccessKeys } : {}),
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
-    env: { ...process.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
+    env: { ...process.env, ...options.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let stderr = '';

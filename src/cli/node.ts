@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { driveOpTimeoutMs } from '../constants.js';
 import { startNode } from '../node/node-server.js';
-import { readSecret } from './options.js';
+import { logFormatOption, loggerOf, logLevelOption, readSecret } from './options.js';
 
 export function nodeCommand(): Command {
   return new Command('node')
@@ -13,7 +13,9 @@ export function nodeCommand(): Command {
     .addOption(new Option('--cluster-secret-file <file>', 'file holding the secret shared by every node and gateway (at least 16 bytes)').env('TESSERA_CLUSTER_SECRET_FILE').makeOptionMandatory())
     .addOption(new Option('--node-id <id>', 'this node\'s name in the cluster layout').env('TESSERA_NODE_ID'))
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
-    .action(async (opts: { address: string; drives: string; clusterSecretFile: string; nodeId?: string; driveTimeout: string }) => {
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
+    .action(async (opts: { address: string; drives: string; clusterSecretFile: string; nodeId?: string; driveTimeout: string; logLevel: string; logFormat?: string }) => {
       const drivePaths = opts.drives.split(',').map((x) => x.trim()).filter((x) => x !== '');
       if (drivePaths.length === 0) throw new Error('Cannot start a node without drives: pass --drives');
       const driveTimeoutMs = Number(opts.driveTimeout);
@@ -24,6 +26,7 @@ export function nodeCommand(): Command {
         secret: await readSecret(opts.clusterSecretFile),
         drivePaths,
         driveTimeoutMs,
+        log: loggerOf(opts),
       });
       process.stdout.write(`Tessera storage node\n  endpoint:   ${running.url}\n  node id:    ${running.nodeId}\n  drives:     ${running.drives.map((d) => `${d.id}=${d.path}`).join(', ')}\n`);
       const stop = () => {

@@ -7,6 +7,7 @@ import { parseStorageClasses, type ServerConfig } from '../main.js';
 import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
+import { createLogger, parseLogFormat, parseLogLevel, type Logger } from '../util/log.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 export function nonNegative(flag: string, value: string): number {
@@ -44,6 +45,8 @@ export interface SharedFlags {
   shutdownTimeout: string;
   sigv2: string;
   rateLimits: string;
+  logLevel: string;
+  logFormat?: string;
 }
 
 /** Adds the endpoint and background-work flags, in the order `tessera server --help` has always shown them. */
@@ -67,7 +70,26 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--rate-limits <file>', 'JSON file of rate limits per access key, bucket and client IP (requests/s and bytes/s with bursts; see README "Rate limits"); enforced by each process on its own, changed at run time with "tessera admin limits"').env('TESSERA_RATE_LIMITS').default(''))
     .addOption(new Option('--metrics-token <token>', 'a bearer token (16 characters or more) that reads /_tessera/metrics without a signature (Authorization: Bearer TOKEN); without it only requests signed by the root key read them. Prefer the environment variable: argv is visible to other users').env('TESSERA_METRICS_TOKEN'))
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, to the same token or signature (needs --metrics-token); off when empty').env('TESSERA_METRICS_ADDRESS').default(''))
-    .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM or SIGINT, how long requests in flight may take to finish before they are cut').env('TESSERA_SHUTDOWN_TIMEOUT').default(String(shutdownTimeoutMsDefault / 1000)));
+    .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM or SIGINT, how long requests in flight may take to finish before they are cut').env('TESSERA_SHUTDOWN_TIMEOUT').default(String(shutdownTimeoutMsDefault / 1000)))
+    .addOption(logLevelOption())
+    .addOption(logFormatOption());
+}
+
+/** --log-level: info writes one access line per request; warn drops them and keeps problems only. */
+export function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'debug, info (one access line per request), warn or error').env('TESSERA_LOG_LEVEL').default('info');
+}
+
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'json (one object per line) or pretty (one readable line per entry); default: pretty when stderr is a terminal, else json').env('TESSERA_LOG_FORMAT');
+}
+
+/** The logger the --log-level and --log-format flags ask for. */
+export function loggerOf(opts: { logLevel: string; logFormat?: string }): Logger {
+  return createLogger({
+    level: parseLogLevel('--log-level', opts.logLevel),
+    ...(opts.logFormat ? { format: parseLogFormat('--log-format', opts.logFormat) } : {}),
+  });
 }
 
 /** The configuration the shared flags give (the role adds its stores' own). */
@@ -91,6 +113,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.metricsToken ? { metricsToken: checkMetricsToken(opts.metricsToken) } : {}),
     shutdownTimeoutMs: nonNegative('--shutdown-timeout', opts.shutdownTimeout) * 1000,
     ...(opts.rateLimits ? { rateLimits: readRateLimits(opts.rateLimits) } : {}),
+    log: loggerOf(opts),
     ...(process.env.TESSERA_TEST_ACCESS_KEYS ? { testAccessKeys: testAccessKeys(process.env.TESSERA_TEST_ACCESS_KEYS) } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
     ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),

@@ -73,7 +73,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   };
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
-  const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken));
+  const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken), 'Metrics');
   let stopping = false;
   const ready = options.health;
   const readyOrStopping = ready && ((): Promise<HealthReport> => (stopping ? Promise.resolve({ status: 'unavailable', reason: 'stopping' }) : ready()));

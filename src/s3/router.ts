@@ -26,6 +26,9 @@ import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTaggi
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
+/** What routing looks at: a handler is picked before the request is authenticated, so the access log names the operation of a refused request too. */
+export type Routable = Pick<RequestContext, 'req' | 'query' | 'bucket' | 'key'>;
+
 /**
  * Every sub-resource of the S3 API: the bare query names in the request URIs of the AWS SDK's S3 model
  * (botocore 1.43, 2026). A request naming one is served only by the operation the table below gives for
@@ -61,12 +64,12 @@ const presignFields = new Set(['AWSAccessKeyId', 'Signature', 'Expires', 'conten
 
 interface Route {
   /** The operation's handler, picked by the request where one route serves several operations. */
-  pick: (c: RequestContext) => Handler;
+  pick: (c: Routable) => Handler;
   /** Query options a write accepts; a write with any other is refused (reads ignore options). */
   writeOptions?: readonly string[];
 }
 
-const copying = (c: RequestContext): boolean => c.req.headers['x-amz-copy-source'] !== undefined;
+const copying = (c: Routable): boolean => c.req.headers['x-amz-copy-source'] !== undefined;
 
 /** "level METHOD sub-resource" to the operation: the allow-list of everything we serve. */
 const routes = new Map<string, Route>([
@@ -116,7 +119,7 @@ const isOption = (name: string): boolean => options.has(name) || presignFields.h
  * that is neither a sub-resource nor an option and comes bare (it may be a sub-resource newer than this list)
  * or on a write (where AWS would run some operation we cannot tell).
  */
-function subresourceOf(c: RequestContext, write: boolean): { sub: string } | { refused: string } {
+function subresourceOf(c: Routable, write: boolean): { sub: string } | { refused: string } {
   let sub = '';
   for (const [name, value] of c.query.pairs) {
     if (subresources.has(name)) {
@@ -129,7 +132,7 @@ function subresourceOf(c: RequestContext, write: boolean): { sub: string } | { r
   return { sub };
 }
 
-export function route(c: RequestContext): Handler {
+export function route(c: Routable): Handler {
   const method = c.req.method ?? '';
   const write = method !== 'GET' && method !== 'HEAD';
   const found = subresourceOf(c, write);
@@ -152,4 +155,13 @@ export function route(c: RequestContext): Handler {
     }
   }
   return r.pick(c);
+}
+
+/**
+ * The S3 operation a handler serves, for the access log: its function's name without "handle"
+ * (handleGetObject → GetObject). A refusal route() makes up (an unknown sub-resource, a method the
+ * resource has no operation for) is "NotImplemented".
+ */
+export function operationName(handler: Handler): string {
+  return handler.name.startsWith('handle') ? handler.name.slice('handle'.length) : 'NotImplemented';
 }

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateRequest } from './authenticate.js';
-import { route } from './router.js';
+import { operationName, route } from './router.js';
+import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
@@ -242,7 +243,7 @@ function clientGone(res: ServerResponse): boolean {
  * Answers one request, or hands it to `root` once authenticated as the root key; resolves with false when
  * the client went away before the answer was complete.
  */
-async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootRoute | undefined, bearer?: BearerCheck): Promise<boolean> {
+async function handle(options: S3ServerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, root: RootedRoute | undefined, bearer: BearerCheck | undefined, facts: AccessFacts): Promise<boolean> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -250,6 +251,9 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
   const c: Partial<RequestContext> & { req: IncomingMessage; res: ServerResponse; requestId: string; resource: string } = { req, res, requestId, resource: rawPath };
   try {
     const address = addressOf(rawPath, req.headers.host, options.config.baseDomains);
+    facts.bucket = address.bucket;
+    facts.key = address.key;
+    if (root) facts.operation = root.operation;
     c.resource = address.bucket === undefined ? '/' : `/${address.bucket}${address.key === undefined ? '' : `/${address.key}`}`;
     if (address.key !== undefined) validateKey(address.key);
     const query = Query.parse(rawQuery);
@@ -258,9 +262,11 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (bearerVerdict === 'denied') throw new S3Error('AccessDenied');
     if (bearerVerdict === 'granted') {
       setRequestId(res, requestId);
-      await root!(req, res, rawPath);
+      await root!.route(req, res, rawPath);
       return true;
     }
+    const handler = root ? undefined : route({ req, query, bucket: address.bucket, key: address.key });
+    if (handler) facts.operation = operationName(handler);
     // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
     const limits = root ? undefined : options.limits;
     let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
@@ -270,12 +276,13 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     }, options.config);
     // A browser POST upload carries its signature in the form, so it comes unsigned at the HTTP level.
     const formPost = !auth && !root && isFormPost(req.method, address, query);
+    if (auth) facts.accessKeyId = auth.accessKeyId;
     if (!auth && !formPost) throw new S3Error('AccessDenied');
     if (root) {
       assert(auth);
       if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
-      await root(req, res, rawPath);
+      await root.route(req, res, rawPath);
       return true;
     }
     // A form POST names its key inside the body: only its bucket's (and IP's) limits apply before it is read.
@@ -299,8 +306,12 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       },
       meter,
     };
-    if (isSigned(context)) await route(context)(context);
-    else await handlePostObject(context);
+    if (isSigned(context)) {
+      assert(handler);
+      await handler(context);
+    } else {
+      await handlePostObject(context);
+    }
   } catch (err) {
     // A client that hung up mid-body or mid-answer surfaces here as whatever its stream threw; it is not
     // a server fault, so it is neither logged as one nor answered.
@@ -309,6 +320,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       return false;
     }
     const s3err = toS3Error(err);
+    facts.errorCode = s3err.code;
     // A rate limit's SlowDown is the server working as configured, not a fault: logging each one (with its
     // stack) under a flood cost more than answering it (bench/rate-limits.ts).
     if (s3err.httpStatus >= 500 && s3err.code !== 'SlowDown') options.log.error('Request failed', { requestId, method: req.method, path: rawPath, err });
@@ -403,7 +415,13 @@ function onClientError(err: NodeJS.ErrnoException & { rawPacket?: unknown }, soc
 
 /** The listener that answers S3 requests. */
 export function s3Listener(options: S3ServerOptions): RequestListener {
-  return listenerOf(options, undefined);
+  return listenerOf(options, undefined, undefined);
+}
+
+/** A root route and the operation name its access lines carry ("Admin", "Metrics"). */
+interface RootedRoute {
+  route: RootRoute;
+  operation: string;
 }
 
 /**
@@ -411,18 +429,20 @@ export function s3Listener(options: S3ServerOptions): RequestListener {
  * and S3 error answers, and only the root key (or, when `bearer` is given, the credential it grants) gets
  * through to `route`; anyone else gets AccessDenied.
  */
-export function rootOnlyListener(options: S3ServerOptions, route: RootRoute, bearer?: BearerCheck): RequestListener {
-  return listenerOf(options, route, bearer);
+export function rootOnlyListener(options: S3ServerOptions, route: RootRoute, bearer?: BearerCheck, operation = 'Admin'): RequestListener {
+  return listenerOf(options, { route, operation }, bearer);
 }
 
-function listenerOf(options: S3ServerOptions, root: RootRoute | undefined, bearer?: BearerCheck): RequestListener {
+function listenerOf(options: S3ServerOptions, root: RootedRoute | undefined, bearer: BearerCheck | undefined): RequestListener {
   return (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newRequestId();
     const counters = options.counters;
     if (counters) counters.requests_total++;
-    // Counted once the handler is done rather than from a 'finish' listener per response; an answer whose
-    // client went away mid-body counts as aborted whatever status it began with.
-    return handle(options, req, res, requestId, root, bearer).then((answered) => {
+    const access = trackAccess(options.log, req);
+    // Counted (and the access line written) once the handler is done rather than from a 'finish' listener
+    // per response; an answer whose client went away mid-body counts as aborted whatever status it began with.
+    return handle(options, req, res, requestId, root, bearer, access?.facts ?? {}).then((answered) => {
+      if (access) logAccess(options.log, access, requestId, req, res, answered);
       if (!counters) return;
       if (!answered) counters.requests_aborted_total++;
       else if (!res.headersSent) return;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from './log.js';
+import { createLogger, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
 
 function captured(fn: () => void): Record<string, unknown> {
   const write = process.stderr.write;
@@ -34,4 +34,42 @@ test('log - a cycle of causes is cut off', () => {
   (a as { cause?: unknown }).cause = b;
   const entry = captured(() => createLogger().error('x', { err: a }));
   assert.ok(JSON.stringify(entry).length < 2000);
+});
+
+test('log - the pretty format writes time, level, message and key=value fields on one line', () => {
+  const line = prettyLine({ time: '2026-12-03T05:00:00.000Z', level: 'info', message: 'request', fields: { requestId: 'AB12', key: 'a b.txt', status: 200, bucket: undefined, empty: '', tags: ['x'] } });
+  assert.equal(line, '2026-12-03T05:00:00.000Z INFO  request requestId=AB12 key="a b.txt" status=200 empty="" tags=["x"]\n');
+});
+
+test('log - the pretty format puts an error\'s stack on indented lines after the entry', () => {
+  const err = new Error('boom');
+  err.stack = 'Error: boom\n    at f (x.js:1:1)';
+  const line = prettyLine({ time: 't', level: 'error', message: 'Request failed', fields: { err: { name: 'Error', message: 'boom', stack: err.stack } } });
+  assert.equal(line, 't ERROR Request failed err={"name":"Error","message":"boom"}\n    Error: boom\n        at f (x.js:1:1)\n');
+});
+
+test('log - a logger at level warn drops info entries and reports info as disabled', () => {
+  const log = createLogger({ level: 'warn', format: 'json' });
+  assert.equal(log.enabled?.('info'), false);
+  assert.equal(log.enabled?.('warn'), true);
+  let written = '';
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => {
+    written += chunk;
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    log.info('request', { status: 200 });
+    log.warn('careful', { secretKey: 'x' });
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.doesNotMatch(written, /request/);
+  assert.match(written, /"message":"careful","secretKey":"\[redacted\]"/);
+});
+
+test('log - levels and formats are checked', () => {
+  assert.equal(parseLogLevel('--log-level', 'WARN'), 'warn');
+  assert.throws(() => parseLogLevel('--log-level', 'loud'), /Cannot use --log-level "loud": expected debug, info, warn or error/);
+  assert.throws(() => parseLogFormat('--log-format', 'xml'), /Cannot use --log-format "xml": expected json or pretty/);
 });

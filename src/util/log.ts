@@ -1,20 +1,66 @@
-// Structured logs as JSON lines on stderr. Values named like secrets are redacted, so a stray credential
-// in a log call never reaches the output.
+// Structured logs on stderr: JSON lines, or one readable line per entry on a terminal. Values named like
+// secrets are redacted, so a stray credential in a log call never reaches the output.
 
 export interface Logger {
-  /** Dropped unless debug logging is on (TESSERA_LOG_LEVEL=debug): expected events worth seeing only when tracing. */
+  /** Dropped unless debug logging is on (--log-level debug): expected events worth seeing only when tracing. */
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Whether entries of `level` are written; lets a caller skip gathering fields nobody will see. */
+  enabled?(level: LogLevel): boolean;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'pretty';
+
+const levelRank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export function parseLogLevel(flag: string, value: string): LogLevel {
+  const v = value.trim().toLowerCase();
+  if (v in levelRank) return v as LogLevel;
+  throw new RangeError(`Cannot use ${flag} "${value}": expected debug, info, warn or error`);
+}
+
+export function parseLogFormat(flag: string, value: string): LogFormat {
+  const v = value.trim().toLowerCase();
+  if (v === 'json' || v === 'pretty') return v;
+  throw new RangeError(`Cannot use ${flag} "${value}": expected json or pretty`);
+}
+
+/** json for a pipe or file (log collectors), pretty for a person at a terminal. */
+export function defaultLogFormat(): LogFormat {
+  return process.stderr.isTTY ? 'pretty' : 'json';
 }
 
 const secretField = /secret|password|authorization|signature|credential|token/i;
 
+// Field names are few and fixed in the code, so each is tested once: an access line has fourteen.
+const secretNames = new Map<string, boolean>();
+
+function isSecretName(name: string): boolean {
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = secretField.test(name);
+    if (secretNames.size < secretNamesMax) secretNames.set(name, secret);
+  }
+  return secret;
+}
+
+const secretNamesMax = 1000;
+
+/** The fields as they are when none needs redacting or expanding (an access line's), else serialise()'s copy. */
+function plain(fields: Record<string, unknown>): Record<string, unknown> {
+  for (const name in fields) {
+    if (isSecretName(name) || fields[name] instanceof Error) return serialise(fields);
+  }
+  return fields;
+}
+
 function serialise(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
-    if (secretField.test(name)) out[name] = '[redacted]';
+    if (isSecretName(name)) out[name] = '[redacted]';
     else if (value instanceof Error) out[name] = serialiseError(value, 0);
     else out[name] = value;
   }
@@ -35,17 +81,107 @@ function serialiseError(err: Error, depth: number): Record<string, unknown> {
 
 const causeDepthMax = 4;
 
-export function createLogger(options: { quiet?: boolean; debug?: boolean } = {}): Logger {
-  const debug = options.debug ?? process.env.TESSERA_LOG_LEVEL === 'debug';
-  const write = (level: string, message: string, fields: Record<string, unknown> = {}): void => {
-    if (options.quiet && level === 'info') return;
-    if (!debug && level === 'debug') return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...serialise(fields) })}\n`);
+/** A value as it reads in a key=value pair: bare when it has no space, quote or equals sign, else quoted. */
+function prettyValue(value: unknown): string {
+  if (typeof value === 'string') return value !== '' && !/[\s"=]/.test(value) ? value : JSON.stringify(value);
+  if (value === undefined) return 'undefined';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * One entry as a line for people: time, level, message, then key=value fields. An error's stack follows
+ * on indented lines, as a reader of a bug report wants it, rather than as one escaped string.
+ */
+export function prettyLine(entry: { time: string; level: string; message: string; fields: Record<string, unknown> }): string {
+  let line = `${entry.time} ${entry.level.toUpperCase().padEnd(5)} ${entry.message}`;
+  const stacks: string[] = [];
+  for (const [name, value] of Object.entries(entry.fields)) {
+    if (value === undefined) continue;
+    if (value !== null && typeof value === 'object' && typeof (value as { stack?: unknown }).stack === 'string') {
+      const { stack, ...rest } = value as { stack: string };
+      stacks.push(stack);
+      line += ` ${name}=${prettyValue(rest)}`;
+    } else {
+      line += ` ${name}=${prettyValue(value)}`;
+    }
+  }
+  for (const stack of stacks) line += `\n    ${stack.split('\n').join('\n    ')}`;
+  return `${line}\n`;
+}
+
+/**
+ * Debug and info lines wait for the end of the event-loop turn and go out in one write: under load that
+ * is one write(2) for many access lines instead of one each (stderr is a blocking pipe or file on Linux).
+ * Warnings and errors, rare and the lines that matter after a crash, go out at once, after what waits.
+ */
+let pending = '';
+let flushScheduled = false;
+let flushOnExit = false;
+const pendingBytesMax = 64 * 1024;
+
+function flushPending(): void {
+  flushScheduled = false;
+  if (pending === '') return;
+  const text = pending;
+  pending = '';
+  process.stderr.write(text);
+}
+
+function writeLater(line: string): void {
+  pending += line;
+  if (pending.length >= pendingBytesMax) return flushPending();
+  if (!flushOnExit) {
+    flushOnExit = true;
+    process.on('exit', flushPending);
+  }
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushPending);
+  }
+}
+
+function writeNow(line: string): void {
+  if (pending !== '') flushPending();
+  process.stderr.write(line);
+}
+
+/** time, level and message first, then the fields, without copying them into a new object. */
+function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
+  const head = `{"time":"${time}","level":"${level}","message":${JSON.stringify(message)}`;
+  const rest = JSON.stringify(fields);
+  return rest === '{}' ? `${head}}\n` : `${head},${rest.slice(1)}\n`;
+}
+
+export interface LoggerOptions {
+  /** Drops info entries (tests that want only warnings and errors). */
+  quiet?: boolean;
+  /** Same as level 'debug'; kept for callers from before levels. */
+  debug?: boolean;
+  /** Default: TESSERA_LOG_LEVEL, else info. */
+  level?: LogLevel;
+  /** Default: TESSERA_LOG_FORMAT, else json unless stderr is a terminal. */
+  format?: LogFormat;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const envLevel = process.env.TESSERA_LOG_LEVEL;
+  let level: LogLevel = options.level ?? (options.debug ? 'debug' : envLevel ? parseLogLevel('TESSERA_LOG_LEVEL', envLevel) : 'info');
+  if (options.quiet && levelRank[level] < levelRank.warn) level = 'warn';
+  const envFormat = process.env.TESSERA_LOG_FORMAT;
+  const format = options.format ?? (envFormat ? parseLogFormat('TESSERA_LOG_FORMAT', envFormat) : defaultLogFormat());
+  const least = levelRank[level];
+  const write = (entryLevel: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
+    if (levelRank[entryLevel] < least) return;
+    const time = new Date().toISOString();
+    const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: plain(fields) }) : jsonLine(time, entryLevel, message, plain(fields));
+    if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
+    else writeNow(line);
   };
   return {
     debug: (m, f) => write('debug', m, f),
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
+    enabled: (l) => levelRank[l] >= least,
   };
 }
