@@ -182,7 +182,10 @@ test('RemoteShardStore - a node that stops answering times out, is suspect, and 
   const t = await startTestNode();
   const proxy = await startProxy(t.node.url);
   try {
-    const { store } = t.client({ url: proxy.url, callTimeoutMs: 300 });
+    // A bound short enough to keep the test quick, long enough that a loaded machine answers in time once
+    // the stall ends (300 ms was not, under a full test run beside other work). No background probes: the
+    // test's own probes are the ones it means.
+    const { store } = t.client({ url: proxy.url, callTimeoutMs: 1000, probeIntervalMs: 60_000 });
     proxy.stall(true);
     await assert.rejects(store.listPrefixes(undefined), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
     assert.equal(store.suspect, true);
