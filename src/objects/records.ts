@@ -8,6 +8,7 @@ import type { BlockRef, Redundancy } from '../blocks/types.js';
 import type { ChecksumAlgorithm } from '../util/checksum.js';
 import { versionKeyBytes } from './keys.js';
 import { assert } from '../util/assert.js';
+import type { Acl, ObjectOwnership, PublicAccessBlock } from '../iam/types.js';
 
 export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
 
@@ -22,6 +23,16 @@ export interface BucketRecord {
   tags?: Record<string, string>;
   /** Set while DeleteBucket runs, so writes racing it fail instead of landing in a deleted bucket. */
   deleting?: boolean;
+  /** The bucket policy (PutBucketPolicy) as the JSON text it was put as; absent when none. */
+  policy?: string;
+  /** The bucket's Block Public Access settings; absent when none were put. */
+  publicAccessBlock?: PublicAccessBlock;
+  /** Object Ownership; absent means BucketOwnerEnforced, AWS's default for new buckets. */
+  ownership?: ObjectOwnership;
+  /** The bucket ACL; absent means private (the owner has FULL_CONTROL). */
+  acl?: Acl;
+  /** Object Lock: set when the bucket was created with it (it cannot be turned off). */
+  objectLockEnabled?: boolean;
 }
 
 export interface StoredChecksum {
@@ -66,6 +77,12 @@ export interface VersionRecord {
   checksum?: StoredChecksum;
   /** Object tags (PutObjectTagging, x-amz-tagging). */
   tags?: Record<string, string>;
+  /** The object ACL; absent means private (the owner has FULL_CONTROL). */
+  acl?: Acl;
+  /** Object Lock retention: the version cannot be deleted or overwritten before untilMs. */
+  retention?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; untilMs: number };
+  /** Object Lock legal hold: the version cannot be deleted while it is on. */
+  legalHold?: boolean;
   data: ObjectData;
 }
 
