@@ -2,12 +2,16 @@
 // their SHA-256), and the table printer the commands share.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { signRequest } from '../s3/sigv4/sign.js';
+import { readCaBundle } from '../util/tls.js';
 
 export interface AdminOptions {
   endpoint: string;
   data: string;
   region: string;
+  /** PEM certificates an https:// endpoint's certificate is checked against, instead of the system's. */
+  caBundle?: string;
 }
 
 async function credentialsOf(opts: AdminOptions): Promise<{ accessKeyId: string; secretAccessKey: string }> {
@@ -26,7 +30,8 @@ export async function call<T>(opts: AdminOptions, method: 'GET' | 'POST' | 'PUT'
   const url = new URL(`/_tessera/admin/${path}`, opts.endpoint);
   const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers = signRequest({ method, url, region: opts.region, ...(bytes ? { body: bytes } : {}), ...(await credentialsOf(opts)) });
-  const res = await fetch(url, { method, headers: { ...headers, ...(bytes ? { 'content-type': 'application/json' } : {}) }, ...(bytes ? { body: bytes } : {}) });
+  const init = { method, headers: { ...headers, ...(bytes ? { 'content-type': 'application/json' } : {}) }, ...(bytes ? { body: bytes } : {}) };
+  const res = opts.caBundle ? await undiciFetch(url, { ...init, dispatcher: trusting(opts.caBundle) }) : await fetch(url, init);
   const text = await res.text();
   if (!res.ok) {
     let message = text.slice(0, 300);
@@ -38,6 +43,14 @@ export async function call<T>(opts: AdminOptions, method: 'GET' | 'POST' | 'PUT'
     throw new Error(`Admin call "${method} ${path}" failed with HTTP ${res.status}: ${message}`);
   }
   return JSON.parse(text) as T;
+}
+
+let agent: { file: string; agent: Agent } | undefined;
+
+/** A connection pool that trusts the certificates in `file` (one per process: a CLI run makes a few calls). */
+function trusting(file: string): Agent {
+  if (agent?.file !== file) agent = { file, agent: new Agent({ connect: { ca: readCaBundle(file) } }) };
+  return agent.agent;
 }
 
 /** Rows as aligned columns, two spaces apart. */

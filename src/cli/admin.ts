@@ -65,7 +65,8 @@ export function adminCommand(): Command {
     cmd
       .addOption(new Option('--endpoint <url>', 'the server to manage').env('TESSERA_ENDPOINT').default('http://127.0.0.1:9000'))
       .addOption(new Option('--data <dir>', 'the server\'s data directory, to read root credentials from when the environment has none').env('TESSERA_DATA').default('./data'))
-      .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'));
+      .addOption(new Option('--region <name>', 'the server\'s region').env('TESSERA_REGION').default('us-east-1'))
+      .addOption(new Option('--ca-bundle <file>', 'PEM certificates to trust for an https:// endpoint with a private CA ("tessera tls init" makes one)').env('AWS_CA_BUNDLE'));
   const admin = new Command('admin').description('Manage a running server through its admin API (root credentials)');
   // `tessera admin status | head` closes our stdout early: that is the reader's choice, not an error.
   admin.hook('preAction', () => {

@@ -4,6 +4,7 @@ import { parseMetaUrl, startServer } from '../main.js';
 import { adminCommand, describeRedundancy } from './admin.js';
 import { driveOpTimeoutMs } from '../constants.js';
 import { nodeCommand } from './node.js';
+import { tlsCommand } from './tls.js';
 import { gatewayCommand } from './gateway.js';
 import { devClusterCommand } from './dev-cluster.js';
 import { addSharedOptions, list, nonNegative, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     .addCommand(nodeCommand())
     .addCommand(gatewayCommand())
     .addCommand(devClusterCommand())
-    .addCommand(adminCommand());
+    .addCommand(adminCommand())
+    .addCommand(tlsCommand());
   await program.parseAsync(argv, { from: 'user' });
 }

@@ -8,6 +8,7 @@ import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shut
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
 import { createLogger, parseLogFormat, parseLogLevel, type Logger } from '../util/log.js';
+import { readTlsFiles, tlsFilesOf, type TlsFiles } from '../util/tls.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
 export function nonNegative(flag: string, value: string): number {
@@ -47,6 +48,8 @@ export interface SharedFlags {
   rateLimits: string;
   logLevel: string;
   logFormat?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Adds the endpoint and background-work flags, in the order `tessera server --help` has always shown them. */
@@ -72,7 +75,18 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, to the same token or signature (needs --metrics-token); off when empty').env('TESSERA_METRICS_ADDRESS').default(''))
     .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM or SIGINT, how long requests in flight may take to finish before they are cut').env('TESSERA_SHUTDOWN_TIMEOUT').default(String(shutdownTimeoutMsDefault / 1000)))
     .addOption(logLevelOption())
-    .addOption(logFormatOption());
+    .addOption(logFormatOption())
+    .addOption(tlsCertOption())
+    .addOption(tlsKeyOption());
+}
+
+/** --tls-cert and --tls-key: HTTPS on the role's listeners, the files re-read on SIGHUP. */
+export function tlsCertOption(): Option {
+  return new Option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key); re-read on SIGHUP without dropping connections ("tessera tls init" makes a CA and certificates to try it)').env('TESSERA_TLS_CERT');
+}
+
+export function tlsKeyOption(): Option {
+  return new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('TESSERA_TLS_KEY');
 }
 
 /** --log-level: info writes one access line per request; warn drops them and keeps problems only. */
@@ -114,10 +128,19 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     shutdownTimeoutMs: nonNegative('--shutdown-timeout', opts.shutdownTimeout) * 1000,
     ...(opts.rateLimits ? { rateLimits: readRateLimits(opts.rateLimits) } : {}),
     log: loggerOf(opts),
+    ...tlsConfig(opts),
     ...(process.env.TESSERA_TEST_ACCESS_KEYS ? { testAccessKeys: testAccessKeys(process.env.TESSERA_TEST_ACCESS_KEYS) } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
     ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
   };
+}
+
+/** The listener's TLS files, checked now, so a role with an unreadable certificate fails at start. */
+export function tlsConfig(opts: { tlsCert?: string; tlsKey?: string }): { tls?: TlsFiles } {
+  const tls = tlsFilesOf(opts.tlsCert, opts.tlsKey);
+  if (!tls) return {};
+  readTlsFiles(tls);
+  return { tls };
 }
 
 /** The rate limits file, checked: a start with limits it cannot read fails rather than run unlimited. */

@@ -2,6 +2,7 @@
 // to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
 // graceful stop (drain.ts). Also the address helpers of every role.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
 import { handleMetrics, isAdminRequest, metricsPath, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
@@ -12,6 +13,7 @@ import type { RootCredentials } from './stores.js';
 import { healthRequestKind, liveReport, serveHealth, type HealthReport } from './health.js';
 import { drainerOf } from './drain.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
+import { readTlsFiles, reloadOnSighup, type TlsFiles, type TlsMaterial } from '../util/tls.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -33,6 +35,8 @@ export interface EndpointOptions {
   health?: () => Promise<HealthReport>;
   /** Rate limits of S3 requests (the admin API changes them through its own reference). */
   limits?: RateLimiter;
+  /** Serve HTTPS with these files (the metrics-only listener too), reloaded on SIGHUP; unset: plain HTTP. */
+  tls?: TlsFiles;
   /** Test-only access keys (id → secret) accepted beside the root key, with its rights: see EndpointConfig. */
   testAccessKeys?: Record<string, string>;
 }
@@ -86,18 +90,22 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     return url.startsWith(metricsPath) ? metricsListener(req, res) : adminListener(req, res);
   };
   let tracked: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
-  const server = createS3HttpServer((req, res) => tracked(req, res));
+  const tls = options.tls && readTlsFiles(options.tls);
+  const server = createS3HttpServer((req, res) => tracked(req, res), tls);
   const drainer = drainerOf(server);
   tracked = drainer.wrap(route);
   const bound = await listen(server, options.address);
-  const metricsServer = options.metricsAddress ? metricsOnlyServer(metricsListener) : undefined;
+  const metricsServer = options.metricsAddress ? metricsOnlyServer(metricsListener, tls) : undefined;
+  const tlsFiles = options.tls;
+  const stopReloading = tlsFiles ? [server, metricsServer].filter((s) => s instanceof TlsServer).map((s) => reloadOnSighup(s, tlsFiles, log)) : [];
   const metricsBound = metricsServer ? await listen(metricsServer, options.metricsAddress!).catch(async (err: unknown) => {
     await closeServer(server);
     throw err;
   }) : undefined;
+  const scheme = tls ? 'https' : 'http';
   return {
-    url: urlOf(bound),
-    ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound)}/metrics` } : {}),
+    url: urlOf(bound, scheme),
+    ...(metricsBound ? { metricsUrl: `${urlOf(metricsBound, scheme)}/metrics` } : {}),
     admin,
     async drain(graceMs) {
       stopping = true;
@@ -106,6 +114,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     },
     async close() {
       stopping = true;
+      for (const stop of stopReloading) stop();
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };
@@ -121,15 +130,16 @@ function secretsOf(credentials: RootCredentials, testKeys: Record<string, string
  * The metrics-only listener (`--metrics-address`): GET /metrics (and /_tessera/metrics) with the bearer
  * token or the root key's signature, as on the S3 endpoint; anything else is 404.
  */
-function metricsOnlyServer(metricsListener: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Server {
-  return createServer((req, res) => {
+function metricsOnlyServer(metricsListener: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, tls: TlsMaterial | undefined): Server {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' || (path !== '/metrics' && path !== metricsPath)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at /metrics\n');
       return;
     }
     void metricsListener(req, res);
-  });
+  };
+  return tls ? createTlsServer(tls, serve) : createServer(serve);
 }
 
 export function parseAddress(address: string): { host: string; port: number } {
@@ -156,6 +166,6 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function urlOf(bound: AddressInfo): string {
-  return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+function urlOf(bound: AddressInfo, scheme: 'http' | 'https'): string {
+  return `${scheme}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }

@@ -20,6 +20,7 @@ import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
+import type { TlsFiles } from '../util/tls.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
 export interface WorkerConfig {
@@ -57,6 +58,8 @@ export interface EndpointConfig {
   testAccessKeys?: Record<string, string>;
   /** The bearer token that reads metrics without a SigV4 signature; unset: only the root key reads them. */
   metricsToken?: string;
+  /** HTTPS on the endpoint (and the metrics-only listener) with these files; unset: plain HTTP. */
+  tls?: TlsFiles;
   /** How long a stop lets the requests in flight finish before it cuts them. */
   shutdownTimeoutMs?: number;
   /** Whether SigV2 (header and presigned) is accepted; default true. */
@@ -108,7 +111,7 @@ export async function serveStores(
   stores: Stores,
   config: CommonStoreConfig & WorkerConfig & EndpointConfig,
   log: Logger,
-  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer },
+  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer; clusterCa?: Buffer },
 ): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
@@ -128,6 +131,7 @@ export async function serveStores(
       region: config.region,
       domains: config.domains,
       ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
+      ...(config.tls ? { tls: config.tls } : {}),
       credentials,
       objects,
       log,
@@ -138,6 +142,7 @@ export async function serveStores(
       admin: (counters) => ({
         meta: stores.meta,
         ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
+        ...(options.clusterCa ? { clusterCa: options.clusterCa } : {}),
         // A layout change must leave room for every redundancy this process writes, not only the default.
         redundancies: Object.values(config.storageClasses ?? {}),
         // A layout applied here is followed at once, not at the next poll.

@@ -2,6 +2,8 @@
 // to one handler per operation, and the S3 error response. Nothing here knows how objects are stored, nor
 // what else the composition root mounts beside it (the admin API goes through rootOnlyListener()).
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TlsMaterial } from '../util/tls.js';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
@@ -459,8 +461,10 @@ function listenerOf(options: S3ServerOptions, root: RootedRoute | undefined, bea
  * The HTTP server of the S3 endpoint: its limits and timeouts, 100 Continue on the body's first read, and
  * parser errors answered in S3's form. `onRequest` decides who answers each request.
  */
-export function createS3HttpServer(onRequest: RequestListener): Server {
-  const server = createServer({ maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, onRequest);
+/** The S3 endpoint's HTTP server, or HTTPS with `tls`: the same limits, timeouts and answers either way. */
+export function createS3HttpServer(onRequest: RequestListener, tls?: TlsMaterial): Server {
+  const options = { maxHeaderSize: requestHeaderBytesMax, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs };
+  const server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
   // With a listener here Node sends no 100 Continue of its own; the body's first read does (see above).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     continueOnFirstRead(req, res);
