@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { targetShares, type Layout, type LayoutChange, type LayoutDiff } from '../cluster/index.js';
 import type { Redundancy } from '../blocks/types.js';
-import { RemoteNode } from '../blocks/remote-node.js';
+import { nodeUrlOf, RemoteNode } from '../blocks/remote-node.js';
 import { RemoteShardStore } from '../blocks/remote-shard-store.js';
 import { rpcPathPrefix } from '../blocks/rpc-protocol.js';
 import type { MetaStore } from '../meta/types.js';
@@ -23,6 +23,8 @@ export interface LayoutAdminDeps {
   meta: MetaStore;
   /** The cluster secret, to ask nodes for their ids and drives; absent in a single-node server. */
   clusterSecret?: Buffer;
+  /** The CA of the nodes' certificates when node RPC uses TLS. */
+  clusterCa?: Buffer;
   /** Called after an apply stored a new epoch, so this process follows it at once. */
   layoutApplied?: () => Promise<void>;
   /** Redundancies this process writes beside the layout's default (its storage classes): a change must leave room for them. */
@@ -138,13 +140,19 @@ export async function readJsonBody(req: IncomingMessage, required = true): Promi
  * with `capacity` each or the drive's size in GiB); addNode, addDrive and replaceDrive are checked with the
  * node, and a replacing drive keeps the old drive's capacity unless given one.
  */
+/** What a node RPC client needs: the cluster secret, and the CA of the nodes' certificates when they use TLS. */
+interface NodeLink {
+  secret: Buffer;
+  ca: Buffer | undefined;
+}
+
 async function resolveChange(deps: LayoutAdminDeps, body: unknown): Promise<LayoutChange> {
   const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const kind = raw.kind;
   if (kind !== 'addNode' && kind !== 'addDrive' && kind !== 'replaceDrive') return parseLayoutChange(body);
   if (!deps.clusterSecret) throw new AdminRefusal(409, `Cannot stage "${String(kind)}": this server is a single node (its drives join by themselves on restart); run a gateway to manage a cluster`);
-  const secret = deps.clusterSecret;
-  if (kind === 'addNode') return resolveAddNode(deps.meta, secret, raw);
+  const link = { secret: deps.clusterSecret, ca: deps.clusterCa };
+  if (kind === 'addNode') return resolveAddNode(deps.meta, link, raw);
   const current = await currentLayout(deps.meta);
   const drive = (raw.drive ?? {}) as { id?: unknown; capacity?: unknown };
   const old = kind === 'replaceDrive' ? current.targets.find((t) => t.id === raw.oldTargetId && t.state === 'active') : undefined;
@@ -152,14 +160,14 @@ async function resolveChange(deps: LayoutAdminDeps, body: unknown): Promise<Layo
   if (kind === 'replaceDrive' && !old) throw new RangeError(`Cannot replace drive "${String(raw.oldTargetId)}": not an active drive of the layout`);
   const node = current.nodes.find((n) => n.id === nodeId && n.state !== 'removed');
   if (!node) throw new RangeError(`Cannot add a drive to node "${String(nodeId)}": not in the layout`);
-  const found = (await askNode(secret, node.id, node.address)).find((d) => d.id === drive.id);
+  const found = (await askNode(link, node.id, node.address)).find((d) => d.id === drive.id);
   if (!found) throw new RangeError(`Cannot use drive "${String(drive.id)}": node "${node.id}" at ${node.address} does not report it`);
   const capacity = drive.capacity ?? old?.capacity ?? sizeGiB(node.id, found);
   return parseLayoutChange(kind === 'replaceDrive' ? { kind, oldTargetId: raw.oldTargetId, drive: { id: found.id, capacity } } : { kind, nodeId: node.id, drive: { id: found.id, capacity } });
 }
 
 /** addNode checked with the node at its address: the same id, drives it has, an address no other node holds. */
-async function resolveAddNode(meta: MetaStore, secret: Buffer, raw: Record<string, unknown>): Promise<LayoutChange> {
+async function resolveAddNode(meta: MetaStore, link: NodeLink, raw: Record<string, unknown>): Promise<LayoutChange> {
   const parsed = parseLayoutChange({ kind: 'addNode', node: raw.node, drives: raw.drives ?? [] });
   assert(parsed.kind === 'addNode', 'An addNode body parses as addNode');
   const { id, address } = parsed.node;
@@ -170,7 +178,7 @@ async function resolveAddNode(meta: MetaStore, secret: Buffer, raw: Record<strin
   }
   const holder = (await currentLayout(meta)).nodes.find((n) => n.address === address && n.id !== id && n.state !== 'removed');
   if (holder) throw new RangeError(`Cannot assign node "${id}" at ${address}: node "${holder.id}" of the layout has that address`);
-  const found = await askNode(secret, id, address);
+  const found = await askNode(link, id, address);
   const drives = raw.drives === undefined ? found.map((d) => ({ id: d.id, capacity: capacity ?? sizeGiB(id, d) })) : parsed.drives;
   for (const d of drives) {
     if (!found.some((f) => f.id === d.id)) throw new RangeError(`Cannot assign node "${id}": it has no drive "${d.id}" (it has ${found.map((f) => `"${f.id}"`).join(', ')})`);
@@ -185,10 +193,10 @@ function sizeGiB(nodeId: string, drive: { id: string; totalBytes?: number }): nu
 }
 
 /** The drives of the node at `address`, which must be `nodeId` (a request signed for another id is refused by it). */
-async function askNode(secret: Buffer, nodeId: string, address: string): Promise<{ id: string; totalBytes?: number }[]> {
+async function askNode(link: NodeLink, nodeId: string, address: string): Promise<{ id: string; totalBytes?: number }[]> {
   let remote: RemoteNode;
   try {
-    remote = new RemoteNode({ url: `http://${address}`, nodeId, secret, callTimeoutMs: nodeCallTimeoutMs });
+    remote = new RemoteNode({ url: nodeUrlOf(address, link), nodeId, secret: link.secret, ...(link.ca ? { ca: link.ca } : {}), callTimeoutMs: nodeCallTimeoutMs });
   } catch (err) {
     throw new RangeError(`Cannot reach node "${nodeId}" at "${address}": ${(err as Error).message}`);
   }

@@ -34,10 +34,12 @@ const backgroundProbesMax = 8;
 const staleSocketCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 export interface RemoteNodeOptions {
-  /** http://host:port of the node. */
+  /** http://host:port of the node, or https:// with `ca`. */
   url: string;
   nodeId: string;
   secret: Buffer;
+  /** The CA certificates (PEM) a TLS node's certificate is checked against: set for https:// URLs only. */
+  ca?: Buffer;
   /**
    * A call with no response headers this long after it was sent (waiting for a connection included)
    * fails ERR_TARGET_TIMEOUT and makes the node suspect (default rpcCallTimeoutMs; `--node-timeout`).
@@ -66,6 +68,11 @@ export interface ProbeBounds extends CallBounds {
   recheck?: boolean;
 }
 
+/** The URL of the node at `address` (host:port): https when the cluster's node RPC uses TLS (a CA is given). */
+export function nodeUrlOf(address: string, tls: { ca?: Buffer | undefined }): string {
+  return `${tls.ca ? 'https' : 'http'}://${address}`;
+}
+
 export class RemoteNode {
   readonly url: URL;
   readonly nodeId: string;
@@ -74,6 +81,7 @@ export class RemoteNode {
   readonly connectTimeoutMs: number;
   readonly probeIntervalMs: number;
   private readonly secret: Buffer;
+  private readonly ca: Buffer | undefined;
   /** Replaced when the node turns suspect (retirePool): its idle connections may have died with the network. */
   private pool: Pool;
   private readonly nowMs: () => number;
@@ -86,7 +94,9 @@ export class RemoteNode {
   constructor(options: RemoteNodeOptions) {
     if (options.secret.length < clusterSecretBytesMin) throw new RangeError(`Cannot use a cluster secret of ${options.secret.length} bytes: at least ${clusterSecretBytesMin} are needed`);
     this.url = new URL(options.url);
-    if (this.url.protocol !== 'http:') throw new RangeError(`Cannot reach node at "${options.url}": expected an http:// URL`);
+    const scheme = options.ca ? 'https:' : 'http:';
+    if (this.url.protocol !== scheme) throw new RangeError(`Cannot reach node at "${options.url}": expected an ${scheme}// URL${options.ca ? ' (the cluster uses TLS)' : ''}`);
+    this.ca = options.ca;
     const positive = (name: string, value: number | undefined, fallback: number) => {
       if (value === undefined) return fallback;
       if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`Cannot use ${name} "${value}" ms: expected a positive integer`);
@@ -107,7 +117,7 @@ export class RemoteNode {
     return new Pool(this.url.origin, {
       connections: connectionsPerNodeMax,
       pipelining: 1,
-      connect: { timeout: this.connectTimeoutMs },
+      connect: { timeout: this.connectTimeoutMs, ...(this.ca ? { ca: this.ca } : {}) },
       headersTimeout: 0,
       bodyTimeout: 0,
     });

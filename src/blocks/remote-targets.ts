@@ -2,12 +2,14 @@
 // through one RemoteNode per node and one RemoteShardStore per drive. It follows the layout (update()),
 // but never decides placement: which targets hold a block is the layout's business.
 import type { Layout } from '../cluster/index.js';
-import { RemoteNode } from './remote-node.js';
+import { nodeUrlOf, RemoteNode } from './remote-node.js';
 import { RemoteShardStore } from './remote-shard-store.js';
 import type { ShardStore, ShardTargets, TargetSlot } from './shard-store.js';
 
 export interface RemoteShardTargetsOptions {
   secret: Buffer;
+  /** The CA nodes' certificates are checked against when the cluster's node RPC uses TLS. */
+  ca?: Buffer;
   /** The layout history, oldest first: every node and drive any epoch names gets a client. */
   layouts: readonly Layout[];
   /** Per call; default the RPC client's (rpcCallTimeoutMs). */
@@ -63,7 +65,7 @@ export class RemoteShardTargets implements ShardTargets {
       if (known && known.address === node.address) continue;
       let client: RemoteNode;
       try {
-        client = new RemoteNode({ url: `http://${node.address}`, nodeId: node.id, secret: this.options.secret, ...(this.options.callTimeoutMs ? { callTimeoutMs: this.options.callTimeoutMs } : {}) });
+        client = new RemoteNode({ url: nodeUrlOf(node.address, this.options), nodeId: node.id, secret: this.options.secret, ...(this.options.ca ? { ca: this.options.ca } : {}), ...(this.options.callTimeoutMs ? { callTimeoutMs: this.options.callTimeoutMs } : {}) });
       } catch (err) {
         this.options.onProblem?.(`Cannot reach node "${node.id}" at "${node.address}" (layout epoch ${layout.epoch}): ${(err as Error).message}`);
         continue;

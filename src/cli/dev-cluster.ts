@@ -9,7 +9,10 @@ import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { signRequest } from '../s3/sigv4/sign.js';
+import { readCaBundle } from '../util/tls.js';
+import { makeCertificate } from './tls.js';
 import { parseAddress } from '../roles/endpoint.js';
 import { parseMetaUrl } from '../roles/stores.js';
 import { ensureDatabase, initLocalPostgres, localPostgresArgv, localPostgresUrl, postgresReadyLine } from './local-postgres.js';
@@ -39,6 +42,8 @@ export interface ClusterFile {
   clusterSecretFile: string;
   /** The bearer token every gateway takes for /_tessera/metrics (Authorization: Bearer TOKEN). */
   metricsToken?: string;
+  /** With --tls: the CA every certificate of the cluster is signed by, for clients to trust. */
+  caBundle?: string;
   processes: ClusterProcess[];
 }
 
@@ -51,6 +56,7 @@ interface DevClusterOptions {
   gateways: string;
   meta: string;
   postgres?: boolean;
+  tls?: boolean;
 }
 
 /** The database dev-cluster's own PostgreSQL keeps the metadata in. */
@@ -209,11 +215,13 @@ function writeSyncQuiet(fd: number, data: Buffer): void {
 /** Waits until a signed ListBuckets answers 200: the gateway serves S3 with the root key. */
 async function waitForS3(file: ClusterFile, timeoutMs: number): Promise<void> {
   const deadlineMs = Date.now() + timeoutMs;
+  const trusted = file.caBundle ? new Agent({ connect: { ca: readCaBundle(file.caBundle) } }) : undefined;
   let last = '';
   while (Date.now() < deadlineMs) {
     try {
       const url = new URL('/', file.endpoint);
-      const res = await fetch(url, { headers: signRequest({ method: 'GET', url, region: file.region, accessKeyId: file.accessKeyId, secretAccessKey: file.secretAccessKey }) });
+      const headers = signRequest({ method: 'GET', url, region: file.region, accessKeyId: file.accessKeyId, secretAccessKey: file.secretAccessKey });
+      const res = trusted ? await undiciFetch(url, { headers, dispatcher: trusted }) : await fetch(url, { headers });
       await res.arrayBuffer();
       if (res.status === 200) return;
       last = `HTTP ${res.status}`;
@@ -223,6 +231,22 @@ async function waitForS3(file: ClusterFile, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`Cannot reach the gateway's S3 endpoint ${file.endpoint}: ${last}`);
+}
+
+/**
+ * --tls on the first run: a CA and a loopback certificate in DIR/tls (HAProxy takes certificate and key in
+ * one file), served by every node and gateway; the gateways check the nodes' against the CA.
+ */
+async function enableTls(dir: string, file: ClusterFile): Promise<void> {
+  const tlsDir = join(dir, 'tls');
+  const made = await makeCertificate(tlsDir, 'cluster', ['localhost', '127.0.0.1', '::1']);
+  const combined = join(tlsDir, 'haproxy.pem');
+  await writeFile(combined, Buffer.concat([await readFile(made.cert), await readFile(made.key)]), { mode: 0o600 });
+  file.caBundle = made.ca;
+  for (const p of file.processes) {
+    if (p.role === 'node' || p.role === 'gateway') p.argv.push('--tls-cert', made.cert, '--tls-key', made.key);
+    if (p.role === 'gateway') p.argv.push('--node-ca', made.ca);
+  }
 }
 
 /** The first run's node processes: nodeI with drives DIR/nodeI/driveJ in zone-((I-1) mod Z + 1), on port 0 until started. */
@@ -299,7 +323,8 @@ class Cluster {
       await ensureDatabase(parseAddress(entry.address).port, localDatabase);
     } else if (entry.role === 'haproxy') {
       const gateways = this.file.processes.filter((p) => p.role === 'gateway');
-      await writeFile(join(dirOf(this.path), 'haproxy.cfg'), haproxyConfig(entry.address, gateways));
+      const tls = this.file.caBundle ? { pem: join(dirOf(this.path), 'tls', 'haproxy.pem'), ca: this.file.caBundle } : undefined;
+      await writeFile(join(dirOf(this.path), 'haproxy.cfg'), haproxyConfig(entry.address, gateways, tls));
       const { host, port } = parseAddress(entry.address);
       child = await startLogged(entry.argv, logPath, entry.name, async () => {
         await waitForListener(host, port, 200);
@@ -397,6 +422,7 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     clusterSecretFile: secretPath,
     processes: [...plannedNodes(dir, secretPath, nodes, drivesPerNode, zones), ...(await plannedFrontTier(dir, secretPath, opts))],
   };
+  if (!stored && opts.tls) await enableTls(dir, file);
   const storedNodes = file.processes.filter((p) => p.role === 'node');
   const gateways = file.processes.filter((p) => p.role === 'gateway');
   // Made once and kept in cluster.json (a file only its owner reads, like the cluster secret); a cluster
@@ -430,7 +456,7 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
     await Promise.all(others.map((entry) => cluster.start(entry, logDir)));
     if (haproxy) await cluster.start(haproxy, logDir);
     const banner = postgres || first.argv.includes('--meta') ? cluster.banners.get(first.name) : undefined;
-    Object.assign(file, { endpoint: `http://${(haproxy ?? first).address}`, ...(await credentialsOf(first.dataDir!, banner)) });
+    Object.assign(file, { endpoint: `${file.caBundle ? 'https' : 'http'}://${(haproxy ?? first).address}`, ...(await credentialsOf(first.dataDir!, banner)) });
     await cluster.save();
     await waitForS3(file, 30_000);
   } catch (err) {
@@ -444,7 +470,7 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   const front = haproxy ? `${gateways.length} gateways behind HAProxy` : 'a gateway';
   process.stdout.write(
     `Tessera dev cluster in ${dir}\n  endpoint:   ${file.endpoint}${haproxy ? ' (HAProxy)' : ''}\n  region:     ${file.region}\n  access key: ${file.accessKeyId}\n  secret key: ${file.secretAccessKey}\n  metrics:    ${file.endpoint}/_tessera/metrics with "Authorization: Bearer ${file.metricsToken}"\n  nodes:      ${nodeList}\n` +
-      `  gateways:   ${gatewayList}\n${postgres ? `  postgres:   ${postgres.address} (data in ${postgres.dataDir})\n` : ''}  state:      ${path}\n  logs:       ${logDir}\n` +
+      `  gateways:   ${gatewayList}\n${postgres ? `  postgres:   ${postgres.address} (data in ${postgres.dataDir})\n` : ''}${file.caBundle ? `  CA bundle:  ${file.caBundle} (aws --ca-bundle, AWS_CA_BUNDLE)\n` : ''}  state:      ${path}\n  logs:       ${logDir}\n` +
       `Cluster ready: ${storedNodes.length} nodes and ${front}; Ctrl-C stops them all\n`,
   );
 }
@@ -460,5 +486,6 @@ export function devClusterCommand(): Command {
     .addOption(new Option('--gateways <n>', 'gateways on the first run; two or more need --meta or --postgres and get HAProxy in front').default('1'))
     .addOption(new Option('--meta <url>', 'keep the metadata in the PostgreSQL at postgres://USER@HOST:PORT/DB (first run)').default(''))
     .addOption(new Option('--postgres', 'start a PostgreSQL of its own in DIR/postgres (Debian\'s postgresql package) for the metadata (first run)'))
+    .addOption(new Option('--tls', 'TLS everywhere (first run): a private CA in DIR/tls signs one certificate for loopback that the gateways (S3), the nodes (RPC) and HAProxy serve'))
     .action((opts: DevClusterOptions) => runDevCluster(opts));
 }

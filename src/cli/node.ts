@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { driveOpTimeoutMs } from '../constants.js';
 import { startNode } from '../node/node-server.js';
-import { logFormatOption, loggerOf, logLevelOption, readSecret } from './options.js';
+import { logFormatOption, loggerOf, logLevelOption, readSecret, tlsCertOption, tlsConfig, tlsKeyOption } from './options.js';
 
 export function nodeCommand(): Command {
   return new Command('node')
@@ -15,7 +15,9 @@ export function nodeCommand(): Command {
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (opts: { address: string; drives: string; clusterSecretFile: string; nodeId?: string; driveTimeout: string; logLevel: string; logFormat?: string }) => {
+    .addOption(tlsCertOption())
+    .addOption(tlsKeyOption())
+    .action(async (opts: { address: string; drives: string; clusterSecretFile: string; nodeId?: string; driveTimeout: string; logLevel: string; logFormat?: string; tlsCert?: string; tlsKey?: string }) => {
       const drivePaths = opts.drives.split(',').map((x) => x.trim()).filter((x) => x !== '');
       if (drivePaths.length === 0) throw new Error('Cannot start a node without drives: pass --drives');
       const driveTimeoutMs = Number(opts.driveTimeout);
@@ -27,6 +29,7 @@ export function nodeCommand(): Command {
         drivePaths,
         driveTimeoutMs,
         log: loggerOf(opts),
+        ...tlsConfig(opts),
       });
       process.stdout.write(`Tessera storage node\n  endpoint:   ${running.url}\n  node id:    ${running.nodeId}\n  drives:     ${running.drives.map((d) => `${d.id}=${d.path}`).join(', ')}\n`);
       const stop = () => {

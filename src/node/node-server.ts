@@ -2,6 +2,7 @@
 // to gateways (src/blocks/remote-shard-store.ts). It owns the listener, its limits, authentication and
 // routing; the operations themselves are in shard-handlers.ts. It knows nothing of objects or layouts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { LocalDrive } from '../blocks/drive.js';
 import type { DriveIoOptions } from '../blocks/drive-io.js';
@@ -13,6 +14,7 @@ import { isStoreError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { authenticate, NonceCache, RpcRefusal } from './auth.js';
 import { NodeReaders } from './node-readers.js';
+import { readTlsFiles, reloadOnSighup, type TlsFiles } from '../util/tls.js';
 import { handleShardCall, type ShardCall } from './shard-handlers.js';
 
 /** Requests one connection may have in flight: HTTP/1.1 pipelining must not queue unbounded work. */
@@ -36,6 +38,8 @@ export interface NodeServerOptions {
   log?: Logger;
   /** Test hook: the node's clock. */
   nowMs?: () => number;
+  /** Serve the RPC over TLS with these files (re-read on SIGHUP); gateways then need the CA (`--node-ca`). */
+  tls?: TlsFiles;
 }
 
 export interface RunningNode {
@@ -64,7 +68,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   const readers = new NodeReaders();
   let inFlight = 0;
 
-  const server = createServer({ maxHeaderSize: rpcHeaderBytesMax, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs });
+  const serverOptions = { maxHeaderSize: rpcHeaderBytesMax, requestTimeout: 0, headersTimeout: headersTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs };
+  const server: Server = options.tls ? createTlsServer({ ...serverOptions, ...readTlsFiles(options.tls) }) : createServer(serverOptions);
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
     const socket = req.socket;
     const onSocket = perSocket.get(socket) ?? 0;
@@ -107,13 +112,15 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   server.on('clientError', answerClientError);
   // A connection idle in the middle of a request (a stalled body or reader) is dropped; shard writes raise it.
   server.timeout = rpcIdleTimeoutMs;
-  const url = await listen(server, host, port);
+  const url = await listen(server, host, port, options.tls ? 'https' : 'http');
+  const stopReloading = options.tls && server instanceof TlsServer ? reloadOnSighup(server, options.tls, log) : undefined;
   log.info('Node RPC listening', { url, nodeId: options.nodeId, drives: options.drives.length });
   return {
     url,
     nodeId: options.nodeId,
     drives: options.drives.map((d) => ({ id: d.id, path: d.root })),
     close: async () => {
+      stopReloading?.();
       await closeServer(server);
       readers.close();
     },
@@ -192,7 +199,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   else socket.destroy();
 }
 
-async function listen(server: Server, host: string, port: number): Promise<string> {
+async function listen(server: Server, host: string, port: number, scheme: 'http' | 'https'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -202,7 +209,7 @@ async function listen(server: Server, host: string, port: number): Promise<strin
   });
   const bound = server.address();
   assert(typeof bound === 'object' && bound !== null, 'A listening server has an address');
-  return `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
 }
 
 function splitAddress(address: string): { host: string; port: number } {

@@ -19,6 +19,8 @@ import { objectContext, openLocalMeta, rootCredentials, sharedRootCredentials, t
 export interface GatewayConfig extends CommonStoreConfig, WorkerConfig, EndpointConfig {
   /** The secret every node and gateway of the cluster shares (node RPC HMAC). */
   clusterSecret: Buffer;
+  /** The CA (PEM) the nodes' certificates are checked against: node RPC over TLS (`--node-ca`); unset: plain HTTP. */
+  nodeCa?: Buffer;
   /** Nodes of a first layout, stored as epoch 1 when the MetaStore holds none (dev-cluster); ignored otherwise. */
   initialLayout?: InitialNode[];
   /** How often to look for a new layout epoch. */
@@ -52,7 +54,7 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
   try {
     credentials = metaUrl ? await sharedRootCredentials(config, meta) : await rootCredentials(config);
     if (config.initialLayout) {
-      const stored = await storeInitialLayout(meta, config.initialLayout, { secret: config.clusterSecret, timeoutMs: 30_000 });
+      const stored = await storeInitialLayout(meta, config.initialLayout, { secret: config.clusterSecret, ...(config.nodeCa ? { ca: config.nodeCa } : {}), timeoutMs: 30_000 });
       if (stored) log.info('Stored the initial cluster layout', { epoch: stored.epoch, nodes: stored.nodes.map((n) => n.id), drives: stored.targets.length });
     }
     history = await loadLayouts(meta);
@@ -62,6 +64,7 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
   }
   const targets = new RemoteShardTargets({
     secret: config.clusterSecret,
+    ...(config.nodeCa ? { ca: config.nodeCa } : {}),
     layouts: history,
     ...(config.nodeTimeoutMs ? { callTimeoutMs: config.nodeTimeoutMs } : {}),
     onProblem: (message) => log.warn(message),
@@ -94,7 +97,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const log = config.log ?? createLogger();
   const stores = await openGatewayStores(config, log);
   // No releaseDeadLeases: another gateway on the same MetaStore may hold them; a dead holder's lapse in 30 s.
-  const running = await serveStores(stores, config, log, { releaseDeadLeases: false, clusterSecret: config.clusterSecret });
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: false, clusterSecret: config.clusterSecret, ...(config.nodeCa ? { clusterCa: config.nodeCa } : {}) });
   stores.follower.start(config.layoutPollMs ?? layoutPollIntervalMs);
   return {
     ...running,

@@ -4,7 +4,7 @@
 // staged layout of the admin API.
 import { readFile } from 'node:fs/promises';
 import { computeLayout, emptyLayout, type Layout, type LayoutChange } from '../cluster/index.js';
-import { RemoteNode } from '../blocks/remote-node.js';
+import { nodeUrlOf, RemoteNode } from '../blocks/remote-node.js';
 import { rpcPathPrefix } from '../blocks/rpc-protocol.js';
 import type { MetaStore } from '../meta/types.js';
 import { loadLayoutsAfter, storeLayout } from '../objects/layouts.js';
@@ -41,7 +41,7 @@ export async function readInitialLayout(path: string): Promise<InitialNode[]> {
  * it stored nothing. Each node must answer (as the node id it is listed under) within `timeoutMs`:
  * nodes that are still starting are asked again.
  */
-export async function storeInitialLayout(meta: MetaStore, nodes: readonly InitialNode[], options: { secret: Buffer; timeoutMs: number }): Promise<Layout | undefined> {
+export async function storeInitialLayout(meta: MetaStore, nodes: readonly InitialNode[], options: { secret: Buffer; ca?: Buffer; timeoutMs: number }): Promise<Layout | undefined> {
   if ((await loadLayoutsAfter(meta, 0)).length > 0) return undefined;
   const changes: LayoutChange[] = await Promise.all(
     nodes.map(async (node): Promise<LayoutChange> => {
@@ -54,8 +54,8 @@ export async function storeInitialLayout(meta: MetaStore, nodes: readonly Initia
   return (await storeLayout(meta, layout)) ? layout : undefined;
 }
 
-async function drivesOf(node: InitialNode, options: { secret: Buffer; timeoutMs: number }): Promise<string[]> {
-  const client = new RemoteNode({ url: `http://${node.address}`, nodeId: node.id, secret: options.secret, callTimeoutMs: 5000 });
+async function drivesOf(node: InitialNode, options: { secret: Buffer; ca?: Buffer; timeoutMs: number }): Promise<string[]> {
+  const client = new RemoteNode({ url: nodeUrlOf(node.address, options), nodeId: node.id, secret: options.secret, ...(options.ca ? { ca: options.ca } : {}), callTimeoutMs: 5000 });
   const deadlineMs = Date.now() + options.timeoutMs;
   try {
     for (;;) {

@@ -3,7 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { repoRoot } from '../helpers/tessera.js';
 import type { ClusterFile } from '../../src/cli/dev-cluster.js';
 
@@ -34,7 +36,9 @@ export async function startDevCluster(dir: string, args: string[] = [], timeoutM
     file,
     async client() {
       const f = await file();
-      return new S3Client({ endpoint: f.endpoint, region: f.region, forcePathStyle: true, credentials: { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey } });
+      // A --tls cluster's certificates are signed by its own CA: the client trusts that and nothing else.
+      const tls = f.caBundle ? { requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: await readFile(f.caBundle) }) }) } : {};
+      return new S3Client({ endpoint: f.endpoint, region: f.region, forcePathStyle: true, credentials: { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey }, ...tls });
     },
     output: () => output,
     async stop() {
