@@ -29,11 +29,11 @@ export async function showAdmin(view, s3) {
 }
 
 function statusParts(s) {
-  const parts = [h('h2', {}, 'Drives'), table(['Drive', 'State', 'Shards', 'Bytes', 'Corrupt', 'Path'], s.drives.map((d) => [
+  const parts = [h('h2', {}, 'Drives'), table(['Drive', 'State', { num: 'Shards' }, { num: 'Bytes' }, { num: 'Corrupt' }, 'Path'], s.drives.map((d) => [
     d.id, stateCell(d.state === 'ok' && d.corruptFound > 0 ? 'corrupt' : d.state), { num: d.shardFiles }, { num: formatBytes(d.bytes) }, { num: d.corruptFound }, d.path,
   ]))];
   parts.push(h('p', { className: 'hint' }, `Redundancy: ${describe(s.defaultRedundancy)}. ${s.maintenance.queuedDamage} damaged blocks queued for repair.`));
-  parts.push(h('h2', {}, 'Heal and scrub'), table(['Pass', 'State', 'Progress', 'Blocks', 'Shards rebuilt', 'Damaged found'], [s.maintenance.heal, s.maintenance.scrub].map((p) => [
+  parts.push(h('h2', {}, 'Heal and scrub'), table(['Pass', 'State', 'Progress', { num: 'Blocks' }, { num: 'Shards rebuilt' }, { num: 'Damaged found' }], [s.maintenance.heal, s.maintenance.scrub].map((p) => [
     p.kind, p.running ? 'running' : p.finishedMs ? `finished ${formatDate(new Date(p.finishedMs).toISOString())}` : 'never run',
     progressBar(p.blocksChecked, p.blocksTotal), { num: `${p.blocksChecked}/${p.blocksTotal}` }, { num: p.shardsRebuilt }, { num: p.damagedFound },
   ])));
@@ -61,7 +61,9 @@ function stateCell(state) {
 }
 
 function describe(r) {
-  return r.kind === 'rs' ? `Reed-Solomon ${r.data}+${r.parity} (any ${r.parity} drives may fail)` : `${r.copies} copies`;
+  const tolerated = r.kind === 'rs' ? r.parity : r.copies - 1;
+  const scheme = r.kind === 'rs' ? `Reed-Solomon ${r.data}+${r.parity}` : `${r.copies} ${r.copies === 1 ? 'copy' : 'copies'}`;
+  return `${scheme}, ${tolerated === 0 ? 'no drive may fail' : `any ${tolerated} ${tolerated === 1 ? 'drive' : 'drives'} may fail`}`;
 }
 
 async function usageTable(s3, error) {
@@ -80,7 +82,7 @@ async function usageTable(s3, error) {
     const more = token ? '+' : '';
     rows.push([b.name, { num: `${objects}${more}` }, { num: `${formatBytes(bytes)}${more}` }]);
   }
-  return h('div', {}, table(['Bucket', 'Objects', 'Bytes (current versions)'], rows, 'No buckets'),
+  return h('div', {}, table(['Bucket', { num: 'Objects' }, { num: 'Bytes (current versions)' }], rows, 'No buckets'),
     h('p', { className: 'hint' }, `Counted from listings (at most ${usagePagesMax * 1000} objects per bucket; "+" means more).`));
 }
 

@@ -139,7 +139,7 @@ export async function showVersions(view, s3, bucket, key) {
   const versions = await guarded(error, () => s3.listVersions(bucket, key));
   if (!versions) return list.replaceChildren();
   const reload = () => showAgain(view, () => showVersions(view, s3, bucket, key));
-  list.replaceChildren(table(['Version', 'Modified', 'Size', ''], versions.map((v) => [
+  list.replaceChildren(table(['Version', 'Modified', { num: 'Size' }, ''], versions.map((v) => [
     h('span', {}, v.versionId, v.latest ? h('strong', {}, ' (current)') : '', v.deleteMarker ? h('em', {}, ' delete marker') : ''),
     formatDate(v.modified),
     { num: v.deleteMarker ? '' : formatBytes(v.size) },

@@ -32,6 +32,7 @@ export function formatDate(iso) {
 
 /** A table with a header row; `rows` are arrays of cells (a cell is a Node, a string, or {num: value}). */
 export function table(head, rows, empty = 'Nothing here yet') {
+  // A header given as {num: 'Size'} is right-aligned, like its column's cells.
   const cell = (c, tag) => (c && typeof c === 'object' && 'num' in c ? h(tag, { className: 'num' }, c.num) : c && typeof c === 'object' && 'actions' in c ? h(tag, { className: 'actions' }, c.actions) : h(tag, {}, c));
   return h('table', {},
     h('thead', {}, h('tr', {}, head.map((c) => cell(c, 'th')))),
