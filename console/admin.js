@@ -3,6 +3,7 @@
 import { formatBytes, formatDate, guarded, h, progressBar, table } from './ui.js';
 
 const refreshMs = 5000;
+const refreshRunningMs = 1000;
 /** Usage is summed from listings until the metrics give it per bucket: bounded so a huge bucket costs little. */
 const usagePagesMax = 20;
 
@@ -11,7 +12,7 @@ export async function showAdmin(view, s3) {
   const body = h('div', {}, h('p', { className: 'hint' }, 'Loading…'));
   const usage = h('div', {}, h('p', { className: 'hint' }, 'Counting…'));
   const heal = h('button', { type: 'button', id: 'start-heal', onclick: async () => {
-    if (await guarded(error, () => s3.admin('POST', 'heal'))) refresh();
+    if (await guarded(error, () => s3.admin('POST', 'heal'))) await tick();
   } }, 'Start heal');
   view.append(h('div', { className: 'card' }, h('div', { className: 'row' }, h('h1', {}, 'Cluster'), heal), error, body),
     h('div', { className: 'card' }, h('h2', {}, 'Usage per bucket'), usage));
@@ -22,9 +23,17 @@ export async function showAdmin(view, s3) {
       return body.replaceChildren();
     }
     body.replaceChildren(...statusParts(status));
+    return status.maintenance.heal.running || status.maintenance.scrub.running || status.cluster?.rebalance?.state === 'running';
   };
-  await refresh();
-  const timer = setInterval(() => (view.isConnected ? refresh() : clearInterval(timer)), refreshMs);
+  // Every 5 s, or every second while a heal or scrub runs, until the view is left.
+  let timer;
+  const tick = async () => {
+    clearTimeout(timer);
+    if (!view.isConnected) return;
+    const running = await refresh();
+    timer = setTimeout(tick, running ? refreshRunningMs : refreshMs);
+  };
+  await tick();
   usage.replaceChildren(await usageTable(s3, error));
 }
 

@@ -55,7 +55,8 @@ export async function showObjects(view, s3, bucket, prefix) {
     token = undefined;
     return page();
   }));
-  view.append(h('div', { className: 'card' }, crumbs(bucket, prefix),
+  const versioning = h('span', { className: 'row hint', id: 'versioning' });
+  view.append(h('div', { className: 'card' }, h('div', { className: 'row spread' }, crumbs(bucket, prefix), versioning),
     h('div', { className: 'row' }, h('label', {}, 'Upload to this folder', h('span', { className: 'row' }, folder, files)), status),
     error, share,
     h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Size', 'Modified', ''].map((t, i) => h('th', { className: i === 1 ? 'num' : undefined }, t)))), rows), more));
@@ -70,7 +71,18 @@ export async function showObjects(view, s3, bucket, prefix) {
     more.hidden = !token;
   };
   more.addEventListener('click', page);
-  await page();
+  await Promise.all([page(), showVersioning(s3, bucket, versioning, error)]);
+}
+
+/** The bucket's versioning state and the button that turns it on or suspends it. */
+async function showVersioning(s3, bucket, target, error) {
+  const state = await guarded(error, () => s3.versioning(bucket));
+  if (state === undefined) return;
+  const next = state === 'Enabled' ? 'Suspended' : 'Enabled';
+  const toggle = h('button', { type: 'button', className: 'plain', id: 'versioning-toggle', onclick: async () => {
+    if (await guarded(error, () => s3.setVersioning(bucket, next))) await showVersioning(s3, bucket, target, error);
+  } }, next === 'Enabled' ? 'Enable' : 'Suspend');
+  target.replaceChildren(`Versioning: ${state === '' ? 'off' : state.toLowerCase()}`, toggle);
 }
 
 function normalizeFolder(text) {
@@ -95,7 +107,7 @@ function objectRow(s3, { bucket, object, prefix, error, share, reload }) {
     h('td', { className: 'actions' },
       h('button', { type: 'button', className: 'plain', onclick: download }, 'Download'),
       h('button', { type: 'button', className: 'plain', onclick: () => showShare(s3, { bucket, key, share, error }) }, 'Share'),
-      h('a', { href: versionsHash(bucket, key) }, h('button', { type: 'button', className: 'plain', tabindex: '-1' }, 'Versions')),
+      h('button', { type: 'button', className: 'plain', onclick: () => (location.hash = versionsHash(bucket, key)) }, 'Versions'),
       h('button', { type: 'button', className: 'danger', onclick: remove }, 'Delete')));
 }
 

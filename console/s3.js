@@ -71,6 +71,16 @@ export class S3 {
     return this.call('DELETE', pathOf(bucket));
   }
 
+  /** 'Enabled', 'Suspended' or '' (never enabled): GetBucketVersioning. */
+  async versioning(bucket) {
+    return childText(xml(await (await this.call('GET', pathOf(bucket), { pairs: [['versioning', '']] })).text()), 'Status');
+  }
+
+  setVersioning(bucket, status) {
+    const body = `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${status}</Status></VersioningConfiguration>`;
+    return this.call('PUT', pathOf(bucket), { pairs: [['versioning', '']], body, headers: { 'content-type': 'application/xml' } });
+  }
+
   /** One page of ListObjectsV2 with "/" as delimiter: the folders and objects directly under `prefix`. */
   async listObjects(bucket, { prefix = '', delimiter = '/', token, maxKeys = 200 } = {}) {
     const pairs = [['list-type', '2'], ['prefix', prefix], ['max-keys', String(maxKeys)]];

@@ -5,12 +5,12 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot, startTesseraForFile } from '../helpers/tessera.js';
 import { signRequest } from '../../src/s3/sigv4/sign.js';
@@ -126,15 +126,24 @@ test('console - signs in, uploads, browses, downloads, shares, deletes and signs
     await page.click('form.row button[type=submit]');
     await page.waitForSelector('h1.crumbs:has-text("photos")');
 
+    await page.click('#versioning-toggle');
+    await page.waitForSelector('#versioning:has-text("Versioning: enabled")');
+    const first = randomBytes(2000);
     const small = randomBytes(3000);
     await page.fill('#upload-prefix', 'trips/');
-    await page.setInputFiles('#upload-input', { name: 'note.txt', mimeType: 'text/plain', buffer: small });
+    await page.setInputFiles('#upload-input', { name: 'note.txt', mimeType: 'text/plain', buffer: first });
     await page.waitForSelector('a:has-text("trips/")');
+    await page.setInputFiles('#upload-input', { name: 'note.txt', mimeType: 'text/plain', buffer: small });
+    await page.waitForSelector('#upload-status:has-text("note.txt: 100%") .ok');
     const large = randomBytes(6 * 1024 * 1024 + 4321); // above the 5 MiB multipart threshold: two parts
+    // From a file rather than a buffer: Playwright would send a buffer's bytes through the DevTools protocol.
+    const largePath = join(await mkdtemp(join(tmpdir(), 'tessera-console-upload-')), 'big.bin');
+    await writeFile(largePath, large);
     await page.fill('#upload-prefix', '');
-    await page.setInputFiles('#upload-input', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: large });
+    await page.setInputFiles('#upload-input', largePath);
     await page.waitForSelector('tr[data-key="big.bin"]', { timeout: 30_000 });
     await page.waitForSelector('#upload-status:has-text("100%")');
+    await rm(dirname(largePath), { recursive: true, force: true });
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'big.bin' }));
     assert.match(head.ETag ?? '', /-2"$/, 'the large file went up in two parts');
     await shot(page, 'objects');
@@ -155,9 +164,11 @@ test('console - signs in, uploads, browses, downloads, shares, deletes and signs
     assert.equal(shared.status, 200);
     assert.deepEqual(Buffer.from(await shared.arrayBuffer()), small);
 
-    await page.click('tr[data-key="trips/note.txt"] a:has(button:has-text("Versions"))');
+    await page.click('tr[data-key="trips/note.txt"] button:has-text("Versions")');
     await page.waitForSelector('h2:has-text("Versions of")');
     await page.waitForSelector('td:has-text("(current)")');
+    assert.equal(await page.locator('tbody tr').count(), 2, 'both uploads of note.txt are versions');
+    assert.deepEqual(await downloadBytes(page, () => page.click('tbody tr:nth-child(2) button:has-text("Download")')), first);
     await shot(page, 'versions');
     await page.goBack();
     await page.waitForSelector('tr[data-key="trips/note.txt"]');
@@ -168,6 +179,9 @@ test('console - signs in, uploads, browses, downloads, shares, deletes and signs
     await page.click('a[data-view=admin]');
     await page.waitForSelector('h2:has-text("Drives")');
     await page.waitForSelector('td:has-text("photos")');
+    await page.click('#start-heal'); // a POST from the page: same-origin, so the Origin check lets it through
+    await page.waitForSelector('td:has-text("finished")');
+    assert.equal(await page.textContent('.error'), '');
     await shot(page, 'cluster', true);
     await page.click('a[data-view=iam]');
     await page.waitForSelector('#iam-placeholder');
@@ -202,6 +216,27 @@ test('console - signs and uploads without WebCrypto when the page is not a secur
     await page.waitForSelector('tr[data-key="a b+c.bin"]');
     const got = await s3.send(new GetObjectCommand({ Bucket: 'plain-http', Key: 'a b+c.bin' }));
     assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), body);
+  } finally {
+    await page.close();
+  }
+});
+
+test('console - pages through a listing of more objects than one page with Load more', { skip: noBrowser }, async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'many' }));
+  const keys = Array.from({ length: 205 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+  for (let i = 0; i < keys.length; i += 20) await Promise.all(keys.slice(i, i + 20).map((Key) => s3.send(new PutObjectCommand({ Bucket: 'many', Key, Body: 'x' }))));
+  const page = await browser!.newPage();
+  try {
+    await page.goto(consoleUrl);
+    await signIn(page, server.accessKeyId, server.secretAccessKey);
+    await page.waitForSelector('a:has-text("many")');
+    await page.click('a:has-text("many")');
+    await page.waitForSelector('tr[data-key="k199"]');
+    assert.equal(await page.locator('tr[data-key]').count(), 200);
+    await page.click('button:has-text("Load more")');
+    await page.waitForSelector('tr[data-key="k204"]');
+    assert.equal(await page.locator('tr[data-key]').count(), 205);
+    assert.equal(await page.isHidden('button:has-text("Load more")'), true);
   } finally {
     await page.close();
   }
