@@ -38,7 +38,8 @@ async function signIn(event) {
     if (!location.hash || location.hash === '#/login') location.hash = '#/buckets';
     route();
   } catch (err) {
-    $('login-error').textContent = `Sign-in failed: ${err.message}`;
+    const wrongKey = err.code === 'SignatureDoesNotMatch' || err.code === 'InvalidAccessKeyId';
+    $('login-error').textContent = wrongKey ? `Sign-in failed: wrong access key ID or secret (${err.code})` : `Sign-in failed: ${err.message}`;
   } finally {
     button.disabled = false;
   }
