@@ -5,7 +5,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +58,18 @@ test('console - static files carry the security headers and no inline script whe
   assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
   assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
   assert.equal((await fetch(`${server.url}/_tessera/console`, { redirect: 'manual' })).headers.get('location'), '/_tessera/console/');
+});
+
+test('console - serves every file of the package\'s console folder when asked by name', async () => {
+  const names = await readdir(join(repoRoot, 'console'));
+  assert.ok(names.includes('index.html') && names.includes('app.js'));
+  for (const name of names) {
+    const res = await fetch(`${consoleUrl}${name}`);
+    assert.equal(res.status, 200, `"${name}" is missing from the served list in src/admin/console.ts`);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), await readFile(join(repoRoot, 'console', name)));
+  }
+  const config = await (await fetch(`${consoleUrl}config.json`)).json() as { region: string };
+  assert.equal(config.region, server.region);
 });
 
 test('console - files outside its fixed list are 404 when the path names them or climbs out', async () => {
