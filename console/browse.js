@@ -138,7 +138,8 @@ async function upload(s3, { bucket, prefix, files, status, error }) {
       bar.value = sent;
       text.textContent = ` ${file.name}: ${Math.floor((sent / Math.max(total, 1)) * 100)}% of ${formatBytes(total)}`;
     }).then(() => true));
-    if (!done) return;
+    // Said in the status line too: the listing redrawn next clears the error line.
+    if (!done) return status.append(h('span', { className: 'bad' }, ` failed: ${error.textContent}`));
     status.append(h('span', { className: 'ok' }, ' uploaded'));
   }
 }
