@@ -10,6 +10,7 @@ import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.
 import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
+import { isConsoleRequest } from './console.js';
 
 export { metricsPath };
 
@@ -30,12 +31,13 @@ export interface AdminDeps extends LayoutAdminDeps {
 }
 
 /**
- * Whether a request belongs to the admin module rather than to S3: cheap, for every request. Only a GET
- * of metrics is taken; other methods on that path stay S3's to answer, as before the split.
+ * Whether a request belongs to the admin module rather than to S3: cheap, for every request. The admin API
+ * and the console take every method; of metrics only a GET is taken, other methods on that path stay S3's
+ * to answer, as before the split.
  */
 export function isAdminRequest(method: string | undefined, url: string): boolean {
   if (url.charCodeAt(1) !== 0x5f || !url.startsWith('/_tessera/')) return false; // "_": no bucket starts so
-  if (url.startsWith(adminPathPrefix)) return true;
+  if (url.startsWith(adminPathPrefix) || isConsoleRequest(url)) return true;
   return method === 'GET' && (url === metricsPath || url.startsWith(`${metricsPath}?`));
 }
 

@@ -5,6 +5,7 @@ import { describeRedundancy } from './admin.js';
 import { rpcCallTimeoutMs } from '../blocks/rpc-protocol.js';
 import { readCaBundle } from '../util/tls.js';
 import { addSharedOptions, nonNegative, readSecret, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
+import { consolePath } from '../admin/console.js';
 
 export function gatewayCommand(): Command {
   const cmd = new Command('gateway').description('Run an S3 gateway: metadata in PostgreSQL (--meta, shared by every gateway) or its data directory, data on the storage nodes of the cluster layout');
@@ -35,6 +36,7 @@ export function gatewayCommand(): Command {
       process.stdout.write(
         `Tessera S3 gateway\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  metadata:   ${running.meta}\n  layout:     ${placed}\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
+      process.stdout.write(`  console:    ${running.url}${consolePath}/\n`);
       stopOnSignals(running, shared.shutdownTimeoutMs);
     });
 }

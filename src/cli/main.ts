@@ -8,6 +8,7 @@ import { tlsCommand } from './tls.js';
 import { gatewayCommand } from './gateway.js';
 import { devClusterCommand } from './dev-cluster.js';
 import { addSharedOptions, list, nonNegative, sharedConfig, stopOnSignals, type SharedFlags } from './options.js';
+import { consolePath } from '../admin/console.js';
 
 function serverCommand(): Command {
   const cmd = new Command('server').description('Run everything in one process: the S3 endpoint, metadata (SQLite, or PostgreSQL with --meta) and local drives');
@@ -32,6 +33,7 @@ function serverCommand(): Command {
       process.stdout.write(
         `Tessera S3 server\n  endpoint:   ${running.url}\n  region:     ${running.region}\n  metadata:   ${running.meta}\n  drives:     ${running.driveCount} (${describeRedundancy(running.defaultRedundancy)})\n  access key: ${running.credentials.accessKeyId}\n  secret key: ${secret}\n${running.metricsUrl ? `  metrics:    ${running.metricsUrl}\n` : ''}`,
       );
+      process.stdout.write(`  console:    ${running.url}${consolePath}/\n`);
       stopOnSignals(running, shared.shutdownTimeoutMs);
     });
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
 import { handleMetrics, isAdminRequest, metricsPath, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
 import { checkMetricsToken, metricsBearer } from '../admin/metrics.js';
+import { consoleDir, consoleHandler, crossSiteRefusal, isConsoleRequest, refuseCrossSite } from '../admin/console.js';
 import type { ObjectContext } from '../objects/context.js';
 import type { Logger } from '../util/log.js';
 import type { RootCredentials } from './stores.js';
@@ -78,6 +79,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
   const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken), 'Metrics');
+  const consoleFiles = consoleHandler({ dir: consoleDir, region: options.region });
   let stopping = false;
   const ready = options.health;
   const readyOrStopping = ready && ((): Promise<HealthReport> => (stopping ? Promise.resolve({ status: 'unavailable', reason: 'stopping' }) : ready()));
@@ -87,7 +89,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     const kind = readyOrStopping && healthRequestKind(req.method, url);
     if (kind) return serveHealth(kind === 'live' ? liveReport : readyOrStopping, req, res);
     if (!isAdminRequest(req.method, url)) return s3(req, res);
-    return url.startsWith(metricsPath) ? metricsListener(req, res) : adminListener(req, res);
+    if (url.startsWith(metricsPath)) return metricsListener(req, res);
+    // The console and the admin API refuse what another site's page sends, signed or not (CSRF).
+    const refusal = crossSiteRefusal(req);
+    if (refusal) return refuseCrossSite(res, refusal);
+    return isConsoleRequest(url) ? consoleFiles(req, res) : adminListener(req, res);
   };
   let tracked: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   const tls = options.tls && readTlsFiles(options.tls);
