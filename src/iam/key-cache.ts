@@ -93,6 +93,7 @@ export class KeyCache {
   private async load(): Promise<void> {
     if ((await this.options.store.generation()) === this.generation) return;
     const snapshot = await this.options.store.snapshot();
+    if (snapshot.unreadable.length > 0) this.options.log?.warn('Cannot open the secrets of some access keys: they are refused until re-created', { accessKeys: snapshot.unreadable });
     this.entries = entriesOf(snapshot);
     this.generation = snapshot.generation;
   }

@@ -118,3 +118,16 @@ test('checkPolicyDocument - wants JSON with a Version and a Statement, within 61
   const big = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'b'.repeat(6200)}` }] });
   assert.throws(() => checkPolicyDocument(big), iamError('LimitExceeded'));
 });
+
+test('IamStore - a key whose sealed secret is damaged is left out of the snapshot and named, the others load', () => withStore(async (store, meta) => {
+  await store.createUser('gina');
+  const good = await store.createAccessKey('gina');
+  const bad = await store.createAccessKey('gina');
+  const record = JSON.parse((await meta.get(iamKeys.accessKey(bad.accessKeyId)))!.toString('utf8')) as { secret: { tag: string } };
+  record.secret.tag = Buffer.alloc(16).toString('base64');
+  assert.ok(await meta.commit({ checks: [], writes: [{ key: iamKeys.accessKey(bad.accessKeyId), value: Buffer.from(JSON.stringify(record)) }] }));
+  const snapshot = await store.snapshot();
+  assert.deepEqual(snapshot.unreadable, [bad.accessKeyId]);
+  assert.equal(snapshot.keys.get(good.accessKeyId)?.secretAccessKey, good.secretAccessKey);
+  assert.equal(snapshot.keys.has(bad.accessKeyId), false);
+}));

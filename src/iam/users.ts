@@ -64,6 +64,8 @@ export interface IamSnapshot {
   generation: number;
   users: Map<string, { record: IamUserRecord; policies: AttachedPolicyRecord[] }>;
   keys: Map<string, { record: AccessKeyRecord; secretAccessKey: string }>;
+  /** Keys whose secret did not open (a damaged record): left out, so they are refused, and reported. */
+  unreadable: string[];
 }
 
 const generationKey = iamKeys.generation();
@@ -334,7 +336,7 @@ export class IamStore {
       scanAll(this.meta, iamKeys.accessKeyRange()),
       scanAll(this.meta, iamKeys.policyRange()),
     ]);
-    const snapshot: IamSnapshot = { generation, users: new Map(), keys: new Map() };
+    const snapshot: IamSnapshot = { generation, users: new Map(), keys: new Map(), unreadable: [] };
     for (const { value } of users) {
       const record = decode<IamUserRecord>(value);
       snapshot.users.set(record.userName, { record, policies: [] });
@@ -342,7 +344,11 @@ export class IamStore {
     for (const { key, value } of policies) snapshot.users.get(iamKeys.parsePolicy(key).userName)?.policies.push(decode<AttachedPolicyRecord>(value));
     for (const { value } of accessKeys) {
       const record = decode<AccessKeyRecord>(value);
-      snapshot.keys.set(record.accessKeyId, { record, secretAccessKey: openSecret(this.iamKey, record.accessKeyId, record.secret) });
+      try {
+        snapshot.keys.set(record.accessKeyId, { record, secretAccessKey: openSecret(this.iamKey, record.accessKeyId, record.secret) });
+      } catch {
+        snapshot.unreadable.push(record.accessKeyId);
+      }
     }
     return snapshot;
   }
