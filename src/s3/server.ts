@@ -281,6 +281,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (auth) facts.accessKeyId = auth.accessKeyId;
     if (!auth && !formPost) throw new S3Error('AccessDenied');
     const identity = identityOf(options.config, auth);
+    if (identity.kind === 'user') facts.userName = identity.userName;
     if (root) {
       assert(auth);
       if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');

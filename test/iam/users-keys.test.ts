@@ -89,6 +89,8 @@ test('IAM keys - a user\'s key authenticates and gets AccessDenied on every S3 o
   } finally {
     client.destroy();
   }
+  // The access log names the user beside its key.
+  assert.match(server.logs(), new RegExp(`"message":"request".*"accessKeyId":"${key.accessKeyId}","user":"interim","operation":"GetObject".*"error":"AccessDenied"`));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'by-user' })), sdkError('NoSuchKey'));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'form-by-user' })), sdkError('NoSuchKey'));
 });
