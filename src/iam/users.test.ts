@@ -131,3 +131,14 @@ test('IamStore - a key whose sealed secret is damaged is left out of the snapsho
   assert.equal(snapshot.keys.get(good.accessKeyId)?.secretAccessKey, good.secretAccessKey);
   assert.equal(snapshot.keys.has(bad.accessKeyId), false);
 }));
+
+test('IamStore - DeleteUser racing CreateAccessKey never leaves a key without its user', () => withStore(async (store) => {
+  for (let i = 0; i < 20; i++) {
+    const userName = `racer${i}`;
+    await store.createUser(userName);
+    const [created, deleted] = await Promise.allSettled([store.createAccessKey(userName), store.deleteUser(userName)]);
+    assert.ok(created.status === 'rejected' || deleted.status === 'rejected', `${userName}: both the key and the delete went through`);
+  }
+  const users = new Set((await store.listUsers()).map((u) => u.userName));
+  for (const key of await store.listAccessKeys()) assert.ok(users.has(key.userName), `key ${key.accessKeyId} outlived user ${key.userName}`);
+}));
