@@ -15,11 +15,12 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { repoRoot, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError, send, type RawResponse } from '../s3/raw-http.js';
 import { formBody, postForm, signedFields } from '../s3/post-form.js';
+import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
 
 const exec = promisify(execFile);
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'iam-keys';
-const allowAll = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] });
+const allowAll = allowAllPolicy;
 
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket }));
@@ -46,18 +47,15 @@ async function cliFails(...args: string[]): Promise<string> {
 
 interface Key { accessKeyId: string; secretAccessKey: string }
 
-async function userWithKey(userName: string): Promise<Key> {
-  assert.equal((await admin('POST', 'iam/users/create', { userName })).status, 201);
-  const created = await admin('POST', 'iam/keys/create', { userName });
-  assert.equal(created.status, 201, created.text);
-  return JSON.parse(created.text) as Key;
+function userWithKey(userName: string): Promise<Key> {
+  return createUserWithKey(server, userName);
 }
 
 function clientWith(credentials: Key): S3Client {
   return new S3Client({ endpoint: server.url, region: server.region, forcePathStyle: true, credentials, maxAttempts: 1 });
 }
 
-const as = (key: Key): TesseraProcess => ({ ...server, ...key });
+const as = (key: Key): TesseraProcess => signingAs(server, key);
 
 function sigv2Get(key: Key, path: string): Promise<RawResponse> {
   const date = new Date().toUTCString();
@@ -72,8 +70,7 @@ async function fetchRaw(url: string): Promise<RawResponse> {
 }
 
 test('IAM keys - a user\'s key authenticates and gets AccessDenied on every S3 operation until policies are evaluated', async () => {
-  const key = await userWithKey('interim');
-  assert.equal((await admin('POST', 'iam/policies/attach', { userName: 'interim', policyName: 'all', document: allowAll })).status, 200);
+  const key = await createUserWithKey(server, 'interim', { all: allowAllPolicy });
   const client = clientWith(key);
   try {
     await assert.rejects(client.send(new ListBucketsCommand({})), sdkError('AccessDenied', 403));
