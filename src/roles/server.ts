@@ -2,6 +2,7 @@
 // the endpoint (S3 with the admin API beside it) and the background workers, served by serveStores(),
 // which the gateway role (gateway.ts) shares over remote nodes. The node role (src/node/) is a shard RPC
 // server over local drives only, with no MetaStore or endpoint.
+import { join } from 'node:path';
 import { Maintenance } from '../objects/maintenance.js';
 import type { Redundancy } from '../blocks/types.js';
 import { DriveSnapshot } from '../admin/metrics.js';
@@ -19,7 +20,6 @@ import { openLocalStores, type CommonStoreConfig, type RootCredentials, type Sto
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
-import { join } from 'node:path';
 import { loadIamKey } from '../iam/secret-box.js';
 import { IamStore } from '../iam/users.js';
 import { KeyCache } from '../iam/key-cache.js';
