@@ -9,6 +9,7 @@ import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
+import { handleIamRoute, type IamAdminDeps } from './iam-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 import { isConsoleRequest } from './console.js';
 
@@ -28,6 +29,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   workers?: () => WorkerStatus[];
   /** The endpoint's rate limits, changed at run time through `limits` routes. */
   limits?: RateLimiter;
+  /** Users, access keys and their policies (`iam/...` routes). */
+  iam?: IamAdminDeps;
 }
 
 /**
@@ -52,6 +55,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
   if (await handleLimitsRoute(deps.limits, req, res, route)) return;
+  if (await handleIamRoute(deps.iam, req, res, route, query)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

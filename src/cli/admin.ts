@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { call, table, type AdminOptions } from './admin-client.js';
 import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
 import { limitsCommand } from './admin-limits.js';
+import { keyCommand, policyCommand, userCommand } from './admin-iam.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
 
@@ -87,5 +88,8 @@ export function adminCommand(): Command {
     }));
   admin.addCommand(layoutCommand(common));
   admin.addCommand(limitsCommand(common));
+  admin.addCommand(userCommand(common));
+  admin.addCommand(keyCommand(common));
+  admin.addCommand(policyCommand(common));
   return admin;
 }

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectContext } from '../objects/context.js';
 import type { RequestAuth } from './authenticate.js';
+import type { Identity } from '../iam/types.js';
 import { S3Error } from './errors.js';
 import type { Query } from './query.js';
 import { xmlDocument, type XmlNode } from './xml.js';
@@ -14,7 +15,10 @@ export interface S3Config {
   region: string;
   /** Host names under which bucket.host virtual-hosted-style requests are served. */
   baseDomains: string[];
+  /** The secret of an active access key; undefined for an unknown, inactive or deleted one. */
   secretFor(accessKeyId: string): string | undefined;
+  /** Who an access key signs as, asked once its signature is verified; undefined when secretFor has no secret for it. */
+  identityFor(accessKeyId: string): Identity | undefined;
   nowMs(): number;
   /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
   sigv2: boolean;
@@ -30,6 +34,8 @@ export interface RequestContext {
   key?: string;
   query: Query;
   auth: RequestAuth;
+  /** Who the request acts as: the signer's identity, or anonymous for an unsigned request. */
+  identity: Identity;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;
   /** The resource named in error bodies: "/bucket/key". */

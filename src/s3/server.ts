@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateRequest } from './authenticate.js';
+import { authorizeInterim } from './authorize-interim.js';
+import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
 import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
@@ -280,6 +282,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     const formPost = !auth && !root && isFormPost(req.method, address, query);
     if (auth) facts.accessKeyId = auth.accessKeyId;
     if (!auth && !formPost) throw new S3Error('AccessDenied');
+    const identity = identityOf(options.config, auth);
+    if (identity.kind === 'user') facts.userName = identity.userName;
     if (root) {
       assert(auth);
       if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
@@ -302,12 +306,14 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       key: address.key,
       query,
       auth,
+      identity,
       get signal() {
         signal ??= abortSignalOf(res);
         return signal;
       },
       meter,
     };
+    authorizeInterim({ identity, formPost });
     if (isSigned(context)) {
       assert(handler);
       await handler(context);

@@ -17,6 +17,8 @@ import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
 import type { RequestAuth } from '../authenticate.js';
 import { authenticateForm, missingField } from '../sigv4/post-form.js';
+import { authorizeInterim } from '../authorize-interim.js';
+import { identityOf } from '../identity.js';
 import { parseTaggingXml } from '../tags.js';
 import { escapeXml } from '../xml.js';
 import { optionalTags, writeResponseHeaders } from './put-object.js';
@@ -117,6 +119,8 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const auth = authenticateForm(form.fields, c.config);
   // TODO(issue 13): an unsigned form is served where a bucket policy or ACL lets anyone write.
   if (!auth) throw new S3Error('AccessDenied');
+  c.identity = identityOf(c.config, auth);
+  authorizeInterim(c);
   const policyField = form.fields.get('policy');
   assert(policyField, 'A signed form has a policy');
   const policy = parsePostPolicy(policyField.value);
