@@ -243,3 +243,35 @@ test('lifecycle - a transition interrupted before its swap leaves the old class 
   assert.equal(done!.storageClass, 'GLACIER_IR');
   assert.equal((await collect(readData(ctx, done!.data, 0, done!.size))).toString(), body);
 });
+
+test('lifecycle - a noncurrent transition moves only versions noncurrent long enough', async () => {
+  const bucket = await bucketWith([{ id: 'nt', filter: { form: 'single' }, noncurrentTransitions: [{ days: 1, storageClass: 'GLACIER_IR' }] }], 'Enabled');
+  await put(bucket, 'k', 'a'.repeat(1000));
+  await put(bucket, 'k', 'b'.repeat(1000));
+  clock.ms += 2 * dayMs;
+  await runPass();
+  const [current, old] = await versionsOf(bucket, 'k');
+  assert.equal(current!.storageClass, 'STANDARD');
+  assert.equal(old!.storageClass, 'GLACIER_IR');
+  assert.equal((await collect(readData(ctx, old!.data, 0, old!.size))).toString(), 'a'.repeat(1000));
+});
+
+test('lifecycle - expiration in a versioning-suspended bucket replaces the null version with a null delete marker', async () => {
+  const bucket = await bucketWith([{ id: 'r', filter: { form: 'single' }, expiration: { days: 1 } }], 'Suspended');
+  await put(bucket, 'k');
+  clock.ms += 2 * dayMs;
+  await runPass();
+  const versions = await versionsOf(bucket, 'k');
+  assert.deepEqual(versions.map((v) => [v.deleteMarker, v.isNull]), [[true, true]]);
+});
+
+test('lifecycle - judges a key whose versions span several scan pages as one key', async () => {
+  const bucket = await bucketWith([{ id: 'r', filter: { form: 'single' }, noncurrentExpiration: { days: 1, newerNoncurrentVersions: 5 } }], 'Enabled');
+  await put(bucket, 'a');
+  for (let i = 0; i < 300; i++) await put(bucket, 'many', `v${i}`);
+  await put(bucket, 'z');
+  clock.ms += 2 * dayMs;
+  await runPass({}, 1);
+  assert.deepEqual((await versionsOf(bucket, 'many')).map((v) => v.size), [4, 4, 4, 4, 4, 4]);
+  assert.equal((await versionsOf(bucket, 'a')).length, 1);
+});

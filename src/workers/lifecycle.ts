@@ -24,10 +24,10 @@ export function lifecycleWorker(lifecycle: Pick<Lifecycle, 'step' | 'start' | 'p
     name: 'lifecycle',
     async step(signal) {
       progress = await lifecycle.progress();
-      if (!progress.running && options.intervalMs > 0 && nowMs() - (progress.startedMs ?? 0) >= options.intervalMs) progress = await lifecycle.start();
+      const due = progress.startedMs === undefined || nowMs() - progress.startedMs >= options.intervalMs;
+      if (!progress.running && options.intervalMs > 0 && due) progress = await lifecycle.start();
       if (!progress.running) return 'idle';
-      const state = await lifecycle.step(keysMax, signal);
-      return state;
+      return lifecycle.step(keysMax, signal);
     },
     // Idle: the next pass is at most a day away and an on-demand start should be seen soon, so poll each second.
     delayMs: (state) => (state === 'idle' ? 1000 : (keysMax / options.rateKeysPerSec) * 1000),
