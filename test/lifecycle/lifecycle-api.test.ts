@@ -80,15 +80,16 @@ test('PutBucketLifecycleConfiguration - the legacy top-level Prefix is read back
   assert.deepEqual(got.Rules, [{ ID: 'old', Prefix: 'a/', Status: 'Enabled', Expiration: { Days: 3 } }]);
 });
 
-test('HeadObject - answers x-amz-expiration where a rule expires the object', async () => {
+test('PutObject and HeadObject - answer x-amz-expiration where a rule expires the object', async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'expiring' }));
   await put('expiring', [{ ID: 'a rule', Status: 'Enabled', Filter: { Prefix: 'e/' }, Expiration: { Days: 2 } }]);
-  await s3.send(new PutObjectCommand({ Bucket: 'expiring', Key: 'e/1', Body: 'x' }));
+  const putRes = await s3.send(new PutObjectCommand({ Bucket: 'expiring', Key: 'e/1', Body: 'x' }));
   await s3.send(new PutObjectCommand({ Bucket: 'expiring', Key: 'kept', Body: 'x' }));
   const head = await s3.send(new HeadObjectCommand({ Bucket: 'expiring', Key: 'e/1' }));
   const day = 86_400_000;
   const due = new Date((Math.floor((head.LastModified!.getTime() + 2 * day) / day) + 1) * day).toUTCString();
   assert.equal(head.Expiration, `expiry-date="${due}", rule-id="a%20rule"`);
+  assert.equal(putRes.Expiration, head.Expiration);
   assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'expiring', Key: 'kept' }))).Expiration, undefined);
 });
 
