@@ -275,3 +275,21 @@ test('lifecycle - judges a key whose versions span several scan pages as one key
   assert.deepEqual((await versionsOf(bucket, 'many')).map((v) => v.size), [4, 4, 4, 4, 4, 4]);
   assert.equal((await versionsOf(bucket, 'a')).length, 1);
 });
+
+test('lifecycle - an Expiration by days also removes a lone delete marker once it is that old', async () => {
+  const bucket = await bucketWith([{ id: 'r', filter: { form: 'single' }, expiration: { days: 3 } }], 'Enabled');
+  await put(bucket, 'k');
+  const [only] = await versionsOf(bucket, 'k');
+  await deleteObject(ctx, { bucket, key: 'k', owner: 'owner' });
+  await removeVersionOf(bucket, 'k', only!.versionKey);
+  clock.ms += 2 * dayMs;
+  await runPass();
+  assert.equal((await versionsOf(bucket, 'k')).length, 1, 'the marker is not old enough yet');
+  clock.ms += 2 * dayMs;
+  await runPass();
+  assert.equal((await versionsOf(bucket, 'k')).length, 0);
+});
+
+async function removeVersionOf(bucket: string, key: string, versionKey: string): Promise<void> {
+  await deleteObject(ctx, { bucket, key, owner: 'owner', versionId: versionKey });
+}

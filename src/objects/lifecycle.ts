@@ -191,10 +191,14 @@ export class Lifecycle {
       if (!v.deleteMarker) await this.#maybeTransition(bucket, config, v, { sinceMs, current: false, newerNoncurrent }, counts);
       newerNoncurrent++;
     }
-    // A delete marker left with no versions behind it is an "expired object delete marker".
+    // A delete marker left with no versions behind it is an "expired object delete marker": removed by
+    // ExpiredObjectDeleteMarker at once, and by an Expiration with Days or Date once the marker is old
+    // enough for it (AWS's "Managing delete markers"). Tag filters never match a marker, which has no tags.
     if (latest.deleteMarker && remaining === 1) {
-      const rule = config.rules.find((r) => r.enabled && r.expiration?.expiredObjectDeleteMarker === true && filterMatches(r.filter, { key: latest.key, size: 0 }));
-      if (rule && (await this.#remove(bucket, latest, counts))) counts.deleteMarkersRemoved++;
+      const marker = { key: latest.key, size: 0, lastModifiedMs: latest.lastModifiedMs };
+      const due = config.rules.some((r) => r.enabled && r.expiration?.expiredObjectDeleteMarker === true && filterMatches(r.filter, marker))
+        || (currentExpiration(config, marker)?.dueMs ?? Number.POSITIVE_INFINITY) <= nowMs;
+      if (due && (await this.#remove(bucket, latest, counts))) counts.deleteMarkersRemoved++;
     }
   }
 

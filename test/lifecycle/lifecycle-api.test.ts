@@ -133,4 +133,7 @@ test('admin status - shows the storage classes and the lifecycle pass', async ()
   assert.deepEqual(status.storageClasses.find((c) => c.name === 'GLACIER_IR')?.redundancy, { kind: 'replicate', copies: 3 });
   assert.match(status.storageClasses.find((c) => c.name === 'STANDARD_IA')?.note ?? '', /needs 11 failure domains and 3 exist/);
   assert.equal(typeof status.lifecycle.running, 'boolean');
+  const metrics = (await raw(server, { path: '/_tessera/metrics' })).body.toString();
+  assert.match(metrics, /^tessera_lifecycle_running [01]$/m);
+  assert.match(metrics, /^tessera_lifecycle_actions\{action="transitioned"\} [1-9]/m);
 });
