@@ -70,10 +70,16 @@ class Changed extends Error {
 export class Lifecycle {
   readonly #ctx: ObjectContext;
   readonly #options: LifecycleOptions;
+  /** Keys and uploads the last step of this process looked at, so the worker paces by work done. */
+  #lastStepKeys = 0;
 
   constructor(ctx: ObjectContext, options: LifecycleOptions) {
     this.#ctx = ctx;
     this.#options = options;
+  }
+
+  lastStepKeys(): number {
+    return this.#lastStepKeys;
   }
 
   async progress(): Promise<LifecycleProgress> {
@@ -91,6 +97,7 @@ export class Lifecycle {
 
   /** One bounded unit of work: about `keysMax` object keys or uploads. Answers 'idle' when no pass runs. */
   async step(keysMax: number, signal?: AbortSignal): Promise<'busy' | 'idle'> {
+    this.#lastStepKeys = 0;
     const { pass, buf } = await this.#read();
     const p = pass.progress;
     if (!p.running) return 'idle';
@@ -102,6 +109,8 @@ export class Lifecycle {
       if (err instanceof ObjectError && err.code === 'NoSuchBucket') return this.#nextBucket(buf, pass, p.bucket);
       throw err;
     }
+    // Nothing to do in a bucket without rules when abandoned uploads are kept.
+    if (!bucket.lifecycle && this.#options.abortUploadsAfterMs === 0) return this.#nextBucket(buf, pass, p.bucket);
     const counts = emptyCounts();
     let cursor: string | undefined;
     if (p.phase === 'versions') cursor = await this.#versionsStep(bucket.name, bucket.lifecycle, pass.cursor, keysMax, counts, signal);
@@ -144,6 +153,7 @@ export class Lifecycle {
         counts.versionsScanned += versions.length;
         if (config) await this.#applyToKey(bucket, config, versions, counts);
         done++;
+        this.#lastStepKeys++;
         start = keys.versionAfterKey(bucket, key);
       }
       if (page.length < versionPageMax && start.compare(page[page.length - 1]!.key) > 0) return undefined;
@@ -278,6 +288,7 @@ export class Lifecycle {
     const start = cursor ? Buffer.from(cursor, 'hex') : range.start;
     const page = await this.#ctx.meta.scan({ start, end: range.end, limit: Math.min(keysMax, uploadPageMax) });
     const nowMs = this.#ctx.nowMs();
+    this.#lastStepKeys += page.length;
     for (const kv of page) {
       const upload = decodeRecord<UploadRecord>(kv.value);
       if (!this.#uploadDue(config, upload, nowMs)) continue;

@@ -11,6 +11,7 @@ function fakeLifecycle(stepsPerPass: number, nowMs: () => number) {
   let left = 0;
   let starts = 0;
   return {
+    lastStepKeys: () => 128,
     starts: () => starts,
     progress: async () => progress,
     start: async () => {
@@ -51,6 +52,6 @@ test('lifecycleWorker - paces steps to the rate and starts nothing on its own wh
   const worker = lifecycleWorker(lc, { rateKeysPerSec: 128, intervalMs: 0, nowMs: () => clock.ms });
   assert.equal(await worker.step(new AbortController().signal), 'idle');
   assert.equal(lc.starts(), 0);
-  assert.equal(worker.delayMs('busy'), 1000, '128 keys a step at 128 keys/s');
+  assert.equal(worker.delayMs('busy'), 1000, 'a step of 128 keys at 128 keys/s');
   assert.throws(() => lifecycleWorker(lc, { rateKeysPerSec: 0, intervalMs: 0 }), RangeError);
 });

@@ -15,7 +15,7 @@ export interface LifecycleWorkerOptions {
   nowMs?: () => number;
 }
 
-export function lifecycleWorker(lifecycle: Pick<Lifecycle, 'step' | 'start' | 'progress'>, options: LifecycleWorkerOptions): Worker {
+export function lifecycleWorker(lifecycle: Pick<Lifecycle, 'step' | 'start' | 'progress' | 'lastStepKeys'>, options: LifecycleWorkerOptions): Worker {
   if (!(options.rateKeysPerSec > 0)) throw new RangeError(`Cannot run lifecycle at ${options.rateKeysPerSec} keys/s: expected a positive rate`);
   const nowMs = options.nowMs ?? Date.now;
   const keysMax = Math.max(1, Math.min(lifecycleStepKeysMax, Math.floor(options.rateKeysPerSec)));
@@ -30,7 +30,8 @@ export function lifecycleWorker(lifecycle: Pick<Lifecycle, 'step' | 'start' | 'p
       return lifecycle.step(keysMax, signal);
     },
     // Idle: the next pass is at most a day away and an on-demand start should be seen soon, so poll each second.
-    delayMs: (state) => (state === 'idle' ? 1000 : (keysMax / options.rateKeysPerSec) * 1000),
+    // Busy: paced by the keys the step looked at (a step that only moved to the next bucket waits little).
+    delayMs: (state) => (state === 'idle' ? 1000 : (Math.max(1, lifecycle.lastStepKeys()) / options.rateKeysPerSec) * 1000),
     status: () => (progress ? { lifecycle: progress } : undefined),
   };
 }
