@@ -52,6 +52,17 @@ export const rebalanceWriteGraceMs = 15_000;
 export const rebalanceRateBlocksPerSecDefault = 100;
 export const rebalanceRateBytesPerSecDefault = 32 * MiB;
 /**
+ * Object keys per second a lifecycle pass judges by default: 1,000,000 keys in under an hour. Most keys need
+ * one metadata read and no write, so this leaves the metadata store to the request path (docs/benchmarks.md).
+ */
+export const lifecycleRateKeysPerSecDefault = 1000;
+/**
+ * Multipart uploads left incomplete this long are aborted in every bucket, with or without a rule: abandoned
+ * parts would otherwise hold their space forever. AWS keeps them until a rule aborts them and recommends a
+ * 7-day AbortIncompleteMultipartUpload rule; this store makes that recommendation its default.
+ */
+export const abortUploadsAfterDaysDefault = 7;
+/**
  * Blocks a rebalance step moves at once. One move is a few node calls per shard in a row (stat, read, write,
  * commit, delete), so moving one block at a time left drives and network idle between round trips (0.9 MB/s
  * on a loaded loopback cluster); the throttle above still bounds the average.

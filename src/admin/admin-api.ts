@@ -3,6 +3,7 @@
 // them (and, for metrics, requests with the metrics token). Bucket names cannot start with "_", so these paths never shadow a bucket.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
+import type { Lifecycle } from '../objects/lifecycle.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
 import type { WorkerStatus } from '../workers/runner.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
@@ -19,12 +20,16 @@ export const adminPathPrefix = '/_tessera/admin/';
 
 export interface AdminDeps extends LayoutAdminDeps {
   maintenance: Maintenance;
+  /** The lifecycle pass (bucket rules, abandoned uploads): its progress, and a start on request. */
+  lifecycle?: Pick<Lifecycle, 'progress' | 'start'>;
   blocks: BlockMaintenance;
   counters(): Record<string, number>;
   /** What a block gets when neither its bucket nor its storage class says otherwise. */
   defaultRedundancy: Redundancy;
   /** Drive figures for metrics, refreshed in the background (admin status reads the drives now). */
   driveSnapshot: DriveSnapshot;
+  /** The storage classes and the redundancy each gets now (objects/storage-classes.ts). */
+  storageClasses?: () => { name: string; redundancy: Redundancy; note?: string }[];
   /** This process's background workers: which leases it holds, what their last steps said. */
   workers?: () => WorkerStatus[];
   /** The endpoint's rate limits, changed at run time through `limits` routes. */
@@ -59,7 +64,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();
-      return sendJson(res, 200, { drives, defaultRedundancy: deps.defaultRedundancy, cluster: await readClusterStatus(deps, drives), maintenance: await deps.maintenance.stats(), counters: deps.counters(), workers: deps.workers?.() ?? [] });
+      return sendJson(res, 200, { drives, defaultRedundancy: deps.defaultRedundancy, cluster: await readClusterStatus(deps, drives), maintenance: await deps.maintenance.stats(), ...(deps.lifecycle ? { lifecycle: await deps.lifecycle.progress() } : {}), ...(deps.storageClasses ? { storageClasses: deps.storageClasses() } : {}), counters: deps.counters(), workers: deps.workers?.() ?? [] });
     }
     case 'GET heal':
       return sendJson(res, 200, (await deps.maintenance.stats()).heal);
@@ -67,9 +72,14 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
       return sendJson(res, 202, await deps.maintenance.startHeal());
     case 'POST scrub':
       return sendJson(res, 202, await deps.maintenance.startScrub());
-    default:
-      return sendJson(res, 404, { error: `No admin operation "${route}"` });
+    case 'GET lifecycle':
+      if (!deps.lifecycle) break;
+      return sendJson(res, 200, await deps.lifecycle.progress());
+    case 'POST lifecycle':
+      if (!deps.lifecycle) break;
+      return sendJson(res, 202, await deps.lifecycle.start());
   }
+  return sendJson(res, 404, { error: `No admin operation "${route}"` });
 }
 
 /** Prometheus metrics for a request with the root key's signature or the metrics token. */

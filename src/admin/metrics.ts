@@ -109,6 +109,16 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_heal_shards_rebuilt', 'Shards rebuilt by the current or last heal pass.', 'gauge', [['', stats.heal.shardsRebuilt]]);
   metric('tessera_heal_queue_blocks', 'Damaged blocks waiting for repair.', 'gauge', [['', stats.queuedDamage]]);
   metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', [['', stats.healedFromQueue]]);
+  if (deps.lifecycle) {
+    const lc = await deps.lifecycle.progress();
+    metric('tessera_lifecycle_running', 'Whether a lifecycle pass is running.', 'gauge', [['', lc.running ? 1 : 0]]);
+    metric('tessera_lifecycle_last_finished_seconds', 'When the last lifecycle pass finished (Unix time; 0: never).', 'gauge', [['', Math.round((lc.finishedMs ?? 0) / 1000)]]);
+    metric('tessera_lifecycle_actions', 'What the current or last lifecycle pass did, by action.', 'gauge', [
+      ['{action="versions_scanned"}', lc.versionsScanned], ['{action="current_expired"}', lc.currentExpired], ['{action="noncurrent_expired"}', lc.noncurrentExpired],
+      ['{action="delete_markers_removed"}', lc.deleteMarkersRemoved], ['{action="transitioned"}', lc.transitioned], ['{action="uploads_aborted"}', lc.uploadsAborted],
+      ['{action="locked_skipped"}', lc.lockedSkipped], ['{action="conflicts"}', lc.conflicts],
+    ]);
+  }
   clusterMetrics(metric, await readClusterStatus(deps, drives));
   // Zero on SQLite: only a backend that talks to a database over the network counts them.
   metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', Object.entries(metaRoundTrips()).map(([kind, n]) => [`{kind="${kind}"}`, n]));

@@ -172,6 +172,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return this.redundancy;
   }
 
+  /** Failure domains new blocks spread over (the newest epoch's nodes, or a lone node's drives), capped by its width. */
+  failureDomainCount(): number {
+    return this.layout ? Math.min(this.domains.count, this.layout.width) : 0;
+  }
+
   /** Subscribes to shard damage (reads, degraded writes); returns the unsubscribe function. */
   onDamage(listener: DamageListener): () => void {
     this.listeners.add(listener);

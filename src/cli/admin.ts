@@ -6,7 +6,15 @@ import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admi
 import { limitsCommand } from './admin-limits.js';
 import { keyCommand, policyCommand, userCommand } from './admin-iam.js';
 import type { PassProgress } from '../objects/maintenance.js';
+import type { LifecycleProgress } from '../objects/lifecycle.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
+
+/** A storage class as status shows it: its redundancy now, and why it differs from what was asked, if it does. */
+interface StorageClassView {
+  name: string;
+  redundancy: Redundancy;
+  note?: string;
+}
 
 function bar(done: number, total: number, width = 30): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
@@ -35,6 +43,25 @@ async function heal(opts: AdminOptions & { wait: boolean }): Promise<void> {
   if (!progress.running) process.stdout.write(`Heal ${progress.shardsSkipped > 0 ? `finished with ${progress.shardsSkipped} shards not rebuilt (their drives are missing or too few shards are left)` : 'finished: full redundancy restored'}\n`);
 }
 
+export function lifecycleLine(p: LifecycleProgress): string {
+  const when = p.running ? `running${p.bucket !== undefined ? ` (bucket "${p.bucket}", ${p.phase})` : ''}` : p.finishedMs ? `last finished ${new Date(p.finishedMs).toISOString()}` : 'never run';
+  return `lifecycle: ${when}, ${p.versionsScanned} versions scanned, ${p.currentExpired + p.noncurrentExpired} expired, ${p.deleteMarkersRemoved} delete markers removed, ${p.transitioned} transitioned, ${p.uploadsAborted} uploads aborted, ${p.lockedSkipped} locked versions skipped`;
+}
+
+async function lifecycleRun(opts: AdminOptions & { wait: boolean }): Promise<void> {
+  let progress = await call<LifecycleProgress>(opts, 'POST', 'lifecycle');
+  let lastPrintMs = Date.now();
+  while (opts.wait && progress.running) {
+    await new Promise((r) => setTimeout(r, 250));
+    progress = await call<LifecycleProgress>(opts, 'GET', 'lifecycle');
+    if (Date.now() - lastPrintMs > 2000) {
+      process.stdout.write(`${lifecycleLine(progress)}\n`);
+      lastPrintMs = Date.now();
+    }
+  }
+  process.stdout.write(`${lifecycleLine(progress)}\n`);
+}
+
 /** "Reed-Solomon 4+2: any 2 drives may fail": what a new user needs to know about their drives. */
 export function describeRedundancy(r: Redundancy): string {
   const tolerated = r.kind === 'rs' ? r.parity : r.copies - 1;
@@ -43,7 +70,7 @@ export function describeRedundancy(r: Redundancy): string {
 }
 
 async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
-  const s = await call<{ drives: DriveStatus[]; defaultRedundancy: Redundancy; cluster?: ClusterStatusView; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number } }>(opts, 'GET', 'status');
+  const s = await call<{ drives: DriveStatus[]; defaultRedundancy: Redundancy; cluster?: ClusterStatusView; maintenance: { heal: PassProgress; scrub: PassProgress; queuedDamage: number }; lifecycle?: LifecycleProgress; storageClasses?: StorageClassView[] }>(opts, 'GET', 'status');
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     return;
@@ -57,6 +84,11 @@ async function status(opts: AdminOptions & { json: boolean }): Promise<void> {
   process.stdout.write(`redundancy: ${describeRedundancy(s.defaultRedundancy)}\n`);
   for (const pass of [s.maintenance.heal, s.maintenance.scrub]) {
     process.stdout.write(`${pass.kind}: ${pass.running ? 'running' : pass.finishedMs ? `last finished ${new Date(pass.finishedMs).toISOString()}` : 'never run'}, ${pass.blocksChecked}/${pass.blocksTotal} blocks, ${pass.damagedFound} damaged\n`);
+  }
+  if (s.lifecycle) process.stdout.write(`${lifecycleLine(s.lifecycle)}\n`);
+  if (s.storageClasses) {
+    process.stdout.write('\n');
+    process.stdout.write(table(['STORAGE CLASS', 'REDUNDANCY', 'NOTE'], s.storageClasses.map((c) => [c.name, describeRedundancy(c.redundancy), c.note ?? ''])));
   }
   if (s.cluster) process.stdout.write(clusterStatusText(s.cluster));
 }
@@ -86,6 +118,15 @@ export function adminCommand(): Command {
     .action(async (opts: AdminOptions) => {
       process.stdout.write(`${progressLine(await call<PassProgress>(opts, 'POST', 'scrub'))}\n`);
     }));
+  const lifecycle = new Command('lifecycle').description('The lifecycle pass: bucket lifecycle rules and the store-wide abort of abandoned multipart uploads');
+  lifecycle.addCommand(common(new Command('run').description('Start a lifecycle pass now (unless one is running) and show its progress until done'))
+    .option('--no-wait', 'start the pass and return at once')
+    .action((opts: AdminOptions & { wait: boolean }) => lifecycleRun(opts)));
+  lifecycle.addCommand(common(new Command('status').description('Show the current or last lifecycle pass'))
+    .action(async (opts: AdminOptions) => {
+      process.stdout.write(`${lifecycleLine(await call<LifecycleProgress>(opts, 'GET', 'lifecycle'))}\n`);
+    }));
+  admin.addCommand(lifecycle);
   admin.addCommand(layoutCommand(common));
   admin.addCommand(limitsCommand(common));
   admin.addCommand(userCommand(common));

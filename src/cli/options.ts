@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
-import { rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
+import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
 import { createLogger, parseLogFormat, parseLogLevel, type Logger } from '../util/log.js';
@@ -41,6 +41,9 @@ export interface SharedFlags {
   rebalanceRate: string;
   rebalanceBandwidth: string;
   scrubInterval: string;
+  lifecycleInterval: string;
+  lifecycleRate: string;
+  abortUploadsAfter: string;
   metricsAddress: string;
   metricsToken?: string;
   shutdownTimeout: string;
@@ -72,6 +75,9 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--rebalance-rate <blocks/s>', 'how many blocks per second a rebalance (after a layout change) may move shards of; 0 pauses it').env('TESSERA_REBALANCE_RATE').default(String(rebalanceRateBlocksPerSecDefault)))
     .addOption(new Option('--rebalance-bandwidth <MiB/s>', 'how many MiB of shards per second a rebalance may copy or rebuild; 0: no limit').env('TESSERA_REBALANCE_BANDWIDTH').default(String(rebalanceRateBytesPerSecDefault / 1024 / 1024)))
     .addOption(new Option('--scrub-interval <hours>', 'start a scrub pass this often (0: only on request)').env('TESSERA_SCRUB_INTERVAL').default('24'))
+    .addOption(new Option('--lifecycle-interval <hours>', 'start a lifecycle pass (bucket lifecycle rules, abandoned uploads) this often (0: only on request, "tessera admin lifecycle run")').env('TESSERA_LIFECYCLE_INTERVAL').default('24'))
+    .addOption(new Option('--lifecycle-rate <keys/s>', 'how many object keys per second a lifecycle pass may judge').env('TESSERA_LIFECYCLE_RATE').default(String(lifecycleRateKeysPerSecDefault)))
+    .addOption(new Option('--abort-uploads-after <days>', 'multipart uploads left incomplete this long are aborted by the lifecycle pass in every bucket, rule or not (0: kept until a rule or a client aborts them)').env('TESSERA_ABORT_UPLOADS_AFTER').default(String(abortUploadsAfterDaysDefault)))
     .addOption(new Option('--rate-limits <file>', 'JSON file of rate limits per access key, bucket and client IP (requests/s and bytes/s with bursts; see README "Rate limits"); enforced by each process on its own, changed at run time with "tessera admin limits"').env('TESSERA_RATE_LIMITS').default(''))
     .addOption(new Option('--metrics-token <token>', 'a bearer token (16 characters or more) that reads /_tessera/metrics without a signature (Authorization: Bearer TOKEN); without it only requests signed by the root key read them. Prefer the environment variable: argv is visible to other users').env('TESSERA_METRICS_TOKEN'))
     .addOption(new Option('--metrics-address <host:port>', 'also serve Prometheus metrics at /metrics here, to the same token or signature (needs --metrics-token); off when empty').env('TESSERA_METRICS_ADDRESS').default(''))
@@ -126,6 +132,9 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     rebalanceRateBlocksPerSec: nonNegative('--rebalance-rate', opts.rebalanceRate),
     rebalanceRateBytesPerSec: Math.round(nonNegative('--rebalance-bandwidth', opts.rebalanceBandwidth) * 1024 * 1024),
     scrubIntervalMs: nonNegative('--scrub-interval', opts.scrubInterval) * 3600 * 1000,
+    lifecycleIntervalMs: nonNegative('--lifecycle-interval', opts.lifecycleInterval) * 3600 * 1000,
+    lifecycleRateKeysPerSec: Math.max(1, nonNegative('--lifecycle-rate', opts.lifecycleRate)),
+    abortUploadsAfterMs: nonNegative('--abort-uploads-after', opts.abortUploadsAfter) * 86_400_000,
     ...(opts.metricsAddress ? { metricsAddress: opts.metricsAddress } : {}),
     ...(opts.metricsToken ? { metricsToken: checkMetricsToken(opts.metricsToken) } : {}),
     shutdownTimeoutMs: nonNegative('--shutdown-timeout', opts.shutdownTimeout) * 1000,

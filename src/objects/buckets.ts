@@ -1,4 +1,4 @@
-// Bucket operations: create, delete, list, versioning state and tags. Bucket names are validated in src/s3.
+// Bucket operations: create, delete, list, versioning state, tags and the lifecycle configuration. Bucket names are validated in src/s3.
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
@@ -7,6 +7,7 @@ import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
 import { bucketUploadsRemoval } from './multipart.js';
 import { metaRetriesMax } from '../constants.js';
+import type { LifecycleConfiguration } from './lifecycle-rules.js';
 
 export async function createBucket(ctx: ObjectContext, name: string, owner: string): Promise<BucketRecord> {
   const existing = await ctx.meta.get(keys.bucket(name));
@@ -78,6 +79,14 @@ export async function setBucketTags(ctx: ObjectContext, name: string, tags: Reco
   await updateBucket(ctx, name, (r) => {
     const { tags: _, ...rest } = r;
     return Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
+  });
+}
+
+/** Replaces the bucket's lifecycle configuration; undefined removes it (GetBucketLifecycleConfiguration then answers NoSuchLifecycleConfiguration). */
+export async function setBucketLifecycle(ctx: ObjectContext, name: string, lifecycle: LifecycleConfiguration | undefined): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    const { lifecycle: _, ...rest } = r;
+    return lifecycle ? { ...rest, lifecycle } : rest;
   });
 }
 

@@ -23,6 +23,8 @@ export interface PutParams extends WriteConditions {
   headers: Record<string, string>;
   storageClass: string;
   tags?: Record<string, string>;
+  /** Given the bucket record the commit checks (the S3 layer answers x-amz-expiration from its rules). */
+  bucketSeen?: (bucket: BucketRecord) => void;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -110,7 +112,10 @@ export async function putObject(ctx: ObjectContext, params: PutParams): Promise<
       ctx,
       params.bucket,
       params.key,
-      (versionKey, isNull) => newObjectRecord(params, { versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag, data: objectDataOf(stored), checksum }),
+      (versionKey, isNull, bucketRecord) => {
+        params.bucketSeen?.(bucketRecord);
+        return newObjectRecord(params, { versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag, data: objectDataOf(stored), checksum });
+      },
       precondition ? { precondition } : {},
     );
   } catch (err) {

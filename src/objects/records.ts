@@ -9,6 +9,7 @@ import type { ChecksumAlgorithm } from '../util/checksum.js';
 import { versionKeyBytes } from './keys.js';
 import { assert } from '../util/assert.js';
 import type { Acl, ObjectOwnership, PublicAccessBlock } from '../iam/types.js';
+import type { LifecycleConfiguration } from './lifecycle-rules.js';
 
 export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
 
@@ -33,6 +34,8 @@ export interface BucketRecord {
   acl?: Acl;
   /** Object Lock: set when the bucket was created with it (it cannot be turned off). */
   objectLockEnabled?: boolean;
+  /** The lifecycle configuration (PutBucketLifecycleConfiguration); absent when none was put. */
+  lifecycle?: LifecycleConfiguration;
 }
 
 export interface StoredChecksum {

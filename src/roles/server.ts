@@ -10,12 +10,16 @@ import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
 import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
 import { rebalanceWorker } from '../workers/rebalance.js';
+import { lifecycleWorker } from '../workers/lifecycle.js';
+import { Lifecycle } from '../objects/lifecycle.js';
+import { storageClassTable } from '../objects/storage-classes.js';
+import { storageClassNames } from '../s3/object-headers.js';
 import { loadSettledEpoch, Rebalance } from '../objects/rebalance.js';
 import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault } from '../constants.js';
+import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, lifecycleRateKeysPerSecDefault, abortUploadsAfterDaysDefault } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
@@ -43,6 +47,12 @@ export interface WorkerConfig {
   rebalanceRateBlocksPerSec?: number;
   /** Shard bytes per second a rebalance may copy or rebuild; 0: no byte limit. */
   rebalanceRateBytesPerSec?: number;
+  /** Start a lifecycle pass this often; 0: only when asked through the admin API. Default a day. */
+  lifecycleIntervalMs?: number;
+  /** Object keys per second a lifecycle pass may judge (throttle). */
+  lifecycleRateKeysPerSec?: number;
+  /** Incomplete multipart uploads older than this are aborted without a rule; 0 keeps them. */
+  abortUploadsAfterMs?: number;
 }
 
 /** The endpoint's settings, shared by the roles that serve S3 (server, gateway). */
@@ -84,6 +94,8 @@ export function parseStorageClasses(text: string): Record<string, Redundancy> {
   for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
     const m = /^([A-Z_]+)=(?:rep:(\d+)|rs:(\d+)\+(\d+))$/.exec(pair);
     if (!m) throw new RangeError(`Cannot parse storage class mapping "${pair}": expected CLASS=rep:N or CLASS=rs:K+M`);
+    // Only AWS's names: clients send them from fixed lists, and a PUT naming any other answers InvalidStorageClass.
+    if (!storageClassNames.has(m[1]!)) throw new RangeError(`Cannot map storage class "${m[1]}": expected one of AWS's names (${[...storageClassNames].join(', ')})`);
     out[m[1]!] = m[2] !== undefined ? { kind: 'replicate', copies: Number(m[2]) } : { kind: 'rs', data: Number(m[3]), parity: Number(m[4]) };
   }
   return out;
@@ -123,6 +135,7 @@ export async function serveStores(
 ): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
+  const lifecycle = new Lifecycle(objects, { abortUploadsAfterMs: config.abortUploadsAfterMs ?? abortUploadsAfterDaysDefault * 86_400_000 });
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   let keyCache: KeyCache | undefined;
@@ -166,6 +179,8 @@ export async function serveStores(
           await stores.refreshLayouts();
         },
         maintenance,
+        lifecycle,
+        storageClasses: () => storageClassTable(config.storageClasses ?? {}, blocks.failureDomainCount(), blocks.defaultRedundancy()),
         blocks,
         // Read when asked: a gateway's default follows the layout.
         get defaultRedundancy() {
@@ -186,7 +201,7 @@ export async function serveStores(
     throw err;
   }
   const holder = processHolderId();
-  workers = backgroundWorkers(config, stores, maintenance, log).map((worker) => startWorker(worker, { meta: stores.meta, holder, log }));
+  workers = backgroundWorkers(config, stores, { maintenance, lifecycle }, log).map((worker) => startWorker(worker, { meta: stores.meta, holder, log }));
   const running = endpoint;
   return {
     url: running.url,
@@ -210,7 +225,7 @@ export async function serveStores(
 }
 
 /** A role's background work; each runs under its lease, so in a cluster one process runs it. */
-function backgroundWorkers(config: WorkerConfig, stores: Stores, maintenance: Maintenance, log: Logger): Worker[] {
+function backgroundWorkers(config: WorkerConfig, stores: Stores, { maintenance, lifecycle }: { maintenance: Maintenance; lifecycle: Lifecycle }, log: Logger): Worker[] {
   const { objects, blocks } = stores;
   return [
     gcWorker(objects, config.gcIntervalMs),
@@ -230,6 +245,10 @@ function backgroundWorkers(config: WorkerConfig, stores: Stores, maintenance: Ma
     rebalanceWorker(new Rebalance({ meta: stores.meta, blocks, writeGraceMs: rebalanceWriteGraceMs, gcDelayMs: stores.objects.gcDelayMs }), {
       rateBlocksPerSec: config.rebalanceRateBlocksPerSec ?? rebalanceRateBlocksPerSecDefault,
       rateBytesPerSec: config.rebalanceRateBytesPerSec ?? rebalanceRateBytesPerSecDefault,
+    }),
+    lifecycleWorker(lifecycle, {
+      rateKeysPerSec: config.lifecycleRateKeysPerSec ?? lifecycleRateKeysPerSecDefault,
+      intervalMs: config.lifecycleIntervalMs ?? 86_400_000,
     }),
   ];
 }

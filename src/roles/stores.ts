@@ -15,6 +15,7 @@ import { isStoreError } from '../util/errors.js';
 import { keys } from '../objects/keys.js';
 import { loadLayouts, metaLayoutSource } from '../objects/layouts.js';
 import { LayoutFollower } from './layout-follower.js';
+import { resolveStorageClass } from '../objects/storage-classes.js';
 import type { Layout } from '../cluster/index.js';
 
 /** What every role's stores need from the configuration. */
@@ -33,7 +34,7 @@ export interface CommonStoreConfig {
    * is skipped until a background probe answers (RemoteNodeOptions.callTimeoutMs; default rpcCallTimeoutMs).
    */
   nodeTimeoutMs?: number;
-  /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies. Unlisted classes use the drive-count default. */
+  /** Storage class → redundancy, e.g. REDUCED_REDUNDANCY → 2 copies, over objects/storage-classes.ts's defaults. */
   storageClasses?: Record<string, Redundancy>;
 }
 
@@ -55,7 +56,8 @@ export function objectContext(config: CommonStoreConfig, meta: MetaStore, blocks
     gcDelayMs: config.gcDelayMs,
     inlineBytesMax: config.inlineBytesMax ?? inlineObjectBytesMax,
     region: config.region,
-    redundancyFor: (storageClass) => storageClasses[storageClass],
+    // Resolved at each write: the failure domains follow the layout.
+    redundancyFor: (storageClass) => resolveStorageClass(storageClass, storageClasses, blocks.failureDomainCount()).redundancy,
     blocksInFlight: new Set(),
   };
 }

@@ -9,7 +9,8 @@ import { userMetadataBytesMax } from '../constants.js';
 import { checksumHeaderName } from '../util/checksum.js';
 
 const storedSystemHeaders = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
-const storageClasses = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE']);
+/** Every storage class name AWS defines: what x-amz-storage-class and --storage-classes may name. */
+export const storageClassNames: ReadonlySet<string> = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE']);
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
@@ -67,7 +68,7 @@ export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, 
 
 export function storageClassFrom(headers: IncomingHttpHeaders): string {
   const value = single(headers['x-amz-storage-class']) ?? 'STANDARD';
-  if (!storageClasses.has(value)) throw new S3Error('InvalidStorageClass', undefined, { extra: { StorageClassRequested: value } });
+  if (!storageClassNames.has(value)) throw new S3Error('InvalidStorageClass', undefined, { extra: { StorageClassRequested: value } });
   return value;
 }
 

@@ -23,6 +23,7 @@ import {
 } from './handlers/multipart.js';
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
+import { handleDeleteBucketLifecycle, handleGetBucketLifecycle, handlePutBucketLifecycle } from './handlers/bucket-lifecycle.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -79,12 +80,15 @@ const routes = new Map<string, Route>([
   ['bucket GET versions', { pick: () => handleListObjectVersions }],
   ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
+  ['bucket GET lifecycle', { pick: () => handleGetBucketLifecycle }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
+  ['bucket PUT lifecycle', { pick: () => handlePutBucketLifecycle }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket DELETE lifecycle', { pick: () => handleDeleteBucketLifecycle }],
   ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],

@@ -30,7 +30,7 @@ async function assertUnchanged(): Promise<void> {
 const bucketSubresources: Record<string, string[]> = {
   abac: ['GET', 'PUT'], accelerate: ['GET', 'PUT'], acl: ['GET', 'PUT'], analytics: ['GET', 'PUT', 'DELETE'],
   cors: ['GET', 'PUT', 'DELETE'], encryption: ['GET', 'PUT', 'DELETE'], 'intelligent-tiering': ['GET', 'PUT', 'DELETE'],
-  inventory: ['GET', 'PUT', 'DELETE'], lifecycle: ['GET', 'PUT', 'DELETE'], logging: ['GET', 'PUT'],
+  inventory: ['GET', 'PUT', 'DELETE'], logging: ['GET', 'PUT'],
   metadataAnnotationTable: ['PUT'], metadataConfiguration: ['GET', 'POST', 'DELETE'], metadataInventoryTable: ['PUT'],
   metadataJournalTable: ['PUT'], metadataTable: ['GET', 'POST', 'DELETE'], metrics: ['GET', 'PUT', 'DELETE'],
   notification: ['GET', 'PUT'], 'object-lock': ['GET', 'PUT'], ownershipControls: ['GET', 'PUT', 'DELETE'],

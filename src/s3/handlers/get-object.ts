@@ -1,6 +1,7 @@
 // GetObject and HeadObject: version resolution, preconditions, ranges and part numbers, response-*
 // overrides, and the body streamed with backpressure (an error after the headers cuts the connection).
 import { resolveVersionAndBucket } from '../../objects/get-object.js';
+import { currentExpiration, expirationHeader } from '../../objects/lifecycle-rules.js';
 import { inlineRange, readDataLeased } from '../../objects/data.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, withRequestId, type RequestContext } from '../context.js';
@@ -72,6 +73,11 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
     headers['x-amz-checksum-type'] = record.checksum.type;
   }
   if (part?.count !== undefined) headers['x-amz-mp-parts-count'] = String(part.count);
+  // The current version's expiry by the bucket's rules (AWS sends it on GET and HEAD; rule-id URL-encoded).
+  if (bucketRecord.lifecycle && versionIdParam(c) === undefined) {
+    const expiry = currentExpiration(bucketRecord.lifecycle, { key, size: record.size, tags: record.tags, lastModifiedMs: record.lastModifiedMs });
+    if (expiry) headers['x-amz-expiration'] = expirationHeader(expiry);
+  }
   const start = range?.start ?? 0;
   const end = range?.end ?? record.size;
   headers['content-length'] = String(end - start);

@@ -2,6 +2,7 @@
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { currentExpiration, expirationHeader, type LifecycleConfiguration } from '../../objects/lifecycle-rules.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
 import type { VersionRecord } from '../../objects/records.js';
@@ -41,6 +42,9 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
     signal: c.signal,
   };
   const body = requestBody(c);
-  const record = await putObject(c.objects, { ...params, ...body });
-  sendEmpty(c, 200, writeResponseHeaders(record));
+  let lifecycle: LifecycleConfiguration | undefined;
+  const record = await putObject(c.objects, { ...params, ...body, bucketSeen: (b) => (lifecycle = b.lifecycle) });
+  // AWS answers a PUT with the new object's expiry by the bucket's rules, as GET and HEAD do.
+  const expiry = lifecycle && currentExpiration(lifecycle, { key: record.key, size: record.size, tags: record.tags, lastModifiedMs: record.lastModifiedMs });
+  sendEmpty(c, 200, { ...writeResponseHeaders(record), ...(expiry ? { 'x-amz-expiration': expirationHeader(expiry) } : {}) });
 }
