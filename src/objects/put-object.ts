@@ -6,6 +6,8 @@ import { discard, ingest, objectDataOf, type StoredData } from './data.js';
 import { installVersion, readBucket, readLatest } from './key-state.js';
 import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
 import type { Redundancy } from '../blocks/types.js';
+import { asksForLock, type RequestedLock } from './lock-rules.js';
+import { checkLockRequest } from './object-lock.js';
 
 export interface WriteConditions {
   ifMatch?: string;
@@ -23,6 +25,8 @@ export interface PutParams extends WriteConditions {
   headers: Record<string, string>;
   storageClass: string;
   tags?: Record<string, string>;
+  /** x-amz-object-lock-*; the bucket's default retention applies when no retention is asked for. */
+  lock?: RequestedLock;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -72,7 +76,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 }
 
 export function newObjectRecord(
-  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined },
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; lock?: RequestedLock | undefined },
   fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
 ): VersionRecord {
   return {
@@ -88,12 +92,15 @@ export function newObjectRecord(
     storageClass: params.storageClass,
     ...(fields.checksum ? { checksum: fields.checksum } : {}),
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
+    ...(params.lock?.retention ? { retention: params.lock.retention } : {}),
+    ...(params.lock?.legalHold === true ? { legalHold: true } : {}),
     data: fields.data,
   };
 }
 
 export async function putObject(ctx: ObjectContext, params: PutParams): Promise<VersionRecord> {
   const bucket = await readBucket(ctx, params.bucket);
+  checkLockRequest(bucket.record, asksForLock(params.lock));
   await checkWriteConditions(ctx, params.bucket, params.key, params);
   const stored: StoredData = await ingest(ctx, params.body, {
     size: params.size,

@@ -23,6 +23,10 @@ import {
 } from './handlers/multipart.js';
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
+import {
+  handleGetObjectLegalHold, handleGetObjectLockConfiguration, handleGetObjectRetention, handlePutObjectLegalHold,
+  handlePutObjectLockConfiguration, handlePutObjectRetention,
+} from './handlers/object-lock.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -79,10 +83,12 @@ const routes = new Map<string, Route>([
   ['bucket GET versions', { pick: () => handleListObjectVersions }],
   ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
+  ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
+  ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
   ['bucket POST ', { pick: () => handlePostObject }],
@@ -91,6 +97,8 @@ const routes = new Map<string, Route>([
   ['object GET attributes', { pick: () => handleGetObjectAttributes }],
   ['object GET tagging', { pick: () => handleGetObjectTagging }],
   ['object GET torrent', { pick: () => handleGetObjectTorrent }],
+  ['object GET retention', { pick: () => handleGetObjectRetention }],
+  ['object GET legal-hold', { pick: () => handleGetObjectLegalHold }],
   ['object HEAD ', { pick: () => handleHeadObject }],
   ['object PUT ', {
     pick: (c) => {
@@ -100,6 +108,8 @@ const routes = new Map<string, Route>([
     writeOptions: ['partNumber', 'uploadId'],
   }],
   ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
+  ['object PUT retention', { pick: () => handlePutObjectRetention, writeOptions: ['versionId'] }],
+  ['object PUT legal-hold', { pick: () => handlePutObjectLegalHold, writeOptions: ['versionId'] }],
   ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
   ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
   ['object POST uploads', { pick: () => handleCreateMultipartUpload }],

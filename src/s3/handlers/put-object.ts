@@ -6,6 +6,8 @@ import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { parseTaggingHeader } from '../tags.js';
+import { declaresIntegrity, optionalLock, requestedLockOf } from '../object-lock.js';
+import { S3Error } from '../errors.js';
 
 export function optionalTags(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
   return tags ? { tags } : {};
@@ -30,7 +32,13 @@ export function writeResponseHeaders(record: VersionRecord): Record<string, stri
 }
 
 export async function handlePutObject(c: RequestContext): Promise<void> {
+  const lock = requestedLockOf(c.req.headers, c.objects.nowMs());
+  // AWS refuses lock parameters on an upload whose body nothing lets it verify.
+  if (lock && !declaresIntegrity(c.req.headers)) {
+    throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
   const params = {
+    ...optionalLock(lock),
     bucket: requireBucket(c),
     key: requireKey(c),
     owner: c.auth.accessKeyId,
