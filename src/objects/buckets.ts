@@ -2,7 +2,7 @@
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
-import { decodeRecord, encodeRecord, type BucketRecord, type VersioningState } from './records.js';
+import { decodeRecord, encodeRecord, type BucketRecord, type CorsRule, type VersioningState } from './records.js';
 import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
 import { bucketUploadsRemoval } from './multipart.js';
@@ -85,6 +85,14 @@ export async function setBucketTags(ctx: ObjectContext, name: string, tags: Reco
   await updateBucket(ctx, name, (r) => {
     const { tags: _, ...rest } = r;
     return Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
+  });
+}
+
+/** Replaces the bucket's CORS rules; undefined removes them (GetBucketCors then answers NoSuchCORSConfiguration). */
+export async function setBucketCors(ctx: ObjectContext, name: string, rules: CorsRule[] | undefined): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    const { cors: _, ...rest } = r;
+    return rules ? { ...rest, cors: rules } : rest;
   });
 }
 

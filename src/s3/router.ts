@@ -27,6 +27,7 @@ import {
   handleGetObjectLegalHold, handleGetObjectLockConfiguration, handleGetObjectRetention, handlePutObjectLegalHold,
   handlePutObjectLockConfiguration, handlePutObjectRetention,
 } from './handlers/object-lock.js';
+import { handleDeleteBucketCors, handleGetBucketCors, handlePutBucketCors } from './handlers/bucket-cors.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -84,13 +85,16 @@ const routes = new Map<string, Route>([
   ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
   ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration }],
+  ['bucket GET cors', { pick: () => handleGetBucketCors }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
   ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration }],
+  ['bucket PUT cors', { pick: () => handlePutBucketCors }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket DELETE cors', { pick: () => handleDeleteBucketCors }],
   ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, GetObjectRetentionCommand,
   PutBucketVersioningCommand, PutObjectCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, CopyObjectCommand,
-  ListObjectVersionsCommand,
+  ListObjectVersionsCommand, type DeleteObjectsCommandOutput,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, md5Base64, raw, sdkError } from './raw-http.js';
@@ -33,8 +33,8 @@ test('COMPLIANCE lock - DeleteObject by version id is AccessDenied, with or with
 
 test('COMPLIANCE lock - DeleteObjects reports AccessDenied for the version, with or without the bypass', async () => {
   for (const BypassGovernanceRetention of [false, true]) {
-    const r = await s3.send(new DeleteObjectsCommand({ Bucket, BypassGovernanceRetention, Delete: { Objects: [{ Key, VersionId }] } }));
-    assert.deepEqual(r.Errors?.map((e) => [e.Key, e.VersionId, e.Code]), [[Key, VersionId, 'AccessDenied']]);
+    const result: DeleteObjectsCommandOutput = await s3.send(new DeleteObjectsCommand({ Bucket, BypassGovernanceRetention, Delete: { Objects: [{ Key, VersionId }] } }));
+    assert.deepEqual(result.Errors?.map((e) => [e.Key, e.VersionId, e.Code]), [[Key, VersionId, 'AccessDenied']]);
   }
   await assertIntact();
 });
