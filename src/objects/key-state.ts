@@ -125,7 +125,7 @@ export async function readLatest(ctx: ObjectContext, bucketName: string, key: st
  */
 function withDefaultRetention(record: VersionRecord, bucket: BucketRecord, nowMs: number): VersionRecord {
   if (record.deleteMarker || record.retention || !bucket.objectLockEnabled || !bucket.objectLockDefault) return record;
-  return { ...record, ...newVersionLock(bucket, { ...(record.legalHold ? { legalHold: true } : {}) }, nowMs) };
+  return { ...record, ...newVersionLock(bucket, record.legalHold !== undefined ? { legalHold: record.legalHold } : {}, nowMs) };
 }
 
 export interface InstallOptions {

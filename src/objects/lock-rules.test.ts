@@ -40,7 +40,7 @@ test('retentionEndMs - days count whole days, years count calendar years in UTC'
 test('newVersionLock - the default retention applies when none is asked for, and never in a bucket without lock', () => {
   const bucket: BucketRecord = { name: 'b', createdMs: 0, owner: 'o', region: 'r', versioning: 'Enabled', objectLockEnabled: true, objectLockDefault: { mode: 'GOVERNANCE', days: 1 } };
   assert.deepEqual(newVersionLock(bucket, undefined, now), { retention: { mode: 'GOVERNANCE', untilMs: now + 86_400_000 } });
-  assert.deepEqual(newVersionLock(bucket, { retention: { mode: 'COMPLIANCE', untilMs: later }, legalHold: false }, now), { retention: { mode: 'COMPLIANCE', untilMs: later } });
+  assert.deepEqual(newVersionLock(bucket, { retention: { mode: 'COMPLIANCE', untilMs: later }, legalHold: false }, now), { retention: { mode: 'COMPLIANCE', untilMs: later }, legalHold: false });
   assert.deepEqual(newVersionLock({ ...bucket, objectLockEnabled: false }, { legalHold: true }, now), {});
 });
 

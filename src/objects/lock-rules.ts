@@ -57,14 +57,14 @@ export function asksForLock(requested: RequestedLock | undefined): boolean {
 
 /**
  * The lock fields of a new object version in `bucket`: what the write asked for, else the bucket's
- * default retention counted from `nowMs`. A legal hold that is OFF is not stored.
+ * default retention counted from `nowMs`.
  */
 export function newVersionLock(bucket: BucketRecord, requested: RequestedLock | undefined, nowMs: number): Pick<VersionRecord, 'retention' | 'legalHold'> {
   if (!bucket.objectLockEnabled) return {};
   const out: Pick<VersionRecord, 'retention' | 'legalHold'> = {};
   if (requested?.retention) out.retention = requested.retention;
   else if (bucket.objectLockDefault) out.retention = { mode: bucket.objectLockDefault.mode, untilMs: retentionEndMs(bucket.objectLockDefault, nowMs) };
-  if (requested?.legalHold === true) out.legalHold = true;
+  if (requested?.legalHold !== undefined) out.legalHold = requested.legalHold;
   return out;
 }
 

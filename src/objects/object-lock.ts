@@ -60,9 +60,11 @@ export async function getObjectRetention(ctx: ObjectContext, bucket: string, key
   return record.retention;
 }
 
-/** GetObjectLegalHold: a version never given a legal hold answers OFF, as AWS does once lock is on. */
+/** GetObjectLegalHold: a version never given a legal hold (ON or OFF) has none to answer, as in AWS. */
 export async function getObjectLegalHold(ctx: ObjectContext, bucket: string, key: string, versionId?: string): Promise<boolean> {
-  return (await lockedVersion(ctx, bucket, key, versionId)).legalHold === true;
+  const record = await lockedVersion(ctx, bucket, key, versionId);
+  if (record.legalHold === undefined) throw new ObjectError('NoSuchObjectLockConfiguration');
+  return record.legalHold;
 }
 
 /**
@@ -82,12 +84,11 @@ export async function putObjectRetention(
   });
 }
 
-/** PutObjectLegalHold: anyone who may call it can turn a hold on or off; it is no retention. */
+/** PutObjectLegalHold: anyone who may call it can turn a hold on or off (kept as OFF, not removed). */
 export async function putObjectLegalHold(ctx: ObjectContext, params: { bucket: string; key: string; versionId?: string; on: boolean }): Promise<VersionRecord> {
   const record = await lockedVersion(ctx, params.bucket, params.key, params.versionId);
   return changeVersion(ctx, params, record, (r) => {
-    const { legalHold: _, ...rest } = r;
-    return params.on ? { ...rest, legalHold: true } : rest;
+    return { ...r, legalHold: params.on };
   });
 }
 

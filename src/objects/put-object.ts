@@ -93,7 +93,7 @@ export function newObjectRecord(
     ...(fields.checksum ? { checksum: fields.checksum } : {}),
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     ...(params.lock?.retention ? { retention: params.lock.retention } : {}),
-    ...(params.lock?.legalHold === true ? { legalHold: true } : {}),
+    ...(params.lock?.legalHold !== undefined ? { legalHold: params.lock.legalHold } : {}),
     data: fields.data,
   };
 }

@@ -123,9 +123,10 @@ test('PutObjectRetention, PutObjectLegalHold and their Gets - a bucket without l
   }
 });
 
-test('PutObjectLegalHold - a hold blocks deleting its version, even with the bypass, until it is turned off', async () => {
+test('PutObjectLegalHold - a hold blocks deleting its version, even with the bypass, until it is turned off; never set, GetObjectLegalHold is NoSuchObjectLockConfiguration', async () => {
   const Bucket = await lockedBucket();
   const { VersionId } = await s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'x' }));
+  await assert.rejects(s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'k', VersionId })), sdkError('NoSuchObjectLockConfiguration', 404));
   await s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'k', VersionId, LegalHold: { Status: 'ON' } }));
   assert.equal((await s3.send(new GetObjectLegalHoldCommand({ Bucket, Key: 'k', VersionId }))).LegalHold?.Status, 'ON');
   await assert.rejects(s3.send(new DeleteObjectCommand({ Bucket, Key: 'k', VersionId, BypassGovernanceRetention: true })), sdkError('AccessDenied', 403));
