@@ -27,6 +27,11 @@ export interface PutParams extends WriteConditions {
   tags?: Record<string, string>;
   /** x-amz-object-lock-*; the bucket's default retention applies when no retention is asked for. */
   lock?: RequestedLock;
+  /**
+   * Whether the request declared Content-MD5 or a flexible checksum; false refuses the PUT in a bucket
+   * with a default retention, as AWS does. Undefined: not asked (paths that verify their body otherwise).
+   */
+  integrityDeclared?: boolean;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -101,6 +106,9 @@ export function newObjectRecord(
 export async function putObject(ctx: ObjectContext, params: PutParams): Promise<VersionRecord> {
   const bucket = await readBucket(ctx, params.bucket);
   checkLockRequest(bucket.record, asksForLock(params.lock));
+  if (params.integrityDeclared === false && bucket.record.objectLockEnabled && bucket.record.objectLockDefault) {
+    throw new ObjectError('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
   await checkWriteConditions(ctx, params.bucket, params.key, params);
   const stored: StoredData = await ingest(ctx, params.body, {
     size: params.size,

@@ -69,6 +69,9 @@ test('PutObject - the default retention is applied to new versions; an explicit 
   assert.equal(head.ObjectLockMode, 'GOVERNANCE');
   const until = head.ObjectLockRetainUntilDate!.getTime();
   assert.ok(until >= before + 2 * 86_400_000 - 1000 && until <= Date.now() + 2 * 86_400_000, `retain until ${head.ObjectLockRetainUntilDate?.toISOString()}`);
+  // AWS requires Content-MD5 or a checksum of a PUT that gets a retention, even only the default one.
+  assertS3Error(await raw(server, { method: 'PUT', path: `/${Bucket}/plain`, body: 'x' }), 400, 'InvalidRequest');
+  assert.equal((await raw(server, { method: 'PUT', path: `/${Bucket}/plain`, body: 'x', headers: { 'content-md5': md5Base64('x') } })).status, 200);
   await s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: far, ObjectLockLegalHoldStatus: 'ON' }));
   const b = await s3.send(new HeadObjectCommand({ Bucket, Key: 'b' }));
   assert.equal(b.ObjectLockMode, 'COMPLIANCE');

@@ -33,12 +33,15 @@ export function writeResponseHeaders(record: VersionRecord): Record<string, stri
 
 export async function handlePutObject(c: RequestContext): Promise<void> {
   const lock = requestedLockOf(c.req.headers, c.objects.nowMs());
-  // AWS refuses lock parameters on an upload whose body nothing lets it verify.
-  if (lock && !declaresIntegrity(c.req.headers)) {
+  const integrityDeclared = declaresIntegrity(c.req.headers);
+  // AWS refuses lock parameters (or a bucket's default retention, checked with the bucket) on an upload
+  // whose body nothing lets it verify.
+  if (lock && !integrityDeclared) {
     throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
   const params = {
     ...optionalLock(lock),
+    integrityDeclared,
     bucket: requireBucket(c),
     key: requireKey(c),
     owner: c.auth.accessKeyId,
