@@ -3,7 +3,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestedLock, LockMode } from '../objects/lock-rules.js';
 import type { VersionRecord } from '../objects/records.js';
-import { header, type RequestContext } from './context.js';
+import { createHash } from 'node:crypto';
+import { header, readSmallBody, type RequestContext } from './context.js';
+import { contentMd5Of } from './request-body.js';
 import { S3Error } from './errors.js';
 
 function single(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -68,9 +70,17 @@ export function declaresIntegrity(headers: IncomingHttpHeaders): boolean {
   return Object.keys(headers).some((name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type' && name !== 'x-amz-checksum-mode');
 }
 
-/** Refuses a lock configuration call without Content-MD5 or a checksum, as AWS does. */
-export function requireIntegrity(c: RequestContext): void {
+/**
+ * The XML body of a call AWS requires Content-MD5 or a checksum of (the lock and CORS configurations,
+ * retention, legal hold), refused without one and checked against it: a flexible checksum is verified by
+ * the payload decoder, Content-MD5 here.
+ */
+export async function readVerifiedBody(c: RequestContext): Promise<Buffer> {
   if (!declaresIntegrity(c.req.headers)) throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
+  const contentMd5 = contentMd5Of(c);
+  const body = await readSmallBody(c);
+  if (contentMd5 && !createHash('md5').update(body).digest().equals(contentMd5)) throw new S3Error('BadDigest');
+  return body;
 }
 
 /**

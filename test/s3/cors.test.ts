@@ -39,7 +39,7 @@ test('PutBucketCors - the rules are stored and read back; DeleteBucketCors remov
   await assert.rejects(s3.send(new GetBucketCorsCommand({ Bucket: 'no-cors' })), sdkError('NoSuchCORSConfiguration', 404));
 });
 
-test('PutBucketCors - an unsupported method, two wildcards or 101 rules are InvalidRequest; a rule without an origin is MalformedXML', async () => {
+test('PutBucketCors - an unsupported method, two wildcards, 101 rules or no Content-MD5 are InvalidRequest; a wrong one is BadDigest; a rule without an origin is MalformedXML', async () => {
   const rule = (inner: string) => `<CORSRule>${inner}</CORSRule>`;
   const doc = (inner: string) => `<CORSConfiguration>${inner}</CORSConfiguration>`;
   assertS3Error(await putCorsXml(Bucket, doc(rule('<AllowedMethod>PATCH</AllowedMethod><AllowedOrigin>*</AllowedOrigin>'))), 400, 'InvalidRequest');
@@ -48,6 +48,9 @@ test('PutBucketCors - an unsupported method, two wildcards or 101 rules are Inva
   assertS3Error(await putCorsXml(Bucket, doc(rule('<AllowedMethod>GET</AllowedMethod>'))), 400, 'MalformedXML');
   const many = doc(rule('<AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin>').repeat(101));
   assertS3Error(await putCorsXml(Bucket, many), 400, 'InvalidRequest');
+  const one = doc(rule('<AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin>'));
+  assertS3Error(await raw(server, { method: 'PUT', path: `/${Bucket}`, query: { cors: null }, body: one }), 400, 'InvalidRequest');
+  assertS3Error(await raw(server, { method: 'PUT', path: `/${Bucket}`, query: { cors: null }, body: one, headers: { 'content-md5': md5Base64('other') } }), 400, 'BadDigest');
   assert.equal((await putCorsXml(Bucket, doc(rule('<AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin>').repeat(100)))).status, 200);
   await s3.send(new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: rules } }));
 });

@@ -4,16 +4,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getBucket, setBucketCors } from '../../objects/buckets.js';
 import type { ObjectContext } from '../../objects/context.js';
-import { header, readSmallBody, requireBucket, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { header, requireBucket, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { parseXml } from '../xml.js';
 import { corsResponseHeaders, corsRulesOf, corsRulesXml, matchingCorsRule, requestedHeadersOf } from '../cors.js';
-import { requireIntegrity } from '../object-lock.js';
+import { readVerifiedBody } from '../object-lock.js';
 
 export async function handlePutBucketCors(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  requireIntegrity(c);
-  const body = await readSmallBody(c);
+  const body = await readVerifiedBody(c);
   await getBucket(c.objects, bucket);
   await setBucketCors(c.objects, bucket, corsRulesOf(parseXml(body, 'CORSConfiguration')));
   sendEmpty(c, 200);

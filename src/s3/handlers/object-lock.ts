@@ -4,10 +4,10 @@ import {
   getObjectLegalHold, getObjectLockConfiguration, getObjectRetention, putObjectLegalHold, putObjectLockConfiguration, putObjectRetention,
 } from '../../objects/object-lock.js';
 import type { DefaultRetention, Retention } from '../../objects/lock-rules.js';
-import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate, parseXml, xmlText } from '../xml.js';
-import { bypassGovernanceOf, lockModeOf, requireIntegrity, retainUntilMsOf } from '../object-lock.js';
+import { bypassGovernanceOf, lockModeOf, readVerifiedBody, retainUntilMsOf } from '../object-lock.js';
 import { getBucket } from '../../objects/buckets.js';
 
 /** An element holding child elements, or undefined when absent; text where elements belong is MalformedXML. */
@@ -44,8 +44,7 @@ function defaultRetentionOf(doc: Record<string, unknown>): DefaultRetention | un
 
 export async function handlePutObjectLockConfiguration(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
-  requireIntegrity(c);
-  const body = await readSmallBody(c);
+  const body = await readVerifiedBody(c);
   await getBucket(c.objects, bucket);
   const defaultRetention = defaultRetentionOf(parseXml(body, 'ObjectLockConfiguration'));
   await putObjectLockConfiguration(c.objects, bucket, defaultRetention);
@@ -82,8 +81,7 @@ function retentionOf(doc: Record<string, unknown>, nowMs: number): Retention | u
 export async function handlePutObjectRetention(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
-  requireIntegrity(c);
-  const retention = retentionOf(parseXml(await readSmallBody(c), 'Retention'), c.objects.nowMs());
+  const retention = retentionOf(parseXml(await readVerifiedBody(c), 'Retention'), c.objects.nowMs());
   const record = await putObjectRetention(c.objects, { bucket, key, ...versionIdOf(c), retention, bypassGovernance: bypassGovernanceOf(c) });
   sendEmpty(c, 200, record.isNull ? {} : { 'x-amz-version-id': record.versionKey });
 }
@@ -96,8 +94,7 @@ export async function handleGetObjectRetention(c: RequestContext): Promise<void>
 export async function handlePutObjectLegalHold(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
-  requireIntegrity(c);
-  const status = xmlText(parseXml(await readSmallBody(c), 'LegalHold'), 'Status');
+  const status = xmlText(parseXml(await readVerifiedBody(c), 'LegalHold'), 'Status');
   if (status !== 'ON' && status !== 'OFF') throw new S3Error('MalformedXML');
   const record = await putObjectLegalHold(c.objects, { bucket, key, ...versionIdOf(c), on: status === 'ON' });
   sendEmpty(c, 200, record.isNull ? {} : { 'x-amz-version-id': record.versionKey });
