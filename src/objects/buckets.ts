@@ -2,21 +2,27 @@
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
-import { decodeRecord, encodeRecord, type BucketRecord, type VersioningState } from './records.js';
+import { decodeRecord, encodeRecord, type BucketRecord, type CorsRule, type VersioningState } from './records.js';
 import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
 import { bucketUploadsRemoval } from './multipart.js';
 import { metaRetriesMax } from '../constants.js';
 import type { LifecycleConfiguration } from './lifecycle-rules.js';
 
-export async function createBucket(ctx: ObjectContext, name: string, owner: string): Promise<BucketRecord> {
+/**
+ * Creates a bucket. With `objectLock` (x-amz-bucket-object-lock-enabled) it is created versioned with
+ * Object Lock on, as AWS does: lock needs versions, and neither can be turned off afterwards.
+ */
+export async function createBucket(ctx: ObjectContext, name: string, owner: string, options: { objectLock?: boolean } = {}): Promise<BucketRecord> {
   const existing = await ctx.meta.get(keys.bucket(name));
   if (existing) {
     const record = decodeRecord<BucketRecord>(existing);
     if (record.owner === owner && !record.deleting) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
     throw new ObjectError('BucketAlreadyExists', undefined, { extra: { BucketName: name } });
   }
-  const record: BucketRecord = { name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Unversioned' };
+  const record: BucketRecord = options.objectLock
+    ? { name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Enabled', objectLockEnabled: true }
+    : { name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Unversioned' };
   const ok = await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: null }], writes: [{ key: keys.bucket(name), value: encodeRecord(record) }] });
   if (!ok) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
   return record;
@@ -65,7 +71,8 @@ export async function listBuckets(ctx: ObjectContext, owner: string, params: Buc
   }
 }
 
-async function updateBucket(ctx: ObjectContext, name: string, change: (r: BucketRecord) => BucketRecord): Promise<BucketRecord> {
+/** Rewrites the bucket record through `change` (which may throw to refuse), retried on conflict. */
+export async function updateBucket(ctx: ObjectContext, name: string, change: (r: BucketRecord) => BucketRecord): Promise<BucketRecord> {
   for (let attempt = 0; attempt < 16; attempt++) {
     const { record, buf } = await readBucket(ctx, name);
     const next = change(record);
@@ -90,8 +97,21 @@ export async function setBucketLifecycle(ctx: ObjectContext, name: string, lifec
   });
 }
 
+/** Replaces the bucket's CORS rules; undefined removes them (GetBucketCors then answers NoSuchCORSConfiguration). */
+export async function setBucketCors(ctx: ObjectContext, name: string, rules: CorsRule[] | undefined): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    const { cors: _, ...rest } = r;
+    return rules ? { ...rest, cors: rules } : rest;
+  });
+}
+
 export async function setBucketVersioning(ctx: ObjectContext, name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {
-  await updateBucket(ctx, name, (r) => ({ ...r, versioning: state }));
+  await updateBucket(ctx, name, (r) => {
+    if (r.objectLockEnabled && state !== 'Enabled') {
+      throw new ObjectError('InvalidBucketState', 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.');
+    }
+    return { ...r, versioning: state };
+  });
 }
 
 /**

@@ -8,6 +8,8 @@ import type { VersionRecord } from './records.js';
 import { createChecksum } from '../util/checksum.js';
 import { uploadPart, type PartParams } from './multipart.js';
 import type { PartRecord } from './records.js';
+import { asksForLock, type RequestedLock } from './lock-rules.js';
+import { checkLockRequest } from './object-lock.js';
 
 export interface CopyParams extends WriteConditions {
   source: VersionRecord;
@@ -18,11 +20,14 @@ export interface CopyParams extends WriteConditions {
   headers: Record<string, string>;
   storageClass: string;
   tags?: Record<string, string>;
+  /** The copy's own x-amz-object-lock-* settings: a source's lock is never copied, as in AWS. */
+  lock?: RequestedLock;
   signal?: AbortSignal;
 }
 
 export async function copyObject(ctx: ObjectContext, params: CopyParams): Promise<VersionRecord> {
   const bucket = await readBucket(ctx, params.bucket);
+  checkLockRequest(bucket.record, asksForLock(params.lock));
   const { source } = params;
   const algorithm = source.checksum?.algorithm;
   const checksum = algorithm ? createChecksum(algorithm) : undefined;

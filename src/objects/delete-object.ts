@@ -7,6 +7,8 @@ import { versionKeyOf } from './get-object.js';
 import { versionIdOf, type KeyHead, type VersionRecord } from './records.js';
 import { ObjectError } from './errors.js';
 import { etagMatches } from './put-object.js';
+import { versionLocked } from './lock-rules.js';
+import { lockRefusal } from './object-lock.js';
 
 export interface DeleteResult {
   versionId?: string;
@@ -26,6 +28,8 @@ export interface DeleteParams extends DeleteConditions {
   key: string;
   owner: string;
   versionId?: string;
+  /** x-amz-bypass-governance-retention, from a caller allowed to use it (lock-rules.ts LockOptions). */
+  bypassGovernance?: boolean;
 }
 
 function hasConditions(c: DeleteConditions): boolean {
@@ -59,9 +63,22 @@ export function deletePrecondition(conditions: DeleteConditions, missing: 'NoSuc
   };
 }
 
+/**
+ * Refuses removing a version Object Lock protects (AWS: 403 AccessDenied). Asked of every version removal,
+ * whatever the bucket says now: a version keeps its retention and legal hold however the bucket changes.
+ */
+function lockGuard(ctx: ObjectContext, bypassGovernance: boolean): (record: VersionRecord) => void {
+  return (record) => {
+    if (versionLocked(record, ctx.nowMs(), { bypassGovernance })) {
+      throw lockRefusal(record.legalHold ? 'The version is under a legal hold' : `The version is retained in ${record.retention!.mode} mode until ${new Date(record.retention!.untilMs).toISOString()}`);
+    }
+  };
+}
+
 export async function deleteObject(ctx: ObjectContext, params: DeleteParams): Promise<DeleteResult> {
   const { bucket, key, versionId } = params;
   const { record: bucketRecord } = await readBucket(ctx, bucket);
+  const guard = lockGuard(ctx, params.bypassGovernance === true);
   if (versionId !== undefined) {
     const precondition = deletePrecondition(params, 'NoSuchVersion');
     // "null" is resolved on each attempt, since a write to a non-versioned key replaces its null version.
@@ -70,13 +87,13 @@ export async function deleteObject(ctx: ObjectContext, params: DeleteParams): Pr
       precondition?.(null);
       return { versionId, deleteMarker: false };
     }
-    const removed = await removeVersion(ctx, bucket, key, target, precondition ? { precondition } : {});
+    const removed = await removeVersion(ctx, bucket, key, target, { guard, ...(precondition ? { precondition } : {}) });
     return { versionId, deleteMarker: removed?.deleteMarker ?? false };
   }
   const precondition = deletePrecondition(params, 'NoSuchKey');
   if (bucketRecord.versioning === 'Unversioned') {
     // In a bucket never versioned the null version is the only one, so it is the current one.
-    await removeVersion(ctx, bucket, key, (head) => head.nullVersionKey, precondition ? { precondition } : {});
+    await removeVersion(ctx, bucket, key, (head) => head.nullVersionKey, { guard, ...(precondition ? { precondition } : {}) });
     return { deleteMarker: false };
   }
   const marker = await installVersion(ctx, bucket, key, (versionKey, isNull) => ({

@@ -2,6 +2,7 @@
 // without knowing HTTP. src/s3 turns each into the S3 error of the same name.
 
 export type ObjectErrorCode =
+  | 'AccessDenied'
   | 'BucketAlreadyExists'
   | 'BucketAlreadyOwnedByYou'
   | 'BucketNotEmpty'
@@ -11,6 +12,7 @@ export type ObjectErrorCode =
   | 'IncompleteBody'
   | 'BadDigest'
   | 'InvalidArgument'
+  | 'InvalidBucketState'
   | 'InvalidPart'
   | 'InvalidPartOrder'
   | 'InvalidRange'
@@ -18,9 +20,11 @@ export type ObjectErrorCode =
   | 'MethodNotAllowed'
   | 'NoSuchBucket'
   | 'NoSuchKey'
+  | 'NoSuchObjectLockConfiguration'
   | 'NoSuchUpload'
   | 'NoSuchVersion'
   | 'NotModified'
+  | 'ObjectLockConfigurationNotFoundError'
   | 'PreconditionFailed';
 
 export class ObjectError extends Error {

@@ -12,6 +12,7 @@ import {
   type BucketRecord, type CurrentEntry, type KeyHead, type VersionRecord,
 } from './records.js';
 import { ObjectError } from './errors.js';
+import { newVersionLock } from './lock-rules.js';
 
 export interface KeySnapshot {
   headBuf: Buffer | null;
@@ -118,6 +119,15 @@ export async function readLatest(ctx: ObjectContext, bucketName: string, key: st
   return undefined;
 }
 
+/**
+ * The bucket's default retention on a new object version that asked for none, whatever wrote it (PUT,
+ * POST, copy, multipart): applied here, at the one place every version is made, so no path misses it.
+ */
+function withDefaultRetention(record: VersionRecord, bucket: BucketRecord, nowMs: number): VersionRecord {
+  if (record.deleteMarker || record.retention || !bucket.objectLockEnabled || !bucket.objectLockDefault) return record;
+  return { ...record, ...newVersionLock(bucket, record.legalHold !== undefined ? { legalHold: record.legalHold } : {}, nowMs) };
+}
+
 export interface InstallOptions {
   /** Throws (an S3Error) when the write must not happen given the current (non-delete-marker) version. */
   precondition?: (current: VersionRecord | null) => void;
@@ -146,7 +156,7 @@ export async function installVersion(
     options.precondition?.(latest);
     const isNull = bucket.record.versioning !== 'Enabled';
     const versionKey = newVersionKey(ctx.nowMs(), snap.head ? Buffer.from(snap.head.latest, 'hex') : undefined);
-    const record = build(versionKey.toString('hex'), isNull, bucket.record);
+    const record = withDefaultRetention(build(versionKey.toString('hex'), isNull, bucket.record), bucket.record, ctx.nowMs());
     const checks: Check[] = [
       { key: keys.bucket(bucketName), value: bucket.buf },
       { key: keys.head(bucketName, key), value: snap.headBuf },
@@ -181,6 +191,11 @@ export interface RemoveOptions {
    * there is none); it runs on the snapshot the commit checks, so no writer can slip in between.
    */
   precondition?: (record: VersionRecord | null) => void;
+  /**
+   * Throws when the version must not be removed whoever asks (Object Lock); checked on the same snapshot
+   * as the precondition, but a commit that loses a race is retried rather than answered 409.
+   */
+  guard?: (record: VersionRecord) => void;
 }
 
 /**
@@ -209,6 +224,7 @@ export async function removeVersion(
     const record = recordBuf ? decodeRecord<VersionRecord>(recordBuf) : null;
     options.precondition?.(record);
     if (!snap.head || !vkey || !recordBuf || !record) return null;
+    options.guard?.(record);
     const checks: Check[] = [{ key: keys.head(bucketName, key), value: snap.headBuf }, { key: vkey, value: recordBuf }];
     const writes: Write[] = [{ key: vkey, value: null }, ...releaseBlocks(ctx, blocksOf(record))];
     let head: KeyHead | null = { ...snap.head };

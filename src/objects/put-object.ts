@@ -6,6 +6,8 @@ import { discard, ingest, objectDataOf, type StoredData } from './data.js';
 import { installVersion, readBucket, readLatest } from './key-state.js';
 import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
 import type { Redundancy } from '../blocks/types.js';
+import { asksForLock, type RequestedLock } from './lock-rules.js';
+import { checkLockRequest } from './object-lock.js';
 
 export interface WriteConditions {
   ifMatch?: string;
@@ -25,6 +27,13 @@ export interface PutParams extends WriteConditions {
   tags?: Record<string, string>;
   /** Given the bucket record the commit checks (the S3 layer answers x-amz-expiration from its rules). */
   bucketSeen?: (bucket: BucketRecord) => void;
+  /** x-amz-object-lock-*; the bucket's default retention applies when no retention is asked for. */
+  lock?: RequestedLock;
+  /**
+   * Whether the request declared Content-MD5 or a flexible checksum; false refuses the PUT in a bucket
+   * with a default retention, as AWS does. Undefined: not asked (paths that verify their body otherwise).
+   */
+  integrityDeclared?: boolean;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -74,7 +83,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 }
 
 export function newObjectRecord(
-  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined },
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; lock?: RequestedLock | undefined },
   fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
 ): VersionRecord {
   return {
@@ -90,12 +99,18 @@ export function newObjectRecord(
     storageClass: params.storageClass,
     ...(fields.checksum ? { checksum: fields.checksum } : {}),
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
+    ...(params.lock?.retention ? { retention: params.lock.retention } : {}),
+    ...(params.lock?.legalHold !== undefined ? { legalHold: params.lock.legalHold } : {}),
     data: fields.data,
   };
 }
 
 export async function putObject(ctx: ObjectContext, params: PutParams): Promise<VersionRecord> {
   const bucket = await readBucket(ctx, params.bucket);
+  checkLockRequest(bucket.record, asksForLock(params.lock));
+  if (params.integrityDeclared === false && bucket.record.objectLockEnabled && bucket.record.objectLockDefault) {
+    throw new ObjectError('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
   await checkWriteConditions(ctx, params.bucket, params.key, params);
   const stored: StoredData = await ingest(ctx, params.body, {
     size: params.size,

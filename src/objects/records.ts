@@ -10,6 +10,7 @@ import { versionKeyBytes } from './keys.js';
 import { assert } from '../util/assert.js';
 import type { Acl, ObjectOwnership, PublicAccessBlock } from '../iam/types.js';
 import type { LifecycleConfiguration } from './lifecycle-rules.js';
+import type { DefaultRetention, RequestedLock } from './lock-rules.js';
 
 export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
 
@@ -36,6 +37,20 @@ export interface BucketRecord {
   objectLockEnabled?: boolean;
   /** The lifecycle configuration (PutBucketLifecycleConfiguration); absent when none was put. */
   lifecycle?: LifecycleConfiguration;
+  /** The default retention of new versions (PutObjectLockConfiguration); absent when none. */
+  objectLockDefault?: DefaultRetention;
+  /** The bucket's CORS rules (PutBucketCors), in the order they were put; absent when none. */
+  cors?: CorsRule[];
+}
+
+/** One CORSRule of PutBucketCors; origins and allowed headers may hold one "*" each. */
+export interface CorsRule {
+  id?: string;
+  allowedMethods: string[];
+  allowedOrigins: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
 }
 
 export interface StoredChecksum {
@@ -119,6 +134,8 @@ export interface UploadRecord {
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   tags?: Record<string, string>;
+  /** The x-amz-object-lock-* settings CreateMultipartUpload asked for, applied on completion. */
+  lock?: RequestedLock;
 }
 
 export interface PartRecord {

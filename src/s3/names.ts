@@ -36,6 +36,6 @@ export function validateNewKey(key: string): void {
 
 /** Whether the request writes an object under its key: PutObject, CopyObject, CreateMultipartUpload (and the part uploads that follow). */
 export function createsKey(method: string | undefined, query: Query): boolean {
-  if (method === 'PUT') return !query.has('tagging');
+  if (method === 'PUT') return !query.has('tagging') && !query.has('retention') && !query.has('legal-hold');
   return method === 'POST' && query.has('uploads');
 }

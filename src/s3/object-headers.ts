@@ -7,6 +7,7 @@ import { S3Error } from './errors.js';
 import type { Query } from './query.js';
 import { userMetadataBytesMax } from '../constants.js';
 import { checksumHeaderName } from '../util/checksum.js';
+import { lockResponseHeaders } from './object-lock.js';
 
 const storedSystemHeaders = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
 /** Every storage class name AWS defines: what x-amz-storage-class and --storage-classes may name. */
@@ -110,6 +111,7 @@ function storedResponseHeadersOf(record: VersionRecord): Readonly<Record<string,
   for (const [name, value] of Object.entries(record.headers)) built[name] = headerValueText(value);
   if (record.storageClass !== 'STANDARD') built['x-amz-storage-class'] = record.storageClass;
   if (record.tags && Object.keys(record.tags).length > 0) built['x-amz-tagging-count'] = String(Object.keys(record.tags).length);
+  lockResponseHeaders(record, built);
   out = Object.freeze(built);
   storedResponseHeaders.set(record, out);
   return out;

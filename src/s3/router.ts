@@ -24,6 +24,11 @@ import {
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
 import { handleDeleteBucketLifecycle, handleGetBucketLifecycle, handlePutBucketLifecycle } from './handlers/bucket-lifecycle.js';
+import {
+  handleGetObjectLegalHold, handleGetObjectLockConfiguration, handleGetObjectRetention, handlePutObjectLegalHold,
+  handlePutObjectLockConfiguration, handlePutObjectRetention,
+} from './handlers/object-lock.js';
+import { handleDeleteBucketCors, handleGetBucketCors, handlePutBucketCors } from './handlers/bucket-cors.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -81,6 +86,8 @@ const routes = new Map<string, Route>([
   ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
   ['bucket GET lifecycle', { pick: () => handleGetBucketLifecycle }],
+  ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration }],
+  ['bucket GET cors', { pick: () => handleGetBucketCors }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
@@ -89,12 +96,17 @@ const routes = new Map<string, Route>([
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
   ['bucket DELETE lifecycle', { pick: () => handleDeleteBucketLifecycle }],
+  ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration }],
+  ['bucket PUT cors', { pick: () => handlePutBucketCors }],
+  ['bucket DELETE cors', { pick: () => handleDeleteBucketCors }],
   ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
   ['object GET attributes', { pick: () => handleGetObjectAttributes }],
   ['object GET tagging', { pick: () => handleGetObjectTagging }],
   ['object GET torrent', { pick: () => handleGetObjectTorrent }],
+  ['object GET retention', { pick: () => handleGetObjectRetention }],
+  ['object GET legal-hold', { pick: () => handleGetObjectLegalHold }],
   ['object HEAD ', { pick: () => handleHeadObject }],
   ['object PUT ', {
     pick: (c) => {
@@ -104,6 +116,8 @@ const routes = new Map<string, Route>([
     writeOptions: ['partNumber', 'uploadId'],
   }],
   ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
+  ['object PUT retention', { pick: () => handlePutObjectRetention, writeOptions: ['versionId'] }],
+  ['object PUT legal-hold', { pick: () => handlePutObjectLegalHold, writeOptions: ['versionId'] }],
   ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
   ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
   ['object POST uploads', { pick: () => handleCreateMultipartUpload }],

@@ -14,6 +14,7 @@ import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
 import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
+import { handleCorsPreflight, setCorsHeaders } from './handlers/bucket-cors.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
@@ -269,11 +270,22 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       await root!.route(req, res, rawPath);
       return true;
     }
-    const handler = root ? undefined : route({ req, query, bucket: address.bucket, key: address.key });
+    // A CORS preflight is never signed (browsers send no credentials with it), whatever its URL carries.
+    const preflight = !root && req.method === 'OPTIONS' && address.bucket !== undefined;
+    const handler = root || preflight ? undefined : route({ req, query, bucket: address.bucket, key: address.key });
     if (handler) facts.operation = operationName(handler);
+    if (preflight) facts.operation = 'CorsPreflight';
     // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
     const limits = root ? undefined : options.limits;
     let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
+    if (preflight) {
+      await handleCorsPreflight({ req, res, requestId, objects: options.objects, bucket: address.bucket!, key: address.key });
+      settleBody(req, res);
+      return true;
+    }
+    // Before authentication, so a refused request (a bad signature, an expired presigned URL) still
+    // tells the browser's page why, as AWS's answers do.
+    if (!root && address.bucket !== undefined && req.headers.origin !== undefined) await setCorsHeaders(options.objects, req, res, address.bucket);
     const auth = authenticateRequest({
       method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers,
       headersDistinct: () => req.headersDistinct, virtualBucket: address.virtualHosted ? address.bucket : undefined,

@@ -227,9 +227,9 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'PUT', path: `/${Bucket}`, query: { acl: null }, body: '<AccessControlPolicy/>' },
     { method: 'GET', path: objectPath(Bucket, 'canary'), query: { acl: null } },
     { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
-    { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { retention: null }, body: '<Retention/>' },
+    { method: 'PUT', path: `/${Bucket}`, query: { website: null }, body: '<WebsiteConfiguration/>' },
     { method: 'GET', path: `/${Bucket}`, query: { policy: null } },
-    { method: 'GET', path: `/${Bucket}`, query: { cors: null } },
+    { method: 'GET', path: `/${Bucket}`, query: { replication: null } },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { select: null, 'select-type': '2' }, body: '<SelectObjectContentRequest/>' },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { restore: null }, body: '<RestoreRequest/>' },
   ];

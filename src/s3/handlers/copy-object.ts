@@ -7,6 +7,7 @@ import { resolveCopySource } from '../copy-source.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
+import { optionalLock, requestedLockOf } from '../object-lock.js';
 import { el, isoDate } from '../xml.js';
 
 export async function handleCopyObject(c: RequestContext): Promise<void> {
@@ -36,6 +37,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
     storageClass,
     ...optionalTags(tags),
     ...writeConditionsOf(c),
+    ...optionalLock(requestedLockOf(c.req.headers, c.objects.nowMs())),
     signal: c.signal,
   });
   const { etag: _, ...headers } = writeResponseHeaders(copied);

@@ -1,10 +1,15 @@
 // CreateBucket: AWS naming rules, LocationConstraint checked against our region, and re-creation.
 import { createBucket } from '../../objects/buckets.js';
 import { ObjectError } from '../../objects/errors.js';
-import { readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
+import { header, readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { validateBucketName } from '../names.js';
 import { parseXml, xmlText } from '../xml.js';
+
+/** x-amz-bucket-object-lock-enabled: "true" turns lock on; AWS takes other values as false. */
+function objectLockRequested(c: RequestContext): boolean {
+  return header(c, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+}
 
 export async function handleCreateBucket(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
@@ -20,7 +25,7 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
     throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
   }
   try {
-    await createBucket(c.objects, bucket, c.auth.accessKeyId);
+    await createBucket(c.objects, bucket, c.auth.accessKeyId, { objectLock: objectLockRequested(c) });
   } catch (err) {
     // S3's legacy answer in us-east-1: re-creating a bucket you own succeeds and changes nothing (its
     // objects, versioning and tags stay). Every other region answers 409 BucketAlreadyOwnedByYou.

@@ -9,6 +9,7 @@ import { deleteObjectsInFlightMax, deleteObjectsKeysMax } from '../../constants.
 import { validateKey } from '../names.js';
 import { contentMd5Of } from '../request-body.js';
 import { createHash } from 'node:crypto';
+import { bypassGovernanceOf } from '../object-lock.js';
 
 function invalidCondition(name: string, value: string): S3Error {
   return new S3Error('InvalidArgument', `Invalid ${name} "${value.slice(0, 64)}"`, { extra: { ArgumentName: name, ArgumentValue: value.slice(0, 256) } });
@@ -44,6 +45,7 @@ export async function handleDeleteObject(c: RequestContext): Promise<void> {
   );
   const result = await deleteObject(c.objects, {
     bucket: requireBucket(c), key: requireKey(c), owner: c.auth.accessKeyId, ...conditions, ...(versionId !== undefined ? { versionId } : {}),
+    bypassGovernance: bypassGovernanceOf(c),
   });
   sendEmpty(c, 204, {
     ...(result.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
@@ -84,7 +86,9 @@ async function deleteItem(c: RequestContext, bucket: string, item: DeleteItem, q
   const { key, versionId } = item;
   try {
     validateKey(key);
-    const r = await deleteObject(c.objects, { bucket, key, owner: c.auth.accessKeyId, ...item.conditions, ...(versionId !== undefined ? { versionId } : {}) });
+    const r = await deleteObject(c.objects, {
+      bucket, key, owner: c.auth.accessKeyId, ...item.conditions, ...(versionId !== undefined ? { versionId } : {}), bypassGovernance: bypassGovernanceOf(c),
+    });
     if (quiet) return undefined;
     return el('Deleted', [
       el('Key', key),

@@ -9,6 +9,7 @@ import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { optionalLock, requestedLockOf } from '../object-lock.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
 import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
@@ -52,6 +53,7 @@ export async function handleCreateMultipartUpload(c: RequestContext): Promise<vo
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
     ...(typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE' ? { checksumType: typeHeader } : {}),
+    ...optionalLock(requestedLockOf(c.req.headers, c.objects.nowMs())),
   });
   sendXml(c, 'InitiateMultipartUploadResult', [el('Bucket', bucket), el('Key', key), el('UploadId', upload.uploadId)], {
     ...(upload.checksumAlgorithm ? { 'x-amz-checksum-algorithm': upload.checksumAlgorithm, 'x-amz-checksum-type': upload.checksumType ?? 'COMPOSITE' } : {}),

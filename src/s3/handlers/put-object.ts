@@ -7,6 +7,8 @@ import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { parseTaggingHeader } from '../tags.js';
+import { declaresIntegrity, optionalLock, requestedLockOf } from '../object-lock.js';
+import { S3Error } from '../errors.js';
 
 export function optionalTags(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
   return tags ? { tags } : {};
@@ -31,7 +33,16 @@ export function writeResponseHeaders(record: VersionRecord): Record<string, stri
 }
 
 export async function handlePutObject(c: RequestContext): Promise<void> {
+  const lock = requestedLockOf(c.req.headers, c.objects.nowMs());
+  const integrityDeclared = declaresIntegrity(c.req.headers);
+  // AWS refuses lock parameters (or a bucket's default retention, checked with the bucket) on an upload
+  // whose body nothing lets it verify.
+  if (lock && !integrityDeclared) {
+    throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
   const params = {
+    ...optionalLock(lock),
+    integrityDeclared,
     bucket: requireBucket(c),
     key: requireKey(c),
     owner: c.auth.accessKeyId,
