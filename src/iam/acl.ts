@@ -86,6 +86,16 @@ export function grantsOnlyOwner(acl: Acl, bucketOwnerId: string): boolean {
 }
 
 /**
+ * The Object Ownership a bucket acts under: BucketOwnerEnforced when it has no setting (AWS's default for
+ * new buckets, and what buckets from before ownership controls get), ObjectWriter once its controls
+ * were deleted (AWS's behaviour for a bucket without them).
+ */
+export function ownershipOf(bucket: { ownership?: ObjectOwnership; ownershipRemoved?: boolean }): ObjectOwnership {
+  if (bucket.ownershipRemoved) return 'ObjectWriter';
+  return bucket.ownership ?? 'BucketOwnerEnforced';
+}
+
+/**
  * The ACL that decides access to a bucket or object: under BucketOwnerEnforced (also when a bucket has no
  * ownership setting, as AWS's default) ACLs are off and only the bucket owner's FULL_CONTROL counts; a
  * stored ACL is kept for when they are turned back on. Otherwise the stored ACL, or private when none.

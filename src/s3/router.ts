@@ -23,6 +23,11 @@ import {
 } from './handlers/multipart.js';
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
+import { handleGetBucketAcl, handlePutBucketAcl } from './handlers/bucket-acl.js';
+import { handleGetObjectAcl, handlePutObjectAcl } from './handlers/object-acl.js';
+import {
+  handleDeleteBucketOwnershipControls, handleGetBucketOwnershipControls, handlePutBucketOwnershipControls,
+} from './handlers/bucket-ownership.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -79,17 +84,23 @@ const routes = new Map<string, Route>([
   ['bucket GET versions', { pick: () => handleListObjectVersions }],
   ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
+  ['bucket GET acl', { pick: () => handleGetBucketAcl }],
+  ['bucket GET ownershipControls', { pick: () => handleGetBucketOwnershipControls }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
+  ['bucket PUT acl', { pick: () => handlePutBucketAcl }],
+  ['bucket PUT ownershipControls', { pick: () => handlePutBucketOwnershipControls }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket DELETE ownershipControls', { pick: () => handleDeleteBucketOwnershipControls }],
   ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
   ['object GET attributes', { pick: () => handleGetObjectAttributes }],
   ['object GET tagging', { pick: () => handleGetObjectTagging }],
+  ['object GET acl', { pick: () => handleGetObjectAcl }],
   ['object GET torrent', { pick: () => handleGetObjectTorrent }],
   ['object HEAD ', { pick: () => handleHeadObject }],
   ['object PUT ', {
@@ -100,6 +111,7 @@ const routes = new Map<string, Route>([
     writeOptions: ['partNumber', 'uploadId'],
   }],
   ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
+  ['object PUT acl', { pick: () => handlePutObjectAcl, writeOptions: ['versionId'] }],
   ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
   ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
   ['object POST uploads', { pick: () => handleCreateMultipartUpload }],
