@@ -14,14 +14,15 @@ const allowed: Record<string, string[]> = {
   'cluster': low,
   'meta': low,
   'blocks': [...low, 'cluster'],
-  'objects': [...low, 'cluster', 'blocks', 'meta'],
-  'workers': [...low, 'cluster', 'blocks', 'meta', 'objects'],
-  's3': [...low, 'cluster', 'blocks', 'meta', 'objects'],
-  'admin': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers'],
+  'iam': low,
+  'objects': [...low, 'cluster', 'blocks', 'meta', 'iam'],
+  'workers': [...low, 'cluster', 'blocks', 'meta', 'iam', 'objects'],
+  's3': [...low, 'cluster', 'blocks', 'meta', 'iam', 'objects'],
+  'admin': [...low, 'cluster', 'blocks', 'meta', 'iam', 'objects', 'workers'],
   'node': [...low, 'cluster', 'blocks'],
-  'roles': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node'],
+  'roles': [...low, 'cluster', 'blocks', 'meta', 'iam', 'objects', 'workers', 's3', 'admin', 'node'],
   'main.ts': ['roles'],
-  'cli': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node', 'roles', 'main.ts'],
+  'cli': [...low, 'cluster', 'blocks', 'meta', 'iam', 'objects', 'workers', 's3', 'admin', 'node', 'roles', 'main.ts'],
 };
 
 function sources(dir: string, out: string[] = []): string[] {
