@@ -173,7 +173,7 @@ export function aclXml(acl: Acl): XmlNode {
  * which AWS's refusal would break for nothing.
  */
 export function checkAclAllowed(
-  bucket: Pick<BucketRecord, 'owner' | 'ownership' | 'ownershipRemoved' | 'publicAccessBlock'>,
+  bucket: Pick<BucketRecord, 'ownership' | 'ownershipRemoved' | 'publicAccessBlock'>,
   requested: RequestedAcl,
   options: { storePublicAccessBlock: PublicAccessBlock | undefined; creatingBucket?: boolean },
 ): void {

@@ -26,7 +26,7 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
   const ownership = ownershipHeader !== undefined ? parseOwnership(ownershipHeader) : 'BucketOwnerEnforced';
   const requested = aclFromHeaders(c.req.headers, accountCanonicalId);
   // A new bucket has no Block Public Access settings of its own: the store's apply.
-  if (requested) checkAclAllowed({ owner: c.auth.accessKeyId, ownership }, requested, { storePublicAccessBlock: c.config.publicAccessBlock, creatingBucket: true });
+  if (requested) checkAclAllowed({ ownership }, requested, { storePublicAccessBlock: c.config.publicAccessBlock, creatingBucket: true });
   // Under BucketOwnerEnforced the one accepted ACL is the owner's FULL_CONTROL, which is no ACL at all.
   const acl = requested && ownership !== 'BucketOwnerEnforced' ? { acl: requested.acl } : {};
   try {
