@@ -42,6 +42,7 @@ test('checkAclAllowed - under BucketOwnerEnforced only the owner alone passes; B
   assert.throws(() => checkAclAllowed(enforced, publicRead, { ...store, creatingBucket: true }), s3Code('InvalidBucketAclWithObjectOwnership'));
   checkAclAllowed(enforced, aclFromHeaders({ 'x-amz-acl': 'bucket-owner-full-control' }, id)!, store);
   checkAclAllowed({}, aclFromHeaders({ 'x-amz-grant-full-control': `id="${id}"` }, id)!, store);
+  assert.throws(() => checkAclAllowed({}, { acl: { owner: id, grants: [] } }, store), s3Code('AccessControlListNotSupported'), 'no grants is not the owner\'s FULL_CONTROL');
   const writer = { ownership: 'ObjectWriter' as const };
   assert.throws(() => checkAclAllowed(writer, publicRead, store), s3Code('AccessDenied'), 'the store default blocks public ACLs');
   const off = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };

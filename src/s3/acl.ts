@@ -178,7 +178,10 @@ export function checkAclAllowed(
   options: { storePublicAccessBlock: PublicAccessBlock | undefined; creatingBucket?: boolean },
 ): void {
   if (ownershipOf(bucket) === 'BucketOwnerEnforced') {
-    const ownerOnly = requested.canned === undefined ? grantsOnlyOwner(requested.acl, accountCanonicalId) : requested.canned === 'bucket-owner-full-control' || requested.canned === 'private';
+    // Spelled out, it must be the owner's FULL_CONTROL: an ACL of no grants is not that ACL.
+    const ownerOnly = requested.canned === undefined
+      ? requested.acl.grants.length > 0 && grantsOnlyOwner(requested.acl, accountCanonicalId)
+      : requested.canned === 'bucket-owner-full-control' || requested.canned === 'private';
     if (!ownerOnly) throw new S3Error(options.creatingBucket ? 'InvalidBucketAclWithObjectOwnership' : 'AccessControlListNotSupported');
   }
   if (isPublicAcl(requested.acl) && effectivePublicAccessBlock(bucket.publicAccessBlock, options.storePublicAccessBlock).BlockPublicAcls) {
