@@ -41,10 +41,11 @@ export function privateAcl(ownerId: string = accountCanonicalId): Acl {
 /**
  * The ACL a canned ACL stands for. `bucketOwnerId` is the owner of the bucket an object is in (the
  * bucket-owner-* ACLs); a grant it would duplicate is left out. aws-exec-read grants no one but the owner:
- * there is no EC2 here to read AMI bundles.
+ * there is no EC2 here to read AMI bundles. The owner's grant comes last: grant order means nothing to S3,
+ * and ceph s3-tests compares grants in this order (its sort fails on groups, which have no DisplayName).
  */
 export function cannedAcl(canned: CannedAcl, ownerId: string, bucketOwnerId: string = ownerId): Acl {
-  const grants: Grant[] = [{ grantee: owner(ownerId), permission: 'FULL_CONTROL' }];
+  const grants: Grant[] = [];
   const add = (grantee: Grantee, permission: Grant['permission']): void => {
     grants.push({ grantee, permission });
   };
@@ -73,6 +74,7 @@ export function cannedAcl(canned: CannedAcl, ownerId: string, bucketOwnerId: str
       add(group(groupUris.logDelivery), 'READ_ACP');
       break;
   }
+  grants.push({ grantee: owner(ownerId), permission: 'FULL_CONTROL' });
   return { owner: ownerId, grants };
 }
 
