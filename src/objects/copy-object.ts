@@ -10,6 +10,7 @@ import { uploadPart, type PartParams } from './multipart.js';
 import type { PartRecord } from './records.js';
 import { asksForLock, type RequestedLock } from './lock-rules.js';
 import { checkLockRequest } from './object-lock.js';
+import type { Acl } from '../iam/types.js';
 
 export interface CopyParams extends WriteConditions {
   source: VersionRecord;
@@ -22,6 +23,8 @@ export interface CopyParams extends WriteConditions {
   tags?: Record<string, string>;
   /** The copy's own x-amz-object-lock-* settings: a source's lock is never copied, as in AWS. */
   lock?: RequestedLock;
+  /** The copy's ACL, from the request: a copy never takes the source's. Absent means private. */
+  acl?: Acl;
   signal?: AbortSignal;
 }
 

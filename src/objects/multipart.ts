@@ -17,6 +17,7 @@ import { completionWrites, partsDigestOf, readCompletion, type CompletedUploadRe
 import type { Check, Write } from '../meta/types.js';
 import { asksForLock, type RequestedLock } from './lock-rules.js';
 import { checkLockRequest } from './object-lock.js';
+import type { Acl } from '../iam/types.js';
 
 export function newUploadId(nowMs: number): string {
   // Time first, so a key's uploads list in the order they were initiated, as AWS lists them.
@@ -32,7 +33,7 @@ export async function readUpload(ctx: ObjectContext, bucket: string, key: string
 export async function createUpload(
   ctx: ObjectContext,
   params: {
-    bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>;
+    bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>; acl?: Acl;
     checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE'; lock?: RequestedLock;
   },
 ): Promise<UploadRecord> {
@@ -47,6 +48,7 @@ export async function createUpload(
     headers: params.headers,
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     ...(asksForLock(params.lock) ? { lock: params.lock } : {}),
+    ...(params.acl ? { acl: params.acl } : {}),
     ...(params.checksumAlgorithm ? { checksumAlgorithm: params.checksumAlgorithm, checksumType: params.checksumType ?? defaultChecksumType(params.checksumAlgorithm) } : {}),
   };
   const ok = await ctx.meta.commit({

@@ -8,6 +8,7 @@ import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './
 import type { Redundancy } from '../blocks/types.js';
 import { asksForLock, type RequestedLock } from './lock-rules.js';
 import { checkLockRequest } from './object-lock.js';
+import type { Acl } from '../iam/types.js';
 
 export interface WriteConditions {
   ifMatch?: string;
@@ -34,6 +35,8 @@ export interface PutParams extends WriteConditions {
    * with a default retention, as AWS does. Undefined: not asked (paths that verify their body otherwise).
    */
   integrityDeclared?: boolean;
+  /** The ACL the request set (x-amz-acl, x-amz-grant-*); absent means private. */
+  acl?: Acl;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -83,7 +86,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 }
 
 export function newObjectRecord(
-  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; lock?: RequestedLock | undefined },
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; lock?: RequestedLock | undefined; acl?: Acl | undefined },
   fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
 ): VersionRecord {
   return {
@@ -101,6 +104,7 @@ export function newObjectRecord(
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     ...(params.lock?.retention ? { retention: params.lock.retention } : {}),
     ...(params.lock?.legalHold !== undefined ? { legalHold: params.lock.legalHold } : {}),
+    ...(params.acl ? { acl: params.acl } : {}),
     data: fields.data,
   };
 }

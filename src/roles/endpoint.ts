@@ -28,6 +28,8 @@ export interface EndpointOptions {
   domains: string[];
   /** Whether SigV2 (header and presigned) is accepted; default true, as AWS still does in most regions. */
   sigv2?: boolean;
+  /** The store-wide Block Public Access settings all on (true, the default) or all off. */
+  blockPublicAccess?: boolean;
   credentials: RootCredentials;
   objects: ObjectContext;
   /** The admin module's dependencies, given the endpoint's request counters. */
@@ -76,6 +78,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       identityFor: (id: string) => options.keys.identityFor(id),
       nowMs: () => Date.now(),
       sigv2: options.sigv2 ?? true,
+      ...(options.blockPublicAccess === false ? { publicAccessBlock: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false } } : {}),
     },
   };
   const s3 = s3Listener(s3Options);

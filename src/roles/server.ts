@@ -82,6 +82,8 @@ export interface EndpointConfig {
   shutdownTimeoutMs?: number;
   /** Whether SigV2 (header and presigned) is accepted; default true. */
   sigv2?: boolean;
+  /** The store-wide Block Public Access settings all on (true, the default) or all off. */
+  blockPublicAccess?: boolean;
   log?: Logger;
 }
 
@@ -161,6 +163,7 @@ export async function serveStores(
       domains: config.domains,
       ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.blockPublicAccess !== undefined ? { blockPublicAccess: config.blockPublicAccess } : {}),
       credentials,
       objects,
       log,

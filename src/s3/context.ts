@@ -10,6 +10,7 @@ import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
 import type { ByteMeter } from '../util/rate-limiter.js';
 import { pacedStream } from '../util/paced-stream.js';
+import type { PublicAccessBlock } from '../iam/types.js';
 
 export interface S3Config {
   region: string;
@@ -22,6 +23,8 @@ export interface S3Config {
   nowMs(): number;
   /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
   sigv2: boolean;
+  /** The store-wide Block Public Access settings; undefined: all four on, as AWS has for new accounts. */
+  publicAccessBlock?: PublicAccessBlock;
 }
 
 export interface RequestContext {

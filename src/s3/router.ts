@@ -29,6 +29,11 @@ import {
   handlePutObjectLockConfiguration, handlePutObjectRetention,
 } from './handlers/object-lock.js';
 import { handleDeleteBucketCors, handleGetBucketCors, handlePutBucketCors } from './handlers/bucket-cors.js';
+import { handleGetBucketAcl, handlePutBucketAcl } from './handlers/bucket-acl.js';
+import { handleGetObjectAcl, handlePutObjectAcl } from './handlers/object-acl.js';
+import {
+  handleDeleteBucketOwnershipControls, handleGetBucketOwnershipControls, handlePutBucketOwnershipControls,
+} from './handlers/bucket-ownership.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -88,6 +93,8 @@ const routes = new Map<string, Route>([
   ['bucket GET lifecycle', { pick: () => handleGetBucketLifecycle }],
   ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration }],
   ['bucket GET cors', { pick: () => handleGetBucketCors }],
+  ['bucket GET acl', { pick: () => handleGetBucketAcl }],
+  ['bucket GET ownershipControls', { pick: () => handleGetBucketOwnershipControls }],
   ['bucket HEAD ', { pick: () => handleHeadBucket }],
   ['bucket PUT ', { pick: () => handleCreateBucket }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
@@ -99,11 +106,17 @@ const routes = new Map<string, Route>([
   ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration }],
   ['bucket PUT cors', { pick: () => handlePutBucketCors }],
   ['bucket DELETE cors', { pick: () => handleDeleteBucketCors }],
+  ['bucket PUT acl', { pick: () => handlePutBucketAcl }],
+  ['bucket PUT ownershipControls', { pick: () => handlePutBucketOwnershipControls }],
+  ['bucket DELETE ', { pick: () => handleDeleteBucket }],
+  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
+  ['bucket DELETE ownershipControls', { pick: () => handleDeleteBucketOwnershipControls }],
   ['bucket POST ', { pick: () => handlePostObject }],
   ['bucket POST delete', { pick: () => handleDeleteObjects }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
   ['object GET attributes', { pick: () => handleGetObjectAttributes }],
   ['object GET tagging', { pick: () => handleGetObjectTagging }],
+  ['object GET acl', { pick: () => handleGetObjectAcl }],
   ['object GET torrent', { pick: () => handleGetObjectTorrent }],
   ['object GET retention', { pick: () => handleGetObjectRetention }],
   ['object GET legal-hold', { pick: () => handleGetObjectLegalHold }],
@@ -118,6 +131,7 @@ const routes = new Map<string, Route>([
   ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
   ['object PUT retention', { pick: () => handlePutObjectRetention, writeOptions: ['versionId'] }],
   ['object PUT legal-hold', { pick: () => handlePutObjectLegalHold, writeOptions: ['versionId'] }],
+  ['object PUT acl', { pick: () => handlePutObjectAcl, writeOptions: ['versionId'] }],
   ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
   ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
   ['object POST uploads', { pick: () => handleCreateMultipartUpload }],

@@ -9,6 +9,7 @@ import type { VersionRecord } from '../../objects/records.js';
 import { parseTaggingHeader } from '../tags.js';
 import { declaresIntegrity, optionalLock, requestedLockOf } from '../object-lock.js';
 import { S3Error } from '../errors.js';
+import { aclOfWrite } from './object-acl.js';
 
 export function optionalTags(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
   return tags ? { tags } : {};
@@ -40,12 +41,14 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
   if (lock && !integrityDeclared) {
     throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
+  const bucket = requireBucket(c);
   const params = {
     ...optionalLock(lock),
     integrityDeclared,
-    bucket: requireBucket(c),
+    bucket,
     key: requireKey(c),
     owner: c.auth.accessKeyId,
+    ...(await aclOfWrite(c, bucket, c.req.headers)),
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
