@@ -10,7 +10,9 @@ import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
 import { rebalanceWorker } from '../workers/rebalance.js';
 import { loadSettledEpoch, Rebalance } from '../objects/rebalance.js';
-import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
+import { processHolderId, releaseDeadLeases, releaseLeasesOf } from '../workers/lease.js';
+import { linkToPrimary, type WorkerLink } from './worker-link.js';
+import { metaRoundTrips } from '../meta/round-trips.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
@@ -64,8 +66,21 @@ export interface EndpointConfig {
   log?: Logger;
 }
 
+/** Which worker of `tessera server --workers N` this process is (workers-primary.ts forks them). */
+export interface WorkerIdentity {
+  /** 1..N; a replacement keeps its predecessor's number. */
+  index: number;
+  /** The first worker of a start: leases left in the MetaStore are a dead server's, ended at once. */
+  first: boolean;
+  /** host:pid: of the dead worker this one replaces: its leases are ended at once. */
+  replaces?: string;
+}
+
 /** The server role's configuration: its stores', its endpoint's and its background work's. */
-export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {}
+export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {
+  /** Set in a worker process of `--workers N`; unset: the one process of a server. */
+  worker?: WorkerIdentity;
+}
 
 /** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
 export function parseStorageClasses(text: string): Record<string, Redundancy> {
@@ -94,12 +109,14 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? createLogger();
-  const stores = await openLocalStores(config, (layout) => {
+  const worker = config.worker;
+  const stores = await openLocalStores({ ...config, sharedProcesses: worker !== undefined }, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
-  // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
-  // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
-  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared });
+  // The data directory's lock makes a SQLite MetaStore this process's alone (or its workers', of which the
+  // first starts alone): leases left in it are a dead process's. A shared one (PostgreSQL) may have live
+  // holders elsewhere; their leases expire on their own.
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared && (worker?.first ?? true), ...(worker ? { worker } : {}) });
   return { ...running, driveCount: stores.driveCount, meta: stores.metaDescription };
 }
 
@@ -108,15 +125,17 @@ export async function serveStores(
   stores: Stores,
   config: CommonStoreConfig & WorkerConfig & EndpointConfig,
   log: Logger,
-  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer },
+  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer; worker?: WorkerIdentity },
 ): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   const limits = new RateLimiter(config.rateLimits ?? {});
+  let link: WorkerLink | undefined;
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
+    if (options.worker?.replaces) await releaseLeasesOf(stores.meta, options.worker.replaces);
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
     await loadSettledEpoch(stores.meta, blocks);
     // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.
@@ -154,8 +173,26 @@ export async function serveStores(
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveSummaries(), log }),
         workers: () => workers.map((w) => w.status()),
         limits,
+        // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
+        ...(options.worker ? { processReports: () => link!.collect(), limitsChanged: () => link!.limitsChanged(limits.config()) } : {}),
       }),
     });
+    if (options.worker) {
+      const admin = endpoint.admin;
+      const index = options.worker.index;
+      link = linkToPrimary(index, {
+        report: async () => ({
+          worker: index,
+          pid: process.pid,
+          counters: admin.counters(),
+          throttled: limits.throttled(),
+          metaRoundTrips: { ...metaRoundTrips() },
+          corruptFound: Object.fromEntries((await admin.driveSnapshot.get()).drives.map((d) => [d.id, d.corruptFound])),
+          workers: workers.map((w) => w.status()),
+        }),
+        applyLimits: (limitConfig) => limits.replace(limitConfig),
+      });
+    }
   } catch (err) {
     await maintenance.close();
     await stores.close();
