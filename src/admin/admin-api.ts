@@ -46,6 +46,8 @@ export interface ProcessReport {
   metaRoundTrips: Record<string, number>;
   /** Corrupt shard blocks met per drive id by this process. */
   corruptFound: Record<string, number>;
+  /** Blocks this process repaired from the damage queue. */
+  healedFromQueue: number;
   workers: WorkerStatus[];
 }
 

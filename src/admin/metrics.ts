@@ -94,6 +94,7 @@ interface ProcessFigures {
   throttled: { kind: string; measure: string; count: number }[];
   metaRoundTrips: Record<string, number>;
   corruptFound: Record<string, number>;
+  healedFromQueue: number;
   leases: { name: string; leaseHeld: boolean }[];
 }
 
@@ -122,7 +123,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_drive_free_bytes', 'Free bytes of the file system a drive is on, as its last probe read it.', 'gauge', drives.flatMap((d) => (d.freeBytes === undefined ? [] : [[`{drive="${d.id}"}`, d.freeBytes]])));
   const processes: ProcessFigures[] = deps.processReports
     ? (await deps.processReports()).map((r) => ({ ...r, leases: r.workers }))
-    : [{ counters: deps.counters(), throttled: deps.limits?.throttled() ?? [], metaRoundTrips: metaRoundTrips(), corruptFound: Object.fromEntries(drives.map((d) => [d.id, d.corruptFound])), leases: deps.workers?.() ?? [] }];
+    : [{ counters: deps.counters(), throttled: deps.limits?.throttled() ?? [], metaRoundTrips: metaRoundTrips(), corruptFound: Object.fromEntries(drives.map((d) => [d.id, d.corruptFound])), healedFromQueue: stats.healedFromQueue, leases: deps.workers?.() ?? [] }];
   const perProcess = (pick: (p: ProcessFigures) => [pairs: [string, string][], value: number][]): [string, number][] => processes.flatMap((p) => pick(p).map(([pairs, value]): [string, number] => [labelsOf(pairs, p.worker), value]));
   metric('tessera_drive_corrupt_blocks_found', 'Corrupt shard blocks met on a drive since start.', 'counter', perProcess((p) => Object.entries(p.corruptFound).map(([id, n]) => [[['drive', id]], n])));
   for (const pass of [stats.heal, stats.scrub]) {
@@ -133,7 +134,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   }
   metric('tessera_heal_shards_rebuilt', 'Shards rebuilt by the current or last heal pass.', 'gauge', [['', stats.heal.shardsRebuilt]]);
   metric('tessera_heal_queue_blocks', 'Damaged blocks waiting for repair.', 'gauge', [['', stats.queuedDamage]]);
-  metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', [['', stats.healedFromQueue]]);
+  metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', perProcess((p) => [[[], p.healedFromQueue]]));
   clusterMetrics(metric, await readClusterStatus(deps, drives));
   // Zero on SQLite: only a backend that talks to a database over the network counts them.
   metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', perProcess((p) => Object.entries(p.metaRoundTrips).map(([kind, n]) => [[['kind', kind]], n])));

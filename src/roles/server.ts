@@ -188,6 +188,7 @@ export async function serveStores(
           throttled: limits.throttled(),
           metaRoundTrips: { ...metaRoundTrips() },
           corruptFound: Object.fromEntries((await admin.driveSnapshot.get()).drives.map((d) => [d.id, d.corruptFound])),
+          healedFromQueue: (await maintenance.stats()).healedFromQueue,
           workers: workers.map((w) => w.status()),
         }),
         applyLimits: (limitConfig) => limits.replace(limitConfig),

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { raw } from '../s3/raw-http.js';
 
 const token = 'metrics-token-for-workers-0001';
 const workerArgs = ['--workers', '2', '--metrics-token', token, '--gc-interval', '1'];
@@ -191,6 +192,26 @@ test('server --workers 2 - the banner is printed once and the root credentials a
     assert.equal(banner.match(/Tessera S3 server/g)?.length, 1);
     const stored = JSON.parse(readFileSync(`${server.dataDir}/root-credentials.json`, 'utf8')) as { accessKeyId: string };
     assert.match(banner, new RegExp(`access key: ${stored.accessKeyId}`));
+  } finally {
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - a rate limit set through the admin API is in force in every worker, and metrics count each worker\'s requests', async () => {
+  const server = await startTessera({ args: workerArgs });
+  try {
+    const limit = { requestsPerSec: 3, requestsBurst: 5 };
+    assert.equal((await raw(server, { method: 'POST', path: '/_tessera/admin/limits/set', body: JSON.stringify({ kind: 'bucket', name: 'hot', limit }) })).status, 200);
+    const seen = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      const res = await raw(server, { method: 'GET', path: '/_tessera/admin/limits' }); // a new connection each: the workers in turn
+      assert.equal(res.status, 200);
+      assert.deepEqual((JSON.parse(res.text) as { limits: { bucket?: Record<string, unknown> } }).limits.bucket?.hot, limit);
+      seen.add(await workerOf(server, res.headers['x-amz-request-id'] as string));
+    }
+    assert.deepEqual(seen, new Set([1, 2]), 'both workers answered');
+    const metrics = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
+    for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{worker="${worker}"\\} [1-9]\\d*$`, 'm'));
   } finally {
     await server.cleanup();
   }
