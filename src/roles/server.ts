@@ -135,7 +135,10 @@ export async function serveStores(
   let link: WorkerLink | undefined;
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
-    if (options.worker?.replaces) await releaseLeasesOf(stores.meta, options.worker.replaces);
+    if (options.worker?.replaces) {
+      const released = await releaseLeasesOf(stores.meta, options.worker.replaces);
+      log.info('Ended the leases of the worker this one replaces', { holder: options.worker.replaces, released });
+    }
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
     await loadSettledEpoch(stores.meta, blocks);
     // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.

@@ -139,6 +139,12 @@ test('server --workers 2 - each background worker runs in one process, and after
     await s3.send(new CreateBucketCommand({ Bucket }));
     const workers = childrenOf(primary);
     assert.equal(workers.length, 2);
+    // Kill the worker that runs GC: its replacement must end that lease at once rather than wait it out.
+    const gcHolder = /^tessera_worker_lease_held\{name="gc",worker="(\d)"\} 1$/m.exec(await (await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
+    assert.ok(gcHolder, 'a worker holds the gc lease');
+    const status = JSON.parse((await raw(server, { method: 'GET', path: '/_tessera/admin/status' })).text) as { processes: { worker: number; pid: number }[] };
+    const victim = status.processes.find((p) => p.worker === Number(gcHolder[1]))!.pid;
+    assert.ok(workers.includes(victim));
     const acknowledged: string[] = [];
     let stop = false;
     const writers = Array.from({ length: 4 }, async (_, w) => {
@@ -155,18 +161,20 @@ test('server --workers 2 - each background worker runs in one process, and after
       client.destroy();
     });
     await until('writes under way', () => (acknowledged.length >= 20 ? true : undefined));
-    process.kill(workers[0]!, 'SIGKILL');
+    process.kill(victim, 'SIGKILL');
     const replaced = await until('a new worker', () => {
       const now = childrenOf(primary);
-      return now.length === 2 && !now.includes(workers[0]!) ? now : undefined;
+      return now.length === 2 && !now.includes(victim) ? now : undefined;
     });
     const atReplace = acknowledged.length;
     await until('writes after the replacement', () => (acknowledged.length >= atReplace + 40 ? true : undefined));
     stop = true;
     await Promise.all(writers);
     assert.match(server.logs(), /A worker exited: starting another in its place/);
+    const ended = await until('the replacement started', () => /"message":"Ended the leases of the worker this one replaces".*"released":(\d+)/.exec(server.logs()) ?? undefined);
+    assert.ok(Number(ended[1]) >= 1, 'the replacement ended the dead worker\'s leases (gc at least)');
     for (const Key of acknowledged) assert.equal(await text(s3, Bucket, Key), Key, `acknowledged ${Key} reads back`);
-    // The replacement ended its predecessor's leases: the work is held once again, soon, not after 30 s.
+    // Every background worker is run by one process again.
     await until('every background worker held once after the kill', async () => {
       const h = await leaseHolders(server);
       return h.size >= 5 && [...h.values()].every((n) => n === 1) ? true : undefined;
