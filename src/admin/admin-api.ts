@@ -32,8 +32,8 @@ export interface AdminDeps extends LayoutAdminDeps {
    * so a metrics scrape or a status answer, whichever worker takes it, covers the whole server.
    */
   processReports?: () => Promise<ProcessReport[]>;
-  /** Called after a `limits` route changed the limits: the other workers apply them too. */
-  limitsChanged?: () => void;
+  /** Called after a `limits` route changed the limits, before the answer: the other workers apply them too. */
+  limitsChanged?: () => Promise<void>;
 }
 
 /** One process's figures that only it knows: counters since its start, its leases, its drives' counts. */
@@ -71,10 +71,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
-  if (await handleLimitsRoute(deps.limits, req, res, route)) {
-    if (req.method !== 'GET' && res.statusCode < 300) deps.limitsChanged?.();
-    return;
-  }
+  if (await handleLimitsRoute(deps.limits, req, res, route, deps.limitsChanged)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

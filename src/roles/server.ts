@@ -177,7 +177,18 @@ export async function serveStores(
         workers: () => workers.map((w) => w.status()),
         limits,
         // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
-        ...(options.worker ? { processReports: () => link!.collect(), limitsChanged: () => link!.limitsChanged(limits.config()) } : {}),
+        ...(options.worker
+          ? {
+              processReports: () => link!.collect(),
+              // The primary forwards the limits to each worker before the collection's request, on the same
+              // ordered channel: once every worker has reported, every worker enforces them, and the answer
+              // to the admin call can say so.
+              limitsChanged: async () => {
+                link!.limitsChanged(limits.config());
+                await link!.collect();
+              },
+            }
+          : {}),
       }),
     });
     if (options.worker) {
