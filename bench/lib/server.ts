@@ -204,12 +204,12 @@ export async function startTesseraBinary(options: BenchServerOptions = {}): Prom
   await checkBuild();
   const { dataDir, drives } = await makeDataDir(options);
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', dataDir, '--gc-delay', '2', '--gc-interval', '1', ...(drives.length > 0 ? ['--drives', drives.join(',')] : [])], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
-  const url = await waitForEndpoint(child, 30_000, () => stderr);
+  const url = await waitForEndpoint(child, 60_000, () => stderr);
   child.stdout!.resume();
   return {
     url,

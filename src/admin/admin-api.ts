@@ -36,6 +36,28 @@ export interface AdminDeps extends LayoutAdminDeps {
   limits?: RateLimiter;
   /** Users, access keys and their policies (`iam/...` routes). */
   iam?: IamAdminDeps;
+  /**
+   * Set in a worker of `tessera server --workers N`: every worker's own figures (this one's included),
+   * so a metrics scrape or a status answer, whichever worker takes it, covers the whole server.
+   */
+  processReports?: () => Promise<ProcessReport[]>;
+  /** Called after a `limits` route changed the limits, before the answer: the other workers apply them too. */
+  limitsChanged?: () => Promise<void>;
+}
+
+/** One process's figures that only it knows: counters since its start, its leases, its drives' counts. */
+export interface ProcessReport {
+  /** The worker's number, 1..N; a replacement keeps the number of the worker it replaces. */
+  worker: number;
+  pid: number;
+  counters: Record<string, number>;
+  throttled: { kind: string; measure: string; count: number }[];
+  metaRoundTrips: Record<string, number>;
+  /** Corrupt shard blocks met per drive id by this process. */
+  corruptFound: Record<string, number>;
+  /** Blocks this process repaired from the damage queue. */
+  healedFromQueue: number;
+  workers: WorkerStatus[];
 }
 
 /**
@@ -59,12 +81,21 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const route = `${req.method} ${path.slice(adminPathPrefix.length)}`;
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
-  if (await handleLimitsRoute(deps.limits, req, res, route)) return;
+  if (await handleLimitsRoute(deps.limits, req, res, route, deps.limitsChanged)) return;
   if (await handleIamRoute(deps.iam, req, res, route, query)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();
-      return sendJson(res, 200, { drives, defaultRedundancy: deps.defaultRedundancy, cluster: await readClusterStatus(deps, drives), maintenance: await deps.maintenance.stats(), ...(deps.lifecycle ? { lifecycle: await deps.lifecycle.progress() } : {}), ...(deps.storageClasses ? { storageClasses: deps.storageClasses() } : {}), counters: deps.counters(), workers: deps.workers?.() ?? [] });
+      const base = {
+        drives, defaultRedundancy: deps.defaultRedundancy, cluster: await readClusterStatus(deps, drives), maintenance: await deps.maintenance.stats(),
+        ...(deps.lifecycle ? { lifecycle: await deps.lifecycle.progress() } : {}), ...(deps.storageClasses ? { storageClasses: deps.storageClasses() } : {}),
+      };
+      if (!deps.processReports) return sendJson(res, 200, { ...base, counters: deps.counters(), workers: deps.workers?.() ?? [] });
+      // Counters summed over the worker processes; each background worker listed once per process, with its number.
+      const reports = await deps.processReports();
+      const counters: Record<string, number> = {};
+      for (const r of reports) for (const [name, n] of Object.entries(r.counters)) counters[name] = (counters[name] ?? 0) + n;
+      return sendJson(res, 200, { ...base, counters, workers: reports.flatMap((r) => r.workers.map((w) => ({ ...w, process: r.worker }))), processes: reports.map((r) => ({ worker: r.worker, pid: r.pid, counters: r.counters })) });
     }
     case 'GET heal':
       return sendJson(res, 200, (await deps.maintenance.stats()).heal);

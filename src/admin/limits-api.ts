@@ -36,8 +36,11 @@ function fields(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-/** Answers `route` if it is a limits route; false when it is not. Without a limiter every limits route is 404. */
-export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
+/**
+ * Answers `route` if it is a limits route; false when it is not. Without a limiter every limits route is 404.
+ * `changed` runs after a change and before the answer (the other workers of `--workers N` apply it then).
+ */
+export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: IncomingMessage, res: ServerResponse, route: string, changed: () => Promise<void> = async () => undefined): Promise<boolean> {
   if (!route.startsWith('GET limits') && !route.startsWith('PUT limits') && !route.startsWith('POST limits')) return false;
   if (!limiter) return false;
   try {
@@ -47,6 +50,7 @@ export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: I
         return true;
       case 'PUT limits':
         limiter.replace(parseRateLimitConfig(await readJsonBody(req)));
+        await changed();
         sendJson(res, 200, view(limiter));
         return true;
       case 'POST limits/set': {
@@ -54,6 +58,7 @@ export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: I
         const kind = kindOf(body.kind);
         const name = nameOf(kind, body.name);
         limiter.set(kind, name, parseRateLimit(body.limit, `for ${kind} "${name}"`));
+        await changed();
         sendJson(res, 200, view(limiter));
         return true;
       }
@@ -68,6 +73,7 @@ export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: I
           const name = nameOf(kind, body.name);
           if (!limiter.clear(kind, name)) throw new AdminRefusal(404, `Cannot clear the ${kind} limit of "${name}": there is none`);
         }
+        await changed();
         sendJson(res, 200, view(limiter));
         return true;
       }

@@ -86,7 +86,29 @@ export class DriveSnapshot {
   }
 }
 
-/** Prometheus text exposition of drives, maintenance, the cluster (layout, nodes, partitions, rebalance) and request counters. */
+/** A process's own counters, as this process reads them or as a worker of `--workers N` reported them. */
+interface ProcessFigures {
+  /** The worker's number, a label on each sample; unset in a one-process server. */
+  worker?: number;
+  counters: Record<string, number>;
+  throttled: { kind: string; measure: string; count: number }[];
+  metaRoundTrips: Record<string, number>;
+  corruptFound: Record<string, number>;
+  healedFromQueue: number;
+  leases: { name: string; leaseHeld: boolean }[];
+}
+
+/** `{a="x",worker="2"}`: the labels given, then the worker's number when there is one. */
+function labelsOf(pairs: [string, string][], worker: number | undefined): string {
+  const all = worker === undefined ? pairs : [...pairs, ['worker', String(worker)] as [string, string]];
+  return all.length === 0 ? '' : `{${all.map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+}
+
+/**
+ * Prometheus text exposition of drives, maintenance, the cluster (layout, nodes, partitions, rebalance) and
+ * request counters. In a server of several worker processes the counters each process keeps are sampled
+ * once per worker, labelled worker="N" (sum them in the query); the rest is read from the shared stores.
+ */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   const stats = await deps.maintenance.stats();
   const lines: string[] = [];
@@ -99,7 +121,11 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_drive_up', 'Whether a drive is readable and holds its identity.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.state === 'ok' ? 1 : 0]));
   metric('tessera_drive_capacity_bytes', 'Size of the file system a drive is on, as its last probe read it.', 'gauge', drives.flatMap((d) => (d.totalBytes === undefined ? [] : [[`{drive="${d.id}"}`, d.totalBytes]])));
   metric('tessera_drive_free_bytes', 'Free bytes of the file system a drive is on, as its last probe read it.', 'gauge', drives.flatMap((d) => (d.freeBytes === undefined ? [] : [[`{drive="${d.id}"}`, d.freeBytes]])));
-  metric('tessera_drive_corrupt_blocks_found', 'Corrupt shard blocks met on a drive since start.', 'counter', drives.map((d) => [`{drive="${d.id}"}`, d.corruptFound]));
+  const processes: ProcessFigures[] = deps.processReports
+    ? (await deps.processReports()).map((r) => ({ ...r, leases: r.workers }))
+    : [{ counters: deps.counters(), throttled: deps.limits?.throttled() ?? [], metaRoundTrips: metaRoundTrips(), corruptFound: Object.fromEntries(drives.map((d) => [d.id, d.corruptFound])), healedFromQueue: stats.healedFromQueue, leases: deps.workers?.() ?? [] }];
+  const perProcess = (pick: (p: ProcessFigures) => [pairs: [string, string][], value: number][]): [string, number][] => processes.flatMap((p) => pick(p).map(([pairs, value]): [string, number] => [labelsOf(pairs, p.worker), value]));
+  metric('tessera_drive_corrupt_blocks_found', 'Corrupt shard blocks met on a drive since start.', 'counter', perProcess((p) => Object.entries(p.corruptFound).map(([id, n]) => [[['drive', id]], n])));
   for (const pass of [stats.heal, stats.scrub]) {
     metric(`tessera_${pass.kind}_running`, `Whether a ${pass.kind} pass is running.`, 'gauge', [['', pass.running ? 1 : 0]]);
     metric(`tessera_${pass.kind}_blocks_checked`, `Blocks checked by the current or last ${pass.kind} pass.`, 'gauge', [['', pass.blocksChecked]]);
@@ -108,7 +134,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   }
   metric('tessera_heal_shards_rebuilt', 'Shards rebuilt by the current or last heal pass.', 'gauge', [['', stats.heal.shardsRebuilt]]);
   metric('tessera_heal_queue_blocks', 'Damaged blocks waiting for repair.', 'gauge', [['', stats.queuedDamage]]);
-  metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', [['', stats.healedFromQueue]]);
+  metric('tessera_heal_queue_healed_total', 'Blocks repaired from the damage queue since start.', 'counter', perProcess((p) => [[[], p.healedFromQueue]]));
   if (deps.lifecycle) {
     const lc = await deps.lifecycle.progress();
     metric('tessera_lifecycle_running', 'Whether a lifecycle pass is running.', 'gauge', [['', lc.running ? 1 : 0]]);
@@ -121,9 +147,10 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   }
   clusterMetrics(metric, await readClusterStatus(deps, drives));
   // Zero on SQLite: only a backend that talks to a database over the network counts them.
-  metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', Object.entries(metaRoundTrips()).map(([kind, n]) => [`{kind="${kind}"}`, n]));
-  if (deps.limits) metric('tessera_requests_throttled_total', 'Requests answered 503 SlowDown by a rate limit, by the kind of limit (key, bucket, ip) and what it limits (requests, bytes).', 'counter', deps.limits.throttled().map((t) => [`{kind="${t.kind}",measure="${t.measure}"}`, t.count]));
-  for (const [name, value] of Object.entries(deps.counters())) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', [['', value]]);
+  metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', perProcess((p) => Object.entries(p.metaRoundTrips).map(([kind, n]) => [[['kind', kind]], n])));
+  if (deps.limits) metric('tessera_requests_throttled_total', 'Requests answered 503 SlowDown by a rate limit, by the kind of limit (key, bucket, ip) and what it limits (requests, bytes).', 'counter', perProcess((p) => p.throttled.map((t) => [[['kind', t.kind], ['measure', t.measure]], t.count])));
+  metric('tessera_worker_lease_held', 'Whether a process holds the lease of a background worker (gc, heal, scrub...) and so runs it.', 'gauge', perProcess((p) => p.leases.map((w) => [[['name', w.name]], w.leaseHeld ? 1 : 0])));
+  for (const name of Object.keys(processes[0]?.counters ?? {})) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', perProcess((p) => [[[], p.counters[name] ?? 0]]));
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 

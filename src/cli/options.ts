@@ -7,7 +7,7 @@ import { parseStorageClasses, type ServerConfig } from '../main.js';
 import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
-import { createLogger, parseLogFormat, parseLogLevel, type Logger } from '../util/log.js';
+import { createLogger, parseLogFormat, parseLogLevel, type Logger, type LoggerOptions } from '../util/log.js';
 import { readTlsFiles, tlsFilesOf, type TlsFiles } from '../util/tls.js';
 
 /** A flag's value as a number, or a clear error naming the flag. */
@@ -109,10 +109,11 @@ export function logFormatOption(): Option {
 }
 
 /** The logger the --log-level and --log-format flags ask for. */
-export function loggerOf(opts: { logLevel: string; logFormat?: string }): Logger {
+export function loggerOf(opts: { logLevel: string; logFormat?: string }, extra: Pick<LoggerOptions, 'fields' | 'sharedStderr'> = {}): Logger {
   return createLogger({
     level: parseLogLevel('--log-level', opts.logLevel),
     ...(opts.logFormat ? { format: parseLogFormat('--log-format', opts.logFormat) } : {}),
+    ...extra,
   });
 }
 
@@ -197,7 +198,7 @@ const stopOverrunMs = 30_000;
  * Stops `running` gracefully on SIGINT or SIGTERM and exits 0 (1 when closing failed). A second signal, or
  * a stop that outlasts its bound, exits 1 at once: no acknowledged write depends on a clean close.
  */
-export function stopOnSignals(running: { close(): Promise<void> }, shutdownTimeoutMs = shutdownTimeoutMsDefault): void {
+export function stopOnSignals(running: { close(): Promise<void> }, shutdownTimeoutMs = shutdownTimeoutMsDefault, signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -214,6 +215,5 @@ export function stopOnSignals(running: { close(): Promise<void> }, shutdownTimeo
       process.exit(1);
     });
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  for (const signal of signals) process.on(signal, stop);
 }

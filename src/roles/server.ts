@@ -15,7 +15,9 @@ import { Lifecycle } from '../objects/lifecycle.js';
 import { storageClassTable } from '../objects/storage-classes.js';
 import { storageClassNames } from '../s3/object-headers.js';
 import { loadSettledEpoch, Rebalance } from '../objects/rebalance.js';
-import { processHolderId, releaseDeadLeases } from '../workers/lease.js';
+import { processHolderId, releaseDeadLeases, releaseLeasesOf } from '../workers/lease.js';
+import { linkToPrimary, type WorkerLink } from './worker-link.js';
+import { metaRoundTrips } from '../meta/round-trips.js';
 import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
@@ -87,8 +89,21 @@ export interface EndpointConfig {
   log?: Logger;
 }
 
+/** Which worker of `tessera server --workers N` this process is (workers-primary.ts forks them). */
+export interface WorkerIdentity {
+  /** 1..N; a replacement keeps its predecessor's number. */
+  index: number;
+  /** The first worker of a start: leases left in the MetaStore are a dead server's, ended at once. */
+  first: boolean;
+  /** host:pid: of the dead worker this one replaces: its leases are ended at once. */
+  replaces?: string;
+}
+
 /** The server role's configuration: its stores', its endpoint's and its background work's. */
-export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {}
+export interface ServerConfig extends StoreConfig, WorkerConfig, EndpointConfig {
+  /** Set in a worker process of `--workers N`; unset: the one process of a server. */
+  worker?: WorkerIdentity;
+}
 
 /** Parses "CLASS=rep:N" and "CLASS=rs:K+M" pairs, comma-separated. */
 export function parseStorageClasses(text: string): Record<string, Redundancy> {
@@ -119,12 +134,14 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? createLogger();
-  const stores = await openLocalStores(config, (layout) => {
+  const worker = config.worker;
+  const stores = await openLocalStores({ ...config, sharedProcesses: worker !== undefined }, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
-  // The data directory's lock makes a SQLite MetaStore this process's alone: leases left in it are a dead
-  // process's. A shared one (PostgreSQL) may have live holders elsewhere; their leases expire on their own.
-  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared });
+  // The data directory's lock makes a SQLite MetaStore this process's alone (or its workers', of which the
+  // first starts alone): leases left in it are a dead process's. A shared one (PostgreSQL) may have live
+  // holders elsewhere; their leases expire on their own.
+  const running = await serveStores(stores, config, log, { releaseDeadLeases: !stores.metaShared && (worker?.first ?? true), ...(worker ? { worker } : {}) });
   return { ...running, driveCount: stores.driveCount, meta: stores.metaDescription };
 }
 
@@ -133,7 +150,7 @@ export async function serveStores(
   stores: Stores,
   config: CommonStoreConfig & WorkerConfig & EndpointConfig,
   log: Logger,
-  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer; clusterCa?: Buffer },
+  options: { releaseDeadLeases: boolean; clusterSecret?: Buffer; clusterCa?: Buffer; worker?: WorkerIdentity },
 ): Promise<Omit<RunningServer, 'driveCount'>> {
   const { objects, blocks, credentials } = stores;
   const maintenance = new Maintenance(objects, blocks);
@@ -142,8 +159,13 @@ export async function serveStores(
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   let keyCache: KeyCache | undefined;
   const limits = new RateLimiter(config.rateLimits ?? {});
+  let link: WorkerLink | undefined;
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
+    if (options.worker?.replaces) {
+      const released = await releaseLeasesOf(stores.meta, options.worker.replaces);
+      log.info('Ended the leases of the worker this one replaces', { holder: options.worker.replaces, released });
+    }
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
     await loadSettledEpoch(stores.meta, blocks);
     // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.
@@ -152,8 +174,8 @@ export async function serveStores(
     const iam = await IamStore.open(stores.meta, iamKey);
     keyCache = new KeyCache({ store: iam, root: credentials, log, ...(config.testAccessKeys ? { testKeys: config.testAccessKeys } : {}) });
     await keyCache.refresh();
-    // Only another process can change a shared MetaStore's keys behind this one's back.
-    if (stores.metaShared) keyCache.start(config.iamPollMs);
+    // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
+    if (stores.metaShared || options.worker) keyCache.start(config.iamPollMs);
     const cache = keyCache;
     endpoint = await startEndpoint({
       address: config.address,
@@ -195,8 +217,38 @@ export async function serveStores(
         limits,
         // A change made here is in force here when its answer goes out: the cache reloads before it.
         iam: { store: iam, changed: () => cache.refresh() },
+        // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
+        ...(options.worker
+          ? {
+              processReports: () => link!.collect(),
+              // The primary forwards the limits to each worker before the collection's request, on the same
+              // ordered channel: once every worker has reported, every worker enforces them, and the answer
+              // to the admin call can say so.
+              limitsChanged: async () => {
+                link!.limitsChanged(limits.config());
+                await link!.collect();
+              },
+            }
+          : {}),
       }),
     });
+    if (options.worker) {
+      const admin = endpoint.admin;
+      const index = options.worker.index;
+      link = linkToPrimary(index, {
+        report: async () => ({
+          worker: index,
+          pid: process.pid,
+          counters: admin.counters(),
+          throttled: limits.throttled(),
+          metaRoundTrips: { ...metaRoundTrips() },
+          corruptFound: Object.fromEntries((await admin.driveSnapshot.get()).drives.map((d) => [d.id, d.corruptFound])),
+          healedFromQueue: (await maintenance.stats()).healedFromQueue,
+          workers: workers.map((w) => w.status()),
+        }),
+        applyLimits: (limitConfig) => limits.replace(limitConfig),
+      });
+    }
   } catch (err) {
     keyCache?.stop();
     await maintenance.close();

@@ -44,6 +44,12 @@ export interface StoreConfig extends CommonStoreConfig {
   drives: string[];
   /** A drive call slower than this fails and the drive is skipped until it answers again. */
   driveTimeoutMs?: number;
+  /**
+   * This process is one worker of `--workers N`: its siblings open the same metadata and drives, and the
+   * primary holds the data directory's lock. The MetaStore is opened shared (no lock; the read cache
+   * checks data_version) and the layout is polled, as a gateway does, since another worker may apply one.
+   */
+  sharedProcesses?: boolean;
 }
 
 /** The ObjectContext over a role's MetaStore and block store. */
@@ -138,8 +144,8 @@ function dataDirInUse(dataDir: string, err: unknown): Error {
 }
 
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
-export async function openLocalMeta(dataDir: string): Promise<MetaStore> {
-  return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db')).catch((err: unknown) => {
+export async function openLocalMeta(dataDir: string, shared = false): Promise<MetaStore> {
+  return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db'), { shared }).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw dataDirInUse(dataDir, err);
   });
@@ -149,18 +155,18 @@ export async function openLocalMeta(dataDir: string): Promise<MetaStore> {
  * The PostgreSQL MetaStore, with the data directory's one-server lock taken as SQLite takes it: the drive
  * in it is still this process's alone (its orphan sweep would delete another server's shards).
  */
-async function openSharedMeta(dataDir: string, url: string): Promise<MetaStore> {
+async function openSharedMeta(dataDir: string, url: string, lockHeld: boolean): Promise<MetaStore> {
   const path = join(dataDir, 'meta', 'tessera.db');
   await mkdir(join(dataDir, 'meta'), { recursive: true });
-  let lock: ReturnType<typeof takeWriterLock>;
+  let lock: ReturnType<typeof takeWriterLock> | undefined;
   try {
-    lock = takeWriterLock(path);
+    lock = lockHeld ? undefined : takeWriterLock(path);
   } catch (err) {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw dataDirInUse(dataDir, err);
   }
   const meta = await PostgresMetaStore.open({ url }).catch((err: unknown) => {
-    lock.close();
+    lock?.close();
     throw err;
   });
   return {
@@ -170,7 +176,7 @@ async function openSharedMeta(dataDir: string, url: string): Promise<MetaStore> 
     commit: (txn) => meta.commit(txn),
     async close() {
       await meta.close();
-      lock.close();
+      lock?.close();
     },
   };
 }
@@ -190,7 +196,8 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   await mkdir(config.dataDir, { recursive: true });
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
-  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl) : await openLocalMeta(config.dataDir);
+  const shared = config.sharedProcesses === true;
+  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl, shared) : await openLocalMeta(config.dataDir, shared);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();
@@ -201,6 +208,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
     throw err;
   });
   const follower = new LayoutFollower({ meta, blocks, history: await loadLayouts(meta) });
+  if (shared) follower.start();
   return {
     credentials,
     meta,
@@ -211,6 +219,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
     driveCount: drives.length,
     refreshLayouts: () => follower.refresh(),
     async close() {
+      follower.stop();
       await blocks.close();
       await meta.close();
     },

@@ -73,3 +73,27 @@ test('log - levels and formats are checked', () => {
   assert.throws(() => parseLogLevel('--log-level', 'loud'), /Cannot use --log-level "loud": expected debug, info, warn or error/);
   assert.throws(() => parseLogFormat('--log-format', 'xml'), /Cannot use --log-format "xml": expected json or pretty/);
 });
+
+test('log - with a shared stderr a batch of info lines goes out in whole lines of at most 4096 bytes, each carrying the base fields', async () => {
+  const write = process.stderr.write;
+  const chunks: Buffer[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    chunks.push(Buffer.from(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const log = createLogger({ format: 'json', level: 'info', fields: { worker: 2 }, sharedStderr: true });
+    for (let i = 0; i < 200; i++) log.info('request', { n: i, key: `ключ-${'x'.repeat(i % 50)}` });
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.ok(chunks.length > 1, 'the batch was cut');
+  for (const chunk of chunks) {
+    assert.ok(chunk.length <= 4096, `a write of ${chunk.length} bytes`);
+    assert.equal(chunk[chunk.length - 1], 0x0a, 'each write ends a line');
+  }
+  const lines = Buffer.concat(chunks).toString().trim().split('\n').map((l) => JSON.parse(l) as { n: number; worker: number });
+  assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 200 }, (_, i) => i));
+  assert.ok(lines.every((l) => l.worker === 2));
+});

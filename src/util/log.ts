@@ -119,12 +119,28 @@ let flushScheduled = false;
 let flushOnExit = false;
 const pendingBytesMax = 64 * 1024;
 
+/**
+ * Set when several processes write one stderr (`--workers N`): a write to a pipe is atomic only up to
+ * PIPE_BUF (4096 bytes on Linux), so batches go out in pieces of whole lines within it, and no line is
+ * cut by another process's. A single longer line is still one write.
+ */
+let writeBytesMax = Infinity;
+const pipeAtomicBytes = 4096;
+
 function flushPending(): void {
   flushScheduled = false;
   if (pending === '') return;
   const text = pending;
   pending = '';
-  process.stderr.write(text);
+  if (text.length * 3 <= writeBytesMax) return void process.stderr.write(text); // 3: UTF-8 bytes per UTF-16 unit at most
+  let bytes = Buffer.from(text);
+  while (bytes.length > writeBytesMax) {
+    const cut = bytes.lastIndexOf(0x0a, writeBytesMax - 1);
+    const end = cut >= 0 ? cut + 1 : bytes.indexOf(0x0a) + 1 || bytes.length;
+    process.stderr.write(bytes.subarray(0, end));
+    bytes = bytes.subarray(end);
+  }
+  if (bytes.length > 0) process.stderr.write(bytes);
 }
 
 function writeLater(line: string): void {
@@ -146,8 +162,8 @@ function writeNow(line: string): void {
 }
 
 /** time, level and message first, then the fields, without copying them into a new object. */
-function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
-  const head = `{"time":"${time}","level":"${level}","message":${JSON.stringify(message)}`;
+function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>, base: string): string {
+  const head = `{"time":"${time}","level":"${level}","message":${JSON.stringify(message)}${base}`;
   const rest = JSON.stringify(fields);
   return rest === '{}' ? `${head}}\n` : `${head},${rest.slice(1)}\n`;
 }
@@ -161,6 +177,10 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Default: TESSERA_LOG_FORMAT, else json unless stderr is a terminal. */
   format?: LogFormat;
+  /** Written on every entry after the message, e.g. the worker number of a process of `--workers N`. */
+  fields?: Record<string, string | number>;
+  /** Other processes write the same stderr: batches are written in pieces a pipe keeps whole. */
+  sharedStderr?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -170,10 +190,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const envFormat = process.env.TESSERA_LOG_FORMAT;
   const format = options.format ?? (envFormat ? parseLogFormat('TESSERA_LOG_FORMAT', envFormat) : defaultLogFormat());
   const least = levelRank[level];
+  if (options.sharedStderr) writeBytesMax = pipeAtomicBytes;
+  const baseFields = options.fields ?? {};
+  const base = Object.keys(baseFields).length === 0 ? '' : `,${JSON.stringify(baseFields).slice(1, -1)}`;
   const write = (entryLevel: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
     if (levelRank[entryLevel] < least) return;
     const time = new Date().toISOString();
-    const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: plain(fields) }) : jsonLine(time, entryLevel, message, plain(fields));
+    const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: { ...baseFields, ...plain(fields) } }) : jsonLine(time, entryLevel, message, plain(fields), base);
     if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
     else writeNow(line);
   };

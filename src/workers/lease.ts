@@ -104,3 +104,19 @@ export async function releaseDeadLeases(meta: MetaStore): Promise<number> {
   if (writes.length > 0) await meta.commit({ checks: [], writes });
   return writes.length;
 }
+
+/**
+ * Ends the leases held by holders whose id starts with `holderPrefix` (host:pid: of a worker process that
+ * is known dead: its primary saw it exit). Each end is conditional on the record read, so a lease another
+ * process took meanwhile is left alone.
+ */
+export async function releaseLeasesOf(meta: MetaStore, holderPrefix: string): Promise<number> {
+  const leases = await meta.scan({ ...keys.leaseRange(), limit: 1000 });
+  let released = 0;
+  for (const kv of leases) {
+    const record = decodeRecord<LeaseRecord>(kv.value);
+    if (!record.holder.startsWith(holderPrefix) || record.expiresMs === 0) continue;
+    if (await meta.commit({ checks: [{ key: kv.key, value: kv.value }], writes: [{ key: kv.key, value: encodeRecord({ ...record, expiresMs: 0 }) }] })) released++;
+  }
+  return released;
+}

@@ -20,6 +20,8 @@ export interface TesseraProcess {
   process: ChildProcess;
   /** stderr so far (JSON log lines). */
   logs(): string;
+  /** stdout so far (the banner). */
+  stdout(): string;
   /** An SDK v3 client with default settings (it sends CRC32 checksums in aws-chunked trailers). */
   client(): S3Client;
   /** SIGTERM and wait. */
@@ -69,6 +71,8 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const url = await waitForEndpoint(child, 20_000, () => stderr);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stopWith = async (signal: NodeJS.Signals) => {
@@ -84,6 +88,7 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     dataDir,
     process: child,
     logs: () => stderr,
+    stdout: () => stdout,
     client: () => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } }),
     stop: () => stopWith('SIGTERM'),
     kill9: () => stopWith('SIGKILL'),

@@ -1,8 +1,16 @@
 // The SQLite writer thread. Every transaction that arrived while the previous batch was committing is
-// applied in one SQLite transaction and made durable with one fsync: group commit.
+// applied in one SQLite transaction and made durable with one fsync: group commit. With several
+// processes on one database (`--workers`) each has its own writer thread; they take turns on SQLite's
+// write lock, and a batch that waited past busy_timeout is tried again (a bounded number of times).
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
+
+/**
+ * Tries of a batch that met SQLITE_BUSY, each after busy_timeout (5 s) of SQLite's own retries: another
+ * process's writer holding the lock this long is stuck, and the batch then fails as unavailable (503).
+ */
+const busyTriesMax = 6;
 
 export interface CommitRequest {
   id: number;
@@ -42,6 +50,20 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
   };
   const applyBatch = db.transaction((batch: CommitRequest[]) => batch.map((req) => ({ id: req.id, ok: applyOne(req) })));
 
+  // IMMEDIATE takes the write lock at BEGIN, where SQLite's busy handler waits for it. A deferred
+  // transaction would read first and could then fail to upgrade at once (SQLITE_BUSY_SNAPSHOT, no wait)
+  // when another process committed in between.
+  const applyWaiting = (batch: CommitRequest[]): CommitReply[] => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return applyBatch.immediate(batch);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (tries >= busyTriesMax || typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw err;
+      }
+    }
+  };
+
   let queue: CommitRequest[] = [];
   let scheduled = false;
   const flush = (): void => {
@@ -51,7 +73,7 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
       queue = queue.slice(batch.length);
       let replies: CommitReply[];
       try {
-        replies = applyBatch(batch);
+        replies = applyWaiting(batch);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const code = (err as { code?: unknown }).code;

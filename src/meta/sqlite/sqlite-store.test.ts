@@ -1,4 +1,5 @@
-// Runs the MetaStore contract against the SQLite backend, and checks its one-writer lock.
+// Runs the MetaStore contract against the SQLite backend, and checks its one-writer lock and its shared
+// mode (several processes on one database: cache coherence by data_version, commits that wait for the lock).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runMetaStoreContract } from '../../../test/contract/metastore-contract.js';
 import { isStoreError } from '../../util/errors.js';
-import { SqliteMetaStore } from './sqlite-store.js';
+import Database from 'better-sqlite3';
+import { SqliteMetaStore, sqliteBusyTimeoutMs } from './sqlite-store.js';
 
 runMetaStoreContract('SqliteMetaStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-'));
@@ -27,5 +29,67 @@ test('SqliteMetaStore - a second store on one database fails with ERR_META_LOCKE
     await second.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function sharedPair(): Promise<{ a: SqliteMetaStore; b: SqliteMetaStore; path: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-shared-'));
+  const path = join(dir, 'meta.db');
+  const a = await SqliteMetaStore.open(path, { shared: true });
+  const b = await SqliteMetaStore.open(path, { shared: true });
+  return {
+    a,
+    b,
+    path,
+    async cleanup() {
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('SqliteMetaStore - a shared store reads another store\'s commit when its cache held the old value', async () => {
+  const { a, b, cleanup } = await sharedPair();
+  try {
+    for (let i = 0; i < 50; i++) {
+      const key = Buffer.from(`k${i % 5}`);
+      await a.get(key); // fills a's cache with the value before b's commit
+      assert.equal(await b.commit({ checks: [], writes: [{ key, value: Buffer.from(`v${i}`) }] }), true);
+      assert.deepEqual(await a.get(key), Buffer.from(`v${i}`));
+      const { values, scans } = await a.readMany({ gets: [key], scans: [{ start: key, end: Buffer.from(`${key.toString()}\x00`), limit: 1 }] });
+      assert.deepEqual(values[0], Buffer.from(`v${i}`));
+      assert.deepEqual(scans[0]![0]!.value, Buffer.from(`v${i}`));
+    }
+    assert.ok(a.cacheStats.entries > 0, 'the cache stays in use between commits');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('SqliteMetaStore - conditional commits from two shared stores all apply when they race', async () => {
+  const { a, b, cleanup } = await sharedPair();
+  try {
+    const commits = Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? a : b).commit({ checks: [{ key: Buffer.from(`c${i}`), value: null }], writes: [{ key: Buffer.from(`c${i}`), value: Buffer.from('x') }] }));
+    assert.deepEqual(new Set(await Promise.all(commits)), new Set([true]));
+    assert.equal((await a.scan({ start: Buffer.from('c'), end: Buffer.from('d'), limit: 1000 })).length, 400);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('SqliteMetaStore - a shared store\'s commit waits out a write lock held past busy_timeout', { timeout: 60_000 }, async () => {
+  const { a, path, cleanup } = await sharedPair();
+  const other = new Database(path);
+  try {
+    other.exec('BEGIN IMMEDIATE');
+    const committed = a.commit({ checks: [], writes: [{ key: Buffer.from('late'), value: Buffer.from('v') }] });
+    await new Promise((r) => setTimeout(r, sqliteBusyTimeoutMs + 1000));
+    other.exec('COMMIT');
+    assert.equal(await committed, true);
+    assert.deepEqual(await a.get(Buffer.from('late')), Buffer.from('v'));
+  } finally {
+    other.close();
+    await cleanup();
   }
 });

@@ -1,6 +1,7 @@
 // MetaStore on embedded SQLite (one machine). Reads run on the caller's thread against a WAL snapshot;
 // commits run on a worker thread that groups every transaction waiting into one fsync (group commit),
-// so neither the fsync nor a slow commit ever blocks the event loop.
+// so neither the fsync nor a slow commit ever blocks the event loop. Several processes of one server
+// (`--workers`) may each open it `shared`: the read cache then checks PRAGMA data_version per read.
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, statfsSync } from 'node:fs';
@@ -31,15 +32,19 @@ function cacheKeyOf(key: Buffer): string {
   return key.toString('latin1');
 }
 
+/** How long a connection waits for another's write lock before SQLITE_BUSY (SQLite retries meanwhile). */
+export const sqliteBusyTimeoutMs = 5000;
+
 export function openSqliteDatabase(path: string, readonly: boolean): Database.Database {
   const db = new Database(path, { readonly, fileMustExist: readonly });
+  // First: with several processes on one file even setting the journal mode may wait for a lock.
+  db.pragma(`busy_timeout = ${sqliteBusyTimeoutMs}`);
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID');
   }
   // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss.
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
   return db;
 }
 
@@ -63,20 +68,34 @@ export function takeWriterLock(path: string): Database.Database {
   }
 }
 
+export interface SqliteOpenOptions {
+  /** Bytes of recently read values kept in memory; 0 turns the cache off. */
+  cacheBytes?: number;
+  /**
+   * Other processes write the same database (the workers of one `tessera server --workers N`, whose
+   * primary holds the one-server lock): no lock is taken here, and the read cache is dropped whenever
+   * PRAGMA data_version says another connection committed since the last read.
+   */
+  shared?: boolean;
+}
+
 export class SqliteMetaStore implements MetaStore {
   readonly inProcess = true;
-  readonly #lock: Database.Database;
+  readonly #lock: Database.Database | undefined;
   readonly #reader: Database.Database;
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   readonly #cache: ReadCache;
   readonly #get: Database.Statement<[Buffer], { v: Buffer }>;
   readonly #scan: Database.Statement<[Buffer, Buffer, number], { k: Buffer; v: Buffer }>;
+  /** PRAGMA data_version on the reader, when other processes write: it changes with every commit not made through the reader. */
+  readonly #dataVersion: Database.Statement<[], number> | undefined;
+  #seenVersion = -1;
   readonly #path: string;
   #nextId = 1;
   #closed = false;
 
-  private constructor(path: string, lock: Database.Database, reader: Database.Database, worker: Worker, cacheBytes: number) {
+  private constructor(path: string, lock: Database.Database | undefined, reader: Database.Database, worker: Worker, cacheBytes: number) {
     this.#path = path;
     this.#lock = lock;
     this.#reader = reader;
@@ -84,6 +103,7 @@ export class SqliteMetaStore implements MetaStore {
     this.#worker = worker;
     this.#get = reader.prepare('SELECT v FROM kv WHERE k = ?');
     this.#scan = reader.prepare('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?');
+    this.#dataVersion = lock === undefined && cacheBytes > 0 ? reader.prepare<[], number>('PRAGMA data_version').pluck() : undefined;
     worker.on('message', (replies: CommitReply[]) => this.#onReplies(replies));
     worker.on('error', (err) => this.#failAll(err));
     worker.on('exit', () => this.#failAll(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
@@ -92,20 +112,21 @@ export class SqliteMetaStore implements MetaStore {
   /**
    * Opens (creating) the database at `path`, as its one writer: the read cache (`cacheBytes`, 0 to turn it
    * off) relies on seeing every commit, so while this store is open no other one (in any process) can
-   * open the same path; it fails with ERR_META_LOCKED.
+   * open the same path; it fails with ERR_META_LOCKED. With `shared`, the caller holds that lock for a
+   * group of processes (see SqliteOpenOptions).
    */
-  static async open(path: string, options: { cacheBytes?: number } = {}): Promise<SqliteMetaStore> {
+  static async open(path: string, options: SqliteOpenOptions = {}): Promise<SqliteMetaStore> {
     mkdirSync(dirname(path), { recursive: true });
-    const lock = takeWriterLock(path);
+    const lock = options.shared ? undefined : takeWriterLock(path);
     try {
       return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes);
     } catch (err) {
-      lock.close();
+      lock?.close();
       throw err;
     }
   }
 
-  static async #openLocked(path: string, lock: Database.Database, cacheBytes: number): Promise<SqliteMetaStore> {
+  static async #openLocked(path: string, lock: Database.Database | undefined, cacheBytes: number): Promise<SqliteMetaStore> {
     openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
     // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
     const fromSource = import.meta.url.endsWith('.ts');
@@ -127,12 +148,37 @@ export class SqliteMetaStore implements MetaStore {
     return new SqliteMetaStore(path, lock, reader, worker, cacheBytes);
   }
 
+  /**
+   * Drops the read cache when another connection committed since the last look. It runs before the read
+   * it guards: a commit landing between the two then shows at the next look, so a value read before it
+   * never outlives it in the cache (read after the select, the stale value could be kept for good).
+   */
+  #freshen(): void {
+    if (!this.#dataVersion) return;
+    const version = this.#readNow(() => this.#dataVersion!.get()!);
+    if (version === this.#seenVersion) return;
+    this.#seenVersion = version;
+    this.#cache.clear();
+  }
+
+  /** A read on the reader connection; SQLite's busy error (past busy_timeout) is an operating error, never a bug. */
+  #readNow<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) throw new StoreError('ERR_META_UNAVAILABLE', `Cannot read metadata from "${this.#path}": the database stayed locked`, { cause: err });
+      throw err;
+    }
+  }
+
   async get(key: Buffer, options?: GetOptions): Promise<Buffer | null> {
     this.#assertOpen();
     const name = cacheKeyOf(key);
+    this.#freshen();
     const cached = this.#cache.get(name);
     if (cached) return cached;
-    const value = this.#get.get(key)?.v ?? null;
+    const value = this.#readNow(() => this.#get.get(key))?.v ?? null;
     if (value && options?.fill !== false) this.#cache.offer(name, value);
     return value;
   }
@@ -150,7 +196,7 @@ export class SqliteMetaStore implements MetaStore {
     this.#assertOpen();
     assert(range.limit > 0, 'Scan limit must be positive');
     if (Buffer.compare(range.start, range.end) >= 0) return [];
-    return this.#scan.all(range.start, range.end, range.limit).map((r) => ({ key: r.k, value: r.v }));
+    return this.#readNow(() => this.#scan.all(range.start, range.end, range.limit)).map((r) => ({ key: r.k, value: r.v }));
   }
 
   /**
@@ -163,6 +209,7 @@ export class SqliteMetaStore implements MetaStore {
     const values: (Buffer | null)[] = [];
     for (const key of batch.gets) values.push(await this.get(key));
     const scans: KvPair[][] = [];
+    if (batch.scans.length > 0) this.#freshen();
     for (const range of batch.scans) {
       // Read and offered in one synchronous run: no commit can begin or end in between.
       scans.push(this.#scanNow(range).map((kv) => {
@@ -195,7 +242,7 @@ export class SqliteMetaStore implements MetaStore {
     while (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 5));
     await this.#worker.terminate();
     this.#reader.close();
-    this.#lock.close();
+    this.#lock?.close();
   }
 
   #onReplies(replies: CommitReply[]): void {
@@ -221,6 +268,7 @@ export class SqliteMetaStore implements MetaStore {
       }
       return new StoreError('ERR_META_FULL', `Cannot commit metadata to "${this.#path}": the disk is full${used}: ${reply.error}`);
     }
+    if (reply.errorCode?.startsWith('SQLITE_BUSY')) return new StoreError('ERR_META_UNAVAILABLE', `Cannot commit metadata to "${this.#path}": the database stayed locked by another process: ${reply.error}`);
     return new StoreError('ERR_META_IO', `Cannot commit metadata to "${this.#path}": ${reply.error}${reply.errorCode ? ` (${reply.errorCode})` : ''}`);
   }
 

@@ -1,0 +1,89 @@
+// A worker process's side of `tessera server --workers N` (the primary is workers-primary.ts): the IPC
+// messages both speak, the process's own figures it reports when any worker collects them for a metrics
+// scrape or a status answer, and rate limits changed through another worker's admin API.
+import { assert } from '../util/assert.js';
+import type { RateLimitConfig } from '../util/rate-limits.js';
+import type { ProcessReport } from '../admin/admin-api.js';
+
+export type { ProcessReport };
+
+export type WorkerMessage =
+  | { type: 'tessera-ready'; banner: WorkerBanner }
+  | { type: 'tessera-collect'; id: number }
+  | { type: 'tessera-report'; id: number; report: ProcessReport }
+  | { type: 'tessera-limits'; config: RateLimitConfig };
+
+export type PrimaryMessage =
+  | { type: 'tessera-report-request'; id: number }
+  | { type: 'tessera-collected'; id: number; reports: ProcessReport[] }
+  | { type: 'tessera-limits'; config: RateLimitConfig };
+
+/** What the primary prints once all workers listen: the first worker's view of the server. */
+export interface WorkerBanner {
+  url: string;
+  metricsUrl?: string;
+  region: string;
+  meta?: string;
+  driveCount: number;
+  redundancy: string;
+}
+
+/** The environment the primary gives each worker. */
+export const workerEnv = {
+  /** The worker's number, 1..N. */
+  index: 'TESSERA_WORKER_INDEX',
+  /** Set for the first worker of a start: every lease in the MetaStore is then a dead process's. */
+  first: 'TESSERA_WORKER_FIRST',
+  /** The holder id prefix (host:pid:) of the worker this one replaces, whose leases it ends at once. */
+  replaces: 'TESSERA_WORKER_REPLACES',
+} as const;
+
+/** A collection the primary did not answer in this long (a worker stuck) yields this process's report alone. */
+const collectTimeoutMs = 5_000;
+
+export interface WorkerLink {
+  index: number;
+  /** Every live worker's report (this one's included), in worker order. */
+  collect(): Promise<ProcessReport[]>;
+  /** Tells the other workers the limits this one now enforces. */
+  limitsChanged(config: RateLimitConfig): void;
+}
+
+/**
+ * Connects this worker to its primary: answers report requests with `report()`, applies limits another
+ * worker changed with `applyLimits`, and sends its collections through the primary.
+ */
+export function linkToPrimary(index: number, handlers: { report(): Promise<ProcessReport>; applyLimits(config: RateLimitConfig): void }): WorkerLink {
+  assert(process.send !== undefined, 'A worker process has an IPC channel to its primary');
+  const waiting = new Map<number, (reports: ProcessReport[]) => void>();
+  let nextId = 1;
+  process.on('message', (message: PrimaryMessage) => {
+    if (message.type === 'tessera-report-request') void handlers.report().then((report) => send({ type: 'tessera-report', id: message.id, report }));
+    else if (message.type === 'tessera-limits') handlers.applyLimits(message.config);
+    else if (message.type === 'tessera-collected') waiting.get(message.id)?.(message.reports);
+  });
+  return {
+    index,
+    collect() {
+      const id = nextId++;
+      return new Promise<ProcessReport[]>((resolve) => {
+        const timer = setTimeout(() => void handlers.report().then((report) => done([report])), collectTimeoutMs);
+        function done(reports: ProcessReport[]): void {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(reports.sort((a, b) => a.worker - b.worker));
+        }
+        waiting.set(id, done);
+        send({ type: 'tessera-collect', id });
+      });
+    },
+    limitsChanged(config) {
+      send({ type: 'tessera-limits', config });
+    },
+  };
+}
+
+/** Sends to the primary; a channel closed (the primary gone, this worker about to exit) drops the message. */
+export function send(message: WorkerMessage): void {
+  if (process.connected) process.send!(message);
+}

@@ -1,0 +1,226 @@
+// `tessera server --workers 2` (issue 17): reads after writes through the other worker, concurrent writes
+// from both workers without a 5xx (SQLITE_BUSY), background work run by one process, a worker killed with
+// SIGKILL replaced without losing an acknowledged write, and SIGTERM stopping all of them with exit 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
+import { raw } from '../s3/raw-http.js';
+
+const token = 'metrics-token-for-workers-0001';
+const workerArgs = ['--workers', '2', '--metrics-token', token, '--gc-interval', '1'];
+
+type Line = Record<string, unknown>;
+
+function accessLines(p: TesseraProcess): Line[] {
+  return p.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).filter((l) => l.message === 'request');
+}
+
+/** The worker that answered the request with this id, from its access line (written just after the answer). */
+async function workerOf(p: TesseraProcess, requestId: string | undefined): Promise<number> {
+  assert.ok(requestId, 'the answer carries a request id');
+  for (let i = 0; i < 100; i++) {
+    const line = accessLines(p).find((l) => l.requestId === requestId);
+    if (line) return line.worker as number;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`No access line for request ${requestId}`);
+}
+
+/** The process ids of `pid`'s children: the workers. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function text(s3: S3Client, Bucket: string, Key: string): Promise<string | undefined> {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    return await got.Body!.transformToString();
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+test('server --workers 2 - a write through one worker reads back at once through the other, after the other read the old value', async () => {
+  const server = await startTessera({ args: workerArgs });
+  const [a, b] = [server.client(), server.client()]; // two clients: two connections, handed to the workers in turn
+  try {
+    const Bucket = 'raw-across-workers';
+    await assert.rejects(b.send(new HeadBucketCommand({ Bucket })));
+    await a.send(new CreateBucketCommand({ Bucket }));
+    await b.send(new HeadBucketCommand({ Bucket }));
+    let crossed = 0;
+    for (let i = 0; i < 60; i++) {
+      const Key = `k${i % 4}`;
+      const before = await text(b, Bucket, Key); // the reader's cache now holds what it saw
+      const put = await a.send(new PutObjectCommand({ Bucket, Key, Body: `v${i}` }));
+      const got = await b.send(new GetObjectCommand({ Bucket, Key }));
+      assert.equal(await got.Body!.transformToString(), `v${i}`, `after ${before ?? 'nothing'}`);
+      if ((await workerOf(server, put.$metadata.requestId)) !== (await workerOf(server, got.$metadata.requestId))) crossed++;
+      if (i % 10 === 9) {
+        await a.send(new DeleteObjectCommand({ Bucket, Key }));
+        assert.equal(await text(b, Bucket, Key), undefined, 'a delete through the other worker is seen at once');
+      }
+    }
+    assert.ok(crossed >= 30, `only ${crossed} of 60 write-read pairs went through different workers`);
+  } finally {
+    a.destroy();
+    b.destroy();
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - concurrent writes through both workers all succeed and none answers 5xx', async () => {
+  const server = await startTessera({ args: workerArgs });
+  const clients = Array.from({ length: 8 }, () => server.client());
+  try {
+    const Bucket = 'busy-writes';
+    await clients[0]!.send(new CreateBucketCommand({ Bucket }));
+    await Promise.all(clients.map(async (s3, c) => {
+      for (let i = 0; i < 40; i++) await s3.send(new PutObjectCommand({ Bucket, Key: `c${c}/o${i}`, Body: `${c}-${i}` }));
+    }));
+    const puts = await until('every PUT logged', () => {
+      const lines = accessLines(server).filter((l) => l.operation === 'PutObject');
+      return lines.length >= 320 ? lines : undefined;
+    });
+    assert.deepEqual(puts.filter((l) => (l.status as number) >= 500), []);
+    assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2]), 'both workers took writes');
+    assert.equal(await text(clients[3]!, Bucket, 'c7/o39'), '7-39');
+  } finally {
+    for (const s3 of clients) s3.destroy();
+    await server.cleanup();
+  }
+});
+
+/** Per background worker name, how many processes hold its lease, from one scrape (whichever worker answers). */
+async function leaseHolders(server: TesseraProcess): Promise<Map<string, number>> {
+  const res = await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const holders = new Map<string, number>();
+  for (const m of (await res.text()).matchAll(/^tessera_worker_lease_held\{name="([^"]+)",worker="(\d)"\} (\d)$/gm)) holders.set(m[1]!, (holders.get(m[1]!) ?? 0) + Number(m[3]));
+  return holders;
+}
+
+test('server --workers 2 - each background worker runs in one process, and after a SIGKILL the replacement serves and no acknowledged write is lost; SIGTERM then exits 0', { timeout: 180_000 }, async () => {
+  const server = await startTessera({ args: workerArgs });
+  const primary = server.process.pid!;
+  const s3 = server.client();
+  try {
+    const held = await until('every background worker taken', async () => {
+      const h = await leaseHolders(server);
+      return h.size >= 5 && [...h.values()].every((n) => n === 1) ? h : undefined;
+    });
+    for (let i = 0; i < 10; i++) for (const [name, n] of await leaseHolders(server)) assert.ok(n <= 1, `${name} runs in ${n} processes`);
+    assert.ok(held.has('gc') && held.has('orphan-sweep'), [...held.keys()].join(','));
+
+    const Bucket = 'kill-a-worker';
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const workers = childrenOf(primary);
+    assert.equal(workers.length, 2);
+    // Kill the worker that runs GC: its replacement must end that lease at once rather than wait it out.
+    const gcHolder = /^tessera_worker_lease_held\{name="gc",worker="(\d)"\} 1$/m.exec(await (await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
+    assert.ok(gcHolder, 'a worker holds the gc lease');
+    const status = JSON.parse((await raw(server, { method: 'GET', path: '/_tessera/admin/status' })).text) as { processes: { worker: number; pid: number }[] };
+    const victim = status.processes.find((p) => p.worker === Number(gcHolder[1]))!.pid;
+    assert.ok(workers.includes(victim));
+    const acknowledged: string[] = [];
+    let stop = false;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      const client = server.client();
+      for (let i = 0; !stop; i++) {
+        const Key = `w${w}/o${i}`;
+        try {
+          await client.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
+          acknowledged.push(Key);
+        } catch {
+          // a write cut by the kill is not acknowledged; the client may try the next one
+        }
+      }
+      client.destroy();
+    });
+    await until('writes under way', () => (acknowledged.length >= 20 ? true : undefined));
+    process.kill(victim, 'SIGKILL');
+    const replaced = await until('a new worker', () => {
+      const now = childrenOf(primary);
+      return now.length === 2 && !now.includes(victim) ? now : undefined;
+    });
+    const atReplace = acknowledged.length;
+    await until('writes after the replacement', () => (acknowledged.length >= atReplace + 40 ? true : undefined));
+    stop = true;
+    await Promise.all(writers);
+    assert.match(server.logs(), /A worker exited: starting another in its place/);
+    const ended = await until('the replacement started', () => /"message":"Ended the leases of the worker this one replaces".*"released":(\d+)/.exec(server.logs()) ?? undefined);
+    assert.ok(Number(ended[1]) >= 1, 'the replacement ended the dead worker\'s leases (gc at least)');
+    for (const Key of acknowledged) assert.equal(await text(s3, Bucket, Key), Key, `acknowledged ${Key} reads back`);
+    // Every background worker is run by one process again.
+    await until('every background worker held once after the kill', async () => {
+      const h = await leaseHolders(server);
+      return h.size >= 5 && [...h.values()].every((n) => n === 1) ? true : undefined;
+    }, 20_000);
+
+    const exited = new Promise<number | null>((r) => server.process.once('exit', (code) => r(code)));
+    server.process.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    for (const pid of replaced) assert.throws(() => process.kill(pid, 0), 'every worker has exited');
+  } finally {
+    s3.destroy();
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - the banner is printed once and the root credentials are made once', async () => {
+  const server = await startTessera({ args: ['--workers', '2'], env: { TESSERA_ROOT_ACCESS_KEY: '', TESSERA_ROOT_SECRET_KEY: '' } });
+  try {
+    const banner = await until('the banner', () => {
+      const out = server.stdout();
+      return /secret key:/.test(out) ? out : undefined;
+    });
+    assert.equal(banner.match(/Tessera S3 server/g)?.length, 1);
+    const stored = JSON.parse(readFileSync(`${server.dataDir}/root-credentials.json`, 'utf8')) as { accessKeyId: string };
+    assert.match(banner, new RegExp(`access key: ${stored.accessKeyId}`));
+  } finally {
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - a rate limit set through the admin API is in force in every worker, and metrics count each worker\'s requests', async () => {
+  const server = await startTessera({ args: workerArgs });
+  try {
+    const limit = { requestsPerSec: 3, requestsBurst: 5 };
+    assert.equal((await raw(server, { method: 'POST', path: '/_tessera/admin/limits/set', body: JSON.stringify({ kind: 'bucket', name: 'hot', limit }) })).status, 200);
+    const seen = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      const res = await raw(server, { method: 'GET', path: '/_tessera/admin/limits' }); // a new connection each: the workers in turn
+      assert.equal(res.status, 200);
+      assert.deepEqual((JSON.parse(res.text) as { limits: { bucket?: Record<string, unknown> } }).limits.bucket?.hot, limit);
+      seen.add(await workerOf(server, res.headers['x-amz-request-id'] as string));
+    }
+    assert.deepEqual(seen, new Set([1, 2]), 'both workers answered');
+    const metrics = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
+    for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{worker="${worker}"\\} [1-9]\\d*$`, 'm'));
+  } finally {
+    await server.cleanup();
+  }
+});
