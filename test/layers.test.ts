@@ -12,16 +12,17 @@ const allowed: Record<string, string[]> = {
   'constants.ts': [],
   'util': ['constants.ts'],
   'cluster': low,
+  'iam': low,
   'meta': low,
   'blocks': [...low, 'cluster'],
-  'objects': [...low, 'cluster', 'blocks', 'meta'],
-  'workers': [...low, 'cluster', 'blocks', 'meta', 'objects'],
-  's3': [...low, 'cluster', 'blocks', 'meta', 'objects'],
-  'admin': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers'],
+  'objects': [...low, 'iam', 'cluster', 'blocks', 'meta'],
+  'workers': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects'],
+  's3': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects'],
+  'admin': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers'],
   'node': [...low, 'cluster', 'blocks'],
-  'roles': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node'],
+  'roles': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node'],
   'main.ts': ['roles'],
-  'cli': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node', 'roles', 'main.ts'],
+  'cli': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node', 'roles', 'main.ts'],
 };
 
 function sources(dir: string, out: string[] = []): string[] {

@@ -64,7 +64,7 @@ export async function listBuckets(ctx: ObjectContext, owner: string, params: Buc
   }
 }
 
-async function updateBucket(ctx: ObjectContext, name: string, change: (r: BucketRecord) => BucketRecord): Promise<BucketRecord> {
+export async function updateBucket(ctx: ObjectContext, name: string, change: (r: BucketRecord) => BucketRecord): Promise<BucketRecord> {
   for (let attempt = 0; attempt < 16; attempt++) {
     const { record, buf } = await readBucket(ctx, name);
     const next = change(record);

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectContext } from '../objects/context.js';
 import type { RequestAuth } from './authenticate.js';
+import type { Identity } from '../iam/types.js';
 import { S3Error } from './errors.js';
 import type { Query } from './query.js';
 import { xmlDocument, type XmlNode } from './xml.js';
@@ -29,7 +30,10 @@ export interface RequestContext {
   bucket?: string;
   key?: string;
   query: Query;
-  auth: RequestAuth;
+  /** Who signed the request; null for an anonymous one (served only where a policy or ACL allows it). */
+  auth: RequestAuth | null;
+  /** Who the request acts as, for authorization (src/s3/authorize.ts). */
+  identity: Identity;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;
   /** The resource named in error bodies: "/bucket/key". */

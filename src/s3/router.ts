@@ -23,6 +23,8 @@ import {
 } from './handlers/multipart.js';
 import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTagging } from './handlers/object-tagging.js';
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
+import { handleDeleteBucketPolicy, handleGetBucketPolicy, handleGetBucketPolicyStatus, handlePutBucketPolicy } from './handlers/bucket-policy.js';
+import { handleDeletePublicAccessBlock, handleGetPublicAccessBlock, handlePutPublicAccessBlock } from './handlers/public-access-block.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -65,6 +67,8 @@ const presignFields = new Set(['AWSAccessKeyId', 'Signature', 'Expires', 'conten
 interface Route {
   /** The operation's handler, picked by the request where one route serves several operations. */
   pick: (c: Routable) => Handler;
+  /** Every handler pick() may return, so the operations served can be listed (routedHandlers). */
+  serves: readonly Handler[];
   /** Query options a write accepts; a write with any other is refused (reads ignore options). */
   writeOptions?: readonly string[];
 }
@@ -73,37 +77,45 @@ const copying = (c: Routable): boolean => c.req.headers['x-amz-copy-source'] !==
 
 /** "level METHOD sub-resource" to the operation: the allow-list of everything we serve. */
 const routes = new Map<string, Route>([
-  ['bucket GET ', { pick: (c) => (c.query.get('list-type') === '2' ? handleListObjectsV2 : handleListObjects) }],
-  ['bucket GET location', { pick: () => handleGetBucketLocation }],
-  ['bucket GET versioning', { pick: () => handleGetBucketVersioning }],
-  ['bucket GET versions', { pick: () => handleListObjectVersions }],
-  ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
-  ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
-  ['bucket HEAD ', { pick: () => handleHeadBucket }],
-  ['bucket PUT ', { pick: () => handleCreateBucket }],
-  ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
-  ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
-  ['bucket DELETE ', { pick: () => handleDeleteBucket }],
-  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
-  ['bucket POST ', { pick: () => handlePostObject }],
-  ['bucket POST delete', { pick: () => handleDeleteObjects }],
-  ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
-  ['object GET attributes', { pick: () => handleGetObjectAttributes }],
-  ['object GET tagging', { pick: () => handleGetObjectTagging }],
-  ['object GET torrent', { pick: () => handleGetObjectTorrent }],
-  ['object HEAD ', { pick: () => handleHeadObject }],
+  ['bucket GET ', { pick: (c) => (c.query.get('list-type') === '2' ? handleListObjectsV2 : handleListObjects), serves: [handleListObjectsV2, handleListObjects] }],
+  ['bucket GET location', { pick: () => handleGetBucketLocation, serves: [handleGetBucketLocation] }],
+  ['bucket GET versioning', { pick: () => handleGetBucketVersioning, serves: [handleGetBucketVersioning] }],
+  ['bucket GET versions', { pick: () => handleListObjectVersions, serves: [handleListObjectVersions] }],
+  ['bucket GET uploads', { pick: () => handleListMultipartUploads, serves: [handleListMultipartUploads] }],
+  ['bucket GET tagging', { pick: () => handleGetBucketTagging, serves: [handleGetBucketTagging] }],
+  ['bucket GET policy', { pick: () => handleGetBucketPolicy, serves: [handleGetBucketPolicy] }],
+  ['bucket GET policyStatus', { pick: () => handleGetBucketPolicyStatus, serves: [handleGetBucketPolicyStatus] }],
+  ['bucket GET publicAccessBlock', { pick: () => handleGetPublicAccessBlock, serves: [handleGetPublicAccessBlock] }],
+  ['bucket HEAD ', { pick: () => handleHeadBucket, serves: [handleHeadBucket] }],
+  ['bucket PUT ', { pick: () => handleCreateBucket, serves: [handleCreateBucket] }],
+  ['bucket PUT versioning', { pick: () => handlePutBucketVersioning, serves: [handlePutBucketVersioning] }],
+  ['bucket PUT tagging', { pick: () => handlePutBucketTagging, serves: [handlePutBucketTagging] }],
+  ['bucket PUT policy', { pick: () => handlePutBucketPolicy, serves: [handlePutBucketPolicy] }],
+  ['bucket PUT publicAccessBlock', { pick: () => handlePutPublicAccessBlock, serves: [handlePutPublicAccessBlock] }],
+  ['bucket DELETE ', { pick: () => handleDeleteBucket, serves: [handleDeleteBucket] }],
+  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging, serves: [handleDeleteBucketTagging] }],
+  ['bucket DELETE policy', { pick: () => handleDeleteBucketPolicy, serves: [handleDeleteBucketPolicy] }],
+  ['bucket DELETE publicAccessBlock', { pick: () => handleDeletePublicAccessBlock, serves: [handleDeletePublicAccessBlock] }],
+  ['bucket POST ', { pick: () => handlePostObject, serves: [handlePostObject] }],
+  ['bucket POST delete', { pick: () => handleDeleteObjects, serves: [handleDeleteObjects] }],
+  ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject), serves: [handleListParts, handleGetObject] }],
+  ['object GET attributes', { pick: () => handleGetObjectAttributes, serves: [handleGetObjectAttributes] }],
+  ['object GET tagging', { pick: () => handleGetObjectTagging, serves: [handleGetObjectTagging] }],
+  ['object GET torrent', { pick: () => handleGetObjectTorrent, serves: [handleGetObjectTorrent] }],
+  ['object HEAD ', { pick: () => handleHeadObject, serves: [handleHeadObject] }],
   ['object PUT ', {
     pick: (c) => {
       if (c.query.has('partNumber') || c.query.has('uploadId')) return copying(c) ? handleUploadPartCopy : handleUploadPart;
       return copying(c) ? handleCopyObject : handlePutObject;
     },
+    serves: [handleUploadPartCopy, handleUploadPart, handleCopyObject, handlePutObject],
     writeOptions: ['partNumber', 'uploadId'],
   }],
-  ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
-  ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
-  ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
-  ['object POST uploads', { pick: () => handleCreateMultipartUpload }],
-  ['object POST ', { pick: (c) => (c.query.has('uploadId') ? handleCompleteMultipartUpload : notImplemented('POST on an object without uploadId')), writeOptions: ['uploadId'] }],
+  ['object PUT tagging', { pick: () => handlePutObjectTagging, serves: [handlePutObjectTagging], writeOptions: ['versionId'] }],
+  ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), serves: [handleAbortMultipartUpload, handleDeleteObject], writeOptions: ['uploadId', 'versionId'] }],
+  ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, serves: [handleDeleteObjectTagging], writeOptions: ['versionId'] }],
+  ['object POST uploads', { pick: () => handleCreateMultipartUpload, serves: [handleCreateMultipartUpload] }],
+  ['object POST ', { pick: (c) => (c.query.has('uploadId') ? handleCompleteMultipartUpload : notImplemented('POST on an object without uploadId')), serves: [handleCompleteMultipartUpload], writeOptions: ['uploadId'] }],
 ]);
 
 function notImplemented(what: string): Handler {
@@ -130,6 +142,11 @@ function subresourceOf(c: Routable, write: boolean): { sub: string } | { refused
     }
   }
   return { sub };
+}
+
+/** Every operation handler the router serves; refusals it makes up (NotImplemented, MethodNotAllowed) aside. */
+export function routedHandlers(): Handler[] {
+  return [handleListBuckets, ...new Set([...routes.values()].flatMap((r) => r.serves))];
 }
 
 export function route(c: Routable): Handler {

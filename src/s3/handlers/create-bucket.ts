@@ -2,6 +2,7 @@
 import { createBucket } from '../../objects/buckets.js';
 import { ObjectError } from '../../objects/errors.js';
 import { readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
+import { signerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { validateBucketName } from '../names.js';
 import { parseXml, xmlText } from '../xml.js';
@@ -20,7 +21,7 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
     throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
   }
   try {
-    await createBucket(c.objects, bucket, c.auth.accessKeyId);
+    await createBucket(c.objects, bucket, signerOf(c));
   } catch (err) {
     // S3's legacy answer in us-east-1: re-creating a bucket you own succeeds and changes nothing (its
     // objects, versioning and tags stay). Every other region answers 409 BucketAlreadyOwnedByYou.

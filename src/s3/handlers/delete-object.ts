@@ -3,6 +3,7 @@
 import { deleteObject, type DeleteConditions } from '../../objects/delete-object.js';
 import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { allows, ownerOf } from '../authorize.js';
 import { S3Error, toS3Error } from '../errors.js';
 import { el, parseXml, xmlList, xmlText, type XmlNode } from '../xml.js';
 import { deleteObjectsInFlightMax, deleteObjectsKeysMax } from '../../constants.js';
@@ -43,7 +44,7 @@ export async function handleDeleteObject(c: RequestContext): Promise<void> {
     { lastModified: 'x-amz-if-match-last-modified-time', size: 'x-amz-if-match-size' },
   );
   const result = await deleteObject(c.objects, {
-    bucket: requireBucket(c), key: requireKey(c), owner: c.auth.accessKeyId, ...conditions, ...(versionId !== undefined ? { versionId } : {}),
+    bucket: requireBucket(c), key: requireKey(c), owner: await ownerOf(c), ...conditions, ...(versionId !== undefined ? { versionId } : {}),
   });
   sendEmpty(c, 204, {
     ...(result.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
@@ -84,7 +85,9 @@ async function deleteItem(c: RequestContext, bucket: string, item: DeleteItem, q
   const { key, versionId } = item;
   try {
     validateKey(key);
-    const r = await deleteObject(c.objects, { bucket, key, owner: c.auth.accessKeyId, ...item.conditions, ...(versionId !== undefined ? { versionId } : {}) });
+    // DeleteObjects needs s3:DeleteObject (or s3:DeleteObjectVersion) on each key; a refused key gets its own <Error>.
+    if (!(await allows(c, versionId !== undefined ? 's3:DeleteObjectVersion' : 's3:DeleteObject', 'object', key))) throw new S3Error('AccessDenied');
+    const r = await deleteObject(c.objects, { bucket, key, owner: await ownerOf(c), ...item.conditions, ...(versionId !== undefined ? { versionId } : {}) });
     if (quiet) return undefined;
     return el('Deleted', [
       el('Key', key),

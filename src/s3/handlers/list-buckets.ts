@@ -2,6 +2,7 @@
 // by prefix and bucket-region.
 import { listBuckets } from '../../objects/buckets.js';
 import { sendXml, type RequestContext } from '../context.js';
+import { signerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate } from '../xml.js';
 import { listBucketsMax } from '../../constants.js';
@@ -29,7 +30,7 @@ function encodeToken(name: string): string {
 }
 
 export async function handleListBuckets(c: RequestContext): Promise<void> {
-  const owner = c.auth.accessKeyId;
+  const owner = signerOf(c);
   const max = parseMaxBuckets(c.query.get('max-buckets'));
   const token = c.query.get('continuation-token');
   const prefix = c.query.get('prefix');

@@ -1,6 +1,7 @@
 // PutObject, with conditional writes (If-None-Match, If-Match) and flexible checksums.
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
+import { ownerOf } from '../authorize.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
@@ -33,7 +34,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
   const params = {
     bucket: requireBucket(c),
     key: requireKey(c),
-    owner: c.auth.accessKeyId,
+    owner: await ownerOf(c),
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
