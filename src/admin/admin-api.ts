@@ -9,6 +9,7 @@ import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
+import { handlePublicAccessRoute } from './public-access-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 
 export { metricsPath };
@@ -50,6 +51,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
   if (await handleLimitsRoute(deps.limits, req, res, route)) return;
+  if (await handlePublicAccessRoute(deps.meta, req, res, route)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

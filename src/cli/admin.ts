@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { call, table, type AdminOptions } from './admin-client.js';
 import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
 import { limitsCommand } from './admin-limits.js';
+import { publicAccessCommand } from './admin-public-access.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
 
@@ -86,5 +87,6 @@ export function adminCommand(): Command {
     }));
   admin.addCommand(layoutCommand(common));
   admin.addCommand(limitsCommand(common));
+  admin.addCommand(publicAccessCommand(common));
   return admin;
 }

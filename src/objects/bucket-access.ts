@@ -16,7 +16,7 @@ export const storePublicAccessBlockDefault: Readonly<PublicAccessBlock> = Object
 });
 
 /** The bucket's record, or null when there is no such bucket (or it is being deleted). */
-export async function readBucketOrNull(ctx: ObjectContext, name: string): Promise<BucketRecord | null> {
+export async function readBucketOrNull(ctx: Pick<ObjectContext, 'meta'>, name: string): Promise<BucketRecord | null> {
   const buf = await ctx.meta.get(keys.bucket(name));
   if (!buf) return null;
   const record = decodeSharedRecord<BucketRecord>(buf);

@@ -8,7 +8,7 @@ import { evaluate, type Decision } from '../iam/evaluate.js';
 import type { ConditionValues } from '../iam/conditions.js';
 import { accountRootArn } from '../iam/policy.js';
 import { accessTable, resourceArn, type ResourceLevel } from './access-table.js';
-import { accessCacheOf, type BucketAccess } from './access-cache.js';
+import { accessCacheOf, type BucketAccess } from '../objects/access-cache.js';
 import type { RequestAuth } from './authenticate.js';
 import { header, type RequestContext } from './context.js';
 import { S3Error } from './errors.js';
@@ -69,7 +69,7 @@ export async function allows(c: AccessContext, action: string, level: ResourceLe
 }
 
 async function decide(c: AccessContext, action: string, level: ResourceLevel, key: string | undefined): Promise<{ decision: Decision; bucket?: BucketAccess }> {
-  const cache = accessCacheOf(c.objects);
+  const cache = accessCacheOf(c.objects.meta);
   const identity = c.identity;
   const bucket = level !== 'service' && c.bucket !== undefined ? await cache.bucket(c.bucket) : undefined;
   // The root with no bucket policy to deny it: nothing to evaluate (the small-GET path).
@@ -165,7 +165,7 @@ function requestTag(c: AccessContext, lowerKey: string): readonly string[] | und
  */
 export async function ownerOf(c: Pick<AccessContext, 'auth' | 'objects' | 'bucket'>): Promise<string> {
   if (c.auth) return c.auth.accessKeyId;
-  const record = c.bucket === undefined ? null : (await accessCacheOf(c.objects).bucket(c.bucket)).record;
+  const record = c.bucket === undefined ? null : (await accessCacheOf(c.objects.meta).bucket(c.bucket)).record;
   if (!record) throw new S3Error('AccessDenied');
   return record.owner;
 }

@@ -9,7 +9,7 @@ import { isPublicPolicy } from '../../iam/public.js';
 import { readSmallBody, requireBucket, sendEmpty, sendXml, withRequestId, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { el } from '../xml.js';
-import { accessCacheOf } from '../access-cache.js';
+import { accessCacheOf } from '../../objects/access-cache.js';
 import { strictest } from '../authorize.js';
 
 /** More than AWS's 20 KiB, so a policy just over it gets AWS's MalformedPolicy rather than a body error. */
@@ -29,7 +29,7 @@ export async function handlePutBucketPolicy(c: RequestContext): Promise<void> {
   const record = await getBucket(c.objects, bucket);
   const text = (await readSmallBody(c, policyBodyBytesMax)).toString('utf8');
   const policy = parseBucketPolicy(text, bucket);
-  const cache = accessCacheOf(c.objects);
+  const cache = accessCacheOf(c.objects.meta);
   const block = strictest(await cache.storePublicAccessBlock(), record.publicAccessBlock);
   if (block.BlockPublicPolicy && isPublicPolicy(policy)) throw new S3Error('AccessDenied');
   await setBucketPolicy(c.objects, bucket, text);
@@ -48,7 +48,7 @@ export async function handleGetBucketPolicy(c: RequestContext): Promise<void> {
 export async function handleDeleteBucketPolicy(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   await setBucketPolicy(c.objects, bucket, undefined);
-  accessCacheOf(c.objects).invalidateBucket(bucket);
+  accessCacheOf(c.objects.meta).invalidateBucket(bucket);
   sendEmpty(c, 204);
 }
 

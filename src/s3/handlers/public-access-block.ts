@@ -6,7 +6,7 @@ import type { PublicAccessBlock } from '../../iam/types.js';
 import { readSmallBody, requireBucket, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { el, parseXml, xmlText } from '../xml.js';
-import { accessCacheOf } from '../access-cache.js';
+import { accessCacheOf } from '../../objects/access-cache.js';
 
 const settings = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
 
@@ -28,7 +28,7 @@ export async function handlePutPublicAccessBlock(c: RequestContext): Promise<voi
   await getBucket(c.objects, bucket);
   const block = parsePublicAccessBlock(await readSmallBody(c));
   await setBucketPublicAccessBlock(c.objects, bucket, block);
-  accessCacheOf(c.objects).invalidateBucket(bucket);
+  accessCacheOf(c.objects.meta).invalidateBucket(bucket);
   sendEmpty(c, 200);
 }
 
@@ -42,6 +42,6 @@ export async function handleGetPublicAccessBlock(c: RequestContext): Promise<voi
 export async function handleDeletePublicAccessBlock(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   await setBucketPublicAccessBlock(c.objects, bucket, undefined);
-  accessCacheOf(c.objects).invalidateBucket(bucket);
+  accessCacheOf(c.objects.meta).invalidateBucket(bucket);
   sendEmpty(c, 204);
 }

@@ -1,9 +1,10 @@
 // What authorization reads of the store, cached per process: each bucket's record (policy parsed once,
 // its public-ness computed once), the store-wide Block Public Access setting, and parsed identity policies.
-// Entries live accessCacheTtlMs; a change made here drops its entry at once (invalidate*).
-import type { ObjectContext } from '../objects/context.js';
-import type { BucketRecord } from '../objects/records.js';
-import { readBucketOrNull, readStorePublicAccessBlock } from '../objects/bucket-access.js';
+// Entries live accessCacheTtlMs (wall clock); a change made through this process drops its entry at once
+// (invalidate*). Keyed by the MetaStore, so the S3 endpoint and the admin API of one process share it.
+import type { MetaStore } from '../meta/types.js';
+import type { BucketRecord } from './records.js';
+import { readBucketOrNull, readStorePublicAccessBlock } from './bucket-access.js';
 import type { PublicAccessBlock } from '../iam/types.js';
 import { parsePolicy, type Policy } from '../iam/policy.js';
 import { isPublicPolicy } from '../iam/public.js';
@@ -27,14 +28,14 @@ class AccessCache {
   readonly #policies = new Map<string, Policy>();
   #store: Timed<Promise<PublicAccessBlock>> | undefined;
 
-  constructor(readonly ctx: ObjectContext) {}
+  constructor(readonly meta: MetaStore) {}
 
   bucket(name: string): Promise<BucketAccess> {
-    const now = this.ctx.nowMs();
+    const now = Date.now();
     const hit = this.#buckets.get(name);
     if (hit && now - hit.atMs < accessCacheTtlMs) return hit.value;
     if (this.#buckets.size >= accessCacheEntriesMax) this.#buckets.clear();
-    const value = loadBucket(this.ctx, name);
+    const value = loadBucket(this.meta, name);
     this.#buckets.set(name, { atMs: now, value });
     // A failed read is not remembered: the next request reads again.
     value.catch(() => this.#buckets.delete(name));
@@ -42,9 +43,9 @@ class AccessCache {
   }
 
   storePublicAccessBlock(): Promise<PublicAccessBlock> {
-    const now = this.ctx.nowMs();
+    const now = Date.now();
     if (this.#store && now - this.#store.atMs < accessCacheTtlMs) return this.#store.value;
-    const value = readStorePublicAccessBlock(this.ctx);
+    const value = readStorePublicAccessBlock(this);
     this.#store = { atMs: now, value };
     value.catch(() => {
       this.#store = undefined;
@@ -72,8 +73,8 @@ class AccessCache {
   }
 }
 
-async function loadBucket(ctx: ObjectContext, name: string): Promise<BucketAccess> {
-  const record = await readBucketOrNull(ctx, name);
+async function loadBucket(meta: MetaStore, name: string): Promise<BucketAccess> {
+  const record = await readBucketOrNull({ meta }, name);
   if (!record?.policy) return { record, policyPublic: false, policyBroken: false };
   try {
     const policy = parsePolicy(record.policy, { kind: 'bucket', bucket: name });
@@ -83,14 +84,14 @@ async function loadBucket(ctx: ObjectContext, name: string): Promise<BucketAcces
   }
 }
 
-const caches = new WeakMap<ObjectContext, AccessCache>();
+const caches = new WeakMap<MetaStore, AccessCache>();
 
-/** The cache of one store (one ObjectContext): every listener over it shares it. */
-export function accessCacheOf(ctx: ObjectContext): AccessCache {
-  let cache = caches.get(ctx);
+/** The cache of one store: every listener of this process over it shares it. */
+export function accessCacheOf(meta: MetaStore): AccessCache {
+  let cache = caches.get(meta);
   if (!cache) {
-    cache = new AccessCache(ctx);
-    caches.set(ctx, cache);
+    cache = new AccessCache(meta);
+    caches.set(meta, cache);
   }
   return cache;
 }
