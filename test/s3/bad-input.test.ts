@@ -228,7 +228,7 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'GET', path: objectPath(Bucket, 'canary'), query: { acl: null } },
     { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
     { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { retention: null }, body: '<Retention/>' },
-    { method: 'GET', path: `/${Bucket}`, query: { policy: null } },
+    { method: 'GET', path: `/${Bucket}`, query: { website: null } },
     { method: 'GET', path: `/${Bucket}`, query: { lifecycle: null } },
     { method: 'GET', path: `/${Bucket}`, query: { cors: null } },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { select: null, 'select-type': '2' }, body: '<SelectObjectContentRequest/>' },
