@@ -33,6 +33,8 @@ export interface Condition {
   values: string[];
   /** IpAddress/NotIpAddress values, parsed. */
   cidrs?: Cidr[];
+  /** Numeric* and Date* values as numbers (dates in ms), parsed once. */
+  numbers?: number[];
 }
 
 /** s3: keys we know; AWS refuses a bucket policy naming any other. aws: keys are global and not listed. */
@@ -91,10 +93,10 @@ function checkValues(c: Condition): void {
     const cidrs = c.values.map(parseCidr);
     if (cidrs.some((x) => x === undefined)) throw new PolicyError(`Invalid Condition value for ${c.operator}: ${c.values.join(', ')}`);
     c.cidrs = cidrs as Cidr[];
-  } else if (c.base.startsWith('Numeric')) {
-    if (c.values.some((v) => numberOf(v) === undefined)) throw new PolicyError(`Invalid Condition value for ${c.operator}`);
-  } else if (c.base.startsWith('Date')) {
-    if (c.values.some((v) => dateOf(v) === undefined)) throw new PolicyError(`Invalid Condition value for ${c.operator}`);
+  } else if (c.base.startsWith('Numeric') || c.base.startsWith('Date')) {
+    const numbers = c.values.map(c.base.startsWith('Numeric') ? numberOf : dateOf);
+    if (numbers.some((n) => n === undefined)) throw new PolicyError(`Invalid Condition value for ${c.operator}`);
+    c.numbers = numbers as number[];
   } else if (c.base === 'Bool' || c.base === 'Null') {
     if (c.values.some((v) => v.toLowerCase() !== 'true' && v.toLowerCase() !== 'false')) throw new PolicyError(`Invalid Condition value for ${c.operator}`);
   }
@@ -126,14 +128,14 @@ function matchesOne(c: Condition, policyValue: string, index: number, requestVal
       return ip !== undefined && cidrContains(c.cidrs![index]!, ip);
     }
     case 'Null': return false;
-    default: return compareOrdered(c.base, policyValue, requestValue);
+    default: return compareOrdered(c.base, policyValue === c.values[index] ? c.numbers![index]! : undefined, policyValue, requestValue);
   }
 }
 
-function compareOrdered(base: Base, policyValue: string, requestValue: string): boolean {
+function compareOrdered(base: Base, parsed: number | undefined, policyValue: string, requestValue: string): boolean {
   const numeric = base.startsWith('Numeric');
   const have = numeric ? numberOf(requestValue) : dateOf(requestValue);
-  const want = numeric ? numberOf(policyValue) : dateOf(policyValue);
+  const want = parsed ?? (numeric ? numberOf(policyValue) : dateOf(policyValue));
   if (have === undefined || want === undefined) return false;
   const op = base.slice(numeric ? 'Numeric'.length : 'Date'.length);
   switch (op) {

@@ -66,10 +66,12 @@ function restricted(identity: Identity, inputs: AccessInputs): boolean {
   return inputs.bucketPolicyPublic ?? isPublicPolicy(inputs.bucketPolicy);
 }
 
+const verbatim = (text: string): string => text;
+
 /** The strongest effect among the statements of one policy that apply: a Deny ends the scan. */
 function scan(policy: Policy, request: AccessRequest, action: string, principal: Identity | undefined): 'allow' | 'deny' | undefined {
   let found: 'allow' | undefined;
-  const resolve = policy.version === '2012-10-17' ? (text: string) => substitute(text, request.values) : (text: string) => text;
+  const resolve = policy.version === '2012-10-17' ? (text: string) => substitute(text, request.values) : verbatim;
   for (const s of policy.statements) {
     if (found === 'allow' && s.effect === 'Allow') continue;
     if (principal && !principalApplies(s, principal)) continue;

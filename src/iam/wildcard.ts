@@ -32,6 +32,8 @@ export function matchWildcard(pattern: string, value: string, ignoreCase = false
   return p === pattern.length;
 }
 
+const s3ArnPrefix = 'arn:aws:s3:::';
+
 /** Whether a text has a wildcard in it. */
 export function hasWildcard(text: string): boolean {
   return text.includes('*') || text.includes('?');
@@ -57,6 +59,11 @@ export function arnParts(arn: string): string[] | undefined {
  */
 export function matchArn(pattern: string, arn: string): boolean {
   if (pattern === '*') return true;
+  if (!hasWildcard(pattern)) return pattern === arn;
+  // S3 ARNs have empty region and account parts: only the resource part can hold a wildcard (the hot path).
+  if (pattern.startsWith(s3ArnPrefix) && !hasWildcard(pattern.slice(0, s3ArnPrefix.length))) {
+    return arn.startsWith(s3ArnPrefix) && matchWildcard(pattern.slice(s3ArnPrefix.length), arn.slice(s3ArnPrefix.length));
+  }
   const want = arnParts(pattern);
   const have = arnParts(arn);
   if (!want || !have) return false;
