@@ -12,17 +12,18 @@ const allowed: Record<string, string[]> = {
   'constants.ts': [],
   'util': ['constants.ts'],
   'cluster': low,
-  'iam': low,
   'meta': low,
   'blocks': [...low, 'cluster'],
-  'objects': [...low, 'iam', 'cluster', 'blocks', 'meta'],
-  'workers': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects'],
-  's3': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects'],
-  'admin': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers'],
+  'objects': [...low, 'cluster', 'blocks', 'meta', 'iam'],
+  'workers': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam'],
+  // Identity and access: the shapes objects' records carry, and users and keys over the MetaStore.
+  'iam': [...low, 'meta'],
+  's3': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam'],
+  'admin': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam'],
   'node': [...low, 'cluster', 'blocks'],
-  'roles': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node'],
+  'roles': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 's3', 'admin', 'node'],
   'main.ts': ['roles'],
-  'cli': [...low, 'iam', 'cluster', 'blocks', 'meta', 'objects', 'workers', 's3', 'admin', 'node', 'roles', 'main.ts'],
+  'cli': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 's3', 'admin', 'node', 'roles', 'main.ts'],
 };
 
 function sources(dir: string, out: string[] = []): string[] {

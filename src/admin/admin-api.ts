@@ -10,6 +10,7 @@ import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.
 import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
 import { handlePublicAccessRoute } from './public-access-api.js';
+import { handleIamRoute, type IamAdminDeps } from './iam-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 
 export { metricsPath };
@@ -28,6 +29,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   workers?: () => WorkerStatus[];
   /** The endpoint's rate limits, changed at run time through `limits` routes. */
   limits?: RateLimiter;
+  /** Users, access keys and their policies (`iam/...` routes). */
+  iam?: IamAdminDeps;
 }
 
 /**
@@ -52,6 +55,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
   if (await handleLimitsRoute(deps.limits, req, res, route)) return;
   if (await handlePublicAccessRoute(deps.meta, req, res, route)) return;
+  if (await handleIamRoute(deps.iam, req, res, route, query)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

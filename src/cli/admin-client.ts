@@ -31,7 +31,8 @@ export async function call<T>(opts: AdminOptions, method: 'GET' | 'POST' | 'PUT'
   if (!res.ok) {
     let message = text.slice(0, 300);
     try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message;
+      const refusal = JSON.parse(text) as { error?: string; code?: string };
+      message = refusal.code ? `${refusal.code}: ${refusal.error ?? ''}` : refusal.error ?? message;
     } catch {
       // not JSON (an S3 error document): shown as it came
     }

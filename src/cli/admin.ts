@@ -5,6 +5,7 @@ import { call, table, type AdminOptions } from './admin-client.js';
 import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
 import { limitsCommand } from './admin-limits.js';
 import { publicAccessCommand } from './admin-public-access.js';
+import { keyCommand, policyCommand, userCommand } from './admin-iam.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
 
@@ -88,5 +89,8 @@ export function adminCommand(): Command {
   admin.addCommand(layoutCommand(common));
   admin.addCommand(limitsCommand(common));
   admin.addCommand(publicAccessCommand(common));
+  admin.addCommand(userCommand(common));
+  admin.addCommand(keyCommand(common));
+  admin.addCommand(policyCommand(common));
   return admin;
 }

@@ -403,6 +403,10 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   // recorded before there were tokens gets one on its next start.
   file.metricsToken ??= randomBytes(24).toString('base64url');
   for (const gateway of gateways) gateway.argv = withFlag(gateway.argv, '--metrics-token', file.metricsToken);
+  // Every gateway seals and opens access key secrets with the same IAM key (same format as the cluster secret).
+  const iamKeyPath = join(dir, 'iam.key');
+  await ensureSecret(iamKeyPath);
+  for (const gateway of gateways) gateway.argv = withFlag(gateway.argv, '--iam-key-file', iamKeyPath);
   const haproxy = file.processes.find((p) => p.role === 'haproxy');
   const postgres = file.processes.find((p) => p.role === 'postgres');
   if (stored && (storedNodes.length !== nodes || gateways.length !== Number(opts.gateways) || (!haproxy && gateways.some((p) => p.address !== opts.address && !opts.address.endsWith(':0'))))) {

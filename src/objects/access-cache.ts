@@ -53,12 +53,20 @@ class AccessCache {
     return value;
   }
 
-  /** An identity policy, parsed once per text (it was validated when attached). */
-  identityPolicy(text: string): Policy {
+  /**
+   * An identity policy, parsed once per text (it was validated when attached); undefined when it does not
+   * parse (attached by an older version): its user is then refused everything, as a Deny it holds could
+   * not be honoured.
+   */
+  identityPolicy(text: string): Policy | undefined {
     let policy = this.#policies.get(text);
     if (!policy) {
+      try {
+        policy = parsePolicy(text, { kind: 'identity' });
+      } catch {
+        return undefined;
+      }
       if (this.#policies.size >= accessCacheEntriesMax) this.#policies.clear();
-      policy = parsePolicy(text, { kind: 'identity' });
       this.#policies.set(text, policy);
     }
     return policy;

@@ -18,6 +18,8 @@ const enum Space {
   Damage = 0x64, // 'd' blockId → BlockRef reported damaged (missing or corrupt shard), waiting for heal
   Lease = 0x6c, // 'l' name → LeaseRecord: which process runs that background worker, until when
   Layout = 0x79, // 'y' epoch (u32 BE) → the cluster layout of that epoch (cluster/encodeLayout), oldest first
+  // Taken by src/iam/keys.ts (iam sits below objects, so it encodes its own): 'U' users, 'A' access keys,
+  // 'P' attached policies. Keep them out of this enum's choices.
 }
 
 export const versionKeyBytes = 12;

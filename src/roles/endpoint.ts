@@ -12,6 +12,7 @@ import type { RootCredentials } from './stores.js';
 import { healthRequestKind, liveReport, serveHealth, type HealthReport } from './health.js';
 import { drainerOf } from './drain.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
+import type { S3Config } from '../s3/context.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -33,8 +34,8 @@ export interface EndpointOptions {
   health?: () => Promise<HealthReport>;
   /** Rate limits of S3 requests (the admin API changes them through its own reference). */
   limits?: RateLimiter;
-  /** Test-only access keys (id → secret) accepted beside the root key, with its rights: see EndpointConfig. */
-  testAccessKeys?: Record<string, string>;
+  /** The access keys signatures are checked against (the root key's and users'), and who each signs as. */
+  keys: Pick<S3Config, 'secretFor' | 'identityFor'>;
 }
 
 export interface RunningEndpoint {
@@ -66,7 +67,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     config: {
       region: options.region,
       baseDomains: options.domains,
-      secretFor: secretsOf(credentials, options.testAccessKeys),
+      secretFor: (id: string) => options.keys.secretFor(id),
+      identityFor: (id: string) => options.keys.identityFor(id),
       nowMs: () => Date.now(),
       sigv2: options.sigv2 ?? true,
     },
@@ -109,12 +111,6 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };
-}
-
-function secretsOf(credentials: RootCredentials, testKeys: Record<string, string> | undefined): (id: string) => string | undefined {
-  if (!testKeys) return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
-  const secrets = new Map(Object.entries(testKeys));
-  return (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : secrets.get(id));
 }
 
 /**

@@ -2,6 +2,7 @@
 // the endpoint (S3 with the admin API beside it) and the background workers, served by serveStores(),
 // which the gateway role (gateway.ts) shares over remote nodes. The node role (src/node/) is a shard RPC
 // server over local drives only, with no MetaStore or endpoint.
+import { join } from 'node:path';
 import { Maintenance } from '../objects/maintenance.js';
 import type { Redundancy } from '../blocks/types.js';
 import { DriveSnapshot } from '../admin/metrics.js';
@@ -19,6 +20,9 @@ import { openLocalStores, type CommonStoreConfig, type RootCredentials, type Sto
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
+import { loadIamKey } from '../iam/secret-box.js';
+import { IamStore } from '../iam/users.js';
+import { KeyCache } from '../iam/key-cache.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
@@ -57,6 +61,10 @@ export interface EndpointConfig {
   testAccessKeys?: Record<string, string>;
   /** The bearer token that reads metrics without a SigV4 signature; unset: only the root key reads them. */
   metricsToken?: string;
+  /** The IAM key file (secret-box.ts); unset: iam.key in the data directory. Created when missing. */
+  iamKeyFile?: string;
+  /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
+  iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
   shutdownTimeoutMs?: number;
   /** Whether SigV2 (header and presigned) is accepted; default true. */
@@ -114,6 +122,7 @@ export async function serveStores(
   const maintenance = new Maintenance(objects, blocks);
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
+  let keyCache: KeyCache | undefined;
   const limits = new RateLimiter(config.rateLimits ?? {});
   try {
     if (options.releaseDeadLeases) await releaseDeadLeases(stores.meta);
@@ -121,6 +130,13 @@ export async function serveStores(
     await loadSettledEpoch(stores.meta, blocks);
     // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.
     if (config.testAccessKeys) log.warn('TESSERA_TEST_ACCESS_KEYS is set: these extra access keys have root rights (for tests only)', { accessKeys: Object.keys(config.testAccessKeys) });
+    const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
+    const iam = await IamStore.open(stores.meta, iamKey);
+    keyCache = new KeyCache({ store: iam, root: credentials, log, ...(config.testAccessKeys ? { testKeys: config.testAccessKeys } : {}) });
+    await keyCache.refresh();
+    // Only another process can change a shared MetaStore's keys behind this one's back.
+    if (stores.metaShared) keyCache.start(config.iamPollMs);
+    const cache = keyCache;
     endpoint = await startEndpoint({
       address: config.address,
       ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -133,7 +149,7 @@ export async function serveStores(
       log,
       health: healthCheck(stores.meta, blocks, { log }),
       limits,
-      ...(config.testAccessKeys ? { testAccessKeys: config.testAccessKeys } : {}),
+      keys: keyCache,
       // Without a cluster secret (the server role: its drives join by themselves) the admin API refuses assign.
       admin: (counters) => ({
         meta: stores.meta,
@@ -154,9 +170,12 @@ export async function serveStores(
         driveSnapshot: new DriveSnapshot({ read: () => blocks.driveSummaries(), log }),
         workers: () => workers.map((w) => w.status()),
         limits,
+        // A change made here is in force here when its answer goes out: the cache reloads before it.
+        iam: { store: iam, changed: () => cache.refresh() },
       }),
     });
   } catch (err) {
+    keyCache?.stop();
     await maintenance.close();
     await stores.close();
     throw err;
@@ -178,6 +197,7 @@ export async function serveStores(
       await Promise.all([running.drain(graceMs), ...workers.map((w) => w.stop())]);
       await maintenance.close();
       await running.close();
+      keyCache?.stop();
       await stores.close();
       log.info('Stopped');
     },

@@ -9,6 +9,8 @@ import type { Logger } from '../util/log.js';
 export interface AccessFacts {
   operation?: string;
   accessKeyId?: string;
+  /** The IAM user the access key belongs to; unset for the root key and unsigned requests. */
+  userName?: string;
   bucket?: string;
   key?: string;
   /** The S3 error code the request was answered with. */
@@ -46,6 +48,7 @@ export function logAccess(log: Logger, track: AccessTrack, requestId: string, re
   log.info('request', {
     requestId,
     accessKeyId: facts.accessKeyId,
+    ...(facts.userName !== undefined ? { user: facts.userName } : {}),
     operation: facts.operation,
     method: req.method,
     bucket: facts.bucket,

@@ -6,7 +6,7 @@ import type { Identity, PublicAccessBlock } from '../iam/types.js';
 import { accountId } from '../iam/types.js';
 import { evaluate, type Decision } from '../iam/evaluate.js';
 import type { ConditionValues } from '../iam/conditions.js';
-import { accountRootArn } from '../iam/policy.js';
+import type { Policy } from '../iam/policy.js';
 import { accessTable, resourceArn, type ResourceLevel } from './access-table.js';
 import { accessCacheOf, type BucketAccess } from '../objects/access-cache.js';
 import type { RequestAuth } from './authenticate.js';
@@ -16,15 +16,6 @@ import { parseCopySource } from './copy-source.js';
 
 /** What authorization reads of a request: the handler's context, possibly before its auth is known. */
 export type AccessContext = Pick<RequestContext, 'req' | 'query' | 'bucket' | 'key' | 'objects' | 'config'> & { auth: RequestAuth | null; identity: Identity };
-
-/**
- * Who a request acts as. Every key the store knows today is the root key, so a signed request is the
- * root; the key store (issue 13, iamkeys) resolves users.
- */
-export function identityOf(auth: Pick<RequestAuth, 'accessKeyId'> | null): Identity {
-  if (!auth) return { kind: 'anonymous' };
-  return { kind: 'root', accessKeyId: auth.accessKeyId, arn: accountRootArn };
-}
 
 /**
  * Refuses the request with AccessDenied unless its identity may perform its operation. Operations the
@@ -77,7 +68,14 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
   if (bucket?.policyBroken) return { decision: identity.kind === 'root' ? 'allow' : 'deny', bucket };
   const store = await cache.storePublicAccessBlock();
   const publicAccessBlock = strictest(store, bucket?.record?.publicAccessBlock);
-  const identityPolicies = identity.kind === 'user' ? identity.policies.map((text) => cache.identityPolicy(text)) : [];
+  const identityPolicies: Policy[] = [];
+  if (identity.kind === 'user') {
+    for (const text of identity.policies) {
+      const policy = cache.identityPolicy(text);
+      if (!policy) return { decision: 'deny', ...(bucket ? { bucket } : {}) };
+      identityPolicies.push(policy);
+    }
+  }
   const decision = evaluate(
     { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity) },
     {

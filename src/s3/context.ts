@@ -15,7 +15,10 @@ export interface S3Config {
   region: string;
   /** Host names under which bucket.host virtual-hosted-style requests are served. */
   baseDomains: string[];
+  /** The secret of an active access key; undefined for an unknown, inactive or deleted one. */
   secretFor(accessKeyId: string): string | undefined;
+  /** Who an access key signs as, asked once its signature is verified; undefined when secretFor has no secret for it. */
+  identityFor(accessKeyId: string): Identity | undefined;
   nowMs(): number;
   /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
   sigv2: boolean;
@@ -32,7 +35,7 @@ export interface RequestContext {
   query: Query;
   /** Who signed the request; null for an anonymous one (served only where a policy or ACL allows it). */
   auth: RequestAuth | null;
-  /** Who the request acts as, for authorization (src/s3/authorize.ts). */
+  /** Who the request acts as: the signer's identity, or anonymous for an unsigned request (src/s3/authorize.ts decides what it may do). */
   identity: Identity;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;

@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateRequest } from './authenticate.js';
+import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
 import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
-import { authorizeRequest, identityOf } from './authorize.js';
+import { authorizeRequest } from './authorize.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
@@ -275,6 +276,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       headersDistinct: () => req.headersDistinct, virtualBucket: address.virtualHosted ? address.bucket : undefined,
     }, options.config);
     if (auth) facts.accessKeyId = auth.accessKeyId;
+    const identity = identityOf(options.config, auth);
+    if (identity.kind === 'user') facts.userName = identity.userName;
     if (root) {
       if (!auth || options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
@@ -297,7 +300,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       key: address.key,
       query,
       auth,
-      identity: identityOf(auth),
+      identity,
       get signal() {
         signal ??= abortSignalOf(res);
         return signal;

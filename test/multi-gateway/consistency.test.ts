@@ -27,8 +27,10 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   UploadPartCommand,
-  type S3Client,
+  ListBucketsCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
+import { signRequest } from '../../src/s3/sigv4/sign.js';
 import { isAlive, type DevCluster } from '../cluster/helpers.js';
 import { clientFor, gatewaysOf, skipWithoutClusterTools, startMultiGateway, statusOf, waitFor } from './helpers.js';
 
@@ -90,6 +92,32 @@ test('multi-gateway - three gateways on one PostgreSQL behind HAProxy act as one
         const Body = randomBytes(i % 3 === 0 ? MiB + i : 1000 + i);
         await gw[i % 3]!.send(new PutObjectCommand({ Bucket, Key, Body }));
         assert.equal(digest(await getBytes(gw[(i + 1) % 3]!, Key)), digest(Body), Key);
+      }
+    });
+
+    await t.test('IAM - a user\'s key created through one gateway authenticates through every gateway (they share cluster/iam.key)', async () => {
+      const admin = async (address: string, path: string, body: unknown) => {
+        const url = new URL(`/_tessera/admin/${path}`, `http://${address}`);
+        const bytes = Buffer.from(JSON.stringify(body));
+        const res = await fetch(url, { method: 'POST', body: bytes, headers: signRequest({ method: 'POST', url, region: file.region, body: bytes, accessKeyId: file.accessKeyId, secretAccessKey: file.secretAccessKey }) });
+        assert.equal(res.status, 201, await res.clone().text());
+        return (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+      };
+      await admin(gateways[0]!.address, 'iam/users/create', { userName: 'everywhere' });
+      const key = await admin(gateways[0]!.address, 'iam/keys/create', { userName: 'everywhere' });
+      for (const gateway of gateways) {
+        const client = new S3Client({ endpoint: `http://${gateway.address}`, region: file.region, forcePathStyle: true, credentials: key, maxAttempts: 1 });
+        try {
+          // InvalidAccessKeyId until the gateway's poll has seen the key; then authenticated, and refused
+          // AccessDenied as a user with no policy (never SignatureDoesNotMatch: every gateway opens the same secret).
+          const answer = await waitFor(`the key on ${gateway.name}`, 30_000, () => client.send(new ListBucketsCommand({})).then(
+            () => 'allowed',
+            (err: { name: string }) => (err.name === 'InvalidAccessKeyId' ? undefined : err.name),
+          ));
+          assert.equal(answer, 'AccessDenied', gateway.name);
+        } finally {
+          client.destroy();
+        }
       }
     });
 

@@ -15,8 +15,9 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
-import { identityOf, ownerOf, requireAccess } from '../authorize.js';
+import { ownerOf, requireAccess } from '../authorize.js';
 import { authenticateForm, missingField } from '../sigv4/post-form.js';
+import { identityOf } from '../identity.js';
 import { parseTaggingXml } from '../tags.js';
 import { escapeXml } from '../xml.js';
 import { optionalTags, writeResponseHeaders } from './put-object.js';
@@ -123,7 +124,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
     throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { extra: { ArgumentName: 'file', ArgumentValue: '0' } });
   }
   const key = keyOf(form.fields, form.file.filename);
-  await requireAccess({ ...c, identity: identityOf(auth) }, 's3:PutObject', 'object', key, false);
+  await requireAccess({ ...c, identity: identityOf(c.config, auth) }, 's3:PutObject', 'object', key, false);
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
   const ranges = auth && policy ? checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion }) : [];
   const headers = headersOf(fields);

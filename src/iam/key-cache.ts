@@ -1,0 +1,118 @@
+// Every active access key in memory, with the Identity it signs as: signature checks look keys up here,
+// never in the MetaStore. Reloaded whole when the IAM generation moves: at once after a change made
+// through this process, and by a poll of the generation record (one get) for changes made elsewhere.
+import type { Logger } from '../util/log.js';
+import { accountId, type Identity } from './types.js';
+
+const rootArn = `arn:aws:iam::${accountId}:root`;
+import { userArn, type IamSnapshot, type IamStore } from './users.js';
+
+/** How often a process on a shared MetaStore looks for IAM changes made by others. */
+export const iamPollIntervalMs = 1000;
+
+interface CachedKey {
+  secretAccessKey: string;
+  identity: Identity;
+}
+
+export interface KeyCacheOptions {
+  store: IamStore;
+  root: { accessKeyId: string; secretAccessKey: string };
+  /** Test-only keys with root's rights (TESSERA_TEST_ACCESS_KEYS), until identity policies are evaluated. */
+  testKeys?: Record<string, string>;
+  log?: Logger;
+}
+
+export class KeyCache {
+  private entries = new Map<string, CachedKey>();
+  private generation = -1;
+  private running: Promise<void> | undefined;
+  private again: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failing = false;
+  private readonly root: CachedKey;
+
+  constructor(private readonly options: KeyCacheOptions) {
+    this.root = { secretAccessKey: options.root.secretAccessKey, identity: Object.freeze({ kind: 'root', accessKeyId: options.root.accessKeyId, arn: rootArn }) };
+  }
+
+  /** The secret of an active key; undefined for an unknown, inactive or deleted one. */
+  secretFor(accessKeyId: string): string | undefined {
+    return this.lookup(accessKeyId)?.secretAccessKey;
+  }
+
+  /** Who a key signs as; undefined for an unknown, inactive or deleted one. */
+  identityFor(accessKeyId: string): Identity | undefined {
+    return this.lookup(accessKeyId)?.identity;
+  }
+
+  private lookup(accessKeyId: string): CachedKey | undefined {
+    if (accessKeyId === this.options.root.accessKeyId) return this.root;
+    const entry = this.entries.get(accessKeyId);
+    if (entry) return entry;
+    const testSecret = this.options.testKeys?.[accessKeyId];
+    return testSecret === undefined ? undefined : { secretAccessKey: testSecret, identity: { kind: 'root', accessKeyId, arn: rootArn } };
+  }
+
+  /**
+   * Reloads the keys if the generation moved since the last load. A call made while a load runs waits
+   * for one that starts after it, so a caller that just committed a change sees it once this resolves.
+   */
+  refresh(): Promise<void> {
+    if (!this.running) {
+      this.running = this.load().finally(() => (this.running = undefined));
+      return this.running;
+    }
+    this.again ??= this.running.catch(() => undefined).then(() => {
+      this.again = undefined;
+      return this.refresh();
+    });
+    return this.again;
+  }
+
+  /** Polls the generation every `intervalMs` until stop(); a failed look is logged once per run of failures. */
+  start(intervalMs = iamPollIntervalMs): void {
+    this.stop();
+    this.timer = setInterval(() => {
+      this.refresh().then(
+        () => (this.failing = false),
+        (err: unknown) => {
+          if (!this.failing) this.options.log?.warn('Cannot load IAM users and access keys', { error: String(err) });
+          this.failing = true;
+        },
+      );
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async load(): Promise<void> {
+    if ((await this.options.store.generation()) === this.generation) return;
+    const snapshot = await this.options.store.snapshot();
+    if (snapshot.unreadable.length > 0) this.options.log?.warn('Cannot open the secrets of some access keys: they are refused until re-created', { accessKeys: snapshot.unreadable });
+    this.entries = entriesOf(snapshot);
+    this.generation = snapshot.generation;
+  }
+}
+
+function entriesOf(snapshot: IamSnapshot): Map<string, CachedKey> {
+  const entries = new Map<string, CachedKey>();
+  for (const { record, secretAccessKey } of snapshot.keys.values()) {
+    if (record.status !== 'Active') continue;
+    const user = snapshot.users.get(record.userName);
+    if (!user) continue; // a key whose user is gone cannot be left behind by DeleteUser; ignored should one be
+    const identity: Identity = Object.freeze({
+      kind: 'user' as const,
+      accessKeyId: record.accessKeyId,
+      userName: record.userName,
+      arn: userArn(record.userName),
+      policies: Object.freeze(user.policies.map((p) => p.document)),
+    });
+    entries.set(record.accessKeyId, { secretAccessKey, identity });
+  }
+  return entries;
+}

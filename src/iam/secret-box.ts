@@ -1,0 +1,86 @@
+// The IAM key: the server key that access key secrets are sealed under (AES-256-GCM) before they reach the
+// MetaStore, so a copy of the database alone does not hand them out. Kept in a file of its own (iam.key in
+// the data directory, or --iam-key-file), which every gateway of a cluster shares.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+
+export const iamKeyBytes = 32;
+const ivBytes = 12;
+const tagBytes = 16;
+
+/** A secret sealed under the IAM key: base64 fields, so the record stays JSON. */
+export interface SealedSecret {
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/**
+ * The IAM key in `path`; when `create` and the file does not exist, a fresh random one written there
+ * (mode 0600, never overwriting: two processes starting at once keep the first). The file holds the key
+ * as 64 hex digits and a newline.
+ */
+export async function loadIamKey(path: string, options: { create: boolean }): Promise<Buffer> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) {
+      throw new Error(`Cannot read IAM key file "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    const created = randomBytes(iamKeyBytes);
+    try {
+      await writeFile(path, `${created.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+      return created;
+    } catch (writeErr) {
+      if ((writeErr as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`Cannot create IAM key file "${path}": ${(writeErr as NodeJS.ErrnoException).code ?? String(writeErr)}`);
+      text = await readFile(path, 'utf8');
+    }
+  }
+  return parseIamKey(path, text);
+}
+
+function parseIamKey(path: string, text: string): Buffer {
+  const hex = text.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`Cannot use IAM key file "${path}": expected ${iamKeyBytes} bytes as ${iamKeyBytes * 2} hex digits`);
+  return Buffer.from(hex, 'hex');
+}
+
+/**
+ * Seals `secret` under `key`, bound to `context` (the access key id) as additional data: a sealed secret
+ * copied onto another key's record does not open.
+ */
+export function sealSecret(key: Buffer, context: string, secret: string): SealedSecret {
+  checkKey(key);
+  const iv = randomBytes(ivBytes);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });
+  cipher.setAAD(Buffer.from(context, 'utf8'));
+  const data = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+}
+
+/** The secret `sealed` holds; throws when `key` or `context` is not the one it was sealed with. */
+export function openSecret(key: Buffer, context: string, sealed: SealedSecret): string {
+  checkKey(key);
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'), { authTagLength: tagBytes });
+  decipher.setAAD(Buffer.from(context, 'utf8'));
+  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+  } catch (err) {
+    throw new Error(`Cannot open the secret of access key "${context}": the IAM key is not the one it was sealed under`, { cause: err });
+  }
+}
+
+/**
+ * A fingerprint of the IAM key, stored beside the keys it sealed: a gateway started with a different key
+ * file is refused at start rather than failing every user's request. An HMAC, so it reveals nothing of the key.
+ */
+export function iamKeyFingerprint(key: Buffer): string {
+  checkKey(key);
+  return createHmac('sha256', key).update('tessera iam key fingerprint v1').digest('hex');
+}
+
+function checkKey(key: Buffer): void {
+  if (key.length !== iamKeyBytes) throw new RangeError(`Cannot use an IAM key of ${key.length} bytes: expected ${iamKeyBytes}`);
+}
