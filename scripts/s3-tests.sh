@@ -87,6 +87,9 @@ port="${port%%/*}"
 
 # Tessera has one user (root), so main, alt and tenant all use root's keys. Tests that expect alt
 # or tenant to be denied access to main's buckets (ACL and policy tests) cannot be meaningful.
+# The store's one account shows as its canonical id, with the display name "tessera", in owners and grants.
+canonical_id="$(node --input-type=module -e "import('$repo_root/dist/iam/acl.js').then((m) => console.log(m.accountCanonicalId))")"
+
 cat >"$out_dir/s3tests.conf" <<EOF
 [DEFAULT]
 host = 127.0.0.1
@@ -98,23 +101,23 @@ ssl_verify = False
 bucket prefix = tessera-{random}-
 
 [s3 main]
-display_name = root
-user_id = root
+display_name = tessera
+user_id = $canonical_id
 email = root@example.com
 api_name =
 access_key = $access_key
 secret_key = $secret_key
 
 [s3 alt]
-display_name = root
-user_id = root
+display_name = tessera
+user_id = $canonical_id
 email = root@example.com
 access_key = $access_key
 secret_key = $secret_key
 
 [s3 tenant]
-display_name = root
-user_id = root
+display_name = tessera
+user_id = $canonical_id
 email = root@example.com
 tenant = root
 access_key = $access_key
@@ -122,21 +125,21 @@ secret_key = $secret_key
 
 [iam]
 email = root@example.com
-user_id = root
+user_id = $canonical_id
 access_key = $access_key
 secret_key = $secret_key
-display_name = root
+display_name = tessera
 
 [iam root]
 access_key = $access_key
 secret_key = $secret_key
-user_id = root
+user_id = $canonical_id
 email = root@example.com
 
 [iam alt root]
 access_key = $access_key
 secret_key = $secret_key
-user_id = root
+user_id = $canonical_id
 email = root@example.com
 EOF
 

@@ -45,6 +45,7 @@ export interface SharedFlags {
   shutdownTimeout: string;
   sigv2: string;
   iamKeyFile: string;
+  blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
   logFormat?: string;
@@ -59,6 +60,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
     .addOption(new Option('--sigv2 <on|off>', 'accept AWS Signature Version 2 (Authorization: AWS ..., and presigned URLs with AWSAccessKeyId/Signature/Expires), which older tools still send; off answers it as AWS\'s SigV4-only regions do').env('TESSERA_SIGV2').default('on'))
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
+    .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
     .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
@@ -102,6 +104,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     domains: list(opts.domain),
     sigv2: onOff('--sigv2', opts.sigv2),
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
+    blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
     orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,

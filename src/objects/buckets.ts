@@ -7,15 +7,26 @@ import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
 import { bucketUploadsRemoval } from './multipart.js';
 import { metaRetriesMax } from '../constants.js';
+import type { Acl, ObjectOwnership } from '../iam/types.js';
 
-export async function createBucket(ctx: ObjectContext, name: string, owner: string): Promise<BucketRecord> {
+export interface BucketSettings {
+  ownership?: ObjectOwnership;
+  acl?: Acl;
+}
+
+export async function createBucket(ctx: ObjectContext, name: string, owner: string, settings: BucketSettings = {}): Promise<BucketRecord> {
   const existing = await ctx.meta.get(keys.bucket(name));
   if (existing) {
     const record = decodeRecord<BucketRecord>(existing);
     if (record.owner === owner && !record.deleting) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
     throw new ObjectError('BucketAlreadyExists', undefined, { extra: { BucketName: name } });
   }
-  const record: BucketRecord = { name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Unversioned' };
+  const record: BucketRecord = {
+    name, createdMs: ctx.nowMs(), owner, region: ctx.region, versioning: 'Unversioned',
+    // Written out even when it is the default, so the record says what the bucket was created with.
+    ownership: settings.ownership ?? 'BucketOwnerEnforced',
+    ...(settings.acl ? { acl: settings.acl } : {}),
+  };
   const ok = await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: null }], writes: [{ key: keys.bucket(name), value: encodeRecord(record) }] });
   if (!ok) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
   return record;
@@ -78,6 +89,23 @@ export async function setBucketTags(ctx: ObjectContext, name: string, tags: Reco
   await updateBucket(ctx, name, (r) => {
     const { tags: _, ...rest } = r;
     return Object.keys(tags).length > 0 ? { ...rest, tags } : rest;
+  });
+}
+
+/** Replaces the bucket ACL (PutBucketAcl). */
+export async function setBucketAcl(ctx: ObjectContext, name: string, acl: Acl): Promise<void> {
+  await updateBucket(ctx, name, (r) => ({ ...r, acl }));
+}
+
+/**
+ * Sets Object Ownership, or removes the bucket's ownership controls (undefined). `check` runs on the record
+ * read, inside the retry loop, to refuse a change the bucket's current state forbids.
+ */
+export async function setBucketOwnership(ctx: ObjectContext, name: string, ownership: ObjectOwnership | undefined, check?: (r: BucketRecord) => void): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    check?.(r);
+    const { ownership: _, ownershipRemoved: __, ...rest } = r;
+    return ownership ? { ...rest, ownership } : { ...rest, ownershipRemoved: true };
   });
 }
 

@@ -8,6 +8,7 @@ import type { VersionRecord } from './records.js';
 import { createChecksum } from '../util/checksum.js';
 import { uploadPart, type PartParams } from './multipart.js';
 import type { PartRecord } from './records.js';
+import type { Acl } from '../iam/types.js';
 
 export interface CopyParams extends WriteConditions {
   source: VersionRecord;
@@ -18,6 +19,8 @@ export interface CopyParams extends WriteConditions {
   headers: Record<string, string>;
   storageClass: string;
   tags?: Record<string, string>;
+  /** The copy's ACL, from the request: a copy never takes the source's. Absent means private. */
+  acl?: Acl;
   signal?: AbortSignal;
 }
 

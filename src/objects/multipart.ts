@@ -15,6 +15,7 @@ import { StoreError } from '../util/errors.js';
 import { assert } from '../util/assert.js';
 import { completionWrites, partsDigestOf, readCompletion, type CompletedUploadRecord, type CompletionResult } from './completed-uploads.js';
 import type { Check, Write } from '../meta/types.js';
+import type { Acl } from '../iam/types.js';
 
 export function newUploadId(nowMs: number): string {
   // Time first, so a key's uploads list in the order they were initiated, as AWS lists them.
@@ -29,7 +30,7 @@ export async function readUpload(ctx: ObjectContext, bucket: string, key: string
 
 export async function createUpload(
   ctx: ObjectContext,
-  params: { bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE' },
+  params: { bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>; acl?: Acl; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE' },
 ): Promise<UploadRecord> {
   const bucket = await readBucket(ctx, params.bucket);
   const record: UploadRecord = {
@@ -40,6 +41,7 @@ export async function createUpload(
     storageClass: params.storageClass,
     headers: params.headers,
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
+    ...(params.acl ? { acl: params.acl } : {}),
     ...(params.checksumAlgorithm ? { checksumAlgorithm: params.checksumAlgorithm, checksumType: params.checksumType ?? defaultChecksumType(params.checksumAlgorithm) } : {}),
   };
   const ok = await ctx.meta.commit({

@@ -6,6 +6,7 @@ import { discard, ingest, objectDataOf, type StoredData } from './data.js';
 import { installVersion, readBucket, readLatest } from './key-state.js';
 import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
 import type { Redundancy } from '../blocks/types.js';
+import type { Acl } from '../iam/types.js';
 
 export interface WriteConditions {
   ifMatch?: string;
@@ -23,6 +24,8 @@ export interface PutParams extends WriteConditions {
   headers: Record<string, string>;
   storageClass: string;
   tags?: Record<string, string>;
+  /** The ACL the request set (x-amz-acl, x-amz-grant-*); absent means private. */
+  acl?: Acl;
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
@@ -72,7 +75,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 }
 
 export function newObjectRecord(
-  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined },
+  params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; acl?: Acl | undefined },
   fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
 ): VersionRecord {
   return {
@@ -88,6 +91,7 @@ export function newObjectRecord(
     storageClass: params.storageClass,
     ...(fields.checksum ? { checksum: fields.checksum } : {}),
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
+    ...(params.acl ? { acl: params.acl } : {}),
     data: fields.data,
   };
 }

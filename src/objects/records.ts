@@ -29,6 +29,11 @@ export interface BucketRecord {
   publicAccessBlock?: PublicAccessBlock;
   /** Object Ownership; absent means BucketOwnerEnforced, AWS's default for new buckets. */
   ownership?: ObjectOwnership;
+  /**
+   * Set by DeleteBucketOwnershipControls: the bucket then has no ownership controls, and behaves as
+   * ObjectWriter (ACLs on), as AWS does; GetBucketOwnershipControls answers OwnershipControlsNotFoundError.
+   */
+  ownershipRemoved?: boolean;
   /** The bucket ACL; absent means private (the owner has FULL_CONTROL). */
   acl?: Acl;
   /** Object Lock: set when the bucket was created with it (it cannot be turned off). */
@@ -116,6 +121,8 @@ export interface UploadRecord {
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   tags?: Record<string, string>;
+  /** The ACL CreateMultipartUpload set, which the completed object gets. */
+  acl?: Acl;
 }
 
 export interface PartRecord {

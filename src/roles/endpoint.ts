@@ -1,6 +1,7 @@
 // The HTTP endpoint of a server or gateway: one listener sending health checks to health.ts, /_tessera/...
 // to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
 // graceful stop (drain.ts). Also the address helpers of every role.
+import { writeStorePublicAccessBlock } from '../objects/bucket-access.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
@@ -25,6 +26,8 @@ export interface EndpointOptions {
   domains: string[];
   /** Whether SigV2 (header and presigned) is accepted; default true, as AWS still does in most regions. */
   sigv2?: boolean;
+  /** The store-wide Block Public Access settings all on (true, the default) or all off. */
+  blockPublicAccess?: boolean;
   credentials: RootCredentials;
   objects: ObjectContext;
   /** The admin module's dependencies, given the endpoint's request counters. */
@@ -73,6 +76,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       sigv2: options.sigv2 ?? true,
     },
   };
+  // `--block-public-access off` stores the store-wide setting off (as `admin public-access-block set --all
+  // off` would); on, the default, leaves what is stored (all on unless an operator changed it).
+  if (options.blockPublicAccess === false) {
+    await writeStorePublicAccessBlock(options.objects, { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false });
+  }
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
   const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken), 'Metrics');

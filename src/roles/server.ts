@@ -69,6 +69,8 @@ export interface EndpointConfig {
   shutdownTimeoutMs?: number;
   /** Whether SigV2 (header and presigned) is accepted; default true. */
   sigv2?: boolean;
+  /** The store-wide Block Public Access settings all on (true, the default) or all off. */
+  blockPublicAccess?: boolean;
   log?: Logger;
 }
 
@@ -144,6 +146,7 @@ export async function serveStores(
       region: config.region,
       domains: config.domains,
       ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
+      ...(config.blockPublicAccess !== undefined ? { blockPublicAccess: config.blockPublicAccess } : {}),
       credentials,
       objects,
       log,

@@ -2,7 +2,11 @@
 // in the access table, gathers the inputs (the identity's policies, the bucket's policy, ACL answer and
 // Block Public Access, the store's Block Public Access) and asks the one evaluator in src/iam.
 import type { TLSSocket } from 'node:tls';
-import type { Identity, PublicAccessBlock } from '../iam/types.js';
+import type { Acl, Identity, PublicAccessBlock } from '../iam/types.js';
+import { aclGrants, aclPermissionFor } from '../iam/acl-check.js';
+import { aclInForce, ownershipOf } from '../iam/acl.js';
+import type { BucketRecord } from '../objects/records.js';
+import { resolveVersion } from '../objects/get-object.js';
 import { accountId } from '../iam/types.js';
 import { evaluate, type Decision } from '../iam/evaluate.js';
 import type { ConditionValues } from '../iam/conditions.js';
@@ -76,18 +80,37 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
       identityPolicies.push(policy);
     }
   }
-  const decision = evaluate(
-    { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity) },
-    {
-      identityPolicies,
-      bucketPolicy: bucket?.policy,
-      bucketPolicyPublic: bucket?.policyPublic ?? false,
-      publicAccessBlock,
-      // TODO(issue 13): the ACL's answer (aclPermissionFor/aclGrants) once the acl branch lands.
-      aclAllows: false,
-    },
-  );
+  const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity) };
+  const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
+  let decision = evaluate(request, inputs);
+  // The ACL is asked only when the policies neither allowed nor denied: an object's ACL costs a read.
+  if (decision === 'implicit' && bucket?.record && level !== 'service') {
+    if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = evaluate(request, { ...inputs, aclAllows: true });
+  }
   return { decision, ...(bucket ? { bucket } : {}) };
+}
+
+/**
+ * Whether the ACL in force (none but the owner's under BucketOwnerEnforced) grants the action. Only group
+ * grants (AllUsers, AuthenticatedUsers) count here: a grant to the account's canonical id is the account's,
+ * and its users act under their identity policies, as an account principal in a bucket policy works.
+ */
+async function aclAllows(c: AccessContext, record: BucketRecord, action: string, level: 'bucket' | 'object', key: string | undefined, block: PublicAccessBlock): Promise<boolean> {
+  if (ownershipOf(record) === 'BucketOwnerEnforced') return false;
+  const permission = aclPermissionFor(action, level);
+  if (!permission) return false;
+  let acl: Acl | undefined = record.acl;
+  if (level === 'object') {
+    if (key === undefined || c.bucket === undefined) return false;
+    const versionId = c.query.get('versionId') ?? undefined;
+    try {
+      acl = (await resolveVersion(c.objects, c.bucket, key, versionId)).acl;
+    } catch {
+      return false; // no such object (or version): nothing to grant; the handler answers what is missing
+    }
+  }
+  const groupsOnly = aclInForce(ownershipOf(record), acl);
+  return aclGrants({ ...groupsOnly, grants: groupsOnly.grants.filter((g) => g.grantee.type === 'Group') }, c.identity, permission, { ignorePublic: block.IgnorePublicAcls });
 }
 
 /** The store's and the bucket's Block Public Access together: each setting on where either turns it on. */

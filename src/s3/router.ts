@@ -25,6 +25,11 @@ import { handleDeleteObjectTagging, handleGetObjectTagging, handlePutObjectTaggi
 import { handleDeleteBucketTagging, handleGetBucketTagging, handlePutBucketTagging } from './handlers/bucket-tagging.js';
 import { handleDeleteBucketPolicy, handleGetBucketPolicy, handleGetBucketPolicyStatus, handlePutBucketPolicy } from './handlers/bucket-policy.js';
 import { handleDeletePublicAccessBlock, handleGetPublicAccessBlock, handlePutPublicAccessBlock } from './handlers/public-access-block.js';
+import { handleGetBucketAcl, handlePutBucketAcl } from './handlers/bucket-acl.js';
+import { handleGetObjectAcl, handlePutObjectAcl } from './handlers/object-acl.js';
+import {
+  handleDeleteBucketOwnershipControls, handleGetBucketOwnershipControls, handlePutBucketOwnershipControls,
+} from './handlers/bucket-ownership.js';
 
 export type Handler = (c: RequestContext) => Promise<void>;
 
@@ -83,6 +88,8 @@ const routes = new Map<string, Route>([
   ['bucket GET versions', { pick: () => handleListObjectVersions, serves: [handleListObjectVersions] }],
   ['bucket GET uploads', { pick: () => handleListMultipartUploads, serves: [handleListMultipartUploads] }],
   ['bucket GET tagging', { pick: () => handleGetBucketTagging, serves: [handleGetBucketTagging] }],
+  ['bucket GET acl', { pick: () => handleGetBucketAcl, serves: [handleGetBucketAcl] }],
+  ['bucket GET ownershipControls', { pick: () => handleGetBucketOwnershipControls, serves: [handleGetBucketOwnershipControls] }],
   ['bucket GET policy', { pick: () => handleGetBucketPolicy, serves: [handleGetBucketPolicy] }],
   ['bucket GET policyStatus', { pick: () => handleGetBucketPolicyStatus, serves: [handleGetBucketPolicyStatus] }],
   ['bucket GET publicAccessBlock', { pick: () => handleGetPublicAccessBlock, serves: [handleGetPublicAccessBlock] }],
@@ -90,15 +97,19 @@ const routes = new Map<string, Route>([
   ['bucket PUT ', { pick: () => handleCreateBucket, serves: [handleCreateBucket] }],
   ['bucket PUT versioning', { pick: () => handlePutBucketVersioning, serves: [handlePutBucketVersioning] }],
   ['bucket PUT tagging', { pick: () => handlePutBucketTagging, serves: [handlePutBucketTagging] }],
+  ['bucket PUT acl', { pick: () => handlePutBucketAcl, serves: [handlePutBucketAcl] }],
+  ['bucket PUT ownershipControls', { pick: () => handlePutBucketOwnershipControls, serves: [handlePutBucketOwnershipControls] }],
   ['bucket PUT policy', { pick: () => handlePutBucketPolicy, serves: [handlePutBucketPolicy] }],
   ['bucket PUT publicAccessBlock', { pick: () => handlePutPublicAccessBlock, serves: [handlePutPublicAccessBlock] }],
   ['bucket DELETE ', { pick: () => handleDeleteBucket, serves: [handleDeleteBucket] }],
   ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging, serves: [handleDeleteBucketTagging] }],
+  ['bucket DELETE ownershipControls', { pick: () => handleDeleteBucketOwnershipControls, serves: [handleDeleteBucketOwnershipControls] }],
   ['bucket DELETE policy', { pick: () => handleDeleteBucketPolicy, serves: [handleDeleteBucketPolicy] }],
   ['bucket DELETE publicAccessBlock', { pick: () => handleDeletePublicAccessBlock, serves: [handleDeletePublicAccessBlock] }],
   ['bucket POST ', { pick: () => handlePostObject, serves: [handlePostObject] }],
   ['bucket POST delete', { pick: () => handleDeleteObjects, serves: [handleDeleteObjects] }],
   ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject), serves: [handleListParts, handleGetObject] }],
+  ['object GET acl', { pick: () => handleGetObjectAcl, serves: [handleGetObjectAcl] }],
   ['object GET attributes', { pick: () => handleGetObjectAttributes, serves: [handleGetObjectAttributes] }],
   ['object GET tagging', { pick: () => handleGetObjectTagging, serves: [handleGetObjectTagging] }],
   ['object GET torrent', { pick: () => handleGetObjectTorrent, serves: [handleGetObjectTorrent] }],
@@ -112,6 +123,7 @@ const routes = new Map<string, Route>([
     writeOptions: ['partNumber', 'uploadId'],
   }],
   ['object PUT tagging', { pick: () => handlePutObjectTagging, serves: [handlePutObjectTagging], writeOptions: ['versionId'] }],
+  ['object PUT acl', { pick: () => handlePutObjectAcl, serves: [handlePutObjectAcl], writeOptions: ['versionId'] }],
   ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), serves: [handleAbortMultipartUpload, handleDeleteObject], writeOptions: ['uploadId', 'versionId'] }],
   ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, serves: [handleDeleteObjectTagging], writeOptions: ['versionId'] }],
   ['object POST uploads', { pick: () => handleCreateMultipartUpload, serves: [handleCreateMultipartUpload] }],

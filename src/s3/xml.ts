@@ -53,10 +53,18 @@ export type XmlNode = string | number | boolean | undefined | null | XmlElement 
 export interface XmlElement {
   readonly tag: string;
   readonly children: XmlNode;
+  /** Attributes, already rendered ('xsi:type="Group"'); rare, so kept out of el()'s common path. */
+  readonly attributes?: string;
 }
 
 export function el(tag: string, children: XmlNode): XmlElement {
   return { tag, children };
+}
+
+/** An element with attributes (values escaped here). */
+export function elWithAttributes(tag: string, attributes: Readonly<Record<string, string>>, children: XmlNode): XmlElement {
+  const rendered = Object.entries(attributes).map(([name, value]) => `${name}="${escapeXml(value)}"`).join(' ');
+  return { tag, children, attributes: rendered };
 }
 
 // Rendered by string concatenation: V8 joins the pieces lazily, which for a 1,000-key listing costs less
@@ -68,7 +76,10 @@ function render(node: XmlNode): string {
     for (const child of node) out += render(child);
     return out;
   }
-  if (typeof node === 'object') return `<${node.tag}>${render(node.children)}</${node.tag}>`;
+  if (typeof node === 'object') {
+    const open = node.attributes === undefined ? node.tag : `${node.tag} ${node.attributes}`;
+    return `<${open}>${render(node.children)}</${node.tag}>`;
+  }
   return escapeXml(String(node));
 }
 

@@ -223,9 +223,9 @@ test('Content-Length - a PUT with neither a length nor chunked transfer encoding
 
 test('Unknown operations - sub-resources we do not implement get 501 NotImplemented', async () => {
   const cases: { method: string; path: string; query: Record<string, string | null>; body?: string }[] = [
-    { method: 'GET', path: `/${Bucket}`, query: { acl: null } },
-    { method: 'PUT', path: `/${Bucket}`, query: { acl: null }, body: '<AccessControlPolicy/>' },
-    { method: 'GET', path: objectPath(Bucket, 'canary'), query: { acl: null } },
+    { method: 'GET', path: `/${Bucket}`, query: { logging: null } },
+    { method: 'PUT', path: `/${Bucket}`, query: { logging: null }, body: '<BucketLoggingStatus/>' },
+    { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { renameObject: null } },
     { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
     { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { retention: null }, body: '<Retention/>' },
     { method: 'GET', path: `/${Bucket}`, query: { website: null } },

@@ -28,17 +28,17 @@ async function assertUnchanged(): Promise<void> {
 
 // Every sub-resource of the S3 API (the AWS SDK's request URIs), with the methods AWS serves on it.
 const bucketSubresources: Record<string, string[]> = {
-  abac: ['GET', 'PUT'], accelerate: ['GET', 'PUT'], acl: ['GET', 'PUT'], analytics: ['GET', 'PUT', 'DELETE'],
+  abac: ['GET', 'PUT'], accelerate: ['GET', 'PUT'], analytics: ['GET', 'PUT', 'DELETE'],
   cors: ['GET', 'PUT', 'DELETE'], encryption: ['GET', 'PUT', 'DELETE'], 'intelligent-tiering': ['GET', 'PUT', 'DELETE'],
   inventory: ['GET', 'PUT', 'DELETE'], lifecycle: ['GET', 'PUT', 'DELETE'], logging: ['GET', 'PUT'],
   metadataAnnotationTable: ['PUT'], metadataConfiguration: ['GET', 'POST', 'DELETE'], metadataInventoryTable: ['PUT'],
   metadataJournalTable: ['PUT'], metadataTable: ['GET', 'POST', 'DELETE'], metrics: ['GET', 'PUT', 'DELETE'],
-  notification: ['GET', 'PUT'], 'object-lock': ['GET', 'PUT'], ownershipControls: ['GET', 'PUT', 'DELETE'],
-  // policy, policyStatus and publicAccessBlock are served (issue 13).
+  notification: ['GET', 'PUT'], 'object-lock': ['GET', 'PUT'],
+  // policy, policyStatus, publicAccessBlock, acl and ownershipControls are served (issue 13).
   replication: ['GET', 'PUT', 'DELETE'], requestPayment: ['GET', 'PUT'], session: ['GET'], website: ['GET', 'PUT', 'DELETE'],
 };
 const objectSubresources: Record<string, string[]> = {
-  acl: ['GET', 'PUT'], annotation: ['GET', 'PUT', 'DELETE'], encryption: ['PUT'], 'legal-hold': ['GET', 'PUT'],
+  annotation: ['GET', 'PUT', 'DELETE'], encryption: ['PUT'], 'legal-hold': ['GET', 'PUT'],
   renameObject: ['PUT'], restore: ['POST'], retention: ['GET', 'PUT'], select: ['POST'],
 };
 

@@ -9,6 +9,7 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { el, isoDate } from '../xml.js';
+import { aclOfWrite } from './object-acl.js';
 
 export async function handleCopyObject(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
@@ -17,6 +18,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { extra: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });
   }
+  const acl = await aclOfWrite(c, bucket, c.req.headers);
   const { source, record } = await resolveCopySource(c);
   const storageClass = header(c, 'x-amz-storage-class') !== undefined ? storageClassFrom(c.req.headers) : record.storageClass;
   const sameObject = source.bucket === bucket && source.key === key && source.versionId === undefined;
@@ -36,6 +38,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
     headers: directive === 'REPLACE' ? storedHeadersFrom(c.req.headers) : record.headers,
     storageClass,
     ...optionalTags(tags),
+    ...acl,
     ...writeConditionsOf(c),
     signal: c.signal,
   });

@@ -1,8 +1,12 @@
 // CreateBucket: AWS naming rules, LocationConstraint checked against our region, and re-creation.
+import { accessCacheOf } from '../../objects/access-cache.js';
 import { createBucket } from '../../objects/buckets.js';
 import { ObjectError } from '../../objects/errors.js';
-import { readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
 import { signerOf } from '../authorize.js';
+import { header, readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
+import { accountCanonicalId } from '../../iam/acl.js';
+import { aclFromHeaders, checkAclAllowed } from '../acl.js';
+import { parseOwnership } from './bucket-ownership.js';
 import { S3Error } from '../errors.js';
 import { validateBucketName } from '../names.js';
 import { parseXml, xmlText } from '../xml.js';
@@ -20,8 +24,15 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
     if (location === '' || location === 'us-east-1') throw new S3Error('IllegalLocationConstraintException', `The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.`);
     throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
   }
+  const ownershipHeader = header(c, 'x-amz-object-ownership');
+  const ownership = ownershipHeader !== undefined ? parseOwnership(ownershipHeader) : 'BucketOwnerEnforced';
+  const requested = aclFromHeaders(c.req.headers, accountCanonicalId);
+  // A new bucket has no Block Public Access settings of its own: the store's apply.
+  if (requested) checkAclAllowed({ ownership }, requested, { storePublicAccessBlock: await accessCacheOf(c.objects.meta).storePublicAccessBlock(), creatingBucket: true });
+  // Under BucketOwnerEnforced the one accepted ACL is the owner's FULL_CONTROL, which is no ACL at all.
+  const acl = requested && ownership !== 'BucketOwnerEnforced' ? { acl: requested.acl } : {};
   try {
-    await createBucket(c.objects, bucket, signerOf(c));
+    await createBucket(c.objects, bucket, signerOf(c), { ownership, ...acl });
   } catch (err) {
     // S3's legacy answer in us-east-1: re-creating a bucket you own succeeds and changes nothing (its
     // objects, versioning and tags stay). Every other region answers 409 BucketAlreadyOwnedByYou.

@@ -6,6 +6,7 @@ import { signerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate } from '../xml.js';
 import { listBucketsMax } from '../../constants.js';
+import { accountOwnerXml } from '../acl.js';
 
 function invalidArgument(name: string, value: string, message: string): S3Error {
   return new S3Error('InvalidArgument', message, { extra: { ArgumentName: name, ArgumentValue: value } });
@@ -44,7 +45,7 @@ export async function handleListBuckets(c: RequestContext): Promise<void> {
   const last = buckets[buckets.length - 1];
   sendXml(c, 'ListAllMyBucketsResult', [
     el('Buckets', buckets.map((b) => el('Bucket', [el('Name', b.name), el('CreationDate', isoDate(b.createdMs)), el('BucketRegion', b.region)]))),
-    el('Owner', [el('ID', owner), el('DisplayName', owner)]),
+    el('Owner', accountOwnerXml),
     // ContinuationToken is the next page's token, present only when more buckets follow.
     isTruncated && last ? el('ContinuationToken', encodeToken(last.name)) : undefined,
     prefix !== null ? el('Prefix', prefix) : undefined,

@@ -4,6 +4,7 @@ import { getBucket } from '../../objects/buckets.js';
 import { versionIdOf } from '../../objects/records.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
 import { el, isoDate } from '../xml.js';
+import { accountOwnerXml } from '../acl.js';
 import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
 import { S3Error } from '../errors.js';
 
@@ -39,7 +40,7 @@ export async function handleListObjectVersions(c: RequestContext): Promise<void>
     nextVersionId !== undefined ? el('NextVersionIdMarker', nextVersionId) : undefined,
     result.entries.map(({ record, isLatest }) => {
       const common = [el('Key', enc.encode(record.key)), el('VersionId', versionIdOf(record)), el('IsLatest', isLatest), el('LastModified', isoDate(record.lastModifiedMs))];
-      const owner = el('Owner', [el('ID', record.owner), el('DisplayName', record.owner)]);
+      const owner = el('Owner', accountOwnerXml);
       if (record.deleteMarker) return el('DeleteMarker', [...common, owner]);
       return el('Version', [...common, el('ETag', record.etag), el('Size', record.size), el('StorageClass', record.storageClass), owner]);
     }),

@@ -4,6 +4,7 @@ import { getBucket } from '../../objects/buckets.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate, type XmlNode } from '../xml.js';
+import { accountOwnerXml } from '../acl.js';
 import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter, type Encoder } from '../list-params.js';
 
 function contents(entries: ObjectEntry[], enc: Encoder, withOwner: boolean): XmlNode {
@@ -14,7 +15,7 @@ function contents(entries: ObjectEntry[], enc: Encoder, withOwner: boolean): Xml
       el('ETag', entry.etag),
       el('Size', entry.size),
       el('StorageClass', entry.storageClass),
-      withOwner ? el('Owner', [el('ID', entry.owner), el('DisplayName', entry.owner)]) : undefined,
+      withOwner ? el('Owner', accountOwnerXml) : undefined,
     ]),
   );
 }

@@ -13,6 +13,8 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
 import { el, isoDate, parseXml, xmlList, xmlText } from '../xml.js';
+import { accountOwnerXml } from '../acl.js';
+import { aclOfWrite } from './object-acl.js';
 import { optionalTags, writeConditionsOf } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../../util/checksum.js';
@@ -46,8 +48,9 @@ export async function handleCreateMultipartUpload(c: RequestContext): Promise<vo
   if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
   if (typeHeader === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
   if (typeHeader === 'COMPOSITE' && algorithm === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+  const acl = await aclOfWrite(c, bucket, c.req.headers);
   const upload = await createUpload(c.objects, {
-    bucket, key, owner: await ownerOf(c),
+    bucket, key, owner: await ownerOf(c), ...acl,
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
@@ -192,7 +195,7 @@ export async function handleListParts(c: RequestContext): Promise<void> {
   const { records } = await readParts(c.objects, upload.uploadId, marker, maxParts + 1);
   const page = records.slice(0, maxParts);
   const truncated = records.length > maxParts;
-  const owner = [el('ID', upload.owner), el('DisplayName', upload.owner)];
+  const owner = accountOwnerXml;
   sendXml(c, 'ListPartsResult', [
     el('Bucket', bucket), el('Key', key), el('UploadId', upload.uploadId),
     el('Initiator', owner), el('Owner', owner), el('StorageClass', upload.storageClass),
@@ -234,8 +237,8 @@ export async function handleListMultipartUploads(c: RequestContext): Promise<voi
     el('IsTruncated', result.isTruncated),
     result.entries.map((u) => el('Upload', [
       el('Key', enc.encode(u.key)), el('UploadId', u.uploadId),
-      el('Initiator', [el('ID', u.owner), el('DisplayName', u.owner)]),
-      el('Owner', [el('ID', u.owner), el('DisplayName', u.owner)]),
+      el('Initiator', accountOwnerXml),
+      el('Owner', accountOwnerXml),
       el('StorageClass', u.storageClass), el('Initiated', isoDate(u.initiatedMs)),
       u.checksumAlgorithm ? el('ChecksumAlgorithm', u.checksumAlgorithm) : undefined,
     ])),

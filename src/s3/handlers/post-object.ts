@@ -21,6 +21,7 @@ import { identityOf } from '../identity.js';
 import { parseTaggingXml } from '../tags.js';
 import { escapeXml } from '../xml.js';
 import { optionalTags, writeResponseHeaders } from './put-object.js';
+import { aclOfWrite } from './object-acl.js';
 
 /** A POST upload may come unsigned at the HTTP level: the form carries its own signature. */
 export type FormPostContext = RequestContext;
@@ -89,7 +90,7 @@ function headersOf(fields: FormFields): Record<string, string> {
   const algorithm = fields.get('x-amz-checksum-algorithm');
   if (algorithm !== undefined) headers['x-amz-sdk-checksum-algorithm'] = algorithm.value;
   // The acl field is a PUT's x-amz-acl header (x-amz-grant-* fields already carry their header names),
-  // so whatever PutObject does with canned ACLs applies here too; today both are accepted and ignored.
+  // so whatever PutObject does with canned ACLs applies here too.
   delete headers['x-amz-acl'];
   const acl = fields.get('acl');
   if (acl !== undefined) headers['x-amz-acl'] = acl.value;
@@ -128,6 +129,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
   const ranges = auth && policy ? checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion }) : [];
   const headers = headersOf(fields);
+  const acl = await aclOfWrite(c, bucket, headers);
   const tagging = fields.get('tagging');
   const contentMd5 = parseContentMd5(fields.get('content-md5')?.value);
   // Paced by the IP's and bucket's byte limits; the key's, known only from the form, are not applied.
@@ -136,6 +138,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
     bucket,
     key,
     owner: auth ? auth.accessKeyId : await ownerOf(c),
+    ...acl,
     headers: storedHeadersFrom(headers),
     storageClass: storageClassFrom(headers),
     ...optionalTags(tagging === undefined ? undefined : parseTaggingXml(Buffer.from(tagging.value, 'utf8'))),

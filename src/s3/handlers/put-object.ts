@@ -7,6 +7,7 @@ import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { parseTaggingHeader } from '../tags.js';
+import { aclOfWrite } from './object-acl.js';
 
 export function optionalTags(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
   return tags ? { tags } : {};
@@ -31,10 +32,12 @@ export function writeResponseHeaders(record: VersionRecord): Record<string, stri
 }
 
 export async function handlePutObject(c: RequestContext): Promise<void> {
+  const bucket = requireBucket(c);
   const params = {
-    bucket: requireBucket(c),
+    bucket,
     key: requireKey(c),
     owner: await ownerOf(c),
+    ...(await aclOfWrite(c, bucket, c.req.headers)),
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
