@@ -37,8 +37,10 @@ class AccessCache {
     if (this.#buckets.size >= accessCacheEntriesMax) this.#buckets.clear();
     const value = loadBucket(this.meta, name);
     this.#buckets.set(name, { atMs: now, value });
-    // A failed read is not remembered: the next request reads again.
-    value.catch(() => this.#buckets.delete(name));
+    // A failed read is not remembered, nor a bucket that does not exist (yet): the next request reads again.
+    value.then((access) => {
+      if (!access.record && this.#buckets.get(name)?.value === value) this.#buckets.delete(name);
+    }, () => this.#buckets.delete(name));
     return value;
   }
 

@@ -1,4 +1,5 @@
 // Bucket operations: create, delete, list, versioning state and tags. Bucket names are validated in src/s3.
+import { accessCacheOf } from './access-cache.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
@@ -79,7 +80,11 @@ export async function updateBucket(ctx: ObjectContext, name: string, change: (r:
   for (let attempt = 0; attempt < 16; attempt++) {
     const { record, buf } = await readBucket(ctx, name);
     const next = change(record);
-    if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) return next;
+    if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) {
+      // Policy, ACL, ownership and Block Public Access live in the record: this process applies a change at once.
+      accessCacheOf(ctx.meta).invalidateBucket(name);
+      return next;
+    }
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot update bucket "${name}": too many concurrent changes`);
 }

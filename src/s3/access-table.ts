@@ -45,6 +45,12 @@ export const accessTable: ReadonlyMap<string, AccessRule> = new Map([
   ['PutPublicAccessBlock', rule('bucket', 's3:PutBucketPublicAccessBlock')],
   // AWS: DeletePublicAccessBlock needs s3:PutBucketPublicAccessBlock.
   ['DeletePublicAccessBlock', rule('bucket', 's3:PutBucketPublicAccessBlock')],
+  ['GetBucketAcl', rule('bucket', 's3:GetBucketAcl')],
+  ['PutBucketAcl', rule('bucket', 's3:PutBucketAcl')],
+  ['GetBucketOwnershipControls', rule('bucket', 's3:GetBucketOwnershipControls')],
+  ['PutBucketOwnershipControls', rule('bucket', 's3:PutBucketOwnershipControls')],
+  // AWS: DeleteBucketOwnershipControls needs s3:PutBucketOwnershipControls.
+  ['DeleteBucketOwnershipControls', rule('bucket', 's3:PutBucketOwnershipControls')],
   ['ListObjects', rule('bucket', 's3:ListBucket')],
   ['ListObjectsV2', rule('bucket', 's3:ListBucket')],
   ['ListObjectVersions', rule('bucket', 's3:ListBucketVersions')],
@@ -58,6 +64,8 @@ export const accessTable: ReadonlyMap<string, AccessRule> = new Map([
   ['GetObjectTagging', rule('object', versioned('s3:GetObjectTagging', 's3:GetObjectVersionTagging'))],
   ['PutObjectTagging', rule('object', versioned('s3:PutObjectTagging', 's3:PutObjectVersionTagging'))],
   ['DeleteObjectTagging', rule('object', versioned('s3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging'))],
+  ['GetObjectAcl', rule('object', versioned('s3:GetObjectAcl', 's3:GetObjectVersionAcl'))],
+  ['PutObjectAcl', rule('object', versioned('s3:PutObjectAcl', 's3:PutObjectVersionAcl'))],
   ['PutObject', rule('object', 's3:PutObject')],
   ['CopyObject', rule('object', 's3:PutObject', 'copy')],
   ['DeleteObject', rule('object', versioned('s3:DeleteObject', 's3:DeleteObjectVersion'))],
