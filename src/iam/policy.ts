@@ -35,6 +35,8 @@ export interface Statement {
 export interface Policy {
   version: '2012-10-17' | '2008-10-17';
   statements: Statement[];
+  /** Whether a condition reads s3:ExistingObjectTag/<key>: the caller must then read the object's tags. */
+  readsObjectTags?: boolean;
 }
 
 /** AWS's limit on a bucket policy's size. */
@@ -68,7 +70,8 @@ export function parsePolicy(text: string, options: { kind: PolicyKind; bucket?: 
   const statements = raw.map((s) => parseStatement(s, options));
   const sids = statements.flatMap((s) => (s.sid === undefined ? [] : [s.sid]));
   if (new Set(sids).size !== sids.length) throw new PolicyError('Statement IDs (SID) in a single policy must be unique');
-  return { version, statements };
+  const readsObjectTags = statements.some((s) => s.conditions.some((c) => c.key.startsWith('s3:existingobjecttag/')));
+  return { version, statements, ...(readsObjectTags ? { readsObjectTags } : {}) };
 }
 
 function parseStatement(raw: unknown, options: { kind: PolicyKind; bucket?: string }): Statement {

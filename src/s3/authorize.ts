@@ -82,7 +82,8 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
       identityPolicies.push(policy);
     }
   }
-  const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity) };
+  const tags = level === 'object' && (bucket?.policy?.readsObjectTags || identityPolicies.some((p) => p.readsObjectTags)) ? await objectTags(c, key) : undefined;
+  const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity, tags) };
   const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
   let decision = evaluate(request, inputs);
   // The ACL is asked only when the policies neither allowed nor denied: an object's ACL costs a read.
@@ -90,6 +91,16 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
     if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = evaluate(request, { ...inputs, aclAllows: true });
   }
   return { decision, ...(bucket ? { bucket } : {}) };
+}
+
+/** The tags of the object a request names (its versionId's, or the current version's); none when it does not exist. */
+async function objectTags(c: AccessContext, key: string | undefined): Promise<Record<string, string> | undefined> {
+  if (key === undefined || c.bucket === undefined) return undefined;
+  try {
+    return (await resolveVersion(c.objects, c.bucket, key, c.query.get('versionId') ?? undefined)).tags ?? {};
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -129,7 +140,7 @@ export function strictest(store: PublicAccessBlock, bucket: PublicAccessBlock | 
 const single = (value: string | undefined): readonly string[] | undefined => (value === undefined ? undefined : [value]);
 
 /** The request's condition key values, computed when a condition asks (keys arrive lower-cased). */
-export function conditionValues(c: AccessContext, identity: Identity): ConditionValues {
+export function conditionValues(c: AccessContext, identity: Identity, objectTags?: Record<string, string>): ConditionValues {
   return (key: string): readonly string[] | undefined => {
     switch (key) {
       case 'aws:sourceip': return single(clientIp(c.req.socket.remoteAddress));
@@ -164,6 +175,7 @@ export function conditionValues(c: AccessContext, identity: Identity): Condition
         return single(header(c, key.slice(3)));
       default:
         if (key.startsWith('s3:requestobjecttag/')) return requestTag(c, key.slice('s3:requestobjecttag/'.length));
+        if (key.startsWith('s3:existingobjecttag/') && objectTags) return existingTag(objectTags, key.slice('s3:existingobjecttag/'.length));
         return undefined;
     }
   };
@@ -197,4 +209,10 @@ export async function ownerOf(c: Pick<AccessContext, 'auth' | 'objects' | 'bucke
 export function signerOf(c: Pick<AccessContext, 'auth'>): string {
   if (!c.auth) throw new S3Error('AccessDenied');
   return c.auth.accessKeyId;
+}
+
+/** A tag of the object the request names; the policy's key arrives lower-cased, so it is matched so. */
+function existingTag(tags: Record<string, string>, lowerKey: string): readonly string[] | undefined {
+  for (const [k, v] of Object.entries(tags)) if (k.toLowerCase() === lowerKey) return [v];
+  return undefined;
 }

@@ -106,3 +106,15 @@ test('Bucket policy - naming a user grants it without an identity policy; its De
   assertS3Error(await raw(signingAs(server, reader), { path: `/${Bucket}/secret.txt` }), 403, 'AccessDenied');
   assert.equal((await raw(signingAs(server, reader), { path: `/${Bucket}/readme.txt` })).status, 200);
 });
+
+test('Object tags - s3:ExistingObjectTag lets a user read only objects tagged so', async () => {
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/open.txt', Body: 'open', Tagging: 'class=public' }));
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/closed.txt', Body: 'closed', Tagging: 'class=secret' }));
+  const user = await createUserWithKey(server, 'tagreader', {
+    tags: doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*`, Condition: { StringEquals: { 's3:ExistingObjectTag/class': 'public' } } }]),
+  });
+  const as = signingAs(server, user);
+  assert.equal((await raw(as, { path: `/${Bucket}/tagged/open.txt` })).text, 'open');
+  assertS3Error(await raw(as, { path: `/${Bucket}/tagged/closed.txt` }), 403, 'AccessDenied');
+  assertS3Error(await raw(as, { path: `/${Bucket}/readme.txt` }), 403, 'AccessDenied');
+});

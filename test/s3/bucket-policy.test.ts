@@ -5,10 +5,11 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketPolicyCommand, DeletePublicAccessBlockCommand, GetBucketPolicyCommand, GetBucketPolicyStatusCommand,
-  GetPublicAccessBlockCommand, PutBucketPolicyCommand, PutObjectCommand, PutPublicAccessBlockCommand,
+  GetObjectCommand, GetPublicAccessBlockCommand, PutBucketPolicyCommand, PutObjectCommand, PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError, send } from './raw-http.js';
+import { formBody, postForm } from './post-form.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'policies';
@@ -125,4 +126,20 @@ test('Admin API - the store-wide Block Public Access refuses unknown settings an
   assert.equal(wrong.status, 400);
   const anonymous = await send(server, { method: 'GET', path: '/_tessera/admin/public-access-block', headers: {} });
   assert.equal(anonymous.status, 403);
+});
+
+test('Anonymous writes - a policy letting anyone put under drop/ takes a PUT and a browser form POST there, nowhere else', async () => {
+  await storeBlock(allOff);
+  const dropBox = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${Bucket}/drop/*` }] });
+  await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: dropBox }));
+  const put = await send(server, { method: 'PUT', path: `/${Bucket}/drop/put.txt`, headers: { 'content-length': '3' }, body: Buffer.from('put') });
+  assert.equal(put.status, 200, put.text);
+  assertS3Error(await send(server, { method: 'PUT', path: `/${Bucket}/elsewhere.txt`, headers: { 'content-length': '3' }, body: Buffer.from('put') }), 403, 'AccessDenied');
+  const form = (key: string) => formBody([['key', key], ['file', 'form', 'f.txt']]);
+  const posted = await postForm(server, Bucket, form('drop/form.txt'));
+  assert.ok(posted.status === 204 || posted.status === 200, posted.text);
+  assertS3Error(await postForm(server, Bucket, form('elsewhere-form.txt')), 403, 'AccessDenied');
+  assert.equal(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/form.txt' }))).Body!.transformToString(), 'form');
+  assert.equal(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'drop/put.txt' }))).Body!.transformToString(), 'put');
+  await s3.send(new DeleteBucketPolicyCommand({ Bucket }));
 });
