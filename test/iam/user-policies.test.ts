@@ -118,3 +118,11 @@ test('Object tags - s3:ExistingObjectTag lets a user read only objects tagged so
   assertS3Error(await raw(as, { path: `/${Bucket}/tagged/closed.txt` }), 403, 'AccessDenied');
   assertS3Error(await raw(as, { path: `/${Bucket}/readme.txt` }), 403, 'AccessDenied');
 });
+
+test('ListBuckets - a user allowed s3:ListAllMyBuckets sees the account\'s buckets; one without it is refused', async () => {
+  const lister = await createUserWithKey(server, 'lister', { list: doc([{ Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }]) });
+  const listed = await raw(signingAs(server, lister), { path: '/' });
+  assert.equal(listed.status, 200, listed.text);
+  assert.match(listed.text, new RegExp(`<Name>${Bucket}</Name>`));
+  assertS3Error(await raw(signingAs(server, reader), { path: '/' }), 403, 'AccessDenied');
+});

@@ -31,7 +31,9 @@ function encodeToken(name: string): string {
 }
 
 export async function handleListBuckets(c: RequestContext): Promise<void> {
-  const owner = signerOf(c);
+  // A user of the account sees all of the account's buckets, as in AWS (s3:ListAllMyBuckets allowed it
+  // here); the root key lists the buckets it owns, as before users existed.
+  const owner = c.identity.kind === 'user' ? undefined : signerOf(c);
   const max = parseMaxBuckets(c.query.get('max-buckets'));
   const token = c.query.get('continuation-token');
   const prefix = c.query.get('prefix');
