@@ -106,3 +106,12 @@ export const driveOpsInFlightMax = 4;
 // a large PUT or GET on a busy server, short of the 30 s default grace an orchestrator gives before SIGKILL
 // plus the few seconds the stores take to close.
 export const shutdownTimeoutMsDefault = 30_000;
+
+/**
+ * How long a gateway trusts what it read of a bucket's policy and Block Public Access settings (and the
+ * store's): a change made through this gateway applies at once, one made through another within this time
+ * (AWS documents policy changes as eventually consistent too).
+ */
+export const accessCacheTtlMs = 1000;
+/** Buckets (and parsed identity policies) whose access facts are cached per process. */
+export const accessCacheEntriesMax = 10_000;

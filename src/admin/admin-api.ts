@@ -10,6 +10,7 @@ import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
+import { handlePublicAccessRoute } from './public-access-api.js';
 import { handleIamRoute, type IamAdminDeps } from './iam-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 import { isConsoleRequest } from './console.js';
@@ -82,6 +83,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   if (await handleLayoutRoute(deps, req, res, route, query)) return;
   if (await handleLimitsRoute(deps.limits, req, res, route, deps.limitsChanged)) return;
+  if (await handlePublicAccessRoute(deps.meta, req, res, route)) return;
   if (await handleIamRoute(deps.iam, req, res, route, query)) return;
   switch (route) {
     case 'GET status': {

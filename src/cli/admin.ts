@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { call, table, type AdminOptions } from './admin-client.js';
 import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admin-cluster.js';
 import { limitsCommand } from './admin-limits.js';
+import { publicAccessCommand } from './admin-public-access.js';
 import { keyCommand, policyCommand, userCommand } from './admin-iam.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { LifecycleProgress } from '../objects/lifecycle.js';
@@ -129,6 +130,7 @@ export function adminCommand(): Command {
   admin.addCommand(lifecycle);
   admin.addCommand(layoutCommand(common));
   admin.addCommand(limitsCommand(common));
+  admin.addCommand(publicAccessCommand(common));
   admin.addCommand(userCommand(common));
   admin.addCommand(keyCommand(common));
   admin.addCommand(policyCommand(common));

@@ -7,8 +7,9 @@ export const accountId = '000000000000';
 
 /**
  * Who a request acts as once its signature is checked. The root key is the account's root user: it may do
- * anything, bucket policies cannot restrict it (as in AWS), only Object Lock COMPLIANCE and Block Public
- * Access settings can. A user acts under its identity policies and what buckets grant it.
+ * anything no explicit Deny of a bucket policy forbids (as in AWS; the bucket policy operations themselves
+ * stay open to it, so it cannot lock itself out), and Object Lock COMPLIANCE binds it too. A user acts
+ * under its identity policies and what buckets grant it.
  */
 export type Identity =
   | { kind: 'root'; accessKeyId: string; arn: string }

@@ -2,6 +2,8 @@
 // 'A', 'P' in iam/keys.ts). Every change also bumps the IAM generation record, under a check of its
 // old value: changes are serialised (DeleteUser cannot race CreateAccessKey), and gateways notice them
 // with one get per poll (key-cache.ts).
+import { parsePolicy } from './policy.js';
+import { PolicyError } from './policy-error.js';
 import { randomBytes } from 'node:crypto';
 import type { KvPair, MetaStore, ScanRange, Write } from '../meta/types.js';
 import { iamKeys } from './keys.js';
@@ -93,7 +95,7 @@ export function checkPolicyName(policyName: unknown): string {
 
 /**
  * A light check of a policy document: JSON, an object with a Version and a Statement, within AWS's size.
- * The policy evaluator's own validation is the deep one. Returns the text as given.
+ * then the policy evaluator's own validation. Returns the text as given.
  */
 export function checkPolicyDocument(document: unknown): string {
   if (typeof document !== 'string') throw new IamError('MalformedPolicyDocument', 'Cannot attach a policy without its document as JSON text');
@@ -110,6 +112,13 @@ export function checkPolicyDocument(document: unknown): string {
   if (Version !== '2012-10-17' && Version !== '2008-10-17') throw new IamError('MalformedPolicyDocument', `Cannot use policy Version ${JSON.stringify(Version)}: expected "2012-10-17" (or "2008-10-17")`);
   if (typeof Statement !== 'object' || Statement === null || (Array.isArray(Statement) && Statement.length === 0)) {
     throw new IamError('MalformedPolicyDocument', 'Cannot use the policy document: expected a Statement (an object or a non-empty array)');
+  }
+  // The evaluator's own validation, so a policy it could not read is refused now rather than deny all later.
+  try {
+    parsePolicy(document, { kind: 'identity' });
+  } catch (err) {
+    if (err instanceof PolicyError) throw new IamError('MalformedPolicyDocument', err.message);
+    throw err;
   }
   return document;
 }

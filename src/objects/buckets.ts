@@ -1,4 +1,5 @@
 // Bucket operations: create, delete, list, versioning state, tags and the lifecycle configuration. Bucket names are validated in src/s3.
+import { accessCacheOf } from './access-cache.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
@@ -56,8 +57,8 @@ export interface BucketListParams {
 
 const bucketScanPageMax = 1000;
 
-/** The owner's buckets in name order, one page of at most `max`. */
-export async function listBuckets(ctx: ObjectContext, owner: string, params: BucketListParams): Promise<{ buckets: BucketRecord[]; isTruncated: boolean }> {
+/** The owner's buckets (every bucket when `owner` is undefined) in name order, one page of at most `max`. */
+export async function listBuckets(ctx: ObjectContext, owner: string | undefined, params: BucketListParams): Promise<{ buckets: BucketRecord[]; isTruncated: boolean }> {
   const range = keys.bucketRange();
   const prefix = params.prefix ?? '';
   // Bucket names are lowercase ASCII, so a name's key is its bytes after the space byte, 0x00-terminated.
@@ -73,7 +74,7 @@ export async function listBuckets(ctx: ObjectContext, owner: string, params: Buc
       const record = decodeRecord<BucketRecord>(kv.value);
       // Names sharing the prefix sort together: the first one without it ends the listing.
       if (!record.name.startsWith(prefix)) return { buckets, isTruncated: false };
-      if (record.owner !== owner || record.deleting) continue;
+      if ((owner !== undefined && record.owner !== owner) || record.deleting) continue;
       if (params.region !== undefined && record.region !== params.region) continue;
       if (buckets.length === params.max) return { buckets, isTruncated: true };
       buckets.push(record);
@@ -88,7 +89,11 @@ export async function updateBucket(ctx: ObjectContext, name: string, change: (r:
   for (let attempt = 0; attempt < 16; attempt++) {
     const { record, buf } = await readBucket(ctx, name);
     const next = change(record);
-    if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) return next;
+    if (await ctx.meta.commit({ checks: [{ key: keys.bucket(name), value: buf }], writes: [{ key: keys.bucket(name), value: encodeRecord(next) }] })) {
+      // Policy, ACL, ownership and Block Public Access live in the record: this process applies a change at once.
+      accessCacheOf(ctx.meta).invalidateBucket(name);
+      return next;
+    }
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot update bucket "${name}": too many concurrent changes`);
 }

@@ -1,6 +1,7 @@
 // The HTTP endpoint of a server or gateway: one listener sending health checks to health.ts, /_tessera/...
 // to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
 // graceful stop (drain.ts). Also the address helpers of every role.
+import { writeStorePublicAccessBlock } from '../objects/bucket-access.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -78,9 +79,13 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       identityFor: (id: string) => options.keys.identityFor(id),
       nowMs: () => Date.now(),
       sigv2: options.sigv2 ?? true,
-      ...(options.blockPublicAccess === false ? { publicAccessBlock: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false } } : {}),
     },
   };
+  // `--block-public-access off` stores the store-wide setting off (as `admin public-access-block set --all
+  // off` would); on, the default, leaves what is stored (all on unless an operator changed it).
+  if (options.blockPublicAccess === false) {
+    await writeStorePublicAccessBlock(options.objects, { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false });
+  }
   const s3 = s3Listener(s3Options);
   const adminListener = rootOnlyListener(s3Options, (req, res, rawPath) => serveAdmin(admin, req, res, rawPath));
   const metricsListener = rootOnlyListener(s3Options, (_req, res) => handleMetrics(admin, res), metricsBearer(options.metricsToken), 'Metrics');

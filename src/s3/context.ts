@@ -10,7 +10,6 @@ import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
 import type { ByteMeter } from '../util/rate-limiter.js';
 import { pacedStream } from '../util/paced-stream.js';
-import type { PublicAccessBlock } from '../iam/types.js';
 
 export interface S3Config {
   region: string;
@@ -23,8 +22,6 @@ export interface S3Config {
   nowMs(): number;
   /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
   sigv2: boolean;
-  /** The store-wide Block Public Access settings; undefined: all four on, as AWS has for new accounts. */
-  publicAccessBlock?: PublicAccessBlock;
 }
 
 export interface RequestContext {
@@ -36,8 +33,9 @@ export interface RequestContext {
   bucket?: string;
   key?: string;
   query: Query;
-  auth: RequestAuth;
-  /** Who the request acts as: the signer's identity, or anonymous for an unsigned request. */
+  /** Who signed the request; null for an anonymous one (served only where a policy or ACL allows it). */
+  auth: RequestAuth | null;
+  /** Who the request acts as: the signer's identity, or anonymous for an unsigned request (src/s3/authorize.ts decides what it may do). */
   identity: Identity;
   /** Aborted when the client goes away; runs down to the shard I/O. */
   signal: AbortSignal;

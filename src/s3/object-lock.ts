@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { header, readSmallBody, type RequestContext } from './context.js';
 import { contentMd5Of } from './request-body.js';
 import { S3Error } from './errors.js';
+import { allows } from './authorize.js';
 
 function single(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
@@ -84,12 +85,13 @@ export async function readVerifiedBody(c: RequestContext): Promise<Buffer> {
 }
 
 /**
- * x-amz-bypass-governance-retention: true, from a caller who may use it. Every key is the root user today,
- * and root may always bypass GOVERNANCE (never COMPLIANCE).
- * TODO(#13): a user needs s3:BypassGovernanceRetention granted by its policies.
+ * x-amz-bypass-governance-retention: true, from a caller allowed s3:BypassGovernanceRetention on the object
+ * (`key`, default the request's). Without that permission the header counts for nothing, as in AWS: the
+ * GOVERNANCE lock then refuses the change. Nothing bypasses COMPLIANCE.
  */
-export function bypassGovernanceOf(c: RequestContext): boolean {
-  return header(c, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true';
+export async function bypassGovernanceOf(c: RequestContext, key = c.key): Promise<boolean> {
+  if (header(c, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
+  return allows(c, 's3:BypassGovernanceRetention', 'object', key);
 }
 
 /** The lock headers of a GET or HEAD answer (AWS sends them to callers allowed to read them). */

@@ -29,6 +29,8 @@ import {
   handlePutObjectLockConfiguration, handlePutObjectRetention,
 } from './handlers/object-lock.js';
 import { handleDeleteBucketCors, handleGetBucketCors, handlePutBucketCors } from './handlers/bucket-cors.js';
+import { handleDeleteBucketPolicy, handleGetBucketPolicy, handleGetBucketPolicyStatus, handlePutBucketPolicy } from './handlers/bucket-policy.js';
+import { handleDeletePublicAccessBlock, handleGetPublicAccessBlock, handlePutPublicAccessBlock } from './handlers/public-access-block.js';
 import { handleGetBucketAcl, handlePutBucketAcl } from './handlers/bucket-acl.js';
 import { handleGetObjectAcl, handlePutObjectAcl } from './handlers/object-acl.js';
 import {
@@ -76,6 +78,8 @@ const presignFields = new Set(['AWSAccessKeyId', 'Signature', 'Expires', 'conten
 interface Route {
   /** The operation's handler, picked by the request where one route serves several operations. */
   pick: (c: Routable) => Handler;
+  /** Every handler pick() may return, so the operations served can be listed (routedHandlers). */
+  serves: readonly Handler[];
   /** Query options a write accepts; a write with any other is refused (reads ignore options). */
   writeOptions?: readonly string[];
 }
@@ -84,58 +88,64 @@ const copying = (c: Routable): boolean => c.req.headers['x-amz-copy-source'] !==
 
 /** "level METHOD sub-resource" to the operation: the allow-list of everything we serve. */
 const routes = new Map<string, Route>([
-  ['bucket GET ', { pick: (c) => (c.query.get('list-type') === '2' ? handleListObjectsV2 : handleListObjects) }],
-  ['bucket GET location', { pick: () => handleGetBucketLocation }],
-  ['bucket GET versioning', { pick: () => handleGetBucketVersioning }],
-  ['bucket GET versions', { pick: () => handleListObjectVersions }],
-  ['bucket GET uploads', { pick: () => handleListMultipartUploads }],
-  ['bucket GET tagging', { pick: () => handleGetBucketTagging }],
-  ['bucket GET lifecycle', { pick: () => handleGetBucketLifecycle }],
-  ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration }],
-  ['bucket GET cors', { pick: () => handleGetBucketCors }],
-  ['bucket GET acl', { pick: () => handleGetBucketAcl }],
-  ['bucket GET ownershipControls', { pick: () => handleGetBucketOwnershipControls }],
-  ['bucket HEAD ', { pick: () => handleHeadBucket }],
-  ['bucket PUT ', { pick: () => handleCreateBucket }],
-  ['bucket PUT versioning', { pick: () => handlePutBucketVersioning }],
-  ['bucket PUT tagging', { pick: () => handlePutBucketTagging }],
-  ['bucket PUT lifecycle', { pick: () => handlePutBucketLifecycle }],
-  ['bucket DELETE ', { pick: () => handleDeleteBucket }],
-  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
-  ['bucket DELETE lifecycle', { pick: () => handleDeleteBucketLifecycle }],
-  ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration }],
-  ['bucket PUT cors', { pick: () => handlePutBucketCors }],
-  ['bucket DELETE cors', { pick: () => handleDeleteBucketCors }],
-  ['bucket PUT acl', { pick: () => handlePutBucketAcl }],
-  ['bucket PUT ownershipControls', { pick: () => handlePutBucketOwnershipControls }],
-  ['bucket DELETE ', { pick: () => handleDeleteBucket }],
-  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging }],
-  ['bucket DELETE ownershipControls', { pick: () => handleDeleteBucketOwnershipControls }],
-  ['bucket POST ', { pick: () => handlePostObject }],
-  ['bucket POST delete', { pick: () => handleDeleteObjects }],
-  ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject) }],
-  ['object GET attributes', { pick: () => handleGetObjectAttributes }],
-  ['object GET tagging', { pick: () => handleGetObjectTagging }],
-  ['object GET acl', { pick: () => handleGetObjectAcl }],
-  ['object GET torrent', { pick: () => handleGetObjectTorrent }],
-  ['object GET retention', { pick: () => handleGetObjectRetention }],
-  ['object GET legal-hold', { pick: () => handleGetObjectLegalHold }],
-  ['object HEAD ', { pick: () => handleHeadObject }],
+  ['bucket GET ', { pick: (c) => (c.query.get('list-type') === '2' ? handleListObjectsV2 : handleListObjects), serves: [handleListObjectsV2, handleListObjects] }],
+  ['bucket GET location', { pick: () => handleGetBucketLocation, serves: [handleGetBucketLocation] }],
+  ['bucket GET versioning', { pick: () => handleGetBucketVersioning, serves: [handleGetBucketVersioning] }],
+  ['bucket GET versions', { pick: () => handleListObjectVersions, serves: [handleListObjectVersions] }],
+  ['bucket GET uploads', { pick: () => handleListMultipartUploads, serves: [handleListMultipartUploads] }],
+  ['bucket GET tagging', { pick: () => handleGetBucketTagging, serves: [handleGetBucketTagging] }],
+  ['bucket GET acl', { pick: () => handleGetBucketAcl, serves: [handleGetBucketAcl] }],
+  ['bucket GET ownershipControls', { pick: () => handleGetBucketOwnershipControls, serves: [handleGetBucketOwnershipControls] }],
+  ['bucket GET policy', { pick: () => handleGetBucketPolicy, serves: [handleGetBucketPolicy] }],
+  ['bucket GET policyStatus', { pick: () => handleGetBucketPolicyStatus, serves: [handleGetBucketPolicyStatus] }],
+  ['bucket GET publicAccessBlock', { pick: () => handleGetPublicAccessBlock, serves: [handleGetPublicAccessBlock] }],
+  ['bucket HEAD ', { pick: () => handleHeadBucket, serves: [handleHeadBucket] }],
+  ['bucket PUT ', { pick: () => handleCreateBucket, serves: [handleCreateBucket] }],
+  ['bucket PUT versioning', { pick: () => handlePutBucketVersioning, serves: [handlePutBucketVersioning] }],
+  ['bucket PUT tagging', { pick: () => handlePutBucketTagging, serves: [handlePutBucketTagging] }],
+  ['bucket PUT acl', { pick: () => handlePutBucketAcl, serves: [handlePutBucketAcl] }],
+  ['bucket PUT ownershipControls', { pick: () => handlePutBucketOwnershipControls, serves: [handlePutBucketOwnershipControls] }],
+  ['bucket PUT policy', { pick: () => handlePutBucketPolicy, serves: [handlePutBucketPolicy] }],
+  ['bucket PUT publicAccessBlock', { pick: () => handlePutPublicAccessBlock, serves: [handlePutPublicAccessBlock] }],
+  ['bucket DELETE ', { pick: () => handleDeleteBucket, serves: [handleDeleteBucket] }],
+  ['bucket DELETE tagging', { pick: () => handleDeleteBucketTagging, serves: [handleDeleteBucketTagging] }],
+  ['bucket DELETE ownershipControls', { pick: () => handleDeleteBucketOwnershipControls, serves: [handleDeleteBucketOwnershipControls] }],
+  ['bucket DELETE policy', { pick: () => handleDeleteBucketPolicy, serves: [handleDeleteBucketPolicy] }],
+  ['bucket DELETE publicAccessBlock', { pick: () => handleDeletePublicAccessBlock, serves: [handleDeletePublicAccessBlock] }],
+  ['bucket POST ', { pick: () => handlePostObject, serves: [handlePostObject] }],
+  ['bucket POST delete', { pick: () => handleDeleteObjects, serves: [handleDeleteObjects] }],
+  ['object GET ', { pick: (c) => (c.query.has('uploadId') ? handleListParts : handleGetObject), serves: [handleListParts, handleGetObject] }],
+  ['object GET acl', { pick: () => handleGetObjectAcl, serves: [handleGetObjectAcl] }],
+  ['object GET attributes', { pick: () => handleGetObjectAttributes, serves: [handleGetObjectAttributes] }],
+  ['object GET tagging', { pick: () => handleGetObjectTagging, serves: [handleGetObjectTagging] }],
+  ['object GET torrent', { pick: () => handleGetObjectTorrent, serves: [handleGetObjectTorrent] }],
+  ['object HEAD ', { pick: () => handleHeadObject, serves: [handleHeadObject] }],
+  ['bucket GET lifecycle', { pick: () => handleGetBucketLifecycle, serves: [handleGetBucketLifecycle] }],
+  ['bucket GET object-lock', { pick: () => handleGetObjectLockConfiguration, serves: [handleGetObjectLockConfiguration] }],
+  ['bucket GET cors', { pick: () => handleGetBucketCors, serves: [handleGetBucketCors] }],
+  ['bucket PUT lifecycle', { pick: () => handlePutBucketLifecycle, serves: [handlePutBucketLifecycle] }],
+  ['bucket DELETE lifecycle', { pick: () => handleDeleteBucketLifecycle, serves: [handleDeleteBucketLifecycle] }],
+  ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration, serves: [handlePutObjectLockConfiguration] }],
+  ['bucket PUT cors', { pick: () => handlePutBucketCors, serves: [handlePutBucketCors] }],
+  ['bucket DELETE cors', { pick: () => handleDeleteBucketCors, serves: [handleDeleteBucketCors] }],
+  ['object GET retention', { pick: () => handleGetObjectRetention, serves: [handleGetObjectRetention] }],
+  ['object GET legal-hold', { pick: () => handleGetObjectLegalHold, serves: [handleGetObjectLegalHold] }],
   ['object PUT ', {
     pick: (c) => {
       if (c.query.has('partNumber') || c.query.has('uploadId')) return copying(c) ? handleUploadPartCopy : handleUploadPart;
       return copying(c) ? handleCopyObject : handlePutObject;
     },
+    serves: [handleUploadPartCopy, handleUploadPart, handleCopyObject, handlePutObject],
     writeOptions: ['partNumber', 'uploadId'],
   }],
-  ['object PUT tagging', { pick: () => handlePutObjectTagging, writeOptions: ['versionId'] }],
-  ['object PUT retention', { pick: () => handlePutObjectRetention, writeOptions: ['versionId'] }],
-  ['object PUT legal-hold', { pick: () => handlePutObjectLegalHold, writeOptions: ['versionId'] }],
-  ['object PUT acl', { pick: () => handlePutObjectAcl, writeOptions: ['versionId'] }],
-  ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), writeOptions: ['uploadId', 'versionId'] }],
-  ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, writeOptions: ['versionId'] }],
-  ['object POST uploads', { pick: () => handleCreateMultipartUpload }],
-  ['object POST ', { pick: (c) => (c.query.has('uploadId') ? handleCompleteMultipartUpload : notImplemented('POST on an object without uploadId')), writeOptions: ['uploadId'] }],
+  ['object PUT tagging', { pick: () => handlePutObjectTagging, serves: [handlePutObjectTagging], writeOptions: ['versionId'] }],
+  ['object PUT acl', { pick: () => handlePutObjectAcl, serves: [handlePutObjectAcl], writeOptions: ['versionId'] }],
+  ['object DELETE ', { pick: (c) => (c.query.has('uploadId') ? handleAbortMultipartUpload : handleDeleteObject), serves: [handleAbortMultipartUpload, handleDeleteObject], writeOptions: ['uploadId', 'versionId'] }],
+  ['object DELETE tagging', { pick: () => handleDeleteObjectTagging, serves: [handleDeleteObjectTagging], writeOptions: ['versionId'] }],
+  ['object POST uploads', { pick: () => handleCreateMultipartUpload, serves: [handleCreateMultipartUpload] }],
+  ['object POST ', { pick: (c) => (c.query.has('uploadId') ? handleCompleteMultipartUpload : notImplemented('POST on an object without uploadId')), serves: [handleCompleteMultipartUpload], writeOptions: ['uploadId'] }],
+  ['object PUT retention', { pick: () => handlePutObjectRetention, serves: [handlePutObjectRetention], writeOptions: ['versionId'] }],
+  ['object PUT legal-hold', { pick: () => handlePutObjectLegalHold, serves: [handlePutObjectLegalHold], writeOptions: ['versionId'] }],
 ]);
 
 function notImplemented(what: string): Handler {
@@ -162,6 +172,11 @@ function subresourceOf(c: Routable, write: boolean): { sub: string } | { refused
     }
   }
   return { sub };
+}
+
+/** Every operation handler the router serves; refusals it makes up (NotImplemented, MethodNotAllowed) aside. */
+export function routedHandlers(): Handler[] {
+  return [handleListBuckets, ...new Set([...routes.values()].flatMap((r) => r.serves))];
 }
 
 export function route(c: Routable): Handler {

@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateRequest } from './authenticate.js';
-import { authorizeInterim } from './authorize-interim.js';
 import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
 import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
 import { handleCorsPreflight, setCorsHeaders } from './handlers/bucket-cors.js';
+import { authorizeRequest } from './authorize.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
 import { withRequestId, type RequestContext, type S3Config } from './context.js';
@@ -290,15 +290,11 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       method: req.method ?? 'GET', rawPath, rawQuery, query: query.pairs, headers: req.headers,
       headersDistinct: () => req.headersDistinct, virtualBucket: address.virtualHosted ? address.bucket : undefined,
     }, options.config);
-    // A browser POST upload carries its signature in the form, so it comes unsigned at the HTTP level.
-    const formPost = !auth && !root && isFormPost(req.method, address, query);
     if (auth) facts.accessKeyId = auth.accessKeyId;
-    if (!auth && !formPost) throw new S3Error('AccessDenied');
     const identity = identityOf(options.config, auth);
     if (identity.kind === 'user') facts.userName = identity.userName;
     if (root) {
-      assert(auth);
-      if (options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
+      if (!auth || options.rootAccessKeyId === undefined || auth.accessKeyId !== options.rootAccessKeyId) throw new S3Error('AccessDenied');
       setRequestId(res, requestId);
       await root.route(req, res, rawPath);
       return true;
@@ -307,7 +303,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth?.accessKeyId, bucket: address.bucket })));
     if (meter) chargeResponse(req, res, meter);
     let signal: AbortSignal | undefined;
-    const context: FormPostContext = {
+    assert(handler);
+    const context: RequestContext = {
       req,
       res,
       requestId,
@@ -325,13 +322,10 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
       },
       meter,
     };
-    authorizeInterim({ identity, formPost });
-    if (isSigned(context)) {
-      assert(handler);
-      await handler(context);
-    } else {
-      await handlePostObject(context);
-    }
+    // Anonymous requests too: they are served where a bucket policy (or ACL) lets anyone in. A browser
+    // POST upload carries its signature in the form, so its handler authorizes once it has read it.
+    await authorizeRequest(context, facts.operation ?? operationName(handler));
+    await handler(context);
   } catch (err) {
     // A client that hung up mid-body or mid-answer surfaces here as whatever its stream threw; it is not
     // a server fault, so it is neither logged as one nor answered.
@@ -364,15 +358,6 @@ function chargeResponse(req: IncomingMessage, res: ServerResponse, meter: ByteMe
   const socket = req.socket;
   const before = socket.bytesWritten;
   res.once('close', () => meter.take(socket.bytesWritten - before));
-}
-
-function isSigned(c: FormPostContext): c is RequestContext {
-  return c.auth !== null;
-}
-
-/** POST /bucket with no sub-resource: PostObject, the one operation whose request is signed in its body. */
-function isFormPost(method: string | undefined, address: { bucket?: string; key?: string }, query: Query): boolean {
-  return method === 'POST' && address.bucket !== undefined && address.key === undefined && query.pairs.length === 0;
 }
 
 /** The answer to a request Node's parser refused, as raw bytes: the parser gave us no ServerResponse for it. */

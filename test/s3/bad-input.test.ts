@@ -228,7 +228,7 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { renameObject: null } },
     { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
     { method: 'PUT', path: `/${Bucket}`, query: { website: null }, body: '<WebsiteConfiguration/>' },
-    { method: 'GET', path: `/${Bucket}`, query: { policy: null } },
+    { method: 'GET', path: `/${Bucket}`, query: { website: null } },
     { method: 'GET', path: `/${Bucket}`, query: { replication: null } },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { select: null, 'select-type': '2' }, body: '<SelectObjectContentRequest/>' },
     { method: 'POST', path: objectPath(Bucket, 'canary'), query: { restore: null }, body: '<RestoreRequest/>' },

@@ -34,7 +34,7 @@ const bucketSubresources: Record<string, string[]> = {
   metadataAnnotationTable: ['PUT'], metadataConfiguration: ['GET', 'POST', 'DELETE'], metadataInventoryTable: ['PUT'],
   metadataJournalTable: ['PUT'], metadataTable: ['GET', 'POST', 'DELETE'], metrics: ['GET', 'PUT', 'DELETE'],
   notification: ['GET', 'PUT'],
-  policy: ['GET', 'PUT', 'DELETE'], policyStatus: ['GET'], publicAccessBlock: ['GET', 'PUT', 'DELETE'],
+  // policy, policyStatus, publicAccessBlock, acl, ownershipControls, cors, lifecycle and object-lock are served.
   replication: ['GET', 'PUT', 'DELETE'], requestPayment: ['GET', 'PUT'], session: ['GET'], website: ['GET', 'PUT', 'DELETE'],
 };
 const objectSubresources: Record<string, string[]> = {

@@ -1,5 +1,6 @@
 // GetBucketAcl and PutBucketAcl. Under BucketOwnerEnforced the ACL shown is the owner's FULL_CONTROL
 // whatever is stored, and a PUT other than bucket-owner-full-control is refused.
+import { accessCacheOf } from '../../objects/access-cache.js';
 import { getBucket, setBucketAcl } from '../../objects/buckets.js';
 import { accountCanonicalId, aclInForce, ownershipOf } from '../../iam/acl.js';
 import { aclFromHeaders, aclFromXml, aclXml, checkAclAllowed, hasAclHeaders, type RequestedAcl } from '../acl.js';
@@ -26,7 +27,7 @@ export async function handlePutBucketAcl(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const record = await getBucket(c.objects, bucket);
   const requested = await aclOfAclPut(c, accountCanonicalId);
-  checkAclAllowed(record, requested, { storePublicAccessBlock: c.config.publicAccessBlock });
+  checkAclAllowed(record, requested, { storePublicAccessBlock: await accessCacheOf(c.objects.meta).storePublicAccessBlock() });
   await setBucketAcl(c.objects, bucket, requested.acl);
   sendEmpty(c, 200);
 }

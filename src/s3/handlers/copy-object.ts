@@ -2,6 +2,7 @@
 // onto itself only when something about it changes.
 import { copyObject } from '../../objects/copy-object.js';
 import { header, requireBucket, requireKey, sendXml, type RequestContext } from '../context.js';
+import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { resolveCopySource } from '../copy-source.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
@@ -34,7 +35,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
     source: record,
     bucket,
     key,
-    owner: c.auth.accessKeyId,
+    owner: await ownerOf(c),
     headers: directive === 'REPLACE' ? storedHeadersFrom(c.req.headers) : record.headers,
     storageClass,
     ...optionalTags(tags),

@@ -1,6 +1,8 @@
 // CreateBucket: AWS naming rules, LocationConstraint checked against our region, and re-creation.
+import { accessCacheOf } from '../../objects/access-cache.js';
 import { createBucket } from '../../objects/buckets.js';
 import { ObjectError } from '../../objects/errors.js';
+import { signerOf } from '../authorize.js';
 import { header, readSmallBody, requireBucket, sendEmpty, type RequestContext } from '../context.js';
 import { accountCanonicalId } from '../../iam/acl.js';
 import { aclFromHeaders, checkAclAllowed } from '../acl.js';
@@ -31,11 +33,11 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
   const ownership = ownershipHeader !== undefined ? parseOwnership(ownershipHeader) : 'BucketOwnerEnforced';
   const requested = aclFromHeaders(c.req.headers, accountCanonicalId);
   // A new bucket has no Block Public Access settings of its own: the store's apply.
-  if (requested) checkAclAllowed({ ownership }, requested, { storePublicAccessBlock: c.config.publicAccessBlock, creatingBucket: true });
+  if (requested) checkAclAllowed({ ownership }, requested, { storePublicAccessBlock: await accessCacheOf(c.objects.meta).storePublicAccessBlock(), creatingBucket: true });
   // Under BucketOwnerEnforced the one accepted ACL is the owner's FULL_CONTROL, which is no ACL at all.
   const acl = requested && ownership !== 'BucketOwnerEnforced' ? { acl: requested.acl } : {};
   try {
-    await createBucket(c.objects, bucket, c.auth.accessKeyId, { objectLock: objectLockRequested(c), ownership, ...acl });
+    await createBucket(c.objects, bucket, signerOf(c), { objectLock: objectLockRequested(c), ownership, ...acl });
   } catch (err) {
     // S3's legacy answer in us-east-1: re-creating a bucket you own succeeds and changes nothing (its
     // objects, versioning and tags stay). Every other region answers 409 BucketAlreadyOwnedByYou.

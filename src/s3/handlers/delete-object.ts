@@ -3,6 +3,7 @@
 import { deleteObject, type DeleteConditions } from '../../objects/delete-object.js';
 import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { allows, ownerOf } from '../authorize.js';
 import { S3Error, toS3Error } from '../errors.js';
 import { el, parseXml, xmlList, xmlText, type XmlNode } from '../xml.js';
 import { deleteObjectsInFlightMax, deleteObjectsKeysMax } from '../../constants.js';
@@ -44,8 +45,8 @@ export async function handleDeleteObject(c: RequestContext): Promise<void> {
     { lastModified: 'x-amz-if-match-last-modified-time', size: 'x-amz-if-match-size' },
   );
   const result = await deleteObject(c.objects, {
-    bucket: requireBucket(c), key: requireKey(c), owner: c.auth.accessKeyId, ...conditions, ...(versionId !== undefined ? { versionId } : {}),
-    bypassGovernance: bypassGovernanceOf(c),
+    bucket: requireBucket(c), key: requireKey(c), owner: await ownerOf(c), ...conditions, ...(versionId !== undefined ? { versionId } : {}),
+    bypassGovernance: await bypassGovernanceOf(c),
   });
   sendEmpty(c, 204, {
     ...(result.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
@@ -86,8 +87,10 @@ async function deleteItem(c: RequestContext, bucket: string, item: DeleteItem, q
   const { key, versionId } = item;
   try {
     validateKey(key);
+    // DeleteObjects needs s3:DeleteObject (or s3:DeleteObjectVersion) on each key; a refused key gets its own <Error>.
+    if (!(await allows(c, versionId !== undefined ? 's3:DeleteObjectVersion' : 's3:DeleteObject', 'object', key))) throw new S3Error('AccessDenied');
     const r = await deleteObject(c.objects, {
-      bucket, key, owner: c.auth.accessKeyId, ...item.conditions, ...(versionId !== undefined ? { versionId } : {}), bypassGovernance: bypassGovernanceOf(c),
+      bucket, key, owner: await ownerOf(c), ...item.conditions, ...(versionId !== undefined ? { versionId } : {}), bypassGovernance: await bypassGovernanceOf(c, key),
     });
     if (quiet) return undefined;
     return el('Deleted', [

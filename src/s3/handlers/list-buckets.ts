@@ -2,6 +2,7 @@
 // by prefix and bucket-region.
 import { listBuckets } from '../../objects/buckets.js';
 import { sendXml, type RequestContext } from '../context.js';
+import { signerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate } from '../xml.js';
 import { listBucketsMax } from '../../constants.js';
@@ -30,7 +31,9 @@ function encodeToken(name: string): string {
 }
 
 export async function handleListBuckets(c: RequestContext): Promise<void> {
-  const owner = c.auth.accessKeyId;
+  // A user of the account sees all of the account's buckets, as in AWS (s3:ListAllMyBuckets allowed it
+  // here); the root key lists the buckets it owns, as before users existed.
+  const owner = c.identity.kind === 'user' ? undefined : signerOf(c);
   const max = parseMaxBuckets(c.query.get('max-buckets'));
   const token = c.query.get('continuation-token');
   const prefix = c.query.get('prefix');

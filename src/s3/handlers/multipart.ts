@@ -7,6 +7,7 @@ import {
 import { uploadPartCopy } from '../../objects/copy-object.js';
 import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
+import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
@@ -50,7 +51,7 @@ export async function handleCreateMultipartUpload(c: RequestContext): Promise<vo
   if (typeHeader === 'COMPOSITE' && algorithm === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   const acl = await aclOfWrite(c, bucket, c.req.headers);
   const upload = await createUpload(c.objects, {
-    bucket, key, owner: c.auth.accessKeyId, ...acl,
+    bucket, key, owner: await ownerOf(c), ...acl,
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),

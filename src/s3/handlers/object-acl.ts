@@ -1,5 +1,6 @@
 // GetObjectAcl and PutObjectAcl, on the current version or one by id; and the ACL a write (PutObject,
 // CopyObject, CreateMultipartUpload) sets through its x-amz-acl and x-amz-grant-* headers.
+import { accessCacheOf } from '../../objects/access-cache.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { getBucket } from '../../objects/buckets.js';
 import { getObjectAcl, putObjectAcl } from '../../objects/acl.js';
@@ -24,7 +25,7 @@ export async function handlePutObjectAcl(c: RequestContext): Promise<void> {
   const key = requireKey(c);
   const bucketRecord = await getBucket(c.objects, bucket);
   const requested = await aclOfAclPut(c, accountCanonicalId);
-  checkAclAllowed(bucketRecord, requested, { storePublicAccessBlock: c.config.publicAccessBlock });
+  checkAclAllowed(bucketRecord, requested, { storePublicAccessBlock: await accessCacheOf(c.objects.meta).storePublicAccessBlock() });
   const record = await putObjectAcl(c.objects, bucket, key, c.query.get('versionId') ?? undefined, requested.acl);
   sendEmpty(c, 200, versionHeader(record));
 }
@@ -38,6 +39,6 @@ export async function aclOfWrite(c: Pick<RequestContext, 'objects' | 'config'>, 
   if (!hasAclHeaders(headers)) return {};
   const record = await getBucket(c.objects, bucket);
   const requested = aclFromHeaders(headers, accountCanonicalId)!;
-  checkAclAllowed(record, requested, { storePublicAccessBlock: c.config.publicAccessBlock });
+  checkAclAllowed(record, requested, { storePublicAccessBlock: await accessCacheOf(c.objects.meta).storePublicAccessBlock() });
   return ownershipOf(record) === 'BucketOwnerEnforced' ? {} : { acl: requested.acl };
 }

@@ -82,7 +82,7 @@ export async function handlePutObjectRetention(c: RequestContext): Promise<void>
   const bucket = requireBucket(c);
   const key = requireKey(c);
   const retention = retentionOf(parseXml(await readVerifiedBody(c), 'Retention'), c.objects.nowMs());
-  const record = await putObjectRetention(c.objects, { bucket, key, ...versionIdOf(c), retention, bypassGovernance: bypassGovernanceOf(c) });
+  const record = await putObjectRetention(c.objects, { bucket, key, ...versionIdOf(c), retention, bypassGovernance: await bypassGovernanceOf(c) });
   sendEmpty(c, 200, record.isNull ? {} : { 'x-amz-version-id': record.versionKey });
 }
 

@@ -15,9 +15,8 @@ import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
-import type { RequestAuth } from '../authenticate.js';
+import { ownerOf, requireAccess } from '../authorize.js';
 import { authenticateForm, missingField } from '../sigv4/post-form.js';
-import { authorizeInterim } from '../authorize-interim.js';
 import { identityOf } from '../identity.js';
 import { parseTaggingXml } from '../tags.js';
 import { escapeXml } from '../xml.js';
@@ -25,7 +24,7 @@ import { optionalTags, writeResponseHeaders } from './put-object.js';
 import { aclOfWrite } from './object-acl.js';
 
 /** A POST upload may come unsigned at the HTTP level: the form carries its own signature. */
-export type FormPostContext = Omit<RequestContext, 'auth'> & { auth: RequestAuth | null };
+export type FormPostContext = RequestContext;
 
 interface ReadForm {
   fields: Map<string, FormField>;
@@ -117,20 +116,18 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const reader = new FormDataReader(c.req.iterator({ destroyOnReturn: false }), boundary);
   const budget: FormBudget = { bytesLeft: postFormBytesMax };
   const form = await readUntilFile(reader, budget);
+  // An unsigned form (no policy, no signature) acts as anonymous: served where a bucket policy lets anyone write.
   const auth = authenticateForm(form.fields, c.config);
-  // TODO(issue 13): an unsigned form is served where a bucket policy or ACL lets anyone write.
-  if (!auth) throw new S3Error('AccessDenied');
-  c.identity = identityOf(c.config, auth);
-  authorizeInterim(c);
   const policyField = form.fields.get('policy');
-  assert(policyField, 'A signed form has a policy');
-  const policy = parsePostPolicy(policyField.value);
+  assert(!auth || policyField, 'A signed form has a policy');
+  const policy = auth && policyField ? parsePostPolicy(policyField.value) : undefined;
   if (!form.file) {
     throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { extra: { ArgumentName: 'file', ArgumentValue: '0' } });
   }
   const key = keyOf(form.fields, form.file.filename);
+  await requireAccess({ ...c, identity: identityOf(c.config, auth) }, 's3:PutObject', 'object', key, false);
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
-  const ranges = checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion });
+  const ranges = auth && policy ? checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion }) : [];
   const headers = headersOf(fields);
   const acl = await aclOfWrite(c, bucket, headers);
   const tagging = fields.get('tagging');
@@ -140,7 +137,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const record = await putObject(c.objects, {
     bucket,
     key,
-    owner: auth.accessKeyId,
+    owner: auth ? auth.accessKeyId : await ownerOf(c),
     ...acl,
     headers: storedHeadersFrom(headers),
     storageClass: storageClassFrom(headers),

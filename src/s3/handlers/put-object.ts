@@ -1,6 +1,7 @@
 // PutObject, with conditional writes (If-None-Match, If-Match) and flexible checksums.
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
+import { ownerOf } from '../authorize.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { currentExpiration, expirationHeader, type LifecycleConfiguration } from '../../objects/lifecycle-rules.js';
 import { requestBody } from '../request-body.js';
@@ -47,7 +48,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
     integrityDeclared,
     bucket,
     key: requireKey(c),
-    owner: c.auth.accessKeyId,
+    owner: await ownerOf(c),
     ...(await aclOfWrite(c, bucket, c.req.headers)),
     headers: storedHeadersFrom(c.req.headers),
     storageClass: storageClassFrom(c.req.headers),

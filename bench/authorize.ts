@@ -1,0 +1,61 @@
+// Cost of authorization on the small GET: 4 KiB presigned GETs by the root, first with no bucket policy
+// (the root-only path: one cached bucket lookup), then with a bucket policy of four statements that the
+// evaluator must walk on every request (Deny statements with IP and TLS conditions that do not match,
+// Allows for other principals). Alternated twice; ops/s and server CPU per GET.
+// Run: npm run build && npx tsx bench/authorize.ts [--seconds 5] [--client wrk|node]
+import { CreateBucketCommand, DeleteBucketPolicyCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { runLoad, wrkAvailable, type Driver } from './lib/load.js';
+import { presignUrl } from './lib/presign.js';
+import { startBenchServer } from './lib/server.js';
+
+const bucket = 'bench';
+const objects = 64;
+const bytes = 4096;
+
+const policy = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'NoForeignIp', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*`, Condition: { NotIpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '::1/128'] } } },
+    { Sid: 'TlsOnlyElsewhere', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: `arn:aws:s3:::${bucket}/tls/*`, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    { Sid: 'Alice', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:user/alice' }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] },
+    { Sid: 'NotYet', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`, Condition: { DateLessThan: { 'aws:CurrentTime': '2001-01-01T00:00:00Z' } } },
+  ],
+});
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(argValue('--seconds') ?? '5');
+  const driver = (argValue('--client') ?? (wrkAvailable() ? 'wrk' : 'node')) as Driver;
+  const server = await startBenchServer();
+  try {
+    const s3 = new S3Client({ endpoint: server.url, region: server.credentials.region, forcePathStyle: true, credentials: server.credentials });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const body = Buffer.alloc(bytes, 7);
+    for (let i = 0; i < objects; i++) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `o-${i}`, Body: body }));
+    const urls = Array.from({ length: objects }, (_, i) => presignUrl({ endpoint: server.url, credentials: server.credentials, method: 'GET', bucket, key: `o-${i}` }));
+    const modes = ['no bucket policy', 'bucket policy, 4 statements'] as const;
+    process.stdout.write(`4 KiB presigned GET by the root, concurrency 16, ${seconds} s per run, ${driver}\n`);
+    // Not reported: the JIT and the caches warm up on the first seconds of load.
+    await runLoad(driver, { method: 'GET', urls, concurrency: 16, durationMs: 3000, expectBytes: bytes });
+    for (const round of [1, 2]) {
+      for (const mode of modes) {
+        if (mode === modes[0]) await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+        else await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
+        await server.mark(mode);
+        const r = await runLoad(driver, { method: 'GET', urls, concurrency: 16, durationMs: seconds * 1000, expectBytes: bytes });
+        const stats = await server.read();
+        const opsPerSecond = r.ops / r.seconds;
+        const cpuUsPerOp = (stats.cpuCores * 1e6) / opsPerSecond;
+        process.stdout.write(`round ${round} ${mode.padEnd(28)} ${opsPerSecond.toFixed(0).padStart(6)} GET/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  server CPU ${cpuUsPerOp.toFixed(0)} µs/GET  errors ${r.errors}\n`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();
