@@ -51,6 +51,16 @@ export const accessTable: ReadonlyMap<string, AccessRule> = new Map([
   ['PutBucketOwnershipControls', rule('bucket', 's3:PutBucketOwnershipControls')],
   // AWS: DeleteBucketOwnershipControls needs s3:PutBucketOwnershipControls.
   ['DeleteBucketOwnershipControls', rule('bucket', 's3:PutBucketOwnershipControls')],
+  ['GetBucketLifecycle', rule('bucket', 's3:GetLifecycleConfiguration')],
+  ['PutBucketLifecycle', rule('bucket', 's3:PutLifecycleConfiguration')],
+  // AWS: DeleteBucketLifecycle needs s3:PutLifecycleConfiguration.
+  ['DeleteBucketLifecycle', rule('bucket', 's3:PutLifecycleConfiguration')],
+  ['GetBucketCors', rule('bucket', 's3:GetBucketCORS')],
+  ['PutBucketCors', rule('bucket', 's3:PutBucketCORS')],
+  // AWS: DeleteBucketCors needs s3:PutBucketCORS.
+  ['DeleteBucketCors', rule('bucket', 's3:PutBucketCORS')],
+  ['GetObjectLockConfiguration', rule('bucket', 's3:GetBucketObjectLockConfiguration')],
+  ['PutObjectLockConfiguration', rule('bucket', 's3:PutBucketObjectLockConfiguration')],
   ['ListObjects', rule('bucket', 's3:ListBucket')],
   ['ListObjectsV2', rule('bucket', 's3:ListBucket')],
   ['ListObjectVersions', rule('bucket', 's3:ListBucketVersions')],
@@ -69,6 +79,10 @@ export const accessTable: ReadonlyMap<string, AccessRule> = new Map([
   ['PutObject', rule('object', 's3:PutObject')],
   ['CopyObject', rule('object', 's3:PutObject', 'copy')],
   ['DeleteObject', rule('object', versioned('s3:DeleteObject', 's3:DeleteObjectVersion'))],
+  ['GetObjectRetention', rule('object', 's3:GetObjectRetention')],
+  ['PutObjectRetention', rule('object', 's3:PutObjectRetention')],
+  ['GetObjectLegalHold', rule('object', 's3:GetObjectLegalHold')],
+  ['PutObjectLegalHold', rule('object', 's3:PutObjectLegalHold')],
   ['CreateMultipartUpload', rule('object', 's3:PutObject')],
   ['UploadPart', rule('object', 's3:PutObject')],
   ['UploadPartCopy', rule('object', 's3:PutObject', 'copy')],
