@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Maintenance } from '../objects/maintenance.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
 import type { WorkerStatus } from '../workers/runner.js';
+import type { PromPage } from '../util/prometheus.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
@@ -27,6 +28,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   workers?: () => WorkerStatus[];
   /** The endpoint's rate limits, changed at run time through `limits` routes. */
   limits?: RateLimiter;
+  /** Figures the endpoint keeps in this process (requests, connections, event loop), written into each scrape. */
+  processMetrics?: (page: PromPage) => void;
 }
 
 /**

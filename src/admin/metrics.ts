@@ -9,6 +9,9 @@ import type { AdminDeps } from './admin-api.js';
 import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import type { Logger } from '../util/log.js';
 import { metaRoundTrips } from '../meta/round-trips.js';
+import { commitStats } from '../meta/commit-stats.js';
+import { readUsage } from '../objects/usage.js';
+import { labelsOf, PromPage } from '../util/prometheus.js';
 
 export const metricsPath = '/_tessera/metrics';
 
@@ -89,11 +92,8 @@ export class DriveSnapshot {
 /** Prometheus text exposition of drives, maintenance, the cluster (layout, nodes, partitions, rebalance) and request counters. */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   const stats = await deps.maintenance.stats();
-  const lines: string[] = [];
-  const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-  };
+  const page = new PromPage();
+  const metric: MetricWriter = (name, help, type, samples) => page.metric(name, help, type, samples);
   const { drives, ageMs } = await deps.driveSnapshot.get();
   metric('tessera_drive_status_age_seconds', 'Age of the drive figures below: they are refreshed in the background at most every 15 seconds.', 'gauge', [['', Math.round(ageMs / 1000)]]);
   metric('tessera_drive_up', 'Whether a drive is readable and holds its identity.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.state === 'ok' ? 1 : 0]));
@@ -114,7 +114,16 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', Object.entries(metaRoundTrips()).map(([kind, n]) => [`{kind="${kind}"}`, n]));
   if (deps.limits) metric('tessera_requests_throttled_total', 'Requests answered 503 SlowDown by a rate limit, by the kind of limit (key, bucket, ip) and what it limits (requests, bytes).', 'counter', deps.limits.throttled().map((t) => [`{kind="${t.kind}",measure="${t.measure}"}`, t.count]));
   for (const [name, value] of Object.entries(deps.counters())) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', [['', value]]);
-  return Buffer.from(`${lines.join('\n')}\n`);
+  const commits = commitStats();
+  page.histogram('tessera_meta_commit_duration_seconds', 'MetaStore commits as their callers saw them, from the call to the outcome (queueing and fsync included).', [[{}, commits.latency]]);
+  page.histogram('tessera_meta_commit_batch_size', 'Commits per SQLite transaction (group commit); absent on PostgreSQL, which commits one per call.', [[{}, commits.batches]]);
+  // Counters in the MetaStore, changed with the versions they count: one scan, the same on every gateway.
+  const usage = await readUsage(deps.meta);
+  metric('tessera_bucket_objects', 'Object versions stored in a bucket (current and noncurrent, not delete markers), from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.objects]));
+  metric('tessera_bucket_bytes', 'Bytes of the object versions stored in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.bytes]));
+  metric('tessera_bucket_delete_markers', 'Delete markers in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.deleteMarkers]));
+  deps.processMetrics?.(page);
+  return Buffer.from(page.text());
 }
 
 type MetricWriter = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => void;

@@ -2,8 +2,9 @@
 // to the admin module and the rest to S3 (SigV4 shared), the optional metrics-only listener, and the
 // graceful stop (drain.ts). Also the address helpers of every role.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
+import type { AddressInfo, Socket } from 'node:net';
+import { createS3HttpServer, RequestMetrics, rootOnlyListener, s3Listener } from '../s3/server.js';
+import { EventLoopDelay } from '../util/event-loop-delay.js';
 import { handleMetrics, isAdminRequest, metricsPath, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
 import { checkMetricsToken, metricsBearer } from '../admin/metrics.js';
 import type { ObjectContext } from '../objects/context.js';
@@ -55,13 +56,20 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   if (options.metricsAddress && options.metricsToken === undefined) {
     throw new RangeError(`Cannot serve metrics at "${options.metricsAddress}" without a metrics token: a scraper cannot sign requests (set --metrics-token)`);
   }
-  const counters: RequestCounters = newRequestCounters();
-  const admin = options.admin(() => ({ ...counters }));
+  const metrics = new RequestMetrics();
+  const admin = options.admin(() => ({ ...metrics.counters }));
+  const loopDelay = new EventLoopDelay();
+  let openConnections = 0;
+  admin.processMetrics = (page) => {
+    metrics.write(page);
+    page.metric('tessera_http_open_connections', 'Client connections open to the S3 endpoint.', 'gauge', [['', openConnections]]);
+    loopDelay.write(page);
+  };
   const s3Options = {
     objects: options.objects,
     log,
     rootAccessKeyId: credentials.accessKeyId,
-    counters,
+    metrics,
     ...(options.limits ? { limits: options.limits } : {}),
     config: {
       region: options.region,
@@ -87,6 +95,10 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   };
   let tracked: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   const server = createS3HttpServer((req, res) => tracked(req, res));
+  server.on('connection', (socket: Socket) => {
+    openConnections++;
+    socket.once('close', () => openConnections--);
+  });
   const drainer = drainerOf(server);
   tracked = drainer.wrap(route);
   const bound = await listen(server, options.address);
@@ -106,6 +118,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     },
     async close() {
       stopping = true;
+      loopDelay.stop();
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };
