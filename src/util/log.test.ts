@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
+import { createLogger, isoTime, jsonLine, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
 
 function captured(fn: () => void): Record<string, unknown> {
   const write = process.stderr.write;
@@ -72,4 +72,22 @@ test('log - levels and formats are checked', () => {
   assert.equal(parseLogLevel('--log-level', 'WARN'), 'warn');
   assert.throws(() => parseLogLevel('--log-level', 'loud'), /Cannot use --log-level "loud": expected debug, info, warn or error/);
   assert.throws(() => parseLogFormat('--log-format', 'xml'), /Cannot use --log-format "xml": expected json or pretty/);
+});
+
+test('log - a JSON line reads back as the fields JSON.stringify would write, whatever their strings hold', () => {
+  const fields = {
+    key: 'plain', quote: 'a"b', backslash: 'c\\d', control: 'e\u0001f\n', lone: 'g\ud800h', pair: 'i\ud83d\ude00j', separator: 'k\u2028l',
+    n: 1.5, infinite: Infinity, yes: true, none: null, skipped: undefined, nested: { a: [1, 'x'] }, 'odd"name': 1,
+  };
+  const line = jsonLine('2026-12-03T06:00:00.000Z', 'info', 'say "hi"', fields);
+  assert.ok(line.endsWith('}\n') && !line.slice(0, -1).includes('\n'));
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  assert.deepEqual(parsed, JSON.parse(JSON.stringify({ time: '2026-12-03T06:00:00.000Z', level: 'info', message: 'say "hi"', ...fields })));
+  assert.equal(line.includes('\\ud800'), true, 'a lone surrogate is escaped, as JSON.stringify does');
+});
+
+test('log - isoTime writes the time as toISOString does, across seconds and milliseconds', () => {
+  for (const ms of [0, 1, 9, 10, 99, 100, 999, 1000, 1_764_745_200_007, 1_764_745_200_070, 1_764_745_200_700, 1_764_745_201_000]) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString());
+  }
 });
