@@ -12,6 +12,7 @@ import { metaRoundTrips } from '../meta/round-trips.js';
 import { commitStats } from '../meta/commit-stats.js';
 import { readUsage } from '../objects/usage.js';
 import { labelsOf, PromPage } from '../util/prometheus.js';
+import { droppedLogLines } from '../util/log-writer.js';
 
 export const metricsPath = '/_tessera/metrics';
 
@@ -122,6 +123,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_bucket_objects', 'Object versions stored in a bucket (current and noncurrent, not delete markers), from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.objects]));
   metric('tessera_bucket_bytes', 'Bytes of the object versions stored in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.bytes]));
   metric('tessera_bucket_delete_markers', 'Delete markers in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.deleteMarkers]));
+  metric('tessera_log_lines_dropped_total', 'Debug and info log lines (access lines among them) dropped because stderr was not read fast enough and 8 MiB were waiting.', 'counter', [['', droppedLogLines()]]);
   deps.processMetrics?.(page);
   return Buffer.from(page.text());
 }

@@ -2,25 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, isoTime, jsonLine, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
 
-function captured(fn: () => void): Record<string, unknown> {
-  const write = process.stderr.write;
+function captured(fn: (write: (line: string) => void) => void): Record<string, unknown> {
   let line = '';
-  process.stderr.write = ((chunk: string) => {
-    line += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    fn();
-  } finally {
-    process.stderr.write = write;
-  }
+  fn((chunk) => (line += chunk));
   return JSON.parse(line) as Record<string, unknown>;
 }
 
 test('log - an error is written with its cause chain when it has one', () => {
   const errno = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   const err = Object.assign(new Error('Cannot write block "ab"', { cause: errno }), { code: 'ERR_DRIVES_FULL' });
-  const entry = captured(() => createLogger().error('Request failed', { err }));
+  const entry = captured((write) => createLogger({ write }).error('Request failed', { err }));
   const logged = entry.err as { code: string; cause?: { code: string; message: string; stack?: string } };
   assert.equal(logged.code, 'ERR_DRIVES_FULL');
   assert.equal(logged.cause?.code, 'ENOSPC');
@@ -32,7 +23,7 @@ test('log - a cycle of causes is cut off', () => {
   const a = new Error('a');
   const b = new Error('b', { cause: a });
   (a as { cause?: unknown }).cause = b;
-  const entry = captured(() => createLogger().error('x', { err: a }));
+  const entry = captured((write) => createLogger({ write }).error('x', { err: a }));
   assert.ok(JSON.stringify(entry).length < 2000);
 });
 
@@ -49,21 +40,12 @@ test('log - the pretty format puts an error\'s stack on indented lines after the
 });
 
 test('log - a logger at level warn drops info entries and reports info as disabled', () => {
-  const log = createLogger({ level: 'warn', format: 'json' });
+  let written = '';
+  const log = createLogger({ level: 'warn', format: 'json', write: (line) => (written += line) });
   assert.equal(log.enabled?.('info'), false);
   assert.equal(log.enabled?.('warn'), true);
-  let written = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => {
-    written += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    log.info('request', { status: 200 });
-    log.warn('careful', { secretKey: 'x' });
-  } finally {
-    process.stderr.write = write;
-  }
+  log.info('request', { status: 200 });
+  log.warn('careful', { secretKey: 'x' });
   assert.doesNotMatch(written, /request/);
   assert.match(written, /"message":"careful","secretKey":"\[redacted\]"/);
 });

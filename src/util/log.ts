@@ -1,5 +1,6 @@
 // Structured logs on stderr: JSON lines, or one readable line per entry on a terminal. Values named like
 // secrets are redacted, so a stray credential in a log call never reaches the output.
+import { writeLine } from './log-writer.js';
 
 export interface Logger {
   /** Dropped unless debug logging is on (--log-level debug): expected events worth seeing only when tracing. */
@@ -109,42 +110,6 @@ export function prettyLine(entry: { time: string; level: string; message: string
   return `${line}\n`;
 }
 
-/**
- * Debug and info lines wait for the end of the event-loop turn and go out in one write: under load that
- * is one write(2) for many access lines instead of one each (stderr is a blocking pipe or file on Linux).
- * Warnings and errors, rare and the lines that matter after a crash, go out at once, after what waits.
- */
-let pending = '';
-let flushScheduled = false;
-let flushOnExit = false;
-const pendingBytesMax = 64 * 1024;
-
-function flushPending(): void {
-  flushScheduled = false;
-  if (pending === '') return;
-  const text = pending;
-  pending = '';
-  process.stderr.write(text);
-}
-
-function writeLater(line: string): void {
-  pending += line;
-  if (pending.length >= pendingBytesMax) return flushPending();
-  if (!flushOnExit) {
-    flushOnExit = true;
-    process.on('exit', flushPending);
-  }
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushPending);
-  }
-}
-
-function writeNow(line: string): void {
-  if (pending !== '') flushPending();
-  process.stderr.write(line);
-}
-
 /** time, level and message first, then the fields, without copying them into a new object. */
 export function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
   // JSON.stringify of the whole flat object beat serialising field by field (1.4 against 1.7 µs per access line).
@@ -179,6 +144,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Default: TESSERA_LOG_FORMAT, else json unless stderr is a terminal. */
   format?: LogFormat;
+  /** Where lines go, synchronously (tests); default: stderr through log-writer.ts, off the event loop. */
+  write?: (line: string) => void;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -192,8 +159,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (levelRank[entryLevel] < least) return;
     const time = isoTime();
     const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: plain(fields) }) : jsonLine(time, entryLevel, message, plain(fields));
-    if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
-    else writeNow(line);
+    if (options.write) options.write(line);
+    else writeLine(line, levelRank[entryLevel] <= levelRank.info);
   };
   return {
     debug: (m, f) => write('debug', m, f),
