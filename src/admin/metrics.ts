@@ -13,6 +13,7 @@ import { commitStats } from '../meta/commit-stats.js';
 import { readUsage } from '../objects/usage.js';
 import { labelsOf, PromPage } from '../util/prometheus.js';
 import { droppedLogLines } from '../util/log-writer.js';
+import type { WorkerStatus } from '../workers/runner.js';
 
 export const metricsPath = '/_tessera/metrics';
 
@@ -123,9 +124,20 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_bucket_objects', 'Object versions stored in a bucket (current and noncurrent, not delete markers), from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.objects]));
   metric('tessera_bucket_bytes', 'Bytes of the object versions stored in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.bytes]));
   metric('tessera_bucket_delete_markers', 'Delete markers in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.deleteMarkers]));
+  workerMetrics(metric, deps.workers?.() ?? []);
   metric('tessera_log_lines_dropped_total', 'Debug and info log lines (access lines among them) dropped because stderr was not read fast enough and 8 MiB were waiting.', 'counter', [['', droppedLogLines()]]);
   deps.processMetrics?.(page);
   return Buffer.from(page.text());
+}
+
+/** Background workers as this process runs them: a worker's lease is held by one process of the cluster at a time. */
+function workerMetrics(metric: MetricWriter, workers: WorkerStatus[]): void {
+  const of = (w: WorkerStatus): string => labelsOf({ worker: w.name });
+  metric('tessera_worker_lease_held', 'Whether this process holds the worker\'s lease (runs it); sum over processes for the cluster.', 'gauge', workers.map((w) => [of(w), w.leaseHeld ? 1 : 0]));
+  metric('tessera_worker_busy', 'Whether the worker\'s last step here found more to do at once (1), or nothing until later (0).', 'gauge', workers.map((w) => [of(w), w.lastState === 'busy' ? 1 : 0]));
+  metric('tessera_worker_steps_total', 'Steps the worker ran in this process.', 'counter', workers.map((w) => [of(w), w.steps]));
+  const gc = workers.find((w) => w.name === 'gc');
+  metric('tessera_gc_blocks_deleted_total', 'Blocks the GC deleted in this process (it runs where its lease is held).', 'counter', [['', typeof gc?.detail?.blocksDeleted === 'number' ? gc.detail.blocksDeleted : 0]]);
 }
 
 type MetricWriter = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => void;

@@ -54,13 +54,15 @@ test('metrics values - 3 PUTs and 2 GETs move the request, histogram and byte co
   assert.equal(value(await scrape(), 'tessera_s3_requests_total{operation="GetObject",status="404"}') - value(after, 'tessera_s3_requests_total{operation="GetObject",status="404"}'), 1);
 });
 
-test('metrics values - the process figures are present: open connections, event-loop delay, commit latency and batch sizes', async () => {
+test('metrics values - the process figures are present: open connections, event-loop delay, commit latency and batch sizes, workers', async () => {
   const samples = await scrape();
   assert.ok(value(samples, 'tessera_http_open_connections') >= 1, 'the scrape\'s own connection is open');
   assert.ok(samples.has('tessera_event_loop_delay_seconds{quantile="0.99"}'));
   assert.ok(value(samples, 'tessera_meta_commit_duration_seconds_count') > 0);
   assert.ok(value(samples, 'tessera_meta_commit_batch_size_count') > 0);
   assert.ok(value(samples, 'tessera_meta_commit_batch_size_count') <= value(samples, 'tessera_meta_commit_duration_seconds_count'));
+  assert.equal(value(samples, 'tessera_worker_lease_held{worker="gc"}'), 1, 'the only process runs the GC');
+  assert.ok(samples.has('tessera_gc_blocks_deleted_total'));
 });
 
 test('metrics values - bucket usage follows a put, an overwrite and a delete in an unversioned bucket', async () => {
