@@ -58,6 +58,11 @@ const switchableLog: Logger = {
   warn: (m, f) => currentLog.warn(m, f),
   error: (m, f) => currentLog.error(m, f),
   enabled: (level) => currentLog.enabled!(level),
+  infoPrepared: (m, f, j) => {
+    const t0 = process.hrtime.bigint();
+    currentLog.infoPrepared!(m, f, j);
+    logNs += process.hrtime.bigint() - t0;
+  },
 };
 
 const send = (reply: ChildReply) => process.send?.(reply);

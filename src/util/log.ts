@@ -10,6 +10,12 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
   /** Whether entries of `level` are written; lets a caller skip gathering fields nobody will see. */
   enabled?(level: LogLevel): boolean;
+  /**
+   * An info entry whose fields the caller also writes as JSON itself (`json`: `,"name":value` pairs, every
+   * string through jsonString()), used by the JSON format instead of serialising `fields`: the access line,
+   * once per request, whose fields are known and never secrets. The pretty format uses `fields`.
+   */
+  infoPrepared?(message: string, fields: () => Record<string, unknown>, json: () => string): void;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -110,6 +116,14 @@ export function prettyLine(entry: { time: string; level: string; message: string
   return `${line}\n`;
 }
 
+// Characters JSON must escape; any surrogate too, so that a lone one is escaped as JSON.stringify does.
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON: quoted as it is unless a character needs escaping (then JSON.stringify does it). */
+export function jsonString(s: string): string {
+  return needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 /** time, level and message first, then the fields, without copying them into a new object. */
 export function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
   // JSON.stringify of the whole flat object beat serialising field by field (1.4 against 1.7 µs per access line).
@@ -168,5 +182,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
     enabled: (l) => levelRank[l] >= least,
+    infoPrepared: (message, fields, json) => {
+      if (levelRank.info < least) return;
+      if (format === 'pretty') return write('info', message, fields());
+      const line = `{"time":"${isoTime()}","level":"info","message":${jsonString(message)}${json()}}\n`;
+      if (options.write) options.write(line);
+      else writeLine(line, true);
+    },
   };
 }
