@@ -14,6 +14,10 @@ let writing = false;
 let broken = false;
 let dropped = 0;
 let exitHooked = false;
+/** A write waiting to retry after EAGAIN: what is left of it, for the exit flush. */
+let retrying: { data: Buffer; offset: number } | undefined;
+/** How long the exit flush waits at most for a non-blocking stderr to take its lines. */
+const exitFlushMs = 2_000;
 
 /** Lines dropped since start because the queue was full (the metric tessera_log_lines_dropped_total). */
 export function droppedLogLines(): number {
@@ -60,7 +64,11 @@ function writeAll(data: Buffer, offset: number): void {
       // EAGAIN: someone made the descriptor non-blocking; try again shortly. Anything else (EPIPE: the
       // reader is gone) ends logging: there is nowhere to say so.
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        setTimeout(() => writeAll(data, offset), 10).unref();
+        retrying = { data, offset };
+        setTimeout(() => {
+          retrying = undefined;
+          writeAll(data, offset);
+        }, 10).unref();
         return;
       }
       broken = true;
@@ -72,15 +80,26 @@ function writeAll(data: Buffer, offset: number): void {
   });
 }
 
-/** At exit: what is still queued, synchronously, after (or, if one is still on its way, beside) the last write. */
+/**
+ * At exit: what is still queued (and the rest of a write waiting to retry), synchronously. A stderr made
+ * non-blocking (a socket Node set so) answers EAGAIN while its reader lags: retried for up to 2 s.
+ */
 function flushSync(): void {
-  if (broken || queue.length === 0) return;
-  const text = queue.join('');
+  if (broken) return;
+  const parts = retrying ? [retrying.data.subarray(retrying.offset), Buffer.from(queue.join(''), 'utf8')] : [Buffer.from(queue.join(''), 'utf8')];
+  retrying = undefined;
   queue = [];
   queuedBytes = 0;
-  try {
-    writeSync(fd, text);
-  } catch {
-    // stderr is gone: nothing to tell anyone
+  const data = Buffer.concat(parts);
+  const deadlineMs = Date.now() + exitFlushMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += writeSync(fd, data, offset, data.length - offset);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadlineMs) return; // stderr is gone or stuck
+      Atomics.wait(pause, 0, 0, 5);
+    }
   }
 }
