@@ -8,6 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { commitBatches, countCommitBatches } from './commit-batches.js';
 import type { ServerConfig, RunningServer } from '../../src/main.js';
 import type { ChildConfig, ChildReply, ChildRequest } from './server.js';
+import type { Logger } from '../../src/util/log.js';
 
 countCommitBatches();
 const commits = commitBatches;
@@ -28,6 +29,41 @@ if (process.env.TESSERA_BENCH_TRACE_PROMISES === '1') {
 const config = JSON.parse(process.env.TESSERA_BENCH_CONFIG ?? '{}') as ChildConfig;
 const mainPath = config.fromSource ? '../../src/main.ts' : '../../dist/main.js';
 const { startServer } = (await import(mainPath)) as { startServer(c: ServerConfig): Promise<RunningServer> };
+const logPath = config.fromSource ? '../../src/util/log.ts' : '../../dist/util/log.js';
+const { createLogger } = (await import(logPath)) as typeof import('../../src/util/log.js');
+
+// With switchableLog, a logger at info and one at warn, and one that forwards to either: the access log
+// on and off within one server, since two servers read further apart on this machine than its cost.
+const loggers = { info: createLogger({ level: 'info' }), warn: createLogger({ level: 'warn' }) };
+let currentLog = loggers.info;
+// Time spent in the logger's info() and in writes to stderr, per phase: the access log's own cost, read
+// directly, since the whole-server difference drowns in this machine's noise.
+let logNs = 0n;
+if (config.switchableLog) {
+  const write = process.stderr.write.bind(process.stderr) as (...args: unknown[]) => boolean;
+  process.stderr.write = ((...args: unknown[]) => {
+    const t0 = process.hrtime.bigint();
+    const ok = write(...args);
+    logNs += process.hrtime.bigint() - t0;
+    return ok;
+  }) as typeof process.stderr.write;
+}
+const switchableLog: Logger = {
+  debug: (m, f) => currentLog.debug(m, f),
+  info: (m, f) => {
+    const t0 = process.hrtime.bigint();
+    currentLog.info(m, f);
+    logNs += process.hrtime.bigint() - t0;
+  },
+  warn: (m, f) => currentLog.warn(m, f),
+  error: (m, f) => currentLog.error(m, f),
+  enabled: (level) => currentLog.enabled!(level),
+  infoPrepared: (m, f, j) => {
+    const t0 = process.hrtime.bigint();
+    currentLog.infoPrepared!(m, f, j);
+    logNs += process.hrtime.bigint() - t0;
+  },
+};
 
 const send = (reply: ChildReply) => process.send?.(reply);
 
@@ -51,6 +87,7 @@ const running = await startServer({
   ...(config.inlineBytesMax !== undefined ? { inlineBytesMax: config.inlineBytesMax } : {}),
   ...(config.rateLimits ? { rateLimits: config.rateLimits } : {}),
   ...(config.extraAccessKeys ? { testAccessKeys: config.extraAccessKeys } : {}),
+  ...(config.switchableLog ? { log: switchableLog } : {}),
 });
 
 // With profileDir, each phase (mark → read) is CPU-profiled on the main thread and written as
@@ -111,6 +148,7 @@ process.on('message', async (message: ChildRequest) => {
     commits.commits = 0;
     markCpu = process.cpuUsage();
     markNs = process.hrtime.bigint();
+    logNs = 0n;
     send({ type: 'marked', id: message.id });
   } else if (message.type === 'read') {
     await stopProfile();
@@ -125,7 +163,11 @@ process.on('message', async (message: ChildRequest) => {
       cpuCores: (cpu.user + cpu.system) / wallUs,
       metaCommits: commits.commits,
       metaBatches: commits.batches,
+      logMs: Number(logNs) / 1e6,
     });
+  } else if (message.type === 'log-level') {
+    currentLog = loggers[message.level];
+    send({ type: 'marked', id: message.id });
   } else if (message.type === 'stop') {
     running.close().then(
       () => process.exit(0),

@@ -26,9 +26,15 @@ export interface ChildConfig {
   rateLimits?: RateLimitConfig;
   /** Access keys besides the root key (id → secret), as TESSERA_TEST_ACCESS_KEYS gives them. */
   extraAccessKeys?: Record<string, string>;
+  /** Give the server a logger whose level setLogLevel() changes between phases (bench/access-log.ts). */
+  switchableLog?: boolean;
 }
 
-export type ChildRequest = { type: 'mark'; id: number; label?: string } | { type: 'read'; id: number } | { type: 'stop' };
+export type ChildRequest =
+  | { type: 'mark'; id: number; label?: string }
+  | { type: 'read'; id: number }
+  | { type: 'log-level'; id: number; level: 'info' | 'warn' }
+  | { type: 'stop' };
 
 export interface LoopStats {
   eld: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
@@ -37,6 +43,8 @@ export interface LoopStats {
   /** Metadata commits and the batches (one fsync each) they were grouped into. */
   metaCommits: number;
   metaBatches: number;
+  /** With switchableLog: milliseconds spent in the logger's info() and in writes to stderr. */
+  logMs?: number;
 }
 
 export type ChildReply =
@@ -61,6 +69,8 @@ export interface BenchServerOptions {
   extraAccessKeys?: Record<string, string>;
   /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
   env?: Record<string, string>;
+  /** Lets setLogLevel() switch the access log on (info) and off (warn) between phases. */
+  switchableLog?: boolean;
 }
 
 export interface BenchServer {
@@ -72,6 +82,8 @@ export interface BenchServer {
   mark(label?: string): Promise<void>;
   /** Event-loop delay and CPU since the last mark. */
   read(): Promise<LoopStats>;
+  /** With switchableLog: info writes an access line per request, warn none. */
+  setLogLevel?(level: 'info' | 'warn'): Promise<void>;
   stderr(): string;
   /** The last MiB of the server's stdout (diagnostic flags such as --trace-gc print there). */
   stdout(): string;
@@ -124,6 +136,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     ...(options.profileDir ? { profileDir: options.profileDir } : {}),
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.extraAccessKeys ? { extraAccessKeys: options.extraAccessKeys } : {}),
+    ...(options.switchableLog ? { switchableLog: true } : {}),
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {
     env: { ...process.env, ...options.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
@@ -157,7 +170,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     for (const fail of failers.values()) fail(new Error(exitText));
   });
   const failers = new Map<number, (err: Error) => void>();
-  const ask = (type: 'mark' | 'read', label?: string) =>
+  const ask = (type: 'mark' | 'read' | 'log-level', label?: string) =>
     new Promise<ChildReply>((resolvePromise, reject) => {
       if (exitText) return reject(new Error(exitText));
       const id = nextId++;
@@ -166,7 +179,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
         resolvePromise(reply);
       });
       failers.set(id, reject);
-      child.send({ type, id, ...(label ? { label } : {}) } satisfies ChildRequest);
+      child.send((type === 'log-level' ? { type, id, level: label as 'info' | 'warn' } : { type, id, ...(label ? { label } : {}) }) satisfies ChildRequest);
     });
   return {
     url,
@@ -179,7 +192,11 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     read: async () => {
       const reply = await ask('read');
       if (reply.type !== 'stats') throw new Error(`Unexpected reply "${reply.type}"`);
-      return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches };
+      return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches, ...(reply.logMs !== undefined ? { logMs: reply.logMs } : {}) };
+    },
+    setLogLevel: async (level) => {
+      if (!options.switchableLog) throw new Error('Cannot change the log level of a bench server started without switchableLog');
+      await ask('log-level', level);
     },
     stderr: () => stderr,
     stdout: () => stdout,

@@ -6,6 +6,7 @@ import type { Maintenance } from '../objects/maintenance.js';
 import type { Lifecycle } from '../objects/lifecycle.js';
 import type { BlockMaintenance, Redundancy } from '../blocks/types.js';
 import type { WorkerStatus } from '../workers/runner.js';
+import type { PromPage } from '../util/prometheus.js';
 import { metricsContentType, metricsPath, metricsText, type DriveSnapshot } from './metrics.js';
 import { handleLayoutRoute, sendJson, type LayoutAdminDeps } from './layout-api.js';
 import { readClusterStatus } from './cluster-status.js';
@@ -44,6 +45,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   processReports?: () => Promise<ProcessReport[]>;
   /** Called after a `limits` route changed the limits, before the answer: the other workers apply them too. */
   limitsChanged?: () => Promise<void>;
+  /** Figures the endpoint keeps in this process (requests, connections, event loop), written into each scrape. */
+  processMetrics?: (page: PromPage) => void;
 }
 
 /** One process's figures that only it knows: counters since its start, its leases, its drives' counts. */

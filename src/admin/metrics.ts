@@ -9,6 +9,11 @@ import type { AdminDeps } from './admin-api.js';
 import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import type { Logger } from '../util/log.js';
 import { metaRoundTrips } from '../meta/round-trips.js';
+import { commitStats } from '../meta/commit-stats.js';
+import { readUsage } from '../objects/usage.js';
+import { labelsOf, PromPage } from '../util/prometheus.js';
+import { droppedLogLines } from '../util/log-writer.js';
+import type { WorkerStatus } from '../workers/runner.js';
 
 export const metricsPath = '/_tessera/metrics';
 
@@ -98,24 +103,20 @@ interface ProcessFigures {
   leases: { name: string; leaseHeld: boolean }[];
 }
 
-/** `{a="x",worker="2"}`: the labels given, then the worker's number when there is one. */
-function labelsOf(pairs: [string, string][], worker: number | undefined): string {
-  const all = worker === undefined ? pairs : [...pairs, ['worker', String(worker)] as [string, string]];
-  return all.length === 0 ? '' : `{${all.map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+/** `{a="x",process="2"}`: the labels given, then the worker process's number when there is one. */
+function processLabels(pairs: [string, string][], process: number | undefined): string {
+  return labelsOf(Object.fromEntries(process === undefined ? pairs : [...pairs, ['process', String(process)]]));
 }
 
 /**
  * Prometheus text exposition of drives, maintenance, the cluster (layout, nodes, partitions, rebalance) and
  * request counters. In a server of several worker processes the counters each process keeps are sampled
- * once per worker, labelled worker="N" (sum them in the query); the rest is read from the shared stores.
+ * once per worker process, labelled process="N" (sum them in the query); the rest is read from the shared stores.
  */
 export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   const stats = await deps.maintenance.stats();
-  const lines: string[] = [];
-  const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-  };
+  const page = new PromPage();
+  const metric: MetricWriter = (name, help, type, samples) => page.metric(name, help, type, samples);
   const { drives, ageMs } = await deps.driveSnapshot.get();
   metric('tessera_drive_status_age_seconds', 'Age of the drive figures below: they are refreshed in the background at most every 15 seconds.', 'gauge', [['', Math.round(ageMs / 1000)]]);
   metric('tessera_drive_up', 'Whether a drive is readable and holds its identity.', 'gauge', drives.map((d) => [`{drive="${d.id}"}`, d.state === 'ok' ? 1 : 0]));
@@ -124,7 +125,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   const processes: ProcessFigures[] = deps.processReports
     ? (await deps.processReports()).map((r) => ({ ...r, leases: r.workers }))
     : [{ counters: deps.counters(), throttled: deps.limits?.throttled() ?? [], metaRoundTrips: metaRoundTrips(), corruptFound: Object.fromEntries(drives.map((d) => [d.id, d.corruptFound])), healedFromQueue: stats.healedFromQueue, leases: deps.workers?.() ?? [] }];
-  const perProcess = (pick: (p: ProcessFigures) => [pairs: [string, string][], value: number][]): [string, number][] => processes.flatMap((p) => pick(p).map(([pairs, value]): [string, number] => [labelsOf(pairs, p.worker), value]));
+  const perProcess = (pick: (p: ProcessFigures) => [pairs: [string, string][], value: number][]): [string, number][] => processes.flatMap((p) => pick(p).map(([pairs, value]): [string, number] => [processLabels(pairs, p.worker), value]));
   metric('tessera_drive_corrupt_blocks_found', 'Corrupt shard blocks met on a drive since start.', 'counter', perProcess((p) => Object.entries(p.corruptFound).map(([id, n]) => [[['drive', id]], n])));
   for (const pass of [stats.heal, stats.scrub]) {
     metric(`tessera_${pass.kind}_running`, `Whether a ${pass.kind} pass is running.`, 'gauge', [['', pass.running ? 1 : 0]]);
@@ -149,9 +150,31 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   // Zero on SQLite: only a backend that talks to a database over the network counts them.
   metric('tessera_meta_round_trips_total', 'Requests sent to the metadata database, by kind.', 'counter', perProcess((p) => Object.entries(p.metaRoundTrips).map(([kind, n]) => [[['kind', kind]], n])));
   if (deps.limits) metric('tessera_requests_throttled_total', 'Requests answered 503 SlowDown by a rate limit, by the kind of limit (key, bucket, ip) and what it limits (requests, bytes).', 'counter', perProcess((p) => p.throttled.map((t) => [[['kind', t.kind], ['measure', t.measure]], t.count])));
-  metric('tessera_worker_lease_held', 'Whether a process holds the lease of a background worker (gc, heal, scrub...) and so runs it.', 'gauge', perProcess((p) => p.leases.map((w) => [[['name', w.name]], w.leaseHeld ? 1 : 0])));
   for (const name of Object.keys(processes[0]?.counters ?? {})) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', perProcess((p) => [[[], p.counters[name] ?? 0]]));
-  return Buffer.from(`${lines.join('\n')}\n`);
+  const commits = commitStats();
+  page.histogram('tessera_meta_commit_duration_seconds', 'MetaStore commits as their callers saw them, from the call to the outcome (queueing and fsync included).', [[{}, commits.latency]]);
+  page.histogram('tessera_meta_commit_batch_size', 'Commits per SQLite transaction (group commit); absent on PostgreSQL, which commits one per call.', [[{}, commits.batches]]);
+  // Counters in the MetaStore, changed with the versions they count: one scan, the same on every gateway.
+  const usage = await readUsage(deps.meta);
+  metric('tessera_bucket_objects', 'Object versions stored in a bucket (current and noncurrent, not delete markers), from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.objects]));
+  metric('tessera_bucket_bytes', 'Bytes of the object versions stored in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.bytes]));
+  metric('tessera_bucket_delete_markers', 'Delete markers in a bucket, from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.deleteMarkers]));
+  metric('tessera_worker_lease_held', 'Whether a process holds the background worker\'s lease (runs it); sum over processes for the cluster.', 'gauge', perProcess((p) => p.leases.map((w) => [[['worker', w.name]], w.leaseHeld ? 1 : 0])));
+  workerMetrics(metric, deps.workers?.() ?? []);
+  metric('tessera_log_lines_dropped_total', 'Debug and info log lines (access lines among them) dropped because stderr was not read fast enough and 8 MiB were waiting.', 'counter', [['', droppedLogLines()]]);
+  // Request histograms, bytes, open connections and event-loop delay of the process that answers the scrape
+  // (with --workers N, that worker's only).
+  deps.processMetrics?.(page);
+  return Buffer.from(page.text());
+}
+
+/** Background workers as this process runs them: a worker's lease is held by one process of the cluster at a time. */
+function workerMetrics(metric: MetricWriter, workers: WorkerStatus[]): void {
+  const of = (w: WorkerStatus): string => labelsOf({ worker: w.name });
+  metric('tessera_worker_busy', 'Whether the worker\'s last step here found more to do at once (1), or nothing until later (0).', 'gauge', workers.map((w) => [of(w), w.lastState === 'busy' ? 1 : 0]));
+  metric('tessera_worker_steps_total', 'Steps the worker ran in this process.', 'counter', workers.map((w) => [of(w), w.steps]));
+  const gc = workers.find((w) => w.name === 'gc');
+  metric('tessera_gc_blocks_deleted_total', 'Blocks the GC deleted in this process (it runs where its lease is held).', 'counter', [['', typeof gc?.detail?.blocksDeleted === 'number' ? gc.detail.blocksDeleted : 0]]);
 }
 
 type MetricWriter = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => void;

@@ -26,9 +26,48 @@ export interface Write {
   value: Buffer | null;
 }
 
+/**
+ * A blind increment applied at commit time: the key holds a signed 64-bit counter (counterValue()), absent
+ * reading as 0. It checks nothing, so commits that only add to the same counter never conflict; per-bucket
+ * usage is kept this way (objects/usage.ts). A key is either written or added to in one commit, not both.
+ */
+export interface Add {
+  key: Buffer;
+  /** A safe integer, negative to subtract. */
+  delta: number;
+}
+
 export interface Txn {
   checks: Check[];
   writes: Write[];
+  adds?: Add[];
+}
+
+/** The bytes of a counter that holds `n`: 8 bytes, big-endian two's complement, as PostgreSQL's int8send. */
+export function encodeCounter(n: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeBigInt64BE(BigInt(n));
+  return buf;
+}
+
+/** The number a counter key holds; a value of another length is not a counter. */
+export function counterValue(buf: Buffer | null): number {
+  if (buf === null) return 0;
+  if (buf.length !== 8) throw new RangeError(`Cannot read a counter from ${buf.length} bytes: expected 8`);
+  return Number(buf.readBigInt64BE());
+}
+
+/** The adds of `txn` merged per key (a key once, its deltas summed), in key order so commits lock alike. */
+export function mergedAdds(adds: readonly Add[] | undefined): Add[] {
+  if (!adds || adds.length === 0) return [];
+  const byKey = new Map<string, Add>();
+  for (const add of adds) {
+    if (!Number.isSafeInteger(add.delta)) throw new RangeError(`Cannot add ${add.delta} to a counter: expected a safe integer`);
+    const name = add.key.toString('latin1');
+    const seen = byKey.get(name);
+    byKey.set(name, { key: add.key, delta: (seen?.delta ?? 0) + add.delta });
+  }
+  return [...byKey.values()].filter((a) => a.delta !== 0).sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
 export interface GetOptions {

@@ -3,6 +3,7 @@ import { accessCacheOf } from './access-cache.js';
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
+import { usageKeys } from './usage.js';
 import { decodeRecord, encodeRecord, type BucketRecord, type CorsRule, type VersioningState } from './records.js';
 import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
@@ -168,7 +169,8 @@ export async function deleteBucket(ctx: ObjectContext, name: string): Promise<vo
     const uploads = await bucketUploadsRemoval(ctx, name);
     const ok = await ctx.meta.commit({
       checks: [{ key: keys.bucket(name), value: markedBuf }, ...uploads.checks],
-      writes: [{ key: keys.bucket(name), value: null }, ...uploads.writes],
+      // Its usage counters read 0 now (no version is left); they go with it, so a bucket of the same name starts afresh.
+      writes: [{ key: keys.bucket(name), value: null }, ...usageKeys(name).map((key) => ({ key, value: null })), ...uploads.writes],
     });
     if (ok) return;
   }

@@ -3,7 +3,7 @@
 // concurrent writers never lose a version and replaced data always reaches the GC queue.
 import { StoreError } from '../util/errors.js';
 import { metaRetriesMax } from '../constants.js';
-import type { Check, Txn, Write } from '../meta/types.js';
+import type { Add, Check, Txn, Write } from '../meta/types.js';
 import type { BlockRef } from '../blocks/types.js';
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
@@ -13,6 +13,7 @@ import {
 } from './records.js';
 import { ObjectError } from './errors.js';
 import { newVersionLock } from './lock-rules.js';
+import { usageAdds } from './usage.js';
 
 export interface KeySnapshot {
   headBuf: Buffer | null;
@@ -166,11 +167,15 @@ export async function installVersion(
       { key: keys.current(bucketName, key), value: record.deleteMarker ? null : encodeRecord(currentEntryOf(record)) },
       ...claimBlocks(blocksOf(record)),
     ];
+    const adds: Add[] = usageAdds(bucketName, record, 1);
     const oldNullKey = snap.head?.nullVersionKey;
     if (isNull && oldNullKey) {
+      // Unchanged at commit time unless the head changed too (a removal of it rewrites the head), and
+      // the head is checked: so its usage is what leaves the bucket.
       const old = await versionOf(ctx, bucketName, key, oldNullKey, newest);
       writes.push({ key: keys.version(bucketName, key, Buffer.from(oldNullKey, 'hex')), value: null });
       if (old) writes.push(...releaseBlocks(ctx, blocksOf(old)));
+      if (old) adds.push(...usageAdds(bucketName, old, -1));
     }
     const head: KeyHead = {
       latest: record.versionKey,
@@ -179,7 +184,7 @@ export async function installVersion(
     };
     writes.push({ key: keys.head(bucketName, key), value: encodeRecord(head) });
     const extra = options.extra ? await options.extra() : { checks: [], writes: [] };
-    if (await ctx.meta.commit({ checks: [...checks, ...extra.checks], writes: [...writes, ...extra.writes] })) return record;
+    if (await ctx.meta.commit({ checks: [...checks, ...extra.checks], writes: [...writes, ...extra.writes], adds })) return record;
     if (options.precondition) break; // a conditional write that lost a race answers 409, as AWS does
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot commit a new version of key "${key}": too many concurrent writers`);
@@ -243,7 +248,7 @@ export async function removeVersion(
       }
     }
     writes.push({ key: keys.head(bucketName, key), value: head ? encodeRecord(head) : null });
-    if (await ctx.meta.commit({ checks, writes })) return record;
+    if (await ctx.meta.commit({ checks, writes, adds: usageAdds(bucketName, record, -1) })) return record;
     if (options.precondition) break; // as installVersion: a conditional change that lost a race answers 409
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot remove a version of key "${key}": too many concurrent writers`);

@@ -18,6 +18,7 @@ const enum Space {
   Damage = 0x64, // 'd' blockId → BlockRef reported damaged (missing or corrupt shard), waiting for heal
   Lease = 0x6c, // 'l' name → LeaseRecord: which process runs that background worker, until when
   Layout = 0x79, // 'y' epoch (u32 BE) → the cluster layout of that epoch (cluster/encodeLayout), oldest first
+  Usage = 0x6e, // 'n' bucket,measure → a counter (meta Add): the bucket's versions, their bytes, its delete markers
   // Taken by src/iam/keys.ts (iam sits below objects, so it encodes its own): 'U' users, 'A' access keys,
   // 'P' attached policies. Keep them out of this enum's choices.
 }
@@ -181,4 +182,11 @@ export const keys = {
     return { start: Buffer.from([Space.CompletedDue]), end };
   },
   uploadIdFromCompletedDue: (key: Buffer) => key.subarray(9).toString('utf8'),
+
+  usage: (bucket: string, measure: string) => tuple(Space.Usage, bucket, measure),
+  usageRange: () => ({ start: Buffer.from([Space.Usage]), end: Buffer.from([Space.Usage + 1]) }),
+  parseUsage: (key: Buffer): { bucket: string; measure: string } => {
+    const bucket = unescapeString(key, 1);
+    return { bucket: bucket.value, measure: unescapeString(key, bucket.next).value };
+  },
 };

@@ -4,8 +4,9 @@
 import { writeStorePublicAccessBlock } from '../objects/bucket-access.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, Server as TlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { createS3HttpServer, newRequestCounters, rootOnlyListener, s3Listener, type RequestCounters } from '../s3/server.js';
+import type { AddressInfo, Socket } from 'node:net';
+import { createS3HttpServer, RequestMetrics, rootOnlyListener, s3Listener } from '../s3/server.js';
+import { EventLoopDelay } from '../util/event-loop-delay.js';
 import { handleMetrics, isAdminRequest, metricsPath, serveAdmin, type AdminDeps } from '../admin/admin-api.js';
 import { checkMetricsToken, metricsBearer } from '../admin/metrics.js';
 import { consoleDir, consoleHandler, crossSiteRefusal, isConsoleRequest, refuseCrossSite } from '../admin/console.js';
@@ -64,13 +65,20 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   if (options.metricsAddress && options.metricsToken === undefined) {
     throw new RangeError(`Cannot serve metrics at "${options.metricsAddress}" without a metrics token: a scraper cannot sign requests (set --metrics-token)`);
   }
-  const counters: RequestCounters = newRequestCounters();
-  const admin = options.admin(() => ({ ...counters }));
+  const metrics = new RequestMetrics();
+  const admin = options.admin(() => ({ ...metrics.counters }));
+  const loopDelay = new EventLoopDelay();
+  let openConnections = 0;
+  admin.processMetrics = (page) => {
+    metrics.write(page);
+    page.metric('tessera_http_open_connections', 'Client connections open to the S3 endpoint.', 'gauge', [['', openConnections]]);
+    loopDelay.write(page);
+  };
   const s3Options = {
     objects: options.objects,
     log,
     rootAccessKeyId: credentials.accessKeyId,
-    counters,
+    metrics,
     ...(options.limits ? { limits: options.limits } : {}),
     config: {
       region: options.region,
@@ -108,6 +116,10 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   let tracked: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   const tls = options.tls && readTlsFiles(options.tls);
   const server = createS3HttpServer((req, res) => tracked(req, res), tls);
+  server.on('connection', (socket: Socket) => {
+    openConnections++;
+    socket.once('close', () => openConnections--);
+  });
   const drainer = drainerOf(server);
   tracked = drainer.wrap(route);
   const bound = await listen(server, options.address);
@@ -131,6 +143,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     async close() {
       stopping = true;
       for (const stop of stopReloading) stop();
+      loopDelay.stop();
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
     },
   };

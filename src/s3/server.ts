@@ -6,12 +6,14 @@ import { createServer as createTlsServer } from 'node:https';
 import type { TlsMaterial } from '../util/tls.js';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateRequest } from './authenticate.js';
 import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
-import { logAccess, trackAccess, type AccessFacts } from './access-log.js';
+import { accessLogOn, logAccess, trackRequest, type AccessFacts } from './access-log.js';
+import { RequestMetrics } from './request-metrics.js';
 import { handlePostObject, type FormPostContext } from './handlers/post-object.js';
 import { handleCorsPreflight, setCorsHeaders } from './handlers/bucket-cors.js';
 import { authorizeRequest } from './authorize.js';
@@ -30,7 +32,8 @@ export interface S3ServerOptions {
   log: Logger;
   /** The access key rootOnlyListener() lets through. */
   rootAccessKeyId?: string;
-  counters?: RequestCounters;
+  /** Requests by operation and status, latency and bytes; also counted into its old totals. */
+  metrics?: RequestMetrics;
   /** Rate limits per access key, bucket and client IP; the admin API (rootOnlyListener) is never limited. */
   limits?: RateLimiter;
 }
@@ -47,17 +50,7 @@ export type RootRoute = (req: IncomingMessage, res: ServerResponse, rawPath: str
  */
 export type BearerCheck = (req: IncomingMessage) => 'granted' | 'denied' | 'absent';
 
-export interface RequestCounters {
-  requests_total: number;
-  responses_4xx_total: number;
-  responses_5xx_total: number;
-  /** Requests whose client went away before the answer was complete: not a server fault, so not a 5xx. */
-  requests_aborted_total: number;
-}
-
-export function newRequestCounters(): RequestCounters {
-  return { requests_total: 0, responses_4xx_total: 0, responses_5xx_total: 0, requests_aborted_total: 0 };
-}
+export { newRequestCounters, RequestMetrics, type RequestCounters } from './request-metrics.js';
 
 // A random per-process prefix and a counter: unique without a randomBytes call per request, which cost
 // 5% of a small GET (bench/http.ts profile).
@@ -439,18 +432,21 @@ export function rootOnlyListener(options: S3ServerOptions, route: RootRoute, bea
 }
 
 function listenerOf(options: S3ServerOptions, root: RootedRoute | undefined, bearer: BearerCheck | undefined): RequestListener {
+  const metrics = options.metrics;
+  const counters = metrics?.counters;
   return (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newRequestId();
-    const counters = options.counters;
     if (counters) counters.requests_total++;
-    const access = trackAccess(options.log, req);
+    const track = trackRequest(req);
     // Counted (and the access line written) once the handler is done rather than from a 'finish' listener
     // per response; an answer whose client went away mid-body counts as aborted whatever status it began with.
-    return handle(options, req, res, requestId, root, bearer, access?.facts ?? {}).then((answered) => {
-      if (access) logAccess(options.log, access, requestId, req, res, answered);
-      if (!counters) return;
+    return handle(options, req, res, requestId, root, bearer, track.facts).then((answered) => {
+      if (accessLogOn(options.log)) logAccess(options.log, track, requestId, req, res, answered);
+      if (!metrics || !counters) return;
+      const status = answered ? (res.headersSent ? res.statusCode : undefined) : undefined;
+      if (answered && status === undefined) return; // a route that sent nothing and has nothing to count
+      metrics.record(track.facts.operation, status, (performance.now() - track.startMs) / 1000, track.bytesIn, req.socket.bytesWritten - track.bytesWrittenBefore);
       if (!answered) counters.requests_aborted_total++;
-      else if (!res.headersSent) return;
       else if (res.statusCode >= 500) counters.responses_5xx_total++;
       else if (res.statusCode >= 400) counters.responses_4xx_total++;
     }, (err: unknown) => {

@@ -1,26 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
+import { createLogger, isoTime, jsonLine, parseLogFormat, parseLogLevel, prettyLine } from './log.js';
+import { pieceEnd } from './log-writer.js';
 
-function captured(fn: () => void): Record<string, unknown> {
-  const write = process.stderr.write;
+function captured(fn: (write: (line: string) => void) => void): Record<string, unknown> {
   let line = '';
-  process.stderr.write = ((chunk: string) => {
-    line += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    fn();
-  } finally {
-    process.stderr.write = write;
-  }
+  fn((chunk) => (line += chunk));
   return JSON.parse(line) as Record<string, unknown>;
 }
 
 test('log - an error is written with its cause chain when it has one', () => {
   const errno = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   const err = Object.assign(new Error('Cannot write block "ab"', { cause: errno }), { code: 'ERR_DRIVES_FULL' });
-  const entry = captured(() => createLogger().error('Request failed', { err }));
+  const entry = captured((write) => createLogger({ write }).error('Request failed', { err }));
   const logged = entry.err as { code: string; cause?: { code: string; message: string; stack?: string } };
   assert.equal(logged.code, 'ERR_DRIVES_FULL');
   assert.equal(logged.cause?.code, 'ENOSPC');
@@ -32,7 +24,7 @@ test('log - a cycle of causes is cut off', () => {
   const a = new Error('a');
   const b = new Error('b', { cause: a });
   (a as { cause?: unknown }).cause = b;
-  const entry = captured(() => createLogger().error('x', { err: a }));
+  const entry = captured((write) => createLogger({ write }).error('x', { err: a }));
   assert.ok(JSON.stringify(entry).length < 2000);
 });
 
@@ -49,21 +41,12 @@ test('log - the pretty format puts an error\'s stack on indented lines after the
 });
 
 test('log - a logger at level warn drops info entries and reports info as disabled', () => {
-  const log = createLogger({ level: 'warn', format: 'json' });
+  let written = '';
+  const log = createLogger({ level: 'warn', format: 'json', write: (line) => (written += line) });
   assert.equal(log.enabled?.('info'), false);
   assert.equal(log.enabled?.('warn'), true);
-  let written = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => {
-    written += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    log.info('request', { status: 200 });
-    log.warn('careful', { secretKey: 'x' });
-  } finally {
-    process.stderr.write = write;
-  }
+  log.info('request', { status: 200 });
+  log.warn('careful', { secretKey: 'x' });
   assert.doesNotMatch(written, /request/);
   assert.match(written, /"message":"careful","secretKey":"\[redacted\]"/);
 });
@@ -74,26 +57,47 @@ test('log - levels and formats are checked', () => {
   assert.throws(() => parseLogFormat('--log-format', 'xml'), /Cannot use --log-format "xml": expected json or pretty/);
 });
 
-test('log - with a shared stderr a batch of info lines goes out in whole lines of at most 4096 bytes, each carrying the base fields', async () => {
-  const write = process.stderr.write;
-  const chunks: Buffer[] = [];
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    chunks.push(Buffer.from(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const log = createLogger({ format: 'json', level: 'info', fields: { worker: 2 }, sharedStderr: true });
-    for (let i = 0; i < 200; i++) log.info('request', { n: i, key: `ключ-${'x'.repeat(i % 50)}` });
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    process.stderr.write = write;
+test('log - every line carries the base fields (the worker number of --workers N), in JSON and pretty', () => {
+  const lines: string[] = [];
+  const json = createLogger({ format: 'json', level: 'info', fields: { worker: 2 }, write: (l) => lines.push(l) });
+  json.info('request', { n: 1 });
+  json.warn('slow', {});
+  const pretty = createLogger({ format: 'pretty', level: 'info', fields: { worker: 2 }, write: (l) => lines.push(l) });
+  pretty.info('request', { n: 1 });
+  assert.deepEqual(lines.slice(0, 2).map((l) => (JSON.parse(l) as { worker: number }).worker), [2, 2]);
+  assert.match(lines[2]!, / worker=2 n=1$/m);
+});
+
+test('log-writer - with a shared stderr queued lines go out in writes of whole lines of at most 4096 bytes', () => {
+  const text = Array.from({ length: 200 }, (_, i) => `${JSON.stringify({ n: i, key: `ключ-${'x'.repeat(i % 50)}` })}\n`).join('') + `${'y'.repeat(5000)}\n`;
+  const data = Buffer.from(text);
+  const pieces: Buffer[] = [];
+  for (let offset = 0; offset < data.length;) {
+    const end = pieceEnd(data, offset, 4096);
+    pieces.push(data.subarray(offset, end));
+    offset = end;
   }
-  assert.ok(chunks.length > 1, 'the batch was cut');
-  for (const chunk of chunks) {
-    assert.ok(chunk.length <= 4096, `a write of ${chunk.length} bytes`);
-    assert.equal(chunk[chunk.length - 1], 0x0a, 'each write ends a line');
+  assert.ok(pieces.length > 1, 'the batch was cut');
+  for (const piece of pieces.slice(0, -1)) assert.ok(piece.length <= 4096, `a write of ${piece.length} bytes`);
+  assert.equal(pieces.at(-1)!.length, 5001, 'a line longer than the limit is one write of its own');
+  for (const piece of pieces) assert.equal(piece[piece.length - 1], 0x0a, 'each write ends a line');
+  assert.ok(Buffer.concat(pieces).equals(data));
+});
+
+test('log - a JSON line reads back as the fields JSON.stringify would write, whatever their strings hold', () => {
+  const fields = {
+    key: 'plain', quote: 'a"b', backslash: 'c\\d', control: 'e\u0001f\n', lone: 'g\ud800h', pair: 'i\ud83d\ude00j', separator: 'k\u2028l',
+    n: 1.5, infinite: Infinity, yes: true, none: null, skipped: undefined, nested: { a: [1, 'x'] }, 'odd"name': 1,
+  };
+  const line = jsonLine('2026-12-03T06:00:00.000Z', 'info', 'say "hi"', fields);
+  assert.ok(line.endsWith('}\n') && !line.slice(0, -1).includes('\n'));
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  assert.deepEqual(parsed, JSON.parse(JSON.stringify({ time: '2026-12-03T06:00:00.000Z', level: 'info', message: 'say "hi"', ...fields })));
+  assert.equal(line.includes('\\ud800'), true, 'a lone surrogate is escaped, as JSON.stringify does');
+});
+
+test('log - isoTime writes the time as toISOString does, across seconds and milliseconds', () => {
+  for (const ms of [0, 1, 9, 10, 99, 100, 999, 1000, 1_764_745_200_007, 1_764_745_200_070, 1_764_745_200_700, 1_764_745_201_000]) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString());
   }
-  const lines = Buffer.concat(chunks).toString().trim().split('\n').map((l) => JSON.parse(l) as { n: number; worker: number });
-  assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 200 }, (_, i) => i));
-  assert.ok(lines.every((l) => l.worker === 2));
 });

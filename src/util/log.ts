@@ -1,5 +1,6 @@
 // Structured logs on stderr: JSON lines, or one readable line per entry on a terminal. Values named like
 // secrets are redacted, so a stray credential in a log call never reaches the output.
+import { shareStderr, writeLine } from './log-writer.js';
 
 export interface Logger {
   /** Dropped unless debug logging is on (--log-level debug): expected events worth seeing only when tracing. */
@@ -9,6 +10,12 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
   /** Whether entries of `level` are written; lets a caller skip gathering fields nobody will see. */
   enabled?(level: LogLevel): boolean;
+  /**
+   * An info entry whose fields the caller also writes as JSON itself (`json`: `,"name":value` pairs, every
+   * string through jsonString()), used by the JSON format instead of serialising `fields`: the access line,
+   * once per request, whose fields are known and never secrets. The pretty format uses `fields`.
+   */
+  infoPrepared?(message: string, fields: () => Record<string, unknown>, json: () => string): void;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -109,63 +116,37 @@ export function prettyLine(entry: { time: string; level: string; message: string
   return `${line}\n`;
 }
 
-/**
- * Debug and info lines wait for the end of the event-loop turn and go out in one write: under load that
- * is one write(2) for many access lines instead of one each (stderr is a blocking pipe or file on Linux).
- * Warnings and errors, rare and the lines that matter after a crash, go out at once, after what waits.
- */
-let pending = '';
-let flushScheduled = false;
-let flushOnExit = false;
-const pendingBytesMax = 64 * 1024;
+// Characters JSON must escape; any surrogate too, so that a lone one is escaped as JSON.stringify does.
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/**
- * Set when several processes write one stderr (`--workers N`): a write to a pipe is atomic only up to
- * PIPE_BUF (4096 bytes on Linux), so batches go out in pieces of whole lines within it, and no line is
- * cut by another process's. A single longer line is still one write.
- */
-let writeBytesMax = Infinity;
-const pipeAtomicBytes = 4096;
-
-function flushPending(): void {
-  flushScheduled = false;
-  if (pending === '') return;
-  const text = pending;
-  pending = '';
-  if (text.length * 3 <= writeBytesMax) return void process.stderr.write(text); // 3: UTF-8 bytes per UTF-16 unit at most
-  let bytes = Buffer.from(text);
-  while (bytes.length > writeBytesMax) {
-    const cut = bytes.lastIndexOf(0x0a, writeBytesMax - 1);
-    const end = cut >= 0 ? cut + 1 : bytes.indexOf(0x0a) + 1 || bytes.length;
-    process.stderr.write(bytes.subarray(0, end));
-    bytes = bytes.subarray(end);
-  }
-  if (bytes.length > 0) process.stderr.write(bytes);
-}
-
-function writeLater(line: string): void {
-  pending += line;
-  if (pending.length >= pendingBytesMax) return flushPending();
-  if (!flushOnExit) {
-    flushOnExit = true;
-    process.on('exit', flushPending);
-  }
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushPending);
-  }
-}
-
-function writeNow(line: string): void {
-  if (pending !== '') flushPending();
-  process.stderr.write(line);
+/** A string as JSON: quoted as it is unless a character needs escaping (then JSON.stringify does it). */
+export function jsonString(s: string): string {
+  return needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
 /** time, level and message first, then the fields, without copying them into a new object. */
-function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>, base: string): string {
+export function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>, base = ''): string {
+  // JSON.stringify of the whole flat object beat serialising field by field (1.4 against 1.7 µs per access line).
   const head = `{"time":"${time}","level":"${level}","message":${JSON.stringify(message)}${base}`;
   const rest = JSON.stringify(fields);
   return rest === '{}' ? `${head}}\n` : `${head},${rest.slice(1)}\n`;
+}
+
+/**
+ * The time as toISOString() writes it, made from a prefix cached per second: a Date and its formatting
+ * per line were a quarter of the logger's cost per access line.
+ */
+let secondStartMs = -1;
+let secondPrefix = '';
+
+export function isoTime(nowMs: number = Date.now()): string {
+  const ms = nowMs % 1000;
+  const startMs = nowMs - ms;
+  if (startMs !== secondStartMs) {
+    secondStartMs = startMs;
+    secondPrefix = new Date(startMs).toISOString().slice(0, 20); // YYYY-MM-DDTHH:MM:SS.
+  }
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
 export interface LoggerOptions {
@@ -177,9 +158,11 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Default: TESSERA_LOG_FORMAT, else json unless stderr is a terminal. */
   format?: LogFormat;
+  /** Where lines go, synchronously (tests); default: stderr through log-writer.ts, off the event loop. */
+  write?: (line: string) => void;
   /** Written on every entry after the message, e.g. the worker number of a process of `--workers N`. */
   fields?: Record<string, string | number>;
-  /** Other processes write the same stderr: batches are written in pieces a pipe keeps whole. */
+  /** Other processes write the same stderr: lines go out in writes a pipe keeps whole (log-writer.ts). */
   sharedStderr?: boolean;
 }
 
@@ -190,15 +173,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const envFormat = process.env.TESSERA_LOG_FORMAT;
   const format = options.format ?? (envFormat ? parseLogFormat('TESSERA_LOG_FORMAT', envFormat) : defaultLogFormat());
   const least = levelRank[level];
-  if (options.sharedStderr) writeBytesMax = pipeAtomicBytes;
+  if (options.sharedStderr) shareStderr();
   const baseFields = options.fields ?? {};
   const base = Object.keys(baseFields).length === 0 ? '' : `,${JSON.stringify(baseFields).slice(1, -1)}`;
   const write = (entryLevel: LogLevel, message: string, fields: Record<string, unknown> = {}): void => {
     if (levelRank[entryLevel] < least) return;
-    const time = new Date().toISOString();
+    const time = isoTime();
     const line = format === 'pretty' ? prettyLine({ time, level: entryLevel, message, fields: { ...baseFields, ...plain(fields) } }) : jsonLine(time, entryLevel, message, plain(fields), base);
-    if (levelRank[entryLevel] <= levelRank.info) writeLater(line);
-    else writeNow(line);
+    if (options.write) options.write(line);
+    else writeLine(line, levelRank[entryLevel] <= levelRank.info);
   };
   return {
     debug: (m, f) => write('debug', m, f),
@@ -206,5 +189,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
     enabled: (l) => levelRank[l] >= least,
+    infoPrepared: (message, fields, json) => {
+      if (levelRank.info < least) return;
+      if (format === 'pretty') return write('info', message, fields());
+      const line = `{"time":"${isoTime()}","level":"info","message":${jsonString(message)}${base}${json()}}\n`;
+      if (options.write) options.write(line);
+      else writeLine(line, true);
+    },
   };
 }

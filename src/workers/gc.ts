@@ -10,10 +10,17 @@ const gcStepEntries = 64;
 
 /** Drains due GC entries a step at a time; waits `intervalMs` once the queue has nothing due. */
 export function gcWorker(ctx: ObjectContext, intervalMs: number): Worker {
+  // Counted in this process while it holds the lease: the metrics' GC progress.
+  let blocksDeleted = 0;
   return {
     name: 'gc',
-    step: async () => ((await gcBlocksStep(ctx, gcStepEntries)) < gcStepEntries ? 'idle' : 'busy'),
+    step: async () => {
+      const deleted = await gcBlocksStep(ctx, gcStepEntries);
+      blocksDeleted += deleted;
+      return deleted < gcStepEntries ? 'idle' : 'busy';
+    },
     delayMs: (state: WorkerState) => (state === 'idle' ? intervalMs : 0),
+    status: () => ({ blocksDeleted }),
   };
 }
 

@@ -2,7 +2,7 @@
 // scans, conditional commits, atomicity, concurrent commits, and what a shared database makes hard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MetaStore } from '../../src/meta/types.js';
+import { counterValue, type MetaStore } from '../../src/meta/types.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -240,5 +240,23 @@ export function runMetaStoreContract(name: string, open: () => Promise<OpenedSto
     const result = await two.readMany({ gets: [b('k')], scans: [{ start: b('k'), end: b('l'), limit: 10 }] });
     assert.deepEqual(result.values, [b('1')]);
     assert.deepEqual(result.scans[0]!.map((kv) => kv.value), [b('1'), b('2')]);
+  });
+
+  withStore('adds sum into a counter, absent counting as 0, and only when the commit checks hold', async (store) => {
+    const n = b('n');
+    assert.equal(await store.commit({ checks: [], writes: [], adds: [{ key: n, delta: 5 }, { key: n, delta: 2 }] }), true);
+    assert.equal(counterValue(await store.get(n)), 7);
+    assert.equal(await store.commit({ checks: [], writes: [{ key: b('w'), value: b('1') }], adds: [{ key: n, delta: -10 }, { key: b('m'), delta: 2 ** 40 }] }), true);
+    assert.equal(counterValue(await store.get(n)), -3);
+    assert.equal(counterValue(await store.get(b('m'))), 2 ** 40);
+    assert.equal(await store.commit({ checks: [{ key: b('w'), value: b('2') }], writes: [], adds: [{ key: n, delta: 100 }] }), false);
+    assert.equal(counterValue(await store.get(n)), -3, 'a commit whose check failed adds nothing');
+  });
+
+  withPair('adds from concurrent commits on two instances all count', async (one, two) => {
+    const n = b('n');
+    const commits = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).commit({ checks: [], writes: [{ key: b(`k${i}`), value: b('v') }], adds: [{ key: n, delta: i + 1 }] }));
+    assert.deepEqual(await Promise.all(commits), commits.map(() => true));
+    assert.equal(counterValue(await one.get(n)), (40 * 41) / 2);
   });
 }

@@ -119,7 +119,7 @@ async function leaseHolders(server: TesseraProcess): Promise<Map<string, number>
   const res = await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   const holders = new Map<string, number>();
-  for (const m of (await res.text()).matchAll(/^tessera_worker_lease_held\{name="([^"]+)",worker="(\d)"\} (\d)$/gm)) holders.set(m[1]!, (holders.get(m[1]!) ?? 0) + Number(m[3]));
+  for (const m of (await res.text()).matchAll(/^tessera_worker_lease_held\{worker="([^"]+)",process="(\d)"\} (\d)$/gm)) holders.set(m[1]!, (holders.get(m[1]!) ?? 0) + Number(m[3]));
   return holders;
 }
 
@@ -140,7 +140,7 @@ test('server --workers 2 - each background worker runs in one process, and after
     const workers = childrenOf(primary);
     assert.equal(workers.length, 2);
     // Kill the worker that runs GC: its replacement must end that lease at once rather than wait it out.
-    const gcHolder = /^tessera_worker_lease_held\{name="gc",worker="(\d)"\} 1$/m.exec(await (await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
+    const gcHolder = /^tessera_worker_lease_held\{worker="gc",process="(\d)"\} 1$/m.exec(await (await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
     assert.ok(gcHolder, 'a worker holds the gc lease');
     const status = JSON.parse((await raw(server, { method: 'GET', path: '/_tessera/admin/status' })).text) as { processes: { worker: number; pid: number }[] };
     const victim = status.processes.find((p) => p.worker === Number(gcHolder[1]))!.pid;
@@ -219,7 +219,7 @@ test('server --workers 2 - a rate limit set through the admin API is in force in
     }
     assert.deepEqual(seen, new Set([1, 2]), 'both workers answered');
     const metrics = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
-    for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{worker="${worker}"\\} [1-9]\\d*$`, 'm'));
+    for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{process="${worker}"\\} [1-9]\\d*$`, 'm'));
   } finally {
     await server.cleanup();
   }

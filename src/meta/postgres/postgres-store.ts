@@ -2,8 +2,10 @@
 // Pool, each call one round trip. No read cache: other processes commit to the same database, and a cache
 // here could not see their commits. Every call fails within a bounded time while the database is away.
 import pg from 'pg';
+import { performance } from 'node:perf_hooks';
 import { StoreError } from '../../util/errors.js';
-import type { GetOptions, KvPair, MetaStore, ReadBatch, ReadResult, ScanRange, Txn } from '../types.js';
+import { mergedAdds, type GetOptions, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
+import { observeCommit } from '../commit-stats.js';
 import { isRetryable, toStoreError } from './pg-errors.js';
 import { migrateSchema } from './schema.js';
 import { countRoundTrip } from '../round-trips.js';
@@ -165,15 +167,18 @@ export class PostgresMetaStore implements MetaStore {
     }
     const puts = [...last.values()].filter((w): w is { key: Buffer; value: Buffer } => w.value !== null);
     const deletes = [...last.values()].filter((w) => w.value === null).map((w) => w.key);
-    const values = [txn.checks.map((c) => c.key), txn.checks.map((c) => c.value), puts.map((w) => w.key), puts.map((w) => w.value), deletes];
+    const adds = mergedAdds(txn.adds);
+    const values = [txn.checks.map((c) => c.key), txn.checks.map((c) => c.value), puts.map((w) => w.key), puts.map((w) => w.value), deletes, adds.map((a) => a.key), adds.map((a) => String(a.delta))];
+    const startMs = performance.now();
     for (let attempt = 1; ; attempt++) {
       countRoundTrip('commit');
       try {
         const result = await this.#pool.query<{ ok: boolean }>({
-          name: 'tessera_commit',
-          text: 'SELECT tessera_commit_v1($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[]) AS ok',
+          name: 'tessera_commit_v2',
+          text: 'SELECT tessera_commit_v2($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bigint[]) AS ok',
           values,
         });
+        observeCommit((performance.now() - startMs) / 1000);
         return result.rows[0]!.ok;
       } catch (err) {
         if (isRetryable(err) && attempt < commitAttemptsMax) {

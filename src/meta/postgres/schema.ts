@@ -35,6 +35,25 @@ BEGIN
 END
 $$`;
 
+/**
+ * Version 2 adds counters (types.ts Add): the v1 commit, then each add as an upsert that sums into the
+ * key's 8-byte value. Adds take no advisory lock (they check nothing); the upsert's row lock orders commits
+ * adding to one counter, and the caller sends them in key order, so two commits never deadlock on them.
+ * v1 stays for gateways of the previous version during a rolling upgrade (their commits add nothing).
+ */
+const commitFunctionV2 = `
+CREATE FUNCTION tessera_commit_v2(check_keys bytea[], check_values bytea[], put_keys bytea[], put_values bytea[], delete_keys bytea[], add_keys bytea[], add_deltas bigint[])
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF NOT tessera_commit_v1(check_keys, check_values, put_keys, put_values, delete_keys) THEN
+    RETURN false;
+  END IF;
+  INSERT INTO tessera_kv (k, v) SELECT a.k, int8send(a.d) FROM unnest(add_keys, add_deltas) AS a(k, d)
+    ON CONFLICT (k) DO UPDATE SET v = int8send(('x' || encode(tessera_kv.v, 'hex'))::bit(64)::bigint + ('x' || encode(excluded.v, 'hex'))::bit(64)::bigint);
+  RETURN true;
+END
+$$`;
+
 /** Migration n (index n - 1) takes the schema from version n - 1 to n. Append only; never edit a shipped one. */
 const migrations: readonly (readonly string[])[] = [
   [
@@ -42,6 +61,7 @@ const migrations: readonly (readonly string[])[] = [
     'CREATE TABLE tessera_kv (k bytea PRIMARY KEY, v bytea NOT NULL)',
     commitFunctionV1,
   ],
+  [commitFunctionV2],
 ];
 
 export const schemaVersion = migrations.length;

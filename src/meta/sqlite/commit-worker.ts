@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
+import { counterValue, encodeCounter } from '../types.js';
 
 /**
  * Tries of a batch that met SQLITE_BUSY, each after busy_timeout (5 s) of SQLite's own retries: another
@@ -16,6 +17,8 @@ export interface CommitRequest {
   id: number;
   checks: { key: Uint8Array; value: Uint8Array | null }[];
   writes: { key: Uint8Array; value: Uint8Array | null }[];
+  /** Counter increments (types.ts Add), merged per key. */
+  adds: { key: Uint8Array; delta: number }[];
 }
 
 export interface CommitReply {
@@ -45,6 +48,10 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
     for (const write of req.writes) {
       if (write.value === null) del.run(toBuffer(write.key));
       else put.run(toBuffer(write.key), toBuffer(write.value));
+    }
+    for (const add of req.adds) {
+      const key = toBuffer(add.key);
+      put.run(key, encodeCounter(counterValue(get.get(key)?.v ?? null) + add.delta));
     }
     return true;
   };

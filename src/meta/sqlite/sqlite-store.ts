@@ -6,9 +6,11 @@ import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import type { GetOptions, KvPair, MetaStore, ReadBatch, ReadResult, ScanRange, Txn } from '../types.js';
+import { mergedAdds, type GetOptions, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
+import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { CommitReply, CommitRequest } from './commit-worker.js';
 import { ReadCache } from './read-cache.js';
 
@@ -25,6 +27,7 @@ interface Pending {
   reject: (err: Error) => void;
   /** The keys the commit writes, as the read cache names them. */
   written: string[];
+  startMs: number;
 }
 
 /** The read cache's name for a key: one char per byte, so distinct keys never share a name. */
@@ -226,11 +229,12 @@ export class SqliteMetaStore implements MetaStore {
   commit(txn: Txn): Promise<boolean> {
     this.#assertOpen();
     const id = this.#nextId++;
-    const request: CommitRequest = { id, checks: txn.checks, writes: txn.writes };
-    const written = txn.writes.map((w) => cacheKeyOf(w.key));
+    const adds = mergedAdds(txn.adds);
+    const request: CommitRequest = { id, checks: txn.checks, writes: txn.writes, adds };
+    const written = [...txn.writes, ...adds].map((w) => cacheKeyOf(w.key));
     this.#cache.beginWrite(written);
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, written });
+      this.#pending.set(id, { resolve, reject, written, startMs: performance.now() });
       this.#worker.postMessage(request);
     });
   }
@@ -246,11 +250,15 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   #onReplies(replies: CommitReply[]): void {
+    // The worker posts one message per SQLite transaction: its replies are that group commit's members.
+    observeCommitBatch(replies.length);
+    const nowMs = performance.now();
     for (const reply of replies) {
       const pending = this.#pending.get(reply.id);
       assert(pending, `Commit reply for unknown id ${reply.id}`);
       this.#pending.delete(reply.id);
       this.#cache.endWrite(pending.written);
+      observeCommit((nowMs - pending.startMs) / 1000);
       if (reply.error) pending.reject(this.#commitError(reply));
       else pending.resolve(reply.ok);
     }
