@@ -3,7 +3,7 @@
 // this process when its answer goes out; other gateways see it within their poll (iam/key-cache.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IamError, type IamErrorCode, type IamStore } from '../iam/users.js';
-import { AdminRefusal, readJsonBody, refusalOf, sendJson } from './layout-api.js';
+import { AdminRefusal, answerRefusal, readJsonBody, sendJson } from './json-api.js';
 
 export interface IamAdminDeps {
   store: IamStore;
@@ -86,9 +86,6 @@ export async function handleIamRoute(deps: IamAdminDeps | undefined, req: Incomi
       sendJson(res, statusOf[err.code], { error: err.message, code: err.code });
       return true;
     }
-    const refusal = refusalOf(err);
-    if (!refusal) throw err;
-    sendJson(res, refusal.status, { error: refusal.message });
-    return true;
+    return answerRefusal(res, err);
   }
 }

@@ -1,7 +1,6 @@
 // The layout part of the admin API (JSON): show the current and staged layout, stage one change, revert,
 // apply as the next epoch. Changes that add drives are checked with the node itself (its id and drives over
 // the node RPC), which needs the cluster secret: a single-node server has none and refuses them.
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { targetShares, type Layout, type LayoutChange, type LayoutDiff } from '../cluster/index.js';
 import type { Redundancy } from '../blocks/types.js';
@@ -12,9 +11,8 @@ import type { MetaStore } from '../meta/types.js';
 import { applyStaged, currentLayout, parseLayoutChange, readLayoutState, revertStaged, stageChange, type LayoutPreview, type LayoutState } from '../objects/layout-admin.js';
 import { assert } from '../util/assert.js';
 import { isStoreError } from '../util/errors.js';
+import { AdminRefusal, answerRefusal, readJsonBody, sendJson } from './json-api.js';
 
-/** Bytes of a JSON request body: one layout change is far below. */
-export const adminBodyBytesMax = 64 * 1024;
 /** How long assign waits for the node it asks; an operator is waiting on the other end. */
 const nodeCallTimeoutMs = 10_000;
 const gibibyte = 2 ** 30;
@@ -29,19 +27,6 @@ export interface LayoutAdminDeps {
   layoutApplied?: () => Promise<void>;
   /** Redundancies this process writes beside the layout's default (its storage classes): a change must leave room for them. */
   redundancies?: readonly Redundancy[];
-}
-
-/** An answer other than 200, with its status: the admin API's refusals. */
-export class AdminRefusal extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = Buffer.from(JSON.stringify(body, null, 2));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(text.length) });
-  res.end(text);
 }
 
 /** Answers `route` ("METHOD path" under the admin prefix) if it is a layout route; false when it is not. */
@@ -69,23 +54,12 @@ export async function handleLayoutRoute(deps: LayoutAdminDeps, req: IncomingMess
         return false;
     }
   } catch (err) {
-    const refusal = refusalOf(err);
-    if (!refusal) throw err;
-    sendJson(res, refusal.status, { error: refusal.message });
-    return true;
+    return answerRefusal(res, err);
   }
 }
 
 function checksOf(deps: LayoutAdminDeps): { redundancies: readonly Redundancy[] } {
   return { redundancies: deps.redundancies ?? [] };
-}
-
-export function refusalOf(err: unknown): AdminRefusal | undefined {
-  if (err instanceof AdminRefusal) return err;
-  if (err instanceof RangeError || err instanceof SyntaxError) return new AdminRefusal(400, err.message);
-  // A change the cluster's state makes unsafe (not a malformed request): 409, as for a wrong epoch.
-  if (isStoreError(err, 'ERR_META_CONFLICT') || isStoreError(err, 'ERR_LAYOUT_UNSAFE')) return new AdminRefusal(409, err.message);
-  return undefined;
 }
 
 async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<ApplyView> {
@@ -104,33 +78,6 @@ async function apply(deps: LayoutAdminDeps, query: URLSearchParams): Promise<App
     followed = `Epoch ${layout.epoch} is stored, but this process could not load it at once: ${String(err)}`;
   }
   return { epoch: layout.epoch, moved: diffView(diff), warnings, ...(followed ? { warning: followed } : {}) };
-}
-
-/**
- * The request body as JSON, at most adminBodyBytesMax bytes, and only if its SHA-256 is the one the
- * request's signature covers (x-amz-content-sha256): SigV4 signs that header, not the body itself.
- */
-export async function readJsonBody(req: IncomingMessage, required = true): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > adminBodyBytesMax) throw new AdminRefusal(413, `Cannot accept an admin request body of ${declared} bytes: at most ${adminBodyBytesMax}`);
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > adminBodyBytesMax) throw new AdminRefusal(413, `Cannot accept an admin request body over ${adminBodyBytesMax} bytes`);
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
-  if (body.length === 0) {
-    if (required) throw new AdminRefusal(400, 'Cannot read the request: expected a JSON body');
-    return undefined;
-  }
-  const signed = req.headers['x-amz-content-sha256'];
-  if (typeof signed !== 'string' || !/^[0-9a-f]{64}$/.test(signed)) {
-    throw new AdminRefusal(400, 'Cannot accept an unsigned admin request body: sign it with its SHA-256 in x-amz-content-sha256');
-  }
-  if (createHash('sha256').update(body).digest('hex') !== signed) throw new AdminRefusal(400, 'Cannot accept the request body: its SHA-256 differs from the signed x-amz-content-sha256');
-  return JSON.parse(body.toString('utf8')) as unknown;
 }
 
 // ---- changes that name drives are checked with their node ---------------------------------------

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkLimitName, defaultLimitName, limitKinds, normalizeIp, parseRateLimit, parseRateLimitConfig, type LimitKind, type RateLimitConfig } from '../util/rate-limits.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
-import { AdminRefusal, readJsonBody, refusalOf, sendJson } from './layout-api.js';
+import { AdminRefusal, answerRefusal, readJsonBody, sendJson } from './json-api.js';
 
 /** What `GET limits` answers. */
 export interface LimitsView {
@@ -81,9 +81,6 @@ export async function handleLimitsRoute(limiter: RateLimiter | undefined, req: I
         return false;
     }
   } catch (err) {
-    const refusal = refusalOf(err);
-    if (!refusal) throw err;
-    sendJson(res, refusal.status, { error: refusal.message });
-    return true;
+    return answerRefusal(res, err);
   }
 }

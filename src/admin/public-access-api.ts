@@ -6,7 +6,7 @@ import type { MetaStore } from '../meta/types.js';
 import type { PublicAccessBlock } from '../iam/types.js';
 import { readStorePublicAccessBlock, writeStorePublicAccessBlock } from '../objects/bucket-access.js';
 import { accessCacheOf } from '../objects/access-cache.js';
-import { AdminRefusal, readJsonBody, refusalOf, sendJson } from './layout-api.js';
+import { AdminRefusal, answerRefusal, readJsonBody, sendJson } from './json-api.js';
 
 const settings = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
 
@@ -36,9 +36,6 @@ export async function handlePublicAccessRoute(meta: MetaStore, req: IncomingMess
     sendJson(res, 200, next);
     return true;
   } catch (err) {
-    const refusal = refusalOf(err);
-    if (!refusal) throw err;
-    sendJson(res, refusal.status, { error: refusal.message });
-    return true;
+    return answerRefusal(res, err);
   }
 }

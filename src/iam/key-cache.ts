@@ -2,10 +2,11 @@
 // never in the MetaStore. Reloaded whole when the IAM generation moves: at once after a change made
 // through this process, and by a poll of the generation record (one get) for changes made elsewhere.
 import type { Logger } from '../util/log.js';
+import { Poller } from '../util/poller.js';
 import { accountId, type Identity } from './types.js';
+import { userArn, type IamSnapshot, type IamStore } from './users.js';
 
 const rootArn = `arn:aws:iam::${accountId}:root`;
-import { userArn, type IamSnapshot, type IamStore } from './users.js';
 
 /** How often a process on a shared MetaStore looks for IAM changes made by others. */
 export const iamPollIntervalMs = 1000;
@@ -26,14 +27,12 @@ export interface KeyCacheOptions {
 export class KeyCache {
   private entries = new Map<string, CachedKey>();
   private generation = -1;
-  private running: Promise<void> | undefined;
-  private again: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private failing = false;
   private readonly root: CachedKey;
+  private readonly poller: Poller<void>;
 
   constructor(private readonly options: KeyCacheOptions) {
     this.root = { secretAccessKey: options.root.secretAccessKey, identity: Object.freeze({ kind: 'root', accessKeyId: options.root.accessKeyId, arn: rootArn }) };
+    this.poller = new Poller(() => this.load(), 'Cannot load IAM users and access keys', options.log);
   }
 
   /** The secret of an active key; undefined for an unknown, inactive or deleted one. */
@@ -59,35 +58,16 @@ export class KeyCache {
    * for one that starts after it, so a caller that just committed a change sees it once this resolves.
    */
   refresh(): Promise<void> {
-    if (!this.running) {
-      this.running = this.load().finally(() => (this.running = undefined));
-      return this.running;
-    }
-    this.again ??= this.running.catch(() => undefined).then(() => {
-      this.again = undefined;
-      return this.refresh();
-    });
-    return this.again;
+    return this.poller.refresh();
   }
 
   /** Polls the generation every `intervalMs` until stop(); a failed look is logged once per run of failures. */
   start(intervalMs = iamPollIntervalMs): void {
-    this.stop();
-    this.timer = setInterval(() => {
-      this.refresh().then(
-        () => (this.failing = false),
-        (err: unknown) => {
-          if (!this.failing) this.options.log?.warn('Cannot load IAM users and access keys', { error: String(err) });
-          this.failing = true;
-        },
-      );
-    }, intervalMs);
-    this.timer.unref();
+    this.poller.start(intervalMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.stop();
   }
 
   private async load(): Promise<void> {

@@ -8,6 +8,7 @@ import type { MetaStore } from '../meta/types.js';
 import { loadLayoutsAfter } from '../objects/layouts.js';
 import { loadSettledEpoch } from '../objects/rebalance.js';
 import type { Logger } from '../util/log.js';
+import { Poller } from '../util/poller.js';
 
 /** How often a gateway looks for a new epoch: one MetaStore get of the next epoch's key. */
 export const layoutPollIntervalMs = 1000;
@@ -24,14 +25,11 @@ export interface LayoutFollowerOptions {
 
 export class LayoutFollower {
   private history: Layout[];
-  private running: Promise<number> | undefined;
-  /** A refresh asked for while one runs: it must look again afterwards, or it could miss the epoch it was told of. */
-  private again: Promise<number> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private failing = false;
+  private readonly poller: Poller<number>;
 
   constructor(private readonly options: LayoutFollowerOptions) {
     this.history = [...options.history];
+    this.poller = new Poller(() => this.load(), 'Cannot load new cluster layout epochs', options.log);
   }
 
   /** The newest epoch known; 0 before any. */
@@ -45,35 +43,16 @@ export class LayoutFollower {
 
   /** Loads what was stored since the last look; resolves with the newest epoch. Calls in flight share a look. */
   refresh(): Promise<number> {
-    if (!this.running) {
-      this.running = this.load().finally(() => (this.running = undefined));
-      return this.running;
-    }
-    this.again ??= this.running.catch(() => undefined).then(() => {
-      this.again = undefined;
-      return this.refresh();
-    });
-    return this.again;
+    return this.poller.refresh();
   }
 
   /** Polls every `intervalMs` until stop(); a failed look is logged once per run of failures. */
   start(intervalMs = layoutPollIntervalMs): void {
-    this.stop();
-    this.timer = setInterval(() => {
-      this.refresh().then(
-        () => (this.failing = false),
-        (err: unknown) => {
-          if (!this.failing) this.options.log?.warn('Cannot load new cluster layout epochs', { error: String(err) });
-          this.failing = true;
-        },
-      );
-    }, intervalMs);
-    this.timer.unref();
+    this.poller.start(intervalMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.stop();
   }
 
   private async load(): Promise<number> {

@@ -20,6 +20,11 @@ export interface TesseraProcess {
   process: ChildProcess;
   /** stderr so far (JSON log lines). */
   logs(): string;
+  /**
+   * stderr once it matches `pattern`: log lines are written off the event loop, so the line about a request
+   * may arrive just after its answer. Fails after `timeoutMs`.
+   */
+  logged(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** stdout so far (the banner). */
   stdout(): string;
   /** An SDK v3 client with default settings (it sends CRC32 checksums in aws-chunked trailers). */
@@ -61,6 +66,17 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/** `logs()` once it matches `pattern`, polled every 20 ms; fails after `timeoutMs` with what was logged. */
+export async function waitForLog(logs: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = logs();
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) assert.fail(`Nothing matching ${pattern} was logged within ${timeoutMs / 1000} s:\n${text.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export async function startTessera(options: StartOptions = {}): Promise<TesseraProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const accessKeyId = 'TESTACCESSKEY0000001';
@@ -88,6 +104,7 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     dataDir,
     process: child,
     logs: () => stderr,
+    logged: (pattern, timeoutMs) => waitForLog(() => stderr, pattern, timeoutMs),
     stdout: () => stdout,
     client: () => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } }),
     stop: () => stopWith('SIGTERM'),

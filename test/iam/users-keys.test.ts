@@ -87,7 +87,7 @@ test('IAM keys - a user\'s key without policies authenticates and gets AccessDen
     client.destroy();
   }
   // The access log names the user beside its key.
-  assert.match(server.logs(), new RegExp(`"message":"request".*"accessKeyId":"${key.accessKeyId}","user":"nopolicy","operation":"GetObject".*"error":"AccessDenied"`));
+  await server.logged(new RegExp(`"message":"request".*"accessKeyId":"${key.accessKeyId}","user":"nopolicy","operation":"GetObject".*"error":"AccessDenied"`));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'by-user' })), sdkError('NoSuchKey'));
   await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'form-by-user' })), sdkError('NoSuchKey'));
 });

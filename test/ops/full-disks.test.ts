@@ -43,8 +43,7 @@ test('full disks - a PUT that loses its quorum to full drives gets 503 naming th
     const body = assertS3Error(res, 503, 'ServiceUnavailable');
     assert.match(body.Message!.replaceAll('&quot;', '"'), /^Cannot write: drives "[^"]+" \(\d+% used\), "[^"]+" \(\d+% used\) are full$/);
     assert.doesNotMatch(body.Message!, /healthy/);
-    const logged = server.logs();
-    assert.match(logged, /ERR_DRIVES_FULL/);
+    const logged = await server.logged(/ERR_DRIVES_FULL/);
     assert.ok(logged.includes(drives[1]!) && logged.includes(drives[2]!), 'the log names the full drives\' paths');
     assert.match(logged, /ENOSPC/);
   } finally {
@@ -69,8 +68,7 @@ test('full disks - a write to a full metadata disk gets 503 "metadata disk is fu
     for (let i = 1; i < 200 && res.status === 200; i++) res = await raw(server, { method: 'PUT', path: `/meta/k${i}`, body: randomBytes(3000) });
     const body = assertS3Error(res, 503, 'ServiceUnavailable');
     assert.equal(body.Message, 'Cannot write: the metadata disk is full');
-    const logged = server.logs();
-    assert.match(logged, /ERR_META_FULL/);
+    const logged = await server.logged(/ERR_META_FULL/);
     assert.ok(logged.includes(join(dataDir, 'meta', 'tessera.db')), 'the log names the database path');
     assert.doesNotMatch(logged, /shutting down/);
     // Space comes back: writes work again without a restart.

@@ -70,7 +70,7 @@ test('rate limits - a key over its limit gets 503 SlowDown with Retry-After whil
   assert.ok(await throttledCount('key', 'requests') >= 1);
   // The access lines name each refusal's SlowDown (level info, no stack); nothing else may mention it.
   const beyondAccessLines = server.logs().split('\n').filter((l) => !l.includes('"message":"request"')).join('\n');
-  assert.match(server.logs(), /"message":"request".*"status":503,"error":"SlowDown"/);
+  await server.logged(/"message":"request".*"status":503,"error":"SlowDown"/);
   assert.doesNotMatch(beyondAccessLines, /SlowDown|Request failed/, 'a refusal is the server working as configured, not a fault to log');
 });
 

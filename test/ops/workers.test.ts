@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
 import { raw } from '../s3/raw-http.js';
+import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
 
 const token = 'metrics-token-for-workers-0001';
 const workerArgs = ['--workers', '2', '--metrics-token', token, '--gc-interval', '1'];
@@ -220,6 +221,22 @@ test('server --workers 2 - a rate limit set through the admin API is in force in
     assert.deepEqual(seen, new Set([1, 2]), 'both workers answered');
     const metrics = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
     for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{process="${worker}"\\} [1-9]\\d*$`, 'm'));
+  } finally {
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - an access key created, then disabled, through one worker is in force in every worker within the poll', async () => {
+  const server = await startTessera({ args: workerArgs });
+  try {
+    const key = await createUserWithKey(server, 'across-workers', { all: allowAllPolicy });
+    const asUser = signingAs(server, key);
+    // Each raw request is a connection of its own, and the workers take connections in turn.
+    const statuses = async (): Promise<number[]> => Promise.all(Array.from({ length: 8 }, async () => (await raw(asUser, { path: '/' })).status));
+    await until('the new key accepted by every worker', async () => ((await statuses()).every((s) => s === 200) ? true : undefined), 10_000);
+    const disabled = await raw(server, { method: 'POST', path: '/_tessera/admin/iam/keys/update', body: JSON.stringify({ accessKeyId: key.accessKeyId, status: 'Inactive' }) });
+    assert.equal(disabled.status, 200, disabled.text);
+    await until('the disabled key refused by every worker', async () => ((await statuses()).every((s) => s === 403) ? true : undefined), 10_000);
   } finally {
     await server.cleanup();
   }
