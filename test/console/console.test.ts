@@ -252,6 +252,9 @@ test('console - users page makes a user, a key and a read-only policy, then disa
     await page.waitForSelector('#user td:has-text("read-shelf")');
     assert.equal(await page.textContent('#policy-error'), '');
     await shot(page, 'users-and-keys', true, 900); // down to the policies: the attach form is cut
+    await page.click('#user button:has-text("Edit")');
+    assert.equal(await page.inputValue('#policy-name'), 'read-shelf');
+    assert.deepEqual(JSON.parse(await page.inputValue('#policy-document')), JSON.parse(readOnlyPolicy), 'Edit loads the stored document');
 
     const client = new S3Client({ endpoint: server.url, region: server.region, forcePathStyle: true, credentials, maxAttempts: 1 });
     const got = await client.send(new GetObjectCommand({ Bucket: 'shelf', Key: 'book.txt' }));
