@@ -1,11 +1,9 @@
-// The operator's views: drives and nodes, heal/scrub and rebalance progress and usage per bucket (from the
-// admin API, root key only, and S3 listings), plus the place kept for users and keys (issue 13).
-import { formatBytes, formatDate, guarded, h, progressBar, table } from './ui.js';
+// The operator's views: drives and nodes, heal/scrub and rebalance progress, and usage per bucket from the
+// MetaStore's counters (admin API, root key only; users and keys are iam.js's).
+import { explainRootOnly, formatBytes, formatDate, guarded, h, progressBar, table } from './ui.js';
 
 const refreshMs = 5000;
 const refreshRunningMs = 1000;
-/** Usage is summed from listings until the metrics give it per bucket: bounded so a huge bucket costs little. */
-const usagePagesMax = 20;
 
 export async function showAdmin(view, s3) {
   const error = h('p', { className: 'error', role: 'alert' });
@@ -19,10 +17,14 @@ export async function showAdmin(view, s3) {
   const refresh = async () => {
     const status = await guarded(error, () => s3.admin('GET', 'status'));
     if (!status) {
-      if (error.textContent.includes('AccessDenied')) error.textContent = 'Only the root key sees the cluster: sign in with it for this page.';
+      explainRootOnly(error, 'see the cluster');
+      heal.hidden = true;
+      usage.replaceChildren();
       return body.replaceChildren();
     }
     body.replaceChildren(...statusParts(status));
+    // Counters, not listings: as cheap for a bucket of a billion objects as for an empty one.
+    usage.replaceChildren(await usageTable(s3, error));
     return status.maintenance.heal.running || status.maintenance.scrub.running || status.cluster?.rebalance?.state === 'running';
   };
   // Every 5 s, or every second while a heal or scrub runs, until the view is left.
@@ -34,7 +36,6 @@ export async function showAdmin(view, s3) {
     timer = setTimeout(tick, running ? refreshRunningMs : refreshMs);
   };
   await tick();
-  usage.replaceChildren(await usageTable(s3, error));
 }
 
 function statusParts(s) {
@@ -76,31 +77,14 @@ function describe(r) {
 }
 
 async function usageTable(s3, error) {
-  const buckets = await guarded(error, () => s3.listBuckets());
-  if (!buckets) return h('span');
-  const rows = [];
-  for (const b of buckets) {
-    let objects = 0, bytes = 0, token, pages = 0;
-    do {
-      const listed = await s3.listObjects(b.name, { delimiter: '', token, maxKeys: 1000 }).catch(() => undefined);
-      if (!listed) break;
-      for (const o of listed.objects) bytes += o.size;
-      objects += listed.objects.length;
-      token = listed.next;
-    } while (token && ++pages < usagePagesMax);
-    const more = token ? '+' : '';
-    rows.push([b.name, { num: `${objects}${more}` }, { num: `${formatBytes(bytes)}${more}` }]);
-  }
-  return h('div', {}, table(['Bucket', { num: 'Objects' }, { num: 'Bytes (current versions)' }], rows, 'No buckets'),
-    h('p', { className: 'hint' }, `Counted from listings (at most ${usagePagesMax * 1000} objects per bucket; "+" means more).`));
-}
-
-/**
- * Users and access keys: a placeholder until IAM (issue 13, branch iamkeys) lands its admin routes.
- * TODO(#13): list users and keys, create and revoke keys, attach policies, through the IAM admin API.
- */
-export function showIam(view) {
-  view.append(h('div', { className: 'card placeholder', id: 'iam-placeholder' }, h('h1', {}, 'Users & keys'),
-    h('p', {}, 'Users, access keys and their policies will be managed here once identity and access control (issue 13) is merged.'),
-    h('p', { className: 'hint' }, 'Until then the server has its root key (and test keys); tessera admin shows nothing more.')));
+  const found = await guarded(error, () => Promise.all([s3.listBuckets(), s3.admin('GET', 'usage')]));
+  if (!found) return h('span');
+  const [buckets, usage] = found;
+  // A bucket that never held a version has no counters; one the root key does not own is not in its listing.
+  const byName = new Map(buckets.map((b) => [b.name, { bucket: b.name, objects: 0, bytes: 0, deleteMarkers: 0 }]));
+  for (const u of usage.buckets) byName.set(u.bucket, u);
+  const rows = [...byName.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : 1))
+    .map((u) => [u.bucket, { num: u.objects }, { num: formatBytes(u.bytes) }, { num: u.deleteMarkers }]);
+  return h('div', { id: 'usage' }, table(['Bucket', { num: 'Objects' }, { num: 'Bytes' }, { num: 'Delete markers' }], rows, 'No buckets'),
+    h('p', { className: 'hint' }, 'From the counters kept with the metadata: every stored version counts (current and noncurrent), delete markers apart; uploads in progress count once completed.'));
 }

@@ -3,7 +3,8 @@
 import { S3 } from './s3.js';
 import { setServerDate } from './sigv4.js';
 import { showBuckets, showObjects, showVersions } from './browse.js';
-import { showAdmin, showIam } from './admin.js';
+import { showAdmin } from './admin.js';
+import { showIam } from './iam.js';
 
 const sessionKey = 'tessera.console.key';
 const $ = (id) => document.getElementById(id);
@@ -32,7 +33,11 @@ async function signIn(event) {
   try {
     const { region } = await serverConfig();
     const s3 = new S3({ accessKeyId: form.accessKeyId.value.trim(), secretAccessKey: form.secretAccessKey.value, region });
-    await s3.listBuckets(); // the cheapest call that proves the key and its secret
+    // The cheapest call that proves the key and its secret. AccessDenied comes only once the signature
+    // checked out: a user whose policies do not allow s3:ListAllMyBuckets signs in and sees that refusal.
+    await s3.listBuckets().catch((err) => {
+      if (err.code !== 'AccessDenied') throw err;
+    });
     sessionStorage.setItem(sessionKey, JSON.stringify(s3.creds));
     form.reset();
     if (!location.hash || location.hash === '#/login') location.hash = '#/buckets';
@@ -51,7 +56,7 @@ function signOut() {
   route();
 }
 
-/** #/buckets, #/b/BUCKET/PREFIX, #/v/BUCKET/KEY (versions), #/admin, #/iam; the parts are URI-encoded. */
+/** #/buckets, #/b/BUCKET/PREFIX, #/v/BUCKET/KEY (versions), #/admin, #/iam, #/iam/USER; the parts are URI-encoded. */
 function route() {
   const s3 = stored();
   $('login').hidden = Boolean(s3);
@@ -68,7 +73,7 @@ function route() {
   if (name === 'b' && bucket) return showObjects(view, s3, bucket, tail);
   if (name === 'v' && bucket) return showVersions(view, s3, bucket, tail);
   if (name === 'admin') return showAdmin(view, s3);
-  if (name === 'iam') return showIam(view);
+  if (name === 'iam') return showIam(view, s3, bucket || undefined);
   return showBuckets(view, s3);
 }
 

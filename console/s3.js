@@ -32,7 +32,9 @@ function childText(el, name) {
 async function failureOf(status, text) {
   if (text.startsWith('{')) {
     try {
-      return new S3Failure(status, 'AdminError', JSON.parse(text).error);
+      const { error, code } = JSON.parse(text);
+      // The IAM routes name IAM's error (MalformedPolicyDocument, DeleteConflict, ...) beside the message.
+      return new S3Failure(status, typeof code === 'string' ? code : 'AdminError', error);
     } catch { /* not JSON after all */ }
   }
   const doc = text ? xml(text) : undefined;
@@ -180,8 +182,9 @@ export class S3 {
     });
   }
 
-  /** A signed admin API call (root key only): its JSON answer. */
-  async admin(method, route) {
-    return (await this.call(method, `/_tessera/admin/${route}`)).json();
+  /** A signed admin API call (root key only) with an optional JSON body: its JSON answer. */
+  async admin(method, route, { pairs = [], body } = {}) {
+    const sent = body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
+    return (await this.call(method, `/_tessera/admin/${route}`, { pairs, ...sent })).json();
   }
 }

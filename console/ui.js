@@ -53,3 +53,11 @@ export async function guarded(target, action) {
 export function progressBar(value, max) {
   return h('progress', { value: String(value), max: String(Math.max(max, 1)) });
 }
+
+/**
+ * After a failed admin call shown in `target`: the admin API answers every key but the root one
+ * AccessDenied, which says nothing about why. `what` completes "sign in with the root key to ...".
+ */
+export function explainRootOnly(target, what) {
+  if (target.textContent.includes('AccessDenied')) target.textContent = `Root key only: this key is not the root key, and only the root key may use the admin API. Sign in with the root key to ${what}.`;
+}

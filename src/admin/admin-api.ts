@@ -16,6 +16,7 @@ import { handlePublicAccessRoute } from './public-access-api.js';
 import { handleIamRoute, type IamAdminDeps } from './iam-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 import { isConsoleRequest } from './console.js';
+import { readUsage, usageBucketsMax } from '../objects/usage.js';
 
 export { metricsPath };
 
@@ -103,6 +104,10 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
       for (const r of reports) for (const [name, n] of Object.entries(r.counters)) counters[name] = (counters[name] ?? 0) + n;
       return sendJson(res, 200, { ...base, counters, workers: reports.flatMap((r) => r.workers.map((w) => ({ ...w, process: r.worker }))), processes: reports.map((r) => ({ worker: r.worker, pid: r.pid, counters: r.counters })) });
     }
+    case 'GET usage':
+      // The MetaStore's per-bucket counters (as on the metrics page): one scan, never a listing. A bucket
+      // that never held a version has no counters and is absent; bucketsMax says where the scan stops.
+      return sendJson(res, 200, { buckets: await readUsage(deps.meta), bucketsMax: usageBucketsMax });
     case 'GET heal':
       return sendJson(res, 200, (await deps.maintenance.stats()).heal);
     case 'POST heal':

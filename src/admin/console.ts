@@ -16,6 +16,7 @@ const staticTypes: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'browse.js': 'text/javascript; charset=utf-8',
   'admin.js': 'text/javascript; charset=utf-8',
+  'iam.js': 'text/javascript; charset=utf-8',
   's3.js': 'text/javascript; charset=utf-8',
   'sigv4.js': 'text/javascript; charset=utf-8',
   'sha256.js': 'text/javascript; charset=utf-8',

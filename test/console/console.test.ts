@@ -1,6 +1,7 @@
 // The web console (issue #14) in a real browser: Debian's Chromium driven by playwright-core signs in,
 // makes a bucket, uploads (one PUT and multipart), browses, downloads, shares and deletes against a real
-// server; and, without a browser, its security headers and the refusal of unsigned and cross-site calls.
+// server; manages users, keys and policies and uses the key it made; and, without a browser, its security
+// headers and the refusal of unsigned and cross-site calls.
 // CONSOLE_SCREENSHOTS=docs/console writes the README's screenshots; otherwise they go to a temp folder.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot, startTesseraForFile } from '../helpers/tessera.js';
 import { signRequest } from '../../src/s3/sigv4/sign.js';
+import { sdkError } from '../s3/raw-http.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const noBrowser = existsSync(chromiumPath) ? false : `no Chromium at "${chromiumPath}"`;
@@ -105,9 +107,11 @@ before(async () => {
 });
 after(() => browser?.close());
 
-async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+/** A screenshot of the viewport, or of the whole page (cut at `heightPx` when given, to keep the file small). */
+async function shot(page: Page, name: string, fullPage = false, heightPx?: number): Promise<void> {
   await mkdir(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+  const clip = heightPx === undefined ? undefined : { x: 0, y: 0, width: page.viewportSize()!.width, height: heightPx };
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage, ...(clip ? { clip } : {}) });
 }
 
 async function signIn(page: Page, accessKeyId: string, secret: string): Promise<void> {
@@ -190,14 +194,16 @@ test('console - signs in, uploads, browses, downloads, shares, deletes and signs
 
     await page.click('a[data-view=admin]');
     await page.waitForSelector('h2:has-text("Drives")');
-    await page.waitForSelector('td:has-text("photos")');
+    // From the MetaStore's counters, not a listing: note.txt's two versions count, its delete marker apart.
+    const usageRow = page.locator('#usage tr:has(td:text-is("photos")) td');
+    await usageRow.first().waitFor();
+    assert.deepEqual(await usageRow.allTextContents(), ['photos', '3', '6.0 MiB', '1']);
     await page.click('#start-heal'); // a POST from the page: same-origin, so the Origin check lets it through
     await page.waitForSelector('td:has-text("finished")');
     assert.equal(await page.textContent('.error'), '');
     await shot(page, 'cluster', true);
     await page.click('a[data-view=iam]');
-    await page.waitForSelector('#iam-placeholder');
-    await shot(page, 'users-and-keys');
+    await page.waitForSelector('td:has-text("No users yet")');
     await page.click('a[data-view=buckets]');
     await page.waitForSelector('a:has-text("photos")');
     await shot(page, 'buckets');
@@ -210,6 +216,74 @@ test('console - signs in, uploads, browses, downloads, shares, deletes and signs
     assert.equal(await page.isHidden('#top'), true, 'nothing but the sign-in form after signing out');
   } finally {
     await page.close();
+  }
+});
+
+const readOnlyPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::shelf', 'arn:aws:s3:::shelf/*'] }] }, null, 2);
+
+test('console - users page makes a user, a key and a read-only policy, then disables and deletes them in Chromium', { skip: noBrowser }, async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'shelf' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'shelf', Key: 'book.txt', Body: 'pages' }));
+  const context = await browser!.newContext({ viewport: { width: 1100, height: 640 }, permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await context.newPage();
+  page.on('dialog', (d) => void d.accept());
+  try {
+    await page.goto(`${consoleUrl}#/iam`);
+    await signIn(page, server.accessKeyId, server.secretAccessKey);
+    await page.waitForSelector('td:has-text("No users yet")');
+    await page.fill('#new-user', 'reader');
+    await page.click('button:has-text("Create user")');
+    await page.waitForSelector('#user h2:has-text("reader")');
+    await page.click('#create-key');
+    await page.waitForSelector('#new-key');
+    assert.match(await page.textContent('#new-key .warn') ?? '', /only time it is shown/);
+    const credentials = { accessKeyId: await page.inputValue('#new-key-id'), secretAccessKey: await page.inputValue('#new-key-secret') };
+    assert.match(credentials.secretAccessKey, /^\S{30,}$/);
+    await page.click('#new-key .row:has(#new-key-secret) button:has-text("Copy")');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), credentials.secretAccessKey);
+    await page.waitForSelector(`#user td:has-text("${credentials.accessKeyId}")`);
+
+    await page.fill('#policy-name', 'read-shelf');
+    await page.fill('#policy-document', '{"Version": "2012-10-17", "Statement": [');
+    await page.click('#attach-policy button[type=submit]');
+    await page.waitForSelector('#policy-error:has-text("MalformedPolicyDocument")');
+    await page.fill('#policy-document', readOnlyPolicy);
+    await page.click('#attach-policy button[type=submit]');
+    await page.waitForSelector('#user td:has-text("read-shelf")');
+    assert.equal(await page.textContent('#policy-error'), '');
+    await shot(page, 'users-and-keys', true, 900); // down to the policies: the attach form is cut
+    await page.click('#user button:has-text("Edit")');
+    assert.equal(await page.inputValue('#policy-name'), 'read-shelf');
+    assert.deepEqual(JSON.parse(await page.inputValue('#policy-document')), JSON.parse(readOnlyPolicy), 'Edit loads the stored document');
+
+    const client = new S3Client({ endpoint: server.url, region: server.region, forcePathStyle: true, credentials, maxAttempts: 1 });
+    const got = await client.send(new GetObjectCommand({ Bucket: 'shelf', Key: 'book.txt' }));
+    assert.equal(await got.Body!.transformToString(), 'pages');
+    await assert.rejects(client.send(new PutObjectCommand({ Bucket: 'shelf', Key: 'graffiti.txt', Body: 'x' })), sdkError('AccessDenied', 403));
+
+    // The user's key signs in (its AccessDenied on ListBuckets proves the secret) but the admin pages refuse it.
+    const other = await context.newPage();
+    await other.goto(`${consoleUrl}#/iam`);
+    await signIn(other, credentials.accessKeyId, credentials.secretAccessKey);
+    await other.waitForSelector('.error:has-text("Root key only")');
+    assert.equal(await other.isHidden('#new-user'), true, 'no create form for a key that cannot use it');
+    await other.click('a[data-view=admin]');
+    await other.waitForSelector('.error:has-text("Root key only")');
+    await other.close();
+
+    await page.click('#user button:has-text("Disable")');
+    await page.waitForSelector('#user td:has-text("Inactive")');
+    await assert.rejects(client.send(new GetObjectCommand({ Bucket: 'shelf', Key: 'book.txt' })), sdkError('InvalidAccessKeyId', 403));
+    await page.click('#user button:has-text("Enable")');
+    await page.waitForSelector('#user td > span.ok'); // the status cell of an Active key
+    await client.send(new GetObjectCommand({ Bucket: 'shelf', Key: 'book.txt' }));
+    await page.click('#user button.danger:has-text("Delete")');
+    await page.waitForSelector('#user td:has-text("No access keys")');
+    await page.click('tr:has(a:text-is("reader")) button:has-text("Delete")'); // detaches its policy first
+    await page.waitForSelector('td:has-text("No users yet")');
+    assert.deepEqual(await (await signedAdmin('iam/users')).json(), { users: [] });
+  } finally {
+    await context.close();
   }
 });
 

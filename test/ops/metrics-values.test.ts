@@ -1,6 +1,7 @@
 // Metrics values (issue #14): after known requests the request counters, latency histograms and byte
 // counters move by exactly those requests, and the per-bucket usage (kept as MetaStore counters) follows
-// PUT, overwrite, delete, versioned delete, delete markers and multipart completion.
+// PUT, overwrite, delete, versioned delete, delete markers and multipart completion; the admin API's
+// `GET usage` answers the same counters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -8,7 +9,8 @@ import {
   PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
-import { raw } from '../s3/raw-http.js';
+import { assertS3Error, raw } from '../s3/raw-http.js';
+import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
 
 const token = 'metrics-values-token-0001';
 const { server, s3 } = await startTesseraForFile({ env: { TESSERA_METRICS_TOKEN: token } });
@@ -124,4 +126,25 @@ test('metrics values - a completed multipart upload counts as one object of its 
   const samples = await scrape();
   assert.equal(value(samples, `tessera_bucket_objects{bucket="${Bucket}"}`), 1);
   assert.equal(value(samples, `tessera_bucket_bytes{bucket="${Bucket}"}`), 5 * 1024 * 1024 + 1000);
+});
+
+test('admin usage - answers each bucket\'s MetaStore counters, the same as the metrics, to the root key only', async () => {
+  const Bucket = 'usage-admin';
+  await s3.send(new CreateBucketCommand({ Bucket }));
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: 'x'.repeat(10) }));
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: 'x'.repeat(20) }));
+  const res = await raw(server, { path: '/_tessera/admin/usage' });
+  assert.equal(res.status, 200, res.text);
+  const answer = JSON.parse(res.text) as { buckets: { bucket: string; objects: number; bytes: number; deleteMarkers: number }[]; bucketsMax: number };
+  assert.deepEqual(answer.buckets.find((u) => u.bucket === Bucket), { bucket: Bucket, objects: 2, bytes: 30, deleteMarkers: 0 });
+  assert.ok(answer.bucketsMax > 0);
+  const samples = await scrape();
+  assert.ok(answer.buckets.length > 0);
+  for (const u of answer.buckets) {
+    assert.equal(u.objects, value(samples, `tessera_bucket_objects{bucket="${u.bucket}"}`), u.bucket);
+    assert.equal(u.bytes, value(samples, `tessera_bucket_bytes{bucket="${u.bucket}"}`), u.bucket);
+  }
+  assert.equal((await fetch(`${server.url}/_tessera/admin/usage`)).status, 403, 'unsigned');
+  const user = await createUserWithKey(server, 'usage-reader', { all: allowAllPolicy });
+  assertS3Error(await raw(signingAs(server, user), { path: '/_tessera/admin/usage' }), 403, 'AccessDenied');
 });
