@@ -3,9 +3,9 @@
 // through this process, and by a poll of the generation record (one get) for changes made elsewhere.
 import type { Logger } from '../util/log.js';
 import { accountId, type Identity } from './types.js';
+import { userArn, type IamSnapshot, type IamStore } from './users.js';
 
 const rootArn = `arn:aws:iam::${accountId}:root`;
-import { userArn, type IamSnapshot, type IamStore } from './users.js';
 
 /** How often a process on a shared MetaStore looks for IAM changes made by others. */
 export const iamPollIntervalMs = 1000;
@@ -18,8 +18,6 @@ interface CachedKey {
 export interface KeyCacheOptions {
   store: IamStore;
   root: { accessKeyId: string; secretAccessKey: string };
-  /** Test-only keys with root's rights (TESSERA_TEST_ACCESS_KEYS), until identity policies are evaluated. */
-  testKeys?: Record<string, string>;
   log?: Logger;
 }
 
@@ -48,10 +46,7 @@ export class KeyCache {
 
   private lookup(accessKeyId: string): CachedKey | undefined {
     if (accessKeyId === this.options.root.accessKeyId) return this.root;
-    const entry = this.entries.get(accessKeyId);
-    if (entry) return entry;
-    const testSecret = this.options.testKeys?.[accessKeyId];
-    return testSecret === undefined ? undefined : { secretAccessKey: testSecret, identity: { kind: 'root', accessKeyId, arn: rootArn } };
+    return this.entries.get(accessKeyId);
   }
 
   /**
