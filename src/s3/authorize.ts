@@ -164,6 +164,7 @@ export function conditionValues(c: AccessContext, identity: Identity, objectTags
       case 's3:x-amz-acl':
       case 's3:x-amz-server-side-encryption':
       case 's3:x-amz-server-side-encryption-aws-kms-key-id':
+      case 's3:x-amz-server-side-encryption-customer-algorithm':
       case 's3:x-amz-copy-source':
       case 's3:x-amz-metadata-directive':
       case 's3:x-amz-storage-class':
