@@ -6,7 +6,7 @@ off), so without this most ACL tests only measure that refusal. With it, every C
 no ObjectOwnership asks for ObjectWriter; run the server with --block-public-access off as well
 (S3_TESTS_BLOCK_PUBLIC_ACCESS=off) for AWS's old defaults as a whole.
 
-Use: PYTHONPATH=scripts S3_TESTS_BLOCK_PUBLIC_ACCESS=off scripts/s3-tests.sh SUITE -p s3tests_acls_on -k acl
+Use: PYTHONPATH=$PWD/scripts S3_TESTS_BLOCK_PUBLIC_ACCESS=off scripts/s3-tests.sh SUITE -p s3tests_acls_on -k acl
 """
 import boto3
 
