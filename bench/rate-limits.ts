@@ -17,7 +17,6 @@ import type { RateLimitConfig } from '../src/util/rate-limits.js';
 import { RateLimiter } from '../src/util/rate-limiter.js';
 import { signRequest } from '../src/s3/sigv4/sign.js';
 
-const greedy: Credentials = { accessKeyId: 'GREEDYKEY00000000001', secretAccessKey: 'greedy/secret/key/0000000000000000000001', region: 'us-east-1' };
 const greedyLimitPerSec = 20;
 const small = { label: '4 KiB', bytes: 4096, getObjects: 64, putKeys: 0 };
 const large = { label: '1 MiB', bytes: 1024 * 1024, getObjects: 8, putKeys: 0 };
@@ -93,7 +92,7 @@ if (process.argv.includes('--child')) {
 }
 
 async function start(rateLimits?: RateLimitConfig): Promise<BenchServer> {
-  const server = await startBenchServer({ ...(rateLimits ? { rateLimits } : {}), extraAccessKeys: { [greedy.accessKeyId]: greedy.secretAccessKey } });
+  const server = await startBenchServer(rateLimits ? { rateLimits } : {});
   servers.push(server);
   return server;
 }
@@ -168,12 +167,28 @@ function line(name: string, r: LoadResult): string {
   return `${name} ${Math.round(r.ops / r.seconds)} ok/s (p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms)${r.errors > 0 ? `, ${Math.round(r.errors / r.seconds)} refused/s` : ''}`;
 }
 
+/** A call of the admin API signed with the root key; the answer's JSON. */
+async function admin(server: BenchServer, method: string, path: string, config: unknown): Promise<unknown> {
+  const url = new URL(`/_tessera/admin/${path}`, server.url);
+  const body = Buffer.from(JSON.stringify(config));
+  const res = await fetch(url, { method, headers: signRequest({ method, url, body, ...server.credentials }), body });
+  if (res.status !== 200 && res.status !== 201) throw new Error(`Admin ${method} ${path} answered ${res.status}: ${await res.text()}`);
+  return res.json() as Promise<unknown>;
+}
+
 /** Replaces the server's limits through the admin API, as `tessera admin limits set --file` does. */
 async function setLimits(server: BenchServer, config: RateLimitConfig): Promise<void> {
-  const url = new URL('/_tessera/admin/limits', server.url);
-  const body = Buffer.from(JSON.stringify(config));
-  const res = await fetch(url, { method: 'PUT', headers: signRequest({ method: 'PUT', url, body, ...server.credentials }), body });
-  if (res.status !== 200) throw new Error(`Setting the limits answered ${res.status}: ${await res.text()}`);
+  await admin(server, 'PUT', 'limits', config);
+}
+
+/** A user allowed everything, with one access key: the greedy client's own key, as an operator would make it. */
+async function createGreedyUser(server: BenchServer): Promise<Credentials> {
+  const userName = 'greedy';
+  const document = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] });
+  await admin(server, 'POST', 'iam/users/create', { userName });
+  await admin(server, 'POST', 'iam/policies/attach', { userName, policyName: 'allow-all', document });
+  const key = (await admin(server, 'POST', 'iam/keys/create', { userName })) as { accessKeyId: string; secretAccessKey: string };
+  return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, region: 'us-east-1' };
 }
 
 async function fair(): Promise<void> {
@@ -181,6 +196,7 @@ async function fair(): Promise<void> {
   // apart on this shared machine for the same load.
   const server = await start();
   await prepare([{ name: 'server', server }], [small, large]);
+  const greedy = await createGreedyUser(server);
   const open: RateLimitConfig = {};
   const limited: RateLimitConfig = { key: { [greedy.accessKeyId]: { requestsPerSec: greedyLimitPerSec } } };
   const durationMs = seconds * 1000;

@@ -12,6 +12,8 @@
 #                 features that need outside services or long waits)
 #   S3_TESTS_FILES test files or node ids relative to S3_TESTS_DIR (default: test_s3.py and
 #                 test_headers.py); `scripts/s3-tests-report.py DIR --select` prints the foundation groups'
+#   S3_TESTS_BLOCK_PUBLIC_ACCESS  on (default, AWS's default for new accounts) or off (AWS's old default,
+#                 which the suite's ACL and policy tests assume): the server's --block-public-access
 # Run `npm run build` first: the server started is dist/ via bin/tessera.js.
 set -euo pipefail
 
@@ -70,6 +72,7 @@ trap stop_server EXIT
 
 TESSERA_ROOT_ACCESS_KEY="$access_key" TESSERA_ROOT_SECRET_KEY="$secret_key" \
   node "$repo_root/bin/tessera.js" server --address 127.0.0.1:0 --data "$data_dir" \
+  --block-public-access "${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}" \
   >"$out_dir/server.out" 2>"$out_dir/server.log" &
 server_pid=$!
 
@@ -85,10 +88,27 @@ done
 port="${endpoint##*:}"
 port="${port%%/*}"
 
-# Tessera has one user (root), so main, alt and tenant all use root's keys. Tests that expect alt
-# or tenant to be denied access to main's buckets (ACL and policy tests) cannot be meaningful.
-# The store's one account shows as its canonical id, with the display name "tessera", in owners and grants.
+# main is the root. alt and tenant are IAM users of the store's one account, each with its own key, made
+# through the admin CLI as an operator would. Their policy allows only listing the account's bucket names
+# (the suite's setup and teardown list buckets with every client) and creating buckets; everything else
+# they can do comes from bucket policies and ACLs, so tests expecting another user to be refused mean
+# it. One account: their canonical id and display name in owners and grants are the account's.
 canonical_id="$(node --input-type=module -e "import('$repo_root/dist/iam/acl.js').then((m) => console.log(m.accountCanonicalId))")"
+admin() {
+  TESSERA_ROOT_ACCESS_KEY="$access_key" TESSERA_ROOT_SECRET_KEY="$secret_key" \
+    node "$repo_root/bin/tessera.js" admin "$@" --endpoint "$endpoint"
+}
+cat >"$out_dir/second-user-policy.json" <<'EOF'
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:CreateBucket"], "Resource": "*"}]}
+EOF
+second_user() { # NAME: creates the user and its policy, prints "ACCESS_KEY SECRET_KEY"
+  admin user create "$1" >/dev/null
+  admin policy attach --user "$1" --name list-and-create-buckets "$out_dir/second-user-policy.json" >/dev/null
+  admin key create --user "$1" --json | "$python" -c 'import json, sys; k = json.load(sys.stdin); print(k["accessKeyId"], k["secretAccessKey"])'
+}
+read -r alt_access_key alt_secret_key < <(second_user s3-tests-alt)
+read -r tenant_access_key tenant_secret_key < <(second_user s3-tests-tenant)
+[[ -n "$alt_secret_key" && -n "$tenant_secret_key" ]] || { echo "Cannot create the alt and tenant users" >&2; exit 1; }
 
 cat >"$out_dir/s3tests.conf" <<EOF
 [DEFAULT]
@@ -111,17 +131,17 @@ secret_key = $secret_key
 [s3 alt]
 display_name = tessera
 user_id = $canonical_id
-email = root@example.com
-access_key = $access_key
-secret_key = $secret_key
+email = alt@example.com
+access_key = $alt_access_key
+secret_key = $alt_secret_key
 
 [s3 tenant]
 display_name = tessera
 user_id = $canonical_id
-email = root@example.com
+email = tenant@example.com
 tenant = root
-access_key = $access_key
-secret_key = $secret_key
+access_key = $tenant_access_key
+secret_key = $tenant_secret_key
 
 [iam]
 email = root@example.com
@@ -154,7 +174,7 @@ fi
 # written for botocore's own signer.
 export BOTO_DISABLE_CRT=true
 
-echo "Tessera at $endpoint (pid $server_pid); results in $out_dir"
+echo "Tessera at $endpoint (pid $server_pid, Block Public Access ${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}; alt and tenant are IAM users); results in $out_dir"
 status=0
 # shellcheck disable=SC2086
 (cd "$suite_dir" && S3TEST_CONF="$out_dir/s3tests.conf" "$python" -m pytest $files \

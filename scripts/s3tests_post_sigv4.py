@@ -7,7 +7,7 @@ conditions SigV4 requires (x-amz-algorithm, x-amz-credential, x-amz-date), signe
 secret if the test's SigV2 signature was right and with a wrong one if it was not; a missing signature
 stays missing and the test's access key id is kept (a reversed one stays unknown).
 
-Use: PYTHONPATH=scripts scripts/s3-tests.sh SUITE -p s3tests_post_sigv4 -k post_object
+Use: PYTHONPATH=$PWD/scripts scripts/s3-tests.sh SUITE -p s3tests_post_sigv4 -k post_object
 """
 import base64
 import datetime

@@ -86,7 +86,6 @@ const running = await startServer({
   gcIntervalMs: config.gcIntervalMs,
   ...(config.inlineBytesMax !== undefined ? { inlineBytesMax: config.inlineBytesMax } : {}),
   ...(config.rateLimits ? { rateLimits: config.rateLimits } : {}),
-  ...(config.extraAccessKeys ? { testAccessKeys: config.extraAccessKeys } : {}),
   ...(config.switchableLog ? { log: switchableLog } : {}),
 });
 

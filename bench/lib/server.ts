@@ -24,8 +24,6 @@ export interface ChildConfig {
   profileDir?: string;
   /** Rate limits at start, as --rate-limits takes them. */
   rateLimits?: RateLimitConfig;
-  /** Access keys besides the root key (id → secret), as TESSERA_TEST_ACCESS_KEYS gives them. */
-  extraAccessKeys?: Record<string, string>;
   /** Give the server a logger whose level setLogLevel() changes between phases (bench/access-log.ts). */
   switchableLog?: boolean;
 }
@@ -66,7 +64,6 @@ export interface BenchServerOptions {
   /** Another checkout to run the server from (A/B experiments); default: this repository. */
   root?: string;
   rateLimits?: RateLimitConfig;
-  extraAccessKeys?: Record<string, string>;
   /** Extra environment for the server process, e.g. { TESSERA_LOG_LEVEL: 'warn' }. */
   env?: Record<string, string>;
   /** Lets setLogLevel() switch the access log on (info) and off (warn) between phases. */
@@ -135,7 +132,6 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     ...(options.inlineBytesMax !== undefined ? { inlineBytesMax: options.inlineBytesMax } : {}),
     ...(options.profileDir ? { profileDir: options.profileDir } : {}),
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
-    ...(options.extraAccessKeys ? { extraAccessKeys: options.extraAccessKeys } : {}),
     ...(options.switchableLog ? { switchableLog: true } : {}),
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(options.root ?? repoRoot, 'bench', 'lib', 'server-child.ts')], {

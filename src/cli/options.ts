@@ -145,7 +145,6 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.rateLimits ? { rateLimits: readRateLimits(opts.rateLimits) } : {}),
     log: loggerOf(opts),
     ...tlsConfig(opts),
-    ...(process.env.TESSERA_TEST_ACCESS_KEYS ? { testAccessKeys: testAccessKeys(process.env.TESSERA_TEST_ACCESS_KEYS) } : {}),
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
     ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
   };
@@ -172,13 +171,6 @@ export function readRateLimits(path: string): RateLimitConfig {
   } catch (err) {
     throw new Error(`Cannot use rate limits file "${path}": ${(err as Error).message}`);
   }
-}
-
-/** TESSERA_TEST_ACCESS_KEYS: a JSON object of access key id → secret, for tests only (see EndpointConfig). */
-function testAccessKeys(text: string): Record<string, string> {
-  const keys = JSON.parse(text) as unknown;
-  if (typeof keys !== 'object' || keys === null || Object.values(keys).some((v) => typeof v !== 'string')) throw new Error('Cannot use TESSERA_TEST_ACCESS_KEYS: expected a JSON object of access key id to secret');
-  return keys as Record<string, string>;
 }
 
 /** The secret is the file's bytes without a trailing newline, so `echo` and editors make the same secret. */

@@ -71,3 +71,9 @@ test('conditions - numeric, date, Bool and Arn operators', () => {
   assert.ok(!holds({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:user/a*' } }, { 'aws:principalarn': ['arn:aws:iam::000000000000:root'] }));
   assert.ok(holds({ ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:root' } }, { 'aws:principalarn': ['arn:aws:iam::000000000000:user/alice'] }));
 });
+
+test('conditions - the SSE-C algorithm key is known, so a policy requiring customer-provided keys parses', () => {
+  const block = { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' } };
+  assert.ok(holds(block, {}), 'no algorithm header: Null is true');
+  assert.ok(!holds(block, { 's3:x-amz-server-side-encryption-customer-algorithm': ['AES256'] }));
+});

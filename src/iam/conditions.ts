@@ -41,6 +41,7 @@ export interface Condition {
 const s3Keys = new Set([
   's3:prefix', 's3:delimiter', 's3:max-keys', 's3:x-amz-acl', 's3:versionid', 's3:signatureversion', 's3:authtype',
   's3:x-amz-server-side-encryption', 's3:x-amz-server-side-encryption-aws-kms-key-id', 's3:x-amz-content-sha256',
+  's3:x-amz-server-side-encryption-customer-algorithm',
   's3:x-amz-copy-source', 's3:x-amz-metadata-directive', 's3:x-amz-storage-class', 's3:x-amz-grant-read',
   's3:x-amz-grant-write', 's3:x-amz-grant-read-acp', 's3:x-amz-grant-write-acp', 's3:x-amz-grant-full-control',
   's3:locationconstraint', 's3:tlsversion', 's3:resourceaccount', 's3:object-lock-mode', 's3:object-lock-retain-until-date',

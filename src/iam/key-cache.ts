@@ -19,8 +19,6 @@ interface CachedKey {
 export interface KeyCacheOptions {
   store: IamStore;
   root: { accessKeyId: string; secretAccessKey: string };
-  /** Test-only keys with root's rights (TESSERA_TEST_ACCESS_KEYS), until identity policies are evaluated. */
-  testKeys?: Record<string, string>;
   log?: Logger;
 }
 
@@ -47,10 +45,7 @@ export class KeyCache {
 
   private lookup(accessKeyId: string): CachedKey | undefined {
     if (accessKeyId === this.options.root.accessKeyId) return this.root;
-    const entry = this.entries.get(accessKeyId);
-    if (entry) return entry;
-    const testSecret = this.options.testKeys?.[accessKeyId];
-    return testSecret === undefined ? undefined : { secretAccessKey: testSecret, identity: { kind: 'root', accessKeyId, arn: rootArn } };
+    return this.entries.get(accessKeyId);
   }
 
   /**

@@ -58,8 +58,8 @@ export interface BucketListParams {
 
 const bucketScanPageMax = 1000;
 
-/** The owner's buckets (every bucket when `owner` is undefined) in name order, one page of at most `max`. */
-export async function listBuckets(ctx: ObjectContext, owner: string | undefined, params: BucketListParams): Promise<{ buckets: BucketRecord[]; isTruncated: boolean }> {
+/** The store's buckets (the one account's) in name order, one page of at most `max`. */
+export async function listBuckets(ctx: ObjectContext, params: BucketListParams): Promise<{ buckets: BucketRecord[]; isTruncated: boolean }> {
   const range = keys.bucketRange();
   const prefix = params.prefix ?? '';
   // Bucket names are lowercase ASCII, so a name's key is its bytes after the space byte, 0x00-terminated.
@@ -75,7 +75,7 @@ export async function listBuckets(ctx: ObjectContext, owner: string | undefined,
       const record = decodeRecord<BucketRecord>(kv.value);
       // Names sharing the prefix sort together: the first one without it ends the listing.
       if (!record.name.startsWith(prefix)) return { buckets, isTruncated: false };
-      if ((owner !== undefined && record.owner !== owner) || record.deleting) continue;
+      if (record.deleting) continue;
       if (params.region !== undefined && record.region !== params.region) continue;
       if (buckets.length === params.max) return { buckets, isTruncated: true };
       buckets.push(record);

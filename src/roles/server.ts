@@ -67,11 +67,6 @@ export interface EndpointConfig {
   metricsAddress?: string;
   /** Rate limits at start (`--rate-limits`); the admin API changes them at run time. */
   rateLimits?: RateLimitConfig;
-  /**
-   * Access keys (id → secret) accepted beside the root key and with its rights, for tests that need a
-   * second key until IAM exists; set only from TESSERA_TEST_ACCESS_KEYS. Never for production.
-   */
-  testAccessKeys?: Record<string, string>;
   /** The bearer token that reads metrics without a SigV4 signature; unset: only the root key reads them. */
   metricsToken?: string;
   /** HTTPS on the endpoint (and the metrics-only listener) with these files; unset: plain HTTP. */
@@ -168,11 +163,9 @@ export async function serveStores(
     }
     // Before the first read: blocks a finished rebalance moved are looked for in the newest epochs only.
     await loadSettledEpoch(stores.meta, blocks);
-    // Extra keys with root's rights, for tests until IAM exists: say so loudly should one reach production.
-    if (config.testAccessKeys) log.warn('TESSERA_TEST_ACCESS_KEYS is set: these extra access keys have root rights (for tests only)', { accessKeys: Object.keys(config.testAccessKeys) });
     const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
     const iam = await IamStore.open(stores.meta, iamKey);
-    keyCache = new KeyCache({ store: iam, root: credentials, log, ...(config.testAccessKeys ? { testKeys: config.testAccessKeys } : {}) });
+    keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
     if (stores.metaShared || options.worker) keyCache.start(config.iamPollMs);

@@ -110,10 +110,12 @@ async function objectTags(c: AccessContext, key: string | undefined): Promise<Re
  */
 async function aclAllows(c: AccessContext, record: BucketRecord, action: string, level: 'bucket' | 'object', key: string | undefined, block: PublicAccessBlock): Promise<boolean> {
   if (ownershipOf(record) === 'BucketOwnerEnforced') return false;
-  const permission = aclPermissionFor(action, level);
+  // Writing and deleting objects is granted by the bucket's ACL (WRITE), not by an object's.
+  const onBucket = level === 'bucket' || (aclPermissionFor(action, 'object') === undefined && aclPermissionFor(action, 'bucket') !== undefined);
+  const permission = aclPermissionFor(action, onBucket ? 'bucket' : 'object');
   if (!permission) return false;
   let acl: Acl | undefined = record.acl;
-  if (level === 'object') {
+  if (!onBucket) {
     if (key === undefined || c.bucket === undefined) return false;
     const versionId = c.query.get('versionId') ?? undefined;
     try {
@@ -164,6 +166,7 @@ export function conditionValues(c: AccessContext, identity: Identity, objectTags
       case 's3:x-amz-acl':
       case 's3:x-amz-server-side-encryption':
       case 's3:x-amz-server-side-encryption-aws-kms-key-id':
+      case 's3:x-amz-server-side-encryption-customer-algorithm':
       case 's3:x-amz-copy-source':
       case 's3:x-amz-metadata-directive':
       case 's3:x-amz-storage-class':

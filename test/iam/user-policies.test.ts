@@ -126,3 +126,12 @@ test('ListBuckets - a user allowed s3:ListAllMyBuckets sees the account\'s bucke
   assert.match(listed.text, new RegExp(`<Name>${Bucket}</Name>`));
   assertS3Error(await raw(signingAs(server, reader), { path: '/' }), 403, 'AccessDenied');
 });
+
+test('ListBuckets - the root key sees the buckets a user of the account created', async () => {
+  const maker = await createUserWithKey(server, 'maker', { make: doc([{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: '*' }]) });
+  assert.equal((await raw(signingAs(server, maker), { method: 'PUT', path: '/made-by-user' })).status, 200);
+  const listed = await raw(server, { path: '/' });
+  assert.equal(listed.status, 200, listed.text);
+  assert.match(listed.text, /<Name>made-by-user<\/Name>/);
+  assert.match(listed.text, new RegExp(`<Name>${Bucket}</Name>`));
+});

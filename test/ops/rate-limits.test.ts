@@ -9,21 +9,23 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { repoRoot, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
+import { repoRoot, startTessera, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
+import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
 import { clientEnv, clients, run, skipUnlessPythonModule } from '../clients/lib.js';
 import { assertS3Error, raw, signedHeaders, socketExchange, type RawRequest, type RawResponse } from '../s3/raw-http.js';
 
 const exec = promisify(execFile);
-const limitedKey = { accessKeyId: 'LIMITEDKEY0000000001', secretAccessKey: 'limited/secret/key/00000000000000000001' };
 const configDir = await mkdtemp(join(tmpdir(), 'tessera-limits-'));
 const limitsFile = join(configDir, 'limits.json');
+// A second key, of a user allowed everything, made on a first start so the limits file can name it.
+const dataDir = await mkdtemp(join(tmpdir(), 'tessera-test-'));
+const first = await startTessera({ dataDir });
+const limitedKey = await createUserWithKey(first, 'limited', { 'allow-all': allowAllPolicy });
+await first.stop();
 // At start: the second key gets 2 requests at once, then one every 2 s.
 await writeFile(limitsFile, JSON.stringify({ key: { [limitedKey.accessKeyId]: { requestsPerSec: 0.5, requestsBurst: 2 } } }));
-const { server, s3 } = await startTesseraForFile({
-  args: ['--rate-limits', limitsFile],
-  env: { TESSERA_TEST_ACCESS_KEYS: JSON.stringify({ [limitedKey.accessKeyId]: limitedKey.secretAccessKey }) },
-});
-const asLimited: TesseraProcess = { ...server, ...limitedKey };
+const { server, s3 } = await startTesseraForFile({ dataDir, args: ['--rate-limits', limitsFile] });
+const asLimited: TesseraProcess = signingAs(server, limitedKey);
 
 await s3.send(new CreateBucketCommand({ Bucket: 'hot' }));
 await s3.send(new CreateBucketCommand({ Bucket: 'cold' }));

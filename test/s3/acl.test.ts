@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
+import { createUserWithKey, signingAs } from '../helpers/iam.js';
 
 const { server, s3 } = await startTesseraForFile({ args: ['--block-public-access', 'off'] });
 const allUsers = 'http://acs.amazonaws.com/groups/global/AllUsers';
@@ -206,4 +207,17 @@ test('PutBucketOwnershipControls - switching ACLs off and on; DeleteBucketOwners
   await s3.send(new PutObjectCommand({ Bucket, Key: 'after-delete', Body: 'x', ACL: 'public-read' }));
   const bad = '<OwnershipControls><Rule><ObjectOwnership>Everyone</ObjectOwnership></Rule></OwnershipControls>';
   assertS3Error(await raw(server, { method: 'PUT', path: `/${Bucket}`, query: { ownershipControls: '' }, body: bad }), 400, 'MalformedXML');
+});
+
+test('Bucket ACL WRITE - a public-read-write bucket takes PUT and DELETE of objects from anyone; a private one refuses them', async () => {
+  const Bucket = await aclBucket('acl-write-grant');
+  await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read-write' }));
+  const anonymous = { sign: false } as const;
+  assert.equal((await raw(server, { method: 'PUT', path: `/${Bucket}/by-anyone`, body: 'x', ...anonymous })).status, 200);
+  const noPolicy = await createUserWithKey(server, 'acl-writer');
+  assert.equal((await raw(signingAs(server, noPolicy), { method: 'PUT', path: `/${Bucket}/by-user`, body: 'y' })).status, 200);
+  assert.equal((await raw(server, { method: 'DELETE', path: `/${Bucket}/by-anyone`, ...anonymous })).status, 204);
+  await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read' }));
+  assertS3Error(await raw(server, { method: 'PUT', path: `/${Bucket}/refused`, body: 'x', ...anonymous }), 403, 'AccessDenied');
+  assertS3Error(await raw(signingAs(server, noPolicy), { method: 'DELETE', path: `/${Bucket}/by-user` }), 403, 'AccessDenied');
 });

@@ -1,8 +1,7 @@
-// ListBuckets: the caller's buckets in name order, paged by max-buckets and continuation-token, filtered
+// ListBuckets: the account's buckets in name order, paged by max-buckets and continuation-token, filtered
 // by prefix and bucket-region.
 import { listBuckets } from '../../objects/buckets.js';
 import { sendXml, type RequestContext } from '../context.js';
-import { signerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { el, isoDate } from '../xml.js';
 import { listBucketsMax } from '../../constants.js';
@@ -31,14 +30,13 @@ function encodeToken(name: string): string {
 }
 
 export async function handleListBuckets(c: RequestContext): Promise<void> {
-  // A user of the account sees all of the account's buckets, as in AWS (s3:ListAllMyBuckets allowed it
-  // here); the root key lists the buckets it owns, as before users existed.
-  const owner = c.identity.kind === 'user' ? undefined : signerOf(c);
+  // The root and any user allowed s3:ListAllMyBuckets see all of the account's buckets, as in AWS,
+  // whichever key created them (a bucket's owner record names that key).
   const max = parseMaxBuckets(c.query.get('max-buckets'));
   const token = c.query.get('continuation-token');
   const prefix = c.query.get('prefix');
   const region = c.query.get('bucket-region');
-  const { buckets, isTruncated } = await listBuckets(c.objects, owner, {
+  const { buckets, isTruncated } = await listBuckets(c.objects, {
     max,
     ...(token ? { after: decodeToken(token) } : {}),
     ...(prefix ? { prefix } : {}),
