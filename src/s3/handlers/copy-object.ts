@@ -5,7 +5,7 @@ import { header, requireBucket, requireKey, sendXml, type RequestContext } from 
 import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { resolveCopySource } from '../copy-source.js';
-import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
@@ -15,6 +15,7 @@ import { aclOfWrite } from './object-acl.js';
 export async function handleCopyObject(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
+  refuseServerSideEncryption(c.req.headers);
   const directive = header(c, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { extra: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });

@@ -9,7 +9,7 @@ import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
-import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
@@ -42,6 +42,7 @@ function checksumElementName(algorithm: ChecksumAlgorithm): string {
 export async function handleCreateMultipartUpload(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
+  refuseServerSideEncryption(c.req.headers);
   const algorithmHeader = header(c, 'x-amz-checksum-algorithm');
   const algorithm = algorithmHeader !== undefined ? parseChecksumAlgorithm(algorithmHeader) : undefined;
   if (algorithmHeader !== undefined && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');

@@ -11,7 +11,7 @@ import { header, pacedPayload, sendEmpty, withRequestId, type RequestContext } f
 import { S3Error } from '../errors.js';
 import { FormDataReader, formBoundaryOf, type FormBudget } from '../form-data.js';
 import { validateKey, validateNewKey } from '../names.js';
-import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
@@ -129,6 +129,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
   const ranges = auth && policy ? checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion }) : [];
   const headers = headersOf(fields);
+  refuseServerSideEncryption(headers);
   const acl = await aclOfWrite(c, bucket, headers);
   const tagging = fields.get('tagging');
   const contentMd5 = parseContentMd5(fields.get('content-md5')?.value);

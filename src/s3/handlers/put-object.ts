@@ -2,7 +2,7 @@
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
 import { ownerOf } from '../authorize.js';
-import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
 import { currentExpiration, expirationHeader, type LifecycleConfiguration } from '../../objects/lifecycle-rules.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
@@ -42,6 +42,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
   if (lock && !integrityDeclared) {
     throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
+  refuseServerSideEncryption(c.req.headers);
   const bucket = requireBucket(c);
   const params = {
     ...optionalLock(lock),
