@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
-import { clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessPythonModule } from './lib.js';
+import { clients, awsClientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessPythonModule } from './lib.js';
 
 const skip = skipUnlessPythonModule('boto3');
 const scriptPath = join(import.meta.dirname, 'scripts', 'boto3_acl_scenario.py');
@@ -29,14 +29,7 @@ after(async () => {
 });
 
 test('boto3 - bucket and object ACLs, canned and granted, on PUT, copy and multipart; ownership controls', { skip, timeout: 120_000 }, async () => {
-  const env = clientEnv(join(work, 'home'), {
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(work, 'home', 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'home', 'no-credentials'),
-    PYTHONDONTWRITEBYTECODE: '1',
-  });
+  const env = awsClientEnv(join(work, 'home'), server);
   const r = await run(clients.python3, [scriptPath, server.url, 'boto3-acl'], { env, cwd: work, timeoutMs: 100_000 });
   assert.equal(r.code, 0, describeRun('boto3_acl_scenario.py', r));
   const lines = r.stdout.trim().split('\n');

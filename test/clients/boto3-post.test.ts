@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
-import { clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, skipUnlessPythonModule } from './lib.js';
+import { clients, awsClientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, skipUnlessPythonModule } from './lib.js';
 
 const skip = skipUnlessPythonModule('boto3') || skipUnlessPythonModule('requests') || skipUnlessInstalled('/usr/bin/curl');
 const scriptPath = join(import.meta.dirname, 'scripts', 'boto3_post_upload.py');
@@ -29,14 +29,7 @@ after(async () => {
 });
 
 test('boto3 generate_presigned_post - requests and curl uploads, 201 and 303 answers, SigV2 forms, policy refusals', { skip, timeout: testTimeoutMs }, async () => {
-  const env = clientEnv(join(work, 'home'), {
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(work, 'home', 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'home', 'no-credentials'),
-    PYTHONDONTWRITEBYTECODE: '1',
-  });
+  const env = awsClientEnv(join(work, 'home'), server);
   const r = await run(clients.python3, [scriptPath, server.url, 'boto3-post', work], { env, cwd: work, timeoutMs: testTimeoutMs - 10_000 });
   assert.equal(r.code, 0, describeRun('boto3_post_upload.py', r));
   const lines = r.stdout.trim().split('\n');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
-import { clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessPythonModule, type RunResult } from './lib.js';
+import { clients, awsClientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessPythonModule, type RunResult } from './lib.js';
 
 const skip = skipUnlessPythonModule('boto3');
 const scriptPath = join(import.meta.dirname, 'scripts', 'boto3_scenario.py');
@@ -46,14 +46,7 @@ function summaryOf(r: RunResult): Summary {
 }
 
 test('boto3 - upload_file and download_file in parts, presigned GET, 1,100-key paginated listing, delete_objects', { skip, timeout: testTimeoutMs }, async () => {
-  const env = clientEnv(join(work, 'home'), {
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(work, 'home', 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'home', 'no-credentials'),
-    PYTHONDONTWRITEBYTECODE: '1',
-  });
+  const env = awsClientEnv(join(work, 'home'), server);
   const r = await run(clients.python3, [scriptPath, server.url, 'boto3-scenario', work], { env, cwd: work, timeoutMs: testTimeoutMs - 10_000 });
   scenario = r;
   assert.equal(r.code, 0, describeRun('boto3_scenario.py', r));

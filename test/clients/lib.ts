@@ -39,6 +39,22 @@ export function clientEnv(home: string, extra: Record<string, string> = {}): Rec
   return { PATH: '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TMPDIR: home, ...extra };
 }
 
+/**
+ * The environment of an AWS client (boto3, the aws CLI) signing with `credentials`: clientEnv, plus no
+ * config or credentials file to find and no instance metadata to ask.
+ */
+export function awsClientEnv(home: string, credentials: { accessKeyId: string; secretAccessKey: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return clientEnv(home, {
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(home, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
+    PYTHONDONTWRITEBYTECODE: '1',
+    ...extra,
+  });
+}
+
 /** Like skipUnlessInstalled, for a Python module that Debian's python3 must import (boto3). */
 export function skipUnlessPythonModule(module: string): string | false {
   const missing = skipUnlessInstalled(clients.python3);

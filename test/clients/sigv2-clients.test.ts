@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { startTessera, withClient, type TesseraProcess } from '../helpers/tessera.js';
 import {
-  clients, clientEnv, describeRun, makeTempDir, removeDir, run, sha256File, skipUnlessInstalled, skipUnlessPythonModule,
+  awsClientEnv, clients, clientEnv, describeRun, makeTempDir, removeDir, run, sha256File, skipUnlessInstalled, skipUnlessPythonModule,
   writeRandomFile, type RunResult,
 } from './lib.js';
 
@@ -53,14 +53,7 @@ function summary(): Summary {
 }
 
 test('boto3 SigV2 - put, get, range, copy, multipart, tagging, list, delete_objects; wrong secret is SignatureDoesNotMatch', { skip: skipBoto3, timeout: testTimeoutMs }, async () => {
-  const env = clientEnv(join(work, 'home'), {
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(work, 'home', 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'home', 'no-credentials'),
-    PYTHONDONTWRITEBYTECODE: '1',
-  });
+  const env = awsClientEnv(join(work, 'home'), server);
   scenario = await run(clients.python3, [scriptPath, String(server.port), 'boto3-sigv2'], { env, cwd: work, timeoutMs: testTimeoutMs - 10_000 });
   const s = summary();
   assert.equal(s.ok, true);
