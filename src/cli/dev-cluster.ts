@@ -433,6 +433,10 @@ async function runDevCluster(opts: DevClusterOptions): Promise<void> {
   const iamKeyPath = join(dir, 'iam.key');
   await ensureSecret(iamKeyPath);
   for (const gateway of gateways) gateway.argv = withFlag(gateway.argv, '--iam-key-file', iamKeyPath);
+  // And every gateway opens the built-in key service's master keys with the same KMS root key.
+  const kmsRootKeyPath = join(dir, 'kms.key');
+  await ensureSecret(kmsRootKeyPath);
+  for (const gateway of gateways) gateway.argv = withFlag(gateway.argv, '--kms-root-key-file', kmsRootKeyPath);
   const haproxy = file.processes.find((p) => p.role === 'haproxy');
   const postgres = file.processes.find((p) => p.role === 'postgres');
   if (stored && (storedNodes.length !== nodes || gateways.length !== Number(opts.gateways) || (!haproxy && gateways.some((p) => p.address !== opts.address && !opts.address.endsWith(':0'))))) {

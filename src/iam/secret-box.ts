@@ -2,7 +2,7 @@
 // MetaStore, so a copy of the database alone does not hand them out. Kept in a file of its own (iam.key in
 // the data directory, or --iam-key-file), which every gateway of a cluster shares.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { loadKeyFile } from '../util/key-file.js';
 
 export const iamKeyBytes = 32;
 const ivBytes = 12;
@@ -17,33 +17,10 @@ export interface SealedSecret {
 
 /**
  * The IAM key in `path`; when `create` and the file does not exist, a fresh random one written there
- * (mode 0600, never overwriting: two processes starting at once keep the first). The file holds the key
- * as 64 hex digits and a newline.
+ * (util/key-file.ts: mode 0600, never overwriting).
  */
-export async function loadIamKey(path: string, options: { create: boolean }): Promise<Buffer> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) {
-      throw new Error(`Cannot read IAM key file "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    const created = randomBytes(iamKeyBytes);
-    try {
-      await writeFile(path, `${created.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-      return created;
-    } catch (writeErr) {
-      if ((writeErr as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`Cannot create IAM key file "${path}": ${(writeErr as NodeJS.ErrnoException).code ?? String(writeErr)}`);
-      text = await readFile(path, 'utf8');
-    }
-  }
-  return parseIamKey(path, text);
-}
-
-function parseIamKey(path: string, text: string): Buffer {
-  const hex = text.trim();
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`Cannot use IAM key file "${path}": expected ${iamKeyBytes} bytes as ${iamKeyBytes * 2} hex digits`);
-  return Buffer.from(hex, 'hex');
+export function loadIamKey(path: string, options: { create: boolean }): Promise<Buffer> {
+  return loadKeyFile(path, { ...options, name: 'IAM key', bytes: iamKeyBytes });
 }
 
 /**

@@ -1,6 +1,7 @@
 // What every object operation is given: the stores and the clock. Built once by the composition root.
 import type { BlockStore, Redundancy } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
+import type { KeyService } from '../kms/types.js';
 
 export interface ObjectContext {
   meta: MetaStore;
@@ -18,4 +19,6 @@ export interface ObjectContext {
    * settles), so the orphan sweep never takes a live write's files however long its client stalls.
    */
   blocksInFlight?: Set<string>;
+  /** The key service that wraps the data keys of SSE-S3 and SSE-KMS objects; set by serveStores. */
+  kms?: KeyService;
 }

@@ -20,7 +20,8 @@ const enum Space {
   Layout = 0x79, // 'y' epoch (u32 BE) → the cluster layout of that epoch (cluster/encodeLayout), oldest first
   Usage = 0x6e, // 'n' bucket,measure → a counter (meta Add): the bucket's versions, their bytes, its delete markers
   // Taken by src/iam/keys.ts (iam sits below objects, so it encodes its own): 'U' users, 'A' access keys,
-  // 'P' attached policies. Keep them out of this enum's choices.
+  // 'P' attached policies; and by src/kms/local-key-service.ts: 'K' KMS master keys. Keep them out of this
+  // enum's choices.
 }
 
 export const versionKeyBytes = 12;

@@ -46,6 +46,39 @@ export interface BucketRecord {
   objectLockDefault?: DefaultRetention;
   /** The bucket's CORS rules (PutBucketCors), in the order they were put; absent when none. */
   cors?: CorsRule[];
+  /** Default encryption of new objects (PutBucketEncryption); absent when none was put. */
+  encryption?: BucketEncryption;
+}
+
+/** PutBucketEncryption's rule: how objects written without encryption headers are encrypted. */
+export interface BucketEncryption {
+  algorithm: 'AES256' | 'aws:kms';
+  /** aws:kms: the KMS key id or ARN; absent: the store's default KMS key. */
+  kmsKeyId?: string;
+  bucketKeyEnabled?: boolean;
+}
+
+/**
+ * How an object's bytes are encrypted at rest (issue 16). The stored bytes (inline or in blocks) are the
+ * plaintext cut into chunks of `chunkBytes` (the last shorter), each sealed with AES-256-GCM under the
+ * object's data key: ciphertext then its 16-byte tag. The nonce of chunk i of part n (n = 0 for a
+ * single PUT, else the part number) is n as 4 bytes big-endian then i as 8 bytes big-endian, so a
+ * range read opens only the chunks it touches. VersionRecord.size and part sizes stay plaintext sizes;
+ * BlockRef sizes are the stored ones.
+ */
+export interface ObjectEncryption {
+  /** x-amz-server-side-encryption: AES256 (SSE-S3) or aws:kms (SSE-KMS); 'customer' is SSE-C. */
+  mode: 'AES256' | 'aws:kms' | 'customer';
+  /** The data key wrapped: by the key service (AES256, aws:kms), or under the customer's key (SSE-C). Base64. */
+  wrappedKey: string;
+  /** AES256 and aws:kms: the key service's key the data key was wrapped under (its ARN for aws:kms). */
+  kmsKeyId?: string;
+  /** aws:kms: the encryption context, base64 of its JSON, as x-amz-server-side-encryption-context carries it. */
+  kmsContext?: string;
+  bucketKeyEnabled?: boolean;
+  /** SSE-C: a salted HMAC-SHA256 of the customer's key, to check later requests' key; the key is never stored. */
+  customerKeyMac?: { salt: string; mac: string };
+  chunkBytes: number;
 }
 
 /** One CORSRule of PutBucketCors; origins and allowed headers may hold one "*" each. */
@@ -106,6 +139,8 @@ export interface VersionRecord {
   retention?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; untilMs: number };
   /** Object Lock legal hold: the version cannot be deleted while it is on. */
   legalHold?: boolean;
+  /** Server-side encryption of the stored bytes; absent: stored as sent. */
+  encryption?: ObjectEncryption;
   data: ObjectData;
 }
 
@@ -143,6 +178,8 @@ export interface UploadRecord {
   lock?: RequestedLock;
   /** The ACL CreateMultipartUpload set, which the completed object gets. */
   acl?: Acl;
+  /** The encryption every part is stored under (one data key per upload), which the completed object gets. */
+  encryption?: ObjectEncryption;
 }
 
 export interface PartRecord {

@@ -27,6 +27,8 @@ import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { loadIamKey } from '../iam/secret-box.js';
+import { loadKmsRootKey } from '../kms/root-key.js';
+import { LocalKeyService } from '../kms/local-key-service.js';
 import { IamStore } from '../iam/users.js';
 import { KeyCache } from '../iam/key-cache.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
@@ -73,6 +75,11 @@ export interface EndpointConfig {
   tls?: TlsFiles;
   /** The IAM key file (secret-box.ts); unset: iam.key in the data directory. Created when missing. */
   iamKeyFile?: string;
+  /**
+   * The KMS root key file (kms/root-key.ts); unset: kms.key in the data directory, created when missing,
+   * unless the TESSERA_KMS_ROOT_KEY environment variable gives the key itself.
+   */
+  kmsRootKeyFile?: string;
   /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
   iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -165,6 +172,8 @@ export async function serveStores(
     await loadSettledEpoch(stores.meta, blocks);
     const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
     const iam = await IamStore.open(stores.meta, iamKey);
+    const kmsRootKey = await loadKmsRootKey({ dataDir: config.dataDir, ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}) });
+    objects.kms = new LocalKeyService(stores.meta, kmsRootKey, { region: config.region });
     keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
