@@ -8,6 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { signRequest } from '../s3/sigv4/sign.js';
@@ -107,6 +108,44 @@ async function ensureSecret(path: string): Promise<void> {
   await chmod(path, 0o600);
 }
 
+/**
+ * The orphan guard (orphan-guard.ts): a process of its own, told the pid of every child as it starts, that
+ * stops them if dev-cluster dies without stopping them itself (kill -9), which would otherwise leave
+ * nodes, gateways, PostgreSQL and HAProxy running with nobody to stop them.
+ */
+class OrphanGuard {
+  private process: ChildProcess | undefined;
+
+  watch(child: ChildProcess, stopSignal: NodeJS.Signals): void {
+    if (child.pid === undefined) return;
+    this.process ??= this.startGuard();
+    this.tell(`+${child.pid} ${stopSignal}`);
+    child.once('exit', () => this.tell(`-${child.pid}`));
+  }
+
+  /** Every child was stopped here: the guard leaves without touching them. Resolves once it was told. */
+  done(): Promise<void> {
+    const stdin = this.process?.stdin;
+    if (!stdin?.writable) return Promise.resolve();
+    return new Promise((resolvePromise) => stdin.end('done\n', () => resolvePromise()));
+  }
+
+  private startGuard(): ChildProcess {
+    const guardPath = fileURLToPath(new URL('./orphan-guard.js', import.meta.url));
+    // Detached: a process group of its own, so it outlives a kill of dev-cluster's group and a Ctrl-C.
+    const started = spawn(process.execPath, [guardPath], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    started.unref();
+    started.stdin!.on('error', () => undefined); // the guard gone: nothing left to tell
+    return started;
+  }
+
+  private tell(line: string): void {
+    if (this.process?.stdin?.writable) this.process.stdin.write(`${line}\n`);
+  }
+}
+
+const guard = new OrphanGuard();
+
 /** A started child: its process, the endpoint it printed and what it printed up to then. */
 interface Started {
   child: ChildProcess;
@@ -124,6 +163,7 @@ async function startChild(argv: string[], logPath: string, name: string, ready =
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', logFd] });
+    guard.watch(child, 'SIGTERM');
   } finally {
     closeSync(logFd);
   }
@@ -167,6 +207,8 @@ async function startLogged(argv: string[], logPath: string, name: string, isRead
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] });
+    // PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for its sessions to end).
+    guard.watch(child, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
   } finally {
     closeSync(logFd);
   }
@@ -377,6 +419,7 @@ class Cluster {
     const postgres = this.children.get('postgres');
     await Promise.all([...this.children].filter(([name]) => name !== 'postgres').map(([, child]) => end(child, 'SIGTERM')));
     if (postgres) await end(postgres, 'SIGINT');
+    await guard.done();
   }
 }
 

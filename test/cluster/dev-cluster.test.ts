@@ -103,3 +103,20 @@ test('tessera dev-cluster - 6 nodes spread the data, survive a node killed with 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('tessera dev-cluster - killed with kill -9, its nodes and gateway are stopped by the orphan guard', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-dev-cluster-orphans-'));
+  let cluster: DevCluster | undefined;
+  try {
+    cluster = await startDevCluster(dir, ['--nodes', '3', '--address', '127.0.0.1:0']);
+    const pids = (await cluster.file()).processes.map((p) => p.pid!);
+    assert.equal(pids.length, 4);
+    assert.ok(pids.every(isAlive));
+    cluster.process.kill('SIGKILL');
+    for (let i = 0; i < 150 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(pids.filter(isAlive), [], 'no child outlives dev-cluster');
+  } finally {
+    await cluster?.killAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
