@@ -17,6 +17,13 @@ export function nonNegative(flag: string, value: string): number {
   return n;
 }
 
+/** A flag's value as a whole number of at least 1, or a clear error naming the flag. */
+export function positiveInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`Cannot use ${flag} "${value}": expected a whole number of at least 1`);
+  return n;
+}
+
 /** A flag's on/off value as a boolean, or a clear error naming the flag. */
 export function onOff(flag: string, value: string): boolean {
   const v = value.trim().toLowerCase();
@@ -50,6 +57,9 @@ export interface SharedFlags {
   sigv2: string;
   iamKeyFile: string;
   kmsRootKeyFile: string;
+  metaConnections: string;
+  metaConnectTimeout: string;
+  metaStatementTimeout: string;
   blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
@@ -69,6 +79,9 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
     .addOption(new Option('--kms-root-key-file <file>', 'the root key the built-in key service seals its master keys under (SSE-S3, SSE-KMS; created, mode 0600, when missing); every gateway of a cluster must be given the same file. TESSERA_KMS_ROOT_KEY (64 hex digits) gives the key itself instead. Default: kms.key in the data directory').env('TESSERA_KMS_ROOT_KEY_FILE').default(''))
     .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
+    .addOption(new Option('--meta-connections <n>', 'with --meta: PostgreSQL connections this process keeps at most').env('TESSERA_META_CONNECTIONS').default('10'))
+    .addOption(new Option('--meta-connect-timeout <seconds>', 'with --meta: how long a metadata call may wait for a PostgreSQL connection before it fails (503)').env('TESSERA_META_CONNECT_TIMEOUT').default('5'))
+    .addOption(new Option('--meta-statement-timeout <seconds>', 'with --meta: PostgreSQL cancels a metadata statement running longer than this, lock waits included (503)').env('TESSERA_META_STATEMENT_TIMEOUT').default('10'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
     .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
@@ -129,6 +142,11 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
     blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
+    metaPostgres: {
+      poolConnectionsMax: positiveInteger('--meta-connections', opts.metaConnections),
+      connectTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-connect-timeout', opts.metaConnectTimeout) * 1000)),
+      statementTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-statement-timeout', opts.metaStatementTimeout) * 1000)),
+    },
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
     orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,

@@ -48,7 +48,7 @@ export interface GatewayStores extends Stores {
 export async function openGatewayStores(config: GatewayConfig, log: Logger): Promise<GatewayStores> {
   await mkdir(config.dataDir, { recursive: true });
   const metaUrl = config.metaUrl;
-  const meta: MetaStore = metaUrl ? await PostgresMetaStore.open({ url: metaUrl }) : await openLocalMeta(config.dataDir);
+  const meta: MetaStore = metaUrl ? await PostgresMetaStore.open({ ...config.metaPostgres, url: metaUrl }) : await openLocalMeta(config.dataDir);
   let history: Layout[];
   let credentials: RootCredentials;
   try {

@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SqliteMetaStore, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
-import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
+import { PostgresMetaStore, describePostgresUrl, type PostgresStoreOptions } from '../meta/postgres/postgres-store.js';
 import { openBlockStore, type LocalBlockStore } from '../blocks/index.js';
 import type { Redundancy } from '../blocks/types.js';
 import type { MetaStore } from '../meta/types.js';
@@ -23,6 +23,8 @@ export interface CommonStoreConfig {
   dataDir: string;
   /** postgres://USER@HOST:PORT/DB: the metadata in that PostgreSQL; unset: SQLite in the data directory. */
   metaUrl?: string;
+  /** With metaUrl: the PostgreSQL pool's size and timeouts (PostgresStoreOptions); unset: its defaults. */
+  metaPostgres?: Omit<PostgresStoreOptions, 'url'>;
   region: string;
   rootAccessKey?: string;
   rootSecretKey?: string;
@@ -155,7 +157,7 @@ export async function openLocalMeta(dataDir: string, shared = false): Promise<Me
  * The PostgreSQL MetaStore, with the data directory's one-server lock taken as SQLite takes it: the drive
  * in it is still this process's alone (its orphan sweep would delete another server's shards).
  */
-async function openSharedMeta(dataDir: string, url: string, lockHeld: boolean): Promise<MetaStore> {
+async function openSharedMeta(dataDir: string, url: string, lockHeld: boolean, tuning: CommonStoreConfig['metaPostgres']): Promise<MetaStore> {
   const path = join(dataDir, 'meta', 'tessera.db');
   await mkdir(join(dataDir, 'meta'), { recursive: true });
   let lock: ReturnType<typeof takeWriterLock> | undefined;
@@ -165,7 +167,7 @@ async function openSharedMeta(dataDir: string, url: string, lockHeld: boolean): 
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw dataDirInUse(dataDir, err);
   }
-  const meta = await PostgresMetaStore.open({ url }).catch((err: unknown) => {
+  const meta = await PostgresMetaStore.open({ ...tuning, url }).catch((err: unknown) => {
     lock?.close();
     throw err;
   });
@@ -197,7 +199,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
   const shared = config.sharedProcesses === true;
-  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl, shared) : await openLocalMeta(config.dataDir, shared);
+  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl, shared, config.metaPostgres) : await openLocalMeta(config.dataDir, shared);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();
