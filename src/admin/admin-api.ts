@@ -64,6 +64,8 @@ export interface ProcessReport {
   /** Blocks this process repaired from the damage queue. */
   healedFromQueue: number;
   workers: WorkerStatus[];
+  /** The process's own page (AdminDeps.processMetrics): request histograms, open connections, event-loop delay. */
+  processMetrics?: string[];
 }
 
 /**

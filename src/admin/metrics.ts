@@ -101,6 +101,7 @@ interface ProcessFigures {
   corruptFound: Record<string, number>;
   healedFromQueue: number;
   leases: { name: string; leaseHeld: boolean }[];
+  processMetrics?: string[];
 }
 
 /** `{a="x",process="2"}`: the labels given, then the worker process's number when there is one. */
@@ -162,9 +163,10 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   metric('tessera_worker_lease_held', 'Whether a process holds the background worker\'s lease (runs it); sum over processes for the cluster.', 'gauge', perProcess((p) => p.leases.map((w) => [[['worker', w.name]], w.leaseHeld ? 1 : 0])));
   workerMetrics(metric, deps.workers?.() ?? []);
   metric('tessera_log_lines_dropped_total', 'Debug and info log lines (access lines among them) dropped because stderr was not read fast enough and 8 MiB were waiting.', 'counter', [['', droppedLogLines()]]);
-  // Request histograms, bytes, open connections and event-loop delay of the process that answers the scrape
-  // (with --workers N, that worker's only).
-  deps.processMetrics?.(page);
+  // Request histograms, bytes, open connections and event-loop delay: this process's own, or with --workers N
+  // every worker's, labelled process="N" like the counters above.
+  if (deps.processReports) page.merged(processes.map((p) => ({ label: ['process', String(p.worker)], lines: p.processMetrics ?? [] })));
+  else deps.processMetrics?.(page);
   return Buffer.from(page.text());
 }
 
@@ -200,3 +202,10 @@ function clusterMetrics(metric: MetricWriter, cluster: ClusterStatus): void {
 }
 
 export const metricsContentType = 'text/plain; version=0.0.4';
+
+/** A process's own page (what AdminDeps.processMetrics writes), as the lines a worker's report carries. */
+export function processPageLines(deps: Pick<AdminDeps, 'processMetrics'>): string[] {
+  const page = new PromPage();
+  deps.processMetrics?.(page);
+  return page.lines;
+}

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { Maintenance } from '../objects/maintenance.js';
 import type { Redundancy } from '../blocks/types.js';
-import { DriveSnapshot } from '../admin/metrics.js';
+import { DriveSnapshot, processPageLines } from '../admin/metrics.js';
 import { gcWorker, completionExpiryWorker } from '../workers/gc.js';
 import { orphanSweepWorker } from '../workers/orphan-sweep.js';
 import { maintenanceWorker } from '../workers/maintenance.js';
@@ -247,6 +247,7 @@ export async function serveStores(
           corruptFound: Object.fromEntries((await admin.driveSnapshot.get()).drives.map((d) => [d.id, d.corruptFound])),
           healedFromQueue: (await maintenance.stats()).healedFromQueue,
           workers: workers.map((w) => w.status()),
+          processMetrics: processPageLines(admin),
         }),
         applyLimits: (limitConfig) => limits.replace(limitConfig),
       });

@@ -82,4 +82,34 @@ export class PromPage {
   text(): string {
     return `${this.lines.join('\n')}\n`;
   }
+
+  /**
+   * The families of several processes' pages (lines as PromPage writes them), each sample given a label
+   * naming its process, merged so each family's HELP and TYPE appear once with every process's samples:
+   * the exposition format allows a family only once per page.
+   */
+  merged(pages: { label: [name: string, value: string]; lines: readonly string[] }[]): void {
+    const families = new Map<string, { head: string[]; samples: string[] }>();
+    for (const { label, lines } of pages) {
+      const labelText = `${label[0]}="${labelValue(label[1])}"`;
+      let family: { head: string[]; samples: string[] } | undefined;
+      for (const line of lines) {
+        const help = /^# HELP (\S+)/.exec(line);
+        if (help) {
+          family = families.get(help[1]!);
+          if (!family) families.set(help[1]!, (family = { head: [line], samples: [] }));
+          continue;
+        }
+        if (line.startsWith('# TYPE ')) {
+          if (family && family.head.length === 1) family.head.push(line);
+          continue;
+        }
+        if (!family || line === '') continue;
+        const brace = line.indexOf('{');
+        const space = line.indexOf(' ');
+        family.samples.push(brace !== -1 && brace < space ? `${line.slice(0, brace + 1)}${labelText},${line.slice(brace + 1)}` : `${line.slice(0, space)}{${labelText}}${line.slice(space)}`);
+      }
+    }
+    for (const family of families.values()) this.lines.push(...family.head, ...family.samples);
+  }
 }

@@ -221,6 +221,12 @@ test('server --workers 2 - a rate limit set through the admin API is in force in
     assert.deepEqual(seen, new Set([1, 2]), 'both workers answered');
     const metrics = await raw(server, { method: 'GET', path: '/_tessera/metrics' });
     for (const worker of [1, 2]) assert.match(metrics.text, new RegExp(`^tessera_requests_total\\{process="${worker}"\\} [1-9]\\d*$`, 'm'));
+    // Each worker's request histogram and open connections too, whichever worker answered the scrape.
+    for (const worker of [1, 2]) {
+      assert.match(metrics.text, new RegExp(`^tessera_s3_request_duration_seconds_count\\{process="${worker}",operation="\\w+"\\} [1-9]\\d*$`, 'm'));
+      assert.match(metrics.text, new RegExp(`^tessera_http_open_connections\\{process="${worker}"\\} \\d+$`, 'm'));
+    }
+    assert.equal(metrics.text.match(/^# TYPE tessera_s3_request_duration_seconds histogram$/gm)?.length, 1);
   } finally {
     await server.cleanup();
   }
