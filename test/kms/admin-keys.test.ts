@@ -108,6 +108,35 @@ test('admin kms keys - the KMS root key file is made 0600 in the data directory 
   assert.equal((await stat(join(server.dataDir, 'kms.key'))).mode & 0o777, 0o600);
   const listed = await admin('GET', 'kms/keys');
   assert.ok(!listed.text.includes(rootKeyHex));
-  void cli;
-  void cliFails;
+});
+
+test('tessera admin kms - create, list, show, rotate, disable and enable print what changed and no material', async () => {
+  assert.match(await cli('kms', 'create', 'cli-key-1', '--description', 'made by the CLI'), /^Created KMS key cli-key-1 \(arn:aws:kms:us-east-1:000000000000:key\/cli-key-1\)\n$/);
+  const made = JSON.parse(await cli('kms', 'create', '--json')) as KeyInfo;
+  assert.match(made.keyId, /^[0-9a-f-]{36}$/);
+  assert.match(await cli('kms', 'rotate', 'cli-key-1'), /now at version 2/);
+  assert.match(await cli('kms', 'disable', 'cli-key-1'), /^Disabled KMS key cli-key-1\n$/);
+  const shown = await cli('kms', 'show', 'cli-key-1');
+  assert.match(shown, /^key id: +cli-key-1$/m);
+  assert.match(shown, /^state: +Disabled$/m);
+  assert.match(shown, /^versions: +2$/m);
+  assert.match(shown, /^description: +made by the CLI$/m);
+  assertNoMaterial(shown);
+  assert.match(await cli('kms', 'enable', 'cli-key-1'), /^Enabled KMS key cli-key-1\n$/);
+  const listed = await cli('kms', 'list');
+  assert.match(listed, /^KEY ID +STATE +VERSIONS/);
+  assert.match(listed, /^cli-key-1 +Enabled +2 /m);
+  assert.ok(listed.includes(made.keyId));
+  assertNoMaterial(listed);
+  const json = JSON.parse(await cli('kms', 'list', '--json')) as { keys: KeyInfo[] };
+  assert.equal(json.keys.find((k) => k.keyId === 'cli-key-1')?.versions, 2);
+  assert.equal((JSON.parse(await cli('kms', 'show', 'cli-key-1', '--json')) as KeyInfo).enabled, true);
+});
+
+test('tessera admin kms - refusals print the KMS error code', async () => {
+  assert.match(await cliFails('kms', 'show', 'no-such-key'), /HTTP 404: NotFoundException: Cannot find KMS key "no-such-key"/);
+  assert.match(await cliFails('kms', 'disable', 'no-such-key'), /NotFoundException/);
+  assert.match(await cliFails('kms', 'create', 'bad.id'), /HTTP 400: ValidationException/);
+  await cli('kms', 'create', 'cli-dup');
+  assert.match(await cliFails('kms', 'create', 'cli-dup'), /HTTP 409: AlreadyExistsException/);
 });
