@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
+import type { VaultConfig } from '../kms/vault-key-service.js';
 import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
@@ -51,6 +52,11 @@ export interface SharedFlags {
   iamKeyFile: string;
   kmsRootKeyFile: string;
   kmsPreviousRootKeyFile: string;
+  kms: string;
+  vaultAddress?: string;
+  vaultTokenFile?: string;
+  vaultMount: string;
+  vaultCaFile?: string;
   blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
@@ -70,6 +76,11 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
     .addOption(new Option('--kms-root-key-file <file>', 'the root key the built-in key service seals its master keys under (SSE-S3, SSE-KMS; created, mode 0600, when missing); every gateway of a cluster must be given the same file. TESSERA_KMS_ROOT_KEY (64 hex digits) gives the key itself instead. Default: kms.key in the data directory').env('TESSERA_KMS_ROOT_KEY_FILE').default(''))
     .addOption(new Option('--kms-previous-root-key-file <files>', 'comma-separated files of root keys being retired: master keys sealed under them still open, and `tessera admin kms rewrap` re-seals them under the current one; drop this once the rewrap reports none left. TESSERA_KMS_PREVIOUS_ROOT_KEYS (comma-separated hex) gives the keys themselves instead').env('TESSERA_KMS_PREVIOUS_ROOT_KEY_FILE').default(''))
+    .addOption(new Option('--kms <service>', 'the key service SSE-S3 and SSE-KMS wrap data keys with: local (built in: master keys in the metadata, sealed under the KMS root key) or vault (HashiCorp Vault\'s transit engine: --vault-address, --vault-token-file; keys are made and rotated in Vault)').env('TESSERA_KMS').choices(['local', 'vault']).default('local'))
+    .addOption(new Option('--vault-address <url>', 'with --kms vault: the Vault server, http(s)://host:port').env('VAULT_ADDR'))
+    .addOption(new Option('--vault-token-file <file>', 'with --kms vault: the file holding the Vault token (a Vault agent\'s sink works: it is read again when Vault refuses the token)').env('TESSERA_VAULT_TOKEN_FILE'))
+    .addOption(new Option('--vault-mount <path>', 'with --kms vault: where the transit engine is mounted').env('TESSERA_VAULT_MOUNT').default('transit'))
+    .addOption(new Option('--vault-ca-file <file>', 'with --kms vault: PEM certificates to check Vault\'s certificate against, instead of the system\'s').env('VAULT_CACERT'))
     .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
@@ -121,6 +132,12 @@ export function loggerOf(opts: { logLevel: string; logFormat?: string }, extra: 
   });
 }
 
+/** --kms vault's settings; both the address and the token file are needed. */
+function vaultConfig(opts: SharedFlags): VaultConfig {
+  if (!opts.vaultAddress || !opts.vaultTokenFile) throw new RangeError('Cannot use --kms vault without --vault-address and --vault-token-file');
+  return { address: opts.vaultAddress, tokenFile: opts.vaultTokenFile, mount: opts.vaultMount, ...(opts.vaultCaFile ? { caFile: opts.vaultCaFile } : {}) };
+}
+
 /** The configuration the shared flags give (the role adds its stores' own). */
 export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 'drives'> {
   return {
@@ -131,6 +148,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
     ...(opts.kmsPreviousRootKeyFile ? { kmsPreviousRootKeyFiles: list(opts.kmsPreviousRootKeyFile) } : {}),
+    ...(opts.kms === 'vault' ? { vault: vaultConfig(opts) } : {}),
     blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),

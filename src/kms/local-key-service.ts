@@ -7,9 +7,11 @@
 // within kmsPollIntervalMs for other processes': the staleness bound of a disable made elsewhere).
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { counterValue, type MetaStore } from '../meta/types.js';
-import { accountId } from '../iam/types.js';
 import { KmsError, sseS3KeyId, type DataKey, type EncryptionContext, type KeyManager, type KeyService, type KmsKeyInfo } from './types.js';
 import { RootKeyring, type SealedMaterial } from './root-key.js';
+import { checkKeyId, keyArnOf, keyIdOf } from './key-id.js';
+
+export { checkKeyId };
 import { Poller } from '../util/poller.js';
 import type { Logger } from '../util/log.js';
 
@@ -60,12 +62,6 @@ export interface RewrapResult {
   rootKeyId: string;
 }
 
-/** KMS's rule for key ids here: what AWS's UUIDs and the conformance suite's "testkey-1" both fit. */
-export function checkKeyId(keyId: string): string {
-  if (!/^[\w-]{1,64}$/.test(keyId)) throw new KmsError('ValidationException', `Cannot use KMS key id ${JSON.stringify(keyId)}: expected 1 to 64 letters, digits, - or _`);
-  return keyId;
-}
-
 export class LocalKeyService implements KeyService, KeyManager {
   private readonly keyring: RootKeyring;
   private readonly cache = new Map<string, CachedKey>();
@@ -111,13 +107,11 @@ export class LocalKeyService implements KeyService, KeyManager {
   }
 
   arnOf(keyId: string): string {
-    return `arn:aws:kms:${this.options.region}:${accountId}:key/${keyId}`;
+    return keyArnOf(this.options.region, keyId);
   }
 
-  /** The bare key id of an id or a key ARN (of any region and account: a copy of a store keeps working). */
   keyIdOf(idOrArn: string): string {
-    const arn = /^arn:aws:kms:[^:]*:[^:]*:key\/(.+)$/.exec(idOrArn);
-    return checkKeyId(arn ? arn[1]! : idOrArn);
+    return keyIdOf(idOrArn);
   }
 
   async create(options: { keyId?: string; description?: string } = {}): Promise<KmsKeyInfo> {
