@@ -25,6 +25,7 @@ const dataKeyBytes = 32;
 const vaultAnswerBytesMax = 1024 * 1024;
 /** Keys a listing shows (one Vault call); transit mounts with more are named by id instead. */
 const vaultListKeysMax = 1000;
+const vaultListReadsInFlightMax = 8;
 export const vaultRequestTimeoutMs = 10_000;
 
 interface VaultAnswer {
@@ -109,8 +110,13 @@ export class VaultKeyService implements KeyService, KeyManager {
     if (answer.status === 404) return []; // Vault's answer for a mount with no keys
     const names = this.dataOf(answer, '', 'list keys').keys;
     const ids = (Array.isArray(names) ? names : []).filter((n): n is string => typeof n === 'string' && /^[\w-]{1,64}$/.test(n)).slice(0, vaultListKeysMax);
-    const infos = await Promise.all(ids.map((id) => this.describeKey(id)));
-    return infos.filter((info) => info !== undefined);
+    // A few reads at a time: a listing must not flood Vault with a thousand requests at once.
+    const infos: KmsKeyInfo[] = [];
+    for (let i = 0; i < ids.length; i += vaultListReadsInFlightMax) {
+      const batch = await Promise.all(ids.slice(i, i + vaultListReadsInFlightMax).map((id) => this.describeKey(id)));
+      for (const info of batch) if (info) infos.push(info);
+    }
+    return infos;
   }
 
   create(): Promise<KmsKeyInfo> {
