@@ -10,11 +10,11 @@ import { counterValue, type MetaStore } from '../meta/types.js';
 import { KmsError, sseS3KeyId, type DataKey, type EncryptionContext, type KeyManager, type KeyService, type KmsKeyInfo } from './types.js';
 import { RootKeyring, type SealedMaterial } from './root-key.js';
 import { checkKeyId, keyArnOf, keyIdOf } from './key-id.js';
-
-export { checkKeyId };
 import { Poller } from '../util/poller.js';
 import type { Logger } from '../util/log.js';
 
+// Where the first key service exported them: callers written against it keep working.
+export { checkKeyId };
 export { kmsRootKeyBytes } from './root-key.js';
 const dataKeyBytes = 32;
 const ivBytes = 12;
