@@ -3,6 +3,7 @@
 // loopback port. Our own code, far from Vault: ciphertexts are AES-GCM under per-version random keys, a
 // derived key binds the context as associated data, and tokens are a fixed set the test can change.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
@@ -39,7 +40,8 @@ async function bodyOf(req: IncomingMessage): Promise<Record<string, unknown>> {
   return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
-export async function startFakeVault(options: { token: string; mount?: string }): Promise<FakeVault> {
+/** `tls`: serve HTTPS with this PEM certificate and key (from `tessera tls init`). */
+export async function startFakeVault(options: { token: string; mount?: string; tls?: { cert: Buffer; key: Buffer } }): Promise<FakeVault> {
   const mount = options.mount ?? 'transit';
   const keys = new Map<string, FakeKey>();
   const vault: Omit<FakeVault, 'url' | 'close'> = {
@@ -112,13 +114,14 @@ export async function startFakeVault(options: { token: string; mount?: string })
     if (!plaintext) return send(res, 400, { errors: ['cipher: message authentication failed'] });
     return send(res, 200, { data: { plaintext: plaintext.toString('base64') } });
   };
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => send(res, 500, { errors: [String(err)] }));
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     ...vault,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeVault } from '../helpers/fake-vault.js';
@@ -14,6 +14,7 @@ import { repoRoot, startTessera } from '../helpers/tessera.js';
 import { raw } from '../s3/raw-http.js';
 import { VaultKeyService } from '../../src/kms/vault-key-service.js';
 import { KmsError, sseS3KeyId } from '../../src/kms/types.js';
+import { makeCertificate } from '../../src/cli/tls.js';
 
 const exec = promisify(execFile);
 const dir = await mkdtemp(join(tmpdir(), 'tessera-vault-'));
@@ -111,4 +112,22 @@ test('tessera server --kms vault - lists Vault\'s keys, refuses to create, rotat
 test('tessera server --kms vault - refuses to start without a token file', async () => {
   await assert.rejects(startTessera({ args: ['--kms', 'vault', '--vault-address', vault.url, '--vault-token-file', join(dir, 'missing')] }), /Vault token file/);
   await assert.rejects(startTessera({ args: ['--kms', 'vault', '--vault-address', vault.url] }), /--vault-token-file/);
+});
+
+test('VaultKeyService - over HTTPS, Vault\'s certificate is checked against --vault-ca-file', async () => {
+  const made = await makeCertificate(join(dir, 'tls'), 'vault', ['127.0.0.1']);
+  const tlsVault = await startFakeVault({ token: 'token-1', tls: { cert: await readFile(made.cert), key: await readFile(made.key) } });
+  await writeFile(tokenFile, 'token-1\n');
+  const trusting = await VaultKeyService.open({ address: tlsVault.url, tokenFile, caFile: made.ca }, { region: 'us-east-1' });
+  const untrusting = await VaultKeyService.open({ address: tlsVault.url, tokenFile }, { region: 'us-east-1' });
+  try {
+    tlsVault.createKey('tls-key');
+    const dataKey = await trusting.generateDataKey('tls-key', context);
+    assert.deepEqual(await trusting.decryptDataKey('tls-key', dataKey.wrapped, context), dataKey.plaintext);
+    await assert.rejects(untrusting.generateDataKey('tls-key', context), (err: unknown) => err instanceof KmsError && err.code === 'KMSInternalException' && /Cannot reach Vault/.test(err.message));
+  } finally {
+    await trusting.close();
+    await untrusting.close();
+    await tlsVault.close();
+  }
 });
