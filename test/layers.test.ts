@@ -14,16 +14,18 @@ const allowed: Record<string, string[]> = {
   'cluster': low,
   'meta': low,
   'blocks': [...low, 'cluster'],
-  'objects': [...low, 'cluster', 'blocks', 'meta', 'iam'],
-  'workers': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam'],
+  'objects': [...low, 'cluster', 'blocks', 'meta', 'iam', 'kms'],
+  'workers': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam', 'kms'],
   // Identity and access: the shapes objects' records carry, and users and keys over the MetaStore.
   'iam': [...low, 'meta'],
-  's3': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam'],
-  'admin': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam'],
+  // Key services (SSE): master keys over the MetaStore, or an external KMS; objects asks them for data keys.
+  'kms': [...low, 'meta', 'iam'],
+  's3': [...low, 'cluster', 'blocks', 'meta', 'objects', 'iam', 'kms'],
+  'admin': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 'kms'],
   'node': [...low, 'cluster', 'blocks'],
-  'roles': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 's3', 'admin', 'node'],
+  'roles': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 'kms', 's3', 'admin', 'node'],
   'main.ts': ['roles'],
-  'cli': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 's3', 'admin', 'node', 'roles', 'main.ts'],
+  'cli': [...low, 'cluster', 'blocks', 'meta', 'objects', 'workers', 'iam', 'kms', 's3', 'admin', 'node', 'roles', 'main.ts'],
 };
 
 function sources(dir: string, out: string[] = []): string[] {

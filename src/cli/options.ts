@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
+import type { VaultConfig } from '../kms/vault-key-service.js';
 import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
@@ -60,6 +61,12 @@ export interface SharedFlags {
   metaConnections: string;
   metaConnectTimeout: string;
   metaStatementTimeout: string;
+  kmsPreviousRootKeyFile: string;
+  kms: string;
+  vaultAddress?: string;
+  vaultTokenFile?: string;
+  vaultMount: string;
+  vaultCaFile?: string;
   blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
@@ -78,6 +85,12 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--sigv2 <on|off>', 'accept AWS Signature Version 2 (Authorization: AWS ..., and presigned URLs with AWSAccessKeyId/Signature/Expires), which older tools still send; off answers it as AWS\'s SigV4-only regions do').env('TESSERA_SIGV2').default('on'))
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
     .addOption(new Option('--kms-root-key-file <file>', 'the root key the built-in key service seals its master keys under (SSE-S3, SSE-KMS; created, mode 0600, when missing); every gateway of a cluster must be given the same file. TESSERA_KMS_ROOT_KEY (64 hex digits) gives the key itself instead. Default: kms.key in the data directory').env('TESSERA_KMS_ROOT_KEY_FILE').default(''))
+    .addOption(new Option('--kms-previous-root-key-file <files>', 'comma-separated files of root keys being retired: master keys sealed under them still open, and `tessera admin kms rewrap` re-seals them under the current one; drop this once the rewrap reports none left. TESSERA_KMS_PREVIOUS_ROOT_KEYS (comma-separated hex) gives the keys themselves instead').env('TESSERA_KMS_PREVIOUS_ROOT_KEY_FILE').default(''))
+    .addOption(new Option('--kms <service>', 'the key service SSE-S3 and SSE-KMS wrap data keys with: local (built in: master keys in the metadata, sealed under the KMS root key) or vault (HashiCorp Vault\'s transit engine: --vault-address, --vault-token-file; keys are made and rotated in Vault)').env('TESSERA_KMS').choices(['local', 'vault']).default('local'))
+    .addOption(new Option('--vault-address <url>', 'with --kms vault: the Vault server, http(s)://host:port').env('VAULT_ADDR'))
+    .addOption(new Option('--vault-token-file <file>', 'with --kms vault: the file holding the Vault token (a Vault agent\'s sink works: it is read again when Vault refuses the token)').env('TESSERA_VAULT_TOKEN_FILE'))
+    .addOption(new Option('--vault-mount <path>', 'with --kms vault: where the transit engine is mounted').env('TESSERA_VAULT_MOUNT').default('transit'))
+    .addOption(new Option('--vault-ca-file <file>', 'with --kms vault: PEM certificates to check Vault\'s certificate against, instead of the system\'s').env('VAULT_CACERT'))
     .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
     .addOption(new Option('--meta-connections <n>', 'with --meta: PostgreSQL connections this process keeps at most').env('TESSERA_META_CONNECTIONS').default('10'))
     .addOption(new Option('--meta-connect-timeout <seconds>', 'with --meta: how long a metadata call may wait for a PostgreSQL connection before it fails (503)').env('TESSERA_META_CONNECT_TIMEOUT').default('5'))
@@ -132,6 +145,12 @@ export function loggerOf(opts: { logLevel: string; logFormat?: string }, extra: 
   });
 }
 
+/** --kms vault's settings; both the address and the token file are needed. */
+function vaultConfig(opts: SharedFlags): VaultConfig {
+  if (!opts.vaultAddress || !opts.vaultTokenFile) throw new RangeError('Cannot use --kms vault without --vault-address and --vault-token-file');
+  return { address: opts.vaultAddress, tokenFile: opts.vaultTokenFile, mount: opts.vaultMount, ...(opts.vaultCaFile ? { caFile: opts.vaultCaFile } : {}) };
+}
+
 /** The configuration the shared flags give (the role adds its stores' own). */
 export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 'drives'> {
   return {
@@ -141,6 +160,8 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     sigv2: onOff('--sigv2', opts.sigv2),
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
+    ...(opts.kmsPreviousRootKeyFile ? { kmsPreviousRootKeyFiles: list(opts.kmsPreviousRootKeyFile) } : {}),
+    ...(opts.kms === 'vault' ? { vault: vaultConfig(opts) } : {}),
     blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
     metaPostgres: {
       poolConnectionsMax: positiveInteger('--meta-connections', opts.metaConnections),

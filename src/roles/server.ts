@@ -27,8 +27,12 @@ import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { loadIamKey } from '../iam/secret-box.js';
-import { loadKmsRootKey } from '../kms/root-key.js';
-import { LocalKeyService } from '../kms/local-key-service.js';
+import { loadKmsRootKeyring } from '../kms/root-key.js';
+import { kmsPollIntervalMs, LocalKeyService } from '../kms/local-key-service.js';
+import { VaultKeyService, type VaultConfig } from '../kms/vault-key-service.js';
+import type { KeyService } from '../kms/types.js';
+import type { KmsAdminDeps } from '../admin/kms-api.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { IamStore } from '../iam/users.js';
 import { KeyCache } from '../iam/key-cache.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
@@ -80,6 +84,12 @@ export interface EndpointConfig {
    * unless the TESSERA_KMS_ROOT_KEY environment variable gives the key itself.
    */
   kmsRootKeyFile?: string;
+  /** Files of root keys being retired (kms/root-key.ts): still opened until a rewrap re-seals under the current one. */
+  kmsPreviousRootKeyFiles?: string[];
+  /** How often a process on a shared MetaStore (or a worker of --workers N) looks for key changes made elsewhere. */
+  kmsPollMs?: number;
+  /** Set: the key service is Vault's transit engine (kms/vault-key-service.ts), not the built-in one. */
+  vault?: VaultConfig;
   /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
   iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -160,6 +170,7 @@ export async function serveStores(
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   let keyCache: KeyCache | undefined;
+  let closeKms: (() => Promise<void>) | undefined;
   const limits = new RateLimiter(config.rateLimits ?? {});
   let link: WorkerLink | undefined;
   try {
@@ -172,8 +183,9 @@ export async function serveStores(
     await loadSettledEpoch(stores.meta, blocks);
     const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
     const iam = await IamStore.open(stores.meta, iamKey);
-    const kmsRootKey = await loadKmsRootKey({ dataDir: config.dataDir, ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}) });
-    objects.kms = new LocalKeyService(stores.meta, kmsRootKey, { region: config.region });
+    const keyService = await openKeyService(stores, config, log, options.worker !== undefined);
+    closeKms = keyService.close;
+    objects.kms = keyService.service;
     keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
@@ -219,6 +231,7 @@ export async function serveStores(
         limits,
         // A change made here is in force here when its answer goes out: the cache reloads before it.
         iam: { store: iam, changed: () => cache.refresh() },
+        kms: keyService.admin,
         // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
         ...(options.worker
           ? {
@@ -254,6 +267,7 @@ export async function serveStores(
     }
   } catch (err) {
     keyCache?.stop();
+    await closeKms?.();
     await maintenance.close();
     await stores.close();
     throw err;
@@ -276,10 +290,41 @@ export async function serveStores(
       await maintenance.close();
       await running.close();
       keyCache?.stop();
+      await closeKms?.();
       await stores.close();
       log.info('Stopped');
     },
   };
+}
+
+/** The key service the config asks for, with its admin routes' dependencies and what closes it. */
+async function openKeyService(stores: Stores, config: CommonStoreConfig & EndpointConfig, log: Logger, worker: boolean): Promise<{ service: KeyService; admin: KmsAdminDeps; close(): Promise<void> }> {
+  if (config.vault) {
+    const vault = await VaultKeyService.open(config.vault, { region: config.region });
+    log.info('Key service: Vault transit', { address: config.vault.address, mount: config.vault.mount ?? 'transit' });
+    return { service: vault, admin: { keys: vault, changed: async () => {} }, close: () => vault.close() };
+  }
+  const rootKeys = await loadKmsRootKeyring({
+    dataDir: config.dataDir,
+    ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}),
+    ...(config.kmsPreviousRootKeyFiles ? { previousFiles: config.kmsPreviousRootKeyFiles } : {}),
+  });
+  const kms = new LocalKeyService(stores.meta, rootKeys, { region: config.region, log });
+  // A key disabled or rotated through another process is seen here within one poll.
+  const polled = stores.metaShared || worker;
+  if (polled) kms.start(config.kmsPollMs);
+  const pollMs = config.kmsPollMs ?? kmsPollIntervalMs;
+  const admin: KmsAdminDeps = {
+    keys: kms,
+    // Other processes see a change at their next poll: a disable is answered only once two polls have
+    // passed, so a key an operator was told is disabled is refused everywhere.
+    changed: async (action) => {
+      await kms.refresh();
+      if (action === 'disable' && polled) await delay(2 * pollMs);
+    },
+    rewrap: () => kms.rewrap(),
+  };
+  return { service: kms, admin, close: async () => kms.stop() };
 }
 
 /** A role's background work; each runs under its lease, so in a cluster one process runs it. */
