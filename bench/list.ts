@@ -4,7 +4,7 @@
 // prints the median pages/s and server process CPU (all threads) in ms per page.
 // Run: npm run build (in every checkout) && npx tsx bench/list.ts [--repeats 5] [--seconds 3] [--v1] [--profile DIR] ROOT...
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
-// root twice is an A/A run. --profile DIR writes a CPU profile of each server's main thread over its
+// root twice is an A/A run. Each server gets one unmeasured second of the load first. --profile DIR writes a CPU profile of each server's main thread over its
 // first repeat into DIR (read it with bench/profile.ts).
 import { Agent } from 'node:http';
 import { loadText, median } from './lib/machine.js';
@@ -59,6 +59,11 @@ try {
   const query: Record<string, string> = args.v1 ? { prefix: 'dir/' } : { 'list-type': '2', prefix: 'dir/' };
   process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.v1 ? 'ListObjects' : 'ListObjectsV2'} of ${listKeys} keys, ${args.repeats} × ${args.seconds} s (medians)\n`);
   const runs = new Map<string, { rate: number; cpuMs: number }[]>();
+  // One unmeasured second each first, so JIT warm-up falls on no measured repeat.
+  for (const { server } of servers) {
+    const url = presignUrl({ endpoint: server.url, credentials: server.credentials, method: 'GET', bucket, key: '', query });
+    await runLoad(driver, { method: 'GET', urls: [url], concurrency: 16, durationMs: 1000 });
+  }
   for (let r = 0; r < args.repeats; r++) {
     for (const { name, server } of servers) {
       const url = presignUrl({ endpoint: server.url, credentials: server.credentials, method: 'GET', bucket, key: '', query });
