@@ -66,6 +66,10 @@ test('xmlDocument - nests elements, flattens arrays, skips undefined and null, a
 test("escapeXml - an ETag's quotes become references, and markup beside a forbidden character is escaped too", () => {
   assert.equal(escapeXml('"9dd4e461268c8034f5c8564e155c67a6-12"'), '&quot;9dd4e461268c8034f5c8564e155c67a6-12&quot;');
   assert.equal(escapeXml('a<b\u0001&"\r'), 'a&lt;b\ufffd&amp;&quot;&#xD;');
+  assert.equal(escapeXml('"a&b"'), '&quot;a&amp;b&quot;');
+  assert.equal(escapeXml('""'), '&quot;&quot;');
+  assert.equal(escapeXml('"'), '&quot;');
+  assert.equal(escapeXml('"x\u0000"'), '&quot;x\ufffd&quot;');
 });
 
 test('isoDate - the same text as Date.toISOString for times across days, years, leap days and before 1970', () => {

@@ -39,6 +39,12 @@ const markupReferences: Readonly<Record<string, string>> = { '&': '&amp;', '<': 
 export function escapeXml(text: string): string {
   // Most listing text (keys, dates, ETags' quotes aside) needs nothing; testing first skips the replace.
   if (!needsEscape.test(text)) return text;
+  // An ETag: quotes around text that needs nothing, one of each per listed object.
+  const last = text.length - 1;
+  if (last > 0 && text.charCodeAt(0) === 0x22 && text.charCodeAt(last) === 0x22) {
+    const inner = text.slice(1, last);
+    if (!needsEscape.test(inner)) return `&quot;${inner}&quot;`;
+  }
   if (!rarerChars.test(text)) return text.replace(markupChars, (c) => markupReferences[c]!);
   return text.replace(escapedChars, (c) => {
     switch (c) {
