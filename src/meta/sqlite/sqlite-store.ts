@@ -47,7 +47,7 @@ const scanPageSql = `SELECT CAST(group_concat(octet_length(k) || ',' || octet_le
   FROM (SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?)`;
 
 /** The rows of a scanPageSql answer, as views into it. */
-export function splitScanPage(page: Buffer): KvPair[] {
+function splitScanPage(page: Buffer): KvPair[] {
   const rows: KvPair[] = [];
   let at = 0;
   while (at < page.length) {
