@@ -36,6 +36,8 @@ export function presignUrl(options: {
   key: string;
   expiresSeconds?: number;
   nowMs?: number;
+  /** Further query parameters to sign (e.g. list-type=2), in any order. */
+  query?: Record<string, string>;
 }): string {
   const { endpoint, credentials, method, bucket, key } = options;
   const url = new URL(endpoint);
@@ -49,6 +51,7 @@ export function presignUrl(options: {
     ['X-Amz-Date', amzDate],
     ['X-Amz-Expires', String(options.expiresSeconds ?? 6 * 3600)],
     ['X-Amz-SignedHeaders', 'host'],
+    ...Object.entries(options.query ?? {}),
   ];
   const canonicalQuery = query
     .map(([k, v]) => [uriEncode(k, false), uriEncode(v, false)] as const)

@@ -70,6 +70,10 @@ function tupleByParts(space: Space, parts: (string | Buffer)[]): Buffer {
 }
 
 function unescapeString(buf: Buffer, start: number): { value: string; next: number } {
+  // Most strings hold no NUL: their bytes up to the terminator are the UTF-8, decoded in one call.
+  const end = buf.indexOf(0, start);
+  assert(end >= 0, 'Unterminated string in metadata key');
+  if (buf[end + 1] !== 0xff) return { value: buf.toString('utf8', start, end), next: end + 1 };
   const bytes: number[] = [];
   let i = start;
   for (;;) {
@@ -106,6 +110,11 @@ export const keys = {
   /** First key strictly after object `key`. */
   currentAfter: (bucket: string, key: string) => Buffer.concat([tuple(Space.Current, bucket, key), terminator]),
   objectKeyFromCurrent: (key: Buffer, bucket: string) => unescapeString(key, tuple(Space.Current, bucket).length).value,
+  /** objectKeyFromCurrent for many keys of one bucket: the bucket's part is encoded once. */
+  objectKeysFromCurrent: (bucket: string) => {
+    const at = tuple(Space.Current, bucket).length;
+    return (key: Buffer) => unescapeString(key, at).value;
+  },
 
   version: (bucket: string, key: string, versionKey: Buffer) => tuple(Space.Version, bucket, key, versionKey),
   versionsOfKey: (bucket: string, key: string) => {

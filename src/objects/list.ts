@@ -9,6 +9,7 @@ import { ObjectError } from './errors.js';
 import type { KvPair } from '../meta/types.js';
 
 const scanPageMax = 1000;
+const zeroByte = Buffer.from([0]);
 
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -59,6 +60,7 @@ export async function walk<T>(
     const limit = Math.min(scanPageMax, params.maxKeys - count + 1);
     const page = await ctx.meta.scan({ start: cursor, end: params.end, limit });
     let reseek: Buffer | undefined;
+    let lastKey: Buffer | undefined;
     for (const kv of page) {
       const { name, item } = parse(kv);
       const cp = commonPrefixOf(name, params.prefix, params.delimiter);
@@ -79,10 +81,11 @@ export async function walk<T>(
       }
       result.entries.push(item);
       result.last = name;
-      cursor = Buffer.concat([kv.key, Buffer.from([0])]);
+      lastKey = kv.key;
     }
     if (reseek) cursor = reseek;
     else if (page.length < limit) return result;
+    else if (lastKey) cursor = Buffer.concat([lastKey, zeroByte]);
   }
 }
 
@@ -95,11 +98,12 @@ export async function listObjects(ctx: ObjectContext, bucket: string, params: Li
   const range = keys.currentRange(bucket, params.prefix);
   let start = range.start;
   if (params.after !== undefined && compareKeys(params.after, params.prefix) >= 0) start = keys.currentAfter(bucket, params.after);
+  const objectKeyOf = keys.objectKeysFromCurrent(bucket);
   return walk(
     ctx,
     { ...params, start, end: range.end },
     (kv) => {
-      const key = keys.objectKeyFromCurrent(kv.key, bucket);
+      const key = objectKeyOf(kv.key);
       return { name: key, item: { key, entry: decodeRecord<CurrentEntry>(kv.value) } };
     },
     (p) => keys.currentAfterPrefix(bucket, p),

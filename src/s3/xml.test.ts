@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { el, escapeXml, parseXml, xmlCanCarry, xmlDocument } from './xml.js';
+import { el, escapeXml, isoDate, parseXml, rawXml, xmlCanCarry, xmlDocument } from './xml.js';
 import { S3Error } from './errors.js';
 
 test('escapeXml - plain text comes back as it is, markup and control characters are escaped', () => {
@@ -61,4 +61,25 @@ test('xmlDocument - nests elements, flattens arrays, skips undefined and null, a
     + '<Name>b&amp;b</Name><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>'
     + '<Contents><Key>&lt;k&gt;</Key><Size>0</Size></Contents><Contents><Key>z</Key></Contents></ListBucketResult>');
   assert.equal(xmlDocument('Error', el('Code', 'x'), false), '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>x</Code></Error>');
+});
+
+test("escapeXml - an ETag's quotes become references, and markup beside a forbidden character is escaped too", () => {
+  assert.equal(escapeXml('"9dd4e461268c8034f5c8564e155c67a6-12"'), '&quot;9dd4e461268c8034f5c8564e155c67a6-12&quot;');
+  assert.equal(escapeXml('a<b\u0001&"\r'), 'a&lt;b\ufffd&amp;&quot;&#xD;');
+  assert.equal(escapeXml('"a&b"'), '&quot;a&amp;b&quot;');
+  assert.equal(escapeXml('""'), '&quot;&quot;');
+  assert.equal(escapeXml('"'), '&quot;');
+  assert.equal(escapeXml('"x\u0000"'), '&quot;x\ufffd&quot;');
+});
+
+test('isoDate - the same text as Date.toISOString for times across days, years, leap days and before 1970', () => {
+  const samples = [0, 1, 999, 1000, 59_999, 86_399_999, 86_400_000, -1, -86_400_001, 951_782_400_000, 1_796_290_123_456, 253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_000];
+  for (let ms = 1_700_000_000_000; ms < 1_700_000_000_000 + 3 * 86_400_000; ms += 3_599_999) samples.push(ms);
+  for (const ms of samples) assert.equal(isoDate(ms), new Date(ms).toISOString(), String(ms));
+  assert.equal(isoDate(1.5), new Date(1.5).toISOString());
+  assert.throws(() => isoDate(Number.NaN), RangeError);
+});
+
+test('xmlDocument - raw markup goes in as it is', () => {
+  assert.equal(xmlDocument('R', [el('A', '<'), rawXml('<B>&amp;</B>')], false), '<?xml version="1.0" encoding="UTF-8"?>\n<R><A>&lt;</A><B>&amp;</B></R>');
 });

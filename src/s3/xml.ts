@@ -26,6 +26,10 @@ export function xmlCanCarry(text: string): boolean {
  */
 const escapedChars = new RegExp(`[&<>"'\r\u007f]|${xmlForbiddenChars.source}`, 'g');
 const needsEscape = /[&<>"'\r\u007f\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
+/** The markup characters alone: text with nothing else to replace (every ETag, with its quotes) takes a plain class. */
+const markupChars = /[&<>"']/g;
+const rarerChars = /[\r\u007f\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/;
+const markupReferences: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
 /**
  * Escapes text for XML 1.0. CR becomes a reference, since a parser turns a raw CR into LF. Characters
@@ -35,6 +39,13 @@ const needsEscape = /[&<>"'\r\u007f\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\
 export function escapeXml(text: string): string {
   // Most listing text (keys, dates, ETags' quotes aside) needs nothing; testing first skips the replace.
   if (!needsEscape.test(text)) return text;
+  // An ETag: quotes around text that needs nothing, one of each per listed object.
+  const last = text.length - 1;
+  if (last > 0 && text.charCodeAt(0) === 0x22 && text.charCodeAt(last) === 0x22) {
+    const inner = text.slice(1, last);
+    if (!needsEscape.test(inner)) return `&quot;${inner}&quot;`;
+  }
+  if (!rarerChars.test(text)) return text.replace(markupChars, (c) => markupReferences[c]!);
   return text.replace(escapedChars, (c) => {
     switch (c) {
       case '&': return '&amp;';
@@ -49,12 +60,25 @@ export function escapeXml(text: string): string {
   });
 }
 
-export type XmlNode = string | number | boolean | undefined | null | XmlElement | XmlNode[];
+export type XmlNode = string | number | boolean | undefined | null | XmlElement | XmlRaw | XmlNode[];
 export interface XmlElement {
   readonly tag: string;
   readonly children: XmlNode;
   /** Attributes, already rendered ('xsi:type="Group"'); rare, so kept out of el()'s common path. */
   readonly attributes?: string;
+}
+
+/** Markup already rendered and escaped (see rawXml). */
+export interface XmlRaw {
+  readonly raw: string;
+}
+
+/**
+ * Markup the caller rendered itself, every text in it already escaped with escapeXml(): for the thousand
+ * repeated elements of a listing page, which a template renders for less than el() trees do.
+ */
+export function rawXml(markup: string): XmlRaw {
+  return { raw: markup };
 }
 
 export function el(tag: string, children: XmlNode): XmlElement {
@@ -69,23 +93,24 @@ export function elWithAttributes(tag: string, attributes: Readonly<Record<string
 
 // Rendered by string concatenation: V8 joins the pieces lazily, which for a 1,000-key listing costs less
 // than pushing some 12,000 strings to an array and joining it.
-function render(node: XmlNode): string {
+export function renderXml(node: XmlNode): string {
   if (node === undefined || node === null) return '';
   if (Array.isArray(node)) {
     let out = '';
-    for (const child of node) out += render(child);
+    for (const child of node) out += renderXml(child);
     return out;
   }
   if (typeof node === 'object') {
+    if ('raw' in node) return node.raw;
     const open = node.attributes === undefined ? node.tag : `${node.tag} ${node.attributes}`;
-    return `<${open}>${render(node.children)}</${node.tag}>`;
+    return `<${open}>${renderXml(node.children)}</${node.tag}>`;
   }
   return escapeXml(String(node));
 }
 
 /** A whole XML document with the S3 namespace on its root element. */
 export function xmlDocument(root: string, children: XmlNode, namespace = true): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${namespace ? ` xmlns="${s3Namespace}"` : ''}>${render(children)}</${root}>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${namespace ? ` xmlns="${s3Namespace}"` : ''}>${renderXml(children)}</${root}>`;
 }
 
 const parser = new XMLParser({
@@ -166,6 +191,33 @@ export function xmlList(node: Record<string, unknown>, name: string): Record<str
   });
 }
 
+const msPerDay = 86_400_000;
+/** "YYYY-MM-DDT" of the days isoDate() saw last, by day number; cleared when it grows past dateCacheMax. */
+const datePrefixes = new Map<number, string>();
+const dateCacheMax = 4096;
+const twoDigits = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+const threeDigits = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/**
+ * Date.prototype.toISOString() of `ms`, written from a cached date and digit tables: a listing page
+ * formats a thousand of them, and a Date each cost more than the rest of its XML (bench/list.ts).
+ */
 export function isoDate(ms: number): string {
-  return new Date(ms).toISOString();
+  if (!Number.isSafeInteger(ms)) return new Date(ms).toISOString();
+  const day = Math.floor(ms / msPerDay);
+  let prefix = datePrefixes.get(day);
+  if (prefix === undefined) {
+    const full = new Date(ms).toISOString();
+    prefix = full.slice(0, full.indexOf('T') + 1);
+    if (datePrefixes.size >= dateCacheMax) datePrefixes.clear();
+    datePrefixes.set(day, prefix);
+  }
+  let rest = ms - day * msPerDay;
+  const milli = rest % 1000;
+  rest = (rest - milli) / 1000;
+  const second = rest % 60;
+  rest = (rest - second) / 60;
+  const minute = rest % 60;
+  const hour = (rest - minute) / 60;
+  return `${prefix}${twoDigits[hour]}:${twoDigits[minute]}:${twoDigits[second]}.${threeDigits[milli]}Z`;
 }

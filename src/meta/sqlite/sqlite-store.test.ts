@@ -93,3 +93,27 @@ test('SqliteMetaStore - a shared store\'s commit waits out a write lock held pas
     await cleanup();
   }
 });
+
+test('SqliteMetaStore - scan answers binary keys and values whole and in key order when written out of order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-scan-'));
+  const store = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  try {
+    // Bytes the one-value page uses as its separators (digits, ',' and ':'), NUL, 0xff, empty values and
+    // a value long enough for a multi-digit length.
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      key: Buffer.concat([Buffer.from([0x73, i % 7 === 0 ? 0x00 : 0x2c, 0x3a]), Buffer.from(String(i)), Buffer.from([0xff, i & 0xff])]),
+      value: i % 5 === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from(`${i},${i}:`), Buffer.alloc(i * 37, i & 0xff)]),
+    }));
+    const shuffled = [...rows].sort((a, b) => (a.value.length * 7919) % 301 - (b.value.length * 7919) % 301);
+    for (let i = 0; i < shuffled.length; i += 50) await store.commit({ checks: [], writes: shuffled.slice(i, i + 50) });
+    const sorted = [...rows].sort((a, b) => Buffer.compare(a.key, b.key));
+    const scanned = await store.scan({ start: Buffer.from([0x73]), end: Buffer.from([0x74]), limit: 250 });
+    assert.deepEqual(scanned.map((kv) => [kv.key.toString('hex'), kv.value.toString('hex')]), sorted.slice(0, 250).map((kv) => [kv.key.toString('hex'), kv.value.toString('hex')]));
+    const rest = await store.scan({ start: Buffer.concat([sorted[249]!.key, Buffer.from([0])]), end: Buffer.from([0x74]), limit: 1000 });
+    assert.equal(rest.length, 50);
+    assert.deepEqual(await store.scan({ start: Buffer.from([0x74]), end: Buffer.from([0x75]), limit: 10 }), []);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,12 +1,25 @@
 // ListObjectVersions: every version and delete marker, key ascending and newest first within a key.
-import { listVersions, lastVersionId } from '../../objects/list.js';
+import { listVersions, lastVersionId, type VersionEntry } from '../../objects/list.js';
 import { getBucket } from '../../objects/buckets.js';
 import { versionIdOf } from '../../objects/records.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
-import { el, isoDate } from '../xml.js';
+import { el, escapeXml, isoDate, rawXml, renderXml, type XmlNode } from '../xml.js';
 import { accountOwnerXml } from '../acl.js';
-import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter } from '../list-params.js';
+import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter, type Encoder } from '../list-params.js';
 import { S3Error } from '../errors.js';
+
+/** The <Version> and <DeleteMarker> elements of a page, written as one string (as ListObjects' <Contents>). */
+function versionsXml(entries: VersionEntry[], enc: Encoder): XmlNode {
+  const owner = renderXml(el('Owner', accountOwnerXml));
+  let out = '';
+  for (const { record, isLatest } of entries) {
+    const common = `<Key>${escapeXml(enc.encode(record.key))}</Key><VersionId>${escapeXml(versionIdOf(record))}</VersionId><IsLatest>${isLatest}</IsLatest><LastModified>${isoDate(record.lastModifiedMs)}</LastModified>`;
+    out += record.deleteMarker
+      ? `<DeleteMarker>${common}${owner}</DeleteMarker>`
+      : `<Version>${common}<ETag>${escapeXml(record.etag)}</ETag><Size>${record.size}</Size><StorageClass>${escapeXml(record.storageClass)}</StorageClass>${owner}</Version>`;
+  }
+  return rawXml(out);
+}
 
 export async function handleListObjectVersions(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
@@ -38,12 +51,7 @@ export async function handleListObjectVersions(c: RequestContext): Promise<void>
     el('IsTruncated', result.isTruncated),
     result.isTruncated && result.last !== undefined ? el('NextKeyMarker', enc.encode(result.last)) : undefined,
     nextVersionId !== undefined ? el('NextVersionIdMarker', nextVersionId) : undefined,
-    result.entries.map(({ record, isLatest }) => {
-      const common = [el('Key', enc.encode(record.key)), el('VersionId', versionIdOf(record)), el('IsLatest', isLatest), el('LastModified', isoDate(record.lastModifiedMs))];
-      const owner = el('Owner', accountOwnerXml);
-      if (record.deleteMarker) return el('DeleteMarker', [...common, owner]);
-      return el('Version', [...common, el('ETag', record.etag), el('Size', record.size), el('StorageClass', record.storageClass), owner]);
-    }),
+    versionsXml(result.entries, enc),
     result.commonPrefixes.map((p) => el('CommonPrefixes', el('Prefix', enc.encode(p)))),
   ]);
 }

@@ -3,21 +3,18 @@ import { listObjects, type ListResult, type ObjectEntry } from '../../objects/li
 import { getBucket } from '../../objects/buckets.js';
 import { requireBucket, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
-import { el, isoDate, type XmlNode } from '../xml.js';
+import { el, escapeXml, isoDate, rawXml, renderXml, type XmlNode } from '../xml.js';
 import { accountOwnerXml } from '../acl.js';
 import { encoderFor, pageEncoder, parseMaxKeys, prefixAndDelimiter, type Encoder } from '../list-params.js';
 
+/** The <Contents> of a page, written as one string: a thousand el() trees cost more to build and render. */
 function contents(entries: ObjectEntry[], enc: Encoder, withOwner: boolean): XmlNode {
-  return entries.map(({ key, entry }) =>
-    el('Contents', [
-      el('Key', enc.encode(key)),
-      el('LastModified', isoDate(entry.lastModifiedMs)),
-      el('ETag', entry.etag),
-      el('Size', entry.size),
-      el('StorageClass', entry.storageClass),
-      withOwner ? el('Owner', accountOwnerXml) : undefined,
-    ]),
-  );
+  const owner = withOwner ? renderXml(el('Owner', accountOwnerXml)) : '';
+  let out = '';
+  for (const { key, entry } of entries) {
+    out += `<Contents><Key>${escapeXml(enc.encode(key))}</Key><LastModified>${isoDate(entry.lastModifiedMs)}</LastModified><ETag>${escapeXml(entry.etag)}</ETag><Size>${entry.size}</Size><StorageClass>${escapeXml(entry.storageClass)}</StorageClass>${owner}</Contents>`;
+  }
+  return rawXml(out);
 }
 
 /** Every name a page returns, for pageEncoder(). */
