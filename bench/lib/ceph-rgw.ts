@@ -1,7 +1,6 @@
-// A throwaway single-host Ceph as an S3 peer for benchmarks (issue 17): one monitor, one BlueStore OSD on
-// a sparse file in a temporary directory, pools of size 1 and radosgw (beast) on 127.0.0.1, with cephx
-// and an S3 user whose keys it returns. No manager daemon: RGW, pool creation and the OSD need none.
-// Needs Debian's ceph-mon, ceph-osd and radosgw (apt-get install radosgw ceph-mon ceph-osd); benchmarks only.
+// A throwaway single-host Ceph as an S3 peer for benchmarks (issue 17): one monitor, one BlueStore OSD on a
+// sparse file, pools of size 1 and radosgw (beast) on 127.0.0.1, cephx, an S3 user; no manager daemon
+// (nothing here needs one). Needs Debian's radosgw, ceph-mon and ceph-osd; benchmarks only, never CI.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -77,84 +76,130 @@ rgw data = ${dir}/rgw
 `;
 }
 
+/** Where one cluster lives: its directory, its ceph.conf and the daemons started so far. */
+interface Cluster {
+  dir: string;
+  conf: string;
+  children: ChildProcess[];
+}
+
+/** Runs a Ceph tool against the cluster's ceph.conf; its output, trimmed. */
+function run(cluster: Cluster, file: string, args: string[], timeoutMs = 120_000): string {
+  try {
+    return execFileSync(file, ['-c', cluster.conf, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr?.trim().split('\n').slice(-3).join(' / ') || e.message}`);
+  }
+}
+
+/** A daemon in the foreground (-f), a child of this process, its output in log/NAME.out. */
+async function daemon(cluster: Cluster, name: string, file: string, args: string[]): Promise<ChildProcess> {
+  const out = await open(join(cluster.dir, 'log', `${name}.out`), 'a');
+  const child = spawn(file, ['-f', '-c', cluster.conf, ...args], { stdio: ['ignore', out.fd, out.fd] });
+  await out.close();
+  cluster.children.push(child);
+  return child;
+}
+
+/**
+ * Should this process end first (exit, Ctrl-C, timeout's SIGTERM, which emit no 'exit' by default), the
+ * daemons and their block file must not outlive it. Returns the function that removes these hooks.
+ */
+function guardExit(cluster: Cluster): () => void {
+  const killAll = () => {
+    for (const c of cluster.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(cluster.dir, { recursive: true, force: true });
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('exit', killAll);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return () => {
+    process.removeListener('exit', killAll);
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  };
+}
+
+/** The keys (monitor, admin, gateway) and the monitor's store, then the monitor itself. */
+async function startMonitor(cluster: Cluster, fsid: string, monPort: number): Promise<ChildProcess> {
+  const keyring = join(cluster.dir, 'keyring');
+  run(cluster, 'ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
+  run(cluster, 'ceph-authtool', [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *']);
+  run(cluster, 'ceph-authtool', [keyring, '--gen-key', '-n', 'client.rgw.bench', '--cap', 'mon', 'allow rw', '--cap', 'osd', 'allow rwx']);
+  const monmap = join(cluster.dir, 'monmap');
+  execFileSync('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, monmap], { stdio: 'ignore' });
+  run(cluster, 'ceph-mon', ['--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', keyring]);
+  return daemon(cluster, 'mon.a', 'ceph-mon', ['-i', 'a']);
+}
+
+/** OSD 0: its key first (so mkfs can reach the monitor), then BlueStore made on the sparse block file. */
+async function startOsd(cluster: Cluster): Promise<ChildProcess> {
+  const osdKeyring = join(cluster.dir, 'osd.0', 'keyring');
+  run(cluster, 'ceph-authtool', ['--create-keyring', osdKeyring, '--gen-key', '-n', 'osd.0']);
+  run(cluster, 'ceph', ['--connect-timeout', '60', 'auth', 'add', 'osd.0', 'osd', 'allow *', 'mon', 'allow profile osd', 'mgr', 'allow profile osd', '-i', osdKeyring]);
+  const osdUuid = randomUUID();
+  const id = run(cluster, 'ceph', ['osd', 'new', osdUuid]);
+  if (id !== '0') throw new Error(`Expected OSD id 0, the monitor gave "${id}"`);
+  run(cluster, 'ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
+  const osd = await daemon(cluster, 'osd.0', 'ceph-osd', ['-i', '0']);
+  await waitFor('the OSD to be up', 60_000, () => (JSON.parse(run(cluster, 'ceph', ['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds === 1);
+  return osd;
+}
+
+/** The S3 user (radosgw-admin creates RGW's pools, size 1 from the defaults, as it stores it), then radosgw. */
+async function startGateway(cluster: Cluster, url: string): Promise<ChildProcess> {
+  const { accessKeyId, secretAccessKey } = cephCredentials;
+  run(cluster, 'radosgw-admin', ['-n', 'client.rgw.bench', 'user', 'create', '--uid', 'bench', '--display-name', 'bench', '--access-key', accessKeyId, '--secret', secretAccessKey]);
+  const rgw = await daemon(cluster, 'rgw', 'radosgw', ['-n', 'client.rgw.bench']);
+  await waitFor('radosgw to answer', 60_000, async () => (await fetch(`${url}/`).then((r) => r.status, () => 0)) === 200);
+  return rgw;
+}
+
 export async function startCephRgw(options: { blockGiB?: number; under?: string; log?: (line: string) => void } = {}): Promise<CephRgw> {
   const missing = cephMissingTool();
   if (missing) throw new Error(`Cannot start Ceph: "${missing}" is not installed (apt-get install radosgw ceph-mon ceph-osd)`);
   const log = options.log ?? (() => {});
   const dir = await mkdtemp(join(options.under ?? tmpdir(), 'tessera-ceph-'));
-  const conf = join(dir, 'ceph.conf');
-  const children: ChildProcess[] = [];
-  // Should this process die first, the daemons and their block file must not outlive it.
-  const killAll = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', killAll);
-  const run = (file: string, args: string[], timeoutMs = 120_000) => {
-    try {
-      return execFileSync(file, ['-c', conf, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr?.trim().split('\n').slice(-3).join(' / ') || e.message}`);
-    }
-  };
-  const daemon = async (name: string, file: string, args: string[]) => {
-    const out = await open(join(dir, 'log', `${name}.out`), 'a');
-    const child = spawn(file, ['-f', '-c', conf, ...args], { stdio: ['ignore', out.fd, out.fd] });
-    await out.close();
-    children.push(child);
-    return child;
-  };
+  const cluster: Cluster = { dir, conf: join(dir, 'ceph.conf'), children: [] };
+  const unhook = guardExit(cluster);
   try {
     for (const sub of ['run', 'log', 'rgw', 'mon.a', 'osd.0']) await mkdir(join(dir, sub));
     const [monPort, rgwPort] = [await freePort(), await freePort()];
     const fsid = randomUUID();
-    await writeFile(conf, configText(dir, fsid, monPort, rgwPort, (options.blockGiB ?? 16) * 2 ** 30));
-    const keyring = join(dir, 'keyring');
-    run('ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
-    run('ceph-authtool', [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *']);
-    run('ceph-authtool', [keyring, '--gen-key', '-n', 'client.rgw.bench', '--cap', 'mon', 'allow rw', '--cap', 'osd', 'allow rwx']);
-    execFileSync('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(dir, 'monmap')], { stdio: 'ignore' });
-    run('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', keyring]);
-    const mon = await daemon('mon.a', 'ceph-mon', ['-i', 'a']);
+    await writeFile(cluster.conf, configText(dir, fsid, monPort, rgwPort, (options.blockGiB ?? 16) * 2 ** 30));
+    const mon = await startMonitor(cluster, fsid, monPort);
     log('ceph: monitor started');
-    // The OSD: its key first (so mkfs can reach the monitor), then BlueStore made on the sparse block file.
-    const osdKeyring = join(dir, 'osd.0', 'keyring');
-    run('ceph-authtool', ['--create-keyring', osdKeyring, '--gen-key', '-n', 'osd.0']);
-    run('ceph', ['--connect-timeout', '60', 'auth', 'add', 'osd.0', 'osd', 'allow *', 'mon', 'allow profile osd', 'mgr', 'allow profile osd', '-i', osdKeyring]);
-    const osdUuid = randomUUID();
-    const id = run('ceph', ['osd', 'new', osdUuid]);
-    if (id !== '0') throw new Error(`Expected OSD id 0, the monitor gave "${id}"`);
-    run('ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
-    const osd = await daemon('osd.0', 'ceph-osd', ['-i', '0']);
-    await waitFor('the OSD to be up', 60_000, () => (JSON.parse(run('ceph', ['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds === 1);
+    const osd = await startOsd(cluster);
     log('ceph: OSD up');
-    // radosgw-admin creates the RGW pools (size 1, from the defaults above) as it stores the user.
-    run('radosgw-admin', ['-n', 'client.rgw.bench', 'user', 'create', '--uid', 'bench', '--display-name', 'bench', '--access-key', cephCredentials.accessKeyId, '--secret', cephCredentials.secretAccessKey]);
-    const rgw = await daemon('rgw', 'radosgw', ['-n', 'client.rgw.bench']);
     const url = `http://127.0.0.1:${rgwPort}`;
-    await waitFor('radosgw to answer', 60_000, async () => (await fetch(`${url}/`).then((r) => r.status, () => 0)) === 200);
+    const rgw = await startGateway(cluster, url);
     log('ceph: radosgw answers');
-    const metadata = JSON.parse(run('ceph', ['osd', 'metadata', '0', '-f', 'json'])) as { bluestore_bdev_type?: string };
+    const metadata = JSON.parse(run(cluster, 'ceph', ['osd', 'metadata', '0', '-f', 'json'])) as { bluestore_bdev_type?: string };
     const pids = { mon: mon.pid!, osd: osd.pid!, rgw: rgw.pid! };
+    const cpuSecondsByDaemon = () => ({ mon: processTreeCpuSeconds(pids.mon), osd: processTreeCpuSeconds(pids.osd), rgw: processTreeCpuSeconds(pids.rgw) });
     return {
       url,
       credentials: cephCredentials,
       version: execFileSync('ceph-osd', ['--version'], { encoding: 'utf8' }).trim(),
       deviceClass: metadata.bluestore_bdev_type ?? 'unknown',
       pids,
-      cpuSeconds: () => processTreeCpuSeconds(pids.mon) + processTreeCpuSeconds(pids.osd) + processTreeCpuSeconds(pids.rgw),
-      cpuSecondsByDaemon: () => ({ mon: processTreeCpuSeconds(pids.mon), osd: processTreeCpuSeconds(pids.osd), rgw: processTreeCpuSeconds(pids.rgw) }),
+      cpuSeconds: () => Object.values(cpuSecondsByDaemon()).reduce((a, b) => a + b, 0),
+      cpuSecondsByDaemon,
       stop: async () => {
         await stopAll([rgw, osd, mon]);
-        process.removeListener('exit', killAll);
+        unhook();
         await rm(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     const logs = await readFile(join(dir, 'log', 'osd.0.out'), 'utf8').catch(() => '');
-    await stopAll(children.reverse());
-    process.removeListener('exit', killAll);
+    await stopAll([...cluster.children].reverse());
+    unhook();
     await rm(dir, { recursive: true, force: true });
     throw new Error(`${err instanceof Error ? err.message : String(err)}${logs ? `\nosd output: ${logs.slice(-2000)}` : ''}`);
   }

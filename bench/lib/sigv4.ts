@@ -1,7 +1,6 @@
-// Header SigV4 (Authorization header, signed x-amz-content-sha256) for the load generators, as an SDK
-// signs a request whose payload it hashed: the peer benchmark's "signed payload". Headers are computed
-// once per URL before a phase starts, so signing does not compete with the servers for the cores.
-// Bench-made ASCII keys and queries only; not a general S3 client.
+// Header SigV4 (Authorization, signed x-amz-content-sha256) for the load generators, as an SDK signs a body
+// it hashed. Computed once per URL before a phase, so signing does not compete with the servers for the
+// cores. Bench-made ASCII keys and queries only; not a general S3 client.
 import { createHash, createHmac } from 'node:crypto';
 import { uriEncode, type Credentials } from './presign.js';
 
