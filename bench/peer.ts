@@ -6,7 +6,8 @@
 // per-repeat ratios. CPU counts every thread and the kernel time of the whole server: Tessera's process
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
-//      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers 1]
+//      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers 1] [--warmup 1]
+// Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -63,6 +64,7 @@ function parseArgs(argv: string[]) {
     peer: peer === 'auto' ? (cephMissingTool() ? 'none' : 'ceph') : peer,
     loads,
     seconds: Number(options.get('--seconds') ?? '2'),
+    warmupSeconds: Number(options.get('--warmup') ?? '1'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '16'),
     workers: options.get('--workers') ?? '1',
@@ -166,7 +168,7 @@ interface Run {
 }
 
 /** One phase of `load` against `target`, signed just before it starts. */
-async function phase(target: Target, load: Load, args: ReturnType<typeof parseArgs>, bodyFile: string, body: Buffer | undefined, bodyHash: string): Promise<Run> {
+async function phase(target: Target, load: Load, args: ReturnType<typeof parseArgs>, seconds: number, bodyFile: string, body: Buffer | undefined, bodyHash: string): Promise<Run> {
   const paths =
     load.op === 'LIST' ? listPaths() : Array.from({ length: load.keys }, (_, i) => `/${bucket}/${load.op === 'PUT' ? 'put' : 'get'}-${load.bytes}-${i}`);
   const method = load.op === 'PUT' ? 'PUT' : 'GET';
@@ -179,7 +181,7 @@ async function phase(target: Target, load: Load, args: ReturnType<typeof parseAr
     urls: requests.map((r) => r.url),
     headers: requests.map((r) => r.headers),
     concurrency: args.concurrency,
-    durationMs: args.seconds * 1000,
+    durationMs: seconds * 1000,
     ...(load.op === 'PUT' ? { body: body!, bodyFile } : load.op === 'GET' ? { expectBytes: load.bytes } : {}),
   });
   const cpuSeconds = target.cpuSeconds() - before;
@@ -202,10 +204,11 @@ async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): P
       if (body) await writeFile(bodyFile, body);
       const bodyHash = body ? sha256Hex(body) : emptySha256Hex;
       const runs = new Map<string, Run[]>();
+      const takers = targets.filter((t) => t.credentials || load.op === 'GET');
+      if (args.warmupSeconds > 0) for (const target of takers) await phase(target, load, args, args.warmupSeconds, bodyFile, body, bodyHash);
       for (let r = 0; r < args.repeats; r++) {
-        for (const target of targets) {
-          if (!target.credentials && load.op !== 'GET') continue;
-          const run = await phase(target, load, args, bodyFile, body, bodyHash);
+        for (const target of takers) {
+          const run = await phase(target, load, args, args.seconds, bodyFile, body, bodyHash);
           runs.set(target.name, [...(runs.get(target.name) ?? []), run]);
         }
       }
@@ -248,7 +251,7 @@ function report(cells: Cell[], names: string[]): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const startedMs = Date.now();
-  process.stdout.write(`${describeMachine(machineInfo())}\nclient:  wrk (node for 64 MiB), c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per cell (medians), header-signed payloads\n`);
+  process.stdout.write(`${describeMachine(machineInfo())}\nclient:  wrk (node for 64 MiB), c=${args.concurrency}, ${args.warmupSeconds} s warm-up then ${args.repeats} × ${args.seconds} s per cell (medians), header-signed payloads\n`);
   let tessera: BinaryServer | undefined;
   let ceph: CephRgw | undefined;
   let nginx: Nginx | undefined;
