@@ -12,6 +12,8 @@ export interface LoadOptions {
   method: 'GET' | 'PUT';
   /** Requests go to these URLs in turn (same origin); spreading keys avoids write conflicts on one key. */
   urls: string[];
+  /** Extra request headers per URL (same index), e.g. a header SigV4 signature; never Host or Content-Length. */
+  headers?: Record<string, string>[];
   /** PUT body, sent as is with Content-Length. */
   body?: Buffer;
   /** File with the same bytes as `body`, for wrk. */
@@ -53,10 +55,18 @@ function percentile(sorted: Float64Array, p: number): number {
 // ---- Node driver ------------------------------------------------------------------------------------
 
 /** One request; resolves with the status and the response's byte count (the body is discarded). */
-export function send(agent: Agent, method: string, url: string, body?: Buffer | Readable, size?: number): Promise<{ status: number; bytes: number }> {
+export function send(
+  agent: Agent,
+  method: string,
+  url: string,
+  body?: Buffer | Readable,
+  size?: number,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const length = Buffer.isBuffer(body) ? body.length : size;
-    const req = request(url, { method, agent, headers: length !== undefined ? { 'content-length': String(length) } : {} }, (res) => {
+    const headers = { ...extraHeaders, ...(length !== undefined ? { 'content-length': String(length) } : {}) };
+    const req = request(url, { method, agent, headers }, (res) => {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
@@ -78,10 +88,10 @@ async function runNode(options: LoadOptions): Promise<LoadResult> {
   const deadlineMs = startMs + options.durationMs;
   const worker = async () => {
     while (performance.now() < deadlineMs) {
-      const url = options.urls[next++ % options.urls.length]!;
+      const index = next++ % options.urls.length;
       const t0 = performance.now();
       try {
-        const { status, bytes } = await send(agent, options.method, url, options.body);
+        const { status, bytes } = await send(agent, options.method, options.urls[index]!, options.body, undefined, options.headers?.[index]);
         const ok = status === 200 && (options.expectBytes === undefined || bytes === options.expectBytes);
         if (!ok) throw new Error(`${options.method} answered ${status} with ${bytes} bytes`);
         latencies.push(performance.now() - t0);
@@ -106,15 +116,19 @@ function luaString(text: string): string {
 
 function wrkScript(options: LoadOptions, origin: string): string {
   const paths = options.urls.map((u) => luaString(u.slice(origin.length)));
+  // wrk.format adds Host (the URL's host:port, which a signature over "host" must have used) and Content-Length.
+  const headers = options.headers?.map((h) => `{ ${Object.entries(h).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')} }`);
   return `
 local paths = { ${paths.join(',\n')} }
+local headers = ${headers ? `{ ${headers.join(',\n')} }` : 'nil'}
 local n = #paths
 local i = 0
 local body = nil
 ${options.bodyFile ? `do local f = assert(io.open(${luaString(options.bodyFile)}, "rb")); body = f:read("*a"); f:close() end` : ''}
 request = function()
   i = i + 1
-  return wrk.format(${luaString(options.method)}, paths[(i % n) + 1], nil, body)
+  local k = (i % n) + 1
+  return wrk.format(${luaString(options.method)}, paths[k], headers and headers[k] or nil, body)
 end
 done = function(summary, latency, requests)
   local e = summary.errors

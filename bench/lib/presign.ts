@@ -14,7 +14,7 @@ function hmac(key: Buffer | string, data: string): Buffer {
 }
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - . _ ~ becomes %XX. */
-function uriEncode(text: string, keepSlash: boolean): string {
+export function uriEncode(text: string, keepSlash: boolean): string {
   let out = '';
   for (const b of Buffer.from(text, 'utf8')) {
     const c = String.fromCharCode(b);

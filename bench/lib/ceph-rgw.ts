@@ -1,0 +1,227 @@
+// A throwaway single-host Ceph as an S3 peer for benchmarks (issue 17): one monitor, one BlueStore OSD on a
+// sparse file, pools of size 1 and radosgw (beast) on 127.0.0.1, cephx, an S3 user; no manager daemon
+// (nothing here needs one). Needs Debian's radosgw, ceph-mon and ceph-osd; benchmarks only, never CI.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processTreeCpuSeconds } from './machine.js';
+import { freePort } from './nginx.js';
+import type { Credentials } from './presign.js';
+
+export interface CephRgw {
+  url: string;
+  credentials: Credentials;
+  /** e.g. "ceph version 16.2.15 (...) pacific (stable)". */
+  version: string;
+  /** What BlueStore made of the block file's device ("hdd" or "ssd"), which picks its defaults. */
+  deviceClass: string;
+  pids: { mon: number; osd: number; rgw: number };
+  /** CPU seconds (every thread, user + kernel) of radosgw, the OSD and the monitor so far. */
+  cpuSeconds(): number;
+  /** The same, per daemon. */
+  cpuSecondsByDaemon(): { mon: number; osd: number; rgw: number };
+  /** Stops the daemons by PID and removes the directory with the block file. */
+  stop(): Promise<void>;
+}
+
+const tools = ['ceph', 'ceph-authtool', 'monmaptool', 'ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin'];
+
+/** Undefined when every tool is installed, else the first one missing. */
+export function cephMissingTool(): string | undefined {
+  return tools.find((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+}
+
+export const cephCredentials: Credentials = {
+  accessKeyId: 'CEPHBENCHACCESSKEY01',
+  secretAccessKey: 'ceph/bench/secret/key/000000000000000001',
+  region: 'us-east-1',
+};
+
+function configText(dir: string, fsid: string, monPort: number, rgwPort: number, blockBytes: number): string {
+  return `[global]
+fsid = ${fsid}
+mon host = v2:127.0.0.1:${monPort}
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind msgr1 = false
+run dir = ${dir}/run
+admin socket = ${dir}/run/$name.asok
+log file = ${dir}/log/$name.log
+keyring = ${dir}/keyring
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+mon data avail warn = 1
+[mon]
+mon data = ${dir}/mon.$id
+[osd]
+osd data = ${dir}/osd.$id
+keyring = ${dir}/osd.$id/keyring
+osd objectstore = bluestore
+bluestore block create = true
+bluestore block size = ${blockBytes}
+bluestore fsck on mkfs = false
+osd memory target = ${1536 * 2 ** 20}
+[client.rgw.bench]
+rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
+rgw data = ${dir}/rgw
+`;
+}
+
+/** Where one cluster lives: its directory, its ceph.conf and the daemons started so far. */
+interface Cluster {
+  dir: string;
+  conf: string;
+  children: ChildProcess[];
+}
+
+/** Runs a Ceph tool against the cluster's ceph.conf; its output, trimmed. */
+function run(cluster: Cluster, file: string, args: string[], timeoutMs = 120_000): string {
+  try {
+    return execFileSync(file, ['-c', cluster.conf, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr?.trim().split('\n').slice(-3).join(' / ') || e.message}`);
+  }
+}
+
+/** A daemon in the foreground (-f), a child of this process, its output in log/NAME.out. */
+async function daemon(cluster: Cluster, name: string, file: string, args: string[]): Promise<ChildProcess> {
+  const out = await open(join(cluster.dir, 'log', `${name}.out`), 'a');
+  const child = spawn(file, ['-f', '-c', cluster.conf, ...args], { stdio: ['ignore', out.fd, out.fd] });
+  await out.close();
+  cluster.children.push(child);
+  return child;
+}
+
+/**
+ * Should this process end first (exit, Ctrl-C, timeout's SIGTERM, which emit no 'exit' by default), the
+ * daemons and their block file must not outlive it. Returns the function that removes these hooks.
+ */
+function guardExit(cluster: Cluster): () => void {
+  const killAll = () => {
+    for (const c of cluster.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(cluster.dir, { recursive: true, force: true });
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('exit', killAll);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return () => {
+    process.removeListener('exit', killAll);
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  };
+}
+
+/** The keys (monitor, admin, gateway) and the monitor's store, then the monitor itself. */
+async function startMonitor(cluster: Cluster, fsid: string, monPort: number): Promise<ChildProcess> {
+  const keyring = join(cluster.dir, 'keyring');
+  run(cluster, 'ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
+  run(cluster, 'ceph-authtool', [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *']);
+  run(cluster, 'ceph-authtool', [keyring, '--gen-key', '-n', 'client.rgw.bench', '--cap', 'mon', 'allow rw', '--cap', 'osd', 'allow rwx']);
+  const monmap = join(cluster.dir, 'monmap');
+  execFileSync('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, monmap], { stdio: 'ignore' });
+  run(cluster, 'ceph-mon', ['--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', keyring]);
+  return daemon(cluster, 'mon.a', 'ceph-mon', ['-i', 'a']);
+}
+
+/** OSD 0: its key first (so mkfs can reach the monitor), then BlueStore made on the sparse block file. */
+async function startOsd(cluster: Cluster): Promise<ChildProcess> {
+  const osdKeyring = join(cluster.dir, 'osd.0', 'keyring');
+  run(cluster, 'ceph-authtool', ['--create-keyring', osdKeyring, '--gen-key', '-n', 'osd.0']);
+  run(cluster, 'ceph', ['--connect-timeout', '60', 'auth', 'add', 'osd.0', 'osd', 'allow *', 'mon', 'allow profile osd', 'mgr', 'allow profile osd', '-i', osdKeyring]);
+  const osdUuid = randomUUID();
+  const id = run(cluster, 'ceph', ['osd', 'new', osdUuid]);
+  if (id !== '0') throw new Error(`Expected OSD id 0, the monitor gave "${id}"`);
+  run(cluster, 'ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
+  const osd = await daemon(cluster, 'osd.0', 'ceph-osd', ['-i', '0']);
+  await waitFor('the OSD to be up', 60_000, () => (JSON.parse(run(cluster, 'ceph', ['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds === 1);
+  return osd;
+}
+
+/** The S3 user (radosgw-admin creates RGW's pools, size 1 from the defaults, as it stores it), then radosgw. */
+async function startGateway(cluster: Cluster, url: string): Promise<ChildProcess> {
+  const { accessKeyId, secretAccessKey } = cephCredentials;
+  run(cluster, 'radosgw-admin', ['-n', 'client.rgw.bench', 'user', 'create', '--uid', 'bench', '--display-name', 'bench', '--access-key', accessKeyId, '--secret', secretAccessKey]);
+  const rgw = await daemon(cluster, 'rgw', 'radosgw', ['-n', 'client.rgw.bench']);
+  await waitFor('radosgw to answer', 60_000, async () => (await fetch(`${url}/`).then((r) => r.status, () => 0)) === 200);
+  return rgw;
+}
+
+export async function startCephRgw(options: { blockGiB?: number; under?: string; log?: (line: string) => void } = {}): Promise<CephRgw> {
+  const missing = cephMissingTool();
+  if (missing) throw new Error(`Cannot start Ceph: "${missing}" is not installed (apt-get install radosgw ceph-mon ceph-osd)`);
+  const log = options.log ?? (() => {});
+  const dir = await mkdtemp(join(options.under ?? tmpdir(), 'tessera-ceph-'));
+  const cluster: Cluster = { dir, conf: join(dir, 'ceph.conf'), children: [] };
+  const unhook = guardExit(cluster);
+  try {
+    for (const sub of ['run', 'log', 'rgw', 'mon.a', 'osd.0']) await mkdir(join(dir, sub));
+    const [monPort, rgwPort] = [await freePort(), await freePort()];
+    const fsid = randomUUID();
+    await writeFile(cluster.conf, configText(dir, fsid, monPort, rgwPort, (options.blockGiB ?? 16) * 2 ** 30));
+    const mon = await startMonitor(cluster, fsid, monPort);
+    log('ceph: monitor started');
+    const osd = await startOsd(cluster);
+    log('ceph: OSD up');
+    const url = `http://127.0.0.1:${rgwPort}`;
+    const rgw = await startGateway(cluster, url);
+    log('ceph: radosgw answers');
+    const metadata = JSON.parse(run(cluster, 'ceph', ['osd', 'metadata', '0', '-f', 'json'])) as { bluestore_bdev_type?: string };
+    const pids = { mon: mon.pid!, osd: osd.pid!, rgw: rgw.pid! };
+    const cpuSecondsByDaemon = () => ({ mon: processTreeCpuSeconds(pids.mon), osd: processTreeCpuSeconds(pids.osd), rgw: processTreeCpuSeconds(pids.rgw) });
+    return {
+      url,
+      credentials: cephCredentials,
+      version: execFileSync('ceph-osd', ['--version'], { encoding: 'utf8' }).trim(),
+      deviceClass: metadata.bluestore_bdev_type ?? 'unknown',
+      pids,
+      cpuSeconds: () => Object.values(cpuSecondsByDaemon()).reduce((a, b) => a + b, 0),
+      cpuSecondsByDaemon,
+      stop: async () => {
+        await stopAll([rgw, osd, mon]);
+        unhook();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    const logs = await readFile(join(dir, 'log', 'osd.0.out'), 'utf8').catch(() => '');
+    await stopAll([...cluster.children].reverse());
+    unhook();
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${logs ? `\nosd output: ${logs.slice(-2000)}` : ''}`);
+  }
+}
+
+async function waitFor(what: string, timeoutMs: number, ready: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await Promise.resolve().then(ready).catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** SIGTERM to each daemon in turn (radosgw, OSD, monitor), SIGKILL to any still there after 20 s. */
+async function stopAll(children: ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
