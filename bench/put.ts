@@ -226,6 +226,8 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
     if (args.straceDir && measured) process.stdout.write(`    syscalls per PUT: ${syscallsPerPut(traceFile, done)}\n`);
   }
   const mib = (done * size) / 2 ** 20;
+  // The allocation profile (TESSERA_BENCH_HEAP_PROFILE_DIR) covers the measured phase: say how many PUTs it holds.
+  if (measured && process.env.TESSERA_BENCH_HEAP_PROFILE_DIR) process.stdout.write(`    PUTs in the profiled phase: ${done}\n`);
   // With the node flag --trace-gc (ROOT+--trace-gc), how many collections of each kind the phase had.
   const gcText = server.stdout().slice(stdoutBefore.length);
   const majors = gcText.match(/Mark-Compact/g)?.length ?? 0;

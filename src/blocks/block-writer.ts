@@ -56,7 +56,7 @@ export async function writeBlock(
     await shards.open();
     const size = await fillStripes(plan, buffers, source, async (stripe) => {
       await inflight;
-      inflight = shards.writeStripe(stripe);
+      inflight = shards.writeStripe(stripe, stripe.last);
       inflight.catch(() => undefined); // rejection is observed by the next await; avoid an unhandled one meanwhile
       if (stripe.last) await inflight;
     });
@@ -120,6 +120,8 @@ interface FilledStripe extends StripeBuffers {
 /**
  * Copies the source into stripe buffers and hands over each full one. Two buffers alternate, so one
  * fills while the other is encoded and written; `onStripe` must be done with a buffer before its next turn.
+ * A full stripe is handed over when the next byte arrives or the source ends, so the last one always says
+ * so (a block of whole stripes, e.g. a 1 MiB PUT, included): its shards then need one write fewer.
  */
 async function fillStripes(
   plan: BlockWritePlan,
@@ -131,21 +133,25 @@ async function fillStripes(
   let turn = 0;
   let fill = 0;
   let size = 0;
+  let full = false;
   for await (const chunk of chunksOf(source, plan.signal)) {
     for (let offset = 0; offset < chunk.length; ) {
+      if (full) {
+        await onStripe({ ...buffers.get(turn), last: false });
+        turn++;
+        fill = 0;
+        full = false;
+      }
       const stripe = buffers.get(turn);
       const taken = chunk.copy(stripe.data, fill, offset, offset + Math.min(chunk.length - offset, stripeBytes - fill));
       fill += taken;
       offset += taken;
       size += taken;
-      if (fill === stripeBytes) {
-        await onStripe({ ...stripe, last: false });
-        turn++;
-        fill = 0;
-      }
+      full = fill === stripeBytes;
     }
   }
-  if (fill > 0) {
+  if (full) await onStripe({ ...buffers.get(turn), last: true });
+  else if (fill > 0) {
     const stripe = buffers.get(turn);
     const lastChunkBytes = alignUp(Math.ceil(fill / codec.dataShards), codec.chunkAlignBytes);
     const last = resizeStripe(codec, stripe, lastChunkBytes);
@@ -181,7 +187,8 @@ class ShardSet {
     await this.checkQuorum();
   }
 
-  async writeStripe(stripe: StripeBuffers): Promise<void> {
+  /** `last`: no stripe follows (the shard writers can finish their files with this write). */
+  async writeStripe(stripe: StripeBuffers, last: boolean): Promise<void> {
     this.plan.signal?.throwIfAborted();
     const { codec } = this.plan;
     if (codec.parityShards > 0) await codec.encode(stripe);
@@ -189,7 +196,7 @@ class ShardSet {
       this.writers.map(async (writer, shardIndex) => {
         if (!writer) return;
         try {
-          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex), this.plan);
+          await writer.append(chunkOf(stripe, codec.dataShards, shardIndex), { signal: this.plan.signal, last });
         } catch (error) {
           this.fail(shardIndex, error);
         }

@@ -88,3 +88,11 @@ test('DriveIo - a cleanup resolves within a timeout on a hung drive and still ru
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(closed, true);
 });
+
+test('DriveIo - a call of several steps gets the timeout once per step', async () => {
+  const io = new DriveIo('/d', { timeoutMs: 50, inFlightMax: 4 });
+  const slow = () => new Promise<string>((resolve) => setTimeout(() => resolve('done'), 90));
+  assert.equal(await io.run(slow, undefined, 3), 'done');
+  assert.equal(io.suspect, false);
+  await assert.rejects(io.run(stuck<void>().call, undefined, 2), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+});

@@ -31,7 +31,8 @@ function hangFaultOf(root: string): HangFault | undefined {
 }
 
 interface Op {
-  startMs: number;
+  /** When the call fails ERR_TARGET_TIMEOUT: its start plus the timeout times its steps. */
+  deadlineMs: number;
   timedOut: boolean;
   reject: (err: StoreError) => void;
 }
@@ -65,12 +66,16 @@ export class DriveIo {
     return this.suspectSinceMs > 0;
   }
 
-  /** Runs one fs call. `late` receives the value of a call that answers after it timed out (to close a handle it opened). */
-  run<T>(call: () => Promise<T>, late?: (value: T) => void): Promise<T> {
+  /**
+   * Runs one fs call. `late` receives the value of a call that answers after it timed out (to close a
+   * handle it opened). A `call` that makes several fs calls in sequence (a shard's commit) says how many
+   * in `steps`: it holds one slot throughout and gets the timeout once per step.
+   */
+  run<T>(call: () => Promise<T>, late?: (value: T) => void, steps = 1): Promise<T> {
     if (this.suspect) return Promise.reject(this.suspectError());
-    if (this.inFlight < this.options.inFlightMax) return this.issue(call, late);
+    if (this.inFlight < this.options.inFlightMax) return this.issue(call, late, steps);
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: () => this.issue(call, late).then(resolve, reject), fail: reject });
+      this.queue.push({ run: () => this.issue(call, late, steps).then(resolve, reject), fail: reject });
     });
   }
 
@@ -123,10 +128,10 @@ export class DriveIo {
     return shared;
   }
 
-  private issue<T>(call: () => Promise<T>, late?: (value: T) => void): Promise<T> {
+  private issue<T>(call: () => Promise<T>, late?: (value: T) => void, steps = 1): Promise<T> {
     this.inFlight++;
     return new Promise<T>((resolve, reject) => {
-      const op: Op = { startMs: Date.now(), timedOut: false, reject };
+      const op: Op = { deadlineMs: Date.now() + this.options.timeoutMs * steps, timedOut: false, reject };
       this.ops.add(op);
       this.startWatchdog();
       let pending: Promise<T>;
@@ -177,10 +182,10 @@ export class DriveIo {
       this.watchdog = undefined;
       return;
     }
-    const oldestMs = Date.now() - this.options.timeoutMs;
+    const nowMs = Date.now();
     let expired = false;
     for (const op of this.ops) {
-      if (op.timedOut || op.startMs > oldestMs) continue;
+      if (op.timedOut || op.deadlineMs > nowMs) continue;
       op.timedOut = true;
       expired = true;
       op.reject(new StoreError('ERR_TARGET_TIMEOUT', `Drive "${this.root}" did not answer within ${this.options.timeoutMs} ms`));

@@ -22,8 +22,11 @@ export interface ShardCallOptions {
 
 /** A shard being written: appended in order, then committed (durable under its name) or aborted (gone). */
 export interface ShardWriteStream {
-  /** Appends shard bytes. The caller must not change `data` until the promise settles. */
-  append(data: Buffer, options?: ShardCallOptions): Promise<void>;
+  /**
+   * Appends shard bytes. The caller must not change `data` until the promise settles. `last` promises
+   * that no append follows (a store may then finish the file in the same write); only commit() may.
+   */
+  append(data: Buffer, options?: ShardCallOptions & { last?: boolean }): Promise<void>;
   /** Makes the shard durable under its final name (tmp → fsync → rename → fsync dir); nothing is visible before. */
   commit(options?: ShardCallOptions): Promise<void>;
   /** Drops what was written. Safe after any failure and more than once; never rejects. */
