@@ -85,6 +85,8 @@ export interface EndpointConfig {
   kmsPreviousRootKeyFiles?: string[];
   /** How often a process on a shared MetaStore (or a worker of --workers N) looks for key changes made elsewhere. */
   kmsPollMs?: number;
+  /** --default-encryption AES256: SSE-S3 for every new object a request and its bucket ask no encryption for. */
+  defaultEncryption?: 'AES256';
   /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
   iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -185,6 +187,7 @@ export async function serveStores(
     });
     kms = new LocalKeyService(stores.meta, kmsRootKeys, { region: config.region, log });
     objects.kms = kms;
+    if (config.defaultEncryption) objects.defaultEncryption = config.defaultEncryption;
     // A key disabled or rotated through another process is seen here within one poll.
     const kmsPolled = stores.metaShared || options.worker !== undefined;
     if (kmsPolled) kms.start(config.kmsPollMs);
