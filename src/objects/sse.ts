@@ -8,6 +8,7 @@ import type { BucketRecord, ObjectData, ObjectEncryption } from './records.js';
 import { chunkBytesDefault, type ChunkKey } from './chunk-cipher.js';
 import type { SealedData } from './data.js';
 import { KmsError, sseS3KeyId, type EncryptionContext } from '../kms/types.js';
+import { assert } from '../util/assert.js';
 
 /** What a write asks for; 'customer' carries the SSE-C key of the request (never stored). */
 export type EncryptionRequest =
@@ -85,7 +86,8 @@ export async function newSealing(ctx: ObjectContext, bucket: string, key: string
 export async function openDataKey(ctx: ObjectContext, bucket: string, key: string, encryption: ObjectEncryption, customerKey: Buffer | undefined): Promise<Buffer> {
   if (encryption.mode === 'customer') {
     checkCustomerKey(encryption, customerKey);
-    return unwrapUnderCustomerKey(customerKey!, Buffer.from(encryption.customerKeyMac!.salt, 'base64'), encryption.wrappedKey);
+    assert(customerKey !== undefined && encryption.customerKeyMac !== undefined, 'A checked SSE-C object has a key and a MAC');
+    return unwrapUnderCustomerKey(customerKey, Buffer.from(encryption.customerKeyMac.salt, 'base64'), encryption.wrappedKey);
   }
   if (customerKey) throw new ObjectError('InvalidRequest', 'The encryption parameters are not applicable to this object.');
   const context: EncryptionContext = encryption.kmsContext !== undefined
