@@ -33,6 +33,14 @@ export function onOff(flag: string, value: string): boolean {
   throw new Error(`Cannot use ${flag} "${value}": expected on or off`);
 }
 
+/** --default-encryption: off, or AES256 (SSE-S3 for every new object without its own encryption). */
+export function defaultEncryptionOf(value: string): { defaultEncryption?: 'AES256' } {
+  const v = value.trim();
+  if (v.toLowerCase() === 'off' || v === '') return {};
+  if (v.toUpperCase() === 'AES256') return { defaultEncryption: 'AES256' };
+  throw new Error(`Cannot use --default-encryption "${value}": expected off or AES256`);
+}
+
 export const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export interface SharedFlags {
@@ -67,6 +75,7 @@ export interface SharedFlags {
   vaultTokenFile?: string;
   vaultMount: string;
   vaultCaFile?: string;
+  defaultEncryption: string;
   blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
@@ -91,6 +100,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--vault-token-file <file>', 'with --kms vault: the file holding the Vault token (a Vault agent\'s sink works: it is read again when Vault refuses the token)').env('TESSERA_VAULT_TOKEN_FILE'))
     .addOption(new Option('--vault-mount <path>', 'with --kms vault: where the transit engine is mounted').env('TESSERA_VAULT_MOUNT').default('transit'))
     .addOption(new Option('--vault-ca-file <file>', 'with --kms vault: PEM certificates to check Vault\'s certificate against, instead of the system\'s').env('VAULT_CACERT'))
+    .addOption(new Option('--default-encryption <off|AES256>', 'AES256 stores every new object with SSE-S3 unless its request or its bucket\'s default encryption says otherwise (GetBucketEncryption then answers AES256 for buckets without their own rule, as AWS does); off stores such objects as sent').env('TESSERA_DEFAULT_ENCRYPTION').default('off'))
     .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
     .addOption(new Option('--meta-connections <n>', 'with --meta: PostgreSQL connections this process keeps at most').env('TESSERA_META_CONNECTIONS').default('10'))
     .addOption(new Option('--meta-connect-timeout <seconds>', 'with --meta: how long a metadata call may wait for a PostgreSQL connection before it fails (503)').env('TESSERA_META_CONNECT_TIMEOUT').default('5'))
@@ -162,6 +172,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
     ...(opts.kmsPreviousRootKeyFile ? { kmsPreviousRootKeyFiles: list(opts.kmsPreviousRootKeyFile) } : {}),
     ...(opts.kms === 'vault' ? { vault: vaultConfig(opts) } : {}),
+    ...defaultEncryptionOf(opts.defaultEncryption),
     blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
     metaPostgres: {
       poolConnectionsMax: positiveInteger('--meta-connections', opts.metaConnections),

@@ -90,6 +90,8 @@ export interface EndpointConfig {
   kmsPollMs?: number;
   /** Set: the key service is Vault's transit engine (kms/vault-key-service.ts), not the built-in one. */
   vault?: VaultConfig;
+  /** --default-encryption AES256: SSE-S3 for every new object a request and its bucket ask no encryption for. */
+  defaultEncryption?: 'AES256';
   /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
   iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -186,6 +188,7 @@ export async function serveStores(
     const keyService = await openKeyService(stores, config, log, options.worker !== undefined);
     closeKms = keyService.close;
     objects.kms = keyService.service;
+    if (config.defaultEncryption) objects.defaultEncryption = config.defaultEncryption;
     keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
