@@ -72,23 +72,34 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
   // The root with no bucket policy to deny it: nothing to evaluate (the small-GET path).
   if (identity.kind === 'root' && !bucket?.policy && !bucket?.policyBroken) return { decision: 'allow', ...(bucket ? { bucket } : {}) };
   if (bucket?.policyBroken) return { decision: identity.kind === 'root' ? 'allow' : 'deny', bucket };
-  const store = await cache.storePublicAccessBlock();
-  const publicAccessBlock = strictest(store, bucket?.record?.publicAccessBlock);
-  const identityPolicies: Policy[] = [];
-  if (identity.kind === 'user') {
-    for (const text of identity.policies) {
-      const policy = cache.identityPolicy(text);
-      if (!policy) return { decision: 'deny', ...(bucket ? { bucket } : {}) };
-      identityPolicies.push(policy);
-    }
-  }
-  const tags = level === 'object' && (bucket?.policy?.readsObjectTags || identityPolicies.some((p) => p.readsObjectTags)) ? await objectTags(c, key) : undefined;
+  const storeBlock = cache.storePublicAccessBlock();
+  const readsTags = level === 'object' && (bucket?.policy?.readsObjectTags || (identity.kind === 'user' && identity.policies.some((text) => cache.identityPolicy(text)?.readsObjectTags)));
+  const tags = readsTags ? await objectTags(c, key) : undefined;
   const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity, tags) };
-  const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
-  let decision = evaluate(request, inputs);
-  // The ACL is asked only when the policies neither allowed nor denied: an object's ACL costs a read.
+  // A decision made from the same identity, bucket record and store setting, for a request reading the
+  // same condition values, is remembered; one that read the object's tags is not (they are not in its scope).
+  const decisions = cache.decisions;
+  const cacheKey = readsTags ? undefined : decisions.keyOf([identity, bucket, storeBlock], action, request.resource);
+  let decision = cacheKey === undefined ? undefined : decisions.lookup(cacheKey, request.values, c.config.nowMs());
+  let publicAccessBlock: PublicAccessBlock | undefined;
+  if (decision === undefined) {
+    const identityPolicies: Policy[] = [];
+    if (identity.kind === 'user') {
+      for (const text of identity.policies) {
+        const policy = cache.identityPolicy(text);
+        if (!policy) return { decision: 'deny', ...(bucket ? { bucket } : {}) };
+        identityPolicies.push(policy);
+      }
+    }
+    publicAccessBlock = strictest(await storeBlock, bucket?.record?.publicAccessBlock);
+    const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
+    decision = cacheKey === undefined ? evaluate(request, inputs) : decisions.evaluate(cacheKey, request, inputs);
+  }
+  // The ACL is asked only when the policies neither allowed nor denied (so a grant allows, as evaluate()
+  // with aclAllows would answer): an object's ACL costs a read.
   if (decision === 'implicit' && bucket?.record && level !== 'service') {
-    if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = evaluate(request, { ...inputs, aclAllows: true });
+    publicAccessBlock ??= strictest(await storeBlock, bucket.record.publicAccessBlock);
+    if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = 'allow';
   }
   return { decision, ...(bucket ? { bucket } : {}) };
 }

@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketPolicyCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { createUserWithKey, signingAs, type UserKey } from '../helpers/iam.js';
@@ -105,6 +105,36 @@ test('Bucket policy - naming a user grants it without an identity policy; its De
   assertS3Error(await raw(as, { path: `/${Bucket}/secret.txt` }), 403, 'AccessDenied');
   assertS3Error(await raw(signingAs(server, reader), { path: `/${Bucket}/secret.txt` }), 403, 'AccessDenied');
   assert.equal((await raw(signingAs(server, reader), { path: `/${Bucket}/readme.txt` })).status, 200);
+});
+
+test('Cached decisions - each change to what a decision was made from applies on the very next request', async () => {
+  const flips = 'flips';
+  await s3.send(new CreateBucketCommand({ Bucket: flips }));
+  await s3.send(new PutObjectCommand({ Bucket: flips, Key: 'k', Body: 'k' }));
+  const user = await createUserWithKey(server, 'flipper');
+  const as = signingAs(server, user);
+  const path = `/${flips}/k`;
+  // Each state is asked twice, so the second answer comes from the decision the first one left.
+  const expect = async (who: typeof server, status: number, what: string) => {
+    for (let i = 0; i < 2; i++) assert.equal((await raw(who, { path })).status, status, `${what} (request ${i + 1})`);
+  };
+  const iam = async (path: string, body: unknown) => {
+    const res = await raw(server, { method: 'POST', path: `/_tessera/admin/iam/${path}`, body: JSON.stringify(body) });
+    assert.equal(res.status, 200, res.text);
+  };
+  await expect(as, 403, 'no policy');
+  await iam('policies/attach', { userName: 'flipper', policyName: 'read', document: doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*` }]) });
+  await expect(as, 200, 'identity policy attached');
+  await s3.send(new PutBucketPolicyCommand({ Bucket: flips, Policy: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*`, Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }]) }));
+  await expect(as, 403, 'bucket policy denies every address outside 10/8');
+  await expect(server, 403, 'the root too');
+  await s3.send(new PutBucketPolicyCommand({ Bucket: flips, Policy: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*`, Condition: { NotIpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '::1/128'] } } }]) }));
+  await expect(as, 200, 'bucket policy denies only other addresses');
+  await expect(server, 200, 'the root again');
+  await s3.send(new DeleteBucketPolicyCommand({ Bucket: flips }));
+  await expect(as, 200, 'bucket policy deleted');
+  await iam('policies/detach', { userName: 'flipper', policyName: 'read' });
+  await expect(as, 403, 'identity policy detached');
 });
 
 test('Object tags - s3:ExistingObjectTag lets a user read only objects tagged so', async () => {
