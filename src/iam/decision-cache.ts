@@ -2,7 +2,8 @@
 // walk. The scope is the objects the decision was made from (the identity with its policies, the bucket's
 // access record, the store's Block Public Access): a change anywhere replaces one of them, so its old
 // entries can never be found again. Each entry also keeps the condition values the evaluation read and
-// is found only by a request with the same values (aws:CurrentTime by the window its Date conditions allow).
+// is found only by a request with the same values (aws:CurrentTime by the window its Date conditions allow;
+// a decision that read the time any other way is not kept).
 import type { ConditionValues } from './conditions.js';
 import { evaluate, type AccessInputs, type AccessRequest, type Decision } from './evaluate.js';
 import type { Policy } from './policy.js';
@@ -72,6 +73,9 @@ export class DecisionCache {
     const entry: Entry = { decision, keys: [], seen: [] };
     const now = reads.get(currentTime)?.[0];
     const window = now === undefined ? undefined : windowOf(inputs, Date.parse(now));
+    // A decision that read the time otherwise than by Date conditions holds for this millisecond only:
+    // not worth an entry, which would push out one that can be found again.
+    if (now !== undefined && !window) return decision;
     if (window) entry.window = window;
     for (const [name, value] of reads) {
       if (name === currentTime && window) continue;
