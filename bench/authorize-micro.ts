@@ -31,7 +31,7 @@ const values = (key: string): readonly string[] | undefined => {
   }
 };
 const inputs: AccessInputs = { identityPolicies, bucketPolicy, bucketPolicyPublic: false, publicAccessBlock: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } };
-const userRequest: AccessRequest = { identity: { kind: 'user', accessKeyId: 'K', userName: 'alice', arn: 'arn:aws:iam::000000000000:user/alice', policies: identityDocs }, action: 's3:GetObject', resource: 'arn:aws:s3:::bench/home/alice/o-17', values };
+const userRequest: AccessRequest = { identity: { kind: 'user', accessKeyId: 'K', userName: 'alice', userId: 'AIDAALICE', arn: 'arn:aws:iam::000000000000:user/alice', policies: identityDocs }, action: 's3:GetObject', resource: 'arn:aws:s3:::bench/home/alice/o-17', values };
 const rootRequest: AccessRequest = { identity: { kind: 'root', accessKeyId: 'R', arn: accountRootArn }, action: 's3:GetObject', resource: 'arn:aws:s3:::bench/o-17', values };
 
 const cache = new DecisionCache(1000);

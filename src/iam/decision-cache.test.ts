@@ -90,7 +90,7 @@ test('DecisionCache - property: a remembered decision always equals a fresh eval
     ...edges.flatMap((ms) => ['DateLessThan', 'DateGreaterThanEquals', 'DateEquals', 'DateLessThanEquals'].map((op) => ({ [op]: { 'aws:CurrentTime': new Date(ms).toISOString() } }))),
     { NumericLessThan: { 'aws:EpochTime': String(Math.floor(t0 / 1000) + 1) } },
   ];
-  const users = ['alice', 'bob'].map((name) => Object.freeze({ kind: 'user' as const, accessKeyId: `K${name}`, userName: name, arn: `arn:aws:iam::000000000000:user/${name}`, policies: [] }));
+  const users = ['alice', 'bob'].map((name) => Object.freeze({ kind: 'user' as const, accessKeyId: `K${name}`, userName: name, userId: `AIDA${name}`, arn: `arn:aws:iam::000000000000:user/${name}`, policies: [] }));
   for (let round = 0; round < 200; round++) {
     const statements = Array.from({ length: 1 + Math.floor(Math.random() * 4) }, () => {
       const condition = pick(conditions);

@@ -163,7 +163,8 @@ export function conditionValues(c: AccessContext, identity: Identity, objectTags
       case 'aws:referer': return single(header(c, 'referer'));
       case 'aws:useragent': return single(header(c, 'user-agent'));
       case 'aws:username': return identity.kind === 'user' ? [identity.userName] : undefined;
-      case 'aws:userid': return identity.kind === 'user' ? [identity.userName] : identity.kind === 'root' ? [accountId] : undefined;
+      // AWS's values: an IAM user's unique id, the account id for the root, "anonymous" for an unsigned request.
+      case 'aws:userid': return [identity.kind === 'user' ? identity.userId : identity.kind === 'root' ? accountId : 'anonymous'];
       case 'aws:principalarn': return identity.kind === 'anonymous' ? undefined : [identity.arn];
       case 'aws:principalaccount': return identity.kind === 'anonymous' ? undefined : [accountId];
       case 'aws:principaltype': return [identity.kind === 'user' ? 'User' : identity.kind === 'root' ? 'Account' : 'Anonymous'];

@@ -137,6 +137,19 @@ test('Cached decisions - each change to what a decision was made from applies on
   await expect(as, 403, 'identity policy detached');
 });
 
+test('aws:userid - a user\'s is its unique id (AIDA...), not its name, as AWS defines it', async () => {
+  const created = await raw(server, { method: 'POST', path: '/_tessera/admin/iam/users/create', body: JSON.stringify({ userName: 'idholder' }) });
+  const userId = (JSON.parse(created.text) as { userId: string }).userId;
+  assert.match(userId, /^AIDA[A-Z0-9]+$/);
+  const attached = await raw(server, { method: 'POST', path: '/_tessera/admin/iam/policies/attach', body: JSON.stringify({ userName: 'idholder', policyName: 'own', document: doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/ids/\${aws:userid}/*` }]) }) });
+  assert.equal(attached.status, 200, attached.text);
+  const key = JSON.parse((await raw(server, { method: 'POST', path: '/_tessera/admin/iam/keys/create', body: JSON.stringify({ userName: 'idholder' }) })).text) as { accessKeyId: string; secretAccessKey: string };
+  for (const Key of [`ids/${userId}/a.txt`, 'ids/idholder/a.txt']) await s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
+  const as = signingAs(server, key);
+  assert.equal((await raw(as, { path: `/${Bucket}/ids/${userId}/a.txt` })).status, 200);
+  assertS3Error(await raw(as, { path: `/${Bucket}/ids/idholder/a.txt` }), 403, 'AccessDenied');
+});
+
 test('Object tags - s3:ExistingObjectTag lets a user read only objects tagged so', async () => {
   await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/open.txt', Body: 'open', Tagging: 'class=public' }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/closed.txt', Body: 'closed', Tagging: 'class=secret' }));
