@@ -178,3 +178,18 @@ test('ListBuckets - the root key sees the buckets a user of the account created'
   assert.match(listed.text, /<Name>made-by-user<\/Name>/);
   assert.match(listed.text, new RegExp(`<Name>${Bucket}</Name>`));
 });
+
+test('Bucket owner - the account owns a bucket a user created: its ACL names the account, and re-creating it by another key is the owner\'s re-create', async () => {
+  const maker = await createUserWithKey(server, 'maker2', { make: doc([{ Effect: 'Allow', Action: ['s3:CreateBucket', 's3:GetBucketAcl'], Resource: '*' }]) });
+  const other = await createUserWithKey(server, 'maker3', { make: doc([{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: '*' }]) });
+  assert.equal((await raw(signingAs(server, maker), { method: 'PUT', path: '/owned-by-account' })).status, 200);
+  const rootAcl = await raw(server, { path: '/owned-by-account', query: { acl: '' } });
+  const makerAcl = await raw(signingAs(server, maker), { path: '/owned-by-account', query: { acl: '' } });
+  const listed = await raw(server, { path: '/' });
+  const ownerId = /<Owner><ID>([0-9a-f]{64})<\/ID>/.exec(listed.text)?.[1];
+  assert.ok(ownerId, listed.text);
+  for (const acl of [rootAcl, makerAcl]) assert.match(acl.text, new RegExp(`<Owner><ID>${ownerId}</ID>`), acl.text);
+  // us-east-1's legacy answer to the owner re-creating its bucket is 200; another account would get 409 BucketAlreadyExists.
+  assert.equal((await raw(signingAs(server, other), { method: 'PUT', path: '/owned-by-account' })).status, 200);
+  assert.equal((await raw(server, { method: 'PUT', path: '/owned-by-account' })).status, 200);
+});
