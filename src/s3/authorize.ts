@@ -17,6 +17,7 @@ import type { RequestAuth } from './authenticate.js';
 import { header, type RequestContext } from './context.js';
 import { S3Error } from './errors.js';
 import { parseCopySource } from './copy-source.js';
+import { clientAddressOf } from './client-address.js';
 
 /** What authorization reads of a request: the handler's context, possibly before its auth is known. */
 export type AccessContext = Pick<RequestContext, 'req' | 'query' | 'bucket' | 'key' | 'objects' | 'config'> & { auth: RequestAuth | null; identity: Identity };
@@ -156,7 +157,7 @@ const single = (value: string | undefined): readonly string[] | undefined => (va
 export function conditionValues(c: AccessContext, identity: Identity, objectTags?: Record<string, string>): ConditionValues {
   return (key: string): readonly string[] | undefined => {
     switch (key) {
-      case 'aws:sourceip': return single(clientIp(c.req.socket.remoteAddress));
+      case 'aws:sourceip': return single(clientAddressOf(c.config.trustedProxies, c.req));
       case 'aws:securetransport': return [(c.req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false'];
       case 'aws:currenttime': return [new Date(c.config.nowMs()).toISOString()];
       case 'aws:epochtime': return [String(Math.floor(c.config.nowMs() / 1000))];
@@ -194,11 +195,6 @@ export function conditionValues(c: AccessContext, identity: Identity, objectTags
         return undefined;
     }
   };
-}
-
-/** The client's address; an IPv4 client of a dual-stack socket comes as ::ffff:a.b.c.d, which the CIDR check maps. */
-function clientIp(address: string | undefined): string | undefined {
-  return address;
 }
 
 /** A tag of the x-amz-tagging header (URL-encoded key=value pairs); tag keys are case-sensitive. */
