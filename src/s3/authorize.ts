@@ -78,9 +78,11 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
   const tags = readsTags ? await objectTags(c, key) : undefined;
   const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity, tags) };
   // A decision made from the same identity, bucket record and store setting, for a request reading the
-  // same condition values, is remembered; one that read the object's tags is not (they are not in its scope).
+  // same condition values, is remembered; one that read the object's tags is not (they are not in its
+  // scope), nor one about a bucket that does not exist (its record is read afresh each time, so its
+  // entries could never be found again and would only push out others).
   const decisions = cache.decisions;
-  const cacheKey = readsTags ? undefined : decisions.keyOf([identity, bucket, storeBlock], action, request.resource);
+  const cacheKey = readsTags || (bucket && !bucket.record) ? undefined : decisions.keyOf([identity, bucket, storeBlock], action, request.resource);
   let decision = cacheKey === undefined ? undefined : decisions.lookup(cacheKey, request.values, c.config.nowMs());
   let publicAccessBlock: PublicAccessBlock | undefined;
   if (decision === undefined) {
