@@ -115,3 +115,5 @@ export const shutdownTimeoutMsDefault = 30_000;
 export const accessCacheTtlMs = 1000;
 /** Buckets (and parsed identity policies) whose access facts are cached per process. */
 export const accessCacheEntriesMax = 10_000;
+/** Policy decisions remembered per process (a few hundred bytes each, its resource ARN the most of it). */
+export const decisionCacheEntriesMax = 10_000;

@@ -441,7 +441,14 @@ async function plannedFrontTier(dir: string, secretPath: string, opts: DevCluste
     metaUrl = localPostgresUrl(parseAddress(postgres.address).port, localDatabase);
   }
   if (gateways === 1) return [...planned, plannedGateway(dir, secretPath, opts.address, 'gateway', metaUrl)];
-  for (let i = 1; i <= gateways; i++) planned.push(plannedGateway(dir, secretPath, '127.0.0.1:0', `gateway${i}`, metaUrl));
+  for (let i = 1; i <= gateways; i++) {
+    const gateway = plannedGateway(dir, secretPath, '127.0.0.1:0', `gateway${i}`, metaUrl);
+    // HAProxy connects from the loopback and forwards each client's address (option forwardfor): the
+    // gateways believe it for aws:SourceIp, per-IP limits and the access log. Any other local process can
+    // send X-Forwarded-For to a gateway directly too; a dev cluster has only loopback clients anyway.
+    gateway.argv.push('--trusted-proxies', '127.0.0.1,::1');
+    planned.push(gateway);
+  }
   planned.push(plannedHaproxy(dir, await concreteAddress(opts.address)));
   return planned;
 }

@@ -28,7 +28,8 @@ global
 
 defaults
   mode http
-  # The client's address for the gateways' per-IP rate limits (they believe it with "trustedProxies").
+  # The client's address for the gateways (aws:SourceIp, per-IP rate limits, the access log): they believe
+  # it from this proxy with --trusted-proxies, which dev-cluster gives them.
   option forwardfor
   timeout connect 2s
   timeout client 120s

@@ -7,6 +7,7 @@ import { parseStorageClasses, type ServerConfig } from '../main.js';
 import type { VaultConfig } from '../kms/vault-key-service.js';
 import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
+import { TrustedProxies } from '../s3/client-address.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
 import { createLogger, parseLogFormat, parseLogLevel, type Logger, type LoggerOptions } from '../util/log.js';
 import { readTlsFiles, tlsFilesOf, type TlsFiles } from '../util/tls.js';
@@ -64,6 +65,7 @@ export interface SharedFlags {
   metricsToken?: string;
   shutdownTimeout: string;
   sigv2: string;
+  trustedProxies: string;
   iamKeyFile: string;
   kmsRootKeyFile: string;
   metaConnections: string;
@@ -92,6 +94,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--region <name>', 'the S3 region this endpoint serves').env('TESSERA_REGION').default('us-east-1'))
     .addOption(new Option('--domain <names>', 'comma-separated base domains for virtual-hosted-style requests (bucket.DOMAIN)').env('TESSERA_DOMAIN').default('localhost'))
     .addOption(new Option('--sigv2 <on|off>', 'accept AWS Signature Version 2 (Authorization: AWS ..., and presigned URLs with AWSAccessKeyId/Signature/Expires), which older tools still send; off answers it as AWS\'s SigV4-only regions do').env('TESSERA_SIGV2').default('on'))
+    .addOption(new Option('--trusted-proxies <cidrs>', 'comma-separated addresses or CIDR blocks of proxies in front of this endpoint (a load balancer) whose X-Forwarded-For is believed: a request from one is taken to come from the address it forwarded, for aws:SourceIp in policies, the per-IP rate limits and the access log; empty: the connection\'s peer is the client').env('TESSERA_TRUSTED_PROXIES').default(''))
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
     .addOption(new Option('--kms-root-key-file <file>', 'the root key the built-in key service seals its master keys under (SSE-S3, SSE-KMS; created, mode 0600, when missing); every gateway of a cluster must be given the same file. TESSERA_KMS_ROOT_KEY (64 hex digits) gives the key itself instead. Default: kms.key in the data directory').env('TESSERA_KMS_ROOT_KEY_FILE').default(''))
     .addOption(new Option('--kms-previous-root-key-file <files>', 'comma-separated files of root keys being retired: master keys sealed under them still open, and `tessera admin kms rewrap` re-seals them under the current one; drop this once the rewrap reports none left. TESSERA_KMS_PREVIOUS_ROOT_KEYS (comma-separated hex) gives the keys themselves instead').env('TESSERA_KMS_PREVIOUS_ROOT_KEY_FILE').default(''))
@@ -168,6 +171,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     region: opts.region,
     domains: list(opts.domain),
     sigv2: onOff('--sigv2', opts.sigv2),
+    ...trustedProxiesConfig(opts.trustedProxies),
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
     ...(opts.kmsPreviousRootKeyFile ? { kmsPreviousRootKeyFiles: list(opts.kmsPreviousRootKeyFile) } : {}),
@@ -201,6 +205,14 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     ...(process.env.TESSERA_ROOT_ACCESS_KEY ? { rootAccessKey: process.env.TESSERA_ROOT_ACCESS_KEY } : {}),
     ...(process.env.TESSERA_ROOT_SECRET_KEY ? { rootSecretKey: process.env.TESSERA_ROOT_SECRET_KEY } : {}),
   };
+}
+
+/** --trusted-proxies, checked now, so a role given a malformed one fails at start. */
+export function trustedProxiesConfig(value: string): { trustedProxies?: string[] } {
+  const entries = list(value);
+  if (entries.length === 0) return {};
+  TrustedProxies.parse(entries);
+  return { trustedProxies: entries };
 }
 
 /** The listener's TLS files, checked now, so a role with an unreadable certificate fails at start. */

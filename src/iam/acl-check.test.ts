@@ -5,7 +5,7 @@ import { accountCanonicalId, aclInForce, cannedAcl, groupUris, privateAcl } from
 import { accountId, type Acl, type Identity } from './types.js';
 
 const root: Identity = { kind: 'root', accessKeyId: 'ROOT', arn: `arn:aws:iam::${accountId}:root` };
-const user: Identity = { kind: 'user', accessKeyId: 'USER', userName: 'alice', arn: `arn:aws:iam::${accountId}:user/alice`, policies: [] };
+const user: Identity = { kind: 'user', accessKeyId: 'USER', userName: 'alice', userId: 'AIDAALICE', arn: `arn:aws:iam::${accountId}:user/alice`, policies: [] };
 const anonymous: Identity = { kind: 'anonymous' };
 const open = { ignorePublic: false };
 

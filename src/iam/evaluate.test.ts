@@ -10,7 +10,7 @@ const on: PublicAccessBlock = { BlockPublicAcls: true, IgnorePublicAcls: true, B
 const root: Identity = { kind: 'root', accessKeyId: 'ROOT', arn: accountRootArn };
 const anonymous: Identity = { kind: 'anonymous' };
 const userArn = (name: string) => `arn:aws:iam::000000000000:user/${name}`;
-const user = (name: string, policies: string[] = []): Identity => ({ kind: 'user', accessKeyId: `K${name}`, userName: name, arn: userArn(name), policies });
+const user = (name: string, policies: string[] = []): Identity => ({ kind: 'user', accessKeyId: `K${name}`, userName: name, userId: `AIDA${name.toUpperCase()}`, arn: userArn(name), policies });
 
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 const actions = ['s3:GetObject', 's3:Get*', 's3:*', '*', 's3:PutObject', 's3:ListBucket', 's3:?etObject', 's3:getobject', 's3:DeleteObject'];

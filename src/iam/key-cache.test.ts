@@ -19,13 +19,13 @@ test('KeyCache - answers the root key and active user keys with their identity, 
     await cache.refresh();
     assert.equal(cache.secretFor(root.accessKeyId), 'root-secret');
     assert.deepEqual(cache.identityFor(root.accessKeyId), { kind: 'root', accessKeyId: root.accessKeyId, arn: 'arn:aws:iam::000000000000:root' });
-    await store.createUser('alice');
+    const alice = await store.createUser('alice');
     const key = await store.createAccessKey('alice');
     await store.attachPolicy({ userName: 'alice', policyName: 'read', document: policy });
     assert.equal(cache.secretFor(key.accessKeyId), undefined, 'not before a refresh');
     await cache.refresh();
     assert.equal(cache.secretFor(key.accessKeyId), key.secretAccessKey);
-    assert.deepEqual(cache.identityFor(key.accessKeyId), { kind: 'user', accessKeyId: key.accessKeyId, userName: 'alice', arn: 'arn:aws:iam::000000000000:user/alice', policies: [policy] });
+    assert.deepEqual(cache.identityFor(key.accessKeyId), { kind: 'user', accessKeyId: key.accessKeyId, userName: 'alice', userId: alice.userId, arn: 'arn:aws:iam::000000000000:user/alice', policies: [policy] });
     await store.setAccessKeyStatus(key.accessKeyId, 'Inactive');
     await cache.refresh();
     assert.equal(cache.secretFor(key.accessKeyId), undefined, 'an inactive key is unknown');
@@ -33,7 +33,7 @@ test('KeyCache - answers the root key and active user keys with their identity, 
     await store.setAccessKeyStatus(key.accessKeyId, 'Active');
     await store.detachPolicy({ userName: 'alice', policyName: 'read' });
     await cache.refresh();
-    assert.deepEqual(cache.identityFor(key.accessKeyId), { kind: 'user', accessKeyId: key.accessKeyId, userName: 'alice', arn: 'arn:aws:iam::000000000000:user/alice', policies: [] });
+    assert.deepEqual(cache.identityFor(key.accessKeyId), { kind: 'user', accessKeyId: key.accessKeyId, userName: 'alice', userId: alice.userId, arn: 'arn:aws:iam::000000000000:user/alice', policies: [] });
     await store.deleteAccessKey(key.accessKeyId);
     await cache.refresh();
     assert.equal(cache.secretFor(key.accessKeyId), undefined, 'a deleted key is unknown');

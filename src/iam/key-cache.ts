@@ -84,6 +84,7 @@ function entriesOf(snapshot: IamSnapshot): Map<string, CachedKey> {
       kind: 'user' as const,
       accessKeyId: record.accessKeyId,
       userName: record.userName,
+      userId: user.record.userId,
       arn: userArn(record.userName),
       policies: Object.freeze(user.policies.map((p) => p.document)),
     });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parsePolicy } from './policy.js';
+import { accountRootArn, parsePolicy } from './policy.js';
+import { accountCanonicalId } from './acl.js';
 import { PolicyError } from './policy-error.js';
 import { isPublicPolicy } from './public.js';
 
@@ -18,6 +19,7 @@ test('policy - a bucket policy AWS would refuse raises PolicyError with its mess
     [bucket({ ...read, Effect: 'Maybe' }), 'Invalid effect: Maybe'],
     [bucket({ ...read, Principal: undefined }), 'Missing required field Principal'],
     [bucket({ ...read, Principal: { AWS: 'bob' } }), 'Invalid principal in policy'],
+    [bucket({ ...read, Principal: { CanonicalUser: 'f'.repeat(64) } }), 'Invalid principal in policy'],
     [bucket({ ...read, Action: 's3:GetObjekt' }), 'Policy has invalid action'],
     [bucket({ ...read, Resource: 'arn:aws:s3:::other/*' }), 'Policy has invalid resource'],
     [bucket({ ...read, Resource: '*' }), 'Policy has invalid resource'],
@@ -51,4 +53,9 @@ test('policy - public by AWS\'s definition unless a condition pins it to fixed v
   assert.ok(isPublicPolicy(parseBucket(bucket({ ...read, Condition: { StringLike: { 'aws:PrincipalAccount': '0*' } } }))));
   assert.ok(isPublicPolicy(parseBucket(bucket({ ...read, Condition: { StringLike: { 'aws:Referer': 'https://example.com/*' } } }))));
   assert.ok(!isPublicPolicy(parseBucket(bucket({ ...read, Effect: 'Deny' }))));
+});
+
+test('policy - a CanonicalUser principal with the account\'s canonical id names the account, as its root ARN', () => {
+  const policy = parseBucket(bucket({ ...read, Principal: { CanonicalUser: accountCanonicalId } }));
+  assert.deepEqual(policy.statements[0]!.principal, { everyone: false, arns: [accountRootArn], others: [] });
 });

@@ -2,6 +2,7 @@
 // shape the evaluator reads: actions lower-cased, principals normalised to ARNs, conditions parsed once.
 // A document AWS would refuse raises PolicyError with AWS's message.
 import { accountId } from './types.js';
+import { accountCanonicalId } from './acl.js';
 import { isS3Action } from './actions.js';
 import { parseConditions, type Condition } from './conditions.js';
 import { PolicyError } from './policy-error.js';
@@ -15,7 +16,7 @@ export interface Principals {
   everyone: boolean;
   /** IAM ARNs; an account id is normalised to its root ARN. */
   arns: string[];
-  /** Service, CanonicalUser and Federated principals, kept only so they can never match a request here. */
+  /** Service and Federated principals, kept only so they can never match a request here. */
   others: string[];
 }
 
@@ -148,7 +149,14 @@ function parsePrincipals(raw: unknown): Principals {
         if (name === '*') out.everyone = true;
         else out.arns.push(principalArn(name));
       }
-    } else if (kind === 'CanonicalUser' || kind === 'Service' || kind === 'Federated') {
+    } else if (kind === 'CanonicalUser') {
+      // A canonical user id names an account (AWS turns it into the account's ARN): here the one account's
+      // id is its root ARN, and any other names no account, which AWS refuses.
+      for (const name of names) {
+        if (name !== accountCanonicalId) throw new PolicyError('Invalid principal in policy');
+        out.arns.push(accountRootArn);
+      }
+    } else if (kind === 'Service' || kind === 'Federated') {
       out.others.push(...names.map((n) => `${kind}:${n}`));
     } else {
       throw new PolicyError('Invalid principal in policy');

@@ -17,6 +17,8 @@ export type Identity =
     kind: 'user';
     accessKeyId: string;
     userName: string;
+    /** The user's unique id (AIDA...): aws:userid, which a user deleted and re-created under its name does not keep. */
+    userId: string;
     /** arn:aws:iam::<accountId>:user/<userName> */
     arn: string;
     /** The user's attached identity policies, as the JSON documents they were attached as. */

@@ -8,7 +8,8 @@ import { readBucketOrNull, readStorePublicAccessBlock } from './bucket-access.js
 import type { PublicAccessBlock } from '../iam/types.js';
 import { parsePolicy, type Policy } from '../iam/policy.js';
 import { isPublicPolicy } from '../iam/public.js';
-import { accessCacheEntriesMax, accessCacheTtlMs } from '../constants.js';
+import { DecisionCache } from '../iam/decision-cache.js';
+import { accessCacheEntriesMax, accessCacheTtlMs, decisionCacheEntriesMax } from '../constants.js';
 
 export interface BucketAccess {
   record: BucketRecord | null;
@@ -27,6 +28,11 @@ class AccessCache {
   readonly #buckets = new Map<string, Timed<Promise<BucketAccess>>>();
   readonly #policies = new Map<string, Policy>();
   #store: Timed<Promise<PublicAccessBlock>> | undefined;
+  /**
+   * The evaluator's decisions, scoped by the objects above (a bucket's BucketAccess, the store's setting's
+   * promise) and the identity: a reload replaces them, which retires every decision made from the old ones.
+   */
+  readonly decisions = new DecisionCache(decisionCacheEntriesMax);
 
   constructor(readonly meta: MetaStore) {}
 

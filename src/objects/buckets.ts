@@ -27,7 +27,9 @@ export async function createBucket(ctx: ObjectContext, name: string, owner: stri
   const existing = await ctx.meta.get(keys.bucket(name));
   if (existing) {
     const record = decodeRecord<BucketRecord>(existing);
-    if (record.owner === owner && !record.deleting) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
+    // Every bucket is the one account's, whichever of its keys created it (records written before this
+    // name that key as owner), so re-creating one is BucketAlreadyOwnedByYou for any signer of the account.
+    if (!record.deleting) throw new ObjectError('BucketAlreadyOwnedByYou', undefined, { extra: { BucketName: name } });
     throw new ObjectError('BucketAlreadyExists', undefined, { extra: { BucketName: name } });
   }
   const record: BucketRecord = {

@@ -17,6 +17,7 @@ export type VersioningState = 'Unversioned' | 'Enabled' | 'Suspended';
 export interface BucketRecord {
   name: string;
   createdMs: number;
+  /** The account's canonical id (records written before the account owned buckets name the creating key). */
   owner: string;
   region: string;
   versioning: VersioningState;

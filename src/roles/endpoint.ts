@@ -18,6 +18,7 @@ import { drainerOf } from './drain.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 import { readTlsFiles, reloadOnSighup, type TlsFiles, type TlsMaterial } from '../util/tls.js';
 import type { S3Config } from '../s3/context.js';
+import { TrustedProxies } from '../s3/client-address.js';
 
 export interface EndpointOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -30,6 +31,8 @@ export interface EndpointOptions {
   domains: string[];
   /** Whether SigV2 (header and presigned) is accepted; default true, as AWS still does in most regions. */
   sigv2?: boolean;
+  /** Addresses or CIDR blocks of proxies whose X-Forwarded-For names the client (TrustedProxies.parse). */
+  trustedProxies?: readonly string[];
   /** The store-wide Block Public Access settings all on (true, the default) or all off. */
   blockPublicAccess?: boolean;
   credentials: RootCredentials;
@@ -87,6 +90,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       identityFor: (id: string) => options.keys.identityFor(id),
       nowMs: () => Date.now(),
       sigv2: options.sigv2 ?? true,
+      ...(options.trustedProxies?.length ? { trustedProxies: TrustedProxies.parse(options.trustedProxies) } : {}),
     },
   };
   // `--block-public-access off` stores the store-wide setting off (as `admin public-access-block set --all

@@ -98,6 +98,8 @@ export interface EndpointConfig {
   shutdownTimeoutMs?: number;
   /** Whether SigV2 (header and presigned) is accepted; default true. */
   sigv2?: boolean;
+  /** `--trusted-proxies`: proxies whose X-Forwarded-For names the client (aws:SourceIp, per-IP limits, the access log). */
+  trustedProxies?: readonly string[];
   /** The store-wide Block Public Access settings all on (true, the default) or all off. */
   blockPublicAccess?: boolean;
   log?: Logger;
@@ -201,6 +203,7 @@ export async function serveStores(
       region: config.region,
       domains: config.domains,
       ...(config.sigv2 !== undefined ? { sigv2: config.sigv2 } : {}),
+      ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
       ...(config.blockPublicAccess !== undefined ? { blockPublicAccess: config.blockPublicAccess } : {}),
       credentials,

@@ -15,6 +15,9 @@ export interface AccessFacts {
   key?: string;
   /** The S3 error code the request was answered with. */
   errorCode?: string;
+  /** The client's address when a trusted proxy forwarded it (remoteAddress is then the client's, this the proxy's). */
+  proxyAddress?: string;
+  clientAddress?: string;
 }
 
 export interface AccessTrack {
@@ -88,7 +91,7 @@ function accessLine(track: AccessTrack, requestId: string, req: IncomingMessage,
     bytesIn: track.bytesIn,
     bytesOut: req.socket.bytesWritten - track.bytesWrittenBefore,
     durationMs: Math.round((performance.now() - track.startMs) * 10) / 10,
-    remoteAddress: req.socket.remoteAddress,
+    remoteAddress: track.facts.clientAddress ?? req.socket.remoteAddress,
   };
 }
 
@@ -111,6 +114,7 @@ export function accessFields(line: AccessLine): Record<string, unknown> {
     bytesOut: line.bytesOut,
     durationMs: line.durationMs,
     remoteAddress: line.remoteAddress,
+    ...(facts.proxyAddress !== undefined ? { proxyAddress: facts.proxyAddress } : {}),
   };
 }
 
@@ -133,5 +137,6 @@ export function accessJson(line: AccessLine): string {
   if (line.aborted) json += ',"aborted":true';
   json += `,"bytesIn":${line.bytesIn},"bytesOut":${line.bytesOut},"durationMs":${line.durationMs}`;
   if (line.remoteAddress !== undefined) json += `,"remoteAddress":${jsonString(line.remoteAddress)}`;
+  if (facts.proxyAddress !== undefined) json += `,"proxyAddress":${jsonString(facts.proxyAddress)}`;
   return json;
 }

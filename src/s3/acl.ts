@@ -168,9 +168,10 @@ export function aclXml(acl: Acl): XmlNode {
  * AccessControlListNotSupported (CreateBucket answers InvalidBucketAclWithObjectOwnership); under
  * BlockPublicAcls a public ACL is 403 AccessDenied.
  *
- * Unlike AWS, "private" is accepted under BucketOwnerEnforced too: in a one-account store it grants exactly
- * what bucket-owner-full-control does, and tools send it by default (rclone's acl setting, boto3 scripts),
- * which AWS's refusal would break for nothing.
+ * Unlike AWS's documented rule (bucket-owner-full-control, canned or as XML, is the one ACL such a write
+ * may carry), "private" is accepted under BucketOwnerEnforced too: in a one-account store it grants exactly
+ * what bucket-owner-full-control does, and Debian's rclone sends it on every upload with default settings
+ * (its sync fails on AccessControlListNotSupported when it is refused, as tried against this code).
  */
 export function checkAclAllowed(
   bucket: Pick<BucketRecord, 'ownership' | 'ownershipRemoved' | 'publicAccessBlock'>,

@@ -17,6 +17,7 @@ import type { RequestAuth } from './authenticate.js';
 import { header, type RequestContext } from './context.js';
 import { S3Error } from './errors.js';
 import { parseCopySource } from './copy-source.js';
+import { clientAddressOf } from './client-address.js';
 
 /** What authorization reads of a request: the handler's context, possibly before its auth is known. */
 export type AccessContext = Pick<RequestContext, 'req' | 'query' | 'bucket' | 'key' | 'objects' | 'config'> & { auth: RequestAuth | null; identity: Identity };
@@ -72,23 +73,36 @@ async function decide(c: AccessContext, action: string, level: ResourceLevel, ke
   // The root with no bucket policy to deny it: nothing to evaluate (the small-GET path).
   if (identity.kind === 'root' && !bucket?.policy && !bucket?.policyBroken) return { decision: 'allow', ...(bucket ? { bucket } : {}) };
   if (bucket?.policyBroken) return { decision: identity.kind === 'root' ? 'allow' : 'deny', bucket };
-  const store = await cache.storePublicAccessBlock();
-  const publicAccessBlock = strictest(store, bucket?.record?.publicAccessBlock);
-  const identityPolicies: Policy[] = [];
-  if (identity.kind === 'user') {
-    for (const text of identity.policies) {
-      const policy = cache.identityPolicy(text);
-      if (!policy) return { decision: 'deny', ...(bucket ? { bucket } : {}) };
-      identityPolicies.push(policy);
-    }
-  }
-  const tags = level === 'object' && (bucket?.policy?.readsObjectTags || identityPolicies.some((p) => p.readsObjectTags)) ? await objectTags(c, key) : undefined;
+  const storeBlock = cache.storePublicAccessBlock();
+  const readsTags = level === 'object' && (bucket?.policy?.readsObjectTags || (identity.kind === 'user' && identity.policies.some((text) => cache.identityPolicy(text)?.readsObjectTags)));
+  const tags = readsTags ? await objectTags(c, key) : undefined;
   const request = { identity, action, resource: resourceArn(level, c.bucket, key), values: conditionValues(c, identity, tags) };
-  const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
-  let decision = evaluate(request, inputs);
-  // The ACL is asked only when the policies neither allowed nor denied: an object's ACL costs a read.
+  // A decision made from the same identity, bucket record and store setting, for a request reading the
+  // same condition values, is remembered; one that read the object's tags is not (they are not in its
+  // scope), nor one about a bucket that does not exist (its record is read afresh each time, so its
+  // entries could never be found again and would only push out others).
+  const decisions = cache.decisions;
+  const cacheKey = readsTags || (bucket && !bucket.record) ? undefined : decisions.keyOf([identity, bucket, storeBlock], action, request.resource);
+  let decision = cacheKey === undefined ? undefined : decisions.lookup(cacheKey, request.values, c.config.nowMs());
+  let publicAccessBlock: PublicAccessBlock | undefined;
+  if (decision === undefined) {
+    const identityPolicies: Policy[] = [];
+    if (identity.kind === 'user') {
+      for (const text of identity.policies) {
+        const policy = cache.identityPolicy(text);
+        if (!policy) return { decision: 'deny', ...(bucket ? { bucket } : {}) };
+        identityPolicies.push(policy);
+      }
+    }
+    publicAccessBlock = strictest(await storeBlock, bucket?.record?.publicAccessBlock);
+    const inputs = { identityPolicies, bucketPolicy: bucket?.policy, bucketPolicyPublic: bucket?.policyPublic ?? false, publicAccessBlock, aclAllows: false };
+    decision = cacheKey === undefined ? evaluate(request, inputs) : decisions.evaluate(cacheKey, request, inputs);
+  }
+  // The ACL is asked only when the policies neither allowed nor denied (so a grant allows, as evaluate()
+  // with aclAllows would answer): an object's ACL costs a read.
   if (decision === 'implicit' && bucket?.record && level !== 'service') {
-    if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = evaluate(request, { ...inputs, aclAllows: true });
+    publicAccessBlock ??= strictest(await storeBlock, bucket.record.publicAccessBlock);
+    if (await aclAllows(c, bucket.record, action, level, key, publicAccessBlock)) decision = 'allow';
   }
   return { decision, ...(bucket ? { bucket } : {}) };
 }
@@ -145,14 +159,15 @@ const single = (value: string | undefined): readonly string[] | undefined => (va
 export function conditionValues(c: AccessContext, identity: Identity, objectTags?: Record<string, string>): ConditionValues {
   return (key: string): readonly string[] | undefined => {
     switch (key) {
-      case 'aws:sourceip': return single(clientIp(c.req.socket.remoteAddress));
+      case 'aws:sourceip': return single(clientAddressOf(c.config.trustedProxies, c.req));
       case 'aws:securetransport': return [(c.req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false'];
       case 'aws:currenttime': return [new Date(c.config.nowMs()).toISOString()];
       case 'aws:epochtime': return [String(Math.floor(c.config.nowMs() / 1000))];
       case 'aws:referer': return single(header(c, 'referer'));
       case 'aws:useragent': return single(header(c, 'user-agent'));
       case 'aws:username': return identity.kind === 'user' ? [identity.userName] : undefined;
-      case 'aws:userid': return identity.kind === 'user' ? [identity.userName] : identity.kind === 'root' ? [accountId] : undefined;
+      // AWS's values: an IAM user's unique id, the account id for the root, "anonymous" for an unsigned request.
+      case 'aws:userid': return [identity.kind === 'user' ? identity.userId : identity.kind === 'root' ? accountId : 'anonymous'];
       case 'aws:principalarn': return identity.kind === 'anonymous' ? undefined : [identity.arn];
       case 'aws:principalaccount': return identity.kind === 'anonymous' ? undefined : [accountId];
       case 'aws:principaltype': return [identity.kind === 'user' ? 'User' : identity.kind === 'root' ? 'Account' : 'Anonymous'];
@@ -182,11 +197,6 @@ export function conditionValues(c: AccessContext, identity: Identity, objectTags
         return undefined;
     }
   };
-}
-
-/** The client's address; an IPv4 client of a dual-stack socket comes as ::ffff:a.b.c.d, which the CIDR check maps. */
-function clientIp(address: string | undefined): string | undefined {
-  return address;
 }
 
 /** A tag of the x-amz-tagging header (URL-encoded key=value pairs); tag keys are case-sensitive. */

@@ -10,6 +10,7 @@ import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
 import type { ByteMeter } from '../util/rate-limiter.js';
 import { pacedStream } from '../util/paced-stream.js';
+import type { TrustedProxies } from './client-address.js';
 
 export interface S3Config {
   region: string;
@@ -22,6 +23,8 @@ export interface S3Config {
   nowMs(): number;
   /** Whether SigV2 (header and presigned) is accepted: `--sigv2 on|off`. */
   sigv2: boolean;
+  /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`); unset: the socket's peer is the client. */
+  trustedProxies?: TrustedProxies;
 }
 
 export interface RequestContext {

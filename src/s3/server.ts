@@ -25,6 +25,7 @@ import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
 import type { Logger } from '../util/log.js';
 import { joinMeters, RateRefusal, type ByteMeter, type RateLimiter } from '../util/rate-limiter.js';
+import { clientAddressOf } from './client-address.js';
 
 export interface S3ServerOptions {
   objects: ObjectContext;
@@ -270,7 +271,11 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (preflight) facts.operation = 'CorsPreflight';
     // The per-IP limit comes before the signature check, so a flood of forged requests costs no HMAC.
     const limits = root ? undefined : options.limits;
-    let meter = limits?.active ? admitted(limits.admit({ ip: limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
+    const client = clientAddressOf(options.config.trustedProxies, req);
+    const forwarded = client !== req.socket.remoteAddress;
+    if (forwarded && client !== undefined) Object.assign(facts, { clientAddress: client, proxyAddress: req.socket.remoteAddress });
+    // The rate limits' own trustedProxies (their file) still apply to a peer --trusted-proxies does not name.
+    let meter = limits?.active ? admitted(limits.admit({ ip: forwarded && client !== undefined ? client : limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']) })) : undefined;
     if (preflight) {
       await handleCorsPreflight({ req, res, requestId, objects: options.objects, bucket: address.bucket!, key: address.key });
       settleBody(req, res);

@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketPolicyCommand, GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { createUserWithKey, signingAs, type UserKey } from '../helpers/iam.js';
@@ -107,6 +107,49 @@ test('Bucket policy - naming a user grants it without an identity policy; its De
   assert.equal((await raw(signingAs(server, reader), { path: `/${Bucket}/readme.txt` })).status, 200);
 });
 
+test('Cached decisions - each change to what a decision was made from applies on the very next request', async () => {
+  const flips = 'flips';
+  await s3.send(new CreateBucketCommand({ Bucket: flips }));
+  await s3.send(new PutObjectCommand({ Bucket: flips, Key: 'k', Body: 'k' }));
+  const user = await createUserWithKey(server, 'flipper');
+  const as = signingAs(server, user);
+  const path = `/${flips}/k`;
+  // Each state is asked twice, so the second answer comes from the decision the first one left.
+  const expect = async (who: typeof server, status: number, what: string) => {
+    for (let i = 0; i < 2; i++) assert.equal((await raw(who, { path })).status, status, `${what} (request ${i + 1})`);
+  };
+  const iam = async (path: string, body: unknown) => {
+    const res = await raw(server, { method: 'POST', path: `/_tessera/admin/iam/${path}`, body: JSON.stringify(body) });
+    assert.equal(res.status, 200, res.text);
+  };
+  await expect(as, 403, 'no policy');
+  await iam('policies/attach', { userName: 'flipper', policyName: 'read', document: doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*` }]) });
+  await expect(as, 200, 'identity policy attached');
+  await s3.send(new PutBucketPolicyCommand({ Bucket: flips, Policy: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*`, Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }]) }));
+  await expect(as, 403, 'bucket policy denies every address outside 10/8');
+  await expect(server, 403, 'the root too');
+  await s3.send(new PutBucketPolicyCommand({ Bucket: flips, Policy: doc([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${flips}/*`, Condition: { NotIpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '::1/128'] } } }]) }));
+  await expect(as, 200, 'bucket policy denies only other addresses');
+  await expect(server, 200, 'the root again');
+  await s3.send(new DeleteBucketPolicyCommand({ Bucket: flips }));
+  await expect(as, 200, 'bucket policy deleted');
+  await iam('policies/detach', { userName: 'flipper', policyName: 'read' });
+  await expect(as, 403, 'identity policy detached');
+});
+
+test('aws:userid - a user\'s is its unique id (AIDA...), not its name, as AWS defines it', async () => {
+  const created = await raw(server, { method: 'POST', path: '/_tessera/admin/iam/users/create', body: JSON.stringify({ userName: 'idholder' }) });
+  const userId = (JSON.parse(created.text) as { userId: string }).userId;
+  assert.match(userId, /^AIDA[A-Z0-9]+$/);
+  const attached = await raw(server, { method: 'POST', path: '/_tessera/admin/iam/policies/attach', body: JSON.stringify({ userName: 'idholder', policyName: 'own', document: doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/ids/\${aws:userid}/*` }]) }) });
+  assert.equal(attached.status, 200, attached.text);
+  const key = JSON.parse((await raw(server, { method: 'POST', path: '/_tessera/admin/iam/keys/create', body: JSON.stringify({ userName: 'idholder' }) })).text) as { accessKeyId: string; secretAccessKey: string };
+  for (const Key of [`ids/${userId}/a.txt`, 'ids/idholder/a.txt']) await s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }));
+  const as = signingAs(server, key);
+  assert.equal((await raw(as, { path: `/${Bucket}/ids/${userId}/a.txt` })).status, 200);
+  assertS3Error(await raw(as, { path: `/${Bucket}/ids/idholder/a.txt` }), 403, 'AccessDenied');
+});
+
 test('Object tags - s3:ExistingObjectTag lets a user read only objects tagged so', async () => {
   await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/open.txt', Body: 'open', Tagging: 'class=public' }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'tagged/closed.txt', Body: 'closed', Tagging: 'class=secret' }));
@@ -134,4 +177,19 @@ test('ListBuckets - the root key sees the buckets a user of the account created'
   assert.equal(listed.status, 200, listed.text);
   assert.match(listed.text, /<Name>made-by-user<\/Name>/);
   assert.match(listed.text, new RegExp(`<Name>${Bucket}</Name>`));
+});
+
+test('Bucket owner - the account owns a bucket a user created: its ACL names the account, and re-creating it by another key is the owner\'s re-create', async () => {
+  const maker = await createUserWithKey(server, 'maker2', { make: doc([{ Effect: 'Allow', Action: ['s3:CreateBucket', 's3:GetBucketAcl'], Resource: '*' }]) });
+  const other = await createUserWithKey(server, 'maker3', { make: doc([{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: '*' }]) });
+  assert.equal((await raw(signingAs(server, maker), { method: 'PUT', path: '/owned-by-account' })).status, 200);
+  const rootAcl = await raw(server, { path: '/owned-by-account', query: { acl: '' } });
+  const makerAcl = await raw(signingAs(server, maker), { path: '/owned-by-account', query: { acl: '' } });
+  const listed = await raw(server, { path: '/' });
+  const ownerId = /<Owner><ID>([0-9a-f]{64})<\/ID>/.exec(listed.text)?.[1];
+  assert.ok(ownerId, listed.text);
+  for (const acl of [rootAcl, makerAcl]) assert.match(acl.text, new RegExp(`<Owner><ID>${ownerId}</ID>`), acl.text);
+  // us-east-1's legacy answer to the owner re-creating its bucket is 200; another account would get 409 BucketAlreadyExists.
+  assert.equal((await raw(signingAs(server, other), { method: 'PUT', path: '/owned-by-account' })).status, 200);
+  assert.equal((await raw(server, { method: 'PUT', path: '/owned-by-account' })).status, 200);
 });

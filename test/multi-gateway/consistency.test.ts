@@ -12,6 +12,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketPolicyCommand,
   DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   GetBucketTaggingCommand,
@@ -22,6 +23,7 @@ import {
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   ListPartsCommand,
+  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -118,6 +120,43 @@ test('multi-gateway - three gateways on one PostgreSQL behind HAProxy act as one
         } finally {
           client.destroy();
         }
+      }
+    });
+
+    await t.test('IAM - a policy attached, a bucket policy put and a policy detached through one gateway reach the others\' cached decisions within the poll bound', async () => {
+      const admin = async (path: string, body: unknown) => {
+        const url = new URL(`/_tessera/admin/iam/${path}`, `http://${gateways[0]!.address}`);
+        const bytes = Buffer.from(JSON.stringify(body));
+        const res = await fetch(url, { method: 'POST', body: bytes, headers: signRequest({ method: 'POST', url, region: file.region, body: bytes, accessKeyId: file.accessKeyId, secretAccessKey: file.secretAccessKey }) });
+        assert.ok(res.status === 200 || res.status === 201, await res.clone().text());
+        return (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+      };
+      await gw[0]!.send(new PutObjectCommand({ Bucket, Key: 'iam/cached.txt', Body: 'cached' }));
+      await admin('users/create', { userName: 'cached' });
+      const key = await admin('keys/create', { userName: 'cached' });
+      const users = gateways.map((g) => new S3Client({ endpoint: `http://${g.address}`, region: file.region, forcePathStyle: true, credentials: key, maxAttempts: 1 }));
+      const answerOf = (client: S3Client) => client.send(new GetObjectCommand({ Bucket, Key: 'iam/cached.txt' })).then(() => 'allowed', (err: { name: string }) => err.name);
+      // Every gateway answers (and remembers) a decision before each change; the change must replace it.
+      const expectEverywhere = async (want: string, what: string) => {
+        for (const [i, client] of users.entries()) {
+          await waitFor(`${what} on ${gateways[i]!.name}`, 10_000, async () => ((await answerOf(client)) === want ? true : undefined));
+          assert.equal(await answerOf(client), want, `${what} on ${gateways[i]!.name}, asked again`);
+        }
+      };
+      const readPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/iam/*` }] });
+      const denyPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::000000000000:user/cached' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/iam/*` }] });
+      try {
+        await expectEverywhere('AccessDenied', 'no policy yet');
+        await admin('policies/attach', { userName: 'cached', policyName: 'read', document: readPolicy });
+        await expectEverywhere('allowed', 'the attached policy');
+        await gw[0]!.send(new PutBucketPolicyCommand({ Bucket, Policy: denyPolicy }));
+        await expectEverywhere('AccessDenied', 'the bucket policy\'s Deny');
+        await gw[1]!.send(new DeleteBucketPolicyCommand({ Bucket }));
+        await expectEverywhere('allowed', 'the bucket policy deleted');
+        await admin('policies/detach', { userName: 'cached', policyName: 'read' });
+        await expectEverywhere('AccessDenied', 'the policy detached');
+      } finally {
+        for (const client of users) client.destroy();
       }
     });
 

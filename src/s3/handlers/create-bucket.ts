@@ -37,7 +37,9 @@ export async function handleCreateBucket(c: RequestContext): Promise<void> {
   // Under BucketOwnerEnforced the one accepted ACL is the owner's FULL_CONTROL, which is no ACL at all.
   const acl = requested && ownership !== 'BucketOwnerEnforced' ? { acl: requested.acl } : {};
   try {
-    await createBucket(c.objects, bucket, signerOf(c), { objectLock: objectLockRequested(c), ownership, ...acl });
+    // The account owns the bucket, as in AWS, whichever user's key created it: signerOf only refuses anonymous.
+    signerOf(c);
+    await createBucket(c.objects, bucket, accountCanonicalId, { objectLock: objectLockRequested(c), ownership, ...acl });
   } catch (err) {
     // S3's legacy answer in us-east-1: re-creating a bucket you own succeeds and changes nothing (its
     // objects, versioning and tags stay). Every other region answers 409 BucketAlreadyOwnedByYou.

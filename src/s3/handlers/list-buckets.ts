@@ -31,7 +31,7 @@ function encodeToken(name: string): string {
 
 export async function handleListBuckets(c: RequestContext): Promise<void> {
   // The root and any user allowed s3:ListAllMyBuckets see all of the account's buckets, as in AWS,
-  // whichever key created them (a bucket's owner record names that key).
+  // whichever key created them (the account owns every bucket).
   const max = parseMaxBuckets(c.query.get('max-buckets'));
   const token = c.query.get('continuation-token');
   const prefix = c.query.get('prefix');
