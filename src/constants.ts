@@ -27,9 +27,11 @@ export const headersTimeoutMs = 60 * 1000;
 // Unread body an early answer (an error before the handler read the body) still reads and discards to keep
 // the connection; a longer or unknown rest is cut off by closing the connection after the answer.
 export const refusedBodyDrainBytesMax = 1 * MiB;
-// What a connection closed that way still reads and drops, so the client is not reset before it reads the answer.
-export const refusedBodyLingerBytesMax = 4 * MiB;
-export const refusedBodyLingerMs = 1000;
+// What a connection closed that way still reads and drops, so the client is not reset before it reads the answer:
+// clients such as Python's http.client (boto3) send the whole body before reading, and a reset throws the
+// answer away. 1 s was too short for a loaded machine or a slow link (an 8 MiB UploadPart lost its error).
+export const refusedBodyLingerBytesMax = 16 * MiB;
+export const refusedBodyLingerMs = 10_000;
 // Longer than clients' idle timeouts (SDKs, CLIs), so a client never reuses a connection the server is closing.
 export const keepAliveTimeoutMs = 65 * 1000;
 

@@ -193,6 +193,30 @@ test('Refused bodies - any early error on a large body closes the connection ins
   assert.ok(written < 64 * MiB, `the server read all ${written} bytes of a refused body`);
 });
 
+test('Refused bodies - a client that sends its whole body before reading gets the early answer even when it pauses for over a second', async () => {
+  // Python's http.client (boto3) writes the whole body before it reads: if the server gives up lingering
+  // while it still writes, the reset throws the answer away and the client sees a broken connection.
+  const bodyBytes = 4 * MiB;
+  const request = await head({ method: 'PUT', path: objectPath('no-such-bucket', 'k'), payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(bodyBytes) } });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let text = '';
+    socket.pause(); // nothing read until the whole body is written
+    socket.on('error', reject);
+    socket.on('connect', async () => {
+      socket.write(request);
+      socket.write(Buffer.alloc(bodyBytes / 2, 'p'));
+      await new Promise((r) => setTimeout(r, 1500));
+      socket.write(Buffer.alloc(bodyBytes / 2, 'p'), () => {
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('end', () => resolve(text));
+        socket.resume();
+      });
+    });
+  });
+  assert.deepEqual(statuses(answer), ['404'], answer);
+});
+
 test('Refused bodies - a small refused body is drained and the connection kept for the next request', async () => {
   const refused = await head({ method: 'PUT', path: objectPath('no-such-bucket', 'k'), body: 'tiny' });
   const next = await head({ method: 'GET', path: objectPath(Bucket, 'canary') });
