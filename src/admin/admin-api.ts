@@ -14,6 +14,7 @@ import { readClusterStatus } from './cluster-status.js';
 import { handleLimitsRoute } from './limits-api.js';
 import { handlePublicAccessRoute } from './public-access-api.js';
 import { handleIamRoute, type IamAdminDeps } from './iam-api.js';
+import { handleKmsRoute, type KmsAdminDeps } from './kms-api.js';
 import type { RateLimiter } from '../util/rate-limiter.js';
 import { isConsoleRequest } from './console.js';
 import { readUsage, usageBucketsMax } from '../objects/usage.js';
@@ -40,6 +41,8 @@ export interface AdminDeps extends LayoutAdminDeps {
   limits?: RateLimiter;
   /** Users, access keys and their policies (`iam/...` routes). */
   iam?: IamAdminDeps;
+  /** The key service's master keys (`kms/...` routes); unset: they answer 501. */
+  kms?: KmsAdminDeps;
   /**
    * Set in a worker of `tessera server --workers N`: every worker's own figures (this one's included),
    * so a metrics scrape or a status answer, whichever worker takes it, covers the whole server.
@@ -90,6 +93,7 @@ export async function handleAdmin(deps: AdminDeps, req: IncomingMessage, res: Se
   if (await handleLimitsRoute(deps.limits, req, res, route, deps.limitsChanged)) return;
   if (await handlePublicAccessRoute(deps.meta, req, res, route)) return;
   if (await handleIamRoute(deps.iam, req, res, route, query)) return;
+  if (await handleKmsRoute(deps.kms, req, res, route)) return;
   switch (route) {
     case 'GET status': {
       const drives = await deps.blocks.driveStatus();

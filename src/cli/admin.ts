@@ -6,6 +6,7 @@ import { layoutCommand, clusterStatusText, type ClusterStatusView } from './admi
 import { limitsCommand } from './admin-limits.js';
 import { publicAccessCommand } from './admin-public-access.js';
 import { keyCommand, policyCommand, userCommand } from './admin-iam.js';
+import { kmsCommand } from './admin-kms.js';
 import type { PassProgress } from '../objects/maintenance.js';
 import type { LifecycleProgress } from '../objects/lifecycle.js';
 import type { DriveStatus, Redundancy } from '../blocks/types.js';
@@ -134,5 +135,6 @@ export function adminCommand(): Command {
   admin.addCommand(userCommand(common));
   admin.addCommand(keyCommand(common));
   admin.addCommand(policyCommand(common));
+  admin.addCommand(kmsCommand(common));
   return admin;
 }

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type { MetaStore } from '../meta/types.js';
 import { accountId } from '../iam/types.js';
-import { KmsError, sseS3KeyId, type DataKey, type EncryptionContext, type KeyService, type KmsKeyInfo } from './types.js';
+import { KmsError, sseS3KeyId, type DataKey, type EncryptionContext, type KeyManager, type KeyService, type KmsKeyInfo } from './types.js';
 import { assert } from '../util/assert.js';
 
 export const kmsRootKeyBytes = 32;
@@ -33,6 +33,8 @@ export interface KmsKeyRecord {
 }
 
 const keySpace = 0x4b; // 'K' keyId → KmsKeyRecord (objects/keys.ts keeps the letter free)
+/** Master keys a store may hold: a listing reads them all in one scan. */
+export const kmsKeysMax = 10_000;
 
 function recordKey(keyId: string): Buffer {
   return Buffer.from(String.fromCharCode(keySpace) + keyId + '\0', 'utf8');
@@ -44,7 +46,7 @@ export function checkKeyId(keyId: string): string {
   return keyId;
 }
 
-export class LocalKeyService implements KeyService {
+export class LocalKeyService implements KeyService, KeyManager {
   constructor(
     private readonly meta: MetaStore,
     private readonly rootKey: Buffer,
@@ -76,6 +78,12 @@ export class LocalKeyService implements KeyService {
     const created = await this.meta.commit({ checks: [{ key, value: null }], writes: [{ key, value: Buffer.from(JSON.stringify(record)) }] });
     if (!created) throw new KmsError('AlreadyExistsException', `Cannot create KMS key "${keyId}": it exists`);
     return this.infoOf(record);
+  }
+
+  async list(): Promise<KmsKeyInfo[]> {
+    // Key ids are [\w-]: every record key sorts between "K" + "\x01" and "L".
+    const pairs = await this.meta.scan({ start: Buffer.from([keySpace, 1]), end: Buffer.from([keySpace + 1]), limit: kmsKeysMax });
+    return pairs.map((pair) => this.infoOf(JSON.parse(pair.value.toString('utf8')) as KmsKeyRecord));
   }
 
   async describeKey(idOrArn: string): Promise<KmsKeyInfo | undefined> {

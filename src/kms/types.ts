@@ -31,7 +31,15 @@ export interface KmsKeyInfo {
 }
 
 /** AWS KMS's error names; S3 answers them as "KMS.<code>" (s3/errors.ts maps them). */
-export type KmsErrorCode = 'NotFoundException' | 'DisabledException' | 'InvalidCiphertextException' | 'AlreadyExistsException' | 'ValidationException' | 'KMSInternalException';
+export type KmsErrorCode =
+  | 'NotFoundException'
+  | 'DisabledException'
+  | 'InvalidCiphertextException'
+  | 'AlreadyExistsException'
+  | 'ValidationException'
+  | 'KMSInternalException'
+  /** The key service cannot do this (an external KMS manages its keys itself). */
+  | 'UnsupportedOperationException';
 
 export class KmsError extends Error {
   override name = 'KmsError';
@@ -54,4 +62,17 @@ export interface KeyService {
   decryptDataKey(keyId: string, wrapped: string, context: EncryptionContext): Promise<Buffer>;
   /** The key's description, or undefined when there is no such key. */
   describeKey(keyId: string): Promise<KmsKeyInfo | undefined>;
+}
+
+/**
+ * Managing master keys (the admin API, `tessera admin kms`): what the built-in service does. An external KMS
+ * manages its keys itself and answers these with KmsError UnsupportedOperationException.
+ */
+export interface KeyManager {
+  create(options: { keyId?: string; description?: string }): Promise<KmsKeyInfo>;
+  /** Every master key, by key id (the SSE-S3 key among them once made). */
+  list(): Promise<KmsKeyInfo[]>;
+  describeKey(keyId: string): Promise<KmsKeyInfo | undefined>;
+  rotate(keyId: string): Promise<KmsKeyInfo>;
+  setEnabled(keyId: string, enabled: boolean): Promise<KmsKeyInfo>;
 }

@@ -173,7 +173,8 @@ export async function serveStores(
     const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
     const iam = await IamStore.open(stores.meta, iamKey);
     const kmsRootKey = await loadKmsRootKey({ dataDir: config.dataDir, ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}) });
-    objects.kms = new LocalKeyService(stores.meta, kmsRootKey, { region: config.region });
+    const kms = new LocalKeyService(stores.meta, kmsRootKey, { region: config.region });
+    objects.kms = kms;
     keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
@@ -219,6 +220,7 @@ export async function serveStores(
         limits,
         // A change made here is in force here when its answer goes out: the cache reloads before it.
         iam: { store: iam, changed: () => cache.refresh() },
+        kms: { keys: kms, changed: async () => {} },
         // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
         ...(options.worker
           ? {
