@@ -118,6 +118,7 @@ after(async () => {
 });
 
 test('leak - objects of every SSE mode and shape read back whole and say how they are encrypted', { timeout: 180_000 }, async () => {
+  for (const [shape, sizes] of shapes) await write(`plain/${shape}`, sizes, controlMarker, {}, {});
   await createKmsKey(sse, kmsKeyId);
   for (const mode of sseModes) {
     const { write: params, read } = sseParams(mode, { kmsKeyId, customerKeyBase64: customer.base64 });
@@ -131,7 +132,6 @@ test('leak - objects of every SSE mode and shape read back whole and say how the
       assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body), `${key} reads back whole`);
     }
   }
-  for (const [shape, sizes] of shapes) await write(`plain/${shape}`, sizes, controlMarker, {}, {});
 });
 
 function assertEncryptedAs(mode: SseMode, answer: { ServerSideEncryption?: string; SSECustomerAlgorithm?: string; SSEKMSKeyId?: string }, key: string): void {
