@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { shardFiles } from '../ec/helpers.js';
-import { customerKey, sseParams, startSseServer, type SseServer } from './lib.js';
+import { createKmsKey, customerKey, sseParams, startSseServer, type SseServer } from './lib.js';
 
 const bucket = 'bitrot-bucket';
 let sse: SseServer;
 let s3: S3Client;
 
 before(async () => {
-  sse = await startSseServer({ driveCount: 6 });
+  sse = await startSseServer({ driveCount: 6, args: ['--scrub-rate', '500', '--scrub-interval', '0'] });
   s3 = sse.client();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
@@ -80,6 +80,39 @@ test('bitrot on ciphertext - two rotted shards of an SSE-C object (as many as pa
   assert.ok((await getBytes('customer', { ...read, Range: 'bytes=-70000' })).equals(body.subarray(-70_000)));
   await sse.cli('heal');
   for (const [file, bytes] of before) assert.ok((await readFile(file)).equals(bytes), `heal restored ${file}`);
+});
+
+interface ScrubStatus {
+  maintenance: { scrub: { running: boolean; damagedFound: number }; queuedDamage: number; healedFromQueue: number };
+}
+
+/** Starts a scrub pass and waits until it has ended and the damage it queued is repaired. */
+async function scrubToEnd(): Promise<ScrubStatus> {
+  await sse.cli('scrub');
+  for (let i = 0; i < 600; i++) {
+    const status = JSON.parse(await sse.cli('status', '--json')) as ScrubStatus;
+    if (!status.maintenance.scrub.running && status.maintenance.queuedDamage === 0) return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('the scrub did not finish');
+}
+
+test('bitrot on ciphertext - the scrubber finds a flipped byte in a shard of an SSE-KMS object without any read, and the healer rewrites it', { timeout: 120_000 }, async () => {
+  await createKmsKey(sse, 'bitrot-key');
+  await s3.send(new CreateBucketCommand({ Bucket: 'scrubbed' }));
+  const body = randomBytes(1_500_000);
+  const known = new Set(await shardFiles(sse.drives[3]!));
+  await s3.send(new PutObjectCommand({ Bucket: 'scrubbed', Key: 'kms', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'bitrot-key' }));
+  assert.equal((await scrubToEnd()).maintenance.scrub.damagedFound, 0, 'nothing damaged before the flip');
+  const [shard] = (await shardFiles(sse.drives[3]!)).filter((f) => !known.has(f));
+  assert.ok(shard, 'drive 4 holds a shard of the new object');
+  const original = await readFile(shard);
+  await flipByte(shard, 100);
+  const found = await scrubToEnd();
+  assert.ok(found.maintenance.scrub.damagedFound >= 1, 'the scrub found the rotted block');
+  assert.ok((await readFile(shard)).equals(original), 'the healer rewrote the shard as it was written');
+  const got = await s3.send(new GetObjectCommand({ Bucket: 'scrubbed', Key: 'kms' }));
+  assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
 });
 
 test('bitrot on ciphertext - a flipped byte in an inline encrypted object\'s stored data is refused with 500, never served, and other objects still read', { timeout: 120_000 }, async () => {
