@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectContext } from './context.js';
 import { keys } from './keys.js';
-import { decodeRecord, encodeRecord, type StoredChecksum } from './records.js';
+import { decodeRecord, encodeRecord, type ObjectEncryption, type StoredChecksum } from './records.js';
 import type { Write } from '../meta/types.js';
 import { completedUploadRetentionMs } from '../constants.js';
 
@@ -17,12 +17,14 @@ export interface CompletedUploadRecord {
   versionKey: string;
   isNull: boolean;
   checksum?: StoredChecksum;
+  /** The object's encryption, for the answer's headers (the wrapped key is no secret). */
+  encryption?: ObjectEncryption;
   /** sha256 of the part list the completion used, so a retry with another list is told apart. */
   partsDigest: string;
 }
 
 /** What CompleteMultipartUpload answers, first time or replayed. */
-export type CompletionResult = Pick<CompletedUploadRecord, 'etag' | 'versionKey' | 'isNull' | 'checksum'>;
+export type CompletionResult = Pick<CompletedUploadRecord, 'etag' | 'versionKey' | 'isNull' | 'checksum' | 'encryption'>;
 
 function unquote(etag: string): string {
   return etag.trim().replace(/^"(.*)"$/, '$1');

@@ -21,4 +21,6 @@ export interface ObjectContext {
   blocksInFlight?: Set<string>;
   /** The key service that wraps the data keys of SSE-S3 and SSE-KMS objects; set by serveStores. */
   kms?: KeyService;
+  /** --default-encryption: 'AES256' makes SSE-S3 the default of every new object a bucket sets none for. */
+  defaultEncryption?: 'AES256';
 }

@@ -1,7 +1,8 @@
 // CopyObject and UploadPartCopy: the source bytes are streamed into a fresh block (blocks are immutable
 // and never shared between versions), so a copy is independent of its source from the moment it commits.
 import type { ObjectContext } from './context.js';
-import { ingest, discard, readData, objectDataOf } from './data.js';
+import { ingest, discard, readObject, objectDataOf } from './data.js';
+import { defaultEncryptionOf, newSealing, opaqueEtagOf, sealOption, sealedDataOf, type EncryptionRequest } from './sse.js';
 import { installVersion, readBucket } from './key-state.js';
 import { newObjectRecord, redundancyOf, writePrecondition, type WriteConditions } from './put-object.js';
 import type { VersionRecord } from './records.js';
@@ -25,6 +26,12 @@ export interface CopyParams extends WriteConditions {
   lock?: RequestedLock;
   /** The copy's ACL, from the request: a copy never takes the source's. Absent means private. */
   acl?: Acl;
+  /** The bucket the source is in (its KMS context names it). */
+  sourceBucket: string;
+  /** The source's SSE-C key (x-amz-copy-source-server-side-encryption-customer-*), when it has one. */
+  sourceCustomerKey?: Buffer;
+  /** The destination's encryption, as the request asks; absent: the bucket's or the store's default. */
+  encryption?: EncryptionRequest;
   signal?: AbortSignal;
 }
 
@@ -34,14 +41,18 @@ export async function copyObject(ctx: ObjectContext, params: CopyParams): Promis
   const { source } = params;
   const algorithm = source.checksum?.algorithm;
   const checksum = algorithm ? createChecksum(algorithm) : undefined;
+  // The source is opened and the copy sealed afresh under its own data key: a copy between any two modes.
+  const sealed = await sealedDataOf(ctx, params.sourceBucket, source, params.sourceCustomerKey);
+  const request = params.encryption ?? defaultEncryptionOf(ctx, bucket.record);
+  const sealing = request ? await newSealing(ctx, params.bucket, params.key, request) : undefined;
   async function* body(): AsyncGenerator<Buffer> {
-    for await (const chunk of readData(ctx, source.data, 0, source.size, params.signal)) {
+    for await (const chunk of readObject(ctx, source.data, sealed, 0, source.size, params.signal)) {
       checksum?.update(chunk as Buffer);
       yield chunk as Buffer;
     }
   }
   const redundancy = redundancyOf(ctx, bucket.record, params.storageClass);
-  const stored = await ingest(ctx, body(), { size: source.size, ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
+  const stored = await ingest(ctx, body(), { size: source.size, ...sealOption(sealing, 0), ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
   try {
     const precondition = writePrecondition(params);
     return await installVersion(
@@ -50,7 +61,8 @@ export async function copyObject(ctx: ObjectContext, params: CopyParams): Promis
       params.key,
       (versionKey, isNull) =>
         newObjectRecord(params, {
-          versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag: `"${stored.md5.toString('hex')}"`, data: objectDataOf(stored),
+          versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag: `"${opaqueEtagOf(sealing?.encryption, sealing?.dataKey, stored.md5).toString('hex')}"`, data: objectDataOf(stored),
+          encryption: sealing?.encryption,
           checksum: algorithm && checksum ? { algorithm, value: checksum.digest().toString('base64'), type: 'FULL_OBJECT' } : undefined,
         }),
       precondition ? { precondition } : {},
@@ -61,15 +73,19 @@ export async function copyObject(ctx: ObjectContext, params: CopyParams): Promis
   }
 }
 
-/** UploadPartCopy: bytes [start, end) of the source become a part. */
+/** UploadPartCopy: bytes [start, end) of the source (opened if encrypted) become a part, sealed as the upload's. */
 export async function uploadPartCopy(
   ctx: ObjectContext,
-  params: Omit<PartParams, 'body' | 'size' | 'contentMd5' | 'checksum' | 'checksumAlgorithm' | 'computeChecksum'> & { source: VersionRecord; start: number; end: number },
+  params: Omit<PartParams, 'body' | 'size' | 'contentMd5' | 'checksum' | 'checksumAlgorithm' | 'computeChecksum'> & {
+    source: VersionRecord; sourceBucket: string; sourceCustomerKey?: Buffer; start: number; end: number;
+  },
 ): Promise<PartRecord> {
+  const { source, sourceBucket, sourceCustomerKey, start, end, ...part } = params;
+  const sealed = await sealedDataOf(ctx, sourceBucket, source, sourceCustomerKey);
   return uploadPart(ctx, {
-    ...params,
+    ...part,
     computeChecksum: true,
-    body: readData(ctx, params.source.data, params.start, params.end, params.signal),
-    size: params.end - params.start,
+    body: readObject(ctx, source.data, sealed, start, end, params.signal),
+    size: end - start,
   });
 }

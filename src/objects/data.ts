@@ -7,6 +7,7 @@ import { ObjectError } from './errors.js';
 import type { ObjectData } from './records.js';
 import { streamingHash, threadHashBytesMin, type StreamingHash } from '../util/hash-thread.js';
 import { assert } from '../util/assert.js';
+import { openChunks, sealChunks, sealedRangeOf, type ChunkKey } from './chunk-cipher.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -28,6 +29,8 @@ export interface IngestOptions {
    * not hashed a second time here. Undefined from it after a clean end is a bug.
    */
   bodyMd5?: () => Buffer | undefined;
+  /** Seal the body (after its MD5 and size are counted, before the inline/block decision): encrypted objects. */
+  seal?: ChunkKey;
 }
 
 /** Stands in for the MD5 of a body whose decoder computes it (IngestOptions.bodyMd5). */
@@ -80,6 +83,7 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
   try {
     const state = { size: 0 };
     let source: AsyncIterable<Buffer> = counted(body, md5, state, options.size);
+    if (options.seal) source = sealChunks(source, options.seal);
     if (options.size === undefined && !options.forceBlock) {
       const head = await inlineOrStream(source, ctx.inlineBytesMax);
       if ('inline' in head) return { inline: head.inline, size: state.size, md5: await md5.digest() };
@@ -188,4 +192,76 @@ export async function* readDataLeased(ctx: ObjectContext, data: ObjectData, star
   for (const slice of slicesOf(data.blocks ?? [], (ref) => ref.size, start, end)) {
     yield* ctx.blocks.readLeased(slice.piece, { start: slice.start, end: slice.end, ...(signal ? { signal } : {}) });
   }
+}
+
+/** An encrypted object's bytes, with what opens them: its data, plaintext size, chunk size and data key. */
+export interface SealedData {
+  data: ObjectData;
+  /** The plaintext size (VersionRecord.size). */
+  size: number;
+  chunkBytes: number;
+  dataKey: Buffer;
+}
+
+/** One run of sealed chunks: a single PUT's body (part 0), or one part of a multipart object. */
+interface SealedRun {
+  plainBytes: number;
+  partNumber: number;
+  stored(start: number, end: number, signal?: AbortSignal): AsyncIterable<Buffer>;
+}
+
+function sealedRunsOf(ctx: ObjectContext, sealed: SealedData): SealedRun[] {
+  const { data } = sealed;
+  if (data.inline !== undefined) {
+    const buf = inlineBytesOf(data, data.inline);
+    return [{ plainBytes: sealed.size, partNumber: 0, stored: (s, e) => oneBuffer(buf.subarray(s, e)) }];
+  }
+  const blocks = data.blocks ?? [];
+  const stored = (ref: BlockRef) => (s: number, e: number, signal?: AbortSignal) => leasedPieces(ctx.blocks.readLeased(ref, { start: s, end: e, ...(signal ? { signal } : {}) }));
+  if (!data.parts) {
+    assert(blocks.length <= 1, 'An object written by one PUT has at most one block');
+    return blocks.map((ref) => ({ plainBytes: sealed.size, partNumber: 0, stored: stored(ref) }));
+  }
+  const parts = data.parts;
+  assert(parts.length === blocks.length, 'An encrypted multipart object has one block per part');
+  return blocks.map((ref, i) => ({ plainBytes: parts[i]!.size, partNumber: parts[i]!.partNumber ?? i + 1, stored: stored(ref) }));
+}
+
+async function* oneBuffer(buf: Buffer): AsyncGenerator<Buffer> {
+  yield buf;
+}
+
+/** The pieces of leased reads, each lease released once its consumer asks for more (openChunks copies first). */
+async function* leasedPieces(leases: AsyncIterable<LeasedBytes>): AsyncGenerator<Buffer> {
+  for await (const lease of leases) {
+    try {
+      for (const piece of lease.pieces) yield piece;
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+/**
+ * Plaintext [start, end) of an encrypted object: only the stored bytes of the chunks the range touches
+ * are read, each chunk opened and checked before any of it goes out.
+ */
+export async function* readSealed(ctx: ObjectContext, sealed: SealedData, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for (const slice of slicesOf(sealedRunsOf(ctx, sealed), (run) => run.plainBytes, start, end)) {
+    const { piece: run } = slice;
+    const { storedStart, storedEnd } = sealedRangeOf(run.plainBytes, sealed.chunkBytes, slice.start, slice.end);
+    const key = { dataKey: sealed.dataKey, partNumber: run.partNumber, chunkBytes: sealed.chunkBytes };
+    yield* openChunks(run.stored(storedStart, storedEnd, signal), key, run.plainBytes, slice.start, slice.end);
+  }
+}
+
+/** readData for any object: through readSealed when `sealed` is given (the object is encrypted). */
+export function readObject(ctx: ObjectContext, data: ObjectData, sealed: SealedData | undefined, start: number, end: number, signal?: AbortSignal): Readable {
+  if (!sealed) return readData(ctx, data, start, end, signal);
+  return Readable.from(readSealed(ctx, sealed, start, end, signal), { objectMode: false });
+}
+
+/** readDataLeased for an encrypted object: each opened chunk as a lease of its own (nothing to return). */
+export async function* readSealedLeased(ctx: ObjectContext, sealed: SealedData, start: number, end: number, signal?: AbortSignal): AsyncGenerator<LeasedBytes> {
+  for await (const plain of readSealed(ctx, sealed, start, end, signal)) yield { pieces: [plain], release: () => undefined };
 }

@@ -18,6 +18,8 @@ import type { Check, Write } from '../meta/types.js';
 import { asksForLock, type RequestedLock } from './lock-rules.js';
 import { checkLockRequest } from './object-lock.js';
 import type { Acl } from '../iam/types.js';
+import { newSealing, opaqueEtagOf, openDataKey, type EncryptionRequest, defaultEncryptionOf } from './sse.js';
+import type { ObjectEncryption } from './records.js';
 
 export function newUploadId(nowMs: number): string {
   // Time first, so a key's uploads list in the order they were initiated, as AWS lists them.
@@ -35,10 +37,16 @@ export async function createUpload(
   params: {
     bucket: string; key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string>; acl?: Acl;
     checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'FULL_OBJECT' | 'COMPOSITE'; lock?: RequestedLock;
+    /** The encryption the request asks for; absent: the bucket's or the store's default, if any. */
+    encryption?: EncryptionRequest;
   },
 ): Promise<UploadRecord> {
   const bucket = await readBucket(ctx, params.bucket);
   checkLockRequest(bucket.record, asksForLock(params.lock));
+  // One data key for the whole upload, wrapped in its record: every part is sealed under it (its part
+  // number in the nonce), and the completed object keeps it.
+  const request = params.encryption ?? defaultEncryptionOf(ctx, bucket.record);
+  const sealing = request ? await newSealing(ctx, params.bucket, params.key, request) : undefined;
   const record: UploadRecord = {
     uploadId: newUploadId(ctx.nowMs()),
     key: params.key,
@@ -49,6 +57,7 @@ export async function createUpload(
     ...(params.tags && Object.keys(params.tags).length > 0 ? { tags: params.tags } : {}),
     ...(asksForLock(params.lock) ? { lock: params.lock } : {}),
     ...(params.acl ? { acl: params.acl } : {}),
+    ...(sealing ? { encryption: sealing.encryption } : {}),
     ...(params.checksumAlgorithm ? { checksumAlgorithm: params.checksumAlgorithm, checksumType: params.checksumType ?? defaultChecksumType(params.checksumAlgorithm) } : {}),
   };
   const ok = await ctx.meta.commit({
@@ -80,6 +89,10 @@ export interface PartParams {
   checksumAlgorithm?: ChecksumAlgorithm;
   /** Compute the upload's checksum over the body here: UploadPartCopy, where no client sends one. */
   computeChecksum?: boolean;
+  /** The request's SSE-C key: needed for a part of an upload encrypted with one, refused otherwise. */
+  customerKey?: Buffer;
+  /** Given the upload's encryption, which the part is stored under (the S3 layer answers with its headers). */
+  encryptionSeen?: (encryption: ObjectEncryption | undefined) => void;
   signal?: AbortSignal;
 }
 
@@ -103,14 +116,19 @@ export async function uploadPart(ctx: ObjectContext, params: PartParams): Promis
   const computed = algorithm && (params.computeChecksum || !params.checksumAlgorithm) ? createChecksum(algorithm) : undefined;
   const body = computed ? checksummed(params.body, computed) : params.body;
   const redundancy = redundancyOf(ctx, bucket.record, upload.record.storageClass);
-  const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...(params.bodyMd5 ? { bodyMd5: params.bodyMd5 } : {}), ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
+  const encryption = upload.record.encryption;
+  if (!encryption && params.customerKey) throw new ObjectError('InvalidRequest', 'The multipart upload was not initiated with SSE-C; the part cannot be encrypted with a customer key.');
+  const dataKey = encryption ? await openDataKey(ctx, params.bucket, params.key, encryption, params.customerKey) : undefined;
+  params.encryptionSeen?.(encryption);
+  const seal = encryption && dataKey ? { seal: { dataKey, partNumber: params.partNumber, chunkBytes: encryption.chunkBytes } } : {};
+  const stored = await ingest(ctx, body, { size: params.size, forceBlock: true, ...seal, ...(params.bodyMd5 ? { bodyMd5: params.bodyMd5 } : {}), ...(redundancy ? { redundancy } : {}), ...(params.signal ? { signal: params.signal } : {}) });
   try {
     if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
     const checksum = computed && algorithm ? { algorithm, value: computed.digest().toString('base64') } : params.checksum?.();
     const record: PartRecord = {
       partNumber: params.partNumber,
       size: stored.size,
-      etag: `"${stored.md5.toString('hex')}"`,
+      etag: `"${opaqueEtagOf(encryption, dataKey, stored.md5).toString('hex')}"`,
       lastModifiedMs: ctx.nowMs(),
       ...(stored.block ? { block: stored.block } : {}),
       checksums: checksum ? { [checksum.algorithm]: checksum.value } : {},
@@ -275,7 +293,7 @@ export async function completeUpload(
     params.bucket,
     params.key,
     (versionKey, isNull) => (built = newObjectRecord(upload.record, {
-      versionKey, isNull, nowMs: ctx.nowMs(), size, etag, checksum,
+      versionKey, isNull, nowMs: ctx.nowMs(), size, etag, checksum, encryption: upload.record.encryption,
       data: { blocks: parts.flatMap((p) => (p.block ? [p.block] : [])), parts: parts.map((p) => objectPartOf(p, upload.record.checksumAlgorithm)) },
     })),
     {
@@ -286,6 +304,7 @@ export async function completeUpload(
         const completion: CompletedUploadRecord = {
           bucket: params.bucket, key: params.key, uploadId: params.uploadId, completedMs: ctx.nowMs(),
           etag, versionKey: built.versionKey, isNull: built.isNull, ...(checksum ? { checksum } : {}), partsDigest,
+          ...(upload.record.encryption ? { encryption: upload.record.encryption } : {}),
         };
         return { checks: removal.checks, writes: [...removal.writes, ...completionWrites(completion)] };
       },

@@ -9,6 +9,8 @@ import type { Redundancy } from '../blocks/types.js';
 import { asksForLock, type RequestedLock } from './lock-rules.js';
 import { checkLockRequest } from './object-lock.js';
 import type { Acl } from '../iam/types.js';
+import { defaultEncryptionOf, newSealing, opaqueEtagOf, sealOption, type EncryptionRequest } from './sse.js';
+import type { ObjectEncryption } from './records.js';
 
 export interface WriteConditions {
   ifMatch?: string;
@@ -42,6 +44,10 @@ export interface PutParams extends WriteConditions {
   checksum?: () => StoredChecksum | undefined;
   /** The body's MD5 if whoever decoded it already computed it; read once the body has ended. */
   bodyMd5?: () => Buffer | undefined;
+  /** The encryption the request asks for; absent: the bucket's or the store's default, if any. */
+  encryption?: EncryptionRequest;
+  /** Given the encryption the new object is stored under (the S3 layer answers with its headers). */
+  encryptionSeen?: (encryption: ObjectEncryption | undefined) => void;
   signal?: AbortSignal;
 }
 
@@ -87,7 +93,7 @@ export function redundancyOf(ctx: ObjectContext, bucket: BucketRecord, storageCl
 
 export function newObjectRecord(
   params: { key: string; owner: string; headers: Record<string, string>; storageClass: string; tags?: Record<string, string> | undefined; lock?: RequestedLock | undefined; acl?: Acl | undefined },
-  fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined },
+  fields: { versionKey: string; isNull: boolean; nowMs: number; size: number; etag: string; data: ObjectData; checksum?: StoredChecksum | undefined; encryption?: ObjectEncryption | undefined },
 ): VersionRecord {
   return {
     key: params.key,
@@ -105,6 +111,7 @@ export function newObjectRecord(
     ...(params.lock?.retention ? { retention: params.lock.retention } : {}),
     ...(params.lock?.legalHold !== undefined ? { legalHold: params.lock.legalHold } : {}),
     ...(params.acl ? { acl: params.acl } : {}),
+    ...(fields.encryption ? { encryption: fields.encryption } : {}),
     data: fields.data,
   };
 }
@@ -116,8 +123,12 @@ export async function putObject(ctx: ObjectContext, params: PutParams): Promise<
     throw new ObjectError('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
   await checkWriteConditions(ctx, params.bucket, params.key, params);
+  const request = params.encryption ?? defaultEncryptionOf(ctx, bucket.record);
+  const sealing = request ? await newSealing(ctx, params.bucket, params.key, request) : undefined;
+  params.encryptionSeen?.(sealing?.encryption);
   const stored: StoredData = await ingest(ctx, params.body, {
     size: params.size,
+    ...sealOption(sealing, 0),
     ...(params.bodyMd5 ? { bodyMd5: params.bodyMd5 } : {}),
     ...(params.signal ? { signal: params.signal } : {}),
     ...(redundancyOf(ctx, bucket.record, params.storageClass) ? { redundancy: redundancyOf(ctx, bucket.record, params.storageClass)! } : {}),
@@ -125,7 +136,7 @@ export async function putObject(ctx: ObjectContext, params: PutParams): Promise<
   try {
     if (params.contentMd5 && !params.contentMd5.equals(stored.md5)) throw new ObjectError('BadDigest');
     const checksum = params.checksum?.();
-    const etag = `"${stored.md5.toString('hex')}"`;
+    const etag = `"${opaqueEtagOf(sealing?.encryption, sealing?.dataKey, stored.md5).toString('hex')}"`;
     const precondition = writePrecondition(params);
     return await installVersion(
       ctx,
@@ -133,7 +144,7 @@ export async function putObject(ctx: ObjectContext, params: PutParams): Promise<
       params.key,
       (versionKey, isNull, bucketRecord) => {
         params.bucketSeen?.(bucketRecord);
-        return newObjectRecord(params, { versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag, data: objectDataOf(stored), checksum });
+        return newObjectRecord(params, { versionKey, isNull, nowMs: ctx.nowMs(), size: stored.size, etag, data: objectDataOf(stored), checksum, encryption: sealing?.encryption });
       },
       precondition ? { precondition } : {},
     );

@@ -3,6 +3,7 @@
 import { AssertionError } from '../util/assert.js';
 import { DrivesFullError, StoreError } from '../util/errors.js';
 import { ObjectError, type ObjectErrorCode } from '../objects/errors.js';
+import { KmsError } from '../kms/types.js';
 
 export const errorCatalog = {
   AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
@@ -31,6 +32,7 @@ export const errorCatalog = {
   InvalidBucketState: [409, 'The request is not valid with the current state of the bucket.'],
   InvalidBucketAclWithObjectOwnership: [400, 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting'],
   InvalidChunkSizeError: [403, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
+  InvalidEncryptionAlgorithmError: [400, 'The Encryption request you specified is not valid. Supported value: AES256.'],
   InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
@@ -44,6 +46,13 @@ export const errorCatalog = {
   InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
   InvalidTag: [400, 'The TagValue you have provided is invalid'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid'],
+  // The key service's errors, as S3 passes them on (KmsError codes, prefixed).
+  'KMS.AlreadyExistsException': [400, 'The KMS key already exists'],
+  'KMS.DisabledException': [400, 'The KMS key is disabled'],
+  'KMS.InvalidCiphertextException': [400, 'The data key could not be decrypted with the given KMS key and encryption context'],
+  'KMS.KMSInternalException': [500, 'The key service failed'],
+  'KMS.NotFoundException': [400, 'Invalid keyId'],
+  'KMS.ValidationException': [400, 'The KMS key id is not valid'],
   KeyTooLongError: [400, 'Your key is too long'],
   MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
   MalformedPolicy: [400, 'Policies must be valid JSON and the first byte must be \'{\''],
@@ -71,6 +80,7 @@ export const errorCatalog = {
   ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],
   OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
+  ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],
   RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
@@ -136,6 +146,8 @@ export function toS3Error(err: unknown): S3Error {
         return new S3Error('ServiceUnavailable', 'The metadata store is unavailable', { cause: err });
     }
   }
+  // The key service's message names the key and what failed, never key material.
+  if (err instanceof KmsError) return new S3Error(`KMS.${err.code}`, err.message, { cause: err });
   if (err instanceof AssertionError) return new S3Error('InternalError', undefined, { cause: err });
   return new S3Error('InternalError', undefined, { cause: err });
 }

@@ -67,21 +67,6 @@ export function storedHeadersFrom(headers: IncomingHttpHeaders): Record<string, 
   return out;
 }
 
-/** Headers asking for server-side encryption, which Tessera does not do yet (issue 16). */
-const encryptionHeaders = [
-  'x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-server-side-encryption-aws-kms-key-id',
-  'x-amz-copy-source-server-side-encryption-customer-algorithm',
-];
-
-/**
- * Refuses a write that asks for server-side encryption: storing the data in plaintext while the client
- * believes it encrypted would be worse than saying no. 501, as for any feature not served.
- */
-export function refuseServerSideEncryption(headers: IncomingHttpHeaders): void {
-  const asked = encryptionHeaders.find((name) => headers[name] !== undefined);
-  if (asked) throw new S3Error('NotImplemented', `Server-side encryption is not implemented yet (the request sets ${asked})`);
-}
-
 export function storageClassFrom(headers: IncomingHttpHeaders): string {
   const value = single(headers['x-amz-storage-class']) ?? 'STANDARD';
   if (!storageClassNames.has(value)) throw new S3Error('InvalidStorageClass', undefined, { extra: { StorageClassRequested: value } });

@@ -1,7 +1,9 @@
-// Server-side encryption is not served yet (issue 16): a write that asks for it is refused with 501, never
-// stored in plaintext while the client believes it encrypted.
+// Server-side encryption requests that AWS refuses, over plain HTTP: an unknown algorithm, KMS headers
+// without aws:kms, SSE-C over a connection without TLS, x-amz-server-side-encryption on a GET. Each gets
+// AWS's 400 and stores nothing; a valid SSE-S3 request over HTTP is served.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw } from './raw-http.js';
@@ -10,22 +12,43 @@ const { server, s3 } = await startTesseraForFile();
 const Bucket = 'sse-refused';
 await s3.send(new CreateBucketCommand({ Bucket }));
 await s3.send(new PutObjectCommand({ Bucket, Key: 'plain', Body: 'plain' }));
+const customerKey = Buffer.alloc(32, 1);
+const customer = {
+  'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+  'x-amz-server-side-encryption-customer-key': customerKey.toString('base64'),
+  'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(customerKey).digest('base64'),
+};
 
-test('SSE - a PUT asking for SSE-S3, SSE-KMS or SSE-C gets 501 NotImplemented and stores nothing', async () => {
+test('SSE refused - an unknown algorithm or KMS headers without aws:kms get 400 InvalidArgument and store nothing', async () => {
   const asks: Record<string, string>[] = [
-    { 'x-amz-server-side-encryption': 'AES256' },
-    { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'testkey-1' },
-    { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': Buffer.alloc(32, 1).toString('base64') },
+    { 'x-amz-server-side-encryption': 'AES128' },
+    { 'x-amz-server-side-encryption': 'aws:kms:dsse' },
+    { 'x-amz-server-side-encryption-aws-kms-key-id': 'testkey-1' },
+    { 'x-amz-server-side-encryption': 'AES256', 'x-amz-server-side-encryption-aws-kms-key-id': 'testkey-1' },
   ];
   for (const [i, headers] of asks.entries()) {
-    assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, `enc${i}`), headers, body: 'secret' }), 501, 'NotImplemented');
+    assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, `enc${i}`), headers, body: 'secret' }), 400, 'InvalidArgument');
     assert.equal((await raw(server, { method: 'HEAD', path: objectPath(Bucket, `enc${i}`) })).status, 404);
   }
+  assertS3Error(await raw(server, { method: 'POST', path: objectPath(Bucket, 'mp'), query: { uploads: null }, headers: { 'x-amz-server-side-encryption': 'AES' } }), 400, 'InvalidArgument');
 });
 
-test('SSE - CreateMultipartUpload and CopyObject asking for encryption get 501 NotImplemented', async () => {
-  assertS3Error(await raw(server, { method: 'POST', path: objectPath(Bucket, 'mp'), query: { uploads: null }, headers: { 'x-amz-server-side-encryption': 'AES256' } }), 501, 'NotImplemented');
-  const copy = await raw(server, { method: 'PUT', path: objectPath(Bucket, 'copy'), headers: { 'x-amz-copy-source': `/${Bucket}/plain`, 'x-amz-server-side-encryption': 'AES256' } });
-  assertS3Error(copy, 501, 'NotImplemented');
-  assert.equal((await raw(server, { method: 'HEAD', path: objectPath(Bucket, 'copy') })).status, 404);
+test('SSE refused - SSE-C over plain HTTP gets 400 InvalidRequest on PUT, GET, CreateMultipartUpload and copy', async () => {
+  const put = await raw(server, { method: 'PUT', path: objectPath(Bucket, 'c'), headers: customer, body: 'secret' });
+  assertS3Error(put, 400, 'InvalidRequest');
+  assert.match(put.body.toString(), /secure connection/);
+  assert.equal((await raw(server, { method: 'HEAD', path: objectPath(Bucket, 'c') })).status, 404);
+  assertS3Error(await raw(server, { method: 'GET', path: objectPath(Bucket, 'plain'), headers: customer }), 400, 'InvalidRequest');
+  assertS3Error(await raw(server, { method: 'POST', path: objectPath(Bucket, 'mp'), query: { uploads: null }, headers: customer }), 400, 'InvalidRequest');
+  assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, 'copy'), headers: { 'x-amz-copy-source': `/${Bucket}/plain`, ...customer } }), 400, 'InvalidRequest');
+});
+
+test('SSE refused - a GET or HEAD with x-amz-server-side-encryption gets 400; an SSE-S3 PUT over HTTP is served', async () => {
+  const put = await raw(server, { method: 'PUT', path: objectPath(Bucket, 's3'), headers: { 'x-amz-server-side-encryption': 'AES256' }, body: 'secret' });
+  assert.equal(put.status, 200);
+  assert.equal(put.headers['x-amz-server-side-encryption'], 'AES256');
+  assertS3Error(await raw(server, { method: 'GET', path: objectPath(Bucket, 's3'), headers: { 'x-amz-server-side-encryption': 'AES256' } }), 400, 'InvalidArgument');
+  const got = await raw(server, { method: 'GET', path: objectPath(Bucket, 's3') });
+  assert.equal(got.body.toString(), 'secret');
+  assert.equal(got.headers['x-amz-server-side-encryption'], 'AES256');
 });

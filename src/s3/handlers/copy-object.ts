@@ -5,7 +5,8 @@ import { header, requireBucket, requireKey, sendXml, type RequestContext } from 
 import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { resolveCopySource } from '../copy-source.js';
-import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { copySourceCustomerPrefix, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
@@ -15,7 +16,8 @@ import { aclOfWrite } from './object-acl.js';
 export async function handleCopyObject(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
-  refuseServerSideEncryption(c.req.headers);
+  const encryption = encryptionRequestOf(c);
+  const sourceCustomer = customerKeyOf(c, copySourceCustomerPrefix);
   const directive = header(c, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { extra: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });
@@ -24,7 +26,8 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   const { source, record } = await resolveCopySource(c);
   const storageClass = header(c, 'x-amz-storage-class') !== undefined ? storageClassFrom(c.req.headers) : record.storageClass;
   const sameObject = source.bucket === bucket && source.key === key && source.versionId === undefined;
-  if (sameObject && directive === 'COPY' && storageClass === record.storageClass && header(c, 'x-amz-website-redirect-location') === undefined) {
+  // Asking for encryption is a change (AWS's way to encrypt an object in place), whatever it was stored as.
+  if (sameObject && directive === 'COPY' && storageClass === record.storageClass && header(c, 'x-amz-website-redirect-location') === undefined && !encryption) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   const tagging = header(c, 'x-amz-tagging-directive') ?? 'COPY';
@@ -34,6 +37,9 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   const tags = tagging === 'REPLACE' ? parseTaggingHeader(header(c, 'x-amz-tagging')) : record.tags;
   const copied = await copyObject(c.objects, {
     source: record,
+    sourceBucket: source.bucket,
+    ...(sourceCustomer ? { sourceCustomerKey: sourceCustomer.key } : {}),
+    ...(encryption ? { encryption } : {}),
     bucket,
     key,
     owner: await ownerOf(c),
@@ -48,6 +54,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   const { etag: _, ...headers } = writeResponseHeaders(copied);
   sendXml(c, 'CopyObjectResult', [el('LastModified', isoDate(copied.lastModifiedMs)), el('ETag', copied.etag)], {
     ...headers,
+    ...encryptionResponseHeaders(copied.encryption, encryption?.mode === 'customer' ? customerKeyOf(c) : undefined, { withContext: true }),
     ...(record.isNull ? {} : { 'x-amz-copy-source-version-id': record.versionKey }),
   });
 }

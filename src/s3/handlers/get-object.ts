@@ -2,7 +2,9 @@
 // overrides, and the body streamed with backpressure (an error after the headers cuts the connection).
 import { resolveVersionAndBucket } from '../../objects/get-object.js';
 import { currentExpiration, expirationHeader } from '../../objects/lifecycle-rules.js';
-import { inlineRange, readDataLeased } from '../../objects/data.js';
+import { inlineRange, readDataLeased, readSealedLeased } from '../../objects/data.js';
+import { sealedDataOf } from '../../objects/sse.js';
+import { customerKeyOf, encryptionResponseHeaders, refuseEncryptionOnRead } from '../sse-headers.js';
 import type { VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, withRequestId, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
@@ -45,6 +47,8 @@ function partRange(c: RequestContext, record: VersionRecord): { range?: ByteRang
 async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
+  refuseEncryptionOnRead(c);
+  const customer = customerKeyOf(c);
   const { record, bucket: bucketRecord } = await resolveVersionAndBucket(c.objects, bucket, key, versionIdParam(c));
   const ifMatch = header(c, 'if-match');
   const ifNoneMatch = header(c, 'if-none-match');
@@ -59,6 +63,9 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
       ...optional('ifUnmodifiedSince', ifUnmodifiedSince),
     });
   }
+  // An encrypted object's data key is opened for HEAD too: a missing or wrong SSE-C key, or a disabled KMS
+  // key, fails a HEAD as it fails a GET.
+  const sealed = record.encryption || customer ? await sealedDataOf(c.objects, bucket, record, customer?.key) : undefined;
   const part = partRange(c, record);
   const range = part ? part.range : parseRange(header(c, 'range'), record.size);
   const checksumMode = header(c, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
@@ -73,6 +80,7 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
     headers['x-amz-checksum-type'] = record.checksum.type;
   }
   if (part?.count !== undefined) headers['x-amz-mp-parts-count'] = String(part.count);
+  if (record.encryption) Object.assign(headers, encryptionResponseHeaders(record.encryption, customer));
   // The current version's expiry by the bucket's rules (AWS sends it on GET and HEAD; rule-id URL-encoded).
   if (bucketRecord.lifecycle && versionIdParam(c) === undefined) {
     const expiry = currentExpiration(bucketRecord.lifecycle, { key, size: record.size, tags: record.tags, lastModifiedMs: record.lastModifiedMs });
@@ -90,7 +98,7 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   }
   // An inline body is already in memory: one write carries it with the headers. A stream pipeline costs
   // more CPU than all the rest of a small GET (bench/http.ts: 4 KiB GETs went 2.1× faster without it).
-  const inline = inlineRange(record.data, start, end);
+  const inline = sealed ? undefined : inlineRange(record.data, start, end);
   if (inline) {
     c.res.writeHead(status, withRequestId(c.requestId, headers));
     c.res.end(inline);
@@ -99,7 +107,7 @@ async function serve(c: RequestContext, withBody: boolean): Promise<void> {
   // Block data goes out as leases, so each read buffer returns to the pool once the socket has sent it.
   // The first stripe is read before the status line: a read beyond the redundancy budget then fails while
   // it can still be a 503 with an S3 error body, not a connection cut after a 200 (issue #10).
-  const leases = readDataLeased(c.objects, record.data, start, end, c.signal);
+  const leases = sealed ? readSealedLeased(c.objects, sealed, start, end, c.signal) : readDataLeased(c.objects, record.data, start, end, c.signal);
   const first = await leases.next();
   c.res.writeHead(status, withRequestId(c.requestId, headers));
   await sendLeased(c.res, startingWith(first, leases), c.signal);

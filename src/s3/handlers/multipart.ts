@@ -9,7 +9,9 @@ import { getBucket } from '../../objects/buckets.js';
 import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type RequestContext } from '../context.js';
 import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
-import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { copySourceCustomerPrefix, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
+import type { ObjectEncryption } from '../../objects/records.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
 import { requestBody } from '../request-body.js';
 import { resolveCopySource } from '../copy-source.js';
@@ -42,7 +44,7 @@ function checksumElementName(algorithm: ChecksumAlgorithm): string {
 export async function handleCreateMultipartUpload(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
-  refuseServerSideEncryption(c.req.headers);
+  const encryption = encryptionRequestOf(c);
   const algorithmHeader = header(c, 'x-amz-checksum-algorithm');
   const algorithm = algorithmHeader !== undefined ? parseChecksumAlgorithm(algorithmHeader) : undefined;
   if (algorithmHeader !== undefined && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.');
@@ -59,16 +61,22 @@ export async function handleCreateMultipartUpload(c: RequestContext): Promise<vo
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
     ...(typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE' ? { checksumType: typeHeader } : {}),
     ...optionalLock(requestedLockOf(c.req.headers, c.objects.nowMs())),
+    ...(encryption ? { encryption } : {}),
   });
   sendXml(c, 'InitiateMultipartUploadResult', [el('Bucket', bucket), el('Key', key), el('UploadId', upload.uploadId)], {
+    ...encryptionResponseHeaders(upload.encryption, encryption?.mode === 'customer' ? customerKeyOf(c) : undefined, { withContext: true }),
     ...(upload.checksumAlgorithm ? { 'x-amz-checksum-algorithm': upload.checksumAlgorithm, 'x-amz-checksum-type': upload.checksumType ?? 'COMPOSITE' } : {}),
   });
 }
 
 export async function handleUploadPart(c: RequestContext): Promise<void> {
   const partNumber = partNumberOf(c);
+  const customer = customerKeyOf(c);
   const body = requestBody(c);
+  let encryption: ObjectEncryption | undefined;
   const part = await uploadPart(c.objects, {
+    ...(customer ? { customerKey: customer.key } : {}),
+    encryptionSeen: (e) => (encryption = e),
     bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber,
     body: body.body, size: body.size, ...(body.contentMd5 ? { contentMd5: body.contentMd5 } : {}),
     ...(body.bodyMd5 ? { bodyMd5: body.bodyMd5 } : {}),
@@ -80,7 +88,7 @@ export async function handleUploadPart(c: RequestContext): Promise<void> {
     signal: c.signal,
   });
   const checksums = Object.entries(part.checksums).map(([alg, value]) => [checksumHeaderName(alg as ChecksumAlgorithm), value]);
-  sendEmpty(c, 200, { etag: part.etag, ...Object.fromEntries(checksums) });
+  sendEmpty(c, 200, { etag: part.etag, ...Object.fromEntries(checksums), ...encryptionResponseHeaders(encryption, customer) });
 }
 
 /**
@@ -101,13 +109,20 @@ function copyRange(value: string | undefined, size: number): { start: number; en
 
 export async function handleUploadPartCopy(c: RequestContext): Promise<void> {
   const partNumber = partNumberOf(c);
-  const { record } = await resolveCopySource(c);
+  const customer = customerKeyOf(c);
+  const sourceCustomer = customerKeyOf(c, copySourceCustomerPrefix);
+  const { source, record } = await resolveCopySource(c);
   const range = copyRange(header(c, 'x-amz-copy-source-range'), record.size);
+  let encryption: ObjectEncryption | undefined;
   const part = await uploadPartCopy(c.objects, {
-    bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber, source: record, ...range, signal: c.signal,
+    bucket: requireBucket(c), key: requireKey(c), uploadId: uploadIdOf(c), partNumber, source: record, sourceBucket: source.bucket, ...range, signal: c.signal,
+    ...(customer ? { customerKey: customer.key } : {}),
+    ...(sourceCustomer ? { sourceCustomerKey: sourceCustomer.key } : {}),
+    encryptionSeen: (e) => (encryption = e),
   });
   const checksums = Object.entries(part.checksums).map(([alg, value]) => el(checksumElementName(alg as ChecksumAlgorithm), value));
   sendXml(c, 'CopyPartResult', [el('LastModified', isoDate(part.lastModifiedMs)), el('ETag', part.etag), checksums], {
+    ...encryptionResponseHeaders(encryption, customer),
     ...(record.isNull ? {} : { 'x-amz-copy-source-version-id': record.versionKey }),
   });
 }
@@ -167,6 +182,7 @@ export async function handleCompleteMultipartUpload(c: RequestContext): Promise<
   const parts = completeParts(parseXml(await readSmallBody(c, undefined, bodyHeaders), 'CompleteMultipartUpload'));
   const record = await completeUpload(c.objects, { bucket, key, uploadId: uploadIdOf(c), parts, conditions, ...(expected ? { expectedChecksum: expected } : {}) });
   const headers = {
+    ...encryptionResponseHeaders(record.encryption, undefined),
     ...(record.isNull ? {} : { 'x-amz-version-id': record.versionKey }),
     ...(record.checksum ? { [checksumHeaderName(record.checksum.algorithm)]: record.checksum.value, 'x-amz-checksum-type': record.checksum.type } : {}),
   };

@@ -11,7 +11,8 @@ import { header, pacedPayload, sendEmpty, withRequestId, type RequestContext } f
 import { S3Error } from '../errors.js';
 import { FormDataReader, formBoundaryOf, type FormBudget } from '../form-data.js';
 import { validateKey, validateNewKey } from '../names.js';
-import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { customerKeyOf, customerPrefix, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
@@ -129,7 +130,8 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
   const fields = new Map(form.fields).set('key', { name: form.fields.get('key')!.name, value: key });
   const ranges = auth && policy ? checkPostPolicy(policy, { fields, bucket, nowMs: c.config.nowMs(), signatureVersion: auth.signatureVersion }) : [];
   const headers = headersOf(fields);
-  refuseServerSideEncryption(headers);
+  const fromForm = (name: string) => headers[name];
+  const encryption = encryptionRequestOf(c, fromForm);
   const acl = await aclOfWrite(c, bucket, headers);
   const tagging = fields.get('tagging');
   const contentMd5 = parseContentMd5(fields.get('content-md5')?.value);
@@ -150,9 +152,11 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
       const value = body.checksum?.valueBase64();
       return body.checksum && value !== undefined ? { algorithm: body.checksum.algorithm, value, type: 'FULL_OBJECT' } : undefined;
     },
+    ...(encryption ? { encryption } : {}),
     signal: c.signal,
   });
-  answer(c, fields, { bucket, key, record });
+  const customer = encryption?.mode === 'customer' ? customerKeyOf(c, customerPrefix, fromForm) : undefined;
+  answer(c, fields, { bucket, key, record, encryptionHeaders: encryptionResponseHeaders(record.encryption, customer, { withContext: true }) });
 }
 
 /** The object's URL, as the client addressed the bucket (virtual-hosted when the path did not name it). */
@@ -176,9 +180,9 @@ function redirectOf(fields: FormFields): string | undefined {
  * 303 to success_action_redirect with bucket, key and etag in its query; else success_action_status:
  * 200 or 204 empty, 201 with a PostResponse document; any other value (or none) is 204.
  */
-function answer(c: FormPostContext, fields: FormFields, done: { bucket: string; key: string; record: VersionRecord }): void {
+function answer(c: FormPostContext, fields: FormFields, done: { bucket: string; key: string; record: VersionRecord; encryptionHeaders: Record<string, string> }): void {
   const { bucket, key, record } = done;
-  const headers = writeResponseHeaders(record);
+  const headers = { ...writeResponseHeaders(record), ...done.encryptionHeaders };
   const redirect = redirectOf(fields);
   if (redirect !== undefined) {
     const query = `bucket=${encodeURIComponent(bucket)}&key=${encodeURIComponent(key)}&etag=${encodeURIComponent(record.etag)}`;

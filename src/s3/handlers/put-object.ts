@@ -2,7 +2,8 @@
 import { putObject, type WriteConditions } from '../../objects/put-object.js';
 import { header, requireBucket, requireKey, sendEmpty, type RequestContext } from '../context.js';
 import { ownerOf } from '../authorize.js';
-import { refuseServerSideEncryption, storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
+import { customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import { currentExpiration, expirationHeader, type LifecycleConfiguration } from '../../objects/lifecycle-rules.js';
 import { requestBody } from '../request-body.js';
 import { checksumHeaderName } from '../../util/checksum.js';
@@ -42,7 +43,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
   if (lock && !integrityDeclared) {
     throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
   }
-  refuseServerSideEncryption(c.req.headers);
+  const encryption = encryptionRequestOf(c);
   const bucket = requireBucket(c);
   const params = {
     ...optionalLock(lock),
@@ -55,6 +56,7 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
     storageClass: storageClassFrom(c.req.headers),
     ...optionalTags(parseTaggingHeader(header(c, 'x-amz-tagging'))),
     ...writeConditionsOf(c),
+    ...(encryption ? { encryption } : {}),
     signal: c.signal,
   };
   const body = requestBody(c);
@@ -62,5 +64,9 @@ export async function handlePutObject(c: RequestContext): Promise<void> {
   const record = await putObject(c.objects, { ...params, ...body, bucketSeen: (b) => (lifecycle = b.lifecycle) });
   // AWS answers a PUT with the new object's expiry by the bucket's rules, as GET and HEAD do.
   const expiry = lifecycle && currentExpiration(lifecycle, { key: record.key, size: record.size, tags: record.tags, lastModifiedMs: record.lastModifiedMs });
-  sendEmpty(c, 200, { ...writeResponseHeaders(record), ...(expiry ? { 'x-amz-expiration': expirationHeader(expiry) } : {}) });
+  sendEmpty(c, 200, {
+    ...writeResponseHeaders(record),
+    ...encryptionResponseHeaders(record.encryption, encryption?.mode === 'customer' ? customerKeyOf(c) : undefined, { withContext: true }),
+    ...(expiry ? { 'x-amz-expiration': expirationHeader(expiry) } : {}),
+  });
 }

@@ -1,0 +1,120 @@
+// The chunk cipher: sealing in any slicing gives the same stored bytes, a plaintext range maps onto exactly
+// the chunks it touches (at chunk and part edges), and a flipped stored bit is refused, never served.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chunkTagBytes, openChunks, sealChunks, sealedRangeOf, sealedSizeOf, type ChunkKey } from './chunk-cipher.js';
+import { ingest, readSealed } from './data.js';
+import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
+import { tempStore } from '../blocks/test-helpers.js';
+import type { ObjectContext } from './context.js';
+import type { BlockRef } from '../blocks/types.js';
+import { isStoreError } from '../util/errors.js';
+
+const chunkBytes = 1000;
+const dataKey = randomBytes(32);
+
+async function* sliced(buf: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
+  let at = 0;
+  for (let i = 0; at < buf.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    yield buf.subarray(at, at + n);
+    at += n;
+  }
+}
+
+async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const b of source) out.push(b);
+  return Buffer.concat(out);
+}
+
+async function seal(plain: Buffer, key: ChunkKey, sizes = [plain.length || 1]): Promise<Buffer> {
+  return collect(sealChunks(sliced(plain, sizes), key));
+}
+
+async function open(stored: Buffer, key: ChunkKey, plainBytes: number, start: number, end: number, sizes = [7, 1500, 1]): Promise<Buffer> {
+  const range = sealedRangeOf(plainBytes, key.chunkBytes, start, end);
+  return collect(openChunks(sliced(stored.subarray(range.storedStart, range.storedEnd), sizes), key, plainBytes, start, end));
+}
+
+test('chunk cipher - sealing gives the same stored bytes in any slicing, chunk sizes plus one tag each', async () => {
+  const key = { dataKey, partNumber: 0, chunkBytes };
+  for (const size of [0, 1, 999, 1000, 1001, 3000, 3456]) {
+    const plain = randomBytes(size);
+    const whole = await seal(plain, key);
+    assert.equal(whole.length, sealedSizeOf(size, chunkBytes));
+    assert.equal(whole.length, size + Math.ceil(size / chunkBytes) * chunkTagBytes);
+    assert.deepEqual(await seal(plain, key, [3, 997, 1000, 1, 2048]), whole);
+    if (size > 0) assert.ok(!whole.includes(plain.subarray(0, Math.min(size, 16))), 'no plaintext in the stored bytes');
+  }
+});
+
+test('chunk cipher - a range opens only the chunks it touches and gives exactly its bytes at chunk edges', async () => {
+  const key = { dataKey, partNumber: 3, chunkBytes };
+  const plain = randomBytes(3456);
+  const stored = await seal(plain, key);
+  const edges = [0, 1, 999, 1000, 1001, 1999, 2000, 3000, 3455, 3456];
+  for (const start of edges) {
+    for (const end of edges) {
+      if (end <= start) continue;
+      assert.deepEqual(await open(stored, key, plain.length, start, end), plain.subarray(start, end), `[${start}, ${end})`);
+    }
+  }
+  assert.deepEqual(sealedRangeOf(3456, chunkBytes, 1000, 2000), { firstChunk: 1, storedStart: 1016, storedEnd: 2032 });
+  assert.deepEqual(sealedRangeOf(3456, chunkBytes, 3455, 3456), { firstChunk: 3, storedStart: 3048, storedEnd: 3456 + 4 * 16 });
+});
+
+test('chunk cipher - a flipped stored bit, a wrong part number or a wrong key is refused as corruption', async () => {
+  const key = { dataKey, partNumber: 1, chunkBytes };
+  const plain = randomBytes(2500);
+  const stored = await seal(plain, key);
+  for (const bit of [0, 500 * 8 + 3, 1010 * 8, (stored.length - 1) * 8]) {
+    const flipped = Buffer.from(stored);
+    flipped[bit >> 3]! ^= 1 << (bit & 7);
+    await assert.rejects(open(flipped, key, plain.length, 0, plain.length), (err: unknown) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
+  }
+  await assert.rejects(open(stored, { ...key, partNumber: 2 }, plain.length, 0, 10), (err: unknown) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
+  await assert.rejects(open(stored, { ...key, dataKey: randomBytes(32) }, plain.length, 0, 10), (err: unknown) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
+  // A range in an intact chunk still reads: corruption is confined to the chunk it is in.
+  const flipped = Buffer.from(stored);
+  flipped[100]! ^= 1;
+  assert.deepEqual(await open(flipped, key, plain.length, 1000, 2000), plain.subarray(1000, 2000));
+});
+
+test('readSealed - a range across parts of a multipart object opens each part under its own part number', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
+  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  const blocks = await tempStore(1);
+  after(async () => {
+    await meta.close();
+    await blocks.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+  const parts = [randomBytes(2500), randomBytes(1000), randomBytes(1)];
+  const refs: BlockRef[] = [];
+  for (const [i, part] of parts.entries()) {
+    const stored = await ingest(ctx, sliced(part, [333]), { size: part.length, forceBlock: true, seal: { dataKey, partNumber: i + 1, chunkBytes } });
+    assert.equal(stored.size, part.length);
+    assert.equal(stored.block!.size, sealedSizeOf(part.length, chunkBytes));
+    refs.push(stored.block!);
+  }
+  const plain = Buffer.concat(parts);
+  const sealed = {
+    data: { blocks: refs, parts: parts.map((p, i) => ({ size: p.length, etag: '"x"', partNumber: i + 1 })) },
+    size: plain.length, chunkBytes, dataKey,
+  };
+  for (const [start, end] of [[0, plain.length], [2499, 2501], [2000, 3501], [3500, 3501], [1500, 3000]] as const) {
+    assert.deepEqual(await collect(readSealed(ctx, sealed, start, end)), plain.subarray(start, end), `[${start}, ${end})`);
+  }
+  // Inline data is sealed too, as part 0.
+  const small = randomBytes(700);
+  const inline = await ingest(ctx, sliced(small, [100]), { size: small.length, seal: { dataKey, partNumber: 0, chunkBytes } });
+  assert.ok(inline.inline && !inline.inline.includes(small.subarray(0, 16)));
+  const inlineSealed = { data: { inline: inline.inline.toString('base64') }, size: small.length, chunkBytes, dataKey };
+  assert.deepEqual(await collect(readSealed(ctx, inlineSealed, 5, 699)), small.subarray(5, 699));
+});
