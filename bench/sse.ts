@@ -4,8 +4,9 @@
 // machine hits them alike; each row is the median of the repeats: throughput, and the server's CPU per MiB
 // (utime + stime of /proc/PID/stat, every thread, as bench/put.ts reads it).
 // Run: npm run build && npx tsx bench/sse.ts [--sizes 1m,64m] [--modes plain,sse-s3,sse-c] [--seconds 2]
-//        [--repeats 3] [--concurrency 4] [--drives 0|6]
-// Keep a run under a minute on a shared machine: one size per run at the defaults.
+//        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR]
+// A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
+// shared machine: one size per run, e.g. --sizes 1m, then --sizes 64m --concurrency 1 --seconds 1 --min-requests 1.
 import { createHash, createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,7 +42,10 @@ function parseArgs(argv: string[]) {
     seconds: Number(options.get('--seconds') ?? '2'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '4'),
+    minRequests: Number(options.get('--min-requests') ?? '2'),
     drives: Number(options.get('--drives') ?? '0'),
+    /** Write a V8 CPU profile of the server's main thread into this directory when it stops. */
+    cpuProfDir: options.get('--cpu-prof'),
   };
 }
 
@@ -54,7 +58,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(drives: number): Promise<Server> {
+async function startServer(drives: number, cpuProfDir: string | undefined): Promise<Server> {
   await checkBuild();
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-sse-'));
   const tessera = join(repoRoot, 'bin', 'tessera.js');
@@ -66,7 +70,7 @@ async function startServer(drives: number): Promise<Server> {
   const driveDirs = Array.from({ length: drives }, (_, i) => join(root, `drive${i + 1}`));
   for (const d of driveDirs) await mkdir(d);
   // Each PUT phase overwrites a few keys per worker: the replaced blocks are deleted at once, not piled up.
-  const child = spawn(process.execPath, [tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5',
+  const child = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5',
     '--log-level', 'warn', '--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', join(tlsDir, 'server.key'), ...(drives > 0 ? ['--drives', driveDirs.join(',')] : [])], {
     env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -149,15 +153,14 @@ interface Result {
 
 const keysPerWorker = 2;
 
-async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode, data: Buffer, args: ReturnType<typeof parseArgs>, seconds: number): Promise<Result> {
+async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode, data: Buffer, args: ReturnType<typeof parseArgs>, seconds: number, minRequests = args.minRequests): Promise<Result> {
   const before = cpuMsOf(server.pid);
   const startMs = performance.now();
   const deadlineMs = startMs + seconds * 1000;
   let bytes = 0;
   let errors = 0;
   const worker = async (w: number) => {
-    // At least two requests each, so a 64 MiB phase measures more than one object per worker.
-    for (let i = 0; performance.now() < deadlineMs || i < 2; i++) {
+    for (let i = 0; performance.now() < deadlineMs || i < minRequests; i++) {
       const path = `/${bucket}/${mode}-${data.length}-${w}-${i % keysPerWorker}`;
       const r = op === 'PUT'
         ? await send(server, agent, 'PUT', path, sseHeaders(mode, true), data).catch(() => ({ status: 0, bytes: 0 }))
@@ -173,7 +176,7 @@ async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode
 
 const args = parseArgs(process.argv.slice(2));
 process.env.UV_THREADPOOL_SIZE ??= '16';
-const server = await startServer(args.drives);
+const server = await startServer(args.drives, args.cpuProfDir);
 const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca });
 process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians\n`);
 try {
@@ -183,11 +186,8 @@ try {
     const data = Buffer.allocUnsafe(sizeBytes[sizeName]!);
     randomFillSync(data);
     const results = new Map<string, Result[]>();
-    // Unmeasured: JIT warm-up, and the keys every GET phase reads exist from the start.
-    for (const mode of args.modes) {
-      await phase(server, agent, 'PUT', mode, data, args, 0.5);
-      await phase(server, agent, 'GET', mode, data, args, 0.5);
-    }
+    // Unmeasured: JIT warm-up, and every key a GET phase reads is written.
+    for (const mode of args.modes) await phase(server, agent, 'PUT', mode, data, args, 0, keysPerWorker);
     for (let r = 0; r < args.repeats; r++) {
       for (const mode of args.modes) {
         for (const op of ['PUT', 'GET'] as const) {
