@@ -9,12 +9,15 @@ export interface KmsAdminDeps {
   keys: KeyManager;
   /**
    * Called after a change, before its answer: this process's key cache forgets the key, so the change is
-   * in force here when the answer goes out; other processes see it within their poll.
+   * in force here when the answer goes out; other processes see it within their poll, which the composition
+   * root may wait out for a disable (so an answered disable is in force everywhere).
    */
-  changed(): Promise<void>;
+  changed(action: KmsAdminAction): Promise<void>;
   /** Re-seals every master key version under the current root key (kms/rewrap.ts); unset: not offered. */
   rewrap?: () => Promise<unknown>;
 }
+
+export type KmsAdminAction = 'create' | 'rotate' | 'disable' | 'enable' | 'rewrap';
 
 const statusOf: Record<KmsErrorCode, number> = {
   NotFoundException: 404,
@@ -54,14 +57,14 @@ export async function handleKmsRoute(deps: KmsAdminDeps | undefined, req: Incomi
     }
     if (route === 'POST kms/keys') {
       const info = await keys.create(createOptions(await readJsonBody(req, false)));
-      await deps.changed();
+      await deps.changed('create');
       sendJson(res, 200, info);
       return true;
     }
     if (route === 'POST kms/rewrap') {
       if (!deps.rewrap) throw new KmsError('UnsupportedOperationException', 'Cannot rewrap master keys: this key service has no root key of its own');
       const result = await deps.rewrap();
-      await deps.changed();
+      await deps.changed('rewrap');
       sendJson(res, 200, result);
       return true;
     }
@@ -74,8 +77,9 @@ export async function handleKmsRoute(deps: KmsAdminDeps | undefined, req: Incomi
       sendJson(res, 200, info);
       return true;
     }
-    const info = match[3] === 'rotate' ? await keys.rotate(keyId) : await keys.setEnabled(keyId, match[3] === 'enable');
-    await deps.changed();
+    const action = match[3] as 'rotate' | 'disable' | 'enable';
+    const info = action === 'rotate' ? await keys.rotate(keyId) : await keys.setEnabled(keyId, action === 'enable');
+    await deps.changed(action);
     sendJson(res, 200, info);
     return true;
   } catch (err) {

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { call, table, type AdminOptions } from './admin-client.js';
 import type { KmsKeyInfo } from '../kms/types.js';
+import type { RewrapResult } from '../kms/local-key-service.js';
 
 type Json = { json: boolean };
 
@@ -70,18 +71,10 @@ export function kmsCommand(common: (cmd: Command) => Command): Command {
   kms.addCommand(sub('rewrap', 'Re-seal every master key version under the server\'s current KMS root key (after starting it with the new root key and the old one as --kms-previous-root-key-file); safe to run again after a crash')
     .action(async (opts: AdminOptions & Json) => {
       const result = await call<RewrapResult>(opts, 'POST', 'kms/rewrap');
-      print(opts, result, `Re-sealed ${result.versionsResealed} key versions of ${result.keys} keys under root key ${result.rootKeyId}; ${result.versionsUnderOtherRootKeys} still under another root key\n`);
+      const left = result.versionsUnopenable === 0
+        ? 'every key version is now sealed under it: the previous root keys may be dropped'
+        : `${result.versionsUnopenable} key versions are sealed under a root key this server was not given: keep it until they are rewrapped`;
+      print(opts, result, `Re-sealed ${result.versionsResealed} key versions of ${result.keys} keys under root key ${result.rootKeyId}; ${left}\n`);
     }));
   return kms;
-}
-
-export interface RewrapResult {
-  /** Master keys looked at. */
-  keys: number;
-  /** Key versions re-sealed under the current root key by this call. */
-  versionsResealed: number;
-  /** Key versions left under a root key other than the current one: 0 once the old root key may go. */
-  versionsUnderOtherRootKeys: number;
-  /** The current root key's id (a digest that reveals nothing of the key). */
-  rootKeyId: string;
 }

@@ -25,6 +25,14 @@ export function onOff(flag: string, value: string): boolean {
   throw new Error(`Cannot use ${flag} "${value}": expected on or off`);
 }
 
+/** --default-encryption: off, or AES256 (SSE-S3 for every new object without its own encryption). */
+export function defaultEncryptionOf(value: string): { defaultEncryption?: 'AES256' } {
+  const v = value.trim();
+  if (v.toLowerCase() === 'off' || v === '') return {};
+  if (v.toUpperCase() === 'AES256') return { defaultEncryption: 'AES256' };
+  throw new Error(`Cannot use --default-encryption "${value}": expected off or AES256`);
+}
+
 export const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export interface SharedFlags {
@@ -50,6 +58,8 @@ export interface SharedFlags {
   sigv2: string;
   iamKeyFile: string;
   kmsRootKeyFile: string;
+  kmsPreviousRootKeyFile: string;
+  defaultEncryption: string;
   blockPublicAccess: string;
   rateLimits: string;
   logLevel: string;
@@ -68,6 +78,8 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--sigv2 <on|off>', 'accept AWS Signature Version 2 (Authorization: AWS ..., and presigned URLs with AWSAccessKeyId/Signature/Expires), which older tools still send; off answers it as AWS\'s SigV4-only regions do').env('TESSERA_SIGV2').default('on'))
     .addOption(new Option('--iam-key-file <file>', 'the key access key secrets are encrypted under in the metadata (created, mode 0600, when missing); every gateway of a cluster must be given the same file. Default: iam.key in the data directory').env('TESSERA_IAM_KEY_FILE').default(''))
     .addOption(new Option('--kms-root-key-file <file>', 'the root key the built-in key service seals its master keys under (SSE-S3, SSE-KMS; created, mode 0600, when missing); every gateway of a cluster must be given the same file. TESSERA_KMS_ROOT_KEY (64 hex digits) gives the key itself instead. Default: kms.key in the data directory').env('TESSERA_KMS_ROOT_KEY_FILE').default(''))
+    .addOption(new Option('--kms-previous-root-key-file <files>', 'comma-separated files of root keys being retired: master keys sealed under them still open, and `tessera admin kms rewrap` re-seals them under the current one; drop this once the rewrap reports none left. TESSERA_KMS_PREVIOUS_ROOT_KEYS (comma-separated hex) gives the keys themselves instead').env('TESSERA_KMS_PREVIOUS_ROOT_KEY_FILE').default(''))
+    .addOption(new Option('--default-encryption <off|AES256>', 'AES256 stores every new object with SSE-S3 unless its request or its bucket\'s default encryption says otherwise (GetBucketEncryption then answers AES256 for buckets without their own rule, as AWS does); off stores such objects as sent').env('TESSERA_DEFAULT_ENCRYPTION').default('off'))
     .addOption(new Option('--block-public-access <on|off>', 'the store-wide Block Public Access settings: on (all four, AWS\'s default for new accounts) refuses public ACLs whatever a bucket says; off leaves it to each bucket\'s own settings').env('TESSERA_BLOCK_PUBLIC_ACCESS').default('on'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
@@ -128,6 +140,8 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
     sigv2: onOff('--sigv2', opts.sigv2),
     ...(opts.iamKeyFile ? { iamKeyFile: opts.iamKeyFile } : {}),
     ...(opts.kmsRootKeyFile ? { kmsRootKeyFile: opts.kmsRootKeyFile } : {}),
+    ...(opts.kmsPreviousRootKeyFile ? { kmsPreviousRootKeyFiles: list(opts.kmsPreviousRootKeyFile) } : {}),
+    ...defaultEncryptionOf(opts.defaultEncryption),
     blockPublicAccess: onOff('--block-public-access', opts.blockPublicAccess),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),

@@ -4,7 +4,7 @@ import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { usageKeys } from './usage.js';
-import { decodeRecord, encodeRecord, type BucketRecord, type CorsRule, type VersioningState } from './records.js';
+import { decodeRecord, encodeRecord, type BucketEncryption, type BucketRecord, type CorsRule, type VersioningState } from './records.js';
 import { readBucket } from './key-state.js';
 import { StoreError } from '../util/errors.js';
 import { bucketUploadsRemoval } from './multipart.js';
@@ -175,4 +175,12 @@ export async function deleteBucket(ctx: ObjectContext, name: string): Promise<vo
     if (ok) return;
   }
   throw new StoreError('ERR_META_CONFLICT', `Cannot delete bucket "${name}": its uploads kept changing`);
+}
+
+/** Replaces the bucket's default encryption (PutBucketEncryption); undefined removes it. */
+export async function setBucketEncryption(ctx: ObjectContext, name: string, encryption: BucketEncryption | undefined): Promise<void> {
+  await updateBucket(ctx, name, (r) => {
+    const { encryption: _, ...rest } = r;
+    return encryption ? { ...rest, encryption } : rest;
+  });
 }

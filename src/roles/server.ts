@@ -27,8 +27,9 @@ import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { loadIamKey } from '../iam/secret-box.js';
-import { loadKmsRootKey } from '../kms/root-key.js';
-import { LocalKeyService } from '../kms/local-key-service.js';
+import { loadKmsRootKeyring } from '../kms/root-key.js';
+import { kmsPollIntervalMs, LocalKeyService } from '../kms/local-key-service.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { IamStore } from '../iam/users.js';
 import { KeyCache } from '../iam/key-cache.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
@@ -80,6 +81,12 @@ export interface EndpointConfig {
    * unless the TESSERA_KMS_ROOT_KEY environment variable gives the key itself.
    */
   kmsRootKeyFile?: string;
+  /** Files of root keys being retired (kms/root-key.ts): still opened until a rewrap re-seals under the current one. */
+  kmsPreviousRootKeyFiles?: string[];
+  /** How often a process on a shared MetaStore (or a worker of --workers N) looks for key changes made elsewhere. */
+  kmsPollMs?: number;
+  /** --default-encryption AES256: SSE-S3 for every new object a request and its bucket ask no encryption for. */
+  defaultEncryption?: 'AES256';
   /** How often a process on a shared MetaStore looks for IAM changes made elsewhere (iamPollIntervalMs). */
   iamPollMs?: number;
   /** How long a stop lets the requests in flight finish before it cuts them. */
@@ -160,6 +167,7 @@ export async function serveStores(
   let workers: RunningWorker[] = [];
   let endpoint: Awaited<ReturnType<typeof startEndpoint>>;
   let keyCache: KeyCache | undefined;
+  let kms: LocalKeyService | undefined;
   const limits = new RateLimiter(config.rateLimits ?? {});
   let link: WorkerLink | undefined;
   try {
@@ -172,9 +180,18 @@ export async function serveStores(
     await loadSettledEpoch(stores.meta, blocks);
     const iamKey = await loadIamKey(config.iamKeyFile ?? join(config.dataDir, 'iam.key'), { create: true });
     const iam = await IamStore.open(stores.meta, iamKey);
-    const kmsRootKey = await loadKmsRootKey({ dataDir: config.dataDir, ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}) });
-    const kms = new LocalKeyService(stores.meta, kmsRootKey, { region: config.region });
+    const kmsRootKeys = await loadKmsRootKeyring({
+      dataDir: config.dataDir,
+      ...(config.kmsRootKeyFile ? { file: config.kmsRootKeyFile } : {}),
+      ...(config.kmsPreviousRootKeyFiles ? { previousFiles: config.kmsPreviousRootKeyFiles } : {}),
+    });
+    kms = new LocalKeyService(stores.meta, kmsRootKeys, { region: config.region, log });
     objects.kms = kms;
+    if (config.defaultEncryption) objects.defaultEncryption = config.defaultEncryption;
+    // A key disabled or rotated through another process is seen here within one poll.
+    const kmsPolled = stores.metaShared || options.worker !== undefined;
+    if (kmsPolled) kms.start(config.kmsPollMs);
+    const keyService = kms;
     keyCache = new KeyCache({ store: iam, root: credentials, log });
     await keyCache.refresh();
     // Other processes change keys too: gateways on a shared MetaStore, and the other workers of --workers N.
@@ -220,7 +237,16 @@ export async function serveStores(
         limits,
         // A change made here is in force here when its answer goes out: the cache reloads before it.
         iam: { store: iam, changed: () => cache.refresh() },
-        kms: { keys: kms, changed: async () => {} },
+        kms: {
+          keys: keyService,
+          // Other processes see a change at their next poll: a disable is answered only once two polls have
+          // passed, so a key an operator was told is disabled is refused everywhere.
+          changed: async (action) => {
+            await keyService.refresh();
+            if (action === 'disable' && kmsPolled) await delay(2 * (config.kmsPollMs ?? kmsPollIntervalMs));
+          },
+          rewrap: () => keyService.rewrap(),
+        },
         // Another worker's counters and leases, and its limits, are in its process: reached through the primary.
         ...(options.worker
           ? {
@@ -255,6 +281,7 @@ export async function serveStores(
     }
   } catch (err) {
     keyCache?.stop();
+    kms?.stop();
     await maintenance.close();
     await stores.close();
     throw err;
@@ -277,6 +304,7 @@ export async function serveStores(
       await maintenance.close();
       await running.close();
       keyCache?.stop();
+      kms?.stop();
       await stores.close();
       log.info('Stopped');
     },

@@ -59,6 +59,10 @@ export const accessTable: ReadonlyMap<string, AccessRule> = new Map([
   ['PutBucketCors', rule('bucket', 's3:PutBucketCORS')],
   // AWS: DeleteBucketCors needs s3:PutBucketCORS.
   ['DeleteBucketCors', rule('bucket', 's3:PutBucketCORS')],
+  ['GetBucketEncryption', rule('bucket', 's3:GetEncryptionConfiguration')],
+  ['PutBucketEncryption', rule('bucket', 's3:PutEncryptionConfiguration')],
+  // AWS: DeleteBucketEncryption needs s3:PutEncryptionConfiguration.
+  ['DeleteBucketEncryption', rule('bucket', 's3:PutEncryptionConfiguration')],
   ['GetObjectLockConfiguration', rule('bucket', 's3:GetBucketObjectLockConfiguration')],
   ['PutObjectLockConfiguration', rule('bucket', 's3:PutBucketObjectLockConfiguration')],
   ['ListObjects', rule('bucket', 's3:ListBucket')],

@@ -52,6 +52,7 @@ export const errorCatalog = {
   'KMS.InvalidCiphertextException': [400, 'The data key could not be decrypted with the given KMS key and encryption context'],
   'KMS.KMSInternalException': [500, 'The key service failed'],
   'KMS.NotFoundException': [400, 'Invalid keyId'],
+  'KMS.UnsupportedOperationException': [400, 'The key service does not support this operation'],
   'KMS.ValidationException': [400, 'The KMS key id is not valid'],
   KeyTooLongError: [400, 'Your key is too long'],
   MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],

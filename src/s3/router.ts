@@ -29,6 +29,7 @@ import {
   handlePutObjectLockConfiguration, handlePutObjectRetention,
 } from './handlers/object-lock.js';
 import { handleDeleteBucketCors, handleGetBucketCors, handlePutBucketCors } from './handlers/bucket-cors.js';
+import { handleDeleteBucketEncryption, handleGetBucketEncryption, handlePutBucketEncryption } from './handlers/bucket-encryption.js';
 import { handleDeleteBucketPolicy, handleGetBucketPolicy, handleGetBucketPolicyStatus, handlePutBucketPolicy } from './handlers/bucket-policy.js';
 import { handleDeletePublicAccessBlock, handleGetPublicAccessBlock, handlePutPublicAccessBlock } from './handlers/public-access-block.js';
 import { handleGetBucketAcl, handlePutBucketAcl } from './handlers/bucket-acl.js';
@@ -128,6 +129,9 @@ const routes = new Map<string, Route>([
   ['bucket PUT object-lock', { pick: () => handlePutObjectLockConfiguration, serves: [handlePutObjectLockConfiguration] }],
   ['bucket PUT cors', { pick: () => handlePutBucketCors, serves: [handlePutBucketCors] }],
   ['bucket DELETE cors', { pick: () => handleDeleteBucketCors, serves: [handleDeleteBucketCors] }],
+  ['bucket GET encryption', { pick: () => handleGetBucketEncryption, serves: [handleGetBucketEncryption] }],
+  ['bucket PUT encryption', { pick: () => handlePutBucketEncryption, serves: [handlePutBucketEncryption] }],
+  ['bucket DELETE encryption', { pick: () => handleDeleteBucketEncryption, serves: [handleDeleteBucketEncryption] }],
   ['object GET retention', { pick: () => handleGetObjectRetention, serves: [handleGetObjectRetention] }],
   ['object GET legal-hold', { pick: () => handleGetObjectLegalHold, serves: [handleGetObjectLegalHold] }],
   ['object PUT ', {
