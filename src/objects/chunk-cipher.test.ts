@@ -49,7 +49,7 @@ test('chunk cipher - sealing gives the same stored bytes in any slicing, chunk s
     assert.equal(whole.length, sealedSizeOf(size, chunkBytes));
     assert.equal(whole.length, size + Math.ceil(size / chunkBytes) * chunkTagBytes);
     assert.deepEqual(await seal(plain, key, [3, 997, 1000, 1, 2048]), whole);
-    if (size > 0) assert.ok(!whole.includes(plain.subarray(0, Math.min(size, 16))), 'no plaintext in the stored bytes');
+    if (size >= 16) assert.ok(!whole.includes(plain.subarray(0, 16)), 'no plaintext in the stored bytes');
   }
 });
 
