@@ -1,5 +1,6 @@
 // Nothing leaks (issue 16): objects written with SSE-S3, SSE-KMS and SSE-C (inline-small, large single PUT,
-// multipart with an inline-sized last part) carry a known plaintext marker, and the SSE-C ones a known key;
+// multipart with an inline-sized last part, and copies into SSE-C and out of it) carry a known plaintext
+// marker, and the SSE-C ones a known key;
 // afterwards no file under the data directory or the drives (SQLite database, WAL and all, as raw bytes) nor
 // the server's log holds the marker or the key, raw, in base64 at any alignment, or in hex. Plain objects
 // with a second marker are written beside them and must be found, so the search itself is shown to work.
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
   PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { createKmsKey, customerKey, expectedSseHeader, sseModes, sseParams, startSseServer, type SseMode, type SseServer } from './lib.js';
@@ -132,6 +133,19 @@ test('leak - objects of every SSE mode and shape read back whole and say how the
       assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body), `${key} reads back whole`);
     }
   }
+  // Copies re-encrypt: SSE-S3 into SSE-C, and SSE-C (the key as the copy source's) into SSE-KMS.
+  const customerHeaders = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: customer.base64 };
+  await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/into-c', CopySource: `${bucket}/SSE-S3/large`, ...customerHeaders }));
+  await s3.send(new CopyObjectCommand({
+    Bucket: bucket, Key: 'copy/out-of-c', CopySource: `${bucket}/SSE-C/inline`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId,
+    CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: customer.base64,
+  }));
+  const intoC = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/into-c', ...customerHeaders }));
+  assert.equal(intoC.SSECustomerAlgorithm, 'AES256');
+  assert.ok(Buffer.from(await intoC.Body!.transformToByteArray()).equals(markedBody(secretMarker, 1.5 * MiB)));
+  const outOfC = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/out-of-c' }));
+  assert.equal(outOfC.ServerSideEncryption, 'aws:kms');
+  assert.ok(Buffer.from(await outOfC.Body!.transformToByteArray()).equals(markedBody(secretMarker, 10 * 1024)));
 });
 
 function assertEncryptedAs(mode: SseMode, answer: { ServerSideEncryption?: string; SSECustomerAlgorithm?: string; SSEKMSKeyId?: string }, key: string): void {
