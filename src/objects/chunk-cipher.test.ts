@@ -36,7 +36,7 @@ async function seal(plain: Buffer, key: ChunkKey, sizes = [plain.length || 1]): 
   return collect(sealChunks(sliced(plain, sizes), key));
 }
 
-async function open(stored: Buffer, key: ChunkKey, plainBytes: number, start: number, end: number, sizes = [7, 1500, 1]): Promise<Buffer> {
+async function open(stored: Buffer, key: ChunkKey, plainBytes: number, start: number, end: number, sizes = [7, 1500, 1, 5000]): Promise<Buffer> {
   const range = sealedRangeOf(plainBytes, key.chunkBytes, start, end);
   return collect(openChunks(sliced(stored.subarray(range.storedStart, range.storedEnd), sizes), key, plainBytes, start, end));
 }

@@ -117,6 +117,15 @@ export async function* openChunks(stored: AsyncIterable<Buffer>, key: ChunkKey, 
     while (at < piece.length) {
       const want = chunkLength() - filled;
       if (want <= 0) throw new StoreError('ERR_SHARD_CORRUPT', 'Cannot open an encrypted range: more stored bytes than it spans');
+      // A whole chunk within one piece (the usual case: stripes are larger than chunks) opens in place.
+      if (filled === 0 && piece.length - at >= want) {
+        const plain = openChunk(key, index, piece.subarray(at, at + want));
+        at += want;
+        offset += want;
+        index++;
+        yield emit(plain);
+        continue;
+      }
       const take = Math.min(want, piece.length - at);
       piece.copy(buffer, filled, at, at + take);
       at += take;

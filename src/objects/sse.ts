@@ -8,6 +8,7 @@ import type { BucketRecord, ObjectData, ObjectEncryption } from './records.js';
 import { chunkBytesDefault, type ChunkKey } from './chunk-cipher.js';
 import type { SealedData } from './data.js';
 import { KmsError, sseS3KeyId, type EncryptionContext } from '../kms/types.js';
+import { assert } from '../util/assert.js';
 
 /** What a write asks for; 'customer' carries the SSE-C key of the request (never stored). */
 export type EncryptionRequest =
@@ -84,12 +85,9 @@ export async function newSealing(ctx: ObjectContext, bucket: string, key: string
  */
 export async function openDataKey(ctx: ObjectContext, bucket: string, key: string, encryption: ObjectEncryption, customerKey: Buffer | undefined): Promise<Buffer> {
   if (encryption.mode === 'customer') {
-    if (!customerKey) throw new ObjectError('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
-    const mac = encryption.customerKeyMac;
-    if (!mac || !timingSafeEqual(customerKeyMac(customerKey, Buffer.from(mac.salt, 'base64')), Buffer.from(mac.mac, 'base64'))) {
-      throw new ObjectError('AccessDenied', 'The calculated MD5 hash of the key did not match the hash that was provided.');
-    }
-    return unwrapUnderCustomerKey(customerKey, Buffer.from(mac.salt, 'base64'), encryption.wrappedKey);
+    checkCustomerKey(encryption, customerKey);
+    assert(customerKey !== undefined && encryption.customerKeyMac !== undefined, 'A checked SSE-C object has a key and a MAC');
+    return unwrapUnderCustomerKey(customerKey, Buffer.from(encryption.customerKeyMac.salt, 'base64'), encryption.wrappedKey);
   }
   if (customerKey) throw new ObjectError('InvalidRequest', 'The encryption parameters are not applicable to this object.');
   const context: EncryptionContext = encryption.kmsContext !== undefined
@@ -98,10 +96,20 @@ export async function openDataKey(ctx: ObjectContext, bucket: string, key: strin
   return keyServiceOf(ctx).decryptDataKey(encryption.kmsKeyId ?? sseS3KeyId, encryption.wrappedKey, context);
 }
 
-/** Checks a customer key against an SSE-C object's MAC without opening anything (HEAD, copy sources). */
-export function customerKeyMatches(encryption: ObjectEncryption, customerKey: Buffer): boolean {
+/**
+ * Checks the request's customer key against an SSE-C object without opening anything (GetObjectAttributes):
+ * the errors of openDataKey for a missing, wrong or inapplicable key.
+ */
+export function checkCustomerKey(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): void {
+  if (encryption?.mode !== 'customer') {
+    if (customerKey) throw new ObjectError('InvalidRequest', 'The encryption parameters are not applicable to this object.');
+    return;
+  }
+  if (!customerKey) throw new ObjectError('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
   const mac = encryption.customerKeyMac;
-  return mac !== undefined && timingSafeEqual(customerKeyMac(customerKey, Buffer.from(mac.salt, 'base64')), Buffer.from(mac.mac, 'base64'));
+  if (!mac || !timingSafeEqual(customerKeyMac(customerKey, Buffer.from(mac.salt, 'base64')), Buffer.from(mac.mac, 'base64'))) {
+    throw new ObjectError('AccessDenied', 'The calculated MD5 hash of the key did not match the hash that was provided.');
+  }
 }
 
 function customerKeyMac(customerKey: Buffer, salt: Buffer): Buffer {

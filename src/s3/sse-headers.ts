@@ -74,9 +74,10 @@ export function encryptionRequestOf(c: RequestContext, fields?: (name: string) =
   const kmsKeyId = get(kmsKeyHeader);
   const context = get(contextHeader);
   const bucketKey = get(bucketKeyHeader);
-  const customer = customerKeyOf(c, customerPrefix, fields);
   if (algorithm !== undefined && algorithm !== 'AES256' && algorithm !== 'aws:kms') throw invalid('The encryption method specified is not supported', sseHeader, algorithm);
-  if (algorithm !== undefined && customer) throw invalid('Server Side Encryption with Customer provided key is incompatible with the encryption method specified', sseHeader, algorithm);
+  // Checked before the SSE-C headers themselves (and their TLS rule): the request is wrong either way.
+  if (algorithm !== undefined && get(`${customerPrefix}algorithm`) !== undefined) throw invalid('Server Side Encryption with Customer provided key is incompatible with the encryption method specified', sseHeader, algorithm);
+  const customer = customerKeyOf(c, customerPrefix, fields);
   if ((kmsKeyId !== undefined || context !== undefined) && algorithm !== 'aws:kms') {
     throw invalid('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', sseHeader);
   }

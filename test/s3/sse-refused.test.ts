@@ -19,12 +19,13 @@ const customer = {
   'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(customerKey).digest('base64'),
 };
 
-test('SSE refused - an unknown algorithm or KMS headers without aws:kms get 400 InvalidArgument and store nothing', async () => {
+test('SSE refused - an unknown algorithm, KMS headers without aws:kms, or SSE-S3 with SSE-C headers get 400 InvalidArgument and store nothing', async () => {
   const asks: Record<string, string>[] = [
     { 'x-amz-server-side-encryption': 'AES128' },
     { 'x-amz-server-side-encryption': 'aws:kms:dsse' },
     { 'x-amz-server-side-encryption-aws-kms-key-id': 'testkey-1' },
     { 'x-amz-server-side-encryption': 'AES256', 'x-amz-server-side-encryption-aws-kms-key-id': 'testkey-1' },
+    { 'x-amz-server-side-encryption': 'AES256', ...customer },
   ];
   for (const [i, headers] of asks.entries()) {
     assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, `enc${i}`), headers, body: 'secret' }), 400, 'InvalidArgument');

@@ -10,7 +10,7 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, GetObjectAttributesCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
   PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand, type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -104,6 +104,9 @@ test('SSE-C - a PUT with a customer key reads back with it, by range too; withou
   await rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'c' })), 400, '');
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'c', ...other })), 403, 'AccessDenied');
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 's3-100', ...customer })), 400, 'InvalidRequest');
+  await rejects(s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'c', ObjectAttributes: ['ObjectSize'] })), 400, 'InvalidRequest');
+  const attributes = await s3.send(new GetObjectAttributesCommand({ Bucket, Key: 'c', ObjectAttributes: ['ObjectSize', 'ETag'], ...customer }));
+  assert.equal(attributes.ObjectSize, 200_000);
 });
 
 test('SSE multipart - SSE-C and SSE-S3 uploads read back across parts, by range and by ?partNumber=', async () => {

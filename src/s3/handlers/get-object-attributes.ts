@@ -1,6 +1,8 @@
 // GetObjectAttributes (GET ?attributes): the attributes x-amz-object-attributes names (ETag, Checksum,
 // ObjectParts, StorageClass, ObjectSize) of one version, without its body. Reads metadata only.
 import { resolveVersionAndBucket, httpDate } from '../../objects/get-object.js';
+import { checkCustomerKey } from '../../objects/sse.js';
+import { customerKeyOf } from '../sse-headers.js';
 import type { ObjectPart, VersionRecord } from '../../objects/records.js';
 import { header, requireBucket, requireKey, sendXml, type RequestContext } from '../context.js';
 import { S3Error } from '../errors.js';
@@ -70,7 +72,10 @@ export async function handleGetObjectAttributes(c: RequestContext): Promise<void
   const attributes = requestedAttributes(c);
   const versionId = c.query.get('versionId');
   if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { extra: { ArgumentName: 'versionId', ArgumentValue: '' } });
+  const customer = customerKeyOf(c);
   const { record, bucket: bucketRecord } = await resolveVersionAndBucket(c.objects, bucket, key, versionId ?? undefined);
+  // An SSE-C object's attributes need its key, as its HEAD does (checked, not used: nothing is decrypted).
+  if (record.encryption?.mode === 'customer' || customer) checkCustomerKey(record.encryption, customer?.key);
   const headers: Record<string, string> = { 'last-modified': httpDate(record.lastModifiedMs) };
   if (bucketRecord.versioning !== 'Unversioned' || !record.isNull) headers['x-amz-version-id'] = record.isNull ? 'null' : record.versionKey;
   const checksum = record.checksum;
