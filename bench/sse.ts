@@ -149,6 +149,8 @@ interface Result {
   mibPerSecond: number;
   cpuMsPerMib: number;
   errors: number;
+  /** Status of each failed request (0: the connection failed), as "status×count". */
+  errorStatuses: Map<number, number>;
 }
 
 const keysPerWorker = 2;
@@ -159,6 +161,7 @@ async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode
   const deadlineMs = startMs + seconds * 1000;
   let bytes = 0;
   let errors = 0;
+  const errorStatuses = new Map<number, number>();
   const worker = async (w: number) => {
     for (let i = 0; performance.now() < deadlineMs || i < minRequests; i++) {
       const path = `/${bucket}/${mode}-${data.length}-${w}-${i % keysPerWorker}`;
@@ -166,12 +169,15 @@ async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode
         ? await send(server, agent, 'PUT', path, sseHeaders(mode, true), data).catch(() => ({ status: 0, bytes: 0 }))
         : await send(server, agent, 'GET', path, sseHeaders(mode, false)).catch(() => ({ status: 0, bytes: 0 }));
       if (r.status === 200 && (op === 'PUT' || r.bytes === data.length)) bytes += data.length;
-      else errors++;
+      else {
+        errors++;
+        errorStatuses.set(r.status, (errorStatuses.get(r.status) ?? 0) + 1);
+      }
     }
   };
   await Promise.all(Array.from({ length: args.concurrency }, (_, w) => worker(w)));
   const mib = bytes / MiB;
-  return { mibPerSecond: mib / ((performance.now() - startMs) / 1000), cpuMsPerMib: (cpuMsOf(server.pid) - before) / mib, errors };
+  return { mibPerSecond: mib / ((performance.now() - startMs) / 1000), cpuMsPerMib: (cpuMsOf(server.pid) - before) / mib, errors, errorStatuses };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -202,9 +208,12 @@ try {
         const rs = results.get(`${op} ${mode}`)!;
         const rate = median(rs.map((x) => x.mibPerSecond));
         const errors = rs.reduce((n, x) => n + x.errors, 0);
+        const statuses = new Map<number, number>();
+        for (const x of rs) for (const [status, n] of x.errorStatuses) statuses.set(status, (statuses.get(status) ?? 0) + n);
+        const errorText = [...statuses].map(([status, n]) => `${status}×${n}`).join(' ');
         const ratio = mode !== 'plain' && Number.isFinite(plain) ? ` (${(rate / plain).toFixed(2)}× plain)` : '';
         process.stdout.write(`${op} ${sizeName.padEnd(3)} ${mode.padEnd(6)}: ${rate.toFixed(0).padStart(4)} MiB/s${ratio}, ${median(rs.map((x) => x.cpuMsPerMib)).toFixed(2)} CPU ms/MiB ` +
-          `(runs: ${rs.map((x) => x.mibPerSecond.toFixed(0)).join(' ')} MiB/s)${errors ? `, ${errors} errors` : ''}\n`);
+          `(runs: ${rs.map((x) => x.mibPerSecond.toFixed(0)).join(' ')} MiB/s)${errors ? `, ${errors} errors (status ${errorText})` : ''}\n`);
       }
     }
   }
