@@ -57,7 +57,13 @@ export async function startSseServer(options: { driveCount?: number; args?: stri
     ...(options.args ?? []),
   ];
   const start = () => startTessera({ dataDir, args, ...(options.env ? { env: options.env } : {}) });
-  let server = await start();
+  let server: TesseraProcess;
+  try {
+    server = await start();
+  } catch (err) {
+    await rm(root, { recursive: true, force: true }); // a server that never started leaves no caller to clean up
+    throw err;
+  }
   const agent = new UndiciAgent({ connect: { ca } });
   const self: SseServer = {
     get server() {
