@@ -14,6 +14,12 @@
 #                 test_headers.py); `scripts/s3-tests-report.py DIR --select` prints the foundation groups'
 #   S3_TESTS_BLOCK_PUBLIC_ACCESS  on (default, AWS's default for new accounts) or off (AWS's old default,
 #                 which the suite's ACL and policy tests assume): the server's --block-public-access
+#   S3_TESTS_TLS  on: the server serves HTTPS with a certificate from `tessera tls init` (OUT_DIR/tls), and
+#                 the suite verifies it against that CA (is_secure, ssl_verify, and the s3tests_tls plugin,
+#                 since the suite's boto3 clients ignore AWS_CA_BUNDLE); off (default): plain HTTP. SSE-C
+#                 needs on: the server refuses customer keys over plain HTTP, as AWS does
+#   S3_TESTS_KMS_KEYS  the built-in key service's keys made before the run, the first two given to the
+#                 suite as kms_keyid and kms_keyid2 (default "testkey-1 testkey-2", the suite's own names)
 # Run `npm run build` first: the server started is dist/ via bin/tessera.js.
 set -euo pipefail
 
@@ -60,6 +66,18 @@ fi
 access_key='S3TESTSROOTACCESS001'
 secret_key='s3-tests/root/secret/key/000000000000001'
 data_dir="$(mktemp -d -t tessera-s3-tests-data-XXXXXX)"
+tls="${S3_TESTS_TLS:-off}"
+tls_args=()
+ca_bundle=''
+if [[ "$tls" == on ]]; then
+  node "$repo_root/bin/tessera.js" tls init --dir "$out_dir/tls" --hosts 127.0.0.1,localhost >/dev/null
+  tls_args=(--tls-cert "$out_dir/tls/server.pem" --tls-key "$out_dir/tls/server.key")
+  ca_bundle="$out_dir/tls/ca.pem"
+elif [[ "$tls" != off ]]; then
+  echo "S3_TESTS_TLS must be on or off, not \"$tls\"" >&2
+  exit 2
+fi
+read -r -a kms_keys <<<"${S3_TESTS_KMS_KEYS-testkey-1 testkey-2}"
 server_pid=''
 stop_server() {
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -72,7 +90,7 @@ trap stop_server EXIT
 
 TESSERA_ROOT_ACCESS_KEY="$access_key" TESSERA_ROOT_SECRET_KEY="$secret_key" \
   node "$repo_root/bin/tessera.js" server --address 127.0.0.1:0 --data "$data_dir" \
-  --block-public-access "${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}" \
+  --block-public-access "${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}" "${tls_args[@]}" \
   >"$out_dir/server.out" 2>"$out_dir/server.log" &
 server_pid=$!
 
@@ -96,7 +114,7 @@ port="${port%%/*}"
 canonical_id="$(node --input-type=module -e "import('$repo_root/dist/iam/acl.js').then((m) => console.log(m.accountCanonicalId))")"
 admin() {
   TESSERA_ROOT_ACCESS_KEY="$access_key" TESSERA_ROOT_SECRET_KEY="$secret_key" \
-    node "$repo_root/bin/tessera.js" admin "$@" --endpoint "$endpoint"
+    node "$repo_root/bin/tessera.js" admin "$@" --endpoint "$endpoint" ${ca_bundle:+--ca-bundle "$ca_bundle"}
 }
 cat >"$out_dir/second-user-policy.json" <<'EOF'
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:CreateBucket"], "Resource": "*"}]}
@@ -109,13 +127,17 @@ second_user() { # NAME: creates the user and its policy, prints "ACCESS_KEY SECR
 read -r alt_access_key alt_secret_key < <(second_user s3-tests-alt)
 read -r tenant_access_key tenant_secret_key < <(second_user s3-tests-tenant)
 [[ -n "$alt_secret_key" && -n "$tenant_secret_key" ]] || { echo "Cannot create the alt and tenant users" >&2; exit 1; }
+# The suite's SSE-KMS tests name their keys (kms_keyid, kms_keyid2); an operator makes them with the admin CLI.
+for key in "${kms_keys[@]}"; do
+  admin kms create "$key" >/dev/null || echo "Cannot create the KMS key \"$key\": the SSE-KMS tests that use it will fail" >&2
+done
 
 cat >"$out_dir/s3tests.conf" <<EOF
 [DEFAULT]
 host = 127.0.0.1
 port = $port
-is_secure = False
-ssl_verify = False
+is_secure = $([[ "$tls" == on ]] && echo True || echo False)
+ssl_verify = $([[ "$tls" == on ]] && echo True || echo False)
 
 [fixtures]
 bucket prefix = tessera-{random}-
@@ -127,6 +149,8 @@ email = root@example.com
 api_name =
 access_key = $access_key
 secret_key = $secret_key
+kms_keyid = ${kms_keys[0]:-testkey-1}
+kms_keyid2 = ${kms_keys[1]:-testkey-2}
 
 [s3 alt]
 display_name = tessera
@@ -174,11 +198,18 @@ fi
 # written for botocore's own signer.
 export BOTO_DISABLE_CRT=true
 
-echo "Tessera at $endpoint (pid $server_pid, Block Public Access ${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}; alt and tenant are IAM users); results in $out_dir"
+plugin_args=()
+if [[ "$tls" == on ]]; then
+  export S3TESTS_CA_BUNDLE="$ca_bundle" REQUESTS_CA_BUNDLE="$ca_bundle" AWS_CA_BUNDLE="$ca_bundle"
+  export PYTHONPATH="$repo_root/scripts${PYTHONPATH:+:$PYTHONPATH}"
+  plugin_args=(-p s3tests_tls)
+fi
+
+echo "Tessera at $endpoint (pid $server_pid, Block Public Access ${S3_TESTS_BLOCK_PUBLIC_ACCESS:-on}, TLS $tls, KMS keys ${kms_keys[*]:-none}; alt and tenant are IAM users); results in $out_dir"
 status=0
 # shellcheck disable=SC2086
 (cd "$suite_dir" && S3TEST_CONF="$out_dir/s3tests.conf" "$python" -m pytest $files \
-  -m "$mark" -rfEs -q -p no:cacheprovider "${timeout_args[@]}" \
+  -m "$mark" -rfEs -q -p no:cacheprovider "${timeout_args[@]}" "${plugin_args[@]}" \
   --junitxml="$out_dir/junit.xml" "$@") >"$out_dir/pytest.log" 2>&1 || status=$?
 
 # One line per test: OUTCOME test_name

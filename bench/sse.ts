@@ -1,0 +1,224 @@
+// What server-side encryption costs (issue 16: encrypted PUT and GET at ≥ 0.8× plain): PUT and GET of 1 MiB
+// and 64 MiB objects, plain vs SSE-S3 vs SSE-C, against one `tessera server` over HTTPS (SSE-C needs it, and
+// every mode pays the same TLS). The modes alternate within each repeat, so a load change on the shared
+// machine hits them alike; each row is the median of the repeats: throughput, and the server's CPU per MiB
+// (utime + stime of /proc/PID/stat, every thread, as bench/put.ts reads it).
+// Run: npm run build && npx tsx bench/sse.ts [--sizes 1m,64m] [--modes plain,sse-s3,sse-c] [--seconds 2]
+//        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR]
+// A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
+// shared machine: one size per run, e.g. --sizes 1m, then --sizes 64m --concurrency 1 --seconds 1 --min-requests 1.
+import { createHash, createHmac, randomBytes, randomFillSync } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadText, median } from './lib/machine.js';
+import { benchCredentials, checkBuild, repoRoot } from './lib/server.js';
+import { waitForEndpoint } from '../test/helpers/tessera.js';
+
+const MiB = 2 ** 20;
+const sizeBytes: Record<string, number> = { '1m': MiB, '4m': 4 * MiB, '64m': 64 * MiB };
+const modeNames = ['plain', 'sse-s3', 'sse-c'] as const;
+type Mode = (typeof modeNames)[number];
+const bucket = 'bench';
+const customerKey = randomBytes(32);
+
+function parseArgs(argv: string[]) {
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i]!.startsWith('--')) throw new RangeError(`Unexpected argument "${argv[i]}"`);
+    options.set(argv[i]!, argv[++i] ?? '');
+  }
+  const list = (name: string, fallback: string) => (options.get(name) ?? fallback).split(',');
+  const sizes = list('--sizes', '1m');
+  for (const s of sizes) if (!(s in sizeBytes)) throw new RangeError(`Unknown size "${s}": expected one of ${Object.keys(sizeBytes).join(', ')}`);
+  const modes = list('--modes', modeNames.join(','));
+  for (const m of modes) if (!modeNames.includes(m as Mode)) throw new RangeError(`Unknown mode "${m}": expected one of ${modeNames.join(', ')}`);
+  return {
+    sizes,
+    modes: modes as Mode[],
+    seconds: Number(options.get('--seconds') ?? '2'),
+    repeats: Number(options.get('--repeats') ?? '3'),
+    concurrency: Number(options.get('--concurrency') ?? '4'),
+    minRequests: Number(options.get('--min-requests') ?? '2'),
+    drives: Number(options.get('--drives') ?? '0'),
+    /** Write a V8 CPU profile of the server's main thread into this directory when it stops. */
+    cpuProfDir: options.get('--cpu-prof'),
+  };
+}
+
+// ---- the server ---------------------------------------------------------------------------------------
+
+interface Server {
+  url: string;
+  pid: number;
+  ca: Buffer;
+  stop(): Promise<void>;
+}
+
+async function startServer(drives: number, cpuProfDir: string | undefined): Promise<Server> {
+  await checkBuild();
+  const root = await mkdtemp(join(tmpdir(), 'tessera-bench-sse-'));
+  const tessera = join(repoRoot, 'bin', 'tessera.js');
+  const tlsDir = join(root, 'tls');
+  await new Promise<void>((resolve, reject) => {
+    const made = spawn(process.execPath, [tessera, 'tls', 'init', '--dir', tlsDir, '--hosts', '127.0.0.1'], { stdio: 'ignore' });
+    made.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tessera tls init exited with ${code}`))));
+  });
+  const driveDirs = Array.from({ length: drives }, (_, i) => join(root, `drive${i + 1}`));
+  for (const d of driveDirs) await mkdir(d);
+  // Each PUT phase overwrites a few keys per worker: the replaced blocks are deleted at once, not piled up.
+  const child = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5',
+    '--log-level', 'warn', '--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', join(tlsDir, 'server.key'), ...(drives > 0 ? ['--drives', driveDirs.join(',')] : [])], {
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-64 * 1024)));
+  const url = await waitForEndpoint(child, 60_000, () => stderr);
+  child.stdout!.resume();
+  return {
+    url,
+    pid: child.pid!,
+    ca: await readFile(join(tlsDir, 'ca.pem')),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** utime + stime of the process, every thread, in ms (USER_HZ = 100). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+// ---- requests (SigV4 header signing with an unsigned payload: TLS protects the body) -------------------
+
+const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+
+function signed(method: string, path: string, extra: Record<string, string>, host: string): Record<string, string> {
+  const { accessKeyId, secretAccessKey, region } = benchCredentials;
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const scope = `${amzDate.slice(0, 8)}/${region}/s3/aws4_request`;
+  const headers: Record<string, string> = { host, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra };
+  const names = Object.keys(headers).filter((n) => n === 'host' || n.startsWith('x-amz-')).sort();
+  const canonical = [method, path, '', names.map((n) => `${n}:${headers[n]}\n`).join(''), names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, amzDate.slice(0, 8)), region), 's3'), 'aws4_request');
+  return { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${createHmac('sha256', key).update(toSign).digest('hex')}` };
+}
+
+function sseHeaders(mode: Mode, forWrite: boolean): Record<string, string> {
+  if (mode === 'sse-s3') return forWrite ? { 'x-amz-server-side-encryption': 'AES256' } : {};
+  if (mode === 'sse-c') {
+    return {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': customerKey.toString('base64'),
+      'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(customerKey).digest('base64'),
+    };
+  }
+  return {};
+}
+
+/** One request; resolves with the status and how many body bytes came back (read and dropped). */
+function send(server: Server, agent: Agent, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const host = new URL(server.url).host;
+    const req = request(`${server.url}${path}`, { method, agent, headers: { ...signed(method, path, headers, host), ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// ---- phases -------------------------------------------------------------------------------------------
+
+interface Result {
+  mibPerSecond: number;
+  cpuMsPerMib: number;
+  errors: number;
+  /** Status of each failed request (0: the connection failed), as "status×count". */
+  errorStatuses: Map<number, number>;
+}
+
+const keysPerWorker = 2;
+
+async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode, data: Buffer, args: ReturnType<typeof parseArgs>, seconds: number, minRequests = args.minRequests): Promise<Result> {
+  const before = cpuMsOf(server.pid);
+  const startMs = performance.now();
+  const deadlineMs = startMs + seconds * 1000;
+  let bytes = 0;
+  let errors = 0;
+  const errorStatuses = new Map<number, number>();
+  const worker = async (w: number) => {
+    for (let i = 0; performance.now() < deadlineMs || i < minRequests; i++) {
+      const path = `/${bucket}/${mode}-${data.length}-${w}-${i % keysPerWorker}`;
+      const r = op === 'PUT'
+        ? await send(server, agent, 'PUT', path, sseHeaders(mode, true), data).catch(() => ({ status: 0, bytes: 0 }))
+        : await send(server, agent, 'GET', path, sseHeaders(mode, false)).catch(() => ({ status: 0, bytes: 0 }));
+      if (r.status === 200 && (op === 'PUT' || r.bytes === data.length)) bytes += data.length;
+      else {
+        errors++;
+        errorStatuses.set(r.status, (errorStatuses.get(r.status) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: args.concurrency }, (_, w) => worker(w)));
+  const mib = bytes / MiB;
+  return { mibPerSecond: mib / ((performance.now() - startMs) / 1000), cpuMsPerMib: (cpuMsOf(server.pid) - before) / mib, errors, errorStatuses };
+}
+
+const args = parseArgs(process.argv.slice(2));
+process.env.UV_THREADPOOL_SIZE ??= '16';
+const server = await startServer(args.drives, args.cpuProfDir);
+const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca });
+process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians\n`);
+try {
+  const created = await send(server, agent, 'PUT', `/${bucket}`, {});
+  if (created.status !== 200) throw new Error(`CreateBucket answered ${created.status}`);
+  for (const sizeName of args.sizes) {
+    const data = Buffer.allocUnsafe(sizeBytes[sizeName]!);
+    randomFillSync(data);
+    const results = new Map<string, Result[]>();
+    // Unmeasured: JIT warm-up, and every key a GET phase reads is written.
+    for (const mode of args.modes) await phase(server, agent, 'PUT', mode, data, args, 0, keysPerWorker);
+    for (let r = 0; r < args.repeats; r++) {
+      for (const mode of args.modes) {
+        for (const op of ['PUT', 'GET'] as const) {
+          const key = `${op} ${mode}`;
+          results.set(key, [...(results.get(key) ?? []), await phase(server, agent, op, mode, data, args, args.seconds)]);
+        }
+      }
+    }
+    for (const op of ['PUT', 'GET'] as const) {
+      const plain = median((results.get(`${op} plain`) ?? []).map((x) => x.mibPerSecond));
+      for (const mode of args.modes) {
+        const rs = results.get(`${op} ${mode}`)!;
+        const rate = median(rs.map((x) => x.mibPerSecond));
+        const errors = rs.reduce((n, x) => n + x.errors, 0);
+        const statuses = new Map<number, number>();
+        for (const x of rs) for (const [status, n] of x.errorStatuses) statuses.set(status, (statuses.get(status) ?? 0) + n);
+        const errorText = [...statuses].map(([status, n]) => `${status}×${n}`).join(' ');
+        const ratio = mode !== 'plain' && Number.isFinite(plain) ? ` (${(rate / plain).toFixed(2)}× plain)` : '';
+        process.stdout.write(`${op} ${sizeName.padEnd(3)} ${mode.padEnd(6)}: ${rate.toFixed(0).padStart(4)} MiB/s${ratio}, ${median(rs.map((x) => x.cpuMsPerMib)).toFixed(2)} CPU ms/MiB ` +
+          `(runs: ${rs.map((x) => x.mibPerSecond.toFixed(0)).join(' ')} MiB/s)${errors ? `, ${errors} errors (status ${errorText})` : ''}\n`);
+      }
+    }
+  }
+} finally {
+  agent.destroy();
+  await server.stop();
+}
+process.stdout.write(`load ${loadText()} at end\n`);
