@@ -4,20 +4,18 @@
 // signed before the delete too; the admin API stays the root key's.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createHmac } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { repoRoot, startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
+import { startTesseraForFile, type TesseraProcess } from '../helpers/tessera.js';
 import { assertS3Error, raw, sdkError, send, type RawResponse } from '../s3/raw-http.js';
+import { adminAccess } from '../helpers/admin-cli.js';
 import { formBody, postForm, signedFields } from '../s3/post-form.js';
 import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
 
-const exec = promisify(execFile);
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'iam-keys';
 const allowAll = allowAllPolicy;
@@ -27,23 +25,7 @@ before(async () => {
   await s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'data' }));
 });
 
-const admin = (method: string, path: string, body?: unknown) => raw(server, { method, path: `/_tessera/admin/${path}`, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-
-async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
-  });
-  return stdout;
-}
-
-async function cliFails(...args: string[]): Promise<string> {
-  try {
-    await cli(...args);
-  } catch (err) {
-    return (err as { stderr: string }).stderr;
-  }
-  throw new Error(`tessera admin ${args.join(' ')} succeeded`);
-}
+const { admin, cli, cliFails } = adminAccess(server);
 
 interface Key { accessKeyId: string; secretAccessKey: string }
 

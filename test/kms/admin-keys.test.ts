@@ -3,33 +3,15 @@
 // material; the admin API stays the root key's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot, startTesseraForFile } from '../helpers/tessera.js';
+import { startTesseraForFile } from '../helpers/tessera.js';
+import { adminAccess } from '../helpers/admin-cli.js';
 import { raw } from '../s3/raw-http.js';
 
-const exec = promisify(execFile);
 const { server } = await startTesseraForFile();
 
-const admin = (method: string, path: string, body?: unknown) => raw(server, { method, path: `/_tessera/admin/${path}`, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-
-async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
-  });
-  return stdout;
-}
-
-async function cliFails(...args: string[]): Promise<string> {
-  try {
-    await cli(...args);
-  } catch (err) {
-    return (err as { stderr: string }).stderr;
-  }
-  throw new Error(`tessera admin ${args.join(' ')} succeeded`);
-}
+const { admin, cli, cliFails } = adminAccess(server);
 
 interface KeyInfo { keyId: string; arn: string; enabled: boolean; versions: number; description?: string; createdMs: number; rotatedMs?: number }
 

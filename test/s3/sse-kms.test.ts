@@ -7,28 +7,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, UploadPartCommand,
-  type S3Client, type S3ServiceException,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTessera, startTesseraForFile, withClient } from '../helpers/tessera.js';
 import { assertS3Error, raw } from './raw-http.js';
+import { bytesOf, rejects } from './sse-helpers.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'sse-kms';
 await s3.send(new CreateBucketCommand({ Bucket }));
 const admin = (path: string, body?: unknown) => raw(server, { method: 'POST', path: `/_tessera/admin/${path}`, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 for (const keyId of ['testkey-1', 'testkey-2']) assert.equal((await admin('kms/keys', { keyId })).status, 200);
-
-async function bytesOf(output: { Body?: { transformToByteArray(): Promise<Uint8Array> } }): Promise<Buffer> {
-  return Buffer.from(await output.Body!.transformToByteArray());
-}
-
-async function rejects(promise: Promise<unknown>, status: number, code: string): Promise<void> {
-  await assert.rejects(promise, (err: S3ServiceException) => {
-    assert.equal(err.$metadata.httpStatusCode, status, `${err.name}: ${err.message}`);
-    if (code) assert.equal(err.name, code);
-    return true;
-  });
-}
 
 test('SSE-KMS - a PUT under a named key, with a context and a bucket key, answers and reads back by range with its headers', async () => {
   const body = randomBytes(300_000);

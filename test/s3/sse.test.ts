@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, GetObjectAttributesCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
-  PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand, type S3ServiceException,
+  PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { repoRoot, startTessera, type TesseraProcess } from '../helpers/tessera.js';
 import { makeTempDir, removeDir } from '../clients/lib.js';
+import { bytesOf, rejects } from './sse-helpers.js';
 
 const exec = promisify(execFile);
 const Bucket = 'sse-bucket';
@@ -55,18 +56,6 @@ function bodyOf(size: number): Buffer {
   const body = randomBytes(size);
   for (let at = 0; at + marker.length <= size; at += 65536) marker.copy(body, at);
   return body;
-}
-
-async function bytesOf(output: { Body?: { transformToByteArray(): Promise<Uint8Array> } }): Promise<Buffer> {
-  return Buffer.from(await output.Body!.transformToByteArray());
-}
-
-async function rejects(promise: Promise<unknown>, status: number, code: string): Promise<void> {
-  await assert.rejects(promise, (err: S3ServiceException) => {
-    assert.equal(err.$metadata.httpStatusCode, status, `${err.name}: ${err.message}`);
-    if (code) assert.equal(err.name, code);
-    return true;
-  });
 }
 
 test('SSE-S3 - a PUT with AES256 reads back whole and by range across chunks, with the header on PUT, GET and HEAD', async () => {
