@@ -226,7 +226,6 @@ test('Unknown operations - sub-resources we do not implement get 501 NotImplemen
     { method: 'GET', path: `/${Bucket}`, query: { logging: null } },
     { method: 'PUT', path: `/${Bucket}`, query: { logging: null }, body: '<BucketLoggingStatus/>' },
     { method: 'PUT', path: objectPath(Bucket, 'canary'), query: { renameObject: null } },
-    { method: 'GET', path: `/${Bucket}`, query: { encryption: null } },
     { method: 'PUT', path: `/${Bucket}`, query: { website: null }, body: '<WebsiteConfiguration/>' },
     { method: 'GET', path: `/${Bucket}`, query: { website: null } },
     { method: 'GET', path: `/${Bucket}`, query: { replication: null } },

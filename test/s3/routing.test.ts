@@ -29,12 +29,12 @@ async function assertUnchanged(): Promise<void> {
 // Every sub-resource of the S3 API (the AWS SDK's request URIs), with the methods AWS serves on it.
 const bucketSubresources: Record<string, string[]> = {
   abac: ['GET', 'PUT'], accelerate: ['GET', 'PUT'], analytics: ['GET', 'PUT', 'DELETE'],
-  encryption: ['GET', 'PUT', 'DELETE'], 'intelligent-tiering': ['GET', 'PUT', 'DELETE'],
+  'intelligent-tiering': ['GET', 'PUT', 'DELETE'],
   inventory: ['GET', 'PUT', 'DELETE'], logging: ['GET', 'PUT'],
   metadataAnnotationTable: ['PUT'], metadataConfiguration: ['GET', 'POST', 'DELETE'], metadataInventoryTable: ['PUT'],
   metadataJournalTable: ['PUT'], metadataTable: ['GET', 'POST', 'DELETE'], metrics: ['GET', 'PUT', 'DELETE'],
   notification: ['GET', 'PUT'],
-  // policy, policyStatus, publicAccessBlock, acl, ownershipControls, cors, lifecycle and object-lock are served.
+  // policy, policyStatus, publicAccessBlock, acl, ownershipControls, cors, lifecycle, object-lock and encryption are served.
   replication: ['GET', 'PUT', 'DELETE'], requestPayment: ['GET', 'PUT'], session: ['GET'], website: ['GET', 'PUT', 'DELETE'],
 };
 const objectSubresources: Record<string, string[]> = {
