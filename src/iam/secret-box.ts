@@ -1,19 +1,14 @@
 // The IAM key: the server key that access key secrets are sealed under (AES-256-GCM) before they reach the
 // MetaStore, so a copy of the database alone does not hand them out. Kept in a file of its own (iam.key in
 // the data directory, or --iam-key-file), which every gateway of a cluster shares.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { loadKeyFile } from '../util/key-file.js';
+import { openBytes, sealBytes, type Sealed } from '../util/sealed.js';
 
 export const iamKeyBytes = 32;
-const ivBytes = 12;
-const tagBytes = 16;
 
 /** A secret sealed under the IAM key: base64 fields, so the record stays JSON. */
-export interface SealedSecret {
-  iv: string;
-  tag: string;
-  data: string;
-}
+export type SealedSecret = Sealed;
 
 /**
  * The IAM key in `path`; when `create` and the file does not exist, a fresh random one written there
@@ -29,21 +24,14 @@ export function loadIamKey(path: string, options: { create: boolean }): Promise<
  */
 export function sealSecret(key: Buffer, context: string, secret: string): SealedSecret {
   checkKey(key);
-  const iv = randomBytes(ivBytes);
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });
-  cipher.setAAD(Buffer.from(context, 'utf8'));
-  const data = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-  return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+  return sealBytes(key, Buffer.from(context, 'utf8'), Buffer.from(secret, 'utf8'));
 }
 
 /** The secret `sealed` holds; throws when `key` or `context` is not the one it was sealed with. */
 export function openSecret(key: Buffer, context: string, sealed: SealedSecret): string {
   checkKey(key);
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'), { authTagLength: tagBytes });
-  decipher.setAAD(Buffer.from(context, 'utf8'));
-  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
   try {
-    return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+    return openBytes(key, Buffer.from(context, 'utf8'), sealed).toString('utf8');
   } catch (err) {
     throw new Error(`Cannot open the secret of access key "${context}": the IAM key is not the one it was sealed under`, { cause: err });
   }

@@ -2,9 +2,10 @@
 // default kms.key in the data directory, made on first start when missing), and the keyring that seals master
 // key material under the current one and opens it under the current or a previous one, so a root key can be
 // replaced while the master keys are re-sealed (LocalKeyService.rewrap).
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { loadKeyFile, parseKey } from '../util/key-file.js';
+import { openBytes, sealBytes, type Sealed } from '../util/sealed.js';
 import { KmsError } from './types.js';
 
 export const kmsRootKeyBytes = 32;
@@ -14,14 +15,8 @@ export const kmsPreviousRootKeysEnv = 'TESSERA_KMS_PREVIOUS_ROOT_KEYS';
 /** Root keys a keyring holds: the current one and a few being retired. */
 export const kmsRootKeysMax = 8;
 
-const ivBytes = 12;
-const tagBytes = 16;
-
 /** Key material sealed under a root key (base64 fields, so the record stays JSON). */
-export interface SealedMaterial {
-  iv: string;
-  tag: string;
-  data: string;
+export interface SealedMaterial extends Sealed {
   /** The root key's id (rootKeyIdOf); absent in material sealed before root keys had ids. */
   root?: string;
 }
@@ -54,11 +49,7 @@ export class RootKeyring {
 
   /** `material` sealed under the current root key, bound to `aad` (the key id and version it is). */
   seal(aad: Buffer, material: Buffer): SealedMaterial {
-    const iv = randomBytes(ivBytes);
-    const cipher = createCipheriv('aes-256-gcm', this.current, iv, { authTagLength: tagBytes });
-    cipher.setAAD(aad);
-    const data = Buffer.concat([cipher.update(material), cipher.final()]);
-    return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64'), root: this.currentId };
+    return { ...sealBytes(this.current, aad, material), root: this.currentId };
   }
 
   /** The material `sealed` holds; `what` names it in the refusal when no root key here opens it. */
@@ -66,11 +57,8 @@ export class RootKeyring {
     // Material without a root id predates ids: any of the keys may be its.
     const candidates = sealed.root === undefined ? [...this.byId.values()] : [this.byId.get(sealed.root)].filter((k) => k !== undefined);
     for (const key of candidates) {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'), { authTagLength: tagBytes });
-      decipher.setAAD(aad);
-      decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
       try {
-        return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]);
+        return openBytes(key, aad, sealed);
       } catch {
         // not this key: try the next
       }

@@ -72,22 +72,27 @@ export async function driveBytes(drive: string): Promise<number> {
   return total;
 }
 
+/** XORs the bytes of `file` at offsets `at` with 0xff: bitrot in place. */
+export async function flipBytes(file: string, at: number[]): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    for (const offset of at) {
+      const buf = Buffer.alloc(1);
+      await handle.read(buf, 0, 1, offset);
+      buf[0] = buf[0]! ^ 0xff;
+      await handle.write(buf, 0, 1, offset);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Flips bytes in the middle of every shard file of a drive: bitrot. */
 export async function rotDrive(drive: string): Promise<number> {
   const files = await shardFiles(drive);
   for (const file of files) {
-    const handle = await open(file, 'r+');
-    try {
-      const { size } = await handle.stat();
-      for (const at of [Math.floor(size / 2), size - 1]) {
-        const buf = Buffer.alloc(1);
-        await handle.read(buf, 0, 1, at);
-        buf[0] = buf[0]! ^ 0xff;
-        await handle.write(buf, 0, 1, at);
-      }
-    } finally {
-      await handle.close();
-    }
+    const { size } = await stat(file);
+    await flipBytes(file, [Math.floor(size / 2), size - 1]);
   }
   return files.length;
 }

@@ -6,11 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { shardFiles } from '../ec/helpers.js';
+import { flipBytes, shardFiles } from '../ec/helpers.js';
 import { createKmsKey, customerKey, sseParams, startSseServer, type SseServer } from './lib.js';
 
 const bucket = 'bitrot-bucket';
@@ -33,19 +33,6 @@ async function getBytes(key: string, extra: Record<string, string> = {}): Promis
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
-/** XORs one byte of `file` at `at` with 0xff. */
-async function flipByte(file: string, at: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const buf = Buffer.alloc(1);
-    await handle.read(buf, 0, 1, at);
-    buf[0] = buf[0]! ^ 0xff;
-    await handle.write(buf, 0, 1, at);
-  } finally {
-    await handle.close();
-  }
-}
-
 test('bitrot on ciphertext - a flipped byte in one shard of an SSE-S3 object is healed from parity and never reaches the reader', { timeout: 120_000 }, async () => {
   const body = randomBytes(3 * 1024 * 1024 + 12_345);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sealed', Body: body, ServerSideEncryption: 'AES256' }));
@@ -53,7 +40,7 @@ test('bitrot on ciphertext - a flipped byte in one shard of an SSE-S3 object is 
   assert.ok(shard, 'drive 2 holds a shard of the object');
   assert.equal(others.length, 0, 'one block: one shard per drive');
   const original = await readFile(shard);
-  await flipByte(shard, Math.floor(original.length / 2));
+  await flipBytes(shard, [Math.floor(original.length / 2)]);
   assert.ok((await getBytes('sealed')).equals(body), 'a GET returns the plaintext');
   const range = await getBytes('sealed', { Range: 'bytes=1000000-2000099' });
   assert.ok(range.equals(body.subarray(1_000_000, 2_000_100)), 'a range GET returns the plaintext');
@@ -73,7 +60,7 @@ test('bitrot on ciphertext - two rotted shards of an SSE-C object (as many as pa
     for (const file of await shardFiles(drive)) {
       const bytes = await readFile(file);
       before.set(file, bytes);
-      await flipByte(file, bytes.length - 1);
+      await flipBytes(file, [bytes.length - 1]);
     }
   }
   assert.ok((await getBytes('customer', read)).equals(body));
@@ -107,7 +94,7 @@ test('bitrot on ciphertext - the scrubber finds a flipped byte in a shard of an 
   const [shard] = (await shardFiles(sse.drives[3]!)).filter((f) => !known.has(f));
   assert.ok(shard, 'drive 4 holds a shard of the new object');
   const original = await readFile(shard);
-  await flipByte(shard, 100);
+  await flipBytes(shard, [100]);
   const found = await scrubToEnd();
   assert.ok(found.maintenance.scrub.damagedFound >= 1, 'the scrub found the rotted block');
   assert.ok((await readFile(shard)).equals(original), 'the healer rewrote the shard as it was written');
