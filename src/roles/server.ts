@@ -269,7 +269,10 @@ export async function serveStores(
           processMetrics: processPageLines(admin),
         }),
         applyLimits: (limitConfig) => limits.replace(limitConfig),
+        takeSpent: () => limits.takeSpent(),
+        absorbSpent: (entries) => limits.absorbSpent(entries),
       });
+      limits.shareSpending();
     }
   } catch (err) {
     keyCache?.stop();

@@ -1,7 +1,7 @@
 // The primary of `tessera server --workers N`: holds the data directory's one-server lock, makes the root
 // credentials once, forks the workers (node:cluster: they share the listening socket, the primary hands
-// each connection to the next worker in turn), replaces a worker that dies, relays the workers' reports
-// and rate-limit changes, and stops them all on a signal. It serves no request and opens no store itself.
+// each connection to the next worker in turn), replaces a worker that dies, relays the workers' reports,
+// rate-limit changes and rate-limit spending, and stops them all on a signal. It serves no request and opens no store itself.
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -10,9 +10,10 @@ import type Database from 'better-sqlite3';
 import { openSqliteDatabase, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
 import { isStoreError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import type { SpentEntry } from '../util/rate-limiter.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
 import { rootCredentials, type RootCredentials } from './stores.js';
-import { workerEnv, type PrimaryMessage, type ProcessReport, type WorkerBanner, type WorkerMessage } from './worker-link.js';
+import { spendShareIntervalMs, workerEnv, type PrimaryMessage, type ProcessReport, type WorkerBanner, type WorkerMessage } from './worker-link.js';
 
 export interface PrimaryConfig {
   workers: number;
@@ -83,6 +84,29 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
     sendTo(c.requester, { type: 'tessera-collected', id: c.requesterId, reports: c.reports });
   };
 
+  // What each worker is yet to be told the others spent, summed per limit name.
+  const spentElsewhere = new Map<ClusterWorker, Map<string, SpentEntry>>();
+  const addSpent = (from: ClusterWorker, entries: SpentEntry[]): void => {
+    for (const slot of slots.values()) {
+      if (slot.worker === from || !slot.ready) continue;
+      let sums = spentElsewhere.get(slot.worker);
+      if (!sums) spentElsewhere.set(slot.worker, (sums = new Map()));
+      for (const e of entries) {
+        const id = `${e.kind}\0${e.name}`;
+        const sum = sums.get(id);
+        if (sum) {
+          sum.requests += e.requests;
+          sum.bytes += e.bytes;
+        } else sums.set(id, { ...e });
+      }
+    }
+  };
+  const spendTimer = setInterval(() => {
+    for (const [worker, sums] of spentElsewhere) sendTo(worker, { type: 'tessera-spent-elsewhere', entries: [...sums.values()] });
+    spentElsewhere.clear();
+  }, spendShareIntervalMs);
+  spendTimer.unref();
+
   const onMessage = (from: ClusterWorker, message: WorkerMessage): void => {
     if (message.type === 'tessera-collect') {
       const live = [...slots.values()].filter((s) => s.ready && s.worker.isConnected());
@@ -97,7 +121,7 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
     } else if (message.type === 'tessera-limits') {
       latestLimits = message.config;
       for (const slot of slots.values()) if (slot.worker !== from) sendTo(slot.worker, message);
-    }
+    } else if (message.type === 'tessera-spent') addSpent(from, message.entries);
   };
 
   const fork = (index: number, extraEnv: Record<string, string>): Promise<WorkerBanner> => {
@@ -135,6 +159,7 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
 
   const stopAll = async (): Promise<number> => {
     stopping = true;
+    clearInterval(spendTimer);
     const exits = [...slots.values()].map((slot) => {
       const worker = slot.worker;
       if (worker.process.exitCode !== null || worker.process.signalCode !== null) return Promise.resolve(worker.process.exitCode ?? 1);

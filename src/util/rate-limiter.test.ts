@@ -108,3 +108,39 @@ test('parseRateLimitConfig - refuses unknown fields, non-positive rates and bad 
   assert.throws(() => parseRateLimitConfig({ users: {} }), /unknown field "users"/);
   assert.deepEqual(parseRateLimitConfig({ ip: { '::ffff:10.0.0.1': { bytesPerSec: 5 } } }), { ip: { '10.0.0.1': { bytesPerSec: 5 } } });
 });
+
+test('RateLimiter - two workers that share their spending admit one burst between them, not one each', () => {
+  const c = clock();
+  const config = { key: { '*': { requestsPerSec: 10, requestsBurst: 10 } }, ip: { '*': { bytesPerSec: 1000 } } };
+  const [a, b] = [new RateLimiter(config, { nowMs: c.nowMs }), new RateLimiter(config, { nowMs: c.nowMs })];
+  a.shareSpending();
+  b.shareSpending();
+  for (let i = 0; i < 6; i++) assert.equal(a.admit({ key: 'K' }), undefined);
+  const meter = a.admit({ ip: '10.0.0.1' });
+  assert.ok(meter instanceof ByteMeter);
+  meter.take(2500);
+  const spent = a.takeSpent();
+  assert.deepEqual(
+    spent.sort((x, y) => x.kind.localeCompare(y.kind)),
+    [
+      { kind: 'ip', name: '10.0.0.1', requests: 0, bytes: 2500 },
+      { kind: 'key', name: 'K', requests: 6, bytes: 0 },
+    ],
+  );
+  assert.deepEqual(a.takeSpent(), [], 'spending is told once');
+  b.absorbSpent(spent);
+  for (let i = 0; i < 4; i++) assert.equal(b.admit({ key: 'K' }), undefined, `request ${i + 1} of the 4 left`);
+  assert.ok(b.admit({ key: 'K' }) instanceof RateRefusal, 'the burst is spent across both');
+  assert.ok(b.admit({ ip: '10.0.0.1' }) instanceof RateRefusal, 'the other worker\'s download debt (beyond one burst) refuses here too');
+  assert.deepEqual(
+    b.takeSpent().map((e) => [e.kind, e.requests]),
+    [['key', 4]],
+    'what was absorbed is not passed on again',
+  );
+});
+
+test('RateLimiter - a process that does not share its spending keeps none', () => {
+  const limiter = new RateLimiter({ key: { '*': { requestsPerSec: 10 } } });
+  assert.equal(limiter.admit({ key: 'K' }), undefined);
+  assert.deepEqual(limiter.takeSpent(), []);
+});

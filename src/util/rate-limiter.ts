@@ -6,6 +6,14 @@ import { defaultLimitName, limitKinds, normalizeIp, type LimitKind, type RateLim
 
 export type LimitMeasure = 'requests' | 'bytes';
 
+/** Requests and bytes one process charged under one name's limit, told to the other workers. */
+export interface SpentEntry {
+  kind: LimitKind;
+  name: string;
+  requests: number;
+  bytes: number;
+}
+
 /** Why a request is refused: the limit that refused it and when to come back. */
 export class RateRefusal {
   constructor(readonly kind: LimitKind, readonly measure: LimitMeasure, readonly retryAfterSec: number) {}
@@ -16,8 +24,22 @@ interface Bucket {
   updatedMs: number;
 }
 
+/**
+ * What this process charged and the other workers of `--workers N` have not been told yet (see
+ * RateLimiter.shareSpending): the states charged since the last takeSpent().
+ */
+interface Spending {
+  dirty: Set<LimitState> | undefined;
+}
+
 /** One configured limit with its rates per millisecond, and one name's buckets under it. */
 interface LimitState {
+  readonly kind: LimitKind;
+  readonly name: string;
+  readonly spending: Spending;
+  /** Charged here since the last takeSpent() (kept only while sharing). */
+  spentRequests: number;
+  spentBytes: number;
   readonly requestsPerMs: number;
   readonly requestsBurst: number;
   readonly bytesPerMs: number;
@@ -57,10 +79,19 @@ export class ByteMeter {
     for (const s of this.states) {
       const tokens = refill(s.bytes!, s.bytesPerMs, s.bytesBurst, nowMs) - bytes;
       s.bytes!.tokens = tokens;
+      charge(s, 0, bytes);
       if (tokens < 0) waitMs = Math.max(waitMs, -tokens / s.bytesPerMs);
     }
     return waitMs;
   }
+}
+
+/** Notes a charge for the other workers, when they are to hear of it. */
+function charge(s: LimitState, requests: number, bytes: number): void {
+  if (!s.spending.dirty) return;
+  s.spentRequests += requests;
+  s.spentBytes += bytes;
+  s.spending.dirty.add(s);
 }
 
 /** The buckets of one kind and the limits they follow. */
@@ -68,6 +99,8 @@ class KindLimits {
   /** Configured limits by name, `*` for the default. */
   readonly limits = new Map<string, RateLimit>();
   readonly states = new Map<string, LimitState>();
+
+  constructor(readonly kind: LimitKind, readonly spending: Spending) {}
 
   stateOf(name: string, nowMs: number): LimitState | undefined {
     const known = this.states.get(name);
@@ -78,6 +111,11 @@ class KindLimits {
     const requestsBurst = limit.requestsBurst ?? Math.max(1, limit.requestsPerSec ?? 0);
     const bytesBurst = limit.bytesBurst ?? limit.bytesPerSec ?? 0;
     const state: LimitState = {
+      kind: this.kind,
+      name,
+      spending: this.spending,
+      spentRequests: 0,
+      spentBytes: 0,
       requestsPerMs: (limit.requestsPerSec ?? 0) / 1000,
       requestsBurst,
       bytesPerMs: (limit.bytesPerSec ?? 0) / 1000,
@@ -94,7 +132,7 @@ class KindLimits {
     for (const [name, s] of this.states) {
       const requestsFull = !s.requests || refill(s.requests, s.requestsPerMs, s.requestsBurst, nowMs) >= s.requestsBurst;
       const bytesFull = !s.bytes || refill(s.bytes, s.bytesPerMs, s.bytesBurst, nowMs) >= s.bytesBurst;
-      if (requestsFull && bytesFull) this.states.delete(name);
+      if (requestsFull && bytesFull && !this.spending.dirty?.has(s)) this.states.delete(name);
     }
     if (this.states.size < limitStatesMax * 0.75) return;
     let drop = Math.ceil(this.states.size / 4);
@@ -127,7 +165,12 @@ export interface LimitSubjects {
 
 /** Every limit of one process. Cheap when nothing is configured: `active` is false and callers skip it. */
 export class RateLimiter {
-  readonly #kinds: Record<LimitKind, KindLimits> = { key: new KindLimits(), bucket: new KindLimits(), ip: new KindLimits() };
+  readonly #spending: Spending = { dirty: undefined };
+  readonly #kinds: Record<LimitKind, KindLimits> = {
+    key: new KindLimits('key', this.#spending),
+    bucket: new KindLimits('bucket', this.#spending),
+    ip: new KindLimits('ip', this.#spending),
+  };
   readonly #nowMs: () => number;
   #trustedProxies = new Set<string>();
   readonly #throttled = new Map<string, number>();
@@ -159,7 +202,44 @@ export class RateLimiter {
       for (const [name, limit] of Object.entries(config[kind] ?? {})) k.limits.set(name, { ...limit });
     }
     this.#trustedProxies = new Set(config.trustedProxies ?? []);
+    this.#spending.dirty?.clear();
     this.#updateActive();
+  }
+
+  /**
+   * Keeps what this process charges, for takeSpent(): the workers of `--workers N` each admit a share of
+   * the same clients, and a limit holds for all of them together once each takes in what the others spent.
+   */
+  shareSpending(): void {
+    this.#spending.dirty ??= new Set();
+  }
+
+  /** What was charged here since the last call, per name, and forgets it. */
+  takeSpent(): SpentEntry[] {
+    const dirty = this.#spending.dirty;
+    if (!dirty || dirty.size === 0) return [];
+    const out: SpentEntry[] = [];
+    for (const s of dirty) {
+      out.push({ kind: s.kind, name: s.name, requests: s.spentRequests, bytes: s.spentBytes });
+      s.spentRequests = 0;
+      s.spentBytes = 0;
+    }
+    dirty.clear();
+    return out;
+  }
+
+  /**
+   * Charges what other workers admitted to this process's buckets: a bucket may go into debt, which makes
+   * the next requests here wait (or be refused) as if this process had admitted them. Not passed on again.
+   */
+  absorbSpent(entries: readonly SpentEntry[]): void {
+    const nowMs = this.#nowMs();
+    for (const e of entries) {
+      const s = this.#kinds[e.kind]?.stateOf(e.name, nowMs);
+      if (!s) continue;
+      if (s.requests && e.requests > 0) s.requests.tokens = refill(s.requests, s.requestsPerMs, s.requestsBurst, nowMs) - e.requests;
+      if (s.bytes && e.bytes > 0) s.bytes.tokens = refill(s.bytes, s.bytesPerMs, s.bytesBurst, nowMs) - e.bytes;
+    }
   }
 
   /** Sets the limit of one name (`*`: the default of its kind); the buckets it governs start full. */
@@ -214,9 +294,11 @@ export class RateLimiter {
       this.#throttled.set(label, (this.#throttled.get(label) ?? 0) + 1);
       return waits.refusal;
     }
-    if (ip?.requests) ip.requests.tokens -= 1;
-    if (key?.requests) key.requests.tokens -= 1;
-    if (bucket?.requests) bucket.requests.tokens -= 1;
+    for (const s of [ip, key, bucket]) {
+      if (!s?.requests) continue;
+      s.requests.tokens -= 1;
+      charge(s, 1, 0);
+    }
     if (!ip?.bytes && !key?.bytes && !bucket?.bytes) return undefined;
     return new ByteMeter([ip, key, bucket].filter((s): s is LimitState => s?.bytes !== undefined), this.#nowMs);
   }

@@ -232,6 +232,39 @@ test('server --workers 2 - a rate limit set through the admin API is in force in
   }
 });
 
+test('server --workers 2 - a request limit holds for both workers together, not for each one', { timeout: 60_000 }, async () => {
+  const server = await startTessera({ args: workerArgs });
+  try {
+    assert.equal((await raw(server, { method: 'PUT', path: '/hot' })).status, 200);
+    const limit = { requestsPerSec: 20, requestsBurst: 5 };
+    assert.equal((await raw(server, { method: 'POST', path: '/_tessera/admin/limits/set', body: JSON.stringify({ kind: 'bucket', name: 'hot', limit }) })).status, 200);
+    // Four clients, each a new connection per request (the workers in turn), far faster than the limit.
+    const started = performance.now();
+    const statuses: number[] = [];
+    const seen = new Set<number>();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (performance.now() - started < 3_000) {
+          const res = await raw(server, { method: 'HEAD', path: '/hot' });
+          statuses.push(res.status);
+          if (res.status === 200 && seen.size < 2) seen.add(await workerOf(server, res.headers['x-amz-request-id'] as string));
+        }
+      }),
+    );
+    const elapsedSec = (performance.now() - started) / 1000;
+    const admitted = statuses.filter((s) => s === 200).length;
+    assert.deepEqual(new Set(statuses), new Set([200, 503]), 'requests were admitted and refused');
+    assert.deepEqual(seen, new Set([1, 2]), 'both workers admitted requests');
+    // Together: each worker's burst before they first hear of each other, the rate, and what one spending
+    // interval lets through; each on its own would admit twice the rate (2 × (5 + 20 × elapsed)).
+    const bound = 2 * limit.requestsBurst + limit.requestsPerSec * elapsedSec * 1.25 + 5;
+    assert.ok(statuses.length > 2 * bound, `the clients sent enough to tell (${statuses.length} requests)`);
+    assert.ok(admitted <= bound, `${admitted} requests admitted in ${elapsedSec.toFixed(1)} s, more than ${bound.toFixed(0)}: each worker enforced the limit on its own`);
+  } finally {
+    await server.cleanup();
+  }
+});
+
 test('server --workers 2 - an access key created, then disabled, through one worker is in force in every worker within the poll', async () => {
   const server = await startTessera({ args: workerArgs });
   try {
