@@ -22,9 +22,12 @@ if (files.length === 0) {
   console.error('No test files matched');
   process.exit(1);
 }
+// The servers the tests start run as one process each unless a test asks for more (`--workers 2`): the
+// default (one worker per core) would double the processes of two test files running at once on a
+// 2-core machine.
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { TESSERA_WORKERS: '1', ...process.env } },
 );
 process.exit(result.status ?? 1);

@@ -17,9 +17,16 @@ type ServerFlags = SharedFlags & { data: string; meta: string; drives: string; d
 /** The most workers accepted: each holds its own drive handles, caches and SQLite connections. */
 const workersMax = 256;
 
-/** --workers: a count, or auto for one per core. */
-export function parseWorkers(text: string): number {
-  if (text.trim().toLowerCase() === 'auto') return availableParallelism();
+/**
+ * What `auto` starts at most. The workers take turns on SQLite's one write lock, whose waits grow with the
+ * number of writers, and each holds its own caches and connections: past a handful, more processes add
+ * memory and commit latency sooner than requests per second (docs/architecture.md "Process model").
+ */
+export const autoWorkersMax = 8;
+
+/** --workers: a count, or auto for one per core (at most autoWorkersMax). */
+export function parseWorkers(text: string, cores = availableParallelism()): number {
+  if (text.trim().toLowerCase() === 'auto') return Math.max(1, Math.min(cores, autoWorkersMax));
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > workersMax) throw new Error(`Cannot use --workers "${text}": expected auto or a whole number from 1 to ${workersMax}`);
   return n;
@@ -34,7 +41,7 @@ export function serverCommand(): Command {
       .addOption(new Option('--drives <dirs>', 'comma-separated shard directories, one per drive').env('TESSERA_DRIVES').default('')),
   )
     .addOption(new Option('--drive-timeout <ms>', 'a drive call slower than this fails, and the drive is skipped until it answers again').env('TESSERA_DRIVE_TIMEOUT').default(String(driveOpTimeoutMs)))
-    .addOption(new Option('--workers <n|auto>', 'serve with this many processes sharing the port (auto: one per core); background work still runs once').env('TESSERA_WORKERS').default('1'))
+    .addOption(new Option('--workers <n|auto>', `serve with this many processes sharing the port (auto: one per core, at most ${autoWorkersMax}); background work still runs once`).env('TESSERA_WORKERS').default('auto'))
     .addHelpText('after', '\nRoot credentials come from TESSERA_ROOT_ACCESS_KEY and TESSERA_ROOT_SECRET_KEY; when unset they are\ngenerated on first start, kept in DATA/root-credentials.json and printed.')
     .action(async (opts: ServerFlags) => {
       if (cluster.isWorker) return runWorker(opts);

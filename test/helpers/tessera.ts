@@ -63,7 +63,8 @@ export function waitForEndpoint(child: ChildProcess, timeoutMs: number, stderr: 
 export interface StartOptions {
   dataDir?: string;
   args?: string[];
-  env?: Record<string, string>;
+  /** Added to this process's environment; a name set to undefined is left out (the server's default). */
+  env?: Record<string, string | undefined>;
 }
 
 /** `logs()` once it matches `pattern`, polled every 20 ms; fails after `timeoutMs` with what was logged. */
@@ -82,7 +83,9 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
   const accessKeyId = 'TESTACCESSKEY0000001';
   const secretAccessKey = 'test/secret/key/0000000000000000000000001';
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', dataDir, ...(options.args ?? [])], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey, ...options.env },
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey, ...options.env }).filter(([, v]) => v !== undefined),
+    ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

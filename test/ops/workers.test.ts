@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { autoWorkersMax } from '../../src/cli/server.js';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
 import { raw } from '../s3/raw-http.js';
 import { allowAllPolicy, createUserWithKey, signingAs } from '../helpers/iam.js';
@@ -187,6 +189,21 @@ test('server --workers 2 - each background worker runs in one process, and after
     for (const pid of replaced) assert.throws(() => process.kill(pid, 0), 'every worker has exited');
   } finally {
     s3.destroy();
+    await server.cleanup();
+  }
+});
+
+test('server - with no --workers it serves with one process per core (at most autoWorkersMax)', async () => {
+  const expected = Math.min(availableParallelism(), autoWorkersMax);
+  const server = await startTessera({ env: { TESSERA_WORKERS: undefined } });
+  try {
+    const banner = await until('the banner', () => (/secret key:/.test(server.stdout()) ? server.stdout() : undefined));
+    if (expected === 1) assert.doesNotMatch(banner, /workers:/);
+    else {
+      assert.match(banner, new RegExp(`workers: +${expected} processes`));
+      await until('every worker', () => (childrenOf(server.process.pid!).length >= expected ? true : undefined));
+    }
+  } finally {
     await server.cleanup();
   }
 });
