@@ -6,7 +6,10 @@
 // per-repeat ratios. CPU counts every thread and the kernel time of the whole server: Tessera's process
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
-//      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers 1] [--warmup 1]
+//      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers auto] [--drives 0]
+//      [--warmup 1]
+// --workers is Tessera's (auto, its default: one per core); --drives 6 gives it six drive directories on the
+// same disk, so RS 4+2 (0: one drive in its data directory).
 // Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
@@ -67,7 +70,8 @@ function parseArgs(argv: string[]) {
     warmupSeconds: Number(options.get('--warmup') ?? '1'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '16'),
-    workers: options.get('--workers') ?? '1',
+    workers: options.get('--workers') ?? 'auto',
+    drives: Number(options.get('--drives') ?? '0'),
   };
 }
 
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
   let ceph: CephRgw | undefined;
   let nginx: Nginx | undefined;
   try {
-    tessera = await startTesseraBinary({ env: { TESSERA_WORKERS: args.workers } });
+    tessera = await startTesseraBinary({ drives: args.drives, env: { TESSERA_WORKERS: args.workers } });
     const tesseraPid = tessera.pid;
     const targets: Target[] = [{ name: 'Tessera', url: tessera.url, credentials: tessera.credentials, cpuSeconds: () => processTreeCpuSeconds(tesseraPid) }];
     if (args.peer === 'ceph') {
@@ -267,7 +271,7 @@ async function main(): Promise<void> {
     nginx = await startNginx();
     const nginxPid = nginx.pid;
     targets.push({ name: 'nginx', url: nginx.url, cpuSeconds: () => processTreeCpuSeconds(nginxPid) });
-    process.stdout.write(`tessera: ${tessera.url} (--workers ${args.workers}), ${nginx.version}: ${nginx.url}\n`);
+    process.stdout.write(`tessera: ${tessera.url} (--workers ${args.workers}, ${args.drives > 0 ? `${args.drives} drives` : 'one drive'}), ${nginx.version}: ${nginx.url}\n`);
     await prepare(targets.filter((t) => t.credentials), nginx, args.loads);
     process.stdout.write(`objects written and verified (${Math.round((Date.now() - startedMs) / 1000)} s)\n`);
     const cephBefore = ceph?.cpuSecondsByDaemon();
