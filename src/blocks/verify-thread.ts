@@ -10,15 +10,18 @@ import { blockChecksumBytes } from './shard-format.js';
 /** Reads shorter than this are verified in place: the trip to the thread costs more than their CRC. */
 export const verifyThreadBytesMin = 256 * 1024;
 
-/** `count` blocks of shard data in `bytes`, each followed by its CRC32 (little-endian). */
+/**
+ * `count` blocks of shard data back to back in `data`, and their CRC32s (little-endian, in block order)
+ * in `sums`: the layout a gathering read leaves (ShardReader), so the data goes to the socket as one piece.
+ */
 export interface ChecksumBlocks {
   /** A view into a SharedArrayBuffer. */
-  bytes: Buffer;
+  data: Buffer;
+  /** A view into the same SharedArrayBuffer, `count` × 4 bytes. */
+  sums: Buffer;
   count: number;
-  /** Data bytes of every block but the last. */
+  /** Data bytes of every block but the last; the last holds the rest of `data`. */
   blockBytes: number;
-  /** Data bytes of the last block. */
-  lastBlockBytes: number;
 }
 
 // Plain CommonJS, so the same code runs whether this module is TypeScript under tsx or built JavaScript.
@@ -28,16 +31,16 @@ const threadSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { crc32 } = require(workerData.crcModule);
 parentPort.on('message', (m) => {
-  const bytes = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
-  let offset = 0;
+  const data = Buffer.from(m.buffer, m.dataOffset, m.dataBytes);
+  const sums = Buffer.from(m.buffer, m.sumsOffset, m.count * ${blockChecksumBytes});
   let bad = -1;
   for (let block = 0; block < m.count; block++) {
-    const data = block === m.count - 1 ? m.lastBlockBytes : m.blockBytes;
-    if (crc32(bytes.subarray(offset, offset + data)) !== bytes.readUInt32LE(offset + data)) {
+    const from = block * m.blockBytes;
+    const to = block === m.count - 1 ? m.dataBytes : from + m.blockBytes;
+    if (crc32(data.subarray(from, to)) !== sums.readUInt32LE(block * ${blockChecksumBytes})) {
       bad = block;
       break;
     }
-    offset += data + ${blockChecksumBytes};
   }
   parentPort.postMessage({ id: m.id, bad });
 });
@@ -57,11 +60,11 @@ const retryDelayMs = 10_000;
 interface Request {
   id: number;
   buffer: SharedArrayBuffer;
-  byteOffset: number;
-  byteLength: number;
+  dataOffset: number;
+  dataBytes: number;
+  sumsOffset: number;
   count: number;
   blockBytes: number;
-  lastBlockBytes: number;
 }
 
 const thread = new OnDemandThread<Request, { id: number; bad: number }>({
@@ -87,14 +90,16 @@ const thread = new OnDemandThread<Request, { id: number; bad: number }>({
  * does not match, or -1; rejects only if the thread failed (the caller may then verify in place).
  */
 export function verifyOffThread(blocks: ChecksumBlocks): Promise<number> {
-  const { bytes, count, blockBytes, lastBlockBytes } = blocks;
-  if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('Cannot verify off the thread: the bytes are not in shared memory');
-  if (bytes.length !== (count - 1) * blockBytes + lastBlockBytes + count * blockChecksumBytes) {
-    throw new RangeError(`Cannot verify ${count} checksum blocks in ${bytes.length} bytes`);
+  const { data, sums, count, blockBytes } = blocks;
+  if (!(data.buffer instanceof SharedArrayBuffer) || sums.buffer !== data.buffer) {
+    throw new TypeError('Cannot verify off the thread: the data and its checksums are not in one shared memory');
+  }
+  if (count < 1 || data.length <= (count - 1) * blockBytes || data.length > count * blockBytes || sums.length !== count * blockChecksumBytes) {
+    throw new RangeError(`Cannot verify ${count} checksum blocks of ${blockBytes} bytes in ${data.length} data and ${sums.length} checksum bytes`);
   }
   if (!thread.running && Date.now() < retryAfterMs) return Promise.reject(new Error('The checksum thread failed recently'));
   const id = nextId++;
   const verified = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));
-  thread.post({ id, buffer: bytes.buffer, byteOffset: bytes.byteOffset, byteLength: bytes.byteLength, count, blockBytes, lastBlockBytes });
+  thread.post({ id, buffer: data.buffer, dataOffset: data.byteOffset, dataBytes: data.length, sumsOffset: sums.byteOffset, count, blockBytes });
   return verified;
 }
