@@ -20,9 +20,6 @@ import {
   shardHeaderBytes,
 } from './shard-format.js';
 
-/** Blocks per preadv: two iovecs each (data, checksum), well inside Linux's IOV_MAX of 1,024. */
-const readvBlocksMax = 256;
-
 /** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
 export class ShardWriter implements ShardWriteStream {
   private position = shardHeaderBytes; // the header is written last, once the length is known
@@ -207,9 +204,8 @@ export class ShardReader implements ShardReadHandle {
   }
 
   /**
-   * Reads shard bytes [start, end), verifying every checksum block touched, as one view into one read
-   * buffer: the read gathers the data apart from the checksums, so nothing is copied to strip them (a
-   * copy doubled the full GCs of large GETs) and the socket gets one piece, not one per 64 KiB block.
+   * Reads shard bytes [start, end), verifying every checksum block touched, as views into one read
+   * buffer: no copy to strip the checksums, which halved the full GCs of large GETs (bench/http.ts).
    */
   async readPieces(start: number, end: number): Promise<Buffer[]> {
     return (await this.readInto(start, end, (bytes) => Buffer.allocUnsafe(bytes))).pieces;
@@ -237,49 +233,25 @@ export class ShardReader implements ShardReadHandle {
     if (start === end) return { pieces: [], buffer: Buffer.alloc(0) };
     const firstBlock = Math.floor(start / blockBytes);
     const lastBlock = Math.floor((end - 1) / blockBytes);
-    const count = lastBlock - firstBlock + 1;
-    const dataStart = firstBlock * blockBytes;
-    const dataBytes = Math.min((lastBlock + 1) * blockBytes, shardBytes) - dataStart;
-    const buffer = alloc(dataBytes + count * blockChecksumBytes);
-    // The blocks' data back to back, their checksums gathered behind it: the range goes out as one piece.
-    const data = buffer.subarray(0, dataBytes);
-    const sums = buffer.subarray(dataBytes, dataBytes + count * blockChecksumBytes);
-    await this.gather(data, sums, firstBlock);
-    if (data.buffer instanceof SharedArrayBuffer && data.length >= verifyThreadBytesMin) await this.verifyOffThread(data, sums, firstBlock);
-    else this.verify(data, sums, firstBlock);
-    return { pieces: [data.subarray(start - dataStart, end - dataStart)], buffer };
-  }
-
-  /**
-   * Reads blocks from `firstBlock` on with preadv: each block's data into `data` and its checksum into
-   * `sums`. A call takes at most readvBlocksMax blocks, since libuv silently shortens a longer iovec list
-   * to IOV_MAX and the short read would look like a truncated file.
-   */
-  private async gather(data: Buffer, sums: Buffer, firstBlock: number): Promise<void> {
-    const { blockBytes } = this.header;
-    const count = sums.length / blockChecksumBytes;
-    for (let from = 0; from < count; from += readvBlocksMax) {
-      const to = Math.min(count, from + readvBlocksMax);
-      const iovecs: Buffer[] = [];
-      let bytes = 0;
-      for (let block = from; block < to; block++) {
-        const piece = data.subarray(block * blockBytes, Math.min((block + 1) * blockBytes, data.length));
-        iovecs.push(piece, sums.subarray(block * blockChecksumBytes, (block + 1) * blockChecksumBytes));
-        bytes += piece.length + blockChecksumBytes;
-      }
-      const position = blockFileOffset(firstBlock + from, blockBytes);
-      const { bytesRead } = await this.io.run(() => this.handle.readv(iovecs, position)).catch((err: unknown) => {
-        throw ioError(err, `Cannot read shard "${this.path}"`);
-      });
-      if (bytesRead !== bytes) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
-    }
+    const fileStart = blockFileOffset(firstBlock, blockBytes);
+    const fileEnd = Math.min(blockFileOffset(lastBlock + 1, blockBytes), shardFileBytes(shardBytes, blockBytes));
+    const buffer = alloc(fileEnd - fileStart);
+    const raw = buffer.length === fileEnd - fileStart ? buffer : buffer.subarray(0, fileEnd - fileStart);
+    const { bytesRead } = await this.io.run(() => this.handle.read(raw, 0, raw.length, fileStart)).catch((err: unknown) => {
+      throw ioError(err, `Cannot read shard "${this.path}"`);
+    });
+    if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
+    if (raw.buffer instanceof SharedArrayBuffer && raw.length >= verifyThreadBytesMin) await this.verifyOffThread(raw, firstBlock, lastBlock);
+    else this.verify(raw, firstBlock);
+    return { pieces: this.slice(raw, firstBlock, start, end), buffer };
   }
 
   /** verify() on the checksum thread; in place if that thread fails. */
-  private async verifyOffThread(data: Buffer, sums: Buffer, firstBlock: number): Promise<void> {
-    const { blockBytes } = this.header;
-    const bad = await verifyOffThread({ data, sums, count: sums.length / blockChecksumBytes, blockBytes }).catch(() => undefined);
-    if (bad === undefined) this.verify(data, sums, firstBlock);
+  private async verifyOffThread(raw: Buffer, firstBlock: number, lastBlock: number): Promise<void> {
+    const { blockBytes, shardBytes } = this.header;
+    const lastBlockBytes = Math.min(blockBytes, shardBytes - lastBlock * blockBytes);
+    const bad = await verifyOffThread({ bytes: raw, count: lastBlock - firstBlock + 1, blockBytes, lastBlockBytes }).catch(() => undefined);
+    if (bad === undefined) this.verify(raw, firstBlock);
     else if (bad >= 0) throw this.mismatch(firstBlock + bad);
   }
 
@@ -288,18 +260,38 @@ export class ShardReader implements ShardReadHandle {
     await this.io.cleanup(() => handle.close());
   }
 
-  /** Checks the CRC32 of every block of `data` (from block `firstBlock`) against `sums`. */
-  private verify(data: Buffer, sums: Buffer, firstBlock: number): void {
-    const { blockBytes } = this.header;
-    const count = sums.length / blockChecksumBytes;
-    for (let i = 0; i < count; i++) {
-      const block = data.subarray(i * blockBytes, Math.min((i + 1) * blockBytes, data.length));
-      if (crc32(block) !== sums.readUInt32LE(i * blockChecksumBytes)) throw this.mismatch(firstBlock + i);
+  /** Checks the CRC32 of every checksum block in `raw`, which starts at block `firstBlock`. */
+  private verify(raw: Buffer, firstBlock: number): void {
+    const { blockBytes, shardBytes } = this.header;
+    let rawOffset = 0;
+    for (let block = firstBlock; rawOffset < raw.length; block++) {
+      const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
+      if (crc32(raw.subarray(rawOffset, rawOffset + dataBytes)) !== raw.readUInt32LE(rawOffset + dataBytes)) throw this.mismatch(block);
+      rawOffset += dataBytes + blockChecksumBytes;
     }
   }
 
   private mismatch(block: number): StoreError {
     return new StoreError('ERR_SHARD_CORRUPT', `Checksum mismatch in block ${block} of shard "${this.path}"`);
+  }
+
+  /** The data of verified `raw` (from block `firstBlock`) within shard bytes [start, end), as views. */
+  private slice(raw: Buffer, firstBlock: number, start: number, end: number): Buffer[] {
+    const { blockBytes, shardBytes } = this.header;
+    const out: Buffer[] = [];
+    let written = 0;
+    let rawOffset = 0;
+    for (let block = firstBlock; rawOffset < raw.length; block++) {
+      const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
+      const data = raw.subarray(rawOffset, rawOffset + dataBytes);
+      const from = Math.max(start - block * blockBytes, 0);
+      const to = Math.min(end - block * blockBytes, dataBytes);
+      out.push(data.subarray(from, to));
+      written += to - from;
+      rawOffset += dataBytes + blockChecksumBytes;
+    }
+    assert(written === end - start, 'Shard read returned the wrong length');
+    return out;
   }
 }
 

@@ -10,18 +10,15 @@ import { blockChecksumBytes } from './shard-format.js';
 /** Reads shorter than this are verified in place: the trip to the thread costs more than their CRC. */
 export const verifyThreadBytesMin = 256 * 1024;
 
-/**
- * `count` blocks of shard data back to back in `data`, and their CRC32s (little-endian, in block order)
- * in `sums`: the layout a gathering read leaves (ShardReader), so the data goes to the socket as one piece.
- */
+/** `count` blocks of shard data in `bytes`, each followed by its CRC32 (little-endian). */
 export interface ChecksumBlocks {
   /** A view into a SharedArrayBuffer. */
-  data: Buffer;
-  /** A view into the same SharedArrayBuffer, `count` × 4 bytes. */
-  sums: Buffer;
+  bytes: Buffer;
   count: number;
-  /** Data bytes of every block but the last; the last holds the rest of `data`. */
+  /** Data bytes of every block but the last. */
   blockBytes: number;
+  /** Data bytes of the last block. */
+  lastBlockBytes: number;
 }
 
 // Plain CommonJS, so the same code runs whether this module is TypeScript under tsx or built JavaScript.
@@ -31,16 +28,16 @@ const threadSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { crc32 } = require(workerData.crcModule);
 parentPort.on('message', (m) => {
-  const data = Buffer.from(m.buffer, m.dataOffset, m.dataBytes);
-  const sums = Buffer.from(m.buffer, m.sumsOffset, m.count * ${blockChecksumBytes});
+  const bytes = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+  let offset = 0;
   let bad = -1;
   for (let block = 0; block < m.count; block++) {
-    const from = block * m.blockBytes;
-    const to = block === m.count - 1 ? m.dataBytes : from + m.blockBytes;
-    if (crc32(data.subarray(from, to)) !== sums.readUInt32LE(block * ${blockChecksumBytes})) {
+    const data = block === m.count - 1 ? m.lastBlockBytes : m.blockBytes;
+    if (crc32(bytes.subarray(offset, offset + data)) !== bytes.readUInt32LE(offset + data)) {
       bad = block;
       break;
     }
+    offset += data + ${blockChecksumBytes};
   }
   parentPort.postMessage({ id: m.id, bad });
 });
@@ -60,11 +57,11 @@ const retryDelayMs = 10_000;
 interface Request {
   id: number;
   buffer: SharedArrayBuffer;
-  dataOffset: number;
-  dataBytes: number;
-  sumsOffset: number;
+  byteOffset: number;
+  byteLength: number;
   count: number;
   blockBytes: number;
+  lastBlockBytes: number;
 }
 
 const thread = new OnDemandThread<Request, { id: number; bad: number }>({
@@ -90,16 +87,14 @@ const thread = new OnDemandThread<Request, { id: number; bad: number }>({
  * does not match, or -1; rejects only if the thread failed (the caller may then verify in place).
  */
 export function verifyOffThread(blocks: ChecksumBlocks): Promise<number> {
-  const { data, sums, count, blockBytes } = blocks;
-  if (!(data.buffer instanceof SharedArrayBuffer) || sums.buffer !== data.buffer) {
-    throw new TypeError('Cannot verify off the thread: the data and its checksums are not in one shared memory');
-  }
-  if (count < 1 || data.length <= (count - 1) * blockBytes || data.length > count * blockBytes || sums.length !== count * blockChecksumBytes) {
-    throw new RangeError(`Cannot verify ${count} checksum blocks of ${blockBytes} bytes in ${data.length} data and ${sums.length} checksum bytes`);
+  const { bytes, count, blockBytes, lastBlockBytes } = blocks;
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('Cannot verify off the thread: the bytes are not in shared memory');
+  if (bytes.length !== (count - 1) * blockBytes + lastBlockBytes + count * blockChecksumBytes) {
+    throw new RangeError(`Cannot verify ${count} checksum blocks in ${bytes.length} bytes`);
   }
   if (!thread.running && Date.now() < retryAfterMs) return Promise.reject(new Error('The checksum thread failed recently'));
   const id = nextId++;
   const verified = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));
-  thread.post({ id, buffer: data.buffer, dataOffset: data.byteOffset, dataBytes: data.length, sumsOffset: sums.byteOffset, count, blockBytes });
+  thread.post({ id, buffer: bytes.buffer, byteOffset: bytes.byteOffset, byteLength: bytes.byteLength, count, blockBytes, lastBlockBytes });
   return verified;
 }
