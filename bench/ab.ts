@@ -2,7 +2,11 @@
 // server is started from its own root's dist/, gets the same objects and the same wrk loads, run after one
 // another within each repeat so background load hits all alike; prints the median ops/s and server CPU
 // ms/op per checkout.
-// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--sizes 4k,1m] [--repeats 5] [--seconds 3] ROOT...
+// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--sizes 4k,1m,64m] [--drives 6] [--warmup 0] [--repeats 5] [--seconds 3] ROOT...
+// --warmup S first runs every load on every server for S seconds unmeasured: in the first ~10 s of load
+// V8's optimizing compiler took 15-19 % of a server's CPU samples, 2 % after 30 s (perf, 1 MiB GETs).
+// --drives N gives every server N drive directories (6: RS 4+2, the default redundancy there); 64m runs on
+// the Node driver, since wrk drops the long requests still in flight at its deadline.
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
 // root twice is an A/A run, which shows how far apart two identical servers read on this machine.
 // ROOT+--flag[+--flag] runs that checkout with extra node flags; ROOT+NAME=value sets an environment
@@ -15,9 +19,10 @@ import { wrkAvailable } from './lib/load.js';
 const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: number; putKeys: number }> = {
   '4k': { label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 },
   '1m': { label: '1 MiB', bytes: 1024 * 1024, getObjects: 32, putKeys: 256 },
+  '64m': { label: '64 MiB', bytes: 64 * 1024 * 1024, getObjects: 4, putKeys: 16 },
 };
 
-function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; roots: string[]; sizes: (typeof sizeSpecs)[string][] } {
+function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; warmupSeconds: number; drives: number; roots: string[]; sizes: (typeof sizeSpecs)[string][] } {
   const roots: string[] = [];
   const options = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -31,10 +36,14 @@ function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; s
   });
   const sizes = (options.get('--sizes') ?? '4k').split(',').map((name) => {
     const spec = sizeSpecs[name];
-    if (!spec) throw new RangeError(`Unknown size "${name}": expected 4k or 1m`);
+    if (!spec) throw new RangeError(`Unknown size "${name}": expected 4k, 1m or 64m`);
     return spec;
   });
-  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots, sizes };
+  const drives = Number(options.get('--drives') ?? '0');
+  if (!Number.isInteger(drives) || drives < 0) throw new RangeError(`Invalid drive count "${options.get('--drives')}"`);
+  const warmupSeconds = Number(options.get('--warmup') ?? '0');
+  if (!(warmupSeconds >= 0)) throw new RangeError(`Invalid warm-up "${options.get('--warmup')}": expected seconds`);
+  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), warmupSeconds, drives, roots, sizes };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -45,7 +54,7 @@ try {
     const [dir, ...extras] = root.split('+');
     const nodeArgs = extras.filter((x) => !/^[A-Z][A-Z0-9_]*=/.test(x));
     const env = Object.fromEntries(extras.filter((x) => /^[A-Z][A-Z0-9_]*=/.test(x)).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
-    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), env });
+    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(args.drives > 0 ? { drives: args.drives } : {}), env });
     servers.push(server);
     contenders.push({ name: `${i}: ${root}`, server });
   }
@@ -53,10 +62,13 @@ try {
   await prepare(contenders, sizes);
   // Without wrk installed the Node driver loads the servers from this process: slower, but alike for all.
   const driver = wrkAvailable() ? 'wrk' : 'node';
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  const drivesText = args.drives > 0 ? `${args.drives} drives` : 'one drive';
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${drivesText}, ${driver} c=16, ${args.warmupSeconds} s warm-up, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  if (args.warmupSeconds > 0) await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: 1, seconds: args.warmupSeconds, driver });
   const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver });
   for (const c of cells) {
-    process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op\n`);
+    const perMiB = c.bytes >= 2 ** 20 ? `, ${(c.serverCpuMsPerOp / (c.bytes / 2 ** 20)).toFixed(3)} CPU ms/MiB` : '';
+    process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op${perMiB}\n`);
   }
   process.stdout.write(`load ${loadText()} at end\n`);
 } finally {

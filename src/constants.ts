@@ -82,8 +82,12 @@ export const completedUploadRetentionMs = 60 * 60 * 1000;
 export const readPoolIdleBytesMax = 32 * MiB;
 // Pooled read buffers hold at most this many 64 KiB checksum blocks: a full 1 MiB chunk, the most a stripe reads per shard.
 export const readPoolBlocksMax = 16;
-// Open shard files kept per process; each holds one file descriptor.
-export const shardReadersCachedMax = 64;
+// Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
+// to the hard one at start). 64 held the shards of only 16 objects at RS 4+2 (four files per stripe), and an
+// LRU misses every read of a cycle larger than itself: 1 MiB GETs over 32 objects on 6 drives opened,
+// header-read, fstat-ed and closed four files each (issue 17). Idle entries still close after
+// shardReaderIdleMsMax, so this bounds a burst, not what a quiet server holds.
+export const shardReadersCachedMax = 1024;
 // An unused open shard file is closed after this, so a shard GC deleted (here or in another process)
 // gives its space back soon.
 export const shardReaderIdleMsMax = 5000;
