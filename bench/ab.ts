@@ -2,7 +2,8 @@
 // server is started from its own root's dist/, gets the same objects and the same wrk loads, run after one
 // another within each repeat so background load hits all alike; prints the median ops/s and server CPU
 // ms/op per checkout.
-// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT] [--sizes 4k,1m] [--repeats 5] [--seconds 3] ROOT...
+// Run: npm run build (in every checkout) && npx tsx bench/ab.ts [--ops GET,PUT,HEAD] [--sizes 4k,1m] [--repeats 5] [--seconds 3]
+//   [--signing presigned|header] ROOT...   (header: SigV4 Authorization headers over the payload's hash, as an SDK signs)
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
 // root twice is an A/A run, which shows how far apart two identical servers read on this machine.
 // ROOT+--flag[+--flag] runs that checkout with extra node flags; ROOT+NAME=value sets an environment
@@ -17,7 +18,7 @@ const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: numb
   '1m': { label: '1 MiB', bytes: 1024 * 1024, getObjects: 32, putKeys: 256 },
 };
 
-function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; seconds: number; roots: string[]; sizes: (typeof sizeSpecs)[string][] } {
+function parseArgs(argv: string[]): { ops: ('GET' | 'PUT' | 'HEAD')[]; repeats: number; seconds: number; roots: string[]; sizes: (typeof sizeSpecs)[string][]; signing: 'presigned' | 'header' } {
   const roots: string[] = [];
   const options = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -26,7 +27,7 @@ function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; s
   }
   if (roots.length < 2) throw new RangeError('Cannot compare fewer than two checkouts: name at least two roots (or "this")');
   const ops = (options.get('--ops') ?? 'GET').split(',').map((op) => {
-    if (op !== 'GET' && op !== 'PUT') throw new RangeError(`Unknown op "${op}": expected GET or PUT`);
+    if (op !== 'GET' && op !== 'PUT' && op !== 'HEAD') throw new RangeError(`Unknown op "${op}": expected GET, PUT or HEAD`);
     return op;
   });
   const sizes = (options.get('--sizes') ?? '4k').split(',').map((name) => {
@@ -34,7 +35,9 @@ function parseArgs(argv: string[]): { ops: ('GET' | 'PUT')[]; repeats: number; s
     if (!spec) throw new RangeError(`Unknown size "${name}": expected 4k or 1m`);
     return spec;
   });
-  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots, sizes };
+  const signing = options.get('--signing') ?? 'presigned';
+  if (signing !== 'presigned' && signing !== 'header') throw new RangeError(`Unknown signing "${signing}": expected presigned or header`);
+  return { ops, repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), roots, sizes, signing };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -53,8 +56,8 @@ try {
   await prepare(contenders, sizes);
   // Without wrk installed the Node driver loads the servers from this process: slower, but alike for all.
   const driver = wrkAvailable() ? 'wrk' : 'node';
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.repeats} × ${args.seconds} s (medians)\n`);
-  const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver });
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.signing}-signed, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver, signing: args.signing });
   for (const c of cells) {
     process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op\n`);
   }
