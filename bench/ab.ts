@@ -56,7 +56,7 @@ try {
   await prepare(contenders, sizes);
   // Without wrk installed the Node driver loads the servers from this process: slower, but alike for all.
   const driver = wrkAvailable() ? 'wrk' : 'node';
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.signing}-signed, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, ${driver} c=16, ${args.signing === 'header' ? 'header-signed' : 'presigned'}, ${args.repeats} × ${args.seconds} s (medians)\n`);
   const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver, signing: args.signing });
   for (const c of cells) {
     process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op\n`);
