@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ObjectContext } from '../objects/context.js';
 import { S3Error, toS3Error } from './errors.js';
-import { authenticateRequest, type RequestAuth } from './authenticate.js';
-import type { Identity } from '../iam/types.js';
+import { authenticateRequest } from './authenticate.js';
 import { identityOf } from './identity.js';
 import { operationName, route } from './router.js';
 import { accessLogOn, logAccess, trackRequest, type AccessFacts } from './access-log.js';
@@ -20,7 +19,7 @@ import { handleCorsPreflight, setCorsHeaders } from './handlers/bucket-cors.js';
 import { authorizeRequest } from './authorize.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
-import { withRequestId, type RequestContext, type S3Config } from './context.js';
+import { HandlerContext, withRequestId, type RequestContext, type S3Config } from './context.js';
 import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
@@ -149,59 +148,6 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
     'content-length': String(body.length),
   }));
   res.end(c.req.method === 'HEAD' ? undefined : body);
-}
-
-/**
- * An AbortSignal that fires when the response closes unfinished: the client went away. (The request's own
- * 'close' also fires when its body has merely been read, so it cannot tell.) Made only for handlers that
- * ask: a small GET answered from inline data never does, and the controller and listener were 1.5% of it.
- */
-function abortSignalOf(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  if (res.closed) {
-    if (!res.writableFinished) controller.abort();
-  } else {
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-  }
-  return controller.signal;
-}
-
-/**
- * A handler's RequestContext. A class rather than an object literal: a literal with a getter (the lazy
- * signal) is built on V8's slow path, its own line 1.6% of a small GET's main thread in a profile, and may
- * leave the object in dictionary mode for every property read the handler makes.
- */
-class HandlerContext implements RequestContext {
-  readonly objects: ObjectContext;
-  readonly config: S3Config;
-  readonly bucket: string | undefined;
-  readonly key: string | undefined;
-  #signal: AbortSignal | undefined;
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly requestId: string,
-    readonly resource: string,
-    options: S3ServerOptions,
-    address: { bucket?: string; key?: string },
-    readonly query: Query,
-    readonly auth: RequestAuth | null,
-    readonly identity: Identity,
-    readonly meter: ByteMeter | undefined,
-  ) {
-    this.objects = options.objects;
-    this.config = options.config;
-    this.bucket = address.bucket;
-    this.key = address.key;
-  }
-
-  get signal(): AbortSignal {
-    this.#signal ??= abortSignalOf(this.res);
-    return this.#signal;
-  }
 }
 
 /** Requests with `Expect: 100-continue` whose body no handler has asked for yet: the client is waiting to send it. */
@@ -350,7 +296,7 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth?.accessKeyId, bucket: address.bucket })));
     if (meter) chargeResponse(req, res, meter);
     assert(handler);
-    const context = new HandlerContext(req, res, requestId, c.resource, options, address, query, auth, identity, meter);
+    const context = new HandlerContext({ req, res, requestId, resource: c.resource, objects: options.objects, config: options.config, address, query, auth, identity, meter });
     // Anonymous requests too: they are served where a bucket policy (or ACL) lets anyone in. A browser
     // POST upload carries its signature in the form, so its handler authorizes once it has read it.
     await authorizeRequest(context, facts.operation ?? operationName(handler));
