@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { runLoad, send, type Driver, type LoadResult } from './load.js';
 import { median } from './machine.js';
 import { presignUrl } from './presign.js';
+import { emptySha256Hex, signedHeaders } from './sigv4.js';
+import { createHash } from 'node:crypto';
 import type { BenchServer } from './server.js';
 
 const bucket = 'bench';
@@ -27,7 +29,7 @@ export interface CompareSize {
 
 export interface CompareCell {
   contender: string;
-  op: 'PUT' | 'GET';
+  op: 'PUT' | 'GET' | 'HEAD';
   size: string;
   bytes: number;
   concurrency: number;
@@ -76,11 +78,13 @@ export async function prepare(contenders: Contender[], sizes: CompareSize[]): Pr
 export async function compare(options: {
   contenders: Contender[];
   sizes: CompareSize[];
-  ops: ('PUT' | 'GET')[];
+  ops: ('PUT' | 'GET' | 'HEAD')[];
   concurrency: number[];
   repeats: number;
   seconds: number;
   driver: Driver;
+  /** How the loads are signed: presigned URLs (the default), or SigV4 headers over the payload's hash, as an SDK signs. */
+  signing?: 'presigned' | 'header';
   onProgress?: (text: string) => void;
 }): Promise<CompareCell[]> {
   const { contenders, repeats } = options;
@@ -92,24 +96,31 @@ export async function compare(options: {
       const bodyFile = join(bodyDir, `body-${size.bytes}`);
       await writeFile(bodyFile, body);
       // See bench/http.ts: wrk would drop the many-second requests still in flight at its deadline.
-      const driver: Driver = size.bytes > 8 * 1024 * 1024 ? 'node' : options.driver;
+      const sizeDriver: Driver = size.bytes > 8 * 1024 * 1024 ? 'node' : options.driver;
       for (const concurrency of options.concurrency) {
         for (const op of options.ops) {
           const runs = new Map<string, { load: LoadResult; cpuCores: number; eldP99Ms: number }[]>();
           for (let r = 0; r < repeats; r++) {
             for (const { name, server } of contenders) {
-              const presign = (key: string) => presignUrl({ endpoint: server.url, credentials: server.credentials, method: op, bucket, key });
+              const header = options.signing === 'header';
+              const urlOf = (key: string) => (header ? `${server.url}/${bucket}/${key}` : presignUrl({ endpoint: server.url, credentials: server.credentials, method: op, bucket, key }));
               const urls =
                 op === 'PUT'
-                  ? Array.from({ length: size.putKeys }, (_, i) => presign(`put-${size.bytes}-${i}`))
-                  : Array.from({ length: size.getObjects }, (_, i) => presign(`get-${size.bytes}-${i}`));
+                  ? Array.from({ length: size.putKeys }, (_, i) => urlOf(`put-${size.bytes}-${i}`))
+                  : Array.from({ length: size.getObjects }, (_, i) => urlOf(`get-${size.bytes}-${i}`));
+              // Signed just before the phase, so the signatures' dates are fresh and signing takes no load time.
+              const payloadSha256Hex = op === 'PUT' ? createHash('sha256').update(body).digest('hex') : emptySha256Hex;
+              const headers = header ? urls.map((url) => signedHeaders({ method: op, url, credentials: server.credentials, payloadSha256Hex })) : undefined;
               await server.mark();
+              // wrk cannot do HEAD: it waits for the body Content-Length announces.
+              const driver: Driver = op === 'HEAD' ? 'node' : sizeDriver;
               const load = await runLoad(driver, {
                 method: op,
                 urls,
+                ...(headers ? { headers } : {}),
                 concurrency,
                 durationMs: options.seconds * 1000,
-                ...(op === 'PUT' ? { body, bodyFile } : { expectBytes: size.bytes }),
+                ...(op === 'PUT' ? { body, bodyFile } : op === 'GET' ? { expectBytes: size.bytes } : {}),
               });
               const stats = await server.read();
               if (load.errors > 0 || load.ops === 0) throw new Error(`${name} ${op} ${size.label} c=${concurrency}: ${load.ops} ops, ${load.errors} errors (${load.firstError})`);

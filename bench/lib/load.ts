@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface LoadOptions {
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'PUT' | 'HEAD';
   /** Requests go to these URLs in turn (same origin); spreading keys avoids write conflicts on one key. */
   urls: string[];
   /** Extra request headers per URL (same index), e.g. a header SigV4 signature; never Host or Content-Length. */

@@ -19,7 +19,7 @@ import { handleCorsPreflight, setCorsHeaders } from './handlers/bucket-cors.js';
 import { authorizeRequest } from './authorize.js';
 import { assert } from '../util/assert.js';
 import { Query } from './query.js';
-import { withRequestId, type RequestContext, type S3Config } from './context.js';
+import { HandlerContext, withRequestId, type RequestContext, type S3Config } from './context.js';
 import { createsKey, validateKey, validateNewKey } from './names.js';
 import { escapeXml } from './xml.js';
 import { headersTimeoutMs, keepAliveTimeoutMs, refusedBodyDrainBytesMax, refusedBodyLingerBytesMax, refusedBodyLingerMs, requestHeaderBytesMax, requestTimeoutMs } from '../constants.js';
@@ -64,6 +64,7 @@ function newRequestId(): string {
 }
 
 function decodePathPart(raw: string): string {
+  if (!raw.includes('%')) return raw; // nothing to decode: most bucket names and keys
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -71,9 +72,20 @@ function decodePathPart(raw: string): string {
   }
 }
 
+/** `host` without a trailing ":digits" port: what /:\d+$/ removes, found without a regex per request. */
+function withoutPort(host: string): string {
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || colon === host.length - 1) return host;
+  for (let i = colon + 1; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return host;
+  }
+  return host.slice(0, colon);
+}
+
 /** Splits the request target into bucket and key, from the Host header or the first path segment. */
 export function addressOf(rawPath: string, host: string | undefined, baseDomains: string[]): { bucket?: string; key?: string; virtualHosted?: true } {
-  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
+  const hostname = withoutPort(host ?? '').toLowerCase();
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
   for (const domain of baseDomains) {
     if (hostname.endsWith(`.${domain}`)) {
@@ -136,23 +148,6 @@ function sendError(c: { req: IncomingMessage; res: ServerResponse; requestId: st
     'content-length': String(body.length),
   }));
   res.end(c.req.method === 'HEAD' ? undefined : body);
-}
-
-/**
- * An AbortSignal that fires when the response closes unfinished: the client went away. (The request's own
- * 'close' also fires when its body has merely been read, so it cannot tell.) Made only for handlers that
- * ask: a small GET answered from inline data never does, and the controller and listener were 1.5% of it.
- */
-function abortSignalOf(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  if (res.closed) {
-    if (!res.writableFinished) controller.abort();
-  } else {
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-  }
-  return controller.signal;
 }
 
 /** Requests with `Expect: 100-continue` whose body no handler has asked for yet: the client is waiting to send it. */
@@ -300,26 +295,8 @@ async function handle(options: S3ServerOptions, req: IncomingMessage, res: Serve
     // A form POST names its key inside the body: only its bucket's (and IP's) limits apply before it is read.
     if (limits?.active) meter = joinMeters(meter, admitted(limits.admit({ key: auth?.accessKeyId, bucket: address.bucket })));
     if (meter) chargeResponse(req, res, meter);
-    let signal: AbortSignal | undefined;
     assert(handler);
-    const context: RequestContext = {
-      req,
-      res,
-      requestId,
-      resource: c.resource,
-      objects: options.objects,
-      config: options.config,
-      bucket: address.bucket,
-      key: address.key,
-      query,
-      auth,
-      identity,
-      get signal() {
-        signal ??= abortSignalOf(res);
-        return signal;
-      },
-      meter,
-    };
+    const context = new HandlerContext({ req, res, requestId, resource: c.resource, objects: options.objects, config: options.config, address, query, auth, identity, meter });
     // Anonymous requests too: they are served where a bucket policy (or ACL) lets anyone in. A browser
     // POST upload carries its signature in the form, so its handler authorizes once it has read it.
     await authorizeRequest(context, facts.operation ?? operationName(handler));

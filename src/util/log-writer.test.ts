@@ -63,3 +63,32 @@ test('log writer - lines still queued when the process exits are written, even w
   assert.equal(messages.length, 3001);
   assert.equal(messages.at(-1), 'last words');
 });
+
+test('log writer - lines logged over many event-loop turns go out in a few writes, one per gap at most', async () => {
+  const logWriterModule = new URL('./log-writer.ts', import.meta.url).href;
+  const code = `
+    const { default: fs } = await import('node:fs');
+    const { syncBuiltinESMExports } = await import('node:module');
+    let writes = 0;
+    const write = fs.write;
+    fs.write = (...args) => { writes++; return write(...args); };
+    syncBuiltinESMExports();
+    const { logWriteGapMs } = await import(${JSON.stringify(logWriterModule)});
+    const { createLogger } = await import(${JSON.stringify(logModule)});
+    const log = createLogger({ format: 'json', level: 'info' });
+    const startMs = performance.now();
+    let n = 0;
+    while (performance.now() - startMs < 300) {
+      log.info('request', { n: n++ });
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 3 * logWriteGapMs));
+    process.stdout.write(JSON.stringify({ writes, lines: n, gapMs: logWriteGapMs, elapsedMs: performance.now() - startMs }));
+  `;
+  const { stdout, stderr, code: exitCode } = await runChild(code, 0);
+  assert.equal(exitCode, 0, stderr.slice(-2000));
+  const { writes, lines, gapMs, elapsedMs } = JSON.parse(stdout) as { writes: number; lines: number; gapMs: number; elapsedMs: number };
+  assert.equal(stderr.trim().split('\n').length, lines, 'every line arrives');
+  assert.ok(lines > 100, `only ${lines} lines logged`);
+  assert.ok(writes <= Math.ceil(elapsedMs / gapMs) + 1, `${writes} writes for ${lines} lines in ${Math.round(elapsedMs)} ms`);
+});

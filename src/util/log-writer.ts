@@ -1,16 +1,27 @@
 // Where log lines go: stderr (fd 2), written off the event loop. process.stderr.write is a blocking
 // write(2) for a pipe or a file on Linux, so a log reader that falls behind (journald, a container's log
 // driver, a benchmark's parent) stalled every request; here lines queue, one fs.write at a time carries
-// all that queued meanwhile, and beyond a bound lines that may be lost (debug, info) are dropped and counted.
+// all that queued meanwhile (writes start at most every logWriteGapMs), and beyond a bound lines that may
+// be lost (debug, info) are dropped and counted.
 import { write as fsWrite, writeSync } from 'node:fs';
 
 /** Bytes queued at most before droppable lines are dropped: a stalled reader must not grow memory without end. */
 export const logQueueBytesMax = 8 * 1024 * 1024;
 
+/**
+ * The least time between the starts of two writes; lines meanwhile wait and join the next. Each write is a
+ * system call on the main thread and wakes the reader: one per few access lines was 4-5% of a small GET's
+ * main-thread time under load (bench/small-get-floor.ts --profile), one per 20 ms is a few per second.
+ * Lines still queued at exit are written then (flushSync).
+ */
+export const logWriteGapMs = 20;
+
 const fd = 2;
 let queue: string[] = [];
 let queuedBytes = 0;
+/** A write is under way, or scheduled: lines queued now go out with it or right after it. */
 let writing = false;
+let lastWriteMs = -Infinity;
 let broken = false;
 let dropped = 0;
 let exitHooked = false;
@@ -63,9 +74,16 @@ export function writeLine(line: string, droppable: boolean): void {
   }
   if (!writing) {
     writing = true;
-    // Lines of the rest of this event-loop turn join the same write.
-    setImmediate(writeQueued);
+    scheduleWrite();
   }
+}
+
+/** The next write, after the rest of this event-loop turn and no sooner than the gap allows. */
+function scheduleWrite(): void {
+  const waitMs = lastWriteMs + logWriteGapMs - performance.now();
+  // Unref'd: a process with nothing else to do exits, and its exit hook writes the lines.
+  if (waitMs > 0) setTimeout(writeQueued, waitMs).unref();
+  else setImmediate(writeQueued);
 }
 
 function writeQueued(): void {
@@ -73,6 +91,7 @@ function writeQueued(): void {
     writing = false;
     return;
   }
+  lastWriteMs = performance.now();
   const data = Buffer.from(queue.join(''), 'utf8');
   queue = [];
   queuedBytes = 0;
@@ -97,7 +116,8 @@ function writeAll(data: Buffer, offset: number): void {
       return;
     }
     if (offset + written < data.length) return writeAll(data, offset + written);
-    writeQueued();
+    if (queue.length === 0) writing = false;
+    else scheduleWrite();
   });
 }
 

@@ -148,6 +148,16 @@ test('authenticate - garbled Authorization headers fail with AWS error codes', (
   assertS3Error(() => authenticate(withAuth(`AWS4-HMAC-SHA256 Credential=${accessKeyId}/20240505/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00`), authConfig()), 'AuthorizationHeaderMalformed', /Date is not the same as X-Amz-Date/);
 });
 
+test('authenticate - Authorization parts in another order, with other spacing, still verify', async () => {
+  const req = await signRequest({ path: '/b/k', headers: unsigned });
+  const authorization = req.headers.authorization as string;
+  const part = (name: string) => new RegExp(`${name}=[^,]*`).exec(authorization)![0];
+  const reordered = `AWS4-HMAC-SHA256 ${part('Signature')},SignedHeaders=${part('SignedHeaders').split('=')[1]} ,  ${part('Credential')}`;
+  assert.ok(authenticate({ ...req, headers: { ...req.headers, authorization: reordered } }, authConfig()));
+  const withoutSignature = `AWS4-HMAC-SHA256 ${part('Credential')}, ${part('SignedHeaders')}, =x, Signature`;
+  assertS3Error(() => authenticate({ ...req, headers: { ...req.headers, authorization: withoutSignature } }, authConfig()), 'AuthorizationHeaderMalformed', /three components/);
+});
+
 test('authenticate - missing or invalid date fails with AccessDenied', async () => {
   const req = await signRequest({ path: '/b/k', headers: unsigned });
   const { 'x-amz-date': _dropped, ...noDate } = req.headers;
@@ -246,6 +256,8 @@ test('parseAmzDate - takes real calendar times only, as a format-and-compare rou
     '20240101T00000 Z', '２0240101T000000Z', '', '20240101T000000', '+2024010T00000Z',
   ];
   for (const text of cases) assert.equal(parseAmzDate(text), roundTrip(text), text);
+  // Again with each date read twice in a row, as a header-signed request reads it (the last one is remembered).
+  for (const text of cases) for (let i = 0; i < 2; i++) assert.equal(parseAmzDate(text), roundTrip(text), text);
   assert.equal(parseAmzDate('20130524T000000Z'), Date.UTC(2013, 4, 24));
 });
 

@@ -4,8 +4,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { clockSkewMsMax, presignExpiresSecondsMax } from '../../constants.js';
 import { S3Error } from '../errors.js';
-import { canonicalRequest, credentialScope, parseQuery, sigv4Algorithm, stringToSign, utf8HeaderValues, type QueryPair } from './canonical.js';
-import { hmac, signatureMatches, signingKey } from './signing-key.js';
+import { canonicalRequest, credentialScope, emptySha256Hex, parseQuery, sigv4Algorithm, stringToSign, utf8HeaderValues, type QueryPair } from './canonical.js';
+import { hexSignatureMatches, hmacHex, signingKey } from './signing-key.js';
 
 export interface SignedRequest {
   method: string;
@@ -69,14 +69,23 @@ function parseAuthorization(value: string): AuthorizationFields {
     // AWS echoes the header as ArgumentValue; we do not, since it may carry a bearer secret.
     throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', { extra: { ArgumentName: 'Authorization' } });
   }
-  const fields = new Map<string, string>();
-  for (const part of value.slice(sigv4Algorithm.length + 1).split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  // Comma-separated name=value parts; a later repeat of a name wins. Scanned in place, without the array
+  // and map a split would build on every signed request.
+  let credential: string | undefined;
+  let signedHeaders: string | undefined;
+  let signature: string | undefined;
+  for (let start = sigv4Algorithm.length + 1; start <= value.length;) {
+    const comma = value.indexOf(',', start);
+    const end = comma < 0 ? value.length : comma;
+    const eq = value.indexOf('=', start);
+    if (eq > start && eq < end) {
+      const name = value.slice(start, eq).trim();
+      if (name === 'Credential') credential = value.slice(eq + 1, end).trim();
+      else if (name === 'SignedHeaders') signedHeaders = value.slice(eq + 1, end).trim();
+      else if (name === 'Signature') signature = value.slice(eq + 1, end).trim();
+    }
+    start = end + 1;
   }
-  const credential = fields.get('Credential');
-  const signedHeaders = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
   if (credential === undefined || signedHeaders === undefined || signature === undefined) {
     throw malformed('header', 'the authorization header requires three components: Credential, SignedHeaders, and Signature.');
   }
@@ -242,7 +251,7 @@ function verifySignature(req: SignedRequest, check: SignatureCheck): void {
   });
   let canonical = canonicalOf(req.headers);
   let toSign = stringToSign(check.amzDate, scope, canonical);
-  if (signatureMatches(hmac(check.key, toSign), check.provided)) return;
+  if (hexSignatureMatches(hmacHex(check.key, toSign), check.provided)) return;
   // Non-ASCII header values are signed two ways. The JS SDK sends each character as one latin1 byte and
   // signs the text's UTF-8, which the reading above matches; botocore sends UTF-8 bytes and signs their
   // text, as AWS signs the bytes, which this reading matches.
@@ -250,7 +259,7 @@ function verifySignature(req: SignedRequest, check: SignatureCheck): void {
   if (utf8Headers) {
     canonical = canonicalOf(utf8Headers);
     toSign = stringToSign(check.amzDate, scope, canonical);
-    if (signatureMatches(hmac(check.key, toSign), check.provided)) return;
+    if (hexSignatureMatches(hmacHex(check.key, toSign), check.provided)) return;
   }
   // AWS returns the canonical request and string to sign so clients can debug; neither holds a secret.
   throw new S3Error('SignatureDoesNotMatch', undefined, {
@@ -266,14 +275,28 @@ export function parsePayloadMode(value: string): PayloadMode {
     case 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER': return { kind: 'streaming-signed-trailer' };
     case 'STREAMING-UNSIGNED-PAYLOAD-TRAILER': return { kind: 'streaming-unsigned-trailer' };
   }
+  if (value === emptySha256Hex) return { kind: 'signed', sha256Hex: value }; // every signed GET, HEAD and DELETE
   if (/^[0-9a-fA-F]{64}$/.test(value)) return { kind: 'signed', sha256Hex: value.toLowerCase() };
   throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.', {
     extra: { ArgumentName: 'x-amz-content-sha256', ArgumentValue: value.slice(0, 128) },
   });
 }
 
+// The last date parsed: a client's requests within one second carry the same X-Amz-Date, and a header-signed
+// request's is read twice (its form, then its skew).
+let lastAmzDate = '';
+let lastAmzDateMs: number | undefined;
+
 /** Parses YYYYMMDDTHHMMSSZ to epoch ms; undefined unless it is a real calendar time. */
 export function parseAmzDate(text: string): number | undefined {
+  if (text === lastAmzDate) return lastAmzDateMs;
+  const ms = parseAmzDateFields(text);
+  lastAmzDate = text;
+  lastAmzDateMs = ms;
+  return ms;
+}
+
+function parseAmzDateFields(text: string): number | undefined {
   if (text.length !== 16 || text[8] !== 'T' || text[15] !== 'Z') return undefined;
   const year = digitsAt(text, 0, 4);
   const month = digitsAt(text, 4, 2);

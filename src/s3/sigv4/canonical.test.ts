@@ -111,3 +111,9 @@ test('canonicalQuery - repeated names, empty values and encoded names sort as th
   assert.equal(canonicalQuery(''), '');
   assert.equal(canonicalQuery('&&'), '');
 });
+
+test('canonicalHeaderValue - trims and collapses every kind of whitespace, as trim() and \\s do', () => {
+  const values = ['plain', 'one two', ' one  two ', '\tone\ttwo\t', 'a\u00a0b', '\u3000x\u2028y\ufeff', 'a\u0085b', '20240506T070809Z', '', ' '];
+  for (const value of values) assert.equal(canonicalHeaderValue(value), value.trim().replace(/\s+/g, ' '), JSON.stringify(value));
+  assert.equal(canonicalHeaderValue(['a ', ' b  c']), 'a,b c');
+});

@@ -1,0 +1,154 @@
+// The floor under a small GET, measured as a ladder in one run: nginx, a bare node:http server answering
+// 4 KiB from memory, that server plus Tessera's SigV4 header verification, plus its MetaStore lookup, and
+// Tessera as users run it (access log on), optionally also with the access log off. Each rung gets the same
+// header-signed wrk c=16 load in turn within each repeat (order reversed every other repeat); the CPU per GET
+// of each server's whole process tree (user + system, /proc) says how much of Tessera's cost is Node's HTTP
+// stack and where the rest goes.
+// Run: npm run build && npx tsx bench/small-get-floor.ts [--repeats 4] [--seconds 3] [--no-log-off]
+//   [--only tessera] (Tessera's rung alone) [--profile DIR] (a --cpu-prof file per server process, written at stop)
+import { spawn } from 'node:child_process';
+import { randomFillSync, createHash } from 'node:crypto';
+import { Agent } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad, send, wrkAvailable } from './lib/load.js';
+import { loadText, median, processTreeCpuSeconds } from './lib/machine.js';
+import { startNginx } from './lib/nginx.js';
+import { benchCredentials, startTesseraBinary } from './lib/server.js';
+import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
+import type { Credentials } from './lib/presign.js';
+
+const bytes = 4096;
+const objectCount = 256;
+const bucket = 'bench';
+
+interface Rung {
+  name: string;
+  url: string;
+  pid: number;
+  signed: boolean;
+  stop(): Promise<void>;
+}
+
+function parseArgs(argv: string[]): { repeats: number; seconds: number; logOff: boolean; only?: string; profileDir?: string } {
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--no-log-off') options.set('--no-log-off', '1');
+    else options.set(argv[i]!, argv[++i] ?? '');
+  }
+  const only = options.get('--only');
+  if (only !== undefined && only !== 'tessera') throw new RangeError(`Unknown --only "${only}": expected tessera`);
+  const profileDir = options.get('--profile');
+  return {
+    repeats: Number(options.get('--repeats') ?? '4'), seconds: Number(options.get('--seconds') ?? '3'), logOff: !options.has('--no-log-off'),
+    ...(only ? { only } : {}), ...(profileDir ? { profileDir } : {}),
+  };
+}
+
+function objectBytes(index: number): Buffer {
+  const buf = Buffer.allocUnsafe(bytes);
+  randomFillSync(buf);
+  buf.writeUInt32LE(index, 0);
+  return buf;
+}
+
+const keyOf = (i: number) => `get-${bytes}-${i}`;
+
+async function startFloorChild(mode: 'bare' | 'sigv4' | 'meta'): Promise<Rung> {
+  const dataDir = await mkdtemp(join(tmpdir(), `tessera-floor-${mode}-`));
+  const script = join(import.meta.dirname, 'lib', 'floor-child.ts');
+  const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', script, mode, dataDir, String(objectCount), String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+    });
+    child.once('exit', (code) => reject(new Error(`floor-child ${mode} exited with ${code}: ${stderr}`)));
+  });
+  return {
+    name: { bare: 'bare node:http', sigv4: '+ SigV4 header check', meta: '+ MetaStore lookup' }[mode],
+    url,
+    pid: child.pid!,
+    signed: true,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startTessera(name: string, env: Record<string, string>): Promise<Rung> {
+  const server = await startTesseraBinary({ env, nodeArgs: profileArgs });
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const sign = (method: string, path: string, hash: string) => signedHeaders({ method, url: `${server.url}${path}`, credentials: server.credentials, payloadSha256Hex: hash });
+    const made = await send(agent, 'PUT', `${server.url}/${bucket}`, undefined, undefined, sign('PUT', `/${bucket}`, emptySha256Hex));
+    if (made.status !== 200) throw new Error(`CreateBucket answered ${made.status}`);
+    for (let i = 0; i < objectCount; i++) {
+      const body = objectBytes(i);
+      const path = `/${bucket}/${keyOf(i)}`;
+      const put = await send(agent, 'PUT', `${server.url}${path}`, body, undefined, sign('PUT', path, createHash('sha256').update(body).digest('hex')));
+      if (put.status !== 200) throw new Error(`PUT ${path} answered ${put.status}`);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { name, url: server.url, pid: server.pid, signed: true, stop: () => server.stop() };
+}
+
+async function startNginxRung(): Promise<Rung> {
+  const nginx = await startNginx();
+  await mkdir(join(nginx.root, bucket), { recursive: true });
+  for (let i = 0; i < objectCount; i++) await writeFile(join(nginx.root, bucket, keyOf(i)), objectBytes(i));
+  // nginx ignores the signature headers; they are sent anyway, so every rung parses the same request.
+  return { name: 'nginx', url: nginx.url, pid: nginx.pid, signed: true, stop: () => nginx.stop() };
+}
+
+async function phase(rung: Rung, seconds: number, credentials: Credentials): Promise<{ rate: number; cpuUsPerOp: number }> {
+  const urls = Array.from({ length: objectCount }, (_, i) => `${rung.url}/${bucket}/${keyOf(i)}`);
+  const headers = urls.map((url) => signedHeaders({ method: 'GET', url, credentials, payloadSha256Hex: emptySha256Hex }));
+  const before = processTreeCpuSeconds(rung.pid);
+  const load = await runLoad('wrk', { method: 'GET', urls, headers, concurrency: 16, durationMs: seconds * 1000, expectBytes: bytes });
+  const cpuSeconds = processTreeCpuSeconds(rung.pid) - before;
+  if (load.errors > 0 || load.ops === 0) throw new Error(`${rung.name}: ${load.ops} GETs, ${load.errors} errors (${load.firstError})`);
+  return { rate: load.ops / load.seconds, cpuUsPerOp: (cpuSeconds * 1e6) / load.ops };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const profileArgs = args.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${args.profileDir}`] : [];
+if (!wrkAvailable()) throw new Error('wrk is not installed: apt-get install wrk');
+const rungs: Rung[] = [];
+try {
+  if (!args.only) rungs.push(await startNginxRung());
+  if (!args.only) for (const mode of ['bare', 'sigv4', 'meta'] as const) rungs.push(await startFloorChild(mode));
+  rungs.push(await startTessera('Tessera (defaults, access log on)', {}));
+  if (args.logOff && !args.only) rungs.push(await startTessera('Tessera, access log off', { TESSERA_LOG_LEVEL: 'warn' }));
+  // An unrecorded warm-up phase each, so the JIT has settled before the first recorded one.
+  for (const rung of rungs) await phase(rung, 1, benchCredentials);
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, header-signed GET ${bytes} B, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  const runs = new Map<string, { rate: number; cpuUsPerOp: number }[]>();
+  for (let r = 0; r < args.repeats; r++) {
+    const order = r % 2 === 0 ? rungs : [...rungs].reverse();
+    for (const rung of order) {
+      const run = await phase(rung, args.seconds, benchCredentials);
+      runs.set(rung.name, [...(runs.get(rung.name) ?? []), run]);
+    }
+  }
+  process.stdout.write('| rung | GET/s | CPU µs/GET (median, range) |\n| --- | --- | --- |\n');
+  for (const rung of rungs) {
+    const list = runs.get(rung.name)!;
+    const cpu = list.map((x) => x.cpuUsPerOp);
+    process.stdout.write(`| ${rung.name} | ${Math.round(median(list.map((x) => x.rate)))} | ${median(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}-${Math.max(...cpu).toFixed(1)}) |\n`);
+  }
+  process.stdout.write(`load ${loadText()} at end\n`);
+} finally {
+  for (const rung of rungs) await rung.stop();
+}
