@@ -1,0 +1,139 @@
+// AES-256-GCM over runs of equal chunks (objects/chunk-cipher.ts owns the format and the streaming): the
+// native addon (native/chunk_cipher.c on the system libcrypto, ~3x node:crypto's GCM on this hardware) when
+// it loads, else node:crypto, byte for byte the same. It never decides sizes: callers pass the output.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { assert } from './assert.js';
+
+const tagBytes = 16;
+
+/** One call's run: chunks firstIndex, firstIndex + 1, ... of one part, `input` whole chunks but the last. */
+export interface GcmRun {
+  dataKey: Uint8Array;
+  partNumber: number;
+  firstIndex: number;
+  chunkBytes: number;
+  input: Uint8Array;
+  out: Uint8Array;
+}
+
+export interface GcmChunks {
+  readonly name: 'native' | 'node:crypto';
+  /** Seals `input` into `out` (each chunk's ciphertext then its tag); returns the bytes written. */
+  seal(run: GcmRun): number;
+  /**
+   * Opens sealed `input` into `out`; returns the plaintext bytes, or -1 - k when chunk k of the run fails its
+   * tag (or is too short to hold one): chunks before k are in `out`, chunk k's bytes are zeroed.
+   */
+  open(run: GcmRun): number;
+}
+
+interface NativeBinding {
+  seal(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
+  open(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
+  openssl: string;
+}
+
+function nonceOf(partNumber: number, chunkIndex: number): Buffer {
+  const nonce = Buffer.allocUnsafe(12);
+  nonce.writeUInt32BE(partNumber, 0);
+  nonce.writeBigUInt64BE(BigInt(chunkIndex), 4);
+  return nonce;
+}
+
+function chunkCountOf(inputBytes: number, unitBytes: number): number {
+  return Math.ceil(inputBytes / unitBytes);
+}
+
+/** node:crypto: one cipher per chunk, each update's output copied into `out`. */
+export const nodeGcmChunks: GcmChunks = {
+  name: 'node:crypto',
+  seal({ dataKey, partNumber, firstIndex, chunkBytes, input, out }) {
+    const chunks = chunkCountOf(input.length, chunkBytes);
+    assert(out.length >= input.length + chunks * tagBytes, 'A seal output holds the sealed run');
+    let at = 0;
+    for (let i = 0; i < chunks; i++) {
+      const plain = input.subarray(i * chunkBytes, Math.min(input.length, (i + 1) * chunkBytes));
+      const cipher = createCipheriv('aes-256-gcm', dataKey, nonceOf(partNumber, firstIndex + i));
+      out.set(cipher.update(plain), at);
+      cipher.final();
+      out.set(cipher.getAuthTag(), at + plain.length);
+      at += plain.length + tagBytes;
+    }
+    return at;
+  },
+  open({ dataKey, partNumber, firstIndex, chunkBytes, input, out }) {
+    const sealedChunkBytes = chunkBytes + tagBytes;
+    const chunks = chunkCountOf(input.length, sealedChunkBytes);
+    let at = 0;
+    for (let i = 0; i < chunks; i++) {
+      const sealed = input.subarray(i * sealedChunkBytes, Math.min(input.length, (i + 1) * sealedChunkBytes));
+      if (sealed.length <= tagBytes) return -1 - i;
+      const length = sealed.length - tagBytes;
+      assert(out.length >= at + length, 'An open output holds the opened run');
+      const decipher = createDecipheriv('aes-256-gcm', dataKey, nonceOf(partNumber, firstIndex + i));
+      decipher.setAuthTag(sealed.subarray(length));
+      out.set(decipher.update(sealed.subarray(0, length)), at);
+      try {
+        decipher.final();
+      } catch {
+        out.fill(0, at, at + length);
+        return -1 - i;
+      }
+      at += length;
+    }
+    return at;
+  },
+};
+
+function wrapNative(binding: NativeBinding): GcmChunks {
+  return {
+    name: 'native',
+    seal: (run) => binding.seal(run.dataKey, run.partNumber, run.firstIndex, run.chunkBytes, run.input, run.out),
+    open: (run) => binding.open(run.dataKey, run.partNumber, run.firstIndex, run.chunkBytes, run.input, run.out),
+  };
+}
+
+/** Both implementations seal and open one run of random bytes alike, or the native one is not used. */
+function agrees(native: GcmChunks): boolean {
+  const run = { dataKey: randomBytes(32), partNumber: 7, firstIndex: 2 ** 40, chunkBytes: 100 };
+  const input = randomBytes(250);
+  const sealed = [native, nodeGcmChunks].map((impl) => {
+    const out = Buffer.alloc(250 + 3 * tagBytes);
+    return impl.seal({ ...run, input, out }) === out.length ? out : undefined;
+  });
+  if (!sealed[0] || !sealed[1]?.equals(sealed[0])) return false;
+  const opened = Buffer.alloc(250);
+  return native.open({ ...run, input: sealed[0], out: opened }) === 250 && opened.equals(input);
+}
+
+/** The path of the built addon, from src/util or dist/util alike. */
+export const nativeAddonPath = fileURLToPath(new URL('../../native/build/chunk_cipher.node', import.meta.url));
+
+function loadNative(): { native?: GcmChunks; openssl?: string; reason?: string } {
+  if (process.env.TESSERA_NATIVE_CIPHER === 'off') return { reason: 'TESSERA_NATIVE_CIPHER=off' };
+  let binding: NativeBinding;
+  try {
+    binding = createRequire(import.meta.url)(nativeAddonPath) as NativeBinding;
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    return { reason: `the addon did not load (${message}); npm install builds it when cc and libssl-dev are there` };
+  }
+  const native = wrapNative(binding);
+  if (!agrees(native)) return { reason: 'the addon and node:crypto disagree on a test run' };
+  return { native, openssl: binding.openssl };
+}
+
+const loaded = loadNative();
+
+/** The native implementation, when it loaded (for tests that compare the two). */
+export const nativeGcmChunks: GcmChunks | undefined = loaded.native;
+
+/** The implementation the data path uses. */
+export const gcmChunks: GcmChunks = loaded.native ?? nodeGcmChunks;
+
+/** One line for the start-up log: which implementation, and why not the native one. */
+export function gcmChunksSummary(): { cipher: string; openssl?: string; reason?: string } {
+  return { cipher: gcmChunks.name, ...(loaded.openssl ? { openssl: loaded.openssl } : {}), ...(loaded.reason ? { reason: loaded.reason } : {}) };
+}
