@@ -111,8 +111,8 @@ function agrees(native: GcmChunks): boolean {
 /** The path of the built addon, from src/util or dist/util alike. */
 export const nativeAddonPath = fileURLToPath(new URL('../../native/build/chunk_cipher.node', import.meta.url));
 
-function loadNative(): { native?: GcmChunks; openssl?: string; reason?: string } {
-  if (process.env.TESSERA_NATIVE_CIPHER === 'off') return { reason: 'TESSERA_NATIVE_CIPHER=off' };
+/** The native implementation if the addon loads and agrees with node:crypto, whatever the environment says. */
+export function loadNativeGcmChunks(): { native?: GcmChunks; openssl?: string; reason?: string } {
   let binding: NativeBinding;
   try {
     binding = createRequire(import.meta.url)(nativeAddonPath) as NativeBinding;
@@ -125,15 +125,12 @@ function loadNative(): { native?: GcmChunks; openssl?: string; reason?: string }
   return { native, openssl: binding.openssl };
 }
 
-const loaded = loadNative();
-
-/** The native implementation, when it loaded (for tests that compare the two). */
-export const nativeGcmChunks: GcmChunks | undefined = loaded.native;
+const loaded = process.env.TESSERA_NATIVE_CIPHER === 'off' ? { reason: 'TESSERA_NATIVE_CIPHER=off' } : loadNativeGcmChunks();
 
 /** The implementation the data path uses. */
-export const gcmChunks: GcmChunks = loaded.native ?? nodeGcmChunks;
+export const gcmChunks: GcmChunks = ('native' in loaded && loaded.native) || nodeGcmChunks;
 
 /** One line for the start-up log: which implementation, and why not the native one. */
 export function gcmChunksSummary(): { cipher: string; openssl?: string; reason?: string } {
-  return { cipher: gcmChunks.name, ...(loaded.openssl ? { openssl: loaded.openssl } : {}), ...(loaded.reason ? { reason: loaded.reason } : {}) };
+  return { cipher: gcmChunks.name, ...('openssl' in loaded && loaded.openssl ? { openssl: loaded.openssl } : {}), ...(loaded.reason ? { reason: loaded.reason } : {}) };
 }
