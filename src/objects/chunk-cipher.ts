@@ -37,16 +37,25 @@ export interface ChunkCipherOptions {
 
 /**
  * Seals a plaintext stream. Whole chunks of a piece are sealed straight from it, many per call; the rest
- * gathers in one buffer of a few chunks, sealed when full or when the stream ends. Each yielded buffer is
- * fresh (consumers may keep it), ciphertext then tag per chunk.
+ * gathers in one buffer of at most a few chunks, sealed when full or when the stream ends. Each yielded
+ * buffer is fresh (consumers may keep it), ciphertext then tag per chunk.
  */
 export async function* sealChunks(source: AsyncIterable<Buffer>, key: ChunkKey, options: ChunkCipherOptions = {}): AsyncGenerator<Buffer> {
   checkKey(key);
   const cipher = options.cipher ?? gcmChunks;
   const { chunkBytes } = key;
-  let gather: Buffer | undefined; // allocated on first use: small bodies of one piece never need it
+  const gatherBytesMax = Math.max(1, Math.floor(gatherBytesTarget / chunkBytes)) * chunkBytes;
+  // Grown on demand up to gatherBytesMax, so a small body gathers only its own bytes.
+  let gather = Buffer.alloc(0);
   let filled = 0;
   let index = 0;
+  const makeRoom = (bytes: number): void => {
+    const needed = Math.min(gatherBytesMax, filled + bytes);
+    if (gather.length >= needed) return;
+    const grown = Buffer.allocUnsafe(Math.min(gatherBytesMax, Math.max(needed, 2 * gather.length)));
+    gather.copy(grown, 0, 0, filled);
+    gather = grown;
+  };
   const sealRun = (plain: Buffer): Buffer => {
     const out = Buffer.allocUnsafe(sealedSizeOf(plain.length, chunkBytes));
     const written = cipher.seal({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input: plain, out });
@@ -57,10 +66,10 @@ export async function* sealChunks(source: AsyncIterable<Buffer>, key: ChunkKey, 
   for await (const piece of source) {
     let at = 0;
     if (filled > 0 || piece.length < chunkBytes) {
-      gather ??= Buffer.allocUnsafe(Math.max(1, Math.floor(gatherBytesTarget / chunkBytes)) * chunkBytes);
+      makeRoom(piece.length);
       at = piece.copy(gather, filled);
       filled += at;
-      if (filled < gather.length) continue; // the whole piece fitted
+      if (filled < gatherBytesMax) continue; // the whole piece fitted
       yield sealRun(gather);
       filled = 0;
     }
@@ -70,11 +79,11 @@ export async function* sealChunks(source: AsyncIterable<Buffer>, key: ChunkKey, 
       at += whole;
     }
     if (at < piece.length) {
-      gather ??= Buffer.allocUnsafe(Math.max(1, Math.floor(gatherBytesTarget / chunkBytes)) * chunkBytes);
+      makeRoom(piece.length - at);
       filled = piece.copy(gather, 0, at);
     }
   }
-  if (filled > 0) yield sealRun(gather!.subarray(0, filled));
+  if (filled > 0) yield sealRun(gather.subarray(0, filled));
 }
 
 /** The chunks plaintext [start, end) of a run of `plainBytes` touches, and the stored bytes they occupy. */
