@@ -2,7 +2,9 @@
 // for src/util/gcm-chunks.ts. It owns no format decisions beyond src/objects/chunk-cipher.ts's (nonce =
 // part number, 4 bytes BE, then chunk index, 8 bytes BE; each chunk's ciphertext then its 16-byte tag) and
 // never allocates output: callers pass it. Every argument is checked here, so a bad call throws, never crashes.
+#define _GNU_SOURCE // dladdr
 #define NAPI_VERSION 8
+#include <dlfcn.h>
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -229,5 +231,13 @@ NAPI_MODULE_INIT() {
   napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version);
   napi_define_properties(env, exports, 2, properties);
   napi_set_named_property(env, exports, "openssl", version);
+  // Where EVP really resolved: Node exports its bundled OpenSSL's symbols, which win over the system
+  // libcrypto's unless the addon is loaded with RTLD_DEEPBIND (util/gcm-chunks.ts checks this).
+  Dl_info where;
+  if (dladdr((void *)&EVP_EncryptUpdate, &where) && where.dli_fname) {
+    napi_value library;
+    napi_create_string_utf8(env, where.dli_fname, NAPI_AUTO_LENGTH, &library);
+    napi_set_named_property(env, exports, "libcrypto", library);
+  }
   return exports;
 }

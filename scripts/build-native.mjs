@@ -12,7 +12,7 @@ const outDir = join(root, 'native', 'build');
 const target = join(outDir, 'chunk_cipher.node');
 
 function skip(reason) {
-  console.warn(`tessera: native AES-GCM not built (${reason}); encryption uses node:crypto, about 3x slower`);
+  console.warn(`tessera: native AES-GCM not built (${reason}); encrypted objects use node:crypto instead (slower)`);
   process.exit(0);
 }
 
@@ -24,16 +24,21 @@ const compiler = process.env.CC || 'cc';
 const probe = spawnSync(compiler, ['--version'], { stdio: 'ignore' });
 if (probe.error || probe.status !== 0) skip(`no C compiler "${compiler}"`);
 
+// Node's include directory carries its bundled OpenSSL's headers too: check that the system's are there (and
+// put Node's after them below), so the addon is compiled against the libcrypto it links.
+const headers = spawnSync(compiler, ['-E', '-x', 'c', '-', '-o', '/dev/null'], { input: '#include <openssl/evp.h>\n', encoding: 'utf8' });
+if (headers.status !== 0) skip('the system libcrypto headers are missing: install libssl-dev');
+
 mkdirSync(outDir, { recursive: true });
 const partial = `${target}.${process.pid}.tmp`;
 const args = [
   '-O2', '-fPIC', '-shared', '-std=c11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden',
-  '-I', nodeInclude, source, '-o', partial, '-lcrypto',
+  '-idirafter', nodeInclude, source, '-o', partial, '-lcrypto',
 ];
 const built = spawnSync(compiler, args, { encoding: 'utf8' });
 if (built.status !== 0) {
   const firstError = `${built.stderr ?? ''}`.split('\n').find((line) => / error|cannot find/.test(line));
-  skip(firstError?.includes('openssl/') ? 'libcrypto headers missing: install libssl-dev' : `cc failed: ${firstError ?? built.error?.message ?? 'unknown'}`);
+  skip(/-lcrypto|openssl\//.test(firstError ?? '') ? 'the system libcrypto is missing: install libssl-dev' : `cc failed: ${firstError ?? built.error?.message ?? 'unknown'}`);
 }
 renameSync(partial, target); // atomic: a running server never loads a half-written file
 console.log(`tessera: built ${target.slice(root.length + 1)}`);

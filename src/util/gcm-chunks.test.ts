@@ -2,19 +2,18 @@
 // other's, the same refusal of a flipped bit; and the native addon throws on bad arguments instead of crashing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
-import { gcmChunks, loadNativeGcmChunks, nativeAddonPath, nodeGcmChunks, type GcmChunks, type GcmRun } from './gcm-chunks.js';
+import { gcmChunks, loadNativeGcmChunks, nodeGcmChunks, type GcmChunks, type GcmRun } from './gcm-chunks.js';
 
 const tagBytes = 16;
 const off = process.env.TESSERA_NATIVE_CIPHER === 'off';
 // Loaded here whatever TESSERA_NATIVE_CIPHER says, to compare it with node:crypto.
-const { native: nativeGcmChunks, reason } = loadNativeGcmChunks();
+const { native: nativeGcmChunks, binding: nativeBinding, libcrypto, reason } = loadNativeGcmChunks();
 // CI proves the addon is built; elsewhere a machine without cc or libssl-dev skips these.
 const nativeSkip = nativeGcmChunks || process.env.CI === 'true' ? false : reason ?? 'the native addon did not load';
 
 function native(): GcmChunks {
-  assert.ok(nativeGcmChunks, 'the native addon is loaded (npm install builds it with cc and libssl-dev)');
+  assert.ok(nativeGcmChunks, `The native addon is not in use: ${reason ?? 'unknown'}`);
   return nativeGcmChunks;
 }
 
@@ -32,6 +31,11 @@ function openWith(impl: GcmChunks, run: Omit<GcmRun, 'input' | 'out'>, sealed: B
 test('gcm chunks - the native addon loads when CI=true, and is the cipher in use unless TESSERA_NATIVE_CIPHER=off', { skip: nativeSkip }, () => {
   native();
   assert.equal(gcmChunks.name, off ? 'node:crypto' : 'native');
+});
+
+test('gcm chunks - the addon\'s EVP calls run in the system libcrypto, not in the OpenSSL Node exports', { skip: nativeSkip || (process.platform !== 'linux' && 'Linux only') }, () => {
+  native();
+  assert.match(libcrypto ?? '', /\/libcrypto\.so/);
 });
 
 test('gcm chunks - native and node:crypto seal the same bytes and open each other\'s for random keys, parts, indexes and sizes', { skip: nativeSkip }, () => {
@@ -79,7 +83,7 @@ function describe(value: unknown): string {
 
 test('gcm chunks - bad arguments to the native addon throw TypeError or RangeError, never crash', { skip: nativeSkip }, () => {
   native();
-  const binding = createRequire(import.meta.url)(nativeAddonPath) as Record<'seal' | 'open', (...args: unknown[]) => number>;
+  const binding = nativeBinding as unknown as Record<'seal' | 'open', (...args: unknown[]) => number>;
   const key = randomBytes(32);
   const input = randomBytes(100);
   const out = Buffer.alloc(200);

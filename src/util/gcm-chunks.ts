@@ -2,7 +2,7 @@
 // native addon (native/chunk_cipher.c on the system libcrypto, ~3x node:crypto's GCM on this hardware) when
 // it loads, else node:crypto, byte for byte the same. It never decides sizes: callers pass the output.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { assert } from './assert.js';
 
@@ -29,10 +29,11 @@ export interface GcmChunks {
   open(run: GcmRun): number;
 }
 
-interface NativeBinding {
+export interface NativeBinding {
   seal(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
   open(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
   openssl: string;
+  libcrypto?: string;
 }
 
 function nonceOf(partNumber: number, chunkIndex: number): Buffer {
@@ -111,26 +112,61 @@ function agrees(native: GcmChunks): boolean {
 /** The path of the built addon, from src/util or dist/util alike. */
 export const nativeAddonPath = fileURLToPath(new URL('../../native/build/chunk_cipher.node', import.meta.url));
 
+export interface NativeLoad {
+  native?: GcmChunks;
+  /** The addon's own functions, for tests of its argument checks. */
+  binding?: NativeBinding;
+  openssl?: string;
+  /** The library EVP resolved to. */
+  libcrypto?: string;
+  reason?: string;
+}
+
+let nativeLoad: NativeLoad | undefined;
+
+/**
+ * Loads the addon once. Node exports its bundled OpenSSL's symbols, and the dynamic linker would bind the
+ * addon's EVP calls (and libcrypto's own internal calls) to them: RTLD_DEEPBIND makes the addon and the
+ * libcrypto it needs look in themselves first, so one consistent system libcrypto runs. (macOS's two-level
+ * namespace does that already.)
+ */
+function dlopenAddon(): NativeBinding {
+  const module = { exports: {} as NativeBinding };
+  const flags = constants.dlopen as Record<string, number | undefined>;
+  process.dlopen(module, nativeAddonPath, (flags.RTLD_NOW ?? 0) | (flags.RTLD_DEEPBIND ?? 0));
+  return module.exports;
+}
+
 /** The native implementation if the addon loads and agrees with node:crypto, whatever the environment says. */
-export function loadNativeGcmChunks(): { native?: GcmChunks; openssl?: string; reason?: string } {
+export function loadNativeGcmChunks(): NativeLoad {
+  nativeLoad ??= tryLoadNative();
+  return nativeLoad;
+}
+
+function tryLoadNative(): NativeLoad {
   let binding: NativeBinding;
   try {
-    binding = createRequire(import.meta.url)(nativeAddonPath) as NativeBinding;
+    binding = dlopenAddon();
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
     return { reason: `the addon did not load (${message}); npm install builds it when cc and libssl-dev are there` };
   }
+  const found = { binding, openssl: binding.openssl, ...(binding.libcrypto ? { libcrypto: binding.libcrypto } : {}) };
+  if (process.platform === 'linux' && !binding.libcrypto?.includes('libcrypto')) {
+    return { ...found, reason: `the addon's EVP calls resolved to "${binding.libcrypto ?? 'unknown'}", not the system libcrypto` };
+  }
   const native = wrapNative(binding);
-  if (!agrees(native)) return { reason: 'the addon and node:crypto disagree on a test run' };
-  return { native, openssl: binding.openssl };
+  if (!agrees(native)) return { ...found, reason: 'the addon and node:crypto disagree on a test run' };
+  return { ...found, native };
 }
 
-const loaded = process.env.TESSERA_NATIVE_CIPHER === 'off' ? { reason: 'TESSERA_NATIVE_CIPHER=off' } : loadNativeGcmChunks();
+const loaded: NativeLoad = process.env.TESSERA_NATIVE_CIPHER === 'off' ? { reason: 'TESSERA_NATIVE_CIPHER=off' } : loadNativeGcmChunks();
 
 /** The implementation the data path uses. */
-export const gcmChunks: GcmChunks = ('native' in loaded && loaded.native) || nodeGcmChunks;
+export const gcmChunks: GcmChunks = loaded.native ?? nodeGcmChunks;
 
-/** One line for the start-up log: which implementation, and why not the native one. */
-export function gcmChunksSummary(): { cipher: string; openssl?: string; reason?: string } {
-  return { cipher: gcmChunks.name, ...('openssl' in loaded && loaded.openssl ? { openssl: loaded.openssl } : {}), ...(loaded.reason ? { reason: loaded.reason } : {}) };
+/** What the start-up log says: which implementation, its libcrypto, and why not the native one. */
+export function gcmChunksSummary(): { cipher: string; openssl?: string; libcrypto?: string; reason?: string } {
+  const { openssl, libcrypto, reason } = loaded;
+  return { cipher: gcmChunks.name, ...(openssl ? { openssl } : {}), ...(libcrypto ? { libcrypto } : {}), ...(reason ? { reason } : {}) };
 }
