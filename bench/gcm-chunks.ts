@@ -1,10 +1,15 @@
 // The chunk cipher alone, no server: MiB/s and CPU ms/MiB of AES-256-GCM over 64 KiB chunks through node:crypto
 // and through the native addon (util/gcm-chunks.ts), bare runs of 1 MiB into a reused output, and through the
 // streaming layer (objects/chunk-cipher.ts sealChunks/openChunks) fed 1 MiB or 16 KiB pieces (a TLS socket's).
+// A third row runs the same addon bound to the OpenSSL inside Node (a copy loaded without RTLD_DEEPBIND), to
+// tell the libcrypto's speed from the calling pattern's.
 // Run: npx tsx bench/gcm-chunks.ts [--mib 256] [--repeats 3]   (about 20 s at the defaults)
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadText, median } from './lib/machine.js';
-import { loadNativeGcmChunks, nodeGcmChunks, type GcmChunks } from '../src/util/gcm-chunks.js';
+import { loadNativeGcmChunks, nativeAddonPath, nodeGcmChunks, type GcmChunks, type NativeBinding } from '../src/util/gcm-chunks.js';
 import { openChunks, sealChunks, sealedRangeOf, sealedSizeOf } from '../src/objects/chunk-cipher.js';
 
 const MiB = 2 ** 20;
@@ -56,5 +61,18 @@ for (const cipher of ciphers) {
     process.stdout.write(`${cipher.name.padEnd(11)} sealChunks, ${label.padEnd(6)} pieces: ${await measure(() => drain(sealChunks(pieces(plain, pieceBytes), key, { cipher })))}\n`);
     process.stdout.write(`${cipher.name.padEnd(11)} openChunks, ${label.padEnd(6)} pieces: ${await measure(() => drain(openChunks(pieces(sealed.subarray(0, storedEnd), pieceBytes), key, MiB, 0, MiB, { cipher })))}\n`);
   }
+}
+if (native) {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-gcm-bundled-'));
+  const copy = join(dir, 'chunk_cipher.node');
+  copyFileSync(nativeAddonPath, copy);
+  const module = { exports: {} as NativeBinding };
+  process.dlopen(module, copy, constants.dlopen.RTLD_NOW);
+  rmSync(dir, { recursive: true, force: true });
+  const bundled = module.exports;
+  const opened = Buffer.alloc(MiB);
+  const label = `addon on ${bundled.libcrypto ?? '?'}'s OpenSSL`;
+  process.stdout.write(`${label} seal 1 MiB runs: ${await measure(() => void bundled.seal(key.dataKey, 1, 0, chunkBytes, plain, sealed))}\n`);
+  process.stdout.write(`${label} open 1 MiB runs: ${await measure(() => void bundled.open(key.dataKey, 1, 0, chunkBytes, sealed, opened))}\n`);
 }
 process.stdout.write(`load ${loadText()} at end\n`);
