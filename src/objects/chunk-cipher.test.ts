@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkTagBytes, openChunks, sealChunks, sealedRangeOf, sealedSizeOf, type ChunkKey } from './chunk-cipher.js';
-import { ingest, readSealed } from './data.js';
+import { ingest, readSealed, readSealedLeased } from './data.js';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import { tempStore } from '../blocks/test-helpers.js';
 import type { ObjectContext } from './context.js';
@@ -202,4 +202,34 @@ test('chunk cipher - sealing and opening hold a few chunks at most when the piec
   }
   assert.equal(served, total);
   assert.ok(heldMax <= 4 * 65552 + 1024, `opening held ${heldMax} bytes`);
+});
+
+test('readSealedLeased - pooled output runs hold their bytes until released, and released ones are reused safely', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
+  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  const blocks = await tempStore(1);
+  after(async () => {
+    await meta.close();
+    await blocks.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+  const plain = randomBytes(3 * 2 ** 20 + 4321);
+  const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
+  const stored = await ingest(ctx, sliced(plain, [16_384, 70_000]), { size: plain.length, forceBlock: true, seal: key });
+  const sealed = { data: { blocks: [stored.block!] }, size: plain.length, chunkBytes: 65536, dataKey };
+  for (const [start, end] of [[0, plain.length], [100_000, 2_500_000], [plain.length - 10, plain.length]] as const) {
+    // Every lease held to the end: no two may share bytes.
+    const held = [];
+    for await (const lease of readSealedLeased(ctx, sealed, start, end)) held.push(lease);
+    assert.ok(Buffer.concat(held.flatMap((l) => l.pieces)).equals(plain.subarray(start, end)), `held [${start}, ${end})`);
+    for (const lease of held) lease.release();
+    // Each copied, then released at once: the next run may reuse its buffer.
+    const copies: Buffer[] = [];
+    for await (const lease of readSealedLeased(ctx, sealed, start, end)) {
+      copies.push(Buffer.concat(lease.pieces));
+      lease.release();
+    }
+    assert.ok(Buffer.concat(copies).equals(plain.subarray(start, end)), `released [${start}, ${end})`);
+  }
 });

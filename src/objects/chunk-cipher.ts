@@ -35,6 +35,12 @@ export interface ChunkCipherOptions {
   cipher?: GcmChunks;
 }
 
+/** One opened run: `plain` (the range's part of it) lies in `out`, which openChunkRuns' `take` gave. */
+export interface OpenedRun {
+  plain: Buffer;
+  out: Buffer;
+}
+
 /**
  * Seals a plaintext stream. Whole chunks of a piece are sealed straight from it, many per call; the rest
  * gathers in one buffer of at most a few chunks, sealed when full or when the stream ends. Each yielded
@@ -105,10 +111,7 @@ function corrupt(key: ChunkKey, index: number): StoreError {
 
 /**
  * Plaintext [start, end) of a run of `plainBytes`, from `stored`: the stored bytes sealedRangeOf() names,
- * in any slicing. Whole chunks of a piece open straight from it, many per call (before the next piece is
- * asked for, so a leased piece may be released then); the rest gathers in a buffer of a few chunks. Every
- * chunk's tag is checked before any of it goes out: the chunks before a failing one are served, then
- * ERR_SHARD_CORRUPT; the failing chunk never is.
+ * in any slicing. Every yielded buffer is fresh (consumers may keep it); see openChunkRuns.
  */
 export async function* openChunks(
   stored: AsyncIterable<Buffer>,
@@ -118,6 +121,24 @@ export async function* openChunks(
   end: number,
   options: ChunkCipherOptions = {},
 ): AsyncGenerator<Buffer> {
+  for await (const run of openChunkRuns(stored, key, plainBytes, start, end, { ...options, take: (bytes) => Buffer.allocUnsafe(bytes) })) yield run.plain;
+}
+
+/**
+ * openChunks with the output buffers from `take` (a pool, when the consumer says when it is done with
+ * them). Whole chunks of a piece open straight from it, many per call (before the next piece is asked for,
+ * so a leased piece may be released then); the rest gathers in a buffer of a few chunks. Every chunk's tag
+ * is checked before any of it goes out: the chunks before a failing one are served, then ERR_SHARD_CORRUPT;
+ * the failing chunk never is.
+ */
+export async function* openChunkRuns(
+  stored: AsyncIterable<Buffer>,
+  key: ChunkKey,
+  plainBytes: number,
+  start: number,
+  end: number,
+  options: ChunkCipherOptions & { take: (bytes: number) => Buffer },
+): AsyncGenerator<OpenedRun> {
   checkKey(key);
   const cipher = options.cipher ?? gcmChunks;
   const { chunkBytes } = key;
@@ -128,16 +149,18 @@ export async function* openChunks(
   let index = firstChunk;
   let offset = storedStart; // stored offset of the first byte not yet opened (gathered bytes included)
   let filled = 0;
-  function* openRun(sealed: Buffer): Generator<Buffer> {
+  function* openRun(sealed: Buffer): Generator<OpenedRun> {
     const chunks = Math.ceil(sealed.length / sealedChunkBytes);
-    const out = Buffer.allocUnsafe(Math.max(0, sealed.length - chunks * chunkTagBytes));
-    const opened = cipher.open({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input: sealed, out });
-    const good = opened >= 0 ? out : out.subarray(0, (-1 - opened) * chunkBytes);
+    const outBytes = Math.max(0, sealed.length - chunks * chunkTagBytes);
+    const out = options.take(outBytes);
+    assert(out.length >= outBytes, 'An output buffer holds the opened run');
+    const opened = cipher.open({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input: sealed, out: out.subarray(0, outBytes) });
+    const good = opened >= 0 ? outBytes : (-1 - opened) * chunkBytes;
     const plainStart = index * chunkBytes;
-    const served = good.subarray(Math.max(0, start - plainStart), Math.max(0, Math.min(good.length, end - plainStart)));
-    if (served.length > 0) yield served;
+    const served = out.subarray(Math.max(0, start - plainStart), Math.max(0, Math.min(good, end - plainStart)));
+    if (served.length > 0) yield { plain: served, out };
     if (opened < 0) throw corrupt(key, index - 1 - opened);
-    assert(opened === out.length, 'An opened run fills its output');
+    assert(opened === outBytes, 'An opened run fills its output');
     index += chunks;
     offset += sealed.length;
   }
