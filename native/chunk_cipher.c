@@ -167,7 +167,9 @@ static napi_value open_run(napi_env env, napi_callback_info info) {
   if (!parse_args(env, info, &args)) return NULL;
   size_t sealed_chunk_bytes = args.chunk_bytes + TAG_BYTES;
   size_t chunks = (args.input.length + sealed_chunk_bytes - 1) / sealed_chunk_bytes;
-  size_t plain_length = args.input.length - (chunks * TAG_BYTES < args.input.length ? chunks * TAG_BYTES : args.input.length);
+  // A last chunk too short for a tag (corrupt, below) opens to nothing; the chunks before it still need room.
+  size_t last_length = chunks == 0 ? 0 : args.input.length - (chunks - 1) * sealed_chunk_bytes;
+  size_t plain_length = chunks == 0 ? 0 : (chunks - 1) * args.chunk_bytes + (last_length > TAG_BYTES ? last_length - TAG_BYTES : 0);
   if (args.out_length < plain_length) return throw_range(env, "The output is shorter than the opened run");
   if ((double)args.first_index + (double)chunks > SAFE_INTEGER_MAX) return throw_range(env, "The run's chunk indexes pass 2^53 - 1");
   if (chunks == 0) return number_of(env, 0);

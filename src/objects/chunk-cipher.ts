@@ -151,7 +151,8 @@ export async function* openChunkRuns(
   let filled = 0;
   function* openRun(sealed: Buffer): Generator<OpenedRun> {
     const chunks = Math.ceil(sealed.length / sealedChunkBytes);
-    const outBytes = Math.max(0, sealed.length - chunks * chunkTagBytes);
+    const lastBytes = sealed.length - (chunks - 1) * sealedChunkBytes;
+    const outBytes = (chunks - 1) * chunkBytes + Math.max(0, lastBytes - chunkTagBytes); // a tagless tail is corrupt
     const out = options.take(outBytes);
     assert(out.length >= outBytes, 'An output buffer holds the opened run');
     const opened = cipher.open({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input: sealed, out: out.subarray(0, outBytes) });

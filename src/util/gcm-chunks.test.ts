@@ -74,7 +74,10 @@ test('gcm chunks - a flipped ciphertext or tag bit fails that chunk only, its by
     assert.equal(openWith(impl, { ...run, partNumber: 3 }, sealed).opened, -1);
     assert.equal(openWith(impl, { ...run, firstIndex: 11 }, sealed).opened, -1);
     assert.equal(impl.open({ ...run, input: sealed.subarray(0, 1016 + 16), out: Buffer.alloc(1000) }), -2);
+    assert.equal(impl.open({ ...run, input: sealed.subarray(0, 1016 + 10), out: Buffer.alloc(1000) }), -2);
   }
+  // The output must hold the chunks before a tagless tail: 994 bytes (1026 - 2 tags) would be overrun.
+  assert.throws(() => native().open({ ...run, input: sealed.subarray(0, 1016 + 10), out: Buffer.alloc(994) }), RangeError);
 });
 
 function describe(value: unknown): string {
