@@ -4,7 +4,9 @@
 // machine hits them alike; each row is the median of the repeats: throughput, and the server's CPU per MiB
 // (utime + stime of /proc/PID/stat, every thread, as bench/put.ts reads it).
 // Run: npm run build && npx tsx bench/sse.ts [--sizes 1m,64m] [--modes plain,sse-s3,sse-c] [--seconds 2]
-//        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR]
+//        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR] [--ciphers native,node]
+// --ciphers starts one server per AES-GCM implementation (TESSERA_NATIVE_CIPHER on/off) and alternates them
+// too, for a before/after in one run; without it one server uses whatever the environment says.
 // A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
 // shared machine: one size per run, e.g. --sizes 1m, then --sizes 64m --concurrency 1 --seconds 1 --min-requests 1.
 import { createHash, createHmac, randomBytes, randomFillSync } from 'node:crypto';
@@ -23,6 +25,8 @@ const sizeBytes: Record<string, number> = { '1m': MiB, '4m': 4 * MiB, '64m': 64 
 const modeNames = ['plain', 'sse-s3', 'sse-c'] as const;
 type Mode = (typeof modeNames)[number];
 const bucket = 'bench';
+/** TESSERA_NATIVE_CIPHER for each --ciphers name. */
+const cipherEnv: Record<string, string> = { native: 'on', node: 'off' };
 const customerKey = randomBytes(32);
 
 function parseArgs(argv: string[]) {
@@ -36,8 +40,11 @@ function parseArgs(argv: string[]) {
   for (const s of sizes) if (!(s in sizeBytes)) throw new RangeError(`Unknown size "${s}": expected one of ${Object.keys(sizeBytes).join(', ')}`);
   const modes = list('--modes', modeNames.join(','));
   for (const m of modes) if (!modeNames.includes(m as Mode)) throw new RangeError(`Unknown mode "${m}": expected one of ${modeNames.join(', ')}`);
+  const ciphers = options.has('--ciphers') ? list('--ciphers', '') : [];
+  for (const c of ciphers) if (!(c in cipherEnv)) throw new RangeError(`Unknown cipher "${c}": expected native or node`);
   return {
     sizes,
+    ciphers,
     modes: modes as Mode[],
     seconds: Number(options.get('--seconds') ?? '2'),
     repeats: Number(options.get('--repeats') ?? '3'),
@@ -58,7 +65,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(drives: number, cpuProfDir: string | undefined): Promise<Server> {
+async function startServer(drives: number, cpuProfDir: string | undefined, cipher: string | undefined): Promise<Server> {
   await checkBuild();
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-sse-'));
   const tessera = join(repoRoot, 'bin', 'tessera.js');
@@ -72,7 +79,7 @@ async function startServer(drives: number, cpuProfDir: string | undefined): Prom
   // Each PUT phase overwrites a few keys per worker: the replaced blocks are deleted at once, not piled up.
   const child = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5',
     '--log-level', 'warn', '--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', join(tlsDir, 'server.key'), ...(drives > 0 ? ['--drives', driveDirs.join(',')] : [])], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey },
+    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey, ...(cipher ? { TESSERA_NATIVE_CIPHER: cipherEnv[cipher]! } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -182,43 +189,56 @@ async function phase(server: Server, agent: Agent, op: 'PUT' | 'GET', mode: Mode
 
 const args = parseArgs(process.argv.slice(2));
 process.env.UV_THREADPOOL_SIZE ??= '16';
-const server = await startServer(args.drives, args.cpuProfDir);
-const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca });
-process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians\n`);
+/** One server per --ciphers name (one unnamed server without the flag), each with its own agent. */
+const targets: { label: string; server: Server; agent: Agent }[] = [];
 try {
-  const created = await send(server, agent, 'PUT', `/${bucket}`, {});
-  if (created.status !== 200) throw new Error(`CreateBucket answered ${created.status}`);
+  for (const cipher of args.ciphers.length > 0 ? args.ciphers : [undefined]) {
+    const server = await startServer(args.drives, args.cpuProfDir, cipher);
+    targets.push({ label: cipher ? ` ${cipher}` : '', server, agent: new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca }) });
+  }
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians${args.ciphers.length ? `, ciphers ${args.ciphers.join(' and ')} alternating` : ''}\n`);
+  for (const { server, agent } of targets) {
+    const created = await send(server, agent, 'PUT', `/${bucket}`, {});
+    if (created.status !== 200) throw new Error(`CreateBucket answered ${created.status}`);
+  }
   for (const sizeName of args.sizes) {
     const data = Buffer.allocUnsafe(sizeBytes[sizeName]!);
     randomFillSync(data);
     const results = new Map<string, Result[]>();
     // Unmeasured: JIT warm-up, and every key a GET phase reads is written.
-    for (const mode of args.modes) await phase(server, agent, 'PUT', mode, data, args, 0, keysPerWorker);
+    for (const { server, agent } of targets) for (const mode of args.modes) await phase(server, agent, 'PUT', mode, data, args, 0, keysPerWorker);
     for (let r = 0; r < args.repeats; r++) {
-      for (const mode of args.modes) {
-        for (const op of ['PUT', 'GET'] as const) {
-          const key = `${op} ${mode}`;
-          results.set(key, [...(results.get(key) ?? []), await phase(server, agent, op, mode, data, args, args.seconds)]);
+      for (const { label, server, agent } of targets) {
+        for (const mode of args.modes) {
+          for (const op of ['PUT', 'GET'] as const) {
+            const key = `${op} ${mode}${label}`;
+            results.set(key, [...(results.get(key) ?? []), await phase(server, agent, op, mode, data, args, args.seconds)]);
+          }
         }
       }
     }
-    for (const op of ['PUT', 'GET'] as const) {
-      const plain = median((results.get(`${op} plain`) ?? []).map((x) => x.mibPerSecond));
-      for (const mode of args.modes) {
-        const rs = results.get(`${op} ${mode}`)!;
-        const rate = median(rs.map((x) => x.mibPerSecond));
-        const errors = rs.reduce((n, x) => n + x.errors, 0);
-        const statuses = new Map<number, number>();
-        for (const x of rs) for (const [status, n] of x.errorStatuses) statuses.set(status, (statuses.get(status) ?? 0) + n);
-        const errorText = [...statuses].map(([status, n]) => `${status}×${n}`).join(' ');
-        const ratio = mode !== 'plain' && Number.isFinite(plain) ? ` (${(rate / plain).toFixed(2)}× plain)` : '';
-        process.stdout.write(`${op} ${sizeName.padEnd(3)} ${mode.padEnd(6)}: ${rate.toFixed(0).padStart(4)} MiB/s${ratio}, ${median(rs.map((x) => x.cpuMsPerMib)).toFixed(2)} CPU ms/MiB ` +
-          `(runs: ${rs.map((x) => x.mibPerSecond.toFixed(0)).join(' ')} MiB/s)${errors ? `, ${errors} errors (status ${errorText})` : ''}\n`);
-      }
-    }
+    for (const op of ['PUT', 'GET'] as const) for (const { label } of targets) report(results, op, sizeName, label);
   }
 } finally {
-  agent.destroy();
-  await server.stop();
+  for (const { server, agent } of targets) {
+    agent.destroy();
+    await server.stop();
+  }
 }
 process.stdout.write(`load ${loadText()} at end\n`);
+
+/** One row per mode of one server: median throughput, its ratio to the same server's plain, CPU per MiB. */
+function report(results: Map<string, Result[]>, op: 'PUT' | 'GET', sizeName: string, label: string): void {
+  const plain = median((results.get(`${op} plain${label}`) ?? []).map((x) => x.mibPerSecond));
+  for (const mode of args.modes) {
+    const rs = results.get(`${op} ${mode}${label}`)!;
+    const rate = median(rs.map((x) => x.mibPerSecond));
+    const errors = rs.reduce((n, x) => n + x.errors, 0);
+    const statuses = new Map<number, number>();
+    for (const x of rs) for (const [status, n] of x.errorStatuses) statuses.set(status, (statuses.get(status) ?? 0) + n);
+    const errorText = [...statuses].map(([status, n]) => `${status}×${n}`).join(' ');
+    const ratio = mode !== 'plain' && Number.isFinite(plain) ? ` (${(rate / plain).toFixed(2)}× plain)` : '';
+    process.stdout.write(`${op} ${sizeName.padEnd(3)} ${`${mode}${label}`.padEnd(13)}: ${rate.toFixed(0).padStart(4)} MiB/s${ratio}, ${median(rs.map((x) => x.cpuMsPerMib)).toFixed(2)} CPU ms/MiB ` +
+      `(runs: ${rs.map((x) => x.mibPerSecond.toFixed(0)).join(' ')} MiB/s)${errors ? `, ${errors} errors (status ${errorText})` : ''}\n`);
+  }
+}

@@ -2,17 +2,18 @@
 // the chunks it touches (at chunk and part edges), and a flipped stored bit is refused, never served.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkTagBytes, openChunks, sealChunks, sealedRangeOf, sealedSizeOf, type ChunkKey } from './chunk-cipher.js';
-import { ingest, readSealed } from './data.js';
+import { ingest, readSealed, readSealedLeased } from './data.js';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import { tempStore } from '../blocks/test-helpers.js';
 import type { ObjectContext } from './context.js';
 import type { BlockRef } from '../blocks/types.js';
 import { isStoreError } from '../util/errors.js';
+import { loadNativeGcmChunks, nodeGcmChunks } from '../util/gcm-chunks.js';
 
 const chunkBytes = 1000;
 const dataKey = randomBytes(32);
@@ -117,4 +118,118 @@ test('readSealed - a range across parts of a multipart object opens each part un
   assert.ok(inline.inline && !inline.inline.includes(small.subarray(0, 16)));
   const inlineSealed = { data: { inline: inline.inline.toString('base64') }, size: small.length, chunkBytes, dataKey };
   assert.deepEqual(await collect(readSealed(ctx, inlineSealed, 5, 699)), small.subarray(5, 699));
+});
+
+// Both implementations through the streaming layer: the native one where it loaded (CI requires it:
+// util/gcm-chunks.test.ts), node:crypto always, whatever TESSERA_NATIVE_CIPHER says.
+const { native } = loadNativeGcmChunks();
+const ciphers = [nodeGcmChunks, ...(native ? [native] : [])];
+
+function randomSizes(): number[] {
+  return Array.from({ length: 1 + randomInt(6) }, () => [1, 15, 999, 1000, 1001, 4000, 300_000][randomInt(7)]! + randomInt(3));
+}
+
+test('chunk cipher - native and node:crypto store the same bytes and open each other\'s in random piece slicings and ranges', async () => {
+  for (let round = 0; round < 40; round++) {
+    const key = { dataKey: randomBytes(32), partNumber: randomInt(10_001), chunkBytes: [1000, 4096, 65536][round % 3]! };
+    const plain = randomBytes(round === 0 ? 0 : randomInt(400_000));
+    const stored = await Promise.all(ciphers.map((cipher) => collect(sealChunks(sliced(plain, randomSizes()), key, { cipher }))));
+    for (const other of stored) assert.ok(other.equals(stored[0]!), `round ${round}: ${plain.length} bytes`);
+    if (plain.length === 0) continue;
+    for (const cipher of ciphers) {
+      const start = randomInt(plain.length);
+      const end = start + 1 + randomInt(plain.length - start);
+      const range = sealedRangeOf(plain.length, key.chunkBytes, start, end);
+      const got = await collect(openChunks(sliced(stored[0]!.subarray(range.storedStart, range.storedEnd), randomSizes()), key, plain.length, start, end, { cipher }));
+      assert.ok(got.equals(plain.subarray(start, end)), `${cipher.name}, round ${round}: [${start}, ${end}) of ${plain.length}`);
+    }
+  }
+});
+
+test('chunk cipher - a flipped ciphertext or tag bit serves the chunks before it and nothing of its chunk', async () => {
+  const key = { dataKey, partNumber: 4, chunkBytes };
+  const plain = randomBytes(20_500);
+  const stored = await seal(plain, key);
+  // Chunk 13's ciphertext, chunk 13's tag, the last chunk's tag.
+  for (const [at, chunk] of [[13 * 1016 + 7, 13], [13 * 1016 + 1000 + 15, 13], [stored.length - 1, 20]] as const) {
+    const flipped = Buffer.from(stored);
+    flipped[at]! ^= 0x80;
+    for (const cipher of ciphers) {
+      for (const sizes of [[flipped.length], [1016], [333, 5000]]) {
+        const served: Buffer[] = [];
+        const reading = (async () => {
+          for await (const piece of openChunks(sliced(flipped, sizes), key, plain.length, 500, plain.length, { cipher })) served.push(piece);
+        })();
+        await assert.rejects(reading, (err: unknown) => isStoreError(err, 'ERR_SHARD_CORRUPT') && (err as Error).message.includes(`chunk ${chunk} `));
+        assert.ok(Buffer.concat(served).equals(plain.subarray(500, chunk * chunkBytes)), `${cipher.name} ${sizes}: exactly the chunks before ${chunk}`);
+      }
+    }
+  }
+});
+
+test('chunk cipher - sealing and opening hold a few chunks at most when the pieces are small', async () => {
+  const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
+  const total = 8 * 2 ** 20;
+  let pulled = 0;
+  let heldMax = 0;
+  async function* small(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < total; at += 1024) {
+      pulled += 1024;
+      yield Buffer.alloc(1024, at);
+    }
+  }
+  const sealed: Buffer[] = [];
+  let sent = 0;
+  for await (const piece of sealChunks(small(), key)) {
+    sent += piece.length;
+    heldMax = Math.max(heldMax, pulled - (sent - Math.ceil(sent / 65552) * 16));
+    sealed.push(piece);
+  }
+  assert.ok(heldMax <= 256 * 1024 + 1024, `sealing held ${heldMax} bytes`);
+  const stored = Buffer.concat(sealed);
+  let read = 0;
+  heldMax = 0;
+  let served = 0;
+  async function* storedSmall(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < stored.length; at += 1024) {
+      read += Math.min(1024, stored.length - at);
+      yield stored.subarray(at, at + 1024);
+    }
+  }
+  for await (const piece of openChunks(storedSmall(), key, total, 0, total)) {
+    served += piece.length;
+    heldMax = Math.max(heldMax, read - (served + Math.ceil(served / 65536) * 16));
+  }
+  assert.equal(served, total);
+  assert.ok(heldMax <= 4 * 65552 + 1024, `opening held ${heldMax} bytes`);
+});
+
+test('readSealedLeased - pooled output runs hold their bytes until released, and released ones are reused safely', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
+  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  const blocks = await tempStore(1);
+  after(async () => {
+    await meta.close();
+    await blocks.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+  const plain = randomBytes(3 * 2 ** 20 + 4321);
+  const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
+  const stored = await ingest(ctx, sliced(plain, [16_384, 70_000]), { size: plain.length, forceBlock: true, seal: key });
+  const sealed = { data: { blocks: [stored.block!] }, size: plain.length, chunkBytes: 65536, dataKey };
+  for (const [start, end] of [[0, plain.length], [100_000, 2_500_000], [plain.length - 10, plain.length]] as const) {
+    // Every lease held to the end: no two may share bytes.
+    const held = [];
+    for await (const lease of readSealedLeased(ctx, sealed, start, end)) held.push(lease);
+    assert.ok(Buffer.concat(held.flatMap((l) => l.pieces)).equals(plain.subarray(start, end)), `held [${start}, ${end})`);
+    for (const lease of held) lease.release();
+    // Each copied, then released at once: the next run may reuse its buffer.
+    const copies: Buffer[] = [];
+    for await (const lease of readSealedLeased(ctx, sealed, start, end)) {
+      copies.push(Buffer.concat(lease.pieces));
+      lease.release();
+    }
+    assert.ok(Buffer.concat(copies).equals(plain.subarray(start, end)), `released [${start}, ${end})`);
+  }
 });

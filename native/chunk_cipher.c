@@ -1,0 +1,245 @@
+// Tessera's chunk cipher in C: AES-256-GCM over whole runs of chunks through the system libcrypto (EVP),
+// for src/util/gcm-chunks.ts. It owns no format decisions beyond src/objects/chunk-cipher.ts's (nonce =
+// part number, 4 bytes BE, then chunk index, 8 bytes BE; each chunk's ciphertext then its 16-byte tag) and
+// never allocates output: callers pass it. Every argument is checked here, so a bad call throws, never crashes.
+#define _GNU_SOURCE // dladdr
+#define NAPI_VERSION 8
+#include <dlfcn.h>
+#include <node_api.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KEY_BYTES 32
+#define TAG_BYTES 16
+#define NONCE_BYTES 12
+#define SAFE_INTEGER_MAX 9007199254740991.0
+
+typedef struct {
+  const uint8_t *data;
+  size_t length;
+} bytes_t;
+
+typedef struct {
+  bytes_t key;
+  uint32_t part_number;
+  uint64_t first_index;
+  size_t chunk_bytes;
+  bytes_t input;
+  uint8_t *out;
+  size_t out_length;
+} run_args_t;
+
+static napi_value throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *message) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  return NULL;
+}
+
+// A Uint8Array (Buffer included) or nothing: other views would let a caller pass bytes of another width.
+static int get_bytes(napi_env env, napi_value value, bytes_t *bytes) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return 0;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_uint8_array) return 0;
+  bytes->data = data;
+  bytes->length = data ? length : 0; // a detached buffer has no data and no length
+  return 1;
+}
+
+// An integer number in [min, max]; 0 when it is not one.
+static int get_integer(napi_env env, napi_value value, double min, double max, double *result) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return 0;
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return 0;
+  if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
+  *result = number;
+  return 1;
+}
+
+static int overlaps(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length) {
+  if (a_length == 0 || b_length == 0) return 0;
+  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+  return a0 < b0 + b_length && b0 < a0 + a_length;
+}
+
+// (key, partNumber, firstIndex, chunkBytes, input, out): checks each and fills `args`; NULL after a throw.
+static napi_value parse_args(napi_env env, napi_callback_info info, run_args_t *args) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
+  if (argc != 6) return throw_type(env, "Expected 6 arguments: key, partNumber, firstIndex, chunkBytes, input, out");
+  if (!get_bytes(env, argv[0], &args->key)) return throw_type(env, "The key must be a Uint8Array");
+  if (args->key.length != KEY_BYTES) return throw_range(env, "The key must be 32 bytes");
+  double number;
+  if (!get_integer(env, argv[1], 0, 4294967295.0, &number)) return throw_range(env, "The part number must be an integer in [0, 2^32)");
+  args->part_number = (uint32_t)number;
+  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The first chunk index must be a safe integer of 0 or more");
+  args->first_index = (uint64_t)number;
+  // EVP takes int lengths, so a chunk and its tag must fit one.
+  if (!get_integer(env, argv[3], 1, (double)(INT32_MAX - TAG_BYTES), &number)) return throw_range(env, "The chunk size must be an integer in [1, 2^31 - 17]");
+  args->chunk_bytes = (size_t)number;
+  if (!get_bytes(env, argv[4], &args->input)) return throw_type(env, "The input must be a Uint8Array");
+  bytes_t out;
+  if (!get_bytes(env, argv[5], &out)) return throw_type(env, "The output must be a Uint8Array");
+  args->out = (uint8_t *)out.data;
+  args->out_length = out.length;
+  if (overlaps(out.data, out.length, args->input.data, args->input.length) || overlaps(out.data, out.length, args->key.data, args->key.length)) {
+    return throw_range(env, "The output must not overlap the input or the key");
+  }
+  napi_value ok;
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+static void nonce_of(uint32_t part_number, uint64_t index, uint8_t nonce[NONCE_BYTES]) {
+  for (int i = 0; i < 4; i++) nonce[i] = (uint8_t)(part_number >> (24 - 8 * i));
+  for (int i = 0; i < 8; i++) nonce[4 + i] = (uint8_t)(index >> (56 - 8 * i));
+}
+
+static napi_value number_of(napi_env env, double value) {
+  napi_value result;
+  napi_create_double(env, value, &result);
+  return result;
+}
+
+static napi_value throw_openssl(napi_env env, EVP_CIPHER_CTX *ctx, const char *message) {
+  EVP_CIPHER_CTX_free(ctx);
+  napi_throw_error(env, "ERR_OPENSSL", message);
+  return NULL;
+}
+
+// The cipher fetched once per load: an implicit fetch per init would search the provider store each call.
+static EVP_CIPHER *gcm_cipher(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+/** seal(key, partNumber, firstIndex, chunkBytes, plain, out) → sealed bytes written to out. */
+static napi_value seal(napi_env env, napi_callback_info info) {
+  run_args_t args;
+  if (!parse_args(env, info, &args)) return NULL;
+  size_t chunks = (args.input.length + args.chunk_bytes - 1) / args.chunk_bytes;
+  size_t sealed_length = args.input.length + chunks * TAG_BYTES;
+  if (args.out_length < sealed_length) return throw_range(env, "The output is shorter than the sealed run");
+  if ((double)args.first_index + (double)chunks > SAFE_INTEGER_MAX) return throw_range(env, "The run's chunk indexes pass 2^53 - 1");
+  if (chunks == 0) return number_of(env, 0);
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (!ctx) return throw_openssl(env, NULL, "Cannot allocate a cipher context");
+  if (EVP_EncryptInit_ex(ctx, gcm_cipher(env), NULL, args.key.data, NULL) != 1) return throw_openssl(env, ctx, "Cannot set the AES-256-GCM key");
+  const uint8_t *in = args.input.data;
+  uint8_t *out = args.out;
+  size_t left = args.input.length;
+  for (size_t i = 0; i < chunks; i++) {
+    uint8_t nonce[NONCE_BYTES];
+    nonce_of(args.part_number, args.first_index + i, nonce);
+    int length = (int)(left < args.chunk_bytes ? left : args.chunk_bytes);
+    int written = 0, final_written = 0;
+    if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 || EVP_EncryptUpdate(ctx, out, &written, in, length) != 1 ||
+        EVP_EncryptFinal_ex(ctx, out + written, &final_written) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, out + length) != 1) {
+      return throw_openssl(env, ctx, "Cannot seal a chunk with AES-256-GCM");
+    }
+    in += length;
+    out += length + TAG_BYTES;
+    left -= (size_t)length;
+  }
+  EVP_CIPHER_CTX_free(ctx); // cleanses the key schedule
+  return number_of(env, (double)sealed_length);
+}
+
+/**
+ * open(key, partNumber, firstIndex, chunkBytes, sealed, out) → plaintext bytes written to out, or -1 - k when
+ * chunk k of the run (0-based) fails its tag: chunks before it are in out, and its own bytes are zeroed.
+ */
+static napi_value open_run(napi_env env, napi_callback_info info) {
+  run_args_t args;
+  if (!parse_args(env, info, &args)) return NULL;
+  size_t sealed_chunk_bytes = args.chunk_bytes + TAG_BYTES;
+  size_t chunks = (args.input.length + sealed_chunk_bytes - 1) / sealed_chunk_bytes;
+  // A last chunk too short for a tag (corrupt, below) opens to nothing; the chunks before it still need room.
+  size_t last_length = chunks == 0 ? 0 : args.input.length - (chunks - 1) * sealed_chunk_bytes;
+  size_t plain_length = chunks == 0 ? 0 : (chunks - 1) * args.chunk_bytes + (last_length > TAG_BYTES ? last_length - TAG_BYTES : 0);
+  if (args.out_length < plain_length) return throw_range(env, "The output is shorter than the opened run");
+  if ((double)args.first_index + (double)chunks > SAFE_INTEGER_MAX) return throw_range(env, "The run's chunk indexes pass 2^53 - 1");
+  if (chunks == 0) return number_of(env, 0);
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (!ctx) return throw_openssl(env, NULL, "Cannot allocate a cipher context");
+  if (EVP_DecryptInit_ex(ctx, gcm_cipher(env), NULL, args.key.data, NULL) != 1) return throw_openssl(env, ctx, "Cannot set the AES-256-GCM key");
+  const uint8_t *in = args.input.data;
+  uint8_t *out = args.out;
+  size_t left = args.input.length;
+  for (size_t i = 0; i < chunks; i++) {
+    size_t sealed_length = left < sealed_chunk_bytes ? left : sealed_chunk_bytes;
+    // A chunk too short to hold a tag and a byte is corrupt like one whose tag fails.
+    if (sealed_length <= TAG_BYTES) {
+      EVP_CIPHER_CTX_free(ctx);
+      return number_of(env, -1.0 - (double)i);
+    }
+    int length = (int)(sealed_length - TAG_BYTES);
+    uint8_t nonce[NONCE_BYTES];
+    uint8_t tag[TAG_BYTES];
+    memcpy(tag, in + length, TAG_BYTES);
+    nonce_of(args.part_number, args.first_index + i, nonce);
+    int written = 0, final_written = 0;
+    if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) != 1 ||
+        EVP_DecryptUpdate(ctx, out, &written, in, length) != 1) {
+      return throw_openssl(env, ctx, "Cannot open a chunk with AES-256-GCM");
+    }
+    if (EVP_DecryptFinal_ex(ctx, out + written, &final_written) != 1) {
+      OPENSSL_cleanse(out, (size_t)length); // never leave an unauthenticated chunk's plaintext behind
+      EVP_CIPHER_CTX_free(ctx);
+      return number_of(env, -1.0 - (double)i);
+    }
+    in += sealed_length;
+    out += length;
+    left -= sealed_length;
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  return number_of(env, (double)plain_length);
+}
+
+static void free_cipher(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  EVP_CIPHER_free(data);
+}
+
+NAPI_MODULE_INIT() {
+  EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  if (!cipher) {
+    napi_throw_error(env, "ERR_OPENSSL", "Cannot fetch AES-256-GCM from libcrypto");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, cipher, free_cipher, NULL) != napi_ok) {
+    EVP_CIPHER_free(cipher);
+    return NULL;
+  }
+  napi_property_descriptor properties[] = {
+    {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"open", NULL, open_run, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value version;
+  napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version);
+  napi_define_properties(env, exports, 2, properties);
+  napi_set_named_property(env, exports, "openssl", version);
+  // Where EVP really resolved: Node exports its bundled OpenSSL's symbols, which win over the system
+  // libcrypto's unless the addon is loaded with RTLD_DEEPBIND (util/gcm-chunks.ts checks this).
+  Dl_info where;
+  if (dladdr((void *)&EVP_EncryptUpdate, &where) && where.dli_fname) {
+    napi_value library;
+    napi_create_string_utf8(env, where.dli_fname, NAPI_AUTO_LENGTH, &library);
+    napi_set_named_property(env, exports, "libcrypto", library);
+  }
+  return exports;
+}
