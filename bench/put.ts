@@ -235,6 +235,10 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   if (measured && majors + minors > 0) {
     process.stdout.write(`    GCs per 100 PUTs: ${((majors * 100) / done).toFixed(1)} mark-compact, ${((minors * 100) / done).toFixed(1)} scavenge\n`);
     if (process.env.PUT_BENCH_GC_LINES) process.stdout.write(gcText.split('\n').filter((l) => /Mark-Compact/.test(l)).slice(0, 4).join('\n') + '\n');
+    // With --trace-incremental-marking as well: why each major GC began (old generation limit, external memory...).
+    const starts = new Map<string, number>();
+    for (const m of gcText.matchAll(/\[IncrementalMarking\] Start \(([^)]*)\)/g)) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
+    if (starts.size > 0) process.stdout.write(`    major GCs began by: ${[...starts].map(([why, n]) => `${why} ${n}`).join(', ')}\n`);
   }
   const threads = new Map<string, number>();
   for (const [name, ms] of after.threads) threads.set(name, (ms - (before.threads.get(name) ?? 0)) / mib);

@@ -16,6 +16,7 @@ import { authenticate, NonceCache, RpcRefusal } from './auth.js';
 import { NodeReaders } from './node-readers.js';
 import { readTlsFiles, reloadOnSighup, type TlsFiles } from '../util/tls.js';
 import { handleShardCall, type ShardCall } from './shard-handlers.js';
+import { tuneHeapGrowth } from '../util/heap-growth.js';
 
 /** Requests one connection may have in flight: HTTP/1.1 pipelining must not queue unbounded work. */
 export const nodeRequestsPerConnectionMax = 4;
@@ -51,6 +52,7 @@ export interface RunningNode {
 
 /** Opens (creating when new) the drives at `paths`, then serves them. */
 export async function startNode(options: Omit<NodeServerOptions, 'drives'> & { drivePaths: string[]; driveTimeoutMs?: number }): Promise<RunningNode> {
+  tuneHeapGrowth();
   const io: DriveIoOptions = { timeoutMs: options.driveTimeoutMs ?? driveOpTimeoutMs, inFlightMax: driveOpsInFlightMax };
   const drives: LocalDrive[] = [];
   for (const path of options.drivePaths) drives.push(await LocalDrive.open(path, { create: true, io }));

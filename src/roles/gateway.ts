@@ -15,6 +15,7 @@ import { serveStores, type EndpointConfig, type RunningServer, type WorkerConfig
 import { PostgresMetaStore, describePostgresUrl } from '../meta/postgres/postgres-store.js';
 import type { MetaStore } from '../meta/types.js';
 import { objectContext, openLocalMeta, rootCredentials, sharedRootCredentials, type CommonStoreConfig, type RootCredentials, type Stores } from './stores.js';
+import { tuneHeapGrowth } from '../util/heap-growth.js';
 
 export interface GatewayConfig extends CommonStoreConfig, WorkerConfig, EndpointConfig {
   /** The secret every node and gateway of the cluster shares (node RPC HMAC). */
@@ -94,6 +95,7 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
 }
 
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  tuneHeapGrowth();
   const log = config.log ?? createLogger();
   const stores = await openGatewayStores(config, log);
   // No releaseDeadLeases: another gateway on the same MetaStore may hold them; a dead holder's lapse in 30 s.

@@ -38,6 +38,7 @@ import { IamStore } from '../iam/users.js';
 import { KeyCache } from '../iam/key-cache.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
 import type { TlsFiles } from '../util/tls.js';
+import { tuneHeapGrowth } from '../util/heap-growth.js';
 
 /** The background work's settings, shared by the roles that run it (server, gateway). */
 export interface WorkerConfig {
@@ -150,6 +151,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  tuneHeapGrowth();
   const log = config.log ?? createLogger();
   const worker = config.worker;
   const stores = await openLocalStores({ ...config, sharedProcesses: worker !== undefined }, (layout) => {

@@ -153,6 +153,7 @@ export function pacedPayload(c: Pick<RequestContext, 'meter' | 'signal'>, decode
   const meter = c.meter;
   const paced: PayloadStream = pacedStream(decoded, (bytes) => meter.take(bytes), c.signal);
   if (decoded.checksum) paced.checksum = decoded.checksum;
+  if (decoded.md5) paced.md5 = decoded.md5;
   return paced;
 }
 

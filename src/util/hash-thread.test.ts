@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { ThreadHash, streamingHash, threadHashBytesMin } from './hash-thread.js';
+import { ThreadHash, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
 
 test('ThreadHash - digests match node:crypto for many interleaved streams and chunkings', async () => {
   const bodies = Array.from({ length: 8 }, (_, i) => randomBytes(i * 300_001 + 1));
@@ -71,6 +71,20 @@ test('streamingHash - small bodies hash in place, large ones on the thread, same
     assert.equal(hash instanceof ThreadHash, size >= threadHashBytesMin);
     hash.update(body);
     assert.deepEqual(await hash.digest(), createHash('md5').update(body).digest(), `size ${size}`);
+    hash.dispose();
+  }
+});
+
+test('ThreadHash - the digest request rides on the last batch when bytes are pending', async () => {
+  // 256 KiB batches: a 1 MiB body is 4 of them, and asking for the digest adds no message of its own.
+  for (const [size, messages] of [[1024 * 1024, 4], [1024 * 1024 + 1, 5], [300 * 1024, 2], [0, 1]] as const) {
+    const body = randomBytes(size);
+    const hash = new ThreadHash(['sha256', 'md5']);
+    const before = threadMessages.posted;
+    for (let o = 0; o < size; o += 65_536) hash.update(body.subarray(o, o + 65_536));
+    const digests = await hash.digests();
+    assert.equal(threadMessages.posted - before, messages, `messages for ${size} bytes`);
+    assert.deepEqual(digests, ['sha256', 'md5'].map((algorithm) => createHash(algorithm).update(body).digest()), `digests of ${size} bytes`);
     hash.dispose();
   }
 });

@@ -3,7 +3,9 @@
 // MiB here), so with it there the loop thread, not the disk or the second core, bounded PUT throughput.
 // Bytes are copied into 256 KiB batches, which are transferred to the thread and back (no structured
 // clone, no allocation per chunk): one message each way per batch instead of one per socket chunk, whose
-// copies and thread wake-ups cost a 1 MiB PUT more than the copy into the batch does.
+// copies and thread wake-ups cost a 1 MiB PUT more than the copy into the batch does. A full batch goes
+// when the next byte arrives or the digest is asked for, so the last one carries the digest request and
+// its reply the digests: a 1 MiB body is 4 messages each way, not 5.
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
@@ -40,7 +42,12 @@ parentPort.on('message', (m) => {
     let list = hashes.get(m.id);
     if (!list) hashes.set(m.id, (list = start(m)));
     for (const hash of list) hash.update(m.bytes);
-    parentPort.postMessage({ id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer }, [m.bytes.buffer]);
+    const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
+    if (m.final) {
+      hashes.delete(m.id);
+      reply.digests = list.map((hash) => hash.digest());
+    }
+    parentPort.postMessage(reply, [m.bytes.buffer]);
   } else if (m.op === 'digest') {
     const list = hashes.get(m.id) ?? start(m);
     hashes.delete(m.id);
@@ -52,10 +59,12 @@ parentPort.on('message', (m) => {
 `;
 
 type ToThread =
-  | { op: 'update'; id: number; algorithms: readonly HashAlgorithm[]; bytes: Uint8Array }
+  /** `final`: no bytes follow; the reply carries the digests too. */
+  | { op: 'update'; id: number; algorithms: readonly HashAlgorithm[]; bytes: Uint8Array; final?: true }
   | { op: 'digest'; id: number; algorithms: readonly HashAlgorithm[] }
   | { op: 'drop'; id: number };
-type FromThread = { id: number; hashed: number; batch: ArrayBuffer } | { id: number; digests: Uint8Array[] };
+/** An update's reply has `hashed` and `batch`, a final update's and a digest's have `digests`. */
+type FromThread = { id: number; hashed?: number; batch?: ArrayBuffer; digests?: Uint8Array[] };
 
 interface Listener {
   onHashed(bytes: number): void;
@@ -66,17 +75,20 @@ interface Listener {
 const listeners = new Map<number, Listener>();
 let nextId = 1;
 
+/** Messages posted to the thread since the process started, for tests and benchmarks. */
+export const threadMessages = { posted: 0 };
+
 // Only digests in progress keep the process alive; after a failure the next digest starts a new thread.
 const thread = new OnDemandThread<ToThread, FromThread>({
   name: 'hashing',
   source: threadSource,
   busy: () => listeners.size > 0,
   onReply: (m) => {
-    if ('hashed' in m) giveBackBatch(m.batch);
+    if (m.batch) giveBackBatch(m.batch);
     const listener = listeners.get(m.id);
     if (!listener) return;
-    if ('hashed' in m) listener.onHashed(m.hashed);
-    else listener.onDigest(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
+    if (m.hashed !== undefined) listener.onHashed(m.hashed);
+    if (m.digests) listener.onDigest(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
   },
   onFail: (err) => {
     for (const listener of listeners.values()) listener.onError(err);
@@ -129,24 +141,31 @@ export class ThreadHash {
     assert(this.#digest === undefined, 'Cannot update a digest after digest()');
     if (this.#error) return; // digest() reports it
     for (let offset = 0; offset < bytes.length;) {
+      // A full batch waits for the next byte (here) or for digests(), so the last one can carry the request.
+      if (this.#batch && this.#batched === this.#batch.length) this.#flush(false);
       const batch = (this.#batch ??= takeBatch());
       const taken = Math.min(bytes.length - offset, batch.length - this.#batched);
       batch.set(bytes.subarray(offset, offset + taken), this.#batched);
       this.#batched += taken;
       offset += taken;
-      if (this.#batched === batch.length) this.#flush();
     }
   }
 
-  /** Sends the gathered bytes, handing their buffer to the thread. */
-  #flush(): void {
+  /** Sends the gathered bytes, handing their buffer to the thread; `final` asks for the digests with them. */
+  #flush(final: boolean): boolean {
     const batch = this.#batch;
-    if (!batch || this.#batched === 0) return;
+    if (!batch || this.#batched === 0) return false;
     const bytes = batch.subarray(0, this.#batched);
     this.#batch = undefined;
     this.#batched = 0;
     this.#inFlightBytes += bytes.length;
-    thread.post({ op: 'update', id: this.#id, algorithms: this.#algorithms, bytes }, [bytes.buffer as ArrayBuffer]);
+    this.#post({ op: 'update', id: this.#id, algorithms: this.#algorithms, bytes, ...(final ? { final: true as const } : {}) }, [bytes.buffer as ArrayBuffer]);
+    return true;
+  }
+
+  #post(message: ToThread, transfer: ArrayBuffer[] = []): void {
+    threadMessages.posted++;
+    thread.post(message, transfer);
   }
 
   /** Whether the caller should wait for drained() before the next update. */
@@ -172,8 +191,7 @@ export class ThreadHash {
       if (this.#error) return reject(this.#error);
       this.#resolveDigest = resolve;
       this.#rejectDigest = reject;
-      this.#flush();
-      thread.post({ op: 'digest', id: this.#id, algorithms: this.#algorithms });
+      if (!this.#flush(true)) this.#post({ op: 'digest', id: this.#id, algorithms: this.#algorithms });
     });
     return this.#digest;
   }
@@ -184,7 +202,7 @@ export class ThreadHash {
     this.#batch = undefined;
     this.#batched = 0;
     if (!listeners.delete(this.#id)) return;
-    if (thread.running) thread.post({ op: 'drop', id: this.#id });
+    if (thread.running) this.#post({ op: 'drop', id: this.#id });
     thread.refresh();
     this.#wakeDrainWaiters();
   }

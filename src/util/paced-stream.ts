@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Reads `source` and yields its pieces, waiting `take(piece.length)` ms after each before reading on.
  * Destroying the result destroys `source`; a wait ends early (with the signal's reason) on abort.
  */
-export function pacedStream(source: Readable, take: (bytes: number) => number, signal?: AbortSignal): Readable {
+export function pacedStream(source: AsyncIterable<unknown>, take: (bytes: number) => number, signal?: AbortSignal): Readable {
   async function* paced(): AsyncGenerator<Buffer> {
     for await (const piece of source) {
       const buf = piece as Buffer;

@@ -2,7 +2,7 @@
 // signatures, and S3 flexible checksums. Every check fails by erroring the stream before it ends,
 // so a consumer that commits only on a clean end never commits a bad body.
 import type { IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { putObjectBytesMax } from '../../constants.js';
 import { checksumHeaderName, createChecksum, type ChecksumAlgorithm, type Checksum } from '../../util/checksum.js';
 import { streamingHash, type StreamingHash } from '../../util/hash-thread.js';
@@ -18,7 +18,12 @@ export interface PayloadChecksum {
   valueBase64(): string | undefined;
 }
 
-export type PayloadStream = Readable & {
+/**
+ * The decoded bytes, read once with for-await. Not a Readable: its one consumer (ingest, or a small-body
+ * read) iterates it anyway, and a Readable around the decoder cost a buffered read-ahead and an iterator's
+ * promises and events per socket chunk (issue 17).
+ */
+export type PayloadStream = AsyncIterable<Buffer> & {
   checksum?: PayloadChecksum;
   /**
    * The payload's MD5 when the decoder computed it beside the signed payload's SHA-256 (one pass over the
@@ -75,7 +80,7 @@ export function decodePayload(body: Readable, auth: PayloadAuth | null, headers:
   const plan = planChecksum(headers, hasTrailer(mode));
   const verifier = new PayloadVerifier(mode, plan, expectedLength(headers, mode, decodedLength));
   const source = isStreaming(mode) ? decodeChunked(body, chunkedDecoder(mode, auth), verifier) : passThrough(body, verifier);
-  const stream: PayloadStream = Readable.from(source, { objectMode: false });
+  const stream: PayloadStream = { [Symbol.asyncIterator]: () => source };
   if (plan) stream.checksum = { algorithm: plan.algorithm, valueBase64: () => verifier.checksumBase64 };
   if (mode.kind === 'signed') stream.md5 = () => verifier.md5;
   return stream;

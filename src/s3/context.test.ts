@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { pacedPayload } from './context.js';
+import { ByteMeter } from '../util/rate-limiter.js';
+import type { PayloadStream } from './sigv4/chunked.js';
+
+test('pacedPayload - a paced body keeps the MD5 and checksum its decoder computed when rate limits apply', async () => {
+  const bytes = Buffer.from('paced bytes');
+  const md5 = createHash('md5').update(bytes).digest();
+  async function* pieces(): AsyncGenerator<Buffer> {
+    yield bytes;
+  }
+  const decoded: PayloadStream = { [Symbol.asyncIterator]: () => pieces(), md5: () => md5, checksum: { algorithm: 'CRC32', valueBase64: () => 'AAAAAA==' } };
+  // A meter with no limits in it: nothing to wait for, but the body still goes through the pacing layer.
+  const paced = pacedPayload({ meter: new ByteMeter([], () => 0), signal: new AbortController().signal }, decoded);
+  assert.notEqual(paced, decoded);
+  const out: Buffer[] = [];
+  for await (const piece of paced) out.push(piece);
+  assert.deepEqual(Buffer.concat(out), bytes);
+  // Without the MD5 the object layer hashed a signed body's MD5 a second time.
+  assert.deepEqual(paced.md5?.(), md5);
+  assert.equal(paced.checksum?.valueBase64(), 'AAAAAA==');
+});
