@@ -90,5 +90,7 @@ test('log writer - lines logged over many event-loop turns go out in a few write
   const { writes, lines, gapMs, elapsedMs } = JSON.parse(stdout) as { writes: number; lines: number; gapMs: number; elapsedMs: number };
   assert.equal(stderr.trim().split('\n').length, lines, 'every line arrives');
   assert.ok(lines > 100, `only ${lines} lines logged`);
-  assert.ok(writes <= Math.ceil(elapsedMs / gapMs) + 1, `${writes} writes for ${lines} lines in ${Math.round(elapsedMs)} ms`);
+  // One batch per gap; a batch larger than the pipe's 64 KiB buffer may take a few writes to drain.
+  const pipeWritesMax = Math.ceil(Buffer.byteLength(stderr) / 65536);
+  assert.ok(writes <= Math.ceil(elapsedMs / gapMs) + 1 + pipeWritesMax, `${writes} writes for ${lines} lines in ${Math.round(elapsedMs)} ms`);
 });
