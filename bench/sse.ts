@@ -77,7 +77,7 @@ async function startServer(drives: number, cpuProfDir: string | undefined, ciphe
   const driveDirs = Array.from({ length: drives }, (_, i) => join(root, `drive${i + 1}`));
   for (const d of driveDirs) await mkdir(d);
   // Each PUT phase overwrites a few keys per worker: the replaced blocks are deleted at once, not piled up.
-  const child = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5',
+  const child = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), tessera, 'server', '--address', '127.0.0.1:0', '--data', join(root, 'data'), '--gc-delay', '0', '--gc-interval', '0.5', '--workers', '1',
     '--log-level', 'warn', '--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', join(tlsDir, 'server.key'), ...(drives > 0 ? ['--drives', driveDirs.join(',')] : [])], {
     env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey, ...(cipher ? { TESSERA_NATIVE_CIPHER: cipherEnv[cipher]! } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
