@@ -6,7 +6,6 @@
 // stack and where the rest goes.
 // Run: npm run build && npx tsx bench/small-get-floor.ts [--repeats 4] [--seconds 3] [--no-log-off]
 //   [--only tessera] (Tessera's rung alone) [--profile DIR] (a --cpu-prof file per server process, written at stop)
-import { spawn } from 'node:child_process';
 import { randomFillSync, createHash } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, send, wrkAvailable } from './lib/load.js';
 import { loadText, median, processTreeCpuSeconds } from './lib/machine.js';
-import { startNginx } from './lib/nginx.js';
+import { startNginx, startUrlChild } from './lib/nginx.js';
 import { benchCredentials, startTesseraBinary } from './lib/server.js';
 import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
 import type { Credentials } from './lib/presign.js';
@@ -58,28 +57,14 @@ const keyOf = (i: number) => `get-${bytes}-${i}`;
 async function startFloorChild(mode: 'bare' | 'sigv4' | 'meta'): Promise<Rung> {
   const dataDir = await mkdtemp(join(tmpdir(), `tessera-floor-${mode}-`));
   const script = join(import.meta.dirname, 'lib', 'floor-child.ts');
-  const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', script, mode, dataDir, String(objectCount), String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
-    });
-    child.once('exit', (code) => reject(new Error(`floor-child ${mode} exited with ${code}: ${stderr}`)));
-  });
+  const child = await startUrlChild(script, [mode, dataDir, String(objectCount), String(bytes)], `floor-child ${mode}`, profileArgs);
   return {
     name: { bare: 'bare node:http', sigv4: '+ SigV4 header check', meta: '+ MetaStore lookup' }[mode],
-    url,
-    pid: child.pid!,
+    url: child.url,
+    pid: child.pid,
     signed: true,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await child.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -107,10 +107,12 @@ export interface Baseline {
   stop(): Promise<void>;
 }
 
-/** Starts baseline-child.ts (a bare node:http file server) over `root`, in its own process. */
-export async function startNodeBaseline(root: string): Promise<Baseline> {
-  const script = join(import.meta.dirname, 'baseline-child.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs a TypeScript child (through tsx) that prints `{"url": ...}` as its first stdout line once it
+ * listens; `stop` ends it (SIGKILL after 10 s) and waits for its exit.
+ */
+export async function startUrlChild(script: string, args: string[], what: string, nodeArgs: string[] = []): Promise<Baseline> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -121,14 +123,21 @@ export async function startNodeBaseline(root: string): Promise<Baseline> {
       const line = out.split('\n')[0];
       if (out.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
     });
-    child.once('exit', (code) => reject(new Error(`The node:http baseline exited with ${code}: ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${stderr}`)));
   });
   return {
     url,
     pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
   };
+}
+
+/** Starts baseline-child.ts (a bare node:http file server) over `root`, in its own process. */
+export function startNodeBaseline(root: string): Promise<Baseline> {
+  return startUrlChild(join(import.meta.dirname, 'baseline-child.ts'), [root], 'The node:http baseline');
 }

@@ -27,6 +27,19 @@ async function* sliced(buf: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
   }
 }
 
+/** An object context over a SQLite MetaStore and one drive in a temporary directory, let go after the file's tests. */
+async function objectContext(): Promise<ObjectContext> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
+  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
+  const blocks = await tempStore(1);
+  after(async () => {
+    await meta.close();
+    await blocks.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+}
+
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];
   for await (const b of source) out.push(b);
@@ -87,15 +100,7 @@ test('chunk cipher - a flipped stored bit, a wrong part number or a wrong key is
 });
 
 test('readSealed - a range across parts of a multipart object opens each part under its own part number', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
-  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
-  const blocks = await tempStore(1);
-  after(async () => {
-    await meta.close();
-    await blocks.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+  const ctx = await objectContext();
   const parts = [randomBytes(2500), randomBytes(1000), randomBytes(1)];
   const refs: BlockRef[] = [];
   for (const [i, part] of parts.entries()) {
@@ -205,15 +210,7 @@ test('chunk cipher - sealing and opening hold a few chunks at most when the piec
 });
 
 test('readSealedLeased - pooled output runs hold their bytes until released, and released ones are reused safely', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-chunk-cipher-'));
-  const meta = await SqliteMetaStore.open(join(dir, 'meta.db'));
-  const blocks = await tempStore(1);
-  after(async () => {
-    await meta.close();
-    await blocks.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const ctx: ObjectContext = { meta, blocks: blocks.store, nowMs: () => Date.now(), gcDelayMs: 0, inlineBytesMax: 1024, region: 'us-east-1' };
+  const ctx = await objectContext();
   const plain = randomBytes(3 * 2 ** 20 + 4321);
   const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
   const stored = await ingest(ctx, sliced(plain, [16_384, 70_000]), { size: plain.length, forceBlock: true, seal: key });
