@@ -25,8 +25,11 @@ export const xmlBodyBytesMax = 2 * MiB; // DeleteObjects with 1,000 long keys fi
 export const requestTimeoutMs = 10 * 60 * 1000;
 export const headersTimeoutMs = 60 * 1000;
 // Unread body an early answer (an error before the handler read the body) still reads and discards to keep
-// the connection; a longer or unknown rest is cut off by closing the connection after the answer.
-export const refusedBodyDrainBytesMax = 1 * MiB;
+// the connection; a longer or unknown rest is cut off by closing the connection after the answer. As large
+// as what a closing connection lingers for: draining on the kept connection is the path that always works
+// for a client that writes its whole body before reading (boto3), where a lingering close could stop
+// reading when the answer went out before the body arrived (seen with two workers: EPIPE, not the answer).
+export const refusedBodyDrainBytesMax = 16 * MiB;
 // What a connection closed that way still reads and drops, so the client is not reset before it reads the answer:
 // clients such as Python's http.client (boto3) send the whole body before reading, and a reset throws the
 // answer away. 1 s was too short for a loaded machine or a slow link (an 8 MiB UploadPart lost its error).
