@@ -94,6 +94,13 @@ function charge(s: LimitState, requests: number, bytes: number): void {
   s.spending.dirty.add(s);
 }
 
+/** Takes one request from `s`'s request bucket, if it has one. */
+function takeRequest(s: LimitState | undefined): void {
+  if (!s?.requests) return;
+  s.requests.tokens -= 1;
+  charge(s, 1, 0);
+}
+
 /** The buckets of one kind and the limits they follow. */
 class KindLimits {
   /** Configured limits by name, `*` for the default. */
@@ -294,11 +301,9 @@ export class RateLimiter {
       this.#throttled.set(label, (this.#throttled.get(label) ?? 0) + 1);
       return waits.refusal;
     }
-    for (const s of [ip, key, bucket]) {
-      if (!s?.requests) continue;
-      s.requests.tokens -= 1;
-      charge(s, 1, 0);
-    }
+    takeRequest(ip);
+    takeRequest(key);
+    takeRequest(bucket);
     if (!ip?.bytes && !key?.bytes && !bucket?.bytes) return undefined;
     return new ByteMeter([ip, key, bucket].filter((s): s is LimitState => s?.bytes !== undefined), this.#nowMs);
   }
