@@ -1,44 +1,65 @@
-// Builds native/chunk_cipher.c into native/build/chunk_cipher.node with `cc` against Node's headers and the
-// system libcrypto (npm's "install" script runs it). Without a compiler or headers it warns in one line and
-// exits 0: Tessera then seals with node:crypto (src/util/gcm-chunks.ts), so an install never fails here.
+// Builds our N-API addons (native/*.c, listed in `addons` below) into native/build/NAME.node with `cc`
+// against Node's headers (npm's "install" script runs it; `npm run build:native` too). Each addon is
+// optional: when its compiler, headers or library are missing it warns in one line and the others still
+// build, and the install exits 0. Tessera then does that addon's work in JavaScript or node:crypto.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'native', 'chunk_cipher.c');
-const outDir = join(root, 'native', 'build');
-const target = join(outDir, 'chunk_cipher.node');
+/**
+ * name: native/NAME.c → native/build/NAME.node. headers: system headers it needs, checked before the
+ * build so the warning can name the Debian package (`needs`). libs: linker flags. without: what Tessera
+ * does instead, for the warning.
+ */
+const addons = [
+  {
+    name: 'chunk_cipher',
+    headers: ['openssl/evp.h'],
+    libs: ['-lcrypto'],
+    needs: 'libssl-dev',
+    without: 'encrypted objects use node:crypto instead (slower)',
+  },
+];
 
-function skip(reason) {
-  console.warn(`tessera: native AES-GCM not built (${reason}); encrypted objects use node:crypto instead (slower)`);
-  process.exit(0);
-}
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'native', 'build');
+const compiler = process.env.CC || 'cc';
 
 // Node's headers sit beside its binary (<prefix>/bin/node → <prefix>/include/node), as in Debian's nodejs
 // and the official tarballs.
 const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(join(dir, 'node_api.h')));
-if (!nodeInclude) skip("Node's headers (node_api.h) not found");
-const compiler = process.env.CC || 'cc';
-const probe = spawnSync(compiler, ['--version'], { stdio: 'ignore' });
-if (probe.error || probe.status !== 0) skip(`no C compiler "${compiler}"`);
 
-// Node's include directory carries its bundled OpenSSL's headers too: check that the system's are there (and
-// put Node's after them below), so the addon is compiled against the libcrypto it links.
-const headers = spawnSync(compiler, ['-E', '-x', 'c', '-', '-o', '/dev/null'], { input: '#include <openssl/evp.h>\n', encoding: 'utf8' });
-if (headers.status !== 0) skip('the system libcrypto headers are missing: install libssl-dev');
-
-mkdirSync(outDir, { recursive: true });
-const partial = `${target}.${process.pid}.tmp`;
-const args = [
-  '-O2', '-fPIC', '-shared', '-std=c11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden',
-  '-idirafter', nodeInclude, source, '-o', partial, '-lcrypto',
-];
-const built = spawnSync(compiler, args, { encoding: 'utf8' });
-if (built.status !== 0) {
-  const firstError = `${built.stderr ?? ''}`.split('\n').find((line) => / error|cannot find/.test(line));
-  skip(/-lcrypto|openssl\//.test(firstError ?? '') ? 'the system libcrypto is missing: install libssl-dev' : `cc failed: ${firstError ?? built.error?.message ?? 'unknown'}`);
+/** Builds one addon; returns why not, or undefined when built. */
+function build(addon) {
+  if (!nodeInclude) return "Node's headers (node_api.h) not found";
+  const probe = spawnSync(compiler, ['--version'], { stdio: 'ignore' });
+  if (probe.error || probe.status !== 0) return `no C compiler "${compiler}"`;
+  // Node's include directory carries its bundled OpenSSL's headers too: check that the system's are there
+  // (and put Node's after them below), so an addon is compiled against the library it links.
+  for (const header of addon.headers) {
+    const found = spawnSync(compiler, ['-E', '-x', 'c', '-', '-o', '/dev/null'], { input: `#include <${header}>\n`, encoding: 'utf8' });
+    if (found.status !== 0) return `the system header ${header} is missing: install ${addon.needs}`;
+  }
+  mkdirSync(outDir, { recursive: true });
+  const target = join(outDir, `${addon.name}.node`);
+  const partial = `${target}.${process.pid}.tmp`;
+  const args = [
+    '-O2', '-fPIC', '-shared', '-std=c11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden',
+    '-idirafter', nodeInclude, join(root, 'native', `${addon.name}.c`), '-o', partial, ...addon.libs,
+  ];
+  const built = spawnSync(compiler, args, { encoding: 'utf8' });
+  if (built.status !== 0) {
+    const firstError = `${built.stderr ?? ''}`.split('\n').find((line) => / error|cannot find/.test(line));
+    if (/cannot find -l/.test(firstError ?? '')) return `a system library is missing: install ${addon.needs}`;
+    return `cc failed: ${firstError ?? built.error?.message ?? 'unknown'}`;
+  }
+  renameSync(partial, target); // atomic: a running server never loads a half-written file
+  return undefined;
 }
-renameSync(partial, target); // atomic: a running server never loads a half-written file
-console.log(`tessera: built ${target.slice(root.length + 1)}`);
+
+for (const addon of addons) {
+  const failure = build(addon);
+  if (failure) console.warn(`tessera: native addon ${addon.name} not built (${failure}); ${addon.without}`);
+  else console.log(`tessera: built native/build/${addon.name}.node`);
+}
