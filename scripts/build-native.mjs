@@ -20,6 +20,13 @@ const addons = [
     needs: 'libssl-dev',
     without: 'encrypted objects use node:crypto instead (slower)',
   },
+  {
+    name: 'shard_read',
+    headers: ['isa-l/crc.h'],
+    libs: ['-lisal'],
+    needs: 'libisal-dev',
+    without: 'shard reads are checked in JavaScript after the read instead (a second pass over the bytes)',
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,0 +1,238 @@
+// Tessera's verified shard read in C: one async call preads a run of whole checksum blocks (src/blocks/
+// shard-format.ts: each block's data, then its CRC32 little-endian) into the caller's buffer and checks every
+// CRC while the bytes are still in the CPU's cache, on the libuv threadpool like fs.read. It owns no fd: the
+// caller keeps the descriptor open until the promise settles. Every argument is checked here, never a crash.
+#define _GNU_SOURCE // pread, and the pthread types uv.h names under -std=c11
+#define NAPI_VERSION 8
+#include <errno.h>
+#include <isa-l/crc.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define CRC_BYTES 4
+#define SAFE_INTEGER_MAX 9007199254740991.0
+
+typedef struct {
+  uint8_t *data;
+  size_t length;
+} bytes_t;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref buffer_ref; // keeps the caller's buffer alive while the threadpool writes into it
+  int fd;
+  uint8_t *data;
+  size_t length;
+  int64_t position;
+  size_t block_bytes;
+  int error;          // errno of a failed pread, else 0
+  size_t bytes_read;  // < length: the file ended first (nothing verified)
+  int64_t bad_block;  // the first block whose CRC does not match, or -1
+} read_job_t;
+
+static napi_value throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *message) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  return NULL;
+}
+
+// A Uint8Array (Buffer included) or nothing: other views would let a caller pass bytes of another width.
+static int get_bytes(napi_env env, napi_value value, bytes_t *bytes) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return 0;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_uint8_array) return 0;
+  bytes->data = data;
+  bytes->length = data ? length : 0; // a detached buffer has no data and no length
+  return 1;
+}
+
+// An integer number in [min, max]; 0 when it is not one.
+static int get_integer(napi_env env, napi_value value, double min, double max, double *result) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return 0;
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return 0;
+  if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
+  *result = number;
+  return 1;
+}
+
+static uint32_t read_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+// The index of the first block of `data` whose CRC32 (zlib's: ISA-L's reflected gzip CRC, seed 0) does not
+// match, or -1. The caller has checked the layout: whole blocks of block_bytes + 4, the last one shorter.
+static int64_t first_bad_block(const uint8_t *data, size_t length, size_t block_bytes) {
+  size_t offset = 0;
+  for (int64_t block = 0; offset < length; block++) {
+    size_t left = length - offset - CRC_BYTES;
+    size_t data_bytes = left < block_bytes ? left : block_bytes;
+    if (crc32_gzip_refl(0, data + offset, data_bytes) != read_le32(data + offset + data_bytes)) return block;
+    offset += data_bytes + CRC_BYTES;
+  }
+  return -1;
+}
+
+// A run of `length` bytes holds whole blocks of block_bytes + 4 and a last one of 1..block_bytes data bytes
+// and its CRC: anything else would make the blocks' CRCs sit somewhere the format does not put them.
+static int layout_fits(size_t length, size_t block_bytes) {
+  if (length <= CRC_BYTES) return 0;
+  size_t stride = block_bytes + CRC_BYTES;
+  size_t last = length % stride;
+  return last == 0 || last > CRC_BYTES;
+}
+
+static void execute_read(napi_env env, void *data) {
+  (void)env;
+  read_job_t *job = data;
+  size_t done = 0;
+  while (done < job->length) {
+    ssize_t n = pread(job->fd, job->data + done, job->length - done, (off_t)(job->position + (int64_t)done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      job->error = errno;
+      return;
+    }
+    if (n == 0) break; // end of file: a short shard, which the caller counts as corrupt
+    done += (size_t)n;
+  }
+  job->bytes_read = done;
+  if (done == job->length) job->bad_block = first_bad_block(job->data, job->length, job->block_bytes);
+}
+
+static napi_value errno_error(napi_env env, int error) {
+  // Node's own shape for a failed fs call (code "EIO", errno -5, syscall "pread"), so callers map it alike.
+  char message[160];
+  const char *name = uv_err_name(uv_translate_sys_error(error));
+  snprintf(message, sizeof message, "%s: %s, pread", name, uv_strerror(uv_translate_sys_error(error)));
+  napi_value code, text, result, errno_value, syscall;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &result);
+  napi_create_int32(env, uv_translate_sys_error(error), &errno_value);
+  napi_create_string_utf8(env, "pread", NAPI_AUTO_LENGTH, &syscall);
+  napi_set_named_property(env, result, "errno", errno_value);
+  napi_set_named_property(env, result, "syscall", syscall);
+  return result;
+}
+
+static void complete_read(napi_env env, napi_status status, void *data) {
+  read_job_t *job = data;
+  napi_value value;
+  if (status != napi_ok) {
+    napi_value message;
+    napi_create_string_utf8(env, "The shard read did not run", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &value);
+    napi_reject_deferred(env, job->deferred, value);
+  } else if (job->error != 0) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->error));
+  } else {
+    double result = job->bad_block >= 0 ? -1.0 - (double)job->bad_block : (double)job->bytes_read;
+    napi_create_double(env, result, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  }
+  napi_delete_reference(env, job->buffer_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/**
+ * readVerified(fd, buffer, position, length, blockBytes) → Promise of `length` when every block was read and
+ * its CRC matched, of the bytes read (fewer) when the file ended first, or of -1 - k when block k of the run
+ * (0-based) failed its CRC; rejects with an errno error ("EIO", syscall "pread") when pread failed.
+ */
+static napi_value read_verified(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
+  if (argc != 5) return throw_type(env, "Expected 5 arguments: fd, buffer, position, length, blockBytes");
+  double number;
+  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
+  int fd = (int)number;
+  bytes_t buffer;
+  if (!get_bytes(env, argv[1], &buffer)) return throw_type(env, "The buffer must be a Uint8Array");
+  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The position must be a safe integer of 0 or more");
+  int64_t position = (int64_t)number;
+  if (!get_integer(env, argv[3], 1, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The length must be a safe integer of 1 or more");
+  if (number > (double)buffer.length) return throw_range(env, "The length must not exceed the buffer's");
+  size_t length = (size_t)number;
+  if ((double)position + (double)length > SAFE_INTEGER_MAX) return throw_range(env, "The read must end before 2^53 - 1");
+  if (!get_integer(env, argv[4], 1, 2147483647.0, &number)) return throw_range(env, "The block size must be an integer in [1, 2^31)");
+  size_t block_bytes = (size_t)number;
+  if (!layout_fits(length, block_bytes)) return throw_range(env, "The length must be whole checksum blocks, the last with 1 or more data bytes");
+
+  read_job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, "ERR_MEMORY", "Cannot allocate a shard read");
+    return NULL;
+  }
+  *job = (read_job_t){ .fd = fd, .data = buffer.data, .length = length, .position = position, .block_bytes = block_bytes, .bad_block = -1 };
+  napi_value promise, name;
+  napi_create_string_utf8(env, "tessera.shardRead", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &job->buffer_ref) != napi_ok) {
+    free(job);
+    napi_throw_error(env, NULL, "Cannot hold the buffer");
+    return NULL;
+  }
+  if (napi_create_async_work(env, NULL, name, execute_read, complete_read, job, &job->work) != napi_ok) {
+    napi_delete_reference(env, job->buffer_ref);
+    free(job);
+    napi_throw_error(env, NULL, "Cannot create the shard read");
+    return NULL;
+  }
+  napi_create_promise(env, &job->deferred, &promise);
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_value message, error;
+    napi_create_string_utf8(env, "Cannot queue the shard read", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+    napi_delete_reference(env, job->buffer_ref);
+    napi_delete_async_work(env, job->work);
+    free(job);
+  }
+  return promise;
+}
+
+/**
+ * firstBadBlock(bytes, blockBytes) → the index of the first block of `bytes` (laid out as a read run) whose CRC
+ * does not match, or -1: the check readVerified makes, synchronous, so the loader can compare it with JS.
+ */
+static napi_value first_bad_block_sync(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
+  if (argc != 2) return throw_type(env, "Expected 2 arguments: bytes, blockBytes");
+  bytes_t bytes;
+  if (!get_bytes(env, argv[0], &bytes)) return throw_type(env, "The bytes must be a Uint8Array");
+  double number;
+  if (!get_integer(env, argv[1], 1, 2147483647.0, &number)) return throw_range(env, "The block size must be an integer in [1, 2^31)");
+  size_t block_bytes = (size_t)number;
+  if (!layout_fits(bytes.length, block_bytes)) return throw_range(env, "The length must be whole checksum blocks, the last with 1 or more data bytes");
+  napi_value result;
+  napi_create_double(env, (double)first_bad_block(bytes.data, bytes.length, block_bytes), &result);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor properties[] = {
+    {"readVerified", NULL, read_verified, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"firstBadBlock", NULL, first_bad_block_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, 2, properties);
+  return exports;
+}
