@@ -1,5 +1,6 @@
 // Reading and writing one shard file in the checksummed format of shard-format.ts. The writer makes a
-// file durable (tmp → fsync → rename → fsync dir); the reader verifies every block it returns.
+// file durable (tmp → fsync → rename → fsync dir); the reader verifies every block it returns, in the
+// same threadpool call as the read when the native addon is there (native-shard-read.ts).
 import fs from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -11,6 +12,7 @@ import type { DriveIo } from './drive-io.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
+import { nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -164,6 +166,18 @@ export class ShardWriter implements ShardWriteStream {
 
 /** Positional, verifying reads of one shard file; the reader checks the header against what the caller expects. */
 export class ShardReader implements ShardReadHandle {
+  /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
+  static nativeRead: ShardReadBinding | undefined = nativeShardRead;
+  /**
+   * Native reads in flight. The addon is given the bare descriptor, which the FileHandle does not know is in
+   * use (its own calls hold its close back until they finish), so close() waits for these itself: an fd
+   * closed under a read could be reused by another open and the read would return another file's bytes.
+   */
+  private nativeReads = 0;
+  private nativeIdle: Promise<void> | undefined;
+  private nativeIdleResolve: (() => void) | undefined;
+  private closed = false;
+
   private constructor(
     private readonly io: DriveIo,
     private readonly handle: FileHandle,
@@ -237,13 +251,44 @@ export class ShardReader implements ShardReadHandle {
     const fileEnd = Math.min(blockFileOffset(lastBlock + 1, blockBytes), shardFileBytes(shardBytes, blockBytes));
     const buffer = alloc(fileEnd - fileStart);
     const raw = buffer.length === fileEnd - fileStart ? buffer : buffer.subarray(0, fileEnd - fileStart);
+    const binding = ShardReader.nativeRead;
+    if (binding) await this.readVerified(binding, raw, fileStart, firstBlock);
+    else await this.readThenVerify(raw, fileStart, firstBlock, lastBlock);
+    return { pieces: this.slice(raw, firstBlock, start, end), buffer };
+  }
+
+  /**
+   * The read and the check in one call on the threadpool (native/shard_read.c): each block's CRC is computed
+   * while its bytes are still in the cache the copy from the page cache left them in, with no second trip to
+   * the checksum thread. Same outcomes as readThenVerify().
+   */
+  private async readVerified(binding: ShardReadBinding, raw: Buffer, fileStart: number, firstBlock: number): Promise<void> {
+    const result = await this.io.run(() => this.readNative(binding, raw, fileStart)).catch((err: unknown) => {
+      throw ioError(err, `Cannot read shard "${this.path}"`);
+    });
+    if (result < 0) throw this.mismatch(firstBlock - 1 - result);
+    if (result !== raw.length) throw this.truncated();
+  }
+
+  private readNative(binding: ShardReadBinding, raw: Buffer, fileStart: number): Promise<number> {
+    if (this.closed) return Promise.reject(new StoreError('ERR_SHARD_MISSING', `Cannot read shard "${this.path}": its reader is closed`));
+    const read = binding.readVerified(this.handle.fd, raw, fileStart, raw.length, this.header.blockBytes); // throws before it is in flight
+    this.nativeReads++;
+    const done = () => {
+      if (--this.nativeReads === 0) this.nativeIdleResolve?.();
+    };
+    read.then(done, done);
+    return read;
+  }
+
+  /** The read by fs on the threadpool, then the check: on the checksum thread for large pooled reads. */
+  private async readThenVerify(raw: Buffer, fileStart: number, firstBlock: number, lastBlock: number): Promise<void> {
     const { bytesRead } = await this.io.run(() => this.handle.read(raw, 0, raw.length, fileStart)).catch((err: unknown) => {
       throw ioError(err, `Cannot read shard "${this.path}"`);
     });
-    if (bytesRead !== raw.length) throw new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
+    if (bytesRead !== raw.length) throw this.truncated();
     if (raw.buffer instanceof SharedArrayBuffer && raw.length >= verifyThreadBytesMin) await this.verifyOffThread(raw, firstBlock, lastBlock);
     else this.verify(raw, firstBlock);
-    return { pieces: this.slice(raw, firstBlock, start, end), buffer };
   }
 
   /** verify() on the checksum thread; in place if that thread fails. */
@@ -255,9 +300,14 @@ export class ShardReader implements ShardReadHandle {
     else if (bad >= 0) throw this.mismatch(firstBlock + bad);
   }
 
+  /** Closes the file once no native read uses its descriptor any more (see nativeReads). */
   async close(): Promise<void> {
     const { handle } = this;
-    await this.io.cleanup(() => handle.close());
+    this.closed = true;
+    await this.io.cleanup(async () => {
+      if (this.nativeReads > 0) await (this.nativeIdle ??= new Promise<void>((resolve) => (this.nativeIdleResolve = resolve)));
+      await handle.close();
+    });
   }
 
   /** Checks the CRC32 of every checksum block in `raw`, which starts at block `firstBlock`. */
@@ -269,6 +319,10 @@ export class ShardReader implements ShardReadHandle {
       if (crc32(raw.subarray(rawOffset, rawOffset + dataBytes)) !== raw.readUInt32LE(rawOffset + dataBytes)) throw this.mismatch(block);
       rawOffset += dataBytes + blockChecksumBytes;
     }
+  }
+
+  private truncated(): StoreError {
+    return new StoreError('ERR_SHARD_CORRUPT', `Shard "${this.path}" was truncated`);
   }
 
   private mismatch(block: number): StoreError {

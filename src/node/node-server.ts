@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { LocalDrive } from '../blocks/drive.js';
 import type { DriveIoOptions } from '../blocks/drive-io.js';
 import { isBlockId, isShardIndex } from '../blocks/ids.js';
+import { shardReadSummary } from '../blocks/native-shard-read.js';
 import { bodyOfError, clusterSecretBytesMin, rpcHeaderBytesMax, rpcIdleTimeoutMs, rpcPathPrefix, statusOfCode, streamingBody } from '../blocks/rpc-protocol.js';
 import { driveOpsInFlightMax, driveOpTimeoutMs } from '../constants.js';
 import { assert } from '../util/assert.js';
@@ -116,7 +117,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   server.timeout = rpcIdleTimeoutMs;
   const url = await listen(server, host, port, options.tls ? 'https' : 'http');
   const stopReloading = options.tls && server instanceof TlsServer ? reloadOnSighup(server, options.tls, log) : undefined;
-  log.info('Node RPC listening', { url, nodeId: options.nodeId, drives: options.drives.length });
+  log.info('Node RPC listening', { url, nodeId: options.nodeId, drives: options.drives.length, shardReads: shardReadSummary() });
   return {
     url,
     nodeId: options.nodeId,

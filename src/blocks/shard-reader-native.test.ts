@@ -1,0 +1,146 @@
+// ShardReader through the native verified read: the same outcomes as the fs read and its separate check
+// (right bytes, rot and truncation as ERR_SHARD_CORRUPT, timeouts as DriveIo makes them), and the
+// descriptor the addon reads kept open until its read ends, whatever close() and timeouts do meanwhile.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fstatSync } from 'node:fs';
+import { mkdtemp, open, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, afterEach, before, test } from 'node:test';
+import { BufferPool } from './buffer-pool.js';
+import { DriveIo } from './drive-io.js';
+import { loadNativeShardRead, type ShardReadBinding } from './native-shard-read.js';
+import { ShardReader, ShardWriter } from './shard-file.js';
+import { blockChecksumBytes, blockFileOffset } from './shard-format.js';
+
+const { native, reason } = loadNativeShardRead();
+const nativeSkip = native || process.env.CI === 'true' ? false : reason ?? 'the native addon did not load';
+
+const blockBytes = 64 * 1024;
+const blockId = 'cd'.repeat(16);
+const inUse = ShardReader.nativeRead;
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-reader-native-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+afterEach(() => {
+  ShardReader.nativeRead = inUse;
+});
+
+async function writeShard(name: string, data: Buffer, io: DriveIo): Promise<string> {
+  const path = join(dir, name);
+  const writer = await ShardWriter.create(io, { tmpPath: `${path}.tmp`, finalPath: path, blockId, shardIndex: 0, blockBytes });
+  await writer.append(data, { last: true });
+  await writer.commit();
+  return path;
+}
+
+/** The addon, with each read held until `release()`; `fds` are the descriptors it was asked to read. */
+function gatedBinding(): { binding: ShardReadBinding; fds: number[]; release: () => void; reads: Promise<number>[] } {
+  const real = native!;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const fds: number[] = [];
+  const reads: Promise<number>[] = [];
+  const binding: ShardReadBinding = {
+    firstBadBlock: (bytes, size) => real.firstBadBlock(bytes, size),
+    readVerified: (fd, buffer, position, length, size) => {
+      fds.push(fd);
+      const read = gate.then(() => real.readVerified(fd, buffer, position, length, size));
+      reads.push(read);
+      return read;
+    },
+  };
+  return { binding, fds, release, reads };
+}
+
+/** Whether `fd` still names the file whose inode is `ino` (a closed number may have been reused since). */
+function stillOpen(fd: number, ino: number): boolean {
+  try {
+    return fstatSync(fd).ino === ino;
+  } catch {
+    return false;
+  }
+}
+
+test('ShardReader - a native read returns the right bytes and fails a rotted block as ERR_SHARD_CORRUPT naming it', { skip: nativeSkip }, async () => {
+  ShardReader.nativeRead = native;
+  const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+  const data = randomBytes(20 * blockBytes + 123);
+  const path = await writeShard('rot', data, io);
+  const pool = new BufferPool({ classBytes: blockBytes + blockChecksumBytes, classesMax: 32, idleBytesMax: 0, shared: true });
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  const start = 3 * blockBytes + 5;
+  const { pieces } = await reader.readPooled(start, data.length, pool);
+  assert.deepEqual(Buffer.concat(pieces), data.subarray(start));
+  assert.deepEqual(await reader.read(17, 40), data.subarray(17, 40), 'a small unpooled read');
+  const file = await open(path, 'r+');
+  await file.write(Buffer.from([data[7 * blockBytes + 9]! ^ 0xff]), 0, 1, blockFileOffset(7, blockBytes) + 9);
+  await file.close();
+  // The cached descriptor sees the rot too: every read is checked, not just the first.
+  await assert.rejects(reader.readPooled(start, data.length, pool), (err: Error & { code?: string }) => err.code === 'ERR_SHARD_CORRUPT' && /block 7 /.test(err.message));
+  assert.deepEqual(Buffer.concat((await reader.readPooled(0, 7 * blockBytes, pool)).pieces), data.subarray(0, 7 * blockBytes));
+  await reader.close();
+});
+
+test('ShardReader - a native read of a file cut short after it was opened fails ERR_SHARD_CORRUPT', { skip: nativeSkip }, async () => {
+  ShardReader.nativeRead = native;
+  const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+  const data = randomBytes(4 * blockBytes);
+  const path = await writeShard('short', data, io);
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  await truncate(path, blockFileOffset(3, blockBytes) + 100);
+  await assert.rejects(reader.read(0, data.length), (err: Error & { code?: string }) => err.code === 'ERR_SHARD_CORRUPT' && /truncated/.test(err.message));
+  assert.deepEqual(await reader.read(0, 2 * blockBytes), data.subarray(0, 2 * blockBytes));
+  await reader.close();
+  await assert.rejects(reader.read(0, 10), (err: Error & { code?: string }) => err.code === 'ERR_SHARD_MISSING', 'a read after close');
+});
+
+test('ShardReader - close() keeps the descriptor open until a native read in flight ends', { skip: nativeSkip }, async () => {
+  const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+  const data = randomBytes(2 * blockBytes + 1);
+  const path = await writeShard('close', data, io);
+  const gated = gatedBinding();
+  ShardReader.nativeRead = gated.binding;
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  const read = reader.read(0, data.length);
+  while (gated.fds.length === 0) await sleep(1);
+  const fd = gated.fds[0]!;
+  const { ino } = fstatSync(fd);
+  let closed = false;
+  const closing = reader.close().then(() => (closed = true));
+  await sleep(50);
+  assert.ok(stillOpen(fd, ino) && !closed, 'the descriptor is open while the read waits');
+  gated.release();
+  assert.deepEqual(await read, data);
+  await closing;
+  assert.ok(!stillOpen(fd, ino), 'closed once the read ended');
+});
+
+test('ShardReader - a native read that times out fails ERR_TARGET_TIMEOUT, keeps its pooled buffer out of the pool, and holds its descriptor until it ends', { skip: nativeSkip }, async () => {
+  const io = new DriveIo(dir, { timeoutMs: 100, inFlightMax: 4 });
+  const data = randomBytes(8 * blockBytes);
+  const path = await writeShard('timeout', data, io);
+  const gated = gatedBinding();
+  ShardReader.nativeRead = gated.binding;
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  const pool = new BufferPool({ classBytes: blockBytes + blockChecksumBytes, classesMax: 32, idleBytesMax: 64 * blockBytes, shared: true });
+  const keepAlive = setInterval(() => undefined, 1000); // DriveIo's watchdog is unref'd, and the gated read holds nothing
+  after(() => clearInterval(keepAlive));
+  await assert.rejects(reader.readPooled(0, data.length, pool), (err: Error & { code?: string }) => err.code === 'ERR_TARGET_TIMEOUT');
+  assert.equal(pool.idleBytesNow, 0, 'the buffer the read may still write is not lent again');
+  assert.ok(io.suspect);
+  const fd = gated.fds[0]!;
+  const { ino } = fstatSync(fd);
+  await reader.close(); // resolves after a timeout at most, the read still waiting
+  assert.ok(stillOpen(fd, ino), 'the descriptor outlives close() while the read waits');
+  gated.release();
+  assert.equal(await gated.reads[0], blockFileOffset(8, blockBytes) - blockFileOffset(0, blockBytes));
+  for (let i = 0; i < 100 && stillOpen(fd, ino); i++) await sleep(10);
+  assert.ok(!stillOpen(fd, ino), 'closed once the read ended');
+  clearInterval(keepAlive);
+});
