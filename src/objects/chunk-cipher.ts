@@ -1,6 +1,7 @@
 // The chunk cipher of encrypted objects (records.ts ObjectEncryption): plaintext cut into chunks, each
 // sealed with AES-256-GCM under the object's data key, so a range read opens only the chunks it touches.
-// Streams with bounded memory: a few chunks gathered at most; util/gcm-chunks.ts does the AES-GCM.
+// Streams with bounded memory: sealing gathers a few chunks at most, opening holds a reader's pieces until the
+// chunks in them are opened; util/gcm-chunks.ts does the AES-GCM.
 import { StoreError } from '../util/errors.js';
 import { assert } from '../util/assert.js';
 import { gcmChunks, type GcmChunks } from '../util/gcm-chunks.js';

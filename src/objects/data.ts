@@ -259,7 +259,7 @@ export function readObject(ctx: ObjectContext, data: ObjectData, sealed: SealedD
 }
 
 /**
- * Output buffers of leased encrypted reads: a GET's opened runs (a few chunks, or a stored piece's worth)
+ * Output buffers of leased encrypted reads: a GET's opened runs (up to a stripe's worth, 1 MiB of plaintext)
  * go back once the socket has sent them, instead of a fresh allocation per run that V8 answers with GCs.
  */
 const openedPool = new BufferPool({ classBytes: 256 * 1024, classesMax: 8, idleBytesMax: 16 * 1024 * 1024 });
