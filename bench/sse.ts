@@ -5,8 +5,12 @@
 // (utime + stime of /proc/PID/stat, every thread, as bench/put.ts reads it).
 // Run: npm run build && npx tsx bench/sse.ts [--sizes 1m,64m] [--modes plain,sse-s3,sse-c] [--seconds 2]
 //        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR] [--ciphers native,node]
+//        [--roots DIR_A,DIR_B] [--ops PUT,GET]
 // --ciphers starts one server per AES-GCM implementation (TESSERA_NATIVE_CIPHER on/off) and alternates them
-// too, for a before/after in one run; without it one server uses whatever the environment says.
+// too, for a before/after in one run; without it one server uses whatever the environment says. --roots
+// does the same for checkouts (each built: its bin/tessera.js and dist/), named by their directory, in the
+// order given: run it twice, A,B then B,A, for an A/B in both orders. --ops GET skips the measured PUTs
+// (the unmeasured warm-up still writes every key the GETs read).
 // A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
 // shared machine: one size per run, e.g. --sizes 1m, then --sizes 64m --concurrency 1 --seconds 1 --min-requests 1.
 import { createHash, createHmac, randomBytes, randomFillSync } from 'node:crypto';
@@ -15,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { loadText, median } from './lib/machine.js';
 import { benchCredentials, checkBuild, repoRoot } from './lib/server.js';
 import { waitForEndpoint } from '../test/helpers/tessera.js';
@@ -42,9 +46,15 @@ function parseArgs(argv: string[]) {
   for (const m of modes) if (!modeNames.includes(m as Mode)) throw new RangeError(`Unknown mode "${m}": expected one of ${modeNames.join(', ')}`);
   const ciphers = options.has('--ciphers') ? list('--ciphers', '') : [];
   for (const c of ciphers) if (!(c in cipherEnv)) throw new RangeError(`Unknown cipher "${c}": expected native or node`);
+  const roots = options.has('--roots') ? list('--roots', '').map((r) => resolve(r)) : [];
+  if (roots.length > 0 && ciphers.length > 0) throw new RangeError('Give --roots or --ciphers, not both');
+  const ops = list('--ops', 'PUT,GET');
+  for (const o of ops) if (o !== 'PUT' && o !== 'GET') throw new RangeError(`Unknown op "${o}": expected PUT or GET`);
   return {
     sizes,
     ciphers,
+    roots,
+    ops: ops as ('PUT' | 'GET')[],
     modes: modes as Mode[],
     seconds: Number(options.get('--seconds') ?? '2'),
     repeats: Number(options.get('--repeats') ?? '3'),
@@ -65,10 +75,10 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(drives: number, cpuProfDir: string | undefined, cipher: string | undefined): Promise<Server> {
-  await checkBuild();
+async function startServer(drives: number, cpuProfDir: string | undefined, cipher: string | undefined, checkout = repoRoot): Promise<Server> {
+  if (checkout === repoRoot) await checkBuild();
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-sse-'));
-  const tessera = join(repoRoot, 'bin', 'tessera.js');
+  const tessera = join(checkout, 'bin', 'tessera.js');
   const tlsDir = join(root, 'tls');
   await new Promise<void>((resolve, reject) => {
     const made = spawn(process.execPath, [tessera, 'tls', 'init', '--dir', tlsDir, '--hosts', '127.0.0.1'], { stdio: 'ignore' });
@@ -193,10 +203,14 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const targets: { label: string; server: Server; agent: Agent }[] = [];
 try {
   for (const cipher of args.ciphers.length > 0 ? args.ciphers : [undefined]) {
-    const server = await startServer(args.drives, args.cpuProfDir, cipher);
-    targets.push({ label: cipher ? ` ${cipher}` : '', server, agent: new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca }) });
+    for (const checkout of args.roots.length > 0 ? args.roots : [undefined]) {
+      const server = await startServer(args.drives, args.cpuProfDir, cipher, checkout);
+      const label = cipher ? ` ${cipher}` : checkout ? ` ${basename(checkout)}` : '';
+      targets.push({ label, server, agent: new Agent({ keepAlive: true, maxSockets: args.concurrency, ca: server.ca }) });
+    }
   }
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians${args.ciphers.length ? `, ciphers ${args.ciphers.join(' and ')} alternating` : ''}\n`);
+  const alternating = args.ciphers.length ? `, ciphers ${args.ciphers.join(' and ')} alternating` : args.roots.length ? `, checkouts ${args.roots.join(' then ')} alternating` : '';
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()}, c=${args.concurrency}, ${args.repeats} × ${args.seconds} s per phase, ${args.drives || 1} drive(s), HTTPS, medians${alternating}\n`);
   for (const { server, agent } of targets) {
     const created = await send(server, agent, 'PUT', `/${bucket}`, {});
     if (created.status !== 200) throw new Error(`CreateBucket answered ${created.status}`);
@@ -210,14 +224,14 @@ try {
     for (let r = 0; r < args.repeats; r++) {
       for (const { label, server, agent } of targets) {
         for (const mode of args.modes) {
-          for (const op of ['PUT', 'GET'] as const) {
+          for (const op of args.ops) {
             const key = `${op} ${mode}${label}`;
             results.set(key, [...(results.get(key) ?? []), await phase(server, agent, op, mode, data, args, args.seconds)]);
           }
         }
       }
     }
-    for (const op of ['PUT', 'GET'] as const) for (const { label } of targets) report(results, op, sizeName, label);
+    for (const op of args.ops) for (const { label } of targets) report(results, op, sizeName, label);
   }
 } finally {
   for (const { server, agent } of targets) {

@@ -6,14 +6,14 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkTagBytes, openChunks, sealChunks, sealedRangeOf, sealedSizeOf, type ChunkKey } from './chunk-cipher.js';
+import { chunkTagBytes, openChunkRuns, openChunks, sealChunks, sealedRangeOf, sealedSizeOf, type ChunkKey } from './chunk-cipher.js';
 import { ingest, readSealed, readSealedLeased } from './data.js';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
 import { tempStore } from '../blocks/test-helpers.js';
 import type { ObjectContext } from './context.js';
-import type { BlockRef } from '../blocks/types.js';
+import type { BlockRef, LeasedBytes } from '../blocks/types.js';
 import { isStoreError } from '../util/errors.js';
-import { loadNativeGcmChunks, nodeGcmChunks } from '../util/gcm-chunks.js';
+import { loadNativeGcmChunks, nodeGcmChunks, type GcmChunks } from '../util/gcm-chunks.js';
 
 const chunkBytes = 1000;
 const dataKey = randomBytes(32);
@@ -229,4 +229,74 @@ test('readSealedLeased - pooled output runs hold their bytes until released, and
     }
     assert.ok(Buffer.concat(copies).equals(plain.subarray(start, end)), `released [${start}, ${end})`);
   }
+});
+
+/** `stored` as a block reader lends it: leases of `stripeBytes`, each cut into 64 KiB pieces, recording releases. */
+function stripeLeases(stored: Buffer, stripeBytes: number): { leases: AsyncGenerator<LeasedBytes>; released: number[]; handedOut: () => number } {
+  const released: number[] = [];
+  let handedOut = 0;
+  async function* leases(): AsyncGenerator<LeasedBytes> {
+    for (let at = 0, n = 0; at < stored.length; at += stripeBytes, n++) {
+      const stripe = stored.subarray(at, Math.min(stored.length, at + stripeBytes));
+      const pieces = Array.from({ length: Math.ceil(stripe.length / 65536) }, (_, i) => stripe.subarray(i * 65536, (i + 1) * 65536));
+      handedOut++;
+      yield { pieces, release: () => released.push(n) };
+    }
+  }
+  return { leases: leases(), released, handedOut: () => handedOut };
+}
+
+test('openChunkRuns - chunks straddling a reader\'s 64 KiB pieces and stripes open from those pieces, each lease released once after its chunks', async () => {
+  const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
+  const plain = randomBytes(3 * 2 ** 20 + 4321);
+  const stored = await collect(sealChunks(sliced(plain, [2 ** 20]), key));
+  for (const cipher of ciphers) {
+    for (const [start, end] of [[0, plain.length], [65_535, 2 * 2 ** 20 + 1], [plain.length - 1, plain.length]] as const) {
+      const range = sealedRangeOf(plain.length, key.chunkBytes, start, end);
+      const { leases, released, handedOut } = stripeLeases(stored.subarray(range.storedStart, range.storedEnd), 2 ** 20);
+      let calls = 0;
+      // Every open reads the stored bytes where the reader put them (a small tail aside), and only from leases not yet released.
+      const watching: GcmChunks = {
+        name: cipher.name,
+        seal: (run) => cipher.seal(run),
+        open: (run) => {
+          calls++;
+          const pieces = run.input instanceof Uint8Array ? [run.input] : run.input;
+          for (const piece of pieces) {
+            if (piece.buffer !== stored.buffer) {
+              assert.ok(piece.length < 4096, `only a small tail is copied, not ${piece.length} bytes`);
+              continue;
+            }
+            const lease = Math.floor((piece.byteOffset - stored.byteOffset - range.storedStart) / 2 ** 20);
+            assert.ok(!released.includes(lease), `lease ${lease} still held`);
+          }
+          return cipher.open(run);
+        },
+      };
+      const out: Buffer[] = [];
+      for await (const run of openChunkRuns(leases, key, plain.length, start, end, { cipher: watching, take: (bytes) => Buffer.alloc(bytes) })) out.push(run.plain);
+      assert.ok(Buffer.concat(out).equals(plain.subarray(start, end)), `${cipher.name} [${start}, ${end})`);
+      assert.deepEqual(released, Array.from({ length: handedOut() }, (_, i) => i), 'each lease released once, in order');
+      assert.ok(calls <= handedOut() + 1, `${calls} opens for ${handedOut()} leases`);
+    }
+  }
+});
+
+test('openChunkRuns - every lease is released when a chunk fails its tag or the consumer stops early', async () => {
+  const key = { dataKey, partNumber: 0, chunkBytes: 65536 };
+  const plain = randomBytes(3 * 2 ** 20);
+  const stored = await collect(sealChunks(sliced(plain, [2 ** 20]), key));
+  const flipped = Buffer.from(stored);
+  flipped[2 * 65552 + 100]! ^= 1; // chunk 2
+  const failing = stripeLeases(flipped, 2 ** 20);
+  await assert.rejects(collect((async function* () {
+    for await (const run of openChunkRuns(failing.leases, key, plain.length, 0, plain.length, { take: (bytes) => Buffer.alloc(bytes) })) yield run.plain;
+  })()), (err: unknown) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
+  assert.deepEqual(failing.released, [0], 'the lease handed out is released');
+  const stopped = stripeLeases(stored, 2 ** 20);
+  for await (const run of openChunkRuns(stopped.leases, key, plain.length, 0, plain.length, { take: (bytes) => Buffer.alloc(bytes) })) {
+    assert.ok(run.plain.length > 0);
+    break;
+  }
+  assert.deepEqual(stopped.released.sort(), Array.from({ length: stopped.handedOut() }, (_, i) => i));
 });

@@ -1,9 +1,11 @@
 // The chunk cipher of encrypted objects (records.ts ObjectEncryption): plaintext cut into chunks, each
 // sealed with AES-256-GCM under the object's data key, so a range read opens only the chunks it touches.
-// Streams with bounded memory: a few chunks gathered at most; util/gcm-chunks.ts does the AES-GCM.
+// Streams with bounded memory: sealing gathers a few chunks at most, opening holds a reader's pieces until the
+// chunks in them are opened; util/gcm-chunks.ts does the AES-GCM.
 import { StoreError } from '../util/errors.js';
 import { assert } from '../util/assert.js';
 import { gcmChunks, type GcmChunks } from '../util/gcm-chunks.js';
+import type { LeasedBytes } from '../blocks/types.js';
 
 export const chunkTagBytes = 16;
 /** Plaintext bytes per sealed chunk of new objects. */
@@ -111,7 +113,8 @@ function corrupt(key: ChunkKey, index: number): StoreError {
 
 /**
  * Plaintext [start, end) of a run of `plainBytes`, from `stored`: the stored bytes sealedRangeOf() names,
- * in any slicing. Every yielded buffer is fresh (consumers may keep it); see openChunkRuns.
+ * in any slicing, in buffers this may hold past the next one (never reused by their producer). Every yielded
+ * buffer is fresh (consumers may keep it); see openChunkRuns.
  */
 export async function* openChunks(
   stored: AsyncIterable<Buffer>,
@@ -121,18 +124,27 @@ export async function* openChunks(
   end: number,
   options: ChunkCipherOptions = {},
 ): AsyncGenerator<Buffer> {
-  for await (const run of openChunkRuns(stored, key, plainBytes, start, end, { ...options, take: (bytes) => Buffer.allocUnsafe(bytes) })) yield run.plain;
+  const leases = unleased(stored);
+  for await (const run of openChunkRuns(leases, key, plainBytes, start, end, { ...options, take: (bytes) => Buffer.allocUnsafe(bytes) })) yield run.plain;
 }
 
+async function* unleased(stored: AsyncIterable<Buffer>): AsyncGenerator<LeasedBytes> {
+  for await (const piece of stored) yield { pieces: [piece], release: () => undefined };
+}
+
+/** Plaintext bytes a single open may write: one output buffer per stripe read, not one per few chunks. */
+const openRunBytesMax = 1024 * 1024;
+
 /**
- * openChunks with the output buffers from `take` (a pool, when the consumer says when it is done with
- * them). Whole chunks of a piece open straight from it, many per call (before the next piece is asked for,
- * so a leased piece may be released then); the rest gathers in a buffer of a few chunks. Every chunk's tag
- * is checked before any of it goes out: the chunks before a failing one are served, then ERR_SHARD_CORRUPT;
- * the failing chunk never is.
+ * openChunks over leased stored bytes (a block reader's), with the output buffers from `take` (a pool, when
+ * the consumer says when it is done with them). Stored pieces are held, not copied, until the chunks in them
+ * are opened: a chunk straddling pieces, or leases, opens from them in place, and a lease is released as soon
+ * as no unopened byte lies in it. A run opens once it has a few whole chunks (or the range's rest), at most
+ * openRunBytesMax of plaintext per call. Every chunk's tag is checked before any of it goes out: the chunks
+ * before a failing one are served, then ERR_SHARD_CORRUPT; the failing chunk never is.
  */
 export async function* openChunkRuns(
-  stored: AsyncIterable<Buffer>,
+  stored: AsyncIterable<LeasedBytes>,
   key: ChunkKey,
   plainBytes: number,
   start: number,
@@ -144,18 +156,21 @@ export async function* openChunkRuns(
   const { chunkBytes } = key;
   const { firstChunk, storedStart, storedEnd } = sealedRangeOf(plainBytes, chunkBytes, start, end);
   const sealedChunkBytes = chunkBytes + chunkTagBytes;
-  const gatherChunks = Math.max(1, Math.floor(gatherBytesTarget / chunkBytes));
-  let gather: Buffer | undefined;
+  const runChunksMin = Math.max(1, Math.floor(gatherBytesTarget / chunkBytes));
+  const runChunksMax = Math.max(runChunksMin, Math.floor(openRunBytesMax / chunkBytes));
+  const held = new HeldPieces();
   let index = firstChunk;
-  let offset = storedStart; // stored offset of the first byte not yet opened (gathered bytes included)
-  let filled = 0;
-  function* openRun(sealed: Buffer): Generator<OpenedRun> {
-    const chunks = Math.ceil(sealed.length / sealedChunkBytes);
-    const lastBytes = sealed.length - (chunks - 1) * sealedChunkBytes;
+  let offset = storedStart; // stored offset of the first held byte
+  function* openRun(runBytes: number): Generator<OpenedRun> {
+    const sealed = held.take(runBytes);
+    const chunks = Math.ceil(runBytes / sealedChunkBytes);
+    const lastBytes = runBytes - (chunks - 1) * sealedChunkBytes;
     const outBytes = (chunks - 1) * chunkBytes + Math.max(0, lastBytes - chunkTagBytes); // a tagless tail is corrupt
     const out = options.take(outBytes);
     assert(out.length >= outBytes, 'An output buffer holds the opened run');
-    const opened = cipher.open({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input: sealed, out: out.subarray(0, outBytes) });
+    const input = sealed.length === 1 ? sealed[0]! : sealed;
+    const opened = cipher.open({ dataKey: key.dataKey, partNumber: key.partNumber, firstIndex: index, chunkBytes, input, out: out.subarray(0, outBytes) });
+    held.releaseSpent(); // the output holds the plaintext: nothing refers to the opened stored bytes any more
     const good = opened >= 0 ? outBytes : (-1 - opened) * chunkBytes;
     const plainStart = index * chunkBytes;
     const served = out.subarray(Math.max(0, start - plainStart), Math.max(0, Math.min(good, end - plainStart)));
@@ -163,33 +178,113 @@ export async function* openChunkRuns(
     if (opened < 0) throw corrupt(key, index - 1 - opened);
     assert(opened === outBytes, 'An opened run fills its output');
     index += chunks;
-    offset += sealed.length;
+    offset += runBytes;
   }
-  for await (const piece of stored) {
-    let at = 0;
-    while (at < piece.length) {
-      const left = storedEnd - offset; // stored bytes still to come, gathered ones included
-      if (left - filled <= 0) throw new StoreError('ERR_SHARD_CORRUPT', 'Cannot open an encrypted range: more stored bytes than it spans');
-      const available = piece.length - at;
-      if (filled === 0) {
-        // Whole chunks, or the run's short last chunk, straight from the piece.
-        const take = available >= left ? left : available - (available % sealedChunkBytes);
-        if (take > 0) {
-          yield* openRun(piece.subarray(at, at + take));
-          at += take;
-          continue;
-        }
-      }
-      const runBytes = Math.min(gatherChunks * sealedChunkBytes, left);
-      gather ??= Buffer.allocUnsafe(Math.min(gatherChunks * sealedChunkBytes, storedEnd - storedStart));
-      const took = piece.copy(gather, filled, at, at + Math.min(available, runBytes - filled));
-      at += took;
-      filled += took;
-      if (filled === runBytes) {
-        filled = 0;
-        yield* openRun(gather.subarray(0, runBytes));
+  try {
+    for await (const lease of stored) {
+      held.add(lease);
+      if (offset + held.bytes > storedEnd) throw new StoreError('ERR_SHARD_CORRUPT', 'Cannot open an encrypted range: more stored bytes than it spans');
+      for (;;) {
+        const left = storedEnd - offset;
+        // Whole chunks, or the range's rest with its short last chunk.
+        const whole = held.bytes === left ? left : held.bytes - (held.bytes % sealedChunkBytes);
+        if (whole === 0 || (whole < runChunksMin * sealedChunkBytes && whole < left)) break;
+        yield* openRun(Math.min(whole, runChunksMax * sealedChunkBytes));
       }
     }
+    if (offset + held.bytes !== storedEnd) throw new StoreError('ERR_SHARD_CORRUPT', `Cannot open an encrypted range: its stored bytes ended at ${offset + held.bytes}, not ${storedEnd}`);
+  } finally {
+    held.releaseAll();
   }
-  if (offset + filled !== storedEnd) throw new StoreError('ERR_SHARD_CORRUPT', `Cannot open an encrypted range: its stored bytes ended at ${offset + filled}, not ${storedEnd}`);
+}
+
+/**
+ * Pieces below this are copied into a gather buffer rather than held as views: a run's pieces stay few (the
+ * addon takes at most 4096), however finely a source slices its bytes. A block reader's are 64 KiB.
+ */
+const heldPieceBytesMin = 4096;
+const gatherBytes = 64 * 1024;
+
+/** Stored pieces not opened yet, in order, with the leases they came from. */
+class HeldPieces {
+  private readonly pieces: Buffer[] = [];
+  /** Each lease with the number of its pieces still (partly) held; released when that reaches 0. */
+  private readonly leases: { lease: LeasedBytes; piecesHeld: number }[] = [];
+  /** Leases whose pieces are all taken, to release once the open that read them is done. */
+  private spent: LeasedBytes[] = [];
+  /** Where small pieces are copied; the last held piece is a view of it ending at `gatherFilled` while `gathering`. */
+  private gather = Buffer.alloc(0);
+  private gatherFilled = 0;
+  private gathering = false;
+  /** The memory of every gather buffer made: pieces in it are copies, with no lease behind them. */
+  private readonly copies = new WeakSet<ArrayBufferLike>();
+  bytes = 0;
+
+  add(lease: LeasedBytes): void {
+    let count = 0;
+    for (const piece of lease.pieces) {
+      if (piece.length === 0) continue;
+      this.bytes += piece.length;
+      if (piece.length < heldPieceBytesMin) {
+        this.copy(piece);
+        continue;
+      }
+      this.pieces.push(piece);
+      this.gathering = false;
+      count++;
+    }
+    if (count === 0) lease.release(); // nothing of it held (copied, or empty)
+    else this.leases.push({ lease, piecesHeld: count });
+  }
+
+  /** Appends a small piece to the gather buffer, extending the last held piece when it is that buffer's tail. */
+  private copy(piece: Buffer): void {
+    if (!this.gathering || this.gatherFilled + piece.length > this.gather.length) {
+      this.gather = Buffer.allocUnsafeSlow(Math.max(gatherBytes, piece.length)); // fresh: views of the last one may be held
+      this.copies.add(this.gather.buffer);
+      this.gatherFilled = 0;
+      this.pieces.push(this.gather.subarray(0, 0));
+      this.gathering = true;
+    }
+    piece.copy(this.gather, this.gatherFilled);
+    this.gatherFilled += piece.length;
+    const last = this.pieces.length - 1;
+    this.pieces[last] = this.gather.subarray(this.pieces[last]!.byteOffset - this.gather.byteOffset, this.gatherFilled);
+  }
+
+  /** The first `bytes` held, as views; their leases become spent once no held byte lies in them. */
+  take(bytes: number): Buffer[] {
+    assert(bytes > 0 && bytes <= this.bytes, 'A run takes held bytes');
+    const run: Buffer[] = [];
+    this.bytes -= bytes;
+    while (bytes > 0) {
+      const piece = this.pieces[0]!;
+      if (piece.length > bytes) {
+        run.push(piece.subarray(0, bytes));
+        this.pieces[0] = piece.subarray(bytes);
+        break;
+      }
+      run.push(piece);
+      this.pieces.shift();
+      bytes -= piece.length;
+      if (this.pieces.length === 0) this.gathering = false;
+      if (this.copies.has(piece.buffer)) continue; // a copy: no lease behind it
+      const first = this.leases[0]!;
+      if (--first.piecesHeld === 0) this.spent.push(this.leases.shift()!.lease);
+    }
+    return run;
+  }
+
+  releaseSpent(): void {
+    for (const lease of this.spent) lease.release();
+    this.spent = [];
+  }
+
+  /** Every lease still held (an open failed, or the consumer stopped): nothing reads their pieces any more. */
+  releaseAll(): void {
+    this.releaseSpent();
+    for (const { lease } of this.leases.splice(0)) lease.release();
+    this.pieces.length = 0;
+    this.bytes = 0;
+  }
 }

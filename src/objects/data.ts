@@ -208,17 +208,19 @@ export interface SealedData {
 interface SealedRun {
   plainBytes: number;
   partNumber: number;
-  stored(start: number, end: number, signal?: AbortSignal): AsyncIterable<Buffer>;
+  stored(start: number, end: number, signal?: AbortSignal): AsyncIterable<LeasedBytes>;
 }
 
 function sealedRunsOf(ctx: ObjectContext, sealed: SealedData): SealedRun[] {
   const { data } = sealed;
   if (data.inline !== undefined) {
     const buf = inlineBytesOf(data, data.inline);
-    return [{ plainBytes: sealed.size, partNumber: 0, stored: (s, e) => oneBuffer(buf.subarray(s, e)) }];
+    return [{ plainBytes: sealed.size, partNumber: 0, stored: (s, e) => oneLease(buf.subarray(s, e)) }];
   }
   const blocks = data.blocks ?? [];
-  const stored = (ref: BlockRef) => (s: number, e: number, signal?: AbortSignal) => leasedPieces(ctx.blocks.readLeased(ref, { start: s, end: e, ...(signal ? { signal } : {}) }));
+  // Leases, not their pieces: openChunkRuns holds a stripe's last pieces until the chunk straddling into the
+  // next stripe is opened from both, and releases each lease itself.
+  const stored = (ref: BlockRef) => (s: number, e: number, signal?: AbortSignal) => ctx.blocks.readLeased(ref, { start: s, end: e, ...(signal ? { signal } : {}) });
   if (!data.parts) {
     assert(blocks.length <= 1, 'An object written by one PUT has at most one block');
     return blocks.map((ref) => ({ plainBytes: sealed.size, partNumber: 0, stored: stored(ref) }));
@@ -228,19 +230,9 @@ function sealedRunsOf(ctx: ObjectContext, sealed: SealedData): SealedRun[] {
   return blocks.map((ref, i) => ({ plainBytes: parts[i]!.size, partNumber: parts[i]!.partNumber ?? i + 1, stored: stored(ref) }));
 }
 
-async function* oneBuffer(buf: Buffer): AsyncGenerator<Buffer> {
-  yield buf;
-}
-
-/** The pieces of leased reads, each lease released once its consumer asks for more (openChunks copies first). */
-async function* leasedPieces(leases: AsyncIterable<LeasedBytes>): AsyncGenerator<Buffer> {
-  for await (const lease of leases) {
-    try {
-      for (const piece of lease.pieces) yield piece;
-    } finally {
-      lease.release();
-    }
-  }
+/** An inline object's bytes: part of its shared record, so nothing to give back. */
+async function* oneLease(buf: Buffer): AsyncGenerator<LeasedBytes> {
+  yield { pieces: [buf], release: () => undefined };
 }
 
 /**
@@ -267,7 +259,7 @@ export function readObject(ctx: ObjectContext, data: ObjectData, sealed: SealedD
 }
 
 /**
- * Output buffers of leased encrypted reads: a GET's opened runs (a few chunks, or a stored piece's worth)
+ * Output buffers of leased encrypted reads: a GET's opened runs (up to a stripe's worth, 1 MiB of plaintext)
  * go back once the socket has sent them, instead of a fresh allocation per run that V8 answers with GCs.
  */
 const openedPool = new BufferPool({ classBytes: 256 * 1024, classesMax: 8, idleBytesMax: 16 * 1024 * 1024 });

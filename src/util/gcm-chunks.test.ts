@@ -128,3 +128,72 @@ test('gcm chunks - bad arguments to the native addon throw TypeError or RangeErr
   // After all that, it still works.
   assert.equal(binding.seal(...good), 132);
 });
+
+/** `sealed` cut at random places, so chunks and tags straddle pieces; some pieces empty. */
+function randomPieces(sealed: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < sealed.length;) {
+    const n = [0, 1, 7, 16, 999, 1016, 3000][randomInt(7)]! + randomInt(3);
+    pieces.push(sealed.subarray(at, at + n));
+    at += n;
+  }
+  return pieces;
+}
+
+test('gcm chunks - a run given as pieces opens like the run given whole, chunks and tags straddling pieces, in both implementations', { skip: nativeSkip }, () => {
+  for (let round = 0; round < 100; round++) {
+    const chunkBytes = [17, 1000, 4096][round % 3]!;
+    const run = { dataKey: randomBytes(32), partNumber: randomInt(10_001), firstIndex: randomInt(2 ** 40), chunkBytes };
+    const plain = randomBytes(1 + randomInt(6 * chunkBytes));
+    const sealed = sealWith(nodeGcmChunks, run, plain);
+    const flip = round % 4 === 3 ? randomInt(sealed.length) : -1;
+    if (flip >= 0) sealed[flip]! ^= 0x01;
+    const whole = openWith(nodeGcmChunks, run, sealed);
+    if (flip < 0) assert.equal(whole.opened, plain.length);
+    else assert.equal(whole.opened, -1 - Math.floor(flip / (chunkBytes + tagBytes)));
+    for (const impl of [native(), nodeGcmChunks]) {
+      const out = Buffer.alloc(whole.out.length, 0xee);
+      const pieces = randomPieces(sealed);
+      assert.equal(impl.open({ ...run, input: pieces, out }), whole.opened, `${impl.name}, round ${round}: ${pieces.map((p) => p.length)}`);
+      // Up to the end of a failing chunk (zeroed): what follows it is never written.
+      const written = whole.opened >= 0 ? out.length : Math.min(out.length, (-whole.opened) * chunkBytes);
+      assert.ok(out.subarray(0, written).equals(whole.out.subarray(0, written)), `${impl.name}, round ${round}: the same bytes, a failing chunk zeroed`);
+    }
+  }
+});
+
+test('gcm chunks - bad pieces to the native addon\'s open throw TypeError or RangeError, and getters cannot pull bytes away from it', { skip: nativeSkip }, () => {
+  native();
+  const binding = nativeBinding as unknown as Record<'seal' | 'open', (...args: unknown[]) => number>;
+  const key = randomBytes(32);
+  const run = { dataKey: key, partNumber: 1, firstIndex: 0, chunkBytes: 64 };
+  const plain = randomBytes(100);
+  const sealed = sealWith(nodeGcmChunks, run, plain);
+  const args = (input: unknown, out: unknown = Buffer.alloc(100), k: unknown = key) => [k, 1, 0, 64, input, out];
+  assert.equal(binding.open(...args([sealed.subarray(0, 70), sealed.subarray(70)])), 100);
+  assert.equal(binding.open(...args([])), 0);
+  for (const bad of [[sealed, 'x'], [sealed, new Uint16Array(4)], [null], [sealed, undefined]]) {
+    assert.throws(() => binding.open(...args(bad)), TypeError, `pieces ${String(bad)}`);
+  }
+  assert.throws(() => binding.seal(...args([plain])), TypeError, 'seal takes one buffer');
+  assert.throws(() => binding.open(...args(Array.from({ length: 4097 }, () => sealed.subarray(0, 0)))), RangeError);
+  // The output overlapping any one piece.
+  const shared = Buffer.from(sealed);
+  assert.throws(() => binding.open(...args([shared.subarray(0, 50), Buffer.from(shared.subarray(50))], shared.subarray(40, 140))), RangeError);
+  assert.throws(() => binding.open(...args([Buffer.from(shared.subarray(0, 50)), shared.subarray(50)], shared.subarray(0, 100))), RangeError);
+  // A getter that detaches the key's memory, or a piece's, runs before any bytes are looked at.
+  const detach = (buffer: ArrayBufferLike) => structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
+  const ownKey = new Uint8Array(randomBytes(32));
+  const keyThief = [sealed];
+  Object.defineProperty(keyThief, 1, { enumerable: true, get: () => (detach(ownKey.buffer), sealed.subarray(0, 0)) });
+  assert.throws(() => binding.open(...args(keyThief, Buffer.alloc(100), ownKey)), RangeError);
+  const ownPiece = new Uint8Array(sealed);
+  const pieceThief = [ownPiece];
+  Object.defineProperty(pieceThief, 1, { enumerable: true, get: () => (detach(ownPiece.buffer), sealed.subarray(0, 0)) });
+  assert.equal(binding.open(...args(pieceThief)), 0, 'a detached piece is an empty one');
+  const throwing = [sealed];
+  Object.defineProperty(throwing, 1, { enumerable: true, get: () => { throw new Error('from a getter'); } });
+  assert.throws(() => binding.open(...args(throwing)), /from a getter/);
+  // After all that, it still works.
+  assert.equal(binding.open(...args([sealed])), 100);
+});

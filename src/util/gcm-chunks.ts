@@ -18,6 +18,14 @@ export interface GcmRun {
   out: Uint8Array;
 }
 
+/**
+ * A run to open: its sealed bytes as one buffer, or as pieces holding them in order (a reader's buffers), so
+ * a chunk that straddles two pieces is opened from both without being gathered into one first.
+ */
+export interface GcmOpenRun extends Omit<GcmRun, 'input'> {
+  input: Uint8Array | readonly Uint8Array[];
+}
+
 export interface GcmChunks {
   readonly name: 'native' | 'node:crypto';
   /** Seals `input` into `out` (each chunk's ciphertext then its tag); returns the bytes written. */
@@ -26,12 +34,12 @@ export interface GcmChunks {
    * Opens sealed `input` into `out`; returns the plaintext bytes, or -1 - k when chunk k of the run fails its
    * tag (or is too short to hold one): chunks before k are in `out`, chunk k's bytes are zeroed.
    */
-  open(run: GcmRun): number;
+  open(run: GcmOpenRun): number;
 }
 
 export interface NativeBinding {
   seal(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
-  open(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array, out: Uint8Array): number;
+  open(key: Uint8Array, partNumber: number, firstIndex: number, chunkBytes: number, input: Uint8Array | readonly Uint8Array[], out: Uint8Array): number;
   openssl: string;
   libcrypto?: string;
 }
@@ -45,6 +53,31 @@ function nonceOf(partNumber: number, chunkIndex: number): Buffer {
 
 function chunkCountOf(inputBytes: number, unitBytes: number): number {
   return Math.ceil(inputBytes / unitBytes);
+}
+
+/** Reads consecutive byte ranges of a run given as pieces, as views (no copy unless a range straddles). */
+class PieceCursor {
+  private at = 0;
+  private offset = 0;
+  constructor(private readonly pieces: readonly Uint8Array[]) {}
+
+  /** The next `length` bytes as views of the pieces they lie in. */
+  next(length: number): Uint8Array[] {
+    const views: Uint8Array[] = [];
+    while (length > 0) {
+      const piece = this.pieces[this.at];
+      assert(piece !== undefined, 'A cursor reads within its pieces');
+      const n = Math.min(piece.length - this.offset, length);
+      if (n > 0) views.push(piece.subarray(this.offset, this.offset + n));
+      length -= n;
+      this.offset += n;
+      if (this.offset === piece.length) {
+        this.at++;
+        this.offset = 0;
+      }
+    }
+    return views;
+  }
 }
 
 /** node:crypto: one cipher per chunk, each update's output copied into `out`. */
@@ -65,17 +98,26 @@ export const nodeGcmChunks: GcmChunks = {
     return at;
   },
   open({ dataKey, partNumber, firstIndex, chunkBytes, input, out }) {
+    const pieces = input instanceof Uint8Array ? [input] : input;
+    const inputBytes = pieces.reduce((n, piece) => n + piece.length, 0);
     const sealedChunkBytes = chunkBytes + tagBytes;
-    const chunks = chunkCountOf(input.length, sealedChunkBytes);
+    const chunks = chunkCountOf(inputBytes, sealedChunkBytes);
+    const cursor = new PieceCursor(pieces);
     let at = 0;
     for (let i = 0; i < chunks; i++) {
-      const sealed = input.subarray(i * sealedChunkBytes, Math.min(input.length, (i + 1) * sealedChunkBytes));
-      if (sealed.length <= tagBytes) return -1 - i;
-      const length = sealed.length - tagBytes;
+      const sealedBytes = Math.min(sealedChunkBytes, inputBytes - i * sealedChunkBytes);
+      if (sealedBytes <= tagBytes) return -1 - i;
+      const length = sealedBytes - tagBytes;
       assert(out.length >= at + length, 'An open output holds the opened run');
       const decipher = createDecipheriv('aes-256-gcm', dataKey, nonceOf(partNumber, firstIndex + i));
-      decipher.setAuthTag(sealed.subarray(length));
-      out.set(decipher.update(sealed.subarray(0, length)), at);
+      let written = at;
+      for (const view of cursor.next(length)) {
+        const plain = decipher.update(view);
+        out.set(plain, written);
+        written += plain.length;
+      }
+      const tag = cursor.next(tagBytes);
+      decipher.setAuthTag(tag.length === 1 ? tag[0]! : Buffer.concat(tag));
       try {
         decipher.final();
       } catch {
@@ -106,7 +148,11 @@ function agrees(native: GcmChunks): boolean {
   });
   if (!sealed[0] || !sealed[1]?.equals(sealed[0])) return false;
   const opened = Buffer.alloc(250);
-  return native.open({ ...run, input: sealed[0], out: opened }) === 250 && opened.equals(input);
+  if (native.open({ ...run, input: sealed[0], out: opened }) !== 250 || !opened.equals(input)) return false;
+  // As pieces: a chunk and a tag straddling them.
+  const pieces = [sealed[0].subarray(0, 50), sealed[0].subarray(50, 110), sealed[0].subarray(110, 230), sealed[0].subarray(230)];
+  opened.fill(0);
+  return native.open({ ...run, input: pieces, out: opened }) === 250 && opened.equals(input);
 }
 
 /** The path of the built addon, from src/util or dist/util alike. */
