@@ -1,5 +1,5 @@
 // Incremental decoder of aws-chunked bodies: framing, chunk signatures, trailers.
-// It is fed arbitrary slices of the wire and yields payload bytes as they arrive, never holding more
+// It is fed arbitrary slices of the wire and hands payload bytes out as they arrive, never holding more
 // than one size or trailer line; a chunk's data is released before its signature is known good.
 import { createHash, type Hash } from 'node:crypto';
 import { KiB, MiB } from '../../constants.js';
@@ -51,8 +51,8 @@ export class ChunkedDecoder {
     this.previousSignature = options.signing?.seedSignature ?? '';
   }
 
-  /** Consumes one slice of the wire; yields payload slices (views into `buf`). */
-  *push(buf: Buffer): Generator<Buffer> {
+  /** Consumes one slice of the wire; appends its payload slices (views into `buf`) to `out`. */
+  push(buf: Buffer, out: Buffer[]): void {
     let i = 0;
     while (i < buf.length) {
       switch (this.state) {
@@ -72,7 +72,7 @@ export class ChunkedDecoder {
           this.remaining -= n;
           i += n;
           if (this.remaining === 0) this.state = 'data-cr';
-          yield data;
+          out.push(data);
           break;
         }
         case 'data-cr':
