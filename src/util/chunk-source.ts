@@ -95,11 +95,14 @@ export class ReadableSource extends ChunkSource {
   wait(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#error);
     if (this.#queue.length > 0 || this.#ended) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#resolveWait = resolve;
-      this.#rejectWait = reject;
-    });
+    return new Promise<void>(this.#parkWaiter);
   }
+
+  // One executor for every wait, not a closure per wait.
+  readonly #parkWaiter = (resolve: () => void, reject: (err: unknown) => void): void => {
+    this.#resolveWait = resolve;
+    this.#rejectWait = reject;
+  };
 
   cancel(reason: unknown): void {
     this.#fail(reason);

@@ -107,8 +107,9 @@ function chunkedDecoder(mode: PayloadMode, auth: PayloadAuth | null): ChunkedDec
  * destroyed when decoding stops early: the HTTP layer must still send the S3 error response.
  */
 class DecodedPayload extends PassingSource {
-  /** Payload slices of the last wire chunk not yet taken, from index `taken`. */
-  private decoded: Buffer[] = [];
+  /** Payload slices of the last wire chunk: decoded[taken, count) are not yet taken. */
+  private readonly decoded: Buffer[] = [];
+  private count = 0;
   private taken = 0;
   private finished = false;
 
@@ -118,7 +119,7 @@ class DecodedPayload extends PassingSource {
 
   protected next(): Buffer | null | undefined {
     for (;;) {
-      if (this.taken < this.decoded.length) return this.verified(this.decoded[this.taken++]!);
+      if (this.taken < this.count) return this.verified(this.decoded[this.taken++]!);
       if (this.finished) return null;
       const wire = this.inner.take();
       if (wire === undefined) return undefined;
@@ -131,9 +132,8 @@ class DecodedPayload extends PassingSource {
         return undefined;
       }
       if (!this.decoder) return this.verified(wire);
-      this.decoded.length = 0;
       this.taken = 0;
-      this.decoder.push(wire, this.decoded);
+      this.count = this.decoder.push(wire, this.decoded);
     }
   }
 
@@ -145,6 +145,7 @@ class DecodedPayload extends PassingSource {
 
   protected override release(): void {
     this.decoded.length = 0;
+    this.count = 0;
     this.verifier.dispose();
   }
 }
