@@ -114,8 +114,8 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
   // A large body's MD5 (the ETag) is hashed on a worker thread, beside the block writes, instead of on
   // the event loop's thread.
   const md5 = options.bodyMd5 ? givenMd5(options.bodyMd5) : streamingHash('md5', options.size ?? threadHashBytesMin);
+  const counted = new CountedBody(chunkSourceOf(body), md5, options.size);
   try {
-    const counted = new CountedBody(chunkSourceOf(body), md5, options.size);
     let source: ChunkSource = counted;
     if (options.seal) source = new IterableSource(sealChunks(source, options.seal));
     if (options.size === undefined && !options.forceBlock) {
@@ -140,6 +140,11 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
       throw err;
     });
     return { block, size: counted.size, md5: digest };
+  } catch (err) {
+    // Whatever failed, the request is read no further here (a sealed body's layers between do not pass a
+    // cancel down), so the HTTP layer can drain or cut off the rest.
+    counted.cancel(err);
+    throw err;
   } finally {
     md5.dispose();
   }
