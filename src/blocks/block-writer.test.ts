@@ -7,6 +7,9 @@ import { codecFor } from './codec/index.js';
 import { newBlockId } from './ids.js';
 import type { ShardStore, ShardWriteStream } from './shard-store.js';
 import { piecesOf } from './test-helpers.js';
+import { Readable } from 'node:stream';
+import { ReadableSource } from '../util/chunk-source.js';
+import { isStoreError } from '../util/errors.js';
 
 /** A store that records, per shard, the length and `last` flag of every append, and keeps nothing. */
 function recordingStore(log: Map<number, string[]>): ShardStore {
@@ -38,4 +41,20 @@ test('writeBlock - the last append says so when the block is whole stripes', asy
 
 test('writeBlock - the last append says so when the block ends in a partial stripe', async () => {
   assert.deepEqual(await appendsOf(5000, 4096), ['4096', '904 last', 'commit']);
+});
+
+test('writeBlock - an abort while the body is idle rejects at once and lets go of the body', async () => {
+  const log = new Map<number, string[]>();
+  const codec = codecFor({ kind: 'replicate', copies: 1 });
+  const controller = new AbortController();
+  const readable = new Readable({ read: () => undefined });
+  const body = new ReadableSource(readable);
+  const plan = { blockId: newBlockId(), codec, stripeBytes: 4096, targets: [{ target: 't', store: recordingStore(log) }], quorum: 1, signal: controller.signal };
+  const writing = writeBlock(plan, body);
+  readable.push(Buffer.alloc(100)); // then the client stalls
+  await new Promise((r) => setTimeout(r, 10));
+  controller.abort();
+  await assert.rejects(writing, (err) => isStoreError(err) && err.code === 'ERR_ABORTED');
+  assert.equal(readable.listenerCount('data'), 0, 'the body is still read after the write gave up');
+  assert.equal(readable.destroyed, false);
 });

@@ -7,7 +7,8 @@ import { shardBlockBytes } from './limits.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ShardStore, ShardWriteStream } from './shard-store.js';
 import { alignUp } from './stripe-layout.js';
-import { abortError, chunksOf } from './streams.js';
+import { abortError } from './streams.js';
+import { chunkSourceOf } from '../util/chunk-source.js';
 import { domainLossesSurvived } from './failure-domains.js';
 
 /** Where shard i goes; `store` is undefined when the target is known to be down. */
@@ -126,29 +127,47 @@ interface FilledStripe extends StripeBuffers {
 async function fillStripes(
   plan: BlockWritePlan,
   buffers: StripeBufferSet,
-  source: AsyncIterable<unknown>,
+  input: AsyncIterable<unknown>,
   onStripe: (stripe: FilledStripe) => Promise<void>,
 ): Promise<number> {
-  const { codec, stripeBytes } = plan;
+  const { codec, stripeBytes, signal } = plan;
   let turn = 0;
   let fill = 0;
   let size = 0;
   let full = false;
-  for await (const chunk of chunksOf(source, plan.signal)) {
-    for (let offset = 0; offset < chunk.length; ) {
-      if (full) {
-        await onStripe({ ...buffers.get(turn), last: false });
-        turn++;
-        fill = 0;
-        full = false;
+  const source = chunkSourceOf(input);
+  // One listener for the whole body: an abort ends a wait on an idle source at once, through the source.
+  const onAbort = () => source.cancel(abortError(signal!, 'Operation cancelled'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal?.aborted) throw abortError(signal, 'Operation cancelled');
+    for (;;) {
+      const chunk = source.take();
+      if (chunk === null) break;
+      if (chunk === undefined) {
+        await source.wait();
+        continue;
       }
-      const stripe = buffers.get(turn);
-      const taken = chunk.copy(stripe.data, fill, offset, offset + Math.min(chunk.length - offset, stripeBytes - fill));
-      fill += taken;
-      offset += taken;
-      size += taken;
-      full = fill === stripeBytes;
+      for (let offset = 0; offset < chunk.length; ) {
+        if (full) {
+          await onStripe({ ...buffers.get(turn), last: false });
+          turn++;
+          fill = 0;
+          full = false;
+        }
+        const stripe = buffers.get(turn);
+        const taken = chunk.copy(stripe.data, fill, offset, offset + Math.min(chunk.length - offset, stripeBytes - fill));
+        fill += taken;
+        offset += taken;
+        size += taken;
+        full = fill === stripeBytes;
+      }
     }
+  } catch (err) {
+    source.cancel(err);
+    throw signal?.aborted ? abortError(signal, 'Operation cancelled') : err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   if (full) await onStripe({ ...buffers.get(turn), last: true });
   else if (fill > 0) {

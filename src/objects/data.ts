@@ -9,6 +9,7 @@ import { streamingHash, threadHashBytesMin, type StreamingHash } from '../util/h
 import { assert } from '../util/assert.js';
 import { openChunkRuns, sealChunks, sealedRangeOf, type ChunkKey, type OpenedRun } from './chunk-cipher.js';
 import { BufferPool } from '../blocks/buffer-pool.js';
+import { chunkSourceOf, IterableSource, PassingSource, readAll, type ChunkSource } from '../util/chunk-source.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -44,36 +45,68 @@ function givenMd5(bodyMd5: () => Buffer | undefined): StreamingHash {
   return { update: () => undefined, backlogged: false, drained: () => Promise.resolve(), digest, digests: async () => [await digest()], dispose: () => undefined };
 }
 
-async function* counted(source: AsyncIterable<Buffer>, md5: StreamingHash, state: { size: number }, declared: number | undefined): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    state.size += chunk.length;
-    if (declared !== undefined && state.size > declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
-    md5.update(chunk);
-    if (md5.backlogged) await md5.drained();
-    yield chunk;
+/**
+ * The body's chunks, counted against its declared length and fed to its MD5 as they are taken: a layer of
+ * calls, not a generator, between the payload decoder and the block writer (issue 17).
+ */
+class CountedBody extends PassingSource {
+  size = 0;
+
+  constructor(inner: ChunkSource, private readonly md5: StreamingHash, private readonly declared: number | undefined) {
+    super(inner);
   }
-  if (declared !== undefined && state.size !== declared) throw new ObjectError('IncompleteBody');
+
+  protected next(): Buffer | null | undefined {
+    const chunk = this.inner.take();
+    if (chunk === null) {
+      if (this.declared !== undefined && this.size !== this.declared) throw new ObjectError('IncompleteBody');
+      return null;
+    }
+    if (chunk === undefined) return undefined;
+    this.size += chunk.length;
+    if (this.declared !== undefined && this.size > this.declared) throw new ObjectError('InvalidRequest', 'The body is longer than its declared length');
+    this.md5.update(chunk);
+    if (this.md5.backlogged) this.waitFor(this.md5.drained());
+    return chunk;
+  }
+}
+
+/** Chunks already taken from `inner` (`head`), then the rest of it. */
+class HeadThenRest extends PassingSource {
+  private taken = 0;
+
+  constructor(private readonly head: Buffer[], inner: ChunkSource) {
+    super(inner);
+  }
+
+  protected next(): Buffer | null | undefined {
+    if (this.taken < this.head.length) return this.head[this.taken++]!;
+    return this.inner.take();
+  }
 }
 
 /**
  * For a body of unknown length: reads it until it proves longer than `inlineBytesMax`. Returns the whole
- * body when it is not, else a stream of the same bytes, those read first included.
+ * body when it is not, else a source of the same bytes, those read first included.
  */
-async function inlineOrStream(source: AsyncIterable<Buffer>, inlineBytesMax: number): Promise<{ inline: Buffer } | { stream: AsyncIterable<Buffer> }> {
-  const iterator = source[Symbol.asyncIterator]();
+async function inlineOrStream(source: ChunkSource, inlineBytesMax: number): Promise<{ inline: Buffer } | { stream: ChunkSource }> {
   const head: Buffer[] = [];
   let headBytes = 0;
-  while (headBytes <= inlineBytesMax) {
-    const next = await iterator.next();
-    if (next.done) return { inline: Buffer.concat(head, headBytes) };
-    head.push(next.value);
-    headBytes += next.value.length;
+  try {
+    while (headBytes <= inlineBytesMax) {
+      const chunk = source.take();
+      if (chunk === null) return { inline: Buffer.concat(head, headBytes) };
+      if (chunk === undefined) await source.wait();
+      else {
+        head.push(chunk);
+        headBytes += chunk.length;
+      }
+    }
+  } catch (err) {
+    source.cancel(err);
+    throw err;
   }
-  async function* rest(): AsyncGenerator<Buffer> {
-    yield* head;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-  }
-  return { stream: rest() };
+  return { stream: new HeadThenRest(head, source) };
 }
 
 /** Stores a body; resolves once it is durable. Nothing is committed to metadata here. */
@@ -81,24 +114,22 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
   // A large body's MD5 (the ETag) is hashed on a worker thread, beside the block writes, instead of on
   // the event loop's thread.
   const md5 = options.bodyMd5 ? givenMd5(options.bodyMd5) : streamingHash('md5', options.size ?? threadHashBytesMin);
+  const counted = new CountedBody(chunkSourceOf(body), md5, options.size);
   try {
-    const state = { size: 0 };
-    let source: AsyncIterable<Buffer> = counted(body, md5, state, options.size);
-    if (options.seal) source = sealChunks(source, options.seal);
+    let source: ChunkSource = counted;
+    if (options.seal) source = new IterableSource(sealChunks(source, options.seal));
     if (options.size === undefined && !options.forceBlock) {
       const head = await inlineOrStream(source, ctx.inlineBytesMax);
-      if ('inline' in head) return { inline: head.inline, size: state.size, md5: await md5.digest() };
+      if ('inline' in head) return { inline: head.inline, size: counted.size, md5: await md5.digest() };
       source = head.stream;
     }
     if (options.size !== undefined && options.size <= ctx.inlineBytesMax && !options.forceBlock) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of source) chunks.push(chunk);
-      return { inline: Buffer.concat(chunks), size: state.size, md5: await md5.digest() };
+      const inline = await readAll(source);
+      return { inline, size: counted.size, md5: await md5.digest() };
     }
     const id = ctx.blocks.newId();
     ctx.blocksInFlight?.add(id);
-    // The generator itself, not a Readable around it: the block writer iterates it anyway, and one more
-    // stream layer cost a buffered read-ahead and its promises per socket chunk.
+    // The source itself: the block writer takes its chunks by calls, with no stream layer between.
     const block = await ctx.blocks.write(source, {
       id,
       ...(options.redundancy ? { redundancy: options.redundancy } : {}),
@@ -108,7 +139,12 @@ export async function ingest(ctx: ObjectContext, body: AsyncIterable<Buffer>, op
       await ctx.blocks.delete(block).catch(() => undefined); // the orphan sweep retries
       throw err;
     });
-    return { block, size: state.size, md5: digest };
+    return { block, size: counted.size, md5: digest };
+  } catch (err) {
+    // Whatever failed, the request is read no further here (a sealed body's layers between do not pass a
+    // cancel down), so the HTTP layer can drain or cut off the rest.
+    counted.cancel(err);
+    throw err;
   } finally {
     md5.dispose();
   }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { pacedPayload } from './context.js';
 import { ByteMeter } from '../util/rate-limiter.js';
 import type { PayloadStream } from './sigv4/chunked.js';
+import { IterableSource } from '../util/chunk-source.js';
 
 test('pacedPayload - a paced body keeps the MD5 and checksum its decoder computed when rate limits apply', async () => {
   const bytes = Buffer.from('paced bytes');
@@ -11,7 +12,7 @@ test('pacedPayload - a paced body keeps the MD5 and checksum its decoder compute
   async function* pieces(): AsyncGenerator<Buffer> {
     yield bytes;
   }
-  const decoded: PayloadStream = { [Symbol.asyncIterator]: () => pieces(), md5: () => md5, checksum: { algorithm: 'CRC32', valueBase64: () => 'AAAAAA==' } };
+  const decoded: PayloadStream = Object.assign(new IterableSource(pieces()), { md5: () => md5, checksum: { algorithm: 'CRC32' as const, valueBase64: () => 'AAAAAA==' } });
   // A meter with no limits in it: nothing to wait for, but the body still goes through the pacing layer.
   const paced = pacedPayload({ meter: new ByteMeter([], () => 0), signal: new AbortController().signal }, decoded);
   assert.notEqual(paced, decoded);

@@ -10,6 +10,7 @@ import { xmlBodyBytesMax } from '../constants.js';
 import { decodePayload, type PayloadStream } from './sigv4/chunked.js';
 import type { ByteMeter } from '../util/rate-limiter.js';
 import { pacedStream } from '../util/paced-stream.js';
+import { IterableSource } from '../util/chunk-source.js';
 import type { TrustedProxies } from './client-address.js';
 
 export interface S3Config {
@@ -151,7 +152,7 @@ export function payload(c: RequestContext, headers: IncomingHttpHeaders = c.req.
 export function pacedPayload(c: Pick<RequestContext, 'meter' | 'signal'>, decoded: PayloadStream): PayloadStream {
   if (!c.meter) return decoded;
   const meter = c.meter;
-  const paced: PayloadStream = pacedStream(decoded, (bytes) => meter.take(bytes), c.signal);
+  const paced: PayloadStream = new IterableSource(pacedStream(decoded, (bytes) => meter.take(bytes), c.signal));
   if (decoded.checksum) paced.checksum = decoded.checksum;
   if (decoded.md5) paced.md5 = decoded.md5;
   return paced;
@@ -164,9 +165,9 @@ export async function readSmallBody(c: RequestContext, maxBytes = xmlBodyBytesMa
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of payload(c, headers)) {
-    total += (chunk as Buffer).length;
+    total += chunk.length;
     if (total > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }

@@ -1,5 +1,5 @@
 // Incremental decoder of aws-chunked bodies: framing, chunk signatures, trailers.
-// It is fed arbitrary slices of the wire and yields payload bytes as they arrive, never holding more
+// It is fed arbitrary slices of the wire and hands payload bytes out as they arrive, never holding more
 // than one size or trailer line; a chunk's data is released before its signature is known good.
 import { createHash, type Hash } from 'node:crypto';
 import { KiB, MiB } from '../../constants.js';
@@ -36,7 +36,9 @@ export class ChunkedDecoder {
   /** Trailing headers, lowercased names, once the body is done; x-amz-trailer-signature excluded. */
   readonly trailers = new Map<string, string>();
   private state: State = 'size';
+  // The line being read: one slice when it sits in one wire chunk (nearly always), more only across chunks.
   private line: Buffer[] = [];
+  private linePieces = 0;
   private lineBytes = 0;
   private trailerBytes = 0;
   private remaining = 0; // data bytes left in the current chunk
@@ -51,8 +53,12 @@ export class ChunkedDecoder {
     this.previousSignature = options.signing?.seedSignature ?? '';
   }
 
-  /** Consumes one slice of the wire; yields payload slices (views into `buf`). */
-  *push(buf: Buffer): Generator<Buffer> {
+  /**
+   * Consumes one slice of the wire; stores its payload slices (views into `buf`) in `out` from index 0 and
+   * returns how many (`out` is the caller's, reused from one call to the next so it allocates no array).
+   */
+  push(buf: Buffer, out: Buffer[]): number {
+    let count = 0;
     let i = 0;
     while (i < buf.length) {
       switch (this.state) {
@@ -72,7 +78,7 @@ export class ChunkedDecoder {
           this.remaining -= n;
           i += n;
           if (this.remaining === 0) this.state = 'data-cr';
-          yield data;
+          out[count++] = data;
           break;
         }
         case 'data-cr':
@@ -93,6 +99,7 @@ export class ChunkedDecoder {
           throw malformed('The body continues after the final chunk');
       }
     }
+    return count;
   }
 
   /** Call at end of input: throws unless the body ended exactly after its final chunk. */
@@ -108,15 +115,15 @@ export class ChunkedDecoder {
     if (this.lineBytes > chunkLineBytesMax || this.trailerBytes > trailerBytesMax) {
       throw malformed(this.state === 'trailer' ? 'The trailer section is too long' : 'The chunk size line is too long');
     }
-    this.line.push(slice);
+    this.line[this.linePieces++] = slice;
   }
 
   private endLine(): void {
-    const raw = Buffer.concat(this.line, this.lineBytes);
-    this.line = [];
+    const raw = this.linePieces === 1 ? this.line[0]! : Buffer.concat(this.line.slice(0, this.linePieces), this.lineBytes);
+    this.linePieces = 0;
     this.lineBytes = 0;
     if (raw.length < 2 || raw[raw.length - 2] !== CR) throw malformed('A chunk line does not end in CRLF');
-    const text = raw.subarray(0, raw.length - 2).toString('latin1');
+    const text = raw.toString('latin1', 0, raw.length - 2);
     if (this.state === 'size') this.startChunk(text);
     else this.trailerLine(text);
   }

@@ -3,6 +3,7 @@
 // so a consumer that commits only on a clean end never commits a bad body.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { PassingSource, ReadableSource, type ChunkSource } from '../../util/chunk-source.js';
 import { putObjectBytesMax } from '../../constants.js';
 import { checksumHeaderName, createChecksum, type ChecksumAlgorithm, type Checksum } from '../../util/checksum.js';
 import { streamingHash, type StreamingHash } from '../../util/hash-thread.js';
@@ -19,11 +20,10 @@ export interface PayloadChecksum {
 }
 
 /**
- * The decoded bytes, read once with for-await. Not a Readable: its one consumer (ingest, or a small-body
- * read) iterates it anyway, and a Readable around the decoder cost a buffered read-ahead and an iterator's
- * promises and events per socket chunk (issue 17).
+ * The decoded bytes: a ChunkSource, so ingest and the block writer take each one by a call, with no
+ * stream or generator between the socket and the stripe buffer (issue 17); for-await works too.
  */
-export type PayloadStream = AsyncIterable<Buffer> & {
+export type PayloadStream = ChunkSource & {
   checksum?: PayloadChecksum;
   /**
    * The payload's MD5 when the decoder computed it beside the signed payload's SHA-256 (one pass over the
@@ -79,8 +79,7 @@ export function decodePayload(body: Readable, auth: PayloadAuth | null, headers:
   const decodedLength = verifyChunkedHeaders(headers, mode);
   const plan = planChecksum(headers, hasTrailer(mode));
   const verifier = new PayloadVerifier(mode, plan, expectedLength(headers, mode, decodedLength));
-  const source = isStreaming(mode) ? decodeChunked(body, chunkedDecoder(mode, auth), verifier) : passThrough(body, verifier);
-  const stream: PayloadStream = { [Symbol.asyncIterator]: () => source };
+  const stream: PayloadStream = new DecodedPayload(new ReadableSource(body), isStreaming(mode) ? chunkedDecoder(mode, auth) : undefined, verifier);
   if (plan) stream.checksum = { algorithm: plan.algorithm, valueBase64: () => verifier.checksumBase64 };
   if (mode.kind === 'signed') stream.md5 = () => verifier.md5;
   return stream;
@@ -103,46 +102,52 @@ function chunkedDecoder(mode: PayloadMode, auth: PayloadAuth | null): ChunkedDec
 }
 
 /**
- * Reads the body without destroying it when decoding stops early: destroying an IncomingMessage
- * destroys its socket, and the HTTP layer must still send the S3 error response.
+ * The wire's chunks, decoded (aws-chunked framing) when there is a decoder, each counted and hashed as it
+ * is taken; the end is given only after every check of the body passed. The wire is read without being
+ * destroyed when decoding stops early: the HTTP layer must still send the S3 error response.
  */
-function pieces(body: Readable): AsyncIterable<unknown> {
-  return { [Symbol.asyncIterator]: () => body.iterator({ destroyOnReturn: false }) };
-}
+class DecodedPayload extends PassingSource {
+  /** Payload slices of the last wire chunk: decoded[taken, count) are not yet taken. */
+  private readonly decoded: Buffer[] = [];
+  private count = 0;
+  private taken = 0;
+  private finished = false;
 
-async function* passThrough(body: Readable, verifier: PayloadVerifier): AsyncGenerator<Buffer> {
-  try {
-    for await (const piece of pieces(body)) {
-      const buf = toBuffer(piece);
-      verifier.update(buf);
-      await verifier.drained();
-      yield buf;
-    }
-    await verifier.finish(undefined);
-  } finally {
-    verifier.dispose();
+  constructor(wire: ChunkSource, private readonly decoder: ChunkedDecoder | undefined, private readonly verifier: PayloadVerifier) {
+    super(wire);
   }
-}
 
-async function* decodeChunked(body: Readable, decoder: ChunkedDecoder, verifier: PayloadVerifier): AsyncGenerator<Buffer> {
-  try {
-    for await (const piece of pieces(body)) {
-      for (const data of decoder.push(toBuffer(piece))) {
-        verifier.update(data);
-        yield data;
+  protected next(): Buffer | null | undefined {
+    for (;;) {
+      if (this.taken < this.count) return this.verified(this.decoded[this.taken++]!);
+      if (this.finished) return null;
+      const wire = this.inner.take();
+      if (wire === undefined) return undefined;
+      if (wire === null) {
+        this.decoder?.end();
+        this.waitFor(this.verifier.finish(this.decoder?.trailers).then(() => {
+          this.finished = true;
+          this.verifier.dispose();
+        }));
+        return undefined;
       }
+      if (!this.decoder) return this.verified(wire);
+      this.taken = 0;
+      this.count = this.decoder.push(wire, this.decoded);
     }
-    decoder.end();
-    await verifier.finish(decoder.trailers);
-  } finally {
-    verifier.dispose();
   }
-}
 
-function toBuffer(piece: unknown): Buffer {
-  if (Buffer.isBuffer(piece)) return piece;
-  if (typeof piece === 'string') return Buffer.from(piece, 'utf8');
-  throw new TypeError('Request body yielded a value that is neither a Buffer nor a string');
+  private verified(data: Buffer): Buffer {
+    this.verifier.update(data);
+    if (this.verifier.backlogged) this.waitFor(this.verifier.drained());
+    return data;
+  }
+
+  protected override release(): void {
+    this.decoded.length = 0;
+    this.count = 0;
+    this.verifier.dispose();
+  }
 }
 
 /** Counts, hashes and checksums the decoded payload; its finish() throws on any mismatch. */
@@ -151,20 +156,29 @@ class PayloadVerifier {
   /** The payload's MD5, once finish() has verified a signed payload. */
   md5: Buffer | undefined;
   private bytes = 0;
-  private readonly sha256: StreamingHash | undefined;
+  // Made on first use: a body never read (a request refused before its body) holds no digest on the thread.
+  private sha256: StreamingHash | undefined;
   private readonly checksum: Checksum | undefined;
 
   constructor(private readonly mode: PayloadMode, private readonly plan: ChecksumPlan | undefined, private readonly lengthExpected: number | undefined) {
-    // The SDKs sign the payload's SHA-256 over plain HTTP: a large body's is hashed on the hashing thread,
-    // as its MD5 is, since on the event loop's thread it was 14% of an SDK's 1 MiB PUT. The MD5 (the ETag)
-    // rides along, so the bytes are copied to the thread once for both.
-    this.sha256 = mode.kind === 'signed' ? streamingHash(['sha256', 'md5'], lengthExpected ?? 0) : undefined;
     this.checksum = plan ? createChecksum(plan.algorithm) : undefined;
   }
 
-  /** Resolves once the hashing thread has caught up enough to take more bytes. */
-  async drained(): Promise<void> {
-    if (this.sha256?.backlogged) await this.sha256.drained();
+  private payloadHash(): StreamingHash | undefined {
+    if (this.mode.kind !== 'signed') return undefined;
+    // The SDKs sign the payload's SHA-256 over plain HTTP: a large body's is hashed on the hashing thread,
+    // as its MD5 is, since on the event loop's thread it was 14% of an SDK's 1 MiB PUT. The MD5 (the ETag)
+    // rides along, so the bytes are copied to the thread once for both.
+    return (this.sha256 ??= streamingHash(['sha256', 'md5'], this.lengthExpected ?? 0));
+  }
+
+  /** Whether the hashing thread must catch up (drained()) before it takes more bytes. */
+  get backlogged(): boolean {
+    return this.sha256?.backlogged ?? false;
+  }
+
+  drained(): Promise<void> {
+    return this.sha256?.drained() ?? Promise.resolve();
   }
 
   /** Lets go of the hash of a body that will not be finished. */
@@ -181,14 +195,14 @@ class PayloadVerifier {
     if (this.bytes > putObjectBytesMax) {
       throw new S3Error('EntityTooLarge', undefined, { extra: { ProposedSize: String(this.bytes), MaxSizeAllowed: String(putObjectBytesMax) } });
     }
-    this.sha256?.update(data);
+    this.payloadHash()?.update(data);
     this.checksum?.update(data);
   }
 
   async finish(trailers: ReadonlyMap<string, string> | undefined): Promise<void> {
     if (this.lengthExpected !== undefined && this.bytes !== this.lengthExpected) throw new S3Error('IncompleteBody');
     if (this.mode.kind === 'signed') {
-      const [sha256, md5] = await this.sha256!.digests();
+      const [sha256, md5] = await this.payloadHash()!.digests();
       const computed = sha256!.toString('hex');
       if (computed !== this.mode.sha256Hex) {
         throw new S3Error('XAmzContentSHA256Mismatch', undefined, { extra: { ClientComputedContentSHA256: this.mode.sha256Hex, S3ComputedContentSHA256: computed } });
