@@ -20,6 +20,13 @@ const addons = [
     needs: 'libssl-dev',
     without: 'encrypted objects use node:crypto instead (slower)',
   },
+  {
+    name: 'md5_lanes',
+    headers: [],
+    libs: [],
+    needs: 'gcc',
+    without: "uploads' MD5 uses node:crypto instead, one stream at a time (slower under concurrent PUTs)",
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
