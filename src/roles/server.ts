@@ -22,6 +22,7 @@ import { startWorker, type RunningWorker } from '../workers/runner.js';
 import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { gcmChunksSummary } from '../util/gcm-chunks.js';
+import { md5Summary } from '../util/hash-thread.js';
 import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, lifecycleRateKeysPerSecDefault, abortUploadsAfterDaysDefault } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
@@ -194,6 +195,8 @@ export async function serveStores(
     closeKms = keyService.close;
     // Which AES-GCM seals encrypted objects: the native addon is ~3x faster, so its absence is worth a line.
     log.info('Chunk cipher for encrypted objects', gcmChunksSummary());
+    // Likewise the uploads' MD5: many at once in SIMD lanes, or node:crypto one at a time.
+    log.info('MD5 for ETags', md5Summary());
     objects.kms = keyService.service;
     if (config.defaultEncryption) objects.defaultEncryption = config.defaultEncryption;
     keyCache = new KeyCache({ store: iam, root: credentials, log });

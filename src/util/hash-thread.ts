@@ -9,6 +9,7 @@
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
+import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { OnDemandThread } from './on-demand-thread.js';
 
 export type HashAlgorithm = 'md5' | 'sha1' | 'sha256';
@@ -32,31 +33,95 @@ function giveBackBatch(buffer: ArrayBuffer): void {
 }
 
 // Plain CommonJS, so the same code runs whether this module is TypeScript under tsx or built JavaScript.
+// MD5 goes through the lanes addon (util/md5-lanes.ts) when it is in use: the messages that arrived
+// together (a MessagePort hands over its whole queue in one go, and setImmediate runs after it) are taken as
+// one gathering, whose MD5 batches run one lane per digest, each digest's batches in order. A lone batch
+// runs alone, with no wait for company. Other algorithms (SHA-256 on SHA-NI, SHA-1) stay on node:crypto.
 const threadSource = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const hashes = new Map();
-const start = (m) => m.algorithms.map((algorithm) => createHash(algorithm));
-parentPort.on('message', (m) => {
-  if (m.op === 'update') {
-    let list = hashes.get(m.id);
-    if (!list) hashes.set(m.id, (list = start(m)));
-    for (const hash of list) hash.update(m.bytes);
-    const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
-    if (m.final) {
-      hashes.delete(m.id);
-      reply.digests = list.map((hash) => hash.digest());
-    }
-    parentPort.postMessage(reply, [m.bytes.buffer]);
-  } else if (m.op === 'digest') {
-    const list = hashes.get(m.id) ?? start(m);
-    hashes.delete(m.id);
-    parentPort.postMessage({ id: m.id, digests: list.map((hash) => hash.digest()) });
-  } else if (m.op === 'drop') {
-    hashes.delete(m.id);
-  }
+const { md5Addon, md5Path, lanesMax, laneStats } = workerData;
+const lanes = md5Addon ? require(md5Addon) : undefined;
+// stats[n]: calls with n lanes; stats[lanesMax + 1 + n]: the bytes they hashed. Only this thread writes them.
+const stats = new Float64Array(laneStats);
+const states = new Map();
+const start = (m) => ({
+  hashes: m.algorithms.map((algorithm) => (lanes && algorithm === 'md5' ? undefined : createHash(algorithm))),
+  context: lanes && m.algorithms.includes('md5') ? lanes.create() : undefined,
 });
+const digestsOf = (state) => state.hashes.map((hash) => (hash ? hash.digest() : lanes.digest(state.context)));
+let inbox = [];
+parentPort.on('message', (m) => {
+  if (inbox.push(m) === 1) setImmediate(work);
+});
+function work() {
+  const messages = inbox;
+  inbox = [];
+  const md5Queues = new Map(); // state → its batches for the lanes, in arrival order
+  for (const m of messages) {
+    if (m.op === 'update') {
+      let state = states.get(m.id);
+      if (!state) states.set(m.id, (state = start(m)));
+      for (const hash of state.hashes) hash?.update(m.bytes);
+      if (state.context) {
+        const queue = md5Queues.get(state);
+        if (queue) queue.push(m.bytes);
+        else md5Queues.set(state, [m.bytes]);
+      }
+      if (m.final) {
+        states.delete(m.id);
+        m.state = state;
+      }
+    } else if (m.op === 'digest') {
+      m.state = states.get(m.id) ?? start(m);
+      states.delete(m.id);
+    } else if (m.op === 'drop') {
+      states.delete(m.id);
+    }
+  }
+  hashLanes(md5Queues);
+  for (const m of messages) {
+    if (m.op === 'update') {
+      const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
+      if (m.state) reply.digests = digestsOf(m.state);
+      parentPort.postMessage(reply, [m.bytes.buffer]);
+    } else if (m.op === 'digest') {
+      parentPort.postMessage({ id: m.id, digests: digestsOf(m.state) });
+    }
+  }
+}
+// One call per round: the next batch of each digest that has one (lanesMax digests at most).
+function hashLanes(md5Queues) {
+  let queued = [...md5Queues];
+  while (queued.length > 0) {
+    const round = queued.slice(0, lanesMax);
+    const inputs = round.map(([, queue]) => queue.shift());
+    lanes.update(round.map(([state]) => state.context), inputs, md5Path);
+    stats[round.length] += 1;
+    stats[lanesMax + 1 + round.length] += inputs.reduce((sum, input) => sum + input.length, 0);
+    queued = queued.filter(([, queue]) => queue.length > 0);
+  }
+}
 `;
+
+/** What hashes MD5 on the thread: the lanes addon and its path, or node:crypto (and why). */
+const md5Lanes = loadMd5Lanes();
+const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * 2 * (md5LanesMax + 1));
+
+/** The hashing thread's MD5 so far: per number of lanes in a call, the calls and the bytes they hashed. */
+export function md5LaneUse(): { lanes: number; calls: number; bytes: number }[] {
+  const stats = new Float64Array(laneStats);
+  const use = [];
+  for (let lanes = 1; lanes <= md5LanesMax; lanes++) {
+    if (stats[lanes]! > 0) use.push({ lanes, calls: stats[lanes]!, bytes: stats[md5LanesMax + 1 + lanes]! });
+  }
+  return use;
+}
+
+/** What the start-up log says about the hashing thread's MD5. */
+export function md5Summary(): { md5: string; reason?: string } {
+  return md5Lanes.path ? { md5: `lanes (${md5Lanes.path})` } : { md5: 'node:crypto', ...(md5Lanes.reason ? { reason: md5Lanes.reason } : {}) };
+}
 
 type ToThread =
   /** `final`: no bytes follow; the reply carries the digests too. */
@@ -82,6 +147,12 @@ export const threadMessages = { posted: 0 };
 const thread = new OnDemandThread<ToThread, FromThread>({
   name: 'hashing',
   source: threadSource,
+  workerData: {
+    md5Addon: md5Lanes.path ? md5LanesAddonPath : undefined,
+    md5Path: md5Lanes.path,
+    lanesMax: md5LanesMax,
+    laneStats,
+  },
   busy: () => listeners.size > 0,
   onReply: (m) => {
     if (m.batch) giveBackBatch(m.batch);
