@@ -111,14 +111,21 @@ test('ThreadHash - batches of several digests that arrive together share one lan
   const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(i * 90_001 + 7));
   const hashes = bodies.map((_, i) => new ThreadHash(i % 3 === 0 ? ['sha256', 'md5'] : 'md5'));
   for (const [i, body] of bodies.entries()) hashes[i]!.update(body);
-  const digests = await Promise.all(hashes.map((hash) => hash.digests()));
+  // Three are given up while their batches wait for the lanes: the others must not notice.
+  const given = new Set([4, 9, 13]);
+  for (const i of given) hashes[i]!.dispose();
+  const digests = await Promise.all(hashes.map((hash, i) => (given.has(i) ? undefined : hash.digests())));
   for (const [i, body] of bodies.entries()) {
+    if (given.has(i)) continue;
     const expected = (i % 3 === 0 ? ['sha256', 'md5'] : ['md5']).map((algorithm) => createHash(algorithm).update(body).digest());
     assert.deepEqual(digests[i], expected, `body ${i}`);
   }
   const after = laneTotals();
   assert.ok(after.sharedCalls > before.sharedCalls, 'some calls hashed several digests at once');
-  assert.equal(after.bytes - before.bytes, bodies.reduce((n, body) => n + body.length, 0), 'every byte went through the lanes');
+  // The given-up digests' last batches (below a full one) never left the main thread; their full ones may
+  // have been hashed before their drop arrived, or not.
+  const kept = bodies.reduce((n, body, i) => n + (given.has(i) ? 0 : body.length), 0);
+  assert.ok(after.bytes - before.bytes >= kept, 'every byte of the kept digests went through the lanes');
 });
 
 test('ThreadHash - MD5 falls back to node:crypto with TESSERA_MD5_LANES=off, same digests', () => {
