@@ -43,7 +43,14 @@ const threadSource = `
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats } = workerData;
-const lanes = md5Addon ? require(md5Addon) : undefined;
+// The main thread checked the addon; should it still fail to load here, node:crypto hashes MD5 instead of
+// every digest failing with the thread.
+let lanes;
+try {
+  lanes = md5Addon ? require(md5Addon) : undefined;
+} catch {
+  lanes = undefined;
+}
 // stats[n]: calls with n lanes; stats[lanesMax + 1 + n]: the bytes they hashed; the last: this thread's id
 // (Linux), so a benchmark can tell its CPU time from the other threads'. Only this thread writes them.
 const stats = new Float64Array(laneStats);
