@@ -10,7 +10,9 @@
 // --src runs each checkout's src/ through tsx instead of its dist/ (no build needed for a quick A/B).
 // ROOT: a built checkout, default "this"; ROOT+--flag[+--flag] adds node flags (e.g. this+--perf-basic-prof),
 // ROOT+NAME=VALUE sets the server's environment (e.g. this+UV_THREADPOOL_SIZE=64).
-// --threads splits the CPU into the main thread and the others (hashing thread, libuv threadpool, V8's GC);
+// --threads splits the CPU into the main thread, the hashing thread (where the checkout says which it is)
+// and the others (libuv threadpool, V8's GC); with the MD5 lanes addon each row also says how many lanes
+// the hashing thread's calls had;
 // --strace DIR counts the server's system calls per PUT (strace -c -f; slows the phase, so its rates are off).
 // --perf DIR records `perf record -g` of the server per measured phase into DIR (root's only, with kernel stacks).
 // Each checkout first gets one unmeasured second of the same load (JIT warm-up).
@@ -125,7 +127,7 @@ function put(agent: Agent, url: string, headers: Record<string, string>, wire: B
 }
 
 /** utime + stime of the process (every thread) in ms, and per thread name. */
-function cpuOf(pid: number): { totalMs: number; threads: Map<string, number> } {
+function cpuOf(pid: number, hashingThreadId?: number): { totalMs: number; threads: Map<string, number> } {
   const tick = 10; // USER_HZ = 100 on Linux
   const fields = (text: string) => text.slice(text.lastIndexOf(')') + 2).split(' ');
   const all = fields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
@@ -133,7 +135,7 @@ function cpuOf(pid: number): { totalMs: number; threads: Map<string, number> } {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = tid === String(pid) ? 'main' : 'other threads';
+      const name = tid === String(pid) ? 'main' : tid === String(hashingThreadId) ? 'hashing thread' : 'other threads';
       const f = fields(text);
       threads.set(name, (threads.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * tick);
     } catch {
@@ -161,9 +163,13 @@ interface Result {
   cpuMsPerMib: number;
   errors: number;
   threads: Map<string, number>;
+  /** The hashing thread's MD5 calls in the phase, per lanes in a call (empty before the lanes addon). */
+  md5Lanes: { lanes: number; calls: number; bytes: number }[];
 }
 
 let phaseCount = 0;
+/** Each server's hashing thread, by server pid, once a phase has told it. */
+const hashingThreadIds = new Map<number, number>();
 
 /**
  * Creates every shards/ab/cd directory on the server's drives, as on a drive in service (a few hundred
@@ -198,9 +204,10 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
         ? spawn('strace', ['-c', '-f', '-p', String(server.pid), '-o', traceFile], { stdio: 'ignore' })
         : undefined;
   if (perf) await new Promise((r) => setTimeout(r, 300));
-  if (measured) await server.mark(`${mode}-${size}`);
+  // The unmeasured phase is marked and read too, with no label (no profile), to learn the hashing thread's id.
+  await server.mark(measured ? `${mode}-${size}` : undefined);
   const stdoutBefore = server.stdout();
-  const before = cpuOf(server.pid);
+  const before = cpuOf(server.pid, hashingThreadIds.get(server.pid));
   const startMs = performance.now();
   const deadlineMs = startMs + seconds * 1000;
   let done = 0;
@@ -216,9 +223,10 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   };
   await Promise.all(Array.from({ length: args.concurrency }, worker));
   const elapsedSeconds = (performance.now() - startMs) / 1000;
-  const after = cpuOf(server.pid);
+  const after = cpuOf(server.pid, hashingThreadIds.get(server.pid));
   agent.destroy();
-  if (measured) await server.read();
+  const { hashing } = await server.read();
+  if (hashing?.threadId) hashingThreadIds.set(server.pid, hashing.threadId);
   if (perf) {
     const exited = new Promise((r) => perf.once('exit', r));
     perf.kill('SIGINT');
@@ -242,7 +250,20 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   }
   const threads = new Map<string, number>();
   for (const [name, ms] of after.threads) threads.set(name, (ms - (before.threads.get(name) ?? 0)) / mib);
-  return { mibPerSecond: mib / elapsedSeconds, cpuMsPerMib: (after.totalMs - before.totalMs) / mib, errors, threads };
+  return { mibPerSecond: mib / elapsedSeconds, cpuMsPerMib: (after.totalMs - before.totalMs) / mib, errors, threads, md5Lanes: hashing?.md5Lanes ?? [] };
+}
+
+/** How full the hashing thread's MD5 calls were over the repeats: the mean lanes per call and per byte, and the byte shares. */
+function lanesText(uses: { lanes: number; calls: number; bytes: number }[]): string | undefined {
+  const calls = uses.reduce((n, u) => n + u.calls, 0);
+  const bytes = uses.reduce((n, u) => n + u.bytes, 0);
+  if (calls === 0) return undefined;
+  const perLanes = new Map<number, number>();
+  for (const use of uses) perLanes.set(use.lanes, (perLanes.get(use.lanes) ?? 0) + use.bytes);
+  const meanPerCall = uses.reduce((n, u) => n + u.lanes * u.calls, 0) / calls;
+  const meanPerByte = uses.reduce((n, u) => n + u.lanes * u.bytes, 0) / bytes;
+  const shares = [...perLanes].sort((a, b) => a[0] - b[0]).map(([lanes, b]) => `${lanes}: ${((b * 100) / bytes).toFixed(0)} %`);
+  return `mean ${meanPerCall.toFixed(2)} per call, ${meanPerByte.toFixed(2)} per byte hashed; bytes by lanes in their call: ${shares.join(', ')}`;
 }
 
 async function createBucket(server: BenchServer): Promise<void> {
@@ -295,6 +316,8 @@ for (const drives of args.drives) {
             const parts = names.map((n) => [n, median(rs.map((x) => x.threads.get(n) ?? 0))] as const).filter(([, ms]) => ms >= 0.05);
             line += `\n    per thread (ms/MiB): ${parts.sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`;
           }
+          const lanes = lanesText(rs.flatMap((x) => x.md5Lanes));
+          if (lanes) line += `\n    MD5 lanes per call: ${lanes}`;
           rows.push(line);
           process.stdout.write(`${line}\n`);
         }

@@ -27,6 +27,13 @@ const addons = [
     needs: 'libisal-dev',
     without: 'shard reads are checked in JavaScript after the read instead (a second pass over the bytes)',
   },
+  {
+    name: 'md5_lanes',
+    headers: [],
+    libs: [],
+    needs: 'gcc',
+    without: "uploads' MD5 uses node:crypto instead, one stream at a time (slower under concurrent PUTs)",
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { commitBatches, countCommitBatches } from './commit-batches.js';
 import type { ServerConfig, RunningServer } from '../../src/main.js';
-import type { ChildConfig, ChildReply, ChildRequest } from './server.js';
+import type { ChildConfig, ChildReply, ChildRequest, LoopStats } from './server.js';
 import type { Logger } from '../../src/util/log.js';
 
 countCommitBatches();
@@ -31,6 +31,10 @@ const mainPath = config.fromSource ? '../../src/main.ts' : '../../dist/main.js';
 const { startServer } = (await import(mainPath)) as { startServer(c: ServerConfig): Promise<RunningServer> };
 const logPath = config.fromSource ? '../../src/util/log.ts' : '../../dist/util/log.js';
 const { createLogger } = (await import(logPath)) as typeof import('../../src/util/log.js');
+// The hashing thread's lane counts and thread id, where the checkout has them (older ones do not).
+const hashThreadPath = config.fromSource ? '../../src/util/hash-thread.ts' : '../../dist/util/hash-thread.js';
+const hashThread = (await import(hashThreadPath)) as Partial<Pick<typeof import('../../src/util/hash-thread.js'), 'md5LaneUse' | 'hashingThreadId'>>;
+let markLanes = hashThread.md5LaneUse?.() ?? [];
 
 // With switchableLog, a logger at info and one at warn, and one that forwards to either: the access log
 // on and off within one server, since two servers read further apart on this machine than its cost.
@@ -139,6 +143,17 @@ async function stopProfile(): Promise<void> {
   profileLabel = undefined;
 }
 
+function hashingSinceMark(): LoopStats['hashing'] {
+  const threadId = hashThread.hashingThreadId?.();
+  const md5Lanes = (hashThread.md5LaneUse?.() ?? [])
+    .map((use) => {
+      const before = markLanes.find((m) => m.lanes === use.lanes);
+      return { lanes: use.lanes, calls: use.calls - (before?.calls ?? 0), bytes: use.bytes - (before?.bytes ?? 0) };
+    })
+    .filter((use) => use.calls > 0);
+  return { ...(threadId ? { threadId } : {}), md5Lanes };
+}
+
 process.on('message', async (message: ChildRequest) => {
   if (message.type === 'mark') {
     await startProfile(message.label);
@@ -148,6 +163,7 @@ process.on('message', async (message: ChildRequest) => {
     markCpu = process.cpuUsage();
     markNs = process.hrtime.bigint();
     logNs = 0n;
+    markLanes = hashThread.md5LaneUse?.() ?? [];
     send({ type: 'marked', id: message.id });
   } else if (message.type === 'read') {
     await stopProfile();
@@ -163,6 +179,7 @@ process.on('message', async (message: ChildRequest) => {
       metaCommits: commits.commits,
       metaBatches: commits.batches,
       logMs: Number(logNs) / 1e6,
+      hashing: hashingSinceMark(),
     });
   } else if (message.type === 'log-level') {
     currentLog = loggers[message.level];

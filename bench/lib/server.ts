@@ -43,6 +43,8 @@ export interface LoopStats {
   metaBatches: number;
   /** With switchableLog: milliseconds spent in the logger's info() and in writes to stderr. */
   logMs?: number;
+  /** The hashing thread's id (for its CPU time in /proc) and its MD5 calls since the mark, per lanes in a call. */
+  hashing?: { threadId?: number; md5Lanes?: { lanes: number; calls: number; bytes: number }[] };
 }
 
 export type ChildReply =
@@ -188,7 +190,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     read: async () => {
       const reply = await ask('read');
       if (reply.type !== 'stats') throw new Error(`Unexpected reply "${reply.type}"`);
-      return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches, ...(reply.logMs !== undefined ? { logMs: reply.logMs } : {}) };
+      return { eld: reply.eld, cpuCores: reply.cpuCores, metaCommits: reply.metaCommits, metaBatches: reply.metaBatches, ...(reply.logMs !== undefined ? { logMs: reply.logMs } : {}), ...(reply.hashing ? { hashing: reply.hashing } : {}) };
     },
     setLogLevel: async (level) => {
       if (!options.switchableLog) throw new Error('Cannot change the log level of a bench server started without switchableLog');

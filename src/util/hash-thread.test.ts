@@ -1,7 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { ThreadHash, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ThreadHash, md5LaneUse, md5Summary, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
+import { loadMd5Lanes } from './md5-lanes.js';
+
+// The lanes addon is in use unless TESSERA_MD5_LANES=off or it is not built (CI builds it).
+const lanesSkip = md5Summary().md5.startsWith('lanes') || process.env.CI === 'true' ? false : md5Summary().reason ?? 'the lanes addon is not in use';
+
+/** Calls with more than one lane, and all MD5 bytes, the hashing thread has made so far. */
+function laneTotals(): { sharedCalls: number; bytes: number } {
+  const use = md5LaneUse();
+  return { sharedCalls: use.filter((u) => u.lanes > 1).reduce((n, u) => n + u.calls, 0), bytes: use.reduce((n, u) => n + u.bytes, 0) };
+}
 
 test('ThreadHash - digests match node:crypto for many interleaved streams and chunkings', async () => {
   const bodies = Array.from({ length: 8 }, (_, i) => randomBytes(i * 300_001 + 1));
@@ -87,4 +102,58 @@ test('ThreadHash - the digest request rides on the last batch when bytes are pen
     assert.deepEqual(digests, ['sha256', 'md5'].map((algorithm) => createHash(algorithm).update(body).digest()), `digests of ${size} bytes`);
     hash.dispose();
   }
+});
+
+test('ThreadHash - batches of several digests that arrive together share one lanes call, each digest right', { skip: lanesSkip }, async () => {
+  assert.match(md5Summary().md5, /^lanes/, md5Summary().reason);
+  const before = laneTotals();
+  // Unequal bodies, all sent before the thread runs: it gets every batch in one gathering.
+  const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(i * 90_001 + 7));
+  const hashes = bodies.map((_, i) => new ThreadHash(i % 3 === 0 ? ['sha256', 'md5'] : 'md5'));
+  for (const [i, body] of bodies.entries()) hashes[i]!.update(body);
+  // Three are given up while their batches wait for the lanes: the others must not notice.
+  const given = new Set([4, 9, 13]);
+  for (const i of given) hashes[i]!.dispose();
+  const digests = await Promise.all(hashes.map((hash, i) => (given.has(i) ? undefined : hash.digests())));
+  for (const [i, body] of bodies.entries()) {
+    if (given.has(i)) continue;
+    const expected = (i % 3 === 0 ? ['sha256', 'md5'] : ['md5']).map((algorithm) => createHash(algorithm).update(body).digest());
+    assert.deepEqual(digests[i], expected, `body ${i}`);
+  }
+  const after = laneTotals();
+  assert.ok(after.sharedCalls > before.sharedCalls, 'some calls hashed several digests at once');
+  // The given-up digests' last batches (below a full one) never left the main thread; their full ones may
+  // have been hashed before their drop arrived, or not.
+  const kept = bodies.reduce((n, body, i) => n + (given.has(i) ? 0 : body.length), 0);
+  assert.ok(after.bytes - before.bytes >= kept, 'every byte of the kept digests went through the lanes');
+});
+
+test('ThreadHash - MD5 falls back to node:crypto with TESSERA_MD5_LANES=off, same digests', () => {
+  const script = `
+    const { createHash } = await import('node:crypto');
+    const { ThreadHash, md5LaneUse, md5Summary } = await import(${JSON.stringify(fileURLToPath(new URL('./hash-thread.ts', import.meta.url)))});
+    const body = Buffer.alloc(1_000_003, 7);
+    const hash = new ThreadHash(['md5', 'sha256']);
+    hash.update(body);
+    const [md5] = await hash.digests();
+    const ok = md5.equals(createHash('md5').update(body).digest());
+    console.log(JSON.stringify({ ok, summary: md5Summary(), use: md5LaneUse() }));
+  `;
+  // A file, not --input-type=module -e: a worker inherits that flag and would read its CommonJS source as a module.
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-md5-off-'));
+  writeFileSync(join(dir, 'off.mjs'), script);
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'off.mjs')], {
+    env: { ...process.env, TESSERA_MD5_LANES: 'off' },
+    encoding: 'utf8',
+  });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { ok: true, summary: { md5: 'node:crypto', reason: 'TESSERA_MD5_LANES=off' }, use: [] });
+});
+
+test('ThreadHash - a path TESSERA_MD5_LANES names is the one in use', { skip: lanesSkip }, () => {
+  for (const path of loadMd5Lanes('').binding?.paths ?? []) {
+    assert.deepEqual(loadMd5Lanes(path).path, path);
+  }
+  assert.match(loadMd5Lanes('sse9').reason ?? '', /"sse9", which is not one of this CPU's paths/);
 });

@@ -9,6 +9,7 @@
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
+import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { OnDemandThread } from './on-demand-thread.js';
 
 export type HashAlgorithm = 'md5' | 'sha1' | 'sha256';
@@ -32,31 +33,141 @@ function giveBackBatch(buffer: ArrayBuffer): void {
 }
 
 // Plain CommonJS, so the same code runs whether this module is TypeScript under tsx or built JavaScript.
+// MD5 goes through the lanes addon (util/md5-lanes.ts) when it is in use: every digest with MD5 bytes
+// waiting gets a lane, and the lanes advance together one slice at a time. Between slices the thread takes
+// what has arrived on its port since (receiveMessageOnPort), so a batch that comes while others are being
+// hashed joins them at once instead of queueing behind them; a lone batch runs alone, with no wait for
+// company. Each digest's batches go in order, and its replies with them. Other algorithms (SHA-256 on
+// SHA-NI, SHA-1) stay on node:crypto, hashed as their batch arrives.
 const threadSource = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const hashes = new Map();
-const start = (m) => m.algorithms.map((algorithm) => createHash(algorithm));
-parentPort.on('message', (m) => {
-  if (m.op === 'update') {
-    let list = hashes.get(m.id);
-    if (!list) hashes.set(m.id, (list = start(m)));
-    for (const hash of list) hash.update(m.bytes);
-    const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
-    if (m.final) {
-      hashes.delete(m.id);
-      reply.digests = list.map((hash) => hash.digest());
-    }
-    parentPort.postMessage(reply, [m.bytes.buffer]);
-  } else if (m.op === 'digest') {
-    const list = hashes.get(m.id) ?? start(m);
-    hashes.delete(m.id);
-    parentPort.postMessage({ id: m.id, digests: list.map((hash) => hash.digest()) });
-  } else if (m.op === 'drop') {
-    hashes.delete(m.id);
-  }
+const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats } = workerData;
+// The main thread checked the addon; should it still fail to load here, node:crypto hashes MD5 instead of
+// every digest failing with the thread.
+let lanes;
+try {
+  lanes = md5Addon ? require(md5Addon) : undefined;
+} catch {
+  lanes = undefined;
+}
+// stats[n]: calls with n lanes; stats[lanesMax + 1 + n]: the bytes they hashed; the last: this thread's id
+// (Linux), so a benchmark can tell its CPU time from the other threads'. Only this thread writes them.
+const stats = new Float64Array(laneStats);
+try {
+  stats[stats.length - 1] = Number(require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
+} catch {
+  // not Linux: no thread id to give
+}
+const states = new Map(); // id → { hashes, context, queue }, while the digest takes bytes
+// Digests with MD5 bytes waiting for the lanes, in arrival order; a queue holds their update messages
+// (with how far the lanes are into each) and digest requests, answered in order.
+const waiting = new Set();
+const start = (m) => ({
+  hashes: m.algorithms.map((algorithm) => (lanes && algorithm === 'md5' ? undefined : createHash(algorithm))),
+  context: lanes && m.algorithms.includes('md5') ? lanes.create() : undefined,
+  queue: [],
 });
+const digestsOf = (state) => state.hashes.map((hash) => (hash ? hash.digest() : lanes.digest(state.context)));
+function answer(m, state) {
+  if (m.op === 'digest') return parentPort.postMessage({ id: m.id, digests: digestsOf(state) });
+  const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
+  if (m.final && !state.dropped) reply.digests = digestsOf(state);
+  parentPort.postMessage(reply, [m.bytes.buffer]);
+}
+function enqueue(m, state) {
+  if (state.queue.length === 0 && !(m.op === 'update' && state.context)) return answer(m, state);
+  m.done = 0;
+  state.queue.push(m);
+  waiting.add(state);
+}
+function accept(m) {
+  if (m.op === 'update') {
+    let state = states.get(m.id);
+    if (!state) states.set(m.id, (state = start(m)));
+    for (const hash of state.hashes) hash?.update(m.bytes);
+    if (m.final) states.delete(m.id);
+    enqueue(m, state);
+  } else if (m.op === 'digest') {
+    const state = states.get(m.id) ?? start(m);
+    states.delete(m.id);
+    enqueue(m, state);
+  } else if (m.op === 'drop') {
+    const state = states.get(m.id);
+    states.delete(m.id);
+    if (!state) return;
+    // Its batches go back unhashed: nobody reads this digest.
+    state.dropped = true;
+    waiting.delete(state);
+    for (const queued of state.queue.splice(0)) answer(queued, state);
+  }
+}
+let inbox = [];
+parentPort.on('message', (m) => {
+  if (inbox.push(m) === 1) setImmediate(work);
+});
+function work() {
+  const arrived = inbox;
+  inbox = [];
+  for (const m of arrived) accept(m);
+  for (;;) {
+    for (let got; (got = receiveMessageOnPort(parentPort)); ) accept(got.message);
+    if (waiting.size === 0) return;
+    const round = [];
+    for (const state of waiting) {
+      if (round.length === lanesMax) break;
+      round.push(state);
+    }
+    const inputs = round.map((state) => {
+      const m = state.queue[0];
+      const end = Math.min(m.bytes.length, m.done + sliceBytes);
+      const slice = m.bytes.subarray(m.done, end);
+      m.done = end;
+      return slice;
+    });
+    lanes.update(round.map((state) => state.context), inputs, md5Path);
+    stats[round.length] += 1;
+    stats[lanesMax + 1 + round.length] += inputs.reduce((sum, input) => sum + input.length, 0);
+    for (const state of round) {
+      const queue = state.queue;
+      if (queue[0].done === queue[0].bytes.length) answer(queue.shift(), state);
+      while (queue.length > 0 && queue[0].op === 'digest') answer(queue.shift(), state);
+      if (queue.length === 0) waiting.delete(state);
+    }
+  }
+}
 `;
+
+/**
+ * A lane's bytes per call: how long a batch that arrives waits before it joins the lanes (~0.15 ms for one
+ * lane here), against the call's fixed cost (a few µs).
+ */
+const md5SliceBytes = 64 * 1024;
+
+/** What hashes MD5 on the thread: the lanes addon and its path, or node:crypto (and why). */
+const md5Lanes = loadMd5Lanes();
+const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * (2 * (md5LanesMax + 1) + 1));
+
+/** The hashing thread's MD5 so far: per number of lanes in a call, the calls and the bytes they hashed. */
+export function md5LaneUse(): { lanes: number; calls: number; bytes: number }[] {
+  const stats = new Float64Array(laneStats);
+  const use = [];
+  for (let lanes = 1; lanes <= md5LanesMax; lanes++) {
+    if (stats[lanes]! > 0) use.push({ lanes, calls: stats[lanes]!, bytes: stats[md5LanesMax + 1 + lanes]! });
+  }
+  return use;
+}
+
+/** The hashing thread's id in /proc/PID/task (Linux, once it has started), for benchmarks. */
+export function hashingThreadId(): number | undefined {
+  const stats = new Float64Array(laneStats);
+  return stats[stats.length - 1] || undefined;
+}
+
+/** What the start-up log says about the hashing thread's MD5. */
+export function md5Summary(): { md5: string; reason?: string } {
+  return md5Lanes.path ? { md5: `lanes (${md5Lanes.path})` } : { md5: 'node:crypto', ...(md5Lanes.reason ? { reason: md5Lanes.reason } : {}) };
+}
 
 type ToThread =
   /** `final`: no bytes follow; the reply carries the digests too. */
@@ -82,6 +193,13 @@ export const threadMessages = { posted: 0 };
 const thread = new OnDemandThread<ToThread, FromThread>({
   name: 'hashing',
   source: threadSource,
+  workerData: {
+    md5Addon: md5Lanes.path ? md5LanesAddonPath : undefined,
+    md5Path: md5Lanes.path,
+    lanesMax: md5LanesMax,
+    sliceBytes: md5SliceBytes,
+    laneStats,
+  },
   busy: () => listeners.size > 0,
   onReply: (m) => {
     if (m.batch) giveBackBatch(m.batch);
