@@ -5,13 +5,15 @@
 // (utime + stime of /proc/PID/stat, every thread, as bench/put.ts reads it).
 // Run: npm run build && npx tsx bench/sse.ts [--sizes 1m,64m] [--modes plain,sse-s3,sse-c] [--seconds 2]
 //        [--repeats 3] [--concurrency 4] [--min-requests 2] [--drives 0|6] [--cpu-prof DIR] [--ciphers native,node]
-//        [--roots DIR_A,DIR_B] [--ops PUT,GET]
+//        [--roots DIR_A,DIR_B] [--ops PUT,GET] [--warmup S]
 // --ciphers starts one server per AES-GCM implementation (TESSERA_NATIVE_CIPHER on/off) and alternates them
 // too, for a before/after in one run; without it one server uses whatever the environment says. --roots
 // does the same for checkouts (each built: its bin/tessera.js and dist/), named by their directory, in the
 // order given: run it twice, A,B then B,A, for an A/B in both orders. --ops GET skips the measured PUTs
 // (the unmeasured warm-up still writes every key the GETs read).
-// A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
+// --warmup S runs each measured op and mode unmeasured for S seconds first: V8's optimising compiler takes
+// 10-30 s of load to settle (docs/benchmarks.md "Large GET"), and without it the first repeat's GETs were
+// the slowest of every mode. A phase lasts --seconds and at least --min-requests requests per worker. Keep a run under a minute on a
 // shared machine: one size per run, e.g. --sizes 1m, then --sizes 64m --concurrency 1 --seconds 1 --min-requests 1.
 import { createHash, createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -60,6 +62,7 @@ function parseArgs(argv: string[]) {
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '4'),
     minRequests: Number(options.get('--min-requests') ?? '2'),
+    warmupSeconds: Number(options.get('--warmup') ?? '0'),
     drives: Number(options.get('--drives') ?? '0'),
     /** Write a V8 CPU profile of the server's main thread into this directory when it stops. */
     cpuProfDir: options.get('--cpu-prof'),
@@ -221,6 +224,9 @@ try {
     const results = new Map<string, Result[]>();
     // Unmeasured: JIT warm-up, and every key a GET phase reads is written.
     for (const { server, agent } of targets) for (const mode of args.modes) await phase(server, agent, 'PUT', mode, data, args, 0, keysPerWorker);
+    if (args.warmupSeconds > 0) {
+      for (const { server, agent } of targets) for (const mode of args.modes) for (const op of args.ops) await phase(server, agent, op, mode, data, args, args.warmupSeconds);
+    }
     for (let r = 0; r < args.repeats; r++) {
       for (const { label, server, agent } of targets) {
         for (const mode of args.modes) {
