@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi_args.h"
+
 #define KEY_BYTES 32
 #define TAG_BYTES 16
 #define NONCE_BYTES 12
-#define SAFE_INTEGER_MAX 9007199254740991.0
 // An opened run's pieces: a lease of stored bytes is a few dozen at most (one per checksum block).
 #define PIECES_MAX 4096
 
@@ -37,45 +38,14 @@ typedef struct {
   size_t out_length;
 } run_args_t;
 
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-  return NULL;
-}
-
-// A Uint8Array (Buffer included) or nothing: other views would let a caller pass bytes of another width.
+// A Uint8Array's bytes (napi_args.h) as one bytes_t; 0 when the value is not one.
 static int get_bytes(napi_env env, napi_value value, bytes_t *bytes) {
-  bool is_typedarray = false;
-  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return 0;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
+  uint8_t *data;
+  size_t length;
+  if (!uint8_array_of(env, value, &data, &length)) return 0;
   bytes->data = data;
-  bytes->length = data ? length : 0; // a detached buffer has no data and no length
+  bytes->length = length;
   return 1;
-}
-
-// An integer number in [min, max]; 0 when it is not one.
-static int get_integer(napi_env env, napi_value value, double min, double max, double *result) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return 0;
-  double number;
-  if (napi_get_value_double(env, value, &number) != napi_ok) return 0;
-  if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
-  *result = number;
-  return 1;
-}
-
-static int overlaps(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length) {
-  if (a_length == 0 || b_length == 0) return 0;
-  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-  return a0 < b0 + b_length && b0 < a0 + a_length;
 }
 
 /**

@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #endif
 
+#include "napi_args.h"
+
 #define LANES_MAX 16
 #define BLOCK_BYTES 64
 #define CONTEXT_MAGIC 0x4c35444du // "MD5L"
@@ -334,35 +336,6 @@ static int path_supported(const path_t *path) {
 
 // ---- N-API ----
 
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-  return NULL;
-}
-
-// A Uint8Array (Buffer included) and its bytes; 0 when the value is not one.
-static int get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_typedarray = false;
-  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return 0;
-  napi_typedarray_type type;
-  void *bytes = NULL;
-  size_t count = 0;
-  if (napi_get_typedarray_info(env, value, &type, &count, &bytes, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
-  *data = bytes;
-  *length = bytes ? count : 0; // a detached buffer has no data and no length
-  return 1;
-}
-
-static int overlaps(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length) {
-  if (a_length == 0 || b_length == 0) return 0;
-  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-  return a0 < b0 + b_length && b0 < a0 + a_length;
-}
-
 // A context's bytes, or 0 when they are not one this addon made (wrong size, magic or tail length).
 static int read_context(const uint8_t *data, size_t length, context_t *context) {
   if (length != CONTEXT_BYTES) return 0;
@@ -441,12 +414,12 @@ static napi_value update(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     size_t length = 0;
-    if (napi_get_element(env, argv[0], i, &element) != napi_ok || !get_bytes(env, element, &held[i].data, &length)) {
+    if (napi_get_element(env, argv[0], i, &element) != napi_ok || !uint8_array_of(env, element, &held[i].data, &length)) {
       return throw_type(env, "Each context must be a Uint8Array");
     }
     if (!read_context(held[i].data, length, &held[i].context)) return throw_range(env, "Each context must be one create() made");
     uint8_t *bytes = NULL;
-    if (napi_get_element(env, argv[1], i, &element) != napi_ok || !get_bytes(env, element, &bytes, &input_length[i])) {
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok || !uint8_array_of(env, element, &bytes, &input_length[i])) {
       return throw_type(env, "Each input must be a Uint8Array");
     }
     input[i] = bytes;
@@ -503,7 +476,7 @@ static napi_value digest(napi_env env, napi_callback_info info) {
   uint8_t *data = NULL;
   size_t length = 0;
   context_t context;
-  if (!get_bytes(env, argv[0], &data, &length)) return throw_type(env, "The context must be a Uint8Array");
+  if (!uint8_array_of(env, argv[0], &data, &length)) return throw_type(env, "The context must be a Uint8Array");
   if (!read_context(data, length, &context)) return throw_range(env, "The context must be one create() made");
   // RFC 1321 section 3.1-3.2: a 1 bit, zeros to 56 bytes mod 64, then the length in bits, little-endian.
   uint8_t last[2 * BLOCK_BYTES] = {0};

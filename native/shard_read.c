@@ -14,8 +14,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "napi_args.h"
+
 #define CRC_BYTES 4
-#define SAFE_INTEGER_MAX 9007199254740991.0
 
 typedef struct {
   uint8_t *data;
@@ -36,38 +37,13 @@ typedef struct {
   int64_t bad_block;  // the first block whose CRC does not match, or -1
 } read_job_t;
 
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-  return NULL;
-}
-
-// A Uint8Array (Buffer included) or nothing: other views would let a caller pass bytes of another width.
+// A Uint8Array's bytes (napi_args.h) as one bytes_t; 0 when the value is not one.
 static int get_bytes(napi_env env, napi_value value, bytes_t *bytes) {
-  bool is_typedarray = false;
-  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return 0;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
+  uint8_t *data;
+  size_t length;
+  if (!uint8_array_of(env, value, &data, &length)) return 0;
   bytes->data = data;
-  bytes->length = data ? length : 0; // a detached buffer has no data and no length
-  return 1;
-}
-
-// An integer number in [min, max]; 0 when it is not one.
-static int get_integer(napi_env env, napi_value value, double min, double max, double *result) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return 0;
-  double number;
-  if (napi_get_value_double(env, value, &number) != napi_ok) return 0;
-  if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
-  *result = number;
+  bytes->length = length;
   return 1;
 }
 
