@@ -213,23 +213,30 @@ typedef struct {
   size_t offset; // within it
 } cursor_t;
 
+/** The next up to `want` bytes at `cursor` that lie in one piece: their start in `*data`, their count returned. */
+static size_t next_span(cursor_t *cursor, size_t want, const uint8_t **data) {
+  while (cursor->offset == cursor->pieces[cursor->at].length) {
+    cursor->at++;
+    cursor->offset = 0;
+  }
+  const bytes_t *piece = &cursor->pieces[cursor->at];
+  size_t n = piece->length - cursor->offset;
+  if (n > want) n = want;
+  *data = piece->data + cursor->offset;
+  cursor->offset += n;
+  return n;
+}
+
 /** Decrypts the next `length` bytes at `cursor` into `out`, one EVP update per piece they span; 0 on failure. */
 static int decrypt_from(EVP_CIPHER_CTX *ctx, cursor_t *cursor, size_t length, uint8_t *out) {
   while (length > 0) {
-    const bytes_t *piece = &cursor->pieces[cursor->at];
-    size_t n = piece->length - cursor->offset;
-    if (n == 0) {
-      cursor->at++;
-      cursor->offset = 0;
-      continue;
-    }
-    if (n > length) n = length;
+    const uint8_t *in;
+    size_t n = next_span(cursor, length, &in);
     int written = 0;
     // GCM is a stream mode: every update writes exactly its input's length.
-    if (EVP_DecryptUpdate(ctx, out, &written, piece->data + cursor->offset, (int)n) != 1 || (size_t)written != n) return 0;
+    if (EVP_DecryptUpdate(ctx, out, &written, in, (int)n) != 1 || (size_t)written != n) return 0;
     out += n;
     length -= n;
-    cursor->offset += n;
   }
   return 1;
 }
@@ -237,18 +244,11 @@ static int decrypt_from(EVP_CIPHER_CTX *ctx, cursor_t *cursor, size_t length, ui
 /** Copies the next `length` bytes at `cursor` into `to` (a tag that may straddle two pieces). */
 static void copy_from(cursor_t *cursor, size_t length, uint8_t *to) {
   while (length > 0) {
-    const bytes_t *piece = &cursor->pieces[cursor->at];
-    size_t n = piece->length - cursor->offset;
-    if (n == 0) {
-      cursor->at++;
-      cursor->offset = 0;
-      continue;
-    }
-    if (n > length) n = length;
-    memcpy(to, piece->data + cursor->offset, n);
+    const uint8_t *from;
+    size_t n = next_span(cursor, length, &from);
+    memcpy(to, from, n);
     to += n;
     length -= n;
-    cursor->offset += n;
   }
 }
 
