@@ -22,8 +22,10 @@ export async function fill(s3: Parameters<typeof putObject>[0], bucketName: stri
 }
 
 test('add a node - the rebalance moves shards to it once each while reads stay exact and writes go on', { timeout: 180_000 }, async (t) => {
-  // Slow enough that the client reads run while shards move (the move takes ~15 s at 3 blocks/s).
-  const cluster = await startCluster({ nodes: 6, env: { TESSERA_REBALANCE_RATE: '3' } });
+  // Slow enough that the client reads run while shards move and a status poll sees the walk running: the
+  // ~10-15 blocks that move to node7 take 10-15 s at 1 block/s, where one `admin status` can take a few
+  // seconds on a loaded machine (at 3 blocks/s, once moves got faster, a walk of 11 ended between polls).
+  const cluster = await startCluster({ nodes: 6, env: { TESSERA_REBALANCE_RATE: '1' } });
   const s3 = cluster.client();
   let node7: ExtraNode | undefined;
   t.after(async () => {
