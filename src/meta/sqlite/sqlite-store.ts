@@ -208,13 +208,8 @@ export class SqliteMetaStore implements MetaStore {
 
   async get(key: Buffer, options?: GetOptions): Promise<Buffer | null> {
     this.#assertOpen();
-    this.#freshen();
-    return this.#getNow(key, options);
-  }
-
-  /** A get after #freshen, in the same synchronous run. */
-  #getNow(key: Buffer, options?: GetOptions): Buffer | null {
     const name = cacheKeyOf(key);
+    this.#freshen();
     const cached = this.#cache.get(name);
     if (cached) return cached;
     const value = this.#readNow(() => this.#get.get(key))?.v ?? null;
@@ -261,13 +256,10 @@ export class SqliteMetaStore implements MetaStore {
    * decoded record (decodeSharedRecord). Listings scan with scan(), so they never fill the cache.
    */
   async readMany(batch: ReadBatch): Promise<ReadResult> {
-    this.#assertOpen();
-    // One look at data_version for the whole batch, read in one synchronous run: each get and the scans
-    // used to look again (a SQLite statement each) with an await between them, three per PUT (issue 17).
-    this.#freshen();
     const values: (Buffer | null)[] = [];
-    for (const key of batch.gets) values.push(this.#getNow(key));
+    for (const key of batch.gets) values.push(await this.get(key));
     const scans: KvPair[][] = [];
+    if (batch.scans.length > 0) this.#freshen();
     for (const range of batch.scans) {
       // Read and offered in one synchronous run: no commit can begin or end in between.
       scans.push(this.#scanNow(range).map((kv) => {
