@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../util/assert.js';
-import { randomHex } from '../util/random-pool.js';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { driveOpsInFlightMax, driveOpTimeoutMs } from '../constants.js';
 import { DriveIo, type DriveIoOptions } from './drive-io.js';
@@ -113,7 +112,7 @@ export class LocalDrive implements ShardStore {
     const { blockId, shardIndex } = shard;
     checkSignal(options, `Cannot write shard "${shardIndex}" of block "${blockId}"`);
     const finalPath = this.shardPath(blockId, shardIndex);
-    const tmpPath = `${finalPath}.tmp.${randomHex(6)}`;
+    const tmpPath = `${finalPath}.tmp.${randomBytes(6).toString('hex')}`;
     const create = () => ShardWriter.create(this.io, { tmpPath, finalPath, blockId, shardIndex, blockBytes: options.blockBytes });
     // The fan-out directory exists on a drive in service (a few hundred thousand objects use all 65,536), so
     // the file is created first and the directory made only when that fails: two mkdir calls per shard

@@ -1,13 +1,12 @@
 // Block and drive ids: the only strings that ever become parts of shard file paths.
 import { randomBytes } from 'node:crypto';
-import { randomHex } from '../util/random-pool.js';
 import { blockIdChars, driveIdChars, shardsMax } from './limits.js';
 
 const blockIdPattern = new RegExp(`^[0-9a-f]{${blockIdChars}}$`);
 const driveIdPattern = new RegExp(`^[0-9a-f]{${driveIdChars}}$`);
 
 export function newBlockId(): string {
-  return randomHex(blockIdChars / 2);
+  return randomBytes(blockIdChars / 2).toString('hex');
 }
 
 export function newDriveId(): string {

@@ -3,7 +3,7 @@
 // The inverted time keeps its top bit clear, so a version key never starts with 0xff: keys.ts ends a key's
 // range with 0xff and escapes a NUL in a string as 0x00 0xff, and a version key starting with 0xff would
 // fall outside its key's range (and read as an escaped NUL).
-import { randomFill } from '../util/random-pool.js';
+import { randomBytes } from 'node:crypto';
 import type { BlockRef, Redundancy } from '../blocks/types.js';
 import type { ChecksumAlgorithm } from '../util/checksum.js';
 import { versionKeyBytes } from './keys.js';
@@ -242,7 +242,7 @@ export function newVersionKey(nowMs: number, after?: Buffer): Buffer {
   lastTick = tick;
   const buf = Buffer.alloc(versionKeyBytes);
   buf.writeBigUInt64BE(tickMax - tick, 0);
-  randomFill(buf, 8, versionKeyBytes - 8);
+  randomBytes(versionKeyBytes - 8).copy(buf, 8);
   return buf;
 }
 
