@@ -162,3 +162,8 @@ test('ChunkSource - for-await reads every chunk, and an early exit cancels the s
   }
   assert.throws(() => early.take(), /stopped before the end/);
 });
+
+test('IterableSource - takes a sync iterable (an array\'s values) as for await does', async () => {
+  const source = new IterableSource([Buffer.from('ab'), new Uint8Array([0x63]), 'd'].values());
+  assert.equal((await readAll(source)).toString(), 'abcd');
+});

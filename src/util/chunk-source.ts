@@ -188,7 +188,7 @@ export class ReadableSource extends ChunkSource {
  * time. cancel() returns the iterator, which for a Readable destroys it, as for-await's early exit does.
  */
 export class IterableSource extends ChunkSource {
-  readonly #iterable: AsyncIterable<unknown>;
+  readonly #iterable: AsyncIterable<unknown> | Iterable<unknown>;
   #iterator: AsyncIterator<unknown> | undefined;
   #ready: Buffer | undefined;
   #pending: Promise<void> | undefined;
@@ -197,7 +197,7 @@ export class IterableSource extends ChunkSource {
   #failed = false;
   #error: unknown;
 
-  constructor(iterable: AsyncIterable<unknown>) {
+  constructor(iterable: AsyncIterable<unknown> | Iterable<unknown>) {
     super();
     this.#iterable = iterable;
   }
@@ -230,7 +230,7 @@ export class IterableSource extends ChunkSource {
   }
 
   #fetch(): void {
-    const iterator = (this.#iterator ??= this.#iterable[Symbol.asyncIterator]());
+    const iterator = (this.#iterator ??= asyncIteratorOf(this.#iterable));
     const pending = new Promise<void>((resolve, reject) => {
       this.#rejectPending = reject;
       iterator.next().then(
@@ -260,7 +260,20 @@ export class IterableSource extends ChunkSource {
 }
 
 /** `source` itself when it is a ChunkSource, else an IterableSource over it. */
-export function chunkSourceOf(source: AsyncIterable<unknown>): ChunkSource {
+/** The iterable's async iterator; a sync iterable's (an array's values) is taken as `for await` takes it. */
+function asyncIteratorOf(iterable: AsyncIterable<unknown> | Iterable<unknown>): AsyncIterator<unknown> {
+  if (Symbol.asyncIterator in iterable) return iterable[Symbol.asyncIterator]();
+  const sync = iterable[Symbol.iterator]();
+  return {
+    next: async () => {
+      const result = sync.next();
+      return result.done ? result : { done: false, value: await result.value };
+    },
+    return: async () => sync.return?.() ?? { done: true, value: undefined },
+  };
+}
+
+export function chunkSourceOf(source: AsyncIterable<unknown> | Iterable<unknown>): ChunkSource {
   return source instanceof ChunkSource ? source : new IterableSource(source);
 }
 
