@@ -9,7 +9,7 @@ import { streamingHash, threadHashBytesMin, type StreamingHash } from '../util/h
 import { assert } from '../util/assert.js';
 import { openChunkRuns, sealChunks, sealedRangeOf, type ChunkKey, type OpenedRun } from './chunk-cipher.js';
 import { BufferPool } from '../blocks/buffer-pool.js';
-import { chunkSourceOf, IterableSource, PassingSource, readAll, type ChunkSource } from '../util/chunk-source.js';
+import { chunkSourceOf, IterableSource, PassingSource, readAll, readUpTo, type ChunkSource } from '../util/chunk-source.js';
 
 export interface StoredData {
   inline?: Buffer;
@@ -90,23 +90,9 @@ class HeadThenRest extends PassingSource {
  * body when it is not, else a source of the same bytes, those read first included.
  */
 async function inlineOrStream(source: ChunkSource, inlineBytesMax: number): Promise<{ inline: Buffer } | { stream: ChunkSource }> {
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  try {
-    while (headBytes <= inlineBytesMax) {
-      const chunk = source.take();
-      if (chunk === null) return { inline: Buffer.concat(head, headBytes) };
-      if (chunk === undefined) await source.wait();
-      else {
-        head.push(chunk);
-        headBytes += chunk.length;
-      }
-    }
-  } catch (err) {
-    source.cancel(err);
-    throw err;
-  }
-  return { stream: new HeadThenRest(head, source) };
+  const head = await readUpTo(source, inlineBytesMax);
+  if (head.ended) return { inline: Buffer.concat(head.chunks, head.bytes) };
+  return { stream: new HeadThenRest(head.chunks, source) };
 }
 
 /** Stores a body; resolves once it is durable. Nothing is committed to metadata here. */

@@ -347,22 +347,32 @@ export abstract class PassingSource extends ChunkSource {
   }
 }
 
-/** Every chunk of `source`, concatenated (small bodies only: the caller bounds its size). */
-export async function readAll(source: ChunkSource): Promise<Buffer> {
+/**
+ * Chunks of `source` until it ends (`ended`) or they hold more than `bytesMax` bytes (the rest stays in
+ * `source`). A failure cancels the source.
+ */
+export async function readUpTo(source: ChunkSource, bytesMax: number): Promise<{ chunks: Buffer[]; bytes: number; ended: boolean }> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
-    for (;;) {
+    while (bytes <= bytesMax) {
       const chunk = source.take();
-      if (chunk === null) return Buffer.concat(chunks, bytes);
+      if (chunk === null) return { chunks, bytes, ended: true };
       if (chunk === undefined) await source.wait();
       else {
         chunks.push(chunk);
         bytes += chunk.length;
       }
     }
+    return { chunks, bytes, ended: false };
   } catch (err) {
     source.cancel(err);
     throw err;
   }
+}
+
+/** Every chunk of `source`, concatenated (small bodies only: the caller bounds its size). */
+export async function readAll(source: ChunkSource): Promise<Buffer> {
+  const { chunks, bytes } = await readUpTo(source, Number.POSITIVE_INFINITY);
+  return Buffer.concat(chunks, bytes);
 }
