@@ -100,13 +100,15 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
       crc = crc32(frame.data, crc);
       received += frame.data.length;
       if (received > rpcShardBytesMax) throw new RpcRefusal(413, 'ERR_RPC_BAD_REQUEST', `Shard write exceeds ${rpcShardBytesMax} bytes`);
-      batch.push(frame.data);
-      batchBytes += frame.data.length;
-      if (batchBytes >= writeBatchBytes) {
+      // A full batch goes out only once more data follows, so the last one is known to be last: a shard
+      // that fits one batch is then written in one append that says so (the drive may store it at once).
+      if (batchBytes > 0 && batchBytes + frame.data.length > writeBatchBytes) {
         await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
         batch = [];
         batchBytes = 0;
       }
+      batch.push(frame.data);
+      batchBytes += frame.data.length;
     }
     if (!req.complete) throw new StoreError('ERR_ABORTED', `Shard write to "${call.drive.id}" was cut off`);
     if (closing === 'abort') {
@@ -114,10 +116,10 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
       return sendJson(res, { aborted: true });
     }
     if (closing === undefined) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must close with its end frame (CRC and length)');
-    if (batchBytes > 0) await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
     if (closing.bytes !== received || closing.crc !== crc) {
       throw new StoreError('ERR_SHARD_CORRUPT', `Shard write to "${call.drive.id}" was damaged in transit: ${received} bytes with CRC ${hex(crc)}, sent ${closing.bytes} with ${hex(closing.crc)}`);
     }
+    if (batchBytes > 0) await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes), { last: true });
     await writer.commit();
     // A shard rewritten in place (heal) must not be read through a descriptor of the file it replaced.
     ctx.readers.invalidate(call.shard.blockId);
