@@ -22,12 +22,15 @@ if (files.length === 0) {
   console.error('No test files matched');
   process.exit(1);
 }
+// --test-force-exit: a test file whose tests are done ends even if something it started is still open
+// (a test that failed before its cleanup), where the run used to hang until CI's time limit. The servers
+// test/helpers/tessera.ts started are killed as that process exits.
 // The servers the tests start run as one process each unless a test asks for more (`--workers 2`): the
 // default (one worker per core) would double the processes of two test files running at once on a
 // 2-core machine.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { TESSERA_WORKERS: '1', ...process.env } },
 );
 process.exit(result.status ?? 1);

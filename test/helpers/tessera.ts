@@ -78,6 +78,15 @@ export async function waitForLog(logs: () => string, pattern: RegExp, timeoutMs 
   }
 }
 
+/**
+ * Servers still running when the test file's process exits: a test that failed before its cleanup ran
+ * must not leave them behind (the runner's --test-force-exit ends the file's process, not its children).
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startTessera(options: StartOptions = {}): Promise<TesseraProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const accessKeyId = 'TESTACCESSKEY0000001';
@@ -88,6 +97,8 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   let stdout = '';
