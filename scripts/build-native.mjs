@@ -28,6 +28,13 @@ const addons = [
     without: 'shard reads are checked in JavaScript after the read instead (a second pass over the bytes)',
   },
   {
+    name: 'file_sync',
+    headers: [],
+    libs: [],
+    needs: 'gcc',
+    without: 'written shard bytes stay in the page cache after their fsync (costlier writes where the cache grows)',
+  },
+  {
     name: 'md5_lanes',
     headers: [],
     libs: [],

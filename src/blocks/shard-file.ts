@@ -13,6 +13,7 @@ import type { BufferPool } from './buffer-pool.js';
 import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import { nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
+import { nativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -24,6 +25,8 @@ import {
 
 /** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
 export class ShardWriter implements ShardWriteStream {
+  /** The sync that also drops the written pages, or undefined for fs's; tests swap it to reach either path. */
+  static fileSync: FileSyncBinding | undefined = nativeFileSync;
   private position = shardHeaderBytes; // the header is written last, once the length is known
   private shardBytes = 0;
   /**
@@ -132,7 +135,12 @@ export class ShardWriter implements ShardWriteStream {
     const stopped = () => this.closed;
     if (header) await handle.write(header, 0, header.length, 0);
     if (stopped()) throw abortedCommit();
-    await handle.sync();
+    // Synced, then its pages dropped from the page cache where the addon is there: a shard is rarely read
+    // right after it is written, and a growing cache cost more per MiB than the rest of the write (issue 17).
+    // The addon gets the bare fd, so an abort() after a timeout may close it under the call; if the number
+    // is reused meanwhile, another file gets an fsync and a drop advice, neither of which changes its bytes.
+    const sync = ShardWriter.fileSync;
+    await (sync ? sync.syncDropping(handle.fd, false, 0, 0) : handle.sync());
     if (stopped()) throw abortedCommit();
     this.closed = true;
     await handle.close();

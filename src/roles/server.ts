@@ -23,6 +23,7 @@ import type { Worker } from '../workers/worker.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { gcmChunksSummary } from '../util/gcm-chunks.js';
 import { shardReadSummary } from '../blocks/native-shard-read.js';
+import { fileSyncSummary } from '../blocks/native-file-sync.js';
 import { md5Summary } from '../util/hash-thread.js';
 import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, lifecycleRateKeysPerSecDefault, abortUploadsAfterDaysDefault } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
@@ -198,6 +199,8 @@ export async function serveStores(
     log.info('Chunk cipher for encrypted objects', gcmChunksSummary());
     // Whether shard reads are checked in the read's own threadpool call (native) or after it (fs).
     log.info('Shard reads', shardReadSummary());
+    // Whether a committed shard's pages leave the page cache (native) or stay (fs).
+    log.info('Shard writes', fileSyncSummary());
     // And the uploads' MD5: many at once in SIMD lanes, or node:crypto one at a time.
     log.info('MD5 for ETags', md5Summary());
     objects.kms = keyService.service;
