@@ -430,6 +430,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.closed = true;
     this.listeners.clear();
     this.readerCache.close();
+    await this.targets.closeTargets?.();
   }
 
   /**

@@ -148,4 +148,6 @@ export interface ShardTargets {
    * refill them; returns their ids.
    */
   revive(): Promise<string[]>;
+  /** Lets go of what the targets hold open (local drives: their pack index and open pack); the block store's close calls it. */
+  closeTargets?(): Promise<void>;
 }
