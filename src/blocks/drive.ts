@@ -118,7 +118,10 @@ export class LocalDrive implements ShardStore {
     checkSignal(options, `Cannot probe drive "${this.id}"`);
     return this.io.probe(async () => {
       const state = await this.state();
-      if (state !== 'ok') return { state };
+      if (state !== 'ok') {
+        await this.packs.detach(); // a missing drive keeps nothing under its directory open
+        return { state };
+      }
       const fs = await statfs(this.root).catch(() => undefined);
       return fs ? { state, totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize } : { state };
     });

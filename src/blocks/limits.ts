@@ -46,5 +46,3 @@ export const packStepIntervalMs = 500;
 export const packCompactBytesPerStep = 8 * MiB;
 /** Dead packs retired per step at most. */
 export const packRetiresPerStep = 16;
-/** An unused pack read descriptor is closed after this long (a pack deleted by another process frees its space then). */
-export const packReadIdleMs = 30_000;

@@ -58,8 +58,12 @@ export class PackIndex {
   private readonly db: Database.Database;
   private readonly statements;
 
-  constructor(readonly path: string) {
-    this.db = new Database(path);
+  /** `create`: make index.db when absent (a drive's first open); a reopen after the drive went away must find it. */
+  constructor(
+    readonly path: string,
+    options: { create: boolean } = { create: true },
+  ) {
+    this.db = new Database(path, { fileMustExist: !options.create });
     this.db.pragma(`busy_timeout = ${packIndexBusyTimeoutMs}`);
     this.db.pragma('journal_mode = WAL');
     // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through

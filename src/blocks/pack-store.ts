@@ -3,7 +3,8 @@
 // read through shared descriptors, and compacted in bounded background steps. It never names a file from
 // user input, and never lets an index row become durable before the bytes it points at.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../util/assert.js';
 import { StoreError } from '../util/errors.js';
@@ -11,7 +12,6 @@ import type { DriveIo } from './drive-io.js';
 import {
   packBytesTarget,
   packCompactBytesPerStep,
-  packReadIdleMs,
   packRecordAlignBytes,
   packRetiresPerStep,
   packStaleMs,
@@ -54,13 +54,10 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-/** A shared read descriptor of one pack, counted by its readers. */
+/** A read descriptor of one pack, shared by the readers that have it open at once, closed when the last one goes. */
 interface ReadHandle {
   opening: Promise<FileHandle>;
   users: number;
-  idleSinceMs: number;
-  /** The pack is gone from the index (we deleted it): close as soon as unused. */
-  retired: boolean;
 }
 
 export interface PackStoreOptions {
@@ -73,7 +70,9 @@ export class PackStore {
   /** Whose packs these are: each drive instance appends only to packs it created, even beside other processes. */
   readonly owner = randomBytes(8).toString('hex');
   readonly dir: string;
-  private readonly index: PackIndex;
+  /** undefined while detached: the drive was found missing, so nothing under it is held open (see detach()). */
+  private indexValue: PackIndex | undefined;
+  private readonly indexPath: string;
   private readonly bytesTarget: number;
   private readonly nowMs: () => number;
   private current: OpenPack | undefined;
@@ -89,17 +88,21 @@ export class PackStore {
   private compacting: { pack: number; fromOffset: number } | undefined;
   private closed = false;
   private indexClosed = false;
+  private detaching = false;
 
   private constructor(
     private readonly io: DriveIo,
     dir: string,
+    /** packs/ as opened: a group fails once the path names another directory (the drive was moved, wiped or unmounted). */
+    private readonly dirIdentity: { dev: number; ino: number },
     options: PackStoreOptions,
   ) {
     this.dir = dir;
-    this.index = new PackIndex(join(dir, 'index.db'));
+    this.indexPath = join(dir, 'index.db');
+    this.indexValue = new PackIndex(this.indexPath);
     this.bytesTarget = options.bytesTarget ?? bytesTargetFromEnv();
     this.nowMs = options.nowMs ?? Date.now;
-    watchPackIndex(this.index.path);
+    watchPackIndex(this.indexPath);
     this.timer = setInterval(() => this.maintain(), packStepIntervalMs);
     this.timer.unref();
   }
@@ -115,7 +118,8 @@ export class PackStore {
       },
     );
     if (created) await fsyncDir(root, io);
-    return new PackStore(io, dir, options);
+    const { dev, ino } = await io.run(() => stat(dir));
+    return new PackStore(io, dir, { dev, ino }, options);
   }
 
   packPath(pack: number): string {
@@ -195,9 +199,59 @@ export class PackStore {
         await this.io.cleanup(async () => (await read.opening).close());
       }
     }
-    unwatchPackIndex(this.index.path);
     this.indexClosed = true;
-    this.index.close();
+    this.closeIndex();
+  }
+
+  /**
+   * The index, reopened after a detach once the drive's directory is back (the same one: a new directory is a
+   * new drive, opened by the drive set as such). Throws ERR_SHARD_MISSING while it is not.
+   */
+  private get index(): PackIndex {
+    if (this.indexValue) return this.indexValue;
+    let now: { dev: number; ino: number } | undefined;
+    try {
+      now = statSync(this.dir);
+    } catch {
+      now = undefined;
+    }
+    if (!now || now.dev !== this.dirIdentity.dev || now.ino !== this.dirIdentity.ino) {
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot use the packs of "${this.dir}": the drive is missing`);
+    }
+    try {
+      this.indexValue = new PackIndex(this.indexPath, { create: false });
+    } catch (err) {
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot open the pack index "${this.indexPath}"`, { cause: err });
+    }
+    watchPackIndex(this.indexPath);
+    return this.indexValue;
+  }
+
+  private closeIndex(): void {
+    if (!this.indexValue) return;
+    unwatchPackIndex(this.indexPath);
+    this.indexValue.close();
+    this.indexValue = undefined;
+  }
+
+  /**
+   * Lets go of everything held under the drive's directory (index, WAL, open pack, idle read descriptors):
+   * the drive was found missing, and a missing drive keeps none of its files open. The next call that needs
+   * the index reopens it if the same directory is back; the open pack stays 'open' in its index until its
+   * owner comes back or another process seals it as stale.
+   */
+  async detach(): Promise<void> {
+    if (this.closed || !this.indexValue) return;
+    const pack = this.current;
+    if (pack) {
+      pack.lost = true;
+      this.retire(pack);
+    }
+    const wal = this.wal;
+    this.wal = undefined;
+    if (wal) await this.io.cleanup(() => wal.close());
+    if (!this.grouping && this.waiting.length === 0) this.closeIndex();
+    else this.detaching = true; // after the group in flight, which fails its commits (the drive is gone)
   }
 
   private checkOpen(): void {
@@ -284,6 +338,10 @@ export class PackStore {
   /** One group at a time per drive instance; a group takes every record handed in since the last one started. */
   private runGroups(): void {
     if (this.grouping || this.waiting.length === 0) {
+      if (!this.grouping && this.detaching) {
+        this.detaching = false;
+        this.closeIndex();
+      }
       if (!this.grouping) this.groupsIdle?.();
       return;
     }
@@ -300,7 +358,8 @@ export class PackStore {
     try {
       const packs = new Set(group.map((w) => w.ticket.pack));
       // The bytes first: a row must never be durable before the record it points at.
-      await Promise.all([...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id)), undefined, 2)));
+      const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id)), undefined, 2));
+      await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
       const ends = new Map<number, number>();
       for (const { ticket } of group) {
         const { pack, offset, bytes } = ticket.change.row;
@@ -338,6 +397,19 @@ export class PackStore {
     }
   }
 
+  /**
+   * The descriptors of a drive whose directory was renamed, deleted or mounted over still write happily: a
+   * file-per-shard write fails at its open instead. One stat per group keeps that outcome.
+   */
+  private async checkDirectory(): Promise<void> {
+    const now = await stat(this.dir).catch((err: unknown) => {
+      throw ioError(err, `Cannot commit to "${this.dir}"`);
+    });
+    if (now.dev !== this.dirIdentity.dev || now.ino !== this.dirIdentity.ino) {
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${this.dir}": it is another directory than the drive opened`);
+    }
+  }
+
   /** fdatasync of index.db-wal through DriveIo: what makes the group's transaction durable (synchronous=NORMAL). */
   private async syncWal(): Promise<void> {
     const path = `${this.index.path}-wal`;
@@ -367,7 +439,7 @@ export class PackStore {
         () => open(path, 'r'),
         (late) => void this.io.cleanup(() => late.close()),
       );
-      read = { opening, users: 0, idleSinceMs: 0, retired: false };
+      read = { opening, users: 0 };
       this.readHandles.set(pack, read);
       opening.catch(() => {
         if (this.readHandles.get(pack) === read) this.readHandles.delete(pack);
@@ -386,8 +458,10 @@ export class PackStore {
     const read = this.readHandles.get(pack);
     if (!read) return;
     read.users--;
-    read.idleSinceMs = this.nowMs();
-    if (read.users === 0 && (read.retired || this.closed)) {
+    // Closed as soon as unused, like a shard file: a later read opens the pack afresh, so a drive moved or
+    // removed meanwhile fails that read rather than being read through an old descriptor. Hot shards keep
+    // theirs through the block store's reader cache.
+    if (read.users === 0) {
       this.readHandles.delete(pack);
       await (await read.opening).close();
     }
@@ -414,7 +488,6 @@ export class PackStore {
       if (this.closed) return;
       await this.dropPack(dead);
     }
-    this.closeIdleReads(nowMs);
     await this.compactStep();
   }
 
@@ -426,19 +499,9 @@ export class PackStore {
   /** Deletes a pack no row points at: its row first, then its file (a crash between leaves a file no row names, harmless). */
   private async dropPack(pack: number): Promise<void> {
     if (!this.index.dropPack(pack)) return;
-    const read = this.readHandles.get(pack);
-    if (read) read.retired = true;
     await this.io.run(() => unlink(this.packPath(pack))).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-  }
-
-  private closeIdleReads(nowMs: number): void {
-    for (const [pack, read] of this.readHandles) {
-      if (read.users > 0 || nowMs - read.idleSinceMs < packReadIdleMs) continue;
-      this.readHandles.delete(pack);
-      void this.io.cleanup(async () => (await read.opening).close());
-    }
   }
 
   /**
