@@ -469,7 +469,8 @@ export class PackStore {
 
   /** One maintenance step at a time, on the timer; errors wait for the next step (a missing drive, a busy index). */
   private maintain(): void {
-    if (this.step || this.closed) return;
+    // A suspect drive may hang: its index (synchronous SQLite on this thread) is left alone until a probe clears it.
+    if (this.step || this.closed || this.io.suspect) return;
     this.step = this.maintenanceStep()
       .catch(() => undefined)
       .finally(() => (this.step = undefined));
