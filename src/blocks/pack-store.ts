@@ -19,6 +19,8 @@ import {
 } from './limits.js';
 import { unwatchPackIndex, watchPackIndex } from './pack-checkpoint.js';
 import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
+import { GroupQueue, type Joined } from './pack-group.js';
+import { PackReads } from './pack-reads.js';
 import { dropBytes, fsyncDir, ioError, ShardReader, shardRecordPieces, type ShardExpect } from './shard-file.js';
 import type { ShardName } from './shard-store.js';
 
@@ -48,18 +50,6 @@ export interface PackTicket {
   settled: boolean;
 }
 
-interface Waiting {
-  ticket: PackTicket;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** A read descriptor of one pack, shared by the readers that have it open at once, closed when the last one goes. */
-interface ReadHandle {
-  opening: Promise<FileHandle>;
-  users: number;
-}
-
 export interface PackStoreOptions {
   /** Seal an open pack at this many bytes (default packBytesTarget, or TESSERA_PACK_BYTES_TARGET). */
   bytesTarget?: number;
@@ -77,11 +67,9 @@ export class PackStore {
   private readonly nowMs: () => number;
   private current: OpenPack | undefined;
   private starting: Promise<OpenPack> | undefined;
-  private readonly waiting: Waiting[] = [];
-  private grouping = false;
-  private groupsIdle: (() => void) | undefined;
+  private readonly groups: GroupQueue<PackTicket>;
   private wal: FileHandle | undefined;
-  private readonly readHandles = new Map<number, ReadHandle>();
+  private readonly reads: PackReads;
   private timer: NodeJS.Timeout | undefined;
   private step: Promise<void> | undefined;
   /** The compaction in progress: the pack and the offset its next record copy starts from. */
@@ -100,6 +88,15 @@ export class PackStore {
     this.dir = dir;
     this.indexPath = join(dir, 'index.db');
     this.indexValue = new PackIndex(this.indexPath);
+    this.reads = new PackReads(io, (pack) => this.packPath(pack));
+    this.groups = new GroupQueue<PackTicket>(
+      (group) => this.commitGroup(group),
+      () => {
+        if (!this.detaching) return;
+        this.detaching = false;
+        this.closeIndex();
+      },
+    );
     this.bytesTarget = options.bytesTarget ?? bytesTargetFromEnv();
     this.nowMs = options.nowMs ?? Date.now;
     watchPackIndex(this.indexPath);
@@ -159,10 +156,7 @@ export class PackStore {
   /** Makes the record durable and visible, in the drive's next group; rejects when the group fails. */
   commit(ticket: PackTicket): Promise<void> {
     assert(!ticket.settled, 'Pack record committed after it settled');
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ticket, resolve, reject });
-      this.runGroups();
-    });
+    return this.groups.join(ticket);
   }
 
   /** Gives up an uncommitted record: its bytes stay as unreferenced space, reclaimed by compaction. */
@@ -174,12 +168,12 @@ export class PackStore {
   async openRow(row: PackRow, expect: ShardExpect): Promise<ShardReader | undefined> {
     let handle: FileHandle;
     try {
-      handle = await this.acquire(row.pack);
+      handle = await this.reads.acquire(row.pack);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw ioError(err, `Cannot open pack "${this.packPath(row.pack)}"`);
     }
-    const source = { handle, base: row.offset, release: async () => this.release(row.pack) };
+    const source = { handle, base: row.offset, release: () => this.reads.release(row.pack) };
     const where = `${this.packPath(row.pack)}@${row.offset}`;
     return ShardReader.openRecord(this.io, source, where, expect, row.bytes);
   }
@@ -190,15 +184,9 @@ export class PackStore {
     this.closed = true;
     clearInterval(this.timer);
     await this.step;
-    await this.groupsDone();
+    await this.groups.idle();
     if (this.current) this.retire(this.current);
     if (this.wal) await this.io.cleanup(() => this.wal!.close());
-    for (const [pack, read] of this.readHandles) {
-      if (read.users === 0) {
-        this.readHandles.delete(pack);
-        await this.io.cleanup(async () => (await read.opening).close());
-      }
-    }
     this.indexClosed = true;
     this.closeIndex();
   }
@@ -250,7 +238,7 @@ export class PackStore {
     const wal = this.wal;
     this.wal = undefined;
     if (wal) await this.io.cleanup(() => wal.close());
-    if (!this.grouping && this.waiting.length === 0) this.closeIndex();
+    if (!this.groups.busy) this.closeIndex();
     else this.detaching = true; // after the group in flight, which fails its commits (the drive is gone)
   }
 
@@ -335,39 +323,22 @@ export class PackStore {
     this.sealIfIdle(ticket.pack);
   }
 
-  /** One group at a time per drive instance; a group takes every record handed in since the last one started. */
-  private runGroups(): void {
-    if (this.grouping || this.waiting.length === 0) {
-      if (!this.grouping && this.detaching) {
-        this.detaching = false;
-        this.closeIndex();
-      }
-      if (!this.grouping) this.groupsIdle?.();
-      return;
-    }
-    this.grouping = true;
-    const group = this.waiting.splice(0);
-    void this.commitGroup(group).finally(() => {
-      this.grouping = false;
-      this.runGroups();
-    });
-  }
-
-  private async commitGroup(group: Waiting[]): Promise<void> {
+  /** The group's bytes made durable, then its rows in one transaction, then the WAL made durable; only then is any of it acknowledged. */
+  private async commitGroup(group: Joined<PackTicket>[]): Promise<void> {
     let applied = false;
     try {
-      const packs = new Set(group.map((w) => w.ticket.pack));
+      const packs = new Set(group.map((w) => w.item.pack));
       // The bytes first: a row must never be durable before the record it points at.
       const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id)), undefined, 2));
       await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
       const ends = new Map<number, number>();
-      for (const { ticket } of group) {
-        const { pack, offset, bytes } = ticket.change.row;
+      for (const { item } of group) {
+        const { pack, offset, bytes } = item.change.row;
         ends.set(pack, Math.max(ends.get(pack) ?? 0, offset + bytes));
       }
       this.checkOpen();
       this.index.applyGroup(
-        group.map((w) => w.ticket.change),
+        group.map((w) => w.item.change),
         ends,
         this.nowMs(),
       );
@@ -381,16 +352,16 @@ export class PackStore {
       const failure = String((err as { code?: unknown }).code).startsWith('SQLITE_') || !(err instanceof Error) ? indexError(err, this.dir) : err;
       for (const waiting of group) waiting.reject(failure);
     } finally {
-      for (const { ticket } of group) this.settle(ticket);
+      for (const { item } of group) this.settle(item);
     }
   }
 
-  private unapply(group: Waiting[]): void {
+  private unapply(group: Joined<PackTicket>[]): void {
     try {
-      for (const { ticket } of group) {
-        const row = ticket.change.row;
+      for (const { item } of group) {
+        const row = item.change.row;
         const now = this.index.lookup(row);
-        if (ticket.change.kind === 'insert' && now && now.pack === row.pack && now.offset === row.offset) this.index.remove(row.blockId, row.shardIndex);
+        if (item.change.kind === 'insert' && now && now.pack === row.pack && now.offset === row.offset) this.index.remove(row.blockId, row.shardIndex);
       }
     } catch {
       // The index itself failed: nothing more to take back here.
@@ -419,52 +390,6 @@ export class PackStore {
     );
     const wal = this.wal;
     await this.io.run(() => syncIfLinked(wal, path), undefined, 2);
-  }
-
-  private groupsDone(): Promise<void> {
-    if (!this.grouping && this.waiting.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.groupsIdle = () => {
-        this.groupsIdle = undefined;
-        resolve();
-      };
-    });
-  }
-
-  private async acquire(pack: number): Promise<FileHandle> {
-    let read = this.readHandles.get(pack);
-    if (!read) {
-      const path = this.packPath(pack);
-      const opening = this.io.run(
-        () => open(path, 'r'),
-        (late) => void this.io.cleanup(() => late.close()),
-      );
-      read = { opening, users: 0 };
-      this.readHandles.set(pack, read);
-      opening.catch(() => {
-        if (this.readHandles.get(pack) === read) this.readHandles.delete(pack);
-      });
-    }
-    read.users++;
-    try {
-      return await read.opening;
-    } catch (err) {
-      read.users--;
-      throw err;
-    }
-  }
-
-  private async release(pack: number): Promise<void> {
-    const read = this.readHandles.get(pack);
-    if (!read) return;
-    read.users--;
-    // Closed as soon as unused, like a shard file: a later read opens the pack afresh, so a drive moved or
-    // removed meanwhile fails that read rather than being read through an old descriptor. Hot shards keep
-    // theirs through the block store's reader cache.
-    if (read.users === 0) {
-      this.readHandles.delete(pack);
-      await (await read.opening).close();
-    }
   }
 
   /** One maintenance step at a time, on the timer; errors wait for the next step (a missing drive, a busy index). */
@@ -538,12 +463,12 @@ export class PackStore {
   /** The record's raw bytes, as they are (a corrupt one stays corrupt for reads and scrub to find), into our open pack. */
   private async copyRecord(row: PackRow): Promise<void> {
     const raw = Buffer.allocUnsafe(row.bytes);
-    const handle = await this.acquire(row.pack);
+    const handle = await this.reads.acquire(row.pack);
     try {
       const { bytesRead } = await this.io.run(() => handle.read(raw, 0, row.bytes, row.offset));
       assert(bytesRead === row.bytes, `Pack record of shard "${row.shardIndex}" of block "${row.blockId}" is truncated`);
     } finally {
-      await this.release(row.pack);
+      await this.reads.release(row.pack);
     }
     const from: PackPlace = { pack: row.pack, offset: row.offset, bytes: row.bytes };
     const ticket = await this.writeRecord([raw], row.bytes, (place) => ({ kind: 'move', row: { ...row, ...place }, from }));
