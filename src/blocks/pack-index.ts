@@ -132,21 +132,21 @@ export class PackIndex {
 
   /** A new open pack owned by `owner`; its id is never reused (AUTOINCREMENT), so a cached descriptor cannot name another pack. */
   createPack(owner: string, nowMs: number): number {
-    return Number(this.statements.create.run(owner, nowMs).lastInsertRowid);
+    return Number(this.write(() => this.statements.create.run(owner, nowMs)).lastInsertRowid);
   }
 
   /** False when the pack is no longer this owner's (sealed by another process as stale). */
   touch(pack: number, owner: string, nowMs: number): boolean {
-    return this.statements.touch.run(nowMs, pack, owner).changes === 1;
+    return this.write(() => this.statements.touch.run(nowMs, pack, owner)).changes === 1;
   }
 
   seal(pack: number, owner: string, endOffset: number, nowMs: number): void {
-    this.statements.seal.run(endOffset, nowMs, pack, owner);
+    this.write(() => this.statements.seal.run(endOffset, nowMs, pack, owner));
   }
 
   /** Seals open packs untouched since `beforeMs` (their owner died) and frees claims as old; returns how many. */
   sealStale(nowMs: number, beforeMs: number): number {
-    return this.statements.sealStale.run(nowMs, beforeMs).changes + this.statements.releaseStale.run(nowMs, beforeMs).changes;
+    return this.write(() => this.statements.sealStale.run(nowMs, beforeMs).changes + this.statements.releaseStale.run(nowMs, beforeMs).changes);
   }
 
   /**
@@ -155,7 +155,7 @@ export class PackIndex {
    */
   applyGroup(changes: readonly RowChange[], ends: ReadonlyMap<number, number>, nowMs: number): void {
     const s = this.statements;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const change of changes) {
         const { row } = change;
         if (change.kind === 'insert') {
@@ -172,17 +172,17 @@ export class PackIndex {
         }
       }
       for (const [pack, end] of ends) s.growEnd.run(end, nowMs, pack);
-    })();
+    });
   }
 
   /** Deletes the rows of one shard (`shardIndex`) or of a whole block; returns how many went. */
   remove(blockId: string, shardIndex?: number): number {
     const s = this.statements;
-    return this.db.transaction(() => {
+    return this.write(() => {
       const gone = shardIndex === undefined ? s.removeBlock.all(blockId) : s.remove.all(blockId, shardIndex);
       for (const row of gone as { pack: number; bytes: number }[]) s.addLive.run(-row.bytes, row.pack);
       return gone.length;
-    })();
+    });
   }
 
   /** Sealed packs no row points at, at most `limit`. */
@@ -192,7 +192,7 @@ export class PackIndex {
 
   /** Removes the pack's row if still no shard row points at it; the caller unlinks the file after. */
   dropPack(pack: number): boolean {
-    return this.statements.dropPack.run(pack, pack).changes === 1;
+    return this.write(() => this.statements.dropPack.run(pack, pack)).changes === 1;
   }
 
   /** The pack this owner is compacting, else one it just claimed (sealed, less than half live), else undefined. */
@@ -201,7 +201,16 @@ export class PackIndex {
     if (mine) return mine.id;
     const sparse = this.statements.sparse.get();
     if (!sparse) return undefined;
-    return this.statements.claim.run(owner, nowMs, sparse.id).changes === 1 ? sparse.id : undefined;
+    return this.write(() => this.statements.claim.run(owner, nowMs, sparse.id)).changes === 1 ? sparse.id : undefined;
+  }
+
+  /**
+   * Every write runs in BEGIN IMMEDIATE: it takes the write lock first, waiting under busy_timeout for the
+   * other processes of the drive. A deferred transaction that reads first and then writes fails at once with
+   * SQLITE_BUSY (SQLITE_BUSY_SNAPSHOT) when another process committed meanwhile: no busy handler is called.
+   */
+  private write<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
   }
 
   /** Rows of `pack` at or after `fromOffset`, by offset, at most `limit`. */
