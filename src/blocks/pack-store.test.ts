@@ -2,13 +2,15 @@
 // the inventory union, delete and compaction, and TESSERA_PACKS=off.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
+import { DriveIo } from './drive-io.js';
 import { LocalDrive } from './drive.js';
 import { newBlockId } from './ids.js';
-import { shardBlockBytes } from './limits.js';
+import { packStaleMs, shardBlockBytes } from './limits.js';
+import { PackStore } from './pack-store.js';
 import { shardFileBytes } from './shard-format.js';
 import { flipByte, tempDrives } from './test-helpers.js';
 
@@ -207,6 +209,45 @@ describe('LocalDrive packs', () => {
     opened.push(reopened);
     for (let i = 0; i < 3; i++) await reopened.packs.maintenanceStep();
     assert.deepEqual(await packFiles(drive.root), []);
+  });
+
+  test('pack - a drive whose directory was moved away fails the commit ERR_SHARD_MISSING and acknowledges nothing', async () => {
+    const drive = await freshDrive();
+    await putWhole(drive, newBlockId(), 0, randomBytes(1000)); // the open pack exists, its descriptor too
+    const id = newBlockId();
+    const writer = await drive.createShard({ blockId: id, shardIndex: 0 }, { blockBytes: shardBlockBytes });
+    await writer.append(randomBytes(5000), { last: true }); // written through the open descriptor
+    await rename(drive.root, `${drive.root}.away`);
+    try {
+      await assert.rejects(writer.commit(), (err) => isStoreError(err, 'ERR_SHARD_MISSING'));
+      await writer.abort();
+    } finally {
+      await rename(`${drive.root}.away`, drive.root);
+    }
+    assert.equal(drive.packs.lookup({ blockId: id, shardIndex: 0 }), undefined, 'no row for a commit that failed');
+  });
+
+  test('pack - an open pack its owner stopped touching is sealed by another instance, and the owner then starts a new one', async () => {
+    const owner = await freshDrive();
+    const io = new DriveIo(owner.root, { timeoutMs: 5000, inFlightMax: 4 });
+    const later = await PackStore.open(io, owner.root, { nowMs: () => Date.now() + packStaleMs + 60_000 });
+    try {
+      const first = { id: newBlockId(), data: randomBytes(3000) };
+      await putWhole(owner, first.id, 0, first.data);
+      const before = owner.packs.lookup({ blockId: first.id, shardIndex: 0 })!.pack;
+      await later.maintenanceStep(); // seals the "crashed" owner's pack
+      // The owner notices at its next touch (every 30 s; here its clock jumps past that) and appends elsewhere.
+      const ownerPacks = owner.packs as unknown as { nowMs: () => number };
+      ownerPacks.nowMs = () => Date.now() + 60_000;
+      await owner.packs.maintenanceStep();
+      const second = { id: newBlockId(), data: randomBytes(3000) };
+      await putWhole(owner, second.id, 0, second.data);
+      assert.notEqual(owner.packs.lookup({ blockId: second.id, shardIndex: 0 })!.pack, before);
+      assert.deepEqual(await readAll(owner, first.id, 0, first.data.length), first.data);
+      assert.deepEqual(await readAll(owner, second.id, 0, second.data.length), second.data);
+    } finally {
+      await later.close();
+    }
   });
 
   test('pack - TESSERA_PACKS=off writes files, and packed shards still read', async () => {
