@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../util/assert.js';
-import { StoreError } from '../util/errors.js';
+import { isStoreError, StoreError } from '../util/errors.js';
 import type { DriveIo } from './drive-io.js';
 import {
   packBytesTarget,
@@ -125,24 +125,37 @@ export class PackStore {
   }
 
   lookup(shard: ShardName): PackRow | undefined {
-    this.checkOpen();
-    return this.index.lookup(shard);
+    return this.readIndex((index) => index.lookup(shard), undefined);
   }
 
   rowsWithPrefix(prefix: string): PackRow[] {
-    this.checkOpen();
-    return this.index.rowsWithPrefix(prefix);
+    return this.readIndex((index) => index.rowsWithPrefix(prefix), []);
   }
 
   hasPrefix(prefix: string): boolean {
-    this.checkOpen();
-    return this.index.hasPrefix(prefix);
+    return this.readIndex((index) => index.hasPrefix(prefix), false);
   }
 
   /** Deletes the rows of a shard or a block; unfsynced on purpose (a lost delete brings back an orphan the sweep removes). */
   remove(blockId: string, shardIndex?: number): number {
+    return this.readIndex((index) => index.remove(blockId, shardIndex), 0);
+  }
+
+  /**
+   * The index's answer, or `none` while the drive is detached and its directory not back: a missing drive
+   * holds no packed shards, as its missing shards/ directory holds no files (reads then fail as missing,
+   * deletes succeed as an unlink of an absent file does). Writes, which must fail, use the index directly.
+   */
+  private readIndex<T>(use: (index: PackIndex) => T, none: T): T {
     this.checkOpen();
-    return this.index.remove(blockId, shardIndex);
+    let index: PackIndex;
+    try {
+      index = this.index;
+    } catch (err) {
+      if (isStoreError(err, 'ERR_SHARD_MISSING')) return none;
+      throw err;
+    }
+    return use(index);
   }
 
   /** Writes a whole shard as one record of the open pack. It is not visible, nor durable, before commit(). */
