@@ -77,6 +77,7 @@ export class PackStore {
   private closed = false;
   private indexClosed = false;
   private detaching = false;
+  private staleCheckedMs = 0;
 
   private constructor(
     private readonly io: DriveIo,
@@ -422,7 +423,11 @@ export class PackStore {
       pack.lost = true; // sealed by another process as stale: it may be compacted, so append no more
       this.retire(pack);
     }
-    this.index.sealStale(nowMs, nowMs - packStaleMs);
+    // A write transaction even when nothing is stale: every packTouchEveryMs is often enough against packStaleMs.
+    if (nowMs - this.staleCheckedMs >= packTouchEveryMs) {
+      this.staleCheckedMs = nowMs;
+      this.index.sealStale(nowMs, nowMs - packStaleMs);
+    }
     for (const dead of this.index.deadPacks(packRetiresPerStep)) {
       if (this.closed) return;
       await this.dropPack(dead);
