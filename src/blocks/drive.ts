@@ -137,11 +137,11 @@ export class LocalDrive implements ShardStore {
    * A writer that decides at its first append: a whole shard of at most packShardBytesMax handed over in one
    * append (`last`) becomes a pack record, anything else a file as before. So no file is created up front.
    */
-  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream> {
+  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number; fresh?: boolean }): Promise<ShardWriteStream> {
     const { blockId, shardIndex } = shard;
     checkSignal(options, `Cannot write shard "${shardIndex}" of block "${blockId}"`);
     this.shardPath(blockId, shardIndex); // checks the name now, as the file writer did
-    return new DriveShardWriter(this, shard, options.blockBytes);
+    return new DriveShardWriter(this, shard, options.blockBytes, options.fresh === true);
   }
 
   /** Whether a first append of `bytes` with `last` goes to a pack. */
@@ -343,6 +343,8 @@ class DriveShardWriter implements ShardWriteStream {
     private readonly drive: LocalDrive,
     private readonly shard: ShardName,
     private readonly blockBytes: number,
+    /** A new block's shard (ShardStore.createShard): no older file or row of it to replace, so none is looked for. */
+    private readonly fresh: boolean,
   ) {}
 
   async append(data: Buffer, options?: ShardCallOptions & { last?: boolean }): Promise<void> {
@@ -361,13 +363,13 @@ class DriveShardWriter implements ShardWriteStream {
   async commit(): Promise<void> {
     if (this.packed) {
       await this.drive.packs.commit(this.packed);
-      this.drive.dropShadowedFile(this.shard);
+      if (!this.fresh) this.drive.dropShadowedFile(this.shard);
       return;
     }
     this.file ??= await this.drive.createShardFile(this.shard, this.blockBytes); // an empty shard
     await this.file.commit();
     // The file is the shard now: an older pack row would shadow it on reads.
-    if (this.drive.packs.lookup(this.shard)) this.drive.packs.remove(this.shard.blockId, this.shard.shardIndex);
+    if (!this.fresh && this.drive.packs.lookup(this.shard)) this.drive.packs.remove(this.shard.blockId, this.shard.shardIndex);
   }
 
   async abort(): Promise<void> {

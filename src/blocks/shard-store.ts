@@ -94,8 +94,12 @@ export interface ShardStore {
    * rather than wait on it; its calls (but probe) fail at once with ERR_SHARD_MISSING.
    */
   readonly suspect: boolean;
-  /** Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. */
-  createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream>;
+  /**
+   * Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. `fresh`: the block writer's
+   * first write of a new block (ids are never reused), so no older copy of the shard can be on the target
+   * and a store need not look for one to replace; heal and moves leave it unset.
+   */
+  createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number; fresh?: boolean }): Promise<ShardWriteStream>;
   /**
    * Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails
    * ERR_SHARD_CORRUPT (ERR_SHARD_MISSING when absent). A remote store defers that check to the first read
