@@ -114,8 +114,7 @@ async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallCo
       return sendJson(res, { aborted: true });
     }
     if (closing === undefined) throw new RpcRefusal(400, 'ERR_RPC_BAD_REQUEST', 'A shard write must close with its end frame (CRC and length)');
-    // `last`: nothing follows, so a whole small shard (one batch) becomes a pack record on the drive (issue 17).
-    if (batchBytes > 0) await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes), { last: true });
+    if (batchBytes > 0) await writer.append(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
     if (closing.bytes !== received || closing.crc !== crc) {
       throw new StoreError('ERR_SHARD_CORRUPT', `Shard write to "${call.drive.id}" was damaged in transit: ${received} bytes with CRC ${hex(crc)}, sent ${closing.bytes} with ${hex(closing.crc)}`);
     }
