@@ -2,18 +2,17 @@
 // moved under epoch 2 of six, over real temp drives and layouts computed as the server computes them.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { access, copyFile, mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { computeLayout, emptyLayout, type Layout } from '../cluster/index.js';
 import { LocalBlockStore } from './block-store.js';
 import { openDriveSet, type LocalDriveSet } from './drive-set.js';
 import { nextLocalLayout } from './local-layout.js';
-import { collect, piecesOf, shardFile, tempDrives } from './test-helpers.js';
+import { collect, copyShard, hasShard, packedShardCount, piecesOf, removeShard, tempDrives } from './test-helpers.js';
 import type { BlockRef, ShardDamage } from './types.js';
 
 const MiB = 1024 * 1024;
-const exists = (path: string) => access(path).then(() => true, () => false);
 
 describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
   let drives: Awaited<ReturnType<typeof tempDrives>>;
@@ -74,10 +73,8 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     const old = before4.targetsOf(ref);
     const now = after6.targetsOf(ref);
     const i = now.findIndex((t, j) => t !== old[j]);
-    const moved = shardFile(pathOf(now[i]!), ref.id, i);
-    await mkdir(dirname(moved), { recursive: true });
-    await copyFile(shardFile(pathOf(old[i]!), ref.id, i), moved);
-    await rm(shardFile(pathOf(old[i]!), ref.id, i));
+    await copyShard(pathOf(old[i]!), pathOf(now[i]!), ref.id, i);
+    await removeShard(pathOf(old[i]!), ref.id, i);
     assert.deepEqual(await collect(after6.read(ref, { start: 0, end: data.length })), data);
     assert.deepEqual(await collect(after6.read(ref, { start: MiB - 3, end: 2 * MiB })), data.subarray(MiB - 3, 2 * MiB));
     assert.ok((await after6.scrub(ref)).every((c) => c.state === 'ok'));
@@ -94,8 +91,8 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     assert.equal(result.shardsMoved, moving.length);
     assert.equal(result.shardsFailed, 0);
     for (const i of moving) {
-      assert.ok(await exists(shardFile(pathOf(now[i]!), ref.id, i)), `shard ${i} at its new target`);
-      assert.ok(!(await exists(shardFile(pathOf(old[i]!), ref.id, i))), `shard ${i} gone from its old target`);
+      assert.ok(await hasShard(pathOf(now[i]!), ref.id, i), `shard ${i} at its new target`);
+      assert.ok(!(await hasShard(pathOf(old[i]!), ref.id, i)), `shard ${i} gone from its old target`);
     }
     assert.deepEqual((await after6.moveBlock(ref)).shardsMoved, 0);
     after6.setSettledEpoch(2);
@@ -108,7 +105,7 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     const old = before4.targetsOf(ref);
     const now = after6.targetsOf(ref);
     const lost = now.findIndex((t, i) => t !== old[i]);
-    await rm(shardFile(pathOf(old[lost]!), ref.id, lost));
+    await removeShard(pathOf(old[lost]!), ref.id, lost);
     const result = await after6.moveBlock(ref);
     assert.ok(result.shardsRebuilt >= 1, 'the lost shard was rebuilt');
     assert.equal(result.shardsFailed, 0);
@@ -125,13 +122,13 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     // 2+2 with the moving shard's holder and two more shards gone: nothing to copy, one shard cannot
     // rebuild it, and the one left must not be deleted.
     const keep = (moving + 1) % 4;
-    for (let i = 0; i < 4; i++) if (i !== keep) await rm(shardFile(pathOf(old[i]!), ref.id, i));
+    for (let i = 0; i < 4; i++) if (i !== keep) await removeShard(pathOf(old[i]!), ref.id, i);
     const result = await after6.moveBlock(ref);
     assert.equal(result.shardsMoved, now[keep] === old[keep] ? 0 : 1, 'only the shard left, when its target changed too');
     assert.ok(result.shardsFailed >= 1);
-    const kept = (await exists(shardFile(pathOf(old[keep]!), ref.id, keep))) || (await exists(shardFile(pathOf(now[keep]!), ref.id, keep)));
+    const kept = (await hasShard(pathOf(old[keep]!), ref.id, keep)) || (await hasShard(pathOf(now[keep]!), ref.id, keep));
     assert.ok(kept, 'the shard left is kept (moved, if its target changed too)');
-    assert.ok(!(await exists(shardFile(pathOf(now[moving]!), ref.id, moving))), 'nothing half made at the new target');
+    assert.ok(!(await hasShard(pathOf(now[moving]!), ref.id, moving)), 'nothing half made at the new target');
     assert.ok(data.length > 0);
   });
 
@@ -141,12 +138,10 @@ describe('LocalBlockStore across layout epochs (4 drives, then 6)', () => {
     const now = after6.targetsOf(ref);
     const i = now.findIndex((t, j) => t !== old[j]);
     // A copy made but its old one not yet deleted (a crash between the two): both must go.
-    const copy = shardFile(pathOf(now[i]!), ref.id, i);
-    await mkdir(dirname(copy), { recursive: true });
-    await copyFile(shardFile(pathOf(old[i]!), ref.id, i), copy);
+    await copyShard(pathOf(old[i]!), pathOf(now[i]!), ref.id, i);
     await after6.delete(ref);
-    assert.ok(!(await exists(copy)));
-    assert.ok(!(await exists(shardFile(pathOf(old[i]!), ref.id, i))));
+    assert.ok(!(await hasShard(pathOf(now[i]!), ref.id, i)));
+    assert.ok(!(await hasShard(pathOf(old[i]!), ref.id, i)));
   });
 });
 
@@ -210,8 +205,8 @@ describe('LocalBlockStore - draining one node of six at RS 4+2 (the next epoch l
   });
 });
 
-/** Shard files (not tmp) under a drive directory. */
+/** Shards (files, not tmp, and pack records) on a drive directory. */
 async function countFiles(drive: string): Promise<number> {
   const entries = await readdir(join(drive, 'shards'), { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && !e.name.includes('.tmp')).length;
+  return entries.filter((e) => e.isFile() && !e.name.includes('.tmp')).length + packedShardCount(drive);
 }

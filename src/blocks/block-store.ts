@@ -59,6 +59,8 @@ export interface LocalBlockStoreOptions {
   onDamage?: DamageListener;
   /** What opening the drives changed or found (see drive-set.ts), for the operator's log. */
   notes?: string[];
+  /** close() closes the targets too (their pack indexes): set by openBlockStore, which opened them; a caller sharing them leaves it off. */
+  ownsTargets?: boolean;
 }
 
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
@@ -73,6 +75,7 @@ const recheckRetryMs = 60_000;
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
+  private readonly ownsTargets: boolean;
   /** The newest epoch: where new blocks go; undefined while no layout places shards. */
   private layout: Layout | undefined;
   private layouts = new Map<number, Layout>();
@@ -126,6 +129,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.setLayouts(options.layouts);
     if (options.onDamage) this.listeners.add(options.onDamage);
     this.openNotes = options.notes ?? [];
+    this.ownsTargets = options.ownsTargets === true;
   }
 
   /** Every target the store can reach, read live from the targets (they follow the layout). */
@@ -430,6 +434,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     this.closed = true;
     this.listeners.clear();
     this.readerCache.close();
+    if (this.ownsTargets) await this.targets.closeTargets?.();
   }
 
   /**

@@ -197,7 +197,7 @@ class ShardSet {
       targets.map(async ({ target, store }, shardIndex) => {
         try {
           if (!store) throw new StoreError('ERR_SHARD_MISSING', `Drive "${target}" is missing`);
-          this.writers[shardIndex] = await store.createShard({ blockId, shardIndex }, { blockBytes: shardBlockBytes, signal });
+          this.writers[shardIndex] = await store.createShard({ blockId, shardIndex }, { blockBytes: shardBlockBytes, signal, fresh: true });
         } catch (error) {
           this.fail(shardIndex, error);
         }

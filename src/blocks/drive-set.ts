@@ -31,6 +31,10 @@ export class LocalDriveSet implements ShardTargets {
     this.slots = drives.map((d) => ({ id: d.id, name: { node: localNode, drive: d.id }, where: d.path }));
   }
 
+  async closeTargets(): Promise<void> {
+    await Promise.all(this.drives.map((d) => d.drive?.close()));
+  }
+
   storeOf(id: string): ShardStore | undefined {
     return this.drives.find((d) => d.id === id)?.drive;
   }
@@ -51,6 +55,7 @@ export class LocalDriveSet implements ShardTargets {
       const drive = await LocalDrive.open(slot.path, { create: true, driveId: slot.id, ...(this.io ? { io: this.io } : {}) });
       const set = this.drives.find((s) => s.drive?.identity.set)?.drive?.identity.set;
       if (set) await drive.updateIdentity({ ...drive.identity, set });
+      void slot.drive?.close(); // the old instance's pack index belonged to the directory that went away
       slot.drive = drive;
       revived.push(slot.id);
     }

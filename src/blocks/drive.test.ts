@@ -105,6 +105,7 @@ describe('LocalDrive', () => {
     const id = newBlockId();
     await writeShard(id, 3, randomBytes(10));
     const unfinished = await drive.createShard({ blockId: id, shardIndex: 4 }, { blockBytes: shardBlockBytes });
+    await unfinished.append(randomBytes(10)); // the file is made at the first append (a whole shard would go to a pack)
     const found = [];
     for await (const file of drive.walk()) if (file.blockId === id) found.push(file);
     assert.deepEqual(found.map((f) => [f.shardIndex, f.tmp]).sort(), [[3, false], [4, true]]);

@@ -56,6 +56,7 @@ export async function openBlockStore(options: {
     redundancy: options.redundancy,
     onDamage: options.onDamage,
     notes: set.notes,
+    ownsTargets: true,
   });
 }
 

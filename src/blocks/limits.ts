@@ -23,3 +23,26 @@ export const blockIdChars = 32;
 export const driveIdChars = 16;
 /** Most shards a block may have; the shard index is stored in the header as a u16 and ronomon stops at 24+6. */
 export const shardsMax = 30;
+
+/**
+ * Shards of at most this many data bytes, written in one append, go into a pack file rather than a file of
+ * their own (pack-store.ts): a whole stripe of an object up to ~1 MiB per shard. Above it the per-file
+ * cost (inode, two fsyncs, rename) is small beside the data's own write (issue 17).
+ */
+export const packShardBytesMax = 1 * MiB;
+/**
+ * An open pack is sealed at this size. 64 MiB: a compaction then copies at most ~32 MiB of live records
+ * per pack, a drive of 1 TiB holds ~16,000 packs (one descriptor each only while read), and one pack's
+ * worth of deletes is reclaimed long before a drive fills. TESSERA_PACK_BYTES_TARGET overrides it (tests).
+ */
+export const packBytesTarget = 64 * MiB;
+/** Records start at multiples of this: a record never shares a page with the next one's first write. */
+export const packRecordAlignBytes = 4 * KiB;
+/** An open pack untouched this long belongs to a process that died: anyone seals it. Claims of compaction likewise expire. */
+export const packStaleMs = 10 * 60_000;
+/** How often a drive's pack maintenance (retire dead packs, compaction) takes one bounded step. */
+export const packStepIntervalMs = 500;
+/** Live record bytes one compaction step copies at most: the throttle, about 16 MiB/s per drive at the interval above. */
+export const packCompactBytesPerStep = 8 * MiB;
+/** Dead packs retired per step at most. */
+export const packRetiresPerStep = 16;

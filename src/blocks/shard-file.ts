@@ -172,6 +172,23 @@ export class ShardWriter implements ShardWriteStream {
   }
 }
 
+/** What a reader expects of a shard's header. */
+export interface ShardExpect {
+  blockId: string;
+  shardIndex: number;
+  shardBytes: number;
+}
+
+/**
+ * The bytes a reader reads: a shard file of its own (base 0, released by closing it) or a record of a pack
+ * file at `base`, whose descriptor is shared and only released (pack-store.ts counts its users).
+ */
+export interface ShardSource {
+  handle: FileHandle;
+  base: number;
+  release(): Promise<void>;
+}
+
 /** Positional, verifying reads of one shard file; the reader checks the header against what the caller expects. */
 export class ShardReader implements ShardReadHandle {
   /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
@@ -188,12 +205,16 @@ export class ShardReader implements ShardReadHandle {
 
   private constructor(
     private readonly io: DriveIo,
-    private readonly handle: FileHandle,
+    private readonly source: ShardSource,
     private readonly path: string,
     readonly header: { blockBytes: number; shardBytes: number },
   ) {}
 
-  static async open(io: DriveIo, path: string, expect: { blockId: string; shardIndex: number; shardBytes: number }): Promise<ShardReader> {
+  private get handle(): FileHandle {
+    return this.source.handle;
+  }
+
+  static async open(io: DriveIo, path: string, expect: ShardExpect): Promise<ShardReader> {
     const handle = await io
       .run(
         () => open(path, 'r'),
@@ -202,19 +223,32 @@ export class ShardReader implements ShardReadHandle {
       .catch((err: unknown) => {
         throw ioError(err, `Cannot open shard "${path}"`);
       });
+    const source: ShardSource = { handle, base: 0, release: () => handle.close() };
+    return ShardReader.openSource(io, source, path, expect, async () => (await io.run(() => handle.stat())).size);
+  }
+
+  /**
+   * A reader over one record of a pack file (pack-store.ts): the same bytes a shard file holds, from
+   * `source.base` on, `recordBytes` long by the pack index. Closing it releases `source`, never closes it.
+   */
+  static openRecord(io: DriveIo, source: ShardSource, where: string, expect: ShardExpect, recordBytes: number): Promise<ShardReader> {
+    return ShardReader.openSource(io, source, where, expect, async () => recordBytes);
+  }
+
+  private static async openSource(io: DriveIo, source: ShardSource, path: string, expect: ShardExpect, length: () => Promise<number>): Promise<ShardReader> {
     try {
       const head = Buffer.alloc(shardHeaderBytes);
-      await io.run(() => handle.read(head, 0, shardHeaderBytes, 0));
+      await io.run(() => source.handle.read(head, 0, shardHeaderBytes, source.base));
       const header = decodeShardHeader(head, path);
       const corrupt = (why: string) => new StoreError('ERR_SHARD_CORRUPT', `Cannot trust shard "${path}": ${why}`);
       if (header.blockId !== expect.blockId) throw corrupt(`it belongs to block "${header.blockId}"`);
       if (header.shardIndex !== expect.shardIndex) throw corrupt(`it holds shard "${header.shardIndex}"`);
       if (header.shardBytes !== expect.shardBytes) throw corrupt(`it holds ${header.shardBytes} bytes, not ${expect.shardBytes}`);
-      const { size } = await io.run(() => handle.stat());
+      const size = await length();
       if (size !== shardFileBytes(header.shardBytes, header.blockBytes)) throw corrupt(`file length ${size} is wrong`);
-      return new ShardReader(io, handle, path, header);
+      return new ShardReader(io, source, path, header);
     } catch (err) {
-      await io.cleanup(() => handle.close());
+      await io.cleanup(() => source.release());
       throw err instanceof StoreError ? err : ioError(err, `Cannot read shard "${path}"`);
     }
   }
@@ -280,7 +314,7 @@ export class ShardReader implements ShardReadHandle {
 
   private readNative(binding: ShardReadBinding, raw: Buffer, fileStart: number): Promise<number> {
     if (this.closed) return Promise.reject(new StoreError('ERR_SHARD_MISSING', `Cannot read shard "${this.path}": its reader is closed`));
-    const read = binding.readVerified(this.handle.fd, raw, fileStart, raw.length, this.header.blockBytes); // throws before it is in flight
+    const read = binding.readVerified(this.handle.fd, raw, this.source.base + fileStart, raw.length, this.header.blockBytes); // throws before it is in flight
     this.nativeReads++;
     const done = () => {
       if (--this.nativeReads === 0) this.nativeIdleResolve?.();
@@ -291,7 +325,7 @@ export class ShardReader implements ShardReadHandle {
 
   /** The read by fs on the threadpool, then the check: on the checksum thread for large pooled reads. */
   private async readThenVerify(raw: Buffer, fileStart: number, firstBlock: number, lastBlock: number): Promise<void> {
-    const { bytesRead } = await this.io.run(() => this.handle.read(raw, 0, raw.length, fileStart)).catch((err: unknown) => {
+    const { bytesRead } = await this.io.run(() => this.handle.read(raw, 0, raw.length, this.source.base + fileStart)).catch((err: unknown) => {
       throw ioError(err, `Cannot read shard "${this.path}"`);
     });
     if (bytesRead !== raw.length) throw this.truncated();
@@ -308,13 +342,14 @@ export class ShardReader implements ShardReadHandle {
     else if (bad >= 0) throw this.mismatch(firstBlock + bad);
   }
 
-  /** Closes the file once no native read uses its descriptor any more (see nativeReads). */
+  /** Closes the file (or releases the pack's shared one) once no native read uses its descriptor any more (see nativeReads). */
   async close(): Promise<void> {
-    const { handle } = this;
+    if (this.closed) return;
+    const { source } = this;
     this.closed = true;
     await this.io.cleanup(async () => {
       if (this.nativeReads > 0) await (this.nativeIdle ??= new Promise<void>((resolve) => (this.nativeIdleResolve = resolve)));
-      await handle.close();
+      await source.release();
     });
   }
 
@@ -367,7 +402,20 @@ function checksumOf(block: Buffer): Buffer {
   return out;
 }
 
-function dropBytes(pieces: Buffer[], count: number): Buffer[] {
+/**
+ * What a shard written in one append puts on disk, in order: the header, then each checksum block and its
+ * CRC32. A shard file holds exactly these bytes, and so does a pack record (pack-store.ts).
+ */
+export function shardRecordPieces(header: { blockId: string; shardIndex: number; blockBytes: number }, data: Buffer): Buffer[] {
+  const pieces: Buffer[] = [encodeShardHeader({ ...header, shardBytes: data.length })];
+  for (let offset = 0; offset < data.length; offset += header.blockBytes) {
+    const block = data.subarray(offset, Math.min(offset + header.blockBytes, data.length));
+    pieces.push(block, checksumOf(block));
+  }
+  return pieces;
+}
+
+export function dropBytes(pieces: Buffer[], count: number): Buffer[] {
   let left = count;
   const rest: Buffer[] = [];
   for (const piece of pieces) {

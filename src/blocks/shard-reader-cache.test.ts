@@ -7,7 +7,7 @@ import type { LeasedBytes } from './types.js';
 import type { LocalBlockStore, ShardDamage } from './index.js';
 import type { ShardReader } from './shard-file.js';
 import { ShardReaderCache } from './shard-reader-cache.js';
-import { flipByte, piecesOf, shardFile, suiteStore, type TempStore } from './test-helpers.js';
+import { flipByte, flipShardByte, piecesOf, removeShard, shardFile, suiteStore, type TempStore } from './test-helpers.js';
 
 async function leasedBytes(leases: AsyncIterable<LeasedBytes>): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -45,7 +45,7 @@ describe('ShardReaderCache in LocalBlockStore with one drive', () => {
     const data = randomBytes(300_000);
     const ref = await store.write(piecesOf(data), { id: store.newId() });
     assert.deepEqual(await readAll(ref), data);
-    await flipByte(shardFile(drives.paths[0]!, ref.id, 0), 100_000);
+    await flipShardByte(drives.paths[0]!, ref.id, 0, 100_000);
     damage.length = 0;
     await assert.rejects(readAll(ref), (err) => isStoreError(err, 'ERR_SHARD_CORRUPT'));
     assert.equal(damage.length, 1);
@@ -66,7 +66,7 @@ describe('ShardReaderCache in LocalBlockStore with one drive', () => {
     const data = randomBytes(200_000);
     const ref = await store.write(piecesOf(data), { id: store.newId() });
     assert.deepEqual(await readAll(ref), data);
-    await unlink(shardFile(drives.paths[0]!, ref.id, 0));
+    await removeShard(drives.paths[0]!, ref.id, 0); // its file, or its pack row (the pack's descriptor stays open)
     assert.deepEqual(await readAll(ref), data);
   });
 

@@ -94,8 +94,12 @@ export interface ShardStore {
    * rather than wait on it; its calls (but probe) fail at once with ERR_SHARD_MISSING.
    */
   readonly suspect: boolean;
-  /** Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. */
-  createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream>;
+  /**
+   * Starts a shard under a temporary name, checksummed in blocks of `blockBytes`. `fresh`: the block writer's
+   * first write of a new block (ids are never reused), so no older copy of the shard can be on the target
+   * and a store need not look for one to replace; heal and moves leave it unset.
+   */
+  createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number; fresh?: boolean }): Promise<ShardWriteStream>;
   /**
    * Opens a shard for verified range reads; it must hold exactly `shardBytes`, or the open fails
    * ERR_SHARD_CORRUPT (ERR_SHARD_MISSING when absent). A remote store defers that check to the first read
@@ -148,4 +152,6 @@ export interface ShardTargets {
    * refill them; returns their ids.
    */
   revive(): Promise<string[]>;
+  /** Lets go of what the targets hold open (local drives: their pack index and open pack); the block store's close calls it. */
+  closeTargets?(): Promise<void>;
 }

@@ -57,7 +57,14 @@ export async function startNode(options: Omit<NodeServerOptions, 'drives'> & { d
   const io: DriveIoOptions = { timeoutMs: options.driveTimeoutMs ?? driveOpTimeoutMs, inFlightMax: driveOpsInFlightMax };
   const drives: LocalDrive[] = [];
   for (const path of options.drivePaths) drives.push(await LocalDrive.open(path, { create: true, io }));
-  return startNodeServer({ ...options, drives });
+  const node = await startNodeServer({ ...options, drives });
+  return {
+    ...node,
+    close: async () => {
+      await node.close();
+      await Promise.all(drives.map((d) => d.close()));
+    },
+  };
 }
 
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {

@@ -2,12 +2,12 @@
 // whichever process runs the maintenance worker, here a second Maintenance over the same stores.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
-import { flipByte, piecesOf, shardFile, tempStore } from '../blocks/test-helpers.js';
+import { flipShardByte, hasShard, piecesOf, tempStore } from '../blocks/test-helpers.js';
 import { Maintenance } from './maintenance.js';
 import { keys } from './keys.js';
 import { encodeRecord } from './records.js';
@@ -28,9 +28,8 @@ test('Maintenance - damage reported in one process is queued in the MetaStore an
   await meta.commit({ checks: [], writes: [{ key: keys.blockOwner(ref.id), value: encodeRecord(ref) }] });
   let corrupted = 0;
   for (const drive of blocks.drives.paths) {
-    const path = shardFile(drive, ref.id, 5);
-    if (await stat(path).then(() => true, () => false)) {
-      await flipByte(path, 100);
+    if (await hasShard(drive, ref.id, 5)) {
+      await flipShardByte(drive, ref.id, 5, 100);
       corrupted++;
     }
   }

@@ -19,7 +19,7 @@ import { LocalBlockStore } from '../blocks/block-store.js';
 import { openDriveSet } from '../blocks/drive-set.js';
 import { nextLocalLayout } from '../blocks/local-layout.js';
 import { rebalanceMovesInFlight } from '../constants.js';
-import { piecesOf, shardFile, tempDrives } from '../blocks/test-helpers.js';
+import { piecesOf, readShardBytes, shardFile, tempDrives } from '../blocks/test-helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-rebalance-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -259,7 +259,7 @@ test('orphan sweep - a shard copy that lands after GC deleted its block is an or
   await writer.close();
   const places = store.placesOfRef(ref)[moving]!;
   const pathOf = (target: string) => shardFile(set.slots.find((s) => s.id === target)!.where, ref.id, moving);
-  const shard = await readFile(pathOf(places[1]!));
+  const shard = await readShardBytes(set.slots.find((s) => s.id === places[1]!)!.where, ref.id, moving);
   await store.delete(ref); // GC, the block's owner gone long before
   // The rebalance's copy, begun before the delete, commits after it.
   await mkdir(dirname(pathOf(places[0]!)), { recursive: true });

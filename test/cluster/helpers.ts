@@ -7,6 +7,7 @@ import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { repoRoot } from '../helpers/tessera.js';
+import { packedShards } from '../ec/helpers.js';
 import type { ClusterFile } from '../../src/cli/dev-cluster.js';
 
 export interface DevCluster {
@@ -82,8 +83,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Committed shard files (name ends in .INDEX) under a drive directory. */
+/** Committed shards under a drive directory: files (name ends in .INDEX) and packed records. */
 export async function shardFilesUnder(drive: string): Promise<number> {
   const entries = await readdir(join(drive, 'shards'), { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && /^[0-9a-f]{32}\.\d+$/.test(e.name)).length;
+  return entries.filter((e) => e.isFile() && /^[0-9a-f]{32}\.\d+$/.test(e.name)).length + packedShards(drive).length;
 }

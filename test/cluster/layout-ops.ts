@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, type Cluster } from '../helpers/cluster.js';
 import { repoRoot } from '../helpers/tessera.js';
+import { packedShards } from '../ec/helpers.js';
 import type { ClusterStatus } from '../../src/admin/cluster-status.js';
 
 /** A node this test started itself (not known to dev-cluster). */
@@ -84,7 +85,7 @@ export async function waitSettled(cluster: Cluster, epoch: number, timeoutMs: nu
   }
 }
 
-/** Shard id ("BLOCK.INDEX") → the drive directories holding that file, over every drive under the cluster directory. */
+/** Shard id ("BLOCK.INDEX") → the drive directories holding it (a file or a pack record), over every drive under the cluster directory. */
 export type ShardMap = Map<string, string[]>;
 
 export async function mapShards(cluster: Cluster): Promise<ShardMap> {
@@ -94,11 +95,12 @@ export async function mapShards(cluster: Cluster): Promise<ShardMap> {
     for (const driveDir of await readdir(join(cluster.dir, nodeDir)).catch(() => [])) {
       const drive = join(cluster.dir, nodeDir, driveDir);
       const entries = await readdir(join(drive, 'shards'), { recursive: true, withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        if (!e.isFile() || !/^[0-9a-f]{32}\.\d+$/.test(e.name)) continue;
-        const places = map.get(e.name) ?? [];
+      const names = entries.filter((e) => e.isFile() && /^[0-9a-f]{32}\.\d+$/.test(e.name)).map((e) => e.name);
+      for (const packed of packedShards(drive)) names.push(`${packed.blockId}.${packed.index}`);
+      for (const name of names) {
+        const places = map.get(name) ?? [];
         places.push(`${nodeDir}/${driveDir}`);
-        map.set(e.name, places);
+        map.set(name, places);
       }
     }
   }

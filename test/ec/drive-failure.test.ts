@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { startEcServer, rotDrive, shardFiles } from './helpers.js';
+import { startEcServer, rotDrive, shardCount } from './helpers.js';
 
 const ec = await startEcServer(6);
 after(() => ec.cleanup());
@@ -38,7 +38,7 @@ async function assertAllReadable(label: string): Promise<void> {
 test('drive failure - objects are spread over all six drives at 4+2', async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'ec-bucket' }));
   for (const [key, body] of objects) await s3.send(new PutObjectCommand({ Bucket: 'ec-bucket', Key: key, Body: body }));
-  for (const drive of ec.drives) assert.equal((await shardFiles(drive)).length, objects.size - 1, `drive ${drive} holds one shard of each block`);
+  for (const drive of ec.drives) assert.equal((await shardCount(drive)), objects.size - 1, `drive ${drive} holds one shard of each block`);
 });
 
 test('drive failure - reads return exact bytes with two drives deleted', async () => {
@@ -53,7 +53,7 @@ test('drive failure - heal refills wiped drives and a second heal finds nothing'
   const first = await ec.admin('heal');
   assert.match(first, /full redundancy restored/);
   assert.match(first, /6 shards rebuilt/);
-  for (const drive of ec.drives) assert.equal((await shardFiles(drive)).length, objects.size - 1);
+  for (const drive of ec.drives) assert.equal((await shardCount(drive)), objects.size - 1);
   const second = await ec.admin('heal');
   assert.match(second, /0 shards rebuilt, 0 damaged blocks/);
   const status = await ec.admin('status');
@@ -89,7 +89,7 @@ test('drive failure - PUT goes on with one drive lost and fails with 503 below q
   assert.ok((await getBytes('degraded-write')).equals(body));
   await mkdir(ec.drives[0]!);
   assert.match(await ec.admin('heal'), /full redundancy restored/);
-  for (const drive of ec.drives) assert.equal((await shardFiles(drive)).length, objects.size, `drive ${drive} holds every block after heal`);
+  for (const drive of ec.drives) assert.equal((await shardCount(drive)), objects.size, `drive ${drive} holds every block after heal`);
   // Two drives lost: 4 of 6 shards writable, the 4+2 write quorum is 5.
   await rm(ec.drives[1]!, { recursive: true, force: true });
   await rm(ec.drives[2]!, { recursive: true, force: true });
@@ -101,5 +101,5 @@ test('drive failure - PUT goes on with one drive lost and fails with 503 below q
   assert.ok((await getBytes('degraded-write')).equals(body), 'acknowledged data still reads with two drives lost');
   for (const d of [1, 2]) await mkdir(ec.drives[d]!);
   await ec.admin('heal');
-  for (const drive of ec.drives) assert.equal((await shardFiles(drive)).length, objects.size, `drive ${drive} whole again after heal`);
+  for (const drive of ec.drives) assert.equal((await shardCount(drive)), objects.size, `drive ${drive} whole again after heal`);
 });

@@ -7,7 +7,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { startEcServer, shardFiles } from './helpers.js';
+import { startEcServer, shardCount } from './helpers.js';
 
 const ec = await startEcServer(6);
 after(() => ec.cleanup());
@@ -19,7 +19,7 @@ const Bucket = 'gc-bucket';
 async function expectShardsPerDrive(expected: number, label: string): Promise<void> {
   let counts: number[] = [];
   for (let i = 0; i < 100; i++) {
-    counts = await Promise.all(ec.drives.map(async (d) => (await shardFiles(d)).length));
+    counts = await Promise.all(ec.drives.map(async (d) => (await shardCount(d))));
     if (counts.every((c) => c === expected)) return;
     await new Promise((r) => setTimeout(r, 100));
   }

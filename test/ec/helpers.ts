@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, readdir, rm, stat, open } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import type { Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +46,7 @@ export function startEcProcess(root: string, drives: string[], extraArgs: string
   return startTessera({ dataDir: join(root, 'data'), args: ['--drives', drives.join(','), '--gc-delay', '0', '--gc-interval', '0.2', ...extraArgs] });
 }
 
-/** Every shard file under a drive (not the identity file; temporaries only when asked). */
+/** Every shard file under a drive (not the identity file, nor packs/; temporaries only when asked). Packed shards: storedShards(). */
 export async function shardFiles(drive: string, options: { withTemporaries?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   // The server deletes files while this walks (GC, heal), so entries may vanish between listing and use.
@@ -58,7 +59,9 @@ export async function shardFiles(drive: string, options: { withTemporaries?: boo
     }
     for (const entry of entries) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
+      if (entry.isDirectory()) {
+        if (path !== join(drive, 'packs')) await walk(path);
+      }
       else if (!entry.name.endsWith('.json') && (options.withTemporaries || !entry.name.includes('.tmp'))) out.push(path);
     }
   };
@@ -66,9 +69,75 @@ export async function shardFiles(drive: string, options: { withTemporaries?: boo
   return out;
 }
 
+/**
+ * A shard a drive holds: its own file (offset 0, the whole file), or a record of a pack file (src/blocks/
+ * pack-store.ts) at `offset`. Either way the `bytes` at `offset` of `path` are the shard file's format.
+ */
+export interface StoredShardCopy {
+  path: string;
+  offset: number;
+  bytes: number;
+  blockId: string;
+  index: number;
+  packed: boolean;
+}
+
+/** Every shard a drive holds, files (temporaries when asked) and packed records alike. */
+export async function storedShards(drive: string, options: { withTemporaries?: boolean } = {}): Promise<StoredShardCopy[]> {
+  const out: StoredShardCopy[] = [];
+  for (const path of await shardFiles(drive, options)) {
+    const size = (await stat(path).catch(() => undefined))?.size;
+    if (size === undefined) continue; // deleted while listing
+    const [blockId, index] = path.slice(path.lastIndexOf('/') + 1).split('.');
+    out.push({ path, offset: 0, bytes: size, blockId: blockId!, index: Number(index), packed: false });
+  }
+  return out.concat(packedShards(drive));
+}
+
+/** The packed shards of a drive, from its packs/index.db (read while the server runs: WAL readers do not block it). */
+export function packedShards(drive: string): StoredShardCopy[] {
+  let db: Database.Database;
+  try {
+    db = new Database(join(drive, 'packs', 'index.db'), { fileMustExist: true });
+  } catch {
+    return [];
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    const rows = db.prepare('SELECT block_id, shard_index, pack, offset, bytes FROM shards').all() as { block_id: string; shard_index: number; pack: number; offset: number; bytes: number }[];
+    return rows.map((r) => ({
+      path: join(drive, 'packs', `${String(r.pack).padStart(10, '0')}.pack`),
+      offset: r.offset,
+      bytes: r.bytes,
+      blockId: r.block_id,
+      index: r.shard_index,
+      packed: true,
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** How many shards a drive holds: files (temporaries when asked) and packed records. */
+export async function shardCount(drive: string, options: { withTemporaries?: boolean } = {}): Promise<number> {
+  return (await storedShards(drive, options)).length;
+}
+
+/** A stored shard's bytes, in the shard file format whether it is a file or a pack record. */
+export async function readStoredShard(shard: StoredShardCopy): Promise<Buffer> {
+  const handle = await open(shard.path, 'r');
+  try {
+    const bytes = Buffer.alloc(shard.bytes);
+    const { bytesRead } = await handle.read(bytes, 0, shard.bytes, shard.offset);
+    return bytes.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function driveBytes(drive: string): Promise<number> {
   let total = 0;
-  for (const file of await shardFiles(drive)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
+  for (const shard of await storedShards(drive)) total += shard.bytes;
   return total;
 }
 
@@ -87,12 +156,9 @@ export async function flipBytes(file: string, at: number[]): Promise<void> {
   }
 }
 
-/** Flips bytes in the middle of every shard file of a drive: bitrot. */
+/** Flips bytes in the middle and at the end of every shard of a drive, files and packed records: bitrot. */
 export async function rotDrive(drive: string): Promise<number> {
-  const files = await shardFiles(drive);
-  for (const file of files) {
-    const { size } = await stat(file);
-    await flipBytes(file, [Math.floor(size / 2), size - 1]);
-  }
-  return files.length;
+  const shards = await storedShards(drive);
+  for (const shard of shards) await flipBytes(shard.path, [shard.offset + Math.floor(shard.bytes / 2), shard.offset + shard.bytes - 1]);
+  return shards.length;
 }

@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { shardFiles, startEcProcess } from './helpers.js';
+import { readStoredShard, shardCount, storedShards, startEcProcess } from './helpers.js';
 
 const orphanArgs = ['--orphan-grace', '2', '--orphan-sweep-interval', '1'];
 
@@ -25,11 +25,10 @@ test('orphans - shards with no metadata and half-written temporaries are deleted
     // A durable block whose metadata commit never happened: the live block's shards under a new id.
     const orphanId = randomBytes(16).toString('hex');
     for (const drive of drives) {
-      for (const file of await shardFiles(drive)) {
-        const index = basename(file).split('.')[1];
-        const target = join(drive, 'shards', orphanId.slice(0, 2), orphanId.slice(2, 4), `${orphanId}.${index}`);
+      for (const shard of await storedShards(drive)) {
+        const target = join(drive, 'shards', orphanId.slice(0, 2), orphanId.slice(2, 4), `${orphanId}.${shard.index}`);
         await mkdir(dirname(target), { recursive: true });
-        await copyFile(file, target);
+        await writeFile(target, await readStoredShard(shard)); // packed or not, a shard file's bytes
       }
     }
     // A write killed mid-stream: the server dies while the body is still arriving.
@@ -47,14 +46,14 @@ test('orphans - shards with no metadata and half-written temporaries are deleted
     await server.kill9();
     assert.equal(await dying, 'failed');
     s3.destroy();
-    const before = await Promise.all(drives.map(async (d) => (await shardFiles(d, { withTemporaries: true })).length));
+    const before = await Promise.all(drives.map(async (d) => (await shardCount(d, { withTemporaries: true }))));
     assert.ok(before.every((c) => c === 3), `each drive holds the live shard, the orphan and a half-written temporary (${before.join(', ')})`);
 
     server = await startEcProcess(root, drives, orphanArgs);
     s3 = server.client();
     let counts: number[] = [];
     for (let i = 0; i < 100; i++) {
-      counts = await Promise.all(drives.map(async (d) => (await shardFiles(d, { withTemporaries: true })).length));
+      counts = await Promise.all(drives.map(async (d) => (await shardCount(d, { withTemporaries: true }))));
       if (counts.every((c) => c === 1)) break;
       await new Promise((r) => setTimeout(r, 100));
     }

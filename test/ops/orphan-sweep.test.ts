@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { shardFiles, startEcProcess } from '../ec/helpers.js';
+import { readStoredShard, shardCount, storedShards, startEcProcess } from '../ec/helpers.js';
 import type { TesseraProcess } from '../helpers/tessera.js';
 
 async function withDrives(fn: (root: string, drives: string[]) => Promise<void>): Promise<void> {
@@ -35,10 +35,10 @@ async function plantOrphan(root: string, drives: string[], ageMs: number): Promi
   const orphanId = randomBytes(16).toString('hex');
   const at = new Date(Date.now() - ageMs);
   for (const drive of drives) {
-    for (const file of await shardFiles(drive)) {
-      const target = join(drive, 'shards', orphanId.slice(0, 2), orphanId.slice(2, 4), `${orphanId}.${basename(file).split('.')[1]}`);
+    for (const shard of await storedShards(drive)) {
+      const target = join(drive, 'shards', orphanId.slice(0, 2), orphanId.slice(2, 4), `${orphanId}.${shard.index}`);
       await mkdir(dirname(target), { recursive: true });
-      await copyFile(file, target);
+      await writeFile(target, await readStoredShard(shard)); // packed or not, a shard file's bytes
       await utimes(target, at, at);
     }
   }
@@ -47,7 +47,7 @@ async function plantOrphan(root: string, drives: string[], ageMs: number): Promi
 async function shardCountsWithin(drives: string[], want: number, waitMs: number): Promise<number[]> {
   let counts: number[] = [];
   for (const until = Date.now() + waitMs; Date.now() < until;) {
-    counts = await Promise.all(drives.map(async (d) => (await shardFiles(d, { withTemporaries: true })).length));
+    counts = await Promise.all(drives.map(async (d) => (await shardCount(d, { withTemporaries: true }))));
     if (counts.every((c) => c === want)) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,0 +1,63 @@
+// Checkpoints of the pack indexes (pack-index.ts), off the event loop: one worker thread per process with its
+// own connection to each index.db, running a PASSIVE checkpoint every few seconds. A checkpoint fsyncs the
+// database file, and the main connection has automatic checkpoints off so none ever runs on the event loop.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** How often each index's WAL is copied back into its database (PASSIVE: never waits for readers or writers). */
+export const packCheckpointIntervalMs = 2_000;
+
+// Plain CommonJS, evaluated in the worker: better-sqlite3 is resolved by the main thread and handed over.
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlitePath);
+const dbs = new Map();
+parentPort.on('message', (message) => {
+  if (message.add !== undefined && !dbs.has(message.add)) {
+    try {
+      const db = new Database(message.add, { fileMustExist: true });
+      db.pragma('busy_timeout = 1000');
+      dbs.set(message.add, db);
+    } catch {}
+  }
+  if (message.remove !== undefined) {
+    const db = dbs.get(message.remove);
+    dbs.delete(message.remove);
+    try { db && db.close(); } catch {}
+  }
+});
+setInterval(() => {
+  for (const db of dbs.values()) {
+    try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+  }
+}, workerData.intervalMs);
+`;
+
+let worker: Worker | undefined;
+const registered = new Map<string, number>();
+
+/** Starts checkpointing the index at `path` (counted: two drive instances on one root share it). */
+export function watchPackIndex(path: string): void {
+  const count = registered.get(path) ?? 0;
+  registered.set(path, count + 1);
+  if (count > 0) return;
+  if (!worker) {
+    const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
+    worker = new Worker(workerSource, { eval: true, workerData: { sqlitePath, intervalMs: packCheckpointIntervalMs } });
+    worker.unref(); // checkpoints never keep a process alive
+    worker.on('error', () => {
+      // The WAL then grows until the next process checkpoints it (SQLite does at the last close); reads stay right.
+      worker = undefined;
+    });
+  }
+  worker.postMessage({ add: path });
+}
+
+/** Stops checkpointing `path` once every drive instance on it has closed. */
+export function unwatchPackIndex(path: string): void {
+  const count = registered.get(path) ?? 0;
+  if (count <= 1) {
+    registered.delete(path);
+    worker?.postMessage({ remove: path });
+  } else registered.set(path, count - 1);
+}

@@ -1,0 +1,245 @@
+// The index of one drive's pack files, <drive>/packs/index.db: which record of which pack holds a shard,
+// and each pack's state. Synchronous SQLite on the caller's thread (microseconds per statement, page
+// cache); it never fsyncs here: pack-store.ts makes the WAL durable through DriveIo after each group.
+import Database from 'better-sqlite3';
+import { assert } from '../util/assert.js';
+import type { ShardName } from './shard-store.js';
+
+/** Where a packed shard's record is: pack id, byte offset in it and the record's bytes (header and checksums included). */
+export interface PackPlace {
+  pack: number;
+  offset: number;
+  bytes: number;
+}
+
+export interface PackRow extends ShardName, PackPlace {
+  writtenMs: number;
+}
+
+export type PackState = 'open' | 'sealed' | 'compacting';
+
+export interface PackInfo {
+  id: number;
+  state: PackState;
+  owner: string | null;
+  touchedMs: number;
+  endOffset: number;
+  liveBytes: number;
+}
+
+/** Another process of the same drive holds the write lock for at most one group's transaction: wait this long. */
+const packIndexBusyTimeoutMs = 5_000;
+
+const schema = `
+  CREATE TABLE IF NOT EXISTS packs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL CHECK (state IN ('open', 'sealed', 'compacting')),
+    owner TEXT,
+    touched_ms INTEGER NOT NULL,
+    end_offset INTEGER NOT NULL DEFAULT 0,
+    live_bytes INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE IF NOT EXISTS shards (
+    block_id TEXT NOT NULL,
+    shard_index INTEGER NOT NULL,
+    pack INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    written_ms INTEGER NOT NULL,
+    PRIMARY KEY (block_id, shard_index)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS shards_by_pack ON shards (pack, offset);
+`;
+
+/** One group's change to a shard's row: a new record, or a compacted copy that replaces `from` only if the row still points there. */
+export type RowChange = { kind: 'insert'; row: PackRow } | { kind: 'move'; row: PackRow; from: PackPlace };
+
+export class PackIndex {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  /** `create`: make index.db when absent (a drive's first open); a reopen after the drive went away must find it. */
+  constructor(
+    readonly path: string,
+    options: { create: boolean } = { create: true },
+  ) {
+    this.db = new Database(path, { fileMustExist: !options.create });
+    this.db.pragma(`busy_timeout = ${packIndexBusyTimeoutMs}`);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through
+    // DriveIo (the threadpool, bounded by the drive's timeout) before it acknowledges the group, so no fsync
+    // ever runs on the event loop and a row is durable before its commit() resolves.
+    this.db.pragma('synchronous = NORMAL');
+    // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a thread.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.db.exec(schema);
+    const db = this.db;
+    this.statements = {
+      lookup: db.prepare<[string, number], { pack: number; offset: number; bytes: number; written_ms: number }>(
+        'SELECT pack, offset, bytes, written_ms FROM shards WHERE block_id = ? AND shard_index = ?',
+      ),
+      range: db.prepare<[string, string], { block_id: string; shard_index: number; pack: number; offset: number; bytes: number; written_ms: number }>(
+        'SELECT block_id, shard_index, pack, offset, bytes, written_ms FROM shards WHERE block_id >= ? AND block_id < ? ORDER BY block_id, shard_index',
+      ),
+      any: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM shards WHERE block_id >= ? AND block_id < ? LIMIT 1'),
+      insert: db.prepare('INSERT OR REPLACE INTO shards (block_id, shard_index, pack, offset, bytes, written_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+      remove: db.prepare<[string, number]>('DELETE FROM shards WHERE block_id = ? AND shard_index = ? RETURNING pack, bytes'),
+      removeBlock: db.prepare<[string]>('DELETE FROM shards WHERE block_id = ? RETURNING pack, bytes'),
+      move: db.prepare('UPDATE shards SET pack = ?, offset = ?, written_ms = ? WHERE block_id = ? AND shard_index = ? AND pack = ? AND offset = ?'),
+      addLive: db.prepare<[number, number]>('UPDATE packs SET live_bytes = live_bytes + ? WHERE id = ?'),
+      growEnd: db.prepare<[number, number, number]>('UPDATE packs SET end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ?'),
+      create: db.prepare<[string, number]>("INSERT INTO packs (state, owner, touched_ms) VALUES ('open', ?, ?)"),
+      touch: db.prepare<[number, number, string]>("UPDATE packs SET touched_ms = ? WHERE id = ? AND owner = ? AND state IN ('open', 'compacting')"),
+      seal: db.prepare<[number, number, number, string]>("UPDATE packs SET state = 'sealed', end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ? AND owner = ? AND state = 'open'"),
+      sealStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'open' AND touched_ms < ?"),
+      releaseStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'compacting' AND touched_ms < ?"),
+      deadPacks: db.prepare<[number], { id: number }>(
+        "SELECT id FROM packs p WHERE state = 'sealed' AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.pack = p.id) LIMIT ?",
+      ),
+      dropPack: db.prepare<[number, number]>("DELETE FROM packs WHERE id = ? AND state IN ('sealed', 'compacting') AND NOT EXISTS (SELECT 1 FROM shards WHERE pack = ?)"),
+      sparse: db.prepare<[], { id: number }>("SELECT id FROM packs WHERE state = 'sealed' AND live_bytes * 2 < end_offset ORDER BY live_bytes LIMIT 1"),
+      claim: db.prepare<[string, number, number]>("UPDATE packs SET state = 'compacting', owner = ?, touched_ms = ? WHERE id = ? AND state = 'sealed'"),
+      claimed: db.prepare<[string], { id: number }>("SELECT id FROM packs WHERE state = 'compacting' AND owner = ? LIMIT 1"),
+      rowsOf: db.prepare<[number, number, number], { block_id: string; shard_index: number; offset: number; bytes: number; written_ms: number }>(
+        'SELECT block_id, shard_index, offset, bytes, written_ms FROM shards WHERE pack = ? AND offset >= ? ORDER BY offset LIMIT ?',
+      ),
+      info: db.prepare<[number], { id: number; state: PackState; owner: string | null; touched_ms: number; end_offset: number; live_bytes: number }>(
+        'SELECT id, state, owner, touched_ms, end_offset, live_bytes FROM packs WHERE id = ?',
+      ),
+    };
+  }
+
+  lookup(shard: ShardName): PackRow | undefined {
+    const row = this.statements.lookup.get(shard.blockId, shard.shardIndex);
+    return row && { ...shard, pack: row.pack, offset: row.offset, bytes: row.bytes, writtenMs: row.written_ms };
+  }
+
+  /** Rows whose block id starts with `prefix` (hex), sorted by block id and shard index. */
+  rowsWithPrefix(prefix: string): PackRow[] {
+    return this.statements.range.all(prefix, nextPrefix(prefix)).map((r) => ({
+      blockId: r.block_id,
+      shardIndex: r.shard_index,
+      pack: r.pack,
+      offset: r.offset,
+      bytes: r.bytes,
+      writtenMs: r.written_ms,
+    }));
+  }
+
+  hasPrefix(prefix: string): boolean {
+    return this.statements.any.get(prefix, nextPrefix(prefix)) !== undefined;
+  }
+
+  /** A new open pack owned by `owner`; its id is never reused (AUTOINCREMENT), so a cached descriptor cannot name another pack. */
+  createPack(owner: string, nowMs: number): number {
+    return Number(this.write(() => this.statements.create.run(owner, nowMs)).lastInsertRowid);
+  }
+
+  /** False when the pack is no longer this owner's (sealed by another process as stale). */
+  touch(pack: number, owner: string, nowMs: number): boolean {
+    return this.write(() => this.statements.touch.run(nowMs, pack, owner)).changes === 1;
+  }
+
+  seal(pack: number, owner: string, endOffset: number, nowMs: number): void {
+    this.write(() => this.statements.seal.run(endOffset, nowMs, pack, owner));
+  }
+
+  /** Seals open packs untouched since `beforeMs` (their owner died) and frees claims as old; returns how many. */
+  sealStale(nowMs: number, beforeMs: number): number {
+    return this.write(() => this.statements.sealStale.run(nowMs, beforeMs).changes + this.statements.releaseStale.run(nowMs, beforeMs).changes);
+  }
+
+  /**
+   * One group's rows in one transaction. A move applies only while the row still points at its old place,
+   * so a delete or rewrite that happened meanwhile wins. `ends` grows each written pack's end_offset.
+   */
+  applyGroup(changes: readonly RowChange[], ends: ReadonlyMap<number, number>, nowMs: number): void {
+    const s = this.statements;
+    this.write(() => {
+      for (const change of changes) {
+        const { row } = change;
+        if (change.kind === 'insert') {
+          const old = s.lookup.get(row.blockId, row.shardIndex);
+          if (old) s.addLive.run(-old.bytes, old.pack);
+          s.insert.run(row.blockId, row.shardIndex, row.pack, row.offset, row.bytes, row.writtenMs);
+          s.addLive.run(row.bytes, row.pack);
+        } else {
+          const moved = s.move.run(row.pack, row.offset, row.writtenMs, row.blockId, row.shardIndex, change.from.pack, change.from.offset).changes;
+          if (moved === 1) {
+            s.addLive.run(-change.from.bytes, change.from.pack);
+            s.addLive.run(row.bytes, row.pack);
+          }
+        }
+      }
+      for (const [pack, end] of ends) s.growEnd.run(end, nowMs, pack);
+    });
+  }
+
+  /** Deletes the rows of one shard (`shardIndex`) or of a whole block; returns how many went. */
+  remove(blockId: string, shardIndex?: number): number {
+    const s = this.statements;
+    return this.write(() => {
+      const gone = shardIndex === undefined ? s.removeBlock.all(blockId) : s.remove.all(blockId, shardIndex);
+      for (const row of gone as { pack: number; bytes: number }[]) s.addLive.run(-row.bytes, row.pack);
+      return gone.length;
+    });
+  }
+
+  /** Sealed packs no row points at, at most `limit`. */
+  deadPacks(limit: number): number[] {
+    return this.statements.deadPacks.all(limit).map((r) => r.id);
+  }
+
+  /** Removes the pack's row if still no shard row points at it; the caller unlinks the file after. */
+  dropPack(pack: number): boolean {
+    return this.write(() => this.statements.dropPack.run(pack, pack)).changes === 1;
+  }
+
+  /** The pack this owner is compacting, else one it just claimed (sealed, less than half live), else undefined. */
+  claimSparse(owner: string, nowMs: number): number | undefined {
+    const mine = this.statements.claimed.get(owner);
+    if (mine) return mine.id;
+    const sparse = this.statements.sparse.get();
+    if (!sparse) return undefined;
+    return this.write(() => this.statements.claim.run(owner, nowMs, sparse.id)).changes === 1 ? sparse.id : undefined;
+  }
+
+  /**
+   * Every write runs in BEGIN IMMEDIATE: it takes the write lock first, waiting under busy_timeout for the
+   * other processes of the drive. A deferred transaction that reads first and then writes fails at once with
+   * SQLITE_BUSY (SQLITE_BUSY_SNAPSHOT) when another process committed meanwhile: no busy handler is called.
+   */
+  private write<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  /** Rows of `pack` at or after `fromOffset`, by offset, at most `limit`. */
+  rowsOf(pack: number, fromOffset: number, limit: number): PackRow[] {
+    return this.statements.rowsOf.all(pack, fromOffset, limit).map((r) => ({
+      blockId: r.block_id,
+      shardIndex: r.shard_index,
+      pack,
+      offset: r.offset,
+      bytes: r.bytes,
+      writtenMs: r.written_ms,
+    }));
+  }
+
+  info(pack: number): PackInfo | undefined {
+    const r = this.statements.info.get(pack);
+    return r && { id: r.id, state: r.state, owner: r.owner, touchedMs: r.touched_ms, endOffset: r.end_offset, liveBytes: r.live_bytes };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** The smallest hex string above every string starting with `prefix` ("ab" → "ac", "af" → "b0", "ff" → "g"). */
+function nextPrefix(prefix: string): string {
+  assert(/^[0-9a-f]+$/.test(prefix), `Invalid block id prefix "${prefix}"`);
+  const last = prefix.charCodeAt(prefix.length - 1);
+  // '9' + 1 is ':', which sorts below 'a': jump to 'a'. 'f' + 1 is 'g', above every hex digit: fine as is.
+  const next = last === 0x39 ? 'a' : String.fromCharCode(last + 1);
+  return prefix.slice(0, -1) + next;
+}
