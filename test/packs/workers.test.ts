@@ -1,0 +1,71 @@
+// Pack files shared by worker processes (issue 17): with `--workers 2` on six drives each process appends
+// to its own packs and reads the other's through the drive's index, so a GET answered by one worker must
+// see the PUT, overwrite or DELETE the other just acknowledged. Every request is a new connection, so the
+// workers take them in turn; the access log says which worker answered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { TesseraProcess } from '../helpers/tessera.js';
+import {
+  forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packedBytesMax, packedBytesMin, pollUntil, randomBody, startPackServer,
+} from './helpers.js';
+
+const Bucket = 'across-workers';
+const pairs = 64;
+
+/** requestId → the worker that answered, from the access lines logged so far. */
+function workersByRequest(server: TesseraProcess): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of server.logs().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { message?: string; requestId?: string; worker?: number };
+    if (entry.message === 'request' && entry.requestId && entry.worker !== undefined) out.set(entry.requestId, entry.worker);
+  }
+  return out;
+}
+
+test('packs across workers - every GET, overwrite and DELETE through one worker is seen at once through the other', { timeout: 120_000 }, async () => {
+  const set = await makeDrives(6);
+  const server = await startPackServer(set, { args: ['--workers', '2'] });
+  const s3 = freshConnectionClient(server);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const expected = new Map<string, string>();
+    const crossings: { put: string; get: string }[] = [];
+    const pairOf = async (key: string, body: Buffer): Promise<void> => {
+      const put = await s3.send(new PutObjectCommand({ Bucket, Key: key, Body: body }));
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key: key }));
+      assert.equal(md5(await got.Body!.transformToByteArray()), md5(body), `"${key}" reads back what was just written`);
+      crossings.push({ put: put.$metadata.requestId!, get: got.$metadata.requestId! });
+      expected.set(key, md5(body));
+    };
+    // Four lanes at once, so the order in which connections reach the workers varies.
+    await forEachLimit(Array.from({ length: pairs }, (_, i) => `o${i}`), 4, (key) => pairOf(key, randomBody(packedBytesMin, packedBytesMax)));
+    await forEachLimit([...expected.keys()].filter((_, i) => i % 3 === 0), 4, (key) => pairOf(key, randomBody(packedBytesMin, packedBytesMax)));
+    const deleted = [...expected.keys()].filter((_, i) => i % 3 === 1);
+    await forEachLimit(deleted, 4, async (key) => {
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: key }));
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket, Key: key })), (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => err.name === 'NoSuchKey' && err.$metadata?.httpStatusCode === 404, `"${key}" is gone right after its DELETE`);
+      expected.delete(key);
+    });
+    // With GC running, the replaced and deleted shards go while the rest must still read.
+    await forEachLimit([...expected], 4, async ([key, sum]) => assert.equal(await getMd5(s3, Bucket, key), sum, `"${key}" still reads back`));
+
+    // Both directions must have happened, else the test proved nothing about sharing packs.
+    const directions = await pollUntil('the access lines of every pair', async () => {
+      const byRequest = workersByRequest(server);
+      if (!crossings.every((c) => byRequest.has(c.put) && byRequest.has(c.get))) return undefined;
+      const seen = new Map<string, number>();
+      for (const c of crossings) {
+        const way = `${byRequest.get(c.put)}->${byRequest.get(c.get)}`;
+        seen.set(way, (seen.get(way) ?? 0) + 1);
+      }
+      return seen;
+    }, 10_000);
+    assert.ok((directions.get('1->2') ?? 0) >= 5 && (directions.get('2->1') ?? 0) >= 5, `PUT then GET went across workers both ways: ${JSON.stringify([...directions])}`);
+  } finally {
+    s3.destroy();
+    await server.stop();
+    await set.remove();
+  }
+});
