@@ -54,9 +54,9 @@ export function waitForEndpoint(child: ChildProcess, timeoutMs: number, stderr: 
         resolvePromise(m[1]!);
       }
     });
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`Tessera exited with ${code} before starting: ${stderr()}`));
+      reject(new Error(`Tessera exited with ${signal ?? code} before starting: ${stderr()}`));
     });
   });
 }
