@@ -56,13 +56,24 @@ export function startPackServer(set: DriveSet, options: PackServerOptions = {}):
   });
 }
 
-/** Runs `tessera admin ...` against `server` as root and returns its stdout. */
+/** Most a `tessera admin` command may take here: a heal or scrub of these few objects takes seconds. */
+const adminTimeoutMs = 60_000;
+
+/**
+ * Runs `tessera admin ...` against `server` as root and returns its stdout. A failure (a heal that never
+ * ends included) carries what the command printed and the end of the server's log.
+ */
 export async function admin(server: TesseraProcess, ...args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
-    env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
-    timeout: 120_000,
-  });
-  return stdout;
+  try {
+    const { stdout } = await exec(process.execPath, [join(repoRoot, 'bin', 'tessera.js'), 'admin', ...args, '--endpoint', server.url], {
+      env: { ...process.env, TESSERA_ROOT_ACCESS_KEY: server.accessKeyId, TESSERA_ROOT_SECRET_KEY: server.secretAccessKey },
+      timeout: adminTimeoutMs,
+    });
+    return stdout;
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+    throw new Error(`Cannot run "tessera admin ${args.join(' ')}": ${(err as Error).message}\n--- stdout\n${stdout ?? ''}\n--- stderr\n${stderr ?? ''}\n--- server log (end)\n${server.logs().slice(-6000)}`, { cause: err });
+  }
 }
 
 /** An SDK client that opens a new connection for every request, so `--workers N` spreads them over the workers. */
