@@ -1,13 +1,16 @@
 // Pack files shared by worker processes (issue 17): with `--workers 2` on six drives each process appends
 // to its own packs and reads the other's through the drive's index, so a GET answered by one worker must
-// see the PUT, overwrite or DELETE the other just acknowledged. Every request is a new connection, so the
-// workers take them in turn; the access log says which worker answered.
+// see the PUT, overwrite or DELETE the other just acknowledged, and read through both workers while
+// compaction moves records between packs. Every request is a new connection, so the workers take them in
+// turn; the access log says which worker answered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { randomInt } from 'node:crypto';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { TesseraProcess } from '../helpers/tessera.js';
 import {
-  forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packedBytesMax, packedBytesMin, pollUntil, randomBody, startPackServer,
+  KiB, MiB, forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packBytes, packedBytesMax, packedBytesMin, pollUntil, randomBody,
+  startPackServer,
 } from './helpers.js';
 
 const Bucket = 'across-workers';
@@ -24,6 +27,14 @@ function workersByRequest(server: TesseraProcess): Map<string, number> {
   return out;
 }
 
+/** A random range of `key` reads back as that slice of `body`: a packed shard read from inside its record. */
+async function assertRange(s3: S3Client, key: string, body: Buffer): Promise<void> {
+  const start = randomInt(0, body.length);
+  const end = randomInt(start, body.length);
+  const got = await s3.send(new GetObjectCommand({ Bucket, Key: key, Range: `bytes=${start}-${end}` }));
+  assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body.subarray(start, end + 1)), `bytes ${start}-${end} of "${key}"`);
+}
+
 test('packs across workers - every GET, overwrite and DELETE through one worker is seen at once through the other', { timeout: 120_000 }, async () => {
   const set = await makeDrives(6);
   const server = await startPackServer(set, { args: ['--workers', '2'] });
@@ -37,6 +48,7 @@ test('packs across workers - every GET, overwrite and DELETE through one worker 
       const got = await s3.send(new GetObjectCommand({ Bucket, Key: key }));
       assert.equal(md5(await got.Body!.transformToByteArray()), md5(body), `"${key}" reads back what was just written`);
       crossings.push({ put: put.$metadata.requestId!, get: got.$metadata.requestId! });
+      await assertRange(s3, key, body);
       expected.set(key, md5(body));
     };
     // Four lanes at once, so the order in which connections reach the workers varies.
@@ -63,6 +75,43 @@ test('packs across workers - every GET, overwrite and DELETE through one worker 
       return seen;
     }, 10_000);
     assert.ok((directions.get('1->2') ?? 0) >= 5 && (directions.get('2->1') ?? 0) >= 5, `PUT then GET went across workers both ways: ${JSON.stringify([...directions])}`);
+  } finally {
+    s3.destroy();
+    await server.stop();
+    await set.remove();
+  }
+});
+
+test('packs across workers - GETs and range GETs through both workers stay exact while compaction moves the records', { timeout: 120_000 }, async () => {
+  const set = await makeDrives(1);
+  const packBytesTarget = 4 * MiB;
+  const server = await startPackServer(set, { args: ['--workers', '2'], env: { TESSERA_PACK_BYTES_TARGET: String(packBytesTarget) } });
+  const s3 = freshConnectionClient(server);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    // Alternating large and small bodies, the large ones deleted: every sealed pack falls to about 30 % live.
+    const bodies = new Map(Array.from({ length: 60 }, (_, i) => [`o${i}`, i % 2 === 0 ? randomBody(690 * KiB, 710 * KiB) : randomBody(290 * KiB, 310 * KiB)]));
+    await forEachLimit([...bodies], 4, async ([Key, Body]) => void (await s3.send(new PutObjectCommand({ Bucket, Key, Body }))));
+    const survivors = [...bodies].filter((_, i) => i % 2 === 1);
+    const liveBytes = survivors.reduce((sum, [, body]) => sum + body.length, 0);
+    const before = await packBytes(set.drives[0]!);
+    assert.ok(before > liveBytes * 2, `the packs hold what was written (${before} bytes)`);
+    await forEachLimit([...bodies.keys()].filter((_, i) => i % 2 === 0), 8, async (Key) => void (await s3.send(new DeleteObjectCommand({ Bucket, Key }))));
+
+    // Read every survivor, whole and a range, round after round until compaction has given the space back.
+    const boundBytes = Math.ceil(liveBytes * 1.05) + packBytesTarget + MiB + 64 * KiB;
+    let rounds = 0;
+    let last = before;
+    await pollUntil('compaction under reads', async () => {
+      await forEachLimit(survivors, 4, async ([key, body]) => {
+        assert.equal(await getMd5(s3, Bucket, key), md5(body), `"${key}" reads back during compaction`);
+        await assertRange(s3, key, body);
+      });
+      rounds++;
+      last = await packBytes(set.drives[0]!);
+      return last < boundBytes ? true : undefined;
+    }, 30_000, () => `pack bytes ${last}, bound ${boundBytes}, after ${rounds} rounds of reads`);
+    await forEachLimit(survivors, 4, async ([key, body]) => assert.equal(await getMd5(s3, Bucket, key), md5(body), `"${key}" reads back after compaction`));
   } finally {
     s3.destroy();
     await server.stop();
