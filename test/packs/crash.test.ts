@@ -6,11 +6,10 @@
 // while compaction copies live records out of mostly dead packs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { basename } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import {
-  KiB, MiB, admin, assertObjects, forEachLimit, makeDrives, md5, packFiles, packedBytesMax, packedBytesMin, pollUntil, putBody, randomBody,
-  startPackServer,
+  KiB, MiB, admin, assertObjects, forEachLimit, makeDrives, md5, packFiles, packSnapshot, packedBytesMax, packedBytesMin, pollUntil, putBody,
+  randomBody, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'crash';
@@ -117,11 +116,6 @@ test('packs crash - acknowledged small objects survive kill -9 mid-load on one d
 test('packs crash - acknowledged small objects survive kill -9 mid-load on six drives (RS 4+2)', { timeout: 120_000 }, () => crashAndRecover(6, 1));
 
 test('packs crash - acknowledged small objects survive kill -9 of the server and both its workers on six drives', { timeout: 120_000 }, () => crashAndRecover(6, 2));
-
-/** name → size of every pack of a drive, as a comparable string. */
-async function packSnapshot(drive: string): Promise<string> {
-  return (await packFiles(drive)).map((p) => `${basename(p.path)}:${p.sizeBytes}`).join(' ');
-}
 
 test('packs crash - kill -9 while compaction copies live records loses none of them and lists each once', { timeout: 120_000 }, async () => {
   const set = await makeDrives(1);

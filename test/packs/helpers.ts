@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -110,6 +110,11 @@ export async function packFiles(drive: string): Promise<{ path: string; sizeByte
     if (sizeBytes !== undefined) out.push({ path, sizeBytes });
   }
   return out;
+}
+
+/** Each pack of a drive as name:size, in one comparable string: changes when a pack is written, made or removed. */
+export async function packSnapshot(drive: string): Promise<string> {
+  return (await packFiles(drive)).map((p) => `${basename(p.path)}:${p.sizeBytes}`).join(' ');
 }
 
 export async function packBytes(drive: string): Promise<number> {

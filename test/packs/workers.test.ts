@@ -9,8 +9,8 @@ import { randomInt } from 'node:crypto';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { TesseraProcess } from '../helpers/tessera.js';
 import {
-  KiB, MiB, forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packBytes, packedBytesMax, packedBytesMin, pollUntil, randomBody,
-  startPackServer,
+  KiB, MiB, admin, forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packBytes, packSnapshot, packedBytesMax, packedBytesMin, pollUntil,
+  randomBody, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'across-workers';
@@ -82,7 +82,7 @@ test('packs across workers - every GET, overwrite and DELETE through one worker 
   }
 });
 
-test('packs across workers - GETs and range GETs through both workers stay exact while compaction moves the records', { timeout: 120_000 }, async () => {
+test('packs across workers - GETs and range GETs through both workers stay exact while compaction moves the records, and deletes during it stay deleted', { timeout: 120_000 }, async () => {
   const set = await makeDrives(1);
   const packBytesTarget = 4 * MiB;
   const server = await startPackServer(set, { args: ['--workers', '2'], env: { TESSERA_PACK_BYTES_TARGET: String(packBytesTarget) } });
@@ -92,11 +92,19 @@ test('packs across workers - GETs and range GETs through both workers stay exact
     // Alternating large and small bodies, the large ones deleted: every sealed pack falls to about 30 % live.
     const bodies = new Map(Array.from({ length: 60 }, (_, i) => [`o${i}`, i % 2 === 0 ? randomBody(690 * KiB, 710 * KiB) : randomBody(290 * KiB, 310 * KiB)]));
     await forEachLimit([...bodies], 4, async ([Key, Body]) => void (await s3.send(new PutObjectCommand({ Bucket, Key, Body }))));
-    const survivors = [...bodies].filter((_, i) => i % 2 === 1);
+    let survivors = [...bodies].filter((_, i) => i % 2 === 1);
     const liveBytes = survivors.reduce((sum, [, body]) => sum + body.length, 0);
     const before = await packBytes(set.drives[0]!);
     assert.ok(before > liveBytes * 2, `the packs hold what was written (${before} bytes)`);
+    const packsBefore = await packSnapshot(set.drives[0]!);
     await forEachLimit([...bodies.keys()].filter((_, i) => i % 2 === 0), 8, async (Key) => void (await s3.send(new DeleteObjectCommand({ Bucket, Key }))));
+    // Deletes touch only the index: the first change to the pack files is compaction at work. Delete a third of
+    // the survivors then, through both workers, so GC removes rows while their records are being copied: a
+    // copy must not bring a deleted row back.
+    await pollUntil('compaction to begin', async () => ((await packSnapshot(set.drives[0]!)) !== packsBefore ? true : undefined), 20_000);
+    const doomed = survivors.filter((_, i) => i % 3 === 0).map(([key]) => key);
+    await forEachLimit(doomed, 8, async (Key) => void (await s3.send(new DeleteObjectCommand({ Bucket, Key }))));
+    survivors = survivors.filter(([key]) => !doomed.includes(key));
 
     // Read every survivor, whole and a range, round after round until compaction has given the space back.
     const boundBytes = Math.ceil(liveBytes * 1.05) + packBytesTarget + MiB + 64 * KiB;
@@ -112,6 +120,12 @@ test('packs across workers - GETs and range GETs through both workers stay exact
       return last < boundBytes ? true : undefined;
     }, 30_000, () => `pack bytes ${last}, bound ${boundBytes}, after ${rounds} rounds of reads`);
     await forEachLimit(survivors, 4, async ([key, body]) => assert.equal(await getMd5(s3, Bucket, key), md5(body), `"${key}" reads back after compaction`));
+    // One shard per surviving object in the drive's inventory: nothing deleted came back, nothing is listed twice.
+    let counted: number | undefined;
+    await pollUntil('one shard per survivor in the inventory', async () => {
+      counted = (JSON.parse(await admin(server, 'status', '--json')) as { drives: { shardFiles: number }[] }).drives[0]?.shardFiles;
+      return counted === survivors.length ? true : undefined;
+    }, 20_000, () => `${counted} shards, ${survivors.length} objects`);
   } finally {
     s3.destroy();
     await server.stop();
