@@ -162,7 +162,10 @@ export async function getMd5(s3: S3Client, Bucket: string, Key: string): Promise
 /** Asserts that every object of `expected` (key → MD5) reads back with that MD5, `concurrency` GETs at a time. */
 export async function assertObjects(s3: S3Client, Bucket: string, expected: ReadonlyMap<string, string>, label: string, concurrency = 8): Promise<void> {
   await forEachLimit([...expected], concurrency, async ([key, sum]) => {
-    assert.equal(await getMd5(s3, Bucket, key), sum, `${label}: "${key}" reads back byte-identical`);
+    const got = await getMd5(s3, Bucket, key).catch((err: unknown) => {
+      throw new Error(`${label}: Cannot GET "${key}": ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+    });
+    assert.equal(got, sum, `${label}: "${key}" reads back byte-identical`);
   });
 }
 
