@@ -41,9 +41,15 @@ after(async () => {
   if (work) await removeDir(work);
 });
 
+/** The server's log lines above info, at most the last 40. */
+function problemLines(log: string): string {
+  return log.split('\n').filter((l) => /"level":"(warn|error)"/.test(l)).slice(-40).join('\n');
+}
+
 async function ok(what: string, running: Promise<RunResult>): Promise<RunResult> {
   const r = await running;
-  assert.equal(r.code, 0, describeRun(what, r));
+  // The server's side of a failure (which drive, which error) is in its log, not in the client's output.
+  assert.equal(r.code, 0, `${describeRun(what, r)}\n--- server log (warnings and errors)\n${problemLines(server.logs())}`);
   return r;
 }
 
