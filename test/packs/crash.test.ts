@@ -66,7 +66,9 @@ async function listAll(s3: S3Client): Promise<Map<string, number>> {
 async function crashAndRecover(driveCount: number, workers: number): Promise<void> {
   const set = await makeDrives(driveCount);
   const args = ['--workers', String(workers)];
-  let server = await startPackServer(set, { args });
+  // Small packs, so the load seals packs and starts new ones: the kill may land in either.
+  const env = { TESSERA_PACK_BYTES_TARGET: String(4 * MiB) };
+  let server = await startPackServer(set, { args, env });
   let s3 = server.client();
   try {
     await s3.send(new CreateBucketCommand({ Bucket }));
@@ -78,7 +80,7 @@ async function crashAndRecover(driveCount: number, workers: number): Promise<voi
     await load.done;
     s3.destroy();
 
-    server = await startPackServer(set, { args: [...args, ...sweepArgs] });
+    server = await startPackServer(set, { args: [...args, ...sweepArgs], env });
     s3 = server.client();
     await assertObjects(s3, Bucket, load.acked, 'after kill -9');
     // A PUT cut by the kill may or may not have committed; if it is listed it must be whole.
