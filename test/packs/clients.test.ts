@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TesseraProcess } from '../helpers/tessera.js';
 import { awsClientEnv, clientEnv, clients, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, treeObject, type RunResult } from '../clients/lib.js';
-import { KiB, makeDrives, startPackServer, type DriveSet } from './helpers.js';
+import { KiB, makeDrives, serverErrorLines, startPackServer, type DriveSet } from './helpers.js';
 
 const skipRclone = skipUnlessInstalled(clients.rclone);
 const skipAws = skipUnlessInstalled(clients.aws);
@@ -74,6 +74,7 @@ test('packs clients - rclone copies 200 small files in and out unchanged', { ski
   const [want, got] = [await treeObject(source), await treeObject(down)];
   assert.equal(Object.keys(got).length, fileCount);
   assert.deepEqual(got, want);
+  assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (a client may have retried it)');
 });
 
 test('packs clients - the aws CLI copies 200 small files in and out unchanged', { skip: skipAws, timeout: testTimeoutMs }, async () => {
@@ -86,4 +87,5 @@ test('packs clients - the aws CLI copies 200 small files in and out unchanged', 
   const [want, got] = [await treeObject(source), await treeObject(down)];
   assert.equal(Object.keys(got).length, fileCount);
   assert.deepEqual(got, want);
+  assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (a client may have retried it)');
 });

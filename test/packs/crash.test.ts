@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import {
   KiB, MiB, admin, assertObjects, forEachLimit, makeDrives, md5, packFiles, packSnapshot, packedBytesMax, packedBytesMin, pollUntil, putBody,
-  randomBody, startPackServer,
+  randomBody, serverErrorLines, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'crash';
@@ -77,6 +77,7 @@ async function crashAndRecover(driveCount: number, workers: number): Promise<voi
     assert.deepEqual(load.failedBeforeKill, [], 'no PUT failed before the kill');
     load.killed = true;
     await server.kill9();
+    assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx before the kill');
     await load.done;
     s3.destroy();
 

@@ -87,6 +87,23 @@ export function freshConnectionClient(server: TesseraProcess): S3Client {
   });
 }
 
+/**
+ * The access lines of requests the server answered with a 5xx. SDK clients retry those on their own, so a
+ * test that only looks at its results would miss them (SQLITE_BUSY from a pack index surfaced this way).
+ */
+export function serverErrorLines(server: TesseraProcess): string[] {
+  return server.logs().split('\n').filter((line) => {
+    if (!line.startsWith('{')) return false;
+    let entry: { message?: string; status?: number };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return false; // the last line, still being written
+    }
+    return entry.message === 'request' && (entry.status ?? 0) >= 500;
+  });
+}
+
 /** Wipes a drive as a replaced disk looks: the directory removed and made again, empty. */
 export async function wipeDrive(drive: string): Promise<void> {
   await rm(drive, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCo
 import type { TesseraProcess } from '../helpers/tessera.js';
 import {
   KiB, MiB, admin, forEachLimit, freshConnectionClient, getMd5, makeDrives, md5, packBytes, packSnapshot, packedBytesMax, packedBytesMin, pollUntil,
-  randomBody, startPackServer,
+  randomBody, serverErrorLines, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'across-workers';
@@ -75,6 +75,7 @@ test('packs across workers - every GET, overwrite and DELETE through one worker 
       return seen;
     }, 10_000);
     assert.ok((directions.get('1->2') ?? 0) >= 5 && (directions.get('2->1') ?? 0) >= 5, `PUT then GET went across workers both ways: ${JSON.stringify([...directions])}`);
+    assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (the SDK would have retried it)');
   } finally {
     s3.destroy();
     await server.stop();
@@ -126,6 +127,7 @@ test('packs across workers - GETs and range GETs through both workers stay exact
       counted = (JSON.parse(await admin(server, 'status', '--json')) as { drives: { shardFiles: number }[] }).drives[0]?.shardFiles;
       return counted === survivors.length ? true : undefined;
     }, 20_000, () => `${counted} shards, ${survivors.length} objects`);
+    assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (the SDK would have retried it)');
   } finally {
     s3.destroy();
     await server.stop();
