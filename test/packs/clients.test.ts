@@ -54,6 +54,7 @@ async function ok(what: string, running: Promise<RunResult>): Promise<RunResult>
 }
 
 test('packs clients - rclone copies 200 small files in and out unchanged', { skip: skipRclone, timeout: testTimeoutMs }, async () => {
+  const errorsBefore = serverErrorLines(server).length; // the tests share one server
   const env = clientEnv(join(work, 'home'), {
     RCLONE_CONFIG_T_TYPE: 's3',
     RCLONE_CONFIG_T_PROVIDER: 'Other',
@@ -74,10 +75,11 @@ test('packs clients - rclone copies 200 small files in and out unchanged', { ski
   const [want, got] = [await treeObject(source), await treeObject(down)];
   assert.equal(Object.keys(got).length, fileCount);
   assert.deepEqual(got, want);
-  assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (a client may have retried it)');
+  assert.deepEqual(serverErrorLines(server).slice(errorsBefore), [], 'no request was answered 5xx (a client may have retried it)');
 });
 
 test('packs clients - the aws CLI copies 200 small files in and out unchanged', { skip: skipAws, timeout: testTimeoutMs }, async () => {
+  const errorsBefore = serverErrorLines(server).length; // the tests share one server
   const env = awsClientEnv(join(work, 'home'), server, { AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' });
   const aws = (...args: string[]) => ok(`aws ${args.join(' ')}`, run(clients.aws, ['--endpoint-url', server.url, ...args], { env, cwd: work }));
   await aws('s3', 'mb', 's3://packs-aws');
@@ -87,5 +89,5 @@ test('packs clients - the aws CLI copies 200 small files in and out unchanged', 
   const [want, got] = [await treeObject(source), await treeObject(down)];
   assert.equal(Object.keys(got).length, fileCount);
   assert.deepEqual(got, want);
-  assert.deepEqual(serverErrorLines(server), [], 'no request was answered 5xx (a client may have retried it)');
+  assert.deepEqual(serverErrorLines(server).slice(errorsBefore), [], 'no request was answered 5xx (a client may have retried it)');
 });
