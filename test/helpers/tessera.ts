@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,9 +54,9 @@ export function waitForEndpoint(child: ChildProcess, timeoutMs: number, stderr: 
         resolvePromise(m[1]!);
       }
     });
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`Tessera exited with ${code} before starting: ${stderr()}`));
+      reject(new Error(`Tessera exited with ${signal ?? code} before starting: ${stderr()}`));
     });
   });
 }
@@ -65,6 +66,11 @@ export interface StartOptions {
   args?: string[];
   /** Added to this process's environment; a name set to undefined is left out (the server's default). */
   env?: Record<string, string | undefined>;
+  /**
+   * Runs the server as the leader of a process group of its own, so that kill9() kills its workers
+   * (`--workers N`) in the same instant, as a machine losing power would, and waits until all are gone.
+   */
+  processGroup?: boolean;
 }
 
 /** `logs()` once it matches `pattern`, polled every 20 ms; fails after `timeoutMs` with what was logged. */
@@ -96,6 +102,7 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
       Object.entries({ ...process.env, TESSERA_ROOT_ACCESS_KEY: accessKeyId, TESSERA_ROOT_SECRET_KEY: secretAccessKey, ...options.env }).filter(([, v]) => v !== undefined),
     ),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -108,6 +115,15 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
   const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
+  };
+  const killGroup = async () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    await exited;
+    await waitForGroupExit(child.pid!);
   };
   return {
     url,
@@ -122,12 +138,35 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
     stdout: () => stdout,
     client: () => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } }),
     stop: () => stopWith('SIGTERM'),
-    kill9: () => stopWith('SIGKILL'),
+    kill9: () => (options.processGroup ? killGroup() : stopWith('SIGKILL')),
     cleanup: async () => {
       await stopWith('SIGTERM');
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until no live process is left in process group `pgid` (zombies hold no files or locks, and a
+ * container's init may be slow to reap them). Fails after `timeoutMs`.
+ */
+async function waitForGroupExit(pgid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = readdirSync('/proc').filter((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(pgrp) === pgid && state !== 'Z';
+      } catch {
+        return false; // exited while we looked
+      }
+    });
+    if (alive.length === 0) return;
+    if (Date.now() > deadline) assert.fail(`Processes ${alive.join(', ')} of group ${pgid} outlived SIGKILL by ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A server and an SDK client for the tests of one file; both are let go after them (node:test's after()). */
