@@ -1,6 +1,7 @@
 // Pack files of small shards (issue 17): round trips, bitrot, the file fallback, two instances on one root,
 // the inventory union, delete and compaction, and TESSERA_PACKS=off.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { LocalDrive } from './drive.js';
 import { newBlockId } from './ids.js';
 import { packStaleMs, shardBlockBytes } from './limits.js';
 import { PackStore } from './pack-store.js';
+import { ShardWriter } from './shard-file.js';
 import { shardFileBytes } from './shard-format.js';
 import { flipByte, tempDrives } from './test-helpers.js';
 
@@ -52,7 +54,7 @@ describe('LocalDrive packs', () => {
   let next = 0;
 
   before(async () => {
-    dirs = await tempDrives(12);
+    dirs = await tempDrives(13);
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((d) => d.close()));
@@ -267,5 +269,26 @@ describe('LocalDrive packs', () => {
     assert.deepEqual(await shardFilesOf(drive.root), [`${plain.id}.0`]);
     assert.deepEqual(await readAll(off, packed.id, 0, packed.data.length), packed.data);
     assert.deepEqual(await readAll(off, plain.id, 0, plain.data.length), plain.data);
+  });
+
+  test('pack - a group leaves the page cache once durable when the sync addon is there, and stays without it', async (t) => {
+    if (!ShardWriter.fileSync && process.env.CI !== 'true') return t.skip('the file sync addon is not loaded');
+    const drive = await freshDrive();
+    const resident = () => {
+      const [pack] = execFileSync('sh', ['-c', `fincore --bytes --noheadings --output RES ${join(drive.root, 'packs')}/*.pack`], { encoding: 'utf8' }).trim().split('\n');
+      return Number(pack);
+    };
+    const first = { id: newBlockId(), data: randomBytes(512 * 1024) };
+    await putWhole(drive, first.id, 0, first.data);
+    assert.equal(resident(), 0, 'the record written by the group was dropped');
+    const saved = ShardWriter.fileSync;
+    ShardWriter.fileSync = undefined;
+    try {
+      await putWhole(drive, newBlockId(), 0, randomBytes(512 * 1024));
+      assert.ok(resident() >= 512 * 1024, 'the control: a plain fdatasync keeps the pages');
+    } finally {
+      ShardWriter.fileSync = saved;
+    }
+    assert.deepEqual(await readAll(drive, first.id, 0, first.data.length), first.data);
   });
 });

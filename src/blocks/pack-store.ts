@@ -21,7 +21,7 @@ import { unwatchPackIndex, watchPackIndex } from './pack-checkpoint.js';
 import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
 import { GroupQueue, type Joined } from './pack-group.js';
 import { PackReads } from './pack-reads.js';
-import { dropBytes, fsyncDir, ioError, ShardReader, shardRecordPieces, type ShardExpect } from './shard-file.js';
+import { dropBytes, fsyncDir, ioError, ShardReader, ShardWriter, shardRecordPieces, type ShardExpect } from './shard-file.js';
 import type { ShardName } from './shard-store.js';
 
 export const packsDirName = 'packs';
@@ -343,7 +343,13 @@ export class PackStore {
     try {
       const packs = new Set(group.map((w) => w.item.pack));
       // The bytes first: a row must never be durable before the record it points at.
-      const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id)), undefined, 2));
+      const written = new Map<OpenPack, { start: number; end: number }>();
+      for (const { item } of group) {
+        const { offset, bytes } = item.change.row;
+        const range = written.get(item.pack);
+        written.set(item.pack, range ? { start: Math.min(range.start, offset), end: Math.max(range.end, offset + bytes) } : { start: offset, end: offset + bytes });
+      }
+      const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id), written.get(pack)), undefined, 2));
       await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
       const ends = new Map<number, number>();
       for (const { item } of group) {
@@ -494,11 +500,17 @@ export class PackStore {
   }
 }
 
-/** fdatasync, after checking the file still has a name: a drive whose directory was deleted must fail its writes, not ack them. */
-async function syncIfLinked(handle: FileHandle, path: string): Promise<void> {
+/**
+ * fdatasync, after checking the file still has a name: a drive whose directory was deleted must fail its
+ * writes, not ack them. `drop`: the range the group wrote, advised out of the page cache once durable (as a
+ * shard file's pages are, shard-file.ts), so packed writes reuse freed pages instead of growing the cache.
+ */
+async function syncIfLinked(handle: FileHandle, path: string, drop?: { start: number; end: number }): Promise<void> {
   const { nlink } = await handle.stat();
   if (nlink === 0) throw new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${path}": the file was deleted (the drive is gone)`);
-  await handle.datasync();
+  const sync = ShardWriter.fileSync;
+  if (drop && sync) await sync.syncDropping(handle.fd, true, drop.start, drop.end - drop.start);
+  else await handle.datasync();
 }
 
 function indexError(err: unknown, dir: string): Error {
