@@ -88,7 +88,9 @@ async function rebuildInto(plan: BlockReadPlan, checks: ShardCheck[], writers: M
     for (let stripe = 0; stripe < plan.layout.stripeCount; stripe++) {
       plan.signal?.throwIfAborted();
       const buffers = await reader.decodeStripe(stripe, wanted);
-      await Promise.all(wanted.map((i) => writers.get(i)?.append(chunkOf(buffers, plan.codec.dataShards, i))));
+      // `last` on the last stripe: a rebuilt shard of one stripe is one append that says so (a pack record).
+      const last = stripe === plan.layout.stripeCount - 1;
+      await Promise.all(wanted.map((i) => writers.get(i)?.append(chunkOf(buffers, plan.codec.dataShards, i), { last })));
     }
   } finally {
     await reader.close();

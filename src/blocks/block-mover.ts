@@ -99,7 +99,7 @@ async function copyShard(plan: MovePlan, shardIndex: number, target: ShardStore,
         plan.signal?.throwIfAborted();
         const pieces = await reader.readPieces(at, Math.min(shardBytes, at + pieceBytes), options);
         // One append per piece read: over the node RPC each append is a call.
-        await writer.append(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), options);
+        await writer.append(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), { ...options, last: at + pieceBytes >= shardBytes });
       }
       await writer.commit(options);
       return true;
