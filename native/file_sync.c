@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "napi_args.h"
+#include "napi_errors.h"
 
 typedef struct {
   napi_async_work work;
@@ -41,22 +42,6 @@ static void execute_sync(napi_env env, void *data) {
   }
   // Only once the bytes are durable: the pages are clean then, and DONTNEED drops clean pages only.
   (void)posix_fadvise(job->fd, (off_t)job->offset, (off_t)job->length, POSIX_FADV_DONTNEED);
-}
-
-static napi_value errno_error(napi_env env, int error, const char *syscall_name) {
-  // Node's own shape for a failed fs call (code "EIO", errno -5, syscall "fsync"), so callers map it alike.
-  char message[160];
-  const char *name = uv_err_name(uv_translate_sys_error(error));
-  snprintf(message, sizeof message, "%s: %s, %s", name, uv_strerror(uv_translate_sys_error(error)), syscall_name);
-  napi_value code, text, result, errno_value, syscall;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &result);
-  napi_create_int32(env, uv_translate_sys_error(error), &errno_value);
-  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall);
-  napi_set_named_property(env, result, "errno", errno_value);
-  napi_set_named_property(env, result, "syscall", syscall);
-  return result;
 }
 
 static void complete_sync(napi_env env, napi_status status, void *data) {

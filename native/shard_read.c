@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "napi_args.h"
+#include "napi_errors.h"
 
 #define CRC_BYTES 4
 
@@ -91,22 +92,6 @@ static void execute_read(napi_env env, void *data) {
   if (done == job->length) job->bad_block = first_bad_block(job->data, job->length, job->block_bytes);
 }
 
-static napi_value errno_error(napi_env env, int error) {
-  // Node's own shape for a failed fs call (code "EIO", errno -5, syscall "pread"), so callers map it alike.
-  char message[160];
-  const char *name = uv_err_name(uv_translate_sys_error(error));
-  snprintf(message, sizeof message, "%s: %s, pread", name, uv_strerror(uv_translate_sys_error(error)));
-  napi_value code, text, result, errno_value, syscall;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &result);
-  napi_create_int32(env, uv_translate_sys_error(error), &errno_value);
-  napi_create_string_utf8(env, "pread", NAPI_AUTO_LENGTH, &syscall);
-  napi_set_named_property(env, result, "errno", errno_value);
-  napi_set_named_property(env, result, "syscall", syscall);
-  return result;
-}
-
 static void complete_read(napi_env env, napi_status status, void *data) {
   read_job_t *job = data;
   napi_value value;
@@ -116,7 +101,7 @@ static void complete_read(napi_env env, napi_status status, void *data) {
     napi_create_error(env, NULL, message, &value);
     napi_reject_deferred(env, job->deferred, value);
   } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->error));
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, "pread"));
   } else {
     double result = job->bad_block >= 0 ? -1.0 - (double)job->bad_block : (double)job->bytes_read;
     napi_create_double(env, result, &value);
