@@ -118,6 +118,11 @@ export function packedShards(drive: string): StoredShardCopy[] {
   }
 }
 
+/** The shards a drive holds now, as "<block id>.<index>", whether files or packed records. */
+export async function storedShardNames(drive: string): Promise<Set<string>> {
+  return new Set((await storedShards(drive)).map((s) => `${s.blockId}.${s.index}`));
+}
+
 /** How many shards a drive holds: files (temporaries when asked) and packed records. */
 export async function shardCount(drive: string, options: { withTemporaries?: boolean } = {}): Promise<number> {
   return (await storedShards(drive, options)).length;

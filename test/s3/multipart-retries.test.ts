@@ -3,7 +3,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
@@ -11,6 +10,7 @@ import {
   PutBucketVersioningCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
+import { storedShardNames } from '../ec/helpers.js';
 import { sdkError } from './raw-http.js';
 
 // GC runs at once, so the test can see a replaced part leave the drive.
@@ -35,8 +35,7 @@ async function bytesOf(key: string): Promise<Buffer> {
 }
 
 async function driveFiles(): Promise<Set<string>> {
-  const entries = await readdir(join(server.dataDir, 'drive'), { recursive: true, withFileTypes: true });
-  return new Set(entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => join(e.parentPath ?? e.path, e.name)));
+  return storedShardNames(join(server.dataDir, 'drive'));
 }
 
 test('CompleteMultipartUpload - a retry after success answers the first ETag, version, checksum and location (issue 10)', async () => {

@@ -4,7 +4,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
@@ -12,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startTesseraForFile } from '../helpers/tessera.js';
+import { storedShardNames } from '../ec/helpers.js';
 import { assertS3Error, objectPath, raw, sdkError } from './raw-http.js';
 
 // GC runs at once, so a test can see aborted and replaced parts leave the drive.
@@ -49,10 +49,9 @@ async function bytesOf(key: string, extra: Record<string, unknown> = {}): Promis
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
-/** The shard files on the drive now. */
+/** The shards on the drive now (files and packed records), by name. */
 async function driveFiles(): Promise<Set<string>> {
-  const entries = await readdir(join(server.dataDir, 'drive'), { recursive: true, withFileTypes: true });
-  return new Set(entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => join(e.parentPath ?? e.path, e.name)));
+  return storedShardNames(join(server.dataDir, 'drive'));
 }
 
 /** Runs `action` and returns the shard files it added. */
