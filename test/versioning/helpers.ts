@@ -2,7 +2,6 @@
 // order (the SDK splits Version and DeleteMarker into two arrays, losing AWS's interleaved order), and
 // reading the headers of a failed SDK call.
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -11,6 +10,7 @@ import {
   CreateBucketCommand, GetObjectCommand, PutBucketVersioningCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import type { TesseraProcess } from '../helpers/tessera.js';
+import { storedShards } from '../ec/helpers.js';
 
 export async function createBucket(s3: S3Client, bucket: string, status?: 'Enabled' | 'Suspended'): Promise<void> {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -150,17 +150,12 @@ export async function listAllVersionPages(server: TesseraProcess, bucket: string
   assert.fail(`Listing did not finish within ${pagesMax} pages`);
 }
 
-/** Bytes of every file under a directory: how much a drive holds. */
-export async function usedBytes(dir: string): Promise<number> {
-  let total = 0;
-  // GC may remove files and directories while this walks; a vanished entry counts as zero bytes.
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await usedBytes(path);
-    else if (entry.isFile()) total += (await stat(path).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
+/**
+ * Bytes of the shards a drive holds: its shard files and its live pack records (a packed shard's space is
+ * freed when its row goes; the pack file itself shrinks only once compaction rewrites it).
+ */
+export async function usedBytes(drive: string): Promise<number> {
+  return (await storedShards(drive)).reduce((sum, shard) => sum + shard.bytes, 0);
 }
 
 /** Polls `probe` until it returns true or the time runs out. */
