@@ -2,7 +2,6 @@
 // stay; a failed sync rejects like fs's; bad arguments throw, never a crash; a shard committed either way
 // reads back verified. Residency is read with util-linux's fincore.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -12,7 +11,7 @@ import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
 import { loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
-import { tempDrives } from './test-helpers.js';
+import { residentBytes, tempDrives } from './test-helpers.js';
 
 const { binding, reason } = loadNativeFileSync();
 // CI proves the addon is built; elsewhere a machine without cc skips these.
@@ -21,11 +20,6 @@ const skip = binding || process.env.CI === 'true' ? false : reason ?? 'the nativ
 function addon(): FileSyncBinding {
   assert.ok(binding, `The file sync addon did not load: ${reason ?? 'unknown'}`);
   return binding;
-}
-
-/** Bytes of `path` in the page cache. */
-function residentBytes(path: string): number {
-  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
 }
 
 let dirs: Awaited<ReturnType<typeof tempDrives>>;

@@ -1,7 +1,6 @@
 // Pack files of small shards (issue 17): round trips, bitrot, the file fallback, two instances on one root,
 // the inventory union, delete and compaction, and TESSERA_PACKS=off.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { packStaleMs, shardBlockBytes } from './limits.js';
 import { PackStore } from './pack-store.js';
 import { ShardWriter } from './shard-file.js';
 import { shardFileBytes } from './shard-format.js';
-import { flipByte, tempDrives } from './test-helpers.js';
+import { flipByte, residentBytes, tempDrives } from './test-helpers.js';
 
 /** Writes one shard as the block writer hands a whole stripe over: one append with `last`. */
 async function putWhole(drive: LocalDrive, blockId: string, shardIndex: number, data: Buffer): Promise<void> {
@@ -274,18 +273,15 @@ describe('LocalDrive packs', () => {
   test('pack - a group leaves the page cache once durable when the sync addon is there, and stays without it', async (t) => {
     if (!ShardWriter.fileSync && process.env.CI !== 'true') return t.skip('the file sync addon is not loaded');
     const drive = await freshDrive();
-    const resident = () => {
-      const [pack] = execFileSync('sh', ['-c', `fincore --bytes --noheadings --output RES ${join(drive.root, 'packs')}/*.pack`], { encoding: 'utf8' }).trim().split('\n');
-      return Number(pack);
-    };
+    const resident = async () => residentBytes(join(drive.root, 'packs', (await packFiles(drive.root))[0]!));
     const first = { id: newBlockId(), data: randomBytes(512 * 1024) };
     await putWhole(drive, first.id, 0, first.data);
-    assert.equal(resident(), 0, 'the record written by the group was dropped');
+    assert.equal(await resident(), 0, 'the record written by the group was dropped');
     const saved = ShardWriter.fileSync;
     ShardWriter.fileSync = undefined;
     try {
       await putWhole(drive, newBlockId(), 0, randomBytes(512 * 1024));
-      assert.ok(resident() >= 512 * 1024, 'the control: a plain fdatasync keeps the pages');
+      assert.ok((await resident()) >= 512 * 1024, 'the control: a plain fdatasync keeps the pages');
     } finally {
       ShardWriter.fileSync = saved;
     }

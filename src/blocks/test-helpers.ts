@@ -1,4 +1,5 @@
 // Helpers shared by the block layer's tests: temporary drive directories and stores, stream collection.
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, open, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,4 +162,9 @@ export async function readShardBytes(drive: string, id: string, index: number): 
   } finally {
     await handle.close();
   }
+}
+
+/** Bytes of `path` in the page cache, by util-linux's fincore. */
+export function residentBytes(path: string): number {
+  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
 }
