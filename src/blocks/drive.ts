@@ -210,7 +210,7 @@ export class LocalDrive implements ShardStore {
     checkSignal(options, `Cannot delete shard "${shard.shardIndex}" of block "${shard.blockId}"`);
     const path = this.shardPath(shard.blockId, shard.shardIndex);
     if (this.io.suspect) await this.io.run(async () => undefined); // fails as every call does while suspect
-    this.packs.remove(shard.blockId, shard.shardIndex);
+    await this.packs.remove(shard.blockId, shard.shardIndex);
     await this.io.run(() => unlink(path)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -264,7 +264,7 @@ export class LocalDrive implements ShardStore {
   async deleteBlock(blockId: string, options?: ShardCallOptions): Promise<number> {
     assert(isBlockId(blockId), `Invalid block id "${blockId}"`);
     const files = await this.listShards(blockId.slice(0, 2), blockId.slice(2, 4), options);
-    let deleted = this.packs.remove(blockId);
+    let deleted = await this.packs.remove(blockId);
     for (const file of files) {
       if (file.blockId !== blockId || file.path.includes('@')) continue;
       await this.io.run(() => unlink(file.path)).catch((err: NodeJS.ErrnoException) => {
@@ -369,7 +369,7 @@ class DriveShardWriter implements ShardWriteStream {
     this.file ??= await this.drive.createShardFile(this.shard, this.blockBytes); // an empty shard
     await this.file.commit();
     // The file is the shard now: an older pack row would shadow it on reads.
-    if (!this.fresh && this.drive.packs.lookup(this.shard)) this.drive.packs.remove(this.shard.blockId, this.shard.shardIndex);
+    if (!this.fresh && this.drive.packs.lookup(this.shard)) await this.drive.packs.remove(this.shard.blockId, this.shard.shardIndex);
   }
 
   async abort(): Promise<void> {

@@ -1,6 +1,11 @@
 // The index of one drive's pack files, <drive>/packs/index.db: which record of which pack holds a shard,
 // and each pack's state. Synchronous SQLite on the caller's thread (microseconds per statement, page
 // cache); it never fsyncs here: pack-store.ts makes the WAL durable through DriveIo after each group.
+// Every worker process of a server writes to the same index, so a write may find another process holding
+// the write lock. SQLite's busy handler would sleep on the event loop until it is free (1 ms, then 2, 5,
+// ...: seen under two workers' PUTs); writes instead go through a second connection that never waits, and
+// a busy write tries again after a timer, the loop serving requests meanwhile.
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { assert } from '../util/assert.js';
 import type { ShardName } from './shard-store.js';
@@ -30,6 +35,10 @@ export interface PackInfo {
 /** Another process of the same drive holds the write lock for at most one group's transaction: wait this long. */
 const packIndexBusyTimeoutMs = 5_000;
 
+/** A busy write's first wait before it tries again, doubled each time up to the last (milliseconds). */
+const busyRetryFirstMs = 1;
+const busyRetryLastMs = 16;
+
 const schema = `
   CREATE TABLE IF NOT EXISTS packs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,58 +64,46 @@ const schema = `
 export type RowChange = { kind: 'insert'; row: PackRow } | { kind: 'move'; row: PackRow; from: PackPlace };
 
 export class PackIndex {
+  /** Reads, and the schema: waits out a busy lock as SQLite does (reads in WAL mode hardly ever meet one). */
   private readonly db: Database.Database;
+  /** Writes: never waits (busy_timeout 0); write() tries again after a timer instead. */
+  private readonly writer: Database.Database;
   private readonly statements;
+  private readonly writes;
+  private readonly busyTimeoutMs: number;
+  /** Writes that found the lock taken and waited for it, for tests and benchmarks. */
+  busyWaits = 0;
 
-  /** `create`: make index.db when absent (a drive's first open); a reopen after the drive went away must find it. */
+  /**
+   * `create`: make index.db when absent (a drive's first open); a reopen after the drive went away must find it.
+   * `busyTimeoutMs`: how long a write waits for another process's transaction (tests shorten it).
+   */
   constructor(
     readonly path: string,
-    options: { create: boolean } = { create: true },
+    options: { create: boolean; busyTimeoutMs?: number } = { create: true },
   ) {
+    this.busyTimeoutMs = options.busyTimeoutMs ?? packIndexBusyTimeoutMs;
     this.db = new Database(path, { fileMustExist: !options.create });
-    this.db.pragma(`busy_timeout = ${packIndexBusyTimeoutMs}`);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through
-    // DriveIo (the threadpool, bounded by the drive's timeout) before it acknowledges the group, so no fsync
-    // ever runs on the event loop and a row is durable before its commit() resolves.
-    this.db.pragma('synchronous = NORMAL');
-    // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a thread.
-    this.db.pragma('wal_autocheckpoint = 0');
-    this.db.exec(schema);
-    const db = this.db;
-    this.statements = {
-      lookup: db.prepare<[string, number], { pack: number; offset: number; bytes: number; written_ms: number }>(
-        'SELECT pack, offset, bytes, written_ms FROM shards WHERE block_id = ? AND shard_index = ?',
-      ),
-      range: db.prepare<[string, string], { block_id: string; shard_index: number; pack: number; offset: number; bytes: number; written_ms: number }>(
-        'SELECT block_id, shard_index, pack, offset, bytes, written_ms FROM shards WHERE block_id >= ? AND block_id < ? ORDER BY block_id, shard_index',
-      ),
-      any: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM shards WHERE block_id >= ? AND block_id < ? LIMIT 1'),
-      insert: db.prepare('INSERT OR REPLACE INTO shards (block_id, shard_index, pack, offset, bytes, written_ms) VALUES (?, ?, ?, ?, ?, ?)'),
-      remove: db.prepare<[string, number]>('DELETE FROM shards WHERE block_id = ? AND shard_index = ? RETURNING pack, bytes'),
-      removeBlock: db.prepare<[string]>('DELETE FROM shards WHERE block_id = ? RETURNING pack, bytes'),
-      move: db.prepare('UPDATE shards SET pack = ?, offset = ?, written_ms = ? WHERE block_id = ? AND shard_index = ? AND pack = ? AND offset = ?'),
-      addLive: db.prepare<[number, number]>('UPDATE packs SET live_bytes = live_bytes + ? WHERE id = ?'),
-      growEnd: db.prepare<[number, number, number]>('UPDATE packs SET end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ?'),
-      create: db.prepare<[string, number]>("INSERT INTO packs (state, owner, touched_ms) VALUES ('open', ?, ?)"),
-      touch: db.prepare<[number, number, string]>("UPDATE packs SET touched_ms = ? WHERE id = ? AND owner = ? AND state IN ('open', 'compacting')"),
-      seal: db.prepare<[number, number, number, string]>("UPDATE packs SET state = 'sealed', end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ? AND owner = ? AND state = 'open'"),
-      sealStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'open' AND touched_ms < ?"),
-      releaseStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'compacting' AND touched_ms < ?"),
-      deadPacks: db.prepare<[number], { id: number }>(
-        "SELECT id FROM packs p WHERE state = 'sealed' AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.pack = p.id) LIMIT ?",
-      ),
-      dropPack: db.prepare<[number, number]>("DELETE FROM packs WHERE id = ? AND state IN ('sealed', 'compacting') AND NOT EXISTS (SELECT 1 FROM shards WHERE pack = ?)"),
-      sparse: db.prepare<[], { id: number }>("SELECT id FROM packs WHERE state = 'sealed' AND live_bytes * 2 < end_offset ORDER BY live_bytes LIMIT 1"),
-      claim: db.prepare<[string, number, number]>("UPDATE packs SET state = 'compacting', owner = ?, touched_ms = ? WHERE id = ? AND state = 'sealed'"),
-      claimed: db.prepare<[string], { id: number }>("SELECT id FROM packs WHERE state = 'compacting' AND owner = ? LIMIT 1"),
-      rowsOf: db.prepare<[number, number, number], { block_id: string; shard_index: number; offset: number; bytes: number; written_ms: number }>(
-        'SELECT block_id, shard_index, offset, bytes, written_ms FROM shards WHERE pack = ? AND offset >= ? ORDER BY offset LIMIT ?',
-      ),
-      info: db.prepare<[number], { id: number; state: PackState; owner: string | null; touched_ms: number; end_offset: number; live_bytes: number }>(
-        'SELECT id, state, owner, touched_ms, end_offset, live_bytes FROM packs WHERE id = ?',
-      ),
-    };
+    try {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec(schema);
+      this.writer = new Database(path, { fileMustExist: true });
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    for (const db of [this.db, this.writer]) {
+      // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through
+      // DriveIo (the threadpool, bounded by the drive's timeout) before it acknowledges the group, so no fsync
+      // ever runs on the event loop and a row is durable before its commit() resolves.
+      db.pragma('synchronous = NORMAL');
+      // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a thread.
+      db.pragma('wal_autocheckpoint = 0');
+    }
+    this.writer.pragma('busy_timeout = 0');
+    this.statements = prepareStatements(this.db);
+    this.writes = prepareStatements(this.writer);
   }
 
   lookup(shard: ShardName): PackRow | undefined {
@@ -131,31 +128,31 @@ export class PackIndex {
   }
 
   /** A new open pack owned by `owner`; its id is never reused (AUTOINCREMENT), so a cached descriptor cannot name another pack. */
-  createPack(owner: string, nowMs: number): number {
-    return Number(this.write(() => this.statements.create.run(owner, nowMs)).lastInsertRowid);
+  async createPack(owner: string, nowMs: number): Promise<number> {
+    return Number((await this.write(() => this.writes.create.run(owner, nowMs))).lastInsertRowid);
   }
 
   /** False when the pack is no longer this owner's (sealed by another process as stale). */
-  touch(pack: number, owner: string, nowMs: number): boolean {
-    return this.write(() => this.statements.touch.run(nowMs, pack, owner)).changes === 1;
+  async touch(pack: number, owner: string, nowMs: number): Promise<boolean> {
+    return (await this.write(() => this.writes.touch.run(nowMs, pack, owner))).changes === 1;
   }
 
-  seal(pack: number, owner: string, endOffset: number, nowMs: number): void {
-    this.write(() => this.statements.seal.run(endOffset, nowMs, pack, owner));
+  async seal(pack: number, owner: string, endOffset: number, nowMs: number): Promise<void> {
+    await this.write(() => this.writes.seal.run(endOffset, nowMs, pack, owner));
   }
 
   /** Seals open packs untouched since `beforeMs` (their owner died) and frees claims as old; returns how many. */
-  sealStale(nowMs: number, beforeMs: number): number {
-    return this.write(() => this.statements.sealStale.run(nowMs, beforeMs).changes + this.statements.releaseStale.run(nowMs, beforeMs).changes);
+  sealStale(nowMs: number, beforeMs: number): Promise<number> {
+    return this.write(() => this.writes.sealStale.run(nowMs, beforeMs).changes + this.writes.releaseStale.run(nowMs, beforeMs).changes);
   }
 
   /**
    * One group's rows in one transaction. A move applies only while the row still points at its old place,
    * so a delete or rewrite that happened meanwhile wins. `ends` grows each written pack's end_offset.
    */
-  applyGroup(changes: readonly RowChange[], ends: ReadonlyMap<number, number>, nowMs: number): void {
-    const s = this.statements;
-    this.write(() => {
+  async applyGroup(changes: readonly RowChange[], ends: ReadonlyMap<number, number>, nowMs: number): Promise<void> {
+    const s = this.writes;
+    await this.write(() => {
       for (const change of changes) {
         const { row } = change;
         if (change.kind === 'insert') {
@@ -176,8 +173,8 @@ export class PackIndex {
   }
 
   /** Deletes the rows of one shard (`shardIndex`) or of a whole block; returns how many went. */
-  remove(blockId: string, shardIndex?: number): number {
-    const s = this.statements;
+  remove(blockId: string, shardIndex?: number): Promise<number> {
+    const s = this.writes;
     return this.write(() => {
       const gone = shardIndex === undefined ? s.removeBlock.all(blockId) : s.remove.all(blockId, shardIndex);
       for (const row of gone as { pack: number; bytes: number }[]) s.addLive.run(-row.bytes, row.pack);
@@ -191,26 +188,37 @@ export class PackIndex {
   }
 
   /** Removes the pack's row if still no shard row points at it; the caller unlinks the file after. */
-  dropPack(pack: number): boolean {
-    return this.write(() => this.statements.dropPack.run(pack, pack)).changes === 1;
+  async dropPack(pack: number): Promise<boolean> {
+    return (await this.write(() => this.writes.dropPack.run(pack, pack))).changes === 1;
   }
 
   /** The pack this owner is compacting, else one it just claimed (sealed, less than half live), else undefined. */
-  claimSparse(owner: string, nowMs: number): number | undefined {
+  async claimSparse(owner: string, nowMs: number): Promise<number | undefined> {
     const mine = this.statements.claimed.get(owner);
     if (mine) return mine.id;
     const sparse = this.statements.sparse.get();
     if (!sparse) return undefined;
-    return this.write(() => this.statements.claim.run(owner, nowMs, sparse.id)).changes === 1 ? sparse.id : undefined;
+    return (await this.write(() => this.writes.claim.run(owner, nowMs, sparse.id))).changes === 1 ? sparse.id : undefined;
   }
 
   /**
-   * Every write runs in BEGIN IMMEDIATE: it takes the write lock first, waiting under busy_timeout for the
-   * other processes of the drive. A deferred transaction that reads first and then writes fails at once with
-   * SQLITE_BUSY (SQLITE_BUSY_SNAPSHOT) when another process committed meanwhile: no busy handler is called.
+   * Every write runs in BEGIN IMMEDIATE on the writer connection: it takes the write lock first, or fails at
+   * once with SQLITE_BUSY while another process of the drive holds it, before `work` ran. It then tries again
+   * after 1, 2, 4 ... 16 ms timers, for at most busyTimeoutMs, and the event loop goes on meanwhile. (A
+   * deferred transaction that reads first and then writes could fail after its reads, when another process
+   * committed meanwhile; IMMEDIATE never does.)
    */
-  private write<T>(work: () => T): T {
-    return this.db.transaction(work).immediate();
+  private async write<T>(work: () => T): Promise<T> {
+    const deadlineMs = performance.now() + this.busyTimeoutMs;
+    for (let waitMs = busyRetryFirstMs; ; waitMs = Math.min(2 * waitMs, busyRetryLastMs)) {
+      try {
+        return this.writer.transaction(work).immediate();
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() + waitMs > deadlineMs) throw err;
+      }
+      this.busyWaits++;
+      await sleep(waitMs);
+    }
   }
 
   /** Rows of `pack` at or after `fromOffset`, by offset, at most `limit`. */
@@ -231,8 +239,46 @@ export class PackIndex {
   }
 
   close(): void {
+    if (this.writer.open) this.writer.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/** Every statement of the index, prepared on one connection. */
+function prepareStatements(db: Database.Database) {
+  return {
+    lookup: db.prepare<[string, number], { pack: number; offset: number; bytes: number; written_ms: number }>(
+      'SELECT pack, offset, bytes, written_ms FROM shards WHERE block_id = ? AND shard_index = ?',
+    ),
+    range: db.prepare<[string, string], { block_id: string; shard_index: number; pack: number; offset: number; bytes: number; written_ms: number }>(
+      'SELECT block_id, shard_index, pack, offset, bytes, written_ms FROM shards WHERE block_id >= ? AND block_id < ? ORDER BY block_id, shard_index',
+    ),
+    any: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM shards WHERE block_id >= ? AND block_id < ? LIMIT 1'),
+    insert: db.prepare('INSERT OR REPLACE INTO shards (block_id, shard_index, pack, offset, bytes, written_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+    remove: db.prepare<[string, number]>('DELETE FROM shards WHERE block_id = ? AND shard_index = ? RETURNING pack, bytes'),
+    removeBlock: db.prepare<[string]>('DELETE FROM shards WHERE block_id = ? RETURNING pack, bytes'),
+    move: db.prepare('UPDATE shards SET pack = ?, offset = ?, written_ms = ? WHERE block_id = ? AND shard_index = ? AND pack = ? AND offset = ?'),
+    addLive: db.prepare<[number, number]>('UPDATE packs SET live_bytes = live_bytes + ? WHERE id = ?'),
+    growEnd: db.prepare<[number, number, number]>('UPDATE packs SET end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ?'),
+    create: db.prepare<[string, number]>("INSERT INTO packs (state, owner, touched_ms) VALUES ('open', ?, ?)"),
+    touch: db.prepare<[number, number, string]>("UPDATE packs SET touched_ms = ? WHERE id = ? AND owner = ? AND state IN ('open', 'compacting')"),
+    seal: db.prepare<[number, number, number, string]>("UPDATE packs SET state = 'sealed', end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ? AND owner = ? AND state = 'open'"),
+    sealStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'open' AND touched_ms < ?"),
+    releaseStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'compacting' AND touched_ms < ?"),
+    deadPacks: db.prepare<[number], { id: number }>(
+      "SELECT id FROM packs p WHERE state = 'sealed' AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.pack = p.id) LIMIT ?",
+    ),
+    dropPack: db.prepare<[number, number]>("DELETE FROM packs WHERE id = ? AND state IN ('sealed', 'compacting') AND NOT EXISTS (SELECT 1 FROM shards WHERE pack = ?)"),
+    sparse: db.prepare<[], { id: number }>("SELECT id FROM packs WHERE state = 'sealed' AND live_bytes * 2 < end_offset ORDER BY live_bytes LIMIT 1"),
+    claim: db.prepare<[string, number, number]>("UPDATE packs SET state = 'compacting', owner = ?, touched_ms = ? WHERE id = ? AND state = 'sealed'"),
+    claimed: db.prepare<[string], { id: number }>("SELECT id FROM packs WHERE state = 'compacting' AND owner = ? LIMIT 1"),
+    rowsOf: db.prepare<[number, number, number], { block_id: string; shard_index: number; offset: number; bytes: number; written_ms: number }>(
+      'SELECT block_id, shard_index, offset, bytes, written_ms FROM shards WHERE pack = ? AND offset >= ? ORDER BY offset LIMIT ?',
+    ),
+    info: db.prepare<[number], { id: number; state: PackState; owner: string | null; touched_ms: number; end_offset: number; live_bytes: number }>(
+      'SELECT id, state, owner, touched_ms, end_offset, live_bytes FROM packs WHERE id = ?',
+    ),
+  };
 }
 
 /** The smallest hex string above every string starting with `prefix` ("ab" → "ac", "af" → "b0", "ff" → "g"). */

@@ -138,8 +138,8 @@ export class PackStore {
   }
 
   /** Deletes the rows of a shard or a block; unfsynced on purpose (a lost delete brings back an orphan the sweep removes). */
-  remove(blockId: string, shardIndex?: number): number {
-    return this.readIndex((index) => index.remove(blockId, shardIndex), 0);
+  async remove(blockId: string, shardIndex?: number): Promise<number> {
+    return this.readIndex((index) => index.remove(blockId, shardIndex), Promise.resolve(0));
   }
 
   /**
@@ -298,7 +298,7 @@ export class PackStore {
 
   /** A new pack: its row, then its file, then the directory entry made durable (rows will point into it). */
   private async startPack(): Promise<OpenPack> {
-    const id = this.index.createPack(this.owner, this.nowMs());
+    const id = await this.index.createPack(this.owner, this.nowMs());
     const path = this.packPath(id);
     try {
       const handle = await this.io.run(
@@ -310,7 +310,8 @@ export class PackStore {
       this.current = pack;
       return pack;
     } catch (err) {
-      this.index.seal(id, this.owner, 0, this.nowMs()); // an empty sealed pack: the next maintenance step drops it
+      // An empty sealed pack: the next maintenance step drops it (or, should this fail too, it is sealed once stale).
+      await this.index.seal(id, this.owner, 0, this.nowMs()).catch(() => undefined);
       throw ioError(err, `Cannot create pack "${path}"`);
     }
   }
@@ -324,8 +325,9 @@ export class PackStore {
 
   private sealIfIdle(pack: OpenPack): void {
     if (!pack.retired || pack.users > 0) return;
-    // After close the index is gone: the pack stays open in it and another process seals it once stale.
-    if (!pack.lost && !this.indexClosed) this.index.seal(pack.id, this.owner, pack.end, this.nowMs());
+    // After close the index is gone: the pack stays open in it and another process seals it once stale (as it
+    // does should this write fail).
+    if (!pack.lost && !this.indexClosed) void this.index.seal(pack.id, this.owner, pack.end, this.nowMs()).catch(() => undefined);
     void this.io.cleanup(() => pack.handle.close());
   }
 
@@ -357,7 +359,7 @@ export class PackStore {
         ends.set(pack, Math.max(ends.get(pack) ?? 0, offset + bytes));
       }
       this.checkOpen();
-      this.index.applyGroup(
+      await this.index.applyGroup(
         group.map((w) => w.item.change),
         ends,
         this.nowMs(),
@@ -368,7 +370,7 @@ export class PackStore {
       for (const waiting of group) waiting.resolve();
     } catch (err) {
       // Rows visible but maybe not durable: take the new ones back (a move that lost it all is harmless).
-      if (applied) this.unapply(group);
+      if (applied) await this.unapply(group);
       const failure = String((err as { code?: unknown }).code).startsWith('SQLITE_') || !(err instanceof Error) ? indexError(err, this.dir) : err;
       for (const waiting of group) waiting.reject(failure);
     } finally {
@@ -376,12 +378,12 @@ export class PackStore {
     }
   }
 
-  private unapply(group: Joined<PackTicket>[]): void {
+  private async unapply(group: Joined<PackTicket>[]): Promise<void> {
     try {
       for (const { item } of group) {
         const row = item.change.row;
         const now = this.index.lookup(row);
-        if (item.change.kind === 'insert' && now && now.pack === row.pack && now.offset === row.offset) this.index.remove(row.blockId, row.shardIndex);
+        if (item.change.kind === 'insert' && now && now.pack === row.pack && now.offset === row.offset) await this.index.remove(row.blockId, row.shardIndex);
       }
     } catch {
       // The index itself failed: nothing more to take back here.
@@ -425,14 +427,14 @@ export class PackStore {
   async maintenanceStep(): Promise<void> {
     const nowMs = this.nowMs();
     const pack = this.current;
-    if (pack && nowMs - pack.touchedMs >= packTouchEveryMs && !this.touch(pack, nowMs)) {
+    if (pack && nowMs - pack.touchedMs >= packTouchEveryMs && !(await this.touch(pack, nowMs))) {
       pack.lost = true; // sealed by another process as stale: it may be compacted, so append no more
       this.retire(pack);
     }
     // A write transaction even when nothing is stale: every packTouchEveryMs is often enough against packStaleMs.
     if (nowMs - this.staleCheckedMs >= packTouchEveryMs) {
       this.staleCheckedMs = nowMs;
-      this.index.sealStale(nowMs, nowMs - packStaleMs);
+      await this.index.sealStale(nowMs, nowMs - packStaleMs);
     }
     for (const dead of this.index.deadPacks(packRetiresPerStep)) {
       if (this.closed) return;
@@ -441,14 +443,14 @@ export class PackStore {
     await this.compactStep();
   }
 
-  private touch(pack: OpenPack, nowMs: number): boolean {
+  private touch(pack: OpenPack, nowMs: number): Promise<boolean> {
     pack.touchedMs = nowMs;
     return this.index.touch(pack.id, this.owner, nowMs);
   }
 
   /** Deletes a pack no row points at: its row first, then its file (a crash between leaves a file no row names, harmless). */
   private async dropPack(pack: number): Promise<void> {
-    if (!this.index.dropPack(pack)) return;
+    if (!(await this.index.dropPack(pack))) return;
     await this.io.run(() => unlink(this.packPath(pack))).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -460,12 +462,12 @@ export class PackStore {
    */
   private async compactStep(): Promise<void> {
     if (!this.compacting) {
-      const pack = this.index.claimSparse(this.owner, this.nowMs());
+      const pack = await this.index.claimSparse(this.owner, this.nowMs());
       if (pack === undefined) return;
       this.compacting = { pack, fromOffset: 0 };
     }
     const job = this.compacting;
-    this.index.touch(job.pack, this.owner, this.nowMs());
+    await this.index.touch(job.pack, this.owner, this.nowMs());
     let copied = 0;
     while (copied < packCompactBytesPerStep) {
       const rows = this.index.rowsOf(job.pack, job.fromOffset, 64);
