@@ -7,10 +7,12 @@
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
 //      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers auto] [--drives 0]
-//      [--warmup 1]
+//      [--warmup 5]
 // --workers is Tessera's (auto, its default: one per core); --drives 6 gives it six drive directories on the
 // same disk, so RS 4+2 (0: one drive in its data directory).
-// Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does.
+// Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does. 5 s by
+// default: under 1 MiB PUTs V8's compiler threads were still busy 8 s after start (docs/benchmarks.md), and a
+// server in service is warm; Ceph's daemons get the same.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -67,7 +69,7 @@ function parseArgs(argv: string[]) {
     peer: peer === 'auto' ? (cephMissingTool() ? 'none' : 'ceph') : peer,
     loads,
     seconds: Number(options.get('--seconds') ?? '2'),
-    warmupSeconds: Number(options.get('--warmup') ?? '1'),
+    warmupSeconds: Number(options.get('--warmup') ?? '5'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '16'),
     workers: options.get('--workers') ?? 'auto',
