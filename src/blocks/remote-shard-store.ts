@@ -52,10 +52,11 @@ export class RemoteShardStore implements ShardStore {
     }
   }
 
-  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number }): Promise<ShardWriteStream> {
+  async createShard(shard: ShardName, options: ShardCallOptions & { blockBytes: number; fresh?: boolean }): Promise<ShardWriteStream> {
     const action = `Cannot write shard "${shard.shardIndex}" of block "${shard.blockId}" to ${this.key}`;
     this.checkUsable(action, options.signal);
-    const path = `${shardPath(this.drive, shard.blockId, shard.shardIndex)}?block-bytes=${options.blockBytes}`;
+    // fresh=1: a new block's shard, so the node looks for no older copy to replace (ShardStore.createShard).
+    const path = `${shardPath(this.drive, shard.blockId, shard.shardIndex)}?block-bytes=${options.blockBytes}${options.fresh ? '&fresh=1' : ''}`;
     return new RemoteShardWriter({ node: this.node, path, action, watch: (p) => this.watch(p) });
   }
 

@@ -167,7 +167,9 @@ function route(method: string, url: URL, drives: Map<string, LocalDrive>, nodeId
     const shard = { blockId: block(parts[2]), shardIndex };
     if (parts.length === 5 && parts[4] === 'stat' && method === 'GET') return { op: 'stat', drive, shard };
     if (parts.length === 4 && method === 'DELETE') return { op: 'deleteShard', drive, shard };
-    if (parts.length === 4 && method === 'PUT') return { op: 'write', drive, shard, blockBytes: intParam(url, 'block-bytes', 1, 64 * 1024 * 1024) };
+    if (parts.length === 4 && method === 'PUT') {
+      return { op: 'write', drive, shard, blockBytes: intParam(url, 'block-bytes', 1, 64 * 1024 * 1024), fresh: url.searchParams.get('fresh') === '1' };
+    }
     if (parts.length === 4 && method === 'GET') {
       const shardBytes = intParam(url, 'shard-bytes', 0, Number.MAX_SAFE_INTEGER);
       const start = intParam(url, 'start', 0, shardBytes);

@@ -20,7 +20,7 @@ export type ShardCall =
   | { op: 'deleteBlock'; drive: LocalDrive; blockId: string }
   | { op: 'stat'; drive: LocalDrive; shard: ShardName }
   | { op: 'deleteShard'; drive: LocalDrive; shard: ShardName }
-  | { op: 'write'; drive: LocalDrive; shard: ShardName; blockBytes: number }
+  | { op: 'write'; drive: LocalDrive; shard: ShardName; blockBytes: number; fresh: boolean }
   | { op: 'read'; drive: LocalDrive; shard: ShardName; shardBytes: number; start: number; end: number; framed: boolean };
 
 export interface CallContext {
@@ -83,7 +83,7 @@ function sendJson(res: ServerResponse, value: unknown): void {
  */
 async function writeShard(call: Extract<ShardCall, { op: 'write' }>, ctx: CallContext): Promise<void> {
   const { req, res, signal } = ctx;
-  const writer = await call.drive.createShard(call.shard, { blockBytes: call.blockBytes, signal });
+  const writer = await call.drive.createShard(call.shard, { blockBytes: call.blockBytes, fresh: call.fresh, signal });
   try {
     req.socket.setTimeout(rpcWriteIdleTimeoutMs);
     if (ctx.expectsContinue) res.writeContinue();
