@@ -84,26 +84,28 @@ export class PackIndex {
   ) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? packIndexBusyTimeoutMs;
     this.db = new Database(path, { fileMustExist: !options.create });
+    let writer: Database.Database | undefined;
     try {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       this.db.pragma('journal_mode = WAL');
       this.db.exec(schema);
-      this.writer = new Database(path, { fileMustExist: true });
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
-    for (const db of [this.db, this.writer]) {
+      writer = new Database(path, { fileMustExist: true });
+      writer.pragma('busy_timeout = 0');
       // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through
       // DriveIo (the threadpool, bounded by the drive's timeout) before it acknowledges the group, so no fsync
       // ever runs on the event loop and a row is durable before its commit() resolves.
-      db.pragma('synchronous = NORMAL');
-      // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a thread.
-      db.pragma('wal_autocheckpoint = 0');
+      writer.pragma('synchronous = NORMAL');
+      // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a
+      // thread. (Only commits checkpoint automatically, and only the writer commits.)
+      writer.pragma('wal_autocheckpoint = 0');
+      this.statements = prepareStatements(this.db);
+      this.writes = prepareStatements(writer);
+    } catch (err) {
+      writer?.close();
+      this.db.close();
+      throw err;
     }
-    this.writer.pragma('busy_timeout = 0');
-    this.statements = prepareStatements(this.db);
-    this.writes = prepareStatements(this.writer);
+    this.writer = writer;
   }
 
   lookup(shard: ShardName): PackRow | undefined {
