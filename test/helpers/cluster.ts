@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,11 +102,17 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Also true for a zombie, which kill(0) still finds: /proc says whether it has exited. */
+/**
+ * Also true for a zombie, which kill(0) still finds: /proc says whether it has exited. Its main thread
+ * turns zombie first; the others (one in an fsync, say) may still be ending, and the process's sockets and
+ * files stay open until the last has: only a zombie with no other thread has let go of its port.
+ */
 async function exited(pid: number | null): Promise<boolean> {
   if (pid === null || !alive(pid)) return true;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'); // "pid (comm) STATE ..."
+  if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false; // "pid (comm) STATE ..."
+  const threads = await readdir(`/proc/${pid}/task`).catch(() => []);
+  return threads.length <= 1;
 }
 
 async function waitExited(pid: number | null, timeoutMs: number): Promise<boolean> {
@@ -296,6 +302,7 @@ export async function startProxiedCluster(options: ProxiedClusterOptions): Promi
       const argv = [process.execPath, bin, 'node', '--address', address, '--drives', drives.join(','), '--cluster-secret-file', clusterSecretFile, '--node-id', name];
       const child = spawnOwn(argv, options.env);
       own.set(name, child);
+      await waitBanner(child, address, 30_000);
       await waitListening(address, 30_000, () => exitText(child));
       const proxy = await startFaultProxy(address);
       proxies.set(name, proxy);
@@ -321,6 +328,22 @@ export async function startProxiedCluster(options: ProxiedClusterOptions): Promi
     for (const c of own.values()) c.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Waits for a child this harness started to print its banner's endpoint line, which every role prints only
+ * once its drives are open and it listens. A connect to its port alone is not proof: the process it
+ * replaces may still hold the listening socket a moment, its threads ending (seen in CI: a restarted node
+ * "listened" before it had written its drive.json).
+ */
+async function waitBanner(own: OwnChild, address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!/\n {2}endpoint: +\S/.test(own.output)) {
+    const why = exitText(own);
+    if (why) throw new Error(`Cannot reach ${address}: ${why}`);
+    if (Date.now() > deadline) throw new Error(`${address} printed no endpoint after ${timeoutMs} ms: ${own.output.slice(-4000)}`);
+    await sleep(20);
   }
 }
 
@@ -386,6 +409,7 @@ function makeCluster(init: { dir: string; info: ClusterInfo; dev?: DevCluster; o
       const child = spawnOwn([...p.argv, ...extraArgs], init.env);
       own.set(name, child);
       setPid(name, child.child.pid!);
+      await waitBanner(child, addressOf(p.argv), 30_000);
       await waitListening(addressOf(p.argv), 30_000, () => exitText(child));
     },
     proxy(name) {
