@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "napi_args.h"
+#include "napi_async.h"
 #include "napi_errors.h"
 
 typedef struct {
@@ -44,14 +45,17 @@ static void execute_sync(napi_env env, void *data) {
   (void)posix_fadvise(job->fd, (off_t)job->offset, (off_t)job->length, POSIX_FADV_DONTNEED);
 }
 
+/** A sync that will never complete holds nothing but itself. */
+static void release_sync(napi_env env, void *data) {
+  (void)env;
+  free(data);
+}
+
 static void complete_sync(napi_env env, napi_status status, void *data) {
   sync_job_t *job = data;
   napi_value value;
   if (status != napi_ok) {
-    napi_value message;
-    napi_create_string_utf8(env, "The sync did not run", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &value);
-    napi_reject_deferred(env, job->deferred, value);
+    reject_not_run(env, job->deferred, "sync");
   } else if (job->error != 0) {
     napi_reject_deferred(env, job->deferred, errno_error(env, job->error, job->data_only ? "fdatasync" : "fsync"));
   } else {
@@ -92,23 +96,7 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
     return NULL;
   }
   *job = (sync_job_t){ .fd = fd, .data_only = data_only, .offset = offset, .length = length };
-  napi_value promise, name;
-  napi_create_string_utf8(env, "tessera.syncDropping", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute_sync, complete_sync, job, &job->work) != napi_ok) {
-    free(job);
-    napi_throw_error(env, NULL, "Cannot create the sync");
-    return NULL;
-  }
-  napi_create_promise(env, &job->deferred, &promise);
-  if (napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_value message, error;
-    napi_create_string_utf8(env, "Cannot queue the sync", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
-    napi_delete_async_work(env, job->work);
-    free(job);
-  }
-  return promise;
+  return queue_job(env, "tessera.syncDropping", "sync", execute_sync, complete_sync, job, &job->work, &job->deferred, release_sync);
 }
 
 NAPI_MODULE_INIT() {

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "napi_args.h"
+#include "napi_async.h"
 #include "napi_errors.h"
 
 #define CRC_BYTES 4
@@ -92,14 +93,18 @@ static void execute_read(napi_env env, void *data) {
   if (done == job->length) job->bad_block = first_bad_block(job->data, job->length, job->block_bytes);
 }
 
+/** A read's hold on its buffer (the caller's, kept alive until the read ends), and the read itself. */
+static void release_read(napi_env env, void *data) {
+  read_job_t *job = data;
+  napi_delete_reference(env, job->buffer_ref);
+  free(job);
+}
+
 static void complete_read(napi_env env, napi_status status, void *data) {
   read_job_t *job = data;
   napi_value value;
   if (status != napi_ok) {
-    napi_value message;
-    napi_create_string_utf8(env, "The shard read did not run", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &value);
-    napi_reject_deferred(env, job->deferred, value);
+    reject_not_run(env, job->deferred, "shard read");
   } else if (job->error != 0) {
     napi_reject_deferred(env, job->deferred, errno_error(env, job->error, "pread"));
   } else {
@@ -107,9 +112,8 @@ static void complete_read(napi_env env, napi_status status, void *data) {
     napi_create_double(env, result, &value);
     napi_resolve_deferred(env, job->deferred, value);
   }
-  napi_delete_reference(env, job->buffer_ref);
   napi_delete_async_work(env, job->work);
-  free(job);
+  release_read(env, job);
 }
 
 /**
@@ -143,30 +147,12 @@ static napi_value read_verified(napi_env env, napi_callback_info info) {
     return NULL;
   }
   *job = (read_job_t){ .fd = fd, .data = buffer.data, .length = length, .position = position, .block_bytes = block_bytes, .bad_block = -1 };
-  napi_value promise, name;
-  napi_create_string_utf8(env, "tessera.shardRead", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 1, &job->buffer_ref) != napi_ok) {
     free(job);
     napi_throw_error(env, NULL, "Cannot hold the buffer");
     return NULL;
   }
-  if (napi_create_async_work(env, NULL, name, execute_read, complete_read, job, &job->work) != napi_ok) {
-    napi_delete_reference(env, job->buffer_ref);
-    free(job);
-    napi_throw_error(env, NULL, "Cannot create the shard read");
-    return NULL;
-  }
-  napi_create_promise(env, &job->deferred, &promise);
-  if (napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_value message, error;
-    napi_create_string_utf8(env, "Cannot queue the shard read", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
-    napi_delete_reference(env, job->buffer_ref);
-    napi_delete_async_work(env, job->work);
-    free(job);
-  }
-  return promise;
+  return queue_job(env, "tessera.shardRead", "shard read", execute_read, complete_read, job, &job->work, &job->deferred, release_read);
 }
 
 /**
