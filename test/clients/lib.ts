@@ -55,6 +55,22 @@ export function awsClientEnv(home: string, credentials: { accessKeyId: string; s
   });
 }
 
+/**
+ * The environment of rclone with one S3 remote named T at `server`, signing with its credentials: clientEnv,
+ * plus the remote's settings (pass `--config` an empty file so that no user config is read).
+ */
+export function rcloneClientEnv(home: string, server: { url: string; accessKeyId: string; secretAccessKey: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return clientEnv(home, {
+    RCLONE_CONFIG_T_TYPE: 's3',
+    RCLONE_CONFIG_T_PROVIDER: 'Other',
+    RCLONE_CONFIG_T_ENDPOINT: server.url,
+    RCLONE_CONFIG_T_ACCESS_KEY_ID: server.accessKeyId,
+    RCLONE_CONFIG_T_SECRET_ACCESS_KEY: server.secretAccessKey,
+    RCLONE_CONFIG_T_REGION: 'us-east-1',
+    ...extra,
+  });
+}
+
 /** Like skipUnlessInstalled, for a Python module that Debian's python3 must import (boto3). */
 export function skipUnlessPythonModule(module: string): string | false {
   const missing = skipUnlessInstalled(clients.python3);

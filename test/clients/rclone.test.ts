@@ -7,7 +7,7 @@ import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { startTessera, withClient, type TesseraProcess } from '../helpers/tessera.js';
 import {
-  MiB, clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, treeObject, writeNamesTree,
+  MiB, clients, describeRun, makeTempDir, rcloneClientEnv, removeDir, run, skipUnlessInstalled, treeObject, writeNamesTree,
   writeRandomFile, type RunResult,
 } from './lib.js';
 
@@ -28,14 +28,7 @@ before(async () => {
   await mkdir(join(work, 'home'));
   configPath = join(work, 'home', 'rclone.conf');
   await writeFile(configPath, '');
-  env = clientEnv(join(work, 'home'), {
-    RCLONE_CONFIG_T_TYPE: 's3',
-    RCLONE_CONFIG_T_PROVIDER: 'Other',
-    RCLONE_CONFIG_T_ENDPOINT: server.url,
-    RCLONE_CONFIG_T_ACCESS_KEY_ID: server.accessKeyId,
-    RCLONE_CONFIG_T_SECRET_ACCESS_KEY: server.secretAccessKey,
-    RCLONE_CONFIG_T_REGION: 'us-east-1',
-  });
+  env = rcloneClientEnv(join(work, 'home'), server);
 });
 
 after(async () => {

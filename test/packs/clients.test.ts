@@ -7,7 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TesseraProcess } from '../helpers/tessera.js';
-import { awsClientEnv, clientEnv, clients, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, treeObject, type RunResult } from '../clients/lib.js';
+import { awsClientEnv, clients, describeRun, makeTempDir, rcloneClientEnv, removeDir, run, skipUnlessInstalled, treeObject, type RunResult } from '../clients/lib.js';
 import { KiB, makeDrives, serverErrorLines, startPackServer, type DriveSet } from './helpers.js';
 
 const skipRclone = skipUnlessInstalled(clients.rclone);
@@ -55,14 +55,7 @@ async function ok(what: string, running: Promise<RunResult>): Promise<RunResult>
 
 test('packs clients - rclone copies 200 small files in and out unchanged', { skip: skipRclone, timeout: testTimeoutMs }, async () => {
   const errorsBefore = serverErrorLines(server).length; // the tests share one server
-  const env = clientEnv(join(work, 'home'), {
-    RCLONE_CONFIG_T_TYPE: 's3',
-    RCLONE_CONFIG_T_PROVIDER: 'Other',
-    RCLONE_CONFIG_T_ENDPOINT: server.url,
-    RCLONE_CONFIG_T_ACCESS_KEY_ID: server.accessKeyId,
-    RCLONE_CONFIG_T_SECRET_ACCESS_KEY: server.secretAccessKey,
-    RCLONE_CONFIG_T_REGION: 'us-east-1',
-  });
+  const env = rcloneClientEnv(join(work, 'home'), server);
   const configPath = join(work, 'home', 'rclone.conf');
   await writeFile(configPath, '');
   const rclone = (...args: string[]) => ok(`rclone ${args.join(' ')}`, run(clients.rclone, ['--config', configPath, '--retries', '1', '--low-level-retries', '1', ...args], { env, cwd: work }));

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
-  awsClientEnv, clientEnv, clients, describeRun, makeTempDir, removeDir, run, sha256File, skipUnlessInstalled, skipUnlessPythonModule, writeRandomFile,
+  awsClientEnv, clientEnv, clients, describeRun, makeTempDir, rcloneClientEnv, removeDir, run, sha256File, skipUnlessInstalled, skipUnlessPythonModule, writeRandomFile,
 } from '../clients/lib.js';
 import { createKmsKey, customerKey, startSseServer, type SseServer } from './lib.js';
 
@@ -116,10 +116,7 @@ test('SSE clients - boto3 with verify= the CA puts and gets SSE-C, whole and a r
 
 test('SSE clients - rclone copies with --s3-server-side-encryption AES256 and with an SSE-C key, and reads both back', { skip, timeout: 120_000 }, async () => {
   await writeRandomFile(join(work, 'rclone.bin'), 1_500_000);
-  const env = clientEnv(home, {
-    RCLONE_CONFIG_T_TYPE: 's3', RCLONE_CONFIG_T_PROVIDER: 'Other', RCLONE_CONFIG_T_ENDPOINT: sse.server.url, RCLONE_CONFIG_T_REGION: 'us-east-1',
-    RCLONE_CONFIG_T_ACCESS_KEY_ID: sse.server.accessKeyId, RCLONE_CONFIG_T_SECRET_ACCESS_KEY: sse.server.secretAccessKey,
-  });
+  const env = rcloneClientEnv(home, sse.server);
   await writeFile(join(work, 'rclone.conf'), '');
   const rclone = (flags: readonly string[], from: string, to: string) =>
     run(clients.rclone, ['--config', join(work, 'rclone.conf'), '--ca-cert', sse.caFile, '--retries', '1', ...flags, 'copyto', from, to], { env, cwd: work });

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { repoRoot, startTessera, type TesseraProcess } from '../helpers/tessera.js';
-import { clientEnv, clients, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled, skipUnlessPythonModule } from '../clients/lib.js';
+import { clientEnv, clients, describeRun, makeTempDir, rcloneClientEnv, removeDir, run, skipUnlessInstalled, skipUnlessPythonModule } from '../clients/lib.js';
 
 const skip = skipUnlessInstalled('/usr/bin/openssl', clients.aws, clients.rclone, clients.s3cmd) || skipUnlessPythonModule('boto3');
 const bucket = 'tls-bucket';
@@ -107,10 +107,7 @@ test('TLS - boto3 with verify= the CA reads what the SDK wrote', { skip, timeout
 
 test('TLS - rclone with --ca-cert and s3cmd with --ca-certs copy over HTTPS', { skip, timeout: 120_000 }, async () => {
   await writeFile(join(work, 'rclone.txt'), 'from rclone');
-  const rcloneEnv = clientEnv(join(work, 'home'), {
-    RCLONE_CONFIG_T_TYPE: 's3', RCLONE_CONFIG_T_PROVIDER: 'Other', RCLONE_CONFIG_T_ENDPOINT: server.url,
-    RCLONE_CONFIG_T_ACCESS_KEY_ID: server.accessKeyId, RCLONE_CONFIG_T_SECRET_ACCESS_KEY: server.secretAccessKey, RCLONE_CONFIG_T_REGION: 'us-east-1',
-  });
+  const rcloneEnv = rcloneClientEnv(join(work, 'home'), server);
   await writeFile(join(work, 'rclone.conf'), '');
   const rc = await run(clients.rclone, ['--config', join(work, 'rclone.conf'), '--ca-cert', join(tlsDir, 'ca.pem'), '--retries', '1', 'copyto', join(work, 'rclone.txt'), `t:${bucket}/rclone.txt`], { env: rcloneEnv, cwd: work });
   assert.equal(rc.code, 0, describeRun('rclone copyto', rc));
