@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
 import { loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
-import { residentBytes, tempDrives } from './test-helpers.js';
+import { residentBytes, suiteShardsDir } from './test-helpers.js';
 
 const { binding, reason } = loadNativeFileSync();
 // CI proves the addon is built; elsewhere a machine without cc skips these.
@@ -22,14 +21,8 @@ function addon(): FileSyncBinding {
   return binding;
 }
 
-let dirs: Awaited<ReturnType<typeof tempDrives>>;
 let dir: string;
-before(async () => {
-  dirs = await tempDrives(1);
-  dir = join(dirs.paths[0]!, 'shards');
-  await mkdir(dir, { recursive: true });
-});
-after(() => dirs.cleanup());
+suiteShardsDir((made) => (dir = made));
 
 function writtenFile(name: string, bytes: number): { path: string; fd: number } {
   const path = join(dir, name);

@@ -1,13 +1,13 @@
 // ShardWriter's drive calls per shard file (issue 17), and that what it writes reads back verified.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
-import { tempDrives } from './test-helpers.js';
+import { suiteShardsDir } from './test-helpers.js';
 
 /** A DriveIo that counts the calls run through it. */
 class CountingIo extends DriveIo {
@@ -18,14 +18,8 @@ class CountingIo extends DriveIo {
   }
 }
 
-let dirs: Awaited<ReturnType<typeof tempDrives>>;
 let dir: string;
-before(async () => {
-  dirs = await tempDrives(1);
-  dir = join(dirs.paths[0]!, 'shards');
-  await mkdir(dir, { recursive: true });
-});
-after(() => dirs.cleanup());
+suiteShardsDir((made) => (dir = made));
 
 const blockBytes = 1000;
 

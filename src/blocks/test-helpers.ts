@@ -50,6 +50,18 @@ export function suiteStore(count: number, opened: (fixture: TempStore) => void):
   after(() => fixture?.close());
 }
 
+/** One temporary drive's shards/ directory for the enclosing suite: made before its first test (handed to `made`), removed after its last. */
+export function suiteShardsDir(made: (dir: string) => void): void {
+  let drives: Awaited<ReturnType<typeof tempDrives>> | undefined;
+  before(async () => {
+    drives = await tempDrives(1);
+    const dir = join(drives.paths[0]!, 'shards');
+    await mkdir(dir, { recursive: true });
+    made(dir);
+  });
+  after(() => drives?.cleanup());
+}
+
 export async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
