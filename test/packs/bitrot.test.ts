@@ -9,7 +9,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { TesseraProcess } from '../helpers/tessera.js';
 import { flipBytes } from '../ec/helpers.js';
 import {
-  KiB, admin, assertObjects, forEachLimit, makeDrives, md5, packFiles, pollUntil, putBody, randomBody, startPackServer, wipeDrive,
+  KiB, admin, assertObjects, makeDrives, packFiles, pollUntil, putRandomObjects, restartWithDrivesWiped, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'bitrot';
@@ -43,12 +43,7 @@ test('packs bitrot - flipped bytes in one drive\'s packs are read around, found 
   let s3 = server.client();
   try {
     await s3.send(new CreateBucketCommand({ Bucket }));
-    const expected = new Map<string, string>();
-    await forEachLimit(Array.from({ length: objectCount }, (_, i) => `o${i}`), 8, async (key) => {
-      const body = randomBody(100 * KiB, 900 * KiB);
-      await putBody(s3, Bucket, key, body);
-      expected.set(key, md5(body));
-    });
+    const expected = await putRandomObjects(s3, Bucket, 'o', objectCount, 100 * KiB, 900 * KiB);
     assert.equal((await scrubToEnd(server)).maintenance.scrub.damagedFound, 0, 'nothing is damaged before the bitrot');
 
     const packs = await packFiles(set.drives[3]!);
@@ -72,12 +67,7 @@ test('packs bitrot - flipped bytes in one drive\'s packs are read around, found 
     assert.equal(second.maintenance.scrub.damagedFound, 0, 'a second scrub finds nothing');
     await assertObjects(s3, Bucket, expected, 'after the repair');
 
-    s3.destroy();
-    await server.stop();
-    await wipeDrive(set.drives[0]!);
-    await wipeDrive(set.drives[5]!);
-    server = await startPackServer(set);
-    s3 = server.client();
+    ({ server, s3 } = await restartWithDrivesWiped(server, s3, set, [set.drives[0]!, set.drives[5]!]));
     await assertObjects(s3, Bucket, expected, 'repaired drive and three others left');
   } finally {
     s3.destroy();

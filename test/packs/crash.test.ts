@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import {
-  KiB, MiB, admin, assertObjects, forEachLimit, makeDrives, md5, packFiles, packSnapshot, packedBytesMax, packedBytesMin, pollUntil, putBody,
-  randomBody, serverErrorLines, startPackServer,
+  KiB, MiB, admin, assertObjects, forEachLimit, makeDrives, md5, packedBytesMax, packedBytesMin, packFiles, packSnapshot, pollUntil, putBody,
+  putRandomObjects, randomBody, serverErrorLines, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'crash';
@@ -91,12 +91,7 @@ async function crashAndRecover(driveCount: number, workers: number): Promise<voi
     for (const [key, sum] of unacked) assert.ok(sum, `listed "${key}" was sent by this test`);
     await assertObjects(s3, Bucket, unacked, 'listed but cut by the kill');
 
-    const after = new Map<string, string>();
-    await forEachLimit(Array.from({ length: 24 }, (_, i) => `after${i}`), 8, async (key) => {
-      const body = randomBody(packedBytesMin, packedBytesMax);
-      await putBody(s3, Bucket, key, body);
-      after.set(key, md5(body));
-    });
+    const after = await putRandomObjects(s3, Bucket, 'after', 24, packedBytesMin, packedBytesMax);
     await assertObjects(s3, Bucket, after, 'written after the restart');
 
     // Every object here is one block with one shard on each drive (one stripe, all shards awaited).

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
-  KiB, admin, assertObjects, forEachLimit, makeDrives, md5, putBody, randomBody, startPackServer, wipeDrive,
+  KiB, admin, assertObjects, makeDrives, putRandomObjects, restartWithDrivesWiped, startPackServer, wipeDrive,
 } from './helpers.js';
 
 const Bucket = 'heal';
@@ -19,12 +19,7 @@ test('packs heal - a wiped drive is rebuilt with real shards: after heal the obj
   let s3 = server.client();
   try {
     await s3.send(new CreateBucketCommand({ Bucket }));
-    const expected = new Map<string, string>();
-    await forEachLimit(Array.from({ length: objectCount }, (_, i) => `o${i}`), 8, async (key) => {
-      const body = randomBody(100 * KiB, 900 * KiB);
-      await putBody(s3, Bucket, key, body);
-      expected.set(key, md5(body));
-    });
+    const expected = await putRandomObjects(s3, Bucket, 'o', objectCount, 100 * KiB, 900 * KiB);
 
     await wipeDrive(set.drives[0]!);
     const healed = await admin(server, 'heal');
@@ -38,13 +33,8 @@ test('packs heal - a wiped drive is rebuilt with real shards: after heal the obj
     await rm(set.drives[4]!, { recursive: true, force: true });
     await assertObjects(s3, Bucket, expected, 'two other drives removed');
 
-    s3.destroy();
-    await server.stop();
     // Back empty, as replaced disks: the restart formats them, and they hold nothing to read.
-    await wipeDrive(set.drives[2]!);
-    await wipeDrive(set.drives[4]!);
-    server = await startPackServer(set);
-    s3 = server.client();
+    ({ server, s3 } = await restartWithDrivesWiped(server, s3, set, [set.drives[2]!, set.drives[4]!]));
     await assertObjects(s3, Bucket, expected, 'after a restart with two other drives empty');
   } finally {
     s3.destroy();

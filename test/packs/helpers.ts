@@ -170,6 +170,32 @@ export async function putBody(s3: S3Client, Bucket: string, Key: string, body: B
   await s3.send(new PutObjectCommand({ Bucket, Key, Body: body }));
 }
 
+/**
+ * PUTs `count` objects named `${prefix}0`, `${prefix}1` ... of random sizes in [minBytes, maxBytes], 8 at a
+ * time; resolves with their MD5s by key, in the order the PUTs finished.
+ */
+export async function putRandomObjects(s3: S3Client, Bucket: string, prefix: string, count: number, minBytes: number, maxBytes: number): Promise<Map<string, string>> {
+  const sums = new Map<string, string>();
+  await forEachLimit(Array.from({ length: count }, (_, i) => `${prefix}${i}`), 8, async (key) => {
+    const body = randomBody(minBytes, maxBytes);
+    await putBody(s3, Bucket, key, body);
+    sums.set(key, md5(body));
+  });
+  return sums;
+}
+
+/**
+ * Stops `server` (and its client), wipes `drives` of `set` as replaced disks, and starts the server on the
+ * set again with its default options: the new server and a client of it.
+ */
+export async function restartWithDrivesWiped(server: TesseraProcess, s3: S3Client, set: DriveSet, drives: readonly string[]): Promise<{ server: TesseraProcess; s3: S3Client }> {
+  s3.destroy();
+  await server.stop();
+  for (const drive of drives) await wipeDrive(drive);
+  const restarted = await startPackServer(set);
+  return { server: restarted, s3: restarted.client() };
+}
+
 /** The MD5 of an object's bytes as GET returns them. */
 export async function getMd5(s3: S3Client, Bucket: string, Key: string): Promise<string> {
   const got = await s3.send(new GetObjectCommand({ Bucket, Key }));

@@ -9,19 +9,15 @@ import {
   GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  KiB, MiB, assertObjects, forEachLimit, makeDrives, md5, packBytes, packFiles, pollUntil, putBody, randomBody, shardFileCount, startPackServer,
+  KiB, MiB, assertObjects, forEachLimit, makeDrives, md5, packBytes, packedBytesMax, packedBytesMin, packFiles, pollUntil, putBody, putRandomObjects,
+  randomBody, shardFileCount, startPackServer,
 } from './helpers.js';
 
 const Bucket = 'mixed';
 
-async function putMany(s3: S3Client, prefix: string, count: number): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  await forEachLimit(Array.from({ length: count }, (_, i) => `${prefix}${i}`), 8, async (key) => {
-    const body = randomBody(33 * KiB, 1 * MiB);
-    await putBody(s3, Bucket, key, body);
-    out.set(key, md5(body));
-  });
-  return out;
+/** Objects above the inline limit and within one stripe (packedBytesMin..Max): packed when packs are on. */
+function putMany(s3: S3Client, prefix: string, count: number): Promise<Map<string, string>> {
+  return putRandomObjects(s3, Bucket, prefix, count, packedBytesMin, packedBytesMax);
 }
 
 test('packs switch - packed objects read with TESSERA_PACKS=off, which writes files, and all read with packs on again', { timeout: 120_000 }, async () => {
