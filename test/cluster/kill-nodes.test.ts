@@ -58,9 +58,12 @@ test('kill -9 of nodes - no error with one of six down, exact reads with two, 50
     assert.ok(get.ms < failWithinMs, `GET took ${get.ms} ms`);
 
     // Back up with the argv dev-cluster recorded: everything acknowledged is there, exactly.
+    // The gateway takes each node back once a probe of it answers: an object whose shards need a node still
+    // suspect answers 503 meanwhile, though others already read (seen in CI).
     for (const name of [first, second, third]) await cluster.restart(name);
-    await eventually(() => assertReadsBack(s3, bucket, blockObject), 30_000);
-    for (const object of acked) await assertReadsBack(s3, bucket, object);
+    await eventually(async () => {
+      for (const object of acked) await assertReadsBack(s3, bucket, object);
+    }, 30_000);
     t.diagnostic(`${acked.length} acknowledged objects read back exactly after the restart`);
   } catch (err) {
     t.diagnostic(cluster.logs());
