@@ -42,7 +42,8 @@ async function startNode(dir: string, nodeId: string, drives: number): Promise<N
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-layout-cluster-'));
-const secret = randomBytes(32);
+// Hex, not raw bytes: the node drops a secret file's trailing CR/LF, which a random last byte can be.
+const secret = Buffer.from(randomBytes(32).toString('hex'));
 let meta: SqliteMetaStore;
 let server: Server;
 let endpoint = '';

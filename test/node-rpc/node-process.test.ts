@@ -70,7 +70,8 @@ test('tessera node - refuses to start with a cluster secret shorter than 16 byte
 
 test('tessera node - a node killed in the middle of a shard write leaves only a tmp file, never a committed shard', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-node-'));
-  const secret = randomBytes(32);
+  // Hex, not raw bytes: the node drops a secret file's trailing CR/LF, which a random last byte can be.
+  const secret = Buffer.from(randomBytes(32).toString('hex'));
   await writeFile(join(dir, 'secret'), secret);
   const proc = startNodeProcess(['--address', '127.0.0.1:0', '--drives', join(dir, 'd0'), '--cluster-secret-file', join(dir, 'secret'), '--node-id', 'node-b']);
   let remote: RemoteNode | undefined;
