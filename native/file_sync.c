@@ -1,11 +1,15 @@
-// Tessera's durable write end in C: one async call (on the libuv threadpool, like fs.fsync) that makes a
-// file's bytes durable and then tells the kernel that the range just written will not be read soon
-// (posix_fadvise DONTNEED), so its now-clean pages go back to the free list at once. A store's writes are
-// read back rarely soon after; without this every MiB written grows the page cache into memory that has not
-// been used yet, which on a virtual machine costs a fault in the host per page (docs/benchmarks.md, "PUT: the
-// page cache"). It owns no fd: the caller keeps the descriptor open until the promise settles. Every
-// argument is checked here, never a crash.
-#define _GNU_SOURCE // fdatasync and posix_fadvise, and the pthread types uv.h names under -std=c11
+// Tessera's durable write end in C, as async calls on the libuv threadpool (like fs.fsync):
+// - syncDropping makes a file's bytes durable and then tells the kernel that the range just written will not
+//   be read soon (posix_fadvise DONTNEED), so its now-clean pages go back to the free list at once. A store's
+//   writes are read back rarely soon after; without this every MiB written grows the page cache into memory
+//   that has not been used yet, which on a virtual machine costs a fault in the host per page
+//   (docs/benchmarks.md, "PUT: the page cache").
+// - writeDirect writes a record through a descriptor opened for direct I/O (setDirect): the bytes go from
+//   this thread's aligned staging buffer to the device, with no page cache on the way (no copy into fresh
+//   pages, no delayed allocation, no writeback in the fsync), as BlueStore writes.
+// It owns no fd: the caller keeps the descriptor open until the promise settles. Every argument is checked
+// here, never a crash.
+#define _GNU_SOURCE // fdatasync, posix_fadvise and O_DIRECT, and the pthread types uv.h names under -std=c11
 #define NAPI_VERSION 8
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -99,10 +104,203 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
   return queue_job(env, "tessera.syncDropping", "sync", execute_sync, complete_sync, job, &job->work, &job->deferred, release_sync);
 }
 
+/**
+ * Alignment of a direct write's memory, offset and length: 4 KiB satisfies every logical block size up to
+ * a 4Kn disk's. The caller places records at multiples of it; the length is padded with zeros to it.
+ */
+#define DIRECT_ALIGN 4096
+/** A record written directly is at most this long (pack records are ~1 MiB); more is refused, not staged. */
+#define DIRECT_BYTES_MAX (64u << 20)
+#define DIRECT_PIECES_MAX 4096
+
+/**
+ * Each threadpool thread's staging buffer, kept and grown to the largest record it wrote: its pages are
+ * touched once, not per write (a buffer from malloc per write would be fresh mmap pages each time). Bounded
+ * by the threadpool's size times the largest record.
+ */
+static _Thread_local unsigned char *staging;
+static _Thread_local size_t staging_bytes;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  int64_t position;
+  size_t count;
+  size_t total;
+  napi_ref *refs;          // the pieces, held until the write completes
+  const uint8_t **bases;
+  size_t *lengths;
+  int error;
+} write_job_t;
+
+static void execute_write(napi_env env, void *data) {
+  (void)env;
+  write_job_t *job = data;
+  size_t padded = (job->total + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+  if (staging_bytes < padded) {
+    size_t want = (padded + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
+    void *grown = NULL;
+    if (posix_memalign(&grown, DIRECT_ALIGN, want) != 0) {
+      job->error = ENOMEM;
+      return;
+    }
+    free(staging);
+    staging = grown;
+    staging_bytes = want;
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < job->count; i++) {
+    memcpy(staging + at, job->bases[i], job->lengths[i]);
+    at += job->lengths[i];
+  }
+  memset(staging + at, 0, padded - at);
+  size_t done = 0;
+  while (done < padded) {
+    ssize_t n = pwrite(job->fd, staging + done, padded - done, (off_t)(job->position + (int64_t)done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      job->error = errno;
+      return;
+    }
+    if (n == 0) {
+      job->error = EIO;
+      return;
+    }
+    done += (size_t)n;
+  }
+}
+
+static void free_write(napi_env env, write_job_t *job) {
+  for (size_t i = 0; i < job->count; i++) {
+    if (job->refs[i]) napi_delete_reference(env, job->refs[i]);
+  }
+  free(job->refs);
+  free(job->bases);
+  free(job->lengths);
+  free(job);
+}
+
+static void release_write(napi_env env, void *data) {
+  free_write(env, data);
+}
+
+static void complete_write(napi_env env, napi_status status, void *data) {
+  write_job_t *job = data;
+  napi_value value;
+  if (status != napi_ok) {
+    reject_not_run(env, job->deferred, "direct write");
+  } else if (job->error != 0) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, "pwrite"));
+  } else {
+    napi_create_double(env, (double)job->total, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  }
+  napi_delete_async_work(env, job->work);
+  free_write(env, job);
+}
+
+/**
+ * writeDirect(fd, pieces, position) → Promise of the pieces' byte count, once they are written one after
+ * another at `position` (a multiple of 4096), padded with zeros to a multiple of 4096, through fd (opened
+ * for direct I/O, or not: the write is correct either way). Rejects with an errno error (syscall "pwrite");
+ * EINVAL there means the file system or device refused the direct write.
+ */
+static napi_value write_direct(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
+  if (argc != 3) return throw_type(env, "Expected 3 arguments: fd, pieces, position");
+  double number;
+  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
+  int fd = (int)number;
+  bool is_array = false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "pieces must be an array of Uint8Arrays");
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[1], &count);
+  if (count > DIRECT_PIECES_MAX) return throw_range(env, "Too many pieces for one direct write");
+  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number) || ((int64_t)number % DIRECT_ALIGN) != 0) {
+    return throw_range(env, "The position must be a safe integer multiple of 4096");
+  }
+  int64_t position = (int64_t)number;
+
+  write_job_t *job = calloc(1, sizeof *job);
+  if (job) {
+    job->refs = calloc(count ? count : 1, sizeof *job->refs);
+    job->bases = calloc(count ? count : 1, sizeof *job->bases);
+    job->lengths = calloc(count ? count : 1, sizeof *job->lengths);
+  }
+  if (!job || !job->refs || !job->bases || !job->lengths) {
+    if (job) free_write(env, job);
+    napi_throw_error(env, "ERR_MEMORY", "Cannot allocate a direct write");
+    return NULL;
+  }
+  job->fd = fd;
+  job->position = position;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value piece;
+    uint8_t *bytes = NULL;
+    size_t length = 0;
+    if (napi_get_element(env, argv[1], i, &piece) != napi_ok || !uint8_array_of(env, piece, &bytes, &length)) {
+      free_write(env, job);
+      return throw_type(env, "pieces must be an array of Uint8Arrays");
+    }
+    if (length > DIRECT_BYTES_MAX - job->total) {
+      free_write(env, job);
+      return throw_range(env, "A direct write is at most 64 MiB");
+    }
+    if (napi_create_reference(env, piece, 1, &job->refs[i]) != napi_ok) {
+      free_write(env, job);
+      napi_throw_error(env, "ERR_MEMORY", "Cannot hold a piece of a direct write");
+      return NULL;
+    }
+    job->count = i + 1;
+    job->bases[i] = bytes;
+    job->lengths[i] = length;
+    job->total += length;
+  }
+  if ((double)position + (double)job->total + DIRECT_ALIGN > SAFE_INTEGER_MAX) {
+    free_write(env, job);
+    return throw_range(env, "The write must end before 2^53 - 1");
+  }
+  return queue_job(env, "tessera.writeDirect", "direct write", execute_write, complete_write, job, &job->work, &job->deferred, release_write);
+}
+
+/**
+ * setDirect(fd, on) → whether fd now writes with direct I/O (on) or through the page cache (off): fcntl's
+ * O_DIRECT, which a file system without direct I/O (tmpfs on older kernels, some FUSE) refuses: false then.
+ * Synchronous: fcntl of a flag touches no device.
+ */
+static napi_value set_direct(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
+  if (argc != 2) return throw_type(env, "Expected 2 arguments: fd, on");
+  double number;
+  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
+  int fd = (int)number;
+  napi_valuetype type;
+  bool on = false;
+  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    return throw_type(env, "on must be a boolean");
+  }
+  int flags = fcntl(fd, F_GETFL);
+  bool done = flags >= 0 && fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
+  if (done) {
+    flags = fcntl(fd, F_GETFL);
+    done = flags >= 0 && ((flags & O_DIRECT) != 0) == on;
+  }
+  napi_value result;
+  napi_get_boolean(env, done, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
     {"syncDropping", NULL, sync_dropping, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"writeDirect", NULL, write_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setDirect", NULL, set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 1, properties);
+  napi_define_properties(env, exports, 3, properties);
   return exports;
 }

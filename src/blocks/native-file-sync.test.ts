@@ -1,9 +1,11 @@
 // The durable write end (native/file_sync.c): a synced file's pages leave the page cache, a plain fsync's
 // stay; a failed sync rejects like fs's; bad arguments throw, never a crash; a shard committed either way
-// reads back verified. Residency is read with util-linux's fincore.
+// reads back verified; a direct write lands its pieces at their place, padded, and leaves no page cached.
+// Residency is read with util-linux's fincore.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
@@ -94,5 +96,59 @@ test('ShardWriter - a committed shard is read back verified whether its pages we
     }
   } finally {
     ShardWriter.fileSync = saved;
+  }
+});
+
+test('writeDirect - pieces land one after another at the position, padded with zeros to 4 KiB, past the page cache', { skip }, async () => {
+  const path = join(dir, 'direct');
+  const fd = openSync(path, 'w');
+  try {
+    assert.equal(addon().setDirect(fd, true), true, 'this file system takes O_DIRECT');
+    const pieces = [randomBytes(100), randomBytes(70_000), Buffer.alloc(0), randomBytes(5)];
+    const bytes = 100 + 70_000 + 5;
+    assert.equal(await addon().writeDirect(fd, pieces, 8192), bytes);
+    const padded = Math.ceil(bytes / 4096) * 4096;
+    assert.equal(fstatSync(fd).size, 8192 + padded);
+    assert.equal(residentBytes(path), 0, 'a direct write leaves nothing in the page cache');
+    const file = readFileSync(path);
+    assert.ok(file.subarray(0, 8192).equals(Buffer.alloc(8192)), 'the hole before the position reads as zeros');
+    assert.ok(file.subarray(8192, 8192 + bytes).equals(Buffer.concat(pieces)));
+    assert.ok(file.subarray(8192 + bytes).equals(Buffer.alloc(padded - bytes)), 'the padding is zeros');
+    // A piece that is a view into a larger buffer is written from its own offset.
+    const big = randomBytes(10_000);
+    assert.equal(await addon().writeDirect(fd, [big.subarray(1234, 5678)], 0), 5678 - 1234);
+    assert.ok(readFileSync(path).subarray(0, 5678 - 1234).equals(big.subarray(1234, 5678)));
+    assert.equal(addon().setDirect(fd, false), true);
+    assert.equal(await addon().writeDirect(fd, [randomBytes(3)], 4096), 3, 'a descriptor without O_DIRECT writes the same way');
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('writeDirect and setDirect - bad arguments throw, a bad descriptor rejects or says false', { skip }, async () => {
+  const write = addon().writeDirect as unknown as (...args: unknown[]) => Promise<number>;
+  const set = addon().setDirect as unknown as (...args: unknown[]) => boolean;
+  assert.throws(() => write(), TypeError);
+  assert.throws(() => write(-1, [], 0), RangeError);
+  assert.throws(() => write(0, 'bytes', 0), TypeError);
+  assert.throws(() => write(0, [Buffer.alloc(1), 'x'], 0), TypeError);
+  assert.throws(() => write(0, [new Uint16Array(4)], 0), TypeError);
+  assert.throws(() => write(0, [Buffer.alloc(1)], 100), RangeError, 'the position must be 4 KiB aligned');
+  assert.throws(() => write(0, [Buffer.alloc(1)], -4096), RangeError);
+  assert.throws(() => write(0, Array.from({ length: 5000 }, () => Buffer.alloc(1)), 0), RangeError);
+  assert.throws(() => write(0, [Buffer.alloc(40 << 20), Buffer.alloc(40 << 20)], 0), RangeError, 'at most 64 MiB');
+  assert.throws(() => set(), TypeError);
+  assert.throws(() => set(0, 1), TypeError);
+  const { fd } = writtenFile('closed-direct', 10);
+  closeSync(fd);
+  await assert.rejects(addon().writeDirect(fd, [Buffer.alloc(10)], 0), (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.syscall === 'pwrite');
+  assert.equal(addon().setDirect(fd, true), false, 'a closed descriptor');
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const pipeFd = openSync(fifo, constants.O_RDWR); // Linux opens a FIFO read-write without waiting for a peer
+  try {
+    await assert.rejects(addon().writeDirect(pipeFd, [Buffer.alloc(10)], 0), (err: NodeJS.ErrnoException) => err.code === 'ESPIPE');
+  } finally {
+    closeSync(pipeFd);
   }
 });

@@ -1,6 +1,8 @@
 // The durable write end of native/file_sync.c: fsync (or fdatasync), then the range just written advised
 // out of the page cache, in one threadpool call. Absent, or TESSERA_DROP_WRITTEN=off, a shard's bytes are
-// synced with fs and stay cached. It owns no descriptor: its caller keeps the fd open until it settles.
+// synced with fs and stay cached. Its direct writes put pack records on the device past the page cache;
+// absent, or TESSERA_DIRECT_IO=off, packs are written through the cache. It owns no descriptor: its caller
+// keeps the fd open until a call settles.
 import { fileURLToPath } from 'node:url';
 
 export interface FileSyncBinding {
@@ -10,7 +12,18 @@ export interface FileSyncBinding {
    * "fsync") when the sync fails; the advice failing is not an error.
    */
   syncDropping(fd: number, dataOnly: boolean, offset: number, length: number): Promise<void>;
+  /**
+   * Writes `pieces` one after another at `position` (a multiple of 4096), padded with zeros to a multiple
+   * of 4096, from an aligned staging buffer of the thread that runs it; resolves with the pieces' byte
+   * count. Rejects with Node's errno error shape (syscall "pwrite"); EINVAL: the direct write was refused.
+   */
+  writeDirect(fd: number, pieces: readonly Uint8Array[], position: number): Promise<number>;
+  /** Sets (or clears) O_DIRECT on fd; false when the file system refuses it. */
+  setDirect(fd: number, on: boolean): boolean;
 }
+
+/** Alignment of a direct write's position and padded length (native/file_sync.c DIRECT_ALIGN). */
+export const directWriteAlignBytes = 4096;
 
 export const fileSyncAddonPath = fileURLToPath(new URL('../../native/build/file_sync.node', import.meta.url));
 
@@ -43,7 +56,17 @@ const loaded: FileSyncLoad = process.env.TESSERA_DROP_WRITTEN === 'off' ? { reas
 /** The sync shard-file.ts ends a write with, or undefined: it then syncs with fs and leaves the pages cached. */
 export const nativeFileSync: FileSyncBinding | undefined = loaded.binding;
 
-/** What the start-up log says: whether written bytes leave the page cache, and why not. */
-export function fileSyncSummary(): { dropWritten: boolean; reason?: string } {
-  return { dropWritten: nativeFileSync !== undefined, ...(loaded.reason ? { reason: loaded.reason } : {}) };
+const direct: FileSyncLoad = process.env.TESSERA_DIRECT_IO === 'off' ? { reason: 'TESSERA_DIRECT_IO=off' } : loadNativeFileSync();
+
+/** The direct writes pack-store.ts puts records on the device with, or undefined: packs are then written through the page cache. */
+export const directWrites: FileSyncBinding | undefined = direct.binding;
+
+/** What the start-up log says: whether written bytes leave the page cache, whether packs are written directly, and why not. */
+export function fileSyncSummary(): { dropWritten: boolean; reason?: string; directIo: boolean; directIoReason?: string } {
+  return {
+    dropWritten: nativeFileSync !== undefined,
+    ...(loaded.reason ? { reason: loaded.reason } : {}),
+    directIo: directWrites !== undefined,
+    ...(direct.reason ? { directIoReason: direct.reason } : {}),
+  };
 }

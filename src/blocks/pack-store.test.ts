@@ -1,5 +1,5 @@
 // Pack files of small shards (issue 17): round trips, bitrot, the file fallback, two instances on one root,
-// the inventory union, delete and compaction, and TESSERA_PACKS=off.
+// the inventory union, delete and compaction, TESSERA_PACKS=off, the page cache, and direct writes.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, stat } from 'node:fs/promises';
@@ -53,7 +53,7 @@ describe('LocalDrive packs', () => {
   let next = 0;
 
   before(async () => {
-    dirs = await tempDrives(13);
+    dirs = await tempDrives(16);
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((d) => d.close()));
@@ -81,7 +81,9 @@ describe('LocalDrive packs', () => {
     assert.deepEqual(await shardFilesOf(drive.root), []);
     const [pack] = await packFiles(drive.root);
     assert.ok(pack);
-    assert.equal((await stat(join(drive.root, 'packs', pack))).size, shardFileBytes(data.length, shardBlockBytes));
+    // A direct write pads the record to 4 KiB with zeros (the space is the record's, as the next starts aligned).
+    const recordBytes = shardFileBytes(data.length, shardBlockBytes);
+    assert.equal((await stat(join(drive.root, 'packs', pack))).size, PackStore.directWrites ? Math.ceil(recordBytes / 4096) * 4096 : recordBytes);
     const stored = await drive.statShard({ blockId: id, shardIndex: 1 });
     assert.equal(stored?.bytes, shardFileBytes(data.length, shardBlockBytes));
     // Concurrent writers share groups and read back their own bytes at 4 KiB-aligned offsets.
@@ -270,21 +272,68 @@ describe('LocalDrive packs', () => {
     assert.deepEqual(await readAll(off, plain.id, 0, plain.data.length), plain.data);
   });
 
-  test('pack - a group leaves the page cache once durable when the sync addon is there, and stays without it', async (t) => {
+  /** Runs `work` with pack writes through the page cache (no direct I/O) and with the drop addon as given. */
+  async function withWrites<T>(options: { direct: boolean; drop: boolean }, work: () => Promise<T>): Promise<T> {
+    const saved = { direct: PackStore.directWrites, drop: ShardWriter.fileSync };
+    if (!options.direct) PackStore.directWrites = undefined;
+    if (!options.drop) ShardWriter.fileSync = undefined;
+    try {
+      return await work();
+    } finally {
+      PackStore.directWrites = saved.direct;
+      ShardWriter.fileSync = saved.drop;
+    }
+  }
+
+  test('pack - a group written through the page cache leaves it once durable when the sync addon is there, and stays without it', async (t) => {
     if (!ShardWriter.fileSync && process.env.CI !== 'true') return t.skip('the file sync addon is not loaded');
-    const drive = await freshDrive();
+    const drive = await withWrites({ direct: false, drop: true }, () => freshDrive());
     const resident = async () => residentBytes(join(drive.root, 'packs', (await packFiles(drive.root))[0]!));
     const first = { id: newBlockId(), data: randomBytes(512 * 1024) };
-    await putWhole(drive, first.id, 0, first.data);
+    await withWrites({ direct: false, drop: true }, () => putWhole(drive, first.id, 0, first.data));
     assert.equal(await resident(), 0, 'the record written by the group was dropped');
-    const saved = ShardWriter.fileSync;
-    ShardWriter.fileSync = undefined;
-    try {
-      await putWhole(drive, newBlockId(), 0, randomBytes(512 * 1024));
-      assert.ok((await resident()) >= 512 * 1024, 'the control: a plain fdatasync keeps the pages');
-    } finally {
-      ShardWriter.fileSync = saved;
-    }
+    await withWrites({ direct: false, drop: false }, () => putWhole(drive, newBlockId(), 0, randomBytes(512 * 1024)));
+    assert.ok((await resident()) >= 512 * 1024, 'the control: a plain fdatasync keeps the pages');
     assert.deepEqual(await readAll(drive, first.id, 0, first.data.length), first.data);
+  });
+
+  test('pack - direct writes put records on the drive past the page cache, and they read back verified', async (t) => {
+    if (!PackStore.directWrites && process.env.CI !== 'true') return t.skip('the file sync addon is not loaded');
+    const drive = await freshDrive();
+    const resident = async () => residentBytes(join(drive.root, 'packs', (await packFiles(drive.root))[0]!));
+    // Without the drop after the sync, only direct I/O keeps the records out of the cache.
+    const records = Array.from({ length: 6 }, () => ({ id: newBlockId(), data: randomBytes(1 + Math.floor(Math.random() * 300_000)) }));
+    await withWrites({ direct: true, drop: false }, () => Promise.all(records.map((r) => putWhole(drive, r.id, 2, r.data))));
+    assert.equal(await resident(), 0, 'no page of the pack entered the cache');
+    for (const r of records) {
+      const row = drive.packs.lookup({ blockId: r.id, shardIndex: 2 })!;
+      assert.equal(row.offset % 4096, 0, 'records start 4 KiB aligned');
+      assert.deepEqual(await readAll(drive, r.id, 2, r.data.length), r.data);
+    }
+  });
+
+  test('pack - a file system that refuses a direct write (EINVAL) gets the record through the page cache, and the pack stays so', async () => {
+    const real = PackStore.directWrites;
+    let directCalls = 0;
+    const flags: boolean[] = [];
+    // The refusal itself, as a file system without direct I/O for this file would answer: the rest is real.
+    PackStore.directWrites = {
+      syncDropping: (...args) => (real ?? ShardWriter.fileSync)!.syncDropping(...args),
+      setDirect: (_fd, on) => (flags.push(on), true),
+      writeDirect: () => {
+        directCalls++;
+        return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, pwrite'), { code: 'EINVAL', syscall: 'pwrite' }));
+      },
+    };
+    try {
+      const drive = await freshDrive();
+      const shards = Array.from({ length: 3 }, () => ({ id: newBlockId(), data: randomBytes(20_000) }));
+      for (const shard of shards) await putWhole(drive, shard.id, 0, shard.data);
+      assert.equal(directCalls, 1, 'after the refusal the pack is written through the page cache');
+      assert.deepEqual(flags, [true, false], 'O_DIRECT was set, then cleared');
+      for (const shard of shards) assert.deepEqual(await readAll(drive, shard.id, 0, shard.data.length), shard.data);
+    } finally {
+      PackStore.directWrites = real;
+    }
   });
 });

@@ -21,6 +21,7 @@ import { unwatchPackIndex, watchPackIndex } from './pack-checkpoint.js';
 import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
 import { GroupQueue, type Joined } from './pack-group.js';
 import { PackReads } from './pack-reads.js';
+import { directWriteAlignBytes, directWrites, type FileSyncBinding } from './native-file-sync.js';
 import { dropBytes, fsyncDir, ioError, ShardReader, ShardWriter, shardRecordPieces, type ShardExpect } from './shard-file.js';
 import type { ShardName } from './shard-store.js';
 
@@ -38,6 +39,10 @@ interface OpenPack {
   lost: boolean;
   /** When this instance last told the index it still appends here (packs untouched for packStaleMs are sealed by anyone). */
   touchedMs: number;
+  /** Set while its descriptor writes with direct I/O (O_DIRECT): records go through it, never handle.writev. */
+  direct: FileSyncBinding | undefined;
+  /** Direct writes not yet returned, timed out or not: the descriptor is closed only after them (its number must not be reused under one). */
+  writing: Set<Promise<unknown>>;
 }
 
 /** How often an owner refreshes its open pack's touched_ms: far inside packStaleMs, rare enough to cost nothing. */
@@ -57,6 +62,9 @@ export interface PackStoreOptions {
 }
 
 export class PackStore {
+  /** The direct writes new packs use; undefined writes them through the page cache (tests switch it). */
+  static directWrites: FileSyncBinding | undefined = directWrites;
+
   /** Whose packs these are: each drive instance appends only to packs it created, even beside other processes. */
   readonly owner = randomBytes(8).toString('hex');
   readonly dir: string;
@@ -269,19 +277,47 @@ export class PackStore {
     pack.users++;
     const ticket: PackTicket = { pack, change: change({ pack: pack.id, offset, bytes }), settled: false };
     try {
-      let rest = pieces;
-      let position = offset;
-      while (rest.length > 0) {
-        const batch = rest;
-        const { bytesWritten } = await this.io.run(() => pack.handle.writev(batch, position));
-        position += bytesWritten;
-        rest = dropBytes(rest, bytesWritten); // regular files rarely write short, but POSIX allows it
-      }
+      if (!(pack.direct && (await this.writeDirect(pack, pieces, offset)))) await this.writeBuffered(pack, pieces, offset);
     } catch (err) {
       this.settle(ticket);
       throw err;
     }
     return ticket;
+  }
+
+  /**
+   * Writes a record with direct I/O: true once written, false when the file system refused it (EINVAL), after
+   * which the pack is written through the page cache. The call is tracked until it returns, even past a timeout.
+   */
+  private async writeDirect(pack: OpenPack, pieces: Buffer[], offset: number): Promise<boolean> {
+    const write = pack.direct;
+    assert(write !== undefined && offset % directWriteAlignBytes === 0, 'Direct pack write without the addon or off alignment');
+    try {
+      await this.io.run(() => {
+        const call = write.writeDirect(pack.handle.fd, pieces, offset);
+        pack.writing.add(call);
+        const done = () => void pack.writing.delete(call);
+        call.then(done, done);
+        return call;
+      });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      pack.direct = undefined;
+      write.setDirect(pack.handle.fd, false);
+      return false;
+    }
+  }
+
+  private async writeBuffered(pack: OpenPack, pieces: Buffer[], offset: number): Promise<void> {
+    let rest = pieces;
+    let position = offset;
+    while (rest.length > 0) {
+      const batch = rest;
+      const { bytesWritten } = await this.io.run(() => pack.handle.writev(batch, position));
+      position += bytesWritten;
+      rest = dropBytes(rest, bytesWritten); // regular files rarely write short, but POSIX allows it
+    }
   }
 
   /** The open pack if `bytes` fit (or it is empty), else a new one; several writers share one start. */
@@ -306,7 +342,10 @@ export class PackStore {
         (late) => void this.io.cleanup(() => late.close()),
       );
       await fsyncDir(this.dir, this.io);
-      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs() };
+      // Records start at multiples of packRecordAlignBytes (a multiple of the direct alignment), so direct I/O fits.
+      const writes = PackStore.directWrites;
+      const direct = writes && packRecordAlignBytes % directWriteAlignBytes === 0 && writes.setDirect(handle.fd, true) ? writes : undefined;
+      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs(), direct, writing: new Set() };
       this.current = pack;
       return pack;
     } catch (err) {
@@ -328,7 +367,10 @@ export class PackStore {
     // After close the index is gone: the pack stays open in it and another process seals it once stale (as it
     // does should this write fail).
     if (!pack.lost && !this.indexClosed) void this.index.seal(pack.id, this.owner, pack.end, this.nowMs()).catch(() => undefined);
-    void this.io.cleanup(() => pack.handle.close());
+    void this.io.cleanup(async () => {
+      await Promise.allSettled(pack.writing);
+      await pack.handle.close();
+    });
   }
 
   private settle(ticket: PackTicket): void {
