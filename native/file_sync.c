@@ -114,10 +114,12 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
 #define DIRECT_PIECES_MAX 4096
 
 /**
- * Each threadpool thread's staging buffer, kept and grown to the largest record it wrote: its pages are
- * touched once, not per write (a buffer from malloc per write would be fresh mmap pages each time). Bounded
- * by the threadpool's size times the largest record.
+ * Each threadpool thread's staging buffer, kept and grown to the largest write it staged up to
+ * STAGING_KEPT_MAX: its pages are touched once, not per write (a buffer from malloc per write would be fresh
+ * mmap pages each time). A larger write (a heal's or a node's batch) stages in a buffer of its own, freed
+ * after. So what stays is at most the threadpool's size times 2 MiB.
  */
+#define STAGING_KEPT_MAX (2u << 20)
 static _Thread_local unsigned char *staging;
 static _Thread_local size_t staging_bytes;
 
@@ -134,11 +136,22 @@ typedef struct {
   int error;
 } write_job_t;
 
+static void write_staged(write_job_t *job, unsigned char *buffer, size_t padded);
+
 static void execute_write(napi_env env, void *data) {
   (void)env;
   write_job_t *job = data;
   size_t padded = (job->total + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-  if (staging_bytes < padded) {
+  if (padded == 0) return;
+  unsigned char *buffer = staging;
+  if (padded > STAGING_KEPT_MAX) {
+    void *own = NULL;
+    if (posix_memalign(&own, DIRECT_ALIGN, padded) != 0) {
+      job->error = ENOMEM;
+      return;
+    }
+    buffer = own;
+  } else if (staging_bytes < padded) {
     size_t want = (padded + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
     void *grown = NULL;
     if (posix_memalign(&grown, DIRECT_ALIGN, want) != 0) {
@@ -146,18 +159,24 @@ static void execute_write(napi_env env, void *data) {
       return;
     }
     free(staging);
-    staging = grown;
+    staging = buffer = grown;
     staging_bytes = want;
   }
+  write_staged(job, buffer, padded);
+  if (buffer != staging) free(buffer);
+}
+
+/** Copies the job's pieces into `buffer`, zero-pads them to `padded` bytes and writes that at the job's position. */
+static void write_staged(write_job_t *job, unsigned char *buffer, size_t padded) {
   size_t at = 0;
   for (size_t i = 0; i < job->count; i++) {
-    memcpy(staging + at, job->bases[i], job->lengths[i]);
+    memcpy(buffer + at, job->bases[i], job->lengths[i]);
     at += job->lengths[i];
   }
-  memset(staging + at, 0, padded - at);
+  memset(buffer + at, 0, padded - at);
   size_t done = 0;
   while (done < padded) {
-    ssize_t n = pwrite(job->fd, staging + done, padded - done, (off_t)(job->position + (int64_t)done));
+    ssize_t n = pwrite(job->fd, buffer + done, padded - done, (off_t)(job->position + (int64_t)done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       job->error = errno;

@@ -13,7 +13,7 @@ import type { BufferPool } from './buffer-pool.js';
 import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import { nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
-import { nativeFileSync, type FileSyncBinding } from './native-file-sync.js';
+import { directWriteAlignBytes, directWrites, nativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -27,7 +27,21 @@ import {
 export class ShardWriter implements ShardWriteStream {
   /** The sync that also drops the written pages, or undefined for fs's; tests swap it to reach either path. */
   static fileSync: FileSyncBinding | undefined = nativeFileSync;
+  /** The direct writes new shard files use; undefined writes them through the page cache (tests switch it). */
+  static directWrites: FileSyncBinding | undefined = directWrites;
   private position = shardHeaderBytes; // the header is written last, once the length is known
+  /**
+   * Set while the file is written with direct I/O: every write then starts at the 4 KiB boundary at or
+   * before `position`, re-sending `carry` (the bytes since that boundary, the header's zeros at first), and is
+   * padded to 4 KiB with zeros, which the next write overwrites and the commit truncates.
+   */
+  private direct: FileSyncBinding | undefined;
+  private carry: Buffer = Buffer.alloc(shardHeaderBytes);
+  /** The file's first 4 KiB as written (header zeros included), for the commit to write again with the header. */
+  private firstPage: Buffer | undefined;
+  private wroteDirect = false;
+  /** Direct writes not yet returned, timed out or not: the descriptor closes only after them (design as pack-store.ts). */
+  private readonly writing = new Set<Promise<unknown>>();
   private shardBytes = 0;
   /**
    * An incomplete checksum block carried between appends; allocated on first need, since whole stripes
@@ -47,7 +61,10 @@ export class ShardWriter implements ShardWriteStream {
     private readonly tmpPath: string,
     private readonly finalPath: string,
     private readonly header: { blockId: string; shardIndex: number; blockBytes: number },
-  ) {}
+  ) {
+    const writes = ShardWriter.directWrites;
+    if (writes?.setDirect(handle.fd, true)) this.direct = writes;
+  }
 
   private get pending(): Buffer {
     return (this.pendingBuffer ??= Buffer.allocUnsafe(this.header.blockBytes));
@@ -103,6 +120,7 @@ export class ShardWriter implements ShardWriteStream {
       if (this.position === shardHeaderBytes && this.pendingBytes === 0) {
         pieces.unshift(this.encodeHeader());
         this.position = 0;
+        this.carry = Buffer.alloc(0);
         this.headerWritten = true;
       }
     } else if (offset < data.length) {
@@ -126,14 +144,25 @@ export class ShardWriter implements ShardWriteStream {
     }
     assert(this.position === shardFileBytes(this.shardBytes, this.header.blockBytes), 'Shard file length drifted');
     const header = this.headerWritten ? undefined : this.encodeHeader();
-    await this.io.run(() => this.commitSteps(header), undefined, header ? 6 : 5);
+    const truncate = this.wroteDirect || (header !== undefined && this.direct !== undefined);
+    await this.io.run(() => this.commitSteps(header), undefined, 5 + (header ? 1 : 0) + (truncate ? 1 : 0));
   }
 
   /** The commit's fs calls in order; stops before the next one once abort() has run (the call timed out). */
   private async commitSteps(header: Buffer | undefined): Promise<void> {
     const { handle } = this;
     const stopped = () => this.closed;
-    if (header) await handle.write(header, 0, header.length, 0);
+    let padded = this.wroteDirect;
+    if (header && this.direct) {
+      // The first 4 KiB again, now with the header (a direct write is whole 4 KiB pages; an empty shard has only the header).
+      const rest = this.firstPage ? [this.firstPage.subarray(shardHeaderBytes)] : [];
+      await this.track(this.direct.writeDirect(handle.fd, [header, ...rest], 0));
+      padded = true;
+    } else if (header) {
+      await handle.write(header, 0, header.length, 0);
+    }
+    if (stopped()) throw abortedCommit();
+    if (padded) await handle.truncate(this.position); // the last direct write's padding
     if (stopped()) throw abortedCommit();
     // Synced, then its pages dropped from the page cache where the addon is there: a shard is rarely read
     // right after it is written, and a growing cache cost more per MiB than the rest of the write (issue 17).
@@ -152,7 +181,10 @@ export class ShardWriter implements ShardWriteStream {
     const { io, handle, tmpPath } = this;
     if (!this.closed) {
       this.closed = true;
-      await io.cleanup(() => handle.close());
+      await io.cleanup(async () => {
+        await Promise.allSettled(this.writing);
+        await handle.close();
+      });
     }
     await io.cleanup(() => unlink(tmpPath));
   }
@@ -162,6 +194,7 @@ export class ShardWriter implements ShardWriteStream {
   }
 
   private async writeAll(pieces: Buffer[]): Promise<void> {
+    if (this.direct && (await this.writeDirect(pieces))) return;
     let rest = pieces;
     while (rest.length > 0) {
       const pieces = rest;
@@ -170,6 +203,64 @@ export class ShardWriter implements ShardWriteStream {
       rest = dropBytes(rest, bytesWritten); // regular files rarely write short, but POSIX allows it
     }
   }
+
+  /**
+   * Writes `pieces` at `position` with direct I/O, from the 4 KiB boundary before it (the carry first):
+   * true once written, false when the file system refused it (EINVAL), after which the file is written
+   * through the page cache (the caller writes `pieces` so; the commit still truncates any padding).
+   */
+  private async writeDirect(pieces: Buffer[]): Promise<boolean> {
+    const write = this.direct!;
+    const base = this.position - this.carry.length;
+    assert(base % directWriteAlignBytes === 0, 'Direct shard write off its 4 KiB boundary');
+    const all = this.carry.length > 0 ? [this.carry, ...pieces] : pieces;
+    let bytes = 0;
+    for (const piece of all) bytes += piece.length;
+    try {
+      await this.io.run(() => this.track(write.writeDirect(this.handle.fd, all, base)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.direct = undefined;
+      write.setDirect(this.handle.fd, false);
+      return false;
+    }
+    this.wroteDirect = true;
+    const end = base + bytes;
+    this.carry = copyRange(all, alignDown(end, directWriteAlignBytes) - base, bytes);
+    if (base === 0 && !this.headerWritten) this.firstPage = copyRange(all, 0, Math.min(directWriteAlignBytes, bytes));
+    this.position = end;
+    return true;
+  }
+
+  /** Holds the descriptor open until `call` returns, whatever its caller does meanwhile (a timeout, an abort). */
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.writing.add(call);
+    const done = () => void this.writing.delete(call);
+    call.then(done, done);
+    return call;
+  }
+}
+
+/** A copy of bytes [from, to) of `pieces` taken as one run. */
+function copyRange(pieces: Buffer[], from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe(to - from);
+  let at = 0;
+  let start = 0;
+  for (const piece of pieces) {
+    const end = start + piece.length;
+    if (end > from && start < to) {
+      const a = Math.max(from, start) - start;
+      const b = Math.min(to, end) - start;
+      at += piece.copy(out, at, a, b);
+    }
+    start = end;
+    if (start >= to) break;
+  }
+  return out;
+}
+
+function alignDown(value: number, align: number): number {
+  return value - (value % align);
 }
 
 /** What a reader expects of a shard's header. */
