@@ -58,15 +58,7 @@ static void release_sync(napi_env env, void *data) {
 
 static void complete_sync(napi_env env, napi_status status, void *data) {
   sync_job_t *job = data;
-  napi_value value;
-  if (status != napi_ok) {
-    reject_not_run(env, job->deferred, "sync");
-  } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, job->data_only ? "fdatasync" : "fsync"));
-  } else {
-    napi_get_undefined(env, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  }
+  settle_job(env, status, job->deferred, "sync", job->error, job->data_only ? "fdatasync" : "fsync", NULL);
   napi_delete_async_work(env, job->work);
   free(job);
 }
@@ -81,9 +73,9 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
   if (argc != 4) return throw_type(env, "Expected 4 arguments: fd, dataOnly, offset, length");
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
   double number;
-  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  int fd = (int)number;
   napi_valuetype type;
   bool data_only = false;
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean || napi_get_value_bool(env, argv[1], &data_only) != napi_ok) {
@@ -207,14 +199,8 @@ static void release_write(napi_env env, void *data) {
 static void complete_write(napi_env env, napi_status status, void *data) {
   write_job_t *job = data;
   napi_value value;
-  if (status != napi_ok) {
-    reject_not_run(env, job->deferred, "direct write");
-  } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, "pwrite"));
-  } else {
-    napi_create_double(env, (double)job->total, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  }
+  napi_create_double(env, (double)job->total, &value);
+  settle_job(env, status, job->deferred, "direct write", job->error, "pwrite", value);
   napi_delete_async_work(env, job->work);
   free_write(env, job);
 }
@@ -230,9 +216,9 @@ static napi_value write_direct(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
   if (argc != 3) return throw_type(env, "Expected 3 arguments: fd, pieces, position");
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
   double number;
-  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  int fd = (int)number;
   bool is_array = false;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "pieces must be an array of Uint8Arrays");
   uint32_t count = 0;
@@ -295,9 +281,8 @@ static napi_value set_direct(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
   if (argc != 2) return throw_type(env, "Expected 2 arguments: fd, on");
-  double number;
-  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  int fd = (int)number;
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
   napi_valuetype type;
   bool on = false;
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean || napi_get_value_bool(env, argv[1], &on) != napi_ok) {

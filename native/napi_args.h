@@ -1,6 +1,6 @@
 // The argument checks every Tessera addon makes before it touches a byte: Node-style TypeError and
 // RangeError throws, a Uint8Array's bytes (no other view, so no bytes of another width), integer numbers in
-// a range, and whether two byte ranges overlap. Static inline, so an addon that uses fewer is not warned.
+// a range, file descriptors, and whether two byte ranges overlap. Static inline, so an addon that uses fewer is not warned.
 #ifndef TESSERA_NAPI_ARGS_H
 #define TESSERA_NAPI_ARGS_H
 #include <node_api.h>
@@ -41,6 +41,14 @@ static inline int get_integer(napi_env env, napi_value value, double min, double
   if (napi_get_value_double(env, value, &number) != napi_ok) return 0;
   if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
   *result = number;
+  return 1;
+}
+
+// A file descriptor: an integer in [0, 2^31); 0 when it is not one.
+static inline int get_fd(napi_env env, napi_value value, int *fd) {
+  double number;
+  if (!get_integer(env, value, 0, 2147483647.0, &number)) return 0;
+  *fd = (int)number;
   return 1;
 }
 

@@ -1,10 +1,13 @@
 // A promise-returning call that runs on the libuv threadpool, as our async addons make them: the job is
 // created, its promise made and the work queued in one place, and a job that never ran is rejected alike.
-// `what` names the job in the errors ("sync" → "Cannot create the sync", "The sync did not run").
+// `what` names the job in the errors ("sync" → "Cannot create the sync", "The sync did not run"). Its
+// errno errors come from napi_errors.h, so an addon that includes this one needs uv.h as that one does.
 #ifndef TESSERA_NAPI_ASYNC_H
 #define TESSERA_NAPI_ASYNC_H
 #include <node_api.h>
 #include <stdio.h>
+
+#include "napi_errors.h"
 
 /** Rejects `deferred` with a plain Error whose message is `text`. */
 static inline void reject_with_message(napi_env env, napi_deferred deferred, const char *text) {
@@ -19,6 +22,23 @@ static inline void reject_not_run(napi_env env, napi_deferred deferred, const ch
   char text[96];
   snprintf(text, sizeof text, "The %s did not run", what);
   reject_with_message(env, deferred, text);
+}
+
+/**
+ * Settles a job's promise in its complete callback: rejected "The WHAT did not run" when `status` is not
+ * napi_ok, with the errno error of `syscall_name` when `error` is set, else resolved with `value` (NULL:
+ * undefined). The caller then deletes the work and frees the job.
+ */
+static inline void settle_job(napi_env env, napi_status status, napi_deferred deferred, const char *what, int error, const char *syscall_name,
+                              napi_value value) {
+  if (status != napi_ok) {
+    reject_not_run(env, deferred, what);
+  } else if (error != 0) {
+    napi_reject_deferred(env, deferred, errno_error(env, error, syscall_name));
+  } else {
+    if (!value) napi_get_undefined(env, &value);
+    napi_resolve_deferred(env, deferred, value);
+  }
 }
 
 /** What a job holds beside itself (a buffer reference, say) and the job, let go when it will never complete. */

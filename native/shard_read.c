@@ -103,15 +103,8 @@ static void release_read(napi_env env, void *data) {
 static void complete_read(napi_env env, napi_status status, void *data) {
   read_job_t *job = data;
   napi_value value;
-  if (status != napi_ok) {
-    reject_not_run(env, job->deferred, "shard read");
-  } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, "pread"));
-  } else {
-    double result = job->bad_block >= 0 ? -1.0 - (double)job->bad_block : (double)job->bytes_read;
-    napi_create_double(env, result, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  }
+  napi_create_double(env, job->bad_block >= 0 ? -1.0 - (double)job->bad_block : (double)job->bytes_read, &value);
+  settle_job(env, status, job->deferred, "shard read", job->error, "pread", value);
   napi_delete_async_work(env, job->work);
   release_read(env, job);
 }
@@ -126,9 +119,9 @@ static napi_value read_verified(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
   if (argc != 5) return throw_type(env, "Expected 5 arguments: fd, buffer, position, length, blockBytes");
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
   double number;
-  if (!get_integer(env, argv[0], 0, 2147483647.0, &number)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  int fd = (int)number;
   bytes_t buffer;
   if (!get_bytes(env, argv[1], &buffer)) return throw_type(env, "The buffer must be a Uint8Array");
   if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The position must be a safe integer of 0 or more");

@@ -25,21 +25,29 @@ suiteShardsDir((made) => (dir = made));
 
 const blockBytes = 1000;
 
-async function writeAndRead(pieces: Buffer[], lastFlag: boolean): Promise<{ runs: number }> {
-  const io = new CountingIo(dir, { timeoutMs: 5000, inFlightMax: 4 });
-  const blockId = newBlockId();
-  const finalPath = join(dir, `${blockId}.0`);
+/** Writes shard 0 of `blockId` to `finalPath` as the given appends, the last one flagged when `lastFlag`. */
+async function writeShard(io: DriveIo, blockId: string, finalPath: string, pieces: Buffer[], lastFlag: boolean): Promise<void> {
   const writer = await ShardWriter.create(io, { tmpPath: `${finalPath}.tmp.1`, finalPath, blockId, shardIndex: 0, blockBytes });
   for (const [i, piece] of pieces.entries()) await writer.append(piece, { last: lastFlag && i === pieces.length - 1 });
   await writer.commit();
-  const runs = io.runs;
-  const data = Buffer.concat(pieces);
+}
+
+async function assertReadsBack(io: DriveIo, blockId: string, finalPath: string, data: Buffer): Promise<void> {
   const reader = await ShardReader.open(io, finalPath, { blockId, shardIndex: 0, shardBytes: data.length });
   try {
     assert.ok((await reader.read(0, data.length)).equals(data));
   } finally {
     await reader.close();
   }
+}
+
+async function writeAndRead(pieces: Buffer[], lastFlag: boolean): Promise<{ runs: number }> {
+  const io = new CountingIo(dir, { timeoutMs: 5000, inFlightMax: 4 });
+  const blockId = newBlockId();
+  const finalPath = join(dir, `${blockId}.0`);
+  await writeShard(io, blockId, finalPath, pieces, lastFlag);
+  const runs = io.runs;
+  await assertReadsBack(io, blockId, finalPath, Buffer.concat(pieces));
   assert.deepEqual((await readdir(dir)).filter((name) => name.includes('.tmp.')), [], 'no tmp file is left');
   return { runs };
 }
@@ -63,17 +71,9 @@ async function shardFile(writes: FileSyncBinding | undefined, blockId: string, p
   try {
     const io = new DriveIo(dir, { timeoutMs: 5000, inFlightMax: 4 });
     const finalPath = join(dir, `${blockId}.${writes ? 'direct' : 'cached'}`);
-    const writer = await ShardWriter.create(io, { tmpPath: `${finalPath}.tmp.1`, finalPath, blockId, shardIndex: 0, blockBytes });
-    for (const [i, piece] of pieces.entries()) await writer.append(piece, { last: lastFlag && i === pieces.length - 1 });
-    await writer.commit();
-    const resident = residentBytes(finalPath);
-    const data = Buffer.concat(pieces);
-    const reader = await ShardReader.open(io, finalPath, { blockId, shardIndex: 0, shardBytes: data.length });
-    try {
-      assert.ok((await reader.read(0, data.length)).equals(data));
-    } finally {
-      await reader.close();
-    }
+    await writeShard(io, blockId, finalPath, pieces, lastFlag);
+    const resident = residentBytes(finalPath); // before the read below caches it
+    await assertReadsBack(io, blockId, finalPath, Buffer.concat(pieces));
     return { bytes: await readFile(finalPath), resident };
   } finally {
     ShardWriter.directWrites = saved.direct;
