@@ -1,8 +1,8 @@
 // The durable write end of native/file_sync.c: fsync (or fdatasync), then the range just written advised
 // out of the page cache, in one threadpool call. Absent, or TESSERA_DROP_WRITTEN=off, a shard's bytes are
-// synced with fs and stay cached. Its direct writes put pack records on the device past the page cache;
-// absent, or TESSERA_DIRECT_IO=off, packs are written through the cache. It owns no descriptor: its caller
-// keeps the fd open until a call settles.
+// synced with fs and stay cached. Its direct writes put pack records and shard files on the device past
+// the page cache; absent, or TESSERA_DIRECT_IO=off, both are written through the cache. It owns no
+// descriptor: its caller keeps the fd open until a call settles.
 import { fileURLToPath } from 'node:url';
 
 export interface FileSyncBinding {
@@ -58,10 +58,10 @@ export const nativeFileSync: FileSyncBinding | undefined = loaded.binding;
 
 const direct: FileSyncLoad = process.env.TESSERA_DIRECT_IO === 'off' ? { reason: 'TESSERA_DIRECT_IO=off' } : loadNativeFileSync();
 
-/** The direct writes pack-store.ts puts records on the device with, or undefined: packs are then written through the page cache. */
+/** The direct writes pack-store.ts and shard-file.ts write with, or undefined: they then write through the page cache. */
 export const directWrites: FileSyncBinding | undefined = direct.binding;
 
-/** What the start-up log says: whether written bytes leave the page cache, whether packs are written directly, and why not. */
+/** What the start-up log says: whether written bytes leave the page cache, whether shards are written directly, and why not. */
 export function fileSyncSummary(): { dropWritten: boolean; reason?: string; directIo: boolean; directIoReason?: string } {
   return {
     dropWritten: nativeFileSync !== undefined,
