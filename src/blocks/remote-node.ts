@@ -3,7 +3,7 @@
 // call is bounded (rpc-exchange.ts) and cancelled by the caller's signal; the shard operations over it
 // are in remote-shard-store.ts.
 import { randomBytes } from 'node:crypto';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { isStoreError, StoreError } from '../util/errors.js';
 import { RpcExchange, type Answer, type ExchangeBounds } from './rpc-exchange.js';
 import { RangeStream } from './remote-range-stream.js';
@@ -114,13 +114,11 @@ export class RemoteNode {
 
   private newPool(): Pool {
     // undici's own header and body timers are off: RpcExchange bounds each call and names the node.
-    return new Pool(this.url.origin, {
-      connections: connectionsPerNodeMax,
-      pipelining: 1,
-      connect: { timeout: this.connectTimeoutMs, ...(this.ca ? { ca: this.ca } : {}) },
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    return new Pool(this.url.origin, { ...this.connectionOptions(), connections: connectionsPerNodeMax });
+  }
+
+  private connectionOptions(): Pool.Options {
+    return { pipelining: 1, connect: { timeout: this.connectTimeoutMs, ...(this.ca ? { ca: this.ca } : {}) }, headersTimeout: 0, bodyTimeout: 0 };
   }
 
   /**
@@ -179,21 +177,27 @@ export class RemoteNode {
    * A probe call (`GET path`): runs even while the node is suspect, and an answer in time clears it.
    * While the node is suspect and another probe of it still waits, fails at once instead, as DriveIo
    * does for a drive: health checks (the block store looks at every target every few seconds, inside
-   * writes) must not each wait out a call bound on a hung node. A `recheck` runs anyway, on a connection
-   * of its own: the older probe may be stuck on a connection that died, while the node answers again.
+   * writes) must not each wait out a call bound on a hung node. A `recheck` runs anyway.
+   *
+   * A probe of a suspect node goes on a new connection of its own, closed after it: the pool may hold
+   * idle connections opened during a partition (undici reconnects at once when a timed-out call's socket
+   * is destroyed), which a cut kept dead after the network healed. A probe sent on one would wait out its
+   * bound while the node answers again, and a heal would give the node's shards up.
    */
   async probe<T>(path: string, bounds: ProbeBounds): Promise<T> {
     if (bounds.signal?.aborted) throw abortError(bounds.signal, bounds.action);
     if (this.suspect && this.probesInFlight > 0 && bounds.recheck !== true) {
       throw new StoreError('ERR_SHARD_MISSING', `${bounds.action}: node "${this.nodeId}" is suspect and an earlier probe of it is still waiting`);
     }
+    const own = this.suspect ? new Client(this.url.origin, this.connectionOptions()) : undefined;
     this.probesInFlight++;
     try {
-      const answer = await this.json<T>('GET', path, { action: bounds.action, signal: bounds.signal, ...(bounds.timeoutMs ? { timeoutMs: bounds.timeoutMs } : {}) });
+      const answer = await this.json<T>('GET', path, { action: bounds.action, signal: bounds.signal, ...(bounds.timeoutMs ? { timeoutMs: bounds.timeoutMs } : {}) }, own);
       this.clearSuspect();
       return answer;
     } finally {
       this.probesInFlight--;
+      void own?.destroy().catch(() => undefined);
     }
   }
 
@@ -226,13 +230,13 @@ export class RemoteNode {
    * Sends a signed request and returns its exchange, not yet bounded (the caller arms it). `body` is the
    * framed shard stream of a write; undici sends it chunked as the writer feeds it.
    */
-  exchange(method: 'GET' | 'PUT' | 'DELETE', path: string, bounds: Omit<ExchangeBounds, 'idleTimeoutMs'>, body?: AsyncIterable<Buffer>): RpcExchange {
+  exchange(method: 'GET' | 'PUT' | 'DELETE', path: string, bounds: Omit<ExchangeBounds, 'idleTimeoutMs'>, body?: AsyncIterable<Buffer>, via: Dispatcher = this.pool): RpcExchange {
     const exchange = new RpcExchange(this, { ...bounds, idleTimeoutMs: this.idleTimeoutMs });
     if (exchange.failed) return exchange; // the signal had aborted already
     const options: Dispatcher.DispatchOptions = { method, path, headers: this.signedHeaders(method, path, body !== undefined) };
     // undici sends any async iterable as a chunked body; its types list only streams.
     if (body) options.body = body as unknown as Dispatcher.DispatchOptions['body'];
-    this.pool.dispatch(options, exchange);
+    via.dispatch(options, exchange);
     return exchange;
   }
 
@@ -246,11 +250,12 @@ export class RemoteNode {
   /**
    * A bodiless call, bounded by the call timeout to its response headers and the idle bound within its
    * body. One that failed on a keep-alive socket the node had just closed, before any answer, is sent
-   * once more: that race is not a node failure, and these calls are all idempotent.
+   * once more: that race is not a node failure, and these calls are all idempotent. `via`: a connection
+   * of the caller's instead of the pool.
    */
-  async call(method: 'GET' | 'DELETE', path: string, bounds: CallBounds & { bytesMax: number }): Promise<Answer> {
+  async call(method: 'GET' | 'DELETE', path: string, bounds: CallBounds & { bytesMax: number }, via?: Dispatcher): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
-      const exchange = this.exchange(method, path, bounds);
+      const exchange = this.exchange(method, path, bounds, undefined, via);
       exchange.arm(bounds.timeoutMs ?? this.callTimeoutMs, 'did not answer');
       try {
         return await exchange.answer;
@@ -263,8 +268,8 @@ export class RemoteNode {
   }
 
   /** A JSON call: 200 gives the parsed body, anything else the StoreError the node named. */
-  async json<T>(method: 'GET' | 'DELETE', path: string, bounds: CallBounds): Promise<T> {
-    const answer = await this.call(method, path, { ...bounds, bytesMax: jsonBytesMax });
+  async json<T>(method: 'GET' | 'DELETE', path: string, bounds: CallBounds, via?: Dispatcher): Promise<T> {
+    const answer = await this.call(method, path, { ...bounds, bytesMax: jsonBytesMax }, via);
     const body = bodyOf(answer);
     if (answer.status !== 200) throw errorOfResponse(body, bounds.action);
     return JSON.parse(body.toString('utf8')) as T;

@@ -93,6 +93,33 @@ test('RemoteNode - a call sent during the cut that times out after a probe clear
   }
 });
 
+test('RemoteNode - a recheck probe after a partition heals answers although the pool kept connections opened during the cut', async () => {
+  const node = await startTestNode();
+  const proxy = await startFaultProxy(hostOf(node.node.url));
+  const callTimeoutMs = 2000;
+  try {
+    // No background probe within the test: only the recheck may clear the node.
+    const { remote } = node.client({ url: `http://${proxy.address}`, callTimeoutMs, probeIntervalMs: 60_000 });
+    proxy.setMode('blackhole');
+    // Calls timing out during the cut: undici replaces each destroyed socket with a new connection at
+    // once, which the cut swallows too and which stays dead, idle in the pool, after the network heals.
+    await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    assert.equal(remote.suspect, true);
+    const during = Array.from({ length: 3 }, () => remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask during the cut', timeoutMs: 300 }));
+    for (const call of during) await assert.rejects(call, (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    await sleep(100);
+    proxy.setMode('pass');
+    const startMs = performance.now();
+    await remote.probe(`${rpcPathPrefix}/node`, { action: 'Cannot recheck', recheck: true });
+    const answeredMs = performance.now() - startMs;
+    assert.ok(answeredMs < callTimeoutMs / 2, `the recheck took ${Math.round(answeredMs)} ms`);
+    assert.equal(remote.suspect, false);
+  } finally {
+    await proxy.close();
+    await node.cleanup();
+  }
+});
+
 test('LocalBlockStore - heal right after a partition heals rebuilds onto the node that was cut off instead of skipping it as missing', { timeout: 60_000 }, async () => {
   const secret = randomBytes(32);
   const dirs = await tempDrives(3);
