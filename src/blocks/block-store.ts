@@ -30,6 +30,7 @@ import type {
   BlockRebalancing,
   BlockRef,
   BlockStore,
+  BlockWalkOptions,
   BlockWriteOptions,
   DriveStatus,
   DriveSummary,
@@ -69,9 +70,18 @@ const driveCheckIntervalMs = 2000;
 const healthWaitMs = 1000;
 /**
  * A suspect target whose recheck (heal, rebalance) found it still down is not rechecked again for this
- * long: a node that is really down then costs those walks one probe bound per interval, not one per block.
+ * long after that recheck started: a node that is really down then costs those calls one probe bound per
+ * interval, not one per block (and each walk one more, see recheckSuspect).
  */
 const recheckRetryMs = 60_000;
+/** Walks (BlockWalkOptions.walk) whose start the store remembers; an older one forgotten gets one more recheck. */
+const walksRememberedMax = 16;
+
+/** A recheck of one suspect target in flight, and when it started. */
+interface Recheck {
+  startedMs: number;
+  done: Promise<void>;
+}
 
 export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInventory, BlockRebalancing {
   private readonly targets: ShardTargets;
@@ -95,10 +105,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
   private readonly healthy = new Map<string, boolean>();
   /** Suspect targets whose probe runs in the background (refreshHealth). */
   private readonly probing = new Set<string>();
-  /** Rechecks of suspect targets in flight (recheckSuspect), shared by the blocks that wait for them. */
-  private readonly rechecks = new Map<string, Promise<void>>();
-  /** When a recheck last found a target still down. */
+  /** The newest recheck of each suspect target in flight (recheckSuspect), shared by the blocks that wait for it. */
+  private readonly rechecks = new Map<string, Recheck>();
+  /** When the newest recheck that found a target still down started. */
   private readonly recheckFailedAtMs = new Map<string, number>();
+  /** When the store first saw each recent walk (BlockWalkOptions.walk), oldest first. */
+  private readonly walksSeenAtMs = new Map<string, number>();
   /** Looks are numbered as they start; per target, the number of the look whose answer `healthy` holds. */
   private lookCount = 0;
   private readonly lookAnswered = new Map<string, number>();
@@ -287,11 +299,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return this.cancellable(scrubBlock(this.readPlan(ref, codec, layout, places, options.signal)), ref, options.signal);
   }
 
-  async heal(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<HealResult> {
+  async heal(ref: BlockRef, options: BlockWalkOptions = {}): Promise<HealResult> {
     this.checkOpen();
     const { codec, layout, places, targets } = this.openRef(ref);
     // A node back from a network blip may still be suspect: probe it before giving its shards up.
-    await this.recheckSuspect(places.flat());
+    await this.recheckSuspect(places.flat(), options.walk);
     await this.refreshHealth(true);
     // Heal consumes damage rather than reporting it again: a healer listening to onDamage would
     // otherwise requeue the very block it is healing, forever when a shard's drive is missing.
@@ -308,12 +320,12 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     return this.cancellable(work(), ref, options.signal);
   }
 
-  async moveBlock(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<MoveResult> {
+  async moveBlock(ref: BlockRef, options: BlockWalkOptions = {}): Promise<MoveResult> {
     this.checkOpen();
     const { codec, layout, places } = this.openRef(ref);
     const shardsBlocked = this.blockedShards(ref, places);
     if (places.every((p) => p.length === 1)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked };
-    await this.recheckSuspect(places.flat());
+    await this.recheckSuspect(places.flat(), options.walk);
     await this.refreshHealth();
     const plan = this.readPlan(ref, codec, layout, places, options.signal);
     const work = async () => {
@@ -603,30 +615,60 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
    * Gives each suspect target among `targets` one bounded probe of its own (beside any probe of it still
    * waiting, which may be stuck on a connection a partition killed) and waits for it: heal and rebalance
    * run right after a network blip must not count a node that answers again as lost. Concurrent callers
-   * share a recheck; one that found the target down is not repeated for recheckRetryMs.
+   * share a recheck; one that found the target down is not repeated for recheckRetryMs. Except for a walk
+   * (`walk`, named by its caller) that began after that recheck started: a heal or rebalance run once a
+   * cut healed must not inherit the verdict of a background heal's recheck made during the cut, while the
+   * node's own background probe may take a while yet to clear it. So a node that is really down costs each
+   * walk one probe bound more, not one per block.
    */
-  private async recheckSuspect(targets: readonly string[]): Promise<void> {
+  private async recheckSuspect(targets: readonly string[], walk?: string): Promise<void> {
     const nowMs = Date.now();
+    // A recheck that started before the walk (failed, or still waiting on a connection the cut may have
+    // killed) says nothing of the network the walk sees; one the walk started or joined does.
+    const sinceMs = walk === undefined ? Number.NEGATIVE_INFINITY : this.walkSeenAtMs(walk, nowMs);
     const waits: Promise<void>[] = [];
     for (const target of new Set(targets)) {
       const store = this.targets.storeOf(target);
       if (!store?.suspect) continue;
-      let recheck = this.rechecks.get(target);
-      if (!recheck) {
-        if (nowMs - (this.recheckFailedAtMs.get(target) ?? Number.NEGATIVE_INFINITY) < recheckRetryMs) continue;
-        recheck = this.look(target, store, false, true).then(() => {
-          if (this.isHealthy(target)) {
-            this.recheckFailedAtMs.delete(target);
-            this.checkedAtMs = 0; // the node's other drives were looked at while it was suspect: look again
-          } else {
-            this.recheckFailedAtMs.set(target, Date.now());
-          }
-        }).finally(() => this.rechecks.delete(target));
-        this.rechecks.set(target, recheck);
+      const running = this.rechecks.get(target);
+      if (running && running.startedMs >= sinceMs) {
+        waits.push(running.done);
+        continue;
       }
-      waits.push(recheck);
+      const failedMs = this.recheckFailedAtMs.get(target);
+      if (failedMs !== undefined && failedMs >= sinceMs && nowMs - failedMs < recheckRetryMs) continue;
+      waits.push(this.startRecheck(target, store, nowMs));
     }
     await Promise.all(waits);
+  }
+
+  /** Probes suspect `target` on its own (see recheckSuspect), as the newest recheck of it. */
+  private startRecheck(target: string, store: ShardStore, startedMs: number): Promise<void> {
+    const done = this.look(target, store, false, true)
+      .then(() => {
+        if (this.isHealthy(target)) {
+          this.recheckFailedAtMs.delete(target);
+          this.checkedAtMs = 0; // the node's other drives were looked at while it was suspect: look again
+        } else {
+          // An older recheck ending after a newer one failed must not shorten the newer one's interval.
+          this.recheckFailedAtMs.set(target, Math.max(startedMs, this.recheckFailedAtMs.get(target) ?? startedMs));
+        }
+      })
+      .finally(() => {
+        if (this.rechecks.get(target) === recheck) this.rechecks.delete(target);
+      });
+    const recheck: Recheck = { startedMs, done };
+    this.rechecks.set(target, recheck);
+    return done;
+  }
+
+  /** When the store first saw `walk` (now, if it has not): the walk's rechecks are those started since. */
+  private walkSeenAtMs(walk: string, nowMs: number): number {
+    const seenMs = this.walksSeenAtMs.get(walk);
+    if (seenMs !== undefined) return seenMs;
+    this.walksSeenAtMs.set(walk, nowMs);
+    if (this.walksSeenAtMs.size > walksRememberedMax) this.walksSeenAtMs.delete(this.walksSeenAtMs.keys().next().value!);
+    return nowMs;
   }
 
   private probeInBackground(target: string, store: ShardStore): void {

@@ -125,12 +125,24 @@ export interface DriveStatus extends DriveSummary {
   bytes: number;
 }
 
+/** Options of a heal or move of one block. */
+export interface BlockWalkOptions {
+  signal?: AbortSignal;
+  /**
+   * Names the walk the call is part of (a heal pass, a rebalance walk), the same for each of its blocks.
+   * Each walk gets one recheck of its own of a suspect target, even within the retry interval of a recheck
+   * that failed before the walk began (a background heal's, during the network cut the walk follows);
+   * later blocks of the walk keep to that interval. Without it, a call shares the store's rechecks.
+   */
+  walk?: string;
+}
+
 /** What the healer, scrubber and admin status need from a block store besides reads and writes. */
 export interface BlockMaintenance {
   /** Verifies every checksum of every shard of the block. Reports damage like a read does. */
   scrub(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<ShardCheck[]>;
   /** Rebuilds missing or corrupt shards onto their targets; a second call finds nothing to do. */
-  heal(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<HealResult>;
+  heal(ref: BlockRef, options?: BlockWalkOptions): Promise<HealResult>;
   driveStatus(): Promise<DriveStatus[]>;
   /** Each drive's state and capacity from a probe, without listing its shards (for metrics). */
   driveSummaries(): Promise<DriveSummary[]>;
@@ -182,5 +194,5 @@ export interface BlockRebalancing {
   /** Every block is where this epoch puts it: reads stop looking at older epochs. */
   setSettledEpoch(epoch: number): void;
   /** Moves the block's misplaced shards to the newest epoch's targets (idempotent). */
-  moveBlock(ref: BlockRef, options?: { signal?: AbortSignal }): Promise<MoveResult>;
+  moveBlock(ref: BlockRef, options?: BlockWalkOptions): Promise<MoveResult>;
 }

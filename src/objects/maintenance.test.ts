@@ -53,3 +53,35 @@ test('Maintenance - damage reported in one process is queued in the MetaStore an
     await healer.close();
   }
 });
+
+test('Maintenance - a heal pass heals its blocks as one walk of the block store, and a new pass as another', async () => {
+  for (let i = 0; i < 2; i++) {
+    const ref = await blocks.store.write(piecesOf(randomBytes(50_000)), { id: blocks.store.newId() });
+    await meta.commit({ checks: [], writes: [{ key: keys.blockOwner(ref.id), value: encodeRecord(ref) }] });
+  }
+  let clockMs = Date.now();
+  const maintenance = new Maintenance({ ...ctx, nowMs: () => clockMs++ }, blocks.store);
+  const walks: (string | undefined)[][] = [];
+  const heal = blocks.store.heal.bind(blocks.store);
+  blocks.store.heal = async (ref, options) => {
+    walks[walks.length - 1]!.push(options?.walk);
+    return heal(ref, options);
+  };
+  try {
+    for (let pass = 0; pass < 2; pass++) {
+      walks.push([]);
+      await maintenance.startHeal();
+      while ((await maintenance.step()) !== 'idle');
+    }
+  } finally {
+    blocks.store.heal = heal;
+    await maintenance.close();
+  }
+  // A walk rechecks a suspect node once itself, rather than trust a recheck made before it began.
+  const [first, second] = walks as [(string | undefined)[], (string | undefined)[]];
+  assert.ok(first.length >= 2 && second.length === first.length, `healed ${first.length} then ${second.length} blocks`);
+  assert.equal(new Set(first).size, 1);
+  assert.equal(new Set(second).size, 1);
+  assert.equal(typeof first[0], 'string');
+  assert.notEqual(first[0], second[0]);
+});

@@ -186,7 +186,8 @@ export class Maintenance {
       const ref = decodeRecord<BlockRef>(kv.value);
       if (kind === 'heal') {
         try {
-          const result = await this.#blocks.heal(ref, signal ? { signal } : {});
+          // The pass is one walk: it rechecks a suspect node once itself rather than trust a recheck made before it began.
+          const result = await this.#blocks.heal(ref, { walk: `heal pass ${pass.progress.startedMs ?? 0}`, ...(signal ? { signal } : {}) });
           pass.progress.shardsRebuilt += result.rebuilt.length;
           pass.progress.shardsSkipped += result.skipped.length;
           if (result.rebuilt.length + result.skipped.length > 0) pass.progress.damagedFound++;

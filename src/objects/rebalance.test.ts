@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SqliteMetaStore } from '../meta/sqlite/sqlite-store.js';
-import type { BlockRebalancing, BlockRef, MoveResult } from '../blocks/types.js';
+import type { BlockRebalancing, BlockRef, BlockWalkOptions, MoveResult } from '../blocks/types.js';
 import { keys } from './keys.js';
 import { decodeRecord, encodeRecord } from './records.js';
 import { Rebalance, readRebalanceProgress } from './rebalance.js';
@@ -39,8 +39,11 @@ class FakeBlocks implements BlockRebalancing {
   setSettledEpoch(epoch: number): void {
     this.settled = epoch;
   }
-  async moveBlock(ref: BlockRef): Promise<MoveResult> {
+  /** The walk each move named (BlockWalkOptions.walk), in order. */
+  walks: (string | undefined)[] = [];
+  async moveBlock(ref: BlockRef, options?: BlockWalkOptions): Promise<MoveResult> {
     this.moved.push(ref.id);
+    this.walks.push(options?.walk);
     await this.onMove(ref);
     if (this.blocked.has(ref.id)) return { shardsMoved: 0, shardsCopied: 0, shardsRebuilt: 0, bytesMoved: 0, shardsFailed: 0, shardsBlocked: 1 };
     const failed = this.failing.has(ref.id) ? 1 : 0;
@@ -90,6 +93,22 @@ test('Rebalance - walks every block in id order, then settles the newest epoch a
   );
   assert.equal(blocks.settled, 2);
   assert.equal(Object.hasOwn(progress!, 'cursor'), false, 'readRebalanceProgress gives the progress only');
+});
+
+test('Rebalance - the moves of one walk name it to the block store, and the next walk is another', async () => {
+  const { blocks, clock, rebalance } = await setup(10);
+  blocks.epochs = [1, 2];
+  await walk(rebalance());
+  clock.advance(1000);
+  blocks.epochs = [1, 2, 3];
+  await walk(rebalance());
+  // A walk rechecks a suspect node once itself, rather than trust a recheck made before it began.
+  const [first, second] = [blocks.walks.slice(0, 10), blocks.walks.slice(10)];
+  assert.equal(second.length, 10);
+  assert.equal(new Set(first).size, 1);
+  assert.equal(new Set(second).size, 1);
+  assert.equal(typeof first[0], 'string');
+  assert.notEqual(first[0], second[0]);
 });
 
 test('Rebalance - shards no epoch can move (a drain narrower than their blocks) are counted as blocked, and a new walk counts them afresh', async () => {

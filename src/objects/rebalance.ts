@@ -178,7 +178,9 @@ export class Rebalance {
       limits.signal?.throwIfAborted();
       const window = page.slice(looked, looked + Math.max(1, Math.min(rebalanceMovesInFlight, limits.blocksMax - blocks)));
       const refs = window.map((kv) => decodeRecord<BlockRef>(kv.value));
-      const results = await Promise.allSettled(refs.map((ref) => this.#blocks.moveBlock(ref, limits.signal ? { signal: limits.signal } : {})));
+      // The walk rechecks a suspect node once itself rather than trust a recheck made before it began.
+      const walk = `rebalance to epoch ${record.toEpoch} ${record.startedAtMs}`;
+      const results = await Promise.allSettled(refs.map((ref) => this.#blocks.moveBlock(ref, { walk, ...(limits.signal ? { signal: limits.signal } : {}) })));
       for (const [i, result] of results.entries()) {
         if (result.status === 'fulfilled') {
           const moved = result.value;

@@ -157,3 +157,83 @@ test('LocalBlockStore - heal right after a partition heals rebuilds onto the nod
     await dirs.cleanup();
   }
 });
+
+/** Three nodes, each behind a fault proxy, and a block store over them (RS 2+1, one shard per node). */
+async function startProxiedStore(callTimeoutMs: number) {
+  const secret = randomBytes(32);
+  const dirs = await tempDrives(3);
+  const nodes: RunningNode[] = [];
+  const proxies: FaultProxy[] = [];
+  const changes = [];
+  for (let i = 0; i < 3; i++) {
+    const drive = await LocalDrive.open(dirs.paths[i]!, { create: true });
+    const node = await startNodeServer({ address: '127.0.0.1:0', nodeId: `n${i + 1}`, secret, drives: [drive], log: createLogger({ quiet: true }) });
+    nodes.push(node);
+    const proxy = await startFaultProxy(hostOf(node.url));
+    proxies.push(proxy);
+    changes.push({ kind: 'addNode' as const, node: { id: node.nodeId, address: proxy.address, zone: `z${i + 1}` }, drives: [{ id: drive.id, capacity: 1 }] });
+  }
+  const layout = computeLayout(emptyLayout({ partitionCount: 16 }), changes);
+  const targets = new RemoteShardTargets({ secret, layouts: [layout], callTimeoutMs });
+  const store = new LocalBlockStore({ targets, layouts: [layout] });
+  return {
+    targets,
+    store,
+    proxies,
+    async close() {
+      await store.close();
+      targets.close();
+      for (const p of proxies) await p.close();
+      for (const n of nodes) await n.close();
+      await dirs.cleanup();
+    },
+  };
+}
+
+test('LocalBlockStore - a heal walk right after a partition heals rechecks the node although a background heal\'s recheck failed during the cut', { timeout: 60_000 }, async () => {
+  const cluster = await startProxiedStore(2000);
+  try {
+    const { store, targets, proxies } = cluster;
+    proxies[2]!.setMode('blackhole');
+    const ref = await store.write(piecesOf(randomBytes(200_000)), { id: store.newId() });
+    assert.equal(targets.nodeOf('n3')!.suspect, true);
+    // The gateway's healer takes the write's damage during the cut: its recheck of n3 fails.
+    const during = await store.heal(ref);
+    assert.equal(during.skipped.length, 1);
+    proxies[2]!.setMode('pass');
+    // The operator's heal pass, at once (n3 is still suspect: its background probe has not answered yet).
+    const healed = await store.heal(ref, { walk: 'heal pass 1' });
+    assert.deepEqual(healed.skipped, [], 'the heal pass gave up on the node that answers again');
+    assert.equal(healed.rebuilt.length, 1);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('LocalBlockStore - a walk over a node still cut off waits out one probe bound for it, not one per block', { timeout: 60_000 }, async () => {
+  const callTimeoutMs = 2000;
+  const cluster = await startProxiedStore(callTimeoutMs);
+  try {
+    const { store, targets, proxies } = cluster;
+    proxies[2]!.setMode('blackhole');
+    const refs = [];
+    for (let i = 0; i < 3; i++) refs.push(await store.write(piecesOf(randomBytes(200_000)), { id: store.newId() }));
+    assert.equal(targets.nodeOf('n3')!.suspect, true);
+    await store.heal(refs[0]!); // a background heal's recheck fails
+    const waitedMs: number[] = [];
+    for (const walk of ['heal pass 1', 'heal pass 2']) {
+      for (const ref of refs) {
+        const startMs = performance.now();
+        const healed = await store.heal(ref, { walk });
+        waitedMs.push(Math.round(performance.now() - startMs));
+        assert.equal(healed.skipped.length, 1, 'a shard on the cut node was not skipped');
+      }
+    }
+    // Each walk's first block waits for its own recheck; the others go on at once.
+    const [first1, second1, third1, first2, second2, third2] = waitedMs as [number, number, number, number, number, number];
+    assert.ok(first1 >= callTimeoutMs * 0.9 && first2 >= callTimeoutMs * 0.9, `a walk did not recheck the node itself: ${waitedMs.join(', ')} ms`);
+    assert.ok(Math.max(second1, third1, second2, third2) < callTimeoutMs / 2, `a walk waited for the node at more than one block: ${waitedMs.join(', ')} ms`);
+  } finally {
+    await cluster.close();
+  }
+});
