@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalBlockStore } from '../../src/blocks/block-store.js';
 import { LocalDrive } from '../../src/blocks/drive.js';
+import type { RemoteNode } from '../../src/blocks/remote-node.js';
 import { RemoteShardTargets } from '../../src/blocks/remote-targets.js';
 import { rpcPathPrefix } from '../../src/blocks/rpc-protocol.js';
 import { piecesOf, tempDrives } from '../../src/blocks/test-helpers.js';
@@ -27,6 +28,13 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
     await sleep(20);
   }
   return performance.now() - startMs;
+}
+
+/** Cuts the node behind `proxy` off and makes it suspect with one call bounded short (the client's own bound is long). */
+async function cutOff(proxy: FaultProxy, remote: RemoteNode): Promise<void> {
+  proxy.setMode('blackhole');
+  await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+  assert.equal(remote.suspect, true);
 }
 
 test('RemoteNode - after a partition heals, concurrent calls do not wait out their bound on keep-alive connections the cut killed', async () => {
@@ -58,10 +66,7 @@ test('RemoteNode - a node whose network came back is cleared by the next backgro
   const callTimeoutMs = 6000;
   try {
     const { remote } = node.client({ url: `http://${proxy.address}`, callTimeoutMs, probeIntervalMs: 100 });
-    proxy.setMode('blackhole');
-    // A short bound for this one call, so the test need not wait out the long one to make the node suspect.
-    await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
-    assert.equal(remote.suspect, true);
+    await cutOff(proxy, remote);
     await sleep(300); // background probes are now waiting on cut connections, each for the whole call bound
     proxy.setMode('pass');
     const clearedMs = await until('the node stayed suspect while a probe sent before the network healed waited', () => !remote.suspect, callTimeoutMs / 2);
@@ -77,8 +82,7 @@ test('RemoteNode - a call sent during the cut that times out after a probe clear
   const proxy = await startFaultProxy(hostOf(node.node.url));
   try {
     const { remote } = node.client({ url: `http://${proxy.address}`, callTimeoutMs: 6000, probeIntervalMs: 100 });
-    proxy.setMode('blackhole');
-    await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+    await cutOff(proxy, remote);
     // Sent while the node is cut off (as a probe or a call already under way would be); it ends after the cut heals.
     const late = remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask late', timeoutMs: 2500 });
     late.catch(() => undefined);
@@ -100,11 +104,9 @@ test('RemoteNode - a recheck probe after a partition heals answers although the 
   try {
     // No background probe within the test: only the recheck may clear the node.
     const { remote } = node.client({ url: `http://${proxy.address}`, callTimeoutMs, probeIntervalMs: 60_000 });
-    proxy.setMode('blackhole');
     // Calls timing out during the cut: undici replaces each destroyed socket with a new connection at
     // once, which the cut swallows too and which stays dead, idle in the pool, after the network heals.
-    await assert.rejects(remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask', timeoutMs: 300 }), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
-    assert.equal(remote.suspect, true);
+    await cutOff(proxy, remote);
     const during = Array.from({ length: 3 }, () => remote.json('GET', `${rpcPathPrefix}/node`, { action: 'Cannot ask during the cut', timeoutMs: 300 }));
     for (const call of during) await assert.rejects(call, (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
     await sleep(100);
@@ -117,44 +119,6 @@ test('RemoteNode - a recheck probe after a partition heals answers although the 
   } finally {
     await proxy.close();
     await node.cleanup();
-  }
-});
-
-test('LocalBlockStore - heal right after a partition heals rebuilds onto the node that was cut off instead of skipping it as missing', { timeout: 60_000 }, async () => {
-  const secret = randomBytes(32);
-  const dirs = await tempDrives(3);
-  const nodes: RunningNode[] = [];
-  const proxies: FaultProxy[] = [];
-  let targets: RemoteShardTargets | undefined;
-  let store: LocalBlockStore | undefined;
-  try {
-    const changes = [];
-    for (let i = 0; i < 3; i++) {
-      const drive = await LocalDrive.open(dirs.paths[i]!, { create: true });
-      const node = await startNodeServer({ address: '127.0.0.1:0', nodeId: `n${i + 1}`, secret, drives: [drive], log: createLogger({ quiet: true }) });
-      nodes.push(node);
-      const proxy = await startFaultProxy(hostOf(node.url));
-      proxies.push(proxy);
-      changes.push({ kind: 'addNode' as const, node: { id: node.nodeId, address: proxy.address, zone: `z${i + 1}` }, drives: [{ id: drive.id, capacity: 1 }] });
-    }
-    const layout = computeLayout(emptyLayout({ partitionCount: 16 }), changes);
-    targets = new RemoteShardTargets({ secret, layouts: [layout], callTimeoutMs: 3000 });
-    store = new LocalBlockStore({ targets, layouts: [layout] });
-    assert.deepEqual(store.defaultRedundancy(), { kind: 'rs', data: 2, parity: 1 });
-    // n3 cut off: the write is degraded (2 of 3 shards, within quorum) and n3 turns suspect.
-    proxies[2]!.setMode('blackhole');
-    const ref = await store.write(piecesOf(randomBytes(200_000)), { id: store.newId() });
-    assert.equal(targets.nodeOf('n3')!.suspect, true);
-    proxies[2]!.setMode('pass');
-    const healed = await store.heal(ref);
-    assert.deepEqual(healed.skipped, [], 'heal gave up on the node that answers again');
-    assert.equal(healed.rebuilt.length, 1);
-  } finally {
-    await store?.close();
-    targets?.close();
-    for (const p of proxies) await p.close();
-    for (const n of nodes) await n.close();
-    await dirs.cleanup();
   }
 });
 
@@ -189,6 +153,24 @@ async function startProxiedStore(callTimeoutMs: number) {
     },
   };
 }
+
+test('LocalBlockStore - heal right after a partition heals rebuilds onto the node that was cut off instead of skipping it as missing', { timeout: 60_000 }, async () => {
+  const cluster = await startProxiedStore(3000);
+  try {
+    const { store, targets, proxies } = cluster;
+    assert.deepEqual(store.defaultRedundancy(), { kind: 'rs', data: 2, parity: 1 });
+    // n3 cut off: the write is degraded (2 of 3 shards, within quorum) and n3 turns suspect.
+    proxies[2]!.setMode('blackhole');
+    const ref = await store.write(piecesOf(randomBytes(200_000)), { id: store.newId() });
+    assert.equal(targets.nodeOf('n3')!.suspect, true);
+    proxies[2]!.setMode('pass');
+    const healed = await store.heal(ref);
+    assert.deepEqual(healed.skipped, [], 'heal gave up on the node that answers again');
+    assert.equal(healed.rebuilt.length, 1);
+  } finally {
+    await cluster.close();
+  }
+});
 
 test('LocalBlockStore - a heal walk right after a partition heals rechecks the node although a background heal\'s recheck failed during the cut', { timeout: 60_000 }, async () => {
   const cluster = await startProxiedStore(2000);
