@@ -76,11 +76,8 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
   int fd;
   if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
   double number;
-  napi_valuetype type;
   bool data_only = false;
-  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean || napi_get_value_bool(env, argv[1], &data_only) != napi_ok) {
-    return throw_type(env, "dataOnly must be a boolean");
-  }
+  if (!get_boolean(env, argv[1], &data_only)) return throw_type(env, "dataOnly must be a boolean");
   if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The offset must be a safe integer of 0 or more");
   int64_t offset = (int64_t)number;
   if (!get_integer(env, argv[3], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The length must be a safe integer of 0 or more");
@@ -283,11 +280,8 @@ static napi_value set_direct(napi_env env, napi_callback_info info) {
   if (argc != 2) return throw_type(env, "Expected 2 arguments: fd, on");
   int fd;
   if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  napi_valuetype type;
   bool on = false;
-  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_boolean || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    return throw_type(env, "on must be a boolean");
-  }
+  if (!get_boolean(env, argv[1], &on)) return throw_type(env, "on must be a boolean");
   int flags = fcntl(fd, F_GETFL);
   bool done = flags >= 0 && fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
   if (done) {

@@ -1,6 +1,6 @@
 // The argument checks every Tessera addon makes before it touches a byte: Node-style TypeError and
 // RangeError throws, a Uint8Array's bytes (no other view, so no bytes of another width), integer numbers in
-// a range, file descriptors, and whether two byte ranges overlap. Static inline, so an addon that uses fewer is not warned.
+// a range, booleans, file descriptors, and whether two byte ranges overlap. Static inline, so an addon that uses fewer is not warned.
 #ifndef TESSERA_NAPI_ARGS_H
 #define TESSERA_NAPI_ARGS_H
 #include <node_api.h>
@@ -42,6 +42,12 @@ static inline int get_integer(napi_env env, napi_value value, double min, double
   if (!(number >= min && number <= max) || number != (double)(int64_t)number) return 0;
   *result = number;
   return 1;
+}
+
+// A boolean (no other value taken as one); 0 when it is not one.
+static inline int get_boolean(napi_env env, napi_value value, bool *result) {
+  napi_valuetype type;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_boolean && napi_get_value_bool(env, value, result) == napi_ok;
 }
 
 // A file descriptor: an integer in [0, 2^31); 0 when it is not one.
