@@ -22,7 +22,7 @@ import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-
 import { GroupQueue, type Joined } from './pack-group.js';
 import { PackReads } from './pack-reads.js';
 import { directWriteAlignBytes, directWrites, type FileSyncBinding } from './native-file-sync.js';
-import { dropBytes, fsyncDir, ioError, ShardReader, ShardWriter, shardRecordPieces, type ShardExpect } from './shard-file.js';
+import { dropBytes, FdCalls, fsyncDir, ioError, ShardReader, ShardWriter, shardRecordPieces, type ShardExpect } from './shard-file.js';
 import type { ShardName } from './shard-store.js';
 
 export const packsDirName = 'packs';
@@ -41,8 +41,8 @@ interface OpenPack {
   touchedMs: number;
   /** Set while its descriptor writes with direct I/O (O_DIRECT): records go through it, never handle.writev. */
   direct: FileSyncBinding | undefined;
-  /** Direct writes not yet returned, timed out or not: the descriptor is closed only after them (its number must not be reused under one). */
-  writing: Set<Promise<unknown>>;
+  /** Direct writes not yet returned, timed out or not: the descriptor is closed only after them. */
+  writing: FdCalls;
 }
 
 /** How often an owner refreshes its open pack's touched_ms: far inside packStaleMs, rare enough to cost nothing. */
@@ -293,13 +293,7 @@ export class PackStore {
     const write = pack.direct;
     assert(write !== undefined && offset % directWriteAlignBytes === 0, 'Direct pack write without the addon or off alignment');
     try {
-      await this.io.run(() => {
-        const call = write.writeDirect(pack.handle.fd, pieces, offset);
-        pack.writing.add(call);
-        const done = () => void pack.writing.delete(call);
-        call.then(done, done);
-        return call;
-      });
+      await this.io.run(() => pack.writing.track(write.writeDirect(pack.handle.fd, pieces, offset)));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
@@ -345,7 +339,7 @@ export class PackStore {
       // Records start at multiples of packRecordAlignBytes (a multiple of the direct alignment), so direct I/O fits.
       const writes = PackStore.directWrites;
       const direct = writes && packRecordAlignBytes % directWriteAlignBytes === 0 && writes.setDirect(handle.fd, true) ? writes : undefined;
-      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs(), direct, writing: new Set() };
+      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs(), direct, writing: new FdCalls() };
       this.current = pack;
       return pack;
     } catch (err) {
@@ -368,7 +362,7 @@ export class PackStore {
     // does should this write fail).
     if (!pack.lost && !this.indexClosed) void this.index.seal(pack.id, this.owner, pack.end, this.nowMs()).catch(() => undefined);
     void this.io.cleanup(async () => {
-      await Promise.allSettled(pack.writing);
+      await pack.writing.idle();
       await pack.handle.close();
     });
   }

@@ -23,6 +23,35 @@ import {
   shardHeaderBytes,
 } from './shard-format.js';
 
+/**
+ * Addon calls given a bare descriptor, counted until they return, timed out or not. The FileHandle does not
+ * know the fd is in use (its own calls hold its close back until they finish), so whoever closes it waits
+ * for idle() first: an fd closed under a call could be reused by another open, and the call would read or
+ * write another file's bytes.
+ */
+export class FdCalls {
+  private count = 0;
+  private idlePromise: Promise<void> | undefined;
+  private resolveIdle: (() => void) | undefined;
+
+  track<T>(call: Promise<T>): Promise<T> {
+    this.count++;
+    const done = () => {
+      if (--this.count > 0) return;
+      this.resolveIdle?.();
+      this.idlePromise = this.resolveIdle = undefined;
+    };
+    call.then(done, done);
+    return call;
+  }
+
+  /** Resolves once no tracked call is in flight. */
+  idle(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return (this.idlePromise ??= new Promise<void>((resolve) => (this.resolveIdle = resolve)));
+  }
+}
+
 /** Streams one shard into a temporary file; `commit()` makes it durable under its final name. */
 export class ShardWriter implements ShardWriteStream {
   /** The sync that also drops the written pages, or undefined for fs's; tests swap it to reach either path. */
@@ -40,8 +69,8 @@ export class ShardWriter implements ShardWriteStream {
   /** The file's first 4 KiB as written (header zeros included), for the commit to write again with the header. */
   private firstPage: Buffer | undefined;
   private wroteDirect = false;
-  /** Direct writes not yet returned, timed out or not: the descriptor closes only after them (design as pack-store.ts). */
-  private readonly writing = new Set<Promise<unknown>>();
+  /** Direct writes not yet returned: the descriptor closes only after them. */
+  private readonly writing = new FdCalls();
   private shardBytes = 0;
   /**
    * An incomplete checksum block carried between appends; allocated on first need, since whole stripes
@@ -156,7 +185,7 @@ export class ShardWriter implements ShardWriteStream {
     if (header && this.direct) {
       // The first 4 KiB again, now with the header (a direct write is whole 4 KiB pages; an empty shard has only the header).
       const rest = this.firstPage ? [this.firstPage.subarray(shardHeaderBytes)] : [];
-      await this.track(this.direct.writeDirect(handle.fd, [header, ...rest], 0));
+      await this.writing.track(this.direct.writeDirect(handle.fd, [header, ...rest], 0));
       padded = true;
     } else if (header) {
       await handle.write(header, 0, header.length, 0);
@@ -182,7 +211,7 @@ export class ShardWriter implements ShardWriteStream {
     if (!this.closed) {
       this.closed = true;
       await io.cleanup(async () => {
-        await Promise.allSettled(this.writing);
+        await this.writing.idle();
         await handle.close();
       });
     }
@@ -217,7 +246,7 @@ export class ShardWriter implements ShardWriteStream {
     let bytes = 0;
     for (const piece of all) bytes += piece.length;
     try {
-      await this.io.run(() => this.track(write.writeDirect(this.handle.fd, all, base)));
+      await this.io.run(() => this.writing.track(write.writeDirect(this.handle.fd, all, base)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
       this.direct = undefined;
@@ -230,14 +259,6 @@ export class ShardWriter implements ShardWriteStream {
     if (base === 0 && !this.headerWritten) this.firstPage = copyRange(all, 0, Math.min(directWriteAlignBytes, bytes));
     this.position = end;
     return true;
-  }
-
-  /** Holds the descriptor open until `call` returns, whatever its caller does meanwhile (a timeout, an abort). */
-  private track<T>(call: Promise<T>): Promise<T> {
-    this.writing.add(call);
-    const done = () => void this.writing.delete(call);
-    call.then(done, done);
-    return call;
   }
 }
 
@@ -284,14 +305,8 @@ export interface ShardSource {
 export class ShardReader implements ShardReadHandle {
   /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
   static nativeRead: ShardReadBinding | undefined = nativeShardRead;
-  /**
-   * Native reads in flight. The addon is given the bare descriptor, which the FileHandle does not know is in
-   * use (its own calls hold its close back until they finish), so close() waits for these itself: an fd
-   * closed under a read could be reused by another open and the read would return another file's bytes.
-   */
-  private nativeReads = 0;
-  private nativeIdle: Promise<void> | undefined;
-  private nativeIdleResolve: (() => void) | undefined;
+  /** Native reads in flight (the addon gets the bare descriptor): close() waits for them. */
+  private readonly nativeReads = new FdCalls();
   private closed = false;
 
   private constructor(
@@ -405,13 +420,8 @@ export class ShardReader implements ShardReadHandle {
 
   private readNative(binding: ShardReadBinding, raw: Buffer, fileStart: number): Promise<number> {
     if (this.closed) return Promise.reject(new StoreError('ERR_SHARD_MISSING', `Cannot read shard "${this.path}": its reader is closed`));
-    const read = binding.readVerified(this.handle.fd, raw, this.source.base + fileStart, raw.length, this.header.blockBytes); // throws before it is in flight
-    this.nativeReads++;
-    const done = () => {
-      if (--this.nativeReads === 0) this.nativeIdleResolve?.();
-    };
-    read.then(done, done);
-    return read;
+    // readVerified throws before it is in flight.
+    return this.nativeReads.track(binding.readVerified(this.handle.fd, raw, this.source.base + fileStart, raw.length, this.header.blockBytes));
   }
 
   /** The read by fs on the threadpool, then the check: on the checksum thread for large pooled reads. */
@@ -439,7 +449,7 @@ export class ShardReader implements ShardReadHandle {
     const { source } = this;
     this.closed = true;
     await this.io.cleanup(async () => {
-      if (this.nativeReads > 0) await (this.nativeIdle ??= new Promise<void>((resolve) => (this.nativeIdleResolve = resolve)));
+      await this.nativeReads.idle();
       await source.release();
     });
   }
