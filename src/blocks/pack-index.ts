@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { assert } from '../util/assert.js';
 import type { ShardName } from './shard-store.js';
+import { packWalBytesKept } from './pack-checkpoint.js';
 
 /** Where a packed shard's record is: pack id, byte offset in it and the record's bytes (header and checksums included). */
 export interface PackPlace {
@@ -98,6 +99,8 @@ export class PackIndex {
       // A checkpoint fsyncs the database file: never on the event loop. pack-checkpoint.ts runs them on a
       // thread. (Only commits checkpoint automatically, and only the writer commits.)
       writer.pragma('wal_autocheckpoint = 0');
+      // After pack-checkpoint.ts restarts the WAL, this connection's first commit cuts the file back to this.
+      writer.pragma(`journal_size_limit = ${packWalBytesKept()}`);
       this.statements = prepareStatements(this.db);
       this.writes = prepareStatements(writer);
     } catch (err) {
