@@ -7,12 +7,14 @@
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
 //      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers auto] [--drives 0]
-//      [--warmup 5]
+//      [--warmup 20]
 // --workers is Tessera's (auto, its default: one per core); --drives 6 gives it six drive directories on the
 // same disk, so RS 4+2 (0: one drive in its data directory).
-// Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does. 5 s by
-// default: under 1 MiB PUTs V8's compiler threads were still busy 8 s after start (docs/benchmarks.md), and a
-// server in service is warm; Ceph's daemons get the same.
+// Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does. 20 s by
+// default: a server in service is warm, and Tessera's 1 MiB PUTs took about 20 s to settle (CPU per MiB in
+// 5 s windows from a fresh server, two workers: 4.82, 4.58, 4.18, 4.04, 3.75, 3.86; docs/benchmarks.md),
+// so the 5 s used before measured part of the warm-up. Ceph's daemons and nginx get the same. The progress
+// lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -69,7 +71,7 @@ function parseArgs(argv: string[]) {
     peer: peer === 'auto' ? (cephMissingTool() ? 'none' : 'ceph') : peer,
     loads,
     seconds: Number(options.get('--seconds') ?? '2'),
-    warmupSeconds: Number(options.get('--warmup') ?? '5'),
+    warmupSeconds: Number(options.get('--warmup') ?? '20'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '16'),
     workers: options.get('--workers') ?? 'auto',
@@ -219,7 +221,10 @@ async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): P
         }
       }
       cells.push({ load, runs });
-      process.stdout.write(`  ${load.name}: ${[...runs].map(([n, rs]) => `${n} ${rs.map((x) => num(x.rate)).join('/')}`).join(', ')} ops/s (load ${loadText()})\n`);
+      const perOp = (x: Run) => (load.bytes >= MiB ? `${num((x.cpuSeconds * 1000 * MiB) / (x.ops * load.bytes))} ms/MiB` : `${num((x.cpuSeconds * 1e6) / x.ops)} µs`);
+      process.stdout.write(
+        `  ${load.name}: ${[...runs].map(([n, rs]) => `${n} ${rs.map((x) => `${num(x.rate)}/s ${perOp(x)}`).join(', ')}`).join('; ')} (load ${loadText()})\n`,
+      );
     }
   } finally {
     await rm(bodyDir, { recursive: true, force: true });
