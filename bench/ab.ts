@@ -72,7 +72,7 @@ try {
   const cells = await compare({ contenders, sizes, ops: args.ops, concurrency: [16], repeats: args.repeats, seconds: args.seconds, driver, signing: args.signing });
   for (const c of cells) {
     const perMiB = c.bytes >= 2 ** 20 ? `, ${(c.serverCpuMsPerOp / (c.bytes / 2 ** 20)).toFixed(3)} CPU ms/MiB` : '';
-    process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op${perMiB}\n`);
+    process.stdout.write(`${c.op} ${c.size}  ${c.contender}: ${Math.round(c.opsPerSecond)} ops/s, ${c.serverCpuMsPerOp.toFixed(3)} CPU ms/op (${(c.serverCpuMsPerOp * 1000).toFixed(1)} µs)${perMiB}\n`);
   }
   process.stdout.write(`load ${loadText()} at end\n`);
 } finally {

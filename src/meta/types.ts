@@ -92,13 +92,14 @@ export interface ReadResult {
 }
 
 export interface MetaStore {
-  /**
-   * True when reads are answered in this process (SQLite, with its read cache): there is no round trip
-   * to save, and a few cached gets cost less than one readMany with a scan, so a caller may prefer them.
-   * Absent or false: every call is a round trip to a database.
-   */
-  readonly inProcess?: boolean;
   get(key: Buffer, options?: GetOptions): Promise<Buffer | null>;
+  /**
+   * get(), answered synchronously: present when reads are answered in this process (SQLite, with its read
+   * cache). There is no round trip to save, and a few cached gets cost less than one readMany with a scan,
+   * so a caller may prefer them; taken without await, they also spare a small GET a promise and a
+   * microtask tick each. Absent: every call is a round trip to a database.
+   */
+  getNow?(key: Buffer, options?: GetOptions): Buffer | null;
   /** Keys in [start, end) in ascending order, at most `limit`. */
   scan(range: ScanRange): Promise<KvPair[]>;
   /**

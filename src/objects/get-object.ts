@@ -1,6 +1,7 @@
 // Finding the version a read addresses: the current one, the null one, or one by id, with the 404s and
 // 405s AWS gives for missing keys, missing versions and delete markers.
 import type { ObjectContext } from './context.js';
+import type { MetaStore } from '../meta/types.js';
 import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { bucketRecordOf, readHead, readVersion } from './key-state.js';
@@ -20,19 +21,26 @@ export async function versionKeyOf(ctx: ObjectContext, bucket: string, key: stri
 
 /**
  * The current version through the key's current entry, then the version it names: on an in-process
- * store both are usually read-cache hits, cheaper than the scan readMany would run.
+ * store both are usually read-cache hits, cheaper than the scan readMany would run. Read with getNow,
+ * without an await: each awaited read cost a small GET a promise and a microtask tick. Undefined when
+ * the key has no current version.
  */
-async function currentVersionByEntry(ctx: ObjectContext, bucket: string, key: string): Promise<VersionRecord> {
-  // The current entry and the version it names are read apart; a commit between the two reads can
-  // replace both, so read again rather than report a key that exists as missing. The reads are awaited
-  // here rather than through readVersion(): each async layer costs a small GET a promise and a tick.
+function currentVersionNow(meta: InProcessMeta, bucket: string, key: string): VersionRecord | undefined {
+  // The current entry and the version it names are read apart; a commit between the two reads (by another
+  // process, when getNow selects) can replace both, so read again rather than report a key that exists
+  // as missing.
   for (let attempt = 0; attempt < 4; attempt++) {
-    const entryBuf = await ctx.meta.get(keys.current(bucket, key));
-    if (!entryBuf) break;
+    const entryBuf = meta.getNow(keys.current(bucket, key));
+    if (!entryBuf) return undefined;
     const versionKey = Buffer.from(decodeSharedRecord<CurrentEntry>(entryBuf).versionKey, 'hex');
-    const recordBuf = await ctx.meta.get(keys.version(bucket, key, versionKey));
+    const recordBuf = meta.getNow(keys.version(bucket, key, versionKey));
     if (recordBuf) return decodeSharedRecord<VersionRecord>(recordBuf);
   }
+  return undefined;
+}
+
+/** The NoSuchKey a key without a current version answers, with the delete marker's headers when its latest is one. */
+async function noCurrentVersion(ctx: ObjectContext, bucket: string, key: string): Promise<never> {
   const { head } = await readHead(ctx, bucket, key);
   if (head?.latestIsDeleteMarker) {
     const marker = await readVersion(ctx, bucket, key, head.latest);
@@ -40,6 +48,12 @@ async function currentVersionByEntry(ctx: ObjectContext, bucket: string, key: st
     throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key }, headers: { 'x-amz-delete-marker': 'true', 'x-amz-version-id': versionId } });
   }
   throw new ObjectError('NoSuchKey', undefined, { extra: { Key: key } });
+}
+
+type InProcessMeta = MetaStore & Required<Pick<MetaStore, 'getNow'>>;
+
+function isInProcess(meta: MetaStore): meta is InProcessMeta {
+  return meta.getNow !== undefined;
 }
 
 /** Resolves the version a GET, HEAD or copy source addresses. */
@@ -53,9 +67,9 @@ export async function resolveVersionAndBucket(ctx: ObjectContext, bucket: string
     const bucketRecord = bucketRecordOf(bucket, await ctx.meta.get(keys.bucket(bucket)));
     return { record: await versionById(ctx, bucket, key, versionId), bucket: bucketRecord };
   }
-  if (ctx.meta.inProcess) {
-    const bucketRecord = bucketRecordOf(bucket, await ctx.meta.get(keys.bucket(bucket)));
-    return { record: await currentVersionByEntry(ctx, bucket, key), bucket: bucketRecord };
+  if (isInProcess(ctx.meta)) {
+    const bucketRecord = bucketRecordOf(bucket, ctx.meta.getNow(keys.bucket(bucket)));
+    return { record: currentVersionNow(ctx.meta, bucket, key) ?? await noCurrentVersion(ctx, bucket, key), bucket: bucketRecord };
   }
   // A key's newest version is the first of its version range: version keys sort newest first, and
   // installVersion always makes the new one newer than the head its commit checks. So one scan of one row

@@ -67,6 +67,23 @@ test('SqliteMetaStore - a shared store reads another store\'s commit when its ca
   }
 });
 
+test('SqliteMetaStore - getNow reads another store\'s commit when its cache held the old value, as get does', async () => {
+  const { a, b, cleanup } = await sharedPair();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const key = Buffer.from(`k${i % 3}`);
+      a.getNow(key); // fills a's cache with the value before b's commit
+      assert.equal(await b.commit({ checks: [], writes: [{ key, value: Buffer.from(`v${i}`) }] }), true);
+      assert.deepEqual(a.getNow(key), Buffer.from(`v${i}`));
+      assert.deepEqual(a.getNow(key), await a.get(key));
+    }
+    assert.equal(a.getNow(Buffer.from('absent')), null);
+    assert.ok(a.cacheStats.entries > 0, 'the cache stays in use between commits');
+  } finally {
+    await cleanup();
+  }
+});
+
 test('SqliteMetaStore - conditional commits from two shared stores all apply when they race', async () => {
   const { a, b, cleanup } = await sharedPair();
   try {

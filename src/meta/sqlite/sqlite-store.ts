@@ -112,7 +112,6 @@ export interface SqliteOpenOptions {
 }
 
 export class SqliteMetaStore implements MetaStore {
-  readonly inProcess = true;
   readonly #lock: Database.Database | undefined;
   readonly #reader: Database.Database;
   readonly #worker: Worker;
@@ -207,6 +206,10 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async get(key: Buffer, options?: GetOptions): Promise<Buffer | null> {
+    return this.getNow(key, options);
+  }
+
+  getNow(key: Buffer, options?: GetOptions): Buffer | null {
     this.#assertOpen();
     const name = cacheKeyOf(key);
     this.#freshen();
@@ -257,7 +260,7 @@ export class SqliteMetaStore implements MetaStore {
    */
   async readMany(batch: ReadBatch): Promise<ReadResult> {
     const values: (Buffer | null)[] = [];
-    for (const key of batch.gets) values.push(await this.get(key));
+    for (const key of batch.gets) values.push(this.getNow(key));
     const scans: KvPair[][] = [];
     if (batch.scans.length > 0) this.#freshen();
     for (const range of batch.scans) {
