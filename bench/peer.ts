@@ -12,8 +12,8 @@
 // same disk, so RS 4+2 (0: one drive in its data directory).
 // Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does. 20 s by
 // default: a server in service is warm, and Tessera's 1 MiB PUTs took about 20 s to settle (CPU per MiB in
-// 5 s windows from a fresh server, two workers: 4.82, 4.58, 4.18, 4.04, 3.75, 3.86; docs/benchmarks.md),
-// so the 5 s used before measured part of the warm-up. Ceph's daemons and nginx get the same. The progress
+// 5 s repeats from a fresh server, two workers: 3.90, 3.79, 3.49, 3.26, 3.10, 3.25; docs/benchmarks.md "With
+// 20 s of warm-up per load"), so the 5 s used before measured part of the warm-up. Ceph's daemons and nginx get the same. The progress
 // lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
