@@ -337,11 +337,12 @@ async function credentialsOf(dataDir: string, printed?: string): Promise<{ acces
 }
 
 /** The children and their bookkeeping; stop() ends them all. */
-class Cluster {
+export class Cluster {
   readonly children = new Map<string, ChildProcess>();
   /** What each gateway printed when it started (its banner names the root credentials). */
   readonly banners = new Map<string, string>();
   stopping = false;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     readonly path: string,
@@ -396,10 +397,18 @@ class Cluster {
     });
   }
 
+  /**
+   * Writes cluster.json as it is now. One write at a time: two children exiting together used to save at
+   * once, both writing the one .tmp file, and the rename could publish the longer write's tail after the
+   * shorter one's JSON.
+   */
   save(): Promise<void> {
-    return writeClusterFile(this.path, this.file).catch((err: unknown) => {
-      process.stderr.write(`dev-cluster: cannot write ${this.path}: ${String(err)}\n`);
-    });
+    const write = () =>
+      writeClusterFile(this.path, this.file).catch((err: unknown) => {
+        process.stderr.write(`dev-cluster: cannot write ${this.path}: ${String(err)}\n`);
+      });
+    this.saving = this.saving.then(write);
+    return this.saving;
   }
 
   /**
