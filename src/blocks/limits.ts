@@ -46,3 +46,15 @@ export const packStepIntervalMs = 500;
 export const packCompactBytesPerStep = 8 * MiB;
 /** Dead packs retired per step at most. */
 export const packRetiresPerStep = 16;
+
+/**
+ * A whole-number override of a pack limit from the environment (tests use them to reach a limit quickly):
+ * `fallback` when unset or empty, else at least `min` or a RangeError naming the variable.
+ */
+export function wholeNumberFromEnv(name: string, fallback: number, min: number, unit: string): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`Cannot use ${name} "${text}": expected a whole number of ${unit}, at least ${min}`);
+  return value;
+}

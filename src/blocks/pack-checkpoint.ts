@@ -11,6 +11,7 @@
 // The writer's journal_size_limit then cuts the file back to `packWalBytesKept`.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { wholeNumberFromEnv } from './limits.js';
 
 /** How often each index's WAL is copied back into its database (PASSIVE: never waits for readers or writers). */
 export const packCheckpointIntervalMs = 2_000;
@@ -19,13 +20,7 @@ export const packCheckpointIntervalMs = 2_000;
  * TESSERA_PACK_WAL_RESTART_FRAMES overrides it (tests).
  */
 export function packWalRestartFrames(): number {
-  const text = process.env.TESSERA_PACK_WAL_RESTART_FRAMES;
-  if (text === undefined || text === '') return 4_096;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`Cannot use TESSERA_PACK_WAL_RESTART_FRAMES "${text}": expected a whole number of frames, at least 1`);
-  }
-  return value;
+  return wholeNumberFromEnv('TESSERA_PACK_WAL_RESTART_FRAMES', 4_096, 1, 'frames');
 }
 
 /** What a restarted WAL is cut back to (the writer's journal_size_limit): its pages stay allocated for reuse. */

@@ -16,6 +16,7 @@ import {
   packRetiresPerStep,
   packStaleMs,
   packStepIntervalMs,
+  wholeNumberFromEnv,
 } from './limits.js';
 import { unwatchPackIndex, watchPackIndex } from './pack-checkpoint.js';
 import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
@@ -106,7 +107,7 @@ export class PackStore {
         this.closeIndex();
       },
     );
-    this.bytesTarget = options.bytesTarget ?? bytesTargetFromEnv();
+    this.bytesTarget = options.bytesTarget ?? wholeNumberFromEnv('TESSERA_PACK_BYTES_TARGET', packBytesTarget, packRecordAlignBytes, 'bytes');
     this.nowMs = options.nowMs ?? Date.now;
     watchPackIndex(this.indexPath);
     this.timer = setInterval(() => this.maintain(), packStepIntervalMs);
@@ -560,14 +561,4 @@ function indexError(err: unknown, dir: string): Error {
 
 function alignUp(value: number, align: number): number {
   return Math.ceil(value / align) * align;
-}
-
-function bytesTargetFromEnv(): number {
-  const text = process.env.TESSERA_PACK_BYTES_TARGET;
-  if (text === undefined || text === '') return packBytesTarget;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < packRecordAlignBytes) {
-    throw new RangeError(`Cannot use TESSERA_PACK_BYTES_TARGET "${text}": expected a whole number of bytes, at least ${packRecordAlignBytes}`);
-  }
-  return value;
 }
