@@ -5,9 +5,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startEcServer, rotDrive, shardCount } from './helpers.js';
+import { waitFor } from '../multi-gateway/helpers.js';
 
 const ec = await startEcServer(6);
 after(() => ec.cleanup());
@@ -52,11 +52,7 @@ test('drive failure - heal refills wiped drives and a second heal finds nothing'
   // The reads above queued their damage; the server heals that queue in the background. Let it run dry
   // while the drives are still gone (it skips their shards), or it would rebuild them itself once they
   // are back, racing the pass whose count is checked below.
-  const drainedBy = Date.now() + 30_000;
-  while (!/ 0 damaged blocks queued for repair/.test(await ec.admin('status'))) {
-    assert.ok(Date.now() < drainedBy, 'the damage queue did not drain within 30 s');
-    await sleep(100);
-  }
+  await waitFor('the damage queue to drain', 30_000, async () => (/ 0 damaged blocks queued for repair/.test(await ec.admin('status')) ? true : undefined));
   await mkdir(ec.drives[1]!);
   await mkdir(ec.drives[4]!);
   const first = await ec.admin('heal');
