@@ -55,7 +55,7 @@ test('pack index - the WAL starts over under writes that never pause, and is cut
     await sleep(200);
     const first = await walRestarts(wal);
     let largest = 0;
-    for (let waited = 0; waited < 4 * packCheckpointIntervalMs + 500; waited += 100) {
+    for (let waited = 0; waited < 4 * packCheckpointIntervalMs() + 500; waited += 100) {
       await sleep(100);
       largest = Math.max(largest, (await stat(wal)).size);
     }
@@ -66,7 +66,7 @@ test('pack index - the WAL starts over under writes that never pause, and is cut
     assert.ok(during - first >= 2, `the WAL started over ${during - first} times in four checkpoint intervals of steady writes`);
 
     // Once a checkpoint ran on the idle index, the next commit starts the WAL over and cuts it back.
-    await sleep(packCheckpointIntervalMs + 500);
+    await sleep(packCheckpointIntervalMs() + 500);
     await putWhole(drive, newBlockId(), data);
     const size = (await stat(wal)).size;
     assert.ok(size <= packWalBytesKept(), `WAL of ${size} bytes after the cut, kept ${packWalBytesKept()}`);

@@ -13,8 +13,13 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { wholeNumberFromEnv } from './limits.js';
 
-/** How often each index's WAL is copied back into its database (PASSIVE: never waits for readers or writers). */
-export const packCheckpointIntervalMs = 2_000;
+/**
+ * How often each index's WAL is copied back into its database (PASSIVE: never waits for readers or writers):
+ * 2 s. TESSERA_PACK_CHECKPOINT_MS overrides it (tests that cut the WAL short, as a power cut may).
+ */
+export function packCheckpointIntervalMs(): number {
+  return wholeNumberFromEnv('TESSERA_PACK_CHECKPOINT_MS', 2_000, 1, 'ms');
+}
 /**
  * WAL frames (4 KiB pages) after which a checkpoint restarts the WAL: 4,096, 16 MiB.
  * TESSERA_PACK_WAL_RESTART_FRAMES overrides it (tests).
@@ -67,7 +72,7 @@ export function watchPackIndex(path: string): void {
   if (count > 0) return;
   if (!worker) {
     const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
-    worker = new Worker(workerSource, { eval: true, workerData: { sqlitePath, intervalMs: packCheckpointIntervalMs, restartFrames: packWalRestartFrames() } });
+    worker = new Worker(workerSource, { eval: true, workerData: { sqlitePath, intervalMs: packCheckpointIntervalMs(), restartFrames: packWalRestartFrames() } });
     worker.unref(); // checkpoints never keep a process alive
     worker.on('error', () => {
       // The WAL then grows until the next process checkpoints it (SQLite does at the last close); reads stay right.

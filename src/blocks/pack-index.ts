@@ -1,6 +1,7 @@
 // The index of one drive's pack files, <drive>/packs/index.db: which record of which pack holds a shard,
 // and each pack's state. Synchronous SQLite on the caller's thread (microseconds per statement, page
-// cache); it never fsyncs here: pack-store.ts makes the WAL durable through DriveIo after each group.
+// cache); it never fsyncs here: pack-store.ts makes the WAL durable through DriveIo when a group needs it
+// (most groups do not: their rows can be found again in the packs, pack-recovery.ts).
 // Every worker process of a server writes to the same index, so a write may find another process holding
 // the write lock. SQLite's busy handler would sleep on the event loop until it is free (1 ms, then 2, 5,
 // ...: seen under two workers' PUTs); writes instead go through a second connection that never waits, and
@@ -30,7 +31,15 @@ export interface PackInfo {
   owner: string | null;
   touchedMs: number;
   endOffset: number;
+  /** Every record below this offset that was ever committed has its row (the rest are found by pack-recovery.ts). */
+  indexedTo: number;
   liveBytes: number;
+}
+
+/** Where a group's records end in one pack, and what its rows now cover from the pack's start (see indexedTo). */
+export interface PackMarks {
+  end: number;
+  indexedTo: number;
 }
 
 /** Another process of the same drive holds the write lock for at most one group's transaction: wait this long. */
@@ -47,7 +56,8 @@ const schema = `
     owner TEXT,
     touched_ms INTEGER NOT NULL,
     end_offset INTEGER NOT NULL DEFAULT 0,
-    live_bytes INTEGER NOT NULL DEFAULT 0
+    live_bytes INTEGER NOT NULL DEFAULT 0,
+    indexed_to INTEGER NOT NULL DEFAULT 0
   );
   CREATE TABLE IF NOT EXISTS shards (
     block_id TEXT NOT NULL,
@@ -90,6 +100,7 @@ export class PackIndex {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       this.db.pragma('journal_mode = WAL');
       this.db.exec(schema);
+      addIndexedTo(this.db);
       writer = new Database(path, { fileMustExist: true });
       writer.pragma('busy_timeout = 0');
       // NORMAL: a commit writes the WAL but does not fsync it. pack-store.ts fdatasyncs index.db-wal through
@@ -142,22 +153,59 @@ export class PackIndex {
     return (await this.write(() => this.writes.touch.run(nowMs, pack, owner))).changes === 1;
   }
 
+  /** Sealed by its owner once every record reserved in it settled: its rows cover it to `endOffset`. */
   async seal(pack: number, owner: string, endOffset: number, nowMs: number): Promise<void> {
-    await this.write(() => this.writes.seal.run(endOffset, nowMs, pack, owner));
+    await this.write(() => this.writes.seal.run(endOffset, endOffset, nowMs, pack, owner));
   }
 
-  /** Seals open packs untouched since `beforeMs` (their owner died) and frees claims as old; returns how many. */
-  sealStale(nowMs: number, beforeMs: number): Promise<number> {
-    return this.write(() => this.writes.sealStale.run(nowMs, beforeMs).changes + this.writes.releaseStale.run(nowMs, beforeMs).changes);
+  /** Open packs whose rows may not cover every record in them: what pack-recovery.ts looks through. */
+  openPacks(): PackInfo[] {
+    return this.statements.openPacks.all().map(packInfo);
+  }
+
+  /** Open packs untouched since `beforeMs`: their owner died. */
+  stalePacks(beforeMs: number): PackInfo[] {
+    return this.statements.stalePacks.all(beforeMs).map(packInfo);
+  }
+
+  /** Seals `pack` if it is still open and untouched since `beforeMs` (its records recovered first); true if it did. */
+  async sealStale(pack: number, nowMs: number, beforeMs: number): Promise<boolean> {
+    return (await this.write(() => this.writes.sealStale.run(nowMs, pack, beforeMs))).changes === 1;
+  }
+
+  /** Frees compaction claims untouched since `beforeMs` (their owner died); returns how many. */
+  releaseStale(nowMs: number, beforeMs: number): Promise<number> {
+    return this.write(() => this.writes.releaseStale.run(nowMs, beforeMs).changes);
+  }
+
+  /**
+   * Rows for records found in `pack` after its indexed_to (pack-recovery.ts), each only where its shard has
+   * no row yet: a row elsewhere is newer or the same bytes. Then the pack's rows cover it to `indexedTo`.
+   * Returns how many rows were added. The pack's touched_ms stays its owner's.
+   */
+  async recoverRows(pack: number, rows: readonly PackRow[], indexedTo: number): Promise<number> {
+    const s = this.writes;
+    return this.write(() => {
+      let added = 0;
+      for (const row of rows) {
+        if (s.insertNew.run(row.blockId, row.shardIndex, row.pack, row.offset, row.bytes, row.writtenMs).changes !== 1) continue;
+        s.addLive.run(row.bytes, row.pack);
+        added++;
+      }
+      s.cover.run(indexedTo, indexedTo, pack);
+      return added;
+    });
   }
 
   /**
    * One group's rows in one transaction. A move applies only while the row still points at its old place,
-   * so a delete or rewrite that happened meanwhile wins. `ends` grows each written pack's end_offset.
+   * so a delete or rewrite that happened meanwhile wins. `marks` grows each written pack's end_offset and
+   * indexed_to. Returns whether every one of those packs is still open and `owner`'s: if not, another
+   * process sealed it as stale, and its rows are no longer found again by pack-recovery.ts should they be lost.
    */
-  async applyGroup(changes: readonly RowChange[], ends: ReadonlyMap<number, number>, nowMs: number): Promise<void> {
+  async applyGroup(changes: readonly RowChange[], marks: ReadonlyMap<number, PackMarks>, owner: string, nowMs: number): Promise<boolean> {
     const s = this.writes;
-    await this.write(() => {
+    return this.write(() => {
       for (const change of changes) {
         const { row } = change;
         if (change.kind === 'insert') {
@@ -173,7 +221,12 @@ export class PackIndex {
           }
         }
       }
-      for (const [pack, end] of ends) s.growEnd.run(end, nowMs, pack);
+      let ours = true;
+      for (const [pack, { end, indexedTo }] of marks) {
+        const now = s.mark.get(end, indexedTo, nowMs, pack);
+        if (now?.state !== 'open' || now.owner !== owner) ours = false;
+      }
+      return ours;
     });
   }
 
@@ -240,7 +293,7 @@ export class PackIndex {
 
   info(pack: number): PackInfo | undefined {
     const r = this.statements.info.get(pack);
-    return r && { id: r.id, state: r.state, owner: r.owner, touchedMs: r.touched_ms, endOffset: r.end_offset, liveBytes: r.live_bytes };
+    return r && packInfo(r);
   }
 
   close(): void {
@@ -260,15 +313,23 @@ function prepareStatements(db: Database.Database) {
     ),
     any: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM shards WHERE block_id >= ? AND block_id < ? LIMIT 1'),
     insert: db.prepare('INSERT OR REPLACE INTO shards (block_id, shard_index, pack, offset, bytes, written_ms) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertNew: db.prepare('INSERT OR IGNORE INTO shards (block_id, shard_index, pack, offset, bytes, written_ms) VALUES (?, ?, ?, ?, ?, ?)'),
     remove: db.prepare<[string, number]>('DELETE FROM shards WHERE block_id = ? AND shard_index = ? RETURNING pack, bytes'),
     removeBlock: db.prepare<[string]>('DELETE FROM shards WHERE block_id = ? RETURNING pack, bytes'),
     move: db.prepare('UPDATE shards SET pack = ?, offset = ?, written_ms = ? WHERE block_id = ? AND shard_index = ? AND pack = ? AND offset = ?'),
     addLive: db.prepare<[number, number]>('UPDATE packs SET live_bytes = live_bytes + ? WHERE id = ?'),
-    growEnd: db.prepare<[number, number, number]>('UPDATE packs SET end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ?'),
+    mark: db.prepare<[number, number, number, number], { state: PackState; owner: string | null }>(
+      'UPDATE packs SET end_offset = MAX(end_offset, ?), indexed_to = MAX(indexed_to, ?), touched_ms = ? WHERE id = ? RETURNING state, owner',
+    ),
     create: db.prepare<[string, number]>("INSERT INTO packs (state, owner, touched_ms) VALUES ('open', ?, ?)"),
     touch: db.prepare<[number, number, string]>("UPDATE packs SET touched_ms = ? WHERE id = ? AND owner = ? AND state IN ('open', 'compacting')"),
-    seal: db.prepare<[number, number, number, string]>("UPDATE packs SET state = 'sealed', end_offset = MAX(end_offset, ?), touched_ms = ? WHERE id = ? AND owner = ? AND state = 'open'"),
-    sealStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'open' AND touched_ms < ?"),
+    cover: db.prepare<[number, number, number]>('UPDATE packs SET end_offset = MAX(end_offset, ?), indexed_to = MAX(indexed_to, ?) WHERE id = ?'),
+    seal: db.prepare<[number, number, number, number, string]>(
+      "UPDATE packs SET state = 'sealed', end_offset = MAX(end_offset, ?), indexed_to = MAX(indexed_to, ?), touched_ms = ? WHERE id = ? AND owner = ? AND state = 'open'",
+    ),
+    openPacks: db.prepare<[], PackRecord>("SELECT * FROM packs WHERE state = 'open'"),
+    stalePacks: db.prepare<[number], PackRecord>("SELECT * FROM packs WHERE state = 'open' AND touched_ms < ?"),
+    sealStale: db.prepare<[number, number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE id = ? AND state = 'open' AND touched_ms < ?"),
     releaseStale: db.prepare<[number, number]>("UPDATE packs SET state = 'sealed', owner = NULL, touched_ms = ? WHERE state = 'compacting' AND touched_ms < ?"),
     deadPacks: db.prepare<[number], { id: number }>(
       "SELECT id FROM packs p WHERE state = 'sealed' AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.pack = p.id) LIMIT ?",
@@ -280,10 +341,36 @@ function prepareStatements(db: Database.Database) {
     rowsOf: db.prepare<[number, number, number], { block_id: string; shard_index: number; offset: number; bytes: number; written_ms: number }>(
       'SELECT block_id, shard_index, offset, bytes, written_ms FROM shards WHERE pack = ? AND offset >= ? ORDER BY offset LIMIT ?',
     ),
-    info: db.prepare<[number], { id: number; state: PackState; owner: string | null; touched_ms: number; end_offset: number; live_bytes: number }>(
-      'SELECT id, state, owner, touched_ms, end_offset, live_bytes FROM packs WHERE id = ?',
-    ),
+    info: db.prepare<[number], PackRecord>('SELECT * FROM packs WHERE id = ?'),
   };
+}
+
+/** A packs row as SQLite returns it. */
+interface PackRecord {
+  id: number;
+  state: PackState;
+  owner: string | null;
+  touched_ms: number;
+  end_offset: number;
+  live_bytes: number;
+  indexed_to: number;
+}
+
+function packInfo(r: PackRecord): PackInfo {
+  return { id: r.id, state: r.state, owner: r.owner, touchedMs: r.touched_ms, endOffset: r.end_offset, indexedTo: r.indexed_to, liveBytes: r.live_bytes };
+}
+
+/**
+ * Adds packs.indexed_to to an index made before it existed. Every group of that code made its rows durable
+ * before it acknowledged them, so each pack's rows cover it to its end_offset.
+ */
+function addIndexedTo(db: Database.Database): void {
+  const has = () => (db.pragma('table_info(packs)') as { name: string }[]).some((c) => c.name === 'indexed_to');
+  if (has()) return;
+  db.transaction(() => {
+    if (has()) return; // another process of the drive added it meanwhile
+    db.exec('ALTER TABLE packs ADD COLUMN indexed_to INTEGER NOT NULL DEFAULT 0; UPDATE packs SET indexed_to = end_offset');
+  }).immediate();
 }
 
 /** The smallest hex string above every string starting with `prefix` ("ab" → "ac", "af" → "b0", "ff" → "g"). */

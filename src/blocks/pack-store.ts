@@ -1,7 +1,8 @@
 // The pack files of one drive instance: small shards appended as records to <drive>/packs/<id>.pack, made
-// durable by a group commit (fdatasync of the packs, one index transaction, fdatasync of the index's WAL),
-// read through shared descriptors, and compacted in bounded background steps. It never names a file from
-// user input, and never lets an index row become durable before the bytes it points at.
+// durable by a group commit (fdatasync of the packs, one index transaction, and an fdatasync of the index's
+// WAL only when the rows could not be found again in the packs: pack-recovery.ts), read through shared
+// descriptors, and compacted in bounded background steps. It never names a file from user input, and never
+// lets an index row become durable before the bytes it points at.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -19,7 +20,8 @@ import {
   wholeNumberFromEnv,
 } from './limits.js';
 import { unwatchPackIndex, watchPackIndex } from './pack-checkpoint.js';
-import { PackIndex, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
+import { PackIndex, type PackInfo, type PackMarks, type PackPlace, type PackRow, type RowChange } from './pack-index.js';
+import { findRecords } from './pack-recovery.js';
 import { GroupQueue, type Joined } from './pack-group.js';
 import { PackReads } from './pack-reads.js';
 import { directWriteAlignBytes, directWrites, type FileSyncBinding } from './native-file-sync.js';
@@ -44,6 +46,10 @@ interface OpenPack {
   direct: FileSyncBinding | undefined;
   /** Direct writes not yet returned, timed out or not: the descriptor is closed only after them. */
   writing: FdCalls;
+  /** Every record below this offset is written and settled. */
+  base: number;
+  /** The records reserved from `base` on, by offset (each starts where the one before it ends). */
+  records: PackTicket[];
 }
 
 /** How often an owner refreshes its open pack's touched_ms: far inside packStaleMs, rare enough to cost nothing. */
@@ -54,12 +60,20 @@ export interface PackTicket {
   pack: OpenPack;
   change: RowChange;
   settled: boolean;
+  /** Its bytes were handed to the file in full (a failed write leaves this false for good). */
+  written: boolean;
+  /** Settles (never rejects) once its write returned, written or failed. */
+  writeDone: Promise<unknown>;
+  /** Where the next record of the pack starts. */
+  end: number;
 }
 
 export interface PackStoreOptions {
   /** Seal an open pack at this many bytes (default packBytesTarget, or TESSERA_PACK_BYTES_TARGET). */
   bytesTarget?: number;
   nowMs?: () => number;
+  /** "always": every group fdatasyncs the index's WAL, as before pack-recovery.ts (default TESSERA_PACK_WAL_SYNC, else "needed"). */
+  walSync?: 'always' | 'needed';
 }
 
 export class PackStore {
@@ -87,6 +101,12 @@ export class PackStore {
   private indexClosed = false;
   private detaching = false;
   private staleCheckedMs = 0;
+  /** Open packs are to be looked through for records whose rows were lost (set at open and when the index comes back). */
+  private recoverPending = true;
+  /** TESSERA_PACK_WAL_SYNC=always: every group fdatasyncs the WAL, as before pack-recovery.ts (A/B benches). */
+  private readonly walSyncAlways: boolean;
+  /** Groups that fdatasynced the index's WAL, for tests. */
+  walSyncs = 0;
 
   private constructor(
     private readonly io: DriveIo,
@@ -109,6 +129,7 @@ export class PackStore {
     );
     this.bytesTarget = options.bytesTarget ?? wholeNumberFromEnv('TESSERA_PACK_BYTES_TARGET', packBytesTarget, packRecordAlignBytes, 'bytes');
     this.nowMs = options.nowMs ?? Date.now;
+    this.walSyncAlways = options.walSync === 'always';
     watchPackIndex(this.indexPath);
     this.timer = setInterval(() => this.maintain(), packStepIntervalMs);
     this.timer.unref();
@@ -116,6 +137,7 @@ export class PackStore {
 
   /** Opens (creating packs/ when absent) the packs of the drive at `root`. Its index is opened on this thread, once. */
   static async open(io: DriveIo, root: string, options: PackStoreOptions = {}): Promise<PackStore> {
+    options = { walSync: walSyncFromEnv(), ...options };
     const dir = join(root, packsDirName);
     const created = await mkdir(dir).then(
       () => true,
@@ -126,7 +148,10 @@ export class PackStore {
     );
     if (created) await fsyncDir(root, io);
     const { dev, ino } = await io.run(() => stat(dir));
-    return new PackStore(io, dir, { dev, ino }, options);
+    const store = new PackStore(io, dir, { dev, ino }, options);
+    // Rows lost to a power cut are back before the first read; should this fail, maintenance tries again.
+    await store.recoverOpenPacks().catch(() => undefined);
+    return store;
   }
 
   packPath(pack: number): string {
@@ -234,6 +259,8 @@ export class PackStore {
     } catch (err) {
       throw new StoreError('ERR_SHARD_MISSING', `Cannot open the pack index "${this.indexPath}"`, { cause: err });
     }
+    this.recoverPending = true; // the drive went away: what its cache held of the WAL may be lost
+
     watchPackIndex(this.indexPath);
     return this.indexValue;
   }
@@ -276,10 +303,19 @@ export class PackStore {
     const offset = pack.end;
     pack.end = alignUp(offset + bytes, packRecordAlignBytes);
     pack.users++;
-    const ticket: PackTicket = { pack, change: change({ pack: pack.id, offset, bytes }), settled: false };
-    try {
+    const ticket = { pack, change: change({ pack: pack.id, offset, bytes }), settled: false, written: false, end: pack.end } as PackTicket;
+    pack.records.push(ticket);
+    const write = (async () => {
       if (!(pack.direct && (await this.writeDirect(pack, pieces, offset)))) await this.writeBuffered(pack, pieces, offset);
+    })();
+    ticket.writeDone = write.catch(() => undefined);
+    try {
+      await write;
+      ticket.written = true;
     } catch (err) {
+      // The space may hold part of the record, and a walk of pack-recovery.ts stops there: records after it
+      // would need the WAL's fdatasync, so later records go to a new pack.
+      if (!pack.retired) this.retire(pack);
       this.settle(ticket);
       throw err;
     }
@@ -327,11 +363,15 @@ export class PackStore {
     }
   }
 
-  /** A new pack: its row, then its file, then the directory entry made durable (rows will point into it). */
+  /**
+   * A new pack: its row made durable (pack-recovery.ts looks for lost rows only in packs the index knows),
+   * then its file, then the directory entry made durable (rows will point into it).
+   */
   private async startPack(): Promise<OpenPack> {
     const id = await this.index.createPack(this.owner, this.nowMs());
     const path = this.packPath(id);
     try {
+      await this.syncWal();
       const handle = await this.io.run(
         () => open(path, 'wx'),
         (late) => void this.io.cleanup(() => late.close()),
@@ -340,7 +380,7 @@ export class PackStore {
       // Records start at multiples of packRecordAlignBytes (a multiple of the direct alignment), so direct I/O fits.
       const writes = PackStore.directWrites;
       const direct = writes && packRecordAlignBytes % directWriteAlignBytes === 0 && writes.setDirect(handle.fd, true) ? writes : undefined;
-      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs(), direct, writing: new FdCalls() };
+      const pack: OpenPack = { id, handle, end: 0, users: 0, retired: false, lost: false, touchedMs: this.nowMs(), direct, writing: new FdCalls(), base: 0, records: [] };
       this.current = pack;
       return pack;
     } catch (err) {
@@ -371,16 +411,30 @@ export class PackStore {
   private settle(ticket: PackTicket): void {
     if (ticket.settled) return;
     ticket.settled = true;
-    ticket.pack.users--;
-    assert(ticket.pack.users >= 0, 'Pack record settled twice');
-    this.sealIfIdle(ticket.pack);
+    const pack = ticket.pack;
+    pack.users--;
+    assert(pack.users >= 0, 'Pack record settled twice');
+    while (pack.records.length > 0 && pack.records[0]!.settled && pack.records[0]!.written) pack.base = pack.records.shift()!.end;
+    this.sealIfIdle(pack);
   }
 
-  /** The group's bytes made durable, then its rows in one transaction, then the WAL made durable; only then is any of it acknowledged. */
+  /**
+   * The group's bytes made durable, then its rows in one transaction; only then is any of it acknowledged.
+   * The WAL is fdatasynced too unless pack-recovery.ts would find every record of the group again should the
+   * transaction be lost: records appended, not moves, in packs still open and ours, each with every record
+   * below it in its pack written before the packs' fdatasync began.
+   */
   private async commitGroup(group: Joined<PackTicket>[]): Promise<void> {
     let applied = false;
     try {
-      const packs = new Set(group.map((w) => w.item.pack));
+      const ends = new Map<OpenPack, number>();
+      for (const { item } of group) ends.set(item.pack, Math.max(ends.get(item.pack) ?? 0, item.end));
+      const packs = new Set(ends.keys());
+      // Records reserved below the group's own and still being written: waiting for their writes (they began
+      // before ours, so most are done or nearly) spares the WAL's fdatasync below.
+      const below = [...ends].flatMap(([pack, end]) => pack.records.filter((r) => r.end <= end && !r.written && !r.settled).map((r) => r.writeDone));
+      if (below.length > 0) await Promise.all(below);
+      const writtenTo = new Map([...packs].map((pack) => [pack, writtenPrefix(pack)]));
       // The bytes first: a row must never be durable before the record it points at.
       const written = new Map<OpenPack, { start: number; end: number }>();
       for (const { item } of group) {
@@ -390,20 +444,27 @@ export class PackStore {
       }
       const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id), written.get(pack)), undefined, 2));
       await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
-      const ends = new Map<number, number>();
+      const members = new Set(group.map((w) => w.item));
+      const marks = new Map<number, PackMarks>();
+      for (const pack of packs) marks.set(pack.id, { end: 0, indexedTo: indexedPrefix(pack, members) });
       for (const { item } of group) {
-        const { pack, offset, bytes } = item.change.row;
-        ends.set(pack, Math.max(ends.get(pack) ?? 0, offset + bytes));
+        const mark = marks.get(item.pack.id)!;
+        mark.end = Math.max(mark.end, item.change.row.offset + item.change.row.bytes);
       }
       this.checkOpen();
-      await this.index.applyGroup(
+      const ours = await this.index.applyGroup(
         group.map((w) => w.item.change),
-        ends,
+        marks,
+        this.owner,
         this.nowMs(),
       );
       applied = true;
       for (const pack of packs) pack.touchedMs = this.nowMs();
-      await this.syncWal();
+      const recoverable = ours && !this.walSyncAlways && group.every(({ item }) => item.change.kind === 'insert' && item.end <= writtenTo.get(item.pack)!);
+      if (!recoverable) {
+        this.walSyncs++;
+        await this.syncWal();
+      }
       for (const waiting of group) waiting.resolve();
     } catch (err) {
       // Rows visible but maybe not durable: take the new ones back (a move that lost it all is harmless).
@@ -460,8 +521,49 @@ export class PackStore {
       .finally(() => (this.step = undefined));
   }
 
+  /**
+   * Gives rows back to the records of open packs that a power cut (or a drive that went away) took them from
+   * (pack-recovery.ts). Any process may do it, for any open pack, at any time: a row is added only where its
+   * shard has none, for a whole record whose bytes are fsynced first.
+   */
+  async recoverOpenPacks(): Promise<number> {
+    this.recoverPending = false;
+    let added = 0;
+    try {
+      for (const info of this.index.openPacks()) added += await this.recoverPack(info);
+    } catch (err) {
+      this.recoverPending = true;
+      throw err;
+    }
+    return added;
+  }
+
+  private async recoverPack(info: PackInfo): Promise<number> {
+    let handle: FileHandle;
+    try {
+      handle = await this.io.run(
+        () => open(this.packPath(info.id), 'r'),
+        (late) => void this.io.cleanup(() => late.close()),
+      );
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0; // its file was never made (startPack failed)
+      throw err;
+    }
+    try {
+      const { size } = await this.io.run(() => handle.stat());
+      if (size <= info.indexedTo) return 0;
+      const found = await findRecords(this.io, handle, info.id, info.indexedTo, size, this.nowMs());
+      if (found.rows.length === 0) return 0;
+      await this.io.run(() => handle.datasync()); // the bytes before the rows that point at them
+      return await this.index.recoverRows(info.id, found.rows, found.to);
+    } finally {
+      await this.io.cleanup(() => handle.close());
+    }
+  }
+
   /** Keeps our open pack ours, seals dead owners' packs, retires empty packs, then copies a bounded slice of a sparse one. */
   async maintenanceStep(): Promise<void> {
+    if (this.recoverPending) await this.recoverOpenPacks();
     const nowMs = this.nowMs();
     const pack = this.current;
     if (pack && nowMs - pack.touchedMs >= packTouchEveryMs && !(await this.touch(pack, nowMs))) {
@@ -471,7 +573,12 @@ export class PackStore {
     // A write transaction even when nothing is stale: every packTouchEveryMs is often enough against packStaleMs.
     if (nowMs - this.staleCheckedMs >= packTouchEveryMs) {
       this.staleCheckedMs = nowMs;
-      await this.index.sealStale(nowMs, nowMs - packStaleMs);
+      // A pack leaves 'open' only with rows for all its records: sealed packs are not looked through.
+      for (const stale of this.index.stalePacks(nowMs - packStaleMs)) {
+        await this.recoverPack(stale);
+        await this.index.sealStale(stale.id, nowMs, nowMs - packStaleMs);
+      }
+      await this.index.releaseStale(nowMs, nowMs - packStaleMs);
     }
     for (const dead of this.index.deadPacks(packRetiresPerStep)) {
       if (this.closed) return;
@@ -557,6 +664,33 @@ function indexError(err: unknown, dir: string): Error {
   const code = (err as { code?: string }).code;
   const cause = code === 'SQLITE_FULL' ? Object.assign(new Error(String(err)), { code: 'ENOSPC', cause: err }) : err;
   return new StoreError('ERR_SHARD_MISSING', `Cannot commit to the pack index of "${dir}": ${code ?? String(err)}`, { cause });
+}
+
+/** The end of the run of records from the pack's start whose writes all returned: whole once the pack is fsynced. */
+function writtenPrefix(pack: OpenPack): number {
+  let to = pack.base;
+  for (const record of pack.records) {
+    if (!record.written) break;
+    to = record.end;
+  }
+  return to;
+}
+
+/** The end of the run of records from the pack's start that are settled or in `group`: each has its row, or never will. */
+function indexedPrefix(pack: OpenPack, group: ReadonlySet<PackTicket>): number {
+  let to = pack.base;
+  for (const record of pack.records) {
+    if (!record.settled && !group.has(record)) break;
+    to = record.end;
+  }
+  return to;
+}
+
+/** TESSERA_PACK_WAL_SYNC: "always" (every group fdatasyncs the index's WAL) or "needed" (the default). */
+function walSyncFromEnv(): 'always' | 'needed' {
+  const value = process.env.TESSERA_PACK_WAL_SYNC ?? 'needed';
+  if (value !== 'always' && value !== 'needed') throw new Error(`TESSERA_PACK_WAL_SYNC must be "always" or "needed", not "${value}"`);
+  return value;
 }
 
 function alignUp(value: number, align: number): number {
