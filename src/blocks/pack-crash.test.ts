@@ -80,6 +80,24 @@ async function writeUntilKilled(root: string, count: number, env: Record<string,
   });
 }
 
+/** Opens the drive at `root` as a restarted server would and reads every shard of `blockIds` back, verified. */
+async function readsBackAll(root: string, blockIds: string[]): Promise<void> {
+  const drive = await LocalDrive.open(root, { create: false });
+  try {
+    for (const blockId of blockIds) {
+      const data = crashShardData(blockId);
+      const reader = await drive.openShard({ blockId, shardIndex: 0 }, { shardBytes: data.length });
+      try {
+        assert.ok(Buffer.concat(await reader.readPieces(0, data.length)).equals(data), `shard of block "${blockId}" read back wrong`);
+      } finally {
+        await reader.close();
+      }
+    }
+  } finally {
+    await drive.close();
+  }
+}
+
 // As the child it never gets past this line: it writes until it is killed.
 if (process.env.PACK_CRASH_CHILD) await runChild(process.env.PACK_CRASH_CHILD);
 
@@ -89,21 +107,8 @@ test('pack crash - every shard whose commit resolved before kill -9 reads back v
     const root = dirs.paths[0]!;
     const first = await writeUntilKilled(root, 300);
     const second = await writeUntilKilled(root, 100); // a second crash, over the first one's leftovers
-    const drive = await LocalDrive.open(root, { create: false });
-    try {
-      for (const blockId of [...first, ...second]) {
-        const data = crashShardData(blockId);
-        const reader = await drive.openShard({ blockId, shardIndex: 0 }, { shardBytes: data.length });
-        try {
-          assert.ok(Buffer.concat(await reader.readPieces(0, data.length)).equals(data), `shard of block "${blockId}" read back wrong`);
-        } finally {
-          await reader.close();
-        }
-      }
-      assert.ok(first.length >= 300 && second.length >= 100);
-    } finally {
-      await drive.close();
-    }
+    await readsBackAll(root, [...first, ...second]);
+    assert.ok(first.length >= 300 && second.length >= 100);
   } finally {
     await dirs.cleanup();
   }
@@ -133,20 +138,7 @@ test('pack power cut - the WAL cut short after its last fdatasync loses no ackno
     db.close();
     assert.ok(rowsLeft < acked.length, `the cut lost rows (${rowsLeft} left of ${acked.length} acknowledged; cut at frame ${cutFrames} of ${syncedFrames + restFrames})`);
 
-    const drive = await LocalDrive.open(root, { create: false });
-    try {
-      for (const blockId of acked) {
-        const data = crashShardData(blockId);
-        const reader = await drive.openShard({ blockId, shardIndex: 0 }, { shardBytes: data.length });
-        try {
-          assert.ok(Buffer.concat(await reader.readPieces(0, data.length)).equals(data), `shard of block "${blockId}" read back wrong`);
-        } finally {
-          await reader.close();
-        }
-      }
-    } finally {
-      await drive.close();
-    }
+    await readsBackAll(root, acked);
   } finally {
     await dirs.cleanup();
   }
