@@ -2,7 +2,7 @@
 // the inventory union, delete and compaction, TESSERA_PACKS=off, the page cache, and direct writes.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, stat } from 'node:fs/promises';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { isStoreError } from '../util/errors.js';
@@ -230,6 +230,19 @@ describe('LocalDrive packs', () => {
     assert.equal(drive.packs.lookup({ blockId: id, shardIndex: 0 }), undefined, 'no row for a commit that failed');
   });
 
+  test('pack - a drive whose pack was deleted under it fails the commit ERR_SHARD_MISSING (the file has no name) and acknowledges nothing', async () => {
+    const drive = await freshDrive();
+    await putWhole(drive, newBlockId(), 0, randomBytes(1000));
+    const id = newBlockId();
+    const writer = await drive.createShard({ blockId: id, shardIndex: 0 }, { blockBytes: shardBlockBytes });
+    await writer.append(randomBytes(5000), { last: true });
+    const [pack] = await packFiles(drive.root);
+    await unlink(join(drive.root, 'packs', pack!));
+    await assert.rejects(writer.commit(), (err) => isStoreError(err, 'ERR_SHARD_MISSING') && /the file was deleted/.test((err as Error).message));
+    await writer.abort();
+    assert.equal(drive.packs.lookup({ blockId: id, shardIndex: 0 }), undefined, 'no row for a commit that failed');
+  });
+
   test('pack - an open pack its owner stopped touching is sealed by another instance, and the owner then starts a new one', async () => {
     const owner = await freshDrive();
     const io = new DriveIo(owner.root, { timeoutMs: 5000, inFlightMax: 4 });
@@ -319,6 +332,7 @@ describe('LocalDrive packs', () => {
     // The refusal itself, as a file system without direct I/O for this file would answer: the rest is real.
     PackStore.directWrites = {
       syncDropping: (...args) => (real ?? ShardWriter.fileSync)!.syncDropping(...args),
+      syncChecked: (...args) => (real ?? ShardWriter.fileSync)!.syncChecked(...args),
       setDirect: (_fd, on) => (flags.push(on), true),
       writeDirect: () => {
         directCalls++;
