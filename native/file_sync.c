@@ -4,9 +4,6 @@
 //   writes are read back rarely soon after; without this every MiB written grows the page cache into memory
 //   that has not been used yet, which on a virtual machine costs a fault in the host per page
 //   (docs/benchmarks.md, "PUT: the page cache").
-// - syncChecked does the same for a pack file (fdatasync), first checking in the same call that the file
-//   still has a name and that the drive's directory is still the one opened: a group commit's checks and
-//   its sync in one threadpool round trip instead of three.
 // - writeDirect writes a record through a descriptor opened for direct I/O (setDirect): the bytes go from
 //   this thread's aligned staging buffer to the device, with no page cache on the way (no copy into fresh
 //   pages, no delayed allocation, no writeback in the fsync), as BlueStore writes.
@@ -21,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -37,42 +33,11 @@ typedef struct {
   int64_t offset; // the range to drop from the cache; length 0: to the end of the file
   int64_t length;
   int error;      // errno of a failed sync, else 0 (the advice is advice: its failure is not one)
-  const char *failed; // the call that failed with `error`
-  char *dir;      // syncChecked: the directory that must still be the one opened, with its dev and ino
-  double dir_dev;
-  double dir_ino;
-  int outcome;    // syncChecked: SYNCED, or why it did not sync
 } sync_job_t;
-
-enum { SYNCED = 0, UNLINKED = 1, MOVED = 2 };
-
-/** syncChecked's checks: UNLINKED when the file has no name left, MOVED when `dir` names another directory. */
-static int check_places(sync_job_t *job) {
-  struct stat st;
-  if (fstat(job->fd, &st) != 0) {
-    job->error = errno;
-    job->failed = "fstat";
-    return SYNCED;
-  }
-  if (st.st_nlink == 0) return UNLINKED;
-  if (stat(job->dir, &st) != 0) {
-    job->error = errno;
-    job->failed = "stat";
-    return SYNCED;
-  }
-  // Compared as Node's fs.stat reports them (numbers), which the caller passed.
-  if ((double)st.st_dev != job->dir_dev || (double)st.st_ino != job->dir_ino) return MOVED;
-  return SYNCED;
-}
 
 static void execute_sync(napi_env env, void *data) {
   (void)env;
   sync_job_t *job = data;
-  if (job->dir) {
-    job->outcome = check_places(job);
-    if (job->outcome != SYNCED || job->error != 0) return;
-  }
-  job->failed = job->data_only ? "fdatasync" : "fsync";
   int result;
   do {
     result = job->data_only ? fdatasync(job->fd) : fsync(job->fd);
@@ -88,18 +53,14 @@ static void execute_sync(napi_env env, void *data) {
 /** A sync that will never complete holds nothing but itself. */
 static void release_sync(napi_env env, void *data) {
   (void)env;
-  sync_job_t *job = data;
-  free(job->dir);
-  free(job);
+  free(data);
 }
 
 static void complete_sync(napi_env env, napi_status status, void *data) {
   sync_job_t *job = data;
-  napi_value outcome = NULL;
-  if (job->dir) napi_create_int32(env, job->outcome, &outcome);
-  settle_job(env, status, job->deferred, "sync", job->error, job->failed, outcome);
+  settle_job(env, status, job->deferred, "sync", job->error, job->data_only ? "fdatasync" : "fsync", NULL);
   napi_delete_async_work(env, job->work);
-  release_sync(env, job);
+  free(job);
 }
 
 /**
@@ -130,51 +91,6 @@ static napi_value sync_dropping(napi_env env, napi_callback_info info) {
   }
   *job = (sync_job_t){ .fd = fd, .data_only = data_only, .offset = offset, .length = length };
   return queue_job(env, "tessera.syncDropping", "sync", execute_sync, complete_sync, job, &job->work, &job->deferred, release_sync);
-}
-
-/**
- * syncChecked(fd, offset, length, dir, dirDev, dirIno) → Promise of 0 once fd still had a name, `dir` was
- * still the directory of that dev and ino (as fs.stat gives them), fdatasync returned and the range was
- * advised out of the page cache (as syncDropping); 1 when the file had no name left, 2 when `dir` named
- * another directory (or none: then it rejects ENOENT, syscall "stat"), neither synced. Rejects with an
- * errno error (syscall "fstat", "stat" or "fdatasync") when a call failed.
- */
-static napi_value sync_checked(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
-  if (argc != 6) return throw_type(env, "Expected 6 arguments: fd, offset, length, dir, dirDev, dirIno");
-  int fd;
-  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  double number, dev, ino;
-  if (!get_integer(env, argv[1], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The offset must be a safe integer of 0 or more");
-  int64_t offset = (int64_t)number;
-  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The length must be a safe integer of 0 or more");
-  int64_t length = (int64_t)number;
-  if ((double)offset + (double)length > SAFE_INTEGER_MAX) return throw_range(env, "The range must end before 2^53 - 1");
-  size_t dir_bytes;
-  if (napi_get_value_string_utf8(env, argv[3], NULL, 0, &dir_bytes) != napi_ok || dir_bytes == 0 || dir_bytes > 4096) {
-    return throw_type(env, "dir must be a path of 1 to 4096 bytes");
-  }
-  if (napi_get_value_double(env, argv[4], &dev) != napi_ok || napi_get_value_double(env, argv[5], &ino) != napi_ok) {
-    return throw_type(env, "dirDev and dirIno must be numbers");
-  }
-  sync_job_t *job = calloc(1, sizeof *job);
-  char *dir = malloc(dir_bytes + 1);
-  if (!job || !dir) {
-    free(job);
-    free(dir);
-    napi_throw_error(env, "ERR_MEMORY", "Cannot allocate a sync");
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, argv[3], dir, dir_bytes + 1, &dir_bytes);
-  if (strlen(dir) != dir_bytes) {
-    free(job);
-    free(dir);
-    return throw_type(env, "dir must not hold a NUL byte");
-  }
-  *job = (sync_job_t){ .fd = fd, .data_only = 1, .offset = offset, .length = length, .dir = dir, .dir_dev = dev, .dir_ino = ino };
-  return queue_job(env, "tessera.syncChecked", "sync", execute_sync, complete_sync, job, &job->work, &job->deferred, release_sync);
 }
 
 /**
@@ -380,10 +296,9 @@ static napi_value set_direct(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
     {"syncDropping", NULL, sync_dropping, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"syncChecked", NULL, sync_checked, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeDirect", NULL, write_direct, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setDirect", NULL, set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 4, properties);
+  napi_define_properties(env, exports, 3, properties);
   return exports;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
@@ -72,31 +72,6 @@ test('syncDropping - bad arguments throw', { skip }, () => {
   assert.throws(() => sync(0, false, -1, 0), RangeError);
   assert.throws(() => sync(0, false, 0, 2 ** 53), RangeError);
   assert.throws(() => sync(0, false, 2 ** 52, 2 ** 52), RangeError);
-});
-
-test('syncChecked - syncs and drops when the file has a name and the directory is the one opened; says which is not, else', { skip }, async () => {
-  const { dev, ino } = statSync(dir);
-  const file = writtenFile('checked', 1 << 20);
-  try {
-    assert.equal(await addon().syncChecked(file.fd, 0, 0, dir, dev, ino), 0);
-    assert.equal(residentBytes(file.path), 0, 'the synced range left the page cache');
-    assert.equal(await addon().syncChecked(file.fd, 0, 0, join(dir, '..'), dev, ino), 2, 'another directory');
-    await assert.rejects(addon().syncChecked(file.fd, 0, 0, join(dir, 'absent'), dev, ino), (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.syscall === 'stat');
-    unlinkSync(file.path);
-    assert.equal(await addon().syncChecked(file.fd, 0, 0, dir, dev, ino), 1, 'the file has no name left');
-  } finally {
-    closeSync(file.fd);
-  }
-  await assert.rejects(addon().syncChecked(file.fd, 0, 0, dir, dev, ino), (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.syscall === 'fstat');
-  const sync = addon().syncChecked as unknown as (...args: unknown[]) => Promise<number>;
-  assert.throws(() => sync(0, 0, 0, dir, dev), TypeError);
-  assert.throws(() => sync(-1, 0, 0, dir, dev, ino), RangeError);
-  assert.throws(() => sync(0, -1, 0, dir, dev, ino), RangeError);
-  assert.throws(() => sync(0, 2 ** 52, 2 ** 52, dir, dev, ino), RangeError);
-  assert.throws(() => sync(0, 0, 0, '', dev, ino), TypeError);
-  assert.throws(() => sync(0, 0, 0, 'a\0b', dev, ino), TypeError);
-  assert.throws(() => sync(0, 0, 0, 42, dev, ino), TypeError);
-  assert.throws(() => sync(0, 0, 0, dir, 'dev', ino), TypeError);
 });
 
 test('ShardWriter - a committed shard is read back verified whether its pages were dropped or kept', { skip }, async () => {

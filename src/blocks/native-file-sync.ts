@@ -13,12 +13,6 @@ export interface FileSyncBinding {
    */
   syncDropping(fd: number, dataOnly: boolean, offset: number, length: number): Promise<void>;
   /**
-   * A pack group's sync in one call: checks fd still has a name (else resolves 1) and `dir` is still the
-   * directory of `dirDev` and `dirIno` as fs.stat gives them (else 2), then fdatasync and the drop as
-   * syncDropping, resolving 0. Rejects with Node's errno error shape (syscall "fstat", "stat" or "fdatasync").
-   */
-  syncChecked(fd: number, offset: number, length: number, dir: string, dirDev: number, dirIno: number): Promise<SyncChecked>;
-  /**
    * Writes `pieces` one after another at `position` (a multiple of 4096), padded with zeros to a multiple
    * of 4096, from an aligned staging buffer of the thread that runs it; resolves with the pieces' byte
    * count. Rejects with Node's errno error shape (syscall "pwrite"); EINVAL: the direct write was refused.
@@ -27,10 +21,6 @@ export interface FileSyncBinding {
   /** Sets (or clears) O_DIRECT on fd; false when the file system refuses it. */
   setDirect(fd: number, on: boolean): boolean;
 }
-
-/** syncChecked's outcome: synced, or not because the file had no name left or the directory was another. */
-export const syncChecked = { synced: 0, unlinked: 1, moved: 2 } as const;
-export type SyncChecked = (typeof syncChecked)[keyof typeof syncChecked];
 
 /** Alignment of a direct write's position and padded length (native/file_sync.c DIRECT_ALIGN). */
 export const directWriteAlignBytes = 4096;

@@ -127,7 +127,6 @@ describe('pack recovery', () => {
     let calls = 0;
     PackStore.directWrites = {
       syncDropping: (...args) => (real ?? ShardWriter.fileSync)!.syncDropping(...args),
-      syncChecked: (...args) => (real ?? ShardWriter.fileSync)!.syncChecked(...args),
       setDirect: (fd, on) => real!.setDirect(fd, on),
       writeDirect: async (...args) => {
         const gate = held.get(calls++);

@@ -332,7 +332,6 @@ describe('LocalDrive packs', () => {
     // The refusal itself, as a file system without direct I/O for this file would answer: the rest is real.
     PackStore.directWrites = {
       syncDropping: (...args) => (real ?? ShardWriter.fileSync)!.syncDropping(...args),
-      syncChecked: (...args) => (real ?? ShardWriter.fileSync)!.syncChecked(...args),
       setDirect: (_fd, on) => (flags.push(on), true),
       writeDirect: () => {
         directCalls++;

@@ -24,7 +24,7 @@ import { PackIndex, type PackInfo, type PackMarks, type PackPlace, type PackRow,
 import { findRecords } from './pack-recovery.js';
 import { GroupQueue, type Joined } from './pack-group.js';
 import { PackReads } from './pack-reads.js';
-import { directWriteAlignBytes, directWrites, syncChecked, type FileSyncBinding } from './native-file-sync.js';
+import { directWriteAlignBytes, directWrites, type FileSyncBinding } from './native-file-sync.js';
 import { dropBytes, FdCalls, fsyncDir, ioError, ShardReader, ShardWriter, shardRecordPieces, type ShardExpect } from './shard-file.js';
 import type { ShardName } from './shard-store.js';
 
@@ -442,7 +442,8 @@ export class PackStore {
         const range = written.get(item.pack);
         written.set(item.pack, range ? { start: Math.min(range.start, offset), end: Math.max(range.end, offset + bytes) } : { start: offset, end: offset + bytes });
       }
-      await this.syncPacks(packs, written);
+      const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id), written.get(pack)), undefined, 2));
+      await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
       const members = new Set(group.map((w) => w.item));
       const marks = new Map<number, PackMarks>();
       for (const pack of packs) marks.set(pack.id, { end: 0, indexedTo: indexedPrefix(pack, members) });
@@ -488,31 +489,6 @@ export class PackStore {
   }
 
   /**
-   * fdatasync of each pack the group wrote, after checking it still has a name and `packs/` is still the
-   * directory opened (below); with the addon, each pack's checks and sync are one threadpool call.
-   */
-  private async syncPacks(packs: ReadonlySet<OpenPack>, written: ReadonlyMap<OpenPack, { start: number; end: number }>): Promise<void> {
-    const sync = ShardWriter.fileSync;
-    if (!sync) {
-      const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id), written.get(pack)), undefined, 2));
-      await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
-      return;
-    }
-    const { dev, ino } = this.dirIdentity;
-    const syncs = [...packs].map(async (pack) => {
-      const range = written.get(pack)!;
-      const outcome = await this.io
-        .run(() => sync.syncChecked(pack.handle.fd, range.start, range.end - range.start, this.dir, dev, ino), undefined, 2)
-        .catch((err: NodeJS.ErrnoException) => {
-          throw err.syscall === 'stat' ? ioError(err, `Cannot commit to "${this.dir}"`) : err;
-        });
-      if (outcome === syncChecked.unlinked) throw unlinkedError(this.packPath(pack.id));
-      if (outcome === syncChecked.moved) throw movedError(this.dir);
-    });
-    await Promise.all(syncs);
-  }
-
-  /**
    * The descriptors of a drive whose directory was renamed, deleted or mounted over still write happily: a
    * file-per-shard write fails at its open instead. One stat per group keeps that outcome.
    */
@@ -520,7 +496,9 @@ export class PackStore {
     const now = await stat(this.dir).catch((err: unknown) => {
       throw ioError(err, `Cannot commit to "${this.dir}"`);
     });
-    if (now.dev !== this.dirIdentity.dev || now.ino !== this.dirIdentity.ino) throw movedError(this.dir);
+    if (now.dev !== this.dirIdentity.dev || now.ino !== this.dirIdentity.ino) {
+      throw new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${this.dir}": it is another directory than the drive opened`);
+    }
   }
 
   /** fdatasync of index.db-wal through DriveIo: what makes the group's transaction durable (synchronous=NORMAL). */
@@ -675,18 +653,10 @@ export class PackStore {
  */
 async function syncIfLinked(handle: FileHandle, path: string, drop?: { start: number; end: number }): Promise<void> {
   const { nlink } = await handle.stat();
-  if (nlink === 0) throw unlinkedError(path);
+  if (nlink === 0) throw new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${path}": the file was deleted (the drive is gone)`);
   const sync = ShardWriter.fileSync;
   if (drop && sync) await sync.syncDropping(handle.fd, true, drop.start, drop.end - drop.start);
   else await handle.datasync();
-}
-
-function unlinkedError(path: string): StoreError {
-  return new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${path}": the file was deleted (the drive is gone)`);
-}
-
-function movedError(dir: string): StoreError {
-  return new StoreError('ERR_SHARD_MISSING', `Cannot commit to "${dir}": it is another directory than the drive opened`);
 }
 
 function indexError(err: unknown, dir: string): Error {

@@ -112,7 +112,6 @@ test('ShardWriter - a direct write refused with EINVAL goes on through the page 
   const flags: boolean[] = [];
   const refusing: FileSyncBinding = {
     syncDropping: (...args) => direct!.syncDropping(...args),
-    syncChecked: (...args) => direct!.syncChecked(...args),
     setDirect: (fd, on) => (flags.push(on), direct!.setDirect(fd, on)),
     // The second write is refused, as a file system could refuse it: the first one went out padded.
     writeDirect: (fd, pieces, position) =>
