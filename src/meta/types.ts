@@ -1,5 +1,6 @@
 // The MetaStore contract (design.md §1): a small ordered, transactional key-value store. Keys and values
 // are bytes, ordered by unsigned byte comparison. Every S3 semantic lives above this, once, in src/objects.
+import { assert } from '../util/assert.js';
 
 export interface KvPair {
   key: Buffer;
@@ -70,6 +71,26 @@ export function mergedAdds(adds: readonly Add[] | undefined): Add[] {
   return [...byKey.values()].filter((a) => a.delta !== 0).sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
+declare const keyNameBrand: unique symbol;
+
+/**
+ * A key as a binary string: one char (0-255) per byte, as Buffer's 'latin1' decoding gives it, so two
+ * keys share a name only when they share every byte. An in-process store keys its read cache by it, and
+ * a caller that knows a key's bytes may build it without the Buffer (objects/keys.ts keyNames).
+ */
+export type KeyName = string & { readonly [keyNameBrand]: true };
+
+export function keyNameOf(key: Buffer): KeyName {
+  return key.toString('latin1') as KeyName;
+}
+
+/** The bytes `name` stands for. */
+export function keyOfName(name: KeyName): Buffer {
+  // A char past 0xff would lose its high bits in the latin1 encoding and read another key's row.
+  assert(!/[^\x00-\xff]/.test(name), 'Key name holds a char past 0xff');
+  return Buffer.from(name, 'latin1');
+}
+
 export interface GetOptions {
   /**
    * Whether a cache inside the store may keep the value for later reads; default true. Sweeps that read
@@ -97,9 +118,10 @@ export interface MetaStore {
    * get(), answered synchronously: present when reads are answered in this process (SQLite, with its read
    * cache). There is no round trip to save, and a few cached gets cost less than one readMany with a scan,
    * so a caller may prefer them; taken without await, they also spare a small GET a promise and a
-   * microtask tick each. Absent: every call is a round trip to a database.
+   * microtask tick each. The key may come as its KeyName: a hit on the read cache then needs no Buffer.
+   * Absent: every call is a round trip to a database.
    */
-  getNow?(key: Buffer, options?: GetOptions): Buffer | null;
+  getNow?(key: Buffer | KeyName, options?: GetOptions): Buffer | null;
   /** Keys in [start, end) in ascending order, at most `limit`. */
   scan(range: ScanRange): Promise<KvPair[]>;
   /**

@@ -3,7 +3,7 @@
 import type { ObjectContext } from './context.js';
 import type { MetaStore } from '../meta/types.js';
 import { ObjectError } from './errors.js';
-import { keys } from './keys.js';
+import { keyNames, keys } from './keys.js';
 import { bucketRecordOf, readHead, readVersion } from './key-state.js';
 import { decodeSharedRecord, parseVersionId, versionIdOf, type BucketRecord, type CurrentEntry, type VersionRecord } from './records.js';
 
@@ -22,18 +22,17 @@ export async function versionKeyOf(ctx: ObjectContext, bucket: string, key: stri
 /**
  * The current version through the key's current entry, then the version it names: on an in-process
  * store both are usually read-cache hits, cheaper than the scan readMany would run. Read with getNow,
- * without an await: each awaited read cost a small GET a promise and a microtask tick. Undefined when
- * the key has no current version.
+ * without an await: each awaited read cost a small GET a promise and a microtask tick; and by KeyName, so
+ * a hit builds no key Buffer. Undefined when the key has no current version.
  */
 function currentVersionNow(meta: InProcessMeta, bucket: string, key: string): VersionRecord | undefined {
   // The current entry and the version it names are read apart; a commit between the two reads (by another
   // process, when getNow selects) can replace both, so read again rather than report a key that exists
   // as missing.
   for (let attempt = 0; attempt < 4; attempt++) {
-    const entryBuf = meta.getNow(keys.current(bucket, key));
+    const entryBuf = meta.getNow(keyNames.current(bucket, key));
     if (!entryBuf) return undefined;
-    const versionKey = Buffer.from(decodeSharedRecord<CurrentEntry>(entryBuf).versionKey, 'hex');
-    const recordBuf = meta.getNow(keys.version(bucket, key, versionKey));
+    const recordBuf = meta.getNow(keyNames.version(bucket, key, decodeSharedRecord<CurrentEntry>(entryBuf).versionKey));
     if (recordBuf) return decodeSharedRecord<VersionRecord>(recordBuf);
   }
   return undefined;
@@ -68,7 +67,7 @@ export async function resolveVersionAndBucket(ctx: ObjectContext, bucket: string
     return { record: await versionById(ctx, bucket, key, versionId), bucket: bucketRecord };
   }
   if (isInProcess(ctx.meta)) {
-    const bucketRecord = bucketRecordOf(bucket, ctx.meta.getNow(keys.bucket(bucket)));
+    const bucketRecord = bucketRecordOf(bucket, ctx.meta.getNow(keyNames.bucket(bucket)));
     return { record: currentVersionNow(ctx.meta, bucket, key) ?? await noCurrentVersion(ctx, bucket, key), bucket: bucketRecord };
   }
   // A key's newest version is the first of its version range: version keys sort newest first, and

@@ -53,3 +53,18 @@ test('SSE refused - a GET or HEAD with x-amz-server-side-encryption gets 400; an
   assert.equal(got.body.toString(), 'secret');
   assert.equal(got.headers['x-amz-server-side-encryption'], 'AES256');
 });
+
+test('SSE refused - a GET, HEAD or copy with any one SSE-C header, in any letter case, gets 400 InvalidRequest over plain HTTP', async () => {
+  // Each header alone: a look-up that missed one of the three names would serve the object instead.
+  for (const name of ['X-Amz-Server-Side-Encryption-Customer-Algorithm', 'x-amz-server-side-encryption-customer-KEY', 'X-AMZ-SERVER-SIDE-ENCRYPTION-CUSTOMER-KEY-MD5']) {
+    const value = customer[name.toLowerCase() as keyof typeof customer];
+    assertS3Error(await raw(server, { method: 'GET', path: objectPath(Bucket, 'plain'), headers: { [name]: value } }), 400, 'InvalidRequest');
+    assert.equal((await raw(server, { method: 'HEAD', path: objectPath(Bucket, 'plain'), headers: { [name]: value } })).status, 400, name);
+  }
+  for (const name of ['X-Amz-Copy-Source-Server-Side-Encryption-Customer-Algorithm', 'x-amz-copy-source-server-side-encryption-customer-Key', 'X-AMZ-COPY-SOURCE-SERVER-SIDE-ENCRYPTION-CUSTOMER-KEY-MD5']) {
+    const value = customer[name.toLowerCase().replace('copy-source-', '') as keyof typeof customer];
+    assertS3Error(await raw(server, { method: 'PUT', path: objectPath(Bucket, 'copy'), headers: { 'x-amz-copy-source': `/${Bucket}/plain`, [name]: value } }), 400, 'InvalidRequest');
+  }
+  assert.equal((await raw(server, { method: 'HEAD', path: objectPath(Bucket, 'copy') })).status, 404);
+  assert.equal((await raw(server, { method: 'GET', path: objectPath(Bucket, 'plain') })).status, 200);
+});

@@ -9,6 +9,7 @@ import { runMetaStoreContract } from '../../../test/contract/metastore-contract.
 import { isStoreError } from '../../util/errors.js';
 import Database from 'better-sqlite3';
 import { SqliteMetaStore, sqliteBusyTimeoutMs } from './sqlite-store.js';
+import { keyNameOf, keyOfName, type KeyName } from '../types.js';
 
 runMetaStoreContract('SqliteMetaStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-'));
@@ -131,6 +132,33 @@ test('SqliteMetaStore - scan answers binary keys and values whole and in key ord
     assert.deepEqual(await store.scan({ start: Buffer.from([0x74]), end: Buffer.from([0x75]), limit: 10 }), []);
   } finally {
     await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SqliteMetaStore - getNow by KeyName reads the key of those bytes, cached or not, and keys latin1 would merge stay apart', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-names-'));
+  try {
+    for (const cacheBytes of [0, 1024 * 1024]) {
+      const store = await SqliteMetaStore.open(join(dir, `meta-${cacheBytes}.db`), { cacheBytes });
+      try {
+        // 'c\u0101' would be the bytes 63 01 if its name were encoded to latin1 by truncation: the other key.
+        const keys = [Buffer.from('c\u0101', 'utf8'), Buffer.from([0x63, 0x01]), Buffer.from([0x63, 0xc4]), Buffer.from([0x63, 0xff, 0x00])];
+        await store.commit({ checks: [], writes: keys.map((key, i) => ({ key, value: Buffer.from(`v${i}`) })) });
+        for (let round = 0; round < 2; round++) {
+          for (const [i, key] of keys.entries()) {
+            assert.deepEqual(store.getNow(keyNameOf(key)), Buffer.from(`v${i}`));
+            assert.deepEqual(store.getNow(key), Buffer.from(`v${i}`));
+          }
+        }
+        assert.equal(store.getNow(keyNameOf(Buffer.from('absent'))), null);
+        assert.throws(() => store.getNow('c\u0101' as KeyName), /past 0xff/);
+      } finally {
+        await store.close();
+      }
+    }
+    assert.throws(() => keyOfName('\u0100' as KeyName), /past 0xff/);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

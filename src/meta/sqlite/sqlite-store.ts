@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import { mergedAdds, type GetOptions, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
+import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { CommitReply, CommitRequest } from './commit-worker.js';
 import { ReadCache } from './read-cache.js';
@@ -25,14 +25,9 @@ const readerMmapBytes = 256 * 1024 * 1024;
 interface Pending {
   resolve: (ok: boolean) => void;
   reject: (err: Error) => void;
-  /** The keys the commit writes, as the read cache names them. */
+  /** The keys the commit writes, as the read cache names them (their KeyNames). */
   written: string[];
   startMs: number;
-}
-
-/** The read cache's name for a key: one char per byte, so distinct keys never share a name. */
-function cacheKeyOf(key: Buffer): string {
-  return key.toString('latin1');
 }
 
 /**
@@ -209,13 +204,14 @@ export class SqliteMetaStore implements MetaStore {
     return this.getNow(key, options);
   }
 
-  getNow(key: Buffer, options?: GetOptions): Buffer | null {
+  getNow(key: Buffer | KeyName, options?: GetOptions): Buffer | null {
     this.#assertOpen();
-    const name = cacheKeyOf(key);
+    const name = typeof key === 'string' ? key : keyNameOf(key);
     this.#freshen();
     const cached = this.#cache.get(name);
     if (cached) return cached;
-    const value = this.#readNow(() => this.#get.get(key))?.v ?? null;
+    const bytes = typeof key === 'string' ? keyOfName(key) : key;
+    const value = this.#readNow(() => this.#get.get(bytes))?.v ?? null;
     if (value && options?.fill !== false) this.#cache.offer(name, value);
     return value;
   }
@@ -266,7 +262,7 @@ export class SqliteMetaStore implements MetaStore {
     for (const range of batch.scans) {
       // Read and offered in one synchronous run: no commit can begin or end in between.
       scans.push(this.#scanNow(range).map((kv) => {
-        const name = cacheKeyOf(kv.key);
+        const name = keyNameOf(kv.key);
         const cached = this.#cache.get(name);
         if (cached) return { key: kv.key, value: cached };
         this.#cache.offer(name, kv.value);
@@ -281,7 +277,7 @@ export class SqliteMetaStore implements MetaStore {
     const id = this.#nextId++;
     const adds = mergedAdds(txn.adds);
     const request: CommitRequest = { id, checks: txn.checks, writes: txn.writes, adds };
-    const written = [...txn.writes, ...adds].map((w) => cacheKeyOf(w.key));
+    const written = [...txn.writes, ...adds].map((w) => keyNameOf(w.key));
     this.#cache.beginWrite(written);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, written, startMs: performance.now() });

@@ -6,7 +6,7 @@ import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { resolveCopySource } from '../copy-source.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
-import { copySourceCustomerPrefix, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
+import { copySourceCustomerHeaders, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import { optionalTags, writeConditionsOf, writeResponseHeaders } from './put-object.js';
 import { parseTaggingHeader } from '../tags.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
@@ -17,7 +17,7 @@ export async function handleCopyObject(c: RequestContext): Promise<void> {
   const bucket = requireBucket(c);
   const key = requireKey(c);
   const encryption = encryptionRequestOf(c);
-  const sourceCustomer = customerKeyOf(c, copySourceCustomerPrefix);
+  const sourceCustomer = customerKeyOf(c, copySourceCustomerHeaders);
   const directive = header(c, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { extra: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });

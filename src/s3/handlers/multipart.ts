@@ -10,7 +10,7 @@ import { header, readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, t
 import { ownerOf } from '../authorize.js';
 import { S3Error } from '../errors.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
-import { copySourceCustomerPrefix, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
+import { copySourceCustomerHeaders, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import type { ObjectEncryption } from '../../objects/records.js';
 import { optionalLock, requestedLockOf } from '../object-lock.js';
 import { requestBody } from '../request-body.js';
@@ -110,7 +110,7 @@ function copyRange(value: string | undefined, size: number): { start: number; en
 export async function handleUploadPartCopy(c: RequestContext): Promise<void> {
   const partNumber = partNumberOf(c);
   const customer = customerKeyOf(c);
-  const sourceCustomer = customerKeyOf(c, copySourceCustomerPrefix);
+  const sourceCustomer = customerKeyOf(c, copySourceCustomerHeaders);
   const { source, record } = await resolveCopySource(c);
   const range = copyRange(header(c, 'x-amz-copy-source-range'), record.size);
   let encryption: ObjectEncryption | undefined;

@@ -12,7 +12,7 @@ import { S3Error } from '../errors.js';
 import { FormDataReader, formBoundaryOf, type FormBudget } from '../form-data.js';
 import { validateKey, validateNewKey } from '../names.js';
 import { storageClassFrom, storedHeadersFrom } from '../object-headers.js';
-import { customerKeyOf, customerPrefix, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
+import { customerHeaders, customerKeyOf, encryptionRequestOf, encryptionResponseHeaders } from '../sse-headers.js';
 import { checkLength, checkPostPolicy, parsePostPolicy, type FormField, type FormFields, type LengthRange } from '../post-policy.js';
 import { parseContentMd5 } from '../request-body.js';
 import { decodePayload } from '../sigv4/index.js';
@@ -155,7 +155,7 @@ export async function handlePostObject(c: FormPostContext): Promise<void> {
     ...(encryption ? { encryption } : {}),
     signal: c.signal,
   });
-  const customer = encryption?.mode === 'customer' ? customerKeyOf(c, customerPrefix, fromForm) : undefined;
+  const customer = encryption?.mode === 'customer' ? customerKeyOf(c, customerHeaders, fromForm) : undefined;
   answer(c, fields, { bucket, key, record, encryptionHeaders: encryptionResponseHeaders(record.encryption, customer, { withContext: true }) });
 }
 
