@@ -10,11 +10,11 @@
 // written when the power went, or space never written. It never steps into a record's bytes looking for a
 // header, so a shard's data, which a client chose, is never taken for a record.
 import type { FileHandle } from 'node:fs/promises';
-import { crc32 } from '@node-rs/crc32';
 import type { DriveIo } from './drive-io.js';
 import { packRecordAlignBytes, packShardBytesMax } from './limits.js';
 import type { PackRow } from './pack-index.js';
-import { blockChecksumBytes, decodeShardHeader, shardFileBytes, shardHeaderBytes, type ShardHeader } from './shard-format.js';
+import { firstBadBlock } from './shard-file.js';
+import { decodeShardHeader, shardFileBytes, shardHeaderBytes, type ShardHeader } from './shard-format.js';
 
 export interface FoundRecords {
   /** A row for each whole, verified record from `from` on, in offset order. */
@@ -38,7 +38,7 @@ export async function findRecords(io: DriveIo, handle: FileHandle, pack: number,
     const bytes = shardFileBytes(header.shardBytes, header.blockBytes);
     if (offset + bytes > size) break;
     const record = await read(bytes, offset);
-    if (record.length !== bytes || !checksumsHold(record, header)) break;
+    if (record.length !== bytes || firstBadBlock(record.subarray(shardHeaderBytes), 0, header) !== undefined) break;
     rows.push({ blockId: header.blockId, shardIndex: header.shardIndex, pack, offset, bytes, writtenMs });
     offset = Math.ceil((offset + bytes) / packRecordAlignBytes) * packRecordAlignBytes;
   }
@@ -54,14 +54,4 @@ function headerAt(bytes: Buffer): ShardHeader | undefined {
     return undefined;
   }
   return header.shardBytes <= packShardBytesMax ? header : undefined;
-}
-
-function checksumsHold(record: Buffer, { blockBytes, shardBytes }: ShardHeader): boolean {
-  let at = shardHeaderBytes;
-  for (let left = shardBytes; left > 0; left -= blockBytes) {
-    const dataBytes = Math.min(blockBytes, left);
-    if (crc32(record.subarray(at, at + dataBytes)) !== record.readUInt32LE(at + dataBytes)) return false;
-    at += dataBytes + blockChecksumBytes;
-  }
-  return true;
 }

@@ -456,13 +456,8 @@ export class ShardReader implements ShardReadHandle {
 
   /** Checks the CRC32 of every checksum block in `raw`, which starts at block `firstBlock`. */
   private verify(raw: Buffer, firstBlock: number): void {
-    const { blockBytes, shardBytes } = this.header;
-    let rawOffset = 0;
-    for (let block = firstBlock; rawOffset < raw.length; block++) {
-      const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
-      if (crc32(raw.subarray(rawOffset, rawOffset + dataBytes)) !== raw.readUInt32LE(rawOffset + dataBytes)) throw this.mismatch(block);
-      rawOffset += dataBytes + blockChecksumBytes;
-    }
+    const bad = firstBadBlock(raw, firstBlock, this.header);
+    if (bad !== undefined) throw this.mismatch(bad);
   }
 
   private truncated(): StoreError {
@@ -491,6 +486,20 @@ export class ShardReader implements ShardReadHandle {
     assert(written === end - start, 'Shard read returned the wrong length');
     return out;
   }
+}
+
+/**
+ * The first checksum block in `raw` (blocks with their CRC32s, from block `firstBlock` of a shard of this
+ * size) whose CRC32 does not match, or undefined when every one does.
+ */
+export function firstBadBlock(raw: Buffer, firstBlock: number, { blockBytes, shardBytes }: { blockBytes: number; shardBytes: number }): number | undefined {
+  let rawOffset = 0;
+  for (let block = firstBlock; rawOffset < raw.length; block++) {
+    const dataBytes = Math.min(blockBytes, shardBytes - block * blockBytes);
+    if (crc32(raw.subarray(rawOffset, rawOffset + dataBytes)) !== raw.readUInt32LE(rawOffset + dataBytes)) return block;
+    rawOffset += dataBytes + blockChecksumBytes;
+  }
+  return undefined;
 }
 
 function abortedCommit(): StoreError {
