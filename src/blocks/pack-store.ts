@@ -427,30 +427,24 @@ export class PackStore {
   private async commitGroup(group: Joined<PackTicket>[]): Promise<void> {
     let applied = false;
     try {
-      const ends = new Map<OpenPack, number>();
-      for (const { item } of group) ends.set(item.pack, Math.max(ends.get(item.pack) ?? 0, item.end));
-      const packs = new Set(ends.keys());
-      // Records reserved below the group's own and still being written: waiting for their writes (they began
-      // before ours, so most are done or nearly) spares the WAL's fdatasync below.
-      const below = [...ends].flatMap(([pack, end]) => pack.records.filter((r) => r.end <= end && !r.written && !r.settled).map((r) => r.writeDone));
-      if (below.length > 0) await Promise.all(below);
-      const writtenTo = new Map([...packs].map((pack) => [pack, writtenPrefix(pack)]));
-      // The bytes first: a row must never be durable before the record it points at.
+      // Per pack, the bytes the group's records span: what its fdatasync drops from the cache, and end_offset.
       const written = new Map<OpenPack, { start: number; end: number }>();
       for (const { item } of group) {
         const { offset, bytes } = item.change.row;
         const range = written.get(item.pack);
         written.set(item.pack, range ? { start: Math.min(range.start, offset), end: Math.max(range.end, offset + bytes) } : { start: offset, end: offset + bytes });
       }
+      const packs = new Set(written.keys());
+      // Records reserved below the group's own and still being written: waiting for their writes (they began
+      // before ours, so most are done or nearly) spares the WAL's fdatasync below.
+      const below = [...written].flatMap(([pack, { end }]) => pack.records.filter((r) => r.end <= alignUp(end, packRecordAlignBytes) && !r.written && !r.settled).map((r) => r.writeDone));
+      if (below.length > 0) await Promise.all(below);
+      const writtenTo = new Map([...packs].map((pack) => [pack, writtenPrefix(pack)]));
+      // The bytes first: a row must never be durable before the record it points at.
       const syncs = [...packs].map((pack) => this.io.run(() => syncIfLinked(pack.handle, this.packPath(pack.id), written.get(pack)), undefined, 2));
       await Promise.all([...syncs, this.io.run(() => this.checkDirectory())]);
       const members = new Set(group.map((w) => w.item));
-      const marks = new Map<number, PackMarks>();
-      for (const pack of packs) marks.set(pack.id, { end: 0, indexedTo: indexedPrefix(pack, members) });
-      for (const { item } of group) {
-        const mark = marks.get(item.pack.id)!;
-        mark.end = Math.max(mark.end, item.change.row.offset + item.change.row.bytes);
-      }
+      const marks = new Map<number, PackMarks>([...written].map(([pack, { end }]) => [pack.id, { end, indexedTo: indexedPrefix(pack, members) }]));
       this.checkOpen();
       const ours = await this.index.applyGroup(
         group.map((w) => w.item.change),
