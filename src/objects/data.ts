@@ -27,22 +27,25 @@ export interface IngestOptions {
   redundancy?: Redundancy;
   signal?: AbortSignal;
   /**
-   * The body's MD5 as the caller's decoder computed it, read once the body has ended: the body is then
-   * not hashed a second time here. Undefined from it after a clean end is a bug.
+   * The body's MD5 as the caller's decoder computes it, asked for once the body has ended and stored: the
+   * body is then not hashed a second time here. Its digest() may reject (a signed payload whose SHA-256 did
+   * not match): nothing is committed then. Disposed here whatever happens.
    */
-  bodyMd5?: () => Buffer | undefined;
+  bodyMd5?: BodyMd5;
   /** Seal the body (after its MD5 and size are counted, before the inline/block decision): encrypted objects. */
   seal?: ChunkKey;
 }
 
+/** The MD5 of a body as its decoder computes it (IngestOptions.bodyMd5). */
+export interface BodyMd5 {
+  digest(): Promise<Buffer>;
+  dispose(): void;
+}
+
 /** Stands in for the MD5 of a body whose decoder computes it (IngestOptions.bodyMd5). */
-function givenMd5(bodyMd5: () => Buffer | undefined): StreamingHash {
-  const digest = () => {
-    const md5 = bodyMd5();
-    assert(md5 !== undefined, 'The body ended without the MD5 its decoder promised');
-    return Promise.resolve(md5);
-  };
-  return { update: () => undefined, backlogged: false, drained: () => Promise.resolve(), digest, digests: async () => [await digest()], dispose: () => undefined };
+function givenMd5(bodyMd5: BodyMd5): StreamingHash {
+  const digest = () => bodyMd5.digest();
+  return { update: () => undefined, backlogged: false, drained: () => Promise.resolve(), digest, digests: async () => [await digest()], dispose: () => bodyMd5.dispose() };
 }
 
 /**

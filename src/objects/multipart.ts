@@ -6,7 +6,7 @@ import { ObjectError } from './errors.js';
 import { keys } from './keys.js';
 import { claimBlocks, installVersion, readBucket, releaseBlocks } from './key-state.js';
 import { decodeRecord, encodeRecord, type ObjectPart, type PartRecord, type StoredChecksum, type UploadRecord, type VersionRecord } from './records.js';
-import { discard, ingest } from './data.js';
+import { discard, ingest, type BodyMd5 } from './data.js';
 import { newObjectRecord, redundancyOf, writePrecondition, checkWriteConditions, type WriteConditions } from './put-object.js';
 import { walk, type ListResult } from './list.js';
 import { partNumberMax, partSizeBytesMin, metaRetriesMax } from '../constants.js';
@@ -83,8 +83,8 @@ export interface PartParams {
   size: number | undefined;
   contentMd5?: Buffer;
   checksum?: () => { algorithm: ChecksumAlgorithm; value: string } | undefined;
-  /** The body's MD5 if whoever decoded it already computed it; read once the body has ended. */
-  bodyMd5?: () => Buffer | undefined;
+  /** The body's MD5 if whoever decoded it computes it (IngestOptions.bodyMd5). */
+  bodyMd5?: BodyMd5;
   /** The checksum algorithm the request declares, known before its body; must be the upload's. */
   checksumAlgorithm?: ChecksumAlgorithm;
   /** Compute the upload's checksum over the body here: UploadPartCopy, where no client sends one. */

@@ -2,7 +2,7 @@
 // (If-Match / If-None-Match) in one metadata transaction, the order design.md §3 sets.
 import type { ObjectContext } from './context.js';
 import { ObjectError } from './errors.js';
-import { discard, ingest, objectDataOf, type StoredData } from './data.js';
+import { discard, ingest, objectDataOf, type BodyMd5, type StoredData } from './data.js';
 import { installVersion, readBucket, readLatest } from './key-state.js';
 import type { BucketRecord, ObjectData, StoredChecksum, VersionRecord } from './records.js';
 import type { Redundancy } from '../blocks/types.js';
@@ -42,8 +42,8 @@ export interface PutParams extends WriteConditions {
   contentMd5?: Buffer;
   /** Read once the body has ended, because a trailer checksum arrives after the data. */
   checksum?: () => StoredChecksum | undefined;
-  /** The body's MD5 if whoever decoded it already computed it; read once the body has ended. */
-  bodyMd5?: () => Buffer | undefined;
+  /** The body's MD5 if whoever decoded it computes it (IngestOptions.bodyMd5). */
+  bodyMd5?: BodyMd5;
   /** The encryption the request asks for; absent: the bucket's or the store's default, if any. */
   encryption?: EncryptionRequest;
   /** Given the encryption the new object is stored under (the S3 layer answers with its headers). */

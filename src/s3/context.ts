@@ -154,7 +154,7 @@ export function pacedPayload(c: Pick<RequestContext, 'meter' | 'signal'>, decode
   const meter = c.meter;
   const paced: PayloadStream = new IterableSource(pacedStream(decoded, (bytes) => meter.take(bytes), c.signal));
   if (decoded.checksum) paced.checksum = decoded.checksum;
-  if (decoded.md5) paced.md5 = decoded.md5;
+  if (decoded.deferPayloadCheck) paced.deferPayloadCheck = decoded.deferPayloadCheck;
   return paced;
 }
 

@@ -4,7 +4,7 @@ import { S3Error } from './errors.js';
 import { header, payload, type RequestContext } from './context.js';
 import { putObjectBytesMax } from '../constants.js';
 import type { StoredChecksum } from '../objects/records.js';
-import type { PayloadStream } from './sigv4/chunked.js';
+import type { PayloadCheck, PayloadStream } from './sigv4/chunked.js';
 
 export interface RequestBody {
   body: PayloadStream;
@@ -12,8 +12,11 @@ export interface RequestBody {
   size: number | undefined;
   contentMd5?: Buffer;
   checksum: () => StoredChecksum | undefined;
-  /** The body's MD5 when the payload decoder computed it (signed payloads); read once the body has ended. */
-  bodyMd5?: () => Buffer | undefined;
+  /**
+   * A signed payload's MD5, hashed beside its SHA-256 by the payload decoder, whose check of that SHA-256
+   * waits for this digest (PayloadStream.deferPayloadCheck): the object layer awaits it before committing.
+   */
+  bodyMd5?: PayloadCheck;
 }
 
 /**
@@ -55,7 +58,7 @@ export function requestBody(c: RequestContext): RequestBody {
     body,
     size,
     ...(contentMd5 ? { contentMd5 } : {}),
-    ...(body.md5 ? { bodyMd5: body.md5 } : {}),
+    ...(body.deferPayloadCheck ? { bodyMd5: body.deferPayloadCheck() } : {}),
     checksum: () => {
       const value = body.checksum?.valueBase64();
       return body.checksum && value !== undefined ? { algorithm: body.checksum.algorithm, value, type: 'FULL_OBJECT' } : undefined;

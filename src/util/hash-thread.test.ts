@@ -157,3 +157,13 @@ test('ThreadHash - a path TESSERA_MD5_LANES names is the one in use', { skip: la
   }
   assert.match(loadMd5Lanes('sse9').reason ?? '', /"sse9", which is not one of this CPU's paths/);
 });
+
+test('ThreadHash - a digest disposed while asked for rejects instead of hanging', async () => {
+  const hash = new ThreadHash('md5');
+  hash.update(randomBytes(600 * 1024));
+  const pending = hash.digest();
+  hash.dispose();
+  // Either it was computed before the dispose took effect, or it says it never will be.
+  const outcome = await pending.then(() => 'computed', (err: unknown) => (err instanceof Error ? err.message : String(err)));
+  assert.ok(outcome === 'computed' || /disposed/.test(outcome), outcome);
+});

@@ -323,6 +323,8 @@ export class ThreadHash {
     if (thread.running) this.#post({ op: 'drop', id: this.#id });
     thread.refresh();
     this.#wakeDrainWaiters();
+    // Asked for and not yet answered: the answer will not come now (its listener is gone), so say so.
+    this.#rejectDigest?.(new Error('The digest was disposed before it was computed'));
   }
 
   #wakeDrainWaiters(): void {

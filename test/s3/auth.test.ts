@@ -3,7 +3,7 @@
 // virtual-hosted-style addressing.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListPartsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { assertS3Error, objectPath, raw, sdkError, send, sha256Hex, streamingSignedPut } from './raw-http.js';
@@ -114,6 +114,31 @@ test('Payload modes - a signed payload hash that does not match the body gets XA
   await assert.rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'sha-mismatch' })), sdkError('NotFound', 404));
   const good = await raw(server, { method: 'PUT', path: objectPath(Bucket, 'sha-match'), body: 'actual body' });
   assert.equal(good.status, 200);
+});
+
+test('Payload modes - a large body whose signed hash does not match is refused after it is stored, and nothing of it shows', async () => {
+  // Bodies of 256 KiB and more are hashed on the hashing thread, and their SHA-256 is checked only once
+  // their block is written: the block is then deleted, and the object and the part stay as they were.
+  for (const size of [300 * 1024, 1024 * 1024, 5 * 1024 * 1024]) {
+    const Key = `sha-mismatch-${size}`;
+    const before = Buffer.alloc(size, 'a');
+    assert.equal((await raw(server, { method: 'PUT', path: objectPath(Bucket, Key), body: before })).status, 200);
+    const body = Buffer.alloc(size, 'b');
+    const res = await raw(server, { method: 'PUT', path: objectPath(Bucket, Key), body, payloadHash: sha256Hex(Buffer.alloc(size, 'c')) });
+    assertS3Error(res, 400, 'XAmzContentSHA256Mismatch');
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(before), `the ${size}-byte object is the one stored before`);
+  }
+  const Key = 'sha-mismatch-part';
+  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+  const part = Buffer.alloc(5 * 1024 * 1024, 'p');
+  const query = { partNumber: '1', uploadId: upload.UploadId! };
+  const res = await raw(server, { method: 'PUT', path: objectPath(Bucket, Key), query, body: part, payloadHash: sha256Hex(Buffer.alloc(part.length, 'q')) });
+  assertS3Error(res, 400, 'XAmzContentSHA256Mismatch');
+  const parts = await s3.send(new ListPartsCommand({ Bucket, Key, UploadId: upload.UploadId! }));
+  assert.equal(parts.Parts?.length ?? 0, 0);
+  assert.equal((await raw(server, { method: 'PUT', path: objectPath(Bucket, Key), query, body: part })).status, 200);
+  await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: upload.UploadId! }));
 });
 
 test('Payload modes - UNSIGNED-PAYLOAD is accepted', async () => {

@@ -313,15 +313,30 @@ test('decodePayload - signed payload hash mismatch fails with XAmzContentSHA256M
   await rejectsWith(decodePayload(source(Buffer.from('hello there')), auth, {}), 'XAmzContentSHA256Mismatch');
 });
 
-test('decodePayload - a signed payload also yields its MD5 once it has ended, on and off the hashing thread', async () => {
+test('decodePayload - a signed payload whose check is deferred ends unchecked, then checks and yields its MD5, on and off the hashing thread', async () => {
   for (const body of [hello, randomBytes(600 * 1024)]) {
     const auth = { ...awsAuth(), payload: { kind: 'signed' as const, sha256Hex: sha256Hex(body) } };
     const stream = decodePayload(source(body, 64 * 1024), auth, { 'content-length': String(body.length) });
-    assert.equal(stream.md5?.(), undefined);
+    const check = stream.deferPayloadCheck!();
     assert.deepEqual(await collect(stream), body);
-    assert.deepEqual(stream.md5?.(), createHash('md5').update(body).digest());
+    assert.deepEqual(await check.digest(), createHash('md5').update(body).digest());
+    check.dispose();
+    // The same body under another signed hash: the stream still ends cleanly, and the check rejects.
+    const wrong = { ...auth, payload: { kind: 'signed' as const, sha256Hex: sha256Hex(Buffer.concat([body, hello])) } };
+    const tampered = decodePayload(source(body, 64 * 1024), wrong, { 'content-length': String(body.length) });
+    const failing = tampered.deferPayloadCheck!();
+    assert.deepEqual(await collect(tampered), body);
+    await assert.rejects(failing.digest(), (err: unknown) => err instanceof S3Error && err.code === 'XAmzContentSHA256Mismatch');
+    failing.dispose();
   }
-  assert.equal(decodePayload(source(hello), null, {}).md5, undefined, 'only the signed mode hashes the payload here');
+  assert.equal(decodePayload(source(hello), null, {}).deferPayloadCheck, undefined, 'only the signed mode hashes the payload here');
+});
+
+test('decodePayload - a signed check can be deferred only before the body is read', async () => {
+  const auth = { ...awsAuth(), payload: { kind: 'signed' as const, sha256Hex: sha256Hex(hello) } };
+  const stream = decodePayload(source(hello), auth, {});
+  assert.deepEqual(await collect(stream), hello);
+  assert.throws(() => stream.deferPayloadCheck!());
 });
 
 test('decodePayload - x-amz-checksum header is verified for an unsigned payload', async () => {

@@ -1,8 +1,10 @@
 // Turns a request body into verified payload bytes: x-amz-content-sha256, aws-chunked framing and
 // signatures, and S3 flexible checksums. Every check fails by erroring the stream before it ends,
-// so a consumer that commits only on a clean end never commits a bad body.
+// so a consumer that commits only on a clean end never commits a bad body; the one exception is the
+// signed payload's SHA-256 once its consumer took that check over (PayloadStream.deferPayloadCheck).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { assert } from '../../util/assert.js';
 import { PassingSource, ReadableSource, type ChunkSource } from '../../util/chunk-source.js';
 import { putObjectBytesMax } from '../../constants.js';
 import { checksumHeaderName, createChecksum, type ChecksumAlgorithm, type Checksum } from '../../util/checksum.js';
@@ -26,11 +28,22 @@ export interface PayloadChecksum {
 export type PayloadStream = ChunkSource & {
   checksum?: PayloadChecksum;
   /**
-   * The payload's MD5 when the decoder computed it beside the signed payload's SHA-256 (one pass over the
-   * bytes on the hashing thread for both); undefined until the stream has ended cleanly, and for other modes.
+   * For a signed payload (x-amz-content-sha256 names the body's SHA-256): moves the check of that SHA-256 from
+   * the body's end to the returned digest(), which checks it and gives the body's MD5, hashed beside it (one
+   * pass over the bytes on the hashing thread for both). Call before reading the body; await digest() once
+   * the body has ended, before anything of it counts, and dispose() the check in every case. Deferred so, the
+   * MD5 of a body can wait on the hashing thread while the body is written, for other uploads' bytes to share
+   * its SIMD lanes (issue 17).
    */
-  md5?: () => Buffer | undefined;
+  deferPayloadCheck?: () => PayloadCheck;
 };
+
+/** A signed payload's deferred SHA-256 check (PayloadStream.deferPayloadCheck). */
+export interface PayloadCheck {
+  /** The body's MD5 once its SHA-256 matched the signed one; rejects with XAmzContentSHA256Mismatch if not. */
+  digest(): Promise<Buffer>;
+  dispose(): void;
+}
 
 /** Who signed the request: chunk signatures chain from a SigV4 seed; a SigV2 request names only its mode. */
 export type PayloadAuth = AuthContext | { signatureVersion: 2; payload: PayloadMode };
@@ -81,7 +94,7 @@ export function decodePayload(body: Readable, auth: PayloadAuth | null, headers:
   const verifier = new PayloadVerifier(mode, plan, expectedLength(headers, mode, decodedLength));
   const stream: PayloadStream = new DecodedPayload(new ReadableSource(body), isStreaming(mode) ? chunkedDecoder(mode, auth) : undefined, verifier);
   if (plan) stream.checksum = { algorithm: plan.algorithm, valueBase64: () => verifier.checksumBase64 };
-  if (mode.kind === 'signed') stream.md5 = () => verifier.md5;
+  if (mode.kind === 'signed') stream.deferPayloadCheck = () => verifier.defer();
   return stream;
 }
 
@@ -127,7 +140,7 @@ class DecodedPayload extends PassingSource {
         this.decoder?.end();
         this.waitFor(this.verifier.finish(this.decoder?.trailers).then(() => {
           this.finished = true;
-          this.verifier.dispose();
+          if (!this.verifier.deferred) this.verifier.dispose(); // else its check's owner disposes it
         }));
         return undefined;
       }
@@ -153,8 +166,8 @@ class DecodedPayload extends PassingSource {
 /** Counts, hashes and checksums the decoded payload; its finish() throws on any mismatch. */
 class PayloadVerifier {
   checksumBase64: string | undefined;
-  /** The payload's MD5, once finish() has verified a signed payload. */
-  md5: Buffer | undefined;
+  /** The signed payload's SHA-256 is checked by the PayloadCheck defer() gave, not by finish(). */
+  deferred = false;
   private bytes = 0;
   // Made on first use: a body never read (a request refused before its body) holds no digest on the thread.
   private sha256: StreamingHash | undefined;
@@ -201,15 +214,26 @@ class PayloadVerifier {
 
   async finish(trailers: ReadonlyMap<string, string> | undefined): Promise<void> {
     if (this.lengthExpected !== undefined && this.bytes !== this.lengthExpected) throw new S3Error('IncompleteBody');
-    if (this.mode.kind === 'signed') {
-      const [sha256, md5] = await this.payloadHash()!.digests();
-      const computed = sha256!.toString('hex');
-      if (computed !== this.mode.sha256Hex) {
-        throw new S3Error('XAmzContentSHA256Mismatch', undefined, { extra: { ClientComputedContentSHA256: this.mode.sha256Hex, S3ComputedContentSHA256: computed } });
-      }
-      this.md5 = md5;
-    }
+    if (this.mode.kind === 'signed' && !this.deferred) await this.checkSigned(this.mode.sha256Hex);
     if (this.plan && this.checksum) this.finishChecksum(this.plan, this.checksum.digest(), trailers);
+  }
+
+  /** Takes the signed payload's check off finish(): see PayloadStream.deferPayloadCheck. */
+  defer(): PayloadCheck {
+    assert(this.mode.kind === 'signed' && this.bytes === 0, 'Only a signed payload not yet read can defer its check');
+    const { sha256Hex } = this.mode;
+    this.deferred = true;
+    return { digest: () => this.checkSigned(sha256Hex), dispose: () => this.dispose() };
+  }
+
+  /** The payload's MD5, once its SHA-256 is the signed one. */
+  private async checkSigned(sha256Hex: string): Promise<Buffer> {
+    const [sha256, md5] = await this.payloadHash()!.digests();
+    const computed = sha256!.toString('hex');
+    if (computed !== sha256Hex) {
+      throw new S3Error('XAmzContentSHA256Mismatch', undefined, { extra: { ClientComputedContentSHA256: sha256Hex, S3ComputedContentSHA256: computed } });
+    }
+    return md5!;
   }
 
   private finishChecksum(plan: ChecksumPlan, digest: Buffer, trailers: ReadonlyMap<string, string> | undefined): void {
