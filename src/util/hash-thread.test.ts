@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ThreadHash, md5LaneUse, md5Summary, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
+import { ThreadHash, md5Deferrals, md5LaneUse, md5Summary, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
 import { loadMd5Lanes } from './md5-lanes.js';
 
 // The lanes addon is in use unless TESSERA_MD5_LANES=off or it is not built (CI builds it).
@@ -156,6 +156,33 @@ test('ThreadHash - a path TESSERA_MD5_LANES names is the one in use', { skip: la
     assert.deepEqual(loadMd5Lanes(path).path, path);
   }
   assert.match(loadMd5Lanes('sse9').reason ?? '', /"sse9", which is not one of this CPU's paths/);
+});
+
+test('ThreadHash - a lone digest is hashed as its bytes come; beside another, its bytes wait to share the lanes', { skip: lanesSkip }, async () => {
+  const bodies = [randomBytes(300 * 1024), randomBytes(300 * 1024)];
+  const md5 = (body: Buffer) => createHash('md5').update(body).digest();
+  // Alone: nothing to wait for.
+  const deferralsBefore = md5Deferrals();
+  const lone = new ThreadHash('md5');
+  lone.update(bodies[0]!); // the first 256 KiB go now, the rest with the digest request
+  assert.deepEqual(await lone.digest(), md5(bodies[0]!));
+  assert.equal(md5Deferrals(), deferralsBefore, 'a lone digest never waits for company');
+  // Three under way: the first one's batch came alone and is hashed at once; the next two come while it is
+  // under way, so their bytes wait, and the two digests asked for together are hashed in shared calls.
+  const sharedBefore = laneTotals().sharedCalls;
+  const [a, b, c] = [new ThreadHash('md5'), new ThreadHash('md5'), new ThreadHash('md5')];
+  const third = randomBytes(300 * 1024);
+  c.update(third);
+  b.update(bodies[1]!);
+  a.update(bodies[0]!);
+  // The thread leaves the bytes waiting as soon as it has them (polled: no timing assumed).
+  for (const deadline = Date.now() + 5000; md5Deferrals() === deferralsBefore && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(md5Deferrals() > deferralsBefore, 'bytes waited while another digest was under way');
+  const [digestA, digestB] = await Promise.all([a.digest(), b.digest()]);
+  assert.deepEqual(digestA, md5(bodies[0]!));
+  assert.deepEqual(digestB, md5(bodies[1]!));
+  assert.ok(laneTotals().sharedCalls > sharedBefore, 'and then shared the lanes');
+  assert.deepEqual(await c.digest(), md5(third));
 });
 
 test('ThreadHash - a digest disposed while asked for rejects instead of hanging', async () => {

@@ -36,13 +36,15 @@ function giveBackBatch(buffer: ArrayBuffer): void {
 // MD5 goes through the lanes addon (util/md5-lanes.ts) when it is in use: every digest with MD5 bytes
 // waiting gets a lane, and the lanes advance together one slice at a time. Between slices the thread takes
 // what has arrived on its port since (receiveMessageOnPort), so a batch that comes while others are being
-// hashed joins them at once instead of queueing behind them; a lone batch runs alone, with no wait for
-// company. Each digest's batches go in order, and its replies with them. Other algorithms (SHA-256 on
+// hashed joins them at once instead of queueing behind them. While other digests are under way, MD5 bytes
+// wait for them, until some digest is asked for (its final batch, sent once its body is stored), holds a
+// backlog, or deferMs pass: then every digest with bytes waiting shares the lanes. A lone digest's bytes
+// never wait. Each digest's batches go in order, and its replies with them. Other algorithms (SHA-256 on
 // SHA-NI, SHA-1) stay on node:crypto, hashed as their batch arrives.
 const threadSource = `
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats } = workerData;
+const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats, deferMs, backlogBytes } = workerData;
 // The main thread checked the addon; should it still fail to load here, node:crypto hashes MD5 instead of
 // every digest failing with the thread.
 let lanes;
@@ -51,8 +53,9 @@ try {
 } catch {
   lanes = undefined;
 }
-// stats[n]: calls with n lanes; stats[lanesMax + 1 + n]: the bytes they hashed; the last: this thread's id
-// (Linux), so a benchmark can tell its CPU time from the other threads'. Only this thread writes them.
+// stats[n]: calls with n lanes; stats[lanesMax + 1 + n]: the bytes they hashed; then how often bytes were
+// left to wait for company; the last: this thread's id (Linux), so a benchmark can tell its CPU time from
+// the other threads'. Only this thread writes them.
 const stats = new Float64Array(laneStats);
 try {
   stats[stats.length - 1] = Number(require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
@@ -67,6 +70,8 @@ const start = (m) => ({
   hashes: m.algorithms.map((algorithm) => (lanes && algorithm === 'md5' ? undefined : createHash(algorithm))),
   context: lanes && m.algorithms.includes('md5') ? lanes.create() : undefined,
   queue: [],
+  pending: 0, // MD5 bytes queued and not yet hashed
+  due: 0, // final updates and digest requests queued
 });
 const digestsOf = (state) => state.hashes.map((hash) => (hash ? hash.digest() : lanes.digest(state.context)));
 function answer(m, state) {
@@ -79,8 +84,19 @@ function enqueue(m, state) {
   if (state.queue.length === 0 && !(m.op === 'update' && state.context)) return answer(m, state);
   m.done = 0;
   state.queue.push(m);
+  if (m.op === 'update') state.pending += m.bytes.length;
+  if (m.final || m.op === 'digest') state.due++;
   waiting.add(state);
 }
+// Whether the lanes should run now: a digest is asked for, one has a backlog, every lane has a digest, or
+// no other digest is under way to share them with. Otherwise the bytes wait (at most deferMs).
+function urgent() {
+  if (waiting.size >= lanesMax) return true;
+  if (waiting.size === 1 && states.size <= 1) return true;
+  for (const state of waiting) if (state.due > 0 || state.pending >= backlogBytes) return true;
+  return false;
+}
+let timer;
 function accept(m) {
   if (m.op === 'update') {
     let state = states.get(m.id);
@@ -102,17 +118,29 @@ function accept(m) {
     for (const queued of state.queue.splice(0)) answer(queued, state);
   }
 }
+function settle(m, state) {
+  if (m.final || m.op === 'digest') state.due--;
+  answer(m, state);
+}
 let inbox = [];
 parentPort.on('message', (m) => {
   if (inbox.push(m) === 1) setImmediate(work);
 });
-function work() {
+function work(force) {
   const arrived = inbox;
   inbox = [];
   for (const m of arrived) accept(m);
   for (;;) {
     for (let got; (got = receiveMessageOnPort(parentPort)); ) accept(got.message);
     if (waiting.size === 0) return;
+    if (deferMs > 0 && !force && !urgent()) {
+      stats[stats.length - 2] += 1;
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        work(true);
+      }, deferMs);
+      return;
+    }
     const round = [];
     for (const state of waiting) {
       if (round.length === lanesMax) break;
@@ -123,6 +151,7 @@ function work() {
       const end = Math.min(m.bytes.length, m.done + sliceBytes);
       const slice = m.bytes.subarray(m.done, end);
       m.done = end;
+      state.pending -= slice.length;
       return slice;
     });
     lanes.update(round.map((state) => state.context), inputs, md5Path);
@@ -130,8 +159,8 @@ function work() {
     stats[lanesMax + 1 + round.length] += inputs.reduce((sum, input) => sum + input.length, 0);
     for (const state of round) {
       const queue = state.queue;
-      if (queue[0].done === queue[0].bytes.length) answer(queue.shift(), state);
-      while (queue.length > 0 && queue[0].op === 'digest') answer(queue.shift(), state);
+      if (queue[0].done === queue[0].bytes.length) settle(queue.shift(), state);
+      while (queue.length > 0 && queue[0].op === 'digest') settle(queue.shift(), state);
       if (queue.length === 0) waiting.delete(state);
     }
   }
@@ -144,9 +173,15 @@ function work() {
  */
 const md5SliceBytes = 64 * 1024;
 
+/** How long MD5 bytes may wait for other digests to share the lanes with (0: never wait). */
+const md5DeferMs = Number(process.env.TESSERA_MD5_DEFER_MS ?? '20');
+
+/** A digest with this many bytes waiting is hashed at once, company or not. */
+const md5BacklogBytes = 2 * 1024 * 1024;
+
 /** What hashes MD5 on the thread: the lanes addon and its path, or node:crypto (and why). */
 const md5Lanes = loadMd5Lanes();
-const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * (2 * (md5LanesMax + 1) + 1));
+const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * (2 * (md5LanesMax + 1) + 2));
 
 /** The hashing thread's MD5 so far: per number of lanes in a call, the calls and the bytes they hashed. */
 export function md5LaneUse(): { lanes: number; calls: number; bytes: number }[] {
@@ -156,6 +191,12 @@ export function md5LaneUse(): { lanes: number; calls: number; bytes: number }[] 
     if (stats[lanes]! > 0) use.push({ lanes, calls: stats[lanes]!, bytes: stats[md5LanesMax + 1 + lanes]! });
   }
   return use;
+}
+
+/** How many times the hashing thread left MD5 bytes to wait for other digests' company, so far. */
+export function md5Deferrals(): number {
+  const stats = new Float64Array(laneStats);
+  return stats[stats.length - 2]!;
 }
 
 /** The hashing thread's id in /proc/PID/task (Linux, once it has started), for benchmarks. */
@@ -199,6 +240,8 @@ const thread = new OnDemandThread<ToThread, FromThread>({
     lanesMax: md5LanesMax,
     sliceBytes: md5SliceBytes,
     laneStats,
+    deferMs: md5DeferMs,
+    backlogBytes: md5BacklogBytes,
   },
   busy: () => listeners.size > 0,
   onReply: (m) => {
