@@ -105,9 +105,9 @@ export function encryptionRequestOf(c: RequestContext, fields?: (name: string) =
   return undefined;
 }
 
-/** GET and HEAD take no x-amz-server-side-encryption headers (only SSE-C's): AWS refuses them with 400. */
 const refusedOnRead = [sseHeader, kmsKeyHeader, contextHeader];
 
+/** GET and HEAD take no x-amz-server-side-encryption headers (only SSE-C's): AWS refuses them with 400. */
 export function refuseEncryptionOnRead(c: RequestContext): void {
   for (const name of refusedOnRead) {
     if (header(c, name) !== undefined) throw invalid(`The ${name} header is not supported for this operation.`, name);
