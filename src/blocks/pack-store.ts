@@ -437,7 +437,10 @@ export class PackStore {
       const packs = new Set(written.keys());
       // Records reserved below the group's own and still being written: waiting for their writes (they began
       // before ours, so most are done or nearly) spares the WAL's fdatasync below.
-      const below = [...written].flatMap(([pack, { end }]) => pack.records.filter((r) => r.end <= alignUp(end, packRecordAlignBytes) && !r.written && !r.settled).map((r) => r.writeDone));
+      const below = [...written].flatMap(([pack, { end }]) => {
+        const groupEnd = alignUp(end, packRecordAlignBytes);
+        return pack.records.filter((r) => r.end <= groupEnd && !r.written && !r.settled).map((r) => r.writeDone);
+      });
       if (below.length > 0) await Promise.all(below);
       const writtenTo = new Map([...packs].map((pack) => [pack, writtenPrefix(pack)]));
       // The bytes first: a row must never be durable before the record it points at.
