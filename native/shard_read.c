@@ -2,7 +2,9 @@
 // shard-format.ts: each block's data, then its CRC32 little-endian) into the caller's buffer and checks every
 // CRC while the bytes are still in the CPU's cache, on the libuv threadpool like fs.read. It owns no fd: the
 // caller keeps the descriptor open until the promise settles. Every argument is checked here, never a crash.
-#define _GNU_SOURCE // pread, and the pthread types uv.h names under -std=c11
+// readCached is the same read and check done at once on the calling thread, but only from the page cache
+// (preadv2 with RWF_NOWAIT): it never waits for the disk, and answers null when the bytes are not all there.
+#define _GNU_SOURCE // pread, preadv2, and the pthread types uv.h names under -std=c11
 #define NAPI_VERSION 8
 #include <errno.h>
 #include <isa-l/crc.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -109,43 +112,80 @@ static void complete_read(napi_env env, napi_status status, void *data) {
   release_read(env, job);
 }
 
+/** The arguments readVerified and readCached share: fd, buffer, position, length, blockBytes. 0 once it has thrown. */
+typedef struct {
+  int fd;
+  napi_value buffer_value; // held by readVerified while the threadpool writes into it
+  bytes_t buffer;
+  int64_t position;
+  size_t length;
+  size_t block_bytes;
+} read_args_t;
+
+static int get_read_args(napi_env env, napi_callback_info info, read_args_t *args) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) { throw_type(env, "Cannot read the arguments"); return 0; }
+  if (argc != 5) { throw_type(env, "Expected 5 arguments: fd, buffer, position, length, blockBytes"); return 0; }
+  if (!get_fd(env, argv[0], &args->fd)) { throw_range(env, "The fd must be an integer in [0, 2^31)"); return 0; }
+  double number;
+  if (!get_bytes(env, argv[1], &args->buffer)) { throw_type(env, "The buffer must be a Uint8Array"); return 0; }
+  args->buffer_value = argv[1];
+  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) { throw_range(env, "The position must be a safe integer of 0 or more"); return 0; }
+  args->position = (int64_t)number;
+  if (!get_integer(env, argv[3], 1, SAFE_INTEGER_MAX, &number)) { throw_range(env, "The length must be a safe integer of 1 or more"); return 0; }
+  if (number > (double)args->buffer.length) { throw_range(env, "The length must not exceed the buffer's"); return 0; }
+  args->length = (size_t)number;
+  if ((double)args->position + (double)args->length > SAFE_INTEGER_MAX) { throw_range(env, "The read must end before 2^53 - 1"); return 0; }
+  if (!get_integer(env, argv[4], 1, 2147483647.0, &number)) { throw_range(env, "The block size must be an integer in [1, 2^31)"); return 0; }
+  args->block_bytes = (size_t)number;
+  if (!layout_fits(args->length, args->block_bytes)) { throw_range(env, "The length must be whole checksum blocks, the last with 1 or more data bytes"); return 0; }
+  return 1;
+}
+
 /**
  * readVerified(fd, buffer, position, length, blockBytes) → Promise of `length` when every block was read and
  * its CRC matched, of the bytes read (fewer) when the file ended first, or of -1 - k when block k of the run
  * (0-based) failed its CRC; rejects with an errno error ("EIO", syscall "pread") when pread failed.
  */
 static napi_value read_verified(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return throw_type(env, "Cannot read the arguments");
-  if (argc != 5) return throw_type(env, "Expected 5 arguments: fd, buffer, position, length, blockBytes");
-  int fd;
-  if (!get_fd(env, argv[0], &fd)) return throw_range(env, "The fd must be an integer in [0, 2^31)");
-  double number;
-  bytes_t buffer;
-  if (!get_bytes(env, argv[1], &buffer)) return throw_type(env, "The buffer must be a Uint8Array");
-  if (!get_integer(env, argv[2], 0, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The position must be a safe integer of 0 or more");
-  int64_t position = (int64_t)number;
-  if (!get_integer(env, argv[3], 1, SAFE_INTEGER_MAX, &number)) return throw_range(env, "The length must be a safe integer of 1 or more");
-  if (number > (double)buffer.length) return throw_range(env, "The length must not exceed the buffer's");
-  size_t length = (size_t)number;
-  if ((double)position + (double)length > SAFE_INTEGER_MAX) return throw_range(env, "The read must end before 2^53 - 1");
-  if (!get_integer(env, argv[4], 1, 2147483647.0, &number)) return throw_range(env, "The block size must be an integer in [1, 2^31)");
-  size_t block_bytes = (size_t)number;
-  if (!layout_fits(length, block_bytes)) return throw_range(env, "The length must be whole checksum blocks, the last with 1 or more data bytes");
-
+  read_args_t args;
+  if (!get_read_args(env, info, &args)) return NULL;
   read_job_t *job = calloc(1, sizeof *job);
   if (!job) {
     napi_throw_error(env, "ERR_MEMORY", "Cannot allocate a shard read");
     return NULL;
   }
-  *job = (read_job_t){ .fd = fd, .data = buffer.data, .length = length, .position = position, .block_bytes = block_bytes, .bad_block = -1 };
-  if (napi_create_reference(env, argv[1], 1, &job->buffer_ref) != napi_ok) {
+  *job = (read_job_t){ .fd = args.fd, .data = args.buffer.data, .length = args.length, .position = args.position, .block_bytes = args.block_bytes, .bad_block = -1 };
+  if (napi_create_reference(env, args.buffer_value, 1, &job->buffer_ref) != napi_ok) {
     free(job);
     napi_throw_error(env, NULL, "Cannot hold the buffer");
     return NULL;
   }
   return queue_job(env, "tessera.shardRead", "shard read", execute_read, complete_read, job, &job->work, &job->deferred, release_read);
+}
+
+/**
+ * readCached(fd, buffer, position, length, blockBytes) → `length` when every byte came from the page cache and
+ * every block's CRC matched, -1 - k when block k failed its CRC, or null when the read would have waited for
+ * the disk (or fell short, or failed, or the kernel lacks RWF_NOWAIT): the caller then reads with readVerified,
+ * which reports any real error. Runs on the calling thread: a copy from memory and the CRC, never a disk wait.
+ */
+static napi_value read_cached(napi_env env, napi_callback_info info) {
+  read_args_t args;
+  if (!get_read_args(env, info, &args)) return NULL;
+  struct iovec into = { .iov_base = args.buffer.data, .iov_len = args.length };
+  ssize_t n;
+  do n = preadv2(args.fd, &into, 1, (off_t)args.position, RWF_NOWAIT);
+  while (n < 0 && errno == EINTR);
+  napi_value value;
+  if (n < 0 || (size_t)n != args.length) {
+    napi_get_null(env, &value);
+    return value;
+  }
+  int64_t bad = first_bad_block(args.buffer.data, args.length, args.block_bytes);
+  napi_create_double(env, bad >= 0 ? -1.0 - (double)bad : (double)args.length, &value);
+  return value;
 }
 
 /**
@@ -171,8 +211,9 @@ static napi_value first_bad_block_sync(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
     {"readVerified", NULL, read_verified, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"readCached", NULL, read_cached, NULL, NULL, NULL, napi_enumerable, NULL},
     {"firstBadBlock", NULL, first_bad_block_sync, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 2, properties);
+  napi_define_properties(env, exports, 3, properties);
   return exports;
 }

@@ -85,6 +85,16 @@ export const completedUploadRetentionMs = 60 * 60 * 1000;
 export const readPoolIdleBytesMax = 32 * MiB;
 // Pooled read buffers hold at most this many 64 KiB checksum blocks: a full 1 MiB chunk, the most a stripe reads per shard.
 export const readPoolBlocksMax = 16;
+// A shard read whose bytes are all in the page cache is copied and checked at once on the event loop, skipping
+// the threadpool's two thread hops, when it is at most this long: a 1 MiB chunk and its CRCs, about 0.05-0.1 ms
+// of copying and CRC here.
+export const cachedReadBytesMax = MiB + 64 * 1024;
+// Such reads on the event loop in one turn of it (until its check phase) come to at most this many bytes;
+// later ones in the same turn go to the threadpool. A turn of 1 MiB GETs at c=16 carries 10-15 of them, all
+// read at once under this bound; without one, 64 MiB GETs streaming to fast clients read 60-100 MiB in a
+// turn and held the loop 97 ms (16 MiB: 36 ms at most; docs/benchmarks.md "Large GET: reads the page cache
+// answers at once").
+export const cachedReadTurnBytesMax = 16 * MiB;
 // Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
 // to the hard one at start). 64 held the shards of only 16 objects at RS 4+2 (four files per stripe), and an
 // LRU misses every read of a cycle larger than itself: 1 MiB GETs over 32 objects on 6 drives opened,

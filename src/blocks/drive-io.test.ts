@@ -29,7 +29,9 @@ test('DriveIo - a call that does not answer fails ERR_TARGET_TIMEOUT and makes t
 
 test('DriveIo - while suspect, calls fail at once as missing, and a probe that answers clears it', async () => {
   const io = new DriveIo('/d', { timeoutMs: 50, inFlightMax: 4 });
+  assert.equal(io.answersNow, true);
   await assert.rejects(io.run(stuck<void>().call), (err) => isStoreError(err, 'ERR_TARGET_TIMEOUT'));
+  assert.equal(io.answersNow, false, 'no page-cache read skips the check while suspect');
   let called = false;
   await assert.rejects(
     io.run(async () => (called = true)),
@@ -38,6 +40,7 @@ test('DriveIo - while suspect, calls fail at once as missing, and a probe that a
   assert.equal(called, false, 'a suspect drive gets no new calls');
   assert.equal(await io.probe(async () => 'ok'), 'ok');
   assert.equal(io.suspect, false);
+  assert.equal(io.answersNow, true);
   assert.equal(await io.run(async () => 7), 7);
 });
 

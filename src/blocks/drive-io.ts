@@ -67,6 +67,15 @@ export class DriveIo {
   }
 
   /**
+   * True when a call that cannot wait on the drive (a read served from the page cache alone) may run at once,
+   * outside run(): never while the drive is suspect (such calls fail fast through run()), nor under a test
+   * fault that hangs the drive's calls.
+   */
+  get answersNow(): boolean {
+    return !this.suspect && this.hang === undefined;
+  }
+
+  /**
    * Runs one fs call. `late` receives the value of a call that answers after it timed out (to close a
    * handle it opened). A `call` that makes several fs calls in sequence (a shard's commit) says how many
    * in `steps`: it holds one slot throughout and gets the timeout once per step.

@@ -1,5 +1,5 @@
 // The verified shard read of native/shard_read.c: pread of a run of checksum blocks and their CRC32 check in
-// one pass on the libuv threadpool. Loaded once, used only if its CRC agrees with @node-rs/crc32 (the check
+// one pass on the libuv threadpool, or at once on the event loop when the bytes are all in the page cache. Loaded once, used only if its CRC agrees with @node-rs/crc32 (the check
 // shard-file.ts makes without it); absent, or TESSERA_NATIVE_SHARD_READ=off, shard-file.ts reads with fs and
 // checks after. It owns no descriptor: its caller keeps the fd open until the promise settles.
 import { randomBytes, randomInt } from 'node:crypto';
@@ -15,6 +15,12 @@ export interface ShardReadBinding {
    * match; rejects with Node's errno error shape (code "EIO", syscall "pread") when pread fails.
    */
   readVerified(fd: number, buffer: Uint8Array, position: number, length: number, blockBytes: number): Promise<number>;
+  /**
+   * The same read and check at once on this thread, from the page cache only (RWF_NOWAIT): `length` when all
+   * of it was there and matched, -1 - k when block k does not match, null when the read would have waited
+   * for the disk (or fell short, or failed): then readVerified reads it. Absent on a binding without it.
+   */
+  readCached?(fd: number, buffer: Uint8Array, position: number, length: number, blockBytes: number): number | null;
   /** The same check on bytes in memory: the first block whose CRC32 does not match, or -1. */
   firstBadBlock(bytes: Uint8Array, blockBytes: number): number;
 }

@@ -14,6 +14,7 @@ import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
 import { nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
 import { directWriteAlignBytes, directWrites, nativeFileSync, type FileSyncBinding } from './native-file-sync.js';
+import { cachedReadBytesMax, cachedReadTurnBytesMax } from '../constants.js';
 import {
   blockChecksumBytes,
   blockFileOffset,
@@ -22,6 +23,17 @@ import {
   shardFileBytes,
   shardHeaderBytes,
 } from './shard-format.js';
+
+/** Bytes read from the page cache on the event loop in this turn of it (readCachedNow), reset at its check phase. */
+let cachedReadBytesThisTurn = 0;
+
+/** Counts `bytes` against this turn's budget of reads on the event loop; false when they do not fit. */
+function takeTurnBudget(bytes: number): boolean {
+  if (cachedReadBytesThisTurn + bytes > cachedReadTurnBytesMax) return false;
+  if (cachedReadBytesThisTurn === 0) setImmediate(() => (cachedReadBytesThisTurn = 0));
+  cachedReadBytesThisTurn += bytes;
+  return true;
+}
 
 /**
  * Addon calls given a bare descriptor, counted until they return, timed out or not. The FileHandle does not
@@ -305,6 +317,8 @@ export interface ShardSource {
 export class ShardReader implements ShardReadHandle {
   /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
   static nativeRead: ShardReadBinding | undefined = nativeShardRead;
+  /** Whether a native read first tries the page cache on the event loop; TESSERA_CACHED_READ=off, and tests, turn it off. */
+  static cachedReads = process.env.TESSERA_CACHED_READ !== 'off';
   /** Native reads in flight (the addon gets the bare descriptor): close() waits for them. */
   private readonly nativeReads = new FdCalls();
   private closed = false;
@@ -408,14 +422,29 @@ export class ShardReader implements ShardReadHandle {
   /**
    * The read and the check in one call on the threadpool (native/shard_read.c): each block's CRC is computed
    * while its bytes are still in the cache the copy from the page cache left them in, with no second trip to
-   * the checksum thread. Same outcomes as readThenVerify().
+   * the checksum thread. Same outcomes as readThenVerify(). Bytes all in the page cache are read and checked
+   * at once instead (readCachedNow), without the threadpool's two thread hops.
    */
   private async readVerified(binding: ShardReadBinding, raw: Buffer, fileStart: number, firstBlock: number): Promise<void> {
-    const result = await this.io.run(() => this.readNative(binding, raw, fileStart)).catch((err: unknown) => {
-      throw ioError(err, `Cannot read shard "${this.path}"`);
-    });
+    const result =
+      this.readCachedNow(binding, raw, fileStart) ??
+      (await this.io.run(() => this.readNative(binding, raw, fileStart)).catch((err: unknown) => {
+        throw ioError(err, `Cannot read shard "${this.path}"`);
+      }));
     if (result < 0) throw this.mismatch(firstBlock - 1 - result);
     if (result !== raw.length) throw this.truncated();
+  }
+
+  /**
+   * The native read from the page cache alone, on this thread: its result, or null when it may not be tried
+   * (a long read, a closed reader, a suspect drive) or the cache did not hold every byte. It never waits for
+   * the disk, so it needs neither DriveIo's timeout nor its cap; the descriptor is open, since nothing can
+   * close it while this runs.
+   */
+  private readCachedNow(binding: ShardReadBinding, raw: Buffer, fileStart: number): number | null {
+    if (!binding.readCached || !ShardReader.cachedReads || raw.length > cachedReadBytesMax || this.closed || !this.io.answersNow) return null;
+    if (!takeTurnBudget(raw.length)) return null;
+    return binding.readCached(this.handle.fd, raw, this.source.base + fileStart, raw.length, this.header.blockBytes);
   }
 
   private readNative(binding: ShardReadBinding, raw: Buffer, fileStart: number): Promise<number> {

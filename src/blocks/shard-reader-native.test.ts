@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, test } from 'node:test';
+import { crc32 } from '@node-rs/crc32';
 import { BufferPool } from './buffer-pool.js';
 import { DriveIo } from './drive-io.js';
 import { loadNativeShardRead, type ShardReadBinding } from './native-shard-read.js';
@@ -29,6 +30,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 afterEach(() => {
   ShardReader.nativeRead = inUse;
+  ShardReader.cachedReads = true;
 });
 
 async function writeShard(name: string, data: Buffer, io: DriveIo): Promise<string> {
@@ -143,4 +145,96 @@ test('ShardReader - a native read that times out fails ERR_TARGET_TIMEOUT, keeps
   for (let i = 0; i < 100 && stillOpen(fd, ino); i++) await sleep(10);
   assert.ok(!stillOpen(fd, ino), 'closed once the read ended');
   clearInterval(keepAlive);
+});
+
+/** The addon, counting which of its reads ShardReader used and what the page-cache read answered. */
+function spyBinding(readCached?: ShardReadBinding['readCached']): { binding: ShardReadBinding; cached: (number | null)[]; threadpool: () => number } {
+  const real = native!;
+  const cached: (number | null)[] = [];
+  let threadpool = 0;
+  const binding: ShardReadBinding = {
+    firstBadBlock: (bytes, size) => real.firstBadBlock(bytes, size),
+    readVerified: (...args) => {
+      threadpool++;
+      return real.readVerified(...args);
+    },
+    readCached: (...args) => {
+      const result = (readCached ?? real.readCached!)(...args);
+      cached.push(result);
+      return result;
+    },
+  };
+  return { binding, cached, threadpool: () => threadpool };
+}
+
+test('ShardReader - bytes in the page cache are read and checked at once, not on the threadpool; rot there fails ERR_SHARD_CORRUPT', { skip: nativeSkip }, async () => {
+  const spy = spyBinding();
+  ShardReader.nativeRead = spy.binding;
+  const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+  const data = randomBytes(12 * blockBytes + 77);
+  const path = await writeShard('cached', data, io);
+  const pool = new BufferPool({ classBytes: blockBytes + blockChecksumBytes, classesMax: 32, idleBytesMax: 0, shared: true });
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  // The first read may find the bytes on disk only (shard writes can bypass the cache): it then goes to the
+  // threadpool, which leaves them cached.
+  assert.deepEqual(Buffer.concat((await reader.readPooled(5, data.length, pool)).pieces), data.subarray(5));
+  assert.equal(spy.threadpool(), spy.cached.filter((r) => r === null).length, 'each read the cache did not answer went to the threadpool');
+  const before = spy.threadpool();
+  assert.deepEqual(Buffer.concat((await reader.readPooled(blockBytes + 1, data.length, pool)).pieces), data.subarray(blockBytes + 1));
+  assert.equal(spy.threadpool(), before, 'the cached bytes were read without the threadpool');
+  assert.equal(spy.cached.at(-1), 11 * (blockBytes + blockChecksumBytes) + 77 + blockChecksumBytes);
+  const file = await open(path, 'r+');
+  await file.write(Buffer.from([data[7 * blockBytes + 9]! ^ 0xff]), 0, 1, blockFileOffset(7, blockBytes) + 9);
+  await file.close();
+  await assert.rejects(reader.readPooled(0, data.length, pool), (err: Error & { code?: string }) => err.code === 'ERR_SHARD_CORRUPT' && /block 7 /.test(err.message));
+  assert.equal(spy.cached.at(-1), -1 - 7, 'found by the page-cache read');
+  assert.equal(spy.threadpool(), before);
+  await reader.close();
+});
+
+test('ShardReader - a read the page cache cannot answer, a long one, or one on a suspect drive goes to the threadpool', { skip: nativeSkip }, async () => {
+  const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
+  const data = randomBytes(20 * blockBytes + 123);
+  const path = await writeShard('uncached', data, io);
+  const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
+  await reader.read(0, data.length); // now in the page cache
+
+  const missed = spyBinding(() => null);
+  ShardReader.nativeRead = missed.binding;
+  assert.deepEqual(await reader.read(100, 3 * blockBytes), data.subarray(100, 3 * blockBytes));
+  assert.deepEqual([missed.cached, missed.threadpool()], [[null], 1], 'an unanswered read');
+
+  const long = spyBinding();
+  ShardReader.nativeRead = long.binding;
+  assert.deepEqual(await reader.read(0, data.length), data, '20 blocks: more than a 1 MiB chunk');
+  assert.deepEqual([long.cached, long.threadpool()], [[], 1], 'a long read');
+
+  const suspect = spyBinding();
+  ShardReader.nativeRead = suspect.binding;
+  Object.defineProperty(io, 'answersNow', { get: () => false });
+  assert.deepEqual(await reader.read(0, blockBytes), data.subarray(0, blockBytes));
+  assert.deepEqual([suspect.cached, suspect.threadpool()], [[], 1], 'a drive that does not answer now');
+  await reader.close();
+});
+
+test('native shard read - readCached checks its arguments as readVerified does, and answers null for bytes it cannot read now', { skip: nativeSkip }, async () => {
+  const binding = native!;
+  const path = join(dir, 'raw');
+  const run = Buffer.alloc(3 * (blockBytes + blockChecksumBytes));
+  for (let block = 0; block < 3; block++) {
+    const at = block * (blockBytes + blockChecksumBytes);
+    randomBytes(blockBytes).copy(run, at);
+    run.writeUInt32LE(crc32(run.subarray(at, at + blockBytes)), at + blockBytes);
+  }
+  const file = await open(path, 'w+');
+  await file.write(run, 0, run.length, 0);
+  const into = Buffer.alloc(run.length);
+  assert.throws(() => binding.readCached!(file.fd, into, 0, run.length + 1, blockBytes), /must not exceed the buffer/);
+  assert.throws(() => binding.readCached!(file.fd, into, 0, blockBytes + blockChecksumBytes + 3, blockBytes), /whole checksum blocks/);
+  assert.throws(() => binding.readCached!(-1, into, 0, run.length, blockBytes), /fd must be/);
+  assert.equal(binding.readCached!(file.fd, into, 0, run.length, blockBytes), run.length, 'just written: in the cache');
+  assert.deepEqual(into, run);
+  const longer = Buffer.alloc(run.length + blockBytes + blockChecksumBytes);
+  assert.equal(binding.readCached!(file.fd, longer, 0, longer.length, blockBytes), null, 'past the end of the file');
+  await file.close();
 });
