@@ -1,7 +1,8 @@
 // The read descriptors of one drive instance's packs: one per pack, shared by the readers that have it open
 // at once and closed when the last of them lets go. It never decides which pack holds a shard (the index does).
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { DriveIo } from './drive-io.js';
+import { openForRead } from './shard-file.js';
 
 interface ReadHandle {
   opening: Promise<FileHandle>;
@@ -22,7 +23,7 @@ export class PackReads {
     if (!read) {
       const path = this.pathOf(pack);
       const opening = this.io.run(
-        () => open(path, 'r'),
+        () => openForRead(path),
         (late) => void this.io.cleanup(() => late.close()),
       );
       const entry: ReadHandle = { opening, users: 0 };

@@ -2,12 +2,12 @@
 // direct I/O byte for byte what it writes through the page cache.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
-import { ShardReader, ShardWriter } from './shard-file.js';
+import { openForRead, ShardReader, ShardWriter } from './shard-file.js';
 import type { FileSyncBinding } from './native-file-sync.js';
 import { residentBytes, suiteShardsDir } from './test-helpers.js';
 
@@ -124,4 +124,18 @@ test('ShardWriter - a direct write refused with EINVAL goes on through the page 
   assert.equal(calls, 2, 'no direct write after the refusal');
   assert.deepEqual(flags, [true, false]);
   assert.ok(written.bytes.equals(cached.bytes), 'the padding of the direct write was overwritten or truncated');
+});
+
+test('openForRead - shard and pack files are read with O_NOATIME, so a read never writes the inode', async () => {
+  const path = join(dir, `noatime-${newBlockId()}`);
+  await writeFile(path, 'bytes');
+  const handle = await openForRead(path);
+  try {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${handle.fd}`, 'utf8'));
+    const noAtime = 0o1000000; // O_NOATIME on Linux
+    assert.ok(flags && (Number.parseInt(flags[1]!, 8) & noAtime) !== 0, `flags ${flags?.[1]}`);
+    assert.equal((await handle.read(Buffer.alloc(5), 0, 5, 0)).bytesRead, 5);
+  } finally {
+    await handle.close();
+  }
 });

@@ -337,7 +337,7 @@ export class ShardReader implements ShardReadHandle {
   static async open(io: DriveIo, path: string, expect: ShardExpect): Promise<ShardReader> {
     const handle = await io
       .run(
-        () => open(path, 'r'),
+        () => openForRead(path),
         (lateHandle) => void io.cleanup(() => lateHandle.close()),
       )
       .catch((err: unknown) => {
@@ -587,6 +587,21 @@ function renameDurably(from: string, to: string): Promise<void> {
       });
     });
   });
+}
+
+/**
+ * Opens a shard or pack file for reading without access-time updates (O_NOATIME). A read of a pack being
+ * appended to would otherwise write its inode's atime (relatime updates it whenever it is older than the
+ * mtime), a journal transaction that may wait on the disk, inside a page-cache read on the event loop too
+ * (readCachedNow). Where the flag is refused (EPERM: a file this process does not own), a plain open.
+ */
+export async function openForRead(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    return open(path, 'r');
+  }
 }
 
 /** fsync of a directory makes a rename or a new entry in it durable. Without `io`, unbounded (drive identity, at open). */
