@@ -91,9 +91,9 @@ export const readPoolBlocksMax = 16;
 export const cachedReadBytesMax = MiB + 64 * 1024;
 // Such reads on the event loop in one turn of it (until its check phase) come to at most this many bytes;
 // later ones in the same turn go to the threadpool. A turn of 1 MiB GETs at c=16 carries 10-15 of them, all
-// read at once under this bound; without one, 64 MiB GETs streaming to fast clients read 60-100 MiB in a
-// turn and held the loop 97 ms (16 MiB: 36 ms at most; docs/benchmarks.md "Large GET: reads the page cache
-// answers at once").
+// read at once under this bound; without one, 64 MiB GETs streaming to fast clients read their read-ahead in
+// one turn and held the loop 97 ms (16 MiB: 36 ms at most; docs/benchmarks.md "Large GET: reads the page
+// cache answers at once").
 export const cachedReadTurnBytesMax = 16 * MiB;
 // Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
 // to the hard one at start). 64 held the shards of only 16 objects at RS 4+2 (four files per stripe), and an

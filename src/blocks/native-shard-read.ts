@@ -1,7 +1,8 @@
 // The verified shard read of native/shard_read.c: pread of a run of checksum blocks and their CRC32 check in
-// one pass on the libuv threadpool, or at once on the event loop when the bytes are all in the page cache. Loaded once, used only if its CRC agrees with @node-rs/crc32 (the check
-// shard-file.ts makes without it); absent, or TESSERA_NATIVE_SHARD_READ=off, shard-file.ts reads with fs and
-// checks after. It owns no descriptor: its caller keeps the fd open until the promise settles.
+// one pass on the libuv threadpool, or at once on the event loop when the bytes are all in the page cache.
+// Loaded once, used only if its CRC agrees with @node-rs/crc32 (the check shard-file.ts makes without it);
+// absent, or TESSERA_NATIVE_SHARD_READ=off, shard-file.ts reads with fs and checks after. It owns no
+// descriptor: its caller keeps the fd open until the promise settles.
 import { randomBytes, randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from '@node-rs/crc32';
