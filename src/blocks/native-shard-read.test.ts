@@ -60,6 +60,7 @@ test('native shard read - the addon loads when CI=true, and is the read in use u
   addon();
   assert.equal(nativeShardRead === undefined, off);
   assert.equal(shardReadSummary().read, off ? 'fs' : 'native');
+  assert.equal(shardReadSummary().cached, !off && process.env.TESSERA_CACHED_READ !== 'off', 'the page-cache read is on with the addon');
 });
 
 test('native shard read - good blocks read back whole, from any block, and with a short last block', { skip: nativeSkip }, async () => {

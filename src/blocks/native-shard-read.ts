@@ -91,7 +91,11 @@ const loaded: ShardReadLoad = process.env.TESSERA_NATIVE_SHARD_READ === 'off' ? 
 /** The read shard-file.ts uses, or undefined: it then reads with fs and checks in JavaScript. */
 export const nativeShardRead: ShardReadBinding | undefined = loaded.native;
 
-/** What the start-up log says: which read is in use, and why not the native one. */
-export function shardReadSummary(): { read: 'native' | 'fs'; reason?: string } {
-  return { read: nativeShardRead ? 'native' : 'fs', ...(loaded.reason ? { reason: loaded.reason } : {}) };
+/** Whether native reads first try the page cache on the event loop (shard-file.ts); TESSERA_CACHED_READ=off turns it off. */
+export const cachedShardReads = process.env.TESSERA_CACHED_READ !== 'off';
+
+/** What the start-up log says: which read is in use, whether it tries the page cache at once, and why not the native one. */
+export function shardReadSummary(): { read: 'native' | 'fs'; cached: boolean; reason?: string } {
+  const cached = cachedShardReads && typeof nativeShardRead?.readCached === 'function';
+  return { read: nativeShardRead ? 'native' : 'fs', cached, ...(loaded.reason ? { reason: loaded.reason } : {}) };
 }

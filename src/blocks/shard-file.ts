@@ -12,7 +12,7 @@ import type { DriveIo } from './drive-io.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ShardReadHandle, ShardWriteStream } from './shard-store.js';
 import { verifyOffThread, verifyThreadBytesMin } from './verify-thread.js';
-import { nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
+import { cachedShardReads, nativeShardRead, type ShardReadBinding } from './native-shard-read.js';
 import { directWriteAlignBytes, directWrites, nativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import { cachedReadBytesMax, cachedReadTurnBytesMax } from '../constants.js';
 import {
@@ -317,8 +317,8 @@ export interface ShardSource {
 export class ShardReader implements ShardReadHandle {
   /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
   static nativeRead: ShardReadBinding | undefined = nativeShardRead;
-  /** Whether a native read first tries the page cache on the event loop; TESSERA_CACHED_READ=off turns it off. */
-  static cachedReads = process.env.TESSERA_CACHED_READ !== 'off';
+  /** Whether a native read first tries the page cache on the event loop (TESSERA_CACHED_READ=off: not). */
+  static cachedReads = cachedShardReads;
   /** Native reads in flight (the addon gets the bare descriptor): close() waits for them. */
   private readonly nativeReads = new FdCalls();
   private closed = false;
