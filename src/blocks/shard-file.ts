@@ -317,7 +317,7 @@ export interface ShardSource {
 export class ShardReader implements ShardReadHandle {
   /** The fused read and check, or undefined for fs and a separate check; tests swap it to reach either path. */
   static nativeRead: ShardReadBinding | undefined = nativeShardRead;
-  /** Whether a native read first tries the page cache on the event loop (TESSERA_CACHED_READ=off: not). */
+  /** Whether a native read first tries the page cache on the event loop (TESSERA_CACHED_READ=off: not); tests set it. */
   static cachedReads = cachedShardReads;
   /** Native reads in flight (the addon gets the bare descriptor): close() waits for them. */
   private readonly nativeReads = new FdCalls();

@@ -22,6 +22,7 @@ const nativeSkip = native || process.env.CI === 'true' ? false : reason ?? 'the 
 const blockBytes = 64 * 1024;
 const blockId = 'cd'.repeat(16);
 const inUse = ShardReader.nativeRead;
+const cachedInUse = ShardReader.cachedReads;
 
 let dir: string;
 before(async () => {
@@ -30,7 +31,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 afterEach(() => {
   ShardReader.nativeRead = inUse;
-  ShardReader.cachedReads = true;
+  ShardReader.cachedReads = cachedInUse;
 });
 
 async function writeShard(name: string, data: Buffer, io: DriveIo): Promise<string> {
@@ -170,6 +171,7 @@ function spyBinding(readCached?: ShardReadBinding['readCached']): { binding: Sha
 test('ShardReader - bytes in the page cache are read and checked at once, not on the threadpool; rot there fails ERR_SHARD_CORRUPT', { skip: nativeSkip }, async () => {
   const spy = spyBinding();
   ShardReader.nativeRead = spy.binding;
+  ShardReader.cachedReads = true; // whatever TESSERA_CACHED_READ says: this is the path under test
   const io = new DriveIo(dir, { timeoutMs: 60_000, inFlightMax: 4 });
   const data = randomBytes(12 * blockBytes + 77);
   const path = await writeShard('cached', data, io);
@@ -199,6 +201,7 @@ test('ShardReader - a read the page cache cannot answer, a long one, or one on a
   const reader = await ShardReader.open(io, path, { blockId, shardIndex: 0, shardBytes: data.length });
   await reader.read(0, data.length); // now in the page cache
 
+  ShardReader.cachedReads = true;
   const missed = spyBinding(() => null);
   ShardReader.nativeRead = missed.binding;
   assert.deepEqual(await reader.read(100, 3 * blockBytes), data.subarray(100, 3 * blockBytes));
