@@ -15,7 +15,7 @@
 // variable of its server (this+TESSERA_LOG_LEVEL=warn: without the access log).
 import { compare, prepare, type Contender } from './lib/compare.js';
 import { loadText } from './lib/machine.js';
-import { startBenchServer, type BenchServer } from './lib/server.js';
+import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { wrkAvailable } from './lib/load.js';
 
 const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: number; putKeys: number }> = {
@@ -55,10 +55,8 @@ const servers: BenchServer[] = [];
 try {
   const contenders: Contender[] = [];
   for (const [i, root] of args.roots.entries()) {
-    const [dir, ...extras] = root.split('+');
-    const nodeArgs = extras.filter((x) => !/^[A-Z][A-Z0-9_]*=/.test(x));
-    const env = Object.fromEntries(extras.filter((x) => /^[A-Z][A-Z0-9_]*=/.test(x)).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
-    const server = await startBenchServer({ ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(args.drives > 0 ? { drives: args.drives } : {}), env });
+    const { nodeArgs, ...where } = parseRoot(root);
+    const server = await startBenchServer({ ...where, ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(args.drives > 0 ? { drives: args.drives } : {}) });
     servers.push(server);
     contenders.push({ name: `${i}: ${root}`, server });
   }

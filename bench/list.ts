@@ -4,11 +4,12 @@
 // prints the median pages/s and server process CPU (all threads) in ms per page.
 // Run: npm run build (in every checkout) && npx tsx bench/list.ts [--repeats 5] [--seconds 3] [--v1] [--profile DIR] ROOT...
 // ROOT is a checkout directory with node_modules and a built dist/, or "this" for this one; naming the same
-// root twice is an A/A run. Each server gets one unmeasured second of the load first. --profile DIR writes a CPU profile of each server's main thread over its
-// first repeat into DIR (read it with bench/profile.ts).
+// root twice is an A/A run; ROOT+--flag adds node flags, ROOT+NAME=value sets the server's environment.
+// Each server gets one unmeasured second of the load first. --profile DIR writes a CPU profile of each
+// server's main thread over its first repeat into DIR (read it with bench/profile.ts).
 import { Agent } from 'node:http';
 import { loadText, median } from './lib/machine.js';
-import { startBenchServer, type BenchServer } from './lib/server.js';
+import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { runLoad, send, wrkAvailable } from './lib/load.js';
 import { presignUrl } from './lib/presign.js';
 
@@ -51,7 +52,8 @@ const args = parseArgs(process.argv.slice(2));
 const servers: { name: string; server: BenchServer }[] = [];
 try {
   for (const [i, root] of args.roots.entries()) {
-    const server = await startBenchServer({ ...(root === 'this' ? {} : { root }), ...(args.profileDir ? { profileDir: args.profileDir } : {}) });
+    const { nodeArgs, ...where } = parseRoot(root);
+    const server = await startBenchServer({ ...where, ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(args.profileDir ? { profileDir: args.profileDir } : {}) });
     servers.push({ name: `${i}: ${root}`, server });
     await prepareKeys(server);
   }

@@ -101,6 +101,17 @@ function tail(text: string, bytes: number): string {
 }
 
 /** Checks dist/ exists and is not older than src/main.ts, so a stale build is not measured by mistake. */
+/**
+ * A contender named on a bench's command line: ROOT, or ROOT+--flag+NAME=value...: the checkout ("this" for
+ * this one), node flags for its server, and environment variables for it (this+TESSERA_LOG_LEVEL=warn).
+ */
+export function parseRoot(spec: string): { root?: string; nodeArgs: string[]; env: Record<string, string> } {
+  const [dir, ...extras] = spec.split('+');
+  const isEnv = (x: string) => /^[A-Z][A-Z0-9_]*=/.test(x);
+  const env = Object.fromEntries(extras.filter(isEnv).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+  return { ...(dir === 'this' ? {} : { root: dir! }), nodeArgs: extras.filter((x) => !isEnv(x)), env };
+}
+
 export async function checkBuild(): Promise<void> {
   const built = await stat(join(repoRoot, 'dist', 'main.js')).catch(() => undefined);
   if (!built) throw new Error('dist/main.js is missing: run `npm run build` first (or pass --src)');
