@@ -2,7 +2,7 @@
 // c=16 against a fresh server and records the server process with `perf record -g` (every thread, JIT
 // frames named through --perf-basic-prof) or, with --strace, counts its system calls.
 // Run: npm run build && npx tsx bench/perf-native.ts [--op GET|PUT] [--size 4096] [--seconds 5]
-//      [--strace] [--out /tmp/perf.data] [--root CHECKOUT]
+//      [--warmup 2] [--strace] [--out /tmp/perf.data] [--root CHECKOUT]
 // Then: perf report -i /tmp/perf.data --no-children --sort dso,sym   (or -s pid, --tid N per thread)
 // Needs Debian's linux-perf (or strace) and wrk.
 import { spawn } from 'node:child_process';
@@ -23,6 +23,8 @@ const op = value('--op') ?? 'GET';
 if (op !== 'GET' && op !== 'PUT') throw new RangeError(`Unknown op "${op}": expected GET or PUT`);
 const bytes = Number(value('--size') ?? '4096');
 const seconds = Number(value('--seconds') ?? '5');
+/** Seconds of load before recording, so the JIT has settled (V8 still optimises a PUT's path after 2 s). */
+const warmupSeconds = Number(value('--warmup') ?? '2');
 const root = value('--root');
 const out = value('--out') ?? (argv.includes('--strace') ? '/tmp/strace.txt' : '/tmp/perf.data');
 
@@ -38,7 +40,7 @@ try {
   await writeFile(bodyFile, body);
   const load = (durationMs: number) =>
     runLoad('wrk', { method: op, urls, concurrency: 16, durationMs, ...(op === 'PUT' ? { body, bodyFile } : { expectBytes: bytes }) });
-  await load(2000); // warm the JIT before recording
+  await load(warmupSeconds * 1000); // warm the JIT before recording
   const recorder = argv.includes('--strace')
     ? spawn('timeout', ['-s', 'INT', String(seconds), 'strace', '-c', '-f', '-p', String(server.pid), '-o', out], { stdio: 'inherit' })
     : spawn('perf', ['record', '-F', '999', '-g', '-p', String(server.pid), '-o', out, '--', 'sleep', String(seconds)], { stdio: 'inherit' });
