@@ -40,7 +40,7 @@ try {
   await writeFile(bodyFile, body);
   const load = (durationMs: number) =>
     runLoad('wrk', { method: op, urls, concurrency: 16, durationMs, ...(op === 'PUT' ? { body, bodyFile } : { expectBytes: bytes }) });
-  await load(warmupSeconds * 1000); // warm the JIT before recording
+  if (warmupSeconds > 0) await load(warmupSeconds * 1000); // warm the JIT before recording
   const recorder = argv.includes('--strace')
     ? spawn('timeout', ['-s', 'INT', String(seconds), 'strace', '-c', '-f', '-p', String(server.pid), '-o', out], { stdio: 'inherit' })
     : spawn('perf', ['record', '-F', '999', '-g', '-p', String(server.pid), '-o', out, '--', 'sleep', String(seconds)], { stdio: 'inherit' });

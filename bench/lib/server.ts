@@ -100,7 +100,6 @@ function tail(text: string, bytes: number): string {
   return text.length > bytes ? text.slice(-bytes) : text;
 }
 
-/** Checks dist/ exists and is not older than src/main.ts, so a stale build is not measured by mistake. */
 /**
  * A contender named on a bench's command line: ROOT, or ROOT+--flag+NAME=value...: the checkout ("this" for
  * this one), node flags for its server, and environment variables for it (this+TESSERA_LOG_LEVEL=warn).
@@ -112,6 +111,7 @@ export function parseRoot(spec: string): { root?: string; nodeArgs: string[]; en
   return { ...(dir === 'this' ? {} : { root: dir! }), nodeArgs: extras.filter((x) => !isEnv(x)), env };
 }
 
+/** Checks dist/ exists and is not older than src/main.ts, so a stale build is not measured by mistake. */
 export async function checkBuild(): Promise<void> {
   const built = await stat(join(repoRoot, 'dist', 'main.js')).catch(() => undefined);
   if (!built) throw new Error('dist/main.js is missing: run `npm run build` first (or pass --src)');
