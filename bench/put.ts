@@ -23,7 +23,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { loadText, median } from './lib/machine.js';
-import { startBenchServer, type BenchServer } from './lib/server.js';
+import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { presignUrl } from './lib/presign.js';
 
 const sizeBytes: Record<string, number> = { '1m': 2 ** 20, '4m': 4 * 2 ** 20, '16m': 16 * 2 ** 20, '64m': 64 * 2 ** 20 };
@@ -283,14 +283,9 @@ for (const drives of args.drives) {
   const servers: BenchServer[] = [];
   try {
     for (const root of args.roots) {
-      const [dir, ...extras] = root.split('+');
       // NAME=VALUE extras set the server's environment (e.g. this+UV_THREADPOOL_SIZE=64), the rest are node flags.
-      const nodeArgs = extras.filter((e) => e.startsWith('--'));
-      const saved = { ...process.env };
-      for (const e of extras.filter((x) => !x.startsWith('--'))) process.env[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1);
-      const server = await startBenchServer({ drives: drives === 1 ? 0 : drives, ...(dir === 'this' ? {} : { root: dir }), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), fromSource: args.fromSource }).finally(() => {
-        process.env = saved;
-      });
+      const { nodeArgs, ...where } = parseRoot(root);
+      const server = await startBenchServer({ drives: drives === 1 ? 0 : drives, ...where, ...(nodeArgs.length > 0 ? { nodeArgs } : {}), fromSource: args.fromSource });
       servers.push(server);
       if (args.fanOut) fillFanOut(server.dataDir);
       await createBucket(server);
