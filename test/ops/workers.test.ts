@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { autoWorkersMax } from '../../src/cli/server.js';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
 import { raw } from '../s3/raw-http.js';
@@ -88,6 +88,37 @@ test('server --workers 2 - a write through one worker reads back at once through
       }
     }
     assert.ok(crossed >= 30, `only ${crossed} of 60 write-read pairs went through different workers`);
+  } finally {
+    a.destroy();
+    b.destroy();
+    await server.cleanup();
+  }
+});
+
+test('server --workers 2 - a bucket setting changed through one worker is in force at once through the other, whose cache held the old one', async () => {
+  const server = await startTessera({ args: workerArgs });
+  const [a, b] = [server.client(), server.client()];
+  try {
+    const Bucket = 'settings-across-workers';
+    await a.send(new CreateBucketCommand({ Bucket }));
+    // Objects b reads between the changes: their records stay cached while the bucket's changes.
+    for (let i = 0; i < 4; i++) await a.send(new PutObjectCommand({ Bucket, Key: `still-${i}`, Body: `s${i}` }));
+    let crossed = 0;
+    for (let i = 0; i < 12; i++) {
+      const Status = i % 2 === 0 ? 'Enabled' : 'Suspended';
+      await b.send(new GetBucketVersioningCommand({ Bucket }));
+      assert.equal(await text(b, Bucket, `still-${i % 4}`), `s${i % 4}`);
+      const set = await a.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status } }));
+      const seen = await b.send(new GetBucketVersioningCommand({ Bucket }));
+      assert.equal(seen.Status, Status);
+      const put = await b.send(new PutObjectCommand({ Bucket, Key: 'versioned', Body: `v${i}` }));
+      if (Status === 'Enabled') assert.ok(put.VersionId && put.VersionId !== 'null', `a version id under Enabled, got ${put.VersionId}`);
+      else assert.ok(put.VersionId === undefined || put.VersionId === 'null', `the null version under Suspended, got ${put.VersionId}`);
+      assert.equal(await text(a, Bucket, 'versioned'), `v${i}`);
+      if ((await workerOf(server, set.$metadata.requestId)) !== (await workerOf(server, seen.$metadata.requestId))) crossed++;
+    }
+    for (let i = 0; i < 4; i++) assert.equal(await text(b, Bucket, `still-${i}`), `s${i}`);
+    assert.ok(crossed >= 4, `only ${crossed} of 12 changes were read back through the other worker`);
   } finally {
     a.destroy();
     b.destroy();

@@ -2,6 +2,8 @@
 // applied in one SQLite transaction and made durable with one fsync: group commit. With several
 // processes on one database (`--workers`) each has its own writer thread; they take turns on SQLite's
 // write lock, and a batch that waited past busy_timeout is tried again (a bounded number of times).
+// Shared, each transaction also appends the keys it wrote to the change log, from which the other
+// processes' readers learn what to drop from their caches (sqlite-store.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
@@ -33,11 +35,28 @@ function toBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
+export interface CommitWorkerData {
+  path: string;
+  /** Rows of the change log kept for readers that are behind; 0: log nothing (one process, no other readers). */
+  changeLogRows: number;
+}
+
+function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows }: CommitWorkerData): void {
   const db = openSqliteDatabase(path, false);
   const get = db.prepare<[Buffer], { v: Buffer }>('SELECT v FROM kv WHERE k = ?');
   const put = db.prepare<[Buffer, Buffer]>('INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
   const del = db.prepare<[Buffer]>('DELETE FROM kv WHERE k = ?');
+  const logChange = db.prepare<[Buffer]>('INSERT INTO changes (k) VALUES (?)');
+  const pruneChanges = db.prepare<[number | bigint]>('DELETE FROM changes WHERE seq <= ?');
+  // Rows are cut back to changeLogRows once they reach twice that: a DELETE every changeLogRows keys.
+  let prunedTo = 0;
+  const logged = (key: Buffer): void => {
+    if (changeLogRows === 0) return;
+    const seq = Number(logChange.run(key).lastInsertRowid);
+    if (seq - prunedTo < 2 * changeLogRows) return;
+    prunedTo = seq - changeLogRows;
+    pruneChanges.run(prunedTo);
+  };
 
   const applyOne = (req: CommitRequest): boolean => {
     for (const check of req.checks) {
@@ -46,12 +65,15 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
       if (current === null || expected === null ? current !== expected : !current.equals(expected)) return false;
     }
     for (const write of req.writes) {
-      if (write.value === null) del.run(toBuffer(write.key));
-      else put.run(toBuffer(write.key), toBuffer(write.value));
+      const key = toBuffer(write.key);
+      if (write.value === null) del.run(key);
+      else put.run(key, toBuffer(write.value));
+      logged(key);
     }
     for (const add of req.adds) {
       const key = toBuffer(add.key);
       put.run(key, encodeCounter(counterValue(get.get(key)?.v ?? null) + add.delta));
+      logged(key);
     }
     return true;
   };
@@ -98,4 +120,4 @@ function runWorker(port: NonNullable<typeof parentPort>, path: string): void {
   });
 }
 
-if (parentPort) runWorker(parentPort, (workerData as { path: string }).path);
+if (parentPort) runWorker(parentPort, workerData as CommitWorkerData);

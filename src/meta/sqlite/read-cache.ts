@@ -1,7 +1,9 @@
 // Recently read metadata values, kept in memory so a hot key (a bucket record, a small object's current
-// version) is not read from SQLite on every GET. It is correct only because this process is the one
-// writer of its database: every commit passes through SqliteMetaStore, which tells the cache before and
-// after. A store shared by several processes (PostgreSQL behind many gateways) must not use it.
+// version) is not read from SQLite on every GET. It is correct only because it hears of every commit:
+// this process's pass through SqliteMetaStore, which tells the cache before and after, and those of the
+// other processes sharing the database file (`--workers`), whose written keys SqliteMetaStore reads from
+// the change log and drops. A store whose other writers it cannot hear of (PostgreSQL behind many
+// gateways) must not use it.
 //
 // The rule that keeps reads strongly consistent: a key with a commit in flight is neither served from
 // nor added to the cache, and the commit's reply drops it again. A read that raced the commit (and saw
@@ -71,6 +73,11 @@ export class ReadCache {
       else this.#writing.set(key, left);
       this.#drop(key);
     }
+  }
+
+  /** Drops `key`'s entry: another process committed a new value for it. */
+  forget(key: string): void {
+    this.#drop(key);
   }
 
   clear(): void {

@@ -9,7 +9,7 @@ import { runMetaStoreContract } from '../../../test/contract/metastore-contract.
 import { isStoreError } from '../../util/errors.js';
 import Database from 'better-sqlite3';
 import { SqliteMetaStore, sqliteBusyTimeoutMs } from './sqlite-store.js';
-import { keyNameOf, keyOfName, type KeyName } from '../types.js';
+import { counterValue, encodeCounter, keyNameOf, keyOfName, type KeyName } from '../types.js';
 
 runMetaStoreContract('SqliteMetaStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-'));
@@ -33,11 +33,11 @@ test('SqliteMetaStore - a second store on one database fails with ERR_META_LOCKE
   }
 });
 
-async function sharedPair(): Promise<{ a: SqliteMetaStore; b: SqliteMetaStore; path: string; cleanup(): Promise<void> }> {
+async function sharedPair(options: { changeLogRows?: number } = {}): Promise<{ a: SqliteMetaStore; b: SqliteMetaStore; path: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-shared-'));
   const path = join(dir, 'meta.db');
-  const a = await SqliteMetaStore.open(path, { shared: true });
-  const b = await SqliteMetaStore.open(path, { shared: true });
+  const a = await SqliteMetaStore.open(path, { shared: true, ...options });
+  const b = await SqliteMetaStore.open(path, { shared: true, ...options });
   return {
     a,
     b,
@@ -82,6 +82,87 @@ test('SqliteMetaStore - getNow reads another store\'s commit when its cache held
     assert.ok(a.cacheStats.entries > 0, 'the cache stays in use between commits');
   } finally {
     await cleanup();
+  }
+});
+
+const keyAt = (i: number): Buffer => Buffer.from(`k${i}`);
+const write = (key: Buffer, value: string) => ({ key, value: Buffer.from(value) });
+
+test('SqliteMetaStore - another shared store\'s commit drops only the keys it wrote from the cache', async () => {
+  const { a, b, cleanup } = await sharedPair();
+  try {
+    const counter = keyAt(5);
+    assert.equal(await b.commit({ checks: [], writes: Array.from({ length: 10 }, (_, i) => (i === 5 ? { key: counter, value: encodeCounter(1) } : write(keyAt(i), 'old'))) }), true);
+    for (let i = 0; i < 10; i++) assert.ok(a.getNow(keyAt(i)));
+    assert.equal(a.cacheStats.entries, 10);
+    // A value, a delete and a counter: each kind of write is logged.
+    assert.equal(await b.commit({ checks: [], writes: [write(keyAt(3), 'new'), { key: keyAt(4), value: null }], adds: [{ key: counter, delta: 2 }] }), true);
+    assert.deepEqual(a.getNow(keyAt(3)), Buffer.from('new'));
+    assert.equal(a.getNow(keyAt(4)), null);
+    assert.equal(counterValue(a.getNow(counter)), 3);
+    assert.equal(a.cacheStats.entries, 9, 'the seven keys nobody wrote stay cached, beside the two read again');
+    for (const i of [0, 1, 2, 6, 7, 8, 9]) assert.deepEqual(a.getNow(keyAt(i)), Buffer.from('old'));
+    // a's own commits reach b the same way.
+    assert.deepEqual(b.getNow(keyAt(0)), Buffer.from('old'));
+    assert.equal(await a.commit({ checks: [], writes: [write(keyAt(0), 'from a')] }), true);
+    assert.deepEqual(b.getNow(keyAt(0)), Buffer.from('from a'));
+    assert.deepEqual(a.getNow(keyAt(0)), Buffer.from('from a'));
+    assert.equal(a.cacheStats.resets + b.cacheStats.resets, 0);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('SqliteMetaStore - a shared store empties its cache when the change log cannot say what changed', async () => {
+  const { a, b, path, cleanup } = await sharedPair({ changeLogRows: 4 });
+  const other = new Database(path);
+  try {
+    await b.commit({ checks: [], writes: Array.from({ length: 3 }, (_, i) => write(keyAt(i), 'old')) });
+    for (let i = 0; i < 3; i++) assert.deepEqual(a.getNow(keyAt(i)), Buffer.from('old'));
+    // Pruned past what a saw: twenty commits while a looked away, the last one of a cached key.
+    for (let i = 10; i < 30; i++) await b.commit({ checks: [], writes: [write(keyAt(i), 'x')] });
+    await b.commit({ checks: [], writes: [write(keyAt(0), 'after the gap')] });
+    const { changes } = other.prepare('SELECT count(*) AS changes FROM changes').get() as { changes: number };
+    assert.ok(changes < 10, `the log is cut back (${changes} rows)`);
+    assert.deepEqual(a.getNow(keyAt(0)), Buffer.from('after the gap'));
+    assert.equal(a.cacheStats.resets, 1);
+    // More keys at once than the log keeps.
+    for (let i = 1; i < 3; i++) assert.deepEqual(a.getNow(keyAt(i)), Buffer.from('old'));
+    await b.commit({ checks: [], writes: Array.from({ length: 6 }, (_, i) => write(keyAt(i), 'many')) });
+    assert.deepEqual(a.getNow(keyAt(1)), Buffer.from('many'));
+    assert.equal(a.cacheStats.resets, 2);
+    // A commit that logged nothing (another program writing the table).
+    assert.deepEqual(a.getNow(keyAt(2)), Buffer.from('many'));
+    other.prepare('UPDATE kv SET v = ? WHERE k = ?').run(Buffer.from('unlogged'), keyAt(2));
+    assert.deepEqual(a.getNow(keyAt(2)), Buffer.from('unlogged'));
+    assert.equal(a.cacheStats.resets, 3);
+    // And after each, the log is followed key by key again.
+    assert.deepEqual(a.getNow(keyAt(3)), Buffer.from('many'));
+    await b.commit({ checks: [], writes: [write(keyAt(2), 'logged')] });
+    assert.deepEqual(a.getNow(keyAt(2)), Buffer.from('logged'));
+    assert.deepEqual(a.getNow(keyAt(3)), Buffer.from('many'));
+    assert.equal(a.cacheStats.resets, 3);
+  } finally {
+    other.close();
+    await cleanup();
+  }
+});
+
+test('SqliteMetaStore - a store of one process logs no changes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-nolog-'));
+  const path = join(dir, 'meta.db');
+  const store = await SqliteMetaStore.open(path);
+  try {
+    await store.commit({ checks: [], writes: [write(keyAt(0), 'v')] });
+    const other = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(other.prepare('SELECT count(*) AS n FROM changes').get(), { n: 0 });
+    } finally {
+      other.close();
+    }
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

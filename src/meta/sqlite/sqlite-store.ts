@@ -1,7 +1,8 @@
 // MetaStore on embedded SQLite (one machine). Reads run on the caller's thread against a WAL snapshot;
 // commits run on a worker thread that groups every transaction waiting into one fsync (group commit),
 // so neither the fsync nor a slow commit ever blocks the event loop. Several processes of one server
-// (`--workers`) may each open it `shared`: the read cache then checks PRAGMA data_version per read.
+// (`--workers`) may each open it `shared`: each commit then also logs the keys it wrote, and a reader
+// that sees PRAGMA data_version move drops from its cache the keys logged since it last looked.
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, statfsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
 import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
-import type { CommitReply, CommitRequest } from './commit-worker.js';
+import type { CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
 import { ReadCache } from './read-cache.js';
 
 /**
@@ -19,6 +20,12 @@ import { ReadCache } from './read-cache.js';
  * objects all fit, a small GET took 0.87-0.90x the CPU without it (runs in both orders).
  */
 const metaReadCacheBytes = 32 * 1024 * 1024;
+/**
+ * Rows of the change log kept (shared stores): a reader that fell further behind than this, or finds more
+ * than this many keys to drop at once, empties its cache instead. 10,000 rows is ~3,000 PUTs between two
+ * reads of a worker, and under 1 MiB of database.
+ */
+export const changeLogRows = 10_000;
 /** Bytes of the database file the reader maps; pages past it are read with pread(). */
 const readerMmapBytes = 256 * 1024 * 1024;
 
@@ -69,6 +76,8 @@ export function openSqliteDatabase(path: string, readonly: boolean): Database.Da
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID');
+    // The keys shared stores' commits wrote, in commit order (AUTOINCREMENT: a seq is never used twice).
+    db.exec('CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, k BLOB NOT NULL)');
   }
   // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss.
   db.pragma('synchronous = FULL');
@@ -100,10 +109,13 @@ export interface SqliteOpenOptions {
   cacheBytes?: number;
   /**
    * Other processes write the same database (the workers of one `tessera server --workers N`, whose
-   * primary holds the one-server lock): no lock is taken here, and the read cache is dropped whenever
-   * PRAGMA data_version says another connection committed since the last read.
+   * primary holds the one-server lock): no lock is taken here, commits log the keys they write, and
+   * whenever PRAGMA data_version says another connection committed since the last read, the read cache
+   * drops the keys logged since.
    */
   shared?: boolean;
+  /** Rows of the change log kept when shared (default changeLogRows; tests make it small). */
+  changeLogRows?: number;
 }
 
 export class SqliteMetaStore implements MetaStore {
@@ -118,11 +130,19 @@ export class SqliteMetaStore implements MetaStore {
   /** PRAGMA data_version on the reader, when other processes write: it changes with every commit not made through the reader. */
   readonly #dataVersion: Database.Statement<[], number> | undefined;
   #seenVersion = -1;
+  /** The change log after a seq, at most a given number of rows (shared stores). */
+  readonly #changesAfter: Database.Statement<[number, number], { seq: number; k: Buffer }> | undefined;
+  readonly #lastChange: Database.Statement<[], number> | undefined;
+  /** The newest seq of the change log whose keys the cache has dropped. */
+  #seenChange = 0;
+  readonly #changeLogRows: number;
+  /** Times the cache was emptied because the change log could not say what changed (tests). */
+  #cacheResets = 0;
   readonly #path: string;
   #nextId = 1;
   #closed = false;
 
-  private constructor(path: string, lock: Database.Database | undefined, reader: Database.Database, worker: Worker, cacheBytes: number) {
+  private constructor(path: string, lock: Database.Database | undefined, reader: Database.Database, worker: Worker, cacheBytes: number, changeLogRows: number) {
     this.#path = path;
     this.#lock = lock;
     this.#reader = reader;
@@ -132,6 +152,12 @@ export class SqliteMetaStore implements MetaStore {
     this.#scan = reader.prepare('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?');
     this.#scanPage = reader.prepare<[Buffer, Buffer, number], Buffer | null>(scanPageSql).pluck();
     this.#dataVersion = lock === undefined && cacheBytes > 0 ? reader.prepare<[], number>('PRAGMA data_version').pluck() : undefined;
+    this.#changeLogRows = changeLogRows;
+    if (this.#dataVersion) {
+      this.#changesAfter = reader.prepare('SELECT seq, k FROM changes WHERE seq > ? ORDER BY seq LIMIT ?');
+      this.#lastChange = reader.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM changes').pluck();
+      this.#seenChange = this.#lastChange.get()!;
+    }
     worker.on('message', (replies: CommitReply[]) => this.#onReplies(replies));
     worker.on('error', (err) => this.#failAll(err));
     worker.on('exit', () => this.#failAll(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
@@ -147,21 +173,22 @@ export class SqliteMetaStore implements MetaStore {
     mkdirSync(dirname(path), { recursive: true });
     const lock = options.shared ? undefined : takeWriterLock(path);
     try {
-      return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes);
+      return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes, options.shared ? (options.changeLogRows ?? changeLogRows) : 0);
     } catch (err) {
       lock?.close();
       throw err;
     }
   }
 
-  static async #openLocked(path: string, lock: Database.Database | undefined, cacheBytes: number): Promise<SqliteMetaStore> {
+  static async #openLocked(path: string, lock: Database.Database | undefined, cacheBytes: number, changeLogRows: number): Promise<SqliteMetaStore> {
     openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
     // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
     const fromSource = import.meta.url.endsWith('.ts');
     const workerUrl = new URL(`./commit-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+    const workerData: CommitWorkerData = { path, changeLogRows };
     const worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData: { path } })
-      : new Worker(workerUrl, { workerData: { path } });
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData })
+      : new Worker(workerUrl, { workerData });
     await new Promise<void>((resolve, reject) => {
       worker.once('online', resolve);
       worker.once('error', reject);
@@ -173,20 +200,36 @@ export class SqliteMetaStore implements MetaStore {
     // than failing one read; the metadata drive is gone then anyway. Pages still in the WAL are read as
     // before.
     reader.pragma(`mmap_size = ${readerMmapBytes}`);
-    return new SqliteMetaStore(path, lock, reader, worker, cacheBytes);
+    return new SqliteMetaStore(path, lock, reader, worker, cacheBytes, changeLogRows);
   }
 
   /**
-   * Drops the read cache when another connection committed since the last look. It runs before the read
-   * it guards: a commit landing between the two then shows at the next look, so a value read before it
-   * never outlives it in the cache (read after the select, the stale value could be kept for good).
+   * When another connection committed since the last look, drops from the read cache the keys logged
+   * since. It runs before the read it guards: a commit landing between the two then shows at the next
+   * look, so a value read before it never outlives it in the cache (read after the select, the stale value
+   * could be kept for good). data_version is read before the log, so the log holds at least every commit
+   * that version counts.
+   *
+   * The cache is emptied instead when the log cannot say what changed: no new rows (a commit that logged
+   * nothing), a gap after the last row seen (pruned while this reader looked away), or more rows than the
+   * log keeps. Then the newest seq is taken as seen: any commit up to it is visible to the reads that follow.
    */
   #freshen(): void {
     if (!this.#dataVersion) return;
     const version = this.#readNow(() => this.#dataVersion!.get()!);
     if (version === this.#seenVersion) return;
+    // The version counts as seen only once its keys are dropped: should a read of the log fail, the next
+    // read tries again.
+    const rows = this.#readNow(() => this.#changesAfter!.all(this.#seenChange, this.#changeLogRows + 1));
+    if (rows.length === 0 || rows.length > this.#changeLogRows || rows[0]!.seq !== this.#seenChange + 1) {
+      this.#cacheResets++;
+      this.#cache.clear();
+      this.#seenChange = Math.max(this.#seenChange, this.#readNow(() => this.#lastChange!.get()!));
+    } else {
+      for (const row of rows) this.#cache.forget(keyNameOf(row.k));
+      this.#seenChange = rows[rows.length - 1]!.seq;
+    }
     this.#seenVersion = version;
-    this.#cache.clear();
   }
 
   /** A read on the reader connection; SQLite's busy error (past busy_timeout) is an operating error, never a bug. */
@@ -216,9 +259,9 @@ export class SqliteMetaStore implements MetaStore {
     return value;
   }
 
-  /** The read cache's entries and bytes, for tests. */
-  get cacheStats(): { entries: number; bytes: number } {
-    return { entries: this.#cache.size, bytes: this.#cache.bytes };
+  /** The read cache's entries and bytes, and how often the change log could not say what to drop, for tests. */
+  get cacheStats(): { entries: number; bytes: number; resets: number } {
+    return { entries: this.#cache.size, bytes: this.#cache.bytes, resets: this.#cacheResets };
   }
 
   /**
