@@ -1,0 +1,91 @@
+// Small GETs while writes go on, against servers of several processes (`--workers`): the case where a
+// commit in one worker used to empty the other worker's whole read cache (issue 17). wrk GETs 256 × 4 KiB
+// objects at c=16 while a second wrk PUTs 4 KiB objects under other keys at c=--put-clients; server CPU
+// (every process and thread, from /proc) per request of either kind. Contenders alternate within each
+// repeat; medians of the repeats.
+// Run: npm run build (in every checkout) && npx tsx bench/mixed.ts [--workers 2] [--put-clients 1]
+//   [--seconds 4] [--repeats 3] [--warmup 8] ROOT...
+// ROOT is a checkout with node_modules and a built dist/, or "this"; ROOT+NAME=value sets an environment
+// variable of its server. --put-clients 0 is the GET-only reference.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prepare, type Contender } from './lib/compare.js';
+import { runLoad, wrkAvailable } from './lib/load.js';
+import { describeMachine, loadText, machineInfo, median, processTreeCpuSeconds } from './lib/machine.js';
+import { presignUrl } from './lib/presign.js';
+import { parseRoot, startTesseraBinary, type BinaryServer } from './lib/server.js';
+
+const options = new Map<string, string>();
+const roots: string[] = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i]!.startsWith('--')) options.set(argv[i]!, argv[++i] ?? '');
+  else roots.push(argv[i]!);
+}
+const numberOption = (name: string, fallback: number): number => {
+  const value = Number(options.get(name) ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`Cannot use ${name} ${options.get(name)}: expected a whole number`);
+  return value;
+};
+const workers = numberOption('--workers', 2);
+const putClients = numberOption('--put-clients', 1);
+const seconds = numberOption('--seconds', 4);
+const repeats = numberOption('--repeats', 3);
+const warmupSeconds = numberOption('--warmup', 8);
+if (roots.length === 0) roots.push('this');
+if (!wrkAvailable()) throw new Error('wrk is needed: apt-get install wrk');
+
+interface Run {
+  gets: number;
+  puts: number;
+  cpuUsPerOp: number;
+}
+
+const objects = 256;
+const body = Buffer.alloc(4096, 7);
+const bodyDir = await mkdtemp(join(tmpdir(), 'tessera-mixed-'));
+const bodyFile = join(bodyDir, 'body');
+await writeFile(bodyFile, body);
+const servers: { spec: string; server: BinaryServer; getUrls: string[]; putUrls: string[] }[] = [];
+try {
+  console.log(describeMachine(machineInfo()));
+  console.log(`load: wrk GET 4 KiB c=16 beside wrk PUT 4 KiB c=${putClients}, ${workers} workers, ${warmupSeconds} s warm-up, ${repeats} × ${seconds} s`);
+  for (const spec of roots) {
+    const { root, env } = parseRoot(spec);
+    const server = await startTesseraBinary({ ...(root ? { root } : {}), env: { ...env, TESSERA_WORKERS: String(workers) } });
+    servers.push({ spec, server, getUrls: [], putUrls: [] });
+    await prepare([{ name: spec, server } as Contender], [{ label: '4 KiB', bytes: 4096, getObjects: objects, putKeys: 0 }]);
+    const url = (method: 'GET' | 'PUT', key: string) => presignUrl({ endpoint: server.url, credentials: server.credentials, method, bucket: 'bench', key });
+    servers.at(-1)!.getUrls = Array.from({ length: objects }, (_, i) => url('GET', `get-4096-${i}`));
+    servers.at(-1)!.putUrls = Array.from({ length: 64 }, (_, i) => url('PUT', `mixed-put-${i}`));
+  }
+  const phase = async (s: (typeof servers)[number], durationMs: number): Promise<Run> => {
+    const cpuBefore = processTreeCpuSeconds(s.server.pid);
+    const [got, put] = await Promise.all([
+      runLoad('wrk', { method: 'GET', urls: s.getUrls, concurrency: 16, durationMs, expectBytes: 4096 }),
+      putClients > 0 ? runLoad('wrk', { method: 'PUT', urls: s.putUrls, concurrency: putClients, durationMs, body, bodyFile }) : undefined,
+    ]);
+    const cpu = processTreeCpuSeconds(s.server.pid) - cpuBefore;
+    for (const result of [got, put]) if (result && result.errors > 0) throw new Error(`${s.spec}: ${result.errors} requests failed: ${result.firstError}`);
+    const ops = got.ops + (put?.ops ?? 0);
+    return { gets: got.ops / (durationMs / 1000), puts: (put?.ops ?? 0) / (durationMs / 1000), cpuUsPerOp: (cpu * 1e6) / ops };
+  };
+  if (warmupSeconds > 0) for (const s of servers) await phase(s, warmupSeconds * 1000);
+  const runs = new Map<string, Run[]>(servers.map((s) => [s.spec, []]));
+  for (let r = 0; r < repeats; r++) {
+    const order = r % 2 === 0 ? servers : [...servers].reverse();
+    for (const s of order) {
+      const run = await phase(s, seconds * 1000);
+      runs.get(s.spec)!.push(run);
+      console.log(`  ${s.spec}: GET ${run.gets.toFixed(0)}/s, PUT ${run.puts.toFixed(0)}/s, ${run.cpuUsPerOp.toFixed(0)} µs CPU/request (load ${loadText()})`);
+    }
+  }
+  console.log('\n| server | GET/s | PUT/s | CPU µs per request |\n| --- | --- | --- | --- |');
+  for (const [spec, list] of runs) {
+    console.log(`| ${spec} | ${median(list.map((x) => x.gets)).toFixed(0)} | ${median(list.map((x) => x.puts)).toFixed(0)} | ${median(list.map((x) => x.cpuUsPerOp)).toFixed(0)} |`);
+  }
+} finally {
+  for (const { server } of servers) await server.stop();
+  await rm(bodyDir, { recursive: true, force: true });
+}
