@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runMetaStoreContract } from '../../../test/contract/metastore-contract.js';
 import { isStoreError } from '../../util/errors.js';
 import Database from 'better-sqlite3';
-import { SqliteMetaStore, sqliteBusyTimeoutMs } from './sqlite-store.js';
+import { changeLogRows as changeLogRowsDefault, SqliteMetaStore, sqliteBusyTimeoutMs } from './sqlite-store.js';
 import { counterValue, encodeCounter, keyNameOf, keyOfName, type KeyName } from '../types.js';
 
 runMetaStoreContract('SqliteMetaStore', async () => {
@@ -145,6 +145,36 @@ test('SqliteMetaStore - a shared store empties its cache when the change log can
   } finally {
     other.close();
     await cleanup();
+  }
+});
+
+test('SqliteMetaStore - reads through one shared store racing another\'s commits never keep a value past its acknowledgement', async () => {
+  for (const changeLogRows of [changeLogRowsDefault, 8]) {
+    const { a, b, cleanup } = await sharedPair({ changeLogRows });
+    try {
+      const keys = Array.from({ length: 12 }, (_, i) => keyAt(i));
+      await b.commit({ checks: [], writes: keys.map((key) => write(key, 'v-1')) });
+      for (let round = 0; round < 150; round++) {
+        // One or three keys per commit; sometimes more keys than a small log keeps, over several commits.
+        const written = round % 5 === 0 ? [keys[round % 12]!, keys[(round + 4) % 12]!, keys[(round + 8) % 12]!] : [keys[round % 12]!];
+        const extra = round % 17 === 0 ? Array.from({ length: 10 }, (_, i) => write(Buffer.from(`noise-${round}-${i}`), 'n')) : [];
+        let done = false;
+        const committing = b.commit({ checks: [], writes: [...written.map((key) => write(key, `v${round}`)), ...extra] }).then((ok) => {
+          done = true;
+          return ok;
+        });
+        // a reads every key while b's commit thread applies it: each read sees the old or the new value.
+        while (!done) {
+          for (const key of keys) assert.ok(a.getNow(key));
+          await new Promise((r) => setImmediate(r));
+        }
+        assert.equal(await committing, true);
+        for (const key of written) assert.deepEqual(a.getNow(key), Buffer.from(`v${round}`), `round ${round}, log of ${changeLogRows} rows: a stale value survived the acknowledgement`);
+      }
+      assert.ok(a.cacheStats.entries > 0);
+    } finally {
+      await cleanup();
+    }
   }
 });
 
