@@ -138,6 +138,11 @@ export class SqliteMetaStore implements MetaStore {
   readonly #changeLogRows: number;
   /** Times the cache was emptied because the change log could not say what changed (tests). */
   #cacheResets = 0;
+  /** Set by a data_version check until the synchronous run it was made in ends (a microtask clears it). */
+  #checkedThisRun = false;
+  readonly #endRun = (): void => {
+    this.#checkedThisRun = false;
+  };
   readonly #path: string;
   #nextId = 1;
   #closed = false;
@@ -213,23 +218,32 @@ export class SqliteMetaStore implements MetaStore {
    * The cache is emptied instead when the log cannot say what changed: no new rows (a commit that logged
    * nothing), a gap after the last row seen (pruned while this reader looked away), or more rows than the
    * log keeps. Then the newest seq is taken as seen: any commit up to it is visible to the reads that follow.
+   *
+   * Once per synchronous run: a run begins with an I/O callback or a timer, after the bytes of every request
+   * served in it were read from their sockets, so after every acknowledgement their clients had seen. A
+   * commit landing later in the run is concurrent with those requests, which may see it or not, as they may
+   * when it lands just after the check. A GET's three reads (one run) cost one check, two fcntl calls on the
+   * WAL index, where they cost three (docs/benchmarks.md).
    */
   #freshen(): void {
-    if (!this.#dataVersion) return;
+    if (!this.#dataVersion || this.#checkedThisRun) return;
     const version = this.#readNow(() => this.#dataVersion!.get()!);
-    if (version === this.#seenVersion) return;
-    // The version counts as seen only once its keys are dropped: should a read of the log fail, the next
-    // read tries again.
-    const rows = this.#readNow(() => this.#changesAfter!.all(this.#seenChange, this.#changeLogRows + 1));
-    if (rows.length === 0 || rows.length > this.#changeLogRows || rows[0]!.seq !== this.#seenChange + 1) {
-      this.#cacheResets++;
-      this.#cache.clear();
-      this.#seenChange = Math.max(this.#seenChange, this.#readNow(() => this.#lastChange!.get()!));
-    } else {
-      for (const row of rows) this.#cache.forget(keyNameOf(row.k));
-      this.#seenChange = rows[rows.length - 1]!.seq;
+    if (version !== this.#seenVersion) {
+      // The version counts as seen only once its keys are dropped: should a read of the log fail, the next
+      // read tries again.
+      const rows = this.#readNow(() => this.#changesAfter!.all(this.#seenChange, this.#changeLogRows + 1));
+      if (rows.length === 0 || rows.length > this.#changeLogRows || rows[0]!.seq !== this.#seenChange + 1) {
+        this.#cacheResets++;
+        this.#cache.clear();
+        this.#seenChange = Math.max(this.#seenChange, this.#readNow(() => this.#lastChange!.get()!));
+      } else {
+        for (const row of rows) this.#cache.forget(keyNameOf(row.k));
+        this.#seenChange = rows[rows.length - 1]!.seq;
+      }
+      this.#seenVersion = version;
     }
-    this.#seenVersion = version;
+    this.#checkedThisRun = true;
+    queueMicrotask(this.#endRun);
   }
 
   /** A read on the reader connection; SQLite's busy error (past busy_timeout) is an operating error, never a bug. */
