@@ -22,8 +22,8 @@ import { ReadCache } from './read-cache.js';
 const metaReadCacheBytes = 32 * 1024 * 1024;
 /**
  * Rows of the change log kept (shared stores): a reader that fell further behind than this, or finds more
- * than this many keys to drop at once, empties its cache instead. 10,000 rows is ~3,000 PUTs between two
- * reads of a worker, and under 1 MiB of database.
+ * than this many keys to drop at once, empties its cache instead. 10,000 rows is some 3,000 PUTs (a PUT
+ * writes about three keys) between two reads of a worker; the table never holds more than twice that.
  */
 export const changeLogRows = 10_000;
 /** Bytes of the database file the reader maps; pages past it are read with pread(). */
@@ -216,11 +216,14 @@ export class SqliteMetaStore implements MetaStore {
    * that version counts.
    *
    * The cache is emptied instead when the log cannot say what changed: no new rows (a commit that logged
-   * nothing), a gap after the last row seen (pruned while this reader looked away), or more rows than the
-   * log keeps. Then the newest seq is taken as seen: any commit up to it is visible to the reads that follow.
+   * nothing; also, about once a second under steady writes, data_version moving with no commit behind it
+   * yet, most likely a writer starting the WAL over after a checkpoint), a gap after the last row seen
+   * (pruned while this reader looked away), or more rows than the log keeps. Then the newest seq is taken
+   * as seen: any commit up to it is visible to the reads that follow.
    *
-   * Once per synchronous run: a run begins with an I/O callback or a timer, after the bytes of every request
-   * served in it were read from their sockets, so after every acknowledgement their clients had seen. A
+   * Once per synchronous run: a run begins with a callback of the event loop (I/O, a timer, a message), after
+   * the bytes of every request served in it were read from their sockets, so after every acknowledgement
+   * their clients had seen. A
    * commit landing later in the run is concurrent with those requests, which may see it or not, as they may
    * when it lands just after the check. A GET's three reads (one run) cost one check, two fcntl calls on the
    * WAL index, where they cost three (docs/benchmarks.md).
