@@ -216,17 +216,16 @@ export class SqliteMetaStore implements MetaStore {
    * that version counts.
    *
    * The cache is emptied instead when the log cannot say what changed: no new rows (a commit that logged
-   * nothing; also, about once a second under steady writes, data_version moving with no commit behind it
-   * yet, most likely a writer starting the WAL over after a checkpoint), a gap after the last row seen
+   * nothing; also, once or twice a second under steady writes, data_version moving with no commit behind
+   * it yet, most likely a writer starting the WAL over after a checkpoint), a gap after the last row seen
    * (pruned while this reader looked away), or more rows than the log keeps. Then the newest seq is taken
    * as seen: any commit up to it is visible to the reads that follow.
    *
    * Once per synchronous run: a run begins with a callback of the event loop (I/O, a timer, a message), after
    * the bytes of every request served in it were read from their sockets, so after every acknowledgement
-   * their clients had seen. A
-   * commit landing later in the run is concurrent with those requests, which may see it or not, as they may
-   * when it lands just after the check. A GET's three reads (one run) cost one check, two fcntl calls on the
-   * WAL index, where they cost three (docs/benchmarks.md).
+   * their clients had seen. A commit landing later in the run is concurrent with those requests, which may
+   * see it or not, as they may when it lands just after the check. A GET's three reads (one run) cost one
+   * check, two fcntl calls on the WAL index, where they cost three (docs/benchmarks.md).
    */
   #freshen(): void {
     if (!this.#dataVersion || this.#checkedThisRun) return;
