@@ -10,7 +10,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepare, type Contender } from './lib/compare.js';
+import { prepare } from './lib/compare.js';
 import { runLoad, wrkAvailable } from './lib/load.js';
 import { describeMachine, loadText, machineInfo, median, processTreeCpuSeconds } from './lib/machine.js';
 import { presignUrl } from './lib/presign.js';
@@ -54,11 +54,14 @@ try {
   for (const spec of roots) {
     const { root, env } = parseRoot(spec);
     const server = await startTesseraBinary({ ...(root ? { root } : {}), env: { ...env, TESSERA_WORKERS: String(workers) } });
-    servers.push({ spec, server, getUrls: [], putUrls: [] });
-    await prepare([{ name: spec, server } as Contender], [{ label: '4 KiB', bytes: 4096, getObjects: objects, putKeys: 0 }]);
     const url = (method: 'GET' | 'PUT', key: string) => presignUrl({ endpoint: server.url, credentials: server.credentials, method, bucket: 'bench', key });
-    servers.at(-1)!.getUrls = Array.from({ length: objects }, (_, i) => url('GET', `get-4096-${i}`));
-    servers.at(-1)!.putUrls = Array.from({ length: 64 }, (_, i) => url('PUT', `mixed-put-${i}`));
+    servers.push({
+      spec,
+      server,
+      getUrls: Array.from({ length: objects }, (_, i) => url('GET', `get-4096-${i}`)),
+      putUrls: Array.from({ length: 64 }, (_, i) => url('PUT', `mixed-put-${i}`)),
+    });
+    await prepare([{ server }], [{ label: '4 KiB', bytes: 4096, getObjects: objects, putKeys: 0 }]);
   }
   const phase = async (s: (typeof servers)[number], durationMs: number): Promise<Run> => {
     const cpuBefore = processTreeCpuSeconds(s.server.pid);

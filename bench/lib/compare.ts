@@ -48,8 +48,8 @@ function bytesFor(size: number, index: number): Buffer {
   return buf;
 }
 
-/** Creates the bucket and the GET objects on every contender. */
-export async function prepare(contenders: Contender[], sizes: CompareSize[]): Promise<void> {
+/** Creates the bucket and the GET objects on every contender (of a server, only its address and credentials are used). */
+export async function prepare(contenders: { name?: string; server: Pick<BenchServer, 'url' | 'credentials'> }[], sizes: CompareSize[]): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     for (const { server } of contenders) {
