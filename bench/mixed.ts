@@ -1,12 +1,13 @@
 // Small GETs while writes go on, against servers of several processes (`--workers`): the case where a
 // commit in one worker used to empty the other worker's whole read cache (issue 17). wrk GETs 256 × 4 KiB
-// objects at c=16 while a second wrk PUTs 4 KiB objects under other keys at c=--put-clients; server CPU
-// (every process and thread, from /proc) per request of either kind. Contenders alternate within each
-// repeat; medians of the repeats.
-// Run: npm run build (in every checkout) && npx tsx bench/mixed.ts [--workers 2] [--put-clients 1]
-//   [--seconds 4] [--repeats 3] [--warmup 8] ROOT...
+// objects at c=--get-clients while a second wrk PUTs --put-size objects under other keys at c=--put-clients;
+// server CPU (every process and thread, from /proc) per request of either kind. Contenders alternate within
+// each repeat; medians of the repeats.
+// Run: npm run build (in every checkout) && npx tsx bench/mixed.ts [--workers 2] [--get-clients 16]
+//   [--put-clients 1] [--put-size 4k|1m] [--seconds 4] [--repeats 3] [--warmup 8] ROOT...
 // ROOT is a checkout with node_modules and a built dist/, or "this"; ROOT+NAME=value sets an environment
-// variable of its server. --put-clients 0 is the GET-only reference.
+// variable of its server (this+TESSERA_WORKERS=1 overrides --workers). --put-clients 0 is the GET-only reference, --get-clients 0 a PUT-only load (the
+// workers' shared metadata commits).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,12 @@ const numberOption = (name: string, fallback: number): number => {
   return value;
 };
 const workers = numberOption('--workers', 2);
+const getClients = numberOption('--get-clients', 16);
 const putClients = numberOption('--put-clients', 1);
+const putSizes: Record<string, number> = { '4k': 4096, '1m': 1024 * 1024 };
+const putSize = options.get('--put-size') ?? '4k';
+if (!(putSize in putSizes)) throw new RangeError(`Cannot use --put-size ${putSize}: expected 4k or 1m`);
+if (getClients + putClients === 0) throw new RangeError('Nothing to run: --get-clients and --put-clients are both 0');
 const seconds = numberOption('--seconds', 4);
 const repeats = numberOption('--repeats', 3);
 const warmupSeconds = numberOption('--warmup', 8);
@@ -43,17 +49,17 @@ interface Run {
 }
 
 const objects = 256;
-const body = Buffer.alloc(4096, 7);
+const body = Buffer.alloc(putSizes[putSize]!, 7);
 const bodyDir = await mkdtemp(join(tmpdir(), 'tessera-mixed-'));
 const bodyFile = join(bodyDir, 'body');
 await writeFile(bodyFile, body);
 const servers: { spec: string; server: BinaryServer; getUrls: string[]; putUrls: string[] }[] = [];
 try {
   console.log(describeMachine(machineInfo()));
-  console.log(`load: wrk GET 4 KiB c=16 beside wrk PUT 4 KiB c=${putClients}, ${workers} workers, ${warmupSeconds} s warm-up, ${repeats} × ${seconds} s`);
+  console.log(`load: wrk GET 4 KiB c=${getClients} beside wrk PUT ${putSize} c=${putClients}, ${workers} workers, ${warmupSeconds} s warm-up, ${repeats} × ${seconds} s`);
   for (const spec of roots) {
     const { root, env } = parseRoot(spec);
-    const server = await startTesseraBinary({ ...(root ? { root } : {}), env: { ...env, TESSERA_WORKERS: String(workers) } });
+    const server = await startTesseraBinary({ ...(root ? { root } : {}), env: { TESSERA_WORKERS: String(workers), ...env } });
     const url = (method: 'GET' | 'PUT', key: string) => presignUrl({ endpoint: server.url, credentials: server.credentials, method, bucket: 'bench', key });
     servers.push({
       spec,
@@ -66,13 +72,13 @@ try {
   const phase = async (s: (typeof servers)[number], durationMs: number): Promise<Run> => {
     const cpuBefore = processTreeCpuSeconds(s.server.pid);
     const [got, put] = await Promise.all([
-      runLoad('wrk', { method: 'GET', urls: s.getUrls, concurrency: 16, durationMs, expectBytes: 4096 }),
+      getClients > 0 ? runLoad('wrk', { method: 'GET', urls: s.getUrls, concurrency: getClients, durationMs, expectBytes: 4096 }) : undefined,
       putClients > 0 ? runLoad('wrk', { method: 'PUT', urls: s.putUrls, concurrency: putClients, durationMs, body, bodyFile }) : undefined,
     ]);
     const cpu = processTreeCpuSeconds(s.server.pid) - cpuBefore;
     for (const result of [got, put]) if (result && result.errors > 0) throw new Error(`${s.spec}: ${result.errors} requests failed: ${result.firstError}`);
-    const ops = got.ops + (put?.ops ?? 0);
-    return { gets: got.ops / (durationMs / 1000), puts: (put?.ops ?? 0) / (durationMs / 1000), cpuUsPerOp: (cpu * 1e6) / ops };
+    const ops = (got?.ops ?? 0) + (put?.ops ?? 0);
+    return { gets: (got?.ops ?? 0) / (durationMs / 1000), puts: (put?.ops ?? 0) / (durationMs / 1000), cpuUsPerOp: (cpu * 1e6) / ops };
   };
   if (warmupSeconds > 0) for (const s of servers) await phase(s, warmupSeconds * 1000);
   const runs = new Map<string, Run[]>(servers.map((s) => [s.spec, []]));
