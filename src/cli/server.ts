@@ -18,9 +18,9 @@ type ServerFlags = SharedFlags & { data: string; meta: string; drives: string; d
 const workersMax = 256;
 
 /**
- * What `auto` starts at most. The workers take turns on SQLite's one write lock, whose waits grow with the
- * number of writers, and each holds its own caches and connections: past a handful, more processes add
- * memory and commit latency sooner than requests per second (docs/architecture.md "Process model").
+ * What `auto` starts at most. Each worker holds its own caches and connections, and SQLite has one writer
+ * (the primary's commit thread): past a handful, more processes add memory sooner than requests per
+ * second (docs/architecture.md "Process model").
  */
 export const autoWorkersMax = 8;
 
@@ -119,7 +119,8 @@ async function runWorker(opts: ServerFlags): Promise<void> {
   const index = Number(process.env[workerEnv.index]);
   const shared = { ...sharedConfig(opts), log: loggerOf(opts, { fields: { worker: index }, sharedStderr: true }) };
   const replaces = process.env[workerEnv.replaces];
-  const running = await startServer({ ...serverConfig(opts, shared), worker: { index, first: process.env[workerEnv.first] === '1', ...(replaces ? { replaces } : {}) } });
+  const commitSocket = process.env[workerEnv.commitSocket];
+  const running = await startServer({ ...serverConfig(opts, shared), worker: { index, first: process.env[workerEnv.first] === '1', ...(replaces ? { replaces } : {}), ...(commitSocket ? { commitSocket } : {}) } });
   send({ type: 'tessera-ready', banner: bannerOf(running) });
   // The primary forwards SIGTERM; a Ctrl-C reaches the whole process group, and the primary's forward must
   // not count as this worker's second signal (which stops at once).

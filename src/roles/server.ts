@@ -118,6 +118,8 @@ export interface WorkerIdentity {
   first: boolean;
   /** host:pid: of the dead worker this one replaces: its leases are ended at once. */
   replaces?: string;
+  /** The primary's commit socket (StoreConfig.commitSocket). */
+  commitSocket?: string;
 }
 
 /** The server role's configuration: its stores', its endpoint's and its background work's. */
@@ -157,7 +159,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   tuneHeapGrowth();
   const log = config.log ?? createLogger();
   const worker = config.worker;
-  const stores = await openLocalStores({ ...config, sharedProcesses: worker !== undefined }, (layout) => {
+  const stores = await openLocalStores({ ...config, sharedProcesses: worker !== undefined, ...(worker?.commitSocket ? { commitSocket: worker.commitSocket } : {}) }, (layout) => {
     log.info('Stored a new cluster layout epoch', { epoch: layout.epoch, drives: layout.targets.map((t) => t.id), width: layout.width });
   });
   // The data directory's lock makes a SQLite MetaStore this process's alone (or its workers', of which the

@@ -52,6 +52,8 @@ export interface StoreConfig extends CommonStoreConfig {
    * checks data_version) and the layout is polled, as a gateway does, since another worker may apply one.
    */
   sharedProcesses?: boolean;
+  /** With sharedProcesses on SQLite: the primary's commit socket, where this process's commits go. */
+  commitSocket?: string;
 }
 
 /** The ObjectContext over a role's MetaStore and block store. */
@@ -146,8 +148,8 @@ function dataDirInUse(dataDir: string, err: unknown): Error {
 }
 
 /** The SQLite MetaStore of one data directory; a second process on the same directory is refused. */
-export async function openLocalMeta(dataDir: string, shared = false): Promise<MetaStore> {
-  return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db'), { shared }).catch((err: unknown) => {
+export async function openLocalMeta(dataDir: string, shared = false, commitSocket?: string): Promise<MetaStore> {
+  return SqliteMetaStore.open(join(dataDir, 'meta', 'tessera.db'), { shared, ...(commitSocket ? { commitSocket } : {}) }).catch((err: unknown) => {
     if (!isStoreError(err, 'ERR_META_LOCKED')) throw err;
     throw dataDirInUse(dataDir, err);
   });
@@ -199,7 +201,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
   const credentials = await rootCredentials(config);
   const metaUrl = config.metaUrl;
   const shared = config.sharedProcesses === true;
-  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl, shared, config.metaPostgres) : await openLocalMeta(config.dataDir, shared);
+  const meta = metaUrl ? await openSharedMeta(config.dataDir, metaUrl, shared, config.metaPostgres) : await openLocalMeta(config.dataDir, shared, config.commitSocket);
   const drives = config.drives.length > 0 ? config.drives : [join(config.dataDir, 'drive')];
   const layouts = await metaLayoutSource(meta, (layout) => onLayoutStored?.(layout)).catch(async (err: unknown) => {
     await meta.close();

@@ -46,6 +46,8 @@ export const workerEnv = {
   first: 'TESSERA_WORKER_FIRST',
   /** The holder id prefix (host:pid:) of the worker this one replaces, whose leases it ends at once. */
   replaces: 'TESSERA_WORKER_REPLACES',
+  /** The primary's commit socket, when it runs the workers' one SQLite commit thread. */
+  commitSocket: 'TESSERA_COMMIT_SOCKET',
 } as const;
 
 /** A collection the primary did not answer in this long (a worker stuck) yields this process's report alone. */

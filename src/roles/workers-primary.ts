@@ -1,13 +1,16 @@
 // The primary of `tessera server --workers N`: holds the data directory's one-server lock, makes the root
 // credentials once, forks the workers (node:cluster: they share the listening socket, the primary hands
 // each connection to the next worker in turn), replaces a worker that dies, relays the workers' reports,
-// rate-limit changes and rate-limit spending, and stops them all on a signal. It serves no request and opens no store itself.
+// rate-limit changes and rate-limit spending, and stops them all on a signal. It serves no request; on
+// SQLite it runs the one commit thread all the workers' metadata commits go to, so they are grouped
+// together (sqlite-store.ts, `commitSocket`).
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Worker as Thread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { openSqliteDatabase, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
+import { changeLogRows, openSqliteDatabase, startCommitThread, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
 import { isStoreError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { SpentEntry } from '../util/rate-limiter.js';
@@ -46,6 +49,23 @@ const restartPauseMs = 2_000;
 /** How long a collection waits for the workers' reports; a stuck worker's figures are left out. */
 const reportWaitMs = 2_000;
 
+/** The longest path a Unix socket's address holds on Linux (sun_path, less its NUL). */
+const socketPathBytesMax = 107;
+
+/**
+ * Starts the commit thread every worker sends its SQLite commits to, on a socket beside the database.
+ * Undefined when that path is too long for a socket's address: each worker then commits from a thread of
+ * its own, and the workers take turns on SQLite's write lock.
+ */
+async function startSharedCommitter(dbPath: string, log: Logger): Promise<{ socketPath: string; thread: Thread } | undefined> {
+  const socketPath = join(dirname(dbPath), 'commit.sock');
+  if (Buffer.byteLength(socketPath) > socketPathBytesMax) {
+    log.warn('The data directory\'s path is too long for the commit socket: each worker commits metadata on its own', { socketPath });
+    return undefined;
+  }
+  return { socketPath, thread: await startCommitThread({ path: dbPath, changeLogRows, socketPath }) };
+}
+
 interface Slot {
   worker: ClusterWorker;
   startedMs: number;
@@ -66,6 +86,13 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
   const credentials = await rootCredentials(config);
   // Schema and WAL mode once, before any worker opens the database.
   if (!config.metaUrl) openSqliteDatabase(dbPath, false).close();
+  let committer: Awaited<ReturnType<typeof startSharedCommitter>>;
+  try {
+    committer = config.metaUrl ? undefined : await startSharedCommitter(dbPath, log);
+  } catch (err) {
+    lock.close();
+    throw err;
+  }
 
   const slots = new Map<number, Slot>();
   let stopping = false;
@@ -125,7 +152,7 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
   };
 
   const fork = (index: number, extraEnv: Record<string, string>): Promise<WorkerBanner> => {
-    const worker = cluster.fork({ [workerEnv.index]: String(index), ...extraEnv });
+    const worker = cluster.fork({ [workerEnv.index]: String(index), ...(committer ? { [workerEnv.commitSocket]: committer.socketPath } : {}), ...extraEnv });
     const slot: Slot = { worker, startedMs: Date.now(), ready: false };
     slots.set(index, slot);
     worker.on('message', (message: WorkerMessage) => onMessage(worker, message));
@@ -173,9 +200,24 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
     }, config.shutdownTimeoutMs + stopOverrunMs);
     const codes = await Promise.all(exits);
     clearTimeout(killer);
+    // After the workers: each waited for its commits in flight before it exited.
+    if (committer) {
+      committer.thread.removeAllListeners('exit');
+      await committer.thread.terminate();
+      await rm(committer.socketPath, { force: true });
+    }
     lock.close();
     return codes.every((c) => c === 0) ? 0 : 1;
   };
+
+  // The thread fails only on a fault of its own (a failed batch is answered, not thrown): the workers can
+  // commit nothing more, so the server stops, as it would had the primary itself failed.
+  committer?.thread.once('exit', (code) => {
+    if (stopping) return;
+    log.error('The metadata commit thread exited: stopping the server', { code });
+    void stopAll().then(() => process.exit(1));
+  });
+  committer?.thread.on('error', (err) => log.error('The metadata commit thread failed', { err }));
 
   try {
     // The first worker starts alone: it formats fresh drives, stores the first layout epoch and ends the

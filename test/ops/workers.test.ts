@@ -1,10 +1,13 @@
 // `tessera server --workers 2` (issue 17): reads after writes through the other worker, concurrent writes
-// from both workers without a 5xx (SQLITE_BUSY), background work run by one process, a worker killed with
-// SIGKILL replaced without losing an acknowledged write, and SIGTERM stopping all of them with exit 0.
+// from both workers without a 5xx (SQLITE_BUSY), background work run by one process, the workers' commits
+// through the primary's one commit thread, a worker killed with SIGKILL replaced without losing an
+// acknowledged write, and SIGTERM stopping all of them with exit 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { autoWorkersMax } from '../../src/cli/server.js';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
@@ -44,6 +47,37 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** The inodes of the Unix sockets bound to `path`, from /proc/net/unix: its listener and the connections it accepted. */
+function socketsAt(path: string): number[] {
+  return readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f[7] === path).map((f) => Number(f[6]));
+}
+
+/** The socket inodes among `pid`'s open files. */
+function socketsHeldBy(pid: number): Set<number> {
+  const held = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) held.add(Number(m[1]));
+    } catch {
+      // closed while we looked
+    }
+  }
+  return held;
+}
+
+/** The primary's commit socket serves both workers: its listener and one accepted connection per worker, all the primary's. */
+async function commitSocketServesTwo(server: TesseraProcess): Promise<void> {
+  const socketPath = `${server.dataDir}/meta/commit.sock`;
+  assert.equal(statSync(socketPath).mode & 0o777, 0o600, 'the socket is its owner\'s alone');
+  const inodes = await until('the workers connected to the commit socket', () => {
+    const found = socketsAt(socketPath);
+    return found.length === 3 ? found : undefined;
+  });
+  const held = socketsHeldBy(server.process.pid!);
+  for (const inode of inodes) assert.ok(held.has(inode), 'the primary holds the listener and the accepted connections');
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
@@ -157,7 +191,7 @@ async function leaseHolders(server: TesseraProcess): Promise<Map<string, number>
   return holders;
 }
 
-test('server --workers 2 - each background worker runs in one process, and after a SIGKILL the replacement serves and no acknowledged write is lost; SIGTERM then exits 0', { timeout: 180_000 }, async () => {
+test('server --workers 2 - each background worker runs in one process, the workers commit through the primary\'s commit socket, and after a SIGKILL the replacement serves and no acknowledged write is lost; SIGTERM then exits 0', { timeout: 180_000 }, async () => {
   const server = await startTessera({ args: workerArgs });
   const primary = server.process.pid!;
   const s3 = server.client();
@@ -173,6 +207,7 @@ test('server --workers 2 - each background worker runs in one process, and after
     await s3.send(new CreateBucketCommand({ Bucket }));
     const workers = childrenOf(primary);
     assert.equal(workers.length, 2);
+    await commitSocketServesTwo(server);
     // Kill the worker that runs GC: its replacement must end that lease at once rather than wait it out.
     const gcHolder = /^tessera_worker_lease_held\{worker="gc",process="(\d)"\} 1$/m.exec(await (await fetch(`${server.url}/_tessera/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
     assert.ok(gcHolder, 'a worker holds the gc lease');
@@ -208,6 +243,8 @@ test('server --workers 2 - each background worker runs in one process, and after
     const ended = await until('the replacement started', () => /"message":"Ended the leases of the worker this one replaces".*"released":(\d+)/.exec(server.logs()) ?? undefined);
     assert.ok(Number(ended[1]) >= 1, 'the replacement ended the dead worker\'s leases (gc at least)');
     for (const Key of acknowledged) assert.equal(await text(s3, Bucket, Key), Key, `acknowledged ${Key} reads back`);
+    // The dead worker's connection is gone, and the replacement commits through the same thread.
+    await commitSocketServesTwo(server);
     // Every background worker is run by one process again.
     await until('every background worker held once after the kill', async () => {
       const h = await leaseHolders(server);
@@ -218,9 +255,31 @@ test('server --workers 2 - each background worker runs in one process, and after
     server.process.kill('SIGTERM');
     assert.equal(await exited, 0);
     for (const pid of replaced) assert.throws(() => process.kill(pid, 0), 'every worker has exited');
+    assert.equal(existsSync(`${server.dataDir}/meta/commit.sock`), false, 'the primary removed its commit socket');
   } finally {
     s3.destroy();
     await server.cleanup();
+  }
+});
+
+test('server --workers 2 - in a data directory too deep for a commit socket, each worker commits on its own, and reads after writes hold', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'tessera-deep-'));
+  const dataDir = join(root, 'd'.repeat(60), 'e'.repeat(60));
+  const server = await startTessera({ args: workerArgs, dataDir });
+  const s3 = server.client();
+  try {
+    await until('the banner', () => (/secret key:/.test(server.stdout()) ? true : undefined));
+    assert.match(server.logs(), /too long for the commit socket: each worker commits metadata on its own/);
+    assert.equal(existsSync(join(dataDir, 'meta', 'commit.sock')), false);
+    const Bucket = 'deep';
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    // Both workers write (the SDK's connections spread over them) and read back what the other wrote.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s3.send(new PutObjectCommand({ Bucket, Key: `k${i}`, Body: `v${i}` }))));
+    for (let i = 0; i < 20; i++) assert.equal(await text(s3, Bucket, `k${i}`), `v${i}`);
+  } finally {
+    s3.destroy();
+    await server.cleanup();
+    await rm(root, { recursive: true, force: true });
   }
 });
 

@@ -1,11 +1,16 @@
 // The SQLite writer thread. Every transaction that arrived while the previous batch was committing is
 // applied in one SQLite transaction and made durable with one fsync: group commit. With several
-// processes on one database (`--workers`) each has its own writer thread; they take turns on SQLite's
-// write lock, for which this thread waits itself, in short sleeps (lockWaitMs), up to a bound.
-// Shared, each transaction also appends the keys it wrote to the change log, from which the other
-// processes' readers learn what to drop from their caches (sqlite-store.ts).
+// processes on one database (`--workers`) the primary runs this thread for all of them, on a Unix socket
+// (`socketPath`), so their commits share the batches and the fsyncs; where that socket cannot be made
+// (its path too long) each process runs its own, and they take turns on SQLite's write lock, for which
+// this thread waits itself, in short sleeps (lockWaitMs), up to a bound. Shared, each transaction also
+// appends the keys it wrote to the change log, from which the processes' readers learn what to drop from
+// their caches (sqlite-store.ts).
 import { parentPort, workerData } from 'node:worker_threads';
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { encodeFrame, FrameReader } from './commit-frames.js';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
 import { counterValue, encodeCounter } from '../types.js';
@@ -48,9 +53,17 @@ export interface CommitWorkerData {
   path: string;
   /** Rows of the change log kept for readers that are behind; 0: log nothing (one process, no other readers). */
   changeLogRows: number;
+  /**
+   * Takes requests on this Unix socket, from any number of processes, instead of from parentPort; posts
+   * `listening` there once it accepts them.
+   */
+  socketPath?: string;
 }
 
-function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows }: CommitWorkerData): void {
+/** Where a request's reply goes: its process's store, through the port or its connection. */
+type ReplyTo = (replies: CommitReply[]) => void;
+
+function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows, socketPath }: CommitWorkerData): void {
   const db = openSqliteDatabase(path, false);
   const get = db.prepare<[Buffer], { v: Buffer }>('SELECT v FROM kv WHERE k = ?');
   const put = db.prepare<[Buffer, Buffer]>('INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
@@ -107,30 +120,72 @@ function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows }
     }
   };
 
-  let queue: CommitRequest[] = [];
+  let queue: { req: CommitRequest; to: ReplyTo }[] = [];
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
     while (queue.length > 0) {
       const batch = queue.slice(0, metaCommitBatchMax);
       queue = queue.slice(batch.length);
+      const requests = batch.map((b) => b.req);
       let replies: CommitReply[];
       try {
-        replies = applyWaiting(batch);
+        replies = applyWaiting(requests);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const code = (err as { code?: unknown }).code;
-        replies = batch.map((req) => ({ id: req.id, ok: false, error: message, ...(typeof code === 'string' ? { errorCode: code } : {}) }));
+        replies = requests.map((req) => ({ id: req.id, ok: false, error: message, ...(typeof code === 'string' ? { errorCode: code } : {}) }));
       }
-      port.postMessage(replies);
+      // One message per process per batch: its replies are its members of this group commit.
+      const byTarget = new Map<ReplyTo, CommitReply[]>();
+      replies.forEach((reply, i) => {
+        const to = batch[i]!.to;
+        const list = byTarget.get(to);
+        if (list) list.push(reply);
+        else byTarget.set(to, [reply]);
+      });
+      for (const [to, list] of byTarget) to(list);
     }
   };
-  port.on('message', (req: CommitRequest) => {
-    queue.push(req);
+  const enqueue = (req: CommitRequest, to: ReplyTo): void => {
+    queue.push({ req, to });
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush); // lets every message already queued arrive before the batch commits
+      setImmediate(flush); // lets every request already arrived join the batch before it commits
     }
+  };
+
+  if (socketPath === undefined) {
+    const toPort: ReplyTo = (replies) => port.postMessage(replies);
+    port.on('message', (req: CommitRequest) => enqueue(req, toPort));
+    return;
+  }
+  const server = createServer((socket) => {
+    const frames = new FrameReader();
+    const toSocket: ReplyTo = (replies) => {
+      if (!socket.destroyed) socket.write(encodeFrame(replies));
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let requests: unknown[];
+      try {
+        requests = frames.push(chunk);
+      } catch {
+        socket.destroy(); // not a worker of ours
+        return;
+      }
+      for (const req of requests) enqueue(req as CommitRequest, toSocket);
+    });
+    // A worker gone: the batch its requests are in still commits; its replies have nowhere to go.
+    socket.on('error', () => socket.destroy());
+  });
+  server.on('error', (err) => {
+    throw err; // the primary sees the thread fail
+  });
+  // A socket left by a server killed before it could remove it; the caller holds the data directory's lock.
+  rmSync(socketPath, { force: true });
+  server.listen(socketPath, () => {
+    chmodSync(socketPath, 0o600); // its owner's processes only, like the database file beside it
+    port.postMessage('listening');
   });
 }
 

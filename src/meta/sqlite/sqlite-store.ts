@@ -1,10 +1,12 @@
 // MetaStore on embedded SQLite (one machine). Reads run on the caller's thread against a WAL snapshot;
 // commits run on a worker thread that groups every transaction waiting into one fsync (group commit),
 // so neither the fsync nor a slow commit ever blocks the event loop. Several processes of one server
-// (`--workers`) may each open it `shared`: each commit then also logs the keys it wrote, and a reader
-// that sees PRAGMA data_version move drops from its cache the keys logged since it last looked.
+// (`--workers`) may each open it `shared`, and send their commits to one thread in their primary over a
+// Unix socket (`commitSocket`): each commit then also logs the keys it wrote, and a reader that sees
+// PRAGMA data_version move drops from its cache the keys logged since it last looked.
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
+import { connect, type Socket } from 'node:net';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +15,7 @@ import { assert } from '../../util/assert.js';
 import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
+import { encodeFrame, FrameReader } from './commit-frames.js';
 import { ReadCache } from './read-cache.js';
 
 /**
@@ -104,6 +107,113 @@ export function takeWriterLock(path: string): Database.Database {
   }
 }
 
+/** What a commit link reports to its store. */
+interface LinkEvents {
+  /** One group commit's replies to this store's requests. */
+  replies(replies: CommitReply[]): void;
+  /** The link is gone: no reply to come, and no commit can be sent. */
+  failed(err: Error): void;
+}
+
+/** Where a store's commits go: its own commit thread, or its primary's over the commit socket. */
+interface CommitLink {
+  listen(events: LinkEvents): void;
+  post(request: CommitRequest): void;
+  close(): Promise<void>;
+}
+
+/** Starts a commit thread (commit-worker.ts); resolves once it is online, or, serving a socket, listening. */
+export async function startCommitThread(data: CommitWorkerData): Promise<Worker> {
+  // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const workerUrl = new URL(`./commit-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+  const worker = fromSource
+    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData: data })
+    : new Worker(workerUrl, { workerData: data });
+  await new Promise<void>((resolve, reject) => {
+    const ready = (): void => {
+      worker.off('error', failed);
+      worker.off('exit', exited);
+      resolve();
+    };
+    const failed = (err: Error): void => reject(err);
+    const exited = (code: number): void => reject(new Error(`The metadata commit thread exited (code ${code}) as it started`));
+    if (data.socketPath === undefined) worker.once('online', ready);
+    else worker.once('message', ready); // 'listening'
+    worker.once('error', failed);
+    worker.once('exit', exited);
+  });
+  return worker;
+}
+
+class ThreadLink implements CommitLink {
+  constructor(private readonly worker: Worker) {}
+
+  listen(events: LinkEvents): void {
+    this.worker.on('message', (replies: CommitReply[]) => events.replies(replies));
+    this.worker.on('error', (err) => events.failed(err));
+    this.worker.on('exit', () => events.failed(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
+  }
+
+  post(request: CommitRequest): void {
+    this.worker.postMessage(request);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/** A worker's commits to its primary's commit thread, as frames (commit-frames.ts) over a Unix socket. */
+class SocketLink implements CommitLink {
+  #closing = false;
+
+  private constructor(private readonly socket: Socket, private readonly socketPath: string) {}
+
+  static async connect(socketPath: string): Promise<SocketLink> {
+    const socket = connect(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+    return new SocketLink(socket, socketPath);
+  }
+
+  listen(events: LinkEvents): void {
+    const frames = new FrameReader();
+    this.socket.on('data', (chunk: Buffer) => {
+      let values: unknown[];
+      try {
+        values = frames.push(chunk);
+      } catch (err) {
+        this.socket.destroy(err as Error);
+        return;
+      }
+      for (const replies of values) events.replies(replies as CommitReply[]);
+    });
+    this.socket.on('error', () => undefined); // 'close' follows
+    this.socket.on('close', () => {
+      if (!this.#closing) events.failed(new StoreError('ERR_META_UNAVAILABLE', `The link to the metadata commit thread (${this.socketPath}) closed: the server's primary process is gone`));
+    });
+  }
+
+  post(request: CommitRequest): void {
+    this.socket.write(encodeFrame(request));
+  }
+
+  close(): Promise<void> {
+    this.#closing = true;
+    if (this.socket.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+    });
+  }
+}
+
 export interface SqliteOpenOptions {
   /** Bytes of recently read values kept in memory; 0 turns the cache off. */
   cacheBytes?: number;
@@ -116,12 +226,20 @@ export interface SqliteOpenOptions {
   shared?: boolean;
   /** Rows of the change log kept when shared (default changeLogRows; tests make it small). */
   changeLogRows?: number;
+  /**
+   * Shared: send commits to the commit thread serving this Unix socket (the primary's, startCommitThread
+   * with a socketPath) rather than to a thread of this process, so that all the processes' commits are
+   * grouped together.
+   */
+  commitSocket?: string;
 }
 
 export class SqliteMetaStore implements MetaStore {
   readonly #lock: Database.Database | undefined;
   readonly #reader: Database.Database;
-  readonly #worker: Worker;
+  readonly #link: CommitLink;
+  /** Set once the link failed: commits are refused at once rather than sent where nothing answers. */
+  #linkLost: Error | undefined;
   readonly #pending = new Map<number, Pending>();
   readonly #cache: ReadCache;
   readonly #get: Database.Statement<[Buffer], { v: Buffer }>;
@@ -147,12 +265,12 @@ export class SqliteMetaStore implements MetaStore {
   #nextId = 1;
   #closed = false;
 
-  private constructor(path: string, lock: Database.Database | undefined, reader: Database.Database, worker: Worker, cacheBytes: number, changeLogRows: number) {
+  private constructor(path: string, lock: Database.Database | undefined, reader: Database.Database, link: CommitLink, cacheBytes: number, changeLogRows: number) {
     this.#path = path;
     this.#lock = lock;
     this.#reader = reader;
     this.#cache = new ReadCache(cacheBytes);
-    this.#worker = worker;
+    this.#link = link;
     this.#get = reader.prepare('SELECT v FROM kv WHERE k = ?');
     this.#scan = reader.prepare('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?');
     this.#scanPage = reader.prepare<[Buffer, Buffer, number], Buffer | null>(scanPageSql).pluck();
@@ -163,9 +281,13 @@ export class SqliteMetaStore implements MetaStore {
       this.#lastChange = reader.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM changes').pluck();
       this.#seenChange = this.#lastChange.get()!;
     }
-    worker.on('message', (replies: CommitReply[]) => this.#onReplies(replies));
-    worker.on('error', (err) => this.#failAll(err));
-    worker.on('exit', () => this.#failAll(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
+    link.listen({
+      replies: (replies) => this.#onReplies(replies),
+      failed: (err) => {
+        this.#linkLost ??= err;
+        this.#failAll(err);
+      },
+    });
   }
 
   /**
@@ -178,34 +300,31 @@ export class SqliteMetaStore implements MetaStore {
     mkdirSync(dirname(path), { recursive: true });
     const lock = options.shared ? undefined : takeWriterLock(path);
     try {
-      return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes, options.shared ? (options.changeLogRows ?? changeLogRows) : 0);
+      const logRows = options.shared ? (options.changeLogRows ?? changeLogRows) : 0;
+      return await SqliteMetaStore.#openLocked(path, lock, options.cacheBytes ?? metaReadCacheBytes, logRows, options.shared ? options.commitSocket : undefined);
     } catch (err) {
       lock?.close();
       throw err;
     }
   }
 
-  static async #openLocked(path: string, lock: Database.Database | undefined, cacheBytes: number, changeLogRows: number): Promise<SqliteMetaStore> {
+  static async #openLocked(path: string, lock: Database.Database | undefined, cacheBytes: number, changeLogRows: number, commitSocket: string | undefined): Promise<SqliteMetaStore> {
     openSqliteDatabase(path, false).close(); // create schema and WAL mode before any reader opens
-    // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const workerUrl = new URL(`./commit-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-    const workerData: CommitWorkerData = { path, changeLogRows };
-    const worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData })
-      : new Worker(workerUrl, { workerData });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('online', resolve);
-      worker.once('error', reject);
-    });
-    const reader = openSqliteDatabase(path, true);
+    const link = commitSocket !== undefined ? await SocketLink.connect(commitSocket) : new ThreadLink(await startCommitThread({ path, changeLogRows }));
+    let reader: Database.Database;
+    try {
+      reader = openSqliteDatabase(path, true);
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
     // Reads map the database file instead of pread()ing each page: a small GET made 22 pread64 calls
     // before (strace; the reader's page cache kept none of them), none after, at 0.82-1.03x the CPU per
     // GET in four bench/ab.ts runs. An I/O error on a mapped page kills the process with SIGBUS rather
     // than failing one read; the metadata drive is gone then anyway. Pages still in the WAL are read as
     // before.
     reader.pragma(`mmap_size = ${readerMmapBytes}`);
-    return new SqliteMetaStore(path, lock, reader, worker, cacheBytes, changeLogRows);
+    return new SqliteMetaStore(path, lock, reader, link, cacheBytes, changeLogRows);
   }
 
   /**
@@ -333,6 +452,7 @@ export class SqliteMetaStore implements MetaStore {
 
   commit(txn: Txn): Promise<boolean> {
     this.#assertOpen();
+    if (this.#linkLost) return Promise.reject(this.#linkLost);
     const id = this.#nextId++;
     const adds = mergedAdds(txn.adds);
     const request: CommitRequest = { id, checks: txn.checks, writes: txn.writes, adds };
@@ -340,7 +460,7 @@ export class SqliteMetaStore implements MetaStore {
     this.#cache.beginWrite(written);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, written, startMs: performance.now() });
-      this.#worker.postMessage(request);
+      this.#link.post(request);
     });
   }
 
@@ -349,7 +469,7 @@ export class SqliteMetaStore implements MetaStore {
     this.#closed = true;
     // Let commits in flight finish before the worker goes.
     while (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 5));
-    await this.#worker.terminate();
+    await this.#link.close();
     this.#reader.close();
     this.#lock?.close();
   }

@@ -1,0 +1,71 @@
+// Frames of the commit socket between the workers of `tessera server --workers N` and their primary's
+// commit thread: a 32-bit little-endian length, then a value in V8's serialization (which keeps Buffers
+// and Uint8Arrays as bytes). Workers send CommitRequests; the thread answers each batch with the array of
+// the replies that are that worker's.
+import { deserialize, serialize } from 'node:v8';
+
+/** A frame longer than this is not one of ours: the connection is dropped. */
+const frameBytesMax = 1024 * 1024 * 1024;
+
+export function encodeFrame(value: unknown): Buffer {
+  const body = serialize(value);
+  const frame = Buffer.allocUnsafe(4 + body.length);
+  frame.writeUInt32LE(body.length, 0);
+  body.copy(frame, 4);
+  return frame;
+}
+
+/** Cuts a byte stream into frames' values; each byte is copied at most once, however the stream is cut. */
+export class FrameReader {
+  #chunks: Buffer[] = [];
+  /** The first of #chunks still held. */
+  #head = 0;
+  #bytes = 0;
+  /** The body length of the frame being read; -1 before its length is read. */
+  #body = -1;
+
+  /** The values of the frames `chunk` completes, in order. Throws on a frame no writer of ours makes. */
+  push(chunk: Buffer): unknown[] {
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    }
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    const values: unknown[] = [];
+    for (;;) {
+      if (this.#body < 0) {
+        if (this.#bytes < 4) break;
+        const length = this.#take(4).readUInt32LE(0);
+        if (length > frameBytesMax) throw new RangeError(`Commit frame of ${length} bytes is longer than any request`);
+        this.#body = length;
+      }
+      if (this.#bytes < this.#body) break;
+      values.push(deserialize(this.#take(this.#body)));
+      this.#body = -1;
+    }
+    return values;
+  }
+
+  /** The next `n` bytes held (n <= #bytes): a view when one chunk has them all. */
+  #take(n: number): Buffer {
+    this.#bytes -= n;
+    const first = this.#chunks[this.#head]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#head++;
+      else this.#chunks[this.#head] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.#chunks[this.#head]!;
+      const used = Math.min(chunk.length, n - at);
+      chunk.copy(out, at, 0, used);
+      at += used;
+      if (used === chunk.length) this.#head++;
+      else this.#chunks[this.#head] = chunk.subarray(used);
+    }
+    return out;
+  }
+}
