@@ -154,7 +154,7 @@ export async function metricsText(deps: AdminDeps): Promise<Buffer> {
   for (const name of Object.keys(processes[0]?.counters ?? {})) metric(`tessera_${name}`, name.replace(/_/g, ' '), 'counter', perProcess((p) => [[[], p.counters[name] ?? 0]]));
   const commits = commitStats();
   page.histogram('tessera_meta_commit_duration_seconds', 'MetaStore commits as their callers saw them, from the call to the outcome (queueing and fsync included).', [[{}, commits.latency]]);
-  page.histogram('tessera_meta_commit_batch_size', 'Commits per SQLite transaction (group commit); absent on PostgreSQL, which commits one per call.', [[{}, commits.batches]]);
+  page.histogram('tessera_meta_commit_batch_size', 'Commits per SQLite transaction (group commit), every worker\'s, for each transaction that carried one of this process\'s; absent on PostgreSQL, which commits one per call.', [[{}, commits.batches]]);
   // Counters in the MetaStore, changed with the versions they count: one scan, the same on every gateway.
   const usage = await readUsage(deps.meta);
   metric('tessera_bucket_objects', 'Object versions stored in a bucket (current and noncurrent, not delete markers), from the MetaStore.', 'gauge', usage.map((u) => [labelsOf({ bucket: u.bucket }), u.objects]));

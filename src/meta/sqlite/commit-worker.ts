@@ -60,8 +60,15 @@ export interface CommitWorkerData {
   socketPath?: string;
 }
 
+/** One transaction's replies to one process: its members of that group commit, and how many it had in all. */
+export interface BatchReplies {
+  /** The commits the transaction carried, every process's. */
+  commits: number;
+  replies: CommitReply[];
+}
+
 /** Where a request's reply goes: its process's store, through the port or its connection. */
-type ReplyTo = (replies: CommitReply[]) => void;
+type ReplyTo = (message: BatchReplies) => void;
 
 function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows, socketPath }: CommitWorkerData): void {
   const db = openSqliteDatabase(path, false);
@@ -144,7 +151,7 @@ function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows, 
         if (list) list.push(reply);
         else byTarget.set(to, [reply]);
       });
-      for (const [to, list] of byTarget) to(list);
+      for (const [to, list] of byTarget) to({ commits: replies.length, replies: list });
     }
   };
   const enqueue = (req: CommitRequest, to: ReplyTo): void => {
@@ -156,14 +163,14 @@ function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows, 
   };
 
   if (socketPath === undefined) {
-    const toPort: ReplyTo = (replies) => port.postMessage(replies);
+    const toPort: ReplyTo = (message) => port.postMessage(message);
     port.on('message', (req: CommitRequest) => enqueue(req, toPort));
     return;
   }
   const server = createServer((socket) => {
     const frames = new FrameReader();
-    const toSocket: ReplyTo = (replies) => {
-      if (!socket.destroyed) socket.write(encodeFrame(replies));
+    const toSocket: ReplyTo = (message) => {
+      if (!socket.destroyed) socket.write(encodeFrame(message));
     };
     socket.on('data', (chunk: Buffer) => {
       let requests: unknown[];

@@ -11,6 +11,7 @@ import { isStoreError } from '../../util/errors.js';
 import Database from 'better-sqlite3';
 import { changeLogRows as changeLogRowsDefault, SqliteMetaStore, sqliteBusyTimeoutMs, startCommitThread } from './sqlite-store.js';
 import { counterValue, encodeCounter, keyNameOf, keyOfName, type KeyName } from '../types.js';
+import { commitStats } from '../commit-stats.js';
 
 runMetaStoreContract('SqliteMetaStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-'));
@@ -296,6 +297,24 @@ test('SqliteMetaStore - getNow by KeyName reads the key of those bytes, cached o
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+for (const committer of committers) {
+  test(`SqliteMetaStore - two shared stores' commits share transactions only through one commit socket (${committer})`, async () => {
+    const { a, b, cleanup } = await sharedPair({ committer });
+    try {
+      const { batches } = commitStats();
+      const sumBefore = batches.sum;
+      // Each store observes, per transaction its commits were in, how many commits it carried in all: the
+      // sum is the 200 commits when no transaction mixed the stores, more when one did.
+      const commits = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).commit({ checks: [], writes: [write(Buffer.from(`mix${i}`), 'v')] }));
+      assert.deepEqual(new Set(await Promise.all(commits)), new Set([true]));
+      if (committer === 'own threads') assert.equal(batches.sum - sumBefore, 200);
+      else assert.ok(batches.sum - sumBefore > 200, `a transaction carried both stores' commits (${batches.sum - sumBefore})`);
+    } finally {
+      await cleanup();
+    }
+  });
+}
 
 test('SqliteMetaStore - a shared store whose commit thread is gone refuses commits as unavailable, and still reads', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-lost-'));

@@ -14,7 +14,7 @@ import { StoreError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
 import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
-import type { CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
+import type { BatchReplies, CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
 import { encodeFrame, FrameReader } from './commit-frames.js';
 import { ReadCache } from './read-cache.js';
 
@@ -110,7 +110,7 @@ export function takeWriterLock(path: string): Database.Database {
 /** What a commit link reports to its store. */
 interface LinkEvents {
   /** One group commit's replies to this store's requests. */
-  replies(replies: CommitReply[]): void;
+  replies(message: BatchReplies): void;
   /** The link is gone: no reply to come, and no commit can be sent. */
   failed(err: Error): void;
 }
@@ -150,7 +150,7 @@ class ThreadLink implements CommitLink {
   constructor(private readonly worker: Worker) {}
 
   listen(events: LinkEvents): void {
-    this.worker.on('message', (replies: CommitReply[]) => events.replies(replies));
+    this.worker.on('message', (message: BatchReplies) => events.replies(message));
     this.worker.on('error', (err) => events.failed(err));
     this.worker.on('exit', () => events.failed(new StoreError('ERR_CLOSED', 'Metadata commit worker exited')));
   }
@@ -192,7 +192,7 @@ class SocketLink implements CommitLink {
         this.socket.destroy(err as Error);
         return;
       }
-      for (const replies of values) events.replies(replies as CommitReply[]);
+      for (const message of values) events.replies(message as BatchReplies);
     });
     this.socket.on('error', () => undefined); // 'close' follows
     this.socket.on('close', () => {
@@ -282,7 +282,7 @@ export class SqliteMetaStore implements MetaStore {
       this.#seenChange = this.#lastChange.get()!;
     }
     link.listen({
-      replies: (replies) => this.#onReplies(replies),
+      replies: (message) => this.#onReplies(message),
       failed: (err) => {
         this.#linkLost ??= err;
         this.#failAll(err);
@@ -474,9 +474,10 @@ export class SqliteMetaStore implements MetaStore {
     this.#lock?.close();
   }
 
-  #onReplies(replies: CommitReply[]): void {
-    // The worker posts one message per SQLite transaction: its replies are that group commit's members.
-    observeCommitBatch(replies.length);
+  #onReplies({ commits, replies }: BatchReplies): void {
+    // One message per SQLite transaction: this store's members of that group commit (other processes' too
+    // are counted in `commits`).
+    observeCommitBatch(commits);
     const nowMs = performance.now();
     for (const reply of replies) {
       const pending = this.#pending.get(reply.id);
