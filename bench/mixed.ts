@@ -58,8 +58,8 @@ try {
   console.log(describeMachine(machineInfo()));
   console.log(`load: wrk GET 4 KiB c=${getClients} beside wrk PUT ${putSize} c=${putClients}, ${workers} workers, ${warmupSeconds} s warm-up, ${repeats} × ${seconds} s`);
   for (const spec of roots) {
-    const { root, env } = parseRoot(spec);
-    const server = await startTesseraBinary({ ...(root ? { root } : {}), env: { TESSERA_WORKERS: String(workers), ...env } });
+    const { root, env, nodeArgs } = parseRoot(spec);
+    const server = await startTesseraBinary({ ...(root ? { root } : {}), ...(nodeArgs.length > 0 ? { nodeArgs } : {}), env: { TESSERA_WORKERS: String(workers), ...env } });
     const url = (method: 'GET' | 'PUT', key: string) => presignUrl({ endpoint: server.url, credentials: server.credentials, method, bucket: 'bench', key });
     servers.push({
       spec,
