@@ -17,6 +17,7 @@ import { compare, prepare, type Contender } from './lib/compare.js';
 import { loadText } from './lib/machine.js';
 import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { wrkAvailable } from './lib/load.js';
+import { parseCommandLine } from './lib/args.js';
 
 const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: number; putKeys: number }> = {
   '4k': { label: '4 KiB', bytes: 4096, getObjects: 256, putKeys: 1024 },
@@ -25,12 +26,7 @@ const sizeSpecs: Record<string, { label: string; bytes: number; getObjects: numb
 };
 
 function parseArgs(argv: string[]): { ops: ('GET' | 'PUT' | 'HEAD')[]; repeats: number; seconds: number; warmupSeconds: number; drives: number; roots: string[]; sizes: (typeof sizeSpecs)[string][]; signing: 'presigned' | 'header' } {
-  const roots: string[] = [];
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i]!.startsWith('--')) options.set(argv[i]!, argv[++i] ?? '');
-    else roots.push(argv[i]!);
-  }
+  const { options, positional: roots } = parseCommandLine(argv, { positional: true });
   if (roots.length < 2) throw new RangeError('Cannot compare fewer than two checkouts: name at least two roots (or "this")');
   const ops = (options.get('--ops') ?? 'GET').split(',').map((op) => {
     if (op !== 'GET' && op !== 'PUT' && op !== 'HEAD') throw new RangeError(`Unknown op "${op}": expected GET, PUT or HEAD`);

@@ -12,18 +12,13 @@ import { loadText, median } from './lib/machine.js';
 import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { runLoad, send, wrkAvailable } from './lib/load.js';
 import { presignUrl } from './lib/presign.js';
+import { parseCommandLine } from './lib/args.js';
 
 const bucket = 'bench';
 const listKeys = 1000;
 
 function parseArgs(argv: string[]): { repeats: number; seconds: number; v1: boolean; profileDir?: string; roots: string[] } {
-  const roots: string[] = [];
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--v1') options.set('--v1', '');
-    else if (argv[i]!.startsWith('--')) options.set(argv[i]!, argv[++i] ?? '');
-    else roots.push(argv[i]!);
-  }
+  const { options, positional: roots } = parseCommandLine(argv, { flags: ['--v1'], positional: true });
   if (roots.length < 1) throw new RangeError('Cannot measure without a checkout: name at least one root (or "this")');
   const profileDir = options.get('--profile');
   return { repeats: Number(options.get('--repeats') ?? '5'), seconds: Number(options.get('--seconds') ?? '3'), v1: options.has('--v1'), ...(profileDir ? { profileDir } : {}), roots };

@@ -16,14 +16,9 @@ import { runLoad, wrkAvailable } from './lib/load.js';
 import { describeMachine, loadText, machineInfo, median, processTreeCpuSeconds } from './lib/machine.js';
 import { presignUrl } from './lib/presign.js';
 import { parseRoot, startTesseraBinary, type BinaryServer } from './lib/server.js';
+import { parseCommandLine } from './lib/args.js';
 
-const options = new Map<string, string>();
-const roots: string[] = [];
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i]!.startsWith('--')) options.set(argv[i]!, argv[++i] ?? '');
-  else roots.push(argv[i]!);
-}
+const { options, positional: roots } = parseCommandLine(process.argv.slice(2), { positional: true });
 const numberOption = (name: string, fallback: number): number => {
   const value = Number(options.get(name) ?? fallback);
   if (!Number.isInteger(value) || value < 0) throw new RangeError(`Cannot use ${name} ${options.get(name)}: expected a whole number`);

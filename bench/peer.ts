@@ -27,6 +27,7 @@ import { startNginx, type Nginx } from './lib/nginx.js';
 import type { Credentials } from './lib/presign.js';
 import { startTesseraBinary, type BinaryServer } from './lib/server.js';
 import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
+import { parseCommandLine } from './lib/args.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -54,11 +55,7 @@ const allLoads: Record<string, Load> = {
 };
 
 function parseArgs(argv: string[]) {
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i]!.startsWith('--')) throw new RangeError(`Unexpected argument "${argv[i]}"`);
-    options.set(argv[i]!, argv[i + 1] ?? '');
-  }
+  const { options } = parseCommandLine(argv);
   const loads = (options.get('--loads') ?? Object.keys(allLoads).join(',')).split(',').map((name) => {
     const load = allLoads[name];
     if (!load) throw new RangeError(`Unknown load "${name}": expected one of ${Object.keys(allLoads).join(', ')}`);

@@ -25,6 +25,7 @@ import { Agent, request } from 'node:http';
 import { loadText, median } from './lib/machine.js';
 import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { presignUrl } from './lib/presign.js';
+import { parseCommandLine } from './lib/args.js';
 
 const sizeBytes: Record<string, number> = { '1m': 2 ** 20, '4m': 4 * 2 ** 20, '16m': 16 * 2 ** 20, '64m': 64 * 2 ** 20 };
 type Mode = 'signed' | 'chunked';
@@ -32,14 +33,7 @@ const bucket = 'bench';
 const awsChunkBytes = 64 * 1024; // what the SDK's aws-chunked stream frames from a file stream
 
 function parseArgs(argv: string[]) {
-  const roots: string[] = [];
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--threads' || arg === '--src' || arg === '--new-drives') options.set(arg, '1');
-    else if (arg.startsWith('--')) options.set(arg, argv[++i] ?? '');
-    else roots.push(arg);
-  }
+  const { options, positional: roots } = parseCommandLine(argv, { flags: ['--threads', '--src', '--new-drives'], positional: true });
   const list = (name: string, fallback: string) => (options.get(name) ?? fallback).split(',');
   const sizes = list('--sizes', '1m,64m').map((s) => {
     if (!(s in sizeBytes)) throw new RangeError(`Unknown size "${s}": expected one of ${Object.keys(sizeBytes).join(', ')}`);

@@ -25,6 +25,7 @@ import { basename, join, resolve } from 'node:path';
 import { loadText, median } from './lib/machine.js';
 import { benchCredentials, checkBuild, repoRoot } from './lib/server.js';
 import { waitForEndpoint } from '../test/helpers/tessera.js';
+import { parseCommandLine } from './lib/args.js';
 
 const MiB = 2 ** 20;
 const sizeBytes: Record<string, number> = { '1m': MiB, '4m': 4 * MiB, '64m': 64 * MiB };
@@ -36,11 +37,7 @@ const cipherEnv: Record<string, string> = { native: 'on', node: 'off' };
 const customerKey = randomBytes(32);
 
 function parseArgs(argv: string[]) {
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    if (!argv[i]!.startsWith('--')) throw new RangeError(`Unexpected argument "${argv[i]}"`);
-    options.set(argv[i]!, argv[++i] ?? '');
-  }
+  const { options } = parseCommandLine(argv);
   const list = (name: string, fallback: string) => (options.get(name) ?? fallback).split(',');
   const sizes = list('--sizes', '1m');
   for (const s of sizes) if (!(s in sizeBytes)) throw new RangeError(`Unknown size "${s}": expected one of ${Object.keys(sizeBytes).join(', ')}`);
