@@ -2,6 +2,7 @@
 // commit thread: a 32-bit little-endian length, then a value in V8's serialization (which keeps Buffers
 // and Uint8Arrays as bytes). Workers send CommitRequests; the thread answers each batch with the array of
 // the replies that are that worker's.
+import type { Socket } from 'node:net';
 import { deserialize, serialize } from 'node:v8';
 
 /** A frame longer than this is not one of ours: the connection is dropped. */
@@ -13,6 +14,21 @@ export function encodeFrame(value: unknown): Buffer {
   frame.writeUInt32LE(body.length, 0);
   body.copy(frame, 4);
   return frame;
+}
+
+/** Calls `onValue` with the value of each frame read from `socket`; a frame no writer of ours makes destroys it. */
+export function readFrames(socket: Socket, onValue: (value: unknown) => void): void {
+  const frames = new FrameReader();
+  socket.on('data', (chunk: Buffer) => {
+    let values: unknown[];
+    try {
+      values = frames.push(chunk);
+    } catch (err) {
+      socket.destroy(err as Error);
+      return;
+    }
+    for (const value of values) onValue(value);
+  });
 }
 
 /** Cuts a byte stream into frames' values; each byte is copied at most once, however the stream is cut. */

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { encodeFrame, FrameReader } from './commit-frames.js';
+import { encodeFrame, readFrames } from './commit-frames.js';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
 import { counterValue, encodeCounter } from '../types.js';
@@ -168,21 +168,12 @@ function runWorker(port: NonNullable<typeof parentPort>, { path, changeLogRows, 
     return;
   }
   const server = createServer((socket) => {
-    const frames = new FrameReader();
     const toSocket: ReplyTo = (message) => {
       if (!socket.destroyed) socket.write(encodeFrame(message));
     };
-    socket.on('data', (chunk: Buffer) => {
-      let requests: unknown[];
-      try {
-        requests = frames.push(chunk);
-      } catch {
-        socket.destroy(); // not a worker of ours
-        return;
-      }
-      for (const req of requests) enqueue(req as CommitRequest, toSocket);
-    });
-    // A worker gone: the batch its requests are in still commits; its replies have nowhere to go.
+    readFrames(socket, (req) => enqueue(req as CommitRequest, toSocket));
+    // A worker gone (or not one of ours, its frames refused): the batch its requests are in still commits;
+    // its replies have nowhere to go.
     socket.on('error', () => socket.destroy());
   });
   server.on('error', (err) => {

@@ -15,7 +15,7 @@ import { assert } from '../../util/assert.js';
 import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { BatchReplies, CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
-import { encodeFrame, FrameReader } from './commit-frames.js';
+import { encodeFrame, readFrames } from './commit-frames.js';
 import { ReadCache } from './read-cache.js';
 
 /**
@@ -183,17 +183,7 @@ class SocketLink implements CommitLink {
   }
 
   listen(events: LinkEvents): void {
-    const frames = new FrameReader();
-    this.socket.on('data', (chunk: Buffer) => {
-      let values: unknown[];
-      try {
-        values = frames.push(chunk);
-      } catch (err) {
-        this.socket.destroy(err as Error);
-        return;
-      }
-      for (const message of values) events.replies(message as BatchReplies);
-    });
+    readFrames(this.socket, (message) => events.replies(message as BatchReplies));
     this.socket.on('error', () => undefined); // 'close' follows
     this.socket.on('close', () => {
       if (!this.#closing) events.failed(new StoreError('ERR_META_UNAVAILABLE', `The link to the metadata commit thread (${this.socketPath}) closed: the server's primary process is gone`));
