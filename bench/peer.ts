@@ -7,9 +7,10 @@
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
 //      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers auto] [--drives 0]
-//      [--warmup 20]
+//      [--warmup 20] [--ceph-ec 4+2]
 // --workers is Tessera's (auto, its default: one per core); --drives 6 gives it six drive directories on the
-// same disk, so RS 4+2 (0: one drive in its data directory).
+// same disk, so RS 4+2 (0: one drive in its data directory). --ceph-ec K+M gives Ceph K+M OSDs on the same
+// disk and an erasure-coded K+M data pool, the like of Tessera's six drives (default: one OSD, no redundancy).
 // Each server first gets --warmup seconds of each load unmeasured (JIT, caches), as bench/put.ts does. 20 s by
 // default: a server in service is warm, and Tessera's 1 MiB PUTs took about 20 s to settle (CPU per MiB in
 // 5 s repeats from a fresh server, two workers: 3.90, 3.79, 3.49, 3.26, 3.10, 3.25; docs/benchmarks.md "With
@@ -73,7 +74,15 @@ function parseArgs(argv: string[]) {
     concurrency: Number(options.get('--concurrency') ?? '16'),
     workers: options.get('--workers') ?? 'auto',
     drives: Number(options.get('--drives') ?? '0'),
+    cephErasure: parseErasure(options.get('--ceph-ec')),
   };
+}
+
+function parseErasure(text: string | undefined): { k: number; m: number } | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)\+(\d+)$/.exec(text);
+  if (!match || Number(match[1]) < 2 || Number(match[2]) < 1) throw new RangeError(`Unknown --ceph-ec "${text}": expected K+M, e.g. 4+2`);
+  return { k: Number(match[1]), m: Number(match[2]) };
 }
 
 /** One server under test. S3 targets take every load; nginx only GETs of the same bytes. */
@@ -268,9 +277,9 @@ async function main(): Promise<void> {
     const tesseraPid = tessera.pid;
     const targets: Target[] = [{ name: 'Tessera', url: tessera.url, credentials: tessera.credentials, cpuSeconds: () => processTreeCpuSeconds(tesseraPid) }];
     if (args.peer === 'ceph') {
-      ceph = await startCephRgw({ log: (line) => process.stdout.write(`${line} (${Math.round((Date.now() - startedMs) / 1000)} s)\n`) });
+      ceph = await startCephRgw({ ...(args.cephErasure ? { erasure: args.cephErasure } : {}), log: (line) => process.stdout.write(`${line} (${Math.round((Date.now() - startedMs) / 1000)} s)\n`) });
       targets.push({ name: 'Ceph RGW', url: ceph.url, credentials: ceph.credentials, cpuSeconds: ceph.cpuSeconds });
-      process.stdout.write(`peer:    ${ceph.version}, BlueStore on a sparse file (device class ${ceph.deviceClass}), pools of size 1, cephx, beast\n`);
+      process.stdout.write(`peer:    ${ceph.version}, BlueStore on sparse files (device class ${ceph.deviceClass}), ${ceph.dataPool}, cephx, beast\n`);
     } else process.stdout.write('peer:    none (install radosgw, ceph-mon and ceph-osd for Ceph RGW)\n');
     nginx = await startNginx();
     const nginxPid = nginx.pid;

@@ -1,6 +1,8 @@
 // A throwaway single-host Ceph as an S3 peer for benchmarks (issue 17): one monitor, one BlueStore OSD on a
 // sparse file, pools of size 1 and radosgw (beast) on 127.0.0.1, cephx, an S3 user; no manager daemon
-// (nothing here needs one). Needs Debian's radosgw, ceph-mon and ceph-osd; benchmarks only, never CI.
+// (nothing here needs one). With `erasure` (k + m), k + m OSDs, each on its own sparse file in the same
+// directory, and RGW's data pool erasure-coded k+m over them (one chunk per OSD), as Tessera's RS k+m over
+// as many drives. Needs Debian's radosgw, ceph-mon and ceph-osd; benchmarks only, never CI.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -18,10 +20,12 @@ export interface CephRgw {
   version: string;
   /** What BlueStore made of the block file's device ("hdd" or "ssd"), which picks its defaults. */
   deviceClass: string;
-  pids: { mon: number; osd: number; rgw: number };
-  /** CPU seconds (every thread, user + kernel) of radosgw, the OSD and the monitor so far. */
+  pids: { mon: number; osds: number[]; rgw: number };
+  /** What holds the objects' data, e.g. "pools of size 1" or "data pool erasure-coded 4+2 over 6 OSDs". */
+  dataPool: string;
+  /** CPU seconds (every thread, user + kernel) of radosgw, the OSDs and the monitor so far. */
   cpuSeconds(): number;
-  /** The same, per daemon. */
+  /** The same, per daemon (every OSD together). */
   cpuSecondsByDaemon(): { mon: number; osd: number; rgw: number };
   /** Stops the daemons by PID and removes the directory with the block file. */
   stop(): Promise<void>;
@@ -137,18 +141,26 @@ async function startMonitor(cluster: Cluster, fsid: string, monPort: number): Pr
   return daemon(cluster, 'mon.a', 'ceph-mon', ['-i', 'a']);
 }
 
-/** OSD 0: its key first (so mkfs can reach the monitor), then BlueStore made on the sparse block file. */
-async function startOsd(cluster: Cluster): Promise<ChildProcess> {
-  const osdKeyring = join(cluster.dir, 'osd.0', 'keyring');
-  run(cluster, 'ceph-authtool', ['--create-keyring', osdKeyring, '--gen-key', '-n', 'osd.0']);
-  run(cluster, 'ceph', ['--connect-timeout', '60', 'auth', 'add', 'osd.0', 'osd', 'allow *', 'mon', 'allow profile osd', 'mgr', 'allow profile osd', '-i', osdKeyring]);
+/** OSD `n`: its key first (so mkfs can reach the monitor), then BlueStore made on its sparse block file. */
+async function startOsd(cluster: Cluster, n: number): Promise<ChildProcess> {
+  const osdKeyring = join(cluster.dir, `osd.${n}`, 'keyring');
+  run(cluster, 'ceph-authtool', ['--create-keyring', osdKeyring, '--gen-key', '-n', `osd.${n}`]);
+  run(cluster, 'ceph', ['--connect-timeout', '60', 'auth', 'add', `osd.${n}`, 'osd', 'allow *', 'mon', 'allow profile osd', 'mgr', 'allow profile osd', '-i', osdKeyring]);
   const osdUuid = randomUUID();
   const id = run(cluster, 'ceph', ['osd', 'new', osdUuid]);
-  if (id !== '0') throw new Error(`Expected OSD id 0, the monitor gave "${id}"`);
-  run(cluster, 'ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
-  const osd = await daemon(cluster, 'osd.0', 'ceph-osd', ['-i', '0']);
-  await waitFor('the OSD to be up', 60_000, () => (JSON.parse(run(cluster, 'ceph', ['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds === 1);
-  return osd;
+  if (id !== String(n)) throw new Error(`Expected OSD id ${n}, the monitor gave "${id}"`);
+  run(cluster, 'ceph-osd', ['-i', String(n), '--mkfs', '--osd-uuid', osdUuid]);
+  return daemon(cluster, `osd.${n}`, 'ceph-osd', ['-i', String(n)]);
+}
+
+/**
+ * RGW's data pool made before radosgw makes it replicated: erasure-coded k+m, one chunk per OSD (so the
+ * CRUSH failure domain is the OSD, as Tessera's is the drive on one machine).
+ */
+function makeErasurePool(cluster: Cluster, k: number, m: number): void {
+  run(cluster, 'ceph', ['osd', 'erasure-code-profile', 'set', 'bench-ec', `k=${k}`, `m=${m}`, 'crush-failure-domain=osd']);
+  run(cluster, 'ceph', ['osd', 'pool', 'create', 'default.rgw.buckets.data', '8', '8', 'erasure', 'bench-ec']);
+  run(cluster, 'ceph', ['osd', 'pool', 'application', 'enable', 'default.rgw.buckets.data', 'rgw']);
 }
 
 /** The S3 user (radosgw-admin creates RGW's pools, size 1 from the defaults, as it stores it), then radosgw. */
@@ -160,7 +172,7 @@ async function startGateway(cluster: Cluster, url: string): Promise<ChildProcess
   return rgw;
 }
 
-export async function startCephRgw(options: { blockGiB?: number; under?: string; log?: (line: string) => void } = {}): Promise<CephRgw> {
+export async function startCephRgw(options: { blockGiB?: number; under?: string; erasure?: { k: number; m: number }; log?: (line: string) => void } = {}): Promise<CephRgw> {
   const missing = cephMissingTool();
   if (missing) throw new Error(`Cannot start Ceph: "${missing}" is not installed (apt-get install radosgw ceph-mon ceph-osd)`);
   const log = options.log ?? (() => {});
@@ -168,30 +180,40 @@ export async function startCephRgw(options: { blockGiB?: number; under?: string;
   const cluster: Cluster = { dir, conf: join(dir, 'ceph.conf'), children: [] };
   const unhook = guardExit(cluster);
   try {
-    for (const sub of ['run', 'log', 'rgw', 'mon.a', 'osd.0']) await mkdir(join(dir, sub));
+    const osdCount = options.erasure ? options.erasure.k + options.erasure.m : 1;
+    const osdIds = Array.from({ length: osdCount }, (_, n) => n);
+    for (const sub of ['run', 'log', 'rgw', 'mon.a', ...osdIds.map((n) => `osd.${n}`)]) await mkdir(join(dir, sub));
     const [monPort, rgwPort] = [await freePort(), await freePort()];
     const fsid = randomUUID();
     await writeFile(cluster.conf, configText(dir, fsid, monPort, rgwPort, (options.blockGiB ?? 16) * 2 ** 30));
     const mon = await startMonitor(cluster, fsid, monPort);
     log('ceph: monitor started');
-    const osd = await startOsd(cluster);
-    log('ceph: OSD up');
+    const osds: ChildProcess[] = [];
+    for (const n of osdIds) osds.push(await startOsd(cluster, n));
+    await waitFor(`${osdCount} OSDs to be up`, 60_000 * osdCount, () => (JSON.parse(run(cluster, 'ceph', ['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds === osdCount);
+    log(osdCount === 1 ? 'ceph: OSD up' : `ceph: ${osdCount} OSDs up`);
+    if (options.erasure) makeErasurePool(cluster, options.erasure.k, options.erasure.m);
     const url = `http://127.0.0.1:${rgwPort}`;
     const rgw = await startGateway(cluster, url);
     log('ceph: radosgw answers');
     const metadata = JSON.parse(run(cluster, 'ceph', ['osd', 'metadata', '0', '-f', 'json'])) as { bluestore_bdev_type?: string };
-    const pids = { mon: mon.pid!, osd: osd.pid!, rgw: rgw.pid! };
-    const cpuSecondsByDaemon = () => ({ mon: processTreeCpuSeconds(pids.mon), osd: processTreeCpuSeconds(pids.osd), rgw: processTreeCpuSeconds(pids.rgw) });
+    const pids = { mon: mon.pid!, osds: osds.map((o) => o.pid!), rgw: rgw.pid! };
+    const cpuSecondsByDaemon = () => ({
+      mon: processTreeCpuSeconds(pids.mon),
+      osd: pids.osds.reduce((sum, pid) => sum + processTreeCpuSeconds(pid), 0),
+      rgw: processTreeCpuSeconds(pids.rgw),
+    });
     return {
       url,
       credentials: cephCredentials,
       version: execFileSync('ceph-osd', ['--version'], { encoding: 'utf8' }).trim(),
       deviceClass: metadata.bluestore_bdev_type ?? 'unknown',
       pids,
+      dataPool: options.erasure ? `data pool erasure-coded ${options.erasure.k}+${options.erasure.m} over ${osdCount} OSDs, other pools of size 1` : 'pools of size 1',
       cpuSeconds: () => Object.values(cpuSecondsByDaemon()).reduce((a, b) => a + b, 0),
       cpuSecondsByDaemon,
       stop: async () => {
-        await stopAll([rgw, osd, mon]);
+        await stopAll([rgw, ...osds, mon]);
         unhook();
         await rm(dir, { recursive: true, force: true });
       },
