@@ -8,20 +8,19 @@
 // (user + system, /proc), and wrk's own CPU per MiB is given too, since the client shares the two cores.
 // Run: npm run build && npx tsx bench/large-get-floor.ts [--repeats 4] [--seconds 3] [--size 1m|4m]
 // Needs nginx, wrk, cc and libisal-dev (bash bench/setup.sh; libisal-dev is what npm install builds with).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { Agent } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { parseCommandLine } from './lib/args.js';
-import { runLoad, send, wrkAvailable } from './lib/load.js';
+import { runLoad, wrkAvailable } from './lib/load.js';
 import { loadText, median, processTreeCpuSeconds } from './lib/machine.js';
-import { startNginx } from './lib/nginx.js';
+import { startNginx, startUrlCommand } from './lib/nginx.js';
 import { benchCredentials, startTesseraBinary } from './lib/server.js';
-import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
+import { emptySha256Hex, fillBucket, signedHeaders } from './lib/sigv4.js';
 
 const MiB = 2 ** 20;
 const objectCount = 32;
@@ -68,44 +67,12 @@ function buildFloorServer(dir: string): string {
 }
 
 async function startFloorServer(binary: string, mode: 'plain' | 'verify' | 'verify-sendfile', root: string, name: string): Promise<Rung> {
-  const child: ChildProcess = spawn(binary, [mode, root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
-    });
-    child.once('exit', (code) => reject(new Error(`verified-get ${mode} exited with ${code}: ${stderr}`)));
-  });
-  return {
-    name,
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return { name, ...(await startUrlCommand(binary, [mode, root], `verified-get ${mode}`)) };
 }
 
 async function startTessera(name: string, workers: string): Promise<Rung> {
   const server = await startTesseraBinary({ env: { TESSERA_WORKERS: workers } });
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  try {
-    const sign = (method: string, path: string, hash: string) => signedHeaders({ method, url: `${server.url}${path}`, credentials: server.credentials, payloadSha256Hex: hash });
-    const made = await send(agent, 'PUT', `${server.url}/${bucket}`, undefined, undefined, sign('PUT', `/${bucket}`, emptySha256Hex));
-    if (made.status !== 200) throw new Error(`CreateBucket answered ${made.status}`);
-    for (let i = 0; i < objectCount; i++) {
-      const path = `/${bucket}/${keyOf(i)}`;
-      const put = await send(agent, 'PUT', `${server.url}${path}`, bodies[i], undefined, sign('PUT', path, createHash('sha256').update(bodies[i]!).digest('hex')));
-      if (put.status !== 200) throw new Error(`PUT ${path} answered ${put.status}`);
-    }
-  } finally {
-    agent.destroy();
-  }
+  await fillBucket(server.url, server.credentials, bucket, bodies.map((body, i) => ({ key: keyOf(i), body })));
   return { name, url: server.url, pid: server.pid, stop: () => server.stop() };
 }
 

@@ -6,16 +6,15 @@
 // stack and where the rest goes.
 // Run: npm run build && npx tsx bench/small-get-floor.ts [--repeats 4] [--seconds 3] [--no-log-off]
 //   [--only tessera] (Tessera's rung alone) [--profile DIR] (a --cpu-prof file per server process, written at stop)
-import { randomFillSync, createHash } from 'node:crypto';
-import { Agent } from 'node:http';
+import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad, send, wrkAvailable } from './lib/load.js';
+import { runLoad, wrkAvailable } from './lib/load.js';
 import { loadText, median, processTreeCpuSeconds } from './lib/machine.js';
 import { startNginx, startUrlChild } from './lib/nginx.js';
 import { benchCredentials, startTesseraBinary } from './lib/server.js';
-import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
+import { emptySha256Hex, fillBucket, signedHeaders } from './lib/sigv4.js';
 import type { Credentials } from './lib/presign.js';
 
 const bytes = 4096;
@@ -72,20 +71,7 @@ async function startFloorChild(mode: 'bare' | 'sigv4' | 'meta'): Promise<Rung> {
 
 async function startTessera(name: string, env: Record<string, string>): Promise<Rung> {
   const server = await startTesseraBinary({ env, nodeArgs: profileArgs });
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  try {
-    const sign = (method: string, path: string, hash: string) => signedHeaders({ method, url: `${server.url}${path}`, credentials: server.credentials, payloadSha256Hex: hash });
-    const made = await send(agent, 'PUT', `${server.url}/${bucket}`, undefined, undefined, sign('PUT', `/${bucket}`, emptySha256Hex));
-    if (made.status !== 200) throw new Error(`CreateBucket answered ${made.status}`);
-    for (let i = 0; i < objectCount; i++) {
-      const body = objectBytes(i);
-      const path = `/${bucket}/${keyOf(i)}`;
-      const put = await send(agent, 'PUT', `${server.url}${path}`, body, undefined, sign('PUT', path, createHash('sha256').update(body).digest('hex')));
-      if (put.status !== 200) throw new Error(`PUT ${path} answered ${put.status}`);
-    }
-  } finally {
-    agent.destroy();
-  }
+  await fillBucket(server.url, server.credentials, bucket, Array.from({ length: objectCount }, (_, i) => ({ key: keyOf(i), body: objectBytes(i) })));
   return { name, url: server.url, pid: server.pid, signed: true, stop: () => server.stop() };
 }
 

@@ -111,8 +111,13 @@ export interface Baseline {
  * Runs a TypeScript child (through tsx) that prints `{"url": ...}` as its first stdout line once it
  * listens; `stop` ends it (SIGKILL after 10 s) and waits for its exit.
  */
-export async function startUrlChild(script: string, args: string[], what: string, nodeArgs: string[] = []): Promise<Baseline> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startUrlChild(script: string, args: string[], what: string, nodeArgs: string[] = []): Promise<Baseline> {
+  return startUrlCommand(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], what);
+}
+
+/** The same for any program that prints `{"url": ...}` as its first stdout line once it listens. */
+export async function startUrlCommand(file: string, args: string[], what: string): Promise<Baseline> {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -2,6 +2,8 @@
 // it hashed. Computed once per URL before a phase, so signing does not compete with the servers for the
 // cores. Bench-made ASCII keys and queries only; not a general S3 client.
 import { createHash, createHmac } from 'node:crypto';
+import { Agent } from 'node:http';
+import { send } from './load.js';
 import { uriEncode, type Credentials } from './presign.js';
 
 export const emptySha256Hex = createHash('sha256').digest('hex');
@@ -46,4 +48,21 @@ export function signedHeaders(options: { method: string; url: string; credential
     'x-amz-date': amzDate,
     authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`,
   };
+}
+
+/** Creates `bucket` and PUTs each object into it with header-signed payloads, as an SDK would; throws on any other answer than 200. */
+export async function fillBucket(endpoint: string, credentials: Credentials, bucket: string, objects: readonly { key: string; body: Buffer }[]): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const sign = (path: string, hash: string) => signedHeaders({ method: 'PUT', url: `${endpoint}${path}`, credentials, payloadSha256Hex: hash });
+  try {
+    const made = await send(agent, 'PUT', `${endpoint}/${bucket}`, undefined, undefined, sign(`/${bucket}`, emptySha256Hex));
+    if (made.status !== 200) throw new Error(`CreateBucket answered ${made.status}`);
+    for (const { key, body } of objects) {
+      const path = `/${bucket}/${key}`;
+      const put = await send(agent, 'PUT', `${endpoint}${path}`, body, undefined, sign(path, createHash('sha256').update(body).digest('hex')));
+      if (put.status !== 200) throw new Error(`PUT ${path} answered ${put.status}`);
+    }
+  } finally {
+    agent.destroy();
+  }
 }
