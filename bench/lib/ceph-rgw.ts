@@ -27,7 +27,7 @@ export interface CephRgw {
   cpuSeconds(): number;
   /** The same, per daemon (every OSD together). */
   cpuSecondsByDaemon(): { mon: number; osd: number; rgw: number };
-  /** Stops the daemons by PID and removes the directory with the block file. */
+  /** Stops the daemons by PID and removes the directory with the block files. */
   stop(): Promise<void>;
 }
 
