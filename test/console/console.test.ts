@@ -2,7 +2,7 @@
 // makes a bucket, uploads (one PUT and multipart), browses, downloads, shares and deletes against a real
 // server; manages users, keys and policies and uses the key it made; and, without a browser, its security
 // headers and the refusal of unsigned and cross-site calls.
-// CONSOLE_SCREENSHOTS=docs/console writes the README's screenshots; otherwise they go to a temp folder.
+// CONSOLE_SCREENSHOTS=docs/console writes the README's screenshots; otherwise they go to a temp folder, removed after.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -106,6 +106,8 @@ before(async () => {
   });
 });
 after(() => browser?.close());
+// Kept only when asked for (CONSOLE_SCREENSHOTS); the temp folder goes with the run.
+after(() => (process.env.CONSOLE_SCREENSHOTS ? undefined : rm(shots, { recursive: true, force: true })));
 
 /** A screenshot of the viewport, or of the whole page (cut at `heightPx` when given, to keep the file small). */
 async function shot(page: Page, name: string, fullPage = false, heightPx?: number): Promise<void> {

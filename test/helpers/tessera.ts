@@ -110,8 +110,17 @@ export async function startTessera(options: StartOptions = {}): Promise<TesseraP
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const url = await waitForEndpoint(child, 20_000, () => stderr);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let url: string;
+  try {
+    url = await waitForEndpoint(child, 20_000, () => stderr);
+  } catch (err) {
+    // A server that did not start (a test of a bad flag expects that) leaves no process and no temp directory behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;

@@ -11,7 +11,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTesseraForFile } from '../helpers/tessera.js';
 import { createUserWithKey, signingAs, type UserKey } from '../helpers/iam.js';
 import { assertS3Error, raw, sdkError } from '../s3/raw-http.js';
-import { clients, clientEnv, describeRun, makeTempDir, run, skipUnlessInstalled } from '../clients/lib.js';
+import { clients, clientEnv, describeRun, makeTempDir, removeDir, run, skipUnlessInstalled } from '../clients/lib.js';
 
 const { server, s3 } = await startTesseraForFile();
 const Bucket = 'shared';
@@ -35,8 +35,9 @@ before(async () => {
 
 const cliSkip = skipUnlessInstalled(clients.aws);
 
-test('Read-only user - aws s3 cp upload fails with AccessDenied, download works', { skip: cliSkip }, async () => {
+test('Read-only user - aws s3 cp upload fails with AccessDenied, download works', { skip: cliSkip }, async (t) => {
   const work = await makeTempDir('iam-cli');
+  t.after(() => removeDir(work));
   await mkdir(join(work, 'home'));
   const env = clientEnv(join(work, 'home'), {
     AWS_ACCESS_KEY_ID: reader.accessKeyId, AWS_SECRET_ACCESS_KEY: reader.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '',

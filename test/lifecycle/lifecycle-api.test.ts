@@ -1,14 +1,14 @@
 // Put/Get/DeleteBucketLifecycleConfiguration through the AWS SDK v3 against a real server (issue 15), and the
 // lifecycle pass run on demand through the admin API: a rule dated in the past is due at once, so a real
 // process can show expiration and a transition without a fake clock (src/objects/lifecycle.test.ts has one).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketLifecycleCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand, HeadObjectCommand,
   ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, PutObjectCommand, ListObjectVersionsCommand,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTesseraForFile } from '../helpers/tessera.js';
@@ -16,6 +16,8 @@ import { assertS3Error, raw, sdkError } from '../s3/raw-http.js';
 
 const drives = await mkdtemp(join(tmpdir(), 'tessera-lc-drives-'));
 const { server, s3 } = await startTesseraForFile({ args: ['--drives', [0, 1, 2].map((i) => join(drives, `d${i}`)).join(','), '--storage-classes', 'GLACIER_IR=rep:3', '--lifecycle-interval', '0'] });
+// Registered after the server's own after() (node:test runs them in that order), so the drives go once it has stopped.
+after(() => rm(drives, { recursive: true, force: true }));
 
 const put = (Bucket: string, Rules: LifecycleRule[]) => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules } }));
 const putXml = (bucket: string, body: string) => raw(server, { method: 'PUT', path: `/${bucket}`, query: { lifecycle: null }, body });
