@@ -9,24 +9,22 @@
 // Run: npm run build && npx tsx bench/large-get-floor.ts [--repeats 4] [--seconds 3] [--size 1m|4m]
 // Needs nginx, wrk, cc and libisal-dev (bash bench/setup.sh; libisal-dev is what npm install builds with).
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { parseCommandLine } from './lib/args.js';
 import { runLoad, wrkAvailable } from './lib/load.js';
-import { loadText, median, processTreeCpuSeconds } from './lib/machine.js';
+import { exitedChildrenCpuSeconds, loadText, median, processTreeCpuSeconds } from './lib/machine.js';
 import { startNginx, startUrlCommand } from './lib/nginx.js';
 import { benchCredentials, startTesseraBinary } from './lib/server.js';
 import { emptySha256Hex, fillBucket, signedHeaders } from './lib/sigv4.js';
+import { shardRecordPieces } from '../src/blocks/shard-file.js';
 
 const MiB = 2 ** 20;
 const objectCount = 32;
 const bucket = 'bench';
 const blockBytes = 65536;
-const shardHeaderBytes = 48;
 
 interface Rung {
   name: string;
@@ -35,7 +33,7 @@ interface Rung {
   stop(): Promise<void>;
 }
 
-const { options } = parseCommandLine(process.argv.slice(2), { flags: [] });
+const { options } = parseCommandLine(process.argv.slice(2));
 const repeats = Number(options.get('--repeats') ?? '4');
 const seconds = Number(options.get('--seconds') ?? '3');
 const sizes: Record<string, number> = { '1m': MiB, '4m': 4 * MiB };
@@ -45,18 +43,9 @@ if (bytes === undefined) throw new RangeError(`Unknown --size "${options.get('--
 const keyOf = (i: number) => `get-${bytes}-${i}`;
 const bodies = Array.from({ length: objectCount }, () => randomFillSync(Buffer.allocUnsafe(bytes)));
 
-/** A body laid out as a Tessera shard file: a 48-byte header (data length at byte 16), then blocks and their CRC32s. */
+/** A body as Tessera writes it to a shard file: its header, then each 64 KiB block and its CRC32. */
 function shardFile(body: Buffer): Buffer {
-  const header = Buffer.alloc(shardHeaderBytes);
-  header.writeBigUInt64LE(BigInt(body.length), 16);
-  const pieces: Buffer[] = [header];
-  for (let at = 0; at < body.length; at += blockBytes) {
-    const block = body.subarray(at, Math.min(body.length, at + blockBytes));
-    const sum = Buffer.allocUnsafe(4);
-    sum.writeUInt32LE(crc32(block), 0);
-    pieces.push(block, sum);
-  }
-  return Buffer.concat(pieces);
+  return Buffer.concat(shardRecordPieces({ blockId: randomBytes(16).toString('hex'), shardIndex: 0, blockBytes }, body));
 }
 
 function buildFloorServer(dir: string): string {
@@ -74,13 +63,6 @@ async function startTessera(name: string, workers: string): Promise<Rung> {
   const server = await startTesseraBinary({ env: { TESSERA_WORKERS: workers } });
   await fillBucket(server.url, server.credentials, bucket, bodies.map((body, i) => ({ key: keyOf(i), body })));
   return { name, url: server.url, pid: server.pid, stop: () => server.stop() };
-}
-
-/** CPU seconds of this process's children that have exited and been waited for (cutime + cstime): wrk's, once a phase ends. */
-function exitedChildrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ
 }
 
 interface Run {

@@ -16,6 +16,7 @@ import { startNginx, startUrlChild } from './lib/nginx.js';
 import { benchCredentials, startTesseraBinary } from './lib/server.js';
 import { emptySha256Hex, fillBucket, signedHeaders } from './lib/sigv4.js';
 import type { Credentials } from './lib/presign.js';
+import { parseCommandLine } from './lib/args.js';
 
 const bytes = 4096;
 const objectCount = 256;
@@ -30,11 +31,7 @@ interface Rung {
 }
 
 function parseArgs(argv: string[]): { repeats: number; seconds: number; logOff: boolean; only?: string; profileDir?: string } {
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--no-log-off') options.set('--no-log-off', '1');
-    else options.set(argv[i]!, argv[++i] ?? '');
-  }
+  const { options } = parseCommandLine(argv, { flags: ['--no-log-off'] });
   const only = options.get('--only');
   if (only !== undefined && only !== 'tessera') throw new RangeError(`Unknown --only "${only}": expected tessera`);
   const profileDir = options.get('--profile');

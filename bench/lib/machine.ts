@@ -74,9 +74,15 @@ export function num(value: number): string {
   return value.toPrecision(3);
 }
 
+const ticksPerSecond = 100; // USER_HZ on Linux
+
+/** The fields of a /proc/PID/stat text after the command name: [0] state, [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU seconds (user + system) used so far by process `pid` and its direct children (nginx's workers). */
 export function processTreeCpuSeconds(pid: number): number {
-  const ticksPerSecond = 100; // USER_HZ on Linux
   let ticks = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -86,9 +92,15 @@ export function processTreeCpuSeconds(pid: number): number {
     } catch {
       continue; // exited while we looked
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(stat);
     const parent = Number(fields[1]);
     if (Number(entry) === pid || parent === pid) ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks / ticksPerSecond;
+}
+
+/** CPU seconds of this process's children that have exited and been waited for (cutime + cstime): a load generator's, once it ends. */
+export function exitedChildrenCpuSeconds(): number {
+  const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
 }
