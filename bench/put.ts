@@ -54,9 +54,15 @@ function parseArgs(argv: string[]) {
     threads: options.has('--threads'),
     fromSource: options.has('--src'),
     fanOut: !options.has('--new-drives'),
-    perfDir: options.get('--perf'),
-    straceDir: options.get('--strace'),
+    perfDir: madeDir(options.get('--perf')),
+    straceDir: madeDir(options.get('--strace')),
   };
+}
+
+/** The output directory of --perf or --strace, made if missing. */
+function madeDir(dir: string | undefined): string | undefined {
+  if (dir !== undefined) mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 // ---- signing (header SigV4, as the SDK signs a PutObject) -------------------------------------------
@@ -197,6 +203,8 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
       : measured && args.straceDir
         ? spawn('strace', ['-c', '-f', '-p', String(server.pid), '-o', traceFile], { stdio: 'ignore' })
         : undefined;
+  // perf and strace exit at once when they cannot write their file; the wait below must not then hang.
+  const perfExited = perf ? new Promise<number | null>((r) => perf.once('exit', r)) : undefined;
   if (perf) await new Promise((r) => setTimeout(r, 300));
   // The unmeasured phase is marked and read too, with no label (no profile), to learn the hashing thread's id.
   await server.mark(measured ? `${mode}-${size}` : undefined);
@@ -222,9 +230,9 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   const { hashing } = await server.read();
   if (hashing?.threadId) hashingThreadIds.set(server.pid, hashing.threadId);
   if (perf) {
-    const exited = new Promise((r) => perf.once('exit', r));
     perf.kill('SIGINT');
-    await exited;
+    const code = await perfExited;
+    if (code !== 0 && code !== null) process.stdout.write(`    (${perf.spawnfile} exited with ${code}: nothing recorded)\n`);
     if (args.straceDir && measured) process.stdout.write(`    syscalls per PUT: ${syscallsPerPut(traceFile, done)}\n`);
   }
   const mib = (done * size) / 2 ** 20;
