@@ -6,6 +6,8 @@
 // stack and where the rest goes.
 // Run: npm run build && npx tsx bench/small-get-floor.ts [--repeats 4] [--seconds 3] [--no-log-off]
 //   [--only tessera] (Tessera's rung alone) [--profile DIR] (a --cpu-prof file per server process, written at stop)
+//   [--workers N] (the bare and SigV4 rungs and Tessera in N processes sharing the port, as `--workers N` serves;
+//   the MetaStore rung is left out then: its SQLite is written by one process)
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,13 +32,15 @@ interface Rung {
   stop(): Promise<void>;
 }
 
-function parseArgs(argv: string[]): { repeats: number; seconds: number; logOff: boolean; only?: string; profileDir?: string } {
+function parseArgs(argv: string[]): { repeats: number; seconds: number; logOff: boolean; workers: number; only?: string; profileDir?: string } {
   const { options } = parseCommandLine(argv, { flags: ['--no-log-off'] });
   const only = options.get('--only');
   if (only !== undefined && only !== 'tessera') throw new RangeError(`Unknown --only "${only}": expected tessera`);
   const profileDir = options.get('--profile');
+  const workers = Number(options.get('--workers') ?? '1');
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`--workers wants a whole number above 0, not "${options.get('--workers')}"`);
   return {
-    repeats: Number(options.get('--repeats') ?? '4'), seconds: Number(options.get('--seconds') ?? '3'), logOff: !options.has('--no-log-off'),
+    repeats: Number(options.get('--repeats') ?? '4'), seconds: Number(options.get('--seconds') ?? '3'), logOff: !options.has('--no-log-off'), workers,
     ...(only ? { only } : {}), ...(profileDir ? { profileDir } : {}),
   };
 }
@@ -53,7 +57,10 @@ const keyOf = (i: number) => `get-${bytes}-${i}`;
 async function startFloorChild(mode: 'bare' | 'sigv4' | 'meta'): Promise<Rung> {
   const dataDir = await mkdtemp(join(tmpdir(), `tessera-floor-${mode}-`));
   const script = join(import.meta.dirname, 'lib', 'floor-child.ts');
-  const child = await startUrlChild(script, [mode, dataDir, String(objectCount), String(bytes)], `floor-child ${mode}`, profileArgs);
+  const childArgs = [mode, dataDir, String(objectCount), String(bytes)];
+  const child = args.workers === 1
+    ? await startUrlChild(script, childArgs, `floor-child ${mode}`, profileArgs)
+    : await startUrlChild(join(import.meta.dirname, 'lib', 'cluster-child.ts'), [String(args.workers), script, ...childArgs], `floor-child ${mode}`, profileArgs);
   return {
     name: { bare: 'bare node:http', sigv4: '+ SigV4 header check', meta: '+ MetaStore lookup' }[mode],
     url: child.url,
@@ -67,7 +74,7 @@ async function startFloorChild(mode: 'bare' | 'sigv4' | 'meta'): Promise<Rung> {
 }
 
 async function startTessera(name: string, env: Record<string, string>): Promise<Rung> {
-  const server = await startTesseraBinary({ env, nodeArgs: profileArgs });
+  const server = await startTesseraBinary({ env: { TESSERA_WORKERS: String(args.workers), ...env }, nodeArgs: profileArgs });
   await fillBucket(server.url, server.credentials, bucket, Array.from({ length: objectCount }, (_, i) => ({ key: keyOf(i), body: objectBytes(i) })));
   return { name, url: server.url, pid: server.pid, signed: true, stop: () => server.stop() };
 }
@@ -96,12 +103,12 @@ if (!wrkAvailable()) throw new Error('wrk is not installed: apt-get install wrk'
 const rungs: Rung[] = [];
 try {
   if (!args.only) rungs.push(await startNginxRung());
-  if (!args.only) for (const mode of ['bare', 'sigv4', 'meta'] as const) rungs.push(await startFloorChild(mode));
+  if (!args.only) for (const mode of args.workers === 1 ? (['bare', 'sigv4', 'meta'] as const) : (['bare', 'sigv4'] as const)) rungs.push(await startFloorChild(mode));
   rungs.push(await startTessera('Tessera (defaults, access log on)', {}));
   if (args.logOff && !args.only) rungs.push(await startTessera('Tessera, access log off', { TESSERA_LOG_LEVEL: 'warn' }));
   // An unrecorded warm-up phase each, so the JIT has settled before the first recorded one.
   for (const rung of rungs) await phase(rung, 1, benchCredentials);
-  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, header-signed GET ${bytes} B, ${args.repeats} × ${args.seconds} s (medians)\n`);
+  process.stdout.write(`date ${new Date().toISOString()}, load ${loadText()} at start, wrk c=16, header-signed GET ${bytes} B, ${args.repeats} × ${args.seconds} s (medians), ${args.workers} process(es) per Node rung\n`);
   const runs = new Map<string, { rate: number; cpuUsPerOp: number }[]>();
   for (let r = 0; r < args.repeats; r++) {
     const order = r % 2 === 0 ? rungs : [...rungs].reverse();

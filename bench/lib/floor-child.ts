@@ -2,6 +2,8 @@
 // (by mode) Tessera's own SigV4 header verification and its MetaStore lookup added, from dist/. It adds
 // nothing else: no routing, authorization, response headers beyond the length, access log or metrics.
 // Run: node --import tsx floor-child.ts MODE DATA_DIR OBJECTS BYTES; prints its URL as JSON on stdout.
+// Under cluster-child.ts (bare and sigv4 rungs in several processes) it listens on the primary's port instead.
+import cluster from 'node:cluster';
 import { randomFillSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { RequestAuthConfig } from '../../src/s3/authenticate.js';
@@ -92,7 +94,11 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   answer(req, res).catch(() => fail(res, 500));
 });
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })}\n`);
+if (cluster.isWorker && mode === 'meta') throw new Error('floor-child: the meta rung runs in one process'); // one writer of its SQLite
+server.listen(cluster.isWorker ? Number(process.env.FLOOR_CHILD_PORT) : 0, '127.0.0.1', () => {
+  if (cluster.isPrimary) process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })}\n`);
 });
-process.on('SIGTERM', () => server.close(() => void closeStores?.().then(() => process.exit(0))));
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => void (closeStores?.() ?? Promise.resolve()).then(() => process.exit(0)));
+});
