@@ -201,11 +201,32 @@ AVX512 static void kernel_avx512_4(uint32_t *a_, uint32_t *b_, uint32_t *c_, uin
 
 #define AVX2 __attribute__((target("avx2")))
 
-AVX2 static inline __m256i gather8(__m256i low, __m256i high, int w) {
-  const __m256i offset = _mm256_set1_epi64x(4 * w);
-  __m128i x = _mm256_i64gather_epi32(NULL, _mm256_add_epi64(low, offset), 1);
-  __m128i y = _mm256_i64gather_epi32(NULL, _mm256_add_epi64(high, offset), 1);
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(x), y, 1);
+// Message words 0-15 of 8 lanes' next blocks, word w of lane j in element j of m[w]: two 32-byte loads per
+// lane and two 8x8 transposes. Gathers did the same in 32 instructions a block, each slow on AMD's cores.
+AVX2 static inline void transpose8(__m256i r0, __m256i r1, __m256i r2, __m256i r3, __m256i r4, __m256i r5, __m256i r6, __m256i r7, __m256i *out) {
+  const __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+  const __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+  const __m256i t4 = _mm256_unpacklo_epi32(r4, r5), t5 = _mm256_unpackhi_epi32(r4, r5);
+  const __m256i t6 = _mm256_unpacklo_epi32(r6, r7), t7 = _mm256_unpackhi_epi32(r6, r7);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+  out[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+  out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+  out[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+  out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+  out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+  out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+  out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+  out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+#define LOAD32(p, half) _mm256_loadu_si256((const __m256i *)((p) + 32 * (half)))
+
+AVX2 static inline void load_words8(const uint8_t *const *p, __m256i *m) {
+  transpose8(LOAD32(p[0], 0), LOAD32(p[1], 0), LOAD32(p[2], 0), LOAD32(p[3], 0), LOAD32(p[4], 0), LOAD32(p[5], 0), LOAD32(p[6], 0), LOAD32(p[7], 0), m);
+  transpose8(LOAD32(p[0], 1), LOAD32(p[1], 1), LOAD32(p[2], 1), LOAD32(p[3], 1), LOAD32(p[4], 1), LOAD32(p[5], 1), LOAD32(p[6], 1), LOAD32(p[7], 1), m + 8);
 }
 
 #define ROL8(x, n) _mm256_or_si256(_mm256_slli_epi32(x, n), _mm256_srli_epi32(x, 32 - (n)))
@@ -219,12 +240,13 @@ AVX2 static inline __m256i gather8(__m256i low, __m256i high, int w) {
 AVX2 static void kernel_avx2(uint32_t *a_, uint32_t *b_, uint32_t *c_, uint32_t *d_, const uint8_t *const *next, const uint64_t *step, size_t blocks) {
   __m256i a = _mm256_loadu_si256((const __m256i *)a_), b = _mm256_loadu_si256((const __m256i *)b_);
   __m256i c = _mm256_loadu_si256((const __m256i *)c_), d = _mm256_loadu_si256((const __m256i *)d_);
-  __m256i low = _mm256_loadu_si256((const __m256i *)next), high = _mm256_loadu_si256((const __m256i *)(next + 4));
-  const __m256i step_low = _mm256_loadu_si256((const __m256i *)step), step_high = _mm256_loadu_si256((const __m256i *)(step + 4));
+  const uint8_t *p[8];
+  for (int j = 0; j < 8; j++) p[j] = next[j];
   const __m256i ones = _mm256_set1_epi32(-1);
   for (; blocks > 0; blocks--) {
     __m256i m[16];
-    for (int w = 0; w < 16; w++) m[w] = gather8(low, high, w);
+    load_words8(p, m);
+    for (int j = 0; j < 8; j++) p[j] += step[j];
     const __m256i a0 = a, b0 = b, c0 = c, d0 = d;
 #define STEP(i, a, b, c, d)                                                                              \
   a = _mm256_add_epi32(a, _mm256_add_epi32(m[WORD(i)], _mm256_set1_epi32((int)K[i])));                    \
@@ -236,13 +258,69 @@ AVX2 static void kernel_avx2(uint32_t *a_, uint32_t *b_, uint32_t *c_, uint32_t 
     b = _mm256_add_epi32(b, b0);
     c = _mm256_add_epi32(c, c0);
     d = _mm256_add_epi32(d, d0);
-    low = _mm256_add_epi64(low, step_low);
-    high = _mm256_add_epi64(high, step_high);
   }
   _mm256_storeu_si256((__m256i *)a_, a);
   _mm256_storeu_si256((__m256i *)b_, b);
   _mm256_storeu_si256((__m256i *)c_, c);
   _mm256_storeu_si256((__m256i *)d_, d);
+}
+
+// 16 lanes as two ymm of 8 whose steps interleave: one lane group's MD5 step waits on the one before it
+// (about six cycles of latency each), so a lone group leaves most of the vector units idle; two independent
+// groups fill them, and 9-16 live lanes take about the time 8 took, where they took two calls of 8 before.
+AVX2 static void kernel_avx2_16(uint32_t *a_, uint32_t *b_, uint32_t *c_, uint32_t *d_, const uint8_t *const *next, const uint64_t *step, size_t blocks) {
+  __m256i a = _mm256_loadu_si256((const __m256i *)a_), b = _mm256_loadu_si256((const __m256i *)b_);
+  __m256i c = _mm256_loadu_si256((const __m256i *)c_), d = _mm256_loadu_si256((const __m256i *)d_);
+  __m256i e = _mm256_loadu_si256((const __m256i *)(a_ + 8)), f = _mm256_loadu_si256((const __m256i *)(b_ + 8));
+  __m256i g = _mm256_loadu_si256((const __m256i *)(c_ + 8)), h = _mm256_loadu_si256((const __m256i *)(d_ + 8));
+  const uint8_t *p[16];
+  for (int j = 0; j < 16; j++) p[j] = next[j];
+  const __m256i ones = _mm256_set1_epi32(-1);
+  for (; blocks > 0; blocks--) {
+    __m256i m[16], n[16];
+    load_words8(p, m);
+    load_words8(p + 8, n);
+    for (int j = 0; j < 16; j++) p[j] += step[j];
+    const __m256i a0 = a, b0 = b, c0 = c, d0 = d, e0 = e, f0 = f, g0 = g, h0 = h;
+#define STEP(i, a, b, c, d, e, f, g, h)                                                                  \
+  {                                                                                                      \
+    const __m256i k = _mm256_set1_epi32((int)K[i]);                                                      \
+    a = _mm256_add_epi32(a, _mm256_add_epi32(m[WORD(i)], k));                                             \
+    e = _mm256_add_epi32(e, _mm256_add_epi32(n[WORD(i)], k));                                             \
+    a = _mm256_add_epi32(a, FN8((i) / 16, b, c, d));                                                     \
+    e = _mm256_add_epi32(e, FN8((i) / 16, f, g, h));                                                     \
+    a = _mm256_add_epi32(b, ROL8(a, SHIFT(i)));                                                          \
+    e = _mm256_add_epi32(f, ROL8(e, SHIFT(i)));                                                          \
+  }
+#define STEPS16X2(base)                                                                                  \
+  STEP(base + 0, a, b, c, d, e, f, g, h) STEP(base + 1, d, a, b, c, h, e, f, g)                          \
+  STEP(base + 2, c, d, a, b, g, h, e, f) STEP(base + 3, b, c, d, a, f, g, h, e)                          \
+  STEP(base + 4, a, b, c, d, e, f, g, h) STEP(base + 5, d, a, b, c, h, e, f, g)                          \
+  STEP(base + 6, c, d, a, b, g, h, e, f) STEP(base + 7, b, c, d, a, f, g, h, e)                          \
+  STEP(base + 8, a, b, c, d, e, f, g, h) STEP(base + 9, d, a, b, c, h, e, f, g)                          \
+  STEP(base + 10, c, d, a, b, g, h, e, f) STEP(base + 11, b, c, d, a, f, g, h, e)                        \
+  STEP(base + 12, a, b, c, d, e, f, g, h) STEP(base + 13, d, a, b, c, h, e, f, g)                        \
+  STEP(base + 14, c, d, a, b, g, h, e, f) STEP(base + 15, b, c, d, a, f, g, h, e)
+    STEPS16X2(0) STEPS16X2(16) STEPS16X2(32) STEPS16X2(48)
+#undef STEPS16X2
+#undef STEP
+    a = _mm256_add_epi32(a, a0);
+    b = _mm256_add_epi32(b, b0);
+    c = _mm256_add_epi32(c, c0);
+    d = _mm256_add_epi32(d, d0);
+    e = _mm256_add_epi32(e, e0);
+    f = _mm256_add_epi32(f, f0);
+    g = _mm256_add_epi32(g, g0);
+    h = _mm256_add_epi32(h, h0);
+  }
+  _mm256_storeu_si256((__m256i *)a_, a);
+  _mm256_storeu_si256((__m256i *)b_, b);
+  _mm256_storeu_si256((__m256i *)c_, c);
+  _mm256_storeu_si256((__m256i *)d_, d);
+  _mm256_storeu_si256((__m256i *)(a_ + 8), e);
+  _mm256_storeu_si256((__m256i *)(b_ + 8), f);
+  _mm256_storeu_si256((__m256i *)(c_ + 8), g);
+  _mm256_storeu_si256((__m256i *)(d_ + 8), h);
 }
 
 #endif // __x86_64__
@@ -266,7 +344,7 @@ typedef struct {
 static const path_t paths[] = {
 #if defined(__x86_64__)
   {"avx512", {{4, kernel_avx512_4}, {8, kernel_avx512_8}, {16, kernel_avx512}}},
-  {"avx2", {{8, kernel_avx2}}},
+  {"avx2", {{8, kernel_avx2}, {16, kernel_avx2_16}}},
 #endif
   {"scalar", {{0, NULL}}},
 };
@@ -294,7 +372,7 @@ static void drive_lanes(lane_t *lanes, int count, const path_t *path) {
     while (k + 1 < KERNELS_MAX && path->kernels[k + 1].kernel && path->kernels[k].width < live_count) k++;
     int width = path->kernels[k].width;
     kernel_fn *kernel = path->kernels[k].kernel;
-    int taken = live_count < width ? live_count : width; // fewer than live_count only with AVX2 and over 8 lanes
+    int taken = live_count < width ? live_count : width; // never fewer than live_count: the widest kernel takes 16
     size_t segment = SIZE_MAX;
     for (int j = 0; j < taken; j++) {
       if (live[j]->blocks_left < segment) segment = live[j]->blocks_left;
