@@ -1,7 +1,7 @@
 // MD5 of many independent streams at once, for the hashing thread (src/util/md5-lanes.ts): one 32-bit SIMD
-// lane per stream, 16 in a zmm register (AVX-512) or 8 in a ymm (AVX2), else one stream after another. A
-// stream's state lives in a caller-held context (Uint8Array); it owns no format beyond MD5's (RFC 1321).
-// Every argument is checked here, so a bad call throws, never crashes.
+// lane per stream, 16 in a zmm register (AVX-512) or 8 in a ymm (AVX2; 16 as two ymm), else one stream after
+// another. A stream's state lives in a caller-held context (Uint8Array); it owns no format beyond MD5's
+// (RFC 1321). Every argument is checked here, so a bad call throws, never crashes.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
