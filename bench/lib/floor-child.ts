@@ -14,6 +14,7 @@ type Mode = 'bare' | 'sigv4' | 'meta';
 const [modeText, dataDir, objectsText, bytesText] = process.argv.slice(2);
 const mode = modeText as Mode;
 if (!['bare', 'sigv4', 'meta'].includes(mode) || !dataDir) throw new Error('Usage: floor-child.ts bare|sigv4|meta DATA_DIR OBJECTS BYTES');
+if (cluster.isWorker && mode === 'meta') throw new Error('floor-child: the meta rung runs in one process'); // one writer of its SQLite
 const objectCount = Number(objectsText);
 const bytes = Number(bytesText);
 const bucket = 'bench';
@@ -94,7 +95,6 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   answer(req, res).catch(() => fail(res, 500));
 });
-if (cluster.isWorker && mode === 'meta') throw new Error('floor-child: the meta rung runs in one process'); // one writer of its SQLite
 server.listen(cluster.isWorker ? Number(process.env.FLOOR_CHILD_PORT) : 0, '127.0.0.1', () => {
   if (cluster.isPrimary) process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })}\n`);
 });
