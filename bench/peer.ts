@@ -15,7 +15,9 @@
 // default: a server in service is warm, and Tessera's 1 MiB PUTs took about 20 s to settle (CPU per MiB in
 // 5 s repeats from a fresh server, two workers: 3.90, 3.79, 3.49, 3.26, 3.10, 3.25; docs/benchmarks.md "With
 // 20 s of warm-up per load"), so the 5 s used before measured part of the warm-up. Ceph's daemons and nginx get the same. The progress
-// lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling.
+// lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling; after
+// a PUT load, what the disk under tmpdir() did per PUT for each server (written MiB, write requests, cache
+// flushes) and how busy it was: on a slow virtual disk the PUT rates are the disk's more than the CPU's.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cephMissingTool, startCephRgw, type CephRgw } from './lib/ceph-rgw.js';
 import { runLoad, send, wrkAvailable, type Driver, type LoadResult } from './lib/load.js';
-import { describeMachine, loadText, machineInfo, markdownTable, median, num, processTreeCpuSeconds } from './lib/machine.js';
+import { describeMachine, diskCounters, diskPerOp, diskPerOpText, loadText, machineInfo, markdownTable, median, num, processTreeCpuSeconds, type DiskPerOp } from './lib/machine.js';
 import { startNginx, type Nginx } from './lib/nginx.js';
 import type { Credentials } from './lib/presign.js';
 import { startTesseraBinary, type BinaryServer } from './lib/server.js';
@@ -179,6 +181,8 @@ interface Run {
   cpuSeconds: number;
   ops: number;
   p99Ms: number;
+  /** What the block device under the data directories (every server's, tmpdir()) did per operation. */
+  disk: DiskPerOp | undefined;
 }
 
 /** One phase of `load` against `target`, signed just before it starts. */
@@ -190,6 +194,7 @@ async function phase(target: Target, load: Load, args: ReturnType<typeof parseAr
   // wrk drops the requests in flight at its deadline, most of a short 64 MiB run; the Node driver lets them finish.
   const driver: Driver = load.bytes > 8 * MiB ? 'node' : 'wrk';
   const before = target.cpuSeconds();
+  const diskBefore = diskCounters(tmpdir());
   const result: LoadResult = await runLoad(driver, {
     method,
     urls: requests.map((r) => r.url),
@@ -199,8 +204,9 @@ async function phase(target: Target, load: Load, args: ReturnType<typeof parseAr
     ...(load.op === 'PUT' ? { body: body!, bodyFile } : load.op === 'GET' ? { expectBytes: load.bytes } : {}),
   });
   const cpuSeconds = target.cpuSeconds() - before;
+  const disk = diskPerOp(diskBefore, diskCounters(tmpdir()), result.ops);
   if (result.errors > 0 || result.ops === 0) throw new Error(`${target.name} ${load.name}: ${result.ops} ops, ${result.errors} errors (${result.firstError})`);
-  return { rate: result.ops / result.seconds, cpuSeconds, ops: result.ops, p99Ms: result.p99Ms };
+  return { rate: result.ops / result.seconds, cpuSeconds, ops: result.ops, p99Ms: result.p99Ms, disk };
 }
 
 interface Cell {
@@ -231,6 +237,13 @@ async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): P
       process.stdout.write(
         `  ${load.name}: ${[...runs].map(([n, rs]) => `${n} ${rs.map((x) => `${num(x.rate)}/s ${perOp(x)}`).join(', ')}`).join('; ')} (load ${loadText()})\n`,
       );
+      // A PUT's disk work: where the device is busy most of the phase, it bounds the rate more than the CPU does.
+      if (load.op === 'PUT') {
+        for (const [n, rs] of runs) {
+          const disk = diskPerOpText(rs.map((x) => x.disk), 'PUT');
+          if (disk) process.stdout.write(`    ${n} disk: ${disk}\n`);
+        }
+      }
     }
   } finally {
     await rm(bodyDir, { recursive: true, force: true });

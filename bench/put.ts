@@ -15,6 +15,8 @@
 // the hashing thread's calls had;
 // --strace DIR counts the server's system calls per PUT (strace -c -f; slows the phase, so its rates are off).
 // --perf DIR records `perf record -g` of the server per measured phase into DIR (root's only, with kernel stacks).
+// Each row also says what the data directory's block device did per PUT (/proc/diskstats: MiB written,
+// write requests, cache flushes) and how much of the phase it was busy: where the disk bounds the rate.
 // Each checkout first gets one unmeasured second of the same load (JIT warm-up).
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -22,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
-import { loadText, median } from './lib/machine.js';
+import { diskCounters, diskPerOp, diskPerOpText, loadText, median, type DiskPerOp } from './lib/machine.js';
 import { parseRoot, startBenchServer, type BenchServer } from './lib/server.js';
 import { presignUrl } from './lib/presign.js';
 import { parseCommandLine } from './lib/args.js';
@@ -165,6 +167,8 @@ interface Result {
   threads: Map<string, number>;
   /** The hashing thread's MD5 calls in the phase, per lanes in a call (empty before the lanes addon). */
   md5Lanes: { lanes: number; calls: number; bytes: number }[];
+  /** What the data directory's block device did per PUT (every process's I/O on it, this server's mostly). */
+  disk: DiskPerOp | undefined;
 }
 
 let phaseCount = 0;
@@ -210,6 +214,7 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   await server.mark(measured ? `${mode}-${size}` : undefined);
   const stdoutBefore = server.stdout();
   const before = cpuOf(server.pid, hashingThreadIds.get(server.pid));
+  const diskBefore = diskCounters(server.dataDir);
   const startMs = performance.now();
   const deadlineMs = startMs + seconds * 1000;
   let done = 0;
@@ -226,6 +231,7 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   await Promise.all(Array.from({ length: args.concurrency }, worker));
   const elapsedSeconds = (performance.now() - startMs) / 1000;
   const after = cpuOf(server.pid, hashingThreadIds.get(server.pid));
+  const disk = diskPerOp(diskBefore, diskCounters(server.dataDir), done);
   agent.destroy();
   const { hashing } = await server.read();
   if (hashing?.threadId) hashingThreadIds.set(server.pid, hashing.threadId);
@@ -252,7 +258,7 @@ async function phase(server: BenchServer, size: number, mode: Mode, body: Body, 
   }
   const threads = new Map<string, number>();
   for (const [name, ms] of after.threads) threads.set(name, (ms - (before.threads.get(name) ?? 0)) / mib);
-  return { mibPerSecond: mib / elapsedSeconds, cpuMsPerMib: (after.totalMs - before.totalMs) / mib, errors, threads, md5Lanes: hashing?.md5Lanes ?? [] };
+  return { mibPerSecond: mib / elapsedSeconds, cpuMsPerMib: (after.totalMs - before.totalMs) / mib, errors, threads, md5Lanes: hashing?.md5Lanes ?? [], disk };
 }
 
 /** How full the hashing thread's MD5 calls were over the repeats: the mean lanes per call and per byte, and the byte shares. */
@@ -313,6 +319,8 @@ for (const drives of args.drives) {
             const parts = names.map((n) => [n, median(rs.map((x) => x.threads.get(n) ?? 0))] as const).filter(([, ms]) => ms >= 0.05);
             line += `\n    per thread (ms/MiB): ${parts.sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`;
           }
+          const disk = diskPerOpText(rs.map((x) => x.disk), 'PUT');
+          if (disk) line += `\n    disk: ${disk}`;
           const lanes = lanesText(rs.flatMap((x) => x.md5Lanes));
           if (lanes) line += `\n    MD5 lanes per call: ${lanes}`;
           rows.push(line);
