@@ -1,5 +1,6 @@
-// The SQLite writer thread. Every transaction that arrived while the previous batch was committing is
-// applied in one SQLite transaction and made durable with one fsync: group commit. With several
+// The SQLite writer thread. Every transaction that arrived while the previous batch was committing (and,
+// when others commit too, within a short wait after: batchLingerMs) is applied in one SQLite transaction
+// and made durable with one fsync: group commit. With several
 // processes on one database (`--workers`) the primary runs this thread for all of them, on a Unix socket
 // (`socketPath`), so their commits share the batches and the fsyncs; where that socket cannot be made
 // (its path too long) each process runs its own, and they take turns on SQLite's write lock, for which
