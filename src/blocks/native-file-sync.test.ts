@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
-import { loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
+import { fileSyncAddonPath, loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
 import { residentBytes, suiteShardsDir } from './test-helpers.js';
 
@@ -131,6 +131,54 @@ test('writeDirect - pieces land one after another at the position, padded with z
   } finally {
     closeSync(fd);
   }
+});
+
+/** Why no memory can be advised into transparent huge pages here, or undefined when it can. */
+function hugePagesAbsent(): string | undefined {
+  try {
+    readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  } catch {
+    return 'this kernel has no transparent huge pages';
+  }
+  return process.env.TESSERA_HUGE_PAGES === 'off' ? 'TESSERA_HUGE_PAGES=off' : undefined;
+}
+
+/**
+ * A fresh process loads the addon and makes four direct writes at once (so several threadpool threads map
+ * their staging buffers); it counts its mappings advised MADV_HUGEPAGE ("hg" in VmFlags) that start and end
+ * at 2 MiB boundaries, before and after. A fresh process, because V8 itself advises some memory in a test
+ * runner's process.
+ */
+function hugeStagingMappings(path: string): { before: number; after: number } {
+  const script = `
+    const { openSync, closeSync, readFileSync } = require('node:fs');
+    const addon = { exports: {} };
+    process.dlopen(addon, ${JSON.stringify(fileSyncAddonPath)});
+    const huge = 2n << 20n;
+    const count = () => {
+      let n = 0, start, end;
+      for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+        const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+        if (range) [start, end] = [BigInt('0x' + range[1]), BigInt('0x' + range[2])];
+        else if (/^VmFlags:.* hg( |$)/.test(line) && start % huge === 0n && (end - start) % huge === 0n) n++;
+      }
+      return n;
+    };
+    const before = count();
+    const fd = openSync(${JSON.stringify(path)}, 'w');
+    addon.exports.setDirect(fd, true);
+    Promise.all([0, 1, 2, 3].map((i) => addon.exports.writeDirect(fd, [Buffer.alloc(1 << 20, i)], i * (2 << 20)))).then(() => {
+      closeSync(fd);
+      process.stdout.write(JSON.stringify({ before, after: count() }));
+    });
+  `;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { before: number; after: number };
+}
+
+test('writeDirect - stages in memory advised into transparent huge pages', { skip: skip || hugePagesAbsent() }, () => {
+  const { before, after } = hugeStagingMappings(join(dir, 'huge'));
+  assert.equal(before, 0, 'a fresh process has no 2 MiB mapping advised into huge pages');
+  assert.ok(after > 0, 'a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE');
 });
 
 test('writeDirect and setDirect - bad arguments throw, a bad descriptor rejects or says false', { skip }, async () => {
