@@ -2,7 +2,7 @@
 // c=16 against a fresh server and records the server process with `perf record -g` (every thread, JIT
 // frames named through --perf-basic-prof) or, with --strace, counts its system calls.
 // Run: npm run build && npx tsx bench/perf-native.ts [--op GET|PUT] [--size 4096] [--seconds 5]
-//      [--warmup 2] [--strace] [--out /tmp/perf.data] [--root CHECKOUT]
+//      [--warmup 2] [--drives N] [--strace] [--out /tmp/perf.data] [--root CHECKOUT]
 // Then: perf report -i /tmp/perf.data --no-children --sort dso,sym   (or -s pid, --tid N per thread)
 // Needs Debian's linux-perf (or strace) and wrk.
 import { spawn } from 'node:child_process';
@@ -26,9 +26,11 @@ const seconds = Number(value('--seconds') ?? '5');
 /** Seconds of load before recording, so the JIT has settled (V8 still optimises a PUT's path after 2 s). */
 const warmupSeconds = Number(value('--warmup') ?? '2');
 const root = value('--root');
+/** Drive directories (0: the one drive inside the data dir); 6 gives RS 4+2. */
+const drives = Number(value('--drives') ?? '0');
 const out = value('--out') ?? (argv.includes('--strace') ? '/tmp/strace.txt' : '/tmp/perf.data');
 
-const server = await startBenchServer({ ...(root ? { root } : {}), nodeArgs: ['--perf-basic-prof'] });
+const server = await startBenchServer({ ...(root ? { root } : {}), drives, nodeArgs: ['--perf-basic-prof'] });
 const bodyDir = await mkdtemp(join(tmpdir(), 'tessera-perf-native-'));
 try {
   const size = { label: String(bytes), bytes, getObjects: bytes >= 1024 * 1024 ? 32 : 256, putKeys: 256 };
