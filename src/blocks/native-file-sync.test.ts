@@ -177,8 +177,7 @@ function hugeStagingMappings(path: string): { before: number; after: number } {
 
 test('writeDirect - stages in memory advised into transparent huge pages', { skip: skip || hugePagesAbsent() }, () => {
   const { before, after } = hugeStagingMappings(join(dir, 'huge'));
-  assert.equal(before, 0, 'a fresh process has no 2 MiB mapping advised into huge pages');
-  assert.ok(after > 0, 'a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE');
+  assert.ok(after > before, `a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE (${before} before the writes, ${after} after)`);
 });
 
 test('writeDirect and setDirect - bad arguments throw, a bad descriptor rejects or says false', { skip }, async () => {
