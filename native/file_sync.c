@@ -324,11 +324,14 @@ static napi_value set_direct(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   const char *huge = getenv("TESSERA_HUGE_PAGES");
   huge_pages = !(huge && strcmp(huge, "off") == 0);
+  napi_value advised = NULL;
+  napi_get_boolean(env, huge_pages != 0, &advised);
   napi_property_descriptor properties[] = {
     {"syncDropping", NULL, sync_dropping, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeDirect", NULL, write_direct, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setDirect", NULL, set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"hugePages", NULL, NULL, NULL, NULL, advised, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 3, properties);
+  napi_define_properties(env, exports, 4, properties);
   return exports;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DriveIo } from './drive-io.js';
 import { newBlockId } from './ids.js';
-import { fileSyncAddonPath, loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
+import { fileSyncAddonPath, hugePagesOf, loadNativeFileSync, type FileSyncBinding } from './native-file-sync.js';
 import { ShardReader, ShardWriter } from './shard-file.js';
 import { residentBytes, suiteShardsDir } from './test-helpers.js';
 
@@ -149,7 +149,7 @@ function hugePagesAbsent(): string | undefined {
  * at 2 MiB boundaries, before and after. A fresh process, because V8 itself advises some memory in a test
  * runner's process.
  */
-function hugeStagingMappings(path: string): { before: number; after: number } {
+function hugeStagingMappings(path: string, env: NodeJS.ProcessEnv = process.env): { before: number; after: number; advised: boolean } {
   const script = `
     const { openSync, closeSync, readFileSync } = require('node:fs');
     const addon = { exports: {} };
@@ -169,15 +169,28 @@ function hugeStagingMappings(path: string): { before: number; after: number } {
     addon.exports.setDirect(fd, true);
     Promise.all([0, 1, 2, 3].map((i) => addon.exports.writeDirect(fd, [Buffer.alloc(1 << 20, i)], i * (2 << 20)))).then(() => {
       closeSync(fd);
-      process.stdout.write(JSON.stringify({ before, after: count() }));
+      process.stdout.write(JSON.stringify({ before, after: count(), advised: addon.exports.hugePages }));
     });
   `;
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { before: number; after: number };
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env })) as { before: number; after: number; advised: boolean };
 }
 
-test('writeDirect - stages in memory advised into transparent huge pages', { skip: skip || hugePagesAbsent() }, () => {
-  const { before, after } = hugeStagingMappings(join(dir, 'huge'));
-  assert.ok(after > before, `a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE (${before} before the writes, ${after} after)`);
+test('writeDirect - stages in memory advised into transparent huge pages; TESSERA_HUGE_PAGES=off leaves the advice out', { skip: skip || hugePagesAbsent() }, () => {
+  const on = hugeStagingMappings(join(dir, 'huge'));
+  assert.equal(on.advised, true, 'the addon says it advises');
+  assert.ok(on.after > on.before, `a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE (${on.before} before the writes, ${on.after} after)`);
+  const off = hugeStagingMappings(join(dir, 'huge-off'), { ...process.env, TESSERA_HUGE_PAGES: 'off' });
+  assert.equal(off.advised, false, 'the addon says it does not advise');
+  assert.equal(off.after, off.before, 'no mapping was advised');
+});
+
+test('hugePagesOf - says why direct writes do not stage in huge pages', () => {
+  assert.deepEqual(hugePagesOf({ hugePages: true }, 'always [madvise] never\n'), {});
+  assert.deepEqual(hugePagesOf({ hugePages: true }, '[always] madvise never\n'), {});
+  assert.deepEqual(hugePagesOf({ hugePages: true }, 'always madvise [never]\n'), { reason: 'transparent huge pages are off in this kernel ("never")' });
+  assert.deepEqual(hugePagesOf({ hugePages: true }, null), { reason: 'this kernel has no transparent huge pages' });
+  assert.deepEqual(hugePagesOf({ hugePages: false }, 'always [madvise] never\n'), { reason: 'TESSERA_HUGE_PAGES=off' });
+  assert.deepEqual(hugePagesOf({}, 'always [madvise] never\n'), { reason: 'the addon predates huge-page staging: npm run build:native' });
 });
 
 test('writeDirect and setDirect - bad arguments throw, a bad descriptor rejects or says false', { skip }, async () => {

@@ -3,6 +3,7 @@
 // synced with fs and stay cached. Its direct writes put pack records and shard files on the device past
 // the page cache; absent, or TESSERA_DIRECT_IO=off, both are written through the cache. It owns no
 // descriptor: its caller keeps the fd open until a call settles.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface FileSyncBinding {
@@ -20,6 +21,8 @@ export interface FileSyncBinding {
   writeDirect(fd: number, pieces: readonly Uint8Array[], position: number): Promise<number>;
   /** Sets (or clears) O_DIRECT on fd; false when the file system refuses it. */
   setDirect(fd: number, on: boolean): boolean;
+  /** Whether writeDirect's staging memory is advised into transparent huge pages (false: TESSERA_HUGE_PAGES=off). */
+  readonly hugePages?: boolean;
 }
 
 /** Alignment of a direct write's position and padded length (native/file_sync.c DIRECT_ALIGN). */
@@ -61,12 +64,38 @@ const direct: FileSyncLoad = process.env.TESSERA_DIRECT_IO === 'off' ? { reason:
 /** The direct writes pack-store.ts and shard-file.ts write with, or undefined: they then write through the page cache. */
 export const directWrites: FileSyncBinding | undefined = direct.binding;
 
-/** What the start-up log says: whether written bytes leave the page cache, whether shards are written directly, and why not. */
-export function fileSyncSummary(): { dropWritten: boolean; reason?: string; directIo: boolean; directIoReason?: string } {
+/**
+ * What the start-up log says: whether written bytes leave the page cache, whether shards are written
+ * directly and from huge pages, and why not.
+ */
+export function fileSyncSummary(): { dropWritten: boolean; reason?: string; directIo: boolean; directIoReason?: string; hugePages?: boolean; hugePagesReason?: string } {
+  const huge = directWrites ? hugePagesOf(directWrites) : undefined;
   return {
     dropWritten: nativeFileSync !== undefined,
     ...(loaded.reason ? { reason: loaded.reason } : {}),
     directIo: directWrites !== undefined,
     ...(direct.reason ? { directIoReason: direct.reason } : {}),
+    ...(huge ? { hugePages: huge.reason === undefined, ...(huge.reason ? { hugePagesReason: huge.reason } : {}) } : {}),
   };
+}
+
+/**
+ * Whether direct writes stage in transparent huge pages: the addon advises its staging memory unless
+ * TESSERA_HUGE_PAGES=off, and the kernel grants advised memory huge pages unless they are off ("never") or
+ * absent. `thpMode` is /sys/kernel/mm/transparent_hugepage/enabled, or null when it cannot be read.
+ */
+export function hugePagesOf(binding: Pick<FileSyncBinding, 'hugePages'>, thpMode: string | null = readThpMode()): { reason?: string } {
+  if (binding.hugePages === false) return { reason: 'TESSERA_HUGE_PAGES=off' };
+  if (binding.hugePages === undefined) return { reason: 'the addon predates huge-page staging: npm run build:native' };
+  if (thpMode === null) return { reason: 'this kernel has no transparent huge pages' };
+  if (thpMode.includes('[never]')) return { reason: 'transparent huge pages are off in this kernel ("never")' };
+  return {};
+}
+
+function readThpMode(): string | null {
+  try {
+    return readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  } catch {
+    return null;
+  }
 }
