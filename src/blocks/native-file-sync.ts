@@ -1,8 +1,9 @@
 // The durable write end of native/file_sync.c: fsync (or fdatasync), then the range just written advised
 // out of the page cache, in one threadpool call. Absent, or TESSERA_DROP_WRITTEN=off, a shard's bytes are
 // synced with fs and stay cached. Its direct writes put pack records and shard files on the device past
-// the page cache; absent, or TESSERA_DIRECT_IO=off, both are written through the cache. It owns no
-// descriptor: its caller keeps the fd open until a call settles.
+// the page cache, staged in memory advised into huge pages unless TESSERA_HUGE_PAGES=off; absent, or
+// TESSERA_DIRECT_IO=off, both are written through the cache. It owns no descriptor: its caller keeps the fd
+// open until a call settles.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
