@@ -1,5 +1,5 @@
 // One direct write of a pack record, alone: the addon's writeDirect (native/file_sync.c) of a 1 MiB shard's
-// record (header, 16 blocks of 64 KiB and their CRCs: 1,052,720 bytes, 258 pages padded) from a staging
+// record (header, 16 blocks of 64 KiB and their CRCs: 1,048,688 bytes, 257 pages padded) from a staging
 // buffer in a transparent huge page and from 4 KiB pages (TESSERA_HUGE_PAGES=off), each setting in a child
 // process of its own (the addon reads the switch when it loads), alternated. Per write: wall time, and the
 // block device's write requests from /proc/diskstats; with --sync, an fdatasync after each write as a
@@ -9,14 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseCommandLine } from './lib/args.js';
 import { diskCounters, diskPerOp, loadText, markdownTable, median } from './lib/machine.js';
 import { fileSyncAddonPath, type FileSyncBinding } from '../src/blocks/native-file-sync.js';
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback);
-const writes = Number(flag('--writes', '200'));
-const repeats = Number(flag('--repeats', '3'));
-const sync = argv.includes('--sync');
+const { options } = parseCommandLine(process.argv.slice(2), { flags: ['--sync'] });
+const writes = Number(options.get('--writes') ?? '200');
+const repeats = Number(options.get('--repeats') ?? '3');
+const sync = options.has('--sync');
 const recordBytes = 48 + 16 * (64 * 1024 + 4);
 const paddedBytes = Math.ceil(recordBytes / 4096) * 4096;
 
@@ -51,7 +51,7 @@ if (process.env.DIRECT_WRITE_CHILD) {
     unlinkSync(path);
   }
 } else {
-  const dir = mkdtempSync(join(flag('--dir', tmpdir()), 'tessera-direct-write-'));
+  const dir = mkdtempSync(join(options.get('--dir') ?? tmpdir(), 'tessera-direct-write-'));
   const settings = ['on', 'off'] as const;
   const results = new Map<string, ChildResult[]>(settings.map((s) => [s, []]));
   try {
