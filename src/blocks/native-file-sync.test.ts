@@ -133,16 +133,6 @@ test('writeDirect - pieces land one after another at the position, padded with z
   }
 });
 
-/** Why no memory can be advised into transparent huge pages here, or undefined when it can. */
-function hugePagesAbsent(): string | undefined {
-  try {
-    readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
-  } catch {
-    return 'this kernel has no transparent huge pages';
-  }
-  return process.env.TESSERA_HUGE_PAGES === 'off' ? 'TESSERA_HUGE_PAGES=off' : undefined;
-}
-
 /**
  * A fresh process loads the addon and makes four direct writes at once (so several threadpool threads map
  * their staging buffers); it counts its mappings advised MADV_HUGEPAGE ("hg" in VmFlags) that start and end
@@ -175,7 +165,7 @@ function hugeStagingMappings(path: string, env: NodeJS.ProcessEnv = process.env)
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env })) as { before: number; after: number; advised: boolean };
 }
 
-test('writeDirect - stages in memory advised into transparent huge pages; TESSERA_HUGE_PAGES=off leaves the advice out', { skip: skip || hugePagesAbsent() }, () => {
+test('writeDirect - stages in memory advised into transparent huge pages; TESSERA_HUGE_PAGES=off leaves the advice out', { skip: skip || (binding ? hugePagesOf(binding).reason : false) }, () => {
   const on = hugeStagingMappings(join(dir, 'huge'));
   assert.equal(on.advised, true, 'the addon says it advises');
   assert.ok(on.after > on.before, `a staging buffer is a 2 MiB-aligned mapping advised MADV_HUGEPAGE (${on.before} before the writes, ${on.after} after)`);
