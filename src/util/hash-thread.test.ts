@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ThreadHash, md5Deferrals, md5LaneUse, md5Summary, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
+import { ThreadHash, batchCounts, md5Deferrals, md5LaneUse, md5Summary, streamingHash, threadHashBytesMin, threadMessages } from './hash-thread.js';
 import { loadMd5Lanes } from './md5-lanes.js';
 
 // The lanes addon is in use unless TESSERA_MD5_LANES=off or it is not built (CI builds it).
@@ -37,6 +37,32 @@ test('ThreadHash - digests match node:crypto for many interleaved streams and ch
   for (const [i, body] of bodies.entries()) {
     assert.deepEqual(digests[i], createHash(i % 2 === 0 ? 'md5' : 'sha256').update(body).digest(), `stream ${i}`);
   }
+});
+
+test('ThreadHash - sixteen uploads at once reuse the batches the thread hands back', async () => {
+  const body = randomBytes(1024 * 1024);
+  const expected = { md5: createHash('md5').update(body).digest(), sha256: createHash('sha256').update(body).digest() };
+  // One 1 MiB upload as a server takes it: 64 KiB socket chunks, a turn of the event loop apart.
+  const upload = async () => {
+    const hash = new ThreadHash(['md5', 'sha256']);
+    for (let at = 0; at < body.length; at += 65536) {
+      hash.update(body.subarray(at, at + 65536));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const [md5, sha256] = await hash.digests();
+    assert.deepEqual(md5, expected.md5);
+    assert.deepEqual(sha256, expected.sha256);
+  };
+  const rounds = async (count: number) => {
+    for (let i = 0; i < count; i++) await Promise.all(Array.from({ length: 16 }, upload));
+  };
+  await rounds(2); // the pool fills
+  const before = batchCounts.allocated;
+  await rounds(10);
+  // 160 uploads of four 256 KiB batches each. With 16 idle batches kept, about two in four were new
+  // (and zero-filled) buffers, since the thread hands them back in bursts.
+  const perUpload = (batchCounts.allocated - before) / 160;
+  assert.ok(perUpload < 0.5, `${perUpload} new batches per upload`);
 });
 
 test('ThreadHash - bytes in flight are capped: backlogged until the thread catches up', async () => {
