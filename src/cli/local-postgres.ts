@@ -68,11 +68,16 @@ export async function initLocalPostgres(dir: string): Promise<string> {
  * The argv that runs the server of `dir` in the foreground on 127.0.0.1:`port` (as the postgres user when
  * we are root). Through setpriv the kernel sends it SIGQUIT (immediate shutdown) when its parent dies, so
  * a killed parent leaves no server behind; setpriv execs it, so the pid is the postmaster's.
+ * Its dynamic shared memory lives in files of its data directory (pg_dynshmem), not in /dev/shm: a server
+ * stopped by SIGQUIT or SIGKILL leaves its segments behind, and in /dev/shm nothing removed them once the
+ * directory was gone (the tests' fault drills left two per run there, 1 MiB each); in the data directory
+ * they go with it, and PostgreSQL removes them itself on its next start there.
  */
 export function localPostgresArgv(dir: string, port: number, settings: string[] = []): string[] {
   const bin = binDirOrThrow();
   const owner = postgresOwner();
-  const args = ['-D', join(dir, 'data'), '-p', String(port), '-k', join(dir, 'socket'), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...settings.flatMap((s) => ['-c', s])];
+  const fixed = ['listen_addresses=127.0.0.1', 'max_connections=200', 'dynamic_shared_memory_type=mmap'];
+  const args = ['-D', join(dir, 'data'), '-p', String(port), '-k', join(dir, 'socket'), ...[...fixed, ...settings].flatMap((s) => ['-c', s])];
   if (!existsSync(setpriv)) return [join(bin, 'postgres'), ...args];
   return [setpriv, ...(owner ? [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups'] : []), '--pdeathsig=QUIT', '--', join(bin, 'postgres'), ...args];
 }

@@ -44,6 +44,16 @@ test('PostgresMetaStore - the schema is created once and reopening keeps the dat
   }
 });
 
+test('local PostgreSQL keeps its dynamic shared memory in its data directory, so a killed server leaves none in /dev/shm', { skip }, async () => {
+  const client = new pg.Client({ connectionString: server.url() });
+  await client.connect();
+  try {
+    assert.deepEqual((await client.query('SHOW dynamic_shared_memory_type')).rows, [{ dynamic_shared_memory_type: 'mmap' }]);
+  } finally {
+    await client.end();
+  }
+});
+
 test('PostgresMetaStore - open fails with ERR_META_SCHEMA when the database is newer than the program', { skip }, async () => {
   const url = await server.createDatabase();
   await (await PostgresMetaStore.open({ url })).close();
