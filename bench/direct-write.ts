@@ -11,14 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine } from './lib/args.js';
 import { diskCounters, diskPerOp, loadText, markdownTable, median } from './lib/machine.js';
-import { fileSyncAddonPath, type FileSyncBinding } from '../src/blocks/native-file-sync.js';
+import { directWriteAlignBytes, loadNativeFileSync } from '../src/blocks/native-file-sync.js';
+import { newBlockId } from '../src/blocks/ids.js';
+import { shardBlockBytes } from '../src/blocks/limits.js';
+import { shardRecordPieces } from '../src/blocks/shard-file.js';
 
 const { options } = parseCommandLine(process.argv.slice(2), { flags: ['--sync'] });
 const writes = Number(options.get('--writes') ?? '200');
 const repeats = Number(options.get('--repeats') ?? '3');
 const sync = options.has('--sync');
-const recordBytes = 48 + 16 * (64 * 1024 + 4);
-const paddedBytes = Math.ceil(recordBytes / 4096) * 4096;
+/** A 1 MiB shard's pack record, as pack-store.ts writes it. */
+const pieces = shardRecordPieces({ blockId: newBlockId(), shardIndex: 0, blockBytes: shardBlockBytes }, Buffer.alloc(1 << 20, 7));
+const recordBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+const paddedBytes = Math.ceil(recordBytes / directWriteAlignBytes) * directWriteAlignBytes;
 
 interface ChildResult {
   msPerWrite: number;
@@ -27,19 +32,17 @@ interface ChildResult {
 
 if (process.env.DIRECT_WRITE_CHILD) {
   // The child: write `writes` records one after another into a fresh file, report per write.
-  const addon = { exports: {} as FileSyncBinding };
-  process.dlopen(addon, fileSyncAddonPath);
+  const { binding, reason } = loadNativeFileSync();
+  if (!binding) throw new Error(`The file-sync addon is not in use: ${reason}`);
   const path = join(process.env.DIRECT_WRITE_CHILD, `records-${process.pid}`);
   const fd = openSync(path, 'w');
   try {
-    if (!addon.exports.setDirect(fd, true)) throw new Error(`${process.env.DIRECT_WRITE_CHILD} refuses O_DIRECT`);
-    const pieces: Buffer[] = [Buffer.alloc(48, 1)];
-    for (let block = 0; block < 16; block++) pieces.push(Buffer.alloc(64 * 1024, block), Buffer.alloc(4, 7));
-    await addon.exports.writeDirect(fd, pieces, 0); // maps this thread's staging buffer
+    if (!binding.setDirect(fd, true)) throw new Error(`${process.env.DIRECT_WRITE_CHILD} refuses O_DIRECT`);
+    await binding.writeDirect(fd, pieces, 0); // maps this thread's staging buffer
     const before = diskCounters(path);
     const start = performance.now();
     for (let i = 1; i <= writes; i++) {
-      await addon.exports.writeDirect(fd, pieces, i * paddedBytes);
+      await binding.writeDirect(fd, pieces, i * paddedBytes);
       if (sync) fdatasyncSync(fd);
     }
     const ms = performance.now() - start;
