@@ -31,6 +31,7 @@ import type { Credentials } from './lib/presign.js';
 import { startTesseraBinary, type BinaryServer } from './lib/server.js';
 import { emptySha256Hex, signedHeaders } from './lib/sigv4.js';
 import { parseCommandLine } from './lib/args.js';
+import { removeOnBenchExit } from './lib/exit-guard.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -217,6 +218,7 @@ interface Cell {
 async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): Promise<Cell[]> {
   const cells: Cell[] = [];
   const bodyDir = await mkdtemp(join(tmpdir(), 'tessera-peer-'));
+  const unhook = removeOnBenchExit(bodyDir);
   try {
     for (const load of args.loads) {
       const body = load.op === 'PUT' ? objectBytes(load.bytes, 1_000_000) : undefined;
@@ -246,6 +248,7 @@ async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): P
       }
     }
   } finally {
+    unhook();
     await rm(bodyDir, { recursive: true, force: true });
   }
   return cells;

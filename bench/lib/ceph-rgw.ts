@@ -5,10 +5,10 @@
 // as many drives. Needs Debian's radosgw, ceph-mon and ceph-osd; benchmarks only, never CI.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnBenchExit } from './exit-guard.js';
 import { processTreeCpuSeconds } from './machine.js';
 import { freePort } from './nginx.js';
 import type { Credentials } from './presign.js';
@@ -106,29 +106,6 @@ async function daemon(cluster: Cluster, name: string, file: string, args: string
   return child;
 }
 
-/**
- * Should this process end first (exit, Ctrl-C, timeout's SIGTERM, which emit no 'exit' by default), the
- * daemons and their block file must not outlive it. Returns the function that removes these hooks.
- */
-function guardExit(cluster: Cluster): () => void {
-  const killAll = () => {
-    for (const c of cluster.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(cluster.dir, { recursive: true, force: true });
-  };
-  const interrupted = (signal: NodeJS.Signals) => {
-    killAll();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('exit', killAll);
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  return () => {
-    process.removeListener('exit', killAll);
-    process.removeListener('SIGINT', interrupted);
-    process.removeListener('SIGTERM', interrupted);
-  };
-}
-
 /** The keys (monitor, admin, gateway) and the monitor's store, then the monitor itself. */
 async function startMonitor(cluster: Cluster, fsid: string, monPort: number): Promise<ChildProcess> {
   const keyring = join(cluster.dir, 'keyring');
@@ -178,7 +155,8 @@ export async function startCephRgw(options: { blockGiB?: number; under?: string;
   const log = options.log ?? (() => {});
   const dir = await mkdtemp(join(options.under ?? tmpdir(), 'tessera-ceph-'));
   const cluster: Cluster = { dir, conf: join(dir, 'ceph.conf'), children: [] };
-  const unhook = guardExit(cluster);
+  // Should this process end first, the daemons and their block files must not outlive it.
+  const unhook = killOnBenchExit(cluster.children, dir);
   try {
     const osdCount = options.erasure ? options.erasure.k + options.erasure.m : 1;
     const osdIds = Array.from({ length: osdCount }, (_, n) => n);

@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { killOnBenchExit, removeOnBenchExit } from './exit-guard.js';
 
 export interface LoadOptions {
   method: 'GET' | 'PUT' | 'HEAD';
@@ -55,6 +56,9 @@ function percentile(sorted: Float64Array, p: number): number {
 
 // ---- Node driver ------------------------------------------------------------------------------------
 
+/** How long a request may go without a byte either way before it fails (wrk's --timeout below is the same). */
+const requestIdleTimeoutMs = 60_000;
+
 /** One request; resolves with the status and the response's byte count (the body is discarded). */
 export function send(
   agent: Agent,
@@ -74,6 +78,8 @@ export function send(
       res.on('error', reject);
     });
     req.on('error', reject);
+    // A server that stops answering (a peer whose disk filled) fails its requests, as wrk's --timeout does, instead of hanging the bench.
+    req.setTimeout(requestIdleTimeoutMs, () => req.destroy(new Error(`No answer within ${requestIdleTimeoutMs / 1000} s`)));
     if (body === undefined || Buffer.isBuffer(body)) req.end(body);
     else body.pipe(req); // only the RSS bench streams; an error there fails the request anyway
   });
@@ -158,14 +164,17 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   if (options.method === 'PUT' && !options.bodyFile) throw new RangeError('A wrk PUT needs bodyFile');
   const origin = new URL(options.urls[0]!).origin;
   const dir = await mkdtemp(join(tmpdir(), 'tessera-wrk-'));
+  const unhook = removeOnBenchExit(dir);
   try {
     const script = join(dir, 'load.lua');
     await writeFile(script, wrkScript(options, origin));
     // One wrk thread: it keeps up with nginx on this machine and leaves the other core to the server.
     const seconds = Math.max(1, Math.round(options.durationMs / 1000));
-    const args = ['-t1', `-c${options.concurrency}`, `-d${seconds}s`, '--timeout', '60s', '-s', script, `${origin}/`];
+    const args = ['-t1', `-c${options.concurrency}`, `-d${seconds}s`, '--timeout', `${requestIdleTimeoutMs / 1000}s`, '-s', script, `${origin}/`];
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const unhookChild = killOnBenchExit([child]);
+      child.once('exit', unhookChild);
       let text = '';
       child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -186,6 +195,7 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
       driver: 'wrk',
     };
   } finally {
+    unhook();
     await rm(dir, { recursive: true, force: true });
   }
 }

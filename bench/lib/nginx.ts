@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnBenchExit } from './exit-guard.js';
 
 export interface Nginx {
   url: string;
@@ -73,6 +74,7 @@ http {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const unhook = killOnBenchExit([child], prefix, 'SIGTERM');
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -96,6 +98,7 @@ http {
         await exited;
         clearTimeout(timer);
       }
+      unhook();
       await rm(prefix, { recursive: true, force: true });
     },
   };
@@ -121,6 +124,7 @@ export async function startUrlCommand(file: string, args: string[], what: string
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const unhook = killOnBenchExit([child]);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -138,6 +142,7 @@ export async function startUrlCommand(file: string, args: string[], what: string
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      unhook();
     },
   };
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Credentials } from './presign.js';
 import type { RateLimitConfig } from '../../src/util/rate-limits.js';
 import { waitForEndpoint } from '../../test/helpers/tessera.js';
+import { killOnBenchExit } from './exit-guard.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -151,6 +152,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     env: { ...process.env, ...options.env, TESSERA_BENCH_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  const unhook = killOnBenchExit([child], dataDir);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
   let stdout = ''; // only diagnostics (e.g. --trace-gc) print here
@@ -211,6 +213,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
     stdout: () => stdout,
     stop: async () => {
       await stopChild(child, () => child.send({ type: 'stop' } satisfies ChildRequest));
+      unhook();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -235,6 +238,8 @@ export async function startTesseraBinary(options: BenchServerOptions = {}): Prom
     env: { ...process.env, TESSERA_WORKERS: '1', TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Its workers end with it (they exit when the primary's IPC channel closes).
+  const unhook = killOnBenchExit([child], dataDir);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = tail(stderr + d.toString(), 64 * 1024)));
   const url = await waitForEndpoint(child, 60_000, () => stderr);
@@ -247,6 +252,7 @@ export async function startTesseraBinary(options: BenchServerOptions = {}): Prom
     stderr: () => stderr,
     stop: async () => {
       await stopChild(child, () => child.kill('SIGTERM'));
+      unhook();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
