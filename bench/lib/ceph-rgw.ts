@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killOnBenchExit } from './exit-guard.js';
 import { processTreeCpuSeconds } from './machine.js';
+import { benchGc } from './server.js';
 import { freePort } from './nginx.js';
 import type { Credentials } from './presign.js';
 
@@ -77,6 +78,8 @@ osd memory target = ${1536 * 2 ** 20}
 [client.rgw.bench]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
+rgw gc obj min wait = ${benchGc.delaySeconds}
+rgw gc processor period = ${benchGc.intervalSeconds}
 `;
 }
 

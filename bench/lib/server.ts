@@ -228,11 +228,18 @@ export interface BinaryServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How soon a benchmarked server reclaims replaced data: Tessera's --gc-delay and --gc-interval here (its
+ * defaults are 60 s and 5 s), and RGW's GC wait and period for Ceph (bench/lib/ceph-rgw.ts; its defaults are
+ * two hours and one), so that both pay for their overwrites within the run and neither fills the disk.
+ */
+export const benchGc = { delaySeconds: 2, intervalSeconds: 1 };
+
 /** Runs `node bin/tessera.js server` (the built CLI) of this checkout or options.root, as a user would, after nodeArgs if any; fromSource does not apply. */
 export async function startTesseraBinary(options: BenchServerOptions = {}): Promise<BinaryServer> {
   await checkBuild();
   const { dataDir, drives } = await makeDataDir(options);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(options.root ?? repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', dataDir, '--gc-delay', '2', '--gc-interval', '1', ...(drives.length > 0 ? ['--drives', drives.join(',')] : [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(options.root ?? repoRoot, 'bin', 'tessera.js'), 'server', '--address', '127.0.0.1:0', '--data', dataDir, '--gc-delay', String(benchGc.delaySeconds), '--gc-interval', String(benchGc.intervalSeconds), ...(drives.length > 0 ? ['--drives', drives.join(',')] : [])], {
     // One process unless the bench asks for more (TESSERA_WORKERS in options.env): a bench that reads one
     // pid's CPU would otherwise read the primary's, which serves nothing.
     env: { ...process.env, TESSERA_WORKERS: '1', TESSERA_ROOT_ACCESS_KEY: benchCredentials.accessKeyId, TESSERA_ROOT_SECRET_KEY: benchCredentials.secretAccessKey, ...options.env },
