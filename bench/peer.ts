@@ -7,7 +7,7 @@
 // tree, radosgw + OSD + monitor, nginx's master and workers.
 // Run: npm run build && npx tsx bench/peer.ts [--peer auto|ceph|none] [--seconds 2] [--repeats 3]
 //      [--loads put-4k,get-4k,put-1m,get-1m,put-64m,get-64m,list] [--concurrency 16] [--workers auto] [--drives 0]
-//      [--warmup 20] [--ceph-ec 4+2]
+//      [--warmup 20] [--settle 2] [--ceph-ec 4+2]
 // --workers is Tessera's (auto, its default: one per core); --drives 6 gives it six drive directories on the
 // same disk, so RS 4+2 (0: one drive in its data directory). --ceph-ec K+M gives Ceph K+M OSDs on the same
 // disk and an erasure-coded K+M data pool, the like of Tessera's six drives (default: one OSD, no redundancy).
@@ -15,8 +15,11 @@
 // default: a server in service is warm, and Tessera's 1 MiB PUTs took about 20 s to settle (CPU per MiB in
 // 5 s repeats from a fresh server, two workers: 3.90, 3.79, 3.49, 3.26, 3.10, 3.25; docs/benchmarks.md "With
 // 20 s of warm-up per load"), so the 5 s used before measured part of the warm-up. Ceph's daemons and nginx get the same. The progress
-// lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling; after
-// a PUT load, what the disk under tmpdir() did per PUT for each server (written MiB, write requests, cache
+// lines give each repeat's rate and CPU per operation, so `--warmup 0 --repeats 6` shows the settling.
+// --settle S gives each server S more seconds of the load, unmeasured, right before each of its measured
+// repeats: without it a server's first repeat comes straight after the other servers' whole warm-ups, and
+// Tessera's first repeat was its slowest in every load (docs/benchmarks.md "On a quiet machine, with RGW's
+// garbage collection on Tessera's schedule"). After a PUT load, what the disk under tmpdir() did per PUT for each server (written MiB, write requests, cache
 // flushes) and how busy it was: on a slow virtual disk the PUT rates are the disk's more than the CPU's.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
@@ -73,6 +76,7 @@ function parseArgs(argv: string[]) {
     loads,
     seconds: Number(options.get('--seconds') ?? '2'),
     warmupSeconds: Number(options.get('--warmup') ?? '20'),
+    settleSeconds: Number(options.get('--settle') ?? '2'),
     repeats: Number(options.get('--repeats') ?? '3'),
     concurrency: Number(options.get('--concurrency') ?? '16'),
     workers: options.get('--workers') ?? 'auto',
@@ -230,6 +234,7 @@ async function measure(targets: Target[], args: ReturnType<typeof parseArgs>): P
       if (args.warmupSeconds > 0) for (const target of takers) await phase(target, load, args, args.warmupSeconds, bodyFile, body, bodyHash);
       for (let r = 0; r < args.repeats; r++) {
         for (const target of takers) {
+          if (args.settleSeconds > 0) await phase(target, load, args, args.settleSeconds, bodyFile, body, bodyHash);
           const run = await phase(target, load, args, args.seconds, bodyFile, body, bodyHash);
           runs.set(target.name, [...(runs.get(target.name) ?? []), run]);
         }
@@ -284,7 +289,7 @@ function report(cells: Cell[], names: string[]): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const startedMs = Date.now();
-  process.stdout.write(`${describeMachine(machineInfo())}\nclient:  wrk (node for 64 MiB), c=${args.concurrency}, ${args.warmupSeconds} s warm-up then ${args.repeats} × ${args.seconds} s per cell (medians), header-signed payloads\n`);
+  process.stdout.write(`${describeMachine(machineInfo())}\nclient:  wrk (node for 64 MiB), c=${args.concurrency}, ${args.warmupSeconds} s warm-up then ${args.repeats} × ${args.seconds} s per cell (medians)${args.settleSeconds > 0 ? `, each after ${args.settleSeconds} s unmeasured` : ''}, header-signed payloads\n`);
   let tessera: BinaryServer | undefined;
   let ceph: CephRgw | undefined;
   let nginx: Nginx | undefined;
