@@ -19,8 +19,9 @@
 // --settle S gives each server S more seconds of the load, unmeasured, right before each of its measured
 // repeats: without it a server's first repeat comes straight after the other servers' whole warm-ups, and
 // Tessera's first repeat was its slowest in every load (docs/benchmarks.md "On a quiet machine, with RGW's
-// garbage collection on Tessera's schedule"). After a PUT load, what the disk under tmpdir() did per PUT for each server (written MiB, write requests, cache
-// flushes) and how busy it was: on a slow virtual disk the PUT rates are the disk's more than the CPU's.
+// garbage collection on Tessera's schedule"). After a PUT load, what the disk under tmpdir() did per PUT
+// for each server (written MiB, write requests, cache flushes) and how busy it was: on a slow virtual disk
+// the PUT rates are the disk's more than the CPU's.
 import { createHash, randomFillSync } from 'node:crypto';
 import { Agent } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
