@@ -303,13 +303,20 @@ for (const committer of committers) {
     const { a, b, cleanup } = await sharedPair({ committer });
     try {
       const { batches } = commitStats();
-      const sumBefore = batches.sum;
       // Each store observes, per transaction its commits were in, how many commits it carried in all: the
-      // sum is the 200 commits when no transaction mixed the stores, more when one did.
-      const commits = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).commit({ checks: [], writes: [write(Buffer.from(`mix${i}`), 'v')] }));
-      assert.deepEqual(new Set(await Promise.all(commits)), new Set([true]));
-      if (committer === 'own threads') assert.equal(batches.sum - sumBefore, 200);
-      else assert.ok(batches.sum - sumBefore > 200, `a transaction carried both stores' commits (${batches.sum - sumBefore})`);
+      // sum is the 200 commits when no transaction mixed the stores, more when one did. Whether one does
+      // depends on the two stores' messages reaching the thread in the same turn, which a loaded machine
+      // can keep apart in a round (CI saw it once), so the shared committer gets up to ten rounds to show it.
+      const sums: number[] = [];
+      for (let round = 0; round < (committer === 'own threads' ? 3 : 10); round++) {
+        const sumBefore = batches.sum;
+        const commits = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).commit({ checks: [], writes: [write(Buffer.from(`mix${round}-${i}`), 'v')] }));
+        assert.deepEqual(new Set(await Promise.all(commits)), new Set([true]));
+        sums.push(batches.sum - sumBefore);
+        if (committer !== 'own threads' && sums.at(-1)! > 200) break;
+      }
+      if (committer === 'own threads') assert.deepEqual(sums, [200, 200, 200]);
+      else assert.ok(sums.at(-1)! > 200, `a transaction carried both stores' commits (sums per round: ${sums.join(', ')})`);
     } finally {
       await cleanup();
     }
