@@ -5,7 +5,7 @@
 // Unix socket (`commitSocket`): each commit then also logs the keys it wrote, and a reader that sees
 // PRAGMA data_version move drops from its cache the keys logged since it last looked.
 import Database from 'better-sqlite3';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { connect, type Socket } from 'node:net';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,6 +17,7 @@ import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { BatchReplies, CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
 import { encodeFrame, readFrames } from './commit-frames.js';
 import { ReadCache } from './read-cache.js';
+import { startModuleThread } from '../../util/module-thread.js';
 
 /**
  * Default bytes of recently read values kept in memory (read-cache.ts). In bench/ab.ts, whose 256 small
@@ -123,27 +124,8 @@ interface CommitLink {
 }
 
 /** Starts a commit thread (commit-worker.ts); resolves once it is online, or, serving a socket, listening. */
-export async function startCommitThread(data: CommitWorkerData): Promise<Worker> {
-  // Under tsx (tests, benchmarks) this module is TypeScript, and so is the worker it starts.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const workerUrl = new URL(`./commit-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-  const worker = fromSource
-    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`, { eval: true, workerData: data })
-    : new Worker(workerUrl, { workerData: data });
-  await new Promise<void>((resolve, reject) => {
-    const ready = (): void => {
-      worker.off('error', failed);
-      worker.off('exit', exited);
-      resolve();
-    };
-    const failed = (err: Error): void => reject(err);
-    const exited = (code: number): void => reject(new Error(`The metadata commit thread exited (code ${code}) as it started`));
-    if (data.socketPath === undefined) worker.once('online', ready);
-    else worker.once('message', ready); // 'listening'
-    worker.once('error', failed);
-    worker.once('exit', exited);
-  });
-  return worker;
+export function startCommitThread(data: CommitWorkerData): Promise<Worker> {
+  return startModuleThread(import.meta.url, 'commit-worker', data, data.socketPath !== undefined, 'metadata commit');
 }
 
 class ThreadLink implements CommitLink {
