@@ -4,8 +4,12 @@
 // (RFC 1321). Every argument is checked here, so a bad call throws, never crashes.
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -578,6 +582,49 @@ static napi_value digest(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static void unmap_shared(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/**
+ * mapShared(fd, bytes) → an ArrayBuffer over the first `bytes` bytes of the open file `fd`, mapped shared:
+ * what one process writes there another that maps the same file reads, with no copy. The hashing service
+ * reads the workers' batches this way (src/util/hash-service.ts). The file must already hold `bytes` bytes
+ * (a shorter one would fault on the first access past its end); the caller may close `fd` after, and the
+ * mapping goes when the ArrayBuffer is collected.
+ */
+static napi_value map_shared(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_type(env, "Expected the arguments fd and bytes");
+  int fd = -1;
+  double bytes = 0;
+  if (!get_fd(env, argv[0], &fd)) return throw_type(env, "The fd must be a file descriptor");
+  if (!get_integer(env, argv[1], 1, 1024.0 * 1024 * 1024, &bytes)) return throw_range(env, "The bytes must be an integer from 1 to 1 GiB");
+  struct stat st;
+  char message[120];
+  if (fstat(fd, &st) != 0) {
+    snprintf(message, sizeof message, "Cannot stat the file to map: %s", strerror(errno));
+    napi_throw_error(env, "ERR_SHARED_MAP", message);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size < (off_t)bytes) return throw_range(env, "The file to map must be a regular file of at least `bytes` bytes");
+  void *mapped = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapped == MAP_FAILED) {
+    snprintf(message, sizeof message, "Cannot map the file: %s", strerror(errno));
+    napi_throw_error(env, "ERR_SHARED_MAP", message);
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_external_arraybuffer(env, mapped, (size_t)bytes, unmap_shared, (void *)(uintptr_t)bytes, &result) != napi_ok) {
+    munmap(mapped, (size_t)bytes);
+    napi_throw_error(env, "ERR_SHARED_MAP", "Cannot make an ArrayBuffer over the mapping");
+    return NULL;
+  }
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   const path_t *best = NULL;
   napi_value supported, name;
@@ -594,8 +641,9 @@ NAPI_MODULE_INIT() {
     {"create", NULL, create, NULL, NULL, NULL, napi_enumerable, NULL},
     {"update", NULL, update, NULL, NULL, NULL, napi_enumerable, NULL},
     {"digest", NULL, digest, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mapShared", NULL, map_shared, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 3, properties);
+  napi_define_properties(env, exports, 4, properties);
   napi_set_named_property(env, exports, "paths", supported);
   napi_create_string_utf8(env, best->name, NAPI_AUTO_LENGTH, &name);
   napi_set_named_property(env, exports, "path", name);

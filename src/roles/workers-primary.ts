@@ -3,15 +3,17 @@
 // each connection to the next worker in turn), replaces a worker that dies, relays the workers' reports,
 // rate-limit changes and rate-limit spending, and stops them all on a signal. It serves no request; on
 // SQLite it runs the one commit thread all the workers' metadata commits go to, so they are grouped
-// together (sqlite-store.ts, `commitSocket`).
+// together (sqlite-store.ts, `commitSocket`), and the hashing service all the workers' upload digests go
+// to, so they share the MD5 lanes (util/hash-service.ts).
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Worker as Thread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { changeLogRows, openSqliteDatabase, startCommitThread, takeWriterLock } from '../meta/sqlite/sqlite-store.js';
 import { isStoreError } from '../util/errors.js';
+import { hashSocketEnv, removeSlabsOf, slabDir, startHashService } from '../util/hash-service.js';
 import type { Logger } from '../util/log.js';
 import type { SpentEntry } from '../util/rate-limiter.js';
 import type { RateLimitConfig } from '../util/rate-limits.js';
@@ -66,6 +68,30 @@ async function startSharedCommitter(dbPath: string, log: Logger): Promise<{ sock
   return { socketPath, thread: await startCommitThread({ path: dbPath, changeLogRows, socketPath }) };
 }
 
+/**
+ * Starts the hashing service the workers' upload digests go to, on a socket beside the database.
+ * Undefined, and the workers hash on their own threads, where it cannot be had: no MD5 lanes addon, no
+ * shared memory, a socket path too long, or a thread that failed to start.
+ */
+async function startSharedHasher(dataDir: string, log: Logger): Promise<{ socketPath: string; thread: Thread } | undefined> {
+  const socketPath = join(dataDir, 'meta', 'hash.sock');
+  if (Buffer.byteLength(socketPath) > socketPathBytesMax) {
+    log.warn("The data directory's path is too long for the hashing socket: each worker hashes its uploads on its own", { socketPath });
+    return undefined;
+  }
+  try {
+    const started = await startHashService(socketPath);
+    if ('reason' in started) {
+      log.info('Each worker hashes its uploads on its own thread', { reason: started.reason });
+      return undefined;
+    }
+    return { socketPath, thread: started.thread };
+  } catch (err) {
+    log.warn('The hashing service did not start: each worker hashes its uploads on its own thread', { err });
+    return undefined;
+  }
+}
+
 interface Slot {
   worker: ClusterWorker;
   startedMs: number;
@@ -93,6 +119,10 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
     lock.close();
     throw err;
   }
+
+  // Should it fail later, the workers' links to it close and they hash on their own threads.
+  const hasher = await startSharedHasher(config.dataDir, log);
+  hasher?.thread.on('error', (err) => log.error('The hashing service failed: the workers hash on their own threads', { err }));
 
   const slots = new Map<number, Slot>();
   let stopping = false;
@@ -152,7 +182,12 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
   };
 
   const fork = (index: number, extraEnv: Record<string, string>): Promise<WorkerBanner> => {
-    const worker = cluster.fork({ [workerEnv.index]: String(index), ...(committer ? { [workerEnv.commitSocket]: committer.socketPath } : {}), ...extraEnv });
+    const worker = cluster.fork({
+      [workerEnv.index]: String(index),
+      ...(committer ? { [workerEnv.commitSocket]: committer.socketPath } : {}),
+      ...(hasher ? { [hashSocketEnv]: hasher.socketPath } : {}),
+      ...extraEnv,
+    });
     const slot: Slot = { worker, startedMs: Date.now(), ready: false };
     slots.set(index, slot);
     worker.on('message', (message: WorkerMessage) => onMessage(worker, message));
@@ -205,6 +240,12 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
       committer.thread.removeAllListeners('exit');
       await committer.thread.terminate();
       await rm(committer.socketPath, { force: true });
+    }
+    if (hasher) {
+      await hasher.thread.terminate();
+      await rm(hasher.socketPath, { force: true });
+      // A worker killed between making its slab and the service taking it left the file behind.
+      removeSlabsOf(process.pid, await readdir(slabDir).catch(() => []));
     }
     lock.close();
     return codes.every((c) => c === 0) ? 0 : 1;

@@ -9,16 +9,15 @@
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
+import { batchBytes, lanesCoreSource, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
 import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { OnDemandThread } from './on-demand-thread.js';
+import { hashSocketEnv, ServiceLink } from './hash-service.js';
 
 export type HashAlgorithm = 'md5' | 'sha1' | 'sha256';
 
 /** Bytes one digest may have sent to the thread and not yet had hashed. */
 const hashBytesInFlightMax = 4 * 1024 * 1024;
-
-/** Bytes gathered before they go to the thread in one message. */
-const batchBytes = 256 * 1024;
 
 /**
  * Batch buffers the thread has handed back, kept for the next batches (at most this many, 16 MiB). The
@@ -48,18 +47,11 @@ function giveBackBatch(buffer: ArrayBuffer): void {
 }
 
 // Plain CommonJS, so the same code runs whether this module is TypeScript under tsx or built JavaScript.
-// MD5 goes through the lanes addon (util/md5-lanes.ts) when it is in use: every digest with MD5 bytes
-// waiting gets a lane, and the lanes advance together one slice at a time. Between slices the thread takes
-// what has arrived on its port since (receiveMessageOnPort), so a batch that comes while others are being
-// hashed joins them at once instead of queueing behind them. While other digests are under way, MD5 bytes
-// wait for them, until some digest is asked for (its final batch, sent once its body is stored), holds a
-// backlog, or deferMs pass: then every digest with bytes waiting shares the lanes. A lone digest's bytes
-// never wait. Each digest's batches go in order, and its replies with them. Other algorithms (SHA-256 on
-// SHA-NI, SHA-1) stay on node:crypto, hashed as their batch arrives.
+// The scheduling over the MD5 lanes is hash-lanes.ts's, shared with the hashing service.
 const threadSource = `
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats, deferMs, backlogBytes } = workerData;
+const { md5Addon, md5Path, lanesMax, sliceBytes, laneStats, deferMs, backlogBytes, core } = workerData;
 // The main thread checked the addon; should it still fail to load here, node:crypto hashes MD5 instead of
 // every digest failing with the thread.
 let lanes;
@@ -77,122 +69,20 @@ try {
 } catch {
   // not Linux: no thread id to give
 }
-const states = new Map(); // id → { hashes, context, queue }, while the digest takes bytes
-// Digests with MD5 bytes waiting for the lanes, in arrival order; a queue holds their update messages
-// (with how far the lanes are into each) and digest requests, answered in order.
-const waiting = new Set();
-const start = (m) => ({
-  hashes: m.algorithms.map((algorithm) => (lanes && algorithm === 'md5' ? undefined : createHash(algorithm))),
-  context: lanes && m.algorithms.includes('md5') ? lanes.create() : undefined,
-  queue: [],
-  pending: 0, // MD5 bytes queued and not yet hashed
-  due: 0, // final updates and digest requests queued
+const { receive } = new Function('env', core)({
+  lanes, lanesMax, sliceBytes, stats, deferMs, backlogBytes, md5Path, createHash,
+  poll: () => receiveMessageOnPort(parentPort)?.message,
+  yields: false,
+  // An update's batch goes back with its reply.
+  respond: (m, digests) => {
+    if (m.op === 'digest') return parentPort.postMessage({ id: m.id, digests });
+    const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
+    if (digests) reply.digests = digests;
+    parentPort.postMessage(reply, [m.bytes.buffer]);
+  },
 });
-const digestsOf = (state) => state.hashes.map((hash) => (hash ? hash.digest() : lanes.digest(state.context)));
-function answer(m, state) {
-  if (m.op === 'digest') return parentPort.postMessage({ id: m.id, digests: digestsOf(state) });
-  const reply = { id: m.id, hashed: m.bytes.length, batch: m.bytes.buffer };
-  if (m.final && !state.dropped) reply.digests = digestsOf(state);
-  parentPort.postMessage(reply, [m.bytes.buffer]);
-}
-function enqueue(m, state) {
-  if (state.queue.length === 0 && !(m.op === 'update' && state.context)) return answer(m, state);
-  m.done = 0;
-  state.queue.push(m);
-  if (m.op === 'update') state.pending += m.bytes.length;
-  if (m.final || m.op === 'digest') state.due++;
-  waiting.add(state);
-}
-// Whether the lanes should run now: a digest is asked for, one has a backlog, every lane has a digest, or
-// no other digest is under way to share them with. Otherwise the bytes wait (at most deferMs).
-function urgent() {
-  if (waiting.size >= lanesMax) return true;
-  if (waiting.size === 1 && states.size <= 1) return true;
-  for (const state of waiting) if (state.due > 0 || state.pending >= backlogBytes) return true;
-  return false;
-}
-let timer;
-function accept(m) {
-  if (m.op === 'update') {
-    let state = states.get(m.id);
-    if (!state) states.set(m.id, (state = start(m)));
-    for (const hash of state.hashes) hash?.update(m.bytes);
-    if (m.final) states.delete(m.id);
-    enqueue(m, state);
-  } else if (m.op === 'digest') {
-    const state = states.get(m.id) ?? start(m);
-    states.delete(m.id);
-    enqueue(m, state);
-  } else if (m.op === 'drop') {
-    const state = states.get(m.id);
-    states.delete(m.id);
-    if (!state) return;
-    // Its batches go back unhashed: nobody reads this digest.
-    state.dropped = true;
-    waiting.delete(state);
-    for (const queued of state.queue.splice(0)) answer(queued, state);
-  }
-}
-function settle(m, state) {
-  if (m.final || m.op === 'digest') state.due--;
-  answer(m, state);
-}
-let inbox = [];
-parentPort.on('message', (m) => {
-  if (inbox.push(m) === 1) setImmediate(work);
-});
-function work(force) {
-  const arrived = inbox;
-  inbox = [];
-  for (const m of arrived) accept(m);
-  for (;;) {
-    for (let got; (got = receiveMessageOnPort(parentPort)); ) accept(got.message);
-    if (waiting.size === 0) return;
-    if (deferMs > 0 && !force && !urgent()) {
-      stats[stats.length - 2] += 1;
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        work(true);
-      }, deferMs);
-      return;
-    }
-    const round = [];
-    for (const state of waiting) {
-      if (round.length === lanesMax) break;
-      round.push(state);
-    }
-    const inputs = round.map((state) => {
-      const m = state.queue[0];
-      const end = Math.min(m.bytes.length, m.done + sliceBytes);
-      const slice = m.bytes.subarray(m.done, end);
-      m.done = end;
-      state.pending -= slice.length;
-      return slice;
-    });
-    lanes.update(round.map((state) => state.context), inputs, md5Path);
-    stats[round.length] += 1;
-    stats[lanesMax + 1 + round.length] += inputs.reduce((sum, input) => sum + input.length, 0);
-    for (const state of round) {
-      const queue = state.queue;
-      if (queue[0].done === queue[0].bytes.length) settle(queue.shift(), state);
-      while (queue.length > 0 && queue[0].op === 'digest') settle(queue.shift(), state);
-      if (queue.length === 0) waiting.delete(state);
-    }
-  }
-}
+parentPort.on('message', receive);
 `;
-
-/**
- * A lane's bytes per call: how long a batch that arrives waits before it joins the lanes (~0.15 ms for one
- * lane here), against the call's fixed cost (a few µs).
- */
-const md5SliceBytes = 64 * 1024;
-
-/** How long MD5 bytes may wait for other digests to share the lanes with (0: never wait). */
-const md5DeferMs = Number(process.env.TESSERA_MD5_DEFER_MS ?? '20');
-
-/** A digest with this many bytes waiting is hashed at once, company or not. */
-const md5BacklogBytes = 2 * 1024 * 1024;
 
 /** What hashes MD5 on the thread: the lanes addon and its path, or node:crypto (and why). */
 const md5Lanes = loadMd5Lanes();
@@ -221,8 +111,10 @@ export function hashingThreadId(): number | undefined {
 }
 
 /** What the start-up log says about the hashing thread's MD5. */
-export function md5Summary(): { md5: string; reason?: string } {
-  return md5Lanes.path ? { md5: `lanes (${md5Lanes.path})` } : { md5: 'node:crypto', ...(md5Lanes.reason ? { reason: md5Lanes.reason } : {}) };
+export function md5Summary(): { md5: string; reason?: string; hashing?: string } {
+  if (!md5Lanes.path) return { md5: 'node:crypto', ...(md5Lanes.reason ? { reason: md5Lanes.reason } : {}) };
+  // With the primary's hashing service, this process's uploads share its lanes with the other workers'.
+  return { md5: `lanes (${md5Lanes.path})`, ...(process.env[hashSocketEnv] && md5Lanes.binding?.mapShared ? { hashing: 'the primary\'s service, shared by all workers' } : {}) };
 }
 
 type ToThread =
@@ -239,11 +131,25 @@ interface Listener {
   onError(err: Error): void;
 }
 
+/** The digests hashed on this process's thread, and those hashed by the workers' hashing service. */
 const listeners = new Map<number, Listener>();
+const serviceListeners = new Map<number, Listener>();
 let nextId = 1;
 
-/** Messages posted to the thread since the process started, for tests and benchmarks. */
+/** Messages posted to the thread or sent to the service since the process started, for tests and benchmarks. */
 export const threadMessages = { posted: 0 };
+
+function deliver(to: Map<number, Listener>, m: { id: number; hashed?: number; digests?: Uint8Array[] }): void {
+  const listener = to.get(m.id);
+  if (!listener) return;
+  if (m.hashed !== undefined) listener.onHashed(m.hashed);
+  if (m.digests) listener.onDigest(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
+}
+
+function failAll(of: Map<number, Listener>, err: Error): void {
+  for (const listener of of.values()) listener.onError(err);
+  of.clear();
+}
 
 // Only digests in progress keep the process alive; after a failure the next digest starts a new thread.
 const thread = new OnDemandThread<ToThread, FromThread>({
@@ -257,31 +163,60 @@ const thread = new OnDemandThread<ToThread, FromThread>({
     laneStats,
     deferMs: md5DeferMs,
     backlogBytes: md5BacklogBytes,
+    core: lanesCoreSource,
   },
   busy: () => listeners.size > 0,
   onReply: (m) => {
     if (m.batch) giveBackBatch(m.batch);
-    const listener = listeners.get(m.id);
-    if (!listener) return;
-    if (m.hashed !== undefined) listener.onHashed(m.hashed);
-    if (m.digests) listener.onDigest(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
+    deliver(listeners, m);
   },
-  onFail: (err) => {
-    for (const listener of listeners.values()) listener.onError(err);
-    listeners.clear();
-  },
+  onFail: (err) => failAll(listeners, err),
 });
 
 /**
- * A streaming digest whose hashing happens off the event loop's thread. Given several algorithms, every
- * byte is copied and sent once and hashed by each: a signed PUT's SHA-256 and its ETag's MD5 share one
- * stream of batches instead of two (issue 17).
+ * The link to the workers' hashing service (hash-service.ts), made on first use when the primary gave its
+ * socket and the lanes addon maps shared memory here. Once it fails, or could not be made, this process's
+ * digests go to its own thread.
+ */
+let service: ServiceLink | undefined;
+let serviceTried = false;
+function serviceLink(): ServiceLink | undefined {
+  if (service) return service.failed ? undefined : service;
+  if (serviceTried) return undefined;
+  serviceTried = true;
+  const socketPath = process.env[hashSocketEnv];
+  const binding = md5Lanes.binding;
+  if (!socketPath || !md5Lanes.path || !binding?.mapShared) return undefined;
+  service = ServiceLink.open(socketPath, (fd, bytes) => binding.mapShared!(fd, bytes), {
+    reply: (m) => deliver(serviceListeners, m),
+    failed: (err) => failAll(serviceListeners, err),
+  });
+  return service;
+}
+
+/** Whether this process's digests are hashed by the workers' hashing service now, for tests. */
+export function hashedByService(): boolean {
+  return serviceLink() !== undefined;
+}
+
+/** The service's slots this process has free (undefined without a link), for tests. */
+export function serviceSlotsFree(): number | undefined {
+  return service?.slotsFree;
+}
+
+/**
+ * A streaming digest whose hashing happens off the event loop's thread: the workers' hashing service's,
+ * or this process's own. Given several algorithms, every byte is copied and sent once and hashed by each:
+ * a signed PUT's SHA-256 and its ETag's MD5 share one stream of batches instead of two (issue 17).
  */
 export class ThreadHash {
   readonly #id = nextId++;
   readonly #algorithms: readonly HashAlgorithm[];
+  readonly #service = serviceLink();
   /** Bytes not yet sent: batch[0, batched). */
   #batch: Uint8Array | undefined;
+  /** The service's slot #batch is, when it is one (else a buffer of this process's). */
+  #slot: number | undefined;
   #batched = 0;
   #inFlightBytes = 0;
   #drainWaiters: (() => void)[] = [];
@@ -293,14 +228,14 @@ export class ThreadHash {
   constructor(algorithms: HashAlgorithm | readonly HashAlgorithm[]) {
     this.#algorithms = typeof algorithms === 'string' ? [algorithms] : algorithms;
     assert(this.#algorithms.length > 0, 'A digest needs at least one algorithm');
-    listeners.set(this.#id, {
+    this.#listeners.set(this.#id, {
       onHashed: (bytes) => {
         this.#inFlightBytes -= bytes;
         if (this.#inFlightBytes <= hashBytesInFlightMax) this.#wakeDrainWaiters();
       },
       onDigest: (digests) => {
-        listeners.delete(this.#id);
-        thread.refresh();
+        this.#listeners.delete(this.#id);
+        this.#refresh();
         this.#resolveDigest?.(digests);
       },
       onError: (err) => {
@@ -309,7 +244,17 @@ export class ThreadHash {
         this.#rejectDigest?.(err);
       },
     });
-    thread.refresh();
+    this.#refresh();
+  }
+
+  get #listeners(): Map<number, Listener> {
+    return this.#service ? serviceListeners : listeners;
+  }
+
+  /** Holds the process alive while replies are awaited, and only then. */
+  #refresh(): void {
+    if (this.#service) this.#service.hold(serviceListeners.size > 0);
+    else thread.refresh();
   }
 
   /** Adds bytes; the caller may reuse `bytes` at once (they are copied). */
@@ -319,7 +264,7 @@ export class ThreadHash {
     for (let offset = 0; offset < bytes.length;) {
       // A full batch waits for the next byte (here) or for digests(), so the last one can carry the request.
       if (this.#batch && this.#batched === this.#batch.length) this.#flush(false);
-      const batch = (this.#batch ??= takeBatch());
+      const batch = (this.#batch ??= this.#takeBatch());
       const taken = Math.min(bytes.length - offset, batch.length - this.#batched);
       batch.set(bytes.subarray(offset, offset + taken), this.#batched);
       this.#batched += taken;
@@ -327,21 +272,41 @@ export class ThreadHash {
     }
   }
 
-  /** Sends the gathered bytes, handing their buffer to the thread; `final` asks for the digests with them. */
+  /** A slot of the service's when one is free, else a batch buffer of this process's. */
+  #takeBatch(): Uint8Array {
+    const taken = this.#service?.takeSlot();
+    this.#slot = taken?.slot;
+    return taken?.bytes ?? takeBatch();
+  }
+
+  /** Sends the gathered bytes, handing their buffer over; `final` asks for the digests with them. */
   #flush(final: boolean): boolean {
     const batch = this.#batch;
     if (!batch || this.#batched === 0) return false;
     const bytes = batch.subarray(0, this.#batched);
+    const slot = this.#slot;
     this.#batch = undefined;
+    this.#slot = undefined;
     this.#batched = 0;
     this.#inFlightBytes += bytes.length;
-    this.#post({ op: 'update', id: this.#id, algorithms: this.#algorithms, bytes, ...(final ? { final: true as const } : {}) }, [bytes.buffer as ArrayBuffer]);
+    const id = this.#id;
+    const algorithms = this.#algorithms;
+    if (this.#service) {
+      threadMessages.posted++;
+      // A buffer of this process's goes as bytes in the frame (copied into it), and is free again at once.
+      this.#service.send({ op: 'update', id, algorithms, length: bytes.length, ...(slot !== undefined ? { slot } : { bytes }), ...(final ? { final: true as const } : {}) });
+      if (slot === undefined) giveBackBatch(batch.buffer as ArrayBuffer);
+    } else {
+      this.#post({ op: 'update', id, algorithms, bytes, ...(final ? { final: true as const } : {}) }, [bytes.buffer as ArrayBuffer]);
+    }
     return true;
   }
 
   #post(message: ToThread, transfer: ArrayBuffer[] = []): void {
     threadMessages.posted++;
-    thread.post(message, transfer);
+    if (!this.#service) return thread.post(message, transfer);
+    assert(message.op !== 'update', 'Updates go to the service from #flush');
+    this.#service.send(message);
   }
 
   /** Whether the caller should wait for drained() before the next update. */
@@ -349,7 +314,7 @@ export class ThreadHash {
     return this.#inFlightBytes > hashBytesInFlightMax;
   }
 
-  /** Resolves once the bytes in flight are back under the cap (or the thread failed). */
+  /** Resolves once the bytes in flight are back under the cap (or the hashing failed). */
   drained(): Promise<void> {
     if (!this.backlogged || this.#error) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
@@ -372,14 +337,18 @@ export class ThreadHash {
     return this.#digest;
   }
 
-  /** Forgets a digest that will not be read (a failed upload), so the thread drops its state. */
+  /** Forgets a digest that will not be read (a failed upload), so the thread or service drops its state. */
   dispose(): void {
-    if (this.#batch) giveBackBatch(this.#batch.buffer as ArrayBuffer);
+    if (this.#batch) {
+      if (this.#slot !== undefined) this.#service!.giveBack(this.#slot);
+      else giveBackBatch(this.#batch.buffer as ArrayBuffer);
+    }
     this.#batch = undefined;
+    this.#slot = undefined;
     this.#batched = 0;
-    if (!listeners.delete(this.#id)) return;
-    if (thread.running) this.#post({ op: 'drop', id: this.#id });
-    thread.refresh();
+    if (!this.#listeners.delete(this.#id)) return;
+    if (this.#service ? !this.#service.failed : thread.running) this.#post({ op: 'drop', id: this.#id });
+    this.#refresh();
     this.#wakeDrainWaiters();
     // Asked for and not yet answered: the answer will not come now (its listener is gone), so say so.
     this.#rejectDigest?.(new Error('The digest was disposed before it was computed'));

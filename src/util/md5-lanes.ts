@@ -18,6 +18,11 @@ export interface Md5LanesBinding {
   /** The one update() takes by default (the first of paths). */
   readonly path: string;
   readonly contextBytes: number;
+  /**
+   * An ArrayBuffer over the first `bytes` bytes of the open file `fd`, mapped shared, so that another
+   * process mapping the same file sees the same bytes (hash-service.ts). Absent from an addon built before it.
+   */
+  mapShared?(fd: number, bytes: number): ArrayBuffer;
 }
 
 /** Contexts one update() takes at most: the 32-bit lanes of a zmm register. */

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'n
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteObjectCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { autoWorkersMax } from '../../src/cli/server.js';
 import { startTessera, type TesseraProcess } from '../helpers/tessera.js';
@@ -176,6 +177,56 @@ test('server --workers 2 - concurrent writes through both workers all succeed an
     assert.deepEqual(puts.filter((l) => (l.status as number) >= 500), []);
     assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2]), 'both workers took writes');
     assert.equal(await text(clients[3]!, Bucket, 'c7/o39'), '7-39');
+  } finally {
+    for (const s3 of clients) s3.destroy();
+    await server.cleanup();
+  }
+});
+
+/** The slabs of the primary `primary`'s hashing service that process `pid` has mapped (each a deleted /dev/shm file). */
+function slabsMappedBy(pid: number, primary: number): string[] {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((line) => line.includes(`/dev/shm/tessera-hash-${primary}-`));
+}
+
+test('server --workers 2 - both workers\' upload digests go to the primary\'s hashing service through shared memory: ETags right, nothing left in /dev/shm', async () => {
+  const server = await startTessera({ args: workerArgs });
+  const primary = server.process.pid!;
+  const clients = Array.from({ length: 8 }, () => server.client());
+  try {
+    const Bucket = 'hashed-together';
+    await clients[0]!.send(new CreateBucketCommand({ Bucket }));
+    const bodies = clients.map((_, i) => randomBytes(1_500_000 + i * 4099));
+    const etags = await Promise.all(clients.map(async (s3, i) => (await s3.send(new PutObjectCommand({ Bucket, Key: `o${i}`, Body: bodies[i] }))).ETag));
+    for (const [i, etag] of etags.entries()) assert.equal(etag, `"${createHash('md5').update(bodies[i]!).digest('hex')}"`, `object ${i}`);
+    const puts = await until('every PUT logged', () => {
+      const lines = accessLines(server).filter((l) => l.operation === 'PutObject');
+      return lines.length >= 8 ? lines : undefined;
+    });
+    assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2]), 'both workers took uploads');
+    assert.match(server.logs(), /"message":"MD5 for ETags".*"hashing":"the primary's service/);
+    // Each worker made a slab and mapped it, the primary's service mapped both, and the files are gone.
+    const workers = childrenOf(primary);
+    assert.equal(workers.length, 2);
+    for (const pid of workers) {
+      const mapped = slabsMappedBy(pid, primary);
+      assert.equal(mapped.length, 1, `worker ${pid}'s slab`);
+      assert.match(mapped[0]!, new RegExp(`tessera-hash-${primary}-${pid}-1 \\(deleted\\)$`));
+    }
+    assert.equal(slabsMappedBy(primary, primary).length, 2);
+    assert.deepEqual(readdirSync('/dev/shm').filter((name) => name.startsWith(`tessera-hash-${primary}-`)), []);
+    const hashSocket = `${server.dataDir}/meta/hash.sock`;
+    assert.equal(statSync(hashSocket).mode & 0o777, 0o600);
+    const held = socketsHeldBy(primary);
+    const inodes = socketsAt(hashSocket);
+    assert.equal(inodes.length, 3, 'the listener and one connection per worker');
+    for (const inode of inodes) assert.ok(held.has(inode));
+    const got = await clients[5]!.send(new GetObjectCommand({ Bucket, Key: 'o5' }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(bodies[5]!));
+
+    const exited = new Promise<number | null>((r) => server.process.once('exit', (code) => r(code)));
+    server.process.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal(existsSync(hashSocket), false, 'the primary removed its hashing socket');
   } finally {
     for (const s3 of clients) s3.destroy();
     await server.cleanup();

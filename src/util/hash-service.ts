@@ -1,0 +1,210 @@
+// One hashing service for all the workers of `tessera server --workers N` (issue 17). Each process hashing
+// its own uploads filled the MD5 lanes only from its own share of them: with two workers at 16 uploads, a
+// process saw eight, and half its MD5 time ran 4 lanes wide or on the scalar path, 0.68 ms per 1 MiB PUT
+// against 0.38 in one process (docs/benchmarks.md). So the primary runs one thread (hash-service-thread.ts)
+// that hashes every worker's digests together, on a Unix socket beside the database, DATA/meta/hash.sock.
+//
+// The bytes do not go through the socket. Each worker makes a slab of batch slots in shared memory (a file
+// in /dev/shm, mapped by the lanes addon's mapShared in both processes and removed as soon as the service
+// has mapped it), copies each batch into a slot as it did into its own batch buffer, and sends the
+// slot's number; the service answers with the slot back, and with the digests after a final batch. A
+// batch that finds no slot free goes as bytes in the frame (copied twice more, and rare).
+//
+// Where any of it cannot be had (one process, no addon, no /dev/shm, a path too long for a socket), or once
+// the link has failed, digests are hashed on the process's own thread, as before.
+import { closeSync, ftruncateSync, openSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { encodeFrame, readFrames } from '../meta/sqlite/commit-frames.js';
+import { batchBytes, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
+import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
+import { startModuleThread } from './module-thread.js';
+
+/** Where the workers' slabs are made: memory, not a disk. */
+export const slabDir = '/dev/shm';
+
+/**
+ * A slab's name: the primary's pid, the worker's, and the worker's count of them, so the primary can remove
+ * what a killed worker left.
+ */
+export const slabNamePattern = /^tessera-hash-(\d+)-\d+-\d+$/;
+
+let slabsMade = 0;
+
+/** Slots in a worker's slab: 32 MiB of address space, of which only the slots in use take memory. */
+const slabSlots = 128;
+
+/** The environment variable that gives a worker the service's socket. */
+export const hashSocketEnv = 'TESSERA_HASH_SOCKET';
+
+/** A frame to the service. */
+export type ToService =
+  | { op: 'slab'; name: string; slots: number; slotBytes: number }
+  | { op: 'update'; id: number; algorithms: readonly string[]; length: number; slot?: number; bytes?: Uint8Array; final?: true }
+  | { op: 'digest'; id: number; algorithms: readonly string[] }
+  | { op: 'drop'; id: number };
+
+/** A frame from the service: an update's reply has `hashed` (and its `slot`), a final one's and a digest's `digests`. */
+export interface FromService {
+  id: number;
+  hashed?: number;
+  slot?: number;
+  digests?: Uint8Array[];
+}
+
+/** The workerData of the service's thread. */
+export interface HashServiceData {
+  socketPath: string;
+  md5Addon: string;
+  md5Path: string;
+  lanesMax: number;
+  sliceBytes: number;
+  deferMs: number;
+  backlogBytes: number;
+  laneStats: SharedArrayBuffer;
+}
+
+/** Stats of the service's lanes, as the local thread's (hash-thread.ts md5LaneUse): calls and bytes per lane count, deferrals. */
+export const serviceLaneStatsLength = 2 * (md5LanesMax + 1) + 2;
+
+/**
+ * Starts the service's thread on `socketPath`; undefined (and why) when the MD5 lanes or shared memory are
+ * not to be had here, so that the workers hash on their own threads.
+ */
+export async function startHashService(socketPath: string): Promise<{ thread: Worker; laneStats: SharedArrayBuffer } | { reason: string }> {
+  if (process.env.TESSERA_HASH_SERVICE === 'off') return { reason: 'TESSERA_HASH_SERVICE=off' };
+  const md5 = loadMd5Lanes();
+  if (!md5.path || !md5.binding) return { reason: md5.reason ?? 'no MD5 lanes' };
+  if (typeof md5.binding.mapShared !== 'function') return { reason: 'the MD5 lanes addon predates mapShared: npm run build:native' };
+  if (!canMakeSlab()) return { reason: `no ${slabDir} to share batches in` };
+  const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * serviceLaneStatsLength);
+  const data: HashServiceData = {
+    socketPath,
+    md5Addon: md5LanesAddonPath,
+    md5Path: md5.path,
+    lanesMax: md5LanesMax,
+    sliceBytes: md5SliceBytes,
+    deferMs: md5DeferMs,
+    backlogBytes: md5BacklogBytes,
+    laneStats,
+  };
+  return { thread: await startModuleThread(import.meta.url, 'hash-service-thread', data, true, 'hashing service'), laneStats };
+}
+
+function canMakeSlab(): boolean {
+  try {
+    rmSync(join(slabDir, `tessera-hash-probe-${process.pid}`), { force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the slabs of workers of the primary `primaryPid` that died before the service took them. */
+export function removeSlabsOf(primaryPid: number, names: readonly string[]): void {
+  for (const name of names) {
+    const match = slabNamePattern.exec(name);
+    if (match && Number(match[1]) === primaryPid) rmSync(join(slabDir, name), { force: true });
+  }
+}
+
+/** What a ServiceLink tells the digests that use it. */
+export interface ServiceEvents {
+  reply(message: FromService): void;
+  /** The link is gone: no reply to come; the slab is not used again. */
+  failed(err: Error): void;
+}
+
+/** A worker's link to the service: the socket and the slab of batch slots. */
+export class ServiceLink {
+  readonly #socket: Socket;
+  readonly #slab: Uint8Array;
+  readonly #free: number[] = [];
+  #corked = false;
+  #failed = false;
+
+  private constructor(socket: Socket, slab: Uint8Array, events: ServiceEvents) {
+    this.#socket = socket;
+    this.#slab = slab;
+    for (let slot = slabSlots - 1; slot >= 0; slot--) this.#free.push(slot);
+    readFrames(socket, (message) => {
+      const reply = message as FromService;
+      if (reply.slot !== undefined) this.#free.push(reply.slot);
+      events.reply(reply);
+    });
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => {
+      this.#failed = true;
+      events.failed(new Error("The link to the hashing service closed: the server's primary process is gone"));
+    });
+    socket.unref();
+  }
+
+  /**
+   * Connects to the service at `socketPath` with a new slab; undefined when the slab cannot be made (the
+   * caller hashes on its own thread). A connection that fails later reports through `events.failed`.
+   */
+  static open(socketPath: string, mapShared: (fd: number, bytes: number) => ArrayBuffer, events: ServiceEvents): ServiceLink | undefined {
+    const name = `tessera-hash-${process.ppid}-${process.pid}-${++slabsMade}`;
+    const path = join(slabDir, name);
+    let slab: Uint8Array;
+    try {
+      const fd = openSync(path, 'wx+', 0o600); // never one someone else made
+      try {
+        ftruncateSync(fd, slabSlots * batchBytes);
+        slab = new Uint8Array(mapShared(fd, slabSlots * batchBytes));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      rmSync(path, { force: true });
+      return undefined;
+    }
+    const link = new ServiceLink(connect(socketPath), slab, events);
+    link.send({ op: 'slab', name, slots: slabSlots, slotBytes: batchBytes }); // the service removes the file once mapped
+    link.#socket.once('close', () => rmSync(path, { force: true }));
+    return link;
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** A free slot and its bytes, or undefined when all are in use. */
+  takeSlot(): { slot: number; bytes: Uint8Array } | undefined {
+    const slot = this.#free.pop();
+    if (slot === undefined) return undefined;
+    return { slot, bytes: this.#slab.subarray(slot * batchBytes, (slot + 1) * batchBytes) };
+  }
+
+  /** Slots free now, for tests. */
+  get slotsFree(): number {
+    return this.#free.length;
+  }
+
+  /** Gives back a slot that was taken and not sent. */
+  giveBack(slot: number): void {
+    this.#free.push(slot);
+  }
+
+  /** Sends a frame; the frames of one turn of the event loop go in one write. */
+  send(message: ToService): void {
+    if (this.#failed) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(encodeFrame(message));
+  }
+
+  /** Keeps the process alive while digests wait for replies, and only then. */
+  hold(held: boolean): void {
+    if (held) this.#socket.ref();
+    else this.#socket.unref();
+  }
+}
