@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodeFrame, readFrames } from '../meta/sqlite/commit-frames.js';
+import { encodeFrame, readFrames } from './socket-frames.js';
 import { lanesCoreSource } from './hash-lanes.js';
 import { slabDir, slabNamePattern, type FromService, type HashServiceData, type ToService } from './hash-service.js';
 import type { Md5LanesBinding } from './md5-lanes.js';

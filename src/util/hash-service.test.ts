@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { encodeFrame } from '../meta/sqlite/commit-frames.js';
+import { encodeFrame } from './socket-frames.js';
 import { hashSocketEnv, slabDir, startHashService } from './hash-service.js';
 import { hashedByService, serviceSlotsFree, ThreadHash } from './hash-thread.js';
 import { md5LanesMax } from './md5-lanes.js';

@@ -16,7 +16,7 @@ import { closeSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { encodeFrame, readFrames } from '../meta/sqlite/commit-frames.js';
+import { encodeFrame, readFrames } from './socket-frames.js';
 import { batchBytes, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
 import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { startModuleThread } from './module-thread.js';

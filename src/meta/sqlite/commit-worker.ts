@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { encodeFrame, readFrames } from './commit-frames.js';
+import { encodeFrame, readFrames } from '../../util/socket-frames.js';
 import { openSqliteDatabase } from './sqlite-store.js';
 import { metaCommitBatchMax } from '../../constants.js';
 import { counterValue, encodeCounter } from '../types.js';

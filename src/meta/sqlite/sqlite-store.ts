@@ -15,7 +15,7 @@ import { assert } from '../../util/assert.js';
 import { keyNameOf, keyOfName, mergedAdds, type GetOptions, type KeyName, type KvPair, type MetaStore, type ReadBatch, type ReadResult, type ScanRange, type Txn } from '../types.js';
 import { observeCommit, observeCommitBatch } from '../commit-stats.js';
 import type { BatchReplies, CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
-import { encodeFrame, readFrames } from './commit-frames.js';
+import { encodeFrame, readFrames } from '../../util/socket-frames.js';
 import { ReadCache } from './read-cache.js';
 import { startModuleThread } from '../../util/module-thread.js';
 
@@ -146,7 +146,7 @@ class ThreadLink implements CommitLink {
   }
 }
 
-/** A worker's commits to its primary's commit thread, as frames (commit-frames.ts) over a Unix socket. */
+/** A worker's commits to its primary's commit thread, as frames (util/socket-frames.ts) over a Unix socket. */
 class SocketLink implements CommitLink {
   #closing = false;
 

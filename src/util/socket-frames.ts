@@ -1,7 +1,8 @@
-// Frames of the commit socket between the workers of `tessera server --workers N` and their primary's
-// commit thread: a 32-bit little-endian length, then a value in V8's serialization (which keeps Buffers
-// and Uint8Arrays as bytes). Workers send CommitRequests; the thread answers each batch with the array of
-// the replies that are that worker's.
+// Frames of the Unix sockets between the workers of `tessera server --workers N` and their primary's
+// threads: a 32-bit little-endian length, then a value in V8's serialization (which keeps Buffers and
+// Uint8Arrays as bytes). On the commit socket workers send CommitRequests and the commit thread answers
+// each batch with the array of the replies that are that worker's; on the hashing socket
+// (hash-service.ts) they send slots to hash and get digests back.
 import type { Socket } from 'node:net';
 import { deserialize, serialize } from 'node:v8';
 
@@ -53,7 +54,7 @@ export class FrameReader {
       if (this.#body < 0) {
         if (this.#bytes < 4) break;
         const length = this.#take(4).readUInt32LE(0);
-        if (length > frameBytesMax) throw new RangeError(`Commit frame of ${length} bytes is longer than any request`);
+        if (length > frameBytesMax) throw new RangeError(`Frame of ${length} bytes is longer than any of ours`);
         this.#body = length;
       }
       if (this.#bytes < this.#body) break;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeFrame, FrameReader } from './commit-frames.js';
+import { encodeFrame, FrameReader } from './socket-frames.js';
 
 const request = (id: number, bytes: number) => ({ id, checks: [], writes: [{ key: Buffer.from(`k${id}`), value: Buffer.alloc(bytes, id & 0xff) }], adds: [] });
 
