@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { encodeFrame } from './socket-frames.js';
-import { hashSocketEnv, slabDir, startHashService } from './hash-service.js';
-import { hashedByService, serviceSlotsFree, ThreadHash } from './hash-thread.js';
+import { hashSocketEnv, slabDir, slabSlots, startHashService } from './hash-service.js';
+import { batchCounts, hashedByService, serviceSlotsFree, ThreadHash } from './hash-thread.js';
 import { md5LanesMax } from './md5-lanes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-hash-service-'));
@@ -56,7 +56,7 @@ test('hashing service - many digests at once share its lanes, each one right, an
   const stats = new Float64Array(service!.laneStats);
   const wideCalls = Array.from({ length: md5LanesMax - 7 }, (_, i) => stats[8 + i]!).reduce((a, b) => a + b, 0);
   assert.ok(wideCalls > 0, 'some lanes calls took 8 digests or more');
-  assert.equal(serviceSlotsFree(), 128, 'every slot came back');
+  assert.equal(serviceSlotsFree(), slabSlots, 'every slot came back');
   assert.deepEqual(readdirSync(slabDir).filter((name) => name.startsWith(`tessera-hash-${process.ppid}-${process.pid}-`)), []);
   assert.equal(slabMappings().length, 2, 'mapped by this side and by the service');
   assert.ok(slabMappings().every((line) => line.endsWith('(deleted)')));
@@ -71,18 +71,20 @@ test('hashing service - disposed digests give their slots back, and the service 
   }
   const body = randomBytes(1_000_000);
   assert.deepEqual(await hashAll([body], ['md5']), [[createHash('md5').update(body).digest()]]);
-  for (let i = 0; i < 50 && serviceSlotsFree() !== 128; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(serviceSlotsFree(), 128);
+  for (let i = 0; i < 50 && serviceSlotsFree() !== slabSlots; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(serviceSlotsFree(), slabSlots);
 });
 
 test('hashing service - a batch with no slot free goes as bytes, and its digest is right', { skip }, async () => {
-  // 40 digests with 4 MiB each in flight would need 640 slots: most batches find none.
-  const bodies = Array.from({ length: 40 }, (_, i) => randomBytes(4 * 1024 * 1024 + i));
+  // Digests with 4 MiB each in flight would need 16 slots each: past slabSlots / 16 of them, batches find none.
+  const bodies = Array.from({ length: slabSlots / 16 + 8 }, (_, i) => randomBytes(4 * 1024 * 1024 + i));
   const hashes = bodies.map(() => new ThreadHash(['md5']));
+  const allocated = batchCounts.allocated;
   for (const [i, body] of bodies.entries()) hashes[i]!.update(body);
+  assert.ok(batchCounts.allocated > allocated, 'some batches were buffers of this process\'s');
   const digests = await Promise.all(hashes.map((h) => h.digest()));
   for (const [i, body] of bodies.entries()) assert.deepEqual(digests[i], createHash('md5').update(body).digest());
-  assert.equal(serviceSlotsFree(), 128);
+  assert.equal(serviceSlotsFree(), slabSlots);
 });
 
 test('hashing service - frames no worker of ours sends close that connection only', { skip }, async () => {

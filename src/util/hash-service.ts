@@ -3,15 +3,19 @@
 // process saw eight, and half its MD5 time ran 4 lanes wide or on the scalar path, 0.68 ms per 1 MiB PUT
 // against 0.38 in one process (docs/benchmarks.md). So the primary runs one thread (hash-service-thread.ts)
 // that hashes every worker's digests together, on a Unix socket beside the database, DATA/meta/hash.sock.
+// The other algorithms of a digest (a signed upload's SHA-256) go with its MD5: hashed by the worker's main
+// thread instead, or by its own hashing thread reading the same bytes, they cost more than the shared lanes
+// saved (docs/benchmarks.md, "One hashing service for all the workers").
 //
 // The bytes do not go through the socket. Each worker makes a slab of batch slots in shared memory (a file
 // in /dev/shm, mapped by the lanes addon's mapShared in both processes and removed as soon as the service
 // has mapped it), copies each batch into a slot as it did into its own batch buffer, and sends the
 // slot's number; the service answers with the slot back, and with the digests after a final batch. A
-// batch that finds no slot free goes as bytes in the frame (copied twice more, and rare).
+// batch that finds no slot free goes as bytes in the frame (copied twice more).
 //
-// Where any of it cannot be had (one process, no addon, no /dev/shm, a path too long for a socket), or once
-// the link has failed, digests are hashed on the process's own thread, as before.
+// Where any of it cannot be had (one process, no addon, no /dev/shm, a path too long for a socket,
+// TESSERA_HASH_SERVICE=off), or once the link has failed, digests are hashed on the process's own thread,
+// as before.
 import { closeSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -32,8 +36,14 @@ export const slabNamePattern = /^tessera-hash-(\d+)-\d+-\d+$/;
 
 let slabsMade = 0;
 
-/** Slots in a worker's slab: 32 MiB of address space, of which only the slots in use take memory. */
-const slabSlots = 128;
+/**
+ * Slots in a worker's slab: 128 MiB of address space, of which only the slots ever in use at once take
+ * memory. An upload holds at most 17 (its bytes in flight are capped at 4 MiB, hash-thread.ts), and MD5
+ * bytes wait for company up to a 2 MiB backlog: with 128 slots, eight 64 MiB uploads at once in a worker
+ * ran out of them and sent batches as bytes, at 12.5 PUT/s against 15 (docs/benchmarks.md, "One hashing
+ * service for all the workers").
+ */
+export const slabSlots = 512;
 
 /** The environment variable that gives a worker the service's socket. */
 export const hashSocketEnv = 'TESSERA_HASH_SOCKET';
