@@ -3,8 +3,8 @@
 // each connection to the next worker in turn), replaces a worker that dies, relays the workers' reports,
 // rate-limit changes and rate-limit spending, and stops them all on a signal. It serves no request; on
 // SQLite it runs the one commit thread all the workers' metadata commits go to, so they are grouped
-// together (sqlite-store.ts, `commitSocket`), and the hashing service all the workers' upload digests go
-// to, so they share the MD5 lanes (util/hash-service.ts).
+// together (sqlite-store.ts, `commitSocket`), and a hashing thread for every two workers, to which their
+// upload digests go, so that they share its MD5 lanes (util/hash-service.ts).
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -69,27 +69,38 @@ async function startSharedCommitter(dbPath: string, log: Logger): Promise<{ sock
 }
 
 /**
- * Starts the hashing service the workers' upload digests go to, on a socket beside the database.
- * Undefined, and the workers hash on their own threads, where it cannot be had: no MD5 lanes addon, no
- * shared memory, a socket path too long, or a thread that failed to start.
+ * Workers per hashing service thread. One thread hashing two workers' signed 64 MiB PUTs at about 940 MiB/s
+ * was 76 % busy here (docs/benchmarks.md, "One hashing service for all the workers"), so with more workers
+ * each pair gets a thread of its own, and the lanes fill from two workers' uploads.
  */
-async function startSharedHasher(dataDir: string, log: Logger): Promise<{ socketPath: string; thread: Thread } | undefined> {
-  const socketPath = join(dataDir, 'meta', 'hash.sock');
-  if (Buffer.byteLength(socketPath) > socketPathBytesMax) {
-    log.warn("The data directory's path is too long for the hashing socket: each worker hashes its uploads on its own", { socketPath });
-    return undefined;
-  }
-  try {
-    const started = await startHashService(socketPath);
-    if ('reason' in started) {
-      log.info('Each worker hashes its uploads on its own thread', { reason: started.reason });
-      return undefined;
+const workersPerHasher = 2;
+
+/**
+ * Starts the hashing service threads the workers' upload digests go to, each on a socket beside the
+ * database (DATA/meta/hash-N.sock). Empty, and the workers hash on their own threads, where they cannot be
+ * had: no MD5 lanes addon, no shared memory, a socket path too long, or a thread that failed to start.
+ */
+async function startSharedHashers(dataDir: string, workers: number, log: Logger): Promise<{ socketPath: string; thread: Thread }[]> {
+  const hashers: { socketPath: string; thread: Thread }[] = [];
+  for (let n = 1; n <= Math.ceil(workers / workersPerHasher); n++) {
+    const socketPath = join(dataDir, 'meta', `hash-${n}.sock`);
+    if (Buffer.byteLength(socketPath) > socketPathBytesMax) {
+      log.warn("The data directory's path is too long for the hashing socket: each worker hashes its uploads on its own", { socketPath });
+      break;
     }
-    return { socketPath, thread: started.thread };
-  } catch (err) {
-    log.warn('The hashing service did not start: each worker hashes its uploads on its own thread', { err });
-    return undefined;
+    try {
+      const started = await startHashService(socketPath);
+      if ('reason' in started) {
+        log.info('Each worker hashes its uploads on its own thread', { reason: started.reason });
+        break;
+      }
+      hashers.push({ socketPath, thread: started.thread });
+    } catch (err) {
+      log.warn('A hashing service thread did not start: each worker hashes its uploads on its own thread', { err });
+      break;
+    }
   }
+  return hashers;
 }
 
 interface Slot {
@@ -121,8 +132,10 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
   }
 
   // Should it fail later, the workers' links to it close and they hash on their own threads.
-  const hasher = await startSharedHasher(config.dataDir, log);
-  hasher?.thread.on('error', (err) => log.error('The hashing service failed: the workers hash on their own threads', { err }));
+  const hashers = await startSharedHashers(config.dataDir, config.workers, log);
+  for (const hasher of hashers) hasher.thread.on('error', (err) => log.error('A hashing service thread failed: its workers hash on their own threads', { err }));
+  /** Worker `index`'s hashing service, when there are any: the workers take them in turn. */
+  const hasherOf = (index: number) => hashers[(index - 1) % hashers.length]!;
 
   const slots = new Map<number, Slot>();
   let stopping = false;
@@ -185,7 +198,7 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
     const worker = cluster.fork({
       [workerEnv.index]: String(index),
       ...(committer ? { [workerEnv.commitSocket]: committer.socketPath } : {}),
-      ...(hasher ? { [hashSocketEnv]: hasher.socketPath } : {}),
+      ...(hashers.length > 0 ? { [hashSocketEnv]: hasherOf(index).socketPath } : {}),
       ...extraEnv,
     });
     const slot: Slot = { worker, startedMs: Date.now(), ready: false };
@@ -241,9 +254,11 @@ export async function startPrimary(config: PrimaryConfig): Promise<RunningPrimar
       await committer.thread.terminate();
       await rm(committer.socketPath, { force: true });
     }
-    if (hasher) {
+    for (const hasher of hashers) {
       await hasher.thread.terminate();
       await rm(hasher.socketPath, { force: true });
+    }
+    if (hashers.length > 0) {
       // A worker killed between making its slab and the service taking it left the file behind.
       removeSlabsOf(process.pid, await readdir(slabDir).catch(() => []));
     }

@@ -123,9 +123,13 @@ function take(conn: Connection, frame: ToService): void {
   core.receive(m);
 }
 
-let connections = 0;
+/** The numbers of the connections open; a closed one's is taken again, so bases stay below 2^53. */
+const numbersInUse = new Set<number>();
 const server = createServer((socket) => {
-  const conn: Connection = { base: ++connections * idSpan, socket, slotBytes: 0, corked: false };
+  let number = 1;
+  while (numbersInUse.has(number)) number++;
+  numbersInUse.add(number);
+  const conn: Connection = { base: number * idSpan, socket, slotBytes: 0, corked: false };
   readFrames(socket, (frame) => {
     try {
       take(conn, frame as ToService);
@@ -135,7 +139,10 @@ const server = createServer((socket) => {
   });
   socket.on('error', () => undefined); // 'close' follows
   // Its digests' queued batches are answered into the closed socket, which drops them.
-  socket.on('close', () => core.dropAll((id) => id >= conn.base && id < conn.base + idSpan));
+  socket.on('close', () => {
+    core.dropAll((id) => id >= conn.base && id < conn.base + idSpan);
+    numbersInUse.delete(number);
+  });
 });
 rmSync(data.socketPath, { force: true });
 server.listen(data.socketPath, () => {

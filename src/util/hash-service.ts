@@ -1,8 +1,9 @@
-// One hashing service for all the workers of `tessera server --workers N` (issue 17). Each process hashing
-// its own uploads filled the MD5 lanes only from its own share of them: with two workers at 16 uploads, a
+// Hashing shared by the workers of `tessera server --workers N` (issue 17). Each process hashing its own
+// uploads filled the MD5 lanes only from its own share of them: with two workers at 16 uploads, a
 // process saw eight, and half its MD5 time ran 4 lanes wide or on the scalar path, 0.68 ms per 1 MiB PUT
-// against 0.38 in one process (docs/benchmarks.md). So the primary runs one thread (hash-service-thread.ts)
-// that hashes every worker's digests together, on a Unix socket beside the database, DATA/meta/hash.sock.
+// against 0.38 in one process (docs/benchmarks.md). So the primary runs a thread (hash-service-thread.ts)
+// that hashes the digests of two workers together (roles/workers-primary.ts starts one for every two), on
+// a Unix socket beside the database, DATA/meta/hash-N.sock.
 // The other algorithms of a digest (a signed upload's SHA-256) go with its MD5: hashed by the worker's main
 // thread instead, or by its own hashing thread reading the same bytes, they cost more than the shared lanes
 // saved (docs/benchmarks.md, "One hashing service for all the workers").

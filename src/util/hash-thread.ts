@@ -114,7 +114,7 @@ export function hashingThreadId(): number | undefined {
 export function md5Summary(): { md5: string; reason?: string; hashing?: string } {
   if (!md5Lanes.path) return { md5: 'node:crypto', ...(md5Lanes.reason ? { reason: md5Lanes.reason } : {}) };
   // With the primary's hashing service, this process's uploads share its lanes with the other workers'.
-  return { md5: `lanes (${md5Lanes.path})`, ...(process.env[hashSocketEnv] && md5Lanes.binding?.mapShared ? { hashing: 'the primary\'s service, shared by all workers' } : {}) };
+  return { md5: `lanes (${md5Lanes.path})`, ...(process.env[hashSocketEnv] && md5Lanes.binding?.mapShared ? { hashing: 'the primary\'s service, shared with other workers' } : {}) };
 }
 
 type ToThread =

@@ -188,10 +188,11 @@ function slabsMappedBy(pid: number, primary: number): string[] {
   return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((line) => line.includes(`/dev/shm/tessera-hash-${primary}-`));
 }
 
-test('server --workers 2 - both workers\' upload digests go to the primary\'s hashing service through shared memory: ETags right, nothing left in /dev/shm', async () => {
-  const server = await startTessera({ args: workerArgs });
+test('server --workers 3 - the workers\' upload digests go to the primary\'s hashing threads, one per two workers, through shared memory: ETags right, nothing left in /dev/shm', async () => {
+  const server = await startTessera({ args: ['--workers', '3', '--metrics-token', token] });
   const primary = server.process.pid!;
-  const clients = Array.from({ length: 8 }, () => server.client());
+  // Connections go to the workers in turn: 12 clients give each worker four.
+  const clients = Array.from({ length: 12 }, () => server.client());
   try {
     const Bucket = 'hashed-together';
     await clients[0]!.send(new CreateBucketCommand({ Bucket }));
@@ -200,33 +201,37 @@ test('server --workers 2 - both workers\' upload digests go to the primary\'s ha
     for (const [i, etag] of etags.entries()) assert.equal(etag, `"${createHash('md5').update(bodies[i]!).digest('hex')}"`, `object ${i}`);
     const puts = await until('every PUT logged', () => {
       const lines = accessLines(server).filter((l) => l.operation === 'PutObject');
-      return lines.length >= 8 ? lines : undefined;
+      return lines.length >= 12 ? lines : undefined;
     });
-    assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2]), 'both workers took uploads');
+    assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2, 3]), 'every worker took uploads');
     assert.match(server.logs(), /"message":"MD5 for ETags".*"hashing":"the primary's service/);
-    // Each worker made a slab and mapped it, the primary's service mapped both, and the files are gone.
+    // Each worker made a slab and mapped it, the primary's threads mapped all three, and the files are gone.
     const workers = childrenOf(primary);
-    assert.equal(workers.length, 2);
+    assert.equal(workers.length, 3);
     for (const pid of workers) {
       const mapped = slabsMappedBy(pid, primary);
       assert.equal(mapped.length, 1, `worker ${pid}'s slab`);
       assert.match(mapped[0]!, new RegExp(`tessera-hash-${primary}-${pid}-1 \\(deleted\\)$`));
     }
-    assert.equal(slabsMappedBy(primary, primary).length, 2);
+    assert.equal(slabsMappedBy(primary, primary).length, 3);
     assert.deepEqual(readdirSync('/dev/shm').filter((name) => name.startsWith(`tessera-hash-${primary}-`)), []);
-    const hashSocket = `${server.dataDir}/meta/hash.sock`;
-    assert.equal(statSync(hashSocket).mode & 0o777, 0o600);
+    // Workers 1 and 3 share the first thread, worker 2 has the second: a listener and a connection per worker.
     const held = socketsHeldBy(primary);
-    const inodes = socketsAt(hashSocket);
-    assert.equal(inodes.length, 3, 'the listener and one connection per worker');
-    for (const inode of inodes) assert.ok(held.has(inode));
+    const sockets = [`${server.dataDir}/meta/hash-1.sock`, `${server.dataDir}/meta/hash-2.sock`];
+    for (const [n, hashSocket] of sockets.entries()) {
+      assert.equal(statSync(hashSocket).mode & 0o777, 0o600);
+      const inodes = socketsAt(hashSocket);
+      assert.equal(inodes.length, n === 0 ? 3 : 2, hashSocket);
+      for (const inode of inodes) assert.ok(held.has(inode));
+    }
+    assert.equal(existsSync(`${server.dataDir}/meta/hash-3.sock`), false);
     const got = await clients[5]!.send(new GetObjectCommand({ Bucket, Key: 'o5' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(bodies[5]!));
 
     const exited = new Promise<number | null>((r) => server.process.once('exit', (code) => r(code)));
     server.process.kill('SIGTERM');
     assert.equal(await exited, 0);
-    assert.equal(existsSync(hashSocket), false, 'the primary removed its hashing socket');
+    for (const hashSocket of sockets) assert.equal(existsSync(hashSocket), false, 'the primary removed its hashing sockets');
   } finally {
     for (const s3 of clients) s3.destroy();
     await server.cleanup();
