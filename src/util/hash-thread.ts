@@ -7,6 +7,9 @@
 // when the next byte arrives or the digest is asked for, so the last one carries the digest request and
 // its reply the digests: a 1 MiB body is 4 messages each way, not 5.
 // A digest's bytes in flight are capped, so a slow hash slows its upload instead of growing a queue.
+// A worker of `tessera server --workers N` sends its batches instead to a hashing thread of the primary's
+// that serves other workers too (hash-service.ts): the batches are slots of a slab of shared memory, and the
+// messages frames on a Unix socket.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
 import { batchBytes, lanesCoreSource, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
