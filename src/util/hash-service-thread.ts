@@ -2,7 +2,7 @@
 // them sharing the MD5 lanes (hash-lanes.ts). A worker's first frame names its slab, which is mapped here
 // and then removed from /dev/shm; its updates name slots of it (or carry their bytes). Each connection's
 // digest ids are its own, so they are offset by the connection's base here.
-import { chmodSync, closeSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, constants, openSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
@@ -88,7 +88,7 @@ function take(conn: Connection, frame: ToService): void {
     }
     const path = join(slabDir, frame.name);
     try {
-      const fd = openSync(path, 'r+');
+      const fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
       try {
         conn.slab = new Uint8Array(lanes.mapShared!(fd, frame.slots * frame.slotBytes));
       } finally {

@@ -17,7 +17,7 @@
 // Where any of it cannot be had (one process, no addon, no /dev/shm, a path too long for a socket,
 // TESSERA_HASH_SERVICE=off), or once the link has failed, digests are hashed on the process's own thread,
 // as before.
-import { closeSync, ftruncateSync, openSync, rmSync } from 'node:fs';
+import { accessSync, closeSync, constants, ftruncateSync, openSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -80,8 +80,8 @@ export interface HashServiceData {
 export const serviceLaneStatsLength = 2 * (md5LanesMax + 1) + 2;
 
 /**
- * Starts the service's thread on `socketPath`; undefined (and why) when the MD5 lanes or shared memory are
- * not to be had here, so that the workers hash on their own threads.
+ * Starts a service thread on `socketPath`; or says why not, when the MD5 lanes or shared memory are not to
+ * be had here (the workers then hash on their own threads).
  */
 export async function startHashService(socketPath: string): Promise<{ thread: Worker; laneStats: SharedArrayBuffer } | { reason: string }> {
   if (process.env.TESSERA_HASH_SERVICE === 'off') return { reason: 'TESSERA_HASH_SERVICE=off' };
@@ -103,10 +103,11 @@ export async function startHashService(socketPath: string): Promise<{ thread: Wo
   return { thread: await startModuleThread(import.meta.url, 'hash-service-thread', data, true, 'hashing service'), laneStats };
 }
 
+/** Whether this process may make files in slabDir (a directory it can write to). */
 function canMakeSlab(): boolean {
   try {
-    rmSync(join(slabDir, `tessera-hash-probe-${process.pid}`), { force: true });
-    return true;
+    accessSync(slabDir, constants.W_OK | constants.X_OK);
+    return statSync(slabDir).isDirectory();
   } catch {
     return false;
   }
@@ -159,18 +160,21 @@ export class ServiceLink {
   static open(socketPath: string, mapShared: (fd: number, bytes: number) => ArrayBuffer, events: ServiceEvents): ServiceLink | undefined {
     const name = `tessera-hash-${process.ppid}-${process.pid}-${++slabsMade}`;
     const path = join(slabDir, name);
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx+', 0o600); // never one someone else made, which stays as it is
+    } catch {
+      return undefined;
+    }
     let slab: Uint8Array;
     try {
-      const fd = openSync(path, 'wx+', 0o600); // never one someone else made
-      try {
-        ftruncateSync(fd, slabSlots * batchBytes);
-        slab = new Uint8Array(mapShared(fd, slabSlots * batchBytes));
-      } finally {
-        closeSync(fd);
-      }
+      ftruncateSync(fd, slabSlots * batchBytes);
+      slab = new Uint8Array(mapShared(fd, slabSlots * batchBytes));
     } catch {
       rmSync(path, { force: true });
       return undefined;
+    } finally {
+      closeSync(fd);
     }
     const link = new ServiceLink(connect(socketPath), slab, events);
     link.send({ op: 'slab', name, slots: slabSlots, slotBytes: batchBytes }); // the service removes the file once mapped
