@@ -17,6 +17,8 @@
 // A message is { op: 'update', id, algorithms, bytes, final? }, { op: 'digest', id, algorithms } or
 // { op: 'drop', id }; the front may add fields of its own, which respond() gets back.
 
+import { md5LanesMax } from './md5-lanes.js';
+
 /** Bytes gathered before they go to be hashed in one message (a thread's batch, a service's slot). */
 export const batchBytes = 256 * 1024;
 
@@ -31,6 +33,12 @@ export const md5DeferMs = Number(process.env.TESSERA_MD5_DEFER_MS ?? '20');
 
 /** A digest with this many bytes waiting is hashed at once, company or not. */
 export const md5BacklogBytes = 2 * 1024 * 1024;
+
+/**
+ * Float64s of a host's lane statistics (`env.stats`): per lane count 0..md5LanesMax the calls, then per lane
+ * count the bytes they hashed, then how often bytes were left to wait, then the host thread's id.
+ */
+export const laneStatsLength = 2 * (md5LanesMax + 1) + 2;
 
 /**
  * The body of `function (env)`. env: lanes (the addon, or undefined for node:crypto), lanesMax, sliceBytes,

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodeFrame, readFrames } from './socket-frames.js';
+import { frameWriter, readFrames } from './socket-frames.js';
 import { lanesCoreSource } from './hash-lanes.js';
 import { slabDir, slabNamePattern, type FromService, type HashServiceData, type ToService } from './hash-service.js';
 import type { Md5LanesBinding } from './md5-lanes.js';
@@ -26,7 +26,7 @@ interface Connection {
   socket: Socket;
   slab?: Uint8Array;
   slotBytes: number;
-  corked: boolean;
+  write: (reply: FromService) => void;
 }
 
 /** What the core keeps of a message: the frame's, with the connection's id, the slot's bytes and where to answer. */
@@ -42,16 +42,7 @@ interface Message {
 }
 
 function send(conn: Connection, reply: FromService): void {
-  if (conn.socket.destroyed) return;
-  if (!conn.corked) {
-    conn.corked = true;
-    conn.socket.cork();
-    process.nextTick(() => {
-      conn.corked = false;
-      conn.socket.uncork();
-    });
-  }
-  conn.socket.write(encodeFrame(reply));
+  if (!conn.socket.destroyed) conn.write(reply);
 }
 
 function respond(m: Message, digests: Uint8Array[] | undefined): void {
@@ -129,7 +120,7 @@ const server = createServer((socket) => {
   let number = 1;
   while (numbersInUse.has(number)) number++;
   numbersInUse.add(number);
-  const conn: Connection = { base: number * idSpan, socket, slotBytes: 0, corked: false };
+  const conn: Connection = { base: number * idSpan, socket, slotBytes: 0, write: frameWriter(socket) };
   readFrames(socket, (frame) => {
     try {
       take(conn, frame as ToService);

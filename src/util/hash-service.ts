@@ -21,8 +21,8 @@ import { accessSync, closeSync, constants, ftruncateSync, openSync, rmSync, stat
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { encodeFrame, readFrames } from './socket-frames.js';
-import { batchBytes, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
+import { frameWriter, readFrames } from './socket-frames.js';
+import { batchBytes, laneStatsLength, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
 import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { startModuleThread } from './module-thread.js';
 
@@ -76,9 +76,6 @@ export interface HashServiceData {
   laneStats: SharedArrayBuffer;
 }
 
-/** Stats of the service's lanes, as the local thread's (hash-thread.ts md5LaneUse): calls and bytes per lane count, deferrals. */
-export const serviceLaneStatsLength = 2 * (md5LanesMax + 1) + 2;
-
 /**
  * Starts a service thread on `socketPath`; or says why not, when the MD5 lanes or shared memory are not to
  * be had here (the workers then hash on their own threads).
@@ -89,7 +86,7 @@ export async function startHashService(socketPath: string): Promise<{ thread: Wo
   if (!md5.path || !md5.binding) return { reason: md5.reason ?? 'no MD5 lanes' };
   if (typeof md5.binding.mapShared !== 'function') return { reason: 'the MD5 lanes addon predates mapShared: npm run build:native' };
   if (!canMakeSlab()) return { reason: `no ${slabDir} to share batches in` };
-  const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * serviceLaneStatsLength);
+  const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * laneStatsLength);
   const data: HashServiceData = {
     socketPath,
     md5Addon: md5LanesAddonPath,
@@ -133,11 +130,12 @@ export class ServiceLink {
   readonly #socket: Socket;
   readonly #slab: Uint8Array;
   readonly #free: number[] = [];
-  #corked = false;
+  readonly #write: (message: ToService) => void;
   #failed = false;
 
   private constructor(socket: Socket, slab: Uint8Array, events: ServiceEvents) {
     this.#socket = socket;
+    this.#write = frameWriter(socket);
     this.#slab = slab;
     for (let slot = slabSlots - 1; slot >= 0; slot--) this.#free.push(slot);
     readFrames(socket, (message) => {
@@ -205,16 +203,7 @@ export class ServiceLink {
 
   /** Sends a frame; the frames of one turn of the event loop go in one write. */
   send(message: ToService): void {
-    if (this.#failed) return;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
-    }
-    this.#socket.write(encodeFrame(message));
+    if (!this.#failed) this.#write(message);
   }
 
   /** Keeps the process alive while digests wait for replies, and only then. */

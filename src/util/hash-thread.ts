@@ -12,7 +12,7 @@
 // messages frames on a Unix socket.
 import { createHash } from 'node:crypto';
 import { assert } from './assert.js';
-import { batchBytes, lanesCoreSource, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
+import { batchBytes, laneStatsLength, lanesCoreSource, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
 import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { OnDemandThread } from './on-demand-thread.js';
 import { hashSocketEnv, ServiceLink } from './hash-service.js';
@@ -89,7 +89,7 @@ parentPort.on('message', receive);
 
 /** What hashes MD5 on the thread: the lanes addon and its path, or node:crypto (and why). */
 const md5Lanes = loadMd5Lanes();
-const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * (2 * (md5LanesMax + 1) + 2));
+const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * laneStatsLength);
 
 /** The hashing thread's MD5 so far: per number of lanes in a call, the calls and the bytes they hashed. */
 export function md5LaneUse(): { lanes: number; calls: number; bytes: number }[] {

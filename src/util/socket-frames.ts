@@ -17,6 +17,25 @@ export function encodeFrame(value: unknown): Buffer {
   return frame;
 }
 
+/**
+ * Writes values to `socket` as frames; the frames written in one turn of the event loop go out in one
+ * write (the socket is corked until the next tick).
+ */
+export function frameWriter(socket: Socket): (value: unknown) => void {
+  let corked = false;
+  return (value) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(encodeFrame(value));
+  };
+}
+
 /** Calls `onValue` with the value of each frame read from `socket`; a frame no writer of ours makes destroys it. */
 export function readFrames(socket: Socket, onValue: (value: unknown) => void): void {
   const frames = new FrameReader();
