@@ -10,22 +10,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { encodeFrame } from './socket-frames.js';
-import { hashSocketEnv, slabDir, slabSlots, startHashService } from './hash-service.js';
+import { hashSocketEnv, sideDigestBytes, slabDir, slabSlots, startHashService } from './hash-service.js';
 import { batchCounts, hashedByService, serviceSlotsFree, ThreadHash } from './hash-thread.js';
 import { md5LanesMax } from './md5-lanes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-hash-service-'));
 const socketPath = join(dir, 'hash.sock');
-let service: { thread: Worker; laneStats: SharedArrayBuffer } | undefined;
+let service: { thread: Worker; laneStats: SharedArrayBuffer; sideBytes: SharedArrayBuffer } | undefined;
+// The side thread takes the SHA-256 of every digest said to be long, busy or not, so that these tests cover it.
+process.env.TESSERA_HASH_SIDE_FROM = '0';
 const started = await startHashService(socketPath);
 // CI builds the lanes addon and has /dev/shm; elsewhere the reason is the skip.
 const skip = 'reason' in started ? (process.env.CI === 'true' ? false : started.reason) : false;
 if (!('reason' in started)) service = started;
 process.env[hashSocketEnv] = socketPath;
 
-/** Hashes `bodies` at once as uploads do, in uneven chunks fed round-robin, and returns each one's digests. */
-async function hashAll(bodies: Buffer[], algorithms: ('md5' | 'sha256')[]): Promise<Buffer[][]> {
-  const hashes = bodies.map(() => new ThreadHash(algorithms));
+/**
+ * Hashes `bodies` at once as uploads do, in uneven chunks fed round-robin, and returns each one's digests;
+ * `expectedBytes` is what each digest is told to expect (the service's side thread takes long ones).
+ */
+async function hashAll(bodies: Buffer[], algorithms: ('md5' | 'sha256')[], expectedBytes = 0): Promise<Buffer[][]> {
+  const hashes = bodies.map(() => new ThreadHash(algorithms, expectedBytes));
   const offsets = bodies.map(() => 0);
   for (let round = 0; offsets.some((o, i) => o < bodies[i]!.length); round++) {
     for (const [i, body] of bodies.entries()) {
@@ -46,10 +51,14 @@ function slabMappings(): string[] {
   return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${slabDir}/tessera-hash-${process.ppid}-${process.pid}-`));
 }
 
-test('hashing service - many digests at once share its lanes, each one right, and the slab is gone from /dev/shm once mapped', { skip }, async () => {
+test('hashing service - many digests at once share its lanes, the side thread hashes the SHA-256 of the long ones, each digest right, and the slab is gone from /dev/shm once mapped', { skip }, async () => {
   const bodies = Array.from({ length: 24 }, (_, i) => randomBytes((i * 131_071) % 3_000_000));
-  const digests = await hashAll(bodies, ['md5', 'sha256']);
+  // Half of them said to be long, hashed at the same time as the others.
+  const [short, long] = await Promise.all([hashAll(bodies.slice(0, 12), ['md5', 'sha256']), hashAll(bodies.slice(12), ['md5', 'sha256'], sideDigestBytes)]);
+  const digests = [...short, ...long];
   assert.ok(hashedByService(), 'the digests went to the service');
+  const longBytes = bodies.slice(12).reduce((sum, body) => sum + body.length, 0);
+  assert.equal(new Float64Array(service!.sideBytes)[0], longBytes, 'the side thread hashed the long ones\' bytes, and only those');
   for (const [i, body] of bodies.entries()) {
     assert.deepEqual(digests[i], [createHash('md5').update(body).digest(), createHash('sha256').update(body).digest()], `body ${i} (${body.length} bytes)`);
   }
@@ -58,19 +67,21 @@ test('hashing service - many digests at once share its lanes, each one right, an
   assert.ok(wideCalls > 0, 'some lanes calls took 8 digests or more');
   assert.equal(serviceSlotsFree(), slabSlots, 'every slot came back');
   assert.deepEqual(readdirSync(slabDir).filter((name) => name.startsWith(`tessera-hash-${process.ppid}-${process.pid}-`)), []);
-  assert.equal(slabMappings().length, 2, 'mapped by this side and by the service');
+  assert.equal(slabMappings().length, 3, 'mapped by this side, by the service and by its side thread');
   assert.ok(slabMappings().every((line) => line.endsWith('(deleted)')));
   assert.equal(statSync(socketPath).mode & 0o777, 0o600);
 });
 
-test('hashing service - disposed digests give their slots back, and the service drops their state', { skip }, async () => {
+test('hashing service - disposed digests give their slots back, and the service and its side thread drop their state', { skip }, async () => {
   for (let i = 0; i < 200; i++) {
-    const hash = new ThreadHash(['md5']);
+    // Every other one a long signed upload's, whose SHA-256 the side thread hashes.
+    const hash = i % 2 === 0 ? new ThreadHash(['md5']) : new ThreadHash(['md5', 'sha256'], sideDigestBytes);
     hash.update(randomBytes(700_000)); // two slots sent, a third being filled
     hash.dispose();
   }
   const body = randomBytes(1_000_000);
   assert.deepEqual(await hashAll([body], ['md5']), [[createHash('md5').update(body).digest()]]);
+  assert.deepEqual(await hashAll([body], ['md5', 'sha256'], sideDigestBytes), [[createHash('md5').update(body).digest(), createHash('sha256').update(body).digest()]]);
   for (let i = 0; i < 50 && serviceSlotsFree() !== slabSlots; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(serviceSlotsFree(), slabSlots);
 });

@@ -6,7 +6,8 @@
 // a Unix socket beside the database, DATA/meta/hash-N.sock.
 // The other algorithms of a digest (a signed upload's SHA-256) go with its MD5: hashed by the worker's main
 // thread instead, or by its own hashing thread reading the same bytes, they cost more than the shared lanes
-// saved (docs/benchmarks.md, "One hashing service for all the workers").
+// saved (docs/benchmarks.md, "One hashing service for all the workers"). In the service, a long upload's
+// are hashed by a second thread when the first is busy (sideDigestBytes below).
 //
 // The bytes do not go through the socket. Each worker makes a slab of batch slots in shared memory (a file
 // in /dev/shm, mapped by the lanes addon's mapShared in both processes and removed as soon as the service
@@ -52,7 +53,7 @@ export const hashSocketEnv = 'TESSERA_HASH_SOCKET';
 /** A frame to the service. */
 export type ToService =
   | { op: 'slab'; name: string; slots: number; slotBytes: number }
-  | { op: 'update'; id: number; algorithms: readonly string[]; length: number; slot?: number; bytes?: Uint8Array; final?: true }
+  | { op: 'update'; id: number; algorithms: readonly string[]; length: number; slot?: number; bytes?: Uint8Array; final?: true; long?: true }
   | { op: 'digest'; id: number; algorithms: readonly string[] }
   | { op: 'drop'; id: number };
 
@@ -73,20 +74,42 @@ export interface HashServiceData {
   sliceBytes: number;
   deferMs: number;
   backlogBytes: number;
+  /** The service thread's busy share from which new digests' other algorithms go to its side thread. */
+  sideFrom: number;
   laneStats: SharedArrayBuffer;
+  /** One Float64: the bytes the side thread has hashed (with each of its algorithms counted once). */
+  sideBytes: SharedArrayBuffer;
 }
+
+/**
+ * A digest of this many bytes or more (an upload's Content-Length) may have its other algorithms hashed by the
+ * service's side thread (hash-service-thread.ts), when the service thread is busy (hashSideFromDefault). Long
+ * uploads stream without pause, so one thread hashing them all held them back (its bytes in flight capped,
+ * an upload waits): 64 MiB PUTs ran 8-13 % faster with the side thread. Short ones gained nothing and cost
+ * 0.15 ms more CPU per MiB (thread wake-ups, and MD5 lanes less full), so they stay with the MD5
+ * (docs/benchmarks.md, "The hashing service's SHA-256 on a thread of its own").
+ */
+export const sideDigestBytes = 8 * 1024 * 1024;
+
+/**
+ * How busy the service thread must be (the share of the last 100 ms its event loop worked) for a long
+ * digest's other algorithms to go to the side thread; below it, hashing them beside the MD5 costs less.
+ * TESSERA_HASH_SIDE_FROM, read as the service starts, sets it for tests and A/Bs (0: always, above 1: never).
+ */
+export const hashSideFromDefault = 0.6;
 
 /**
  * Starts a service thread on `socketPath`; or says why not, when the MD5 lanes or shared memory are not to
  * be had here (the workers then hash on their own threads).
  */
-export async function startHashService(socketPath: string): Promise<{ thread: Worker; laneStats: SharedArrayBuffer } | { reason: string }> {
+export async function startHashService(socketPath: string): Promise<{ thread: Worker; laneStats: SharedArrayBuffer; sideBytes: SharedArrayBuffer } | { reason: string }> {
   if (process.env.TESSERA_HASH_SERVICE === 'off') return { reason: 'TESSERA_HASH_SERVICE=off' };
   const md5 = loadMd5Lanes();
   if (!md5.path || !md5.binding) return { reason: md5.reason ?? 'no MD5 lanes' };
   if (typeof md5.binding.mapShared !== 'function') return { reason: 'the MD5 lanes addon predates mapShared: npm run build:native' };
   if (!canMakeSlab()) return { reason: `no ${slabDir} to share batches in` };
   const laneStats = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * laneStatsLength);
+  const sideBytes = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
   const data: HashServiceData = {
     socketPath,
     md5Addon: md5LanesAddonPath,
@@ -95,9 +118,11 @@ export async function startHashService(socketPath: string): Promise<{ thread: Wo
     sliceBytes: md5SliceBytes,
     deferMs: md5DeferMs,
     backlogBytes: md5BacklogBytes,
+    sideFrom: Number(process.env.TESSERA_HASH_SIDE_FROM ?? hashSideFromDefault),
     laneStats,
+    sideBytes,
   };
-  return { thread: await startModuleThread(import.meta.url, 'hash-service-thread', data, true, 'hashing service'), laneStats };
+  return { thread: await startModuleThread(import.meta.url, 'hash-service-thread', data, true, 'hashing service'), laneStats, sideBytes };
 }
 
 /** Whether this process may make files in slabDir (a directory it can write to). */

@@ -15,7 +15,7 @@ import { assert } from './assert.js';
 import { batchBytes, laneStatsLength, lanesCoreSource, md5BacklogBytes, md5DeferMs, md5SliceBytes } from './hash-lanes.js';
 import { loadMd5Lanes, md5LanesAddonPath, md5LanesMax } from './md5-lanes.js';
 import { OnDemandThread } from './on-demand-thread.js';
-import { hashSocketEnv, ServiceLink } from './hash-service.js';
+import { hashSocketEnv, ServiceLink, sideDigestBytes } from './hash-service.js';
 
 export type HashAlgorithm = 'md5' | 'sha1' | 'sha256';
 
@@ -216,6 +216,8 @@ export class ThreadHash {
   readonly #id = nextId++;
   readonly #algorithms: readonly HashAlgorithm[];
   readonly #service = serviceLink();
+  /** Expected to be long enough that the service may hash its other algorithms on a second thread. */
+  readonly #long: boolean;
   /** Bytes not yet sent: batch[0, batched). */
   #batch: Uint8Array | undefined;
   /** The service's slot #batch is, when it is one (else a buffer of this process's). */
@@ -228,8 +230,10 @@ export class ThreadHash {
   #rejectDigest: ((err: Error) => void) | undefined;
   #error: Error | undefined;
 
-  constructor(algorithms: HashAlgorithm | readonly HashAlgorithm[]) {
+  /** `expectedBytes`: the body's length, when known. */
+  constructor(algorithms: HashAlgorithm | readonly HashAlgorithm[], expectedBytes = 0) {
     this.#algorithms = typeof algorithms === 'string' ? [algorithms] : algorithms;
+    this.#long = expectedBytes >= sideDigestBytes;
     assert(this.#algorithms.length > 0, 'A digest needs at least one algorithm');
     this.#listeners.set(this.#id, {
       onHashed: (bytes) => {
@@ -297,7 +301,15 @@ export class ThreadHash {
     if (this.#service) {
       threadMessages.posted++;
       // A buffer of this process's goes as bytes in the frame (copied into it), and is free again at once.
-      this.#service.send({ op: 'update', id, algorithms, length: bytes.length, ...(slot !== undefined ? { slot } : { bytes }), ...(final ? { final: true as const } : {}) });
+      this.#service.send({
+        op: 'update',
+        id,
+        algorithms,
+        length: bytes.length,
+        ...(slot !== undefined ? { slot } : { bytes }),
+        ...(final ? { final: true as const } : {}),
+        ...(this.#long ? { long: true as const } : {}),
+      });
       if (slot === undefined) giveBackBatch(batch.buffer as ArrayBuffer);
     } else {
       this.#post({ op: 'update', id, algorithms, bytes, ...(final ? { final: true as const } : {}) }, [bytes.buffer as ArrayBuffer]);
@@ -372,7 +384,7 @@ export type StreamingHash = Pick<ThreadHash, 'update' | 'backlogged' | 'drained'
 
 /** A digest of `expectedBytes` bytes (one per algorithm): on the hashing thread when that many are worth the trip. */
 export function streamingHash(algorithms: HashAlgorithm | readonly HashAlgorithm[], expectedBytes: number): StreamingHash {
-  if (expectedBytes >= threadHashBytesMin) return new ThreadHash(algorithms);
+  if (expectedBytes >= threadHashBytesMin) return new ThreadHash(algorithms, expectedBytes);
   const hashes = (typeof algorithms === 'string' ? [algorithms] : algorithms).map((algorithm) => createHash(algorithm));
   let done: Buffer[] | undefined;
   const digests = () => (done ??= hashes.map((hash) => hash.digest()));

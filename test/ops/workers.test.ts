@@ -205,7 +205,8 @@ test('server --workers 3 - the workers\' upload digests go to the primary\'s has
     });
     assert.deepEqual(new Set(puts.map((l) => l.worker)), new Set([1, 2, 3]), 'every worker took uploads');
     assert.match(server.logs(), /"message":"MD5 for ETags".*"hashing":"the primary's service/);
-    // Each worker made a slab and mapped it, the primary's threads mapped all three, and the files are gone.
+    // Each worker made a slab and mapped it, the primary's threads (a service thread and its side thread for
+    // each two workers) mapped all three, and the files are gone.
     const workers = childrenOf(primary);
     assert.equal(workers.length, 3);
     for (const pid of workers) {
@@ -213,7 +214,7 @@ test('server --workers 3 - the workers\' upload digests go to the primary\'s has
       assert.equal(mapped.length, 1, `worker ${pid}'s slab`);
       assert.match(mapped[0]!, new RegExp(`tessera-hash-${primary}-${pid}-1 \\(deleted\\)$`));
     }
-    assert.equal(slabsMappedBy(primary, primary).length, 3);
+    assert.equal(slabsMappedBy(primary, primary).length, 6);
     assert.deepEqual(readdirSync('/dev/shm').filter((name) => name.startsWith(`tessera-hash-${primary}-`)), []);
     // Workers 1 and 3 share the first thread, worker 2 has the second: a listener and a connection per worker.
     const held = socketsHeldBy(primary);
