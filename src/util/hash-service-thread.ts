@@ -323,7 +323,7 @@ function take(conn: Connection, frame: ToService): void {
       throw new Error('An update without bytes');
     }
     if (frame.final) m.final = true;
-    if (frame.long) m.long = true;
+    if (frame.long === true) m.long = true;
   } else if (frame.op !== 'digest' && frame.op !== 'drop') {
     throw new Error('Not a hashing request');
   }
