@@ -74,7 +74,7 @@ export interface HashServiceData {
   sliceBytes: number;
   deferMs: number;
   backlogBytes: number;
-  /** The service thread's busy share from which new digests' other algorithms go to its side thread. */
+  /** The service thread's busy share from which new long digests' other algorithms go to its side thread. */
   sideFrom: number;
   laneStats: SharedArrayBuffer;
   /** One Float64: the bytes the side thread has hashed (with each of its algorithms counted once). */
@@ -85,8 +85,8 @@ export interface HashServiceData {
  * A digest of this many bytes or more (an upload's Content-Length) may have its other algorithms hashed by the
  * service's side thread (hash-service-thread.ts), when the service thread is busy (hashSideFromDefault). Long
  * uploads stream without pause, so one thread hashing them all held them back (its bytes in flight capped,
- * an upload waits): 64 MiB PUTs ran 8-13 % faster with the side thread. Short ones gained nothing and cost
- * 0.15 ms more CPU per MiB (thread wake-ups, and MD5 lanes less full), so they stay with the MD5
+ * an upload waits): 64 MiB PUTs ran 10-13 % faster with the side thread. Short ones gained nothing and cost
+ * 0.15-0.2 ms more CPU per MiB (thread wake-ups, and MD5 lanes less full), so they stay with the MD5
  * (docs/benchmarks.md, "The hashing service's SHA-256 on a thread of its own").
  */
 export const sideDigestBytes = 8 * 1024 * 1024;
