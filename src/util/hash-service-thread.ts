@@ -122,7 +122,7 @@ const core = new Function('env', lanesCoreSource)({
 /** What the side thread is sent, in arrays, one per turn of this thread's loop. */
 type ToSide =
   | { op: 'slab'; conn: number; fd: number; bytes: number }
-  | { op: 'close'; conn: number; base: number }
+  | { op: 'close'; conn: number; ids: [number, number] }
   | { op: 'update'; seq: number; id: number; algorithms: readonly string[]; conn: number; offset: number; length: number; bytes?: Uint8Array; final?: true }
   | { op: 'digest'; seq: number; id: number; algorithms: readonly string[] }
   | { op: 'drop'; id: number };
@@ -154,7 +154,7 @@ parentPort.on('message', (jobs) => {
       }
     } else if (job.op === 'close') {
       slabs.delete(job.conn);
-      for (const id of [...states.keys()]) if (id >= job.base && id < job.base + 2 ** 40) states.delete(id);
+      for (const id of [...states.keys()]) if (id >= job.ids[0] && id < job.ids[1]) states.delete(id);
     } else if (job.op === 'drop') {
       states.delete(job.id);
     } else {
@@ -348,7 +348,7 @@ const server = createServer((socket) => {
   // Its digests' queued batches are answered into the closed socket, which drops them.
   socket.on('close', () => {
     core.dropAll((id) => id >= conn.base && id < conn.base + idSpan);
-    toSide({ op: 'close', conn: number, base: conn.base });
+    toSide({ op: 'close', conn: number, ids: [conn.base, conn.base + idSpan] });
     numbersInUse.delete(number);
   });
 });
