@@ -10,6 +10,7 @@ import type { ShardRangeReader, ShardReadHandle, ShardStore } from './shard-stor
 import { uncached, type CachedShardReader, type ShardReaderCache } from './shard-reader-cache.js';
 import { chunkBytesOf, piecesOf, shardBytesOf, type StripeLayout } from './stripe-layout.js';
 import { abortError, raceAbort } from './streams.js';
+import type { StripeCache } from './stripe-cache.js';
 import type { LeasedBytes } from './types.js';
 
 /** Where shard i is read from; `store` is undefined when the target is known to be down. */
@@ -72,6 +73,8 @@ export interface BlockReadPlan {
   readerCache?: ShardReaderCache;
   /** Stripe reads in flight in the whole process, so many parallel GETs cannot pile up completions. */
   readBudget?: Semaphore;
+  /** Checked stripes of hot blocks: a stripe kept there is answered from memory, without a read. */
+  stripeCache?: StripeCache;
   /** Called once per shard found missing or corrupt during this read. */
   onDamage: (shardIndex: number, error: StoreError) => void;
 }
@@ -98,7 +101,13 @@ export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: 
     while (nextStripe <= lastStripe || queue.length > 0) {
       while (queue.length <= readAheadStripes && nextStripe <= lastStripe) {
         const stripe = nextStripe++;
-        const pending = readWithin(plan.readBudget, signal, () => reader.readStripe(stripe, start, end));
+        const kept = plan.stripeCache ? keptStripe(plan.stripeCache, plan, stripe, start, end) : undefined;
+        if (kept) {
+          queue.push(Promise.resolve(kept));
+          continue;
+        }
+        const read = readWithin(plan.readBudget, signal, () => reader.readStripe(stripe, start, end));
+        const pending = plan.stripeCache ? keepStripe(plan.stripeCache, plan, stripe, start, end, read) : read;
         pending.catch(() => undefined); // observed when its turn comes
         queue.push(pending);
       }
@@ -109,6 +118,35 @@ export async function* readBlockLeased(plan: BlockReadPlan, start: number, end: 
     for (const r of await Promise.allSettled(queue)) if (r.status === 'fulfilled') r.value.release();
     await reader.close();
   }
+}
+
+/** The part of stripe `stripe` inside logical [start, end) from `cache`, when it keeps the stripe. */
+function keptStripe(cache: StripeCache, plan: BlockReadPlan, stripe: number, start: number, end: number): LeasedBytes | undefined {
+  const bytes = cache.get(plan.blockId, stripe);
+  if (bytes === undefined) return undefined;
+  const stripeStart = stripe * plan.layout.stripeBytes;
+  // Cache entries are never reused for other bytes, so there is nothing to give back.
+  return { pieces: [bytes.subarray(Math.max(start, stripeStart) - stripeStart, Math.min(end, stripeStart + bytes.length) - stripeStart)], release: () => undefined };
+}
+
+/**
+ * `read` of a stripe missed in `cache`, with a copy of its bytes kept there when the read covers the whole
+ * stripe and the cache wants it (its second miss lately). The copy is made before the lease goes out, so
+ * the consumer's release cannot hand the pieces to another read first.
+ */
+async function keepStripe(cache: StripeCache, plan: BlockReadPlan, stripe: number, start: number, end: number, read: Promise<LeasedBytes>): Promise<LeasedBytes> {
+  const { layout, blockId } = plan;
+  const stripeStart = stripe * layout.stripeBytes;
+  const stripeEnd = Math.min(stripeStart + layout.stripeBytes, layout.size);
+  const whole = start <= stripeStart && end >= stripeEnd;
+  if (!whole || !cache.wants(blockId, stripe, stripeEnd - stripeStart, layout.size)) return read;
+  const lease = await read;
+  const copy = Buffer.allocUnsafeSlow(stripeEnd - stripeStart);
+  let at = 0;
+  for (const piece of lease.pieces) at += piece.copy(copy, at);
+  assert(at === copy.length, `Stripe ${stripe} of block "${blockId}" read ${at} of its ${copy.length} bytes`);
+  cache.put(blockId, stripe, copy);
+  return lease;
 }
 
 /** Runs `read` holding a permit of `budget`, when there is one; the permit is held for the I/O and CRC only, never while a consumer is slow. */

@@ -13,6 +13,7 @@ import { blockChecksumBytes } from './shard-format.js';
 import { BufferPool } from './buffer-pool.js';
 import { ShardReaderCache } from './shard-reader-cache.js';
 import { shardBlockBytes, stripeTargetBytes } from './limits.js';
+import { StripeCache, type StripeCacheStats } from './stripe-cache.js';
 import { readPoolBlocksMax, readPoolIdleBytesMax, shardReaderIdleMsMax, shardReadersCachedMax, stripeReadsInFlightMax, writePoolBlocksMax, writePoolIdleBytesMax } from '../constants.js';
 import { Semaphore } from '../util/semaphore.js';
 import { targetsFor, type Layout } from '../cluster/index.js';
@@ -62,6 +63,8 @@ export interface LocalBlockStoreOptions {
   notes?: string[];
   /** close() closes the targets too (their pack indexes): set by openBlockStore, which opened them; a caller sharing them leaves it off. */
   ownsTargets?: boolean;
+  /** Bytes of checked stripes of hot blocks kept in memory for object reads (StripeCache); 0 or unset keeps none. */
+  readCacheBytes?: number;
 }
 
 /** Drive state is re-read at most this often on the write path (a stat and a small file per drive). */
@@ -132,12 +135,15 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     idleBytesMax: readPoolIdleBytesMax,
     shared: true,
   });
+  /** Checked stripes of hot blocks, answering object reads from memory (never scrub or heal, which must read the drives). */
+  readonly stripeCache: StripeCache;
   /** What opening the drives changed or found: formatted, re-formatted (wiped) and missing drives. */
   readonly openNotes: readonly string[];
 
   constructor(options: LocalBlockStoreOptions) {
     this.targets = options.targets;
     this.configuredRedundancy = options.redundancy;
+    this.stripeCache = new StripeCache(options.readCacheBytes ?? 0);
     this.setLayouts(options.layouts);
     if (options.onDamage) this.listeners.add(options.onDamage);
     this.openNotes = options.notes ?? [];
@@ -273,7 +279,11 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
       throw new RangeError(`Cannot read bytes [${start}, ${end}) of block "${ref.id}" of ${ref.size} bytes`);
     }
     void this.refreshHealth(); // rate-limited; lets reads skip drives that vanished without waiting
-    return { ...this.readPlan(ref, codec, layout, places, signal), readerCache: this.readerCache, readBudget: this.readBudget, ...(pool ? { pool } : {}) };
+    return { ...this.readPlan(ref, codec, layout, places, signal), readerCache: this.readerCache, readBudget: this.readBudget, stripeCache: this.stripeCache, ...(pool ? { pool } : {}) };
+  }
+
+  readCacheStats(): StripeCacheStats {
+    return this.stripeCache.stats();
   }
 
   async delete(ref: BlockRef): Promise<void> {
@@ -291,6 +301,7 @@ export class LocalBlockStore implements BlockStore, BlockMaintenance, BlockInven
     // After the unlinks, so no read can cache the old files again: their space is freed now, not when
     // the entries age out. (A read still holding one finishes with the right bytes.)
     this.readerCache.invalidate(id);
+    this.stripeCache.drop(id, Math.ceil(ref.size / ref.stripeBytes));
   }
 
   async scrub(ref: BlockRef, options: { signal?: AbortSignal } = {}): Promise<ShardCheck[]> {

@@ -41,6 +41,8 @@ export async function openBlockStore(options: {
   onDamage?: DamageListener;
   /** A drive call slower than this fails and the drive is skipped until it answers again (default driveOpTimeoutMs). */
   driveTimeoutMs?: number;
+  /** Bytes of checked stripes kept in memory for object reads (LocalBlockStoreOptions.readCacheBytes). */
+  readCacheBytes?: number;
 }): Promise<LocalBlockStore> {
   if (options.drives.length === 0) throw new RangeError('Cannot open a block store without drives');
   const { driveTimeoutMs } = options;
@@ -57,6 +59,7 @@ export async function openBlockStore(options: {
     onDamage: options.onDamage,
     notes: set.notes,
     ownsTargets: true,
+    ...(options.readCacheBytes ? { readCacheBytes: options.readCacheBytes } : {}),
   });
 }
 

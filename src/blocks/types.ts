@@ -1,6 +1,7 @@
 // The block layer's contract with the object layer. Objects hand it a byte stream and get back a
 // BlockRef to record in metadata; everything about shards, codecs, drives and placement stays below.
 import type { Readable } from 'node:stream';
+import type { StripeCacheStats } from './stripe-cache.js';
 
 export type Redundancy =
   | { kind: 'replicate'; copies: number } // n full copies; copies=1 is a single drive, no redundancy
@@ -73,6 +74,8 @@ export interface BlockStore {
   delete(ref: BlockRef): Promise<void>;
   /** Redundancy used when a write names none. */
   defaultRedundancy(): Redundancy;
+  /** What the cache of checked stripes holds and did, for metrics; absent in stores without one. */
+  readCacheStats?(): StripeCacheStats;
   close(): Promise<void>;
 }
 
