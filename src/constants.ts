@@ -95,6 +95,9 @@ export const cachedReadBytesMax = MiB + 64 * 1024;
 // one turn and held the loop 97 ms (16 MiB: 36 ms at most; docs/benchmarks.md "Large GET: reads the page
 // cache answers at once").
 export const cachedReadTurnBytesMax = 16 * MiB;
+// MiB of checked stripes of hot blocks kept in memory by each serving process (StripeCache, --read-cache):
+// GETs of them skip the read out of the page cache and the CRC32 pass.
+export const readCacheMiBDefault = 128;
 // Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
 // to the hard one at start). 64 held the shards of only 16 objects at RS 4+2 (four files per stripe), and an
 // LRU misses every read of a cycle larger than itself: 1 MiB GETs over 32 objects on 6 drives opened,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
 import type { VaultConfig } from '../kms/vault-key-service.js';
-import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
+import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, readCacheMiBDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { TrustedProxies } from '../s3/client-address.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
@@ -71,6 +71,7 @@ export interface SharedFlags {
   metaConnections: string;
   metaConnectTimeout: string;
   metaStatementTimeout: string;
+  readCache: string;
   kmsPreviousRootKeyFile: string;
   kms: string;
   vaultAddress?: string;
@@ -108,6 +109,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--meta-connections <n>', 'with --meta: PostgreSQL connections this process keeps at most').env('TESSERA_META_CONNECTIONS').default('10'))
     .addOption(new Option('--meta-connect-timeout <seconds>', 'with --meta: how long a metadata call may wait for a PostgreSQL connection before it fails (503)').env('TESSERA_META_CONNECT_TIMEOUT').default('5'))
     .addOption(new Option('--meta-statement-timeout <seconds>', 'with --meta: PostgreSQL cancels a metadata statement running longer than this, lock waits included (503)').env('TESSERA_META_STATEMENT_TIMEOUT').default('10'))
+    .addOption(new Option('--read-cache <MiB>', 'memory each serving process keeps for the checked bytes of objects read often (read a second time lately, 1/8 of this at most each), so their GETs skip the drive read and the checksum pass; 0: none').env('TESSERA_READ_CACHE').default(String(readCacheMiBDefault)))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
     .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
@@ -183,6 +185,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
       connectTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-connect-timeout', opts.metaConnectTimeout) * 1000)),
       statementTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-statement-timeout', opts.metaStatementTimeout) * 1000)),
     },
+    readCacheBytes: Math.round(nonNegative('--read-cache', opts.readCache) * 1024 * 1024),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
     orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,

@@ -75,6 +75,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   admin.processMetrics = (page) => {
     metrics.write(page);
     page.metric('tessera_http_open_connections', 'Client connections open to the S3 endpoint.', 'gauge', [['', openConnections]]);
+    const cache = options.objects.blocks.readCacheStats?.();
+    if (cache) {
+      page.metric('tessera_read_cache_hits_total', 'Stripe reads of GETs answered from the read cache (--read-cache).', 'counter', [['', cache.hits]]);
+      page.metric('tessera_read_cache_misses_total', 'Stripe reads of GETs the read cache did not hold.', 'counter', [['', cache.misses]]);
+      page.metric('tessera_read_cache_bytes', 'Bytes the read cache holds.', 'gauge', [['', cache.bytes]]);
+    }
     loopDelay.write(page);
   };
   const s3Options = {

@@ -70,7 +70,7 @@ export async function openGatewayStores(config: GatewayConfig, log: Logger): Pro
     ...(config.nodeTimeoutMs ? { callTimeoutMs: config.nodeTimeoutMs } : {}),
     onProblem: (message) => log.warn(message),
   });
-  const blocks = new LocalBlockStore({ targets, layouts: history });
+  const blocks = new LocalBlockStore({ targets, layouts: history, ...(config.readCacheBytes ? { readCacheBytes: config.readCacheBytes } : {}) });
   const follower = new LayoutFollower({ meta, blocks, targets, history, log });
   return {
     credentials,

@@ -30,6 +30,8 @@ export interface CommonStoreConfig {
   rootSecretKey?: string;
   gcDelayMs: number;
   inlineBytesMax?: number;
+  /** Bytes of checked stripes of hot blocks this process keeps in memory for GETs (`--read-cache`); unset or 0: none. */
+  readCacheBytes?: number;
   /**
    * Roles that reach remote nodes (the gateway's `--node-timeout`): a node RPC call with no response
    * headers after this, or a gap this long within a streamed answer, fails ERR_TARGET_TIMEOUT and the node
@@ -207,7 +209,7 @@ export async function openLocalStores(config: StoreConfig, onLayoutStored?: (lay
     await meta.close();
     throw err;
   });
-  const blocks = await openBlockStore({ drives, layouts, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}) }).catch(async (err: unknown) => {
+  const blocks = await openBlockStore({ drives, layouts, ...(config.driveTimeoutMs ? { driveTimeoutMs: config.driveTimeoutMs } : {}), ...(config.readCacheBytes ? { readCacheBytes: config.readCacheBytes } : {}) }).catch(async (err: unknown) => {
     await meta.close();
     throw err;
   });

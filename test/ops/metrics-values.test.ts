@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand,
   PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startTesseraForFile } from '../helpers/tessera.js';
@@ -54,6 +54,25 @@ test('metrics values - 3 PUTs and 2 GETs move the request, histogram and byte co
   const missing = await raw(server, { path: '/counted/absent' });
   assert.equal(missing.status, 404);
   assert.equal(value(await scrape(), 'tessera_s3_requests_total{operation="GetObject",status="404"}') - value(after, 'tessera_s3_requests_total{operation="GetObject",status="404"}'), 1);
+});
+
+test('metrics values - an object read again is kept in the read cache, and its GETs after that come from memory', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'cached' }));
+  const body = Buffer.alloc(2 * 1024 * 1024 + 5, 'x'); // three stripes
+  body.write('the start', 0);
+  await s3.send(new PutObjectCommand({ Bucket: 'cached', Key: 'hot', Body: body }));
+  const before = await scrape();
+  for (let i = 0; i < 4; i++) {
+    const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'cached', Key: 'hot' }))).Body!.transformToByteArray());
+    assert.ok(got.equals(body), `GET ${i + 1} answers the object`);
+  }
+  const ranged = await s3.send(new GetObjectCommand({ Bucket: 'cached', Key: 'hot', Range: 'bytes=2-10' }));
+  assert.equal(await ranged.Body!.transformToString(), 'e start' + 'xx');
+  const after = await scrape();
+  const delta = (name: string): number => value(after, name) - value(before, name);
+  assert.equal(delta('tessera_read_cache_misses_total'), 3 * 2, 'the first two GETs read the drive');
+  assert.equal(delta('tessera_read_cache_hits_total'), 3 * 2 + 1, 'the next two GETs and the range came from memory');
+  assert.equal(delta('tessera_read_cache_bytes'), body.length);
 });
 
 test('metrics values - the process figures are present: open connections, event-loop delay, commit latency and batch sizes, workers', async () => {
