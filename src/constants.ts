@@ -96,8 +96,11 @@ export const cachedReadBytesMax = MiB + 64 * 1024;
 // cache answers at once").
 export const cachedReadTurnBytesMax = 16 * MiB;
 // MiB of checked stripes of hot blocks kept in memory by each serving process (StripeCache, --read-cache):
-// GETs of them skip the read out of the page cache and the CRC32 pass.
-export const readCacheMiBDefault = 128;
+// GETs of them skip the read out of the page cache and the CRC32 pass. `auto` keeps this much, or 1/32 of
+// the machine's memory when that is less (32 MiB on 1 GiB), so a small machine's workers do not crowd out
+// the page cache: with 8 workers (auto's most) 1 GiB in all, on machines of 32 GiB and more.
+export const readCacheMiBMax = 128;
+export const readCacheMemoryShare = 1 / 32;
 // Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
 // to the hard one at start). 64 held the shards of only 16 objects at RS 4+2 (four files per stripe), and an
 // LRU misses every read of a cycle larger than itself: 1 MiB GETs over 32 objects on 6 drives opened,

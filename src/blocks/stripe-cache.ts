@@ -42,10 +42,6 @@ export class StripeCache {
     this.blockBytesMax = Math.floor(bytesMax / 8);
   }
 
-  get enabled(): boolean {
-    return this.bytesMax > 0;
-  }
-
   /** The checked bytes of stripe `stripe` of `blockId`, when kept. */
   get(blockId: string, stripe: number): Buffer | undefined {
     if (this.bytesMax === 0) return undefined;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
 import { Command } from 'commander';
 import { addSharedOptions, onOff, sharedConfig, type SharedFlags } from './options.js';
 
@@ -21,4 +22,16 @@ test('sharedConfig - the PostgreSQL pool flags reach the MetaStore options, defa
   assert.deepEqual(tuned.metaPostgres, { poolConnectionsMax: 32, connectTimeoutMs: 1500, statementTimeoutMs: 30_000 });
   assert.throws(() => configOf(['--meta-connections', '0']), /Cannot use --meta-connections "0": expected a whole number of at least 1/);
   assert.throws(() => configOf(['--meta-statement-timeout', 'soon']), /Cannot use --meta-statement-timeout "soon"/);
+});
+
+test('sharedConfig - --read-cache in MiB, auto the smaller of 128 MiB and 1/32 of the memory, 0 off; bad values refused', () => {
+  const MiB = 1024 * 1024;
+  const auto = Math.min(128 * MiB, Math.floor(totalmem() / 32 / MiB) * MiB);
+  assert.equal(configOf([]).readCacheBytes, auto);
+  assert.equal(configOf(['--read-cache', 'AUTO']).readCacheBytes, auto);
+  assert.equal(configOf(['--read-cache', '512']).readCacheBytes, 512 * MiB);
+  assert.equal(configOf(['--read-cache', '0.5']).readCacheBytes, MiB / 2);
+  assert.equal(configOf(['--read-cache', '0']).readCacheBytes, 0);
+  assert.throws(() => configOf(['--read-cache', 'lots']), /Cannot use --read-cache "lots": expected a non-negative number/);
+  assert.throws(() => configOf(['--read-cache', '-1']), /Cannot use --read-cache "-1"/);
 });

@@ -2,10 +2,11 @@
 // and their conversion to configuration. No logic of its own beyond checking the numbers.
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
 import type { VaultConfig } from '../kms/vault-key-service.js';
-import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, readCacheMiBDefault, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
+import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, readCacheMemoryShare, readCacheMiBMax, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { TrustedProxies } from '../s3/client-address.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
@@ -109,7 +110,7 @@ export function addSharedOptions(cmd: Command, between: (cmd: Command) => Comman
     .addOption(new Option('--meta-connections <n>', 'with --meta: PostgreSQL connections this process keeps at most').env('TESSERA_META_CONNECTIONS').default('10'))
     .addOption(new Option('--meta-connect-timeout <seconds>', 'with --meta: how long a metadata call may wait for a PostgreSQL connection before it fails (503)').env('TESSERA_META_CONNECT_TIMEOUT').default('5'))
     .addOption(new Option('--meta-statement-timeout <seconds>', 'with --meta: PostgreSQL cancels a metadata statement running longer than this, lock waits included (503)').env('TESSERA_META_STATEMENT_TIMEOUT').default('10'))
-    .addOption(new Option('--read-cache <MiB>', 'memory each serving process keeps for the checked bytes of objects read often (read a second time lately, 1/8 of this at most each), so their GETs skip the drive read and the checksum pass; 0: none').env('TESSERA_READ_CACHE').default(String(readCacheMiBDefault)))
+    .addOption(new Option('--read-cache <MiB|auto>', `MiB of memory each serving process keeps for the checked bytes of objects read often (read a second time lately, each at most 1/8 of this), so their GETs skip the drive read and the checksum pass; auto: ${readCacheMiBMax}, or 1/${1 / readCacheMemoryShare} of the machine's memory when less; 0: none`).env('TESSERA_READ_CACHE').default('auto'))
     .addOption(new Option('--gc-delay <seconds>', 'how long replaced data is kept before deletion, so reads in flight finish').env('TESSERA_GC_DELAY').default('60'))
     .addOption(new Option('--gc-interval <seconds>', 'how often the garbage collector runs').env('TESSERA_GC_INTERVAL').default('5'))
     .addOption(new Option('--orphan-grace <seconds>', 'unreferenced shards untouched this long are leftovers of crashed writes and get deleted (writes in flight in this process are never taken)').env('TESSERA_ORPHAN_GRACE').default('900'))
@@ -160,6 +161,13 @@ export function loggerOf(opts: { logLevel: string; logFormat?: string }, extra: 
   });
 }
 
+/** --read-cache in bytes: a number of MiB, or auto (readCacheMiBMax, or a share of the machine's memory when less). */
+export function readCacheBytesOf(value: string): number {
+  const MiB = 1024 * 1024;
+  if (value.trim().toLowerCase() === 'auto') return Math.min(readCacheMiBMax * MiB, Math.floor((totalmem() * readCacheMemoryShare) / MiB) * MiB);
+  return Math.round(nonNegative('--read-cache', value) * MiB);
+}
+
 /** --kms vault's settings; both the address and the token file are needed. */
 function vaultConfig(opts: SharedFlags): VaultConfig {
   if (!opts.vaultAddress || !opts.vaultTokenFile) throw new RangeError('Cannot use --kms vault without --vault-address and --vault-token-file');
@@ -185,7 +193,7 @@ export function sharedConfig(opts: SharedFlags): Omit<ServerConfig, 'dataDir' | 
       connectTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-connect-timeout', opts.metaConnectTimeout) * 1000)),
       statementTimeoutMs: Math.max(1, Math.round(nonNegative('--meta-statement-timeout', opts.metaStatementTimeout) * 1000)),
     },
-    readCacheBytes: Math.round(nonNegative('--read-cache', opts.readCache) * 1024 * 1024),
+    readCacheBytes: readCacheBytesOf(opts.readCache),
     gcDelayMs: nonNegative('--gc-delay', opts.gcDelay) * 1000,
     gcIntervalMs: Math.max(100, nonNegative('--gc-interval', opts.gcInterval) * 1000),
     orphanGraceMs: nonNegative('--orphan-grace', opts.orphanGrace) * 1000,
