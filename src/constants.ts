@@ -97,8 +97,8 @@ export const cachedReadBytesMax = MiB + 64 * 1024;
 export const cachedReadTurnBytesMax = 16 * MiB;
 // MiB of checked stripes of hot blocks kept in memory by each serving process (StripeCache, --read-cache):
 // GETs of them skip the read out of the page cache and the CRC32 pass. `auto` keeps this much, or 1/32 of
-// the machine's memory when that is less (32 MiB on 1 GiB), so a small machine's workers do not crowd out
-// the page cache: with 8 workers (auto's most) 1 GiB in all, on machines of 32 GiB and more.
+// the machine's memory when that is less (32 MiB on 1 GiB; all 128 from 4 GiB up), so a small machine's
+// workers do not crowd out the page cache; 8 workers (auto's most, from 8 cores up) keep 1 GiB in all.
 export const readCacheMiBMax = 128;
 export const readCacheMemoryShare = 1 / 32;
 // Open shard files kept per process; each holds one file descriptor (Node raises the soft descriptor limit
