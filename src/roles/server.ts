@@ -199,8 +199,9 @@ export async function serveStores(
     closeKms = keyService.close;
     // Which AES-GCM seals encrypted objects: the native addon is ~3x faster, so its absence is worth a line.
     log.info('Chunk cipher for encrypted objects', gcmChunksSummary());
-    // Whether shard reads are checked in the read's own threadpool call (native) or after it (fs).
-    log.info('Shard reads', shardReadSummary());
+    // Whether shard reads are checked in the read's own threadpool call (native) or after it (fs), and the
+    // memory this process keeps for hot stripes (--read-cache).
+    log.info('Shard reads', { ...shardReadSummary(), readCacheMiB: Math.round((blocks.stripeCache.bytesMax / 1024 / 1024) * 10) / 10 });
     // Whether a committed shard's pages leave the page cache (native) or stay (fs).
     log.info('Shard writes', fileSyncSummary());
     // And the uploads' MD5: many at once in SIMD lanes, or node:crypto one at a time.
