@@ -85,7 +85,17 @@ function reply(m: Message, digests: Uint8Array[] | undefined): void {
 /** Whether a message's reply carries digests. */
 const digestsDue = (m: Message) => m.op === 'digest' || m.final === true;
 
-function settleJoin(join: Join): void {
+/**
+ * One side's answer to a split message: the lanes' (its MD5) or the side thread's (the others). The reply
+ * goes with the second.
+ */
+function settleJoin(join: Join, from: 'md5' | 'others', digests: Uint8Array[] | undefined): void {
+  if (digests) {
+    if (from === 'md5') join.md5 = digests[0];
+    else join.others = digests;
+  } else if (digestsDue(join.message)) {
+    join.short = true;
+  }
   if (--join.left > 0) return;
   if (!digestsDue(join.message) || join.short) return reply(join.message, undefined);
   let other = 0;
@@ -98,9 +108,7 @@ function settleJoin(join: Join): void {
 function respond(m: Message, digests: Uint8Array[] | undefined): void {
   const join = m.join;
   if (!join) return reply(m, digests);
-  if (digests) join.md5 = digests[0];
-  else if (digestsDue(m)) join.short = true;
-  settleJoin(join);
+  settleJoin(join, 'md5', digests);
 }
 
 const core = new Function('env', lanesCoreSource)({
@@ -223,9 +231,7 @@ side.on('message', (answers: FromSide[]) => {
       join.message.conn.socket.destroy(new Error('The side thread could not read this slab'));
       continue;
     }
-    if (answer.digests) join.others = answer.digests;
-    else if (digestsDue(join.message)) join.short = true;
-    settleJoin(join);
+    settleJoin(join, 'others', answer.digests);
   }
 });
 
