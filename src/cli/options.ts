@@ -6,7 +6,7 @@ import { totalmem } from 'node:os';
 import { Command, Option } from 'commander';
 import { parseStorageClasses, type ServerConfig } from '../main.js';
 import type { VaultConfig } from '../kms/vault-key-service.js';
-import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, readCacheMemoryShare, readCacheMiBMax, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
+import { abortUploadsAfterDaysDefault, lifecycleRateKeysPerSecDefault, MiB, readCacheMemoryShare, readCacheMiBMax, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, shutdownTimeoutMsDefault } from '../constants.js';
 import { checkMetricsToken } from '../admin/metrics.js';
 import { TrustedProxies } from '../s3/client-address.js';
 import { parseRateLimitConfig, type RateLimitConfig } from '../util/rate-limits.js';
@@ -163,7 +163,6 @@ export function loggerOf(opts: { logLevel: string; logFormat?: string }, extra: 
 
 /** --read-cache in bytes: a number of MiB, or auto (readCacheMiBMax, or a share of the machine's memory when less). */
 export function readCacheBytesOf(value: string): number {
-  const MiB = 1024 * 1024;
   if (value.trim().toLowerCase() === 'auto') return Math.min(readCacheMiBMax * MiB, Math.floor((totalmem() * readCacheMemoryShare) / MiB) * MiB);
   return Math.round(nonNegative('--read-cache', value) * MiB);
 }

@@ -25,7 +25,7 @@ import { gcmChunksSummary } from '../util/gcm-chunks.js';
 import { shardReadSummary } from '../blocks/native-shard-read.js';
 import { fileSyncSummary } from '../blocks/native-file-sync.js';
 import { md5Summary } from '../util/hash-thread.js';
-import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, lifecycleRateKeysPerSecDefault, abortUploadsAfterDaysDefault } from '../constants.js';
+import { orphanGraceMs, orphanSweepIntervalMs, shutdownTimeoutMsDefault, rebalanceWriteGraceMs, rebalanceRateBlocksPerSecDefault, rebalanceRateBytesPerSecDefault, lifecycleRateKeysPerSecDefault, abortUploadsAfterDaysDefault, MiB } from '../constants.js';
 import { openLocalStores, type CommonStoreConfig, type RootCredentials, type StoreConfig, type Stores } from './stores.js';
 import { startEndpoint } from './endpoint.js';
 import { healthCheck } from './health.js';
@@ -201,7 +201,7 @@ export async function serveStores(
     log.info('Chunk cipher for encrypted objects', gcmChunksSummary());
     // Whether shard reads are checked in the read's own threadpool call (native) or after it (fs), and the
     // memory this process keeps for hot stripes (--read-cache).
-    log.info('Shard reads', { ...shardReadSummary(), readCacheMiB: Math.round((blocks.stripeCache.bytesMax / 1024 / 1024) * 10) / 10 });
+    log.info('Shard reads', { ...shardReadSummary(), readCacheMiB: Math.round((blocks.stripeCache.bytesMax / MiB) * 10) / 10 });
     // Whether a committed shard's pages leave the page cache (native) or stay (fs).
     log.info('Shard writes', fileSyncSummary());
     // And the uploads' MD5: many at once in SIMD lanes, or node:crypto one at a time.
